@@ -1,0 +1,345 @@
+/**
+ * Graph, Node and Output: the symbolic dataflow graph, with TensorFlow's name scopes, device
+ * scopes, control-dependency scopes and colocation.
+ */
+import type { DType } from "./dtype.ts";
+import { EdgeflowError, withContext } from "./errors.ts";
+import {
+  argDType,
+  type Attrs,
+  type AttrSpec,
+  type AttrValue,
+  type InferInput,
+  type OpDef,
+  outputCount,
+  type TensorSpec,
+} from "./op.ts";
+import { formatDeviceSpec, mergeDeviceSpecs, parseDeviceSpec } from "./device_spec.ts";
+import { checkAttrValue } from "./attr_check.ts";
+import type { PartialShape } from "./shape.ts";
+import type { Tensor } from "./tensor.ts";
+
+/** A symbolic handle to one output of a node. */
+export class Output<D extends DType = DType> {
+  constructor(readonly node: Node, readonly index: number) {}
+  get graph(): Graph {
+    return this.node.graph;
+  }
+  get dtype(): D {
+    return this.node.outputSpecs[this.index].dtype as D;
+  }
+  get shape(): PartialShape {
+    return this.node.outputSpecs[this.index].shape;
+  }
+  /** TensorFlow's tensor name: "node:index". */
+  get name(): string {
+    return `${this.node.name}:${this.index}`;
+  }
+  toString(): string {
+    return `Output(${this.name}, ${this.dtype})`;
+  }
+}
+
+// deno-lint-ignore no-explicit-any
+export class Node<A extends Attrs = any> {
+  /** The device the user asked for, possibly partial ("/device:GPU:*"); "" when none. */
+  requestedDevice: string;
+  /** The full name of the device the placer chose; set on plan copies, not on user graphs. */
+  assignedDevice?: string;
+  /** Names of the nodes this one must be colocated with (TensorFlow's `_class: loc:@name`). */
+  colocation: string[];
+  readonly outputs: readonly Output[];
+
+  constructor(
+    readonly graph: Graph,
+    readonly id: number,
+    readonly name: string,
+    readonly op: OpDef<A>,
+    readonly attrs: A,
+    readonly inputs: readonly Output[],
+    readonly controlInputs: Node[],
+    readonly outputSpecs: readonly TensorSpec[],
+    device: string,
+  ) {
+    this.requestedDevice = device;
+    this.colocation = [];
+    this.outputs = outputSpecs.map((_, i) => new Output(this, i));
+  }
+
+  output(i = 0): Output {
+    const out = this.outputs[i];
+    if (!out) throw new EdgeflowError(`has no output ${i}`, { node: this.name, op: this.op.name });
+    return out;
+  }
+  toString(): string {
+    return `Node(${this.name}: ${this.op.name})`;
+  }
+}
+
+export interface AddNodeOptions {
+  name?: string;
+  device?: string;
+  controlInputs?: readonly (Node | Output)[];
+}
+
+const defaultGraphs: Graph[] = [];
+
+export class Graph {
+  readonly nodes: Node[] = [];
+  private readonly byName = new Map<string, Node>();
+  private readonly usedNames = new Set<string>();
+  private nameScope = "";
+  private deviceScope = "";
+  private controlScope: Node[] = [];
+  private colocationScope: string[] = [];
+  /** Bumped when an existing node changes (not when one is added), so cached plans go stale. */
+  mutations = 0;
+  /** The graph-level random seed (TensorFlow's tf.random.set_seed), or undefined. */
+  seed?: number;
+
+  /** The graph builder functions use when none of their inputs is an Output. */
+  static current(): Graph | undefined {
+    return defaultGraphs[defaultGraphs.length - 1];
+  }
+
+  /** Makes this the current graph while `fn` runs (TensorFlow's `with g.as_default()`). */
+  asDefault<T>(fn: () => T): T {
+    defaultGraphs.push(this);
+    try {
+      return fn();
+    } finally {
+      defaultGraphs.pop();
+    }
+  }
+
+  node(name: string): Node {
+    const n = this.byName.get(name);
+    if (!n) throw new EdgeflowError(`the graph has no node named '${name}'`);
+    return n;
+  }
+  hasNode(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  /** Resolves "name" or "name:i" to an Output. */
+  tensor(name: string): Output {
+    const m = /^(.*?)(?::(\d+))?$/.exec(name)!;
+    const node = this.byName.get(m[1]);
+    if (!node) throw new EdgeflowError(`the graph has no tensor named '${name}'`);
+    const i = m[2] === undefined ? 0 : Number(m[2]);
+    if (i >= node.outputs.length) {
+      throw new EdgeflowError(
+        `the graph has no tensor named '${name}' (the node has ${node.outputs.length} outputs)`,
+      );
+    }
+    return node.outputs[i];
+  }
+
+  /** Runs `fn` with names prefixed by a unique scope ("dense", then "dense_1"). */
+  withNameScope<T>(scope: string, fn: () => T): T {
+    const outer = this.nameScope;
+    this.nameScope = this.uniqueName(outer + scope) + "/";
+    try {
+      return this.asDefault(fn);
+    } finally {
+      this.nameScope = outer;
+    }
+  }
+
+  /** Runs `fn` with new nodes requesting `device`, merged with any outer device scope. */
+  withDevice<T>(device: string, fn: () => T): T {
+    const outer = this.deviceScope;
+    this.deviceScope = formatDeviceSpec(
+      mergeDeviceSpecs(parseDeviceSpec(outer), parseDeviceSpec(device)),
+    );
+    try {
+      return this.asDefault(fn);
+    } finally {
+      this.deviceScope = outer;
+    }
+  }
+
+  /** Runs `fn` with new nodes depending on `deps` (TensorFlow's control_dependencies). */
+  withControlDependencies<T>(deps: readonly (Node | Output)[], fn: () => T): T {
+    const outer = this.controlScope;
+    this.controlScope = [...outer, ...deps.map(toNode)];
+    try {
+      return this.asDefault(fn);
+    } finally {
+      this.controlScope = outer;
+    }
+  }
+
+  /** Runs `fn` with new nodes colocated with `target` (same device, same colocation group). */
+  colocateWith<T>(target: Node | Output, fn: () => T): T {
+    const outer = this.colocationScope;
+    const node = toNode(target);
+    this.colocationScope = node.colocation.length > 0 ? node.colocation : [node.name];
+    try {
+      return this.asDefault(fn);
+    } finally {
+      this.colocationScope = outer;
+    }
+  }
+
+  /** A name not used yet in this graph: `base`, else `base_1`, `base_2`, ... */
+  uniqueName(base: string): string {
+    let name = base;
+    for (let i = 1; this.usedNames.has(name); i++) name = `${base}_${i}`;
+    this.usedNames.add(name);
+    return name;
+  }
+
+  /**
+   * Adds a node. `inputs` follow the op's input specs, a list input given as an array. Type and
+   * count attrs are filled in from the inputs, defaults applied, and output specs inferred; any
+   * mismatch is an EdgeflowError naming the node and op.
+   */
+  addNode<A extends Attrs>(
+    op: OpDef<A>,
+    inputs: readonly (Output | readonly Output[])[],
+    attrs: Partial<A> = {},
+    options: AddNodeOptions = {},
+  ): Node<A> {
+    const name = this.uniqueName(this.nameScope + (options.name ?? op.name));
+    const context = { node: name, op: op.name };
+    return withContext(context, () => {
+      const flat = flattenInputs(op, inputs);
+      for (const input of flat) {
+        if (input.graph !== this) {
+          throw new EdgeflowError(`input ${input.name} belongs to another graph`);
+        }
+      }
+      const resolved = resolveAttrs(op, attrs, inputs);
+      checkInputDTypes(op, inputs, resolved);
+      const specs: InferInput[] = flat.map((o) => ({
+        dtype: o.dtype,
+        shape: o.shape,
+        value: constantValue(o),
+      }));
+      const outputSpecs = op.infer(specs, resolved);
+      const expected = outputCount(op, resolved);
+      if (outputSpecs.length !== expected) {
+        throw new EdgeflowError(
+          `shape inference gave ${outputSpecs.length} outputs, expected ${expected}`,
+        );
+      }
+      const control = [...this.controlScope, ...(options.controlInputs ?? []).map(toNode)];
+      const device = options.device !== undefined
+        ? formatDeviceSpec(
+          mergeDeviceSpecs(parseDeviceSpec(this.deviceScope), parseDeviceSpec(options.device)),
+        )
+        : this.deviceScope;
+      const node = new Node(
+        this,
+        this.nodes.length,
+        name,
+        op,
+        resolved,
+        flat,
+        dedupe(control),
+        outputSpecs,
+        device,
+      );
+      node.colocation = [...this.colocationScope];
+      this.nodes.push(node as unknown as Node);
+      this.byName.set(name, node as unknown as Node);
+      return node;
+    });
+  }
+
+  /** Adds a control edge to an existing node (invalidates cached plans). */
+  addControlInput(node: Node, dep: Node | Output): void {
+    const d = toNode(dep);
+    if (!node.controlInputs.includes(d)) node.controlInputs.push(d);
+    this.mutations++;
+  }
+}
+
+function toNode(x: Node | Output): Node {
+  return x instanceof Output ? x.node : x;
+}
+function dedupe<T>(xs: T[]): T[] {
+  return [...new Set(xs)];
+}
+
+function flattenInputs(op: OpDef, inputs: readonly (Output | readonly Output[])[]): Output[] {
+  if (inputs.length !== op.inputs.length) {
+    throw new EdgeflowError(
+      `expects ${op.inputs.length} inputs (${
+        op.inputs.map((i) => i.name).join(", ")
+      }), got ${inputs.length}`,
+    );
+  }
+  const flat: Output[] = [];
+  op.inputs.forEach((spec, i) => {
+    const x = inputs[i];
+    if (spec.numberAttr) {
+      if (!Array.isArray(x)) {
+        throw new EdgeflowError(`input '${spec.name}' must be a list of tensors`);
+      }
+      flat.push(...x);
+    } else {
+      if (!(x instanceof Output)) {
+        throw new EdgeflowError(`input '${spec.name}' must be one tensor`);
+      }
+      flat.push(x);
+    }
+  });
+  return flat;
+}
+
+/** Fills defaults, type attrs from input dtypes and counts from list lengths, then validates. */
+export function resolveAttrs<A extends Attrs>(
+  op: OpDef<A>,
+  given: Partial<A>,
+  inputs: readonly (Output | Tensor | readonly (Output | Tensor)[])[],
+): A {
+  const specs = op.attrs as unknown as Record<string, AttrSpec<AttrValue>>;
+  const attrs: Record<string, AttrValue> = {};
+  for (const [k, v] of Object.entries(given)) {
+    if (v === undefined) continue;
+    if (!(k in specs)) throw new EdgeflowError(`has no attribute '${k}'`);
+    attrs[k] = v as AttrValue;
+  }
+  op.inputs.forEach((spec, i) => {
+    const x = inputs[i];
+    const list = Array.isArray(x) ? x : [x];
+    if (spec.numberAttr) attrs[spec.numberAttr] ??= list.length;
+    if (spec.type in specs && list.length > 0) attrs[spec.type] ??= (list[0] as Output).dtype;
+  });
+  for (const [k, spec] of Object.entries(specs)) {
+    if (!(k in attrs)) {
+      if (spec.default === undefined) throw new EdgeflowError(`attribute '${k}' is required`);
+      attrs[k] = spec.default;
+    }
+    checkAttrValue(k, spec, attrs[k]);
+  }
+  return attrs as A;
+}
+
+function checkInputDTypes(
+  op: OpDef,
+  inputs: readonly (Output | readonly Output[])[],
+  attrs: Attrs,
+) {
+  op.inputs.forEach((spec, i) => {
+    const want = argDType(spec.type, attrs);
+    const x = inputs[i];
+    for (const o of Array.isArray(x) ? x : [x]) {
+      if ((o as Output).dtype !== want) {
+        throw new EdgeflowError(
+          `input '${spec.name}' (${(o as Output).name}) has dtype ${
+            (o as Output).dtype
+          }, expected ${want}` +
+            (spec.type in attrs ? ` (attr ${spec.type})` : ""),
+        );
+      }
+    }
+  });
+}
+
+/** The value of an output when its node is a Const. */
+export function constantValue(o: Output): Tensor | undefined {
+  return o.node.op.name === "Const" ? (o.node.attrs.value as Tensor) : undefined;
+}

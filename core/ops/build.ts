@@ -1,0 +1,98 @@
+/**
+ * How builder functions add nodes: they find the graph from their inputs (or the current graph),
+ * turn JavaScript values into Const nodes with the dtype their sibling inputs imply, and call
+ * Graph.addNode.
+ */
+import { type DType, isDType } from "../dtype.ts";
+import { EdgeflowError } from "../errors.ts";
+import { type AddNodeOptions, Graph, type Node, Output } from "../graph.ts";
+import type { Attrs, OpDef } from "../op.ts";
+import { type NestedArray, Tensor, tensor } from "../tensor.ts";
+import { Const } from "./const.ts";
+
+/** Anything a builder accepts as a tensor: a graph output, a host Tensor or nested JS values. */
+export type TensorLike = Output | Tensor | NestedArray;
+
+/** Options every builder takes besides the op's own attrs. */
+export interface BuildOptions extends AddNodeOptions {
+  /** The graph to build in when no input is an Output. */
+  graph?: Graph;
+}
+export type OpOptions<A extends Attrs> = Partial<A> & BuildOptions;
+
+const OPTION_KEYS = new Set(["name", "device", "controlInputs", "graph"]);
+
+/** Adds a node of `op` and returns it. */
+export function apply<A extends Attrs>(
+  op: OpDef<A>,
+  inputs: readonly (TensorLike | readonly TensorLike[])[],
+  options: OpOptions<A> = {},
+): Node<A> {
+  const attrs: Record<string, unknown> = {};
+  const addOptions: AddNodeOptions = {};
+  for (const [k, v] of Object.entries(options)) {
+    if (OPTION_KEYS.has(k)) (addOptions as Record<string, unknown>)[k] = v;
+    else attrs[k] = v;
+  }
+  const graph = findGraph(inputs, options.graph, op.name);
+  const outputs = inputs.map((x, i) => {
+    const spec = op.inputs[i];
+    if (spec === undefined) {
+      throw new EdgeflowError(`expects ${op.inputs.length} inputs, got ${inputs.length}`, {
+        op: op.name,
+      });
+    }
+    const hint = dtypeHint(op, i, inputs, attrs);
+    return spec.numberAttr
+      ? (x as readonly TensorLike[]).map((e) => toOutput(graph, e, hint))
+      : toOutput(graph, x as TensorLike, hint);
+  });
+  return graph.addNode(op, outputs, attrs as Partial<A>, addOptions);
+}
+
+function findGraph(inputs: readonly unknown[], given: Graph | undefined, op: string): Graph {
+  for (const x of inputs.flat()) if (x instanceof Output) return x.graph;
+  const g = given ?? Graph.current();
+  if (!g) {
+    throw new EdgeflowError(
+      "no graph to build in: pass an Output input, `graph` in the options, or build inside g.asDefault()",
+      { op },
+    );
+  }
+  return g;
+}
+
+/** The dtype a literal input should take: its type attr if set, else a sibling Output's dtype. */
+function dtypeHint(
+  op: OpDef,
+  index: number,
+  inputs: readonly unknown[],
+  attrs: Record<string, unknown>,
+): DType | undefined {
+  const type = op.inputs[index].type;
+  if (isDType(type)) return type;
+  if (isDType(attrs[type])) return attrs[type] as DType;
+  for (let j = 0; j < inputs.length; j++) {
+    if (op.inputs[j].type !== type) continue;
+    const x = inputs[j];
+    const first = Array.isArray(x) ? x.find((e) => e instanceof Output || e instanceof Tensor) : x;
+    if (first instanceof Output || first instanceof Tensor) return first.dtype;
+  }
+  return undefined;
+}
+
+/** Turns a literal into a Const node in `graph`; passes Outputs through. */
+export function toOutput(graph: Graph, x: TensorLike, dtype?: DType): Output {
+  if (x instanceof Output) return x;
+  const value = x instanceof Tensor ? x : tensor(x, undefined, dtype ?? literalDType(x));
+  return graph.addNode(Const, [], { value, dtype: value.dtype }, {}).outputs[0];
+}
+
+/** TensorFlow's convert_to_tensor defaults: integers become int32, other numbers float32. */
+export function literalDType(x: NestedArray): DType | undefined {
+  const flat = [x].flat(Infinity as 1);
+  if (flat.length > 0 && flat.every((v) => typeof v === "number" && Number.isInteger(v))) {
+    return "int32";
+  }
+  return undefined;
+}

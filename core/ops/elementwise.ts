@@ -1,0 +1,86 @@
+/**
+ * Reference engines for elementwise ops: map a scalar function over one tensor, or over two with
+ * TensorFlow broadcasting. Results are stored with C-cast rounding for the output dtype.
+ */
+import { allocStorage, type DType } from "../dtype.ts";
+import { broadcastShapes, type Shape, sizeOf, stridesOf } from "../shape.ts";
+import { numbers, Tensor, writeNumbers } from "../tensor.ts";
+
+export type Scalar1 = (x: number) => number;
+export type Scalar2 = (x: number, y: number) => number;
+
+/** Storage that stores numbers directly (a JS number assignment does the right cast). */
+function directlyWritable(d: DType): boolean {
+  return d === "float32" || d === "int32" || d === "uint8" || d === "int8";
+}
+
+export function mapUnary(x: Tensor, outDType: DType, f: Scalar1): Tensor {
+  const xs = numbers(x);
+  const n = x.size;
+  if (directlyWritable(outDType)) {
+    const out = allocStorage(outDType, n) as Float32Array;
+    for (let i = 0; i < n; i++) out[i] = f(xs[i]);
+    return new Tensor(outDType, x.shape, out);
+  }
+  const vals = new Float64Array(n);
+  for (let i = 0; i < n; i++) vals[i] = f(xs[i]);
+  return Tensor.fromNumbers(outDType, x.shape, vals);
+}
+
+export function mapBinary(a: Tensor, b: Tensor, outDType: DType, f: Scalar2): Tensor {
+  const shape = a.shape.length === b.shape.length && sameShape(a.shape, b.shape)
+    ? a.shape
+    : broadcastShapes(a.shape, b.shape) as Shape;
+  const n = sizeOf(shape);
+  const as = numbers(a), bs = numbers(b);
+  const direct = directlyWritable(outDType);
+  const out = direct ? allocStorage(outDType, n) as Float32Array : new Float64Array(n);
+  if (a.size === n && b.size === n) {
+    for (let i = 0; i < n; i++) out[i] = f(as[i], bs[i]);
+  } else if (b.size === 1 && a.size === n) {
+    const y = bs[0];
+    for (let i = 0; i < n; i++) out[i] = f(as[i], y);
+  } else if (a.size === 1 && b.size === n) {
+    const x = as[0];
+    for (let i = 0; i < n; i++) out[i] = f(x, bs[i]);
+  } else {
+    const ia = broadcastIndex(a.shape, shape), ib = broadcastIndex(b.shape, shape);
+    for (let i = 0; i < n; i++) out[i] = f(as[ia[i]], bs[ib[i]]);
+  }
+  if (direct) return new Tensor(outDType, shape, out as Float32Array);
+  const storage = allocStorage(outDType, n);
+  writeNumbers(outDType, storage, out);
+  return new Tensor(outDType, shape, storage);
+}
+
+function sameShape(a: Shape, b: Shape): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** For each element of `outShape`, the flat index of the element of `inShape` broadcast onto it. */
+export function broadcastIndex(inShape: Shape, outShape: Shape): Int32Array {
+  const n = sizeOf(outShape);
+  const rank = outShape.length;
+  const offset = rank - inShape.length;
+  const inStrides = stridesOf(inShape);
+  // Stride 0 along broadcast dims: the same input element repeats.
+  const strides = outShape.map((
+    _,
+    d,
+  ) => (d < offset || inShape[d - offset] === 1 ? 0 : inStrides[d - offset]));
+  const index = new Int32Array(n);
+  const counter = new Array<number>(rank).fill(0);
+  let flat = 0;
+  for (let i = 0; i < n; i++) {
+    index[i] = flat;
+    for (let d = rank - 1; d >= 0; d--) {
+      counter[d]++;
+      flat += strides[d];
+      if (counter[d] < outShape[d]) break;
+      flat -= strides[d] * counter[d];
+      counter[d] = 0;
+    }
+  }
+  return index;
+}

@@ -1,0 +1,34 @@
+/**
+ * The list of every op Edgeflow defines, and lookup by TensorFlow name. The list is explicit:
+ * an op exists when it is named here.
+ */
+import { EdgeflowError } from "../errors.ts";
+import type { OpDef } from "../op.ts";
+import { Identity, NoOp, Placeholder, PlaceholderWithDefault } from "./basic.ts";
+import { Const } from "./const.ts";
+import { BINARY_OPS } from "./binary.ts";
+import { LeakyRelu, UNARY_OPS } from "./unary.ts";
+
+export const ALL_OPS: readonly OpDef[] = [
+  Const,
+  Placeholder,
+  PlaceholderWithDefault,
+  Identity,
+  NoOp,
+  ...BINARY_OPS,
+  ...UNARY_OPS,
+  LeakyRelu,
+] as unknown as OpDef[];
+
+const BY_NAME = new Map<string, OpDef>(ALL_OPS.map((op) => [op.name, op]));
+if (BY_NAME.size !== ALL_OPS.length) throw new Error("two ops share a name");
+
+/** The op with TensorFlow name `name`; an EdgeflowError names the node when given. */
+export function getOp(name: string, node?: string): OpDef {
+  const op = BY_NAME.get(name);
+  if (!op) throw new EdgeflowError(`unknown op '${name}'`, { node, op: name });
+  return op;
+}
+export function hasOp(name: string): boolean {
+  return BY_NAME.has(name);
+}

@@ -1,0 +1,206 @@
+/** Unary elementwise ops: arithmetic, activations, transcendental functions and LogicalNot. */
+import { type DType, FLOAT_DTYPES, REAL_DTYPES } from "../dtype.ts";
+import type { Output } from "../graph.ts";
+import { defineOp, type OpDef } from "../op.ts";
+import { arbShape, arbTensor, type ValueRange } from "../testing/arbitrary.ts";
+import { apply, type OpOptions, type TensorLike } from "./build.ts";
+import { mapUnary, type Scalar1 } from "./elementwise.ts";
+
+type UnaryAttrs = { T: DType };
+export type UnaryOpDef = OpDef<UnaryAttrs>;
+
+interface UnarySpec {
+  name: string;
+  dtypes: readonly DType[];
+  f: Scalar1;
+  /** Where the function is defined and well-conditioned, for random inputs. */
+  range?: ValueRange;
+}
+
+function defineUnary(s: UnarySpec): UnaryOpDef {
+  return defineOp<UnaryAttrs>({
+    name: s.name,
+    inputs: [{ name: "x", type: "T" }],
+    outputs: [{ name: "y", type: "T" }],
+    attrs: { T: { kind: "type", allowed: s.dtypes } },
+    infer: ([x]) => [{ dtype: x.dtype, shape: x.shape }],
+    reference: ([x], { T }) => [mapUnary(x, T, s.f)],
+    arbitrary: (fc, dtype) =>
+      arbTensor(fc, dtype, arbShape(fc), s.range).map((x) => ({ inputs: [x], attrs: {} })),
+  });
+}
+
+const SELU_SCALE = 1.0507009873554804934193349852946;
+const SELU_ALPHA = 1.6732632423543772848170429916717;
+
+/** Round half to even, as TensorFlow's Round (and numpy's rint). */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : r;
+}
+
+/**
+ * erf by its Taylor series, with float64 accuracy far beyond float32's needs for |x| < 4;
+ * beyond 4, erf(x) rounds to ±1 in float32 (erfc(4) ≈ 1.5e-8).
+ */
+export function erfScalar(x: number): number {
+  if (Number.isNaN(x)) return NaN;
+  if (Math.abs(x) >= 4) return Math.sign(x);
+  let term = x, sum = x;
+  const x2 = x * x;
+  for (let n = 1; n < 200 && Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
+    term *= -x2 / n;
+    sum += term / (2 * n + 1);
+  }
+  return (2 / Math.sqrt(Math.PI)) * sum;
+}
+
+export function softplusScalar(x: number): number {
+  return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
+}
+
+const floats = FLOAT_DTYPES;
+const reals = REAL_DTYPES;
+const signed = REAL_DTYPES.filter((d) => d !== "uint8");
+
+export const Neg = defineUnary({ name: "Neg", dtypes: signed, f: (x) => -x });
+export const Abs = defineUnary({ name: "Abs", dtypes: signed, f: Math.abs });
+export const Sign = defineUnary({
+  name: "Sign",
+  dtypes: signed,
+  f: (x) => (x === 0 ? 0 : Math.sign(x)),
+});
+export const Exp = defineUnary({ name: "Exp", dtypes: floats, f: Math.exp });
+export const Log = defineUnary({
+  name: "Log",
+  dtypes: floats,
+  f: Math.log,
+  range: { min: 0.05, max: 8 },
+});
+export const Log1p = defineUnary({
+  name: "Log1p",
+  dtypes: floats,
+  f: Math.log1p,
+  range: { min: -0.9, max: 8 },
+});
+export const Sqrt = defineUnary({
+  name: "Sqrt",
+  dtypes: floats,
+  f: Math.sqrt,
+  range: { min: 0, max: 8 },
+});
+export const Rsqrt = defineUnary({
+  name: "Rsqrt",
+  dtypes: floats,
+  f: (x) => 1 / Math.sqrt(x),
+  range: { min: 0.05, max: 8 },
+});
+export const Square = defineUnary({ name: "Square", dtypes: reals, f: (x) => x * x });
+export const Reciprocal = defineUnary({
+  name: "Reciprocal",
+  dtypes: floats,
+  f: (x) => 1 / x,
+  range: { nonzero: true },
+});
+export const Tanh = defineUnary({ name: "Tanh", dtypes: floats, f: Math.tanh });
+export const Sigmoid = defineUnary({
+  name: "Sigmoid",
+  dtypes: floats,
+  f: (x) => 1 / (1 + Math.exp(-x)),
+});
+export const Relu = defineUnary({ name: "Relu", dtypes: reals, f: (x) => (x > 0 ? x : 0) });
+export const Relu6 = defineUnary({
+  name: "Relu6",
+  dtypes: reals,
+  f: (x) => Math.min(Math.max(x, 0), 6),
+});
+export const Elu = defineUnary({
+  name: "Elu",
+  dtypes: floats,
+  f: (x) => (x > 0 ? x : Math.expm1(x)),
+});
+export const Selu = defineUnary({
+  name: "Selu",
+  dtypes: floats,
+  f: (x) => (x > 0 ? SELU_SCALE * x : SELU_SCALE * SELU_ALPHA * Math.expm1(x)),
+});
+export const Softplus = defineUnary({ name: "Softplus", dtypes: floats, f: softplusScalar });
+export const Erf = defineUnary({ name: "Erf", dtypes: floats, f: erfScalar });
+export const Floor = defineUnary({ name: "Floor", dtypes: floats, f: Math.floor });
+export const Ceil = defineUnary({ name: "Ceil", dtypes: floats, f: Math.ceil });
+export const Round = defineUnary({ name: "Round", dtypes: reals, f: roundHalfEven });
+export const Sin = defineUnary({ name: "Sin", dtypes: floats, f: Math.sin });
+export const Cos = defineUnary({ name: "Cos", dtypes: floats, f: Math.cos });
+export const LogicalNot = defineUnary({ name: "LogicalNot", dtypes: ["bool"], f: (x) => 1 - x });
+
+type LeakyReluAttrs = { T: DType; alpha: number };
+export const LeakyRelu = defineOp<LeakyReluAttrs>({
+  name: "LeakyRelu",
+  inputs: [{ name: "features", type: "T" }],
+  outputs: [{ name: "activations", type: "T" }],
+  attrs: { T: { kind: "type", allowed: floats }, alpha: { kind: "float", default: 0.2 } },
+  infer: ([x]) => [{ dtype: x.dtype, shape: x.shape }],
+  reference: ([x], { T, alpha }) => [mapUnary(x, T, (v) => (v < 0 ? alpha * v : v))],
+  arbitrary: (fc, dtype) =>
+    fc.tuple(arbTensor(fc, dtype, arbShape(fc)), fc.constantFrom(0.2, 0.01, 0.5))
+      .map(([x, alpha]) => ({ inputs: [x], attrs: { alpha } })),
+});
+
+export const UNARY_OPS: readonly OpDef<UnaryAttrs>[] = [
+  Neg,
+  Abs,
+  Sign,
+  Exp,
+  Log,
+  Log1p,
+  Sqrt,
+  Rsqrt,
+  Square,
+  Reciprocal,
+  Tanh,
+  Sigmoid,
+  Relu,
+  Relu6,
+  Elu,
+  Selu,
+  Softplus,
+  Erf,
+  Floor,
+  Ceil,
+  Round,
+  Sin,
+  Cos,
+  LogicalNot,
+];
+
+type Unary = (x: TensorLike, options?: OpOptions<UnaryAttrs>) => Output;
+function builder(op: UnaryOpDef): Unary {
+  return (x, options = {}) => apply(op, [x], options).outputs[0];
+}
+export const neg = builder(Neg);
+export const abs = builder(Abs);
+export const sign = builder(Sign);
+export const exp = builder(Exp);
+export const log = builder(Log);
+export const log1p = builder(Log1p);
+export const sqrt = builder(Sqrt);
+export const rsqrt = builder(Rsqrt);
+export const square = builder(Square);
+export const reciprocal = builder(Reciprocal);
+export const tanh = builder(Tanh);
+export const sigmoid = builder(Sigmoid);
+export const relu = builder(Relu);
+export const relu6 = builder(Relu6);
+export const elu = builder(Elu);
+export const selu = builder(Selu);
+export const softplus = builder(Softplus);
+export const erf = builder(Erf);
+export const floor = builder(Floor);
+export const ceil = builder(Ceil);
+export const round = builder(Round);
+export const sin = builder(Sin);
+export const cos = builder(Cos);
+export const logicalNot = builder(LogicalNot);
+export function leakyRelu(x: TensorLike, options: OpOptions<LeakyReluAttrs> = {}): Output {
+  return apply(LeakyRelu, [x], options).outputs[0];
+}

@@ -1,0 +1,255 @@
+/**
+ * Tensor: an immutable host value (dtype, concrete shape, storage). Kernels on devices never see
+ * Tensors; they see DeviceBuffers. Tensors are what users feed and fetch and what reference
+ * implementations compute on.
+ */
+import {
+  allocStorage,
+  bfloat16ToFloat32,
+  type DType,
+  float16ToFloat32,
+  float32ToBfloat16,
+  float32ToFloat16,
+  isDType,
+  type NumericDType,
+  type Storage,
+  type StorageOf,
+} from "./dtype.ts";
+import { EdgeflowError } from "./errors.ts";
+import { formatShape, type Shape, sizeOf } from "./shape.ts";
+
+/** Nested JavaScript arrays of numbers, booleans, bigints or strings. */
+export type NestedArray = number | boolean | bigint | string | readonly NestedArray[];
+
+export class Tensor<D extends DType = DType> {
+  /** The element type. */
+  readonly dtype: D;
+  /** Concrete dims, row-major. */
+  readonly shape: Shape;
+  /** Row-major storage; never mutated after construction. */
+  readonly data: StorageOf[D];
+  /** Number of elements. */
+  readonly size: number;
+
+  constructor(dtype: D, shape: Shape, data: StorageOf[D]) {
+    const size = sizeOf(shape);
+    if (data.length !== size) {
+      throw new EdgeflowError(
+        `a ${dtype} tensor of shape ${formatShape(shape)} needs ${size} values, got ${data.length}`,
+      );
+    }
+    this.dtype = dtype;
+    this.shape = Object.freeze(shape.slice());
+    this.data = data;
+    this.size = size;
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  /** A zero-filled tensor. */
+  static zeros<D extends DType>(dtype: D, shape: Shape): Tensor<D> {
+    return new Tensor(dtype, shape, allocStorage(dtype, sizeOf(shape)));
+  }
+
+  /**
+   * Builds a tensor from numbers, rounding each to the dtype the way a C cast does (TensorFlow's
+   * Cast): floats round to nearest even, integers truncate and wrap, bool is `x != 0`.
+   */
+  static fromNumbers<D extends DType>(
+    dtype: D,
+    shape: Shape,
+    values: ArrayLike<number>,
+  ): Tensor<D> {
+    const out = allocStorage(dtype, values.length);
+    writeNumbers(dtype, out, values);
+    return new Tensor(dtype, shape, out);
+  }
+
+  /** The same values under another shape with the same number of elements (no copy). */
+  reshape(shape: Shape): Tensor<D> {
+    return new Tensor(this.dtype, shape, this.data);
+  }
+
+  /** The values as JavaScript numbers (int64 converted; exact up to 2^53). */
+  toNumbers(): number[] {
+    return Array.from(numbers(this));
+  }
+
+  /** The values as nested arrays following the shape. */
+  toArray(): NestedArray {
+    const flat: NestedArray[] = this.dtype === "string" || this.dtype === "resource"
+      ? (this.data as string[]).slice()
+      : this.dtype === "bool"
+      ? Array.from(this.data as Uint8Array, (v) => v !== 0)
+      : this.toNumbers();
+    return nest(flat, this.shape, 0, 0);
+  }
+
+  toString(): string {
+    return `Tensor<${this.dtype}${formatShape(this.shape)}>`;
+  }
+}
+
+function nest(flat: NestedArray[], shape: Shape, dim: number, offset: number): NestedArray {
+  if (dim === shape.length) return flat[offset];
+  const inner = sizeOf(shape.slice(dim + 1));
+  return Array.from(
+    { length: shape[dim] },
+    (_, i) => nest(flat, shape, dim + 1, offset + i * inner),
+  );
+}
+
+/**
+ * A number view of a numeric tensor's values: the storage itself where it already holds numbers,
+ * a decoded copy for 16-bit floats and int64.
+ */
+export function numbers(t: Tensor): ArrayLike<number> {
+  switch (t.dtype) {
+    case "bfloat16":
+      return Float32Array.from(t.data as Uint16Array, bfloat16ToFloat32);
+    case "float16":
+      return Float32Array.from(t.data as Uint16Array, float16ToFloat32);
+    case "int64":
+      return Float64Array.from(t.data as BigInt64Array, Number);
+    case "string":
+    case "resource":
+      throw new EdgeflowError(`a ${t.dtype} tensor has no numeric values`);
+    default:
+      return t.data as Float32Array | Int32Array | Uint8Array | Int8Array;
+  }
+}
+
+/** Writes numbers into storage of a dtype with C-cast rounding. */
+export function writeNumbers(dtype: DType, out: Storage, values: ArrayLike<number>): void {
+  const n = values.length;
+  switch (dtype) {
+    case "float32":
+    case "int32":
+    case "uint8":
+    case "int8": {
+      const o = out as Float32Array;
+      if (dtype === "float32") { for (let i = 0; i < n; i++) o[i] = values[i]; }
+      else for (let i = 0; i < n; i++) o[i] = truncate(values[i]);
+      return;
+    }
+    case "bool": {
+      const o = out as Uint8Array;
+      for (let i = 0; i < n; i++) o[i] = values[i] !== 0 ? 1 : 0;
+      return;
+    }
+    case "int64": {
+      const o = out as BigInt64Array;
+      for (let i = 0; i < n; i++) o[i] = BigInt.asIntN(64, BigInt(truncate(values[i])));
+      return;
+    }
+    case "bfloat16": {
+      const o = out as Uint16Array;
+      for (let i = 0; i < n; i++) o[i] = float32ToBfloat16(values[i]);
+      return;
+    }
+    case "float16": {
+      const o = out as Uint16Array;
+      for (let i = 0; i < n; i++) o[i] = float32ToFloat16(values[i]);
+      return;
+    }
+    default:
+      throw new EdgeflowError(`cannot write numbers into a ${dtype} tensor`);
+  }
+}
+
+// Integer conversion of NaN/Inf is undefined in C; we pick 0 so every device can agree.
+function truncate(x: number): number {
+  return Number.isFinite(x) ? Math.trunc(x) : 0;
+}
+
+// ---- construction from JavaScript values --------------------------------------------------
+
+/**
+ * Creates a tensor from nested arrays, a scalar, or a typed array with an explicit shape.
+ * The dtype defaults to float32 for numbers, bool for booleans, int64 for bigints, string for
+ * strings.
+ */
+export function tensor<D extends DType>(
+  values: NestedArray | Storage,
+  shape?: Shape,
+  dtype?: D,
+): Tensor<D> {
+  const flat: unknown[] = [];
+  const inferred = ArrayBuffer.isView(values) ? [values.length] : inferShape(values, flat);
+  const finalShape = shape ?? inferred;
+  const source: ArrayLike<unknown> = ArrayBuffer.isView(values) ? values : flat;
+  const d = (dtype ?? defaultDType(source)) as D;
+  if (!isDType(d)) throw new EdgeflowError(`unknown dtype '${d}'`);
+  if (d === "string" || d === "resource") {
+    return new Tensor(d, finalShape, Array.from(source, String) as StorageOf[D]);
+  }
+  if (d === "int64") {
+    const out = BigInt64Array.from(
+      source,
+      (v) => typeof v === "bigint" ? v : BigInt(Math.trunc(toNumber(v))),
+    );
+    return new Tensor(d, finalShape, out as StorageOf[D]);
+  }
+  return Tensor.fromNumbers(d, finalShape, Array.from(source, toNumber));
+}
+
+export function scalar<D extends DType = "float32">(
+  value: number | boolean | bigint | string,
+  dtype?: D,
+): Tensor<D> {
+  return tensor(value, [], dtype);
+}
+
+function toNumber(v: unknown): number {
+  return typeof v === "boolean" ? (v ? 1 : 0) : Number(v);
+}
+
+function defaultDType(flat: ArrayLike<unknown>): DType {
+  if (flat instanceof Float32Array) return "float32";
+  if (flat instanceof Int32Array) return "int32";
+  if (flat instanceof BigInt64Array) return "int64";
+  if (flat instanceof Uint8Array) return "uint8";
+  if (flat instanceof Int8Array) return "int8";
+  const first = flat.length > 0 ? flat[0] : 0;
+  if (typeof first === "boolean") return "bool";
+  if (typeof first === "bigint") return "int64";
+  if (typeof first === "string") return "string";
+  return "float32";
+}
+
+function inferShape(values: NestedArray, flat: unknown[]): number[] {
+  if (!Array.isArray(values)) {
+    flat.push(values);
+    return [];
+  }
+  const shape = [values.length];
+  let inner: number[] | undefined;
+  for (const v of values) {
+    const s = inferShape(v as NestedArray, flat);
+    if (inner === undefined) inner = s;
+    else if (s.length !== inner.length || s.some((d, i) => d !== inner![i])) {
+      throw new EdgeflowError(
+        `ragged nested array: ${formatShape(s)} next to ${formatShape(inner)}`,
+      );
+    }
+  }
+  return inner ? shape.concat(inner) : shape;
+}
+
+/** Reads element i of a numeric tensor as a number. */
+export function numberAt(t: Tensor, i: number): number {
+  const d = t.data;
+  if (t.dtype === "int64") return Number((d as BigInt64Array)[i]);
+  if (t.dtype === "bfloat16") return bfloat16ToFloat32((d as Uint16Array)[i]);
+  if (t.dtype === "float16") return float16ToFloat32((d as Uint16Array)[i]);
+  return (d as Float32Array)[i];
+}
+
+/** Reads a 0-d or 1-d integer tensor as a list of numbers (shape and axis arguments). */
+export function intList(t: Tensor): number[] {
+  return Array.from(numbers(t), (v) => Math.trunc(v));
+}
+
+export type { NumericDType };

@@ -96,6 +96,17 @@ export class Graph {
   mutations = 0;
   /** The graph-level random seed (TensorFlow's tf.random.set_seed), or undefined. */
   seed?: number;
+  /** Named lists, as TensorFlow's graph collections ("variables", "trainable_variables"). */
+  readonly collections = new Map<string, unknown[]>();
+
+  addToCollection(name: string, value: unknown): void {
+    const list = this.collections.get(name) ?? [];
+    list.push(value);
+    this.collections.set(name, list);
+  }
+  getCollection<T>(name: string): T[] {
+    return (this.collections.get(name) ?? []) as T[];
+  }
 
   /** The graph builder functions use when none of their inputs is an Output. */
   static current(): Graph | undefined {
@@ -342,4 +353,22 @@ function checkInputDTypes(
 /** The value of an output when its node is a Const. */
 export function constantValue(o: Output): Tensor | undefined {
   return o.node.op.name === "Const" ? (o.node.attrs.value as Tensor) : undefined;
+}
+
+/** Regroups a node's flat inputs by its op's input specs (list inputs as arrays). */
+export function groupInputs(
+  op: OpDef,
+  attrs: Attrs,
+  flat: readonly Output[],
+): (Output | Output[])[] {
+  const grouped: (Output | Output[])[] = [];
+  let i = 0;
+  for (const spec of op.inputs) {
+    if (spec.numberAttr) {
+      const n = attrs[spec.numberAttr] as number;
+      grouped.push(flat.slice(i, i + n));
+      i += n;
+    } else grouped.push(flat[i++]);
+  }
+  return grouped;
 }

@@ -6,14 +6,14 @@ import type { Tensor } from "./tensor.ts";
 export class MapHostContext implements HostContext {
   readonly variables = new Map<string, Tensor>();
   private counters = new Map<string, number>();
-  node = { name: "", op: "" };
+  node = { name: "", op: { name: "" } };
 
   readVariable(handle: string): Tensor {
     const v = this.variables.get(handle);
     if (!v) {
       throw new EdgeflowError(`variable '${handle}' is not initialized`, {
         node: this.node.name,
-        op: this.node.op,
+        op: this.node.op.name,
       });
     }
     return v;

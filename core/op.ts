@@ -12,6 +12,8 @@ import type { Arbitrary, FastCheck } from "./testing/fast_check_types.ts";
 export interface TensorSpec {
   readonly dtype: DType;
   readonly shape: PartialShape;
+  /** For a resource handle: the dtype and shape of the variable behind it, where known. */
+  readonly handle?: { readonly dtype: DType; readonly shape: PartialShape };
 }
 /** An input to shape inference: its spec and, when the graph knows it, its constant value. */
 export interface InferInput extends TensorSpec {
@@ -75,7 +77,7 @@ export interface OutputSpec {
 /** What a reference implementation may use beyond its inputs: state kept by the session. */
 export interface HostContext {
   /** The node being run, for error messages. */
-  readonly node: { readonly name: string; readonly op: string };
+  readonly node: { readonly name: string; readonly op: { readonly name: string } };
   /** The variable behind a resource handle; throws when it was never assigned. */
   readVariable(handle: string): Tensor;
   assignVariable(handle: string, value: Tensor): void;
@@ -100,6 +102,8 @@ export type GradientFn<A extends Attrs> = (
 export interface OpCase<A extends Attrs> {
   inputs: Tensor[];
   attrs: Partial<A>;
+  /** Variables (by handle) that must hold these values before the op runs. */
+  variables?: Record<string, Tensor>;
 }
 
 export interface OpDefInit<A extends Attrs> {

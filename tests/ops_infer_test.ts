@@ -5,70 +5,57 @@ import fc from "fast-check";
 import { ALL_OPS } from "../core/ops/registry.ts";
 import { resolveAttrs } from "../core/graph.ts";
 import { MapHostContext } from "../core/host_context.ts";
-import type { FastCheck } from "../core/testing/fast_check_types.ts";
+import type { OpCase, OpDef } from "../core/op.ts";
 import { formatShape, isCompatible } from "../core/shape.ts";
-import { fcParams } from "./fc_params.ts";
+import type { Tensor } from "../core/tensor.ts";
+import { fcParams, opCases } from "./op_cases.ts";
 
 for (const op of ALL_OPS) {
-  if (!op.arbitrary) continue;
-  for (const dtype of op.testDTypes) {
+  for (const dtype of op.arbitrary ? op.testDTypes : []) {
     Deno.test(`infer matches reference: ${op.name} ${dtype}`, () => {
-      fc.assert(
-        fc.property(
-          op.arbitrary!(fc as unknown as FastCheck, dtype) as unknown as fc.Arbitrary<
-            { inputs: never[]; attrs: never }
-          >,
-          ({ inputs, attrs }) => {
-            const grouped = groupInputs(op, inputs);
-            const resolved = resolveAttrs(op, attrs, grouped);
-            const specs = inputs.map((t: { dtype: string; shape: number[] }) => ({
-              dtype: t.dtype,
-              shape: t.shape,
-              value: t,
-            }));
-            const inferred = op.infer(specs as never, resolved);
-            const ctx = new MapHostContext();
-            ctx.node = { name: op.name, op: op.name };
-            const outs = op.reference(inputs, resolved, ctx);
-            assert.equal(inferred.length, outs.length, "output count");
-            outs.forEach((t, i) => {
-              assert.equal(inferred[i].dtype, t.dtype, `output ${i} dtype`);
-              assert.ok(
-                isCompatible(t.shape, inferred[i].shape),
-                `output ${i}: inferred ${formatShape(inferred[i].shape)}, reference ${
-                  formatShape(t.shape)
-                }`,
-              );
-            });
-            // Without constant values, inference must still be compatible with the result.
-            const blind = op.infer(
-              inputs.map((t: { dtype: string; shape: number[] }) => ({
-                dtype: t.dtype,
-                shape: t.shape,
-              })) as never,
-              resolved,
-            );
-            outs.forEach((t, i) =>
-              assert.ok(isCompatible(t.shape, blind[i].shape), `output ${i} without values`)
-            );
-          },
-        ),
-        fcParams(),
-      );
+      fc.assert(fc.property(opCases(op, dtype), (c) => checkCase(op, c)), fcParams());
     });
   }
 }
 
-function groupInputs(op: (typeof ALL_OPS)[number], flat: readonly unknown[]) {
-  const grouped: unknown[] = [];
+function checkCase(op: OpDef, { inputs, attrs, variables }: OpCase<never>) {
+  const resolved = resolveAttrs(op, attrs, groupInputs(op, inputs));
+  const ctx = new MapHostContext();
+  ctx.node = { name: op.name, op };
+  for (const [k, v] of Object.entries(variables ?? {})) ctx.assignVariable(k, v);
+  const outs = op.reference(inputs, resolved, ctx);
+  const withValues = op.infer(
+    inputs.map((t) => ({ dtype: t.dtype, shape: t.shape, value: t })),
+    resolved,
+  );
+  // Without constant values, inference must still be compatible with the result.
+  const blind = op.infer(inputs.map((t) => ({ dtype: t.dtype, shape: t.shape })), resolved);
+  assert.equal(withValues.length, outs.length, "output count");
+  outs.forEach((t, i) => {
+    assert.equal(withValues[i].dtype, t.dtype, `output ${i} dtype`);
+    assert.ok(
+      isCompatible(t.shape, withValues[i].shape),
+      `output ${i}: inferred ${formatShape(withValues[i].shape)}, reference ${
+        formatShape(t.shape)
+      }`,
+    );
+    assert.ok(
+      isCompatible(t.shape, blind[i].shape),
+      `output ${i} without values: ${formatShape(blind[i].shape)}`,
+    );
+  });
+}
+
+/** Regroups a case's flat inputs by the op's input specs (a list input takes the remainder). */
+export function groupInputs(op: OpDef, flat: readonly Tensor[]): (Tensor | Tensor[])[] {
+  const listLen = flat.length - op.inputs.filter((s) => !s.numberAttr).length;
+  const grouped: (Tensor | Tensor[])[] = [];
   let i = 0;
-  const listArgs = op.inputs.filter((s) => s.numberAttr).length;
-  const listLen = flat.length - (op.inputs.length - listArgs);
   for (const spec of op.inputs) {
     if (spec.numberAttr) {
       grouped.push(flat.slice(i, i + listLen));
       i += listLen;
     } else grouped.push(flat[i++]);
   }
-  return grouped as never;
+  return grouped;
 }

@@ -1,0 +1,84 @@
+/**
+ * The Device interface every device implements, and the buffers it hands out. A device owns
+ * memory and runs kernels; the executor decides when.
+ */
+import type { DType } from "./dtype.ts";
+import type { DeviceType } from "./device_spec.ts";
+import type { Node } from "./graph.ts";
+import type { Kernel, KernelContext } from "./kernel.ts";
+import type { Shape } from "./shape.ts";
+import type { Tensor } from "./tensor.ts";
+
+/** A concrete dtype and shape: what a buffer holds. */
+export interface BufferSpec {
+  readonly dtype: DType;
+  readonly shape: Shape;
+}
+
+/** A tensor's storage on some device (or in host memory). */
+export interface DeviceBuffer extends BufferSpec {
+  /** The device that holds the bytes; null for host memory that any device can upload. */
+  readonly device: Device | null;
+  /**
+   * How many owners (executor slots, variables) hold the buffer. Managed by core/buffer.ts only:
+   * a device frees a buffer when core calls `free`, which happens when this drops to zero.
+   */
+  refs: number;
+}
+
+export interface MemoryStats {
+  /** Bytes allocated now. */
+  inUse: number;
+  /** The most bytes allocated at once since the device was created (or `resetPeak`). */
+  peak: number;
+  /** Bytes the device can hold, where it is bounded (TPU HBM). */
+  capacity?: number;
+}
+
+/** Rough speeds for the cost model: what placement compares devices with. */
+export interface DevicePerformance {
+  /** Arithmetic throughput, FLOP/s. */
+  flops: number;
+  /** Memory bandwidth of kernels, bytes/s. */
+  bandwidth: number;
+  /** Host↔device transfer bandwidth, bytes/s. */
+  transfer: number;
+  /** Fixed cost of launching one kernel, seconds. */
+  launch: number;
+}
+
+export interface Device {
+  /** The full name: "/job:localhost/replica:0/task:0/device:WASM:0". */
+  readonly name: string;
+  readonly type: DeviceType;
+  readonly performance: DevicePerformance;
+  /** Allocates an uninitialised buffer. Throws EdgeflowError when memory runs out. */
+  allocate(spec: BufferSpec): DeviceBuffer;
+  /** Returns a buffer's memory; only core/buffer.ts calls this (when refs reach zero). */
+  free(buffer: DeviceBuffer): void;
+  /** Copies a host tensor to the device. */
+  upload(t: Tensor): DeviceBuffer | Promise<DeviceBuffer>;
+  /** Copies a buffer back to the host; the only place a GPU run waits for its queue. */
+  download(buffer: DeviceBuffer): Promise<Tensor>;
+  /** Runs a kernel: usually `kernel.run(ctx)`, a device may wrap it (timing, command recording). */
+  run(kernel: Kernel, ctx: KernelContext): void | Promise<void>;
+  memory(): MemoryStats;
+  /** Called once when a plan is built, with the kernels it will run here (compile pipelines). */
+  prepare?(kernels: readonly PreparedKernel[]): void | Promise<void>;
+  /** Called after each executor run: submit queued work so downloads see it. */
+  flush?(): void;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** A kernel as a plan will run it on a device, for `Device.prepare`. */
+export interface PreparedKernel {
+  readonly kernel: Kernel;
+  readonly node: Node;
+}
+
+/** Options a plugin's `create` takes; each device documents its own keys. */
+export interface DeviceOptions {
+  /** The device index in its type: "/device:WASM:<index>". */
+  index?: number;
+  [key: string]: unknown;
+}

@@ -1,0 +1,235 @@
+/**
+ * The dataflow executor (section 3 of the 2015 paper): every node has a count of the nodes it
+ * waits on; a node whose count reaches zero is ready; a finished node decrements its consumers.
+ * Kernels may return promises: the executor keeps scheduling other ready nodes meanwhile, so
+ * independent asynchronous kernels overlap, and it awaits only where a value must reach the host
+ * (a host input, a cross-device copy). A slot's buffer is released after its last reader ran.
+ *
+ * Ready entries carry their frame and iteration (TensorFlow's TaggedNode), and all per-run
+ * counters live in an IterationState, so control flow frames fit in without a rewrite.
+ */
+import { HostBuffer, release, retain } from "./buffer.ts";
+import type { Device, DeviceBuffer } from "./device.ts";
+import { asEdgeflowError, EdgeflowError } from "./errors.ts";
+import { RunKernelContext, type SessionState } from "./kernel_context.ts";
+import type { Plan, PlanNode } from "./plan.ts";
+import type { Tensor } from "./tensor.ts";
+
+/** The counters and values of one iteration of one frame; the root frame has one iteration. */
+export class IterationState {
+  readonly values: (DeviceBuffer | undefined)[];
+  readonly pending: Int32Array;
+  readonly refs: Int32Array;
+  /** Copies of a slot's value on other devices, released with the slot. */
+  readonly copies = new Map<number, Map<Device, DeviceBuffer | Promise<DeviceBuffer>>>();
+
+  constructor(readonly frame: string, readonly iteration: number, plan: Plan) {
+    this.values = new Array(plan.slotCount);
+    this.pending = Int32Array.from(plan.nodes, (n) => n.pendingInit);
+    this.refs = plan.slotRefs.slice();
+  }
+}
+
+/** A node ready to run, tagged with the frame iteration it runs in. */
+interface ReadyEntry {
+  readonly node: number;
+  readonly iter: IterationState;
+}
+
+interface Inputs {
+  buffers: DeviceBuffer[];
+  hosts: (Tensor | undefined)[];
+}
+
+/** Runs a plan once. Returns the fetched buffers; the caller releases them. */
+export function execute(
+  plan: Plan,
+  feeds: readonly DeviceBuffer[],
+  state: SessionState,
+): Promise<DeviceBuffer[]> {
+  return new ExecutorRun(plan, feeds, state).run();
+}
+
+class ExecutorRun {
+  private readonly ready: ReadyEntry[] = [];
+  private readonly root: IterationState;
+  private outstanding = 0;
+  private error?: EdgeflowError;
+  private wake?: () => void;
+
+  constructor(
+    private readonly plan: Plan,
+    private readonly feeds: readonly DeviceBuffer[],
+    private readonly state: SessionState,
+  ) {
+    this.root = new IterationState("", 0, plan);
+  }
+
+  async run(): Promise<DeviceBuffer[]> {
+    for (const r of this.plan.roots) this.ready.push({ node: r, iter: this.root });
+    for (;;) {
+      while (this.ready.length > 0 && !this.error) this.process(this.ready.pop()!);
+      if (this.outstanding === 0) break;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+    if (this.error) {
+      this.releaseAll(this.root);
+      throw this.error;
+    }
+    const fetched = this.plan.fetchSlots.map((s) => this.root.values[s]);
+    const missing = fetched.findIndex((b) => b === undefined);
+    if (missing < 0) { for (const b of fetched) retain(b!); }
+    // Every reader has run; what is left is the fetches' own references (and copies of them).
+    this.releaseAll(this.root);
+    if (missing >= 0) {
+      throw new EdgeflowError(`fetch ${missing} was never computed (a dead branch or a cycle)`);
+    }
+    return fetched as DeviceBuffer[];
+  }
+
+  private process(entry: ReadyEntry): void {
+    const pn = this.plan.nodes[entry.node];
+    const feed = this.plan.feedIndex[entry.node];
+    if (feed >= 0) {
+      this.finish(pn, entry.iter, [retain(this.feeds[feed])]);
+      return;
+    }
+    try {
+      const inputs = this.gather(pn, entry.iter);
+      if (inputs instanceof Promise) {
+        this.track(
+          pn,
+          entry.iter,
+          inputs.then((ins) => this.launch(pn, ins)),
+        );
+      } else {
+        const ctx = new RunKernelContext(pn, inputs.buffers, inputs.hosts, this.state);
+        const done = this.invoke(pn, ctx);
+        if (done instanceof Promise) this.track(pn, entry.iter, done.then(() => ctx));
+        else this.finish(pn, entry.iter, ctx.outputs);
+      }
+    } catch (e) {
+      this.fail(pn, e);
+    }
+  }
+
+  private async launch(pn: PlanNode, inputs: Inputs): Promise<RunKernelContext> {
+    const ctx = new RunKernelContext(pn, inputs.buffers, inputs.hosts, this.state);
+    await this.invoke(pn, ctx);
+    return ctx;
+  }
+
+  /** Runs the kernel; whatever it allocated is released if it fails. */
+  private invoke(pn: PlanNode, ctx: RunKernelContext): void | Promise<void> {
+    const onError = (e: unknown) => {
+      this.dropOutputs(ctx.outputs);
+      throw e;
+    };
+    try {
+      const done = pn.device.run(pn.kernel!, ctx);
+      return done instanceof Promise ? done.catch(onError) : done;
+    } catch (e) {
+      onError(e);
+    }
+  }
+
+  private track(pn: PlanNode, iter: IterationState, work: Promise<RunKernelContext>): void {
+    this.outstanding++;
+    work.then(
+      (ctx) => {
+        if (this.error) this.dropOutputs(ctx.outputs);
+        else this.finish(pn, iter, ctx.outputs);
+      },
+      (e) => this.fail(pn, e),
+    ).finally(() => {
+      this.outstanding--;
+      this.wake?.();
+    });
+  }
+
+  /** Inputs on the node's device, copying across devices and reading host inputs as needed. */
+  private gather(pn: PlanNode, iter: IterationState): Inputs | Promise<Inputs> {
+    const n = pn.inputSlots.length;
+    const buffers = new Array<DeviceBuffer>(n);
+    const hosts = new Array<Tensor | undefined>(n);
+    let waits: Promise<void>[] | undefined;
+    for (let i = 0; i < n; i++) {
+      const slot = pn.inputSlots[i];
+      const b = iter.values[slot]!;
+      buffers[i] = b;
+      if (pn.hostInputs[i]) {
+        if (b instanceof HostBuffer) hosts[i] = b.tensor;
+        else (waits ??= []).push(b.device!.download(b).then((t) => void (hosts[i] = t)));
+      } else if (b.device !== pn.device) {
+        const copy = this.copyTo(iter, slot, b, pn.device);
+        if (copy instanceof Promise) (waits ??= []).push(copy.then((c) => void (buffers[i] = c)));
+        else buffers[i] = copy;
+      }
+    }
+    return waits ? Promise.all(waits).then(() => ({ buffers, hosts })) : { buffers, hosts };
+  }
+
+  private copyTo(iter: IterationState, slot: number, b: DeviceBuffer, device: Device) {
+    let perDevice = iter.copies.get(slot);
+    const cached = perDevice?.get(device);
+    if (cached) return cached;
+    const copy = b instanceof HostBuffer
+      ? device.upload(b.tensor)
+      : b.device!.download(b).then((t) => device.upload(t));
+    const owned = copy instanceof Promise ? copy.then(retain) : retain(copy);
+    if (!perDevice) iter.copies.set(slot, perDevice = new Map());
+    perDevice.set(device, owned);
+    return owned;
+  }
+
+  /** Stores a finished node's outputs, releases its inputs, and readies its consumers. */
+  private finish(
+    pn: PlanNode,
+    iter: IterationState,
+    outputs: readonly (DeviceBuffer | undefined)[],
+  ): void {
+    for (let i = 0; i < pn.outputCount; i++) {
+      const b = outputs[i];
+      if (b === undefined) {
+        this.dropOutputs(outputs);
+        this.fail(
+          pn,
+          new EdgeflowError(`the ${pn.device.type} kernel did not produce output ${i}`),
+        );
+        return;
+      }
+      const slot = pn.outputBase + i;
+      if (iter.refs[slot] === 0) release(b);
+      else iter.values[slot] = b;
+    }
+    for (const slot of pn.inputSlots) if (--iter.refs[slot] === 0) this.releaseSlot(iter, slot);
+    for (const c of pn.consumers) {
+      if (--iter.pending[c] === 0) this.ready.push({ node: c, iter });
+    }
+  }
+
+  private releaseSlot(iter: IterationState, slot: number): void {
+    const b = iter.values[slot];
+    if (b) release(b);
+    iter.values[slot] = undefined;
+    const copies = iter.copies.get(slot);
+    if (!copies) return;
+    iter.copies.delete(slot);
+    for (const c of copies.values()) {
+      if (c instanceof Promise) c.then(release, () => {});
+      else release(c);
+    }
+  }
+
+  private dropOutputs(outputs: readonly (DeviceBuffer | undefined)[]): void {
+    for (const b of outputs) if (b) release(b);
+  }
+
+  private fail(pn: PlanNode, e: unknown): void {
+    this.error ??= asEdgeflowError(e, { node: pn.node.name, op: pn.node.op.name });
+  }
+
+  private releaseAll(iter: IterationState): void {
+    for (let s = 0; s < iter.values.length; s++) this.releaseSlot(iter, s);
+  }
+}

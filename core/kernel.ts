@@ -1,0 +1,166 @@
+/**
+ * Kernels (one op on one device type), device plugins, and the kernel registry: a structured map
+ * (op, device type) → kernels that refuses duplicates and answers which devices can run an op.
+ */
+import type { DType } from "./dtype.ts";
+import type { Device, DeviceBuffer, DeviceOptions } from "./device.ts";
+import type { DeviceType } from "./device_spec.ts";
+import { EdgeflowError } from "./errors.ts";
+import type { Node } from "./graph.ts";
+import type { Attrs, HostContext, OpDef, TensorSpec } from "./op.ts";
+import type { ResourceTable } from "./resources.ts";
+import type { Shape } from "./shape.ts";
+import type { Tensor } from "./tensor.ts";
+
+/** What a kernel sees while it runs. Also a HostContext, so reference code can run through it. */
+// deno-lint-ignore no-explicit-any
+export interface KernelContext<A extends Attrs = any, D extends Device = Device>
+  extends HostContext {
+  readonly node: Node<A>;
+  readonly attrs: A;
+  readonly device: D;
+  /** Input buffers, already on `device` (inputs listed in `hostInputs` are read with hostInput). */
+  readonly inputs: readonly DeviceBuffer[];
+  /** An input the kernel declared in `hostInputs`, as a host tensor. */
+  hostInput(i: number): Tensor;
+  /** The concrete shape of output i, from the op's shape inference on this run's inputs. */
+  outputShape(i: number): Shape;
+  /** Allocates output i on the device (shape defaults to `outputShape(i)`) and returns it. */
+  output(i: number, shape?: Shape): DeviceBuffer;
+  /** Sets output i to an existing buffer: an input forwarded, a variable's value, a view. */
+  setOutput(i: number, buffer: DeviceBuffer): void;
+  /** Variables living on this device. */
+  readonly resources: ResourceTable;
+}
+
+// deno-lint-ignore no-explicit-any
+export interface Kernel<A extends Attrs = any, D extends Device = any> {
+  /** The op this kernel implements (the object, never its name). */
+  readonly op: OpDef<A>;
+  /** The dtypes of the op's type attr this kernel accepts; all the op allows when absent. */
+  readonly dtypes?: readonly DType[];
+  /** Inputs read on the host (shape and axis arguments, resource handles), never uploaded. */
+  readonly hostInputs?: readonly number[];
+  /** Runs the op; may return a promise (the executor awaits only where values reach the host). */
+  run(ctx: KernelContext<A, D>): void | Promise<void>;
+  /** Work of one call, for the cost model; elementwise-sized when absent. */
+  cost?(inputs: readonly TensorSpec[], attrs: A): Cost;
+}
+
+export interface Cost {
+  flops: number;
+  bytes: number;
+}
+
+/** Declares a kernel with `ctx.attrs` typed by the op. */
+export function defineKernel<A extends Attrs, D extends Device = Device>(
+  op: OpDef<A>,
+  kernel: Omit<Kernel<A, D>, "op">,
+): Kernel<A, D> {
+  return { op, ...kernel };
+}
+
+/** A device type's factory and kernels: plain data, installed explicitly (mod.ts). */
+// deno-lint-ignore no-explicit-any
+export interface DevicePlugin<D extends Device = any> {
+  readonly type: DeviceType;
+  /** Creates a device, or null where it is not available here (no GPU adapter). */
+  create(options?: DeviceOptions): Promise<D | null>;
+  // deno-lint-ignore no-explicit-any
+  readonly kernels: readonly Kernel<any, D>[];
+}
+
+export class KernelRegistry {
+  private readonly plugins = new Map<DeviceType, DevicePlugin>();
+  private readonly byOp = new Map<string, Map<DeviceType, Kernel[]>>();
+
+  /** Adds a plugin's kernels; throws on a second plugin of a type or overlapping kernels. */
+  install(plugin: DevicePlugin): this {
+    if (this.plugins.has(plugin.type)) {
+      throw new Error(`a ${plugin.type} plugin is installed already`);
+    }
+    for (const kernel of plugin.kernels) this.add(plugin.type, kernel);
+    this.plugins.set(plugin.type, plugin);
+    return this;
+  }
+
+  private add(type: DeviceType, kernel: Kernel): void {
+    const perType = this.byOp.get(kernel.op.name) ?? new Map<DeviceType, Kernel[]>();
+    this.byOp.set(kernel.op.name, perType);
+    const list = perType.get(type) ?? [];
+    for (const other of list) {
+      const mine = dtypesOf(kernel), theirs = dtypesOf(other);
+      const overlap = mine.filter((d) => theirs.includes(d));
+      if (overlap.length > 0 || mine.length === 0 || theirs.length === 0) {
+        throw new Error(
+          `duplicate ${type} kernel for ${kernel.op.name} (dtypes ${overlap.join(", ")})`,
+        );
+      }
+    }
+    list.push(kernel);
+    perType.set(type, list);
+  }
+
+  plugin(type: DeviceType): DevicePlugin | undefined {
+    return this.plugins.get(type);
+  }
+  pluginTypes(): DeviceType[] {
+    return [...this.plugins.keys()];
+  }
+
+  /** The kernel for an op on a device type accepting `dtype` (the op's type attr value). */
+  find(op: string, type: DeviceType, dtype?: DType): Kernel | undefined {
+    const list = this.byOp.get(op)?.get(type);
+    if (!list) return undefined;
+    return list.find((k) => dtype === undefined || dtypesOf(k).includes(dtype));
+  }
+
+  /** The kernel that runs `node` on a device type, or undefined. */
+  kernelFor(node: Node, type: DeviceType): Kernel | undefined {
+    const typeAttr = node.op.typeAttr;
+    return this.find(node.op.name, type, typeAttr ? (node.attrs[typeAttr] as DType) : undefined);
+  }
+
+  /** Device types with at least one kernel for the op (for the placer and `deno task ops`). */
+  deviceTypesFor(op: string): DeviceType[] {
+    return [...(this.byOp.get(op)?.keys() ?? [])];
+  }
+
+  /** Every registered kernel with its device type (for the equivalence suite). */
+  list(): { type: DeviceType; kernel: Kernel }[] {
+    const out: { type: DeviceType; kernel: Kernel }[] = [];
+    for (const perType of this.byOp.values()) {
+      for (const [type, kernels] of perType) {
+        for (const kernel of kernels) out.push({ type, kernel });
+      }
+    }
+    return out;
+  }
+}
+
+/** The dtypes a kernel accepts: its own list, else every dtype its op allows. */
+export function dtypesOf(kernel: Kernel): readonly DType[] {
+  if (kernel.dtypes) return kernel.dtypes;
+  const typeAttr = kernel.op.typeAttr;
+  const spec = typeAttr
+    ? (kernel.op.attrs as Record<string, { allowed?: readonly DType[] }>)[typeAttr]
+    : undefined;
+  return spec?.allowed ?? [];
+}
+
+/** The kernel for `node` on `type`, or an EdgeflowError naming the node, op, dtype and device. */
+export function requireKernel(registry: KernelRegistry, node: Node, type: DeviceType): Kernel {
+  const kernel = registry.kernelFor(node, type);
+  if (kernel) return kernel;
+  const typeAttr = node.op.typeAttr;
+  const dtype = typeAttr ? ` for dtype ${node.attrs[typeAttr]}` : "";
+  const others = registry.deviceTypesFor(node.op.name);
+  throw new EdgeflowError(
+    `device type ${type} has no kernel${dtype}` +
+      (others.length ? ` (kernels exist on ${others.join(", ")})` : " on any device"),
+    { node: node.name, op: node.op.name },
+  );
+}
+
+/** The registry mod.ts fills with the default plugins; sessions use it unless given another. */
+export const defaultRegistry: KernelRegistry = new KernelRegistry();

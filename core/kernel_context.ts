@@ -1,0 +1,114 @@
+/** The KernelContext the executor hands a kernel: inputs, output allocation, variables, counters. */
+import { HostBuffer, retain } from "./buffer.ts";
+import type { Device, DeviceBuffer } from "./device.ts";
+import { EdgeflowError } from "./errors.ts";
+import type { Node } from "./graph.ts";
+import type { KernelContext } from "./kernel.ts";
+import type { Attrs } from "./op.ts";
+import type { PlanNode } from "./plan.ts";
+import type { ResourceTable } from "./resources.ts";
+import { formatShape, isFullyDefined, type Shape } from "./shape.ts";
+import type { Tensor } from "./tensor.ts";
+
+/** State a session keeps across runs that kernels reach through their context. */
+export interface SessionState {
+  /** Philox counter position per stateful random node. */
+  readonly randomCounters: Map<string, number>;
+}
+
+export class RunKernelContext implements KernelContext {
+  readonly outputs: (DeviceBuffer | undefined)[];
+  private shapes?: Shape[];
+
+  constructor(
+    private readonly planNode: PlanNode,
+    readonly inputs: readonly DeviceBuffer[],
+    private readonly hosts: readonly (Tensor | undefined)[],
+    private readonly state: SessionState,
+  ) {
+    this.outputs = new Array(planNode.outputCount);
+  }
+
+  get node(): Node {
+    return this.planNode.node;
+  }
+  get attrs(): Attrs {
+    return this.planNode.node.attrs;
+  }
+  get device(): Device {
+    return this.planNode.device;
+  }
+  get resources(): ResourceTable {
+    return this.planNode.resources;
+  }
+
+  hostInput(i: number): Tensor {
+    const t = this.hosts[i];
+    if (t === undefined) {
+      throw new EdgeflowError(`input ${i} was not declared a host input of this kernel`);
+    }
+    return t;
+  }
+
+  outputShape(i: number): Shape {
+    if (!this.shapes) {
+      const specs = this.inputs.map((b, j) => ({
+        dtype: b.dtype,
+        shape: b.shape,
+        value: this.hosts[j],
+      }));
+      const inferred = this.node.op.infer(specs, this.attrs);
+      this.shapes = inferred.map((s, k) => {
+        if (!isFullyDefined(s.shape)) {
+          throw new EdgeflowError(
+            `shape of output ${k} is ${
+              formatShape(s.shape)
+            } at run time; the kernel must compute it`,
+          );
+        }
+        return s.shape;
+      });
+    }
+    return this.shapes[i];
+  }
+
+  output(i: number, shape?: Shape): DeviceBuffer {
+    const buffer = this.device.allocate({
+      dtype: this.node.outputSpecs[i].dtype,
+      shape: shape ?? this.outputShape(i),
+    });
+    this.setOutput(i, buffer);
+    return buffer;
+  }
+
+  setOutput(i: number, buffer: DeviceBuffer): void {
+    if (i >= this.outputs.length) throw new EdgeflowError(`has no output ${i}`);
+    if (this.outputs[i] !== undefined) throw new EdgeflowError(`output ${i} was set twice`);
+    this.outputs[i] = retain(buffer);
+  }
+
+  readVariable(handle: string): Tensor {
+    const b = this.resources.get(handle);
+    if (b instanceof HostBuffer) return b.tensor;
+    throw new EdgeflowError(
+      `variable '${handle}' lives in ${this.device.name} memory; read it with a kernel`,
+    );
+  }
+
+  assignVariable(handle: string, value: Tensor): void {
+    const b = this.device.upload(value);
+    if (b instanceof Promise) {
+      throw new EdgeflowError(
+        `${this.device.name} uploads asynchronously; assign variables with a kernel`,
+      );
+    }
+    this.resources.set(handle, b);
+  }
+
+  randomCounter(count: number): number {
+    const name = this.node.name;
+    const start = this.state.randomCounters.get(name) ?? 0;
+    this.state.randomCounters.set(name, start + count);
+    return start;
+  }
+}

@@ -1,0 +1,8 @@
+// Every op definition and builder function, by family.
+export * from "./basic.ts";
+export * from "./binary.ts";
+export * from "./unary.ts";
+export * from "./random.ts";
+export * from "./state.ts";
+export { ALL_OPS, getOp, hasOp } from "./registry.ts";
+export { type BuildOptions, type OpOptions, type TensorLike } from "./build.ts";

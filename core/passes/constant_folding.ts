@@ -1,0 +1,54 @@
+/**
+ * Constant folding: a stateless node whose data inputs are all Const is evaluated once, with the
+ * op's reference implementation, and replaced by Consts. Shape of a fully known shape folds too.
+ */
+import { EdgeflowError } from "../errors.ts";
+import type { Graph, Node, Output } from "../graph.ts";
+import { MapHostContext } from "../host_context.ts";
+import { Const } from "../ops/const.ts";
+import { isFullyDefined } from "../shape.ts";
+import { Tensor } from "../tensor.ts";
+import { copyNodes, newGraphLike } from "./copy.ts";
+import type { PassInput, PassResult } from "./pass.ts";
+
+/** Larger results stay computed at run time, as TensorFlow caps folded constants. */
+export const MAX_FOLDED_ELEMENTS = 1 << 20;
+
+export function foldConstants(input: PassInput): PassResult {
+  const copy = copyNodes(
+    input.nodes,
+    newGraphLike(input.graph),
+    input.bound,
+    (node, inputs, control, target) => {
+      if (node.op.stateful || node.inputs.length === 0 || control.length > 0) return undefined;
+      if (node.op.name === "Shape") return foldShape(node, inputs, target);
+      if (!inputs.every((o) => o.node.op === Const)) return undefined;
+      const values = inputs.map((o) => o.node.attrs.value as Tensor);
+      let results: Tensor[];
+      try {
+        const ctx = new MapHostContext();
+        ctx.node = node;
+        results = node.op.reference(values, node.attrs, ctx);
+      } catch (e) {
+        if (e instanceof EdgeflowError) return undefined; // Left in place: the run reports it with context.
+        throw e;
+      }
+      if (results.some((t) => t.size > MAX_FOLDED_ELEMENTS)) return undefined;
+      return results.map((t, i) => addConst(target, node, i, results.length, t));
+    },
+  );
+  return { graph: copy.graph, map: copy.map, mapNode: copy.mapNode };
+}
+
+function foldShape(node: Node, [x]: Output[], target: Graph): Output[] | undefined {
+  if (!isFullyDefined(x.shape)) return undefined;
+  const value = Tensor.fromNumbers(node.attrs.out_type ?? "int32", [x.shape.length], x.shape);
+  return [addConst(target, node, 0, 1, value)];
+}
+
+function addConst(target: Graph, node: Node, i: number, count: number, value: Tensor): Output {
+  const name = count === 1 ? node.name : `${node.name}/_${i}`;
+  const c = target.addNode(Const, [], { value, dtype: value.dtype }, { name });
+  c.requestedDevice = node.requestedDevice;
+  return c.outputs[0];
+}

@@ -1,0 +1,81 @@
+/**
+ * Common-subexpression elimination: two stateless nodes with the same op, attrs, inputs, control
+ * inputs and requested device compute the same value, so the copy keeps one.
+ */
+import type { Node } from "../graph.ts";
+import type { AttrValue } from "../op.ts";
+import { Tensor } from "../tensor.ts";
+import { copyNode, copyNodes, newGraphLike } from "./copy.ts";
+import type { PassInput, PassResult } from "./pass.ts";
+
+export function eliminateCommonSubexpressions(input: PassInput): PassResult {
+  const seen = new Map<string, Node[]>();
+  const copy = copyNodes(
+    input.nodes,
+    newGraphLike(input.graph),
+    input.bound,
+    (node, inputs, control, target) => {
+      // Stateful ops and sources other than Const (placeholders) are distinct by nature.
+      if (
+        node.op.stateful || (node.inputs.length === 0 && node.op.name !== "Const")
+      ) return undefined;
+      const key = [
+        node.op.name,
+        node.requestedDevice,
+        inputs.map((o) => o.name).join(","),
+        control.map((c) => c.name).join(","),
+        attrsKey(node.attrs),
+      ].join("|");
+      const candidates = seen.get(key) ?? [];
+      const same = candidates.find((c) => attrsEqual(c.attrs, node.attrs));
+      if (same) return [...same.outputs];
+      // Not merged: copy it now so later duplicates can find it.
+      const created = copyNode(node, inputs, control, target);
+      seen.set(key, [...candidates, created]);
+      return [...created.outputs];
+    },
+  );
+  return { graph: copy.graph, map: copy.map, mapNode: copy.mapNode };
+}
+
+function attrsKey(attrs: Record<string, AttrValue>): string {
+  return Object.keys(attrs).sort().map((k) => `${k}=${valueKey(attrs[k])}`).join(";");
+}
+
+function valueKey(v: AttrValue): string {
+  if (v instanceof Tensor) return `${v.dtype}[${v.shape}]#${hashTensor(v)}`;
+  return JSON.stringify(v);
+}
+
+/** FNV-1a over the tensor's bytes (or strings): a key, confirmed by attrsEqual before merging. */
+function hashTensor(t: Tensor): number {
+  let h = 0x811c9dc5;
+  if (Array.isArray(t.data)) {
+    for (const s of t.data) {
+      for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+    }
+    return h >>> 0;
+  }
+  const d = t.data as ArrayBufferView;
+  const bytes = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+  return h >>> 0;
+}
+
+function attrsEqual(a: Record<string, AttrValue>, b: Record<string, AttrValue>): boolean {
+  return Object.keys(a).every((k) => {
+    const x = a[k], y = b[k];
+    if (x instanceof Tensor && y instanceof Tensor) return tensorsEqual(x, y);
+    return JSON.stringify(x) === JSON.stringify(y);
+  });
+}
+
+function tensorsEqual(a: Tensor, b: Tensor): boolean {
+  if (
+    a.dtype !== b.dtype || a.shape.length !== b.shape.length ||
+    a.shape.some((d, i) => d !== b.shape[i])
+  ) return false;
+  const x = a.data as ArrayLike<unknown>, y = b.data as ArrayLike<unknown>;
+  for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) return false;
+  return true;
+}

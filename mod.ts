@@ -1,0 +1,20 @@
+// Edgeflow's public API: re-exports, and the default device plugins installed explicitly.
+import { defaultRegistry } from "./core/kernel.ts";
+import { refPlugin } from "./devices/ref/plugin.ts";
+
+defaultRegistry.install(refPlugin);
+
+export * from "./core/dtype.ts";
+export * from "./core/shape.ts";
+export * from "./core/tensor.ts";
+export * from "./core/errors.ts";
+export * from "./core/graph.ts";
+export * from "./core/op.ts";
+export * from "./core/device.ts";
+export * from "./core/device_spec.ts";
+export * from "./core/kernel.ts";
+export * from "./core/session.ts";
+export * from "./core/variables.ts";
+export * from "./core/ops/mod.ts";
+export { refPlugin } from "./devices/ref/plugin.ts";
+export { nullPlugin } from "./devices/null/plugin.ts";

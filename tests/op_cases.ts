@@ -1,0 +1,17 @@
+// Shared by the op property tests and the kernel equivalence suite: fast-check parameters and
+// an op's arbitrary with fast-check's real module.
+import fc from "fast-check";
+import type { DType } from "../core/dtype.ts";
+import type { OpCase, OpDef } from "../core/op.ts";
+import type { FastCheck } from "../core/testing/fast_check_types.ts";
+
+/** CI runs with a fixed seed, a local run with a fresh one (fast-check prints it on failure). */
+export function fcParams(numRuns = 25): { numRuns: number; seed?: number } {
+  const fixed = Deno.env.get("FC_SEED") ?? (Deno.env.get("CI") ? "42" : undefined);
+  return fixed === undefined ? { numRuns } : { numRuns, seed: Number(fixed) };
+}
+
+export function opCases(op: OpDef, dtype: DType): fc.Arbitrary<OpCase<never>> {
+  if (!op.arbitrary) throw new Error(`${op.name} has no arbitrary`);
+  return op.arbitrary(fc as unknown as FastCheck, dtype) as unknown as fc.Arbitrary<OpCase<never>>;
+}

@@ -201,8 +201,20 @@ export class Graph {
     return name;
   }
 
+  /** The current name scope without its trailing slash ("" at the top). */
+  get scopeName(): string {
+    return this.nameScope.slice(0, -1);
+  }
+
+  /** A name taken as given (TensorFlow's names ending in "/"): it may equal a scope's name. */
+  private exactName(name: string): string {
+    if (this.byName.has(name)) throw new EdgeflowError(`a node named '${name}' exists already`);
+    this.usedNames.add(name);
+    return name;
+  }
+
   /**
-   * Adds a node. `inputs` follow the op's input specs, a list input given as an array. Type and
+   * Adds a node. A name ending in "/" is used exactly, without the scope. `inputs` follow the op's input specs, a list input given as an array. Type and
    * count attrs are filled in from the inputs, defaults applied, and output specs inferred; any
    * mismatch is an EdgeflowError naming the node and op.
    */
@@ -212,7 +224,9 @@ export class Graph {
     attrs: Partial<A> = {},
     options: AddNodeOptions = {},
   ): Node<A> {
-    const name = this.uniqueName(this.nameScope + (options.name ?? op.name));
+    const name = options.name?.endsWith("/")
+      ? this.exactName(options.name.slice(0, -1))
+      : this.uniqueName(this.nameScope + (options.name ?? op.name));
     const context = { node: name, op: op.name };
     return withContext(context, () => {
       const flat = flattenInputs(op, inputs);

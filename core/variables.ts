@@ -41,10 +41,11 @@ export class Variable {
     const name = options.name ?? "Variable";
     const built = graph.withNameScope(name, () => {
       const init = toOutput(graph, initialValue, options.dtype);
-      const scope = graph.uniqueName(name);
+      const scope = graph.scopeName;
+      // The handle takes the scope's own name ("dense/kernel"), as TensorFlow names variables.
       const handle = apply(VarHandleOp, [], {
         graph,
-        name: "handle",
+        name: `${scope}/`,
         device: options.device,
         dtype: init.dtype,
         shape: init.shape,

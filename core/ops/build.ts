@@ -72,13 +72,11 @@ function dtypeHint(
   const type = op.inputs[index].type;
   if (isDType(type)) return type;
   if (isDType(attrs[type])) return attrs[type] as DType;
-  for (let j = 0; j < inputs.length; j++) {
-    if (op.inputs[j].type !== type) continue;
-    const x = inputs[j];
-    const first = Array.isArray(x) ? x.find((e) => e instanceof Output || e instanceof Tensor) : x;
-    if (first instanceof Output || first instanceof Tensor) return first.dtype;
-  }
-  return undefined;
+  const siblings = inputs.filter((_, j) => op.inputs[j].type === type).flat() as unknown[];
+  const typed = siblings.find((e) => e instanceof Output || e instanceof Tensor) as Output | Tensor | undefined;
+  if (typed) return typed.dtype;
+  // Only literals: they take one dtype together, as TensorFlow converts `add(1.5, 2)` to float32.
+  return siblings.some((e) => literalDType(e as NestedArray) === undefined) ? "float32" : undefined;
 }
 
 /** Turns a literal into a Const node in `graph`; passes Outputs through. */
@@ -88,11 +86,14 @@ export function toOutput(graph: Graph, x: TensorLike, dtype?: DType): Output {
   return graph.addNode(Const, [], { value, dtype: value.dtype }, {}).outputs[0];
 }
 
-/** TensorFlow's convert_to_tensor defaults: integers become int32, other numbers float32. */
+/** TensorFlow's convert_to_tensor defaults: integers int32, other numbers float32, booleans bool. */
 export function literalDType(x: NestedArray): DType | undefined {
-  const flat = [x].flat(Infinity as 1);
-  if (flat.length > 0 && flat.every((v) => typeof v === "number" && Number.isInteger(v))) {
-    return "int32";
-  }
+  const flat = [x].flat(Infinity as 1) as unknown[];
+  if (flat.length === 0) return undefined;
+  const all = (t: string) => flat.every((v) => typeof v === t);
+  if (all("boolean")) return "bool";
+  if (all("string")) return "string";
+  if (all("bigint")) return "int64";
+  if (flat.every((v) => typeof v === "number" && Number.isInteger(v))) return "int32";
   return undefined;
 }

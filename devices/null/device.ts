@@ -56,14 +56,14 @@ export class NullDevice implements Device {
   upload(t: Tensor): DeviceBuffer {
     return this.allocate(t);
   }
-  download(): Promise<Tensor> {
+  download(_buffer: DeviceBuffer): Promise<Tensor> {
     return Promise.reject(
       new EdgeflowError("the NULL device computes no values; fetch from another device"),
     );
   }
-  run(kernel: Kernel, ctx: KernelContext): void {
+  run(kernel: Kernel, ctx: KernelContext): void | Promise<void> {
     this.launches++;
-    kernel.run(ctx);
+    return kernel.run(ctx);
   }
   memory(): MemoryStats {
     return { inUse: this.inUse, peak: this.peak };

@@ -1,0 +1,145 @@
+/**
+ * GraphDef in TensorFlow's protobuf JSON mapping: what `json_format.MessageToJson(graph_def)`
+ * writes and what tfjs graph models carry as modelTopology.
+ */
+import { EdgeflowError, withContext } from "../errors.ts";
+import { Graph, type Node, type Output } from "../graph.ts";
+import type { Attrs, AttrSpec, AttrValue } from "../op.ts";
+import { getOp } from "../ops/registry.ts";
+import {
+  attrFromJson,
+  type AttrJson,
+  attrToJson,
+  colocationFromJson,
+  colocationToJson,
+} from "./attr_json.ts";
+import { addInTopologicalOrder } from "./graphdef_order.ts";
+
+export interface NodeDefJson {
+  name: string;
+  op: string;
+  input?: string[];
+  device?: string;
+  attr?: Record<string, AttrJson>;
+}
+export interface GraphDefJson {
+  node?: NodeDefJson[];
+  versions?: { producer?: number; minConsumer?: number; badConsumers?: number[] };
+  library?: unknown;
+}
+
+/** The GraphDef version TensorFlow 2.15 writes; tools read `producer` to pick compatibility shims. */
+const PRODUCER = 1645;
+
+export function toGraphDef(graph: Graph): GraphDefJson {
+  return { node: graph.nodes.map(nodeToJson), versions: { producer: PRODUCER, minConsumer: 12 } };
+}
+
+function nodeToJson(node: Node): NodeDefJson {
+  const specs = node.op.attrs as Record<string, AttrSpec<AttrValue>>;
+  const attr: Record<string, AttrJson> = {};
+  for (const [k, v] of Object.entries(node.attrs as Attrs)) attr[k] = attrToJson(specs[k].kind, v);
+  if (node.colocation.length > 0) attr._class = colocationToJson(node.colocation);
+  const json: NodeDefJson = { name: node.name, op: node.op.name };
+  const inputs = [...node.inputs.map(tensorName), ...node.controlInputs.map((c) => `^${c.name}`)];
+  if (inputs.length > 0) json.input = inputs;
+  if (node.requestedDevice) json.device = node.requestedDevice;
+  if (Object.keys(attr).length > 0) json.attr = attr;
+  return json;
+}
+
+function tensorName(o: Output): string {
+  return o.index === 0 ? o.node.name : `${o.node.name}:${o.index}`;
+}
+
+/** Builds a Graph from GraphDef JSON; nodes may come in any order. */
+export function fromGraphDef(def: GraphDefJson, graph = new Graph()): Graph {
+  const defs = def.node ?? [];
+  const byName = new Map<string, NodeDefJson>();
+  for (const n of defs) {
+    if (typeof n?.name !== "string" || typeof n.op !== "string") {
+      throw new EdgeflowError(
+        `a GraphDef node lacks a name or op: ${JSON.stringify(n).slice(0, 200)}`,
+      );
+    }
+    if (byName.has(n.name)) {
+      throw new EdgeflowError(`two GraphDef nodes are named '${n.name}'`, {
+        node: n.name,
+        op: n.op,
+      });
+    }
+    byName.set(n.name, n);
+  }
+  addInTopologicalOrder(defs, byName, (n, lookup) => addNode(graph, n, lookup));
+  return graph;
+}
+
+function addNode(graph: Graph, n: NodeDefJson, lookup: (name: string) => Node): Node {
+  return withContext({ node: n.name, op: n.op }, () => {
+    const op = getOp(n.op, n.name);
+    const specs = op.attrs as Record<string, AttrSpec<AttrValue>>;
+    const attrs: Attrs = {};
+    let colocation: string[] = [];
+    for (const [k, v] of Object.entries(n.attr ?? {})) {
+      if (k === "_class") colocation = colocationFromJson(v);
+      else if (k.startsWith("_")) continue; // TensorFlow's internal attrs (_output_shapes, ...)
+      else if (!(k in specs)) {
+        throw new EdgeflowError(`has attribute '${k}', which ${op.name} does not define`);
+      } else attrs[k] = attrFromJson(specs[k].kind, v, k);
+    }
+    const data: Output[] = [];
+    const control: Node[] = [];
+    for (const input of n.input ?? []) {
+      if (input.startsWith("^")) control.push(lookup(input.slice(1)));
+      else {
+        const [name, index] = splitTensorName(input);
+        const producer = lookup(name);
+        if (index >= producer.outputs.length) {
+          throw new EdgeflowError(
+            `input '${input}': node '${name}' has ${producer.outputs.length} outputs`,
+          );
+        }
+        data.push(producer.outputs[index]);
+      }
+    }
+    const grouped = groupByCounts(op.inputs, attrs, data, n.name);
+    const node = graph.addNode(op, grouped, attrs, {
+      name: n.name,
+      controlInputs: control,
+      device: n.device ?? "",
+    });
+    if (node.name !== n.name) {
+      throw new EdgeflowError(`name '${n.name}' is already taken in the target graph`);
+    }
+    node.colocation = colocation;
+    return node;
+  });
+}
+
+function splitTensorName(s: string): [string, number] {
+  const m = /^(.*):(\d+)$/.exec(s);
+  return m ? [m[1], Number(m[2])] : [s, 0];
+}
+
+/** Splits flat inputs over list inputs using the count attrs (or the leftover count when absent). */
+function groupByCounts(
+  specs: readonly { numberAttr?: string }[],
+  attrs: Attrs,
+  flat: Output[],
+  node: string,
+) {
+  const single = specs.filter((s) => !s.numberAttr).length;
+  const grouped: (Output | Output[])[] = [];
+  let i = 0;
+  for (const spec of specs) {
+    if (spec.numberAttr) {
+      const n = (attrs[spec.numberAttr] as number | undefined) ?? flat.length - single;
+      grouped.push(flat.slice(i, i + n));
+      i += n;
+    } else grouped.push(flat[i++]);
+  }
+  if (i !== flat.length || grouped.some((g) => g === undefined)) {
+    throw new EdgeflowError(`has ${flat.length} inputs, its op expects ${specs.length}`, { node });
+  }
+  return grouped;
+}

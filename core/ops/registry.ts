@@ -8,6 +8,7 @@ import { Identity, NoOp, Placeholder, PlaceholderWithDefault } from "./basic.ts"
 import { Const } from "./const.ts";
 import { BINARY_OPS } from "./binary.ts";
 import { LeakyRelu, UNARY_OPS } from "./unary.ts";
+import { MATMUL_OPS } from "./matmul.ts";
 
 export const ALL_OPS: readonly OpDef[] = [
   Const,
@@ -18,6 +19,7 @@ export const ALL_OPS: readonly OpDef[] = [
   ...BINARY_OPS,
   ...UNARY_OPS,
   LeakyRelu,
+  ...MATMUL_OPS,
 ] as unknown as OpDef[];
 
 const BY_NAME = new Map<string, OpDef>(ALL_OPS.map((op) => [op.name, op]));

@@ -9,6 +9,8 @@ import { Const } from "./const.ts";
 import { BINARY_OPS } from "./binary.ts";
 import { LeakyRelu, UNARY_OPS } from "./unary.ts";
 import { MATMUL_OPS } from "./matmul.ts";
+import { CONV_OPS } from "./conv.ts";
+import { POOL_OPS } from "./pool.ts";
 
 export const ALL_OPS: readonly OpDef[] = [
   Const,
@@ -20,6 +22,8 @@ export const ALL_OPS: readonly OpDef[] = [
   ...UNARY_OPS,
   LeakyRelu,
   ...MATMUL_OPS,
+  ...CONV_OPS,
+  ...POOL_OPS,
 ] as unknown as OpDef[];
 
 const BY_NAME = new Map<string, OpDef>(ALL_OPS.map((op) => [op.name, op]));

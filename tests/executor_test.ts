@@ -39,7 +39,11 @@ Deno.test("NULL device: counts bytes and frees them, computing nothing", async (
   let y = c;
   for (let i = 0; i < 20; i++) y = ef.neg(y);
   const done = ef.group([y.node]);
-  await using s = new ef.Session(g, { registry, device: "NULL", passes: { constantFolding: false } });
+  await using s = new ef.Session(g, {
+    registry,
+    device: "NULL",
+    passes: { constantFolding: false },
+  });
   await s.run([], {}, [done]);
   const dev = await s.device("NULL") as NullDevice;
   assert.equal(dev.launches, 22); // Const, 20 Neg, NoOp
@@ -99,7 +103,10 @@ Deno.test("a kernel error stops the run, names the node and releases buffers", a
   const big = ef.exp(ef.placeholder(g, "float32", [1000], { name: "f" }));
   const q = ef.floorDiv(x, ef.sub(x, x), { name: "divide" });
   await using s = new ef.Session(g, { device: "REF" });
-  await assert.rejects(s.run([q, big], { x: [1, 2, 3], f: new Array(1000).fill(1) }), /node 'divide' \(FloorDiv\): integer division by zero/);
+  await assert.rejects(
+    s.run([q, big], { x: [1, 2, 3], f: new Array(1000).fill(1) }),
+    /node 'divide' \(FloorDiv\): integer division by zero/,
+  );
   const ref = await s.device("REF") as RefDevice;
   assert.equal(ref.memory().inUse, 0);
 });

@@ -19,8 +19,9 @@ Deno.test("name scopes make unique, nested names", () => {
 Deno.test("device scopes merge inner over outer, CPU/GPU mean WASM/WEBGPU", () => {
   const g = new ef.Graph();
   const x = ef.placeholder(g, "float32", [], { name: "x" });
-  const [y, z] = g.withDevice("/job:worker/task:1", () =>
-    g.withDevice("/device:GPU:0", () => [ef.neg(x), ef.neg(x, { device: "/cpu:1" })])
+  const [y, z] = g.withDevice(
+    "/job:worker/task:1",
+    () => g.withDevice("/device:GPU:0", () => [ef.neg(x), ef.neg(x, { device: "/cpu:1" })]),
   );
   assert.equal(y.node.requestedDevice, "/job:worker/task:1/device:WEBGPU:0");
   assert.equal(z.node.requestedDevice, "/job:worker/task:1/device:WASM:1");
@@ -74,7 +75,10 @@ Deno.test("shape inference broadcasts partial shapes and rejects incompatible on
   const b = ef.placeholder(g, "float32", [4, 1], { name: "b" });
   assert.deepEqual(ef.add(a, b).shape, [4, 3]);
   const c = ef.placeholder(g, "float32", [2, 5], { name: "c" });
-  assert.throws(() => ef.add(a, c, { name: "sum" }), /node 'sum' \(AddV2\): shapes \[\?,3\] and \[2,5\] cannot be broadcast/);
+  assert.throws(
+    () => ef.add(a, c, { name: "sum" }),
+    /node 'sum' \(AddV2\): shapes \[\?,3\] and \[2,5\] cannot be broadcast/,
+  );
   const u = ef.placeholder(g, "float32", null, { name: "u" });
   assert.equal(ef.add(u, a).shape, null);
 });
@@ -82,6 +86,9 @@ Deno.test("shape inference broadcasts partial shapes and rejects incompatible on
 Deno.test("attribute validation names the attribute", () => {
   const g = new ef.Graph();
   const x = ef.placeholder(g, "float32", [2], { name: "x" });
-  assert.throws(() => ef.leakyRelu(x, { alpha: "big" as unknown as number }), /attribute 'alpha' = "big" must be a number/);
+  assert.throws(
+    () => ef.leakyRelu(x, { alpha: "big" as unknown as number }),
+    /attribute 'alpha' = "big" must be a number/,
+  );
   assert.throws(() => ef.leakyRelu(x, { beta: 1 } as never), /has no attribute 'beta'/);
 });

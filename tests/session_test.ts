@@ -79,7 +79,10 @@ Deno.test("reading an uninitialised variable names the node", async () => {
   const g = new ef.Graph();
   const v = new ef.Variable([1], { graph: g, name: "v", dtype: "float32" });
   await using s = new ef.Session(g);
-  await assert.rejects(s.run(v.read({ name: "r" })), /node 'r' \(ReadVariableOp\): variable 'v' is not initialized/);
+  await assert.rejects(
+    s.run(v.read({ name: "r" })),
+    /node 'r' \(ReadVariableOp\): variable 'v' is not initialized/,
+  );
 });
 
 Deno.test("close frees everything the session allocated", async () => {

@@ -73,7 +73,10 @@ function dtypeHint(
   if (isDType(type)) return type;
   if (isDType(attrs[type])) return attrs[type] as DType;
   const siblings = inputs.filter((_, j) => op.inputs[j].type === type).flat() as unknown[];
-  const typed = siblings.find((e) => e instanceof Output || e instanceof Tensor) as Output | Tensor | undefined;
+  const typed = siblings.find((e) => e instanceof Output || e instanceof Tensor) as
+    | Output
+    | Tensor
+    | undefined;
   if (typed) return typed.dtype;
   // Only literals: they take one dtype together, as TensorFlow converts `add(1.5, 2)` to float32.
   return siblings.some((e) => literalDType(e as NestedArray) === undefined) ? "float32" : undefined;

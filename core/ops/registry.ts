@@ -10,6 +10,11 @@ import { BINARY_OPS } from "./binary.ts";
 import { LeakyRelu, UNARY_OPS } from "./unary.ts";
 import { RandomStandardNormal, RandomUniform, TruncatedNormal } from "./random.ts";
 import { STATE_OPS } from "./state.ts";
+import { MATMUL_OPS } from "./matmul.ts";
+import { CONV_OPS } from "./conv.ts";
+import { POOL_OPS } from "./pool.ts";
+import { NN_OPS } from "./nn.ts";
+import { LOSS_OPS } from "./loss.ts";
 
 export const ALL_OPS: readonly OpDef[] = [
   Const,
@@ -24,6 +29,11 @@ export const ALL_OPS: readonly OpDef[] = [
   RandomStandardNormal,
   TruncatedNormal,
   ...STATE_OPS,
+  ...MATMUL_OPS,
+  ...CONV_OPS,
+  ...POOL_OPS,
+  ...NN_OPS,
+  ...LOSS_OPS,
 ] as unknown as OpDef[];
 
 const BY_NAME = new Map<string, OpDef>(ALL_OPS.map((op) => [op.name, op]));

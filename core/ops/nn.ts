@@ -1,0 +1,282 @@
+/** BiasAdd, FusedBatchNormV3 (inference mode), Softmax and LogSoftmax. */
+import { type DType, FLOAT_DTYPES, REAL_DTYPES } from "../dtype.ts";
+import { EdgeflowError } from "../errors.ts";
+import type { Output } from "../graph.ts";
+import { defineOp, type InferInput, type OpDef } from "../op.ts";
+import { formatShape, type PartialShape } from "../shape.ts";
+import { numbers, Tensor } from "../tensor.ts";
+import { arbShape, arbTensor, randomTensor } from "../testing/arbitrary.ts";
+import { apply, type OpOptions, type TensorLike } from "./build.ts";
+import { mergeDim, requireRank, spec } from "./infer_util.ts";
+
+// ---- BiasAdd ----------------------------------------------------------------------------
+
+export type BiasAddAttrs = { T: DType; data_format: string };
+
+export const BiasAdd: OpDef<BiasAddAttrs> = defineOp<BiasAddAttrs>({
+  name: "BiasAdd",
+  inputs: [{ name: "value", type: "T" }, { name: "bias", type: "T" }],
+  outputs: [{ name: "output", type: "T" }],
+  attrs: {
+    T: { kind: "type", allowed: REAL_DTYPES },
+    data_format: { kind: "string", default: "NHWC", allowed: ["NHWC", "NCHW"] },
+  },
+  infer: ([value, bias], { data_format }) => {
+    requireRank(bias, 1, 1, "bias");
+    if (requireRank(value, 2, Infinity, "value") === null) return [spec(value.dtype, null)];
+    const axis = channelAxis(value.shape!.length, data_format);
+    return [spec(value.dtype, withChannels(value, axis, [bias], data_format))];
+  },
+  reference: ([value, bias], { data_format }) => {
+    const axis = channelAxis(value.rank, data_format);
+    const inner = value.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+    const vs = numbers(value), bs = numbers(bias);
+    const out = new Float64Array(value.size);
+    for (let i = 0; i < out.length; i++) out[i] = vs[i] + bs[Math.floor(i / inner) % bs.length];
+    return [Tensor.fromNumbers(value.dtype, value.shape, out)];
+  },
+  arbitrary: (fc, dtype) =>
+    fc.tuple(
+      arbShape(fc, { minRank: 2, maxRank: 4, maxDim: 4 }),
+      fc.constantFrom("NHWC", "NCHW"),
+      fc.nat(),
+      fc.nat(),
+    ).map(([shape, data_format, sv, sb]) => ({
+      inputs: [
+        randomTensor(dtype, shape, sv),
+        randomTensor(dtype, [shape[channelAxis(shape.length, data_format)]], sb),
+      ],
+      attrs: { data_format },
+    })),
+});
+
+/** The channel dim: last for NHWC (any rank), 1 for NCHW, as TensorFlow's kernels read it. */
+function channelAxis(rank: number, dataFormat: string): number {
+  return dataFormat === "NCHW" ? 1 : rank - 1;
+}
+
+/** `x`'s shape with its channel dim merged with the length of every vector in `vectors`. */
+function withChannels(
+  x: InferInput,
+  axis: number,
+  vectors: readonly InferInput[],
+  dataFormat: string,
+): PartialShape {
+  const shape = x.shape!.slice();
+  for (const v of vectors) {
+    const len = v.shape?.[0] ?? -1;
+    if (len >= 0 && shape[axis] >= 0 && len !== shape[axis]) {
+      throw new EdgeflowError(
+        `expected ${shape[axis]} elements (the channel dim ${axis} of ${
+          formatShape(x.shape)
+        }, ${dataFormat}), got a vector of shape ${formatShape(v.shape)}`,
+      );
+    }
+    shape[axis] = mergeDim(shape[axis], len, "channels");
+  }
+  return shape;
+}
+
+// ---- FusedBatchNormV3 -------------------------------------------------------------------
+
+export type FusedBatchNormV3Attrs = {
+  T: DType;
+  U: DType;
+  epsilon: number;
+  exponential_avg_factor: number;
+  data_format: string;
+  is_training: boolean;
+};
+
+/**
+ * Batch normalization, inference mode only so far: y = (x - mean) * rsqrt(variance + epsilon) *
+ * scale + offset per channel. The other outputs follow TensorFlow's CPU kernel where it defines
+ * them: batch_mean and batch_variance pass `mean` and `variance` through, reserve_space_3 is a
+ * scalar 0 (TensorFlow allocates it with shape []). TensorFlow leaves reserve_space_1/2
+ * uninitialized in inference; we define them as `mean` and `variance`, so every device agrees.
+ */
+export const FusedBatchNormV3: OpDef<FusedBatchNormV3Attrs> = defineOp<FusedBatchNormV3Attrs>({
+  name: "FusedBatchNormV3",
+  inputs: ["x:T", "scale:U", "offset:U", "mean:U", "variance:U"].map(arg),
+  outputs: [
+    "y:T",
+    "batch_mean:U",
+    "batch_variance:U",
+    "reserve_space_1:U",
+    "reserve_space_2:U",
+    "reserve_space_3:U",
+  ].map(arg),
+  attrs: {
+    T: { kind: "type", allowed: FLOAT_DTYPES },
+    U: { kind: "type", allowed: ["float32"] },
+    epsilon: { kind: "float", default: 0.0001 },
+    exponential_avg_factor: { kind: "float", default: 1 },
+    data_format: { kind: "string", default: "NHWC", allowed: ["NHWC", "NCHW"] },
+    is_training: { kind: "bool", default: true },
+  },
+  infer: ([x, ...vectors], { U, data_format, is_training }) => {
+    refuseTraining(is_training);
+    vectors.forEach((v, i) => requireRank(v, 1, 1, ["scale", "offset", "mean", "variance"][i]));
+    requireRank(x, 4, 4, "x");
+    const axis = channelAxis(4, data_format);
+    const y = withChannels(
+      { ...x, shape: x.shape ?? [-1, -1, -1, -1] },
+      axis,
+      vectors,
+      data_format,
+    );
+    const channels = spec(U, [y![axis]]);
+    return [spec(x.dtype, y), channels, channels, channels, channels, spec(U, [])];
+  },
+  reference: ([x, scale, offset, mean, variance], attrs) => {
+    refuseTraining(attrs.is_training);
+    return [
+      batchNormInference(x, scale, offset, mean, variance, attrs),
+      mean,
+      variance,
+      mean,
+      variance,
+      Tensor.zeros(attrs.U, []),
+    ];
+  },
+  arbitrary: (fc, dtype) =>
+    fc.tuple(
+      arbShape(fc, { minRank: 4, maxRank: 4, maxDim: 4 }),
+      fc.constantFrom("NHWC", "NCHW"),
+      fc.constantFrom(0.0001, 0.001, 0.1),
+      fc.array(fc.nat(), { minLength: 5, maxLength: 5 }),
+    ).map(([shape, data_format, epsilon, seeds]) => {
+      const c = [shape[channelAxis(4, data_format)]];
+      const vector = (seed: number, min: number) =>
+        randomTensor("float32", c, seed, { min, max: 2 });
+      return {
+        inputs: [
+          randomTensor(dtype, shape, seeds[0]),
+          vector(seeds[1], -2),
+          vector(seeds[2], -2),
+          vector(seeds[3], -2),
+          vector(seeds[4], 0.05),
+        ],
+        attrs: { data_format, epsilon, is_training: false },
+      };
+    }),
+});
+
+function arg(s: string) {
+  const [name, type] = s.split(":");
+  return { name, type };
+}
+
+function refuseTraining(isTraining: boolean): void {
+  if (isTraining) {
+    throw new EdgeflowError(
+      "training-mode batch norm (is_training=true, TensorFlow's default) is not supported yet; " +
+        "it comes with training. Pass is_training: false to normalize with the given mean " +
+        "and variance",
+    );
+  }
+}
+
+function batchNormInference(
+  x: Tensor,
+  scale: Tensor,
+  offset: Tensor,
+  mean: Tensor,
+  variance: Tensor,
+  { epsilon, data_format }: FusedBatchNormV3Attrs,
+): Tensor {
+  const axis = channelAxis(4, data_format);
+  const inner = x.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const channels = x.shape[axis];
+  const [xs, ss, os, ms, vs] = [x, scale, offset, mean, variance].map(numbers);
+  const out = new Float64Array(x.size);
+  for (let i = 0; i < out.length; i++) {
+    const c = Math.floor(i / inner) % channels;
+    out[i] = ((xs[i] - ms[c]) / Math.sqrt(vs[c] + epsilon)) * ss[c] + os[c];
+  }
+  return Tensor.fromNumbers(x.dtype, x.shape, out);
+}
+
+// ---- Softmax and LogSoftmax -------------------------------------------------------------
+
+export type SoftmaxAttrs = { T: DType };
+
+/** log(sum(exp(xs[start .. start + n)))), shifted by the max so no exp overflows. */
+export function logSumExp(xs: ArrayLike<number>, start: number, n: number): number {
+  let max = -Infinity;
+  for (let j = 0; j < n; j++) max = Math.max(max, xs[start + j]);
+  if (max === -Infinity || max === Infinity) return max;
+  let sum = 0;
+  for (let j = 0; j < n; j++) sum += Math.exp(xs[start + j] - max);
+  return max + Math.log(sum);
+}
+
+function defineSoftmax(name: string, output: string, log: boolean): OpDef<SoftmaxAttrs> {
+  return defineOp<SoftmaxAttrs>({
+    name,
+    inputs: [{ name: "logits", type: "T" }],
+    outputs: [{ name: output, type: "T" }],
+    attrs: { T: { kind: "type", allowed: FLOAT_DTYPES } },
+    infer: ([logits]) => {
+      requireRank(logits, 1, Infinity, "logits");
+      return [spec(logits.dtype, logits.shape)];
+    },
+    reference: ([logits]) => {
+      const n = logits.shape[logits.rank - 1];
+      const xs = numbers(logits);
+      const out = new Float64Array(logits.size);
+      for (let row = 0; row < logits.size; row += n) {
+        const lse = logSumExp(xs, row, n);
+        for (let j = row; j < row + n; j++) out[j] = log ? xs[j] - lse : Math.exp(xs[j] - lse);
+      }
+      return [Tensor.fromNumbers(logits.dtype, logits.shape, out)];
+    },
+    arbitrary: (fc, dtype) =>
+      arbTensor(fc, dtype, arbShape(fc, { minRank: 1 })).map((x) => ({ inputs: [x], attrs: {} })),
+  });
+}
+
+/** Softmax over the last axis: exp(x - logsumexp(x)). */
+export const Softmax = defineSoftmax("Softmax", "softmax", false);
+/** LogSoftmax over the last axis: x - logsumexp(x). */
+export const LogSoftmax = defineSoftmax("LogSoftmax", "logsoftmax", true);
+
+export const NN_OPS: readonly OpDef[] = [
+  BiasAdd,
+  FusedBatchNormV3,
+  Softmax,
+  LogSoftmax,
+] as unknown as OpDef[];
+
+// ---- builders ---------------------------------------------------------------------------
+
+/** BiasAdd: adds `bias` [C] along the channel dim of `value` (last for NHWC, 1 for NCHW). */
+export function biasAdd(
+  value: TensorLike,
+  bias: TensorLike,
+  options: OpOptions<BiasAddAttrs> = {},
+): Output {
+  return apply(BiasAdd, [value, bias], options).outputs[0];
+}
+
+/**
+ * FusedBatchNormV3; returns all six outputs [y, batch_mean, batch_variance, reserve_space_1..3].
+ * Only is_training: false is supported so far (TensorFlow's default is true).
+ */
+export function fusedBatchNorm(
+  x: TensorLike,
+  scale: TensorLike,
+  offset: TensorLike,
+  mean: TensorLike,
+  variance: TensorLike,
+  options: OpOptions<FusedBatchNormV3Attrs> = {},
+): readonly Output[] {
+  return apply(FusedBatchNormV3, [x, scale, offset, mean, variance], options).outputs;
+}
+
+export function softmax(logits: TensorLike, options: OpOptions<SoftmaxAttrs> = {}): Output {
+  return apply(Softmax, [logits], options).outputs[0];
+}
+export function logSoftmax(logits: TensorLike, options: OpOptions<SoftmaxAttrs> = {}): Output {
+  return apply(LogSoftmax, [logits], options).outputs[0];
+}

@@ -1,0 +1,150 @@
+/**
+ * MaxPool and AvgPool over the H and W dims of an NHWC tensor. Windows are placed by
+ * conv_geometry.ts, as for convolutions; padded taps are skipped, never read as values, so
+ * MaxPool ignores them and AvgPool divides by the count of real elements (TensorFlow's SAME
+ * behaviour, unlike a zero-padded average).
+ */
+import { type DType, FLOAT_DTYPES, REAL_DTYPES } from "../dtype.ts";
+import { EdgeflowError } from "../errors.ts";
+import type { Output } from "../graph.ts";
+import { defineOp, type OpDef } from "../op.ts";
+import { sizeOf } from "../shape.ts";
+import { numbers, Tensor } from "../tensor.ts";
+import { randomTensor } from "../testing/arbitrary.ts";
+import type { FastCheck } from "../testing/fast_check_types.ts";
+import { apply, type OpOptions, type TensorLike } from "./build.ts";
+import { arbWindow, type Padding, windowPaddingAttrs } from "./conv.ts";
+import { convGeometry, type WindowGeometry } from "./conv_geometry.ts";
+import { spec } from "./infer_util.ts";
+
+export type AvgPoolAttrs = {
+  T: DType;
+  ksize: readonly number[];
+  strides: readonly number[];
+  padding: Padding;
+  data_format: string;
+};
+export type MaxPoolAttrs = AvgPoolAttrs & { explicit_paddings: readonly number[] };
+
+const poolAttrs = {
+  ksize: { kind: "list(int)" },
+  strides: { kind: "list(int)" },
+  data_format: { kind: "string", default: "NHWC", allowed: ["NHWC"] },
+} as const;
+
+export const MaxPool: OpDef<MaxPoolAttrs> = defineOp<MaxPoolAttrs>({
+  name: "MaxPool",
+  inputs: [{ name: "input", type: "T" }],
+  outputs: [{ name: "output", type: "T" }],
+  attrs: {
+    T: { kind: "type", default: "float32", allowed: REAL_DTYPES },
+    ...poolAttrs,
+    padding: { kind: "string", allowed: ["SAME", "VALID", "EXPLICIT"] },
+    explicit_paddings: { kind: "list(int)", default: [] },
+  },
+  infer: ([x], attrs) => [spec(x.dtype, maxPoolGeometry(x.shape, attrs).outShape)],
+  reference: ([x], attrs) => [poolReference(x, maxPoolGeometry(x.shape, attrs), true)],
+  arbitrary: (fc, dtype) => arbPool(fc, dtype, ["SAME", "VALID", "EXPLICIT"]),
+});
+
+export const AvgPool: OpDef<AvgPoolAttrs> = defineOp<AvgPoolAttrs>({
+  name: "AvgPool",
+  inputs: [{ name: "value", type: "T" }],
+  outputs: [{ name: "output", type: "T" }],
+  attrs: {
+    T: { kind: "type", allowed: FLOAT_DTYPES },
+    ...poolAttrs,
+    padding: { kind: "string", allowed: ["SAME", "VALID"] },
+  },
+  infer: ([x], attrs) => [spec(x.dtype, convGeometry("pool", x.shape, null, attrs).outShape)],
+  reference: ([x], attrs) => [poolReference(x, convGeometry("pool", x.shape, null, attrs), false)],
+  arbitrary: (fc, dtype) => arbPool(fc, dtype, ["SAME", "VALID"]),
+});
+
+export const POOL_OPS: readonly OpDef[] = [MaxPool, AvgPool] as unknown as OpDef[];
+
+/**
+ * MaxPool's geometry, refusing explicit pads as large as the window: such a window could lie
+ * wholly in the padding and have no maximum. (SAME never pads that much.)
+ */
+function maxPoolGeometry(shape: readonly number[] | null, attrs: MaxPoolAttrs): WindowGeometry {
+  const g = convGeometry("pool", shape, null, attrs);
+  const pads = [g.padTop, g.padBottom, g.padLeft, g.padRight];
+  const window = [g.filterHeight, g.filterWidth];
+  pads.forEach((p, i) => {
+    if (p >= window[i >> 1]) {
+      throw new EdgeflowError(
+        `explicit padding ${p} must be smaller than the window ${i < 2 ? "height" : "width"} ${
+          window[i >> 1]
+        } (ksize ${JSON.stringify(attrs.ksize)})`,
+      );
+    }
+  });
+  return g;
+}
+
+function poolReference(x: Tensor, g: WindowGeometry, max: boolean): Tensor {
+  const xs = numbers(x);
+  const out = new Float64Array(sizeOf(g.outShape));
+  let o = 0;
+  for (let b = 0; b < g.batch; b++) {
+    for (let oh = 0; oh < g.outHeight; oh++) {
+      for (let ow = 0; ow < g.outWidth; ow++) {
+        for (let c = 0; c < g.inChannels; c++) out[o++] = poolWindow(g, xs, b, oh, ow, c, max);
+      }
+    }
+  }
+  return Tensor.fromNumbers(x.dtype, g.outShape, out);
+}
+
+/** The max or mean of the real (non-padding) elements of one window, in float64. */
+function poolWindow(
+  g: WindowGeometry,
+  xs: ArrayLike<number>,
+  b: number,
+  oh: number,
+  ow: number,
+  c: number,
+  max: boolean,
+): number {
+  let acc = max ? -Infinity : 0;
+  let count = 0;
+  for (let fh = 0; fh < g.filterHeight; fh++) {
+    const ih = oh * g.strideHeight - g.padTop + fh;
+    if (ih < 0 || ih >= g.inHeight) continue;
+    for (let fw = 0; fw < g.filterWidth; fw++) {
+      const iw = ow * g.strideWidth - g.padLeft + fw;
+      if (iw < 0 || iw >= g.inWidth) continue;
+      const v = xs[((b * g.inHeight + ih) * g.inWidth + iw) * g.inChannels + c];
+      acc = max ? Math.max(acc, v) : acc + v;
+      count++;
+    }
+  }
+  return max ? acc : acc / count;
+}
+
+function arbPool(fc: FastCheck, dtype: DType, paddings: readonly Padding[]) {
+  return arbWindow(fc, { paddings, padsBelowWindow: true }).map((w) => ({
+    inputs: [randomTensor(dtype, [w.batch, w.height, w.width, w.channels], w.seeds[0])],
+    attrs: {
+      ksize: [1, w.kh, w.kw, 1],
+      strides: [1, w.sh, w.sw, 1],
+      ...(w.padding === "EXPLICIT" ? windowPaddingAttrs(w) : { padding: w.padding }),
+    },
+  }));
+}
+
+/** Options of a pool builder: ksize, strides and padding are required, as in TensorFlow. */
+export type PoolOptions<A extends AvgPoolAttrs> =
+  & OpOptions<A>
+  & Pick<A, "ksize" | "strides" | "padding">;
+
+/** MaxPool: `input` [batch, h, w, c] → [batch, oh, ow, c], the max of each window. */
+export function maxPool(input: TensorLike, options: PoolOptions<MaxPoolAttrs>): Output {
+  return apply(MaxPool, [input], options).outputs[0];
+}
+
+/** AvgPool: `value` [batch, h, w, c] → [batch, oh, ow, c], the mean of each window's real elements. */
+export function avgPool(value: TensorLike, options: PoolOptions<AvgPoolAttrs>): Output {
+  return apply(AvgPool, [value], options).outputs[0];
+}

@@ -93,10 +93,11 @@ export function toOutput(graph: Graph, x: TensorLike, dtype?: DType): Output {
 export function literalDType(x: NestedArray): DType | undefined {
   const flat = [x].flat(Infinity as 1) as unknown[];
   if (flat.length === 0) return undefined;
-  const all = (t: string) => flat.every((v) => typeof v === t);
-  if (all("boolean")) return "bool";
-  if (all("string")) return "string";
-  if (all("bigint")) return "int64";
+  const kinds = new Set(flat.map((v) => typeof v));
+  const only = kinds.size === 1 ? [...kinds][0] : undefined;
+  if (only === "boolean") return "bool";
+  if (only === "string") return "string";
+  if (only === "bigint") return "int64";
   if (flat.every((v) => typeof v === "number" && Number.isInteger(v))) return "int32";
   return undefined;
 }

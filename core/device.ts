@@ -67,6 +67,8 @@ export interface Device {
   prepare?(kernels: readonly PreparedKernel[]): void | Promise<void>;
   /** Called after each executor run: submit queued work so downloads see it. */
   flush?(): void;
+  /** What the device knows about a kernel that just ran, for run metadata (simulated cycles). */
+  kernelStats?(ctx: KernelContext): Record<string, number> | undefined;
   [Symbol.asyncDispose](): Promise<void>;
 }
 

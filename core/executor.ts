@@ -41,13 +41,26 @@ interface Inputs {
   hosts: (Tensor | undefined)[];
 }
 
+/** One node's execution, for tracing (TensorFlow's NodeExecStats). */
+export interface StepStats {
+  node: string;
+  op: string;
+  device: string;
+  /** Wall-clock start and end, in ms since the run began. */
+  start: number;
+  end: number;
+  /** What the device reports about the kernel (simulated cycles on the TPU). */
+  deviceStats?: Record<string, number>;
+}
+
 /** Runs a plan once. Returns the fetched buffers; the caller releases them. */
 export function execute(
   plan: Plan,
   feeds: readonly DeviceBuffer[],
   state: SessionState,
+  steps?: StepStats[],
 ): Promise<DeviceBuffer[]> {
-  return new ExecutorRun(plan, feeds, state).run();
+  return new ExecutorRun(plan, feeds, state, steps).run();
 }
 
 class ExecutorRun {
@@ -56,13 +69,17 @@ class ExecutorRun {
   private outstanding = 0;
   private error?: EdgeflowError;
   private wake?: () => void;
+  private readonly began = performance.now();
+  private readonly starts?: Float64Array;
 
   constructor(
     private readonly plan: Plan,
     private readonly feeds: readonly DeviceBuffer[],
     private readonly state: SessionState,
+    private readonly steps?: StepStats[],
   ) {
     this.root = new IterationState("", 0, plan);
+    if (steps) this.starts = new Float64Array(plan.nodes.length);
   }
 
   async run(): Promise<DeviceBuffer[]> {
@@ -138,7 +155,7 @@ class ExecutorRun {
     work.then(
       (ctx) => {
         if (this.error) this.dropOutputs(ctx.outputs);
-        else this.finish(pn, iter, ctx.outputs);
+        else this.complete(pn, iter, ctx);
       },
       (e) => this.fail(pn, e),
     ).finally(() => {
@@ -180,6 +197,20 @@ class ExecutorRun {
     if (!perDevice) iter.copies.set(slot, perDevice = new Map());
     perDevice.set(device, owned);
     return owned;
+  }
+
+  private complete(pn: PlanNode, iter: IterationState, ctx: RunKernelContext): void {
+    if (this.steps) {
+      this.steps.push({
+        node: pn.node.name,
+        op: pn.node.op.name,
+        device: pn.device.name,
+        start: this.starts![pn.index],
+        end: performance.now() - this.began,
+        deviceStats: pn.device.kernelStats?.(ctx),
+      });
+    }
+    this.finish(pn, iter, ctx.outputs);
   }
 
   /** Stores a finished node's outputs, releases its inputs, and readies its consumers. */

@@ -45,6 +45,32 @@ export interface Kernel<A extends Attrs = any, D extends Device = any> {
   run(ctx: KernelContext<A, D>): void | Promise<void>;
   /** Work of one call, for the cost model; elementwise-sized when absent. */
   cost?(inputs: readonly TensorSpec[], attrs: A): Cost;
+  /** How far results may be from the reference (exact when absent), with the reason. */
+  readonly tolerance?: Tolerance | ((c: KernelCase<A>) => Tolerance);
+  /** Cases where the kernel legitimately differs from the reference, as data with the reason. */
+  readonly differs?: readonly Difference<A>[];
+}
+
+/** Inputs and resolved attrs of one equivalence-test case. */
+export interface KernelCase<A extends Attrs> {
+  readonly inputs: readonly Tensor[];
+  readonly attrs: A;
+}
+
+/** A value v matches reference r when |v - r| ≤ atol + rtol·|r|, or within `ulps` float32 ULPs. */
+export interface Tolerance {
+  atol?: number;
+  rtol?: number;
+  ulps?: number;
+  /** Why the kernel differs from the reference at all (fused multiply-add, bfloat16 inputs). */
+  reason: string;
+}
+
+export interface Difference<A extends Attrs> {
+  /** Why the device differs here (a NaN rule, a precision the hardware lacks). */
+  reason: string;
+  /** True for the cases this applies to; the suite reports them instead of comparing. */
+  when(c: KernelCase<A>): boolean;
 }
 
 export interface Cost {

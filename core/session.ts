@@ -8,7 +8,7 @@ import { HostBuffer, release } from "./buffer.ts";
 import type { Device, DeviceBuffer, DeviceOptions, PreparedKernel } from "./device.ts";
 import { type DeviceType, parseDeviceSpec } from "./device_spec.ts";
 import { EdgeflowError } from "./errors.ts";
-import { execute } from "./executor.ts";
+import { execute, type StepStats } from "./executor.ts";
 import type { Graph, Node, Output } from "./graph.ts";
 import { defaultRegistry, type KernelRegistry, requireKernel } from "./kernel.ts";
 import type { SessionState } from "./kernel_context.ts";
@@ -29,6 +29,8 @@ export interface SessionOptions {
   passes?: PassOptions;
   /** Options for each device type's `create`. */
   deviceOptions?: Partial<Record<DeviceType, DeviceOptions>>;
+  /** Devices created elsewhere to run on (shared between sessions; not disposed on close). */
+  devices?: readonly Device[];
 }
 
 export type Fetch = Output | string;
@@ -39,6 +41,15 @@ export type Feeds =
   | Readonly<Record<string, FeedValue>>
   | readonly (readonly [Output | string, FeedValue])[];
 
+/** Per-call options (TensorFlow's RunOptions). */
+export interface RunOptions {
+  /** When given, filled with one StepStats per executed node (TensorFlow's RunMetadata). */
+  metadata?: RunMetadata;
+}
+export interface RunMetadata {
+  steps: StepStats[];
+}
+
 interface CachedPlan {
   readonly plan: Plan;
   /** Feed placeholders of the plan's graph, in signature order. */
@@ -48,6 +59,8 @@ interface CachedPlan {
 interface DeviceEntry {
   readonly device: Device;
   readonly resources: ResourceTable;
+  /** Whether the session created the device (and so disposes it). */
+  readonly owned: boolean;
 }
 
 export class Session implements AsyncDisposable {
@@ -63,7 +76,7 @@ export class Session implements AsyncDisposable {
   constructor(readonly graph: Graph, readonly options: SessionOptions = {}) {
     this.registry = options.registry ?? defaultRegistry;
     const requested = options.device ? parseDeviceSpec(options.device).type : undefined;
-    const fallback = this.registry.plugin("WASM") ? "WASM" : "REF";
+    const fallback = options.devices?.[0]?.type ?? (this.registry.plugin("WASM") ? "WASM" : "REF");
     this.defaultType = requested ?? fallback;
     if (!this.registry.plugin(this.defaultType)) {
       throw new EdgeflowError(`no ${this.defaultType} device plugin is installed`);
@@ -71,12 +84,23 @@ export class Session implements AsyncDisposable {
   }
 
   /** Runs the graph: computes `fetches` given `feeds`, and runs `targets` for their effects. */
-  run(fetches: Fetch, feeds?: Feeds, targets?: readonly Target[]): Promise<Tensor>;
-  run(fetches: readonly Fetch[], feeds?: Feeds, targets?: readonly Target[]): Promise<Tensor[]>;
+  run(
+    fetches: Fetch,
+    feeds?: Feeds,
+    targets?: readonly Target[],
+    options?: RunOptions,
+  ): Promise<Tensor>;
+  run(
+    fetches: readonly Fetch[],
+    feeds?: Feeds,
+    targets?: readonly Target[],
+    options?: RunOptions,
+  ): Promise<Tensor[]>;
   async run(
     fetches: Fetch | readonly Fetch[],
     feeds: Feeds = [],
     targets: readonly Target[] = [],
+    options: RunOptions = {},
   ): Promise<Tensor | Tensor[]> {
     if (this.closed) throw new EdgeflowError("the session is closed");
     const single = !Array.isArray(fetches);
@@ -91,7 +115,8 @@ export class Session implements AsyncDisposable {
       targetNodes,
     );
     const feedBuffers = feedList.map(([o, v], i) => new HostBuffer(checkFeed(o, v, feedSpecs[i])));
-    const buffers = await execute(plan, feedBuffers, this.state);
+    if (options.metadata) options.metadata.steps = [];
+    const buffers = await execute(plan, feedBuffers, this.state, options.metadata?.steps);
     this.stats.runs++;
     const results = await this.download(buffers);
     return single ? results[0] : results;
@@ -122,9 +147,9 @@ export class Session implements AsyncDisposable {
     this.closed = true;
     this.plans.clear();
     for (const entry of this.devices.values()) {
-      const { device, resources } = await entry;
+      const { device, resources, owned } = await entry;
       resources.clear();
-      await device[Symbol.asyncDispose]();
+      if (owned) await device[Symbol.asyncDispose]();
     }
     this.devices.clear();
   }
@@ -214,11 +239,13 @@ export class Session implements AsyncDisposable {
   }
 
   private async createDevice(type: DeviceType): Promise<DeviceEntry> {
+    const given = this.options.devices?.find((d) => d.type === type);
+    if (given) return { device: given, resources: new ResourceTable(), owned: false };
     const plugin = this.registry.plugin(type);
     if (!plugin) throw new EdgeflowError(`no ${type} device plugin is installed`);
     const device = await plugin.create(this.options.deviceOptions?.[type]);
     if (!device) throw new EdgeflowError(`the ${type} device is not available on this machine`);
-    return { device, resources: new ResourceTable() };
+    return { device, resources: new ResourceTable(), owned: true };
   }
 
   // ---- arguments ---------------------------------------------------------------------------

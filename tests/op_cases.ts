@@ -15,3 +15,17 @@ export function opCases(op: OpDef, dtype: DType): fc.Arbitrary<OpCase<never>> {
   if (!op.arbitrary) throw new Error(`${op.name} has no arbitrary`);
   return op.arbitrary(fc as unknown as FastCheck, dtype) as unknown as fc.Arbitrary<OpCase<never>>;
 }
+
+/** Regroups a case's flat inputs by the op's input specs (a list input takes the remainder). */
+export function groupInputs<T>(op: OpDef, flat: readonly T[]): (T | T[])[] {
+  const listLen = flat.length - op.inputs.filter((s) => !s.numberAttr).length;
+  const grouped: (T | T[])[] = [];
+  let i = 0;
+  for (const spec of op.inputs) {
+    if (spec.numberAttr) {
+      grouped.push(flat.slice(i, i + listLen));
+      i += listLen;
+    } else grouped.push(flat[i++]);
+  }
+  return grouped;
+}

@@ -7,8 +7,7 @@ import { resolveAttrs } from "../core/graph.ts";
 import { MapHostContext } from "../core/host_context.ts";
 import type { OpCase, OpDef } from "../core/op.ts";
 import { formatShape, isCompatible } from "../core/shape.ts";
-import type { Tensor } from "../core/tensor.ts";
-import { fcParams, opCases } from "./op_cases.ts";
+import { fcParams, groupInputs, opCases } from "./op_cases.ts";
 
 for (const op of ALL_OPS) {
   for (const dtype of op.arbitrary ? op.testDTypes : []) {
@@ -44,18 +43,4 @@ function checkCase(op: OpDef, { inputs, attrs, variables }: OpCase<never>) {
       `output ${i} without values: ${formatShape(blind[i].shape)}`,
     );
   });
-}
-
-/** Regroups a case's flat inputs by the op's input specs (a list input takes the remainder). */
-export function groupInputs(op: OpDef, flat: readonly Tensor[]): (Tensor | Tensor[])[] {
-  const listLen = flat.length - op.inputs.filter((s) => !s.numberAttr).length;
-  const grouped: (Tensor | Tensor[])[] = [];
-  let i = 0;
-  for (const spec of op.inputs) {
-    if (spec.numberAttr) {
-      grouped.push(flat.slice(i, i + listLen));
-      i += listLen;
-    } else grouped.push(flat[i++]);
-  }
-  return grouped;
 }

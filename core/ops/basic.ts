@@ -73,6 +73,7 @@ export const NoOp = defineOp<Record<never, never>>({
   attrs: {},
   infer: () => [],
   reference: () => [],
+  arbitrary: (fc) => fc.constant({ inputs: [], attrs: {} }),
 });
 
 /** Normalises a user shape: null or -1 (or undefined) for an unknown dim. */

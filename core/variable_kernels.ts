@@ -1,0 +1,65 @@
+/**
+ * Kernels for the resource-variable ops that need no arithmetic, valid on every device: a handle
+ * is a host string, a variable's value is a buffer in the device's ResourceTable. Devices list
+ * these in their plugins and add AssignAdd/AssignSub kernels of their own.
+ */
+import { HostBuffer } from "./buffer.ts";
+import { EdgeflowError } from "./errors.ts";
+import { defineKernel, type Kernel } from "./kernel.ts";
+import {
+  AssignVariableOp,
+  handleName,
+  handleOf,
+  ReadVariableOp,
+  VarHandleOp,
+} from "./ops/state.ts";
+import { formatShape } from "./shape.ts";
+import { Tensor } from "./tensor.ts";
+
+export const varHandleKernel = defineKernel(VarHandleOp, {
+  run(ctx) {
+    const handle = handleName(ctx.attrs, ctx.node.name);
+    ctx.setOutput(0, new HostBuffer(new Tensor("resource", [], [handle])));
+  },
+});
+
+export const readVariableKernel = defineKernel(ReadVariableOp, {
+  hostInputs: [0],
+  run(ctx) {
+    const handle = handleOf(ctx.hostInput(0));
+    const value = ctx.resources.get(handle);
+    if (value.dtype !== ctx.attrs.dtype) {
+      throw new EdgeflowError(
+        `variable '${handle}' holds ${value.dtype}, read as ${ctx.attrs.dtype}`,
+      );
+    }
+    // The value is shared, not copied: updates replace the table's buffer or run in place only
+    // when nobody else holds it (ResourceTable.exclusive).
+    ctx.setOutput(0, value);
+  },
+});
+
+export const assignVariableKernel = defineKernel(AssignVariableOp, {
+  hostInputs: [0],
+  run(ctx) {
+    const handle = handleOf(ctx.hostInput(0));
+    const value = ctx.inputs[1];
+    if (ctx.attrs.validate_shape && ctx.resources.has(handle)) {
+      const old = ctx.resources.get(handle);
+      if (old.shape.join() !== value.shape.join()) {
+        throw new EdgeflowError(
+          `assigns shape ${formatShape(value.shape)} to variable '${handle}' of shape ${
+            formatShape(old.shape)
+          }`,
+        );
+      }
+    }
+    ctx.resources.set(handle, value);
+  },
+});
+
+export const GENERIC_VARIABLE_KERNELS: readonly Kernel[] = [
+  varHandleKernel,
+  readVariableKernel,
+  assignVariableKernel,
+];

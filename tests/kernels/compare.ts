@@ -1,0 +1,54 @@
+// Comparing a kernel's results with the reference, within a tolerance.
+import { isFloat } from "../../core/dtype.ts";
+import type { Tolerance } from "../../core/kernel.ts";
+import { formatShape } from "../../core/shape.ts";
+import { numbers, type Tensor } from "../../core/tensor.ts";
+
+const EXACT: Tolerance = { reason: "exact" };
+
+/** Distance in float32 units in the last place (sign-aware; 0 for equal values). */
+export function ulpDistance(a: number, b: number): number {
+  const buf = new Float32Array([a, b]);
+  const [ia, ib] = new Int32Array(buf.buffer);
+  const key = (i: number) => (i < 0 ? -(i & 0x7fffffff) : i);
+  return Math.abs(key(ia) - key(ib));
+}
+
+/** Why `actual` does not match `expected`, or undefined when it does. */
+export function mismatch(
+  actual: Tensor,
+  expected: Tensor,
+  tol: Tolerance = EXACT,
+): string | undefined {
+  if (actual.dtype !== expected.dtype) return `dtype ${actual.dtype}, expected ${expected.dtype}`;
+  if (
+    actual.shape.length !== expected.shape.length ||
+    actual.shape.some((d, i) => d !== expected.shape[i])
+  ) {
+    return `shape ${formatShape(actual.shape)}, expected ${formatShape(expected.shape)}`;
+  }
+  if (actual.dtype === "string" || actual.dtype === "resource") {
+    const i = (actual.data as string[]).findIndex((s, k) => s !== (expected.data as string[])[k]);
+    return i < 0
+      ? undefined
+      : `element ${i}: ${(actual.data as string[])[i]}, expected ${(expected.data as string[])[i]}`;
+  }
+  const a = numbers(actual), e = numbers(expected);
+  const float = isFloat(actual.dtype);
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i], r = e[i];
+    if (Object.is(x, r) || x === r) continue;
+    if (Number.isNaN(x) && Number.isNaN(r)) continue;
+    if (float && close(x, r, tol)) continue;
+    return `element ${i}: ${x}, expected ${r} (tolerance ${
+      JSON.stringify({ ...tol, reason: undefined })
+    })`;
+  }
+  return undefined;
+}
+
+function close(x: number, r: number, tol: Tolerance): boolean {
+  if (!Number.isFinite(x) || !Number.isFinite(r)) return false;
+  if (Math.abs(x - r) <= (tol.atol ?? 0) + (tol.rtol ?? 0) * Math.abs(r)) return true;
+  return tol.ulps !== undefined && ulpDistance(x, r) <= tol.ulps;
+}

@@ -1,0 +1,66 @@
+// The cross-device equivalence suite: every registered (device type, op, dtype) runs on its
+// device through a session and is compared with the op's reference, within the kernel's
+// tolerance. A kernel with no reachable case fails. Cases a kernel declares it differs on are
+// reported with their reason, not compared.
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { defaultRegistry, dtypesOf, type Kernel, type KernelCase } from "../../core/kernel.ts";
+import type { Attrs, OpCase } from "../../core/op.ts";
+import "../../mod.ts";
+import { fcParams, opCases } from "../op_cases.ts";
+import { mismatch } from "./compare.ts";
+import { deviceFor } from "./devices.ts";
+import { resolvedAttrs, runOnDevice, runReference } from "./run_case.ts";
+
+const registry = defaultRegistry;
+const RUNS = Number(Deno.env.get("EQUIVALENCE_RUNS") ?? 15);
+
+for (const { type, kernel } of registry.list()) {
+  const op = kernel.op;
+  // Ops without a type attr (NoOp) are drawn once, under a nominal dtype.
+  const dtypes = op.typeAttr
+    ? dtypesOf(kernel).filter((d) => op.testDTypes.includes(d))
+    : ["float32" as const];
+  if (!op.arbitrary || dtypes.length === 0) {
+    Deno.test(`${type} ${op.name}: reachable by the suite`, () => {
+      assert.fail(
+        `the ${type} kernel for ${op.name} has no test case (no arbitrary, or no dtype in common)`,
+      );
+    });
+    continue;
+  }
+  for (const dtype of dtypes) {
+    Deno.test(`${type} ${op.name} ${dtype} equals the reference`, async (t) => {
+      const device = await deviceFor(type, t);
+      if (!device) return;
+      const skipped = new Map<string, number>();
+      await fc.assert(
+        fc.asyncProperty(opCases(op, dtype), async (c: OpCase<Attrs>) => {
+          const kc: KernelCase<Attrs> = { inputs: c.inputs, attrs: resolvedAttrs(op, c) };
+          const reason = kernel.differs?.find((d) => d.when(kc))?.reason;
+          if (reason) {
+            skipped.set(reason, (skipped.get(reason) ?? 0) + 1);
+            return;
+          }
+          const expected = runReference(op, c);
+          const actual = await runOnDevice(device, registry, op, c);
+          const tol = toleranceOf(kernel, kc);
+          expected.outputs.forEach((e, i) => {
+            const why = mismatch(actual.outputs[i], e, tol);
+            assert.equal(why, undefined, `output ${i}: ${why}`);
+          });
+          for (const [name, e] of Object.entries(expected.variables)) {
+            const why = mismatch(actual.variables[name], e, tol);
+            assert.equal(why, undefined, `variable ${name}: ${why}`);
+          }
+        }),
+        fcParams(RUNS),
+      );
+      for (const [reason, n] of skipped) console.log(`  ${n} case(s) not compared: ${reason}`);
+    });
+  }
+}
+
+function toleranceOf(kernel: Kernel, c: KernelCase<Attrs>) {
+  return typeof kernel.tolerance === "function" ? kernel.tolerance(c) : kernel.tolerance;
+}

@@ -1,0 +1,224 @@
+/**
+ * The WASM device: the CPU of Edgeflow. One shared WebAssembly.Memory holds every tensor; the
+ * kernel modules are instantiated on it by the main thread and by a pool of workers; a kernel
+ * writes its arguments into an args block and `launch`es a task that all threads run at once.
+ *
+ * The device knows nothing about particular kernels: its plugin (kernels_wasm/plugin.ts) gives it
+ * the compiled modules and the names of their task functions.
+ */
+import { bytesOf } from "../../core/buffer.ts";
+import type {
+  BufferSpec,
+  Device,
+  DeviceBuffer,
+  DeviceOptions,
+  DevicePerformance,
+  MemoryStats,
+} from "../../core/device.ts";
+import { fullDeviceName } from "../../core/device_spec.ts";
+import { allocStorage, byteSize } from "../../core/dtype.ts";
+import { EdgeflowError } from "../../core/errors.ts";
+import type { Kernel, KernelContext } from "../../core/kernel.ts";
+import type { Shape } from "../../core/shape.ts";
+import { Tensor } from "../../core/tensor.ts";
+import { Allocator, type AllocatorStats, type Block } from "./allocator.ts";
+import { Storage, WasmBuffer } from "./buffer.ts";
+import {
+  instantiateAll,
+  type NamedModule,
+  type RuntimeExports,
+  taskFunctions,
+} from "./instance.ts";
+import { WorkerPool } from "./pool.ts";
+
+/** Options of `create` (DeviceOptions keys a session passes through `deviceOptions.WASM`). */
+export interface WasmDeviceOptions extends DeviceOptions {
+  /** Threads including the main thread; default navigator.hardwareConcurrency. */
+  threads?: number;
+  /** Upper bound of the memory in bytes; default and most 4 GiB. */
+  maxMemory?: number;
+  /** Iterations a waiting thread spins before it sleeps; default 20000 (some tens of µs). */
+  spin?: number;
+}
+
+/** What the kernel plugin supplies. */
+export interface WasmDeviceConfig extends WasmDeviceOptions {
+  /** Modules in instantiation order; the last is the emscripten module with the runtime. */
+  modules: readonly NamedModule[];
+  /** Task functions the kernels launch, by index. */
+  taskNames: readonly string[];
+}
+
+const PAGE = 65536;
+const MAX_PAGES = 65536;
+/** At least the kernel module's INITIAL_MEMORY (1 MiB, kernels_wasm/build.ts). */
+const INITIAL_PAGES = 32;
+const STACK_BYTES = 256 << 10;
+const ARGS_BYTES = 1024;
+
+export class WasmDevice implements Device {
+  readonly type = "WASM" as const;
+  readonly name: string;
+  readonly performance: DevicePerformance;
+  /** Views over the memory; re-created whenever it grows. */
+  u8!: Uint8Array;
+  i32!: Int32Array;
+  f32!: Float32Array;
+  private readonly allocator: Allocator;
+  private readonly argsPtr: number;
+  private pool?: WorkerPool;
+  private disposed = false;
+
+  private constructor(
+    index: number,
+    readonly wasmMemory: WebAssembly.Memory,
+    runtime: RuntimeExports,
+    private readonly maxBytes: number,
+  ) {
+    this.name = fullDeviceName("WASM", index);
+    this.refreshViews();
+    this.allocator = new Allocator(
+      runtime.heap_base(),
+      wasmMemory,
+      maxBytes,
+      () => this.refreshViews(),
+    );
+    this.argsPtr = this.allocator.alloc(ARGS_BYTES, true).ptr;
+    this.performance = { flops: 3e10, bandwidth: 1e10, transfer: 1e10, launch: 2e-6 };
+  }
+
+  static async create(config: WasmDeviceConfig): Promise<WasmDevice> {
+    const threads = Math.max(1, Math.floor(config.threads ?? navigator.hardwareConcurrency ?? 1));
+    const maxPages = Math.min(MAX_PAGES, Math.ceil((config.maxMemory ?? MAX_PAGES * PAGE) / PAGE));
+    const memory = new WebAssembly.Memory({
+      initial: Math.min(INITIAL_PAGES, maxPages),
+      maximum: maxPages,
+      shared: true,
+    });
+    const exports = instantiateAll(config.modules, memory);
+    const runtime = exports as unknown as RuntimeExports;
+    runtime._initialize();
+    const device = new WasmDevice(config.index ?? 0, memory, runtime, maxPages * PAGE);
+    const tasks = taskFunctions(exports, config.taskNames);
+    const a = device.allocator;
+    runtime.set_workspaces(a.alloc(threads * runtime.workspace_bytes(), true).ptr);
+    const stacks = Array.from({ length: threads - 1 }, () => {
+      const base = a.alloc(STACK_BYTES, true).ptr;
+      return { base, top: base + STACK_BYTES };
+    });
+    // Spinning only helps while every thread has a core; oversubscribed, it steals theirs.
+    const spin = threads <= (navigator.hardwareConcurrency ?? 1) ? config.spin ?? 20000 : 0;
+    device.pool = await WorkerPool.start(tasks, {
+      stacks,
+      spin,
+      init: { modules: config.modules, memory, taskNames: config.taskNames, spin },
+    });
+    device.performance.flops *= threads;
+    return device;
+  }
+
+  /** Threads kernels run on, the main thread included. */
+  get threads(): number {
+    return this.pool?.threads ?? 1;
+  }
+
+  allocate(spec: BufferSpec): WasmBuffer {
+    this.checkOpen();
+    const block = this.allocator.alloc(bytesOf(spec));
+    return new WasmBuffer(this, spec.dtype, spec.shape.slice(), new Storage(block));
+  }
+
+  /** A buffer of another shape over the same storage (no copy). */
+  view(buffer: WasmBuffer, shape: Shape): WasmBuffer {
+    return new WasmBuffer(this, buffer.dtype, shape.slice(), buffer.storage);
+  }
+
+  free(buffer: DeviceBuffer): void {
+    const storage = (buffer as WasmBuffer).storage;
+    if (--storage.buffers === 0 && !this.disposed) this.allocator.release(storage.block);
+  }
+
+  upload(t: Tensor): WasmBuffer {
+    if (t.dtype === "string" || t.dtype === "resource") {
+      throw new EdgeflowError(`the WASM device holds numeric tensors, not ${t.dtype}`);
+    }
+    const b = this.allocate(t);
+    const data = t.data as ArrayBufferView;
+    this.u8.set(new Uint8Array(data.buffer, data.byteOffset, bytesOf(t)), b.ptr);
+    return b;
+  }
+
+  download(buffer: DeviceBuffer): Promise<Tensor> {
+    const b = buffer as WasmBuffer;
+    const n = b.shape.reduce((x, y) => x * y, 1);
+    const data = allocStorage(b.dtype, n) as ArrayBufferView;
+    const bytes = n * byteSize(b.dtype);
+    new Uint8Array(data.buffer, data.byteOffset, bytes).set(this.u8.subarray(b.ptr, b.ptr + bytes));
+    return Promise.resolve(new Tensor(b.dtype, b.shape, data as Tensor["data"]));
+  }
+
+  run(kernel: Kernel, ctx: KernelContext): void | Promise<void> {
+    return kernel.run(ctx);
+  }
+
+  /**
+   * Runs task `task` split into `tasks` pieces over up to `threads` threads. `words` are the
+   * kernel's arguments, after the task counter and count the C side reads at words 0 and 1.
+   */
+  launch(task: number, tasks: number, words: readonly number[], threads = tasks): void {
+    if (tasks <= 0) return;
+    if (words.length + 2 > ARGS_BYTES / 4) {
+      throw new Error(`too many argument words for task ${task}`);
+    }
+    const i32 = this.i32, a = this.argsPtr >>> 2;
+    i32[a] = 0;
+    i32[a + 1] = tasks;
+    for (let i = 0; i < words.length; i++) i32[a + 2 + i] = words[i];
+    this.pool!.run(task, this.argsPtr, Math.min(threads, tasks));
+  }
+
+  /** Argument word i of the last launch, after the task words: where tasks return results. */
+  argWord(i: number): number {
+    return this.i32[(this.argsPtr >>> 2) + 2 + i];
+  }
+
+  /** Temporary memory for a kernel (packed matrices, index tables); release it when done. */
+  scratch(bytes: number): Block {
+    this.checkOpen();
+    return this.allocator.alloc(bytes);
+  }
+  releaseScratch(block: Block): void {
+    if (!this.disposed) this.allocator.release(block);
+  }
+
+  memory(): MemoryStats {
+    const s = this.allocator.stats();
+    return { inUse: s.inUse, peak: s.peak, capacity: this.maxBytes };
+  }
+
+  /** The allocator's view: live, cached and internal bytes, and the heap's extent. */
+  allocatorStats(): AllocatorStats {
+    return this.allocator.stats();
+  }
+
+  resetPeak(): void {
+    this.allocator.resetPeak();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.pool?.close();
+  }
+
+  private refreshViews(): void {
+    const buffer = this.wasmMemory.buffer;
+    this.u8 = new Uint8Array(buffer);
+    this.i32 = new Int32Array(buffer);
+    this.f32 = new Float32Array(buffer);
+  }
+
+  private checkOpen(): void {
+    if (this.disposed) throw new EdgeflowError(`${this.name} is closed`);
+  }
+}

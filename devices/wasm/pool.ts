@@ -1,0 +1,137 @@
+/**
+ * The main thread's side of the worker pool. `run(task, args, nt)` posts the task to nt-1 workers
+ * through the control block, runs thread 0's share on the main thread, then waits for the
+ * workers: a short spin, then Atomics.wait. Jobs are synchronous, like TensorFlow's CPU kernels:
+ * when `run` returns, the outputs are written.
+ */
+import { Worker } from "node:worker_threads";
+import { EdgeflowError } from "../../core/errors.ts";
+import {
+  ARGS,
+  ASLEEP,
+  controlWords,
+  FAILED,
+  NT,
+  PENDING,
+  SEQ,
+  SHUTDOWN,
+  TASK,
+  TID,
+  type WorkerInit,
+  workerLine,
+  type WorkerReady,
+} from "./control.ts";
+import type { TaskFunction } from "./instance.ts";
+
+export interface PoolOptions {
+  /** Stack regions per worker, allocated by the device: [base, top). */
+  readonly stacks: readonly { base: number; top: number }[];
+  readonly init: Omit<WorkerInit, "control" | "worker" | "stackBase" | "stackTop">;
+  /** Iterations the main thread spins on PENDING before sleeping. */
+  readonly spin: number;
+}
+
+export class WorkerPool {
+  private readonly control: Int32Array;
+  private readonly workers: Worker[] = [];
+  private closed = false;
+
+  private constructor(
+    private readonly tasks: readonly TaskFunction[],
+    private readonly taskNames: readonly string[],
+    private readonly spin: number,
+    workers: number,
+  ) {
+    this.control = new Int32Array(new SharedArrayBuffer(controlWords(workers) * 4));
+  }
+
+  /** Starts one worker per stack region and waits until all are ready. */
+  static async start(tasks: readonly TaskFunction[], options: PoolOptions): Promise<WorkerPool> {
+    const n = options.stacks.length;
+    const pool = new WorkerPool(tasks, options.init.taskNames, options.spin, n);
+    const url = new URL("./worker.ts", import.meta.url);
+    const ready = options.stacks.map(async ({ base, top }, worker) => {
+      const w = new Worker(url);
+      pool.workers.push(w);
+      const answer = new Promise<WorkerReady>((resolve, reject) => {
+        w.once("message", resolve);
+        w.once("error", reject);
+      });
+      const init: WorkerInit = {
+        ...options.init,
+        control: pool.control.buffer as SharedArrayBuffer,
+        worker,
+        stackBase: base,
+        stackTop: top,
+      };
+      w.postMessage(init);
+      const r = await answer;
+      if (!r.ok) throw new EdgeflowError(`WASM worker ${worker} failed to start: ${r.error}`);
+      // A pool nobody closed must not keep the process alive (tests share one device).
+      w.unref();
+    });
+    try {
+      await Promise.all(ready);
+    } catch (e) {
+      await pool.close();
+      throw e;
+    }
+    return pool;
+  }
+
+  /** Threads a job can use: the workers and the main thread. */
+  get threads(): number {
+    return this.workers.length + 1;
+  }
+
+  /** Runs task `task` on `nt` threads (thread 0 is this one) and returns when all are done. */
+  run(task: number, args: number, nt: number): void {
+    const c = this.control;
+    const helpers = Math.min(nt, this.threads) - 1;
+    if (helpers > 0) {
+      Atomics.store(c, PENDING, helpers);
+      for (let w = 0; w < helpers; w++) {
+        const line = workerLine(w);
+        c[line + TASK] = task;
+        c[line + ARGS] = args;
+        c[line + TID] = w + 1;
+        c[line + NT] = helpers + 1;
+        Atomics.add(c, line + SEQ, 1);
+        // Skip the notify (a futex call) while the worker is still spinning.
+        if (Atomics.load(c, line + ASLEEP)) Atomics.notify(c, line + SEQ, 1);
+      }
+    }
+    try {
+      this.tasks[task](args, 0, helpers + 1);
+    } finally {
+      if (helpers > 0) this.join();
+    }
+    if (c[FAILED]) {
+      c[FAILED] = 0;
+      throw new EdgeflowError(`a WASM worker failed running ${this.taskNames[task]}`);
+    }
+  }
+
+  private join(): void {
+    const c = this.control;
+    let pending = Atomics.load(c, PENDING);
+    for (let i = 0; pending !== 0 && i < this.spin; i++) pending = Atomics.load(c, PENDING);
+    while (pending !== 0) {
+      Atomics.wait(c, PENDING, pending);
+      pending = Atomics.load(c, PENDING);
+    }
+  }
+
+  /** Stops the workers and waits until they have exited. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const c = this.control;
+    Atomics.store(c, SHUTDOWN, 1);
+    for (let w = 0; w < this.workers.length; w++) {
+      Atomics.add(c, workerLine(w) + SEQ, 1);
+      Atomics.notify(c, workerLine(w) + SEQ);
+    }
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}

@@ -1,0 +1,35 @@
+/** Const, Identity, PlaceholderWithDefault and NoOp: uploads and forwarded buffers, no arithmetic. */
+import type { Kernel } from "../../core/kernel.ts";
+import { Const, Identity, NoOp, PlaceholderWithDefault } from "../../core/ops/basic.ts";
+import { BYTE_DTYPES, wasmKernel } from "./util.ts";
+
+export const constKernel = wasmKernel(Const, {
+  dtypes: BYTE_DTYPES,
+  run(ctx) {
+    ctx.setOutput(0, ctx.device.upload(ctx.attrs.value));
+  },
+});
+
+/** The input buffer itself: buffers are immutable once written, so forwarding is safe. */
+export const identityKernel = wasmKernel(Identity, {
+  dtypes: BYTE_DTYPES,
+  run(ctx) {
+    ctx.setOutput(0, ctx.inputs[0]);
+  },
+});
+
+export const placeholderWithDefaultKernel = wasmKernel(PlaceholderWithDefault, {
+  dtypes: BYTE_DTYPES,
+  run(ctx) {
+    ctx.setOutput(0, ctx.inputs[0]);
+  },
+});
+
+export const noOpKernel = wasmKernel(NoOp, { run() {} });
+
+export const BASIC_KERNELS: readonly Kernel[] = [
+  constKernel,
+  identityKernel,
+  placeholderWithDefaultKernel,
+  noOpKernel,
+];

@@ -1,0 +1,117 @@
+/**
+ * The TypeScript side of the packed float32 GEMM (kernels_wasm/src/gemm.c): tiling, scratch
+ * memory and the two launches (pack B, then compute). MatMul, BatchMatMulV2 and Conv2D call it.
+ *
+ * Tiling never changes results: every element of C is summed over k in the same order (KC blocks
+ * in turn, k in turn inside the micro-kernel) whichever task computes it, so tiles can follow
+ * the thread count. Tasks are many (about 8 per thread) because threads take them dynamically:
+ * a core lent to another process then costs a task, not half the job.
+ */
+import type { WasmDevice } from "../../devices/wasm/device.ts";
+import { Task } from "../tasks.ts";
+
+const MR = 6, NR = 8, MC = 120;
+/** Work (FLOPs) below which a GEMM runs on the main thread alone: waking workers costs more. */
+const SERIAL_FLOPS = 1 << 17;
+/** Packing below this many elements of B runs on the main thread alone. */
+const SERIAL_PACK = 1 << 15;
+/** Words of a ConvGeom (gemm.h), in order. */
+export const CONV_WORDS = 14;
+
+export interface GemmProblem {
+  /** Pointers to A's first matrix, B's first matrix, C (dense [batch, m, n]). */
+  a: number;
+  b: number;
+  c: number;
+  m: number;
+  n: number;
+  k: number;
+  /** Element (i, p) of an A matrix at a[i * rsa + p * csa]; (p, j) of B at b[p * rsb + j * csb]. */
+  rsa: number;
+  csa: number;
+  rsb: number;
+  csb: number;
+  /** Matrices of C; A and B matrix for each, by index (absent: all 0). */
+  batch?: number;
+  aIndex?: Int32Array;
+  bIndex?: Int32Array;
+  /** Distinct B matrices (each is packed once), and the element strides between matrices. */
+  nb?: number;
+  aStride?: number;
+  bStride?: number;
+  /** When A's rows are the im2col rows of an NHWC image: the 14 ConvGeom words. */
+  conv?: readonly number[];
+}
+
+function roundUp(x: number, to: number): number {
+  return Math.ceil(x / to) * to;
+}
+
+/** C = A·B for float32 (see GemmProblem). */
+export function sgemm(d: WasmDevice, p: GemmProblem): void {
+  const batch = p.batch ?? 1, nb = p.nb ?? 1;
+  if (p.m === 0 || p.n === 0 || batch === 0) return;
+  if (p.k === 0) {
+    d.launch(Task.task_fill, 1, [p.c, batch * p.m * p.n * 4, 4, 0, 0]);
+    return;
+  }
+  const np = roundUp(p.n, NR);
+  const bp = d.scratch(nb * p.k * np * 4);
+  const tables = batch > 1 ? d.scratch(batch * 8) : undefined;
+  try {
+    let aIndex = 0, bIndex = 0;
+    if (tables) {
+      aIndex = tables.ptr;
+      bIndex = tables.ptr + batch * 4;
+      d.i32.set(p.aIndex ?? new Int32Array(batch), aIndex >>> 2);
+      d.i32.set(p.bIndex ?? new Int32Array(batch), bIndex >>> 2);
+    }
+    const flops = 2 * batch * p.m * p.n * p.k;
+    const threads = flops < SERIAL_FLOPS ? 1 : d.threads;
+    const { mct, nct } = tiling(p.m, p.n, batch, threads);
+    const words = [
+      p.a,
+      p.b,
+      p.c,
+      p.m,
+      p.n,
+      p.k,
+      p.rsa,
+      p.csa,
+      p.rsb,
+      p.csb,
+      batch,
+      aIndex,
+      bIndex,
+      nb,
+      bp.ptr,
+      mct,
+      nct,
+      p.aStride ?? 0,
+      p.bStride ?? 0,
+      p.conv ? 1 : 0,
+      ...(p.conv ?? new Array(CONV_WORDS).fill(0)),
+    ];
+    const groups = Math.ceil(np / NR / 4);
+    d.launch(Task.task_sgemm_pack, nb * groups, words, nb * p.k * np < SERIAL_PACK ? 1 : threads);
+    const tasks = batch * Math.ceil(p.m / mct) * Math.ceil(p.n / nct);
+    d.launch(Task.task_sgemm, tasks, words, threads);
+  } finally {
+    d.releaseScratch(bp);
+    if (tables) d.releaseScratch(tables);
+  }
+}
+
+/** Rows and columns per task: blocks of at most MC rows, about 8 tasks per thread. */
+function tiling(m: number, n: number, batch: number, threads: number) {
+  const target = threads > 1 ? 8 * threads : 1;
+  const blocksM = Math.max(
+    Math.ceil(m / MC),
+    Math.min(Math.ceil(target / batch), Math.ceil(m / 24)),
+  );
+  const mct = roundUp(Math.ceil(m / blocksM), MR);
+  const tasksM = batch * Math.ceil(m / mct);
+  const blocksN = tasksM >= target ? 1 : Math.min(Math.ceil(target / tasksM), Math.ceil(n / 64));
+  const nct = roundUp(Math.ceil(n / Math.max(1, blocksN)), NR);
+  return { mct, nct };
+}

@@ -1,0 +1,40 @@
+/**
+ * The WASM plugin: the CPU device with its kernels. mod.ts installs it; sessions then default to
+ * WASM and fall back to REF for the ops it has no kernel for (the random ops).
+ */
+import type { DevicePlugin, Kernel } from "../core/kernel.ts";
+import type { NamedModule } from "../devices/wasm/instance.ts";
+import { WasmDevice, type WasmDeviceOptions } from "../devices/wasm/device.ts";
+import { GEMM_WASM_BASE64, KERNELS_WASM_BASE64 } from "./gen/modules.ts";
+import { BASIC_KERNELS } from "./kernels/basic.ts";
+import { ELEMENTWISE_KERNELS } from "./kernels/elementwise.ts";
+import { MATMUL_KERNELS } from "./kernels/matmul.ts";
+import { VARIABLE_KERNELS } from "./kernels/variables.ts";
+import { TASK_NAMES } from "./tasks.ts";
+
+let compiled: Promise<NamedModule[]> | undefined;
+
+/** The kernel modules, decoded and compiled once per process; gemm first, as kernels imports it. */
+export function kernelModules(): Promise<NamedModule[]> {
+  compiled ??= Promise.all([
+    WebAssembly.compile(Uint8Array.fromBase64(GEMM_WASM_BASE64)),
+    WebAssembly.compile(Uint8Array.fromBase64(KERNELS_WASM_BASE64)),
+  ]).then((
+    [gemm, kernels],
+  ) => [{ name: "gemm", module: gemm }, { name: "kernels", module: kernels }]);
+  return compiled;
+}
+
+export const WASM_KERNELS: readonly Kernel[] = [
+  ...BASIC_KERNELS,
+  ...ELEMENTWISE_KERNELS,
+  ...MATMUL_KERNELS,
+  ...VARIABLE_KERNELS,
+];
+
+export const wasmPlugin: DevicePlugin<WasmDevice> = {
+  type: "WASM",
+  create: async (options?: WasmDeviceOptions) =>
+    WasmDevice.create({ ...options, modules: await kernelModules(), taskNames: TASK_NAMES }),
+  kernels: WASM_KERNELS,
+};

@@ -1,0 +1,41 @@
+// Packed float32 GEMM shared by MatMul, BatchMatMulV2 and Conv2D (im2col done while packing A).
+//
+// C[m x n] = A[m x k] * B[k x n], blocked as in BLIS: k in blocks of KC; B packed once per call
+// into panels of NR columns (task_sgemm_pack, a first parallel phase); each compute task packs
+// its rows of A into panels of MR rows in its thread's workspace and runs the 6x8 micro-kernel
+// (gemm_6x8.wat) over every (B panel, A panel) pair, B panel outer so it stays in L1.
+#pragma once
+#include "common.h"
+
+#define MR 6
+#define NR 8
+#define KC 256
+// The most rows a compute task packs: MC_MAX x KC floats must fit the workspace.
+#define MC_MAX 144
+
+// The relaxed-SIMD micro-kernel, imported from the module assembled from gemm_6x8.wat.
+__attribute__((import_module("gemm"), import_name("sgemm_6x8"))) void sgemm_6x8(
+    int k, const float* a, const float* b, float* c, int ldc_bytes, int accumulate);
+
+// Where the rows of A come from: a strided matrix, or the im2col rows of an NHWC image.
+typedef struct {
+  int batch, in_h, in_w, in_c;
+  int filter_h, filter_w;
+  int out_h, out_w;
+  int stride_h, stride_w, dilation_h, dilation_w;
+  int pad_top, pad_left;
+} ConvGeom;
+
+typedef struct {
+  const float* a;
+  int rsa, csa;         // element (i, p) at a[i * rsa + p * csa]
+  const ConvGeom* conv; // when set: row i is output pixel i, column p is tap (fh, fw, c)
+} ASource;
+
+// Packs rows [i0, i0 + mc) x columns [p0, p0 + kc) of A into panels of MR rows (zero-padded).
+void pack_a(const ASource* src, int i0, int mc, int p0, int kc, float* ap);
+// Packs panels [q0, q1) of B (element (p, j) at b[p * rsb + j * csb], k x n) for every KC block:
+// block p0 starts at bp + p0 * round_up(n, NR), panel q at + q * kc * NR.
+void pack_b(const float* b, int rsb, int csb, int k, int n, int q0, int q1, float* bp);
+
+INLINE int round_up(int x, int to) { return (x + to - 1) / to * to; }

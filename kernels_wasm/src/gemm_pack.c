@@ -1,0 +1,122 @@
+// Packing for the float32 GEMM: A into MR-row panels (from a matrix or im2col of an image) and B
+// into NR-column panels. Packing costs O(mk + kn) against the O(mkn) product, but with small n
+// (a convolution with 64 output channels) A's packing is a visible share, so the common
+// contiguous case transposes 4x4 blocks with SIMD shuffles instead of moving single floats.
+#include "gemm.h"
+
+// Source rows for padding taps and for the rows past the end of the last panel.
+static const float zeros[KC] __attribute__((aligned(16)));
+
+// Interleaves MR rows of `len` contiguous floats: out[p * MR + r] = rows[r][p].
+static void interleave_rows(const float* rows[MR], int len, float* out) {
+  int p = 0;
+  for (; p + 4 <= len; p += 4, out += 4 * MR) {
+    v128_t v0 = wasm_v128_load(rows[0] + p), v1 = wasm_v128_load(rows[1] + p);
+    v128_t v2 = wasm_v128_load(rows[2] + p), v3 = wasm_v128_load(rows[3] + p);
+    v128_t v4 = wasm_v128_load(rows[4] + p), v5 = wasm_v128_load(rows[5] + p);
+    v128_t t0 = wasm_i32x4_shuffle(v0, v1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(v0, v1, 2, 6, 3, 7);
+    v128_t t2 = wasm_i32x4_shuffle(v2, v3, 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(v2, v3, 2, 6, 3, 7);
+    v128_t lo = wasm_i32x4_shuffle(v4, v5, 0, 4, 1, 5), hi = wasm_i32x4_shuffle(v4, v5, 2, 6, 3, 7);
+    wasm_v128_store(out + 0, wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5));
+    wasm_v128_store64_lane(out + 4, lo, 0);
+    wasm_v128_store(out + 6, wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7));
+    wasm_v128_store64_lane(out + 10, lo, 1);
+    wasm_v128_store(out + 12, wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5));
+    wasm_v128_store64_lane(out + 16, hi, 0);
+    wasm_v128_store(out + 18, wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7));
+    wasm_v128_store64_lane(out + 22, hi, 1);
+  }
+  for (; p < len; p++, out += MR) {
+    for (int r = 0; r < MR; r++) out[r] = rows[r][p];
+  }
+}
+
+static void pack_a_matrix(const ASource* s, int i0, int mc, int p0, int kc, float* ap) {
+  for (int r0 = 0; r0 < mc; r0 += MR, ap += kc * MR) {
+    int mr = MIN(MR, mc - r0);
+    const float* base = s->a + (size_t)(i0 + r0) * s->rsa + (size_t)p0 * s->csa;
+    if (s->csa == 1) {
+      const float* rows[MR];
+      for (int r = 0; r < MR; r++) rows[r] = r < mr ? base + (size_t)r * s->rsa : zeros;
+      interleave_rows(rows, kc, ap);
+    } else if (s->rsa == 1 && mr == MR) {
+      // A transposed: the MR values of one column are contiguous.
+      for (int p = 0; p < kc; p++) {
+        const float* col = base + (size_t)p * s->csa;
+        wasm_v128_store(ap + p * MR, wasm_v128_load(col));
+        wasm_v128_store64_lane(ap + p * MR + 4, wasm_v128_load64_zero(col + 4), 0);
+      }
+    } else {
+      for (int p = 0; p < kc; p++) {
+        for (int r = 0; r < MR; r++) {
+          ap[p * MR + r] = r < mr ? base[(size_t)r * s->rsa + (size_t)p * s->csa] : 0.f;
+        }
+      }
+    }
+  }
+}
+
+// im2col while packing: row i is output pixel (b, oh, ow); column p is tap (fh, fw) and input
+// channel c, p = (fh * filter_w + fw) * in_c + c. Runs of channels are contiguous in the image,
+// so each run is interleaved like matrix rows, with padding taps read from `zeros`.
+static void pack_a_conv(const ASource* s, int i0, int mc, int p0, int kc, float* ap) {
+  const ConvGeom* g = s->conv;
+  int rows_total = g->batch * g->out_h * g->out_w;
+  for (int r0 = 0; r0 < mc; r0 += MR, ap += kc * MR) {
+    int top[MR], left[MR];
+    const float* image[MR];
+    for (int r = 0; r < MR; r++) {
+      int i = i0 + r0 + r;
+      if (r0 + r >= mc || i >= rows_total) {
+        image[r] = 0;
+        continue;
+      }
+      int ow = i % g->out_w, t = i / g->out_w, oh = t % g->out_h, b = t / g->out_h;
+      image[r] = s->a + (size_t)b * g->in_h * g->in_w * g->in_c;
+      top[r] = oh * g->stride_h - g->pad_top;
+      left[r] = ow * g->stride_w - g->pad_left;
+    }
+    for (int p = p0; p < p0 + kc;) {
+      int tap = p / g->in_c, c = p % g->in_c;
+      int fh = tap / g->filter_w, fw = tap % g->filter_w;
+      int len = MIN(g->in_c - c, p0 + kc - p);
+      const float* rows[MR];
+      for (int r = 0; r < MR; r++) {
+        rows[r] = zeros;
+        if (!image[r]) continue;
+        int ih = top[r] + fh * g->dilation_h, iw = left[r] + fw * g->dilation_w;
+        if (ih < 0 || ih >= g->in_h || iw < 0 || iw >= g->in_w) continue;
+        rows[r] = image[r] + ((size_t)ih * g->in_w + iw) * g->in_c + c;
+      }
+      interleave_rows(rows, len, ap + (p - p0) * MR);
+      p += len;
+    }
+  }
+}
+
+void pack_a(const ASource* src, int i0, int mc, int p0, int kc, float* ap) {
+  if (src->conv) pack_a_conv(src, i0, mc, p0, kc, ap);
+  else pack_a_matrix(src, i0, mc, p0, kc, ap);
+}
+
+void pack_b(const float* b, int rsb, int csb, int k, int n, int q0, int q1, float* bp) {
+  int np = round_up(n, NR);
+  for (int p0 = 0; p0 < k; p0 += KC) {
+    int kc = MIN(KC, k - p0);
+    for (int q = q0; q < q1; q++) {
+      int j = q * NR, nr = MIN(NR, n - j);
+      float* out = bp + (size_t)p0 * np + (size_t)q * kc * NR;
+      const float* src = b + (size_t)p0 * rsb + (size_t)j * csb;
+      if (csb == 1 && nr == NR) {
+        for (int p = 0; p < kc; p++, src += rsb, out += NR) {
+          wasm_v128_store(out, wasm_v128_load(src));
+          wasm_v128_store(out + 4, wasm_v128_load(src + 4));
+        }
+      } else {
+        for (int p = 0; p < kc; p++, src += rsb, out += NR) {
+          for (int t = 0; t < NR; t++) out[t] = t < nr ? src[(size_t)t * csb] : 0.f;
+        }
+      }
+    }
+  }
+}

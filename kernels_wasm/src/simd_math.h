@@ -1,0 +1,91 @@
+// float32x4 exp, log, tanh and sigmoid: Cephes-style range reduction and polynomials, a few ULPs
+// from the correctly rounded result (the kernels using them state their tolerance). Softmax, the
+// cross entropies and the activations need them fast; scalar libm calls cost ~10x more.
+#pragma once
+#include "common.h"
+
+#define F4(x) wasm_f32x4_splat(x)
+
+// 2^n for integer-valued n in [-252, 254], as two factors so subnormal results round once.
+INLINE v128_t pow2_split(v128_t n, v128_t* second) {
+  v128_t i = wasm_i32x4_trunc_sat_f32x4(n);
+  v128_t half = wasm_i32x4_shr(i, 1);
+  *second = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_sub(i, half), wasm_i32x4_splat(127)), 23);
+  return wasm_i32x4_shl(wasm_i32x4_add(half, wasm_i32x4_splat(127)), 23);
+}
+
+INLINE v128_t exp_f32x4(v128_t x) {
+  // Past these, exp over- or underflows anyway; clamping keeps 2^n representable. NaN passes.
+  x = wasm_f32x4_min(wasm_f32x4_max(x, F4(-104.f)), F4(89.f));
+  v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, F4(1.44269504088896341f)));
+  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, F4(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, F4(-2.12194440e-4f)));
+  v128_t p = F4(1.9875691500e-4f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), F4(1.3981999507e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), F4(8.3334519073e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), F4(4.1665795894e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), F4(1.6666665459e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), F4(5.0000001201e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, r), r), wasm_f32x4_add(r, F4(1.f)));
+  v128_t second, first = pow2_split(n, &second);
+  return wasm_f32x4_mul(wasm_f32x4_mul(p, first), second);
+}
+
+INLINE v128_t log_f32x4(v128_t x) {
+  // Subnormals: scale into the normal range first.
+  v128_t tiny = wasm_f32x4_lt(x, F4(1.17549435e-38f));
+  v128_t xs = wasm_v128_bitselect(wasm_f32x4_mul(x, F4(16777216.f)), x, tiny);
+  v128_t bits = xs;
+  v128_t e = wasm_i32x4_sub(wasm_u32x4_shr(bits, 23), wasm_i32x4_splat(126));
+  e = wasm_i32x4_sub(e, wasm_v128_and(tiny, wasm_i32x4_splat(24)));
+  // m in [0.5, 1)
+  v128_t m = wasm_v128_or(wasm_v128_and(bits, wasm_i32x4_splat(0x007fffff)), wasm_i32x4_splat(0x3f000000));
+  v128_t ef = wasm_f32x4_convert_i32x4(e);
+  v128_t small = wasm_f32x4_lt(m, F4(0.707106781186547524f));
+  ef = wasm_f32x4_sub(ef, wasm_v128_and(small, F4(1.f)));
+  m = wasm_f32x4_sub(wasm_f32x4_add(m, wasm_v128_and(small, m)), F4(1.f));
+  v128_t z = wasm_f32x4_mul(m, m);
+  v128_t y = F4(7.0376836292e-2f);
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, m), F4(-1.1514610310e-1f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, m), F4(1.1676998740e-1f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, m), F4(-1.2420140846e-1f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, m), F4(1.4249322787e-1f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, m), F4(-1.6668057665e-1f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, m), F4(2.0000714765e-1f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, m), F4(-2.4999993993e-1f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, m), F4(3.3333331174e-1f));
+  y = wasm_f32x4_mul(wasm_f32x4_mul(y, m), z);
+  y = wasm_f32x4_add(y, wasm_f32x4_mul(ef, F4(-2.12194440e-4f)));
+  y = wasm_f32x4_sub(y, wasm_f32x4_mul(z, F4(0.5f)));
+  v128_t r = wasm_f32x4_add(wasm_f32x4_add(m, y), wasm_f32x4_mul(ef, F4(0.693359375f)));
+  // log(0) = -inf, log(x < 0) = NaN, log(inf) = inf, log(NaN) = NaN.
+  r = wasm_v128_bitselect(F4(-__builtin_inff()), r, wasm_f32x4_eq(x, F4(0.f)));
+  r = wasm_v128_bitselect(F4(__builtin_nanf("")), r, wasm_f32x4_lt(x, F4(0.f)));
+  r = wasm_v128_bitselect(x, r, wasm_f32x4_eq(x, F4(__builtin_inff())));
+  return wasm_v128_bitselect(x, r, wasm_f32x4_ne(x, x));
+}
+
+// 1 / (1 + e^-x), from e = exp(-|x|) so neither branch overflows: 1/(1+e) or e/(1+e).
+INLINE v128_t sigmoid_f32x4(v128_t x) {
+  v128_t e = exp_f32x4(wasm_f32x4_neg(wasm_f32x4_abs(x)));
+  v128_t d = wasm_f32x4_add(F4(1.f), e);
+  v128_t pos = wasm_f32x4_div(F4(1.f), d), neg = wasm_f32x4_div(e, d);
+  return wasm_v128_bitselect(neg, pos, wasm_f32x4_lt(x, F4(0.f)));
+}
+
+// tanh: an odd polynomial near 0 (where 1 - 2/(e^2x + 1) would cancel), that formula elsewhere.
+INLINE v128_t tanh_f32x4(v128_t x) {
+  v128_t a = wasm_f32x4_min(wasm_f32x4_abs(x), F4(9.f));
+  v128_t e = exp_f32x4(wasm_f32x4_add(a, a));
+  v128_t big = wasm_f32x4_sub(F4(1.f), wasm_f32x4_div(F4(2.f), wasm_f32x4_add(e, F4(1.f))));
+  big = wasm_v128_or(big, wasm_v128_and(x, wasm_i32x4_splat((int)0x80000000))); // sign of x
+  v128_t z = wasm_f32x4_mul(x, x);
+  v128_t p = F4(-5.70498872745e-3f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, z), F4(2.06390887954e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, z), F4(-5.37397155531e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, z), F4(1.33314422036e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, z), F4(-3.33332819422e-1f));
+  v128_t small = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, z), x), x);
+  v128_t r = wasm_v128_bitselect(small, big, wasm_f32x4_lt(wasm_f32x4_abs(x), F4(0.625f)));
+  return wasm_v128_bitselect(x, r, wasm_f32x4_ne(x, x)); // NaN stays NaN
+}

@@ -1,0 +1,24 @@
+/**
+ * The task functions kernels.wasm exports, by name. A job names its task by index into this list,
+ * which the main thread and every worker resolve to the same exports; the build checks that each
+ * name is exported.
+ */
+export const TASK_NAMES = [
+  "task_noop",
+  "task_fill",
+  "task_copy",
+  "task_sgemm_pack",
+  "task_sgemm",
+  "task_imatmul_i32",
+  "task_imatmul_i64",
+  "task_binary",
+  "task_any_zero",
+  "task_unary",
+] as const;
+
+export type TaskName = (typeof TASK_NAMES)[number];
+
+/** Task index by name: `Task.task_sgemm`. */
+export const Task: Readonly<Record<TaskName, number>> = Object.fromEntries(
+  TASK_NAMES.map((name, i) => [name, i]),
+) as Record<TaskName, number>;

@@ -18,3 +18,4 @@ export * from "./core/variables.ts";
 export * from "./core/ops/mod.ts";
 export { refPlugin } from "./devices/ref/plugin.ts";
 export { nullPlugin } from "./devices/null/plugin.ts";
+export type { StepStats } from "./core/executor.ts";

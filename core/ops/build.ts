@@ -78,8 +78,10 @@ function dtypeHint(
     | Tensor
     | undefined;
   if (typed) return typed.dtype;
-  // Only literals: they take one dtype together, as TensorFlow converts `add(1.5, 2)` to float32.
-  return siblings.some((e) => literalDType(e as NestedArray) === undefined) ? "float32" : undefined;
+  // Shape, axis and index arguments (Tshape, Tidx, ...) allow only integers: numbers become int32.
+  const allowed = (op.attrs as Record<string, { allowed?: readonly DType[] }>)[type]?.allowed;
+  if (allowed && !allowed.includes("float32") && allowed.includes("int32")) return "int32";
+  return undefined;
 }
 
 /** Turns a literal into a Const node in `graph`; passes Outputs through. */
@@ -89,7 +91,7 @@ export function toOutput(graph: Graph, x: TensorLike, dtype?: DType): Output {
   return graph.addNode(Const, [], { value, dtype: value.dtype }, {}).outputs[0];
 }
 
-/** TensorFlow's convert_to_tensor defaults: integers int32, other numbers float32, booleans bool. */
+/** tfjs's defaults for JavaScript values: numbers float32, booleans bool, bigints int64. */
 export function literalDType(x: NestedArray): DType | undefined {
   const flat = [x].flat(Infinity as 1) as unknown[];
   if (flat.length === 0) return undefined;
@@ -98,6 +100,5 @@ export function literalDType(x: NestedArray): DType | undefined {
   if (only === "boolean") return "bool";
   if (only === "string") return "string";
   if (only === "bigint") return "int64";
-  if (flat.every((v) => typeof v === "number" && Number.isInteger(v))) return "int32";
   return undefined;
 }

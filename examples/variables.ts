@@ -16,7 +16,10 @@ const loss = ef.mean(ef.square(error), [0], { name: "loss" });
 const learningRate = 0.1;
 const gradW = ef.mean(ef.mul(ef.mul(error, x), 2), [0]);
 const gradB = ef.mean(ef.mul(error, 2), [0]);
-const train = ef.group([w.assignSub(ef.mul(gradW, learningRate)), b.assignSub(ef.mul(gradB, learningRate))]);
+const train = ef.group([
+  w.assignSub(ef.mul(gradW, learningRate)),
+  b.assignSub(ef.mul(gradB, learningRate)),
+]);
 
 // Points on y = 3x - 1 with deterministic noise.
 const xs = Array.from({ length: 32 }, (_, i) => i / 16 - 1);
@@ -32,5 +35,11 @@ for (let step = 0; step <= 200; step++) {
   await session.run([], { x: xs, y: ys }, [train]);
 }
 const [wv, bv] = await session.run([w.read(), b.read()]);
-console.log(`w = ${wv.toNumbers()[0].toFixed(3)}, b = ${bv.toNumbers()[0].toFixed(3)} (true: 3, -1)`);
-console.log(`ran on ${(await session.device("REF")).name} and friends; plans built: ${session.stats.plansBuilt}`);
+console.log(
+  `w = ${wv.toNumbers()[0].toFixed(3)}, b = ${bv.toNumbers()[0].toFixed(3)} (true: 3, -1)`,
+);
+console.log(
+  `ran on ${
+    (await session.device("REF")).name
+  } and friends; plans built: ${session.stats.plansBuilt}`,
+);

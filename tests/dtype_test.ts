@@ -45,6 +45,9 @@ Deno.test("tensors: construction, nesting and errors", () => {
   assert.equal(ef.tensor([1n]).dtype, "int64");
   assert.deepEqual(ef.tensor([1.5, -2], undefined, "bfloat16").toNumbers(), [1.5, -2]);
   assert.throws(() => ef.tensor([[1, 2], [3]]), /ragged/);
-  assert.throws(() => new ef.Tensor("float32", [2, 2], new Float32Array(3)), /needs 4 values, got 3/);
+  assert.throws(
+    () => new ef.Tensor("float32", [2, 2], new Float32Array(3)),
+    /needs 4 values, got 3/,
+  );
   assert.equal(ef.scalar(3).rank, 0);
 });

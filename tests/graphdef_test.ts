@@ -5,13 +5,19 @@ import { fromGraphDef, type GraphDefJson, toGraphDef } from "../core/formats/gra
 function sampleGraph() {
   const g = new ef.Graph();
   const x = ef.placeholder(g, "float32", [null, 4], { name: "x" });
-  const w = new ef.Variable(ef.tensor([[1, 2], [3, 4], [5, 6], [7, 8]]), { graph: g, name: "dense/kernel" });
+  const w = new ef.Variable(ef.tensor([[1, 2], [3, 4], [5, 6], [7, 8]]), {
+    graph: g,
+    name: "dense/kernel",
+  });
   const logits = g.withNameScope("dense", () => ef.matMul(x, w.read(), { transpose_b: false }));
   const flags = ef.constant([true, false], { graph: g });
   const ids = ef.constant(ef.tensor([3n, -4n], undefined, "int64"), { graph: g });
   const half = ef.constant(ef.tensor([0.5, 1.5], undefined, "bfloat16"), { graph: g });
   const act = g.withDevice("/device:CPU:0", () => ef.leakyRelu(logits, { alpha: 0.1 }));
-  const guarded = g.withControlDependencies([w.initializer], () => ef.identity(act, { name: "out" }));
+  const guarded = g.withControlDependencies(
+    [w.initializer],
+    () => ef.identity(act, { name: "out" }),
+  );
   return { g, x, w, guarded, extra: [flags, ids, half] };
 }
 
@@ -66,7 +72,11 @@ Deno.test("imports TensorFlow's JSON: base64 strings, int64 as strings, splat va
           },
         },
       },
-      { name: "x", op: "Placeholder", attr: { dtype: { type: 1 }, shape: { shape: { unknownRank: true } } } },
+      {
+        name: "x",
+        op: "Placeholder",
+        attr: { dtype: { type: 1 }, shape: { shape: { unknownRank: true } } },
+      },
     ],
     versions: { producer: 1645 },
   };
@@ -79,18 +89,50 @@ Deno.test("imports TensorFlow's JSON: base64 strings, int64 as strings, splat va
 });
 
 Deno.test("corrupt GraphDefs give EdgeflowErrors naming the node", () => {
-  assert.throws(() => fromGraphDef({ node: [{ name: "a", op: "Neg", input: ["missing"] }] }), /node 'a' \(Neg\): input 'missing' is not a node/);
   assert.throws(
-    () => fromGraphDef({ node: [{ name: "a", op: "Const", attr: { dtype: { type: "DT_FLOAT" }, value: { tensor: { dtype: "DT_FLOAT", tensorShape: { dim: [{ size: "3" }] }, tensorContent: "AAAA" } } } }] }),
+    () => fromGraphDef({ node: [{ name: "a", op: "Neg", input: ["missing"] }] }),
+    /node 'a' \(Neg\): input 'missing' is not a node/,
+  );
+  assert.throws(
+    () =>
+      fromGraphDef({
+        node: [{
+          name: "a",
+          op: "Const",
+          attr: {
+            dtype: { type: "DT_FLOAT" },
+            value: {
+              tensor: {
+                dtype: "DT_FLOAT",
+                tensorShape: { dim: [{ size: "3" }] },
+                tensorContent: "AAAA",
+              },
+            },
+          },
+        }],
+      }),
     /node 'a' \(Const\): tensor content has 3 bytes/,
   );
   assert.throws(
-    () => fromGraphDef({ node: [{ name: "p", op: "Placeholder", attr: { dtype: { type: "DT_COMPLEX64" } } }] }),
+    () =>
+      fromGraphDef({
+        node: [{ name: "p", op: "Placeholder", attr: { dtype: { type: "DT_COMPLEX64" } } }],
+      }),
     /node 'p' \(Placeholder\): unsupported TensorFlow data type "DT_COMPLEX64"/,
   );
   assert.throws(
-    () => fromGraphDef({ node: [{ name: "p", op: "Placeholder", attr: { dtype: { type: "DT_FLOAT" }, color: { s: "" } } }] }),
+    () =>
+      fromGraphDef({
+        node: [{
+          name: "p",
+          op: "Placeholder",
+          attr: { dtype: { type: "DT_FLOAT" }, color: { s: "" } },
+        }],
+      }),
     /has attribute 'color', which Placeholder does not define/,
   );
-  assert.throws(() => fromGraphDef({ node: [{ name: "a", op: "NoOp" }, { name: "a", op: "NoOp" }] }), /two GraphDef nodes are named 'a'/);
+  assert.throws(
+    () => fromGraphDef({ node: [{ name: "a", op: "NoOp" }, { name: "a", op: "NoOp" }] }),
+    /two GraphDef nodes are named 'a'/,
+  );
 });

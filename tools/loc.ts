@@ -7,7 +7,10 @@ async function walk(dir: string) {
   for await (const entry of Deno.readDir(dir)) {
     const path = dir === "." ? entry.name : `${dir}/${entry.name}`;
     if (entry.isDirectory && !SKIP.has(entry.name) && !entry.name.startsWith(".")) await walk(path);
-    else if (entry.isFile && EXTENSIONS.some((e) => entry.name.endsWith(e)) && !entry.name.endsWith("_wasm.ts")) {
+    else if (
+      entry.isFile && EXTENSIONS.some((e) => entry.name.endsWith(e)) &&
+      !entry.name.endsWith("_wasm.ts")
+    ) {
       const text = await Deno.readTextFile(path);
       const c = counts.get(dir) ?? { files: 0, lines: 0 };
       c.files++;
@@ -20,7 +23,9 @@ async function walk(dir: string) {
 await walk(".");
 let total = 0;
 for (const [dir, c] of [...counts].sort(([a], [b]) => a.localeCompare(b))) {
-  console.log(`${dir.padEnd(28)} ${String(c.files).padStart(4)} files ${String(c.lines).padStart(7)} lines`);
+  console.log(
+    `${dir.padEnd(28)} ${String(c.files).padStart(4)} files ${String(c.lines).padStart(7)} lines`,
+  );
   total += c.lines;
 }
 console.log(`${"total".padEnd(28)} ${String(total).padStart(19)} lines`);

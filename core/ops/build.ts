@@ -78,6 +78,12 @@ function dtypeHint(
     const first = Array.isArray(x) ? x.find((e) => e instanceof Output || e instanceof Tensor) : x;
     if (first instanceof Output || first instanceof Tensor) return first.dtype;
   }
+  // An empty literal (a [] shape or axis list) has no dtype of its own: use the attr's default.
+  const x = inputs[index];
+  if (Array.isArray(x) && x.length === 0) {
+    const fallback = (op.attrs as Record<string, { default?: unknown }>)[type]?.default;
+    if (isDType(fallback)) return fallback;
+  }
   return undefined;
 }
 

@@ -8,6 +8,9 @@ import { Identity, NoOp, Placeholder, PlaceholderWithDefault } from "./basic.ts"
 import { Const } from "./const.ts";
 import { BINARY_OPS } from "./binary.ts";
 import { LeakyRelu, UNARY_OPS } from "./unary.ts";
+import { SHAPE_OPS } from "./shape_ops.ts";
+import { FILL_OPS } from "./fill.ts";
+import { Cast } from "./cast.ts";
 
 export const ALL_OPS: readonly OpDef[] = [
   Const,
@@ -18,6 +21,9 @@ export const ALL_OPS: readonly OpDef[] = [
   ...BINARY_OPS,
   ...UNARY_OPS,
   LeakyRelu,
+  ...SHAPE_OPS,
+  ...FILL_OPS,
+  Cast,
 ] as unknown as OpDef[];
 
 const BY_NAME = new Map<string, OpDef>(ALL_OPS.map((op) => [op.name, op]));

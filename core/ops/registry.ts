@@ -11,6 +11,10 @@ import { LeakyRelu, UNARY_OPS } from "./unary.ts";
 import { SHAPE_OPS } from "./shape_ops.ts";
 import { FILL_OPS } from "./fill.ts";
 import { Cast } from "./cast.ts";
+import { TRANSPOSE_OPS } from "./transpose.ts";
+import { SLICE_OPS } from "./slice.ts";
+import { JOIN_OPS } from "./join.ts";
+import { PAD_TILE_OPS } from "./pad_tile.ts";
 
 export const ALL_OPS: readonly OpDef[] = [
   Const,
@@ -24,6 +28,10 @@ export const ALL_OPS: readonly OpDef[] = [
   ...SHAPE_OPS,
   ...FILL_OPS,
   Cast,
+  ...TRANSPOSE_OPS,
+  ...SLICE_OPS,
+  ...JOIN_OPS,
+  ...PAD_TILE_OPS,
 ] as unknown as OpDef[];
 
 const BY_NAME = new Map<string, OpDef>(ALL_OPS.map((op) => [op.name, op]));

@@ -15,6 +15,8 @@ import { TRANSPOSE_OPS } from "./transpose.ts";
 import { SLICE_OPS } from "./slice.ts";
 import { JOIN_OPS } from "./join.ts";
 import { PAD_TILE_OPS } from "./pad_tile.ts";
+import { GATHER_OPS } from "./gather.ts";
+import { SELECT_OPS } from "./select.ts";
 
 export const ALL_OPS: readonly OpDef[] = [
   Const,
@@ -32,6 +34,8 @@ export const ALL_OPS: readonly OpDef[] = [
   ...SLICE_OPS,
   ...JOIN_OPS,
   ...PAD_TILE_OPS,
+  ...GATHER_OPS,
+  ...SELECT_OPS,
 ] as unknown as OpDef[];
 
 const BY_NAME = new Map<string, OpDef>(ALL_OPS.map((op) => [op.name, op]));

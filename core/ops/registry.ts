@@ -17,6 +17,7 @@ import { JOIN_OPS } from "./join.ts";
 import { PAD_TILE_OPS } from "./pad_tile.ts";
 import { GATHER_OPS } from "./gather.ts";
 import { SELECT_OPS } from "./select.ts";
+import { REDUCE_OPS } from "./reduce.ts";
 
 export const ALL_OPS: readonly OpDef[] = [
   Const,
@@ -36,6 +37,7 @@ export const ALL_OPS: readonly OpDef[] = [
   ...PAD_TILE_OPS,
   ...GATHER_OPS,
   ...SELECT_OPS,
+  ...REDUCE_OPS,
 ] as unknown as OpDef[];
 
 const BY_NAME = new Map<string, OpDef>(ALL_OPS.map((op) => [op.name, op]));

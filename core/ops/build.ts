@@ -78,9 +78,14 @@ function dtypeHint(
     | Tensor
     | undefined;
   if (typed) return typed.dtype;
-  // Shape, axis and index arguments (Tshape, Tidx, ...) allow only integers: numbers become int32.
-  const allowed = (op.attrs as Record<string, { allowed?: readonly DType[] }>)[type]?.allowed;
-  if (allowed && !allowed.includes("float32") && allowed.includes("int32")) return "int32";
+  // A literal alone takes the attr's default dtype (Tidx: int32); shape, axis and index arguments
+  // that allow only integers (Tshape, Tperm, ...) make numbers int32.
+  const spec =
+    (op.attrs as Record<string, { default?: unknown; allowed?: readonly DType[] }>)[type];
+  if (isDType(spec?.default)) return spec.default;
+  if (spec?.allowed && !spec.allowed.includes("float32") && spec.allowed.includes("int32")) {
+    return "int32";
+  }
   return undefined;
 }
 

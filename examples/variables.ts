@@ -39,7 +39,5 @@ console.log(
   `w = ${wv.toNumbers()[0].toFixed(3)}, b = ${bv.toNumbers()[0].toFixed(3)} (true: 3, -1)`,
 );
 console.log(
-  `ran on ${
-    (await session.device("REF")).name
-  } and friends; plans built: ${session.stats.plansBuilt}`,
+  `${session.stats.runs} runs, ${session.stats.plansBuilt} plans built (one per call signature)`,
 );

@@ -92,7 +92,7 @@ export function buildPlan(input: PlanInput): Plan {
       device,
       resources,
       inputSlots,
-      hostInputs: node.inputs.map((_, j) => host.has(j)),
+      hostInputs: node.inputs.map((_, j, all) => host.has(j) || host.has(j - all.length)),
       outputBase: bases[i],
       outputCount: node.outputs.length,
     };

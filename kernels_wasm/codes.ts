@@ -3,8 +3,20 @@
  * is their single source: the build writes it into a C header (codes.h) the sources include.
  */
 
-/** Element types as the C side sees them. bool is a byte holding 0 or 1. */
-export const DTYPE_CODES = ["float32", "int32", "int64", "bool"] as const;
+/**
+ * Element types as the C side sees them: the four the arithmetic kernels compute on first, then
+ * the ones only Cast converts. bool is a byte holding 0 or 1; bfloat16 and float16 are bits.
+ */
+export const DTYPE_CODES = [
+  "float32",
+  "int32",
+  "int64",
+  "bool",
+  "bfloat16",
+  "float16",
+  "uint8",
+  "int8",
+] as const;
 
 /** Binary elementwise operations (task_binary), named after their ops. */
 export const BINARY_CODES = [
@@ -57,9 +69,13 @@ export const UNARY_CODES = [
   "LeakyRelu",
 ] as const;
 
+/** Reductions (task_reduce). */
+export const REDUCE_CODES = ["Sum", "Mean", "Max", "Min", "Prod"] as const;
+
 export type DTypeCode = (typeof DTYPE_CODES)[number];
 export type BinaryCode = (typeof BINARY_CODES)[number];
 export type UnaryCode = (typeof UNARY_CODES)[number];
+export type ReduceCode = (typeof REDUCE_CODES)[number];
 
 /** The C header: one #define per code, plus the counts. */
 export function codesHeader(): string {
@@ -74,5 +90,6 @@ export function codesHeader(): string {
   add("DT", DTYPE_CODES.map((d) => d.toUpperCase()));
   add("BIN", BINARY_CODES);
   add("UN", UNARY_CODES);
+  add("RED", REDUCE_CODES);
   return lines.join("\n") + "\n";
 }

@@ -7,8 +7,15 @@ import type { NamedModule } from "../devices/wasm/instance.ts";
 import { WasmDevice, type WasmDeviceOptions } from "../devices/wasm/device.ts";
 import { GEMM_WASM_BASE64, KERNELS_WASM_BASE64 } from "./gen/modules.ts";
 import { BASIC_KERNELS } from "./kernels/basic.ts";
+import { CONV_KERNELS } from "./kernels/conv.ts";
+import { CREATE_KERNELS } from "./kernels/create.ts";
 import { ELEMENTWISE_KERNELS } from "./kernels/elementwise.ts";
+import { GATHER_KERNELS } from "./kernels/gather.ts";
+import { LOSS_KERNELS } from "./kernels/loss.ts";
 import { MATMUL_KERNELS } from "./kernels/matmul.ts";
+import { MOVEMENT_KERNELS } from "./kernels/movement.ts";
+import { NN_KERNELS } from "./kernels/nn.ts";
+import { REDUCE_KERNELS } from "./kernels/reduce.ts";
 import { VARIABLE_KERNELS } from "./kernels/variables.ts";
 import { TASK_NAMES } from "./tasks.ts";
 
@@ -30,6 +37,13 @@ export const WASM_KERNELS: readonly Kernel[] = [
   ...ELEMENTWISE_KERNELS,
   ...MATMUL_KERNELS,
   ...VARIABLE_KERNELS,
+  ...MOVEMENT_KERNELS,
+  ...GATHER_KERNELS,
+  ...CREATE_KERNELS,
+  ...REDUCE_KERNELS,
+  ...NN_KERNELS,
+  ...LOSS_KERNELS,
+  ...CONV_KERNELS,
 ];
 
 export const wasmPlugin: DevicePlugin<WasmDevice> = {

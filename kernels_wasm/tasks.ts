@@ -14,6 +14,19 @@ export const TASK_NAMES = [
   "task_binary",
   "task_any_zero",
   "task_unary",
+  "task_strided_copy",
+  "task_gather",
+  "task_select",
+  "task_one_hot",
+  "task_cast",
+  "task_reduce",
+  "task_reduce_finish",
+  "task_arg_reduce",
+  "task_softmax",
+  "task_batch_norm",
+  "task_xent",
+  "task_depthwise",
+  "task_pool",
 ] as const;
 
 export type TaskName = (typeof TASK_NAMES)[number];

@@ -87,7 +87,7 @@ Deno.test("reading an uninitialised variable names the node", async () => {
 
 Deno.test("close frees everything the session allocated", async () => {
   const { g, y, init } = model();
-  const s = new ef.Session(g);
+  const s = new ef.Session(g, { device: "REF" });
   await s.run([], {}, [init]);
   await s.run(y, { x: [[1, 2]] });
   const ref = await s.device("REF") as RefDevice;
@@ -99,7 +99,7 @@ Deno.test("close frees everything the session allocated", async () => {
 
 Deno.test("fetch results leave no buffers behind", async () => {
   const { g, y, init } = model();
-  await using s = new ef.Session(g);
+  await using s = new ef.Session(g, { device: "REF" });
   await s.run([], {}, [init]);
   const ref = await s.device("REF") as RefDevice;
   const before = ref.memory().inUse;

@@ -72,5 +72,4 @@ parentPort!.once("message", (init: WorkerInit) => {
   }
   parentPort!.postMessage({ ok: true } satisfies WorkerReady);
   serve(init, tasks);
-  parentPort!.close();
 });

@@ -33,76 +33,86 @@ export function dtypeCode(d: DType): number {
   return i;
 }
 
-interface BroadcastPlan {
+export interface BroadcastPlan {
+  /** Outer dims (at most MAX_OUTER). */
   dims: number[];
-  xs: number[];
-  ys: number[];
+  /** Per input: its element strides along the outer dims (0 where broadcast). */
+  strides: number[][];
+  /** The contiguous inner dim, and each input's step along it (1, or 0 where broadcast). */
   inner: number;
-  xStep: number;
-  yStep: number;
+  steps: number[];
 }
 
-/** Outer dims with element strides, and the inner dim's steps, for x and y broadcast to out. */
-export function broadcastPlan(x: Shape, y: Shape, out: Shape): BroadcastPlan {
+/** Outer dims with element strides, and the inner dim's steps, for inputs broadcast to out. */
+export function broadcastPlan(inputs: readonly Shape[], out: Shape): BroadcastPlan {
   const r = out.length;
-  const strides = (s: Shape) => {
+  const full = inputs.map((s) => {
     const padded = [...new Array(r - s.length).fill(1), ...s];
     const st = stridesOf(padded);
     return padded.map((d, i) => (d === 1 ? 0 : st[i]));
-  };
-  const sx = strides(x), sy = strides(y);
-  const dims: number[] = [], xs: number[] = [], ys: number[] = [];
+  });
+  const dims: number[] = [], strides: number[][] = inputs.map(() => []);
   for (let i = 0; i < r; i++) {
     const d = out[i];
     if (d === 1) continue;
     const last = dims.length - 1;
-    if (last >= 0 && xs[last] === sx[i] * d && ys[last] === sy[i] * d) {
+    if (last >= 0 && full.every((f, k) => strides[k][last] === f[i] * d)) {
       dims[last] *= d;
-      xs[last] = sx[i];
-      ys[last] = sy[i];
+      full.forEach((f, k) => (strides[k][last] = f[i]));
     } else {
       dims.push(d);
-      xs.push(sx[i]);
-      ys.push(sy[i]);
+      full.forEach((f, k) => strides[k].push(f[i]));
     }
   }
-  const inner = dims.pop() ?? 1, xStep = xs.pop() ?? 0, yStep = ys.pop() ?? 0;
+  const inner = dims.pop() ?? 1;
+  const steps = strides.map((s) => s.pop() ?? 0);
   if (dims.length > MAX_OUTER) {
     throw new EdgeflowError(
-      `broadcasting [${x}] with [${y}] needs ${dims.length + 1} dims; the WASM kernels handle ` +
-        `${MAX_OUTER + 1}`,
+      `broadcasting ${inputs.map((s) => `[${s}]`).join(" with ")} needs ${dims.length + 1} ` +
+        `dims; the WASM kernels handle ${MAX_OUTER + 1}`,
     );
   }
-  return { dims, xs, ys, inner, xStep, yStep };
+  return { dims, strides, inner, steps };
+}
+
+/** Pads a list of outer dims or strides to the MAX_OUTER words the C side reads. */
+export function outerWords(a: readonly number[]): number[] {
+  return [...a, ...new Array(MAX_OUTER - a.length).fill(0)];
+}
+
+/** A tensor in WASM memory as a task sees it (a WasmBuffer, or another shape over its bytes). */
+export interface Operand {
+  readonly ptr: number;
+  readonly dtype: DType;
+  readonly shape: Shape;
 }
 
 /** Launches task_binary: out = op(x, y) with broadcasting. */
 export function launchBinary(
   d: WasmDevice,
   code: BinaryCode,
-  x: DeviceBuffer,
-  y: DeviceBuffer,
-  out: DeviceBuffer,
+  x: Operand,
+  y: Operand,
+  out: Operand,
   chunk = CHUNK,
 ): void {
-  const n = sizeOfBuffer(out);
+  const n = out.shape.reduce((a, b) => a * b, 1);
   if (n === 0) return;
-  const p = broadcastPlan(x.shape, y.shape, out.shape);
-  const pad = (a: number[]) => [...a, ...new Array(MAX_OUTER - a.length).fill(0)];
+  const p = broadcastPlan([x.shape, y.shape], out.shape);
   d.launch(Task.task_binary, Math.ceil(n / chunk), [
-    wasmBuffer(out).ptr,
-    wasmBuffer(x).ptr,
-    wasmBuffer(y).ptr,
+    out.ptr,
+    x.ptr,
+    y.ptr,
     BINARY_CODES.indexOf(code),
     dtypeCode(x.dtype),
     p.dims.length,
     p.inner,
-    p.xStep,
-    p.yStep,
+    p.steps[0],
+    p.steps[1],
     chunk,
-    ...pad(p.dims),
-    ...pad(p.xs),
-    ...pad(p.ys),
+    ...outerWords(p.dims),
+    ...outerWords(p.strides[0]),
+    ...outerWords(p.strides[1]),
   ]);
 }
 
@@ -124,9 +134,9 @@ function binaryKernel(op: BinaryOpDef): Kernel {
   return wasmKernel(op, {
     dtypes: cpuDTypes(op.attrs.T.allowed ?? []),
     run(ctx) {
-      const [x, y] = ctx.inputs;
+      const [x, y] = ctx.inputs.map(wasmBuffer);
       if (DIVIDES.has(code) && isInteger(x.dtype)) refuseZeroDivisor(ctx.device, y);
-      const out = ctx.output(0);
+      const out = wasmBuffer(ctx.output(0));
       launchBinary(ctx.device, code, x, y, out, COSTLY.has(code) ? CHUNK_COSTLY : CHUNK);
     },
     tolerance,

@@ -22,7 +22,7 @@ function updateKernel(op: OpDef<{ dtype: DType }>, code: BinaryCode): Kernel {
     run(ctx) {
       const handle = handleOf(ctx.hostInput(0));
       const old = wasmBuffer(ctx.resources.get(handle));
-      const delta = ctx.inputs[1];
+      const delta = wasmBuffer(ctx.inputs[1]);
       for (const [what, b] of [["variable", old], ["value", delta]] as const) {
         if (b.dtype !== ctx.attrs.dtype) {
           throw new EdgeflowError(

@@ -10,7 +10,7 @@
 // y inner step, chunk (elements per task), dims[MAX_OUTER], x strides[MAX_OUTER],
 // y strides[MAX_OUTER]. Task t writes output elements [t * chunk, (t + 1) * chunk).
 #include <math.h>
-#include "codes.h"
+#include "dtypes.h"
 #include "common.h"
 
 #define MAX_OUTER 7
@@ -134,7 +134,6 @@ static row_fn* const ROWS[DT_COUNT][BIN_COUNT] = {
                  [BIN_LogicalOr] = or_b},
 };
 
-static const int SIZE[DT_COUNT] = {[DT_FLOAT32] = 4, [DT_INT32] = 4, [DT_INT64] = 8, [DT_BOOL] = 1};
 
 INLINE int is_comparison(int op) { return op >= BIN_Equal && op <= BIN_GreaterEqual; }
 
@@ -150,7 +149,7 @@ EXPORT("task_binary") void task_binary(word* args, int tid, int nt) {
   const word* xs = dims + MAX_OUTER;
   const word* ys = xs + MAX_OUTER;
   row_fn* row = ROWS[dt][op];
-  int in_size = SIZE[dt], out_size = is_comparison(op) ? 1 : in_size;
+  int in_size = DTYPE_SIZE[dt], out_size = is_comparison(op) ? 1 : in_size;
   int64_t total = (int64_t)inner;
   for (int d = 0; d < rank; d++) total *= dims[d];
   FOR_EACH_TASK(t, args) {

@@ -6,6 +6,7 @@
 // (gemm_6x8.wat) over every (B panel, A panel) pair, B panel outer so it stays in L1.
 #pragma once
 #include "common.h"
+#include "window.h"
 
 #define MR 6
 #define NR 8
@@ -18,14 +19,6 @@ __attribute__((import_module("gemm"), import_name("sgemm_6x8"))) void sgemm_6x8(
     int k, const float* a, const float* b, float* c, int ldc_bytes, int accumulate);
 
 // Where the rows of A come from: a strided matrix, or the im2col rows of an NHWC image.
-typedef struct {
-  int batch, in_h, in_w, in_c;
-  int filter_h, filter_w;
-  int out_h, out_w;
-  int stride_h, stride_w, dilation_h, dilation_w;
-  int pad_top, pad_left;
-} ConvGeom;
-
 typedef struct {
   const float* a;
   int rsa, csa;         // element (i, p) at a[i * rsa + p * csa]

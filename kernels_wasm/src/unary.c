@@ -7,7 +7,7 @@
 // args: out, x, op (UN_*), dtype (DT_*), n, chunk (elements per task), alpha (2 words, double;
 // LeakyRelu). Task t covers elements [t * chunk, (t + 1) * chunk).
 #include <math.h>
-#include "codes.h"
+#include "dtypes.h"
 #include "common.h"
 #include "simd_math.h"
 
@@ -105,7 +105,6 @@ static map_fn* const MAPS[DT_COUNT][UN_COUNT] = {
     [DT_BOOL] = {[UN_LogicalNot] = not_b},
 };
 
-static const int SIZE[DT_COUNT] = {[DT_FLOAT32] = 4, [DT_INT32] = 4, [DT_INT64] = 8, [DT_BOOL] = 1};
 
 EXPORT("task_unary") void task_unary(word* args, int tid, int nt) {
   (void)tid;
@@ -115,7 +114,7 @@ EXPORT("task_unary") void task_unary(word* args, int tid, int nt) {
   int op = args[ARG0 + 2], dt = args[ARG0 + 3], n = args[ARG0 + 4], size = args[ARG0 + 5];
   double alpha = words_f64(args + ARG0 + 6);
   map_fn* f = MAPS[dt][op];
-  int bytes = SIZE[dt];
+  int bytes = DTYPE_SIZE[dt];
   FOR_EACH_TASK(t, args) {
     int begin, end;
     chunk(t, size, n, &begin, &end);

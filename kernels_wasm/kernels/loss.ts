@@ -1,0 +1,85 @@
+/**
+ * SoftmaxCrossEntropyWithLogits and SparseSoftmaxCrossEntropyWithLogits (task_xent in
+ * kernels_wasm/src/nn.c): the reference's formulas in double, one row per task.
+ */
+import { EdgeflowError } from "../../core/errors.ts";
+import type { Kernel, Tolerance } from "../../core/kernel.ts";
+import {
+  SoftmaxCrossEntropyWithLogits,
+  SparseSoftmaxCrossEntropyWithLogits,
+} from "../../core/ops/loss.ts";
+import type { Shape } from "../../core/shape.ts";
+import { Task } from "../tasks.ts";
+import { sizeOfBuffer, wasmBuffer, wasmKernel } from "./util.ts";
+
+/** Row and column element strides of a [batch, classes] broadcast of `shape` (rank 1 or 2). */
+function matrixStrides(shape: Shape): [number, number] {
+  const rows = shape.length === 2 ? shape[0] : 1, cols = shape[shape.length - 1];
+  return [rows === 1 ? 0 : cols, cols === 1 ? 0 : 1];
+}
+
+const TOLERANCE: Tolerance = {
+  ulps: 1,
+  atol: 1e-12,
+  reason: "the reference's formulas in double with musl's exp and log instead of V8's",
+};
+
+export const xentKernel = wasmKernel(SoftmaxCrossEntropyWithLogits, {
+  dtypes: ["float32"],
+  run(ctx) {
+    const [f, l] = ctx.inputs.map(wasmBuffer);
+    const loss = wasmBuffer(ctx.output(0)), backprop = wasmBuffer(ctx.output(1));
+    const [batch, classes] = backprop.shape;
+    ctx.device.launch(Task.task_xent, batch, [
+      f.ptr,
+      l.ptr,
+      loss.ptr,
+      backprop.ptr,
+      batch,
+      classes,
+      ...matrixStrides(f.shape),
+      ...matrixStrides(l.shape),
+      0,
+      4,
+    ]);
+  },
+  tolerance: TOLERANCE,
+});
+
+export const sparseXentKernel = wasmKernel(SparseSoftmaxCrossEntropyWithLogits, {
+  dtypes: ["float32"],
+  run(ctx) {
+    const [f, l] = ctx.inputs.map(wasmBuffer);
+    const loss = wasmBuffer(ctx.output(0)), backprop = wasmBuffer(ctx.output(1));
+    const [batch, classes] = f.shape;
+    // Labels outside [0, classes) are refused, as TensorFlow's CPU kernel does.
+    const n = sizeOfBuffer(l), memory = ctx.device.u8.buffer;
+    const labels = l.dtype === "int64"
+      ? Array.from(new BigInt64Array(memory, l.ptr, n), Number)
+      : Array.from(new Int32Array(memory, l.ptr, n));
+    if (labels.some((v) => !(v >= 0 && v < classes))) {
+      const bad = labels.find((v) => !(v >= 0 && v < classes));
+      throw new EdgeflowError(
+        `received a label value of ${bad} which is outside the valid range of [0, ${classes}); ` +
+          `label values: ${labels.join(" ")}`,
+      );
+    }
+    ctx.device.launch(Task.task_xent, batch, [
+      f.ptr,
+      l.ptr,
+      loss.ptr,
+      backprop.ptr,
+      batch,
+      classes,
+      classes,
+      1,
+      0,
+      0,
+      1,
+      l.dtype === "int64" ? 8 : 4,
+    ]);
+  },
+  tolerance: TOLERANCE,
+});
+
+export const LOSS_KERNELS: readonly Kernel[] = [xentKernel, sparseXentKernel];

@@ -1,0 +1,151 @@
+/**
+ * Sum, Mean, Max, Min, Prod and ArgMax, ArgMin (kernels_wasm/src/reduce.c). The reduction plan
+ * (axes, output shape, layout) is core/ops/reduce_plan.ts's; axes that are not adjacent are
+ * moved last by a transpose into scratch memory first.
+ */
+import { byteSize, type DType } from "../../core/dtype.ts";
+import { EdgeflowError } from "../../core/errors.ts";
+import type { Kernel, KernelCase, Tolerance } from "../../core/kernel.ts";
+import { checkRank, intScalar, splitAtAxis } from "../../core/ops/array_util.ts";
+import {
+  ArgMax,
+  ArgMin,
+  type ArgOpDef,
+  REDUCE_OPS,
+  type ReduceOpDef,
+} from "../../core/ops/reduce.ts";
+import { resolveReduction } from "../../core/ops/reduce_plan.ts";
+import { resolveTranspose } from "../../core/ops/transpose.ts";
+import { formatShape, normalizeAxis, stridesOf } from "../../core/shape.ts";
+import { intList, type Tensor } from "../../core/tensor.ts";
+import type { WasmDevice } from "../../devices/wasm/device.ts";
+import { REDUCE_CODES, type ReduceCode } from "../codes.ts";
+import { Task } from "../tasks.ts";
+import { dtypeCode } from "./elementwise.ts";
+import { contiguous, stridedCopy } from "./strided.ts";
+import { maxAbs, wasmBuffer, wasmKernel } from "./util.ts";
+
+/** Elements of a row one task folds; longer rows are folded in parts, combined in order. */
+const PART = 1 << 14;
+/** Work below which a reduction stays on the main thread. */
+const SERIAL = 1 << 15;
+
+interface Layout {
+  outer: number;
+  reduce: number;
+  inner: number;
+}
+
+function launchReduce(
+  d: WasmDevice,
+  code: ReduceCode,
+  dtype: DType,
+  x: number,
+  out: number,
+  l: Layout,
+): void {
+  const op = REDUCE_CODES.indexOf(code), dt = dtypeCode(dtype);
+  const threads = l.outer * l.reduce * l.inner < SERIAL ? 1 : d.threads;
+  if (l.inner > 1) {
+    const part = Math.max(1, Math.min(l.inner, Math.ceil(PART / Math.max(1, l.reduce))));
+    const tasks = l.outer * Math.ceil(l.inner / part);
+    const words = [x, out, op, dt, l.outer, l.reduce, l.inner, part, 1, 0];
+    d.launch(Task.task_reduce, tasks, words, threads);
+    return;
+  }
+  const parts = Math.max(1, Math.ceil(l.reduce / PART));
+  const partials = parts > 1 ? d.scratch(l.outer * parts * 8) : undefined;
+  try {
+    const words = [x, out, op, dt, l.outer, l.reduce, 1, PART, parts, partials?.ptr ?? 0];
+    d.launch(Task.task_reduce, l.outer * parts, words, threads);
+    if (partials) d.launch(Task.task_reduce_finish, l.outer, words, 1);
+  } finally {
+    if (partials) d.releaseScratch(partials);
+  }
+}
+
+/** float32 sums in double differ from the reference's sequential double sum by rounding only. */
+function sumTolerance(c: KernelCase<{ T: string }>): Tolerance {
+  if (c.attrs.T !== "float32") return { reason: "integers wrap exactly" };
+  const n = c.inputs[0].size;
+  return {
+    ulps: 1,
+    atol: n * n * maxAbs(c.inputs[0]) * 2 ** -52,
+    reason: "double accumulation in another order than the reference's, then one rounding",
+  };
+}
+
+function reduceKernel(op: ReduceOpDef): Kernel {
+  const code = op.name as ReduceCode;
+  return wasmKernel(op, {
+    dtypes: ["float32", "int32", "int64"],
+    hostInputs: [1],
+    run(ctx) {
+      const x = wasmBuffer(ctx.inputs[0]);
+      const axes: Tensor = ctx.hostInput(1);
+      if (axes.rank > 1) checkRank(axes.shape, 1, "reduction_indices");
+      const plan = resolveReduction(x.shape, intList(axes), ctx.attrs.keep_dims);
+      const out = wasmBuffer(ctx.output(0, plan.outShape));
+      if (plan.outSize === 0) return;
+      const d = ctx.device;
+      if (plan.contiguous) return launchReduce(d, code, x.dtype, x.ptr, out.ptr, plan.contiguous);
+      // Reduced axes apart: transpose them last, then reduce rows.
+      const t = resolveTranspose(x.shape, plan.perm);
+      const moved = d.scratch(x.shape.reduce((a, b) => a * b, 1) * byteSize(x.dtype));
+      try {
+        const strides = stridesOf(t.collapsed.shape),
+          dims = t.collapsed.perm.map((p) => t.collapsed.shape[p]);
+        stridedCopy(d, {
+          dtype: x.dtype,
+          dst: moved.ptr,
+          src: x.ptr,
+          dims,
+          dstStrides: contiguous(dims),
+          srcStrides: t.collapsed.perm.map((p) => strides[p]),
+        });
+        const layout = { outer: plan.outSize, reduce: plan.reduceSize, inner: 1 };
+        launchReduce(d, code, x.dtype, moved.ptr, out.ptr, layout);
+      } finally {
+        d.releaseScratch(moved);
+      }
+    },
+    tolerance: code === "Sum" || code === "Mean" || code === "Prod" ? sumTolerance : undefined,
+  });
+}
+
+function argKernel(op: ArgOpDef, sign: 1 | -1): Kernel {
+  return wasmKernel(op, {
+    dtypes: ["float32", "int32", "int64", "bool"],
+    hostInputs: [1],
+    run(ctx) {
+      const x = wasmBuffer(ctx.inputs[0]);
+      const axis = normalizeAxis(
+        intScalar(ctx.hostInput(1), "dimension"),
+        x.shape.length,
+        "dimension",
+      );
+      const { outer, dim, inner } = splitAtAxis(x.shape, axis);
+      if (dim === 0) {
+        throw new EdgeflowError(`reduction axis ${axis} is empty in shape ${formatShape(x.shape)}`);
+      }
+      const out = wasmBuffer(ctx.output(0));
+      const wide = ctx.attrs.output_type === "int64" ? 1 : 0;
+      const words = [x.ptr, out.ptr, dtypeCode(x.dtype), sign, outer, dim, inner, wide];
+      ctx.device.launch(
+        Task.task_arg_reduce,
+        outer,
+        words,
+        outer * dim * inner < SERIAL ? 1 : ctx.device.threads,
+      );
+    },
+  });
+}
+
+export const REDUCE_KERNELS: readonly Kernel[] = [
+  ...(REDUCE_OPS.filter((op) =>
+    (REDUCE_CODES as readonly string[]).includes(op.name)
+  ) as ReduceOpDef[])
+    .map(reduceKernel),
+  argKernel(ArgMax, 1),
+  argKernel(ArgMin, -1),
+];

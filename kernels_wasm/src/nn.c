@@ -1,0 +1,139 @@
+// Softmax, LogSoftmax, FusedBatchNormV3 (inference) and the softmax cross entropies, float32.
+//
+// Softmax runs the SIMD exp (simd_math.h) and sums in double; LogSoftmax, batch norm and the
+// cross entropies evaluate the reference's formulas in double and round once, which makes them
+// agree with it to the last bit but for rare ties (their tolerances say so).
+#include <math.h>
+#include "common.h"
+#include "simd_math.h"
+
+static float row_max(const float* x, int n) {
+  v128_t m4 = wasm_f32x4_splat(-__builtin_inff());
+  int k = 0;
+  for (; k + 4 <= n; k += 4) m4 = wasm_f32x4_max(m4, wasm_v128_load(x + k));
+  float m = __builtin_wasm_max_f32(
+      __builtin_wasm_max_f32(wasm_f32x4_extract_lane(m4, 0), wasm_f32x4_extract_lane(m4, 1)),
+      __builtin_wasm_max_f32(wasm_f32x4_extract_lane(m4, 2), wasm_f32x4_extract_lane(m4, 3)));
+  for (; k < n; k++) m = __builtin_wasm_max_f32(m, x[k]);
+  return m;
+}
+
+// y = exp(x - m) for the row; returns the sum of y in double.
+static double exp_shifted(const float* x, float* y, int n, float m) {
+  v128_t mv = wasm_f32x4_splat(m), s = wasm_f64x2_splat(0);
+  int k = 0;
+  for (; k + 4 <= n; k += 4) {
+    v128_t e = exp_f32x4(wasm_f32x4_sub(wasm_v128_load(x + k), mv));
+    wasm_v128_store(y + k, e);
+    s = wasm_f64x2_add(s, wasm_f64x2_promote_low_f32x4(e));
+    s = wasm_f64x2_add(s, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(e, e, 2, 3, 0, 1)));
+  }
+  double sum = wasm_f64x2_extract_lane(s, 0) + wasm_f64x2_extract_lane(s, 1);
+  if (k < n) {
+    float t[4] = {0, 0, 0, 0};
+    for (int j = k; j < n; j++) t[j - k] = x[j] - m;
+    wasm_v128_store(t, exp_f32x4(wasm_v128_load(t)));
+    for (int j = k; j < n; j++) sum += y[j] = t[j - k];
+  }
+  return sum;
+}
+
+// One row, as the reference: lse = logsumexp(x), softmax = exp(x - lse), log = x - lse. A row
+// whose max is infinite or NaN takes the reference's scalar path, so the special values agree.
+static void softmax_row(const float* x, float* y, int n, int take_log) {
+  float m = row_max(x, n);
+  if (!isfinite(m)) {
+    double lse = m; // logSumExp returns ±Infinity (or NaN) as is
+    for (int k = 0; k < n; k++) y[k] = (float)(take_log ? x[k] - lse : exp(x[k] - lse));
+    return;
+  }
+  double sum = exp_shifted(x, y, n, m);
+  if (take_log) {
+    double lse = m + log(sum);
+    for (int k = 0; k < n; k++) y[k] = (float)((double)x[k] - lse);
+    return;
+  }
+  v128_t s = wasm_f32x4_splat((float)sum);
+  int k = 0;
+  for (; k + 4 <= n; k += 4) wasm_v128_store(y + k, wasm_f32x4_div(wasm_v128_load(y + k), s));
+  for (; k < n; k++) y[k] /= (float)sum;
+}
+
+// args: x, y, rows, n (row length), rows per task, log (0 Softmax, 1 LogSoftmax).
+EXPORT("task_softmax") void task_softmax(word* args, int tid, int nt) {
+  (void)tid;
+  (void)nt;
+  const float* x = PTR(const float, args, ARG0);
+  float* y = PTR(float, args, ARG0 + 1);
+  int rows = args[ARG0 + 2], n = args[ARG0 + 3], chunk_rows = args[ARG0 + 4];
+  int take_log = args[ARG0 + 5];
+  FOR_EACH_TASK(t, args) {
+    int r0, r1;
+    chunk(t, chunk_rows, rows, &r0, &r1);
+    for (int r = r0; r < r1; r++) softmax_row(x + (size_t)r * n, y + (size_t)r * n, n, take_log);
+  }
+}
+
+// args: x, y, params (double[4][C]: mean, sqrt(variance + epsilon), scale, offset), C, inner
+// (1 for NHWC; H*W for NCHW), total elements, elements per task.
+// y = ((x - mean) / sqrt(variance + epsilon)) * scale + offset, in double as the reference.
+EXPORT("task_batch_norm") void task_batch_norm(word* args, int tid, int nt) {
+  (void)tid;
+  (void)nt;
+  const float* x = PTR(const float, args, ARG0);
+  float* y = PTR(float, args, ARG0 + 1);
+  const double* p = PTR(const double, args, ARG0 + 2);
+  int c = args[ARG0 + 3], inner = args[ARG0 + 4], n = args[ARG0 + 5], size = args[ARG0 + 6];
+  const double *mean = p, *root = p + c, *scale = p + 2 * c, *offset = p + 3 * c;
+  FOR_EACH_TASK(t, args) {
+    int begin, end;
+    chunk(t, size, n, &begin, &end);
+    for (int i = begin; i < end; i++) {
+      int ch = i / inner % c;
+      y[i] = (float)(((x[i] - mean[ch]) / root[ch]) * scale[ch] + offset[ch]);
+    }
+  }
+}
+
+// log(sum(exp(f))) of a row read with stride `cs`, as the reference's logSumExp in double.
+static double log_sum_exp(const float* f, int n, int cs) {
+  double m = -INFINITY;
+  for (int j = 0; j < n; j++) m = fmax(m, f[(size_t)j * cs]);
+  for (int j = 0; j < n; j++) if (f[(size_t)j * cs] != f[(size_t)j * cs]) m = NAN;
+  if (isinf(m) || m != m) return m;
+  double s = 0;
+  for (int j = 0; j < n; j++) s += exp(f[(size_t)j * cs] - m);
+  return m + log(s);
+}
+
+// args: features, labels, loss, backprop, batch, classes, feature row/column strides, label
+// row/column strides (0 where broadcast), sparse (labels are class indices), label size (4/8).
+// Task t is row t.
+EXPORT("task_xent") void task_xent(word* args, int tid, int nt) {
+  (void)tid;
+  (void)nt;
+  const float* f = PTR(const float, args, ARG0);
+  const uint8_t* labels = PTR(const uint8_t, args, ARG0 + 1);
+  float* loss = PTR(float, args, ARG0 + 2);
+  float* backprop = PTR(float, args, ARG0 + 3);
+  int classes = args[ARG0 + 5], frs = args[ARG0 + 6], fcs = args[ARG0 + 7];
+  int lrs = args[ARG0 + 8], lcs = args[ARG0 + 9], sparse = args[ARG0 + 10];
+  int lsize = args[ARG0 + 11];
+  FOR_EACH_TASK(b, args) {
+    const float* row = f + (size_t)b * frs;
+    double lse = log_sum_exp(row, classes, fcs), total = 0;
+    int64_t hot = -1;
+    if (sparse) hot = lsize == 8 ? ((const int64_t*)labels)[b] : ((const int32_t*)labels)[b];
+    for (int j = 0; j < classes; j++) {
+      double fj = row[(size_t)j * fcs];
+      double label = sparse ? (j == hot) : ((const float*)labels)[(size_t)b * lrs + (size_t)j * lcs];
+      if (sparse) {
+        if (j == hot) total = lse - fj;
+      } else {
+        total += label * (lse - fj);
+      }
+      backprop[(size_t)b * classes + j] = (float)(exp(fj - lse) - label);
+    }
+    loss[b] = (float)total;
+  }
+}

@@ -1,0 +1,174 @@
+// Direct window kernels over NHWC images: DepthwiseConv2dNative, MaxPool and AvgPool. Channels
+// are innermost, so the SIMD lanes run along channels and every tap is a contiguous load.
+// A task is one output row (b, oh).
+#include "common.h"
+#include "dtypes.h"
+#include "window.h"
+
+// Output columns [ow0, ow1) whose taps along width all fall inside the image: the border columns
+// check bounds per tap, the interior does not.
+static void interior(const ConvGeom* g, int* ow0, int* ow1) {
+  int span = (g->filter_w - 1) * g->dilation_w;
+  *ow0 = MIN(g->out_w, (g->pad_left + g->stride_w - 1) / g->stride_w);
+  int last = g->in_w - 1 - span + g->pad_left; // ow * stride_w <= last
+  *ow1 = last < 0 ? *ow0 : MAX(*ow0, MIN(g->out_w, last / g->stride_w + 1));
+}
+
+// One output pixel of a depthwise convolution with multiplier 1: out[c] = Σ x[tap, c] f[tap, c].
+static void depthwise_pixel(const ConvGeom* g, const float* x, const float* f, float* out, int oh,
+                            int ow, int check) {
+  int c = g->in_c;
+  const float* taps[64];
+  const float* filters[64];
+  int n = 0;
+  for (int fh = 0; fh < g->filter_h; fh++) {
+    int ih = oh * g->stride_h - g->pad_top + fh * g->dilation_h;
+    if (ih < 0 || ih >= g->in_h) continue;
+    for (int fw = 0; fw < g->filter_w; fw++) {
+      int iw = ow * g->stride_w - g->pad_left + fw * g->dilation_w;
+      if (check && (iw < 0 || iw >= g->in_w)) continue;
+      if (n == 64) break;
+      taps[n] = x + ((size_t)ih * g->in_w + iw) * c;
+      filters[n++] = f + (size_t)(fh * g->filter_w + fw) * c;
+    }
+  }
+  int k = 0;
+  for (; k + 16 <= c; k += 16) {
+    v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
+    for (int t = 0; t < n; t++) {
+      const float *xp = taps[t] + k, *fp = filters[t] + k;
+      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(xp), wasm_v128_load(fp)));
+      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load(xp + 4), wasm_v128_load(fp + 4)));
+      a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load(xp + 8), wasm_v128_load(fp + 8)));
+      a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load(xp + 12), wasm_v128_load(fp + 12)));
+    }
+    wasm_v128_store(out + k, a0);
+    wasm_v128_store(out + k + 4, a1);
+    wasm_v128_store(out + k + 8, a2);
+    wasm_v128_store(out + k + 12, a3);
+  }
+  for (; k + 4 <= c; k += 4) {
+    v128_t a = wasm_f32x4_splat(0);
+    for (int t = 0; t < n; t++) {
+      a = wasm_f32x4_add(a, wasm_f32x4_mul(wasm_v128_load(taps[t] + k), wasm_v128_load(filters[t] + k)));
+    }
+    wasm_v128_store(out + k, a);
+  }
+  for (; k < c; k++) {
+    float a = 0;
+    for (int t = 0; t < n; t++) a += taps[t][k] * filters[t][k];
+    out[k] = a;
+  }
+}
+
+// Any multiplier: output channel oc reads input channel oc / m; filter [fh, fw, c * m + j].
+static void depthwise_pixel_general(const ConvGeom* g, const float* x, const float* f, float* out,
+                                    int oh, int ow, int m) {
+  int oc_total = g->in_c * m;
+  for (int oc = 0; oc < oc_total; oc++) out[oc] = 0;
+  for (int fh = 0; fh < g->filter_h; fh++) {
+    int ih = oh * g->stride_h - g->pad_top + fh * g->dilation_h;
+    if (ih < 0 || ih >= g->in_h) continue;
+    for (int fw = 0; fw < g->filter_w; fw++) {
+      int iw = ow * g->stride_w - g->pad_left + fw * g->dilation_w;
+      if (iw < 0 || iw >= g->in_w) continue;
+      const float* xp = x + ((size_t)ih * g->in_w + iw) * g->in_c;
+      const float* fp = f + (size_t)(fh * g->filter_w + fw) * oc_total;
+      for (int oc = 0; oc < oc_total; oc++) out[oc] += xp[oc / m] * fp[oc];
+    }
+  }
+}
+
+// args: x, filter, out, multiplier, ConvGeom (14 words). Task t is output row (t / out_h, t % out_h).
+EXPORT("task_depthwise") void task_depthwise(word* args, int tid, int nt) {
+  (void)tid;
+  (void)nt;
+  const float* x = PTR(const float, args, ARG0);
+  const float* f = PTR(const float, args, ARG0 + 1);
+  float* out = PTR(float, args, ARG0 + 2);
+  int m = args[ARG0 + 3];
+  const ConvGeom* g = (const ConvGeom*)(args + ARG0 + 4);
+  int ow0, ow1, oc = g->in_c * m;
+  interior(g, &ow0, &ow1);
+  int few_taps = g->filter_h * g->filter_w <= 64;
+  FOR_EACH_TASK(t, args) {
+    int b = t / g->out_h, oh = t % g->out_h;
+    const float* image = x + (size_t)b * g->in_h * g->in_w * g->in_c;
+    float* row = out + (size_t)t * g->out_w * oc;
+    for (int ow = 0; ow < g->out_w; ow++) {
+      if (m == 1 && few_taps) depthwise_pixel(g, image, f, row + (size_t)ow * oc, oh, ow, ow < ow0 || ow >= ow1);
+      else depthwise_pixel_general(g, image, f, row + (size_t)ow * oc, oh, ow, m);
+    }
+  }
+}
+
+#define MAX_POOL_SCALAR(T)                                                                   \
+  {                                                                                          \
+    const T* xp = (const T*)x;                                                               \
+    T* op = (T*)o;                                                                           \
+    for (int k = 0; k < c; k++) {                                                            \
+      T best = 0;                                                                            \
+      int any = 0;                                                                           \
+      for (int fh = fh0; fh < fh1; fh++)                                                     \
+        for (int fw = fw0; fw < fw1; fw++) {                                                 \
+          T v = xp[((size_t)(h0 + fh) * g->in_w + (w0 + fw)) * c + k];                       \
+          if (!any || v > best) best = v;                                                    \
+          any = 1;                                                                           \
+        }                                                                                    \
+      op[k] = best;                                                                          \
+    }                                                                                        \
+  }
+
+// args: x, out, dtype, average (0 max, 1 average), ConvGeom (14 words; filter = ksize).
+// Padding taps are skipped: MaxPool ignores them, AvgPool divides by the real taps only.
+EXPORT("task_pool") void task_pool(word* args, int tid, int nt) {
+  (void)tid;
+  (void)nt;
+  const uint8_t* in = PTR(const uint8_t, args, ARG0);
+  uint8_t* out = PTR(uint8_t, args, ARG0 + 1);
+  int dt = args[ARG0 + 2], average = args[ARG0 + 3];
+  const ConvGeom* g = (const ConvGeom*)(args + ARG0 + 4);
+  int c = g->in_c, size = DTYPE_SIZE[dt];
+  FOR_EACH_TASK(t, args) {
+    int b = t / g->out_h, oh = t % g->out_h;
+    const uint8_t* x = in + (size_t)b * g->in_h * g->in_w * c * size;
+    int h0 = oh * g->stride_h - g->pad_top;
+    int fh0 = MAX(0, -h0), fh1 = MIN(g->filter_h, g->in_h - h0);
+    for (int ow = 0; ow < g->out_w; ow++) {
+      int w0 = ow * g->stride_w - g->pad_left;
+      int fw0 = MAX(0, -w0), fw1 = MIN(g->filter_w, g->in_w - w0);
+      uint8_t* o = out + ((size_t)t * g->out_w + ow) * c * size;
+      if (average) {
+        const float* xp = (const float*)x;
+        double count = (double)(fh1 - fh0) * (fw1 - fw0);
+        for (int k = 0; k < c; k++) {
+          double s = 0;
+          for (int fh = fh0; fh < fh1; fh++)
+            for (int fw = fw0; fw < fw1; fw++) s += xp[((size_t)(h0 + fh) * g->in_w + (w0 + fw)) * c + k];
+          ((float*)o)[k] = (float)(s / count);
+        }
+      } else if (dt == DT_FLOAT32) {
+        const float* xp = (const float*)x;
+        int k = 0;
+        for (; k + 4 <= c; k += 4) {
+          v128_t m = wasm_f32x4_splat(-__builtin_inff());
+          for (int fh = fh0; fh < fh1; fh++)
+            for (int fw = fw0; fw < fw1; fw++)
+              m = wasm_f32x4_max(m, wasm_v128_load(xp + ((size_t)(h0 + fh) * g->in_w + (w0 + fw)) * c + k));
+          wasm_v128_store((float*)o + k, m);
+        }
+        for (; k < c; k++) {
+          float m = -__builtin_inff();
+          for (int fh = fh0; fh < fh1; fh++)
+            for (int fw = fw0; fw < fw1; fw++)
+              m = __builtin_wasm_max_f32(m, xp[((size_t)(h0 + fh) * g->in_w + (w0 + fw)) * c + k]);
+          ((float*)o)[k] = m;
+        }
+      } else if (dt == DT_INT32) {
+        MAX_POOL_SCALAR(int32_t)
+      } else {
+        MAX_POOL_SCALAR(int64_t)
+      }
+    }
+  }
+}

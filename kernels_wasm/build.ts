@@ -34,6 +34,8 @@ export const EMCC_FLAGS = [
   "-sERROR_ON_UNDEFINED_SYMBOLS=0",
   "-sEXPORTED_FUNCTIONS=_emscripten_stack_set_limits",
   "-fno-math-errno",
+  // A name section: profiles and the inspection test (tests/wasm_inspect_test.ts) see functions.
+  "--profiling-funcs",
   "-Wall",
   "-Werror",
 ];

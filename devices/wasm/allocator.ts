@@ -17,6 +17,7 @@ const PAGE = 65536;
 /** Grow by at least this much, so a run of allocations does not grow (and remap views) each time. */
 const MIN_GROWTH = 16 << 20;
 
+/** A block of the memory: its address and its size class. */
 export class Block {
   constructor(readonly ptr: number, readonly size: number) {}
 }
@@ -63,8 +64,11 @@ export class Allocator {
     this.top = Math.ceil(base / ALIGN) * ALIGN;
   }
 
-  /** A block of at least `bytes`; `internal` blocks are not counted in `inUse`. */
-  alloc(bytes: number, internal = false): Block {
+  /**
+   * The address of a block of at least `bytes`, `sizeClass(bytes)` in fact (release it with that
+   * size); `internal` blocks are not counted in `inUse`.
+   */
+  alloc(bytes: number, internal = false): number {
     const size = sizeClass(bytes);
     const ptr = this.takeFree(size) ?? this.bump(size) ?? this.reclaim(size);
     if (ptr === undefined) {
@@ -78,16 +82,17 @@ export class Allocator {
       this.inUse += size;
       if (this.inUse > this.peak) this.peak = this.inUse;
     }
-    return new Block(ptr, size);
+    return ptr;
   }
 
-  release(block: Block, internal = false): void {
-    const list = this.free.get(block.size) ?? [];
-    list.push(block.ptr);
-    this.free.set(block.size, list);
-    this.cached += block.size;
-    if (internal) this.internal -= block.size;
-    else this.inUse -= block.size;
+  /** Returns a block: `size` is its size class. */
+  release(ptr: number, size: number, internal = false): void {
+    const list = this.free.get(size);
+    if (list) list.push(ptr);
+    else this.free.set(size, [ptr]);
+    this.cached += size;
+    if (internal) this.internal -= size;
+    else this.inUse -= size;
   }
 
   stats(): AllocatorStats {

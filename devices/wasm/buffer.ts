@@ -7,13 +7,13 @@
 import type { DeviceBuffer } from "../../core/device.ts";
 import type { DType } from "../../core/dtype.ts";
 import type { Shape } from "../../core/shape.ts";
-import type { Block } from "./allocator.ts";
+import { Block } from "./allocator.ts";
 import type { WasmDevice } from "./device.ts";
 
-export class Storage {
+/** A block holding a tensor's bytes, shared by the buffers that view it. */
+export class Storage extends Block {
   /** Buffers over this storage that core has not freed yet. */
   buffers = 0;
-  constructor(readonly block: Block) {}
 }
 
 export class WasmBuffer implements DeviceBuffer {
@@ -29,7 +29,7 @@ export class WasmBuffer implements DeviceBuffer {
 
   /** Byte address in the device's memory. */
   get ptr(): number {
-    return this.storage.block.ptr;
+    return this.storage.ptr;
   }
 
   /** Whether writing in place is invisible to everyone else: one owner, no other view. */

@@ -21,7 +21,7 @@ import { EdgeflowError } from "../../core/errors.ts";
 import type { Kernel, KernelContext } from "../../core/kernel.ts";
 import type { Shape } from "../../core/shape.ts";
 import { Tensor } from "../../core/tensor.ts";
-import { Allocator, type AllocatorStats, type Block } from "./allocator.ts";
+import { Allocator, type AllocatorStats, Block, sizeClass } from "./allocator.ts";
 import { Storage, WasmBuffer } from "./buffer.ts";
 import {
   instantiateAll,
@@ -83,7 +83,7 @@ export class WasmDevice implements Device {
       maxBytes,
       () => this.refreshViews(),
     );
-    this.argsPtr = this.allocator.alloc(ARGS_BYTES, true).ptr;
+    this.argsPtr = this.allocator.alloc(ARGS_BYTES, true);
     this.performance = { flops: 3e10, bandwidth: 1e10, transfer: 1e10, launch: 2e-6 };
   }
 
@@ -101,9 +101,9 @@ export class WasmDevice implements Device {
     const device = new WasmDevice(config.index ?? 0, memory, runtime, maxPages * PAGE);
     const tasks = taskFunctions(exports, config.taskNames);
     const a = device.allocator;
-    runtime.set_workspaces(a.alloc(threads * runtime.workspace_bytes(), true).ptr);
+    runtime.set_workspaces(a.alloc(threads * runtime.workspace_bytes(), true));
     const stacks = Array.from({ length: threads - 1 }, () => {
-      const base = a.alloc(STACK_BYTES, true).ptr;
+      const base = a.alloc(STACK_BYTES, true);
       return { base, top: base + STACK_BYTES };
     });
     // Spinning only helps while every thread has a core; oversubscribed, it steals theirs.
@@ -124,8 +124,9 @@ export class WasmDevice implements Device {
 
   allocate(spec: BufferSpec): WasmBuffer {
     this.checkOpen();
-    const block = this.allocator.alloc(bytesOf(spec));
-    return new WasmBuffer(this, spec.dtype, spec.shape.slice(), new Storage(block));
+    const bytes = bytesOf(spec);
+    const storage = new Storage(this.allocator.alloc(bytes), sizeClass(bytes));
+    return new WasmBuffer(this, spec.dtype, spec.shape.slice(), storage);
   }
 
   /** A buffer of another shape over the same storage (no copy). */
@@ -135,7 +136,9 @@ export class WasmDevice implements Device {
 
   free(buffer: DeviceBuffer): void {
     const storage = (buffer as WasmBuffer).storage;
-    if (--storage.buffers === 0 && !this.disposed) this.allocator.release(storage.block);
+    if (--storage.buffers === 0 && !this.disposed) {
+      this.allocator.release(storage.ptr, storage.size);
+    }
   }
 
   upload(t: Tensor): WasmBuffer {
@@ -185,10 +188,10 @@ export class WasmDevice implements Device {
   /** Temporary memory for a kernel (packed matrices, index tables); release it when done. */
   scratch(bytes: number): Block {
     this.checkOpen();
-    return this.allocator.alloc(bytes);
+    return new Block(this.allocator.alloc(bytes), sizeClass(bytes));
   }
   releaseScratch(block: Block): void {
-    if (!this.disposed) this.allocator.release(block);
+    if (!this.disposed) this.allocator.release(block.ptr, block.size);
   }
 
   memory(): MemoryStats {

@@ -3,7 +3,6 @@
  * planned here: dims where both inputs step alike are merged, leaving a few outer dims with
  * element strides (0 where an input is broadcast) and one contiguous inner dim.
  */
-import type { DeviceBuffer } from "../../core/device.ts";
 import { type DType, isInteger } from "../../core/dtype.ts";
 import { EdgeflowError } from "../../core/errors.ts";
 import type { Kernel, Tolerance } from "../../core/kernel.ts";
@@ -19,7 +18,7 @@ import {
   type UnaryCode,
 } from "../codes.ts";
 import { Task } from "../tasks.ts";
-import { cpuDTypes, f64Word2, sizeOfBuffer, wasmBuffer, wasmKernel } from "./util.ts";
+import { cpuDTypes, f64Word2, wasmBuffer, wasmKernel } from "./util.ts";
 
 const MAX_OUTER = 7;
 /** Elements per task: enough work to be worth a thread, small enough to balance. */
@@ -87,7 +86,22 @@ export interface Operand {
   readonly shape: Shape;
 }
 
-/** Launches task_binary: out = op(x, y) with broadcasting. */
+function sameShape(a: Shape, b: Shape): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sizeOfShape(shape: Shape): number {
+  let n = 1;
+  for (let i = 0; i < shape.length; i++) n *= shape[i];
+  return n;
+}
+
+/**
+ * Launches task_binary: out = op(x, y) with broadcasting. Equal shapes and a scalar operand, the
+ * common cases, skip the plan: one flat row, which is all the words the task reads for rank 0.
+ */
 export function launchBinary(
   d: WasmDevice,
   code: BinaryCode,
@@ -96,15 +110,22 @@ export function launchBinary(
   out: Operand,
   chunk = CHUNK,
 ): void {
-  const n = out.shape.reduce((a, b) => a * b, 1);
+  const n = sizeOfShape(out.shape);
   if (n === 0) return;
+  const op = BINARY_CODES.indexOf(code), dt = dtypeCode(x.dtype), tasks = Math.ceil(n / chunk);
+  const xFull = sameShape(x.shape, out.shape), yFull = sameShape(y.shape, out.shape);
+  if ((xFull || sizeOfShape(x.shape) === 1) && (yFull || sizeOfShape(y.shape) === 1)) {
+    const words = [out.ptr, x.ptr, y.ptr, op, dt, 0, n, xFull ? 1 : 0, yFull ? 1 : 0, chunk];
+    d.launch(Task.task_binary, tasks, words);
+    return;
+  }
   const p = broadcastPlan([x.shape, y.shape], out.shape);
-  d.launch(Task.task_binary, Math.ceil(n / chunk), [
+  d.launch(Task.task_binary, tasks, [
     out.ptr,
     x.ptr,
     y.ptr,
-    BINARY_CODES.indexOf(code),
-    dtypeCode(x.dtype),
+    op,
+    dt,
     p.dims.length,
     p.inner,
     p.steps[0],
@@ -117,9 +138,9 @@ export function launchBinary(
 }
 
 /** Integer division by zero is an error in TensorFlow (and a trap in wasm). */
-function refuseZeroDivisor(d: WasmDevice, y: DeviceBuffer): void {
-  const n = sizeOfBuffer(y);
-  d.launch(Task.task_any_zero, 1, [wasmBuffer(y).ptr, n, dtypeCode(y.dtype), 0]);
+function refuseZeroDivisor(d: WasmDevice, y: Operand): void {
+  const n = sizeOfShape(y.shape);
+  d.launch(Task.task_any_zero, 1, [y.ptr, n, dtypeCode(y.dtype), 0]);
   if (d.argWord(3) !== 0) throw new EdgeflowError("integer division by zero");
 }
 
@@ -134,9 +155,12 @@ function binaryKernel(op: BinaryOpDef): Kernel {
   return wasmKernel(op, {
     dtypes: cpuDTypes(op.attrs.T.allowed ?? []),
     run(ctx) {
-      const [x, y] = ctx.inputs.map(wasmBuffer);
+      const x = wasmBuffer(ctx.inputs[0]), y = wasmBuffer(ctx.inputs[1]);
       if (DIVIDES.has(code) && isInteger(x.dtype)) refuseZeroDivisor(ctx.device, y);
-      const out = wasmBuffer(ctx.output(0));
+      // Equal shapes need no shape inference; anything else broadcasts as inference says.
+      const out = wasmBuffer(
+        sameShape(x.shape, y.shape) ? ctx.output(0, x.shape) : ctx.output(0),
+      );
       launchBinary(ctx.device, code, x, y, out, COSTLY.has(code) ? CHUNK_COSTLY : CHUNK);
     },
     tolerance,
@@ -147,15 +171,15 @@ function binaryKernel(op: BinaryOpDef): Kernel {
 export function launchUnary(
   d: WasmDevice,
   code: UnaryCode,
-  x: DeviceBuffer,
-  out: DeviceBuffer,
+  x: Operand,
+  out: Operand,
   alpha = 0,
 ): void {
-  const n = sizeOfBuffer(out);
+  const n = sizeOfShape(out.shape);
   const chunk = UNARY_TOLERANCE[code] ? CHUNK_COSTLY : CHUNK;
   d.launch(Task.task_unary, Math.ceil(n / chunk), [
-    wasmBuffer(out).ptr,
-    wasmBuffer(x).ptr,
+    out.ptr,
+    x.ptr,
     UNARY_CODES.indexOf(code),
     dtypeCode(x.dtype),
     n,
@@ -187,7 +211,8 @@ function unaryKernel(op: UnaryOpDef): Kernel {
   return wasmKernel(op, {
     dtypes: cpuDTypes(op.attrs.T.allowed ?? []),
     run(ctx) {
-      launchUnary(ctx.device, code, ctx.inputs[0], ctx.output(0));
+      const x = wasmBuffer(ctx.inputs[0]);
+      launchUnary(ctx.device, code, x, wasmBuffer(ctx.output(0, x.shape)));
     },
     tolerance: UNARY_TOLERANCE[code],
   });
@@ -196,7 +221,8 @@ function unaryKernel(op: UnaryOpDef): Kernel {
 const leakyReluKernel = wasmKernel(LeakyRelu, {
   dtypes: ["float32"],
   run(ctx) {
-    launchUnary(ctx.device, "LeakyRelu", ctx.inputs[0], ctx.output(0), ctx.attrs.alpha);
+    const x = wasmBuffer(ctx.inputs[0]);
+    launchUnary(ctx.device, "LeakyRelu", x, wasmBuffer(ctx.output(0, x.shape)), ctx.attrs.alpha);
   },
 });
 

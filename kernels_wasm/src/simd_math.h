@@ -6,32 +6,54 @@
 
 #define F4(x) wasm_f32x4_splat(x)
 
-// 2^n for integer-valued n in [-252, 254], as two factors so subnormal results round once.
-INLINE v128_t pow2_split(v128_t n, v128_t* second) {
-  v128_t i = wasm_i32x4_trunc_sat_f32x4(n);
-  v128_t half = wasm_i32x4_shr(i, 1);
-  *second = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_sub(i, half), wasm_i32x4_splat(127)), 23);
-  return wasm_i32x4_shl(wasm_i32x4_add(half, wasm_i32x4_splat(127)), 23);
+// Constants live in memory, not in the code: V8 does not hoist v128.const out of loops and
+// materialises each one with several instructions per use. Kernels load them once, before their
+// loop (exp_constants), into locals that V8 keeps in registers or spills cheaply. The array is
+// not const so that clang cannot fold its values back into v128.const.
+extern float simd_math_constants[];
+extern int32_t simd_math_integers[];
+
+typedef struct {
+  v128_t lo, hi, log2e, rounder, ln2_hi, ln2_lo, p0, p1, p2, p3, p4, p5, one, magic, bias;
+} ExpConstants;
+
+INLINE ExpConstants exp_constants(void) {
+  const float* c = simd_math_constants;
+  ExpConstants k = {
+      F4(c[0]), F4(c[1]), F4(c[2]), F4(c[3]), F4(c[4]), F4(c[5]), F4(c[6]), F4(c[7]),
+      F4(c[8]), F4(c[9]), F4(c[10]), F4(c[11]), F4(c[12]),
+      wasm_i32x4_splat(simd_math_integers[0]), wasm_i32x4_splat(simd_math_integers[1]),
+  };
+  return k;
 }
 
-INLINE v128_t exp_f32x4(v128_t x) {
-  // Past these, exp over- or underflows anyway; clamping keeps 2^n representable. NaN passes.
-  x = wasm_f32x4_min(wasm_f32x4_max(x, F4(-104.f)), F4(89.f));
-  v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, F4(1.44269504088896341f)));
-  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, F4(0.693359375f)));
-  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, F4(-2.12194440e-4f)));
-  v128_t p = F4(1.9875691500e-4f);
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), F4(1.3981999507e-3f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), F4(8.3334519073e-3f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), F4(4.1665795894e-2f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), F4(1.6666665459e-1f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), F4(5.0000001201e-1f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, r), r), wasm_f32x4_add(r, F4(1.f)));
-  v128_t second, first = pow2_split(n, &second);
+// exp(x): x = n·ln2 + r, |r| <= ln2/2, a degree-6 polynomial (Cephes), times 2^n. Adding
+// 1.5·2^23 rounds x·log2(e) to the integer n, which then sits in the low mantissa bits, cheaper
+// than f32x4.nearest and i32x4.trunc_sat (several x64 instructions each in V8).
+INLINE v128_t exp_f32x4(v128_t x, const ExpConstants* k) {
+  // Past the clamps exp over- or underflows anyway; pmin/pmax are single instructions that
+  // return their first operand when it is NaN, so NaN passes.
+  x = wasm_f32x4_pmin(wasm_f32x4_pmax(x, k->lo), k->hi);
+  v128_t t = wasm_f32x4_add(wasm_f32x4_mul(x, k->log2e), k->rounder);
+  v128_t n = wasm_f32x4_sub(t, k->rounder);
+  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, k->ln2_hi));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, k->ln2_lo));
+  v128_t p = wasm_f32x4_add(wasm_f32x4_mul(k->p0, r), k->p1);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), k->p2);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), k->p3);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), k->p4);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), k->p5);
+  p = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, r), r), wasm_f32x4_add(r, k->one));
+  // 2^n as two factors (n in [-151, 128]) so that subnormal results round once.
+  v128_t i = wasm_i32x4_sub(t, k->magic);
+  v128_t half = wasm_i32x4_shr(i, 1);
+  v128_t first = wasm_i32x4_shl(wasm_i32x4_add(half, k->bias), 23);
+  v128_t second = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_sub(i, half), k->bias), 23);
   return wasm_f32x4_mul(wasm_f32x4_mul(p, first), second);
 }
 
-INLINE v128_t log_f32x4(v128_t x) {
+INLINE v128_t log_f32x4(v128_t x, const ExpConstants* k) {
+  (void)k;
   // Subnormals: scale into the normal range first.
   v128_t tiny = wasm_f32x4_lt(x, F4(1.17549435e-38f));
   v128_t xs = wasm_v128_bitselect(wasm_f32x4_mul(x, F4(16777216.f)), x, tiny);
@@ -66,17 +88,17 @@ INLINE v128_t log_f32x4(v128_t x) {
 }
 
 // 1 / (1 + e^-x), from e = exp(-|x|) so neither branch overflows: 1/(1+e) or e/(1+e).
-INLINE v128_t sigmoid_f32x4(v128_t x) {
-  v128_t e = exp_f32x4(wasm_f32x4_neg(wasm_f32x4_abs(x)));
+INLINE v128_t sigmoid_f32x4(v128_t x, const ExpConstants* k) {
+  v128_t e = exp_f32x4(wasm_f32x4_neg(wasm_f32x4_abs(x)), k);
   v128_t d = wasm_f32x4_add(F4(1.f), e);
   v128_t pos = wasm_f32x4_div(F4(1.f), d), neg = wasm_f32x4_div(e, d);
   return wasm_v128_bitselect(neg, pos, wasm_f32x4_lt(x, F4(0.f)));
 }
 
 // tanh: an odd polynomial near 0 (where 1 - 2/(e^2x + 1) would cancel), that formula elsewhere.
-INLINE v128_t tanh_f32x4(v128_t x) {
-  v128_t a = wasm_f32x4_min(wasm_f32x4_abs(x), F4(9.f));
-  v128_t e = exp_f32x4(wasm_f32x4_add(a, a));
+INLINE v128_t tanh_f32x4(v128_t x, const ExpConstants* k) {
+  v128_t a = wasm_f32x4_pmin(wasm_f32x4_abs(x), F4(9.f));
+  v128_t e = exp_f32x4(wasm_f32x4_add(a, a), k);
   v128_t big = wasm_f32x4_sub(F4(1.f), wasm_f32x4_div(F4(2.f), wasm_f32x4_add(e, F4(1.f))));
   big = wasm_v128_or(big, wasm_v128_and(x, wasm_i32x4_splat((int)0x80000000))); // sign of x
   v128_t z = wasm_f32x4_mul(x, x);

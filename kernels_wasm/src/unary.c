@@ -30,12 +30,13 @@ typedef void map_fn(void* out, const void* x, int n, double alpha);
     (void)alpha;                                                    \
     float* o = o_;                                                  \
     const float* x = x_;                                            \
+    ExpConstants k = exp_constants();                               \
     int i = 0;                                                      \
-    for (; i + 4 <= n; i += 4) wasm_v128_store(o + i, F(wasm_v128_load(x + i))); \
+    for (; i + 4 <= n; i += 4) wasm_v128_store(o + i, F(wasm_v128_load(x + i), &k)); \
     if (i < n) {                                                    \
       float t[4] = {0, 0, 0, 0};                                    \
       for (int j = i; j < n; j++) t[j - i] = x[j];                  \
-      v128_t r = F(wasm_v128_load(t));                              \
+      v128_t r = F(wasm_v128_load(t), &k);                          \
       wasm_v128_store(t, r);                                        \
       for (int j = i; j < n; j++) o[j] = t[j - i];                  \
     }                                                               \

@@ -1,0 +1,116 @@
+/**
+ * The workloads of bench/wasm.ts (issue 3), described once for every engine: shapes in
+ * TensorFlow's layout (NHWC); engines that want NCHW (onnxruntime) transpose their own inputs.
+ */
+
+export type Kind =
+  | "matmul"
+  | "conv"
+  | "depthwise"
+  | "add"
+  | "relu"
+  | "softmax"
+  | "sum"
+  | "mlp"
+  | "dispatch";
+
+export interface Workload {
+  name: string;
+  kind: Kind;
+  /** FLOPs of one run, for GFLOP/s (0 where a rate means little). */
+  flops: number;
+  /** Kind-specific sizes. */
+  n?: number;
+  /** conv/depthwise: input [1, h, w, c], filter [k, k, c, out], stride, SAME padding. */
+  conv?: { h: number; w: number; c: number; k: number; out: number; stride: number };
+  /** dispatch: ops in the chain (one-element AddV2s). */
+  chain?: number;
+}
+
+const matmul = (n: number): Workload => ({
+  name: `MatMul ${n}x${n}x${n}`,
+  kind: "matmul",
+  n,
+  flops: 2 * n ** 3,
+});
+
+/** SAME output size, as TensorFlow computes it. */
+export function sameOut(size: number, stride: number): number {
+  return Math.ceil(size / stride);
+}
+
+function conv(h: number, c: number, out: number, stride: number): Workload {
+  const o = sameOut(h, stride);
+  return {
+    name: `Conv2D 1x${h}x${h}x${c} 3x3x${c}x${out} s${stride} SAME`,
+    kind: "conv",
+    conv: { h, w: h, c, k: 3, out, stride },
+    flops: 2 * o * o * out * 9 * c,
+  };
+}
+
+export const WORKLOADS: readonly Workload[] = [
+  matmul(64),
+  matmul(256),
+  matmul(512),
+  matmul(1024),
+  conv(56, 64, 64, 1),
+  conv(224, 3, 32, 2),
+  {
+    name: "DepthwiseConv2dNative 1x112x112x32 3x3",
+    kind: "depthwise",
+    conv: { h: 112, w: 112, c: 32, k: 3, out: 32, stride: 1 },
+    flops: 2 * 112 * 112 * 32 * 9,
+  },
+  { name: "AddV2 1M", kind: "add", n: 1 << 20, flops: 1 << 20 },
+  { name: "Relu 1M", kind: "relu", n: 1 << 20, flops: 1 << 20 },
+  { name: "Softmax 1000x1000", kind: "softmax", n: 1000, flops: 0 },
+  { name: "Sum 1M", kind: "sum", n: 1 << 20, flops: 1 << 20 },
+  {
+    name: "MLP 784-256-10 batch 128",
+    kind: "mlp",
+    n: 128,
+    flops: 2 * 128 * (784 * 256 + 256 * 10),
+  },
+  { name: "dispatch: 1000 one-element AddV2", kind: "dispatch", chain: 1000, flops: 0 },
+];
+
+/** Deterministic values in [-1, 1) for inputs and weights. */
+export function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+
+/** One measured configuration's result, as the engine processes print it (JSON lines). */
+export interface Measurement {
+  workload: string;
+  /** Median milliseconds of one run (µs per op for dispatch rows). */
+  median: number;
+  runs: number;
+}
+
+/** Runs `fn` until at least `minRuns` runs and `minMs` have passed (or `maxRuns`). */
+export async function measure(
+  fn: () => unknown | Promise<unknown>,
+  { warmup = 2, minRuns = 5, maxRuns = 40, minMs = 600 } = {},
+): Promise<{ median: number; runs: number }> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < maxRuns && (times.length < minRuns || performance.now() - start < minMs)) {
+    const t = performance.now();
+    await fn();
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  const m = times.length >> 1;
+  const median = times.length % 2 ? times[m] : (times[m - 1] + times[m]) / 2;
+  return { median, runs: times.length };
+}

@@ -64,6 +64,8 @@ export class WasmDevice implements Device {
   u8!: Uint8Array;
   i32!: Int32Array;
   f32!: Float32Array;
+  /** Host↔device traffic since creation: how tests see that a training step moves no weights. */
+  readonly transfers = { uploads: 0, uploadBytes: 0, downloads: 0, downloadBytes: 0 };
   private readonly allocator: Allocator;
   private readonly argsPtr: number;
   private pool?: WorkerPool;
@@ -146,8 +148,10 @@ export class WasmDevice implements Device {
       throw new EdgeflowError(`the WASM device holds numeric tensors, not ${t.dtype}`);
     }
     const b = this.allocate(t);
-    const data = t.data as ArrayBufferView;
-    this.u8.set(new Uint8Array(data.buffer, data.byteOffset, bytesOf(t)), b.ptr);
+    const data = t.data as ArrayBufferView, bytes = bytesOf(t);
+    this.u8.set(new Uint8Array(data.buffer, data.byteOffset, bytes), b.ptr);
+    this.transfers.uploads++;
+    this.transfers.uploadBytes += bytes;
     return b;
   }
 
@@ -157,6 +161,8 @@ export class WasmDevice implements Device {
     const data = allocStorage(b.dtype, n) as ArrayBufferView;
     const bytes = n * byteSize(b.dtype);
     new Uint8Array(data.buffer, data.byteOffset, bytes).set(this.u8.subarray(b.ptr, b.ptr + bytes));
+    this.transfers.downloads++;
+    this.transfers.downloadBytes += bytes;
     return Promise.resolve(new Tensor(b.dtype, b.shape, data as Tensor["data"]));
   }
 

@@ -1,12 +1,17 @@
 /** Const, Identity, PlaceholderWithDefault and NoOp: uploads and forwarded buffers, no arithmetic. */
+import { HostBuffer } from "../../core/buffer.ts";
 import type { Kernel } from "../../core/kernel.ts";
 import { Const, Identity, NoOp, PlaceholderWithDefault } from "../../core/ops/basic.ts";
 import { BYTE_DTYPES, wasmKernel } from "./util.ts";
 
+/**
+ * The value stays in host memory: consumers that read it on the host (shape and axis
+ * arguments) take it as is, and the executor uploads it once per run for those that compute on it.
+ */
 export const constKernel = wasmKernel(Const, {
   dtypes: BYTE_DTYPES,
   run(ctx) {
-    ctx.setOutput(0, ctx.device.upload(ctx.attrs.value));
+    ctx.setOutput(0, new HostBuffer(ctx.attrs.value));
   },
 });
 

@@ -1,0 +1,87 @@
+// Reads the built kernel modules with wabt's wasm2wat (installed with the wabt package, as CI
+// does) and checks what the WASM device relies on: the memory both modules import is shared,
+// the GEMM micro-kernel multiplies with relaxed SIMD, and the elementwise kernels are vectorised.
+import assert from "node:assert/strict";
+import { GEMM_WASM_BASE64, KERNELS_WASM_BASE64 } from "../kernels_wasm/gen/modules.ts";
+
+async function wat(base64: string): Promise<string> {
+  const file = await Deno.makeTempFile({ suffix: ".wasm" });
+  try {
+    await Deno.writeFile(file, Uint8Array.fromBase64(base64));
+    const out = await new Deno.Command("wasm2wat", {
+      args: ["--enable-all", file],
+      stdout: "piped",
+      stderr: "piped",
+    }).output().catch((e) => {
+      throw new Error(`wasm2wat (wabt) is needed to inspect the kernels: ${e}`);
+    });
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    return new TextDecoder().decode(out.stdout);
+  } finally {
+    await Deno.remove(file);
+  }
+}
+
+/** The text of each function, by its name (from the name section or an export). */
+function functions(text: string): Map<string, string> {
+  const bodies = new Map<string, string>();
+  const parts = text.split(/\n {2}\(func /).slice(1);
+  const byIndex = new Map<string, string>();
+  for (const m of text.matchAll(/\(export "([^"]+)" \(func (\$?[\w.]+|\d+)\)\)/g)) {
+    byIndex.set(m[2], m[1]);
+  }
+  parts.forEach((p) => {
+    const id = p.match(/^(\$[\w.]+|\(;(\d+);\))/)!;
+    const name = id[1].startsWith("$") ? id[1].slice(1) : byIndex.get(id[2]) ?? id[2];
+    bodies.set(name, p);
+  });
+  // Exports of named functions refer to them by name.
+  for (const [ref, exported] of byIndex) {
+    if (ref.startsWith("$") && bodies.has(ref.slice(1))) {
+      bodies.set(exported, bodies.get(ref.slice(1))!);
+    }
+  }
+  return bodies;
+}
+
+const count = (body: string, pattern: RegExp) => body.match(pattern)?.length ?? 0;
+const SHARED_MEMORY = /\(import "env" "memory" \(memory \(;0;\) \d+ \d+ shared\)\)/;
+const V128 = /\b(v128|f32x4|i32x4|i16x8|i8x16|f64x2|i64x2)\.[a-z_0-9]+/g;
+
+Deno.test("gemm.wasm: shared memory and a relaxed-SIMD 6x8 micro-kernel", async () => {
+  const text = await wat(GEMM_WASM_BASE64);
+  assert.match(text, SHARED_MEMORY);
+  const kernel = functions(text).get("sgemm_6x8");
+  assert.ok(kernel, "gemm.wasm exports sgemm_6x8");
+  assert.equal(
+    count(kernel, /f32x4\.relaxed_madd/g),
+    12,
+    "12 relaxed multiply-adds: 6 rows x 2 vectors",
+  );
+  assert.equal(count(kernel, /v128\.load32_splat/g), 6, "each row of A broadcast once per k");
+});
+
+Deno.test("kernels.wasm: shared memory, the micro-kernel imported, SIMD in the hot kernels", async () => {
+  const text = await wat(KERNELS_WASM_BASE64);
+  assert.match(text, SHARED_MEMORY);
+  assert.match(text, /\(import "gemm" "sgemm_6x8" \(func/);
+  const fns = functions(text);
+  const simd: Record<string, RegExp> = {
+    add_f32: /f32x4\.add/g,
+    mul_f32: /f32x4\.mul/g,
+    relu_f32: /f32x4\.(gt|pmax|max)|v128\.bitselect/g,
+    exp_f32: /f32x4\.mul/g,
+    sigmoid_f32: /f32x4\.div/g,
+    task_softmax: /f32x4\.max/g,
+    pack_a: /i8x16\.shuffle/g,
+    task_depthwise: /f32x4\.mul/g,
+    task_pool: /f32x4\.max/g,
+    task_sgemm: /call \$sgemm_6x8/g,
+  };
+  for (const [name, pattern] of Object.entries(simd)) {
+    const body = fns.get(name);
+    assert.ok(body, `kernels.wasm has a function ${name}`);
+    assert.ok(count(body, pattern) > 0, `${name} uses ${pattern.source}`);
+    if (name !== "task_sgemm") assert.ok(count(body, V128) >= 2, `${name} works on v128`);
+  }
+});

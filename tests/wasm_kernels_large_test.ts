@@ -1,0 +1,137 @@
+// WASM kernels on shapes past the equivalence suite's small draws, where the blocked paths run:
+// GEMM tiles and KC blocks with edges, im2col packing, SIMD channel blocks, long rows cut into
+// parts, thread splits. Each case is compared with the op's reference within the kernel's own
+// tolerance, and must give the same bits on 1 and 2 threads.
+import assert from "node:assert/strict";
+import "../mod.ts";
+import { defaultRegistry, type Kernel } from "../core/kernel.ts";
+import type { Attrs, OpCase } from "../core/op.ts";
+import { getOp } from "../core/ops/registry.ts";
+import { randomTensor } from "../core/testing/arbitrary.ts";
+import { Tensor } from "../core/tensor.ts";
+import { wasmPlugin } from "../kernels_wasm/plugin.ts";
+import { mismatch } from "./kernels/compare.ts";
+import { resolvedAttrs, runOnDevice, runReference } from "./kernels/run_case.ts";
+
+const one = await wasmPlugin.create({ threads: 1 });
+const two = await wasmPlugin.create({ threads: 2 });
+// The devices serve every test of the file; their workers are unref'd, so the process could exit
+// without this, but disposing them says they are done.
+globalThis.addEventListener("unload", () => {
+  one![Symbol.asyncDispose]();
+  two![Symbol.asyncDispose]();
+});
+
+const f32 = (shape: number[], seed: number, range = {}) =>
+  randomTensor("float32", shape, seed, range);
+const i32 = (values: number[]) => new Tensor("int32", [values.length], Int32Array.from(values));
+
+interface Case {
+  op: string;
+  inputs: Tensor[];
+  attrs?: Attrs;
+}
+
+const conv = (strides: number, padding: string, dilations = 1) => ({
+  strides: [1, strides, strides, 1],
+  padding,
+  dilations: [1, dilations, dilations, 1],
+});
+
+const CASES: Case[] = [
+  // GEMM: tile edges (m, n not multiples of 6 and 8), k across KC blocks of 256, transposes.
+  { op: "MatMul", inputs: [f32([97, 300], 1), f32([300, 45], 2)] },
+  { op: "MatMul", inputs: [f32([257, 7], 3), f32([7, 129], 4)] },
+  {
+    op: "MatMul",
+    inputs: [f32([64, 200], 5), f32([70, 64], 6)],
+    attrs: { transpose_a: true, transpose_b: true },
+  },
+  { op: "MatMul", inputs: [f32([1, 513], 7), f32([513, 1], 8)] },
+  { op: "BatchMatMulV2", inputs: [f32([3, 1, 20, 30], 9), f32([4, 30, 17], 10)] },
+  {
+    op: "BatchMatMulV2",
+    inputs: [f32([5, 31, 12], 11), f32([12, 9], 12)],
+    attrs: { adj_x: false, adj_y: false },
+  },
+  // Conv2D: im2col while packing (channel runs of 16 and 3), strides, dilation, the 1x1 path.
+  {
+    op: "Conv2D",
+    inputs: [f32([2, 17, 19, 16], 13), f32([3, 3, 16, 24], 14)],
+    attrs: conv(1, "SAME"),
+  },
+  {
+    op: "Conv2D",
+    inputs: [f32([1, 30, 30, 3], 15), f32([3, 3, 3, 32], 16)],
+    attrs: conv(2, "SAME"),
+  },
+  {
+    op: "Conv2D",
+    inputs: [f32([1, 15, 14, 5], 17), f32([3, 2, 5, 7], 18)],
+    attrs: conv(1, "VALID", 2),
+  },
+  {
+    op: "Conv2D",
+    inputs: [f32([2, 9, 9, 20], 19), f32([1, 1, 20, 13], 20)],
+    attrs: conv(1, "VALID"),
+  },
+  // Depthwise: 16-channel SIMD blocks, a 4-wide remainder, a scalar tail, multiplier 2.
+  {
+    op: "DepthwiseConv2dNative",
+    inputs: [f32([1, 20, 21, 37], 21), f32([3, 3, 37, 1], 22)],
+    attrs: conv(1, "SAME"),
+  },
+  {
+    op: "DepthwiseConv2dNative",
+    inputs: [f32([2, 11, 9, 6], 23), f32([3, 3, 6, 2], 24)],
+    attrs: conv(2, "SAME"),
+  },
+  {
+    op: "MaxPool",
+    inputs: [f32([2, 15, 15, 13], 25)],
+    attrs: { ksize: [1, 3, 3, 1], strides: [1, 2, 2, 1], padding: "SAME" },
+  },
+  {
+    op: "AvgPool",
+    inputs: [f32([1, 16, 16, 9], 26)],
+    attrs: { ksize: [1, 2, 3, 1], strides: [1, 2, 2, 1], padding: "SAME" },
+  },
+  // Rows long enough to be cut into parts, and column reductions.
+  { op: "Sum", inputs: [f32([70000], 27), i32([0])] },
+  { op: "Mean", inputs: [f32([3, 40000], 28), i32([1])] },
+  { op: "Max", inputs: [f32([300, 70], 29), i32([0])] },
+  { op: "Sum", inputs: [f32([6, 50, 7], 30), i32([0, 2])] },
+  { op: "Softmax", inputs: [f32([37, 1000], 31)] },
+  { op: "LogSoftmax", inputs: [f32([5, 333], 32)] },
+  { op: "Exp", inputs: [f32([100003], 33, { min: -90, max: 90 })] },
+  { op: "AddV2", inputs: [f32([300, 1, 70], 34), f32([40, 1], 35)] },
+  { op: "Transpose", inputs: [f32([30, 20, 10], 36), i32([2, 0, 1])] },
+];
+
+function bytes(t: Tensor): Uint8Array {
+  const data = t.data as ArrayBufferView;
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function toleranceOf(kernel: Kernel, c: OpCase<Attrs>, attrs: Attrs) {
+  const t = kernel.tolerance;
+  return typeof t === "function" ? t({ inputs: c.inputs, attrs }) : t;
+}
+
+for (const k of CASES) {
+  const shapes = k.inputs.map((t) => `[${t.shape}]`).join(" ");
+  Deno.test(`WASM ${k.op} ${shapes}: reference, and equal bits on 1 and 2 threads`, async () => {
+    const op = getOp(k.op);
+    const c: OpCase<Attrs> = { inputs: k.inputs, attrs: k.attrs ?? {} };
+    const attrs = resolvedAttrs(op, c);
+    const kernel = defaultRegistry.find(op.name, "WASM", k.inputs[0].dtype)!;
+    const expected = runReference(op, c).outputs;
+    const a = (await runOnDevice(one!, defaultRegistry, op, c)).outputs;
+    const b = (await runOnDevice(two!, defaultRegistry, op, c)).outputs;
+    expected.forEach((e, i) => {
+      const why = mismatch(a[i], e, toleranceOf(kernel, c, attrs));
+      assert.equal(why, undefined, `output ${i}: ${why}`);
+      assert.deepEqual(bytes(b[i]), bytes(a[i]), `output ${i} differs between 1 and 2 threads`);
+    });
+  });
+}

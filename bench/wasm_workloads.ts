@@ -49,7 +49,7 @@ function conv(h: number, c: number, out: number, stride: number): Workload {
   };
 }
 
-export const WORKLOADS: readonly Workload[] = [
+const ALL: readonly Workload[] = [
   matmul(64),
   matmul(256),
   matmul(512),
@@ -74,6 +74,11 @@ export const WORKLOADS: readonly Workload[] = [
   },
   { name: "dispatch: 1000 one-element AddV2", kind: "dispatch", chain: 1000, flops: 0 },
 ];
+
+/** The workloads to run: all, or those whose name contains BENCH_FILTER. */
+export const WORKLOADS: readonly Workload[] = ALL.filter((w) =>
+  w.name.includes(Deno.env.get("BENCH_FILTER") ?? "")
+);
 
 /** Deterministic values in [-1, 1) for inputs and weights. */
 export function values(n: number, seed: number): Float32Array {

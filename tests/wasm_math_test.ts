@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import * as ef from "../mod.ts";
 import { defaultRegistry, type Tolerance } from "../core/kernel.ts";
 import { wasmPlugin } from "../kernels_wasm/plugin.ts";
-import { ulpDistance } from "./kernels/compare.ts";
+import { mismatch, ulpDistance } from "./kernels/compare.ts";
 
 const device = (await wasmPlugin.create({ threads: 2 }))!;
 globalThis.addEventListener("unload", () => void device[Symbol.asyncDispose]());
@@ -81,4 +81,19 @@ Deno.test("WASM exp, log, tanh, sigmoid: special values", async () => {
       assert.ok(ok, `${build.name}(${x}) = ${got[i]}, expected ${want}`);
     });
   }
+});
+
+Deno.test("WASM Softmax: rows spanning exp's whole range stay within the declared tolerance", async () => {
+  // Logits 0 down to -120: exp(x - max) crosses into the subnormals, which flush to zero.
+  const n = 4001, xs = Float32Array.from({ length: n }, (_, i) => -120 * (i / (n - 1)) ** 2);
+  const got = await run(ef.softmax, xs);
+  const want =
+    ef.Softmax.reference([new ef.Tensor("float32", [n], xs)], { T: "float32" }, null!)[0];
+  const kernel = defaultRegistry.find("Softmax", "WASM", "float32")!;
+  const tol = (kernel.tolerance as (c: unknown) => Tolerance)({
+    inputs: [new ef.Tensor("float32", [n], xs)],
+    attrs: { T: "float32" },
+  });
+  const why = mismatch(new ef.Tensor("float32", [n], got), want, tol);
+  assert.equal(why, undefined, why);
 });

@@ -79,7 +79,17 @@ static void pack_a_conv(const ASource* s, int i0, int mc, int p0, int kc, float*
     for (int p = p0; p < p0 + kc;) {
       int tap = p / g->in_c, c = p % g->in_c;
       int fh = tap / g->filter_w, fw = tap % g->filter_w;
-      int len = MIN(g->in_c - c, p0 + kc - p);
+      // Undilated, the taps fw.. of one filter row are adjacent pixels: one run of (filter_w -
+      // fw) * in_c floats when every row's window lies inside the image along the width (few
+      // channels, as an RGB input, would otherwise give runs too short for SIMD).
+      int wide = g->dilation_w == 1;
+      for (int r = 0; r < MR && wide; r++) {
+        int ih = top[r] + fh * g->dilation_h;
+        if (!image[r] || ih < 0 || ih >= g->in_h) continue;
+        wide = left[r] + fw >= 0 && left[r] + g->filter_w <= g->in_w;
+      }
+      int run = wide ? (g->filter_w - fw) * g->in_c - c : g->in_c - c;
+      int len = MIN(run, p0 + kc - p);
       const float* rows[MR];
       for (int r = 0; r < MR; r++) {
         rows[r] = zeros;

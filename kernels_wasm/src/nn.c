@@ -7,33 +7,52 @@
 #include "common.h"
 #include "simd_math.h"
 
+// The row's max with pmax (one instruction; wasm's max takes several in V8). pmax drops NaNs,
+// but a NaN in the row still makes its sum, and so every output, NaN, as the reference's.
 static float row_max(const float* x, int n) {
-  v128_t m4 = wasm_f32x4_splat(-__builtin_inff());
+  v128_t m0 = wasm_f32x4_splat(-__builtin_inff()), m1 = m0;
   int k = 0;
-  for (; k + 4 <= n; k += 4) m4 = wasm_f32x4_max(m4, wasm_v128_load(x + k));
-  float m = __builtin_wasm_max_f32(
-      __builtin_wasm_max_f32(wasm_f32x4_extract_lane(m4, 0), wasm_f32x4_extract_lane(m4, 1)),
-      __builtin_wasm_max_f32(wasm_f32x4_extract_lane(m4, 2), wasm_f32x4_extract_lane(m4, 3)));
-  for (; k < n; k++) m = __builtin_wasm_max_f32(m, x[k]);
+  for (; k + 8 <= n; k += 8) {
+    m0 = wasm_f32x4_pmax(m0, wasm_v128_load(x + k));
+    m1 = wasm_f32x4_pmax(m1, wasm_v128_load(x + k + 4));
+  }
+  for (; k + 4 <= n; k += 4) m0 = wasm_f32x4_pmax(m0, wasm_v128_load(x + k));
+  m0 = wasm_f32x4_pmax(m0, m1);
+  float m = fmaxf(fmaxf(wasm_f32x4_extract_lane(m0, 0), wasm_f32x4_extract_lane(m0, 1)),
+                  fmaxf(wasm_f32x4_extract_lane(m0, 2), wasm_f32x4_extract_lane(m0, 3)));
+  for (; k < n; k++) m = fmaxf(m, x[k]);
   return m;
 }
 
-// y = exp(x - m) for the row; returns the sum of y in double.
+// Sum of a float32x4's lanes, in double.
+INLINE double lanes_sum(v128_t v) {
+  return ((double)wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) +
+         ((double)wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
+}
+
+// y = exp(x - m) for the row (m its max, so x - m <= 0); returns the sum of y. Lanes sum in
+// float32 for 64 vectors at a time, then in double: the error stays that of 64 float32 adds
+// however long the row.
 static double exp_shifted(const float* x, float* y, int n, float m) {
-  v128_t mv = wasm_f32x4_splat(m), s = wasm_f64x2_splat(0);
-  ExpConstants c = exp_constants();
-  int k = 0;
+  v128_t mv = wasm_f32x4_splat(m), acc = wasm_f32x4_splat(0);
+  ExpNegConstants c = exp_neg_constants();
+  double sum = 0;
+  int k = 0, block = 0;
   for (; k + 4 <= n; k += 4) {
-    v128_t e = exp_f32x4(wasm_f32x4_sub(wasm_v128_load(x + k), mv), &c);
+    v128_t e = exp_neg_f32x4(wasm_f32x4_sub(wasm_v128_load(x + k), mv), &c);
     wasm_v128_store(y + k, e);
-    s = wasm_f64x2_add(s, wasm_f64x2_promote_low_f32x4(e));
-    s = wasm_f64x2_add(s, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(e, e, 2, 3, 0, 1)));
+    acc = wasm_f32x4_add(acc, e);
+    if (++block == 64) {
+      sum += lanes_sum(acc);
+      acc = wasm_f32x4_splat(0);
+      block = 0;
+    }
   }
-  double sum = wasm_f64x2_extract_lane(s, 0) + wasm_f64x2_extract_lane(s, 1);
+  sum += lanes_sum(acc);
   if (k < n) {
     float t[4] = {0, 0, 0, 0};
     for (int j = k; j < n; j++) t[j - k] = x[j] - m;
-    wasm_v128_store(t, exp_f32x4(wasm_v128_load(t), &c));
+    wasm_v128_store(t, exp_neg_f32x4(wasm_v128_load(t), &c));
     for (int j = k; j < n; j++) sum += y[j] = t[j - k];
   }
   return sum;

@@ -15,6 +15,17 @@ float simd_math_constants[] = {
     1.6666665459e-1f,
     5.0000001201e-1f,
     1.f,
+    // exp_neg_f32x4 (XNNPACK's f32 rr2-p5 constants), from index 13:
+    1.44269504088896341f, // log2(e)
+    0x1.8000FEp23f,       // magic bias: 1.5 * 2^23 + 127
+    -0x1.62E400p-1f,      // -ln2, high part
+    -0x1.7F7D1Cp-20f,     // -ln2, low part
+    0x1.0F9F9Cp-7f,       // c5
+    0x1.573A1Ap-5f,       // c4
+    0x1.555A80p-3f,       // c3
+    0x1.FFFDC6p-2f,       // c2
+    0x1.FFFFF6p-1f,       // c1
+    -0x1.5D589Ep6f,       // below this, exp(x) is subnormal: flushed to 0
 };
 
 int32_t simd_math_integers[] = {

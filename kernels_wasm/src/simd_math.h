@@ -52,6 +52,36 @@ INLINE v128_t exp_f32x4(v128_t x, const ExpConstants* k) {
   return wasm_f32x4_mul(wasm_f32x4_mul(p, first), second);
 }
 
+// exp(x) for x <= 0, the softmax case: XNNPACK's "rr2-p5" scheme, a degree-5 polynomial with
+// the exponent built by one shift (the magic bias carries the exponent bias). Results below the
+// smallest normal float (x < -87.34) flush to 0, which saves the two-factor scaling exp_f32x4
+// needs for subnormals; within 2 ULPs elsewhere (tests/wasm_math_test.ts).
+typedef struct {
+  v128_t log2e, magic, minus_ln2_hi, minus_ln2_lo, c5, c4, c3, c2, c1, cutoff;
+} ExpNegConstants;
+
+INLINE ExpNegConstants exp_neg_constants(void) {
+  const float* c = simd_math_constants + 13;
+  ExpNegConstants k = {F4(c[0]), F4(c[1]), F4(c[2]), F4(c[3]), F4(c[4]),
+                       F4(c[5]), F4(c[6]), F4(c[7]), F4(c[8]), F4(c[9])};
+  return k;
+}
+
+INLINE v128_t exp_neg_f32x4(v128_t x, const ExpNegConstants* k) {
+  v128_t n = wasm_f32x4_add(wasm_f32x4_mul(x, k->log2e), k->magic);
+  v128_t s = wasm_i32x4_shl(n, 23); // 2^n: n + 127 sits in the low bits of the biased sum
+  n = wasm_f32x4_sub(n, k->magic);
+  v128_t t = wasm_f32x4_add(wasm_f32x4_mul(n, k->minus_ln2_hi), x);
+  t = wasm_f32x4_add(wasm_f32x4_mul(n, k->minus_ln2_lo), t);
+  v128_t p = wasm_f32x4_add(wasm_f32x4_mul(k->c5, t), k->c4);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), k->c3);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), k->c2);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), k->c1);
+  t = wasm_f32x4_mul(t, s);
+  v128_t f = wasm_f32x4_add(wasm_f32x4_mul(t, p), s);
+  return wasm_v128_andnot(f, wasm_f32x4_lt(x, k->cutoff));
+}
+
 INLINE v128_t log_f32x4(v128_t x, const ExpConstants* k) {
   (void)k;
   // Subnormals: scale into the normal range first.

@@ -70,7 +70,7 @@ Deno.test("kernels.wasm: shared memory, the micro-kernel imported, SIMD in the h
     relu_f32: /f32x4\.(gt|pmax|max)|v128\.bitselect/g,
     exp_f32: /f32x4\.mul/g,
     sigmoid_f32: /f32x4\.div/g,
-    task_softmax: /f32x4\.max/g,
+    task_softmax: /f32x4\.pmax/g,
     pack_a: /i8x16\.shuffle/g,
     task_depthwise: /f32x4\.mul/g,
     task_pool: /f32x4\.max/g,

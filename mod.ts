@@ -1,8 +1,10 @@
 // Edgeflow's public API: re-exports, and the default device plugins installed explicitly.
 import { defaultRegistry } from "./core/kernel.ts";
 import { refPlugin } from "./devices/ref/plugin.ts";
+import { tpuPlugin } from "./devices/tpu/plugin.ts";
 
 defaultRegistry.install(refPlugin);
+defaultRegistry.install(tpuPlugin);
 
 export * from "./core/dtype.ts";
 export * from "./core/shape.ts";
@@ -18,6 +20,9 @@ export * from "./core/variables.ts";
 export * from "./core/ops/mod.ts";
 export { refPlugin } from "./devices/ref/plugin.ts";
 export { nullPlugin } from "./devices/null/plugin.ts";
+export { tpuPlugin } from "./devices/tpu/plugin.ts";
+export { TpuDevice } from "./devices/tpu/device.ts";
+export { TPU_V4, type TpuParams } from "./devices/tpu/params.ts";
 export type { StepStats } from "./core/executor.ts";
 export { fromGraphDef, type GraphDefJson, toGraphDef } from "./core/formats/graphdef_json.ts";
 export { MapHostContext } from "./core/host_context.ts";

@@ -16,9 +16,11 @@ import type {
   DevicePerformance,
   MemoryStats,
 } from "../../core/device.ts";
+import { release, retain } from "../../core/buffer.ts";
 import { fullDeviceName } from "../../core/device_spec.ts";
 import { EdgeflowError } from "../../core/errors.ts";
 import type { Kernel, KernelContext } from "../../core/kernel.ts";
+import type { Shape } from "../../core/shape.ts";
 import { Tensor } from "../../core/tensor.ts";
 import { SimClock, type Span } from "./clock.ts";
 import { Hbm, TpuBuffer } from "./hbm.ts";
@@ -73,7 +75,18 @@ export class TpuDevice implements Device {
   }
 
   free(buffer: DeviceBuffer): void {
-    this.hbm.release(buffer as TpuBuffer);
+    const b = buffer as TpuBuffer;
+    if (b.base) release(b.base);
+    else this.hbm.release(b);
+  }
+
+  /** The same bytes under another shape (a reshape), sharing `base`'s HBM. */
+  view(base: TpuBuffer, shape: Shape): TpuBuffer {
+    const owner = retain(base.base ?? base);
+    const v = new TpuBuffer(base.dtype, shape, base.data, base.bytes, this, owner);
+    v.readyAt = base.readyAt;
+    this.running?.allocated.push(v);
+    return v;
   }
 
   upload(t: Tensor): TpuBuffer {

@@ -17,9 +17,14 @@ export class TpuBuffer implements DeviceBuffer {
     readonly shape: Shape,
     /** The values, in the dtype's storage (bfloat16 as 16-bit patterns). */
     readonly data: Storage,
-    /** Bytes charged against HBM. */
+    /** Bytes of the value (charged against HBM unless the buffer is a view). */
     readonly bytes: number,
     readonly device: Device,
+    /**
+     * For a view (a reshape): the buffer whose bytes it shares. The view holds a reference to
+     * it, so nothing updates the base in place while the view lives.
+     */
+    readonly base?: TpuBuffer,
   ) {}
 }
 

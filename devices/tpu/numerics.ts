@@ -16,7 +16,10 @@ function bf16Bits(u: number): number {
 }
 
 /** Rounds float32 values to bfloat16 values (still float32), in place when `out` is `src`. */
-export function roundToBf16(src: Float32Array, out = new Float32Array(src.length)): Float32Array {
+export function roundToBf16(
+  src: Float32Array,
+  out: Float32Array = new Float32Array(src.length),
+): Float32Array {
   const s = new Uint32Array(src.buffer, src.byteOffset, src.length);
   const o = new Uint32Array(out.buffer, out.byteOffset, out.length);
   for (let i = 0; i < s.length; i++) o[i] = bf16Bits(s[i]) << 16;

@@ -3,6 +3,7 @@
  * HBM (the ResourceTable holds TPU buffers, charged against capacity); AssignAdd and AssignSub
  * run on the vector unit, in place when no reader holds the old value.
  */
+import { HostBuffer } from "../../../core/buffer.ts";
 import { type DType, isFloat } from "../../../core/dtype.ts";
 import { EdgeflowError } from "../../../core/errors.ts";
 import { Identity, NoOp, PlaceholderWithDefault } from "../../../core/ops/basic.ts";
@@ -24,11 +25,22 @@ import {
   vpuTolerance,
 } from "./util.ts";
 
-/** The value is part of the program: written into HBM when the kernel runs. */
+/**
+ * The value is part of the program: written into HBM when the kernel runs. Integer scalars and
+ * vectors (shapes, axes, paddings) stay in host memory instead, as TensorFlow keeps int32 in
+ * host memory on accelerators: kernels read them there, and one the TPU computes with is
+ * uploaded by the executor like any host value.
+ */
 const constant = tpuKernel(Const, {
   dtypes: TPU_MOVABLE,
   run(ctx) {
-    const out = output(ctx, 0, ctx.attrs.value.shape);
+    const value = ctx.attrs.value;
+    if ((value.dtype === "int32" || value.dtype === "int64") && value.rank <= 1) {
+      ctx.setOutput(0, new HostBuffer(value));
+      ctx.device.charge(ctx, {});
+      return;
+    }
+    const out = output(ctx, 0, value.shape);
     copyStorage(out.data, ctx.attrs.value.data);
     ctx.device.charge(ctx, { hbmBytes: out.bytes });
   },

@@ -22,7 +22,8 @@ function random(shape: number[], seed: number, scale = 1): ef.Tensor {
 }
 
 interface Measured {
-  /** The last run's steps on the TPU that took simulated time. */
+  /** The last run's result and its steps on the TPU that took simulated time. */
+  result: ef.Tensor;
   steps: ef.StepStats[];
   /** Host wall milliseconds per run (median). */
   hostMs: number;
@@ -45,11 +46,12 @@ async function measure(
   const times: number[] = [];
   let metadata: ef.RunMetadata = { steps: [] };
   let runCycles = 0;
+  let result: ef.Tensor = new ef.Tensor("float32", [0], new Float32Array(0));
   for (let i = 0; i < runs; i++) {
     metadata = { steps: [] };
     const before = device.clock.now;
     const t0 = performance.now();
-    await session.run(fetch, feeds, [], { metadata });
+    result = await session.run(fetch, feeds, [], { metadata });
     times.push(performance.now() - t0);
     runCycles = device.clock.now - before;
   }
@@ -59,6 +61,7 @@ async function measure(
   const units = { mxu: sum("mxuCycles"), vpu: sum("vpuCycles"), hbm: sum("hbmCycles") };
   const bound = Object.entries(units).sort((a, b) => b[1] - a[1])[0][0];
   return {
+    result,
     steps: tpu,
     hostMs: median(times),
     kernelSeconds: device.seconds(cycles),
@@ -69,7 +72,37 @@ async function measure(
   };
 }
 
-function row(name: string, m: Measured, peak: number): string[] {
+/**
+ * A check that the values are real: the largest error of 16 sampled outputs against float64
+ * dot products of the float32 inputs, relative to Σ|a·b| (bfloat16 inputs allow about 2^-8).
+ */
+function matmulCheck(a: ef.Tensor, b: ef.Tensor, c: ef.Tensor, n: number): string {
+  const [as, bs, cs] = [a, b, c].map((t) => t.data as Float32Array);
+  const rand = seededRandom(n);
+  let worst = 0;
+  for (let s = 0; s < 16; s++) {
+    const i = Math.floor(rand() * n), j = Math.floor(rand() * n);
+    let dot = 0, abs = 0;
+    for (let k = 0; k < n; k++) {
+      dot += as[i * n + k] * bs[k * n + j];
+      abs += Math.abs(as[i * n + k] * bs[k * n + j]);
+    }
+    worst = Math.max(worst, Math.abs(cs[i * n + j] - dot) / abs);
+  }
+  return `err ${worst.toExponential(1)}`;
+}
+
+/** Softmax rows must sum to 1: the largest deviation. */
+function softmaxCheck(y: ef.Tensor): string {
+  const ys = y.data as Float32Array, n = y.shape[1];
+  let worst = 0;
+  for (let r = 0; r < ys.length; r += n) {
+    worst = Math.max(worst, Math.abs(ys.subarray(r, r + n).reduce((x, v) => x + v, 0) - 1));
+  }
+  return `Σ=1±${worst.toExponential(0)}`;
+}
+
+function row(name: string, m: Measured, peak: number, check: string): string[] {
   const tflops = m.flops / m.kernelSeconds / 1e12;
   return [
     name,
@@ -82,6 +115,7 @@ function row(name: string, m: Measured, peak: number): string[] {
     m.hostMs.toFixed(1),
     (m.hostMs / m.kernels).toFixed(2),
     (m.hostMs / 1e3 / m.kernelSeconds).toExponential(1),
+    check,
   ];
 }
 
@@ -95,7 +129,8 @@ async function matmulRows(peak: number): Promise<string[][]> {
     await using session = new ef.Session(g, { device: "TPU" });
     const feeds = { a: random([n, n], 1), b: random([n, n], 2) };
     const m = await measure(session, c, feeds, n <= 512 ? 5 : n <= 1024 ? 3 : 1);
-    rows.push(row(`MatMul ${n}x${n}x${n}`, m, peak));
+    const check = matmulCheck(feeds.a, feeds.b, m.result, n);
+    rows.push(row(`MatMul ${n}x${n}x${n}`, m, peak, check));
   }
   return rows;
 }
@@ -168,8 +203,10 @@ const header = [
   "host ms/run",
   "host ms/op",
   "host s per sim s",
+  "values",
 ];
 const net = await convNetMeasured();
-printTable(header, [...(await matmulRows(peak)), row(`conv net, batch ${BATCH}`, net, peak)]);
+const netRow = row(`conv net, batch ${BATCH}`, net, peak, softmaxCheck(net.result));
+printTable(header, [...(await matmulRows(peak)), netRow]);
 console.log(`\nconv net, batch ${BATCH}, per kernel (last run):\n`);
 printTable(["node", "op", "sim µs", "sim TFLOP/s", "bound", "host ms"], perOpRows(net));

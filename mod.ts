@@ -1,10 +1,12 @@
 // Edgeflow's public API: re-exports, and the default device plugins installed explicitly.
 import { defaultRegistry } from "./core/kernel.ts";
 import { refPlugin } from "./devices/ref/plugin.ts";
+import { tpuPlugin } from "./devices/tpu/plugin.ts";
 import { wasmPlugin } from "./kernels_wasm/plugin.ts";
 
 defaultRegistry.install(refPlugin);
 defaultRegistry.install(wasmPlugin);
+defaultRegistry.install(tpuPlugin);
 
 export * from "./core/dtype.ts";
 export * from "./core/shape.ts";
@@ -21,6 +23,9 @@ export * from "./core/ops/mod.ts";
 export { refPlugin } from "./devices/ref/plugin.ts";
 export { nullPlugin } from "./devices/null/plugin.ts";
 export { wasmPlugin } from "./kernels_wasm/plugin.ts";
+export { tpuPlugin } from "./devices/tpu/plugin.ts";
+export { TpuDevice } from "./devices/tpu/device.ts";
+export { TPU_V4, type TpuParams } from "./devices/tpu/params.ts";
 export type { StepStats } from "./core/executor.ts";
 export { fromGraphDef, type GraphDefJson, toGraphDef } from "./core/formats/graphdef_json.ts";
 export { MapHostContext } from "./core/host_context.ts";

@@ -31,6 +31,18 @@ export interface PoolOptions {
   readonly spin: number;
 }
 
+/**
+ * The worker's module. node:worker_threads starts only file: and data: URLs; when Edgeflow is
+ * imported by URL (https:), a data: module imports the worker from there.
+ */
+function workerUrl(): URL {
+  const url = new URL("./worker.ts", import.meta.url);
+  if (url.protocol === "file:") return url;
+  return new URL(
+    `data:text/javascript,${encodeURIComponent(`import ${JSON.stringify(url.href)};`)}`,
+  );
+}
+
 export class WorkerPool {
   private readonly control: Int32Array;
   private readonly workers: Worker[] = [];
@@ -49,7 +61,7 @@ export class WorkerPool {
   static async start(tasks: readonly TaskFunction[], options: PoolOptions): Promise<WorkerPool> {
     const n = options.stacks.length;
     const pool = new WorkerPool(tasks, options.init.taskNames, options.spin, n);
-    const url = new URL("./worker.ts", import.meta.url);
+    const url = workerUrl();
     const ready = options.stacks.map(async ({ base, top }, worker) => {
       const w = new Worker(url);
       pool.workers.push(w);

@@ -1,22 +1,24 @@
 /**
  * The main thread's side of the worker pool. `run(task, args, nt)` posts the task to nt-1 workers
- * through the control block, runs thread 0's share on the main thread, then waits for the
- * workers: a short spin, then Atomics.wait. Jobs are synchronous, like TensorFlow's CPU kernels:
- * when `run` returns, the outputs are written.
+ * through the control block (control.ts), runs tasks on the main thread too, then waits for the
+ * workers that joined: a short spin, then Atomics.wait. Jobs are synchronous, like TensorFlow's
+ * CPU kernels: when `run` returns, the outputs are written.
  */
 import { Worker } from "node:worker_threads";
 import { EdgeflowError } from "../../core/errors.ts";
 import {
   ARGS,
   ASLEEP,
+  CLOSED,
   controlWords,
   FAILED,
+  JOB,
   NT,
-  PENDING,
+  POSTED,
   SEQ,
   SHUTDOWN,
+  STATE,
   TASK,
-  TID,
   type WorkerInit,
   workerLine,
   type WorkerReady,
@@ -47,6 +49,7 @@ export class WorkerPool {
   private readonly control: Int32Array;
   private readonly workers: Worker[] = [];
   private closed = false;
+  private jobs = 0;
 
   private constructor(
     private readonly tasks: readonly TaskFunction[],
@@ -96,18 +99,27 @@ export class WorkerPool {
     return this.workers.length + 1;
   }
 
-  /** Runs task `task` on `nt` threads (thread 0 is this one) and returns when all are done. */
+  /**
+   * Runs task `task` on up to `nt` threads (thread 0 is this one) and returns when it is done:
+   * this thread runs tasks until none is left, then waits for the workers that joined meanwhile.
+   */
   run(task: number, args: number, nt: number): void {
     const c = this.control;
     const helpers = Math.min(nt, this.threads) - 1;
     if (helpers > 0) {
-      Atomics.store(c, PENDING, helpers);
+      const job = ++this.jobs;
+      // Everything a joining worker reads is written before the job opens.
       for (let w = 0; w < helpers; w++) {
         const line = workerLine(w);
         c[line + TASK] = task;
         c[line + ARGS] = args;
-        c[line + TID] = w + 1;
         c[line + NT] = helpers + 1;
+        Atomics.store(c, line + POSTED, job);
+      }
+      Atomics.store(c, JOB, job);
+      Atomics.store(c, STATE, 0);
+      for (let w = 0; w < helpers; w++) {
+        const line = workerLine(w);
         Atomics.add(c, line + SEQ, 1);
         // Skip the notify (a futex call) while the worker is still spinning.
         if (Atomics.load(c, line + ASLEEP)) Atomics.notify(c, line + SEQ, 1);
@@ -116,7 +128,7 @@ export class WorkerPool {
     try {
       this.tasks[task](args, 0, helpers + 1);
     } finally {
-      if (helpers > 0) this.join();
+      if (helpers > 0) this.closeJob();
     }
     if (c[FAILED]) {
       c[FAILED] = 0;
@@ -124,13 +136,14 @@ export class WorkerPool {
     }
   }
 
-  private join(): void {
+  /** Closes the current job and waits for the workers in it to leave. */
+  private closeJob(): void {
     const c = this.control;
-    let pending = Atomics.load(c, PENDING);
-    for (let i = 0; pending !== 0 && i < this.spin; i++) pending = Atomics.load(c, PENDING);
-    while (pending !== 0) {
-      Atomics.wait(c, PENDING, pending);
-      pending = Atomics.load(c, PENDING);
+    let state = Atomics.or(c, STATE, CLOSED) | CLOSED;
+    for (let i = 0; state !== CLOSED && i < this.spin; i++) state = Atomics.load(c, STATE);
+    while (state !== CLOSED) {
+      Atomics.wait(c, STATE, state);
+      state = Atomics.load(c, STATE);
     }
   }
 

@@ -1,7 +1,7 @@
 /**
  * A worker of the WASM device's pool: instantiates the kernel modules on the shared memory, moves
  * its stack to its own region, then loops: spin briefly on its SEQ word, sleep in Atomics.wait
- * when nothing comes, run the posted task, report completion through PENDING. No message passes
+ * when nothing comes, join the posted job and run its task (see control.ts). No message passes
  * per job. Started with node:worker_threads so the device can unref it: a pool left open must not
  * keep the process alive.
  */
@@ -9,13 +9,15 @@ import { parentPort } from "node:worker_threads";
 import {
   ARGS,
   ASLEEP,
+  CLOSED,
   FAILED,
+  JOB,
   NT,
-  PENDING,
+  POSTED,
   SEQ,
   SHUTDOWN,
+  STATE,
   TASK,
-  TID,
   type WorkerInit,
   workerLine,
   type WorkerReady,
@@ -40,6 +42,7 @@ function start(init: WorkerInit): TaskFunction[] {
 function serve(init: WorkerInit, tasks: TaskFunction[]): void {
   const c = new Int32Array(init.control);
   const line = workerLine(init.worker);
+  const tid = init.worker + 1; // the main thread is thread 0
   let seen = 0;
   for (;;) {
     let seq = Atomics.load(c, line + SEQ);
@@ -53,12 +56,17 @@ function serve(init: WorkerInit, tasks: TaskFunction[]): void {
     }
     seen = seq;
     if (Atomics.load(c, SHUTDOWN)) return;
-    try {
-      tasks[c[line + TASK]](c[line + ARGS], c[line + TID], c[line + NT]);
-    } catch {
-      Atomics.store(c, FAILED, 1);
+    // Join the job unless the main thread closed it, or it is not the one this worker was posted.
+    const joined = (Atomics.add(c, STATE, 1) & CLOSED) === 0 &&
+      Atomics.load(c, line + POSTED) === Atomics.load(c, JOB);
+    if (joined) {
+      try {
+        tasks[c[line + TASK]](c[line + ARGS], tid, c[line + NT]);
+      } catch {
+        Atomics.store(c, FAILED, 1);
+      }
     }
-    if (Atomics.sub(c, PENDING, 1) === 1) Atomics.notify(c, PENDING);
+    if (Atomics.sub(c, STATE, 1) - 1 === CLOSED) Atomics.notify(c, STATE);
   }
 }
 

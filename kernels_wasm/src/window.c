@@ -14,50 +14,69 @@ static void interior(const ConvGeom* g, int* ow0, int* ow1) {
   *ow1 = last < 0 ? *ow0 : MAX(*ow0, MIN(g->out_w, last / g->stride_w + 1));
 }
 
-// One output pixel of a depthwise convolution with multiplier 1: out[c] = Σ x[tap, c] f[tap, c].
-static void depthwise_pixel(const ConvGeom* g, const float* x, const float* f, float* out, int oh,
-                            int ow, int check) {
-  int c = g->in_c;
-  const float* taps[64];
-  const float* filters[64];
-  int n = 0;
+#define MAX_TAPS 64
+
+// The taps of output row oh that fall inside the image vertically: their offsets (floats) from
+// the window's top-left input pixel, and their filter rows. Every pixel of the row shares them.
+static int row_taps(const ConvGeom* g, const float* f, int oh, int offsets[MAX_TAPS],
+                    const float* filters[MAX_TAPS]) {
+  int n = 0, c = g->in_c;
   for (int fh = 0; fh < g->filter_h; fh++) {
     int ih = oh * g->stride_h - g->pad_top + fh * g->dilation_h;
     if (ih < 0 || ih >= g->in_h) continue;
     for (int fw = 0; fw < g->filter_w; fw++) {
-      int iw = ow * g->stride_w - g->pad_left + fw * g->dilation_w;
-      if (check && (iw < 0 || iw >= g->in_w)) continue;
-      if (n == 64) break;
-      taps[n] = x + ((size_t)ih * g->in_w + iw) * c;
+      offsets[n] = (fh * g->dilation_h * g->in_w + fw * g->dilation_w) * c;
       filters[n++] = f + (size_t)(fh * g->filter_w + fw) * c;
     }
   }
-  int k = 0;
-  for (; k + 16 <= c; k += 16) {
-    v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
-    for (int t = 0; t < n; t++) {
-      const float *xp = taps[t] + k, *fp = filters[t] + k;
-      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(xp), wasm_v128_load(fp)));
-      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load(xp + 4), wasm_v128_load(fp + 4)));
-      a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load(xp + 8), wasm_v128_load(fp + 8)));
-      a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load(xp + 12), wasm_v128_load(fp + 12)));
+  return n;
+}
+
+#define MAC(acc, x, f) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(x, f))
+
+// Interior pixels [ow0, ow1) of a row, multiplier 1, two pixels at a time so each filter vector
+// loaded serves both: out[c] = Σ_taps x[tap, c] f[tap, c].
+static void depthwise_interior(const ConvGeom* g, const float* image, float* row, int oh, int ow0,
+                               int ow1, int n, const int* offsets, const float* const* filters) {
+  int c = g->in_c, step = g->stride_w * c;
+  const float* top = image + ((ptrdiff_t)(oh * g->stride_h - g->pad_top) * g->in_w - g->pad_left) * c;
+  int ow = ow0;
+  for (; ow + 2 <= ow1; ow += 2) {
+    const float* p = top + (ptrdiff_t)ow * step;
+    float* o = row + (size_t)ow * c;
+    int k = 0;
+    for (; k + 8 <= c; k += 8) {
+      v128_t a0 = wasm_f32x4_splat(0), a1 = a0, b0 = a0, b1 = a0;
+      for (int t = 0; t < n; t++) {
+        const float *x = p + offsets[t] + k, *fp = filters[t] + k;
+        v128_t f0 = wasm_v128_load(fp), f1 = wasm_v128_load(fp + 4);
+        MAC(a0, wasm_v128_load(x), f0);
+        MAC(a1, wasm_v128_load(x + 4), f1);
+        MAC(b0, wasm_v128_load(x + step), f0);
+        MAC(b1, wasm_v128_load(x + step + 4), f1);
+      }
+      wasm_v128_store(o + k, a0);
+      wasm_v128_store(o + k + 4, a1);
+      wasm_v128_store(o + c + k, b0);
+      wasm_v128_store(o + c + k + 4, b1);
     }
-    wasm_v128_store(out + k, a0);
-    wasm_v128_store(out + k + 4, a1);
-    wasm_v128_store(out + k + 8, a2);
-    wasm_v128_store(out + k + 12, a3);
-  }
-  for (; k + 4 <= c; k += 4) {
-    v128_t a = wasm_f32x4_splat(0);
-    for (int t = 0; t < n; t++) {
-      a = wasm_f32x4_add(a, wasm_f32x4_mul(wasm_v128_load(taps[t] + k), wasm_v128_load(filters[t] + k)));
+    for (; k < c; k++) {
+      float a = 0, b = 0;
+      for (int t = 0; t < n; t++) {
+        a += p[offsets[t] + k] * filters[t][k];
+        b += p[offsets[t] + step + k] * filters[t][k];
+      }
+      o[k] = a;
+      o[c + k] = b;
     }
-    wasm_v128_store(out + k, a);
   }
-  for (; k < c; k++) {
-    float a = 0;
-    for (int t = 0; t < n; t++) a += taps[t][k] * filters[t][k];
-    out[k] = a;
+  for (; ow < ow1; ow++) {
+    const float* p = top + (ptrdiff_t)ow * step;
+    for (int k = 0; k < c; k++) {
+      float a = 0;
+      for (int t = 0; t < n; t++) a += p[offsets[t] + k] * filters[t][k];
+      row[(size_t)ow * c + k] = a;
+    }
   }
 }
 
@@ -80,6 +99,7 @@ static void depthwise_pixel_general(const ConvGeom* g, const float* x, const flo
 }
 
 // args: x, filter, out, multiplier, ConvGeom (14 words). Task t is output row (t / out_h, t % out_h).
+// args: x, filter, out, multiplier, ConvGeom (14 words). Task t is output row (t / out_h, t % out_h).
 EXPORT("task_depthwise") void task_depthwise(word* args, int tid, int nt) {
   (void)tid;
   (void)nt;
@@ -90,14 +110,21 @@ EXPORT("task_depthwise") void task_depthwise(word* args, int tid, int nt) {
   const ConvGeom* g = (const ConvGeom*)(args + ARG0 + 4);
   int ow0, ow1, oc = g->in_c * m;
   interior(g, &ow0, &ow1);
-  int few_taps = g->filter_h * g->filter_w <= 64;
+  int fast = m == 1 && g->filter_h * g->filter_w <= MAX_TAPS;
   FOR_EACH_TASK(t, args) {
     int b = t / g->out_h, oh = t % g->out_h;
     const float* image = x + (size_t)b * g->in_h * g->in_w * g->in_c;
     float* row = out + (size_t)t * g->out_w * oc;
+    int offsets[MAX_TAPS];
+    const float* filters[MAX_TAPS];
+    int n = fast ? row_taps(g, f, oh, offsets, filters) : 0;
     for (int ow = 0; ow < g->out_w; ow++) {
-      if (m == 1 && few_taps) depthwise_pixel(g, image, f, row + (size_t)ow * oc, oh, ow, ow < ow0 || ow >= ow1);
-      else depthwise_pixel_general(g, image, f, row + (size_t)ow * oc, oh, ow, m);
+      if (fast && ow == ow0 && ow1 > ow0) {
+        depthwise_interior(g, image, row, oh, ow0, ow1, n, offsets, filters);
+        ow = ow1 - 1;
+        continue;
+      }
+      depthwise_pixel_general(g, image, f, row + (size_t)ow * oc, oh, ow, m);
     }
   }
 }

@@ -62,7 +62,10 @@ const rows = WORKLOADS.map((w) => {
 });
 
 console.log(
-  "\nWASM device vs peers: median ms per run (GFLOP/s); dispatch row: µs per op. " +
+  `\nDeno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${navigator.hardwareConcurrency} cores.`,
+);
+console.log(
+  "WASM device vs peers: median ms per run (GFLOP/s); dispatch row: µs per op. " +
     "Ratios: peer time / Edgeflow time (> 1: Edgeflow faster); best = fastest peer config vs " +
     "Edgeflow's faster thread count.\n",
 );

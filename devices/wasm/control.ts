@@ -4,7 +4,7 @@
  * spinning worker does not slow the line the main thread writes.
  *
  * Posting job j to worker w: write its TASK, ARGS, NT and POSTED (= j) words and the header's JOB,
- * open the job (STATE = 0), then increment w's SEQ word (and notify it if it is ASLEEP).
+ * open the job (clear CLOSED in STATE), then increment w's SEQ word (and notify it if ASLEEP).
  *
  * A worker joins a job by incrementing STATE, runs the task, and leaves by decrementing it. When
  * the main thread has run out of tasks it closes the job (sets CLOSED in STATE) and waits only

@@ -55,6 +55,10 @@ const MAX_PAGES = 65536;
 const INITIAL_PAGES = 32;
 const STACK_BYTES = 256 << 10;
 const ARGS_BYTES = 1024;
+/** Jobs smaller than this (element operations, ~ns each) run on the calling thread alone. */
+export const PARALLEL_WORK = 1 << 14;
+/** Jobs at least this large wake sleeping workers. */
+export const WAKE_WORK = 1 << 19;
 
 /** A dtype's storage over an ArrayBuffer holding its elements. */
 function storageOver(dtype: DType, buffer: ArrayBuffer): Tensor["data"] {
@@ -195,10 +199,13 @@ export class WasmDevice implements Device {
   }
 
   /**
-   * Runs task `task` split into `tasks` pieces over up to `threads` threads. `words` are the
-   * kernel's arguments, after the task counter and count the C side reads at words 0 and 1.
+   * Runs task `task` split into `tasks` pieces. `words` are the kernel's arguments, after the
+   * task counter and count the C side reads at words 0 and 1. `work` is the job's size in
+   * element operations (about a nanosecond each): below PARALLEL_WORK it stays on this thread;
+   * below WAKE_WORK it takes only the workers that are awake (still spinning after a job), since
+   * waking a sleeping one costs from ten to hundreds of microseconds (a VM's idle core).
    */
-  launch(task: number, tasks: number, words: readonly number[], threads = tasks): void {
+  launch(task: number, tasks: number, words: readonly number[], work = Infinity): void {
     if (tasks <= 0) return;
     if (words.length + 2 > ARGS_BYTES / 4) {
       throw new Error(`too many argument words for task ${task}`);
@@ -207,7 +214,8 @@ export class WasmDevice implements Device {
     i32[a] = 0;
     i32[a + 1] = tasks;
     for (let i = 0; i < words.length; i++) i32[a + 2 + i] = words[i];
-    this.pool!.run(task, this.argsPtr, Math.min(threads, tasks));
+    const threads = work < PARALLEL_WORK ? 1 : Math.min(tasks, this.threads);
+    this.pool!.run(task, this.argsPtr, threads, work >= WAKE_WORK);
   }
 
   /** Argument word i of the last launch, after the task words: where tasks return results. */

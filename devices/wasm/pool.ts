@@ -58,6 +58,7 @@ export class WorkerPool {
     workers: number,
   ) {
     this.control = new Int32Array(new SharedArrayBuffer(controlWords(workers) * 4));
+    this.control[STATE] = CLOSED; // no job open
   }
 
   /** Starts one worker per stack region and waits until all are ready. */
@@ -102,14 +103,20 @@ export class WorkerPool {
   /**
    * Runs task `task` on up to `nt` threads (thread 0 is this one) and returns when it is done:
    * this thread runs tasks until none is left, then waits for the workers that joined meanwhile.
+   * Sleeping workers are left to sleep unless `wake`.
    */
-  run(task: number, args: number, nt: number): void {
+  run(task: number, args: number, nt: number, wake = true): void {
+    if (nt <= 1 || this.workers.length === 0) return this.tasks[task](args, 0, 1);
     const c = this.control;
-    const helpers = Math.min(nt, this.threads) - 1;
+    const posted: number[] = [];
+    for (let w = 0; w < Math.min(nt, this.threads) - 1; w++) {
+      if (wake || !Atomics.load(c, workerLine(w) + ASLEEP)) posted.push(w);
+    }
+    const helpers = posted.length;
     if (helpers > 0) {
       const job = ++this.jobs;
       // Everything a joining worker reads is written before the job opens.
-      for (let w = 0; w < helpers; w++) {
+      for (const w of posted) {
         const line = workerLine(w);
         c[line + TASK] = task;
         c[line + ARGS] = args;
@@ -117,8 +124,10 @@ export class WorkerPool {
         Atomics.store(c, line + POSTED, job);
       }
       Atomics.store(c, JOB, job);
-      Atomics.store(c, STATE, 0);
-      for (let w = 0; w < helpers; w++) {
+      // Reopen by clearing CLOSED only: a late worker of an earlier job may be counted in STATE
+      // for a moment (it joined, saw CLOSED, and is about to leave); storing 0 would lose it.
+      Atomics.sub(c, STATE, CLOSED);
+      for (const w of posted) {
         const line = workerLine(w);
         Atomics.add(c, line + SEQ, 1);
         // Skip the notify (a futex call) while the worker is still spinning.

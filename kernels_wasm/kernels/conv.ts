@@ -10,7 +10,7 @@ import { AvgPool, MaxPool } from "../../core/ops/pool.ts";
 import { Task } from "../tasks.ts";
 import { dtypeCode } from "./elementwise.ts";
 import { sgemm } from "./gemm.ts";
-import { dotTolerance, maxAbs, threadsFor, wasmBuffer, wasmKernel } from "./util.ts";
+import { dotTolerance, maxAbs, wasmBuffer, wasmKernel } from "./util.ts";
 
 /** The 14 ConvGeom words (kernels_wasm/src/window.h), in order. */
 export function geometryWords(g: WindowGeometry): number[] {
@@ -77,7 +77,7 @@ export const depthwiseKernel = wasmKernel(DepthwiseConv2dNative, {
     const rows = g.batch * g.outHeight;
     const work = rows * g.outWidth * g.outChannels * g.filterHeight * g.filterWidth;
     const words = [x.ptr, f.ptr, out.ptr, g.channelMultiplier, ...geometryWords(g)];
-    ctx.device.launch(Task.task_depthwise, rows, words, threadsFor(ctx.device, work));
+    ctx.device.launch(Task.task_depthwise, rows, words, work);
   },
   tolerance: windowTolerance(true),
 });
@@ -90,7 +90,7 @@ export const maxPoolKernel = wasmKernel(MaxPool, {
     const g = convGeometry("pool", x.shape, null, ctx.attrs);
     const words = [x.ptr, out.ptr, dtypeCode(x.dtype), 0, ...geometryWords(g)];
     const work = g.batch * g.outHeight * g.outWidth * g.inChannels * g.filterHeight * g.filterWidth;
-    ctx.device.launch(Task.task_pool, g.batch * g.outHeight, words, threadsFor(ctx.device, work));
+    ctx.device.launch(Task.task_pool, g.batch * g.outHeight, words, work);
   },
 });
 
@@ -102,7 +102,7 @@ export const avgPoolKernel = wasmKernel(AvgPool, {
     const g = convGeometry("pool", x.shape, null, ctx.attrs);
     const words = [x.ptr, out.ptr, dtypeCode(x.dtype), 1, ...geometryWords(g)];
     const work = g.batch * g.outHeight * g.outWidth * g.inChannels * g.filterHeight * g.filterWidth;
-    ctx.device.launch(Task.task_pool, g.batch * g.outHeight, words, threadsFor(ctx.device, work));
+    ctx.device.launch(Task.task_pool, g.batch * g.outHeight, words, work);
   },
 });
 

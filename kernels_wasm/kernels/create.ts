@@ -28,7 +28,7 @@ export const castKernel = wasmKernel(Cast, {
       n,
       CHUNK,
       ctx.attrs.Truncate ? 1 : 0,
-    ]);
+    ], n);
   },
 });
 
@@ -43,7 +43,7 @@ export function fillBuffer(d: WasmDevice, out: WasmBuffer, element: Uint8Array):
     byteSize(out.dtype),
     words[0],
     words[1],
-  ]);
+  ], bytes / 8);
 }
 
 /** The bytes of a scalar tensor's element. */

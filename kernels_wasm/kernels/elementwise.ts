@@ -116,7 +116,7 @@ export function launchBinary(
   const xFull = sameShape(x.shape, out.shape), yFull = sameShape(y.shape, out.shape);
   if ((xFull || sizeOfShape(x.shape) === 1) && (yFull || sizeOfShape(y.shape) === 1)) {
     const words = [out.ptr, x.ptr, y.ptr, op, dt, 0, n, xFull ? 1 : 0, yFull ? 1 : 0, chunk];
-    d.launch(Task.task_binary, tasks, words);
+    d.launch(Task.task_binary, tasks, words, n * (chunk === CHUNK ? 1 : 8));
     return;
   }
   const p = broadcastPlan([x.shape, y.shape], out.shape);
@@ -134,7 +134,7 @@ export function launchBinary(
     ...outerWords(p.dims),
     ...outerWords(p.strides[0]),
     ...outerWords(p.strides[1]),
-  ]);
+  ], n * (chunk === CHUNK ? 1 : 8));
 }
 
 /** Integer division by zero is an error in TensorFlow (and a trap in wasm). */
@@ -185,7 +185,7 @@ export function launchUnary(
     n,
     chunk,
     ...f64Word2(alpha),
-  ]);
+  ], n * (chunk === CHUNK ? 1 : 8));
 }
 
 const SIMD = "a float32x4 polynomial approximation (simd_math.h)";

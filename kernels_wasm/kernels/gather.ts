@@ -68,7 +68,7 @@ export const gatherKernel = wasmKernel(GatherV2, {
       plan.count,
       plan.inner,
       chunk,
-    ]);
+    ], rows * plan.inner);
   },
 });
 
@@ -94,7 +94,7 @@ export const selectKernel = wasmKernel(SelectV2, {
       chunk,
       ...outerWords(p.dims),
       ...p.strides.flatMap(outerWords),
-    ]);
+    ], n);
   },
 });
 
@@ -121,7 +121,7 @@ export const oneHotKernel = wasmKernel(OneHot, {
       plan.depth,
       plan.inner,
       ...words,
-    ]);
+    ], plan.outer * plan.depth * plan.inner);
   },
 });
 

@@ -7,14 +7,10 @@
  * the thread count. Tasks are many (about 8 per thread) because threads take them dynamically:
  * a core lent to another process then costs a task, not half the job.
  */
-import type { WasmDevice } from "../../devices/wasm/device.ts";
+import { PARALLEL_WORK, type WasmDevice } from "../../devices/wasm/device.ts";
 import { Task } from "../tasks.ts";
 
 const MR = 6, NR = 8, MC = 120;
-/** Work (FLOPs) below which a GEMM runs on the main thread alone: waking workers costs more. */
-const SERIAL_FLOPS = 1 << 17;
-/** Packing below this many elements of B runs on the main thread alone. */
-const SERIAL_PACK = 1 << 15;
 /** Words of a ConvGeom (gemm.h), in order. */
 export const CONV_WORDS = 14;
 
@@ -67,7 +63,8 @@ export function sgemm(d: WasmDevice, p: GemmProblem): void {
       d.i32.set(p.bIndex ?? new Int32Array(batch), bIndex >>> 2);
     }
     const flops = 2 * batch * p.m * p.n * p.k;
-    const threads = flops < SERIAL_FLOPS ? 1 : d.threads;
+    // Tiles for as many threads as the job can get; whoever takes a task computes the same bits.
+    const threads = flops / 2 < PARALLEL_WORK ? 1 : d.threads;
     const { mct, nct } = tiling(p.m, p.n, batch, threads);
     const words = [
       p.a,
@@ -93,9 +90,9 @@ export function sgemm(d: WasmDevice, p: GemmProblem): void {
       ...(p.conv ?? new Array(CONV_WORDS).fill(0)),
     ];
     const groups = Math.ceil(np / NR / 4);
-    d.launch(Task.task_sgemm_pack, nb * groups, words, nb * p.k * np < SERIAL_PACK ? 1 : threads);
+    d.launch(Task.task_sgemm_pack, nb * groups, words, nb * p.k * np);
     const tasks = batch * Math.ceil(p.m / mct) * Math.ceil(p.n / nct);
-    d.launch(Task.task_sgemm, tasks, words, threads);
+    d.launch(Task.task_sgemm, tasks, words, flops / 2);
   } finally {
     d.releaseScratch(bp);
     if (tables) d.releaseScratch(tables);

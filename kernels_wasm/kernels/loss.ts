@@ -41,7 +41,7 @@ export const xentKernel = wasmKernel(SoftmaxCrossEntropyWithLogits, {
       ...matrixStrides(l.shape),
       0,
       4,
-    ]);
+    ], batch * classes * 20);
   },
   tolerance: TOLERANCE,
 });
@@ -77,7 +77,7 @@ export const sparseXentKernel = wasmKernel(SparseSoftmaxCrossEntropyWithLogits, 
       0,
       1,
       l.dtype === "int64" ? 8 : 4,
-    ]);
+    ], batch * classes * 20);
   },
   tolerance: TOLERANCE,
 });

@@ -78,7 +78,7 @@ function multiply(d: WasmDevice, { x, y, out, tx, ty }: Product): void {
       d.i32.set(p.aIndex!, ai >>> 2);
       d.i32.set(p.bIndex!, bi >>> 2);
     }
-    d.launch(task, batch * m, [...words, ai, bi], m * n * k * batch < 1 << 16 ? 1 : d.threads);
+    d.launch(task, batch * m, [...words, ai, bi], m * n * k * batch);
   } finally {
     if (tables) d.releaseScratch(tables);
   }

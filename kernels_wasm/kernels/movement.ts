@@ -225,7 +225,12 @@ export const padKernel = wasmKernel(Pad, {
     const plan = resolvePad(x.shape, intList(ctx.hostInput(1)));
     const out = wasmBuffer(ctx.output(0, outShape));
     const size = byteSize(x.dtype), bytes = outShape.reduce((a, b) => a * b, 1) * size;
-    ctx.device.launch(Task.task_fill, Math.ceil(bytes / (1 << 18)), [out.ptr, bytes, size, 0, 0]);
+    ctx.device.launch(
+      Task.task_fill,
+      Math.ceil(bytes / (1 << 18)),
+      [out.ptr, bytes, size, 0, 0],
+      bytes / 8,
+    );
     const outStrides = stridesOf(outShape);
     const offset = plan.before.reduce((o, b, i) => o + b * outStrides[i], 0);
     stridedCopy(ctx.device, {

@@ -48,7 +48,7 @@ export const batchNormKernel = wasmKernel(FusedBatchNormV3, {
         inner,
         n,
         TASK_ELEMENTS,
-      ]);
+      ], n * 4);
     } finally {
       d.releaseScratch(params);
     }
@@ -85,7 +85,7 @@ function softmaxKernel(op: typeof Softmax, log: boolean): Kernel {
         n,
         chunk,
         log ? 1 : 0,
-      ]);
+      ], rows * n * 8);
     },
     tolerance: softmaxTolerance(log),
   });

@@ -27,8 +27,6 @@ import { maxAbs, wasmBuffer, wasmKernel } from "./util.ts";
 
 /** Elements of a row one task folds; longer rows are folded in parts, combined in order. */
 const PART = 1 << 14;
-/** Work below which a reduction stays on the main thread. */
-const SERIAL = 1 << 15;
 
 interface Layout {
   outer: number;
@@ -45,20 +43,20 @@ function launchReduce(
   l: Layout,
 ): void {
   const op = REDUCE_CODES.indexOf(code), dt = dtypeCode(dtype);
-  const threads = l.outer * l.reduce * l.inner < SERIAL ? 1 : d.threads;
+  const work = l.outer * l.reduce * l.inner;
   if (l.inner > 1) {
     const part = Math.max(1, Math.min(l.inner, Math.ceil(PART / Math.max(1, l.reduce))));
     const tasks = l.outer * Math.ceil(l.inner / part);
     const words = [x, out, op, dt, l.outer, l.reduce, l.inner, part, 1, 0];
-    d.launch(Task.task_reduce, tasks, words, threads);
+    d.launch(Task.task_reduce, tasks, words, work);
     return;
   }
   const parts = Math.max(1, Math.ceil(l.reduce / PART));
   const partials = parts > 1 ? d.scratch(l.outer * parts * 8) : undefined;
   try {
     const words = [x, out, op, dt, l.outer, l.reduce, 1, PART, parts, partials?.ptr ?? 0];
-    d.launch(Task.task_reduce, l.outer * parts, words, threads);
-    if (partials) d.launch(Task.task_reduce_finish, l.outer, words, 1);
+    d.launch(Task.task_reduce, l.outer * parts, words, work);
+    if (partials) d.launch(Task.task_reduce_finish, l.outer, words, 0);
   } finally {
     if (partials) d.releaseScratch(partials);
   }
@@ -131,12 +129,7 @@ function argKernel(op: ArgOpDef, sign: 1 | -1): Kernel {
       const out = wasmBuffer(ctx.output(0));
       const wide = ctx.attrs.output_type === "int64" ? 1 : 0;
       const words = [x.ptr, out.ptr, dtypeCode(x.dtype), sign, outer, dim, inner, wide];
-      ctx.device.launch(
-        Task.task_arg_reduce,
-        outer,
-        words,
-        outer * dim * inner < SERIAL ? 1 : ctx.device.threads,
-      );
+      ctx.device.launch(Task.task_arg_reduce, outer, words, outer * dim * inner);
     },
   });
 }

@@ -61,7 +61,7 @@ export function stridedCopy(d: WasmDevice, c: StridedCopy): void {
     ...pad(dims),
     ...pad(ds),
     ...pad(ss),
-  ]);
+  ], rows * inner);
 }
 
 /** Row-major strides: the dst side of most copies. */
@@ -71,5 +71,5 @@ export function contiguous(shape: Shape): number[] {
 
 /** Copies a whole contiguous buffer's bytes. */
 export function copyBytes(d: WasmDevice, dst: number, src: number, bytes: number): void {
-  d.launch(Task.task_copy, Math.ceil(bytes / (1 << 18)), [dst, src, bytes]);
+  d.launch(Task.task_copy, Math.ceil(bytes / (1 << 18)), [dst, src, bytes], bytes / 8);
 }

@@ -76,11 +76,6 @@ export function maxAbs(t: Tensor): number {
   return xs.length === 0 ? 1 : m;
 }
 
-/** Threads for a job of `work` element operations: waking workers for less costs more. */
-export function threadsFor(d: WasmDevice, work: number, grain = 1 << 15): number {
-  return work < grain ? 1 : d.threads;
-}
-
 /** float32's unit roundoff. */
 export const U32 = 2 ** -24;
 

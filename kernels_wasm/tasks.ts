@@ -4,9 +4,7 @@
  * name is exported.
  */
 export const TASK_NAMES = [
-  "task_noop",
   "task_fill",
-  "task_copy",
   "task_sgemm_pack",
   "task_sgemm",
   "task_imatmul_i32",

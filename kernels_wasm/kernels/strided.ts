@@ -68,8 +68,3 @@ export function stridedCopy(d: WasmDevice, c: StridedCopy): void {
 export function contiguous(shape: Shape): number[] {
   return stridesOf(shape);
 }
-
-/** Copies a whole contiguous buffer's bytes. */
-export function copyBytes(d: WasmDevice, dst: number, src: number, bytes: number): void {
-  d.launch(Task.task_copy, Math.ceil(bytes / (1 << 18)), [dst, src, bytes], bytes / 8);
-}

@@ -31,16 +31,8 @@ export function sizeOfBuffer(b: DeviceBuffer): number {
   return n;
 }
 
-const f32 = new Float32Array(2);
-const i32 = new Int32Array(f32.buffer);
 const f64 = new Float64Array(1);
 const f64Words = new Int32Array(f64.buffer);
-
-/** A float32 as the argument word C reads with word_f32. */
-export function f32Word(x: number): number {
-  f32[0] = x;
-  return i32[0];
-}
 
 /** A float64 as two argument words (low first) that C reads with words_f64. */
 export function f64Word2(x: number): [number, number] {

@@ -35,13 +35,8 @@ INLINE int next_task(word* args) {
 }
 #define FOR_EACH_TASK(t, args) for (int t = next_task(args); t < (args)[ARG_TASKS]; t = next_task(args))
 
-// Argument words as pointers and floats.
+// An argument word as a pointer (unsigned: the memory may pass 2 GiB).
 #define PTR(type, args, i) ((type*)(uintptr_t)(uint32_t)(args)[i])
-INLINE float word_f32(word w) {
-  float f;
-  memcpy(&f, &w, 4);
-  return f;
-}
 // A double passed as two words, low word first.
 INLINE double words_f64(const word* w) {
   double d;

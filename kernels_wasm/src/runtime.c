@@ -1,5 +1,5 @@
 // The module's runtime exports: where the TypeScript allocator may start, per-thread workspaces,
-// and the byte-level tasks every dtype shares (fill, copy).
+// and the byte-level fill every dtype shares.
 #include "common.h"
 
 extern unsigned char __heap_base;
@@ -13,13 +13,6 @@ EXPORT("heap_base") uintptr_t heap_base(void) { return (uintptr_t)&__heap_base; 
 EXPORT("workspace_bytes") int workspace_bytes(void) { return WORKSPACE_BYTES; }
 EXPORT("set_workspaces") void set_workspaces(uintptr_t base) { workspace_base = base; }
 void* workspace(int tid) { return (void*)(workspace_base + (uintptr_t)tid * WORKSPACE_BYTES); }
-
-// A task that does nothing: measures dispatch overhead.
-EXPORT("task_noop") void task_noop(word* args, int tid, int nt) {
-  (void)tid;
-  (void)nt;
-  FOR_EACH_TASK(t, args) { (void)t; }
-}
 
 #define BYTE_CHUNK (1 << 18)
 
@@ -51,15 +44,3 @@ EXPORT("task_fill") void task_fill(word* args, int tid, int nt) {
   }
 }
 
-// args: dst, src, byte count. Non-overlapping copy (Identity copies, concatenation pieces).
-EXPORT("task_copy") void task_copy(word* args, int tid, int nt) {
-  (void)tid;
-  (void)nt;
-  uint8_t* dst = PTR(uint8_t, args, ARG0);
-  const uint8_t* src = PTR(const uint8_t, args, ARG0 + 1);
-  uint32_t bytes = (uint32_t)args[ARG0 + 2];
-  FOR_EACH_TASK(t, args) {
-    uint32_t begin = (uint32_t)t * BYTE_CHUNK, end = MIN(bytes, begin + BYTE_CHUNK);
-    memcpy(dst + begin, src + begin, end - begin);
-  }
-}

@@ -1,8 +1,10 @@
 // Edgeflow's public API: re-exports, and the default device plugins installed explicitly.
 import { defaultRegistry } from "./core/kernel.ts";
 import { refPlugin } from "./devices/ref/plugin.ts";
+import { webgpuPlugin } from "./kernels_gpu/plugin.ts";
 
 defaultRegistry.install(refPlugin);
+defaultRegistry.install(webgpuPlugin);
 
 export * from "./core/dtype.ts";
 export * from "./core/shape.ts";
@@ -18,3 +20,4 @@ export * from "./core/variables.ts";
 export * from "./core/ops/mod.ts";
 export { refPlugin } from "./devices/ref/plugin.ts";
 export { nullPlugin } from "./devices/null/plugin.ts";
+export { webgpuPlugin } from "./kernels_gpu/plugin.ts";

@@ -1,0 +1,19 @@
+/** The WEBGPU plugin: the device factory and every WebGPU kernel, listed by family. */
+import type { DevicePlugin, Kernel } from "../core/kernel.ts";
+import { GENERIC_VARIABLE_KERNELS } from "../core/variable_kernels.ts";
+import { createWebGpuDevice } from "../devices/webgpu/create.ts";
+import type { WebGpuDevice, WebGpuOptions } from "../devices/webgpu/device.ts";
+import { BASIC_KERNELS } from "./basic.ts";
+import { BINARY_KERNELS } from "./elementwise/binary.ts";
+import { UNARY_KERNELS } from "./elementwise/unary.ts";
+
+export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
+  type: "WEBGPU",
+  create: (options) => createWebGpuDevice(options as WebGpuOptions | undefined),
+  kernels: [
+    ...GENERIC_VARIABLE_KERNELS,
+    ...BASIC_KERNELS,
+    ...UNARY_KERNELS,
+    ...BINARY_KERNELS,
+  ] as Kernel[],
+};

@@ -2,7 +2,7 @@
  * What kernels_gpu's kernels share: `defineGpuKernel`, the binding of a buffer or a graph tensor,
  * and the tolerances of float results as data.
  */
-import { type DType, isFloat } from "../core/dtype.ts";
+import type { DType } from "../core/dtype.ts";
 import type { Output } from "../core/graph.ts";
 import type { KernelCase, Tolerance } from "../core/kernel.ts";
 import type { Attrs, OpDef } from "../core/op.ts";
@@ -66,7 +66,3 @@ export function widenFor16(dtype: DType | undefined, tol: Tolerance): Tolerance 
 export const FLOATS: readonly DType[] = ["float32", "float16", "bfloat16"];
 /** The dtypes with arithmetic kernels: floats and int32. */
 export const ARITHMETIC: readonly DType[] = [...FLOATS, "int32"];
-
-export function isFloatDType(d: DType): boolean {
-  return isFloat(d);
-}

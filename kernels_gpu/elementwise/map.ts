@@ -103,7 +103,7 @@ function mapBody(
   if (!vec4) {
     lines.push(`  ${store("out0", "i", `f(${args.join(", ")})`, out)}`);
   } else {
-    modes.forEach((m, j) => lines.push(`  let a${j} = ${args[j]};`));
+    args.forEach((a, j) => lines.push(`  let a${j} = ${a};`));
     const lane = (c: string) =>
       `f(${modes.map((m, j) => (m === "flat" ? `a${j}.${c}` : `a${j}`)).join(", ")})`;
     const value = `vec4(${["x", "y", "z", "w"].map(lane).join(", ")})`;

@@ -6,6 +6,7 @@ import type { WebGpuDevice, WebGpuOptions } from "../devices/webgpu/device.ts";
 import { BASIC_KERNELS } from "./basic.ts";
 import { BINARY_KERNELS } from "./elementwise/binary.ts";
 import { UNARY_KERNELS } from "./elementwise/unary.ts";
+import { MATMUL_KERNELS } from "./matmul/matmul.ts";
 
 export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
   type: "WEBGPU",
@@ -15,5 +16,6 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
     ...BASIC_KERNELS,
     ...UNARY_KERNELS,
     ...BINARY_KERNELS,
+    ...MATMUL_KERNELS,
   ] as Kernel[],
 };

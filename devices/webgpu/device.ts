@@ -30,6 +30,7 @@ import { BufferPool } from "./pool.ts";
 import type { Dispatch, Program } from "./program.ts";
 import { Readback } from "./readback.ts";
 import { Recorder } from "./recorder.ts";
+import { Warmup } from "./warmup.ts";
 import { encode, storageBytes, type StorageType, storageType } from "./storage.ts";
 
 /** Options of `webgpuPlugin.create` (Session's `deviceOptions.WEBGPU`). */
@@ -46,6 +47,11 @@ export interface WebGpuOptions {
   /** Free bytes the buffer pool keeps for reuse (default 256 MiB). */
   poolBytes?: number;
   powerPreference?: GPUPowerPreference;
+  /**
+   * The matrix-multiply strategy (kernels_gpu/matmul/gemm.ts): "tiled" stages tiles in workgroup
+   * memory (GPUs), "panel" blocks in registers (CPU adapters); by default chosen by adapter.
+   */
+  gemm?: "tiled" | "panel";
   [key: string]: unknown;
 }
 
@@ -73,6 +79,7 @@ export class WebGpuDevice implements Device {
   private readonly staging: BufferPool;
   private readonly readback: Readback;
   private readonly constants: ConstantCache;
+  private readonly warmup: Warmup;
   private readonly maxBinding: number;
   private readonly memoryLimit: number;
   private inUse = 0;
@@ -81,7 +88,11 @@ export class WebGpuDevice implements Device {
   private reported?: EdgeflowError;
   private disposed = false;
 
-  constructor(readonly gpu: GPUDevice, readonly info: GPUAdapterInfo, options: WebGpuOptions = {}) {
+  constructor(
+    readonly gpu: GPUDevice,
+    readonly info: GPUAdapterInfo,
+    readonly options: WebGpuOptions = {},
+  ) {
     this.name = fullDeviceName("WEBGPU", options.index ?? 0);
     this.nativeF16 = options.shaderF16 === true;
     this.performance = info.isFallbackAdapter
@@ -102,6 +113,7 @@ export class WebGpuDevice implements Device {
     this.recorder = new Recorder(gpu, this.pool);
     this.readback = new Readback(this.recorder, this.staging, () => this.failure());
     this.constants = new ConstantCache(this);
+    this.warmup = new Warmup(gpu, this.pipelines);
     gpu.lost.then((info) => {
       if (this.disposed) return;
       this.lost = new EdgeflowError(
@@ -186,12 +198,15 @@ export class WebGpuDevice implements Device {
   async prepare(kernels: readonly PreparedKernel[]): Promise<void> {
     this.checkAlive();
     const jobs: Promise<unknown>[] = [];
+    const all: Program[] = [];
     for (const { kernel, node } of kernels) {
       const programs = (kernel as GpuKernel).programs?.(node, this) ?? [];
       const context = { node: node.name, op: node.op.name };
       for (const p of programs) jobs.push(this.pipelines.compile(p, context));
+      all.push(...programs);
     }
     await Promise.all(jobs);
+    await this.warmup.warm(all);
   }
 
   /**
@@ -234,6 +249,7 @@ export class WebGpuDevice implements Device {
     this.pool.trim();
     this.staging.trim();
     this.recorder.destroy();
+    this.warmup.destroy();
     this.gpu.destroy();
   }
 

@@ -18,6 +18,10 @@
  *   are uniforms, never part of the key: one pipeline serves every shape of a given rank.
  * - Equal keys must mean identical WGSL; a key generator that omits something the source uses is a
  *   bug the equivalence suite catches as wrong results for the second variant compiled.
+ *
+ * Degenerate launches: with every uniform 0 a program must terminate and compute nothing (sizes
+ * are 0), since the device warms new pipelines with such a dispatch (warmup.ts). So no loop may
+ * step by a uniform.
  */
 import type { GpuBuffer } from "./buffer.ts";
 

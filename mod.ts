@@ -21,3 +21,8 @@ export * from "./core/ops/mod.ts";
 export { refPlugin } from "./devices/ref/plugin.ts";
 export { nullPlugin } from "./devices/null/plugin.ts";
 export { webgpuPlugin } from "./kernels_gpu/plugin.ts";
+export type { StepStats } from "./core/executor.ts";
+export { fromGraphDef, type GraphDefJson, toGraphDef } from "./core/formats/graphdef_json.ts";
+export { MapHostContext } from "./core/host_context.ts";
+export { HostBuffer } from "./core/buffer.ts";
+export { ResourceTable } from "./core/resources.ts";

@@ -111,6 +111,7 @@ class ExecutorRun {
       this.finish(pn, entry.iter, [retain(this.feeds[feed])]);
       return;
     }
+    if (this.starts) this.starts[pn.index] = performance.now() - this.began;
     try {
       const inputs = this.gather(pn, entry.iter);
       if (inputs instanceof Promise) {
@@ -123,7 +124,7 @@ class ExecutorRun {
         const ctx = new RunKernelContext(pn, inputs.buffers, inputs.hosts, this.state);
         const done = this.invoke(pn, ctx);
         if (done instanceof Promise) this.track(pn, entry.iter, done.then(() => ctx));
-        else this.finish(pn, entry.iter, ctx.outputs);
+        else this.complete(pn, entry.iter, ctx);
       }
     } catch (e) {
       this.fail(pn, e);

@@ -88,6 +88,7 @@ export class Graph {
   readonly nodes: Node[] = [];
   private readonly byName = new Map<string, Node>();
   private readonly usedNames = new Set<string>();
+  private readonly nextSuffix = new Map<string, number>();
   private nameScope = "";
   private deviceScope = "";
   private controlScope: Node[] = [];
@@ -195,8 +196,11 @@ export class Graph {
 
   /** A name not used yet in this graph: `base`, else `base_1`, `base_2`, ... */
   uniqueName(base: string): string {
-    let name = base;
-    for (let i = 1; this.usedNames.has(name); i++) name = `${base}_${i}`;
+    // The next suffix to try per base keeps long runs of same-named nodes linear, as in TF.
+    let i = this.nextSuffix.get(base) ?? 0;
+    let name = i === 0 ? base : `${base}_${i}`;
+    while (this.usedNames.has(name)) name = `${base}_${++i}`;
+    this.nextSuffix.set(base, i + 1);
     this.usedNames.add(name);
     return name;
   }

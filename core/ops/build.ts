@@ -78,8 +78,15 @@ function dtypeHint(
     | Tensor
     | undefined;
   if (typed) return typed.dtype;
-  // Only literals: they take one dtype together, as TensorFlow converts `add(1.5, 2)` to float32.
-  return siblings.some((e) => literalDType(e as NestedArray) === undefined) ? "float32" : undefined;
+  // A literal alone takes the attr's default dtype (Tidx: int32); shape, axis and index arguments
+  // that allow only integers (Tshape, Tperm, ...) make numbers int32.
+  const spec =
+    (op.attrs as Record<string, { default?: unknown; allowed?: readonly DType[] }>)[type];
+  if (isDType(spec?.default)) return spec.default;
+  if (spec?.allowed && !spec.allowed.includes("float32") && spec.allowed.includes("int32")) {
+    return "int32";
+  }
+  return undefined;
 }
 
 /** Turns a literal into a Const node in `graph`; passes Outputs through. */
@@ -89,7 +96,7 @@ export function toOutput(graph: Graph, x: TensorLike, dtype?: DType): Output {
   return graph.addNode(Const, [], { value, dtype: value.dtype }, {}).outputs[0];
 }
 
-/** TensorFlow's convert_to_tensor defaults: integers int32, other numbers float32, booleans bool. */
+/** tfjs's defaults for JavaScript values: numbers float32, booleans bool, bigints int64. */
 export function literalDType(x: NestedArray): DType | undefined {
   const flat = [x].flat(Infinity as 1) as unknown[];
   if (flat.length === 0) return undefined;
@@ -98,6 +105,5 @@ export function literalDType(x: NestedArray): DType | undefined {
   if (only === "boolean") return "bool";
   if (only === "string") return "string";
   if (only === "bigint") return "int64";
-  if (flat.every((v) => typeof v === "number" && Number.isInteger(v))) return "int32";
   return undefined;
 }

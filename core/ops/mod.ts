@@ -12,3 +12,27 @@ export * from "./pool.ts";
 export * from "./nn.ts";
 export * from "./loss.ts";
 export { convGeometry, type WindowGeometry } from "./conv_geometry.ts";
+// The Shape op is exported as ShapeOp: `Shape` is the shape type of core/shape.ts.
+export {
+  ExpandDims,
+  expandDims,
+  expandDimsShape,
+  Reshape,
+  reshape,
+  resolveReshape,
+  Shape as ShapeOp,
+  shape,
+  SHAPE_OPS,
+  Squeeze,
+  squeeze,
+  squeezeShape,
+} from "./shape_ops.ts";
+export * from "./fill.ts";
+export * from "./cast.ts";
+export * from "./transpose.ts";
+export * from "./slice.ts";
+export * from "./join.ts";
+export * from "./pad_tile.ts";
+export * from "./gather.ts";
+export * from "./select.ts";
+export * from "./reduce.ts";

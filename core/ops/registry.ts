@@ -15,6 +15,16 @@ import { CONV_OPS } from "./conv.ts";
 import { POOL_OPS } from "./pool.ts";
 import { NN_OPS } from "./nn.ts";
 import { LOSS_OPS } from "./loss.ts";
+import { SHAPE_OPS } from "./shape_ops.ts";
+import { FILL_OPS } from "./fill.ts";
+import { Cast } from "./cast.ts";
+import { TRANSPOSE_OPS } from "./transpose.ts";
+import { SLICE_OPS } from "./slice.ts";
+import { JOIN_OPS } from "./join.ts";
+import { PAD_TILE_OPS } from "./pad_tile.ts";
+import { GATHER_OPS } from "./gather.ts";
+import { SELECT_OPS } from "./select.ts";
+import { REDUCE_OPS } from "./reduce.ts";
 
 export const ALL_OPS: readonly OpDef[] = [
   Const,
@@ -34,6 +44,16 @@ export const ALL_OPS: readonly OpDef[] = [
   ...POOL_OPS,
   ...NN_OPS,
   ...LOSS_OPS,
+  ...SHAPE_OPS,
+  ...FILL_OPS,
+  Cast,
+  ...TRANSPOSE_OPS,
+  ...SLICE_OPS,
+  ...JOIN_OPS,
+  ...PAD_TILE_OPS,
+  ...GATHER_OPS,
+  ...SELECT_OPS,
+  ...REDUCE_OPS,
 ] as unknown as OpDef[];
 
 const BY_NAME = new Map<string, OpDef>(ALL_OPS.map((op) => [op.name, op]));

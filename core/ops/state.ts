@@ -109,12 +109,7 @@ export const AssignVariableOp = defineOp<AssignAttrs>({
     ctx.assignVariable(handleOf(r), value);
     return [];
   },
-  arbitrary: (fc, dtype) =>
-    withVariable(fc, dtype, (handle, value, seed) => ({
-      inputs: [handle, randomTensor(dtype, value.shape, seed + 1)],
-      attrs: {},
-      variables: { v: value },
-    })),
+  arbitrary: (fc, dtype) => withVariable(fc, dtype, writeCase),
 });
 
 /** AssignAdd and AssignSub: read, combine, write back (in place on devices when exclusive). */
@@ -142,16 +137,20 @@ function defineUpdate(name: string, f: (x: number, y: number) => number) {
       ctx.assignVariable(handle, mapBinary(old, delta, dtype, f));
       return [];
     },
-    arbitrary: (fc, dtype) =>
-      withVariable(fc, dtype, (handle, value, seed) => ({
-        inputs: [handle, randomTensor(dtype, value.shape, seed + 1)],
-        attrs: {},
-        variables: { v: value },
-      })),
+    arbitrary: (fc, dtype) => withVariable(fc, dtype, writeCase),
   });
 }
 export const AssignAddVariableOp = defineUpdate("AssignAddVariableOp", (x, y) => x + y);
 export const AssignSubVariableOp = defineUpdate("AssignSubVariableOp", (x, y) => x - y);
+
+/** Writes a new value of the variable's shape into "v". */
+function writeCase(handle: Tensor, value: Tensor, seed: number) {
+  return {
+    inputs: [handle, randomTensor(value.dtype, value.shape, seed + 1)],
+    attrs: {},
+    variables: { v: value },
+  };
+}
 
 /** A case around a variable named "v" holding a random value of the dtype. */
 function withVariable<A extends { dtype: DType }>(

@@ -7,6 +7,9 @@ import { BASIC_KERNELS } from "./basic.ts";
 import { BINARY_KERNELS } from "./elementwise/binary.ts";
 import { UNARY_KERNELS } from "./elementwise/unary.ts";
 import { MATMUL_KERNELS } from "./matmul/matmul.ts";
+import { CHANNEL_KERNELS } from "./nn/channel.ts";
+import { XENT_KERNELS } from "./nn/cross_entropy.ts";
+import { SOFTMAX_KERNELS } from "./nn/softmax.ts";
 
 export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
   type: "WEBGPU",
@@ -17,5 +20,8 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
     ...UNARY_KERNELS,
     ...BINARY_KERNELS,
     ...MATMUL_KERNELS,
+    ...CHANNEL_KERNELS,
+    ...SOFTMAX_KERNELS,
+    ...XENT_KERNELS,
   ] as Kernel[],
 };

@@ -22,9 +22,11 @@ export class GpuBuffer implements DeviceBuffer {
     /** The element type in the shader. */
     readonly type: StorageType,
     readonly storage: GpuStorage,
+    /** Whether the view holds the storage (false for transient aliases inside one kernel). */
+    counted = true,
   ) {
     this.size = shape.reduce((a, b) => a * b, 1);
-    storage.refs++;
+    if (counted) storage.refs++;
   }
 
   get gpu(): GPUBuffer {

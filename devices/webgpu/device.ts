@@ -155,6 +155,14 @@ export class WebGpuDevice implements Device {
     return new GpuBuffer(this, buffer.dtype, shape, buffer.type, buffer.storage);
   }
 
+  /**
+   * The same values under another shape for use inside one kernel (a bias viewed as [C, 1, 1]):
+   * it holds no reference, so it must not outlive the buffer nor become an output.
+   */
+  alias(buffer: GpuBuffer, shape: Shape): GpuBuffer {
+    return new GpuBuffer(this, buffer.dtype, shape, buffer.type, buffer.storage, false);
+  }
+
   upload(t: Tensor): GpuBuffer {
     const b = this.alloc(t, true);
     if (t.size > 0) {

@@ -4,6 +4,8 @@ import { GENERIC_VARIABLE_KERNELS } from "../core/variable_kernels.ts";
 import { createWebGpuDevice } from "../devices/webgpu/create.ts";
 import type { WebGpuDevice, WebGpuOptions } from "../devices/webgpu/device.ts";
 import { BASIC_KERNELS } from "./basic.ts";
+import { conv2dKernel } from "./conv/conv2d.ts";
+import { WINDOW_KERNELS } from "./conv/window_kernels.ts";
 import { BINARY_KERNELS } from "./elementwise/binary.ts";
 import { UNARY_KERNELS } from "./elementwise/unary.ts";
 import { MATMUL_KERNELS } from "./matmul/matmul.ts";
@@ -20,6 +22,8 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
     ...UNARY_KERNELS,
     ...BINARY_KERNELS,
     ...MATMUL_KERNELS,
+    conv2dKernel,
+    ...WINDOW_KERNELS,
     ...CHANNEL_KERNELS,
     ...SOFTMAX_KERNELS,
     ...XENT_KERNELS,

@@ -45,6 +45,8 @@ export interface GemmSpec {
   readonly bRows4: boolean;
   /** C's rows have a multiple of 4 elements and store unrounded: vec4 stores. */
   readonly cRows4: boolean;
+  /** N as known when the program is made (-1: unknown); sizes the panel's workgroups. */
+  readonly n: number;
 }
 
 export const GEMM_UNIFORMS: readonly UniformField[] = [

@@ -1,7 +1,7 @@
 /**
- * The register-panel GEMM (gemm.ts's "panel" strategy, for CPU adapters). A workgroup of 64
- * invocations shares RM = 16 rows of C; invocation i computes 8 columns of them (two vec4s per
- * row, 32 accumulators). Per k it loads RM values of A at addresses every lane shares (lavapipe
+ * The register-panel GEMM (gemm.ts's "panel" strategy, for CPU adapters). A workgroup of 8 to 64
+ * invocations (enough to cover N, a multiple of lavapipe's 8 SIMD lanes) shares RM = 16 rows of
+ * C; invocation i computes 8 columns of them (two vec4s per row, 32 accumulators). Per k it loads RM values of A at addresses every lane shares (lavapipe
  * loads those once and broadcasts them) and two vec4s of B at its own columns, then does 32
  * vec4 multiply-adds. No workgroup memory: on a CPU it is ordinary memory, and lavapipe runs a
  * lane-divergent workgroup load as a scalar loop just like a global one.
@@ -10,11 +10,19 @@ import type { Program } from "../../devices/webgpu/program.ts";
 import { type Binding, load, program, store } from "../wgsl.ts";
 import { GEMM_UNIFORMS, type GemmSpec } from "./gemm.ts";
 
-const RM = 16, WG = 64, Q = 2;
+const RM = 16, Q = 2;
 const COLS = 4 * Q;
 
+/** Invocations per workgroup for n columns (n < 0: unknown). */
+export function panelLanes(n: number): number {
+  if (n < 0) return 64;
+  let lanes = 8;
+  while (lanes < 64 && lanes * COLS < n) lanes *= 2;
+  return lanes;
+}
+
 export function panelGrid(m: number, n: number, batch: number): [number, number, number] {
-  return [Math.ceil(n / (COLS * WG)), Math.ceil(m / RM), batch];
+  return [Math.ceil(n / (COLS * panelLanes(n))), Math.ceil(m / RM), batch];
 }
 
 export function panelGemm(spec: GemmSpec): Program {
@@ -22,7 +30,7 @@ export function panelGemm(spec: GemmSpec): Program {
   const out: Binding = { ...spec.out, vec4: spec.cRows4 };
   return program({
     name: `${spec.name}.panel`,
-    key: [...spec.key, spec.type, spec.bRows4, spec.cRows4],
+    key: [...spec.key, spec.type, spec.bRows4, spec.cRows4, panelLanes(spec.n)],
     inputs: [spec.inputs[0], b, ...spec.inputs.slice(2)],
     outputs: [out],
     uniforms: [...GEMM_UNIFORMS, ...spec.uniforms],
@@ -37,6 +45,7 @@ function withoutLoadB(loaders: string): string {
 
 function panelMain(spec: GemmSpec, b: Binding, out: Binding): string {
   const t = spec.type;
+  const WG = panelLanes(spec.n);
   const rows = Array.from({ length: RM }, (_, r) => r);
   const qs = Array.from({ length: Q }, (_, j) => j);
   const loadB = (j: number) =>

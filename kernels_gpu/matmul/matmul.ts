@@ -45,6 +45,7 @@ function matmulProgram(
     loaders: loaders(f, a, b, type),
     bRows4: !f.tb && f.n > 0 && f.n % 4 === 0,
     cRows4: vec4Rows(out, f.n),
+    n: f.n,
   });
 }
 

@@ -39,7 +39,10 @@ export interface Kernel<A extends Attrs = any, D extends Device = any> {
   readonly op: OpDef<A>;
   /** The dtypes of the op's type attr this kernel accepts; all the op allows when absent. */
   readonly dtypes?: readonly DType[];
-  /** Inputs read on the host (shape and axis arguments, resource handles), never uploaded. */
+  /**
+   * Inputs read on the host (shape and axis arguments, resource handles), never uploaded; a
+   * negative index counts from the end (-1: the last input, after a variable-length list).
+   */
   readonly hostInputs?: readonly number[];
   /** Runs the op; may return a promise (the executor awaits only where values reach the host). */
   run(ctx: KernelContext<A, D>): void | Promise<void>;

@@ -92,7 +92,8 @@ export function buildPlan(input: PlanInput): Plan {
       device,
       resources,
       inputSlots,
-      hostInputs: node.inputs.map((_, j) => host.has(j)),
+      // A negative entry counts from the end (ConcatV2's axis follows a variable-length list).
+      hostInputs: node.inputs.map((_, j) => host.has(j) || host.has(j - node.inputs.length)),
       outputBase: bases[i],
       outputCount: node.outputs.length,
     };

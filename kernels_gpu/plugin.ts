@@ -7,17 +7,25 @@ import { BASIC_KERNELS } from "./basic.ts";
 import { conv2dKernel } from "./conv/conv2d.ts";
 import { WINDOW_KERNELS } from "./conv/window_kernels.ts";
 import { BINARY_KERNELS } from "./elementwise/binary.ts";
+import { castKernel } from "./elementwise/cast.ts";
 import { UNARY_KERNELS } from "./elementwise/unary.ts";
 import { MATMUL_KERNELS } from "./matmul/matmul.ts";
+import { COPY_KERNELS } from "./movement/copy_kernels.ts";
+import { FILL_KERNELS } from "./movement/fill.ts";
+import { GATHER_KERNELS } from "./movement/gather.ts";
+import { JOIN_KERNELS } from "./movement/join.ts";
+import { VIEW_KERNELS } from "./movement/views.ts";
 import { CHANNEL_KERNELS } from "./nn/channel.ts";
 import { XENT_KERNELS } from "./nn/cross_entropy.ts";
 import { SOFTMAX_KERNELS } from "./nn/softmax.ts";
+import { VARIABLE_KERNELS } from "./variables.ts";
 
 export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
   type: "WEBGPU",
   create: (options) => createWebGpuDevice(options as WebGpuOptions | undefined),
   kernels: [
     ...GENERIC_VARIABLE_KERNELS,
+    ...VARIABLE_KERNELS,
     ...BASIC_KERNELS,
     ...UNARY_KERNELS,
     ...BINARY_KERNELS,
@@ -27,5 +35,11 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
     ...CHANNEL_KERNELS,
     ...SOFTMAX_KERNELS,
     ...XENT_KERNELS,
+    castKernel,
+    ...VIEW_KERNELS,
+    ...COPY_KERNELS,
+    ...JOIN_KERNELS,
+    ...GATHER_KERNELS,
+    ...FILL_KERNELS,
   ] as Kernel[],
 };

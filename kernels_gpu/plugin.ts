@@ -18,6 +18,7 @@ import { VIEW_KERNELS } from "./movement/views.ts";
 import { CHANNEL_KERNELS } from "./nn/channel.ts";
 import { XENT_KERNELS } from "./nn/cross_entropy.ts";
 import { SOFTMAX_KERNELS } from "./nn/softmax.ts";
+import { REDUCE_KERNELS } from "./reduce/kernels.ts";
 import { VARIABLE_KERNELS } from "./variables.ts";
 
 export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
@@ -41,5 +42,6 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
     ...JOIN_KERNELS,
     ...GATHER_KERNELS,
     ...FILL_KERNELS,
+    ...REDUCE_KERNELS,
   ] as Kernel[],
 };

@@ -188,6 +188,12 @@ export class WebGpuDevice implements Device {
     return { inUse: this.inUse, peak: this.peak, capacity };
   }
 
+  /** Work counters (tests check batching and caching with them). */
+  stats(): { submits: number; dispatches: number; waits: number; pipelines: number } {
+    const { submits, dispatches } = this.recorder.stats;
+    return { submits, dispatches, waits: this.readback.waits, pipelines: this.pipelines.compiled };
+  }
+
   /** The storage type of a dtype on this device; an EdgeflowError for strings and handles. */
   storageOf(dtype: BufferSpec["dtype"]): StorageType {
     const type = storageType(dtype, this.nativeF16);

@@ -6,7 +6,7 @@
  * is the budget.
  */
 import { release, retain } from "../../core/buffer.ts";
-import type { EdgeflowError } from "../../core/errors.ts";
+import { EdgeflowError } from "../../core/errors.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import type { GpuBuffer } from "./buffer.ts";
 import type { BufferPool } from "./pool.ts";
@@ -94,7 +94,10 @@ export class Readback {
         r.resolve(decode(b.dtype, b.shape, bytes, offsets[i], b.type));
       });
     } catch (e) {
-      const failed = this.failure() ?? e;
+      const failed = this.failure() ??
+        (e instanceof EdgeflowError
+          ? e
+          : new EdgeflowError(`reading back from the GPU failed: ${(e as Error).message}`));
       for (const r of batch) r.reject(failed);
     }
   }

@@ -20,7 +20,7 @@ function mlp(g: ef.Graph) {
 Deno.test("a run records every GPU node into one submit and waits once for all fetches", async (t) => {
   await withDevice(t, {}, async (device) => {
     const g = new ef.Graph();
-    const { x, y, flat } = mlp(g);
+    const { y, flat } = mlp(g);
     await using s = new ef.Session(g, { devices: [device], passes: { constantFolding: false } });
     const feed = { x: ef.tensor(values(3 * 8, 3), [3, 8]) };
     await s.run([y, flat], feed);

@@ -3,13 +3,13 @@
 // batch issues N iterations back to back and reads the last result back once (Edgeflow: N-1 runs
 // with the output as a target, then one fetch; tfjs: N calls, then data() of the last), so the
 // GPU pipeline stays full and each side pays one readback per batch. Medians over BENCH_REPS
-// batches; N is picked so a batch takes about BENCH_TARGET_MS. "build" is Edgeflow's session
+// batches, the two sides alternating batch by batch; N is picked so a batch takes about
+// BENCH_TARGET_MS. "build" is Edgeflow's session
 // build (plan + pipeline compile + warm-up) on a fresh device; "first call" is tfjs's first
 // execution with readback, where it compiles its shaders.
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-webgpu";
 import * as ef from "../mod.ts";
-import type { WebGpuDevice } from "../devices/webgpu/device.ts";
 import { fixed, median, printTable } from "./stats.ts";
 
 const REPS = Number(Deno.env.get("BENCH_REPS") ?? 5);
@@ -46,7 +46,10 @@ const WORKLOADS: Workload[] = [
   {
     name: "Conv2D 1x224x224x3 3x3x3x32 s2",
     edgeflow: (input) =>
-      ef.conv2d(input([1, 224, 224, 3]), input([3, 3, 3, 32]), { strides: [1, 2, 2, 1], padding: "SAME" }),
+      ef.conv2d(input([1, 224, 224, 3]), input([3, 3, 3, 32]), {
+        strides: [1, 2, 2, 1],
+        padding: "SAME",
+      }),
     tfjs: (input) => {
       const [x, f] = [input([1, 224, 224, 3]), input([3, 3, 3, 32])];
       return () => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 2, "same");
@@ -111,82 +114,104 @@ function randomValues(shape: number[]): Float32Array {
   return Float32Array.from({ length: n }, () => Math.random() - 0.5);
 }
 
-/** Milliseconds per iteration over batches of `n` iterations, each read back once. */
-async function batches(batch: (n: number) => Promise<unknown>, n: number): Promise<number[]> {
-  const times: number[] = [];
-  for (let r = 0; r < REPS; r++) {
-    const t0 = performance.now();
-    await batch(n);
-    times.push((performance.now() - t0) / n);
-  }
-  return times;
-}
+/** A timed side: one batch of `n` iterations, read back once. */
+type Batch = (n: number) => Promise<unknown>;
 
 /** Iterations per batch so one batch takes about TARGET_MS, from a one-iteration estimate. */
-async function iterations(batch: (n: number) => Promise<unknown>): Promise<number> {
+async function iterations(batch: Batch): Promise<number> {
   const t0 = performance.now();
   await batch(1);
   const ms = performance.now() - t0;
   return Math.max(1, Math.min(50, Math.round(TARGET_MS / Math.max(ms, 0.1))));
 }
 
-interface Result {
-  ef: number;
-  efBuild: number;
-  tfjs?: number;
-  tfjsFirst?: number;
+/**
+ * Milliseconds per iteration of each side, medians over REPS batches. The sides alternate batch
+ * by batch, so load from other processes on a shared machine falls on both alike.
+ */
+async function interleaved(sides: Batch[]): Promise<number[]> {
+  const ns: number[] = [];
+  for (const side of sides) ns.push(await iterations(side));
+  const times = sides.map(() => [] as number[]);
+  for (let r = 0; r < REPS; r++) {
+    for (let i = 0; i < sides.length; i++) {
+      const t0 = performance.now();
+      await sides[i](ns[i]);
+      times[i].push((performance.now() - t0) / ns[i]);
+    }
+  }
+  return times.map(median);
 }
 
-async function edgeflow(w: Workload): Promise<{ ms: number; build: number }> {
+/** Edgeflow's side: a session on a fresh device, its build time, and its batch. */
+async function edgeflow(w: Workload) {
   const g = new ef.Graph();
   const y = w.edgeflow((shape) =>
     new ef.Variable(ef.tensor(randomValues(shape), shape), { graph: g }).read()
   );
   // A session owns a fresh device: the build below compiles with a cold pipeline cache.
-  await using s = new ef.Session(g, { device: "WEBGPU" });
+  const s = new ef.Session(g, { device: "WEBGPU" });
   await s.device("WEBGPU");
   const t0 = performance.now();
   await s.prepare([y]);
   const build = performance.now() - t0;
   await s.run([], {}, [ef.globalVariablesInitializer(g)]);
   await s.run(y);
-  const batch = (n: number) => {
+  const batch: Batch = (n) => {
     const runs: Promise<unknown>[] = [];
     for (let i = 0; i < n - 1; i++) runs.push(s.run([], {}, [y.node]));
     runs.push(s.run(y));
     return Promise.all(runs);
   };
-  const ms = median(await batches(batch, await iterations(batch)));
-  const device = await s.device("WEBGPU") as WebGpuDevice;
-  if (device.stats().waits > REPS * 3 + 10) console.warn(`${w.name}: more readbacks than batches`);
-  return { ms, build };
+  return { batch, build, close: () => s.close() };
 }
 
-async function tfjs(w: Workload): Promise<{ ms: number; first: number }> {
+/** tfjs's side: inputs on its device, its first call (compiling), and its batch. */
+async function tfjs(w: Workload) {
   const inputs: tf.Tensor[] = [];
   const step = w.tfjs((shape) => {
     const t = tf.tensor(randomValues(shape), shape);
     inputs.push(t);
     return t;
   });
+  const t0 = performance.now();
+  const first = step();
+  await first.data();
+  first.dispose();
+  const firstCall = performance.now() - t0;
+  const batch: Batch = async (n) => {
+    let last: tf.Tensor | undefined;
+    for (let i = 0; i < n; i++) {
+      last?.dispose();
+      last = step();
+    }
+    await last!.data();
+    last!.dispose();
+  };
+  return { batch, firstCall, close: () => inputs.forEach((t) => t.dispose()) };
+}
+
+async function measure(w: Workload, withTfjs: boolean): Promise<string[]> {
+  const e = await edgeflow(w);
+  const t = withTfjs
+    ? await tfjs(w).catch((err) => {
+      console.log(`${w.name}: tfjs failed: ${(err as Error).message}`);
+      return undefined;
+    })
+    : undefined;
   try {
-    const t0 = performance.now();
-    const first = step();
-    await first.data();
-    first.dispose();
-    const firstMs = performance.now() - t0;
-    const batch = async (n: number) => {
-      let last: tf.Tensor | undefined;
-      for (let i = 0; i < n; i++) {
-        last?.dispose();
-        last = step();
-      }
-      await last!.data();
-      last!.dispose();
-    };
-    return { ms: median(await batches(batch, await iterations(batch))), first: firstMs };
+    const [efMs, tfMs] = await interleaved(t ? [e.batch, t.batch] : [e.batch]);
+    return [
+      w.name,
+      fixed(efMs),
+      fixed(tfMs ?? NaN),
+      tfMs === undefined ? "n/a" : `${fixed(tfMs / efMs)}x`,
+      fixed(e.build, 0),
+      fixed(t?.firstCall ?? NaN, 0),
+    ];
   } finally {
-    for (const t of inputs) t.dispose();
+    await e.close();
+    t?.close();
   }
 }
 
@@ -209,33 +234,14 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
   for (const w of WORKLOADS) {
     if (ONLY && !w.name.includes(ONLY)) continue;
-    const result: Result = { ef: NaN, efBuild: NaN };
     try {
-      const e = await edgeflow(w);
-      result.ef = e.ms;
-      result.efBuild = e.build;
+      const row = await measure(w, tfjsReady);
+      console.log(row.join("  "));
+      rows.push(row);
     } catch (e) {
       console.log(`${w.name}: Edgeflow failed: ${(e as Error).message}`);
+      rows.push([w.name, "failed", "", "", "", ""]);
     }
-    if (tfjsReady) {
-      try {
-        const t = await tfjs(w);
-        result.tfjs = t.ms;
-        result.tfjsFirst = t.first;
-      } catch (e) {
-        console.log(`${w.name}: tfjs failed: ${(e as Error).message}`);
-      }
-    }
-    const row = [
-      w.name,
-      fixed(result.ef),
-      fixed(result.tfjs ?? NaN),
-      result.tfjs === undefined ? "n/a" : `${fixed(result.tfjs / result.ef)}x`,
-      fixed(result.efBuild, 0),
-      fixed(result.tfjsFirst ?? NaN, 0),
-    ];
-    console.log(row.join("  "));
-    rows.push(row);
   }
   console.log("");
   printTable(

@@ -1,9 +1,11 @@
 // Edgeflow's public API: re-exports, and the default device plugins installed explicitly.
 import { defaultRegistry } from "./core/kernel.ts";
 import { refPlugin } from "./devices/ref/plugin.ts";
+import { tpuPlugin } from "./devices/tpu/plugin.ts";
 import { webgpuPlugin } from "./kernels_gpu/plugin.ts";
 
 defaultRegistry.install(refPlugin);
+defaultRegistry.install(tpuPlugin);
 defaultRegistry.install(webgpuPlugin);
 
 export * from "./core/dtype.ts";
@@ -20,6 +22,9 @@ export * from "./core/variables.ts";
 export * from "./core/ops/mod.ts";
 export { refPlugin } from "./devices/ref/plugin.ts";
 export { nullPlugin } from "./devices/null/plugin.ts";
+export { tpuPlugin } from "./devices/tpu/plugin.ts";
+export { TpuDevice } from "./devices/tpu/device.ts";
+export { TPU_V4, type TpuParams } from "./devices/tpu/params.ts";
 export { webgpuPlugin } from "./kernels_gpu/plugin.ts";
 export type { StepStats } from "./core/executor.ts";
 export { fromGraphDef, type GraphDefJson, toGraphDef } from "./core/formats/graphdef_json.ts";

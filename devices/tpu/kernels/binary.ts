@@ -1,0 +1,141 @@
+/**
+ * Binary elementwise ops on the vector unit, with TensorFlow broadcasting. Float programs round
+ * every step to float32; one correctly rounded operation equals the float64 reference rounded
+ * once, so most are exact. Integers wrap in 32 bits as the hardware's do.
+ */
+import { type DType, isFloat, isInteger } from "../../../core/dtype.ts";
+import { EdgeflowError } from "../../../core/errors.ts";
+import type { Difference } from "../../../core/kernel.ts";
+import type { OpDef } from "../../../core/op.ts";
+import * as B from "../../../core/ops/binary.ts";
+import { broadcastIndex } from "../../../core/ops/elementwise.ts";
+import { broadcastShapes, type Shape } from "../../../core/shape.ts";
+import { numbers, type Tensor } from "../../../core/tensor.ts";
+import { mapBinary, operand } from "./engine.ts";
+import {
+  input,
+  output,
+  TPU_FLOATS,
+  TPU_REALS,
+  type TpuKernel,
+  tpuKernel,
+  vpuTolerance,
+} from "./util.ts";
+
+type Attrs = { T: DType };
+type Scalar2 = (x: number, y: number) => number;
+const f = Math.fround;
+
+interface BinaryProgram {
+  op: OpDef<Attrs>;
+  f32: Scalar2;
+  /** Integer and bool semantics (absent: floats only). */
+  int?: Scalar2;
+  /** Dtypes beyond the arithmetic ones (comparisons of bools). */
+  bool?: boolean;
+  /** Integer division: a zero divisor is an error, as in TensorFlow. */
+  divides?: boolean;
+  alu: number;
+  eup?: number;
+  ulps?: number;
+  why?: string;
+  differs?: Difference<Attrs>[];
+}
+
+const floorMod: Scalar2 = (x, y) => {
+  const r = x % y; // exact in float32 as in float64: |r| < |y| and r = x - q·y exactly
+  return r !== 0 && (r < 0) !== (y < 0) ? f(r + y) : r;
+};
+const intFloorMod: Scalar2 = (x, y) => {
+  const r = x % y;
+  return r !== 0 && (r < 0) !== (y < 0) ? r + y : r;
+};
+const cmp = (g: Scalar2): Partial<BinaryProgram> => ({ f32: g, int: g, alu: 1 });
+
+/** Whether any broadcast pair of a case's two inputs satisfies `pred` (for `differs`). */
+function anyPair(x: Tensor, y: Tensor, pred: (x: number, y: number) => boolean): boolean {
+  const shape = broadcastShapes(x.shape, y.shape) as Shape;
+  const ix = broadcastIndex(x.shape, shape), iy = broadcastIndex(y.shape, shape);
+  const xs = numbers(x), ys = numbers(y);
+  for (let i = 0; i < ix.length; i++) if (pred(xs[ix[i]], ys[iy[i]])) return true;
+  return false;
+}
+
+const PROGRAMS: BinaryProgram[] = [
+  { op: B.AddV2, f32: (x, y) => f(x + y), int: (x, y) => x + y, alu: 1 },
+  { op: B.Sub, f32: (x, y) => f(x - y), int: (x, y) => x - y, alu: 1 },
+  { op: B.Mul, f32: (x, y) => f(x * y), int: Math.imul, alu: 1 },
+  { op: B.RealDiv, f32: (x, y) => f(x / y), int: (x, y) => x / y, divides: true, alu: 0, eup: 1 },
+  {
+    op: B.FloorDiv,
+    f32: (x, y) => Math.floor(f(x / y)),
+    int: (x, y) => Math.floor(x / y),
+    divides: true,
+    alu: 1,
+    eup: 1,
+    differs: [{
+      reason: "the VPU divides in float32 before flooring, as TensorFlow's float kernels do; " +
+        "where the float64 quotient lies just below an integer and rounds up to it in float32, " +
+        "the reference floors one lower",
+      when: (c) =>
+        isFloat(c.attrs.T) &&
+        anyPair(c.inputs[0], c.inputs[1], (x, y) => Math.floor(f(x / y)) !== Math.floor(x / y)),
+    }],
+  },
+  { op: B.FloorMod, f32: floorMod, int: intFloorMod, divides: true, alu: 3 },
+  { op: B.Maximum, f32: Math.max, int: Math.max, alu: 1 },
+  { op: B.Minimum, f32: Math.min, int: Math.min, alu: 1 },
+  { op: B.Pow, f32: (x, y) => f(Math.pow(x, y)), int: Math.pow, alu: 0, eup: 2 },
+  {
+    op: B.SquaredDifference,
+    f32: (x, y) => {
+      const d = f(x - y);
+      return f(d * d);
+    },
+    int: (x, y) => Math.imul(x - y, x - y),
+    alu: 2,
+    ulps: 3,
+    why: "the difference rounds to float32 before squaring: 2·(1/2) ULP + the product's 1/2",
+  },
+  { op: B.Equal, ...cmp((x, y) => +(x === y)), bool: true } as BinaryProgram,
+  { op: B.NotEqual, ...cmp((x, y) => +(x !== y)), bool: true } as BinaryProgram,
+  { op: B.Less, ...cmp((x, y) => +(x < y)) } as BinaryProgram,
+  { op: B.LessEqual, ...cmp((x, y) => +(x <= y)) } as BinaryProgram,
+  { op: B.Greater, ...cmp((x, y) => +(x > y)) } as BinaryProgram,
+  { op: B.GreaterEqual, ...cmp((x, y) => +(x >= y)) } as BinaryProgram,
+  { op: B.LogicalAnd, f32: (x, y) => x & y, int: (x, y) => x & y, bool: true, alu: 1 },
+  { op: B.LogicalOr, f32: (x, y) => x | y, int: (x, y) => x | y, bool: true, alu: 1 },
+];
+
+function dtypesFor(p: BinaryProgram): DType[] {
+  const base = p.int ? TPU_REALS : TPU_FLOATS;
+  const all = p.bool ? [...base, "bool" as const] : base;
+  return all.filter((d) => p.op.testDTypes.includes(d));
+}
+
+function binaryKernel(p: BinaryProgram): TpuKernel<Attrs> {
+  return tpuKernel(p.op, {
+    dtypes: dtypesFor(p),
+    run(ctx) {
+      const x = input(ctx, 0), y = input(ctx, 1);
+      const T = ctx.attrs.T;
+      if (p.divides && isInteger(T) && Array.prototype.some.call(operand(y), (v) => v === 0)) {
+        throw new EdgeflowError("integer division by zero");
+      }
+      const out = output(ctx, 0);
+      mapBinary(x, y, out, isFloat(T) ? p.f32 : p.int!);
+      const n = out.data.length;
+      const widen = T === "bfloat16" ? x.data.length + y.data.length + n : 0;
+      ctx.device.charge(ctx, {
+        vpuOps: n * p.alu + widen,
+        eupOps: n * (p.eup ?? 0),
+        hbmBytes: x.bytes + y.bytes + out.bytes,
+        flops: n * (p.alu + (p.eup ?? 0)),
+      });
+    },
+    tolerance: (c) => vpuTolerance(c.attrs.T, p.ulps ?? 0, p.why ?? ""),
+    differs: p.differs,
+  });
+}
+
+export const BINARY_KERNELS: readonly TpuKernel[] = PROGRAMS.map(binaryKernel) as TpuKernel[];

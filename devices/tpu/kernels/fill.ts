@@ -1,0 +1,63 @@
+/**
+ * Fill, ZerosLike, OnesLike and Range: outputs written by the vector unit from a scalar or a
+ * formula (Range's elements by core's rangeElement, in the dtype's own arithmetic).
+ */
+import {
+  Fill,
+  OnesLike,
+  Range,
+  rangeElement,
+  rangeSize,
+  ZerosLike,
+} from "../../../core/ops/fill.ts";
+import { numberAt, Tensor, writeNumbers } from "../../../core/tensor.ts";
+import type { TpuBuffer } from "../hbm.ts";
+import { input, output, TPU_MOVABLE, type TpuKernel, tpuKernel } from "./util.ts";
+
+/** Sets every element of `out` to `value` (an element of its storage). */
+function fillWith(out: TpuBuffer, value: unknown): void {
+  (out.data as unknown as { fill(v: unknown): void }).fill(value);
+}
+
+const fill = tpuKernel(Fill, {
+  dtypes: TPU_MOVABLE,
+  hostInputs: [0],
+  run(ctx) {
+    const value = input(ctx, 1), out = output(ctx, 0);
+    fillWith(out, (value.data as unknown as unknown[])[0]);
+    ctx.device.charge(ctx, { hbmBytes: out.bytes });
+  },
+});
+
+const zerosLike = tpuKernel(ZerosLike, {
+  dtypes: TPU_MOVABLE,
+  run(ctx) {
+    const out = output(ctx, 0); // allocated zeroed
+    ctx.device.charge(ctx, { hbmBytes: out.bytes });
+  },
+});
+
+const onesLike = tpuKernel(OnesLike, {
+  dtypes: TPU_MOVABLE,
+  run(ctx) {
+    const out = output(ctx, 0);
+    fillWith(out, (Tensor.fromNumbers(out.dtype, [], [1]).data as unknown as unknown[])[0]);
+    ctx.device.charge(ctx, { hbmBytes: out.bytes });
+  },
+});
+
+const range = tpuKernel(Range, {
+  dtypes: TPU_MOVABLE.filter((d) => Range.testDTypes.includes(d)),
+  hostInputs: [0, 1, 2],
+  run(ctx) {
+    const [start, limit, delta] = [0, 1, 2].map((i) => numberAt(ctx.hostInput(i), 0));
+    const dtype = ctx.attrs.Tidx;
+    const n = rangeSize(start, limit, delta, dtype);
+    const out = output(ctx, 0, [n]);
+    const values = Float64Array.from({ length: n }, (_, i) => rangeElement(start, delta, i, dtype));
+    writeNumbers(dtype, out.data, values);
+    ctx.device.charge(ctx, { vpuOps: 2 * n, hbmBytes: out.bytes });
+  },
+});
+
+export const FILL_KERNELS: readonly TpuKernel[] = [fill, zerosLike, onesLike, range] as TpuKernel[];

@@ -1,0 +1,123 @@
+/**
+ * Joining, splitting and gathering by DMA: ConcatV2, Pack, Unpack and GatherV2, planned by the
+ * ops' own resolvers (core/ops/join.ts, gather.ts). Storage moves unread; timing is the bytes
+ * read and written in HBM.
+ */
+import { EdgeflowError } from "../../../core/errors.ts";
+import { GatherV2, resolveGather } from "../../../core/ops/gather.ts";
+import {
+  ConcatV2,
+  Pack,
+  resolveConcat,
+  resolvePack,
+  resolveUnpack,
+  Unpack,
+} from "../../../core/ops/join.ts";
+import { formatShape, shapesEqual } from "../../../core/shape.ts";
+import { intList } from "../../../core/tensor.ts";
+import type { TpuBuffer } from "../hbm.ts";
+import { input, output, TPU_MOVABLE, type TpuKernel, tpuKernel } from "./util.ts";
+
+type Elements = { [i: number]: unknown };
+const elements = (b: TpuBuffer) => b.data as unknown as Elements;
+
+/** Output rows are the sources' rows side by side: row o is row o of each source in turn. */
+function joinRows(out: TpuBuffer, sources: readonly TpuBuffer[], outer: number, widths: number[]) {
+  const o = elements(out);
+  let k = 0;
+  for (let r = 0; r < outer; r++) {
+    sources.forEach((src, i) => {
+      const s = elements(src);
+      for (let j = r * widths[i], end = j + widths[i]; j < end; j++) o[k++] = s[j];
+    });
+  }
+}
+
+const concat = tpuKernel(ConcatV2, {
+  dtypes: TPU_MOVABLE,
+  run(ctx) {
+    const n = ctx.attrs.N;
+    const values = Array.from({ length: n }, (_, i) => input(ctx, i));
+    // The axis follows the N values, so its index varies: the scalar unit reads it from HBM.
+    const axis = indexValues(input(ctx, n))[0];
+    const plan = resolveConcat(values.map((v) => v.shape), axis);
+    const out = output(ctx, 0, plan.outShape);
+    joinRows(out, values, plan.outer, plan.widths);
+    ctx.device.charge(ctx, { hbmBytes: 2 * out.bytes });
+  },
+});
+
+const pack = tpuKernel(Pack, {
+  dtypes: TPU_MOVABLE,
+  run(ctx) {
+    const values = Array.from({ length: ctx.attrs.N }, (_, i) => input(ctx, i));
+    const shape = values[0].shape;
+    values.forEach((v, i) => {
+      if (!shapesEqual(v.shape, shape)) {
+        throw new EdgeflowError(
+          `values[0] has shape ${formatShape(shape)} but values[${i}] has ${formatShape(v.shape)}`,
+        );
+      }
+    });
+    const plan = resolvePack(shape, values.length, ctx.attrs.axis);
+    const out = output(ctx, 0, plan.packedShape);
+    joinRows(out, values, plan.outer, values.map(() => plan.inner));
+    ctx.device.charge(ctx, { hbmBytes: 2 * out.bytes });
+  },
+});
+
+const unpack = tpuKernel(Unpack, {
+  dtypes: TPU_MOVABLE,
+  run(ctx) {
+    const x = input(ctx, 0), num = ctx.attrs.num;
+    const { pieceShape, outer, inner } = resolveUnpack(x.shape, num, ctx.attrs.axis);
+    const s = elements(x);
+    for (let i = 0; i < num; i++) {
+      const o = elements(output(ctx, i, pieceShape));
+      for (let r = 0, k = 0; r < outer; r++) {
+        const from = (r * num + i) * inner;
+        for (let j = 0; j < inner; j++) o[k++] = s[from + j];
+      }
+    }
+    ctx.device.charge(ctx, { hbmBytes: 2 * x.bytes });
+  },
+});
+
+const gather = tpuKernel(GatherV2, {
+  dtypes: TPU_MOVABLE,
+  hostInputs: [2],
+  run(ctx) {
+    const params = input(ctx, 0), indices = input(ctx, 1);
+    const axis = intList(ctx.hostInput(2))[0];
+    const plan = resolveGather(params.shape, indices.shape, axis, ctx.attrs.batch_dims);
+    const { batch, outer, axisDim, count, inner } = plan;
+    const idx = indexValues(indices);
+    const out = output(ctx, 0, plan.outShape);
+    const o = elements(out), s = elements(params);
+    let k = 0;
+    for (let b = 0; b < batch; b++) {
+      for (let r = 0; r < outer; r++) {
+        for (let j = 0; j < count; j++) {
+          const i = idx[b * count + j];
+          if (!(i >= 0 && i < axisDim)) {
+            throw new EdgeflowError(
+              `index ${i} at position ${b * count + j} of indices is not in [0, ${axisDim})`,
+            );
+          }
+          const from = ((b * outer + r) * axisDim + i) * inner;
+          for (let n = 0; n < inner; n++) o[k++] = s[from + n];
+        }
+      }
+    }
+    ctx.device.charge(ctx, { hbmBytes: indices.bytes + 2 * out.bytes });
+  },
+});
+
+/** Integer index values (int32, or int64 held as pairs of 32-bit words) as numbers. */
+function indexValues(b: TpuBuffer): ArrayLike<number> {
+  return b.dtype === "int64"
+    ? Float64Array.from(b.data as BigInt64Array, Number)
+    : b.data as Int32Array | Uint8Array | Int8Array;
+}
+
+export const JOIN_KERNELS: readonly TpuKernel[] = [concat, pack, unpack, gather] as TpuKernel[];

@@ -1,0 +1,151 @@
+/**
+ * SoftmaxCrossEntropyWithLogits and SparseSoftmaxCrossEntropyWithLogits on the vector unit, in
+ * float32. Per row of n classes: m = max f, s = Σ exp(f - m), lse = m + log s, then
+ * loss = Σ l_j (lse - f_j) and backprop_j = exp(f_j - lse) - l_j.
+ *
+ * Tolerance (u = 2^-24), with D the row range of f, F = max|f|, W = D + log n ≥ |lse - f_j|:
+ * s is within (D + 1 + n)u relative (as Softmax), so lse is within Δ = (D + n + 2 + 2 log n +
+ * F)u (log's and the sum's roundings). Each loss term moves ≤ |l_j|(Δ + 2uW), the float32 sum
+ * γ_n·Σ|l|·W more; backprop ≤ Δ + u(W + 2 + max|l|) (exp of a rounded exponent, one rounding
+ * each side). The tolerance doubles the larger bound for the dropped second-order terms.
+ */
+import { EdgeflowError } from "../../../core/errors.ts";
+import { broadcastIndex } from "../../../core/ops/elementwise.ts";
+import {
+  SoftmaxCrossEntropyWithLogits,
+  SparseSoftmaxCrossEntropyWithLogits,
+} from "../../../core/ops/loss.ts";
+import { broadcastShapes, type Shape } from "../../../core/shape.ts";
+import { numbers } from "../../../core/tensor.ts";
+import { loadF32, resultF32, storeF32 } from "../numerics.ts";
+import type { TpuBuffer } from "../hbm.ts";
+import { withBf16 } from "./nn.ts";
+import type { Attrs } from "../../../core/op.ts";
+import { input, output, TPU_FLOATS, type TpuContext, type TpuKernel, tpuKernel } from "./util.ts";
+
+const f = Math.fround;
+const U = 2 ** -24;
+
+/** log-sum-exp of row [at, at + n) of `xs` in float32. */
+function lse(xs: ArrayLike<number>, at: number, n: number): number {
+  let m = -Infinity, s = 0;
+  for (let j = at; j < at + n; j++) m = Math.max(m, xs[j]);
+  for (let j = at; j < at + n; j++) s = f(s + f(Math.exp(f(xs[j] - m))));
+  return f(m + f(Math.log(s)));
+}
+
+/** Writes loss and backprop for rows of `features` [batch, n] against dense `labels`. */
+function crossEntropy(
+  features: Float32Array,
+  labels: (b: number, j: number) => number,
+  batch: number,
+  n: number,
+  loss: Float32Array,
+  backprop: Float32Array,
+): void {
+  for (let b = 0; b < batch; b++) {
+    const l = lse(features, b * n, n);
+    let sum = 0;
+    for (let j = 0; j < n; j++) {
+      const at = b * n + j, label = labels(b, j);
+      if (label !== 0) sum = f(sum + f(label * f(l - features[at])));
+      backprop[at] = f(f(Math.exp(f(features[at] - l))) - label);
+    }
+    loss[b] = sum;
+  }
+}
+
+function chargeLoss<A extends Attrs>(ctx: TpuContext<A>, ins: TpuBuffer[], outs: TpuBuffer[]) {
+  const size = outs[1].data.length;
+  ctx.device.charge(ctx, {
+    vpuOps: 8 * size,
+    eupOps: 2 * size + 2 * outs[0].data.length,
+    hbmBytes: [...ins, ...outs].reduce((x, b) => x + b.bytes, 0),
+    flops: 10 * size,
+  });
+}
+
+/** The tolerance above, for rows of n features `xs` and labels of the given row sum and max. */
+function lossTolerance(xs: ArrayLike<number>, n: number, labelSum: number, labelMax: number) {
+  let D = 0, F = 0;
+  for (let r = 0; r < xs.length; r += n) {
+    let lo = Infinity, hi = -Infinity;
+    for (let j = r; j < r + n; j++) {
+      (lo = Math.min(lo, xs[j])), (hi = Math.max(hi, xs[j])), (F = Math.max(F, Math.abs(xs[j])));
+    }
+    D = Math.max(D, hi - lo);
+  }
+  const W = D + Math.log(n), delta = (D + n + 2 + 2 * Math.log(n) + F) * U;
+  const lossErr = labelSum * (delta + 2 * U * W + ((n * U) / (1 - n * U)) * W);
+  const backpropErr = delta + U * (W + 2 + labelMax);
+  return {
+    atol: 2 * Math.max(lossErr, backpropErr),
+    rtol: 2 * U,
+    reason: "float32 log-sum-exp program (loss.ts derives it)",
+  };
+}
+
+const dense = tpuKernel(SoftmaxCrossEntropyWithLogits, {
+  dtypes: TPU_FLOATS,
+  run(ctx) {
+    const fb = input(ctx, 0), lb = input(ctx, 1);
+    const shape = broadcastShapes(fb.shape, lb.shape) as Shape;
+    const [batch, n] = shape;
+    const fi = broadcastIndex(fb.shape, shape), li = broadcastIndex(lb.shape, shape);
+    const fsIn = loadF32(fb), ls = loadF32(lb);
+    const features = Float32Array.from(fi, (i) => fsIn[i]);
+    const loss = output(ctx, 0), backprop = output(ctx, 1);
+    const lossV = resultF32(loss), bpV = resultF32(backprop);
+    crossEntropy(features, (b, j) => ls[li[b * n + j]], batch, n, lossV, bpV);
+    storeF32(loss, lossV);
+    storeF32(backprop, bpV);
+    chargeLoss(ctx, [fb, lb], [loss, backprop]);
+  },
+  tolerance: ({ inputs: [features, labels], attrs }) => {
+    const shape = broadcastShapes(features.shape, labels.shape) as Shape;
+    const [batch, n] = shape;
+    const fi = broadcastIndex(features.shape, shape), li = broadcastIndex(labels.shape, shape);
+    const fs = numbers(features), ls = numbers(labels);
+    let sum = 0, max = 0;
+    for (let b = 0; b < batch; b++) {
+      let row = 0;
+      for (let j = 0; j < n; j++) {
+        const l = Math.abs(ls[li[b * n + j]]);
+        (row += l), (max = Math.max(max, l));
+      }
+      sum = Math.max(sum, row);
+    }
+    const dense = Float64Array.from(fi, (i) => fs[i]);
+    return withBf16(attrs.T, lossTolerance(dense, n, sum, max));
+  },
+});
+
+const sparse = tpuKernel(SparseSoftmaxCrossEntropyWithLogits, {
+  dtypes: TPU_FLOATS,
+  run(ctx) {
+    const fb = input(ctx, 0), lb = input(ctx, 1);
+    const [batch, n] = fb.shape;
+    const labels = lb.dtype === "int64"
+      ? Float64Array.from(lb.data as BigInt64Array, Number)
+      : lb.data as Int32Array;
+    for (let b = 0; b < batch; b++) {
+      const l = labels[b];
+      if (!(l >= 0 && l < n)) {
+        throw new EdgeflowError(
+          `received a label value of ${l} which is outside the valid range of [0, ${n}); ` +
+            `label values: ${Array.from(labels).join(" ")}`,
+        );
+      }
+    }
+    const loss = output(ctx, 0), backprop = output(ctx, 1);
+    const lossV = resultF32(loss), bpV = resultF32(backprop);
+    crossEntropy(loadF32(fb), (b, j) => +(labels[b] === j), batch, n, lossV, bpV);
+    storeF32(loss, lossV);
+    storeF32(backprop, bpV);
+    chargeLoss(ctx, [fb, lb], [loss, backprop]);
+  },
+  tolerance: ({ inputs: [features], attrs }) =>
+    withBf16(attrs.T, lossTolerance(numbers(features), features.shape[1], 1, 1)),
+});
+
+export const LOSS_KERNELS: readonly TpuKernel[] = [dense, sparse] as TpuKernel[];

@@ -1,0 +1,175 @@
+/**
+ * BiasAdd, FusedBatchNormV3 (inference) and Softmax/LogSoftmax on the vector unit, in float32.
+ * Each tolerance is derived next to its program (u = 2^-24, u_b = 2^-8); a bfloat16 output
+ * adds its rounding on both sides, 2·u_b relative (`withBf16`).
+ */
+import type { DType } from "../../../core/dtype.ts";
+import type { Tolerance } from "../../../core/kernel.ts";
+import { BiasAdd, FusedBatchNormV3, LogSoftmax, Softmax } from "../../../core/ops/nn.ts";
+import { numbers, type Tensor } from "../../../core/tensor.ts";
+import { finish, operand, target } from "./engine.ts";
+import { loadF32, resultF32, storeF32 } from "../numerics.ts";
+import { input, output, TPU_FLOATS, TPU_REALS, type TpuKernel, tpuKernel } from "./util.ts";
+
+const f = Math.fround;
+const U = 2 ** -24, UB = 2 ** -8;
+
+/** A float32 tolerance widened for bfloat16 outputs. */
+export function withBf16(dtype: DType, t: Tolerance): Tolerance {
+  if (dtype !== "bfloat16") return t;
+  return {
+    atol: (t.atol ?? 0) * (1 + UB),
+    rtol: (t.rtol ?? 0) + (2 * UB) / (1 - UB),
+    reason: `${t.reason}; bfloat16 output`,
+  };
+}
+
+/** The channel axis: last for NHWC, 1 for NCHW (as the reference reads data_format). */
+function channelAxis(rank: number, format: string): number {
+  return format === "NCHW" ? 1 : rank - 1;
+}
+
+const biasAdd = tpuKernel(BiasAdd, {
+  dtypes: TPU_REALS,
+  run(ctx) {
+    const x = input(ctx, 0), bias = input(ctx, 1), out = output(ctx, 0);
+    const axis = channelAxis(x.shape.length, ctx.attrs.data_format);
+    const C = bias.shape[0], inner = x.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+    const xs = operand(x), bs = operand(bias), ys = target(out);
+    const float = ctx.attrs.T !== "int32";
+    for (let i = 0; i < ys.length; i++) {
+      const v = xs[i] + bs[Math.floor(i / inner) % C];
+      ys[i] = float ? f(v) : v;
+    }
+    finish(out, ys);
+    const n = out.data.length;
+    ctx.device.charge(ctx, {
+      vpuOps: n * (ctx.attrs.T === "bfloat16" ? 3 : 1),
+      hbmBytes: x.bytes + bias.bytes + out.bytes,
+      flops: n,
+    });
+  },
+  tolerance: (c) =>
+    withBf16(c.attrs.T, { reason: "exact: one correctly rounded float32 addition" }),
+});
+
+/**
+ * y = (x - mean) · a + offset with a = scale · rsqrt(variance + epsilon), per channel. Error:
+ * rsqrt(v + ε) ≤ 2u relative (the sum's rounding halves through the root), a ≤ 3u, x - mean
+ * ≤ u, the product ≤ 5u of t = (x - mean)·a, the sum ≤ u|y|; with epsilon's float32 rounding
+ * and the reference's, |ŷ - y| ≤ 6u·max|t| + 2u|y|.
+ */
+const batchNorm = tpuKernel(FusedBatchNormV3, {
+  dtypes: TPU_FLOATS,
+  run(ctx) {
+    const x = input(ctx, 0);
+    const [scale, offset, mean, variance] = [1, 2, 3, 4].map((i) =>
+      input(ctx, i).data as Float32Array
+    );
+    const y = output(ctx, 0);
+    const axis = channelAxis(4, ctx.attrs.data_format);
+    const C = x.shape[axis], inner = x.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+    const eps = f(ctx.attrs.epsilon);
+    const a = Float32Array.from(
+      { length: C },
+      (_, c) => f(scale[c] * f(1 / Math.sqrt(f(variance[c] + eps)))),
+    );
+    const xs = loadF32(x), ys = resultF32(y);
+    for (let i = 0; i < xs.length; i++) {
+      const c = Math.floor(i / inner) % C;
+      ys[i] = f(f(f(xs[i] - mean[c]) * a[c]) + offset[c]);
+    }
+    storeF32(y, ys);
+    // batch_mean, batch_variance and reserve spaces 1, 2 pass mean and variance through.
+    for (const [i, from] of [[1, 3], [2, 4], [3, 3], [4, 4]]) ctx.setOutput(i, input(ctx, from));
+    const zero = output(ctx, 5);
+    ctx.device.charge(ctx, {
+      vpuOps: 3 * xs.length + 3 * C,
+      eupOps: C,
+      hbmBytes: x.bytes + y.bytes + zero.bytes + 4 * 4 * C,
+      flops: 3 * xs.length,
+    });
+  },
+  tolerance: ({ inputs: [x, scale, , mean, variance], attrs }) => {
+    const axis = channelAxis(4, attrs.data_format);
+    const C = x.shape[axis], inner = x.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+    const [xs, ss, ms, vs] = [x, scale, mean, variance].map(numbers);
+    let maxT = 0;
+    for (let i = 0; i < xs.length; i++) {
+      const c = Math.floor(i / inner) % C;
+      maxT = Math.max(maxT, Math.abs((xs[i] - ms[c]) * ss[c]) / Math.sqrt(vs[c] + attrs.epsilon));
+    }
+    return withBf16(attrs.T, {
+      atol: 6 * U * maxT,
+      rtol: 2 * U,
+      reason: "float32 batch-norm program (nn.ts derives it)",
+    });
+  },
+});
+
+/** Row length, largest row range and row count of a softmax case. */
+function rowStats(logits: Tensor): { n: number; range: number } {
+  const n = logits.shape[logits.rank - 1], xs = numbers(logits);
+  let range = 0;
+  for (let r = 0; r < xs.length; r += n) {
+    let lo = Infinity, hi = -Infinity;
+    for (let j = r; j < r + n; j++) (lo = Math.min(lo, xs[j])), (hi = Math.max(hi, xs[j]));
+    range = Math.max(range, hi - lo);
+  }
+  return { n, range };
+}
+
+/**
+ * Per row of n: m = max x (exact), d = x - m (≤ u|d|), e = exp(d) (≤ (D + 1)u relative with D
+ * the row's range), s = Σ e in float32 (≤ (D + 1 + n)u relative: all terms positive).
+ * Softmax: e · (1/s), two more roundings: ≤ (2D + n + 5)u relative with the reference's.
+ * LogSoftmax: d - log(s): log(s) within (D + 1 + n)u + u·log(n) absolute, the difference
+ * rounds ≤ u|y|: ≤ (2D + n + 2 + log n)u absolute + 2u relative.
+ */
+function softmaxKernel(op: typeof Softmax, log: boolean): TpuKernel {
+  return tpuKernel(op, {
+    dtypes: TPU_FLOATS,
+    run(ctx) {
+      const x = input(ctx, 0), out = output(ctx, 0);
+      const n = x.shape[x.shape.length - 1];
+      const xs = loadF32(x), ys = resultF32(out);
+      for (let r = 0; r < xs.length; r += n) {
+        let m = -Infinity, s = 0;
+        for (let j = r; j < r + n; j++) m = Math.max(m, xs[j]);
+        for (let j = r; j < r + n; j++) s = f(s + f(Math.exp(f(xs[j] - m))));
+        if (log) {
+          const ls = f(Math.log(s));
+          for (let j = r; j < r + n; j++) ys[j] = f(f(xs[j] - m) - ls);
+        } else {
+          const inv = f(1 / s);
+          for (let j = r; j < r + n; j++) ys[j] = f(f(Math.exp(f(xs[j] - m))) * inv);
+        }
+      }
+      storeF32(out, ys);
+      const size = xs.length;
+      ctx.device.charge(ctx, {
+        vpuOps: 5 * size,
+        eupOps: (log ? 1 : 2) * size,
+        hbmBytes: x.bytes + out.bytes,
+        flops: 6 * size,
+      });
+    },
+    tolerance: ({ inputs: [x], attrs }) => {
+      const { n, range: D } = rowStats(x);
+      const reason = `float32 ${op.name} program (nn.ts derives it)`;
+      return withBf16(
+        attrs.T,
+        log
+          ? { atol: (2 * D + n + 2 + Math.log(n)) * U, rtol: 2 * U, reason }
+          : { rtol: (2 * D + n + 5) * U, reason },
+      );
+    },
+  }) as unknown as TpuKernel;
+}
+
+export const NN_KERNELS: readonly TpuKernel[] = [
+  biasAdd,
+  batchNorm,
+  softmaxKernel(Softmax, false),
+  softmaxKernel(LogSoftmax, true),
+] as TpuKernel[];

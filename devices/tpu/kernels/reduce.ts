@@ -1,0 +1,159 @@
+/**
+ * Reductions on the vector unit: Sum, Mean, Max, Min, Prod over axes, and ArgMax, ArgMin. The
+ * axes are resolved by core's reduction plan, whose index lists every output's elements in
+ * reduction order; floats accumulate in float32 in that order, integers wrap in 32 bits.
+ *
+ * Tolerance (float32, u = 2^-24): a float32 sum of n terms is within γ_n·Σ|x| of the exact sum
+ * (γ_n = n·u / (1 - n·u)) and Σ|x| ≤ n·max|x|; Mean divides that by n with one more rounding;
+ * a product of n factors is within γ_n relative. The reference rounds its float64 result once
+ * (u|r| more). A bfloat16 output adds its own rounding on both sides (2·2^-8 relative).
+ */
+import { type DType, isFloat } from "../../../core/dtype.ts";
+import { EdgeflowError } from "../../../core/errors.ts";
+import type { KernelCase, Tolerance } from "../../../core/kernel.ts";
+import { splitAtAxis } from "../../../core/ops/array_util.ts";
+import {
+  ArgMax,
+  ArgMin,
+  Max,
+  Mean,
+  Min,
+  Prod,
+  type ReduceOpDef,
+  Sum,
+} from "../../../core/ops/reduce.ts";
+import { reductionIndex, resolveReduction } from "../../../core/ops/reduce_plan.ts";
+import { formatShape, normalizeAxis } from "../../../core/shape.ts";
+import { intList } from "../../../core/tensor.ts";
+import { maxAbs } from "../tolerance.ts";
+import { finish, operand, target } from "./engine.ts";
+import { input, output, TPU_REALS, type TpuKernel, tpuKernel } from "./util.ts";
+
+const f = Math.fround;
+const U = 2 ** -24, UB = 2 ** -8;
+const INT_MIN = -(2 ** 31), INT_MAX = 2 ** 31 - 1;
+
+/** How a reduction folds one output's elements, for floats (float32) and int32. */
+interface Fold {
+  init(float: boolean): number;
+  step(acc: number, x: number, float: boolean): number;
+  end?(acc: number, n: number, float: boolean): number;
+  /** VPU ops per element, for timing. */
+  ops: number;
+  /** |result - reference| bound for float32 given n and max|x|: [atol, rtol]. */
+  error(n: number, max: number): [number, number];
+}
+
+const gamma = (n: number) => (n * U) / (1 - n * U);
+const exact = (): [number, number] => [0, 0];
+/** Max (sign 1) or Min (-1): NaN wins, as the reference (TensorFlow 2). */
+const extreme = (sign: 1 | -1): Fold => ({
+  init: (float) => (float ? -sign * Infinity : sign > 0 ? INT_MIN : INT_MAX),
+  step: (acc, x) => (acc !== acc || x !== x ? NaN : sign * x > sign * acc ? x : acc),
+  ops: 1,
+  error: exact,
+});
+
+const FOLDS = new Map<ReduceOpDef, Fold>([
+  [Sum, {
+    init: () => 0,
+    step: (acc, x, float) => (float ? f(acc + x) : (acc + x) | 0),
+    ops: 1,
+    error: (n, max) => [gamma(n) * n * max, 2 * U],
+  }],
+  [Mean, {
+    init: () => 0,
+    step: (acc, x, float) => (float ? f(acc + x) : (acc + x) | 0),
+    end: (acc, n, float) => (float ? f(acc / n) : n === 0 ? 0 : Math.trunc(acc / n)),
+    ops: 1,
+    error: (n, max) => [gamma(n) * max, 2 * U],
+  }],
+  [Max, extreme(1)],
+  [Min, extreme(-1)],
+  [Prod, {
+    init: () => 1,
+    step: (acc, x, float) => (float ? f(acc * x) : Math.imul(acc, x)),
+    ops: 1,
+    error: (n) => [0, gamma(n + 1) + U],
+  }],
+]);
+
+function reduceTolerance(fold: Fold, c: KernelCase<{ T: DType; keep_dims: boolean }>): Tolerance {
+  const [x, axes] = c.inputs;
+  const n = resolveReduction(x.shape, intList(axes), c.attrs.keep_dims).reduceSize;
+  const [atol, rtol] = fold.error(n, maxAbs(x));
+  const reason = "float32 accumulation in reduction order (reduce.ts derives it)";
+  return c.attrs.T === "bfloat16"
+    ? { atol: atol * (1 + UB), rtol: rtol + (2 * UB) / (1 - UB), reason }
+    : { atol, rtol, reason };
+}
+
+function reduceKernel(op: ReduceOpDef): TpuKernel {
+  const fold = FOLDS.get(op)!;
+  return tpuKernel(op, {
+    dtypes: TPU_REALS,
+    hostInputs: [1],
+    run(ctx) {
+      const x = input(ctx, 0);
+      const plan = resolveReduction(x.shape, intList(ctx.hostInput(1)), ctx.attrs.keep_dims);
+      const index = reductionIndex(x.shape, plan);
+      const n = plan.reduceSize, float = isFloat(x.dtype);
+      const out = output(ctx, 0, plan.outShape);
+      const xs = operand(x), ys = target(out);
+      for (let o = 0; o < plan.outSize; o++) {
+        let acc = fold.init(float);
+        for (let j = o * n, end = j + n; j < end; j++) acc = fold.step(acc, xs[index[j]], float);
+        ys[o] = fold.end ? fold.end(acc, n, float) : acc;
+      }
+      finish(out, ys);
+      const widen = x.dtype === "bfloat16" ? x.data.length : 0;
+      ctx.device.charge(ctx, {
+        vpuOps: x.data.length * fold.ops + widen,
+        hbmBytes: x.bytes + out.bytes,
+        flops: x.data.length,
+      });
+    },
+    tolerance: (c) => reduceTolerance(fold, c),
+  }) as unknown as TpuKernel;
+}
+
+/** ArgMax (sign 1) or ArgMin (-1): the first extreme index; NaN counts as extreme. */
+function argKernel(op: typeof ArgMax, sign: 1 | -1): TpuKernel {
+  return tpuKernel(op, {
+    dtypes: TPU_REALS,
+    hostInputs: [1],
+    run(ctx) {
+      const x = input(ctx, 0);
+      const a = normalizeAxis(intList(ctx.hostInput(1))[0], x.shape.length, "dimension");
+      const { outer, dim, inner } = splitAtAxis(x.shape, a);
+      if (dim === 0) {
+        throw new EdgeflowError(`reduction axis ${a} is empty in shape ${formatShape(x.shape)}`);
+      }
+      const out = output(ctx, 0);
+      const xs = operand(x);
+      const wide = out.dtype === "int64";
+      const o64 = out.data as BigInt64Array, o32 = out.data as Int32Array;
+      for (let o = 0; o < outer; o++) {
+        for (let i = 0; i < inner; i++) {
+          let best = 0, bestV = xs[o * dim * inner + i];
+          for (let k = 1; k < dim && bestV === bestV; k++) {
+            const v = xs[(o * dim + k) * inner + i];
+            if (v !== v || (sign > 0 ? v > bestV : v < bestV)) (best = k), (bestV = v);
+          }
+          if (wide) o64[o * inner + i] = BigInt(best);
+          else o32[o * inner + i] = best;
+        }
+      }
+      ctx.device.charge(ctx, {
+        vpuOps: 2 * x.data.length,
+        hbmBytes: x.bytes + out.bytes,
+      });
+    },
+  }) as unknown as TpuKernel;
+}
+
+export const REDUCE_KERNELS: readonly TpuKernel[] = [
+  ...[Sum, Mean, Max, Min, Prod].map(reduceKernel),
+  argKernel(ArgMax, 1),
+  argKernel(ArgMin, -1),
+];

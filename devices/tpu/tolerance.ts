@@ -1,0 +1,63 @@
+/**
+ * How far a matrix-unit result may be from the float64 reference, derived from the case: the
+ * inputs' magnitudes and the reduction length. Kernels give these functions as their
+ * `tolerance` data; the equivalence suite applies them.
+ *
+ * Let u_b = 2^-8 (bfloat16 unit roundoff, 8 significant bits, round to nearest even) and
+ * u = 2^-24 (float32). For one output c = Σ_k a_k·b_k over K terms:
+ *
+ * 1. Inputs: float32 inputs are rounded to bfloat16, â = a(1 + α), b̂ = b(1 + β), |α|, |β| ≤ u_b,
+ *    so each product moves by at most (2u_b + u_b²)|a_k b_k|. bfloat16 inputs are not rounded.
+ * 2. Products of bfloat16 values are exact in float32 (8 + 8 significant bits ≤ 24).
+ * 3. Sums: a product passes through at most min(K, R) additions inside its K-tile (from zero)
+ *    and ceil(K/R) accumulator additions, ≤ n = K + 1 for any array height R; each rounds by
+ *    ≤ u relative, so the sum moves by at most γ_n·Σ|â_k b̂_k|, γ_n = n·u / (1 - n·u).
+ * 4. With S = Σ|a_k b_k| ≤ K · max|a| · max|b|, the float32 accumulator ĉ satisfies
+ *    |ĉ - c| ≤ E = ((2u_b + u_b²)(1 + γ_n) + γ_n) · S   (first term only for float32 inputs).
+ * 5. Output: a float32 output is ĉ itself; the reference r = fl32(c) is within u|r| of c, so
+ *    |ĉ - r| ≤ E + 2u|r|. A bfloat16 output is bf16(ĉ) against r = bf16(c); each rounding moves
+ *    by ≤ u_b of its value, so |bf16(ĉ) - r| ≤ E(1 + u_b) + 2u_b|r| / (1 - u_b).
+ *
+ * The bound is worst-case: typical errors are far smaller, but no case can exceed it.
+ */
+import type { DType } from "../../core/dtype.ts";
+import type { Tolerance } from "../../core/kernel.ts";
+import { numbers, type Tensor } from "../../core/tensor.ts";
+
+const UB = 2 ** -8;
+const U = 2 ** -24;
+
+/** The largest |value| of a tensor (0 when empty). */
+export function maxAbs(t: Tensor): number {
+  const xs = numbers(t);
+  let m = 0;
+  for (let i = 0; i < xs.length; i++) m = Math.max(m, Math.abs(xs[i]));
+  return m;
+}
+
+/**
+ * The tolerance of a matrix-unit sum of `terms` products per output, each |a·b| ≤ `maxProduct`,
+ * through at most `additions` float32 additions, in `dtype`.
+ */
+export function mxuTolerance(
+  dtype: DType,
+  terms: number,
+  additions: number,
+  maxProduct: number,
+): Tolerance {
+  const gamma = (additions * U) / (1 - additions * U);
+  const S = terms * maxProduct;
+  const inputRounding = dtype === "float32" ? (2 * UB + UB * UB) * (1 + gamma) : 0;
+  const E = (inputRounding + gamma) * S;
+  const reason = dtype === "float32"
+    ? "MXU: float32 inputs rounded to bfloat16, float32 accumulation (tolerance.ts derives it)"
+    : "MXU: float32 accumulation of bfloat16 products, bfloat16 output (tolerance.ts derives it)";
+  return dtype === "bfloat16"
+    ? { atol: E * (1 + UB), rtol: (2 * UB) / (1 - UB), reason }
+    : { atol: E, rtol: 2 * U, reason };
+}
+
+/** A matmul's tolerance: K terms per output, K + 1 additions, inputs' largest magnitudes. */
+export function matmulTolerance(dtype: DType, k: number, a: Tensor, b: Tensor): Tolerance {
+  return mxuTolerance(dtype, k, k + 1, maxAbs(a) * maxAbs(b));
+}

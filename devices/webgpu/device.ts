@@ -146,8 +146,12 @@ export class WebGpuDevice implements Device {
     const s = (buffer as GpuBuffer).storage;
     if (--s.refs > 0) return;
     this.inUse -= s.size;
-    if (this.disposed) s.buffer.destroy();
-    else this.pool.release(s, s.batch === this.recorder.batch);
+    // After disposal (a session releasing late), the buffer goes with the device.
+    if (this.disposed) {
+      if (!this.lost) s.buffer.destroy();
+      return;
+    }
+    this.pool.release(s, s.batch === this.recorder.batch);
   }
 
   /** The same values under another shape (Reshape, Squeeze): no copy, the storage is shared. */
@@ -260,11 +264,16 @@ export class WebGpuDevice implements Device {
     }
     this.disposed = true;
     this.constants.clear();
+    // A lost device's objects are gone with it; destroying them again is not safe in every
+    // implementation.
+    if (this.lost) return;
     this.pool.trim();
     this.staging.trim();
     this.recorder.destroy();
     this.warmup.destroy();
-    this.gpu.destroy();
+    // The memory is returned above; the GPUDevice itself is left to the garbage collector:
+    // Deno 2.9's WebGPU intermittently aborts at exit ("double free") after an explicit
+    // GPUDevice.destroy().
   }
 
   // ---- internals --------------------------------------------------------------------------

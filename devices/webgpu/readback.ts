@@ -72,16 +72,16 @@ export class Readback {
       offsets.push(total);
       total += r.buffer.bytes;
     }
-    const stage = this.staging.acquire(total, true);
+    let held = true;
     try {
+      const stage = this.staging.acquire(total, true);
       batch.forEach((r, i) =>
         this.recorder.copy(r.buffer, stage.buffer, offsets[i], r.buffer.bytes)
       );
       this.recorder.submit();
-    } finally {
+      // The copies are recorded: the sources may go back to the pool (the queue orders them).
       for (const r of batch) release(r.buffer);
-    }
-    try {
+      held = false;
       this.waits++;
       await stage.buffer.mapAsync(GPUMapMode.READ, 0, total);
       const failed = this.failure();
@@ -94,6 +94,7 @@ export class Readback {
         r.resolve(decode(b.dtype, b.shape, bytes, offsets[i], b.type));
       });
     } catch (e) {
+      if (held) { for (const r of batch) release(r.buffer); }
       const failed = this.failure() ??
         (e instanceof EdgeflowError
           ? e

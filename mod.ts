@@ -3,10 +3,12 @@ import { defaultRegistry } from "./core/kernel.ts";
 import { refPlugin } from "./devices/ref/plugin.ts";
 import { tpuPlugin } from "./devices/tpu/plugin.ts";
 import { wasmPlugin } from "./kernels_wasm/plugin.ts";
+import { webgpuPlugin } from "./kernels_gpu/plugin.ts";
 
 defaultRegistry.install(refPlugin);
 defaultRegistry.install(wasmPlugin);
 defaultRegistry.install(tpuPlugin);
+defaultRegistry.install(webgpuPlugin);
 
 export * from "./core/dtype.ts";
 export * from "./core/shape.ts";
@@ -26,6 +28,7 @@ export { wasmPlugin } from "./kernels_wasm/plugin.ts";
 export { tpuPlugin } from "./devices/tpu/plugin.ts";
 export { TpuDevice } from "./devices/tpu/device.ts";
 export { TPU_V4, type TpuParams } from "./devices/tpu/params.ts";
+export { webgpuPlugin } from "./kernels_gpu/plugin.ts";
 export type { StepStats } from "./core/executor.ts";
 export { fromGraphDef, type GraphDefJson, toGraphDef } from "./core/formats/graphdef_json.ts";
 export { MapHostContext } from "./core/host_context.ts";

@@ -244,6 +244,8 @@ export class Graph {
       const specs: InferInput[] = flat.map((o) => ({
         dtype: o.dtype,
         shape: o.shape,
+        // A resource handle carries its variable's spec (ReadVariableOp's output shape).
+        handle: o.node.outputSpecs[o.index].handle,
         value: constantValue(o),
       }));
       const outputSpecs = op.infer(specs, resolved);

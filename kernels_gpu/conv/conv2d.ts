@@ -1,0 +1,111 @@
+/**
+ * Conv2D (NHWC) as an implicit GEMM on the shared GEMM (matmul/gemm.ts): C[m, n] with
+ * m = (batch, oh, ow) the output pixels, n the output channel and k = (fh, fw, ic) the taps.
+ * A's loader gathers the input pixel a tap reads (im2col on the fly, zero in the padding);
+ * B is the HWIO filter, already a row-major [K, N] matrix. The geometry comes from convGeometry
+ * and reaches the shader as uniforms.
+ */
+import type { Tolerance } from "../../core/kernel.ts";
+import { Conv2D } from "../../core/ops/conv.ts";
+import { convGeometry, type WindowGeometry } from "../../core/ops/conv_geometry.ts";
+import { numbers } from "../../core/tensor.ts";
+import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
+import type { WebGpuDevice } from "../../devices/webgpu/device.ts";
+import type { Program } from "../../devices/webgpu/program.ts";
+import { bindingOf, defineGpuKernel, FLOATS, staticBinding } from "../kernel.ts";
+import { dotTolerance } from "../matmul/matmul.ts";
+import { gemmGrid, gemmProgram, gemmStrategy, vec4Rows } from "../matmul/gemm.ts";
+import { type Binding, load } from "../wgsl.ts";
+
+const GEOMETRY = ["OH", "OW", "H", "W", "C", "FW", "sh", "sw", "dh", "dw"];
+
+function convProgram(device: WebGpuDevice, x: Binding, f: Binding, out: Binding, n: number) {
+  return gemmProgram(gemmStrategy(device), {
+    name: "Conv2D",
+    key: [],
+    inputs: [x, f],
+    out,
+    type: "f32",
+    uniforms: [
+      ...GEOMETRY.map((name) => ({ name, type: "u32" as const })),
+      { name: "padTop", type: "i32" },
+      { name: "padLeft", type: "i32" },
+    ],
+    loaders: `
+fn baseA(batch: u32) -> u32 { return 0u; }
+fn loadA(base: u32, m: u32, k: u32) -> f32 {
+  if (m >= u.M || k >= u.K) { return 0.0; }
+  let ow = m % u.OW;
+  let rest = m / u.OW;
+  let oh = rest % u.OH;
+  let b = rest / u.OH;
+  let c = k % u.C;
+  let tap = k / u.C;
+  let ih = i32(oh * u.sh + (tap / u.FW) * u.dh) - u.padTop;
+  let iw = i32(ow * u.sw + (tap % u.FW) * u.dw) - u.padLeft;
+  if (ih < 0 || iw < 0 || ih >= i32(u.H) || iw >= i32(u.W)) { return 0.0; }
+  return ${load("in0", "((b * u.H + u32(ih)) * u.W + u32(iw)) * u.C + c", x)};
+}
+fn baseB(batch: u32) -> u32 { return 0u; }
+fn loadB(base: u32, k: u32, n: u32) -> f32 {
+  if (k >= u.K || n >= u.N) { return 0.0; }
+  return ${load("in1", "k * u.N + n", f)};
+}
+`,
+    bRows4: n > 0 && n % 4 === 0,
+    cRows4: vec4Rows(out, n),
+    n,
+  }) as Program;
+}
+
+function geometryUniforms(g: WindowGeometry): number[] {
+  return [
+    g.outHeight,
+    g.outWidth,
+    g.inHeight,
+    g.inWidth,
+    g.inChannels,
+    g.filterWidth,
+    g.strideHeight,
+    g.strideWidth,
+    g.dilationHeight,
+    g.dilationWidth,
+    g.padTop,
+    g.padLeft,
+  ];
+}
+
+export const conv2dKernel = defineGpuKernel(Conv2D, {
+  dtypes: FLOATS,
+  run(ctx) {
+    const [x, f] = ctx.inputs as GpuBuffer[];
+    const g = convGeometry("conv2d", x.shape, f.shape, ctx.attrs);
+    const out = ctx.output(0, g.outShape) as GpuBuffer;
+    const m = g.batch * g.outHeight * g.outWidth, n = g.outChannels;
+    const k = g.filterHeight * g.filterWidth * g.inChannels;
+    return ctx.device.encode(ctx.node, [{
+      program: convProgram(ctx.device, bindingOf(x), bindingOf(f), bindingOf(out), n),
+      inputs: [x, f],
+      outputs: [out],
+      uniforms: [m, n, k, ...geometryUniforms(g)],
+      workgroups: gemmGrid(gemmStrategy(ctx.device), m, n, 1),
+    }]);
+  },
+  programs(node, device) {
+    const [x, f] = node.inputs;
+    const n = f.shape?.[3] ?? -1;
+    const out = staticBinding(device, node.outputs[0]);
+    return [convProgram(device, staticBinding(device, x), staticBinding(device, f), out, n)];
+  },
+  cost([x, f], attrs) {
+    const g = convGeometry("conv2d", x.shape, f.shape, attrs);
+    const dims = (ds: readonly number[]) => ds.reduce((a, d) => a * Math.max(d, 1), 1);
+    const out = dims(g.outShape);
+    const taps = dims([g.filterHeight, g.filterWidth, g.inChannels]);
+    return { flops: 2 * out * taps, bytes: 4 * (dims(x.shape ?? []) + dims(f.shape ?? []) + out) };
+  },
+  tolerance: (c): Tolerance => {
+    const [x, f] = c.inputs;
+    return dotTolerance(f.shape[0] * f.shape[1] * f.shape[2], numbers(x), numbers(f), x.dtype);
+  },
+});

@@ -1,0 +1,182 @@
+/**
+ * Window programs: DepthwiseConv2dNative sums input × filter over each window; MaxPool and
+ * AvgPool take the max or the mean of its real (non-padding) taps. An invocation handles one
+ * channel (or a vec4 of channels, with 4 | channels and no multiplier) of several neighbouring
+ * output columns: with unit horizontal stride and dilation the row-cached program
+ * (window_row.ts) shares their input columns; otherwise this general one walks each window,
+ * loading each tap's filter value once for its 4 columns. Windows are placed by convGeometry;
+ * its numbers are uniforms.
+ */
+import type { WindowGeometry } from "../../core/ops/conv_geometry.ts";
+import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
+import type { WebGpuDevice } from "../../devices/webgpu/device.ts";
+import type { Dispatch, Program } from "../../devices/webgpu/program.ts";
+import { bindingOf } from "../kernel.ts";
+import {
+  type Binding,
+  computeType,
+  linearGrid,
+  linearMain,
+  load,
+  program,
+  store,
+} from "../wgsl.ts";
+import { ROW_MAX_FW, ROW_P, rowWindowProgram } from "./window_row.ts";
+
+export type WindowOp = "depthwise" | "max" | "avg";
+
+const WG = 64;
+/** Output columns per invocation: each tap's filter value is loaded once for all of them. */
+const P = 4;
+const CV = (vec4: boolean) => (vec4 ? 4 : 1);
+const FIELDS = [
+  "n",
+  "OH",
+  "OW",
+  "OC",
+  "H",
+  "W",
+  "C",
+  "M",
+  "FH",
+  "FW",
+  "sh",
+  "sw",
+  "dh",
+  "dw",
+];
+
+const UNIFORMS = [
+  ...FIELDS.map((name) => ({ name, type: "u32" as const })),
+  { name: "padTop", type: "i32" as const },
+  { name: "padLeft", type: "i32" as const },
+];
+
+/** The window width the row-cached program unrolls for a geometry, or 0 for the general one. */
+export function rowWidth(sw: number, dw: number, fw: number): number {
+  return sw === 1 && dw === 1 && fw <= ROW_MAX_FW ? fw : 0;
+}
+
+/** Whether the vec4-channel layout applies. */
+export function windowVec4(channels: number, multiplier: number, bs: Binding[]): boolean {
+  const plain = (b: Binding) => b.type !== "f16" && (b.dtype === "float32" || b.dtype === "int32");
+  return channels % 4 === 0 && multiplier === 1 && bs.every(plain);
+}
+
+/** The program of a window op: row-cached when `rowFW` > 0 (the window width), else general. */
+export function windowProgram(
+  op: WindowOp,
+  ins: Binding[],
+  out: Binding,
+  vec4: boolean,
+  rowFW = 0,
+): Program {
+  if (rowFW > 0) return rowWindowProgram(op, ins, out, vec4, rowFW, UNIFORMS, WG);
+  const t = computeType(out.dtype);
+  const v = vec4 ? `vec4<${t}>` : t;
+  const x = { ...ins[0], vec4 };
+  const bindings = op === "depthwise" ? [x, { ...ins[1], vec4 }] : [x];
+  const init = op === "max" ? (t === "f32" ? "neg_inf()" : "-2147483647 - 1") : "0";
+  const pixels = Array.from({ length: P }, (_, p) => p);
+  const tap = (p: number) => {
+    const xv = load("in0", "xi", x);
+    if (op === "depthwise") return `acc${p} += ${xv} * fv;`;
+    if (op === "max") return `let xv = ${xv}; acc${p} = select(max(acc${p}, xv), xv, xv != xv);`;
+    return `acc${p} += ${xv}; count${p} += 1.0;`;
+  };
+  const result = (p: number) => (op === "avg" ? `acc${p} / count${p}` : `acc${p}`);
+  const cv = `${CV(vec4)}u`;
+  return program({
+    name: `window.${op}`,
+    key: [vec4, P],
+    inputs: bindings,
+    outputs: [{ ...out, vec4 }],
+    uniforms: UNIFORMS,
+    body: () => `
+fn neg_inf() -> f32 { return bitcast<f32>(0xff800000u); }
+${linearMain(WG)}
+  if (i >= u.n) { return; }
+  // i counts (channel group, block of ${P} output columns, row, image), channel group fastest.
+  let groups = u.OC / ${cv};
+  let blocks = (u.OW + ${P - 1}u) / ${P}u;
+  let oc = (i % groups) * ${cv};
+  var rest = i / groups;
+  let ow0 = (rest % blocks) * ${P}u;
+  rest = rest / blocks;
+  let oh = rest % u.OH;
+  let b = rest / u.OH;
+  let ic = oc / u.M;
+${pixels.map((p) => `  var acc${p} = ${v}(${init});\n  var count${p} = 0.0;`).join("\n")}
+  for (var fh = 0u; fh < u.FH; fh++) {
+    let ih = i32(oh * u.sh + fh * u.dh) - u.padTop;
+    if (ih < 0 || ih >= i32(u.H)) { continue; }
+    for (var fw = 0u; fw < u.FW; fw++) {
+      ${
+      op === "depthwise"
+        ? `let fv = ${
+          load("in1", `(((fh * u.FW + fw) * u.C + ic) * u.M + oc % u.M) / ${cv}`, bindings[1])
+        };`
+        : ""
+    }
+      let iw0 = i32(ow0 * u.sw + fw * u.dw) - u.padLeft;
+${
+      pixels.map((p) =>
+        `      { let iw = iw0 + ${p} * i32(u.sw);
+        if (ow0 + ${p}u < u.OW && iw >= 0 && iw < i32(u.W)) {
+          let xi = (((b * u.H + u32(ih)) * u.W + u32(iw)) * u.C + ic) / ${cv};
+          ${tap(p)}
+        } }`
+      ).join("\n")
+    }
+    }
+  }
+  let base = ((b * u.OH + oh) * u.OW + ow0) * groups + oc / ${cv};
+${
+      pixels.map((p) =>
+        `  if (ow0 + ${p}u < u.OW) { ${
+          store("out0", `base + ${p}u * groups`, result(p), { ...out, vec4 })
+        } }`
+      ).join("\n")
+    }
+}
+`,
+  });
+}
+
+export function windowDispatch(
+  device: WebGpuDevice,
+  op: WindowOp,
+  g: WindowGeometry,
+  inputs: GpuBuffer[],
+  out: GpuBuffer,
+): Dispatch {
+  const ins = inputs.map((b) => bindingOf(b));
+  const vec4 = windowVec4(g.outChannels, g.channelMultiplier, [...ins, bindingOf(out)]);
+  const groups = vec4 ? g.outChannels / 4 : g.outChannels;
+  const row = rowWidth(g.strideWidth, g.dilationWidth, g.filterWidth);
+  const n = g.batch * g.outHeight * Math.ceil(g.outWidth / (row > 0 ? ROW_P : P)) * groups;
+  return {
+    program: windowProgram(op, ins, bindingOf(out), vec4, row),
+    inputs,
+    outputs: [out],
+    uniforms: [
+      n,
+      g.outHeight,
+      g.outWidth,
+      g.outChannels,
+      g.inHeight,
+      g.inWidth,
+      g.inChannels,
+      g.channelMultiplier,
+      g.filterHeight,
+      g.filterWidth,
+      g.strideHeight,
+      g.strideWidth,
+      g.dilationHeight,
+      g.dilationWidth,
+      g.padTop,
+      g.padLeft,
+    ],
+    workgroups: linearGrid(n, WG, device.maxWorkgroups),
+  };
+}

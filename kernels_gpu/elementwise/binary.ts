@@ -1,0 +1,144 @@
+/**
+ * Binary elementwise kernels with TensorFlow broadcasting (map.ts): arithmetic, comparisons
+ * (bool results) and logic. Integer division and modulo floor as TensorFlow's do; WGSL's i32 `/`
+ * and `%` truncate. Maximum and Minimum propagate NaN, which WGSL's max/min leave undefined.
+ */
+import type { DType } from "../../core/dtype.ts";
+import type { Tolerance } from "../../core/kernel.ts";
+import * as B from "../../core/ops/binary.ts";
+import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
+import type { GpuKernel } from "../../devices/webgpu/device.ts";
+import { ARITHMETIC, defineGpuKernel, floatTolerance, staticBinding } from "../kernel.ts";
+import { computeType } from "../wgsl.ts";
+import { mapDispatch, type MapFunction, predictMap } from "./map.ts";
+import { IPOW, POW } from "./math_wgsl.ts";
+
+interface BinaryEntry {
+  op: B.BinaryOpDef;
+  /** Expression of `a, b: f32`. */
+  float?: string;
+  /** Expression of `a, b: i32` (int32, and bool for logic and equality). */
+  int?: string;
+  /** Dtypes besides the floats and int32 that `int` serves. */
+  also?: readonly DType[];
+  /** Comparisons: the expression is a bool, stored as 0/1. */
+  bool?: boolean;
+  helpers?: string;
+  tol?: Omit<Tolerance, "reason">;
+  reason?: string;
+}
+
+const INT_FLOOR_DIV = `
+fn floor_div(a: i32, b: i32) -> i32 {
+  let q = a / b;
+  return select(q, q - 1, (a % b != 0) && ((a < 0) != (b < 0)));
+}`;
+const FLOOR_MOD = `
+fn floor_mod_f(a: f32, b: f32) -> f32 {
+  let r = a % b;
+  return select(r, r + b, r != 0.0 && ((r < 0.0) != (b < 0.0)));
+}
+fn floor_mod_i(a: i32, b: i32) -> i32 {
+  let r = a % b;
+  return select(r, r + b, r != 0 && ((r < 0) != (b < 0)));
+}`;
+
+const ENTRIES: BinaryEntry[] = [
+  { op: B.AddV2, float: "a + b", int: "a + b" },
+  { op: B.Sub, float: "a - b", int: "a - b" },
+  { op: B.Mul, float: "a * b", int: "a * b" },
+  {
+    op: B.RealDiv,
+    float: "a / b",
+    int: "a / b",
+    tol: { ulps: 3 },
+    reason: "WGSL division is accurate to 2.5 ULP",
+  },
+  {
+    op: B.FloorDiv,
+    float: "floor(a / b)",
+    int: "floor_div(a, b)",
+    helpers: INT_FLOOR_DIV,
+  },
+  {
+    op: B.FloorMod,
+    float: "floor_mod_f(a, b)",
+    int: "floor_mod_i(a, b)",
+    helpers: FLOOR_MOD,
+    tol: { ulps: 4, atol: 2e-6 },
+    reason: "WGSL's float % is a - b * trunc(a / b), not an exact fmod",
+  },
+  {
+    op: B.Maximum,
+    float: "select(max(a, b), a + b, is_nan(a) || is_nan(b))",
+    int: "max(a, b)",
+  },
+  {
+    op: B.Minimum,
+    float: "select(min(a, b), a + b, is_nan(a) || is_nan(b))",
+    int: "min(a, b)",
+  },
+  {
+    op: B.Pow,
+    float: "pow_(a, b)",
+    int: "ipow_(a, b)",
+    helpers: POW + IPOW,
+    tol: { ulps: 16, atol: 1e-6 },
+    reason: "WGSL's pow is exp2(b * log2(a)), a few ULPs from the float64 result",
+  },
+  {
+    op: B.SquaredDifference,
+    float: "(a - b) * (a - b)",
+    int: "(a - b) * (a - b)",
+    tol: { ulps: 2 },
+    reason: "the difference rounds to float32 before it is squared",
+  },
+  { op: B.Equal, float: "a == b", int: "a == b", also: ["bool"], bool: true },
+  { op: B.NotEqual, float: "a != b", int: "a != b", also: ["bool"], bool: true },
+  { op: B.Less, float: "a < b", int: "a < b", bool: true },
+  { op: B.LessEqual, float: "a <= b", int: "a <= b", bool: true },
+  { op: B.Greater, float: "a > b", int: "a > b", bool: true },
+  { op: B.GreaterEqual, float: "a >= b", int: "a >= b", bool: true },
+  { op: B.LogicalAnd, int: "a & b", also: ["bool"] },
+  { op: B.LogicalOr, int: "a | b", also: ["bool"] },
+];
+
+function binaryFunction(e: BinaryEntry, dtype: DType): MapFunction {
+  const type = computeType(dtype);
+  const expr = (type === "f32" ? e.float : e.int)!;
+  const result = e.bool ? "i32" : type;
+  const body = e.bool ? `select(0, 1, ${expr})` : expr;
+  return {
+    name: `binary.${e.op.name}.${type}`,
+    wgsl: `${e.helpers ?? ""}\nfn f(a: ${type}, b: ${type}) -> ${result} { return ${body}; }`,
+  };
+}
+
+function kernelFor(e: BinaryEntry): GpuKernel {
+  const logic = e.op === B.LogicalAnd || e.op === B.LogicalOr;
+  const dtypes = [...(logic ? [] : e.float ? ARITHMETIC : ["int32" as const]), ...(e.also ?? [])];
+  return defineGpuKernel(e.op, {
+    dtypes,
+    run(ctx) {
+      const [x, y] = ctx.inputs as GpuBuffer[];
+      const out = ctx.output(0) as GpuBuffer;
+      const d = mapDispatch(ctx.device, binaryFunction(e, x.dtype), [x, y], out);
+      return ctx.device.encode(ctx.node, [d]);
+    },
+    programs(node, device) {
+      const [x, y] = node.inputs;
+      const out = node.outputs[0];
+      const p = predictMap(
+        binaryFunction(e, x.dtype),
+        [x.shape, y.shape],
+        out.shape,
+        [staticBinding(device, x), staticBinding(device, y)],
+        staticBinding(device, out),
+      );
+      return p ? [p] : [];
+    },
+    tolerance: floatTolerance(e.tol ?? {}, e.reason ?? "float32 arithmetic, rounded once"),
+  });
+}
+
+export const BINARY_KERNELS: readonly GpuKernel[] = ENTRIES.map(kernelFor);

@@ -1,0 +1,170 @@
+/**
+ * Unary elementwise kernels: one WGSL expression of `x` per op and compute type. NaN follows the
+ * reference (Relu maps NaN to 0, Relu6 and Sign keep it), written with selects because WGSL's
+ * min/max/sign leave NaN undefined.
+ */
+import type { DType } from "../../core/dtype.ts";
+import type { Tolerance } from "../../core/kernel.ts";
+import type { OpDef } from "../../core/op.ts";
+import * as U from "../../core/ops/unary.ts";
+import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
+import type { GpuKernel } from "../../devices/webgpu/device.ts";
+import { defineGpuKernel, FLOATS, floatTolerance, staticBinding } from "../kernel.ts";
+import { computeType } from "../wgsl.ts";
+import { mapDispatch, type MapFunction, predictMap } from "./map.ts";
+import { ERF, EXPM1, LOG1P, TANH } from "./math_wgsl.ts";
+
+interface UnaryEntry {
+  op: OpDef<{ T: DType }>;
+  /** Expression of `x: f32` (floats). */
+  float?: string;
+  /** Expression of `x: i32` (int32; bool for LogicalNot). */
+  int?: string;
+  /** Helper WGSL the expression calls. */
+  helpers?: string;
+  /** Float results' distance from the float64 reference, with its reason. */
+  tol?: Omit<Tolerance, "reason">;
+  reason?: string;
+}
+
+const SELU_SCALE = "1.0507009873554805";
+const SELU_ALPHA = "1.6732632423543772";
+const APPROX = "WGSL's exp/log/sqrt/sin/cos/pow are accurate to a few float32 ULPs, not 0.5";
+
+const ENTRIES: UnaryEntry[] = [
+  { op: U.Neg, float: "-x", int: "-x" },
+  { op: U.Abs, float: "abs(x)", int: "abs(x)" },
+  {
+    op: U.Sign,
+    float: "select(select(select(1.0, -1.0, x < 0.0), 0.0, x == 0.0), x, is_nan(x))",
+    int: "sign(x)",
+  },
+  { op: U.Exp, float: "exp(x)", tol: { ulps: 8 }, reason: APPROX },
+  { op: U.Log, float: "log(x)", tol: { ulps: 8, atol: 2e-7 }, reason: APPROX },
+  { op: U.Log1p, float: "log1p_(x)", helpers: LOG1P, tol: { ulps: 8, atol: 2e-7 }, reason: APPROX },
+  { op: U.Sqrt, float: "sqrt(x)", tol: { ulps: 4 }, reason: APPROX },
+  { op: U.Rsqrt, float: "1.0 / sqrt(x)", tol: { ulps: 4 }, reason: APPROX },
+  { op: U.Square, float: "x * x", int: "x * x" },
+  { op: U.Reciprocal, float: "1.0 / x", tol: { ulps: 3 }, reason: "WGSL division is 2.5 ULP" },
+  { op: U.Tanh, float: "tanh_(x)", helpers: TANH, tol: { ulps: 8, atol: 1e-7 }, reason: APPROX },
+  {
+    op: U.Sigmoid,
+    float: "1.0 / (1.0 + exp(-x))",
+    tol: { ulps: 8, atol: 1e-7 },
+    reason: APPROX,
+  },
+  { op: U.Relu, float: "select(0.0, x, x > 0.0)", int: "select(0, x, x > 0)" },
+  {
+    op: U.Relu6,
+    float: "select(select(x, 6.0, x > 6.0), 0.0, x < 0.0)",
+    int: "clamp(x, 0, 6)",
+  },
+  {
+    op: U.Elu,
+    float: "select(expm1_(x), x, x > 0.0)",
+    helpers: EXPM1,
+    tol: { ulps: 8, atol: 1e-7 },
+    reason: APPROX,
+  },
+  {
+    op: U.Selu,
+    float: `select(${SELU_SCALE} * ${SELU_ALPHA} * expm1_(x), ${SELU_SCALE} * x, x > 0.0)`,
+    helpers: EXPM1,
+    tol: { ulps: 8, atol: 2e-7 },
+    reason: APPROX,
+  },
+  {
+    op: U.Softplus,
+    float: "select(log1p_(exp(x)), x + log1p_(exp(-x)), x > 0.0)",
+    helpers: LOG1P,
+    tol: { ulps: 8, atol: 2e-7 },
+    reason: APPROX,
+  },
+  {
+    op: U.Erf,
+    float: "erf_(x)",
+    helpers: ERF,
+    tol: { ulps: 8, atol: 3e-7 },
+    reason: "a series near 0 and Abramowitz-Stegun 7.1.26 (error < 1.5e-7) beyond",
+  },
+  { op: U.Floor, float: "floor(x)" },
+  { op: U.Ceil, float: "ceil(x)" },
+  { op: U.Round, float: "round(x)", int: "x" },
+  { op: U.Sin, float: "sin(x)", tol: { ulps: 8, atol: 1e-6 }, reason: APPROX },
+  { op: U.Cos, float: "cos(x)", tol: { ulps: 8, atol: 1e-6 }, reason: APPROX },
+  { op: U.LogicalNot, int: "1 - x" },
+];
+
+/** The map function of an entry for a compute type. */
+function unaryFunction(name: string, expr: string, type: "f32" | "i32", helpers = "") {
+  return {
+    name: `unary.${name}.${type}`,
+    wgsl: `${helpers}\nfn f(x: ${type}) -> ${type} { return ${expr}; }`,
+  };
+}
+
+function kernelFor(e: UnaryEntry): GpuKernel {
+  const dtypes: DType[] = [];
+  if (e.float) dtypes.push(...FLOATS);
+  if (e.int) dtypes.push(e.op === U.LogicalNot ? "bool" : "int32");
+  const fn = (dtype: DType): MapFunction => {
+    const type = computeType(dtype);
+    return unaryFunction(e.op.name, (type === "f32" ? e.float : e.int)!, type, e.helpers);
+  };
+  return defineGpuKernel(e.op, {
+    dtypes,
+    run(ctx) {
+      const x = ctx.inputs[0] as GpuBuffer;
+      const out = ctx.output(0) as GpuBuffer;
+      return ctx.device.encode(ctx.node, [mapDispatch(ctx.device, fn(x.dtype), [x], out)]);
+    },
+    programs(node, device) {
+      const x = node.inputs[0];
+      const p = predictMap(
+        fn(x.dtype),
+        [x.shape],
+        x.shape,
+        [staticBinding(device, x)],
+        staticBinding(device, node.outputs[0]),
+      );
+      return p ? [p] : [];
+    },
+    tolerance: e.tol
+      ? floatTolerance(e.tol, e.reason!)
+      : floatTolerance({}, "exact in float32; rounded once to 16 bits"),
+  });
+}
+
+const LEAKY: MapFunction = {
+  name: "unary.LeakyRelu.f32",
+  wgsl: "fn f(x: f32) -> f32 { return select(x, u.alpha * x, x < 0.0); }",
+  uniforms: [{ name: "alpha", type: "f32" }],
+};
+
+const leakyRelu = defineGpuKernel(U.LeakyRelu, {
+  dtypes: FLOATS,
+  run(ctx) {
+    const x = ctx.inputs[0] as GpuBuffer;
+    const out = ctx.output(0) as GpuBuffer;
+    return ctx.device.encode(ctx.node, [
+      mapDispatch(ctx.device, LEAKY, [x], out, [ctx.attrs.alpha]),
+    ]);
+  },
+  programs(node, device) {
+    const x = node.inputs[0];
+    const p = predictMap(
+      LEAKY,
+      [x.shape],
+      x.shape,
+      [staticBinding(device, x)],
+      staticBinding(device, node.outputs[0]),
+    );
+    return p ? [p] : [];
+  },
+  tolerance: floatTolerance(
+    { ulps: 1 },
+    "alpha is a float32 uniform; the reference multiplies by its float64 value",
+  ),
+});
+
+export const UNARY_KERNELS: readonly GpuKernel[] = [...ENTRIES.map(kernelFor), leakyRelu];

@@ -1,0 +1,68 @@
+/**
+ * What kernels_gpu's kernels share: `defineGpuKernel`, the binding of a buffer or a graph tensor,
+ * and the tolerances of float results as data.
+ */
+import type { DType } from "../core/dtype.ts";
+import type { Output } from "../core/graph.ts";
+import type { KernelCase, Tolerance } from "../core/kernel.ts";
+import type { Attrs, OpDef } from "../core/op.ts";
+import type { GpuBuffer } from "../devices/webgpu/buffer.ts";
+import type { GpuKernel, WebGpuDevice } from "../devices/webgpu/device.ts";
+import type { Binding } from "./wgsl.ts";
+
+/** Declares a WebGPU kernel with `ctx.attrs` typed by the op. */
+export function defineGpuKernel<A extends Attrs>(
+  op: OpDef<A>,
+  kernel: Omit<GpuKernel<A>, "op">,
+): GpuKernel<A> {
+  return { op, ...kernel };
+}
+
+/** The binding of a buffer. */
+export function bindingOf(b: GpuBuffer, vec4 = false): Binding {
+  return { type: b.type, dtype: b.dtype, vec4 };
+}
+
+/** The binding a graph tensor will have on the device (for `programs`). */
+export function bindingFor(device: WebGpuDevice, dtype: DType, vec4 = false): Binding {
+  return { type: device.storageOf(dtype), dtype, vec4 };
+}
+
+/** The binding of a graph tensor (`programs`), with the dtype from the node's output. */
+export function staticBinding(device: WebGpuDevice, o: Output, vec4 = false): Binding {
+  return bindingFor(device, o.dtype, vec4);
+}
+
+/** The rank of a graph tensor, or undefined when unknown. */
+export function staticRank(o: Output): number | undefined {
+  return o.shape === null ? undefined : o.shape.length;
+}
+
+/** Float32 ULP-bounded results, widened to the precision of 16-bit float outputs. */
+export function floatTolerance(base: Omit<Tolerance, "reason">, reason: string) {
+  return (c: KernelCase<Attrs>): Tolerance => {
+    const dtype = c.inputs[0]?.dtype;
+    return widenFor16(dtype, { ...base, reason });
+  };
+}
+
+/**
+ * A 16-bit float result rounds a float32 value that may be a few float32 ULPs from the float64
+ * one; near a rounding midpoint that moves it one 16-bit ULP (2^-8 for bfloat16, 2^-11 for
+ * float16, relative).
+ */
+export function widenFor16(dtype: DType | undefined, tol: Tolerance): Tolerance {
+  if (dtype === "bfloat16") return { ...tol, rtol: Math.max(tol.rtol ?? 0, 2 ** -8) };
+  if (dtype === "float16") {
+    return {
+      ...tol,
+      rtol: Math.max(tol.rtol ?? 0, 2 ** -10),
+      atol: Math.max(tol.atol ?? 0, 2 ** -24),
+    };
+  }
+  return tol;
+}
+
+export const FLOATS: readonly DType[] = ["float32", "float16", "bfloat16"];
+/** The dtypes with arithmetic kernels: floats and int32. */
+export const ARITHMETIC: readonly DType[] = [...FLOATS, "int32"];

@@ -1,0 +1,168 @@
+/**
+ * Transpose, Slice, StridedSlice, Pad, Tile and Unpack as strided copies (strided.ts). Their
+ * shape arguments are host inputs (no readback) and their rules come from core's plans
+ * (resolveTranspose, resolveSlice, resolveStridedSlice, resolvePad, tileShape, resolveUnpack).
+ * A transpose that keeps the data's order and a StridedSlice that takes every element in order
+ * forward their input under the new shape instead of copying.
+ */
+import type { Node } from "../../core/graph.ts";
+import { intList, type Tensor } from "../../core/tensor.ts";
+import { intVector } from "../../core/ops/array_util.ts";
+import { Pad, resolvePad, Tile, tileShape } from "../../core/ops/pad_tile.ts";
+import { resolveUnpack, Unpack } from "../../core/ops/join.ts";
+import { Slice, StridedSlice } from "../../core/ops/slice.ts";
+import { resolveSlice, resolveStridedSlice } from "../../core/ops/slice_spec.ts";
+import { resolveTranspose, Transpose } from "../../core/ops/transpose.ts";
+import { Const } from "../../core/ops/const.ts";
+import { stridesOf } from "../../core/shape.ts";
+import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
+import type { WebGpuDevice } from "../../devices/webgpu/device.ts";
+import { GPU_DTYPES } from "../../devices/webgpu/storage.ts";
+import { defineGpuKernel } from "../kernel.ts";
+import { blockView, stridedDispatch, type StridedMode, stridedProgram } from "./strided.ts";
+
+/** A node input's value when it is a Const (shape arguments usually are), for `programs`. */
+export function constInput(node: Node, i: number): Tensor | undefined {
+  const src = node.inputs[i].node;
+  return src.op === Const ? (src.attrs.value as Tensor) : undefined;
+}
+
+/** The program of a strided copy of a node's first input at a static rank. */
+function predict(node: Node, device: WebGpuDevice, mode: StridedMode, rank: number | undefined) {
+  if (rank === undefined) return [];
+  return [stridedProgram(device.storageOf(node.inputs[0].dtype), mode, rank)];
+}
+
+export const transposeKernel = defineGpuKernel(Transpose, {
+  dtypes: GPU_DTYPES,
+  hostInputs: [1],
+  run(ctx) {
+    const x = ctx.inputs[0] as GpuBuffer;
+    const plan = resolveTranspose(x.shape, intVector(ctx.hostInput(1), "perm"));
+    if (plan.isIdentity) {
+      ctx.setOutput(0, ctx.device.view(x, plan.outShape));
+      return;
+    }
+    const out = ctx.output(0, plan.outShape) as GpuBuffer;
+    // The collapsed transpose moves the same data with fewer dims.
+    const { shape, perm } = plan.collapsed;
+    const strides = stridesOf(shape);
+    const view = {
+      mode: "copy" as const,
+      dims: perm.map((d) => shape[d]),
+      strides: perm.map((d) => strides[d]),
+    };
+    return ctx.device.encode(ctx.node, [stridedDispatch(ctx.device, x, out, view)]);
+  },
+  programs(node, device) {
+    const x = node.inputs[0].shape, perm = constInput(node, 1);
+    if (x === null || !x.every((d) => d >= 0) || !perm) return [];
+    const plan = resolveTranspose(x, intList(perm));
+    return plan.isIdentity ? [] : predict(node, device, "copy", plan.collapsed.perm.length);
+  },
+});
+
+export const sliceKernel = defineGpuKernel(Slice, {
+  dtypes: GPU_DTYPES,
+  hostInputs: [1, 2],
+  run(ctx) {
+    const x = ctx.inputs[0] as GpuBuffer;
+    const spec = resolveSlice(
+      x.shape,
+      intVector(ctx.hostInput(1), "begin"),
+      intVector(ctx.hostInput(2), "size"),
+    );
+    const out = ctx.output(0, spec.size) as GpuBuffer;
+    const view = blockView(x.shape, spec.begin, spec.size.map(() => 1), spec.size);
+    return ctx.device.encode(ctx.node, [stridedDispatch(ctx.device, x, out, view)]);
+  },
+  programs: (node, device) => predict(node, device, "copy", node.inputs[0].shape?.length),
+});
+
+export const stridedSliceKernel = defineGpuKernel(StridedSlice, {
+  dtypes: GPU_DTYPES,
+  hostInputs: [1, 2, 3],
+  run(ctx) {
+    const x = ctx.inputs[0] as GpuBuffer;
+    const [begin, end, strides] = ["begin", "end", "strides"].map((what, i) =>
+      intVector(ctx.hostInput(i + 1), what)
+    );
+    const spec = resolveStridedSlice(x.shape, begin, end, strides, ctx.attrs);
+    if (spec.isIdentity) {
+      ctx.setOutput(0, ctx.device.view(x, spec.finalShape));
+      return;
+    }
+    const out = ctx.output(0, spec.finalShape) as GpuBuffer;
+    const view = blockView(x.shape, spec.begin, spec.strides, spec.processingShape);
+    return ctx.device.encode(ctx.node, [stridedDispatch(ctx.device, x, out, view)]);
+  },
+  programs: (node, device) => predict(node, device, "copy", node.inputs[0].shape?.length),
+});
+
+export const padKernel = defineGpuKernel(Pad, {
+  dtypes: GPU_DTYPES,
+  hostInputs: [1],
+  run(ctx) {
+    const x = ctx.inputs[0] as GpuBuffer;
+    const plan = resolvePad(x.shape, intList(ctx.hostInput(1)));
+    const out = ctx.output(0, plan.outShape) as GpuBuffer;
+    const view = {
+      mode: "pad" as const,
+      dims: plan.outShape,
+      strides: stridesOf(x.shape),
+      inDims: x.shape,
+      before: plan.before,
+    };
+    return ctx.device.encode(ctx.node, [stridedDispatch(ctx.device, x, out, view)]);
+  },
+  programs: (node, device) => predict(node, device, "pad", node.inputs[0].shape?.length),
+});
+
+export const tileKernel = defineGpuKernel(Tile, {
+  dtypes: GPU_DTYPES,
+  hostInputs: [1],
+  run(ctx) {
+    const x = ctx.inputs[0] as GpuBuffer;
+    const outShape = tileShape(x.shape, intVector(ctx.hostInput(1), "multiples"));
+    const out = ctx.output(0, outShape) as GpuBuffer;
+    const view = {
+      mode: "tile" as const,
+      dims: outShape,
+      strides: stridesOf(x.shape),
+      inDims: x.shape,
+    };
+    return ctx.device.encode(ctx.node, [stridedDispatch(ctx.device, x, out, view)]);
+  },
+  programs: (node, device) => predict(node, device, "tile", node.inputs[0].shape?.length),
+});
+
+/** Piece i of an unpack is rows [outer, inner] at stride num·inner, from offset i·inner. */
+export const unpackKernel = defineGpuKernel(Unpack, {
+  dtypes: GPU_DTYPES,
+  run(ctx) {
+    const x = ctx.inputs[0] as GpuBuffer;
+    const { num, axis } = ctx.attrs;
+    const plan = resolveUnpack(x.shape, num, axis);
+    const dispatches = Array.from({ length: num }, (_, i) => {
+      const out = ctx.output(i, plan.pieceShape) as GpuBuffer;
+      const view = {
+        mode: "copy" as const,
+        dims: [plan.outer, plan.inner],
+        strides: [num * plan.inner, 1],
+        base: i * plan.inner,
+      };
+      return stridedDispatch(ctx.device, x, out, view);
+    });
+    return ctx.device.encode(ctx.node, dispatches);
+  },
+  programs: (node, device) => predict(node, device, "copy", 2),
+});
+
+export const COPY_KERNELS = [
+  transposeKernel,
+  sliceKernel,
+  stridedSliceKernel,
+  padKernel,
+  tileKernel,
+  unpackKernel,
+];

@@ -1,0 +1,144 @@
+/**
+ * Tensors made on the GPU: Fill broadcasts its scalar value, ZerosLike and OnesLike write
+ * constants, Range computes start + i·delta in the dtype's arithmetic (core's rangeElement: each
+ * step rounded for 16-bit floats), and SelectV2 picks by a broadcast condition. All are
+ * elementwise maps (elementwise/map.ts) but Range, which needs the element's index.
+ */
+import type { DType } from "../../core/dtype.ts";
+import { intVector } from "../../core/ops/array_util.ts";
+import { Fill, OnesLike, Range, rangeSize, ZerosLike } from "../../core/ops/fill.ts";
+import { SelectV2 } from "../../core/ops/select.ts";
+import { numberAt } from "../../core/tensor.ts";
+import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
+import type { Program } from "../../devices/webgpu/program.ts";
+import { GPU_DTYPES } from "../../devices/webgpu/storage.ts";
+import { mapDispatch, type MapFunction, predictMap } from "../elementwise/map.ts";
+import { bindingFor, defineGpuKernel, staticBinding } from "../kernel.ts";
+import {
+  type Binding,
+  computeType,
+  linearGrid,
+  linearMain,
+  program,
+  rounded,
+  store,
+} from "../wgsl.ts";
+
+const pass = (dtype: DType): MapFunction => {
+  const t = computeType(dtype);
+  return { name: `Fill.${t}`, wgsl: `fn f(x: ${t}) -> ${t} { return x; }` };
+};
+const constant = (dtype: DType, value: 0 | 1): MapFunction => {
+  const t = computeType(dtype);
+  return { name: `Const${value}.${t}`, wgsl: `fn f() -> ${t} { return ${t}(${value}); }` };
+};
+
+export const fillKernel = defineGpuKernel(Fill, {
+  dtypes: GPU_DTYPES,
+  hostInputs: [0],
+  run(ctx) {
+    const value = ctx.inputs[1] as GpuBuffer;
+    const out = ctx.output(0, intVector(ctx.hostInput(0), "dims")) as GpuBuffer;
+    return ctx.device.encode(ctx.node, [mapDispatch(ctx.device, pass(value.dtype), [value], out)]);
+  },
+});
+
+function likeKernel(op: typeof ZerosLike, value: 0 | 1) {
+  return defineGpuKernel(op, {
+    dtypes: GPU_DTYPES,
+    run(ctx) {
+      const out = ctx.output(0) as GpuBuffer;
+      const f = constant(out.dtype, value);
+      return ctx.device.encode(ctx.node, [mapDispatch(ctx.device, f, [], out)]);
+    },
+    programs(node, device) {
+      const out = node.outputs[0];
+      const p = predictMap(
+        constant(out.dtype, value),
+        [],
+        out.shape,
+        [],
+        staticBinding(device, out),
+      );
+      return p ? [p] : [];
+    },
+  });
+}
+
+const WG = 256;
+
+function rangeProgram(out: Binding): Program {
+  const t = computeType(out.dtype);
+  const r = (x: string) => rounded(x, out.dtype);
+  const value = t === "i32"
+    ? "u.start + i32(i) * u.delta"
+    : r(`u.start + ${r(`${r("f32(i)")} * u.delta`)}`);
+  return program({
+    name: "Range",
+    key: [],
+    inputs: [],
+    outputs: [out],
+    uniforms: [{ name: "n", type: "u32" }, { name: "start", type: t }, { name: "delta", type: t }],
+    body: () =>
+      `${linearMain(WG)}
+  if (i >= u.n) { return; }
+  ${store("out0", "i", value, out)}
+}
+`,
+  });
+}
+
+export const rangeKernel = defineGpuKernel(Range, {
+  dtypes: ["float32", "float16", "bfloat16", "int32", "int64", "int8"],
+  hostInputs: [0, 1, 2],
+  run(ctx) {
+    const [start, limit, delta] = [0, 1, 2].map((i) => numberAt(ctx.hostInput(i), 0));
+    const n = rangeSize(start, limit, delta, ctx.attrs.Tidx);
+    const out = ctx.output(0, [n]) as GpuBuffer;
+    return ctx.device.encode(ctx.node, [{
+      program: rangeProgram({ type: out.type, dtype: out.dtype }),
+      inputs: [],
+      outputs: [out],
+      uniforms: [n, start, delta],
+      workgroups: linearGrid(n, WG, ctx.device.maxWorkgroups),
+    }]);
+  },
+  programs: (node, device) => [rangeProgram(bindingFor(device, node.attrs.Tidx))],
+});
+
+const choose = (dtype: DType): MapFunction => {
+  const t = computeType(dtype);
+  return {
+    name: `SelectV2.${t}`,
+    wgsl: `fn f(c: i32, a: ${t}, b: ${t}) -> ${t} { return select(b, a, c != 0); }`,
+  };
+};
+
+export const selectKernel = defineGpuKernel(SelectV2, {
+  dtypes: GPU_DTYPES,
+  run(ctx) {
+    const [c, t, e] = ctx.inputs as GpuBuffer[];
+    const out = ctx.output(0) as GpuBuffer;
+    return ctx.device.encode(ctx.node, [mapDispatch(ctx.device, choose(t.dtype), [c, t, e], out)]);
+  },
+  programs(node, device) {
+    const ins = node.inputs;
+    const out = node.outputs[0];
+    const p = predictMap(
+      choose(out.dtype),
+      ins.map((o) => o.shape),
+      out.shape,
+      ins.map((o) => staticBinding(device, o)),
+      staticBinding(device, out),
+    );
+    return p ? [p] : [];
+  },
+});
+
+export const FILL_KERNELS = [
+  fillKernel,
+  likeKernel(ZerosLike, 0),
+  likeKernel(OnesLike, 1),
+  rangeKernel,
+  selectKernel,
+];

@@ -1,0 +1,94 @@
+/**
+ * ConcatV2 and Pack: the output is `outer` rows, each the inputs' rows side by side (core's
+ * resolveConcat / resolvePack). One dispatch per input copies its rows into their columns of the
+ * output: element j of input i lands at (j / width) * rowWidth + offset + j % width.
+ */
+import { intScalar } from "../../core/ops/array_util.ts";
+import { ConcatV2, Pack, resolveConcat, resolvePack } from "../../core/ops/join.ts";
+import { EdgeflowError } from "../../core/errors.ts";
+import { formatShape, shapesEqual } from "../../core/shape.ts";
+import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
+import type { WebGpuDevice } from "../../devices/webgpu/device.ts";
+import type { Dispatch, Program } from "../../devices/webgpu/program.ts";
+import type { StorageType } from "../../devices/webgpu/storage.ts";
+import { GPU_DTYPES } from "../../devices/webgpu/storage.ts";
+import { defineGpuKernel } from "../kernel.ts";
+import { linearGrid, linearMain, program } from "../wgsl.ts";
+
+const WG = 256;
+
+function pieceProgram(type: StorageType): Program {
+  return program({
+    name: "join.piece",
+    key: [],
+    inputs: [{ type, dtype: "float32" }],
+    outputs: [{ type, dtype: "float32" }],
+    uniforms: ["n", "width", "rowWidth", "offset"].map((name) => ({ name, type: "u32" })),
+    body: () =>
+      `${linearMain(WG)}
+  if (i >= u.n) { return; }
+  out0[(i / u.width) * u.rowWidth + u.offset + i % u.width] = in0[i];
+}
+`,
+  });
+}
+
+/** Dispatches copying each source's rows of `widths[i]` elements into `out`. */
+function joinDispatches(
+  device: WebGpuDevice,
+  sources: readonly GpuBuffer[],
+  out: GpuBuffer,
+  widths: readonly number[],
+): Dispatch[] {
+  const rowWidth = widths.reduce((a, b) => a + b, 0);
+  let offset = 0;
+  return sources.flatMap((src, i) => {
+    const at = offset;
+    offset += widths[i];
+    if (src.size === 0) return [];
+    return [{
+      program: pieceProgram(src.type),
+      inputs: [src],
+      outputs: [out],
+      uniforms: [src.size, widths[i], rowWidth, at],
+      workgroups: linearGrid(src.size, WG, device.maxWorkgroups),
+    }];
+  });
+}
+
+export const concatKernel = defineGpuKernel(ConcatV2, {
+  dtypes: GPU_DTYPES,
+  hostInputs: [-1],
+  run(ctx) {
+    const values = ctx.inputs.slice(0, -1) as GpuBuffer[];
+    const plan = resolveConcat(
+      values.map((v) => v.shape),
+      intScalar(ctx.hostInput(ctx.inputs.length - 1), "axis"),
+    );
+    const out = ctx.output(0, plan.outShape) as GpuBuffer;
+    return ctx.device.encode(ctx.node, joinDispatches(ctx.device, values, out, plan.widths));
+  },
+  programs: (node, device) => [pieceProgram(device.storageOf(node.inputs[0].dtype))],
+});
+
+export const packKernel = defineGpuKernel(Pack, {
+  dtypes: GPU_DTYPES,
+  run(ctx) {
+    const values = ctx.inputs as GpuBuffer[];
+    const shape = values[0].shape;
+    values.forEach((v, i) => {
+      if (!shapesEqual(v.shape, shape)) {
+        throw new EdgeflowError(
+          `values[0] has shape ${formatShape(shape)} but values[${i}] has ${formatShape(v.shape)}`,
+        );
+      }
+    });
+    const plan = resolvePack(shape, values.length, ctx.attrs.axis);
+    const out = ctx.output(0, plan.packedShape) as GpuBuffer;
+    const widths = values.map(() => plan.inner);
+    return ctx.device.encode(ctx.node, joinDispatches(ctx.device, values, out, widths));
+  },
+  programs: (node, device) => [pieceProgram(device.storageOf(node.inputs[0].dtype))],
+});
+
+export const JOIN_KERNELS = [concatKernel, packKernel];

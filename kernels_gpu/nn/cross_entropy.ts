@@ -1,0 +1,122 @@
+/**
+ * SoftmaxCrossEntropyWithLogits and SparseSoftmaxCrossEntropyWithLogits: per row, the stable
+ * logsumexp (max first, then the sum of exp(f - max)), the loss as a workgroup-tree sum, and the
+ * backprop softmax - labels. Broadcast features and labels are read through row and column
+ * strides (0 along a stretched dim). A sparse label outside [0, classes) gives NaN loss and
+ * backprop, as TensorFlow's GPU kernel does (its CPU kernel and the reference raise instead, and
+ * the op's cases never draw one).
+ */
+import type { KernelCase, Tolerance } from "../../core/kernel.ts";
+import type { Attrs } from "../../core/op.ts";
+import {
+  SoftmaxCrossEntropyWithLogits,
+  SparseSoftmaxCrossEntropyWithLogits,
+} from "../../core/ops/loss.ts";
+import type { Shape } from "../../core/shape.ts";
+import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
+import type { Program } from "../../devices/webgpu/program.ts";
+import { bindingOf, defineGpuKernel, FLOATS, staticBinding, widenFor16 } from "../kernel.ts";
+import { type Binding, load, program, store } from "../wgsl.ts";
+import { ROW_DECLS, ROW_WG, rowGrid, rowMain, treeReduce } from "./rows.ts";
+
+function xentProgram(sparse: boolean, f: Binding, l: Binding, loss: Binding, bp: Binding): Program {
+  const feature = (j: string) => load("in0", `row * u.fr + ${j} * u.fc`, f);
+  const label = (j: string) =>
+    sparse ? `select(0.0, 1.0, ${j} == lab)` : load("in1", `row * u.lr + ${j} * u.lc`, l);
+  return program({
+    name: sparse ? "SparseSoftmaxCrossEntropy" : "SoftmaxCrossEntropy",
+    key: [],
+    inputs: [f, l],
+    outputs: [loss, bp],
+    uniforms: ["rows", "n", "fr", "fc", "lr", "lc"].map((name) => ({ name, type: "u32" })),
+    body: () =>
+      `${ROW_DECLS}
+${rowMain()}
+  ${sparse ? "let lab = u32(in1[row]);\n  let bad = in1[row] < 0 || lab >= u.n;" : ""}
+  var m = neg_inf();
+  for (var j = t; j < u.n; j += ${ROW_WG}u) { m = max(m, ${feature("j")}); }
+${treeReduce("mx", "m", "max")}
+  var sum = 0.0;
+  for (var j = t; j < u.n; j += ${ROW_WG}u) { sum += exp(${feature("j")} - mx); }
+${treeReduce("total", "sum", "+")}
+  let lse = mx + log(total);
+  var part = 0.0;
+  for (var j = t; j < u.n; j += ${ROW_WG}u) {
+    let v = ${feature("j")};
+    let y = ${label("j")};
+    part += y * (lse - v);
+    var g = exp(v - lse) - y;
+    ${sparse ? "if (bad) { g = bitcast<f32>(0x7fc00000u); }" : ""}
+    ${store("out1", "row * u.n + j", "g", bp)}
+  }
+${treeReduce("loss", "part", "+")}
+  if (t == 0u) {
+    ${store("out0", "row", sparse ? "select(loss, bitcast<f32>(0x7fc00000u), bad)" : "loss", loss)}
+  }
+}
+`,
+  });
+}
+
+/** Row and column strides of a [rows, classes]-broadcast operand (rank 1 is one row). */
+function strides(shape: Shape): [number, number] {
+  const [r, c] = shape.length === 1 ? [1, shape[0]] : shape;
+  return [r === 1 ? 0 : c, c === 1 ? 0 : 1];
+}
+
+function tolerance(c: KernelCase<Attrs>): Tolerance {
+  const classes = c.inputs[0].shape[c.inputs[0].rank - 1];
+  return widenFor16(c.inputs[0].dtype, {
+    ulps: 16,
+    atol: 2e-6 * Math.max(1, classes),
+    reason: "float32 sums in tree order and WGSL's exp/log (a few ULPs each)",
+  });
+}
+
+export const softmaxXentKernel = defineGpuKernel(SoftmaxCrossEntropyWithLogits, {
+  dtypes: FLOATS,
+  run(ctx) {
+    const [f, l] = ctx.inputs as GpuBuffer[];
+    const loss = ctx.output(0) as GpuBuffer, bp = ctx.output(1) as GpuBuffer;
+    const [rows, n] = bp.shape;
+    const p = xentProgram(false, bindingOf(f), bindingOf(l), bindingOf(loss), bindingOf(bp));
+    return ctx.device.encode(ctx.node, [{
+      program: p,
+      inputs: [f, l],
+      outputs: [loss, bp],
+      uniforms: [rows, n, ...strides(f.shape), ...strides(l.shape)],
+      workgroups: rowGrid(rows, ctx.device.maxWorkgroups),
+    }]);
+  },
+  programs(node, device) {
+    const [f, l] = node.inputs.map((o) => staticBinding(device, o));
+    const [loss, bp] = node.outputs.map((o) => staticBinding(device, o));
+    return [xentProgram(false, f, l, loss, bp)];
+  },
+  tolerance,
+});
+
+export const sparseXentKernel = defineGpuKernel(SparseSoftmaxCrossEntropyWithLogits, {
+  dtypes: FLOATS,
+  run(ctx) {
+    const [f, l] = ctx.inputs as GpuBuffer[];
+    const loss = ctx.output(0) as GpuBuffer, bp = ctx.output(1) as GpuBuffer;
+    const [rows, n] = bp.shape;
+    const p = xentProgram(true, bindingOf(f), bindingOf(l), bindingOf(loss), bindingOf(bp));
+    return ctx.device.encode(ctx.node, [{
+      program: p,
+      inputs: [f, l],
+      outputs: [loss, bp],
+      uniforms: [rows, n, n, 1, 0, 0],
+      workgroups: rowGrid(rows, ctx.device.maxWorkgroups),
+    }]);
+  },
+  programs(node, device) {
+    const [f, l] = node.inputs.map((o) => staticBinding(device, o));
+    const [loss, bp] = node.outputs.map((o) => staticBinding(device, o));
+    return [xentProgram(true, f, l, loss, bp)];
+  },
+  tolerance,
+});
+
+export const XENT_KERNELS = [softmaxXentKernel, sparseXentKernel];

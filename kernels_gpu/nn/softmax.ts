@@ -1,0 +1,81 @@
+/**
+ * Softmax and LogSoftmax over the last axis, numerically stable: each row's maximum is taken
+ * first (a workgroup tree), so exp never overflows; then the sum of exp(x - max), then the output.
+ */
+import type { KernelCase } from "../../core/kernel.ts";
+import type { Attrs } from "../../core/op.ts";
+import { LogSoftmax, Softmax, type SoftmaxAttrs } from "../../core/ops/nn.ts";
+import type { OpDef } from "../../core/op.ts";
+import { numbers } from "../../core/tensor.ts";
+import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
+import type { Program } from "../../devices/webgpu/program.ts";
+import { bindingOf, defineGpuKernel, FLOATS, floatTolerance, staticBinding } from "../kernel.ts";
+import { type Binding, load, program, store } from "../wgsl.ts";
+import { ROW_DECLS, ROW_WG, rowGrid, rowMain, treeReduce } from "./rows.ts";
+
+function softmaxProgram(log: boolean, x: Binding, out: Binding): Program {
+  const value = log ? "v - mx - log(total)" : "exp(v - mx) / total";
+  return program({
+    name: log ? "LogSoftmax" : "Softmax",
+    key: [],
+    inputs: [x],
+    outputs: [out],
+    uniforms: [{ name: "rows", type: "u32" }, { name: "n", type: "u32" }],
+    body: () =>
+      `${ROW_DECLS}
+${rowMain()}
+  let base = row * u.n;
+  var m = neg_inf();
+  for (var j = t; j < u.n; j += ${ROW_WG}u) { m = max(m, ${load("in0", "base + j", x)}); }
+${treeReduce("mx", "m", "max")}
+  var sum = 0.0;
+  for (var j = t; j < u.n; j += ${ROW_WG}u) { sum += exp(${load("in0", "base + j", x)} - mx); }
+${treeReduce("total", "sum", "+")}
+  for (var j = t; j < u.n; j += ${ROW_WG}u) {
+    let v = ${load("in0", "base + j", x)};
+    ${store("out0", "base + j", value, out)}
+  }
+}
+`,
+  });
+}
+
+function nonFinite<A extends Attrs>(c: KernelCase<A>): boolean {
+  return Array.from(numbers(c.inputs[0])).some((v) => !Number.isFinite(v));
+}
+
+function makeSoftmaxKernel(op: OpDef<SoftmaxAttrs>, log: boolean) {
+  return defineGpuKernel(op, {
+    dtypes: FLOATS,
+    run(ctx) {
+      const x = ctx.inputs[0] as GpuBuffer;
+      const out = ctx.output(0) as GpuBuffer;
+      const n = x.shape[x.shape.length - 1];
+      const rows = n === 0 ? 0 : x.size / n;
+      return ctx.device.encode(ctx.node, [{
+        program: softmaxProgram(log, bindingOf(x), bindingOf(out)),
+        inputs: [x],
+        outputs: [out],
+        uniforms: [rows, n],
+        workgroups: rowGrid(rows, ctx.device.maxWorkgroups),
+      }]);
+    },
+    programs(node, device) {
+      const x = staticBinding(device, node.inputs[0]);
+      return [softmaxProgram(log, x, staticBinding(device, node.outputs[0]))];
+    },
+    tolerance: floatTolerance(
+      { ulps: 16, atol: 1e-6 },
+      "float32 sums in tree order and WGSL's exp/log (a few ULPs each)",
+    ),
+    differs: [{
+      reason: "rows holding NaN or ±Inf: WGSL's max leaves NaN undefined and exp(Inf - Inf) " +
+        "spreads NaN where the reference's logsumexp special-cases infinite maxima",
+      when: nonFinite,
+    }],
+  });
+}
+
+export const softmaxKernel = makeSoftmaxKernel(Softmax, false);
+export const logSoftmaxKernel = makeSoftmaxKernel(LogSoftmax, true);
+export const SOFTMAX_KERNELS = [softmaxKernel, logSoftmaxKernel];

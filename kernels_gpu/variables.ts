@@ -1,0 +1,89 @@
+/**
+ * AssignAddVariableOp and AssignSubVariableOp on the GPU, so variables stay in GPU memory across
+ * runs. When nobody but the variable table holds the value (ResourceTable.exclusive), the update
+ * runs in place; otherwise a new buffer takes the result and replaces the table's entry, so a
+ * value read earlier in the run keeps its old contents.
+ */
+import type { DType } from "../core/dtype.ts";
+import { EdgeflowError } from "../core/errors.ts";
+import type { OpDef } from "../core/op.ts";
+import { AssignAddVariableOp, AssignSubVariableOp, handleOf } from "../core/ops/state.ts";
+import { formatShape, shapesEqual } from "../core/shape.ts";
+import type { GpuBuffer } from "../devices/webgpu/buffer.ts";
+import type { Program } from "../devices/webgpu/program.ts";
+import { mapDispatch } from "./elementwise/map.ts";
+import { ARITHMETIC, bindingOf, defineGpuKernel, floatTolerance } from "./kernel.ts";
+import { type Binding, computeType, linearGrid, linearMain, load, program, store } from "./wgsl.ts";
+
+const WG = 256;
+
+/** value[i] = value[i] ± delta[i], in place on the variable's buffer. */
+function inPlaceProgram(sign: "+" | "-", delta: Binding, value: Binding): Program {
+  return program({
+    name: `AssignUpdate${sign === "+" ? "Add" : "Sub"}`,
+    key: [],
+    inputs: [delta],
+    outputs: [value],
+    uniforms: [{ name: "n", type: "u32" }],
+    body: () =>
+      `${linearMain(WG)}
+  if (i >= u.n) { return; }
+  ${store("out0", "i", `${load("out0", "i", value)} ${sign} ${load("in0", "i", delta)}`, value)}
+}
+`,
+  });
+}
+
+function updateKernel(op: OpDef<{ dtype: DType }>, sign: "+" | "-") {
+  return defineGpuKernel(op, {
+    dtypes: ARITHMETIC,
+    hostInputs: [0],
+    run(ctx) {
+      const handle = handleOf(ctx.hostInput(0));
+      const old = ctx.resources.get(handle) as GpuBuffer;
+      const delta = ctx.inputs[1] as GpuBuffer;
+      if (old.dtype !== delta.dtype) {
+        throw new EdgeflowError(
+          `variable '${handle}' holds ${old.dtype}, got a ${delta.dtype} value`,
+        );
+      }
+      if (!shapesEqual(old.shape, delta.shape)) {
+        throw new EdgeflowError(
+          `updates variable '${handle}' of shape ${formatShape(old.shape)} with shape ${
+            formatShape(delta.shape)
+          }`,
+        );
+      }
+      if (old.size === 0) return;
+      if (ctx.resources.exclusive(handle)) {
+        return ctx.device.encode(ctx.node, [{
+          program: inPlaceProgram(sign, bindingOf(delta), bindingOf(old)),
+          inputs: [delta],
+          outputs: [old],
+          uniforms: [old.size],
+          workgroups: linearGrid(old.size, WG, ctx.device.maxWorkgroups),
+        }]);
+      }
+      const updated = ctx.device.allocate(old);
+      const type = computeType(old.dtype);
+      const f = {
+        name: `AssignUpdate.${type}${sign}`,
+        wgsl: `fn f(a: ${type}, b: ${type}) -> ${type} { return a ${sign} b; }`,
+      };
+      const done = ctx.device.encode(ctx.node, [mapDispatch(ctx.device, f, [old, delta], updated)]);
+      ctx.resources.set(handle, updated);
+      return done;
+    },
+    programs(node, device) {
+      const dtype = node.attrs.dtype;
+      const b = { type: device.storageOf(dtype), dtype };
+      return [inPlaceProgram(sign, b, b)];
+    },
+    tolerance: floatTolerance({}, "float32 arithmetic, rounded once"),
+  });
+}
+
+export const VARIABLE_KERNELS = [
+  updateKernel(AssignAddVariableOp, "+"),
+  updateKernel(AssignSubVariableOp, "-"),
+];

@@ -20,10 +20,20 @@ const CONFIGS: readonly Config[] = [
   { label: "ORT-web 2T", script: "wasm_ort.ts", threads: 2 },
 ];
 
+/**
+ * Every engine's process gets the same glibc malloc settings: keep freed memory instead of
+ * returning it to the OS. Without them, whether a fresh 4 MiB result is page-faulted on every
+ * run depended on each process's allocation history (measured: 150,000 minor faults in 160 runs
+ * of AddV2 1M in one process, 3.5 ms of a 4 ms run; about 0.7 ms with reuse), which measured the
+ * allocator, not the engines.
+ */
+const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: "134217728", MALLOC_TRIM_THRESHOLD_: "268435456" };
+
 async function runConfig(c: Config): Promise<Map<string, Measurement>> {
   const script = new URL(c.script, import.meta.url).pathname;
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", script, String(c.threads)],
+    env: MALLOC_ENV,
     stdout: "piped",
     stderr: "inherit",
   }).output();

@@ -104,7 +104,7 @@ export interface Measurement {
 /** Runs `fn` until at least `minRuns` runs and `minMs` have passed (or `maxRuns`). */
 export async function measure(
   fn: () => unknown | Promise<unknown>,
-  { warmup = 2, minRuns = 5, maxRuns = 40, minMs = 600 } = {},
+  { warmup = 3, minRuns = 7, maxRuns = 120, minMs = 1500 } = {},
 ): Promise<{ median: number; runs: number }> {
   for (let i = 0; i < warmup; i++) await fn();
   const times: number[] = [];

@@ -9,7 +9,8 @@
 // short window on every configuration, in an order rotated from round to round and workload to
 // workload. A noisy stretch then costs each configuration about the same windows, and the median
 // over rounds drops them. The table shows those medians and ratios (peer time / Edgeflow time:
-// above 1 means Edgeflow is faster); a second table gives each median's samples and spread.
+// above 1 means Edgeflow is faster; paired by round, see `ratio`); a second table gives each
+// median's samples and spread.
 //
 // BENCH_FILTER=<substring> runs the matching workloads; BENCH_ROUNDS and BENCH_WINDOW_MS change
 // the rounds (default 7) and the measured milliseconds per window (default 200).
@@ -135,24 +136,34 @@ function time(label: string, name: string): number | undefined {
   return w.kind === "dispatch" ? (m * 1000) / w.chain! : m;
 }
 
-const ratio = (peer: number | undefined, ours: number | undefined) =>
-  peer === undefined || ours === undefined ? "n/a" : `${fixed(peer / ours)}×`;
+/**
+ * A ratio, paired by round: the median over rounds of (peer's window / Edgeflow's window) in
+ * the same round, seconds apart, so that a slow drift of the host cancels. Each side is the
+ * fastest of its configurations in that round.
+ */
+function ratio(peers: readonly string[], ours: readonly string[], name: string): string {
+  const fastest = (labels: readonly string[], r: number) =>
+    Math.min(...labels.map((l) => windows.get(l)!.get(name)?.[r]?.median ?? Infinity));
+  const ratios: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const p = fastest(peers, r), o = fastest(ours, r);
+    if (Number.isFinite(p) && Number.isFinite(o)) ratios.push(p / o);
+  }
+  return ratios.length ? `${fixed(median(ratios))}×` : "n/a";
+}
+
 const cell = (ms: number | undefined, flops: number) => {
   if (ms === undefined) return "n/a";
   return flops > 0 ? `${fixed(ms, 3)} (${fixed(flops / ms / 1e6, 1)})` : fixed(ms, 3);
 };
 
-const rows = WORKLOADS.map((w) => {
-  const [ef1, ef2, tfjs, ort1, ort2] = CONFIGS.map((c) => time(c.label, w.name));
-  const peers = [tfjs, ort1, ort2].filter((t): t is number => t !== undefined);
-  const best = peers.length ? Math.min(...peers) : undefined;
-  return [
-    w.name,
-    ...[ef1, ef2, tfjs, ort1, ort2].map((t) => cell(t, w.kind === "dispatch" ? 0 : w.flops)),
-    ratio(ort2, ef2),
-    ratio(best, Math.min(ef1 ?? Infinity, ef2 ?? Infinity)),
-  ];
-});
+const [EF1, EF2, TFJS, ORT1, ORT2] = CONFIGS.map((c) => c.label);
+const rows = WORKLOADS.map((w) => [
+  w.name,
+  ...CONFIGS.map((c) => cell(time(c.label, w.name), w.kind === "dispatch" ? 0 : w.flops)),
+  ratio([ORT2], [EF2], w.name),
+  ratio([TFJS, ORT1, ORT2], [EF1, EF2], w.name),
+]);
 
 /** Windows × fewest runs in a window, and the median absolute deviation over windows. */
 function samples(label: string, name: string): string {
@@ -170,8 +181,9 @@ console.log(
 );
 console.log(
   "WASM device vs peers: median over rounds of each window's median ms per run (GFLOP/s); " +
-    "dispatch row: µs per op. Ratios: peer time / Edgeflow time (> 1: Edgeflow faster); " +
-    "best = fastest peer config vs Edgeflow's faster thread count.\n",
+    "dispatch row: µs per op. Ratios: peer time / Edgeflow time (> 1: Edgeflow faster), the " +
+    "median over rounds of each round's ratio; best = fastest peer config vs Edgeflow's faster " +
+    "thread count.\n",
 );
 printTable(
   ["workload", ...CONFIGS.map((c) => c.label), "ORT 2T / EF 2T", "best peer / EF"],

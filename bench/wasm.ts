@@ -6,11 +6,11 @@
 // at a time, so no engine's threads compete with another's. The host is a noisy VM (the same
 // bench differs by up to 1.5x from one minute to the next), so configurations are interleaved
 // rather than run one after another: in each of ROUNDS rounds every workload is measured for one
-// short window on every configuration, in an order rotated from round to round and workload to
-// workload. A noisy stretch then costs each configuration about the same windows, and the median
-// over rounds drops them. The table shows those medians and ratios (peer time / Edgeflow time:
-// above 1 means Edgeflow is faster; paired by round, see `ratio`); a second table gives each
-// median's samples and spread.
+// short window on every configuration, in an order shuffled for every round and workload. A
+// noisy stretch then costs each configuration about the same windows, and the median over
+// rounds drops them. The table shows those medians and ratios (peer time / Edgeflow time: above
+// 1 means Edgeflow is faster; paired by round, see `ratio`); a second table gives each median's
+// samples and spread.
 //
 // BENCH_FILTER=<substring> runs the matching workloads; BENCH_ROUNDS and BENCH_WINDOW_MS change
 // the rounds (default 7) and the measured milliseconds per window (default 200).
@@ -109,14 +109,28 @@ class Engine {
   }
 }
 
+/**
+ * The engines in a fresh order for every (round, workload), the same in every bench run: no
+ * configuration always comes right after another (whose threads may still be winding down).
+ */
+function shuffled<T>(xs: readonly T[], seed: number): T[] {
+  const out = [...xs];
+  let s = (seed + 1) * 2654435761 >>> 0;
+  for (let i = out.length - 1; i > 0; i--) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const j = s % (i + 1);
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
 const engines = CONFIGS.map(Engine.start);
 /** Windows by config label, then workload name. */
 const windows = new Map(CONFIGS.map((c) => [c.label, new Map<string, Window[]>()]));
 const t0 = performance.now();
 for (let r = 0; r < ROUNDS; r++) {
   for (const [wi, w] of WORKLOADS.entries()) {
-    for (let i = 0; i < engines.length; i++) {
-      const e = engines[(i + r + wi) % engines.length];
+    for (const e of shuffled(engines, r * WORKLOADS.length + wi)) {
       const got = await e.measure(w.name);
       if (!got) continue;
       const byWorkload = windows.get(e.config.label)!;

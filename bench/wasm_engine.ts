@@ -7,8 +7,8 @@
  *
  * Every engine is measured the same way: a workload is prepared on first use and run for
  * PREPARE_MS unmeasured (JIT tiers, allocator pools and packed weights settle: the bench compares
- * steady states); every window then first runs for WARMUP_MS unmeasured (caches and threads after
- * the other processes' windows), then measures at least MIN_RUNS runs and `windowMs`.
+ * steady states); every window then first runs for WARMUP_MS unmeasured (caches, and the threads
+ * of the process measured before), then measures at least MIN_RUNS runs and `windowMs`.
  */
 import { median } from "./stats.ts";
 import { type Workload, WORKLOADS } from "./wasm_workloads.ts";
@@ -33,7 +33,11 @@ export interface Window {
 }
 
 const PREPARE_MS = 300, PREPARE_RUNS = 5;
-const WARMUP_MS = 50, WARMUP_RUNS = 2;
+/**
+ * Longer than an idle ORT-web 2T process keeps a core busy after its window (measured: 40-50 ms
+ * of its threads spinning), so the next window measures nobody else's threads.
+ */
+const WARMUP_MS = 100, WARMUP_RUNS = 2;
 const MIN_RUNS = 3;
 
 async function runFor(fn: () => unknown, ms: number, minRuns: number): Promise<number[]> {

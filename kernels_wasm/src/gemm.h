@@ -32,3 +32,11 @@ void pack_a(const ASource* src, int i0, int mc, int p0, int kc, float* ap);
 void pack_b(const float* b, int rsb, int csb, int k, int n, int q0, int q1, float* bp);
 
 INLINE int round_up(int x, int to) { return (x + to - 1) / to * to; }
+
+// The first input pixel of the windows of the MR output pixels i0.. of an im2col A (top, left;
+// image[r] is that pixel's image, 0 for rows from `valid` on).
+void panel_pixels(const ConvGeom* g, const float* a, int i0, int valid, int top[MR], int left[MR],
+                  const float* image[MR]);
+// Whether all MR windows lie inside the image, undilated along the width.
+int panel_inside(const ConvGeom* g, const int top[MR], const int left[MR],
+                 const float* const image[MR]);

@@ -70,9 +70,9 @@ const CASES: Case[] = [
     inputs: [f32([1, 15, 14, 5], 17), f32([3, 2, 5, 7], 18)],
     attrs: conv(1, "VALID", 2),
   },
-  // Conv2D with few channels: panels of windows inside the image and across its edges, tiles
-  // across rows and images, n not a multiple of 8, filter rows of 7 and 24 floats, a dilated
-  // height.
+  // Conv2D with few channels reads A from the image (gemm_direct.c) where a tile's windows lie
+  // inside it and packs the others: tiles across rows and images, pads on every side, n not a
+  // multiple of 8, filter rows of 7 and 24 floats, a dilated height.
   {
     op: "Conv2D",
     inputs: [f32([2, 13, 17, 3], 37), f32([3, 5, 3, 10], 38)],

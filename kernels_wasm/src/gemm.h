@@ -14,9 +14,13 @@
 // The most rows a compute task packs: MC_MAX x KC floats must fit the workspace.
 #define MC_MAX 144
 
-// The relaxed-SIMD micro-kernel, imported from the module assembled from gemm_6x8.wat.
+// The relaxed-SIMD micro-kernels, imported from the modules assembled from gemm_6x8.wat and
+// conv_6x8.wat (which say what they compute).
 __attribute__((import_module("gemm"), import_name("sgemm_6x8"))) void sgemm_6x8(
     int k, const float* a, const float* b, float* c, int ldc_bytes, int accumulate);
+__attribute__((import_module("conv"), import_name("sconv_6x8"))) void sconv_6x8(
+    int seg, int segs, int seg_stride_bytes, const int32_t rows[6], const float* b, float* c,
+    int ldc_bytes);
 
 // Where the rows of A come from: a strided matrix, or the im2col rows of an NHWC image.
 typedef struct {
@@ -40,3 +44,12 @@ void panel_pixels(const ConvGeom* g, const float* a, int i0, int valid, int top[
 // Whether all MR windows lie inside the image, undilated along the width.
 int panel_inside(const ConvGeom* g, const int top[MR], const int left[MR],
                  const float* const image[MR]);
+
+// Convolutions with at most this many input channels and k <= KC read A from the image
+// (gemm_direct.c) rather than packing it.
+#define DIRECT_MAX_C 8
+int conv_direct(const ConvGeom* g, int k);
+// Rows [i0, i1) x columns [j0, j1) of C (n columns) for such a convolution; ap and tile are
+// scratch for the tiles that are packed (MR x k floats, MR x NR floats).
+void conv_direct_block(const ASource* src, const float* bp, float* c, int n, int k, int i0, int i1,
+                       int j0, int j1, float* ap, float* tile);

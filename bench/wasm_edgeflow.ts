@@ -1,10 +1,11 @@
-// Edgeflow's side of bench/wasm.ts: `deno run -A bench/wasm_edgeflow.ts <threads>` runs every
-// workload on a WASM device with that many threads and prints one JSON Measurement per line.
+// Edgeflow's side of bench/wasm.ts: `deno run -A bench/wasm_edgeflow.ts <threads>` serves the
+// parent's measuring commands (bench/wasm_engine.ts) on a WASM device with that many threads.
 // Inputs and weights are variables (resident in WASM memory, as the peers' tensors are); each
 // run fetches its result to the host.
 import * as ef from "../mod.ts";
 import { wasmPlugin } from "../kernels_wasm/plugin.ts";
-import { measure, values, type Workload, WORKLOADS } from "./wasm_workloads.ts";
+import { serve } from "./wasm_engine.ts";
+import { values, type Workload } from "./wasm_workloads.ts";
 
 const threads = Number(Deno.args[0] ?? 1);
 const device = (await wasmPlugin.create({ threads }))!;
@@ -61,7 +62,7 @@ function build(g: ef.Graph, w: Workload): ef.Output {
   }
 }
 
-for (const w of WORKLOADS) {
+await serve(async (w) => {
   const g = new ef.Graph();
   const y = build(g, w);
   // Folding would precompute the variable-free parts; the bench measures the kernels.
@@ -70,9 +71,6 @@ for (const w of WORKLOADS) {
     passes: { constantFolding: false, cse: false },
   });
   await s.run([], {}, [ef.globalVariablesInitializer(g)]);
-  const { median, runs } = await measure(() => s.run(y));
-  const perOp = w.kind === "dispatch" ? (median * 1000) / w.chain! : median;
-  console.log(JSON.stringify({ workload: w.name, median: perOp, runs }));
-  await s.close();
-}
+  return { run: () => s.run(y), release: () => s.close() };
+});
 await device[Symbol.asyncDispose]();

@@ -1,10 +1,11 @@
-// onnxruntime-web's side of bench/wasm.ts: `deno run -A bench/wasm_ort.ts <threads>` runs every
-// workload on ORT's WASM execution provider (SIMD) with that many threads, one JSON Measurement
-// per line. ORT's convolutions are NCHW, so its inputs are laid out that way; weights are
+// onnxruntime-web's side of bench/wasm.ts: `deno run -A bench/wasm_ort.ts <threads>` serves the
+// parent's measuring commands (bench/wasm_engine.ts) on ORT's WASM execution provider (SIMD) with
+// that many threads. ORT's convolutions are NCHW, so its inputs are laid out that way; weights are
 // initializers (ORT may pre-pack them), data inputs are fed to each run.
 import * as ort from "onnxruntime-web";
 import { type OnnxGraph, onnxModel } from "./onnx_builder.ts";
-import { measure, sameOut, values, type Workload, WORKLOADS } from "./wasm_workloads.ts";
+import { serve } from "./wasm_engine.ts";
+import { sameOut, values, type Workload } from "./wasm_workloads.ts";
 
 const threads = Number(Deno.args[0] ?? 1);
 ort.env.wasm.numThreads = threads;
@@ -107,23 +108,23 @@ function graphOf(w: Workload): OnnxGraph {
   }
 }
 
-for (const w of WORKLOADS) {
+await serve(async (w) => {
   const g = graphOf(w);
   const session = await ort.InferenceSession.create(onnxModel(g), {
     executionProviders: ["wasm"],
     graphOptimizationLevel: "all",
   });
   const feeds = Object.fromEntries(
-    g.inputs.map((
-      x,
-      i,
-    ) => [x.name, new ort.Tensor("float32", values(size(x.shape), i + 1), x.shape)]),
+    g.inputs.map((x, i) => [
+      x.name,
+      new ort.Tensor("float32", values(size(x.shape), i + 1), x.shape),
+    ]),
   );
-  const { median, runs } = await measure(async () => {
-    const r = await session.run(feeds);
-    if (!r.y.data) throw new Error("no output");
-  });
-  const perOp = w.kind === "dispatch" ? (median * 1000) / w.chain! : median;
-  console.log(JSON.stringify({ workload: w.name, median: perOp, runs }));
-  await session.release();
-}
+  return {
+    run: async () => {
+      const r = await session.run(feeds);
+      if (!r.y.data) throw new Error("no output");
+    },
+    release: () => session.release(),
+  };
+});

@@ -1,9 +1,10 @@
-// @tensorflow/tfjs-backend-wasm's side of bench/wasm.ts: every workload on tfjs's WASM backend
-// (XNNPACK, SIMD; tfjs runs it single-threaded under Deno), one JSON Measurement per line. Inputs
-// are tensors created once; each run reads its result back with data().
+// @tensorflow/tfjs-backend-wasm's side of bench/wasm.ts: serves the parent's measuring commands
+// (bench/wasm_engine.ts) on tfjs's WASM backend (XNNPACK, SIMD; tfjs runs it single-threaded
+// under Deno). Inputs are tensors created once; each run reads its result back with data().
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-wasm";
-import { measure, values, type Workload, WORKLOADS } from "./wasm_workloads.ts";
+import { serve } from "./wasm_engine.ts";
+import { values, type Workload } from "./wasm_workloads.ts";
 
 if (!(await tf.setBackend("wasm"))) throw new Error("tfjs-backend-wasm did not initialise");
 await tf.ready();
@@ -57,14 +58,14 @@ function setup(w: Workload): { inputs: tf.Tensor[]; run: (xs: tf.Tensor[]) => tf
   }
 }
 
-for (const w of WORKLOADS) {
+await serve((w) => {
   const { inputs, run } = setup(w);
-  const { median, runs } = await measure(async () => {
-    const y = tf.tidy(() => run(inputs));
-    await y.data();
-    y.dispose();
+  return Promise.resolve({
+    run: async () => {
+      const y = tf.tidy(() => run(inputs));
+      await y.data();
+      y.dispose();
+    },
+    release: () => tf.dispose(inputs),
   });
-  const perOp = w.kind === "dispatch" ? (median * 1000) / w.chain! : median;
-  console.log(JSON.stringify({ workload: w.name, median: perOp, runs }));
-  tf.dispose(inputs);
-}
+});

@@ -92,30 +92,3 @@ export function values(n: number, seed: number): Float32Array {
   }
   return out;
 }
-
-/** One measured configuration's result, as the engine processes print it (JSON lines). */
-export interface Measurement {
-  workload: string;
-  /** Median milliseconds of one run (µs per op for dispatch rows). */
-  median: number;
-  runs: number;
-}
-
-/** Runs `fn` until at least `minRuns` runs and `minMs` have passed (or `maxRuns`). */
-export async function measure(
-  fn: () => unknown | Promise<unknown>,
-  { warmup = 3, minRuns = 7, maxRuns = 120, minMs = 1500 } = {},
-): Promise<{ median: number; runs: number }> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const times: number[] = [];
-  const start = performance.now();
-  while (times.length < maxRuns && (times.length < minRuns || performance.now() - start < minMs)) {
-    const t = performance.now();
-    await fn();
-    times.push(performance.now() - t);
-  }
-  times.sort((a, b) => a - b);
-  const m = times.length >> 1;
-  const median = times.length % 2 ? times[m] : (times[m - 1] + times[m]) / 2;
-  return { median, runs: times.length };
-}

@@ -5,7 +5,7 @@
 import type { DevicePlugin, Kernel } from "../core/kernel.ts";
 import type { NamedModule } from "../devices/wasm/instance.ts";
 import { WasmDevice, type WasmDeviceOptions } from "../devices/wasm/device.ts";
-import { GEMM_WASM_BASE64, KERNELS_WASM_BASE64 } from "./gen/modules.ts";
+import { CONV_WASM_BASE64, GEMM_WASM_BASE64, KERNELS_WASM_BASE64 } from "./gen/modules.ts";
 import { BASIC_KERNELS } from "./kernels/basic.ts";
 import { CONV_KERNELS } from "./kernels/conv.ts";
 import { CREATE_KERNELS } from "./kernels/create.ts";
@@ -21,14 +21,22 @@ import { TASK_NAMES } from "./tasks.ts";
 
 let compiled: Promise<NamedModule[]> | undefined;
 
-/** The kernel modules, decoded and compiled once per process; gemm first, as kernels imports it. */
+/**
+ * The kernel modules, decoded and compiled once per process: the WAT micro-kernels first, as
+ * kernels imports them (kernels_wasm/build.ts, WAT_MODULES).
+ */
 export function kernelModules(): Promise<NamedModule[]> {
-  compiled ??= Promise.all([
-    WebAssembly.compile(Uint8Array.fromBase64(GEMM_WASM_BASE64)),
-    WebAssembly.compile(Uint8Array.fromBase64(KERNELS_WASM_BASE64)),
-  ]).then((
-    [gemm, kernels],
-  ) => [{ name: "gemm", module: gemm }, { name: "kernels", module: kernels }]);
+  const named = [
+    { name: "gemm", base64: GEMM_WASM_BASE64 },
+    { name: "conv", base64: CONV_WASM_BASE64 },
+    { name: "kernels", base64: KERNELS_WASM_BASE64 },
+  ];
+  compiled ??= Promise.all(
+    named.map(async ({ name, base64 }) => ({
+      name,
+      module: await WebAssembly.compile(Uint8Array.fromBase64(base64)),
+    })),
+  );
   return compiled;
 }
 

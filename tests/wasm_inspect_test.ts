@@ -1,8 +1,13 @@
 // Reads the built kernel modules with wabt's wasm2wat (installed with the wabt package, as CI
-// does) and checks what the WASM device relies on: the memory both modules import is shared,
-// the GEMM micro-kernel multiplies with relaxed SIMD, and the elementwise kernels are vectorised.
+// does) and checks what the WASM device relies on: the memory every module imports is shared,
+// the GEMM and convolution micro-kernels multiply with relaxed SIMD, and the elementwise kernels
+// are vectorised.
 import assert from "node:assert/strict";
-import { GEMM_WASM_BASE64, KERNELS_WASM_BASE64 } from "../kernels_wasm/gen/modules.ts";
+import {
+  CONV_WASM_BASE64,
+  GEMM_WASM_BASE64,
+  KERNELS_WASM_BASE64,
+} from "../kernels_wasm/gen/modules.ts";
 
 async function wat(base64: string): Promise<string> {
   const file = await Deno.makeTempFile({ suffix: ".wasm" });
@@ -59,10 +64,22 @@ Deno.test("gemm.wasm: shared memory and a relaxed-SIMD 6x8 micro-kernel", async 
   assert.equal(count(kernel, /v128\.load32_splat/g), 6 * 9);
 });
 
-Deno.test("kernels.wasm: shared memory, the micro-kernel imported, SIMD in the hot kernels", async () => {
+Deno.test("conv.wasm: shared memory and a relaxed-SIMD 6x8 direct-convolution kernel", async () => {
+  const text = await wat(CONV_WASM_BASE64);
+  assert.match(text, SHARED_MEMORY);
+  const kernel = functions(text).get("sconv_6x8");
+  assert.ok(kernel, "conv.wasm exports sconv_6x8");
+  // The same 12 multiply-adds and 6 broadcasts per step as sgemm_6x8; unrolled 3 times, plus one
+  // step for the remainder.
+  assert.equal(count(kernel, /f32x4\.relaxed_madd/g), 12 * 4);
+  assert.equal(count(kernel, /v128\.load32_splat/g), 6 * 4);
+});
+
+Deno.test("kernels.wasm: shared memory, the micro-kernels imported, SIMD in the hot kernels", async () => {
   const text = await wat(KERNELS_WASM_BASE64);
   assert.match(text, SHARED_MEMORY);
   assert.match(text, /\(import "gemm" "sgemm_6x8" \(func/);
+  assert.match(text, /\(import "conv" "sconv_6x8" \(func/);
   const fns = functions(text);
   const simd: Record<string, RegExp> = {
     add_f32: /f32x4\.add/g,
@@ -76,6 +93,8 @@ Deno.test("kernels.wasm: shared memory, the micro-kernel imported, SIMD in the h
     task_pool: /f32x4\.max/g,
     task_sgemm: /call \$sgemm_6x8/g,
   };
+  // Convolutions with few channels call the direct kernel (gemm_direct.c, inlined by the build).
+  assert.ok(count(text, /call \$sconv_6x8/g) > 0, "kernels.wasm calls sconv_6x8");
   for (const [name, pattern] of Object.entries(simd)) {
     const body = fns.get(name);
     assert.ok(body, `kernels.wasm has a function ${name}`);

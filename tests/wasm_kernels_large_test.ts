@@ -70,6 +70,24 @@ const CASES: Case[] = [
     inputs: [f32([1, 15, 14, 5], 17), f32([3, 2, 5, 7], 18)],
     attrs: conv(1, "VALID", 2),
   },
+  // Conv2D with few channels reads A from the image (gemm_direct.c) where a tile's windows lie
+  // inside it and packs the others: tiles across rows and images, pads on every side, n not a
+  // multiple of 8, filter rows of 7 and 24 floats, a dilated height.
+  {
+    op: "Conv2D",
+    inputs: [f32([2, 13, 17, 3], 37), f32([3, 5, 3, 10], 38)],
+    attrs: conv(1, "SAME"),
+  },
+  {
+    op: "Conv2D",
+    inputs: [f32([1, 40, 40, 1], 39), f32([7, 7, 1, 9], 40)],
+    attrs: conv(2, "SAME"),
+  },
+  {
+    op: "Conv2D",
+    inputs: [f32([1, 20, 23, 8], 41), f32([3, 3, 8, 16], 42)],
+    attrs: { strides: [1, 2, 1, 1], padding: "VALID", dilations: [1, 2, 1, 1] },
+  },
   {
     op: "Conv2D",
     inputs: [f32([2, 9, 9, 20], 19), f32([1, 1, 20, 13], 20)],

@@ -7,10 +7,16 @@
  * the thread count. Tasks are many (about 8 per thread) because threads take them dynamically:
  * a core lent to another process then costs a task, not half the job.
  */
-import { PARALLEL_WORK, type WasmDevice } from "../../devices/wasm/device.ts";
+import type { WasmDevice } from "../../devices/wasm/device.ts";
 import { Task } from "../tasks.ts";
 
 const MR = 6, NR = 8, MC = 120;
+/**
+ * Products of fewer multiply-adds run on the calling thread alone. Measured (paired, one
+ * process): at 64x64x64 (262,144) a second thread gained nothing or lost (its first touches of
+ * the packed operands and of C cross cores); at 96x96x96 (884,736) it saved a fifth.
+ */
+const GEMM_PARALLEL = 1 << 19;
 /** Words of a ConvGeom (gemm.h), in order. */
 export const CONV_WORDS = 14;
 
@@ -62,9 +68,9 @@ export function sgemm(d: WasmDevice, p: GemmProblem): void {
       d.i32.set(p.aIndex ?? new Int32Array(batch), aIndex >>> 2);
       d.i32.set(p.bIndex ?? new Int32Array(batch), bIndex >>> 2);
     }
-    const flops = 2 * batch * p.m * p.n * p.k;
+    const macs = batch * p.m * p.n * p.k;
     // Tiles for as many threads as the job can get; whoever takes a task computes the same bits.
-    const threads = flops / 2 < PARALLEL_WORK ? 1 : d.threads;
+    const threads = macs < GEMM_PARALLEL ? 1 : d.threads;
     const { mct, nct } = tiling(p.m, p.n, batch, threads);
     const words = [
       p.a,
@@ -90,9 +96,10 @@ export function sgemm(d: WasmDevice, p: GemmProblem): void {
       ...(p.conv ?? new Array(CONV_WORDS).fill(0)),
     ];
     const groups = Math.ceil(np / NR / 4);
-    d.launch(Task.task_sgemm_pack, nb * groups, words, nb * p.k * np);
+    // Work 0 keeps a job on this thread.
+    d.launch(Task.task_sgemm_pack, nb * groups, words, threads > 1 ? nb * p.k * np : 0);
     const tasks = batch * Math.ceil(p.m / mct) * Math.ceil(p.n / nct);
-    d.launch(Task.task_sgemm, tasks, words, flops / 2);
+    d.launch(Task.task_sgemm, tasks, words, threads > 1 ? macs : 0);
   } finally {
     d.releaseScratch(bp);
     if (tables) d.releaseScratch(tables);

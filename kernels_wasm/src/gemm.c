@@ -56,6 +56,10 @@ static void compute_block(const GemmArgs* g, const ASource* src, const float* bp
                           int i0, int i1, int j0, int j1, float* ap) {
   int np = round_up(g->n, NR), mc = i1 - i0;
   float tile[MR * NR] __attribute__((aligned(16)));
+  if (src->conv && conv_direct(src->conv, g->k)) {
+    conv_direct_block(src, bp, c, g->n, g->k, i0, i1, j0, j1, ap, tile);
+    return;
+  }
   for (int p0 = 0; p0 < g->k; p0 += KC) {
     int kc = MIN(KC, g->k - p0), accumulate = p0 > 0;
     pack_a(src, i0, mc, p0, kc, ap);

@@ -14,9 +14,13 @@
 // The most rows a compute task packs: MC_MAX x KC floats must fit the workspace.
 #define MC_MAX 144
 
-// The relaxed-SIMD micro-kernel, imported from the module assembled from gemm_6x8.wat.
+// The relaxed-SIMD micro-kernels, imported from the modules assembled from gemm_6x8.wat and
+// conv_6x8.wat (which say what they compute).
 __attribute__((import_module("gemm"), import_name("sgemm_6x8"))) void sgemm_6x8(
     int k, const float* a, const float* b, float* c, int ldc_bytes, int accumulate);
+__attribute__((import_module("conv"), import_name("sconv_6x8"))) void sconv_6x8(
+    int seg, int segs, int seg_stride_bytes, const int32_t rows[6], const float* b, float* c,
+    int ldc_bytes);
 
 // Where the rows of A come from: a strided matrix, or the im2col rows of an NHWC image.
 typedef struct {
@@ -32,3 +36,20 @@ void pack_a(const ASource* src, int i0, int mc, int p0, int kc, float* ap);
 void pack_b(const float* b, int rsb, int csb, int k, int n, int q0, int q1, float* bp);
 
 INLINE int round_up(int x, int to) { return (x + to - 1) / to * to; }
+
+// The first input pixel of the windows of the MR output pixels i0.. of an im2col A (top, left;
+// image[r] is that pixel's image, 0 for rows from `valid` on).
+void panel_pixels(const ConvGeom* g, const float* a, int i0, int valid, int top[MR], int left[MR],
+                  const float* image[MR]);
+// Whether all MR windows lie inside the image, undilated along the width.
+int panel_inside(const ConvGeom* g, const int top[MR], const int left[MR],
+                 const float* const image[MR]);
+
+// Convolutions with at most this many input channels and k <= KC read A from the image
+// (gemm_direct.c) rather than packing it.
+#define DIRECT_MAX_C 8
+int conv_direct(const ConvGeom* g, int k);
+// Rows [i0, i1) x columns [j0, j1) of C (n columns) for such a convolution; ap and tile are
+// scratch for the tiles that are packed (MR x k floats, MR x NR floats).
+void conv_direct_block(const ASource* src, const float* bp, float* c, int n, int k, int i0, int i1,
+                       int j0, int j1, float* ap, float* tile);

@@ -56,32 +56,66 @@ static void pack_a_matrix(const ASource* s, int i0, int mc, int p0, int kc, floa
   }
 }
 
+// Pixels follow each other along rows, so only the first needs divisions.
+void panel_pixels(const ConvGeom* g, const float* a, int i0, int valid, int top[MR], int left[MR],
+                  const float* image[MR]) {
+  int ow = i0 % g->out_w, t = i0 / g->out_w, oh = t % g->out_h, b = t / g->out_h;
+  for (int r = 0; r < MR; r++) {
+    image[r] = r < valid ? a + (size_t)b * g->in_h * g->in_w * g->in_c : 0;
+    top[r] = oh * g->stride_h - g->pad_top;
+    left[r] = ow * g->stride_w - g->pad_left;
+    if (++ow == g->out_w) {
+      ow = 0;
+      if (++oh == g->out_h) oh = 0, b++;
+    }
+  }
+}
+
+// Then each filter row's taps are filter_w * in_c contiguous floats for every pixel.
+int panel_inside(const ConvGeom* g, const int top[MR], const int left[MR],
+                 const float* const image[MR]) {
+  if (g->dilation_w != 1) return 0;
+  for (int r = 0; r < MR; r++) {
+    if (!image[r] || top[r] < 0 || top[r] + (g->filter_h - 1) * g->dilation_h >= g->in_h ||
+        left[r] < 0 || left[r] + g->filter_w > g->in_w) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
 // im2col while packing: row i is output pixel (b, oh, ow); column p is tap (fh, fw) and input
 // channel c, p = (fh * filter_w + fw) * in_c + c. Runs of channels are contiguous in the image,
-// so each run is interleaved like matrix rows, with padding taps read from `zeros`.
+// so each run is interleaved like matrix rows, with padding taps read from `zeros`. Panels whose
+// windows all lie inside the image (nearly all of them) take runs of whole filter rows without
+// per-tap checks: with few channels (an RGB input) the checks cost more than the copying.
 static void pack_a_conv(const ASource* s, int i0, int mc, int p0, int kc, float* ap) {
   const ConvGeom* g = s->conv;
   int rows_total = g->batch * g->out_h * g->out_w;
   for (int r0 = 0; r0 < mc; r0 += MR, ap += kc * MR) {
     int top[MR], left[MR];
     const float* image[MR];
-    for (int r = 0; r < MR; r++) {
-      int i = i0 + r0 + r;
-      if (r0 + r >= mc || i >= rows_total) {
-        image[r] = 0;
-        continue;
+    int valid = MIN(MIN(MR, mc - r0), rows_total - (i0 + r0));
+    panel_pixels(g, s->a, i0 + r0, valid, top, left, image);
+    const float* rows[MR];
+    if (panel_inside(g, top, left, image)) {
+      int span = g->filter_w * g->in_c;
+      for (int p = p0; p < p0 + kc;) {
+        int fh = p / span, q = p % span, len = MIN(span - q, p0 + kc - p);
+        for (int r = 0; r < MR; r++) {
+          int ih = top[r] + fh * g->dilation_h;
+          rows[r] = image[r] + ((size_t)ih * g->in_w + left[r]) * g->in_c + q;
+        }
+        interleave_rows(rows, len, ap + (p - p0) * MR);
+        p += len;
       }
-      int ow = i % g->out_w, t = i / g->out_w, oh = t % g->out_h, b = t / g->out_h;
-      image[r] = s->a + (size_t)b * g->in_h * g->in_w * g->in_c;
-      top[r] = oh * g->stride_h - g->pad_top;
-      left[r] = ow * g->stride_w - g->pad_left;
+      continue;
     }
     for (int p = p0; p < p0 + kc;) {
       int tap = p / g->in_c, c = p % g->in_c;
       int fh = tap / g->filter_w, fw = tap % g->filter_w;
       // Undilated, the taps fw.. of one filter row are adjacent pixels: one run of (filter_w -
-      // fw) * in_c floats when every row's window lies inside the image along the width (few
-      // channels, as an RGB input, would otherwise give runs too short for SIMD).
+      // fw) * in_c floats when every row's window lies inside the image along the width.
       int wide = g->dilation_w == 1;
       for (int r = 0; r < MR && wide; r++) {
         int ih = top[r] + fh * g->dilation_h;
@@ -90,7 +124,6 @@ static void pack_a_conv(const ASource* s, int i0, int mc, int p0, int kc, float*
       }
       int run = wide ? (g->filter_w - fw) * g->in_c - c : g->in_c - c;
       int len = MIN(run, p0 + kc - p);
-      const float* rows[MR];
       for (int r = 0; r < MR; r++) {
         rows[r] = zeros;
         if (!image[r]) continue;

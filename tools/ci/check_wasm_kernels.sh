@@ -10,7 +10,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 deno run -A kernels_wasm/build.ts --out "$out"
 status=0
-for f in kernels.wasm gemm.wasm modules.ts; do
+for f in kernels.wasm gemm.wasm conv.wasm modules.ts; do
   if ! cmp -s "$out/$f" "kernels_wasm/gen/$f"; then
     echo "kernels_wasm/gen/$f differs from a build of its sources: run 'deno task build:kernels'"
     status=1

@@ -1,0 +1,88 @@
+/**
+ * The engine side of bench/wasm.ts. Each engine configuration is one long-lived process that
+ * reads commands on stdin, one JSON line each ({ workload, windowMs }), and answers each with one
+ * JSON line (a Window) on stdout: the median of the runs of one measuring window. The parent
+ * sends the commands of all engines interleaved, so every engine's windows are spread over the
+ * same minutes of a noisy host.
+ *
+ * Every engine is measured the same way: a workload is prepared on first use and run for
+ * PREPARE_MS unmeasured (JIT tiers, allocator pools and packed weights settle: the bench compares
+ * steady states); every window then first runs for WARMUP_MS unmeasured (caches, and the threads
+ * of the process measured before), then measures at least MIN_RUNS runs and `windowMs`.
+ */
+import { median } from "./stats.ts";
+import { type Workload, WORKLOADS } from "./wasm_workloads.ts";
+
+/** A workload set up on one engine: `run` computes it once and reads the result to the host. */
+export interface Prepared {
+  run(): unknown | Promise<unknown>;
+  release(): unknown | Promise<unknown>;
+}
+
+/** What the parent asks for. */
+export interface Command {
+  workload: string;
+  windowMs: number;
+}
+
+/** One measuring window: the median milliseconds of one run, over `runs` runs. */
+export interface Window {
+  workload: string;
+  median: number;
+  runs: number;
+}
+
+const PREPARE_MS = 300, PREPARE_RUNS = 5;
+/**
+ * Longer than an idle ORT-web 2T process keeps a core busy after its window (measured: 40-50 ms
+ * of its threads spinning), so the next window measures nobody else's threads.
+ */
+const WARMUP_MS = 100, WARMUP_RUNS = 2;
+const MIN_RUNS = 3;
+
+async function runFor(fn: () => unknown, ms: number, minRuns: number): Promise<number[]> {
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < minRuns || performance.now() - start < ms) {
+    const t = performance.now();
+    await fn();
+    times.push(performance.now() - t);
+  }
+  return times;
+}
+
+/** Lines of stdin as they arrive. */
+async function* lines(): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let buffered = "";
+  for await (const chunk of Deno.stdin.readable) {
+    buffered += decoder.decode(chunk, { stream: true });
+    let i;
+    while ((i = buffered.indexOf("\n")) >= 0) {
+      yield buffered.slice(0, i);
+      buffered = buffered.slice(i + 1);
+    }
+  }
+}
+
+/** Serves the parent's commands until stdin closes, preparing workloads with `prepare`. */
+export async function serve(prepare: (w: Workload) => Promise<Prepared>): Promise<void> {
+  const prepared = new Map<string, Prepared>();
+  for await (const line of lines()) {
+    if (!line.trim()) continue;
+    const cmd = JSON.parse(line) as Command;
+    let p = prepared.get(cmd.workload);
+    if (!p) {
+      const w = WORKLOADS.find((w) => w.name === cmd.workload);
+      if (!w) throw new Error(`unknown workload ${cmd.workload}`);
+      p = await prepare(w);
+      prepared.set(w.name, p);
+      await runFor(() => p!.run(), PREPARE_MS, PREPARE_RUNS);
+    }
+    await runFor(() => p!.run(), WARMUP_MS, WARMUP_RUNS);
+    const times = await runFor(() => p!.run(), cmd.windowMs, MIN_RUNS);
+    const answer: Window = { workload: cmd.workload, median: median(times), runs: times.length };
+    console.log(JSON.stringify(answer));
+  }
+  for (const p of prepared.values()) await p.release();
+}

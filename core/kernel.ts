@@ -54,6 +54,14 @@ export interface Kernel<A extends Attrs = any, D extends Device = any> {
   readonly differs?: readonly Difference<A>[];
 }
 
+/**
+ * The run of Identity and PlaceholderWithDefault on any device: the output is the input's
+ * buffer. Buffers are immutable once written, so forwarding is safe, and it moves nothing.
+ */
+export function forwardInput(ctx: KernelContext): void {
+  ctx.setOutput(0, ctx.inputs[0]);
+}
+
 /** Inputs and resolved attrs of one equivalence-test case. */
 export interface KernelCase<A extends Attrs> {
   readonly inputs: readonly Tensor[];

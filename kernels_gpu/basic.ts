@@ -4,6 +4,7 @@
  * and permutations that kernels read as host inputs, and a GPU copy would cost a readback.
  */
 import { HostBuffer } from "../core/buffer.ts";
+import { forwardInput } from "../core/kernel.ts";
 import { Identity, NoOp, PlaceholderWithDefault } from "../core/ops/basic.ts";
 import { Const } from "../core/ops/const.ts";
 import { GPU_DTYPES } from "../devices/webgpu/storage.ts";
@@ -23,16 +24,12 @@ export const constKernel = defineGpuKernel(Const, {
 
 export const identityKernel = defineGpuKernel(Identity, {
   dtypes: GPU_DTYPES,
-  run(ctx) {
-    ctx.setOutput(0, ctx.inputs[0]);
-  },
+  run: forwardInput,
 });
 
 export const placeholderWithDefaultKernel = defineGpuKernel(PlaceholderWithDefault, {
   dtypes: GPU_DTYPES,
-  run(ctx) {
-    ctx.setOutput(0, ctx.inputs[0]);
-  },
+  run: forwardInput,
 });
 
 export const noOpKernel = defineGpuKernel(NoOp, { run() {} });

@@ -187,6 +187,19 @@ export function resolvePack(pieceShape: readonly number[], n: number, axis: numb
   };
 }
 
+/** Stacking pieces of these shapes, which must be equal: Pack's run-time check on every device. */
+export function resolvePackOf(shapes: readonly (readonly number[])[], axis: number): PackPlan {
+  const shape = shapes[0];
+  shapes.forEach((s, i) => {
+    if (!shapesEqual(s, shape)) {
+      throw new EdgeflowError(
+        `values[0] has shape ${formatShape(shape)} but values[${i}] has ${formatShape(s)}`,
+      );
+    }
+  });
+  return resolvePack(shape, shapes.length, axis);
+}
+
 /** Unstacking `shape` into `num` pieces along `axis` ∈ [-rank, rank); num must match the dim. */
 export function resolveUnpack(shape: readonly number[], num: number, axis: number): PackPlan {
   if (shape.length === 0) throw new EdgeflowError("cannot unpack a scalar");
@@ -216,16 +229,8 @@ export const Pack = defineOp<PackAttrs>({
     return [{ dtype: values[0].dtype, shape }];
   },
   reference: (values, { axis }) => {
-    const shape = values[0].shape;
-    values.forEach((v, i) => {
-      if (!shapesEqual(v.shape, shape)) {
-        throw new EdgeflowError(
-          `values[0] has shape ${formatShape(shape)} but values[${i}] has ${formatShape(v.shape)}`,
-        );
-      }
-    });
     // Stacking is joining rows: each outer row of the output is row o of every piece in turn.
-    const { packedShape, outer, inner } = resolvePack(shape, values.length, axis);
+    const { packedShape, outer, inner } = resolvePackOf(values.map((v) => v.shape), axis);
     return [joinRows(values[0].dtype, packedShape, values, outer, values.map(() => inner))];
   },
   arbitrary: (fc, dtype) =>

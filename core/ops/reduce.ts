@@ -11,6 +11,7 @@ import { formatShape, normalizeAxis, type Shape } from "../shape.ts";
 import { intList, numbers, Tensor } from "../tensor.ts";
 import { arbShape, arbTensor, type ValueRange } from "../testing/arbitrary.ts";
 import {
+  type AxisSplit,
   checkRank,
   int32Scalar,
   int32Vector,
@@ -164,13 +165,22 @@ export const Prod = defineReduction("Prod");
 
 // ---- ArgMax, ArgMin ----------------------------------------------------------------------
 
+/**
+ * ArgMax/ArgMin's `dimension` resolved against the input's shape: the axis in [0, rank) and the
+ * split around it. Every device's kernel starts here, so they refuse an empty axis alike.
+ */
+export function resolveArgAxis(shape: Shape, dimension: number): AxisSplit & { axis: number } {
+  const axis = normalizeAxis(dimension, shape.length, "dimension");
+  const split = splitAtAxis(shape, axis);
+  if (split.dim === 0) {
+    throw new EdgeflowError(`reduction axis ${axis} is empty in shape ${formatShape(shape)}`);
+  }
+  return { axis, ...split };
+}
+
 /** The index of the first maximum (sign 1) or minimum (-1) along `axis`; NaN counts as extreme. */
 function argReduce(x: Tensor, axis: number, sign: 1 | -1, outType: DType): Tensor {
-  const a = normalizeAxis(axis, x.rank, "dimension");
-  const { outer, dim, inner } = splitAtAxis(x.shape, a);
-  if (dim === 0) {
-    throw new EdgeflowError(`reduction axis ${a} is empty in shape ${formatShape(x.shape)}`);
-  }
+  const { axis: a, outer, dim, inner } = resolveArgAxis(x.shape, axis);
   const values: ArrayLike<number | bigint> = x.dtype === "int64"
     ? x.data as BigInt64Array
     : numbers(x);

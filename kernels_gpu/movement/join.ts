@@ -4,9 +4,7 @@
  * output: element j of input i lands at (j / width) * rowWidth + offset + j % width.
  */
 import { intScalar } from "../../core/ops/array_util.ts";
-import { ConcatV2, Pack, resolveConcat, resolvePack } from "../../core/ops/join.ts";
-import { EdgeflowError } from "../../core/errors.ts";
-import { formatShape, shapesEqual } from "../../core/shape.ts";
+import { ConcatV2, Pack, resolveConcat, resolvePackOf } from "../../core/ops/join.ts";
 import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { WebGpuDevice } from "../../devices/webgpu/device.ts";
 import type { Dispatch, Program } from "../../devices/webgpu/program.ts";
@@ -75,15 +73,7 @@ export const packKernel = defineGpuKernel(Pack, {
   dtypes: GPU_DTYPES,
   run(ctx) {
     const values = ctx.inputs as GpuBuffer[];
-    const shape = values[0].shape;
-    values.forEach((v, i) => {
-      if (!shapesEqual(v.shape, shape)) {
-        throw new EdgeflowError(
-          `values[0] has shape ${formatShape(shape)} but values[${i}] has ${formatShape(v.shape)}`,
-        );
-      }
-    });
-    const plan = resolvePack(shape, values.length, ctx.attrs.axis);
+    const plan = resolvePackOf(values.map((v) => v.shape), ctx.attrs.axis);
     const out = ctx.output(0, plan.packedShape) as GpuBuffer;
     const widths = values.map(() => plan.inner);
     return ctx.device.encode(ctx.node, joinDispatches(ctx.device, values, out, widths));

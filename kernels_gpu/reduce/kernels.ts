@@ -7,9 +7,7 @@ import { release, retain } from "../../core/buffer.ts";
 import type { KernelCase, KernelContext, Tolerance } from "../../core/kernel.ts";
 import type { Attrs } from "../../core/op.ts";
 import { intList, numbers } from "../../core/tensor.ts";
-import { intScalar, splitAtAxis } from "../../core/ops/array_util.ts";
-import { formatShape, normalizeAxis } from "../../core/shape.ts";
-import { EdgeflowError } from "../../core/errors.ts";
+import { intScalar } from "../../core/ops/array_util.ts";
 import {
   ArgMax,
   ArgMin,
@@ -19,6 +17,7 @@ import {
   Min,
   Prod,
   type ReduceOpDef,
+  resolveArgAxis,
   Sum,
 } from "../../core/ops/reduce.ts";
 import { resolveReduction } from "../../core/ops/reduce_plan.ts";
@@ -158,15 +157,10 @@ function argKernel(op: ArgOpDef, max: boolean) {
     hostInputs: [1],
     run(ctx) {
       const x = ctx.inputs[0] as GpuBuffer;
-      const axis = normalizeAxis(
+      const { outer, dim, inner } = resolveArgAxis(
+        x.shape,
         intScalar(ctx.hostInput(1), "dimension"),
-        x.shape.length,
-        "dimension",
       );
-      const { outer, dim, inner } = splitAtAxis(x.shape, axis);
-      if (dim === 0) {
-        throw new EdgeflowError(`reduction axis ${axis} is empty in shape ${formatShape(x.shape)}`);
-      }
       const out = ctx.output(0) as GpuBuffer;
       const n = outer * inner;
       return ctx.device.encode(ctx.node, [{

@@ -1,6 +1,6 @@
 /** Const, Identity, PlaceholderWithDefault and NoOp: uploads and forwarded buffers, no arithmetic. */
 import { HostBuffer } from "../../core/buffer.ts";
-import type { Kernel } from "../../core/kernel.ts";
+import { forwardInput, type Kernel } from "../../core/kernel.ts";
 import { Const, Identity, NoOp, PlaceholderWithDefault } from "../../core/ops/basic.ts";
 import { BYTE_DTYPES, wasmKernel } from "./util.ts";
 
@@ -15,19 +15,14 @@ export const constKernel = wasmKernel(Const, {
   },
 });
 
-/** The input buffer itself: buffers are immutable once written, so forwarding is safe. */
 export const identityKernel = wasmKernel(Identity, {
   dtypes: BYTE_DTYPES,
-  run(ctx) {
-    ctx.setOutput(0, ctx.inputs[0]);
-  },
+  run: forwardInput,
 });
 
 export const placeholderWithDefaultKernel = wasmKernel(PlaceholderWithDefault, {
   dtypes: BYTE_DTYPES,
-  run(ctx) {
-    ctx.setOutput(0, ctx.inputs[0]);
-  },
+  run: forwardInput,
 });
 
 export const noOpKernel = wasmKernel(NoOp, { run() {} });

@@ -4,7 +4,6 @@
  * own plans in core/ops, never re-derived here.
  */
 import { byteSize, type DType } from "../../core/dtype.ts";
-import { EdgeflowError } from "../../core/errors.ts";
 import type { Kernel } from "../../core/kernel.ts";
 import type { Attrs, OpDef } from "../../core/op.ts";
 import type { WasmDevice } from "../../devices/wasm/device.ts";
@@ -14,7 +13,7 @@ import {
   ConcatV2,
   Pack,
   resolveConcat,
-  resolvePack,
+  resolvePackOf,
   resolveUnpack,
   Unpack,
 } from "../../core/ops/join.ts";
@@ -23,7 +22,7 @@ import { ExpandDims, Reshape, Shape, Squeeze } from "../../core/ops/shape_ops.ts
 import { Slice, StridedSlice } from "../../core/ops/slice.ts";
 import { resolveSlice, resolveStridedSlice } from "../../core/ops/slice_spec.ts";
 import { resolveTranspose, Transpose } from "../../core/ops/transpose.ts";
-import { formatShape, shapesEqual, stridesOf } from "../../core/shape.ts";
+import { shapesEqual, stridesOf } from "../../core/shape.ts";
 import { Task } from "../tasks.ts";
 import { contiguous, stridedCopy } from "./strided.ts";
 import { BYTE_DTYPES, wasmBuffer, wasmKernel } from "./util.ts";
@@ -174,15 +173,7 @@ export const packKernel = wasmKernel(Pack, {
   dtypes: BYTE_DTYPES,
   run(ctx) {
     const values = ctx.inputs.map(wasmBuffer);
-    const shape = values[0].shape;
-    values.forEach((v, i) => {
-      if (!shapesEqual(v.shape, shape)) {
-        throw new EdgeflowError(
-          `values[0] has shape ${formatShape(shape)} but values[${i}] has ${formatShape(v.shape)}`,
-        );
-      }
-    });
-    const plan = resolvePack(shape, values.length, ctx.attrs.axis);
+    const plan = resolvePackOf(values.map((v) => v.shape), ctx.attrs.axis);
     const out = wasmBuffer(ctx.output(0, plan.packedShape));
     const pieces = values.map((v, i) => ({
       ptr: v.ptr,

@@ -4,19 +4,19 @@
  * moved last by a transpose into scratch memory first.
  */
 import { byteSize, type DType } from "../../core/dtype.ts";
-import { EdgeflowError } from "../../core/errors.ts";
 import type { Kernel, KernelCase, Tolerance } from "../../core/kernel.ts";
-import { checkRank, intScalar, splitAtAxis } from "../../core/ops/array_util.ts";
+import { checkRank, intScalar } from "../../core/ops/array_util.ts";
 import {
   ArgMax,
   ArgMin,
   type ArgOpDef,
   REDUCE_OPS,
   type ReduceOpDef,
+  resolveArgAxis,
 } from "../../core/ops/reduce.ts";
 import { resolveReduction } from "../../core/ops/reduce_plan.ts";
 import { resolveTranspose } from "../../core/ops/transpose.ts";
-import { formatShape, normalizeAxis, stridesOf } from "../../core/shape.ts";
+import { stridesOf } from "../../core/shape.ts";
 import { intList, type Tensor } from "../../core/tensor.ts";
 import type { WasmDevice } from "../../devices/wasm/device.ts";
 import { REDUCE_CODES, type ReduceCode } from "../codes.ts";
@@ -117,15 +117,10 @@ function argKernel(op: ArgOpDef, sign: 1 | -1): Kernel {
     hostInputs: [1],
     run(ctx) {
       const x = wasmBuffer(ctx.inputs[0]);
-      const axis = normalizeAxis(
+      const { outer, dim, inner } = resolveArgAxis(
+        x.shape,
         intScalar(ctx.hostInput(1), "dimension"),
-        x.shape.length,
-        "dimension",
       );
-      const { outer, dim, inner } = splitAtAxis(x.shape, axis);
-      if (dim === 0) {
-        throw new EdgeflowError(`reduction axis ${axis} is empty in shape ${formatShape(x.shape)}`);
-      }
       const out = wasmBuffer(ctx.output(0));
       const wide = ctx.attrs.output_type === "int64" ? 1 : 0;
       const words = [x.ptr, out.ptr, dtypeCode(x.dtype), sign, outer, dim, inner, wide];

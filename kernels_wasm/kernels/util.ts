@@ -1,6 +1,6 @@
 /** Helpers every WASM kernel family uses: buffers, argument words, tolerances. */
 import type { DeviceBuffer } from "../../core/device.ts";
-import type { DType } from "../../core/dtype.ts";
+import { type DType, NUMERIC_DTYPES } from "../../core/dtype.ts";
 import { EdgeflowError } from "../../core/errors.ts";
 import { defineKernel, type Kernel, type Tolerance } from "../../core/kernel.ts";
 import type { Attrs, OpDef } from "../../core/op.ts";
@@ -49,16 +49,7 @@ export function cpuDTypes(allowed: readonly DType[]): DType[] {
 }
 
 /** Every numeric dtype: what kernels that only move bytes accept. */
-export const BYTE_DTYPES: readonly DType[] = [
-  "float32",
-  "int32",
-  "int64",
-  "bool",
-  "bfloat16",
-  "float16",
-  "uint8",
-  "int8",
-];
+export const BYTE_DTYPES: readonly DType[] = NUMERIC_DTYPES;
 
 /** The largest |value| of a numeric tensor (1 for an empty one, so bounds stay positive). */
 export function maxAbs(t: Tensor): number {

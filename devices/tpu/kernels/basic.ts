@@ -8,6 +8,7 @@ import { type DType, isFloat } from "../../../core/dtype.ts";
 import { EdgeflowError } from "../../../core/errors.ts";
 import { Identity, NoOp, PlaceholderWithDefault } from "../../../core/ops/basic.ts";
 import { Const } from "../../../core/ops/const.ts";
+import type { Attrs, OpDef } from "../../../core/op.ts";
 import { AssignAddVariableOp, AssignSubVariableOp, handleOf } from "../../../core/ops/state.ts";
 import { formatShape, shapesEqual } from "../../../core/shape.ts";
 import { GENERIC_VARIABLE_KERNELS } from "../../../core/variable_kernels.ts";
@@ -46,21 +47,18 @@ const constant = tpuKernel(Const, {
   },
 });
 
-/** Forwarding: the output is the input's buffer, nothing moves. */
-const identity = tpuKernel(Identity, {
-  dtypes: TPU_MOVABLE,
-  run(ctx) {
-    ctx.setOutput(0, input(ctx, 0));
-    ctx.device.charge(ctx, {});
-  },
-});
-const placeholderWithDefault = tpuKernel(PlaceholderWithDefault, {
-  dtypes: TPU_MOVABLE,
-  run(ctx) {
-    ctx.setOutput(0, input(ctx, 0));
-    ctx.device.charge(ctx, {});
-  },
-});
+/** Forwarding: the output is the input's buffer, nothing moves; only the fixed overhead counts. */
+function forwarding<A extends Attrs>(op: OpDef<A>): TpuKernel<A> {
+  return tpuKernel(op, {
+    dtypes: TPU_MOVABLE,
+    run(ctx) {
+      ctx.setOutput(0, input(ctx, 0));
+      ctx.device.charge(ctx, {});
+    },
+  });
+}
+const identity = forwarding(Identity);
+const placeholderWithDefault = forwarding(PlaceholderWithDefault);
 
 const noOp = tpuKernel(NoOp, {
   run(ctx) {

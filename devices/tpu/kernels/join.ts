@@ -9,11 +9,10 @@ import {
   ConcatV2,
   Pack,
   resolveConcat,
-  resolvePack,
+  resolvePackOf,
   resolveUnpack,
   Unpack,
 } from "../../../core/ops/join.ts";
-import { formatShape, shapesEqual } from "../../../core/shape.ts";
 import { intList } from "../../../core/tensor.ts";
 import type { TpuBuffer } from "../hbm.ts";
 import { input, output, TPU_MOVABLE, type TpuKernel, tpuKernel } from "./util.ts";
@@ -51,15 +50,7 @@ const pack = tpuKernel(Pack, {
   dtypes: TPU_MOVABLE,
   run(ctx) {
     const values = Array.from({ length: ctx.attrs.N }, (_, i) => input(ctx, i));
-    const shape = values[0].shape;
-    values.forEach((v, i) => {
-      if (!shapesEqual(v.shape, shape)) {
-        throw new EdgeflowError(
-          `values[0] has shape ${formatShape(shape)} but values[${i}] has ${formatShape(v.shape)}`,
-        );
-      }
-    });
-    const plan = resolvePack(shape, values.length, ctx.attrs.axis);
+    const plan = resolvePackOf(values.map((v) => v.shape), ctx.attrs.axis);
     const out = output(ctx, 0, plan.packedShape);
     joinRows(out, values, plan.outer, values.map(() => plan.inner));
     ctx.device.charge(ctx, { hbmBytes: 2 * out.bytes });

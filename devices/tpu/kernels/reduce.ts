@@ -9,9 +9,7 @@
  * (u|r| more). A bfloat16 output adds its own rounding on both sides (2·2^-8 relative).
  */
 import { type DType, isFloat } from "../../../core/dtype.ts";
-import { EdgeflowError } from "../../../core/errors.ts";
 import type { KernelCase, Tolerance } from "../../../core/kernel.ts";
-import { splitAtAxis } from "../../../core/ops/array_util.ts";
 import {
   ArgMax,
   ArgMin,
@@ -20,10 +18,10 @@ import {
   Min,
   Prod,
   type ReduceOpDef,
+  resolveArgAxis,
   Sum,
 } from "../../../core/ops/reduce.ts";
 import { reductionIndex, resolveReduction } from "../../../core/ops/reduce_plan.ts";
-import { formatShape, normalizeAxis } from "../../../core/shape.ts";
 import { intList } from "../../../core/tensor.ts";
 import { maxAbs } from "../tolerance.ts";
 import { finish, operand, target } from "./engine.ts";
@@ -124,11 +122,7 @@ function argKernel(op: typeof ArgMax, sign: 1 | -1): TpuKernel {
     hostInputs: [1],
     run(ctx) {
       const x = input(ctx, 0);
-      const a = normalizeAxis(intList(ctx.hostInput(1))[0], x.shape.length, "dimension");
-      const { outer, dim, inner } = splitAtAxis(x.shape, a);
-      if (dim === 0) {
-        throw new EdgeflowError(`reduction axis ${a} is empty in shape ${formatShape(x.shape)}`);
-      }
+      const { outer, dim, inner } = resolveArgAxis(x.shape, intList(ctx.hostInput(1))[0]);
       const out = output(ctx, 0);
       const xs = operand(x);
       const wide = out.dtype === "int64";

@@ -33,6 +33,8 @@ export interface Plan {
   readonly slotCount: number;
   /** Per slot: readers (input edges) plus fetches; the value is released when this reaches 0. */
   readonly slotRefs: Int32Array;
+  /** Per plan node: its pendingInit, copied (not mapped) into each iteration's counters. */
+  readonly pendingCounts: Int32Array;
   /** Nodes with nothing to wait on. */
   readonly roots: readonly number[];
   /** Plan node index of each feed, in the order of the session's feed list. */
@@ -106,6 +108,7 @@ export function buildPlan(input: PlanInput): Plan {
     nodes: nodes.map((n, i) => ({ ...n, consumers: consumers[i], pendingInit: pending[i] })),
     slotCount,
     slotRefs,
+    pendingCounts: Int32Array.from(pending),
     roots: pending.flatMap((p, i) => (p === 0 ? [i] : [])),
     feedNodes,
     feedIndex,

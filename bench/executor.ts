@@ -1,14 +1,18 @@
 // Per-node executor overhead: a chain of 10,000 tiny ops and a wide graph, in µs per node, on
 // each installed host device type, next to @tensorflow/tfjs-backend-cpu running the same ops
-// eagerly in the same process. Medians over repeated runs; ratio = tfjs time / Edgeflow time.
+// eagerly in the same process. The host's speed drifts within minutes, so runners are
+// interleaved: every round runs each runner once, in a shuffled order. The table shows each
+// runner's median over rounds, and the median over rounds of that round's ratio (tfjs time /
+// Edgeflow time), with its spread.
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import * as ef from "../mod.ts";
-import { fixed, median, printTable, timeRuns } from "./stats.ts";
+import { fixed, median, printTable, shuffled } from "./stats.ts";
 
 const CHAIN = 10_000;
 const WIDTH = 5_000;
-const RUNS = Number(Deno.env.get("BENCH_RUNS") ?? 15);
+const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 21);
+const WARMUP = 5;
 
 interface Workload {
   name: string;
@@ -60,35 +64,65 @@ function reduceTree<T>(xs: T[], f: (a: T, b: T) => T): T {
   return xs[0];
 }
 
+interface Runner {
+  name: string;
+  run(): unknown;
+  close(): Promise<void> | void;
+}
+
+/** ms of one call. */
+async function timeOnce(fn: () => unknown): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+/** Median absolute deviation relative to the median, as a percentage. */
+function spread(xs: readonly number[]): string {
+  const m = median(xs);
+  return `±${fixed((100 * median(xs.map((x) => Math.abs(x - m)))) / m, 0)}%`;
+}
+
 await tf.setBackend("cpu");
 const types = ef.defaultRegistry.pluginTypes().filter((t) => t !== "WEBGPU" && t !== "TPU");
 const rows: string[][] = [];
-for (const w of workloads) {
+for (const [wi, w] of workloads.entries()) {
   const x = tf.scalar(0);
   const one = tf.scalar(1);
   const consts = Array.from({ length: WIDTH }, (_, i) => tf.scalar(i));
-  const tfjsMs = median(
-    await timeRuns(() => tf.tidy(() => w.tfjs(x, one, consts).dataSync()), { runs: RUNS }),
-  );
-  const tfjsUs = (tfjsMs * 1000) / w.nodes;
-  for (const type of types) {
+  const tfjsRunner: Runner = {
+    name: "tfjs-backend-cpu (eager)",
+    run: () => tf.tidy(() => w.tfjs(x, one, consts).dataSync()),
+    close: () => tf.dispose([x, one, ...consts]),
+  };
+  const runners: Runner[] = types.map((type) => {
     const g = new ef.Graph();
     const input = ef.placeholder(g, "float32", [], { name: "x" });
     const y = w.build(g, input);
     // Folding and CSE would shrink the graph; the bench measures the executor, so they are off.
-    await using s = new ef.Session(g, {
-      device: type,
-      passes: { constantFolding: false, cse: false },
-    });
+    const s = new ef.Session(g, { device: type, passes: { constantFolding: false, cse: false } });
     const feed = { x: ef.scalar(0) };
-    const ms = median(await timeRuns(() => s.run(y, feed), { runs: RUNS }));
-    const us = (ms * 1000) / w.nodes;
-    rows.push([w.name, `Edgeflow ${type}`, fixed(us, 3), `${fixed(tfjsUs / us)}×`]);
+    return { name: `Edgeflow ${type}`, run: () => s.run(y, feed), close: () => s.close() };
+  });
+  const all = [...runners, tfjsRunner];
+  for (const r of all) for (let i = 0; i < WARMUP; i++) await r.run();
+  const times = new Map<Runner, number[]>(all.map((r) => [r, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const r of shuffled(all, round * workloads.length + wi)) {
+      times.get(r)!.push(await timeOnce(() => r.run()));
+    }
   }
-  rows.push([w.name, "tfjs-backend-cpu (eager)", fixed(tfjsUs, 3), "1.00×"]);
-  tf.dispose([x, one, ...consts]);
+  const us = (r: Runner) => (median(times.get(r)!) * 1000) / w.nodes;
+  const tfjsTimes = times.get(tfjsRunner)!;
+  for (const r of runners) {
+    const ratios = times.get(r)!.map((t, i) => tfjsTimes[i] / t);
+    rows.push([w.name, r.name, fixed(us(r), 3), `${fixed(median(ratios))}×`, spread(ratios)]);
+  }
+  rows.push([w.name, tfjsRunner.name, fixed(us(tfjsRunner), 3), "1.00×", ""]);
+  for (const r of all) await r.close();
 }
 console.log(
-  `Executor overhead, median of ${RUNS} runs (µs per node; ratio = tfjs time / this runner's time)\n`,
+  `Executor overhead, ${ROUNDS} interleaved rounds (µs per node: median over rounds; ratio: ` +
+    `median over rounds of tfjs time / this runner's time, ± its median absolute deviation)\n`,
 );
-printTable(["workload", "runner", "µs/node", "vs tfjs-cpu"], rows);
+printTable(["workload", "runner", "µs/node", "vs tfjs-cpu", "ratio spread"], rows);

@@ -6,21 +6,6 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Runs `fn` `warmup` times, then `runs` times; returns each run's milliseconds. */
-export async function timeRuns(
-  fn: () => unknown,
-  { warmup = 3, runs = 15 } = {},
-): Promise<number[]> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await fn();
-    times.push(performance.now() - t0);
-  }
-  return times;
-}
-
 /** Prints rows as an aligned Markdown table. */
 export function printTable(header: readonly string[], rows: readonly (readonly string[])[]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -33,4 +18,20 @@ export function printTable(header: readonly string[], rows: readonly (readonly s
 
 export function fixed(x: number, digits = 2): string {
   return Number.isFinite(x) ? x.toFixed(digits) : "n/a";
+}
+
+/**
+ * `xs` in a fresh order for every seed, the same in every bench run: interleaved runners take
+ * turns in shuffled order, so none always runs right after another (whose threads, garbage or
+ * caches it would inherit).
+ */
+export function shuffled<T>(xs: readonly T[], seed: number): T[] {
+  const out = [...xs];
+  let s = (seed + 1) * 2654435761 >>> 0;
+  for (let i = out.length - 1; i > 0; i--) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const j = s % (i + 1);
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
 }

@@ -14,7 +14,7 @@
 //
 // BENCH_FILTER=<substring> runs the matching workloads; BENCH_ROUNDS and BENCH_WINDOW_MS change
 // the rounds (default 7) and the measured milliseconds per window (default 200).
-import { fixed, median, printTable } from "./stats.ts";
+import { fixed, median, printTable, shuffled } from "./stats.ts";
 import type { Window } from "./wasm_engine.ts";
 import { WORKLOADS } from "./wasm_workloads.ts";
 
@@ -107,21 +107,6 @@ class Engine {
     await this.child.status;
     this.reader.releaseLock();
   }
-}
-
-/**
- * The engines in a fresh order for every (round, workload), the same in every bench run: no
- * configuration always comes right after another (whose threads may still be winding down).
- */
-function shuffled<T>(xs: readonly T[], seed: number): T[] {
-  const out = [...xs];
-  let s = (seed + 1) * 2654435761 >>> 0;
-  for (let i = out.length - 1; i > 0; i--) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const j = s % (i + 1);
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
 }
 
 const engines = CONFIGS.map(Engine.start);

@@ -6,8 +6,9 @@
  * backprop, as TensorFlow's GPU kernel does (its CPU kernel and the reference raise instead, and
  * the op's cases never draw one).
  */
+import type { DType } from "../../core/dtype.ts";
 import type { KernelCase, Tolerance } from "../../core/kernel.ts";
-import type { Attrs } from "../../core/op.ts";
+import type { Attrs, OpDef } from "../../core/op.ts";
 import {
   SoftmaxCrossEntropyWithLogits,
   SparseSoftmaxCrossEntropyWithLogits,
@@ -73,50 +74,38 @@ function tolerance(c: KernelCase<Attrs>): Tolerance {
   });
 }
 
-export const softmaxXentKernel = defineGpuKernel(SoftmaxCrossEntropyWithLogits, {
-  dtypes: FLOATS,
-  run(ctx) {
-    const [f, l] = ctx.inputs as GpuBuffer[];
-    const loss = ctx.output(0) as GpuBuffer, bp = ctx.output(1) as GpuBuffer;
-    const [rows, n] = bp.shape;
-    const p = xentProgram(false, bindingOf(f), bindingOf(l), bindingOf(loss), bindingOf(bp));
-    return ctx.device.encode(ctx.node, [{
-      program: p,
-      inputs: [f, l],
-      outputs: [loss, bp],
-      uniforms: [rows, n, ...strides(f.shape), ...strides(l.shape)],
-      workgroups: rowGrid(rows, ctx.device.maxWorkgroups),
-    }]);
-  },
-  programs(node, device) {
-    const [f, l] = node.inputs.map((o) => staticBinding(device, o));
-    const [loss, bp] = node.outputs.map((o) => staticBinding(device, o));
-    return [xentProgram(false, f, l, loss, bp)];
-  },
-  tolerance,
-});
+/**
+ * Both ops run the same program; the sparse one reads one int label per row, so its label
+ * strides are fixed (row stride n over the feature matrix, none for labels).
+ */
+function xentKernel<A extends { T: DType }>(op: OpDef<A>, sparse: boolean) {
+  return defineGpuKernel(op, {
+    dtypes: FLOATS,
+    run(ctx) {
+      const [f, l] = ctx.inputs as GpuBuffer[];
+      const loss = ctx.output(0) as GpuBuffer, bp = ctx.output(1) as GpuBuffer;
+      const [rows, n] = bp.shape;
+      const p = xentProgram(sparse, bindingOf(f), bindingOf(l), bindingOf(loss), bindingOf(bp));
+      return ctx.device.encode(ctx.node, [{
+        program: p,
+        inputs: [f, l],
+        outputs: [loss, bp],
+        uniforms: sparse
+          ? [rows, n, n, 1, 0, 0]
+          : [rows, n, ...strides(f.shape), ...strides(l.shape)],
+        workgroups: rowGrid(rows, ctx.device.maxWorkgroups),
+      }]);
+    },
+    programs(node, device) {
+      const [f, l] = node.inputs.map((o) => staticBinding(device, o));
+      const [loss, bp] = node.outputs.map((o) => staticBinding(device, o));
+      return [xentProgram(sparse, f, l, loss, bp)];
+    },
+    tolerance,
+  });
+}
 
-export const sparseXentKernel = defineGpuKernel(SparseSoftmaxCrossEntropyWithLogits, {
-  dtypes: FLOATS,
-  run(ctx) {
-    const [f, l] = ctx.inputs as GpuBuffer[];
-    const loss = ctx.output(0) as GpuBuffer, bp = ctx.output(1) as GpuBuffer;
-    const [rows, n] = bp.shape;
-    const p = xentProgram(true, bindingOf(f), bindingOf(l), bindingOf(loss), bindingOf(bp));
-    return ctx.device.encode(ctx.node, [{
-      program: p,
-      inputs: [f, l],
-      outputs: [loss, bp],
-      uniforms: [rows, n, n, 1, 0, 0],
-      workgroups: rowGrid(rows, ctx.device.maxWorkgroups),
-    }]);
-  },
-  programs(node, device) {
-    const [f, l] = node.inputs.map((o) => staticBinding(device, o));
-    const [loss, bp] = node.outputs.map((o) => staticBinding(device, o));
-    return [xentProgram(true, f, l, loss, bp)];
-  },
-  tolerance,
-});
+export const softmaxXentKernel = xentKernel(SoftmaxCrossEntropyWithLogits, false);
+export const sparseXentKernel = xentKernel(SparseSoftmaxCrossEntropyWithLogits, true);
 
 export const XENT_KERNELS = [softmaxXentKernel, sparseXentKernel];

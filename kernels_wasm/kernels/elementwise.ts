@@ -152,16 +152,18 @@ function binaryKernel(op: BinaryOpDef): Kernel {
   const tolerance: Tolerance | undefined = op.name === "Pow"
     ? { ulps: 1, reason: "libm's pow and V8's may differ in the last bit of the double result" }
     : undefined;
+  // Fixed per op: decided once here, not on every run.
+  const divides = DIVIDES.has(code), chunk = COSTLY.has(code) ? CHUNK_COSTLY : CHUNK;
   return wasmKernel(op, {
     dtypes: cpuDTypes(op.attrs.T.allowed ?? []),
     run(ctx) {
       const x = wasmBuffer(ctx.inputs[0]), y = wasmBuffer(ctx.inputs[1]);
-      if (DIVIDES.has(code) && isInteger(x.dtype)) refuseZeroDivisor(ctx.device, y);
+      if (divides && isInteger(x.dtype)) refuseZeroDivisor(ctx.device, y);
       // Equal shapes need no shape inference; anything else broadcasts as inference says.
       const out = wasmBuffer(
         sameShape(x.shape, y.shape) ? ctx.output(0, x.shape) : ctx.output(0),
       );
-      launchBinary(ctx.device, code, x, y, out, COSTLY.has(code) ? CHUNK_COSTLY : CHUNK);
+      launchBinary(ctx.device, code, x, y, out, chunk);
     },
     tolerance,
   });

@@ -2,15 +2,12 @@
 // computing in f32 as without it, so results match the reference within float16 rounding.
 import assert from "node:assert/strict";
 import * as ef from "../../mod.ts";
-import { values, withDevice } from "./util.ts";
+import { reportMissing } from "../kernels/devices.ts";
+import { NO_ADAPTER, values, withDevice } from "./util.ts";
 
 Deno.test("shaderF16 stores float16 natively and matches the reference", async (t) => {
   const adapter = await navigator.gpu?.requestAdapter();
-  if (!adapter) {
-    if (Deno.env.get("CI")) throw new Error("no WebGPU adapter (CI requires it)");
-    console.log(`  skipped ${t.name}: no WebGPU adapter on this machine`);
-    return;
-  }
+  if (!adapter) return reportMissing(t, NO_ADAPTER);
   if (!adapter.features.has("shader-f16")) {
     // Asked for without the feature, the option fails loudly instead of falling back.
     await assert.rejects(ef.webgpuPlugin.create({ shaderF16: true }), /shader-f16/);

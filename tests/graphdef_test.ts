@@ -88,6 +88,16 @@ Deno.test("imports TensorFlow's JSON: base64 strings, int64 as strings, splat va
   assert.deepEqual(y.toArray(), [[[[2, 2], [4, 4]]]]);
 });
 
+Deno.test("a value that is not a GraphDef is refused", () => {
+  for (const bad of ["{not json", null, [], { node: 5 }]) {
+    assert.throws(() => fromGraphDef(bad as never), (e: unknown) => {
+      assert.ok(e instanceof ef.EdgeflowError, String(e));
+      assert.match((e as Error).message, /a GraphDef/);
+      return true;
+    });
+  }
+});
+
 Deno.test("corrupt GraphDefs give EdgeflowErrors naming the node", () => {
   assert.throws(
     () => fromGraphDef({ node: [{ name: "a", op: "Neg", input: ["missing"] }] }),

@@ -54,6 +54,14 @@ function tensorName(o: Output): string {
 
 /** Builds a Graph from GraphDef JSON; nodes may come in any order. */
 export function fromGraphDef(def: GraphDefJson, graph = new Graph()): Graph {
+  // The value usually comes from JSON.parse of a user's file: refuse what is not a GraphDef
+  // before reading it, rather than importing nothing or failing inside a loop.
+  if (typeof def !== "object" || def === null || Array.isArray(def)) {
+    throw new EdgeflowError(`a GraphDef is a JSON object with a 'node' list, not ${typeof def}`);
+  }
+  if (def.node !== undefined && !Array.isArray(def.node)) {
+    throw new EdgeflowError("a GraphDef's 'node' must be a list of NodeDefs");
+  }
   const defs = def.node ?? [];
   const byName = new Map<string, NodeDefJson>();
   for (const n of defs) {

@@ -148,8 +148,11 @@ function broadcastMatrix(features: InferInput, labels: InferInput): number[] {
   return shape.slice();
 }
 
-/** TensorFlow's CPU kernel refuses labels outside [0, classes) rather than reading past a row. */
-function checkLabels(labels: ArrayLike<number>, classes: number): void {
+/**
+ * TensorFlow's CPU kernel refuses labels outside [0, classes) rather than reading past a row.
+ * Devices whose kernels refuse them too call this on the host copy of the labels.
+ */
+export function checkLabels(labels: ArrayLike<number>, classes: number): void {
   for (let i = 0; i < labels.length; i++) {
     const l = labels[i];
     if (!(l >= 0 && l < classes)) {

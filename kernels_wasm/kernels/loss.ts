@@ -2,9 +2,9 @@
  * SoftmaxCrossEntropyWithLogits and SparseSoftmaxCrossEntropyWithLogits (task_xent in
  * kernels_wasm/src/nn.c): the reference's formulas in double, one row per task.
  */
-import { EdgeflowError } from "../../core/errors.ts";
 import type { Kernel, Tolerance } from "../../core/kernel.ts";
 import {
+  checkLabels,
   SoftmaxCrossEntropyWithLogits,
   SparseSoftmaxCrossEntropyWithLogits,
 } from "../../core/ops/loss.ts";
@@ -57,13 +57,7 @@ export const sparseXentKernel = wasmKernel(SparseSoftmaxCrossEntropyWithLogits, 
     const labels = l.dtype === "int64"
       ? Array.from(new BigInt64Array(memory, l.ptr, n), Number)
       : Array.from(new Int32Array(memory, l.ptr, n));
-    if (labels.some((v) => !(v >= 0 && v < classes))) {
-      const bad = labels.find((v) => !(v >= 0 && v < classes));
-      throw new EdgeflowError(
-        `received a label value of ${bad} which is outside the valid range of [0, ${classes}); ` +
-          `label values: ${labels.join(" ")}`,
-      );
-    }
+    checkLabels(labels, classes);
     ctx.device.launch(Task.task_xent, batch, [
       f.ptr,
       l.ptr,

@@ -9,9 +9,9 @@
  * γ_n·Σ|l|·W more; backprop ≤ Δ + u(W + 2 + max|l|) (exp of a rounded exponent, one rounding
  * each side). The tolerance doubles the larger bound for the dropped second-order terms.
  */
-import { EdgeflowError } from "../../../core/errors.ts";
 import { broadcastIndex } from "../../../core/ops/elementwise.ts";
 import {
+  checkLabels,
   SoftmaxCrossEntropyWithLogits,
   SparseSoftmaxCrossEntropyWithLogits,
 } from "../../../core/ops/loss.ts";
@@ -128,15 +128,7 @@ const sparse = tpuKernel(SparseSoftmaxCrossEntropyWithLogits, {
     const labels = lb.dtype === "int64"
       ? Float64Array.from(lb.data as BigInt64Array, Number)
       : lb.data as Int32Array;
-    for (let b = 0; b < batch; b++) {
-      const l = labels[b];
-      if (!(l >= 0 && l < n)) {
-        throw new EdgeflowError(
-          `received a label value of ${l} which is outside the valid range of [0, ${n}); ` +
-            `label values: ${Array.from(labels).join(" ")}`,
-        );
-      }
-    }
+    checkLabels(labels, n);
     const loss = output(ctx, 0), backprop = output(ctx, 1);
     const lossV = resultF32(loss), bpV = resultF32(backprop);
     crossEntropy(loadF32(fb), (b, j) => +(labels[b] === j), batch, n, lossV, bpV);

@@ -67,7 +67,8 @@ export class Session implements AsyncDisposable {
   readonly registry: KernelRegistry;
   /** Work counters, for tests and tracing. */
   readonly stats = { plansBuilt: 0, runs: 0 };
-  private readonly plans = new Map<string, CachedPlan>();
+  /** Plans by signature, as promises: concurrent first runs of one signature share one build. */
+  private readonly plans = new Map<string, Promise<CachedPlan>>();
   private readonly devices = new Map<DeviceType, Promise<DeviceEntry>>();
   private readonly state: SessionState = { randomCounters: new Map() };
   private readonly defaultType: DeviceType;
@@ -173,10 +174,14 @@ export class Session implements AsyncDisposable {
     ].join("|");
     let cached = this.plans.get(key);
     if (!cached) {
-      cached = await this.buildPlan(fetches, feeds, targets);
+      cached = this.buildPlan(fetches, feeds, targets);
       this.plans.set(key, cached);
+      // A failed build is not cached: the next call reports the error afresh.
+      cached.catch(() => {
+        if (this.plans.get(key) === cached) this.plans.delete(key);
+      });
     }
-    return cached;
+    return await cached;
   }
 
   private async buildPlan(

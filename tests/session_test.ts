@@ -59,6 +59,27 @@ Deno.test("the run cache: a second run with the same signature builds no plan", 
   assert.equal(s.stats.plansBuilt, 4);
 });
 
+Deno.test("concurrent first runs of one signature share one plan build", async () => {
+  const { g, y, init } = model();
+  await using s = new ef.Session(g);
+  await s.run([], {}, [init]);
+  // An edge function's first requests arrive together: they must not build the plan each.
+  const results = await Promise.all([1, 2, 3].map((v) => s.run(y, { x: [[v, v]] })));
+  assert.equal(results.length, 3);
+  assert.equal(s.stats.plansBuilt, 2);
+});
+
+Deno.test("a plan whose build failed is built again on the next call", async () => {
+  const g = new ef.Graph();
+  const x = ef.placeholder(g, "float32", [], { name: "x" });
+  const y = ef.neg(x);
+  await using s = new ef.Session(g);
+  await assert.rejects(s.run(y), /must be fed/);
+  await assert.rejects(s.run(y), /must be fed/);
+  assert.equal(s.stats.plansBuilt, 0);
+  assert.equal((await s.run(y, { x: 2 })).toNumbers()[0], -2);
+});
+
 Deno.test("variables persist across runs and updates apply in order", async () => {
   const g = new ef.Graph();
   const v = new ef.Variable(ef.tensor([1, 2, 3]), { graph: g, name: "v" });

@@ -17,6 +17,8 @@ import { type Workload, WORKLOADS } from "./wasm_workloads.ts";
 export interface Prepared {
   run(): unknown | Promise<unknown>;
   release(): unknown | Promise<unknown>;
+  /** FLOPs or bytes of one run, where the engine decides them (the limit probes calibrate). */
+  work?: number;
 }
 
 /** What the parent asks for. */
@@ -30,6 +32,8 @@ export interface Window {
   workload: string;
   median: number;
   runs: number;
+  /** Prepared.work, where the engine sets it. */
+  work?: number;
 }
 
 const PREPARE_MS = 300, PREPARE_RUNS = 5;
@@ -65,15 +69,22 @@ async function* lines(): AsyncGenerator<string> {
   }
 }
 
-/** Serves the parent's commands until stdin closes, preparing workloads with `prepare`. */
-export async function serve(prepare: (w: Workload) => Promise<Prepared>): Promise<void> {
+/**
+ * Serves the parent's commands until stdin closes, preparing workloads with `prepare`; `find`
+ * names what a command may ask for (the limit probes serve their own list).
+ */
+export async function serve<W extends { name: string } = Workload>(
+  prepare: (w: W) => Prepared | Promise<Prepared>,
+  find: (name: string) => W | undefined = (name) =>
+    WORKLOADS.find((w) => w.name === name) as W | undefined,
+): Promise<void> {
   const prepared = new Map<string, Prepared>();
   for await (const line of lines()) {
     if (!line.trim()) continue;
     const cmd = JSON.parse(line) as Command;
     let p = prepared.get(cmd.workload);
     if (!p) {
-      const w = WORKLOADS.find((w) => w.name === cmd.workload);
+      const w = find(cmd.workload);
       if (!w) throw new Error(`unknown workload ${cmd.workload}`);
       p = await prepare(w);
       prepared.set(w.name, p);
@@ -81,7 +92,12 @@ export async function serve(prepare: (w: Workload) => Promise<Prepared>): Promis
     }
     await runFor(() => p!.run(), WARMUP_MS, WARMUP_RUNS);
     const times = await runFor(() => p!.run(), cmd.windowMs, MIN_RUNS);
-    const answer: Window = { workload: cmd.workload, median: median(times), runs: times.length };
+    const answer: Window = {
+      workload: cmd.workload,
+      median: median(times),
+      runs: times.length,
+      work: p.work,
+    };
     console.log(JSON.stringify(answer));
   }
   for (const p of prepared.values()) await p.release();

@@ -17,8 +17,14 @@ export type Kind =
 export interface Workload {
   name: string;
   kind: Kind;
-  /** FLOPs of one run, for GFLOP/s (0 where a rate means little). */
+  /** FLOPs of one run: for GFLOP/s and the roofline's arithmetic intensity. */
   flops: number;
+  /**
+   * Bytes one run must move at least (compulsory traffic: every input read once, every output
+   * written once, float32): the roofline's memory side. Intermediates that need not leave
+   * registers or cache (the dispatch chain's sums, the MLP's hidden layer) are not counted.
+   */
+  bytes: number;
   /** Kind-specific sizes. */
   n?: number;
   /** conv/depthwise: input [1, h, w, c], filter [k, k, c, out], stride, SAME padding. */
@@ -32,6 +38,7 @@ const matmul = (n: number): Workload => ({
   kind: "matmul",
   n,
   flops: 2 * n ** 3,
+  bytes: 4 * 3 * n * n,
 });
 
 /** SAME output size, as TensorFlow computes it. */
@@ -46,6 +53,7 @@ function conv(h: number, c: number, out: number, stride: number): Workload {
     kind: "conv",
     conv: { h, w: h, c, k: 3, out, stride },
     flops: 2 * o * o * out * 9 * c,
+    bytes: 4 * (h * h * c + 9 * c * out + o * o * out),
   };
 }
 
@@ -61,18 +69,31 @@ const ALL: readonly Workload[] = [
     kind: "depthwise",
     conv: { h: 112, w: 112, c: 32, k: 3, out: 32, stride: 1 },
     flops: 2 * 112 * 112 * 32 * 9,
+    bytes: 4 * (2 * 112 * 112 * 32 + 9 * 32),
   },
-  { name: "AddV2 1M", kind: "add", n: 1 << 20, flops: 1 << 20 },
-  { name: "Relu 1M", kind: "relu", n: 1 << 20, flops: 1 << 20 },
-  { name: "Softmax 1000x1000", kind: "softmax", n: 1000, flops: 0 },
-  { name: "Sum 1M", kind: "sum", n: 1 << 20, flops: 1 << 20 },
+  { name: "AddV2 1M", kind: "add", n: 1 << 20, flops: 1 << 20, bytes: 4 * 3 * (1 << 20) },
+  { name: "Relu 1M", kind: "relu", n: 1 << 20, flops: 1 << 20, bytes: 4 * 2 * (1 << 20) },
+  // Per element: max, subtract, exp, sum, divide, with exp counted as one FLOP; an exp costs far
+  // more, so the compute roof is optimistic here.
+  { name: "Softmax 1000x1000", kind: "softmax", n: 1000, flops: 5e6, bytes: 4 * 2e6 },
+  { name: "Sum 1M", kind: "sum", n: 1 << 20, flops: 1 << 20, bytes: 4 * ((1 << 20) + 1) },
   {
     name: "MLP 784-256-10 batch 128",
     kind: "mlp",
     n: 128,
+    // Two MatMuls; BiasAdd and Relu add 0.1% more FLOPs and are left out of the rate.
     flops: 2 * 128 * (784 * 256 + 256 * 10),
+    bytes: 4 * (128 * 784 + 784 * 256 + 256 + 256 * 10 + 10 + 128 * 10),
   },
-  { name: "dispatch: 1000 one-element AddV2", kind: "dispatch", chain: 1000, flops: 0 },
+  // The chain's FLOPs and its compulsory bytes (two inputs, one output): its share of the roof
+  // says how far per-op overhead is from the arithmetic.
+  {
+    name: "dispatch: 1000 one-element AddV2",
+    kind: "dispatch",
+    chain: 1000,
+    flops: 1000,
+    bytes: 4 * 3,
+  },
 ];
 
 /** The workloads to run: all, or those whose name contains BENCH_FILTER. */

@@ -9,6 +9,7 @@ import type { Difference } from "../../../core/kernel.ts";
 import type { OpDef } from "../../../core/op.ts";
 import * as B from "../../../core/ops/binary.ts";
 import { broadcastIndex } from "../../../core/ops/elementwise.ts";
+import { cPow, floatFloorDiv, intPow } from "../../../core/ops/scalar_math.ts";
 import { broadcastShapes, type Shape } from "../../../core/shape.ts";
 import { numbers, type Tensor } from "../../../core/tensor.ts";
 import { mapBinary, operand } from "./engine.ts";
@@ -35,6 +36,10 @@ interface BinaryProgram {
   bool?: boolean;
   /** Integer division: a zero divisor is an error, as in TensorFlow. */
   divides?: boolean;
+  /** Replaces `f32` per float dtype where the op rounds an intermediate to the dtype. */
+  float?: (dtype: DType) => Scalar2;
+  /** Integer Pow: a negative exponent is an error, as in TensorFlow. */
+  nonNegativeIntExponent?: boolean;
   alu: number;
   eup?: number;
   ulps?: number;
@@ -68,24 +73,26 @@ const PROGRAMS: BinaryProgram[] = [
   { op: B.RealDiv, f32: (x, y) => f(x / y), int: (x, y) => x / y, divides: true, alu: 0, eup: 1 },
   {
     op: B.FloorDiv,
+    // Divides in float32 (16-bit floats round the quotient to their width) before flooring, as
+    // TensorFlow and the reference do.
     f32: (x, y) => Math.floor(f(x / y)),
+    float: floatFloorDiv,
     int: (x, y) => Math.floor(x / y),
     divides: true,
     alu: 1,
     eup: 1,
-    differs: [{
-      reason: "the VPU divides in float32 before flooring, as TensorFlow's float kernels do; " +
-        "where the float64 quotient lies just below an integer and rounds up to it in float32, " +
-        "the reference floors one lower",
-      when: (c) =>
-        isFloat(c.attrs.T) &&
-        anyPair(c.inputs[0], c.inputs[1], (x, y) => Math.floor(f(x / y)) !== Math.floor(x / y)),
-    }],
   },
   { op: B.FloorMod, f32: floorMod, int: intFloorMod, divides: true, alu: 3 },
   { op: B.Maximum, f32: Math.max, int: Math.max, alu: 1 },
   { op: B.Minimum, f32: Math.min, int: Math.min, alu: 1 },
-  { op: B.Pow, f32: (x, y) => f(Math.pow(x, y)), int: Math.pow, alu: 0, eup: 2 },
+  {
+    op: B.Pow,
+    f32: (x, y) => f(cPow(x, y)),
+    int: intPow,
+    nonNegativeIntExponent: true,
+    alu: 0,
+    eup: 2,
+  },
   {
     op: B.SquaredDifference,
     f32: (x, y) => {
@@ -123,7 +130,13 @@ function binaryKernel(p: BinaryProgram): TpuKernel<Attrs> {
         throw new EdgeflowError("integer division by zero");
       }
       const out = output(ctx, 0);
-      mapBinary(x, y, out, isFloat(T) ? p.f32 : p.int!);
+      if (
+        p.nonNegativeIntExponent && isInteger(T) && out.data.length > 0 &&
+        Array.prototype.some.call(operand(y), (v) => v < 0)
+      ) {
+        throw new EdgeflowError("Integers to negative integer powers are not allowed");
+      }
+      mapBinary(x, y, out, isFloat(T) ? p.float?.(T) ?? p.f32 : p.int!);
       const n = out.data.length;
       const widen = T === "bfloat16" ? x.data.length + y.data.length + n : 0;
       ctx.device.charge(ctx, {

@@ -8,10 +8,7 @@ import { EdgeflowError } from "../../../core/errors.ts";
 import type { Difference } from "../../../core/kernel.ts";
 import type { OpDef } from "../../../core/op.ts";
 import * as B from "../../../core/ops/binary.ts";
-import { broadcastIndex } from "../../../core/ops/elementwise.ts";
 import { cPow, floatFloorDiv, intPow } from "../../../core/ops/scalar_math.ts";
-import { broadcastShapes, type Shape } from "../../../core/shape.ts";
-import { numbers, type Tensor } from "../../../core/tensor.ts";
 import { mapBinary, operand } from "./engine.ts";
 import {
   input,
@@ -56,15 +53,6 @@ const intFloorMod: Scalar2 = (x, y) => {
   return r !== 0 && (r < 0) !== (y < 0) ? r + y : r;
 };
 const cmp = (g: Scalar2): Partial<BinaryProgram> => ({ f32: g, int: g, alu: 1 });
-
-/** Whether any broadcast pair of a case's two inputs satisfies `pred` (for `differs`). */
-function anyPair(x: Tensor, y: Tensor, pred: (x: number, y: number) => boolean): boolean {
-  const shape = broadcastShapes(x.shape, y.shape) as Shape;
-  const ix = broadcastIndex(x.shape, shape), iy = broadcastIndex(y.shape, shape);
-  const xs = numbers(x), ys = numbers(y);
-  for (let i = 0; i < ix.length; i++) if (pred(xs[ix[i]], ys[iy[i]])) return true;
-  return false;
-}
 
 const PROGRAMS: BinaryProgram[] = [
   { op: B.AddV2, f32: (x, y) => f(x + y), int: (x, y) => x + y, alu: 1 },

@@ -162,7 +162,9 @@ function binaryKernel(op: BinaryOpDef): Kernel {
     ? { ulps: 1, reason: "libm's pow and V8's may differ in the last bit of the double result" }
     : undefined;
   // Fixed per op: decided once here, not on every run.
-  const divides = DIVIDES.has(code), exponent = code === "Pow", chunk = COSTLY.has(code) ? CHUNK_COSTLY : CHUNK;
+  const divides = DIVIDES.has(code),
+    exponent = code === "Pow",
+    chunk = COSTLY.has(code) ? CHUNK_COSTLY : CHUNK;
   return wasmKernel(op, {
     dtypes: cpuDTypes(op.attrs.T.allowed ?? []),
     run(ctx) {
@@ -172,7 +174,9 @@ function binaryKernel(op: BinaryOpDef): Kernel {
       const out = wasmBuffer(
         sameShape(x.shape, y.shape) ? ctx.output(0, x.shape) : ctx.output(0),
       );
-      if (exponent && isInteger(x.dtype) && sizeOfShape(out.shape) > 0) refuseNegativeExponent(ctx.device, y);
+      if (exponent && isInteger(x.dtype) && sizeOfShape(out.shape) > 0) {
+        refuseNegativeExponent(ctx.device, y);
+      }
       launchBinary(ctx.device, code, x, y, out, chunk);
     },
     tolerance,

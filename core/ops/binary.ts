@@ -1,12 +1,21 @@
 /** Binary elementwise ops with broadcasting: arithmetic, comparisons and logic. */
-import { type DType, isInteger, NUMERIC_DTYPES, REAL_DTYPES } from "../dtype.ts";
+import { type DType, isFloat, isInteger, NUMERIC_DTYPES, REAL_DTYPES } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import type { Output } from "../graph.ts";
 import { defineOp, type OpDef } from "../op.ts";
 import { broadcastShapes } from "../shape.ts";
 import { arbBroadcastShapes, randomTensor, type ValueRange } from "../testing/arbitrary.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
-import { mapBinary, type Scalar2 } from "./elementwise.ts";
+import { type BigScalar2, mapBinary, type Scalar2 } from "./elementwise.ts";
+import {
+  cPow,
+  floatFloorDiv,
+  floorMod as floorModScalar,
+  int64FloorDiv,
+  int64FloorMod,
+  int64Pow,
+  intPow,
+} from "./scalar_math.ts";
 
 type BinaryAttrs = { T: DType };
 export type BinaryOpDef = OpDef<BinaryAttrs>;
@@ -14,9 +23,19 @@ export type BinaryOpDef = OpDef<BinaryAttrs>;
 interface BinarySpec {
   name: string;
   dtypes: readonly DType[];
+  /** The function on floats (and on integers unless `int` is given). */
   f: Scalar2;
-  /** Replaces `f` for int32, where doubles would lose the low bits of a product. */
-  int32?: Scalar2;
+  /** Replaces `f` per float dtype, where TensorFlow rounds an intermediate to the dtype. */
+  float?: (dtype: DType) => Scalar2;
+  /**
+   * Replaces `f` for int32, int8 and uint8, where doubles would lose the low bits of a product;
+   * results wrap when stored.
+   */
+  int?: Scalar2;
+  /** The int64 function, exact in BigInt (the output wraps in 64 bits when stored). */
+  int64: BigScalar2;
+  /** Integer exponents must be non-negative (TensorFlow's Pow refuses them). */
+  nonNegativeIntExponent?: boolean;
   /** Comparisons produce bool. */
   bool?: boolean;
   /** Integer divisors must be nonzero (TensorFlow raises "Integer division by zero"). */
@@ -39,8 +58,14 @@ function defineBinary(s: BinarySpec): BinaryOpDef {
       if (s.divides && isInteger(T) && (y.data as Int32Array).some((v) => Number(v) === 0)) {
         throw new EdgeflowError("integer division by zero");
       }
-      const f = T === "int32" && s.int32 ? s.int32 : s.f;
-      return [mapBinary(x, y, s.bool ? "bool" : T, f)];
+      if (
+        s.nonNegativeIntExponent && isInteger(T) && x.size > 0 &&
+        (y.data as Int32Array).some((v) => v < 0)
+      ) {
+        throw new EdgeflowError("Integers to negative integer powers are not allowed");
+      }
+      const f = isInteger(T) ? s.int ?? s.f : isFloat(T) && s.float ? s.float(T) : s.f;
+      return [mapBinary(x, y, s.bool ? "bool" : T, f, s.int64)];
     },
     arbitrary: (fc, dtype) =>
       fc.tuple(arbBroadcastShapes(fc), fc.nat(), fc.nat()).map(([[sa, sb], seedA, seedB]) => {
@@ -53,45 +78,72 @@ function defineBinary(s: BinarySpec): BinaryOpDef {
   });
 }
 
-const floorModScalar: Scalar2 = (x, y) => {
-  const r = x % y;
-  return r !== 0 && (r < 0) !== (y < 0) ? r + y : r;
-};
 const bothBool = ["bool"] as const;
 const comparable = REAL_DTYPES;
+const big = (b: boolean) => (b ? 1n : 0n);
+const square64 = (d: bigint) => d * d;
 
-export const AddV2 = defineBinary({ name: "AddV2", dtypes: REAL_DTYPES, f: (x, y) => x + y });
-export const Sub = defineBinary({ name: "Sub", dtypes: REAL_DTYPES, f: (x, y) => x - y });
+export const AddV2 = defineBinary({
+  name: "AddV2",
+  dtypes: REAL_DTYPES,
+  f: (x, y) => x + y,
+  int64: (x, y) => x + y,
+});
+export const Sub = defineBinary({
+  name: "Sub",
+  dtypes: REAL_DTYPES,
+  f: (x, y) => x - y,
+  int64: (x, y) => x - y,
+});
 export const Mul = defineBinary({
   name: "Mul",
   dtypes: REAL_DTYPES,
   f: (x, y) => x * y,
-  int32: Math.imul,
+  int: Math.imul,
+  int64: (x, y) => x * y,
 });
+/** On integers, C's division: truncation toward zero (MIN / -1 wraps to MIN). */
 export const RealDiv = defineBinary({
   name: "RealDiv",
   dtypes: REAL_DTYPES,
   f: (x, y) => x / y,
+  int64: (x, y) => x / y,
   divides: true,
 });
 export const FloorDiv = defineBinary({
   name: "FloorDiv",
   dtypes: REAL_DTYPES,
   f: (x, y) => Math.floor(x / y),
+  float: floatFloorDiv,
+  int64: int64FloorDiv,
   divides: true,
 });
 export const FloorMod = defineBinary({
   name: "FloorMod",
   dtypes: REAL_DTYPES,
   f: floorModScalar,
+  int64: int64FloorMod,
   divides: true,
 });
-export const Maximum = defineBinary({ name: "Maximum", dtypes: REAL_DTYPES, f: Math.max });
-export const Minimum = defineBinary({ name: "Minimum", dtypes: REAL_DTYPES, f: Math.min });
+export const Maximum = defineBinary({
+  name: "Maximum",
+  dtypes: REAL_DTYPES,
+  f: Math.max,
+  int64: (x, y) => (x > y ? x : y),
+});
+export const Minimum = defineBinary({
+  name: "Minimum",
+  dtypes: REAL_DTYPES,
+  f: Math.min,
+  int64: (x, y) => (x < y ? x : y),
+});
 export const Pow = defineBinary({
   name: "Pow",
   dtypes: REAL_DTYPES,
-  f: Math.pow,
+  f: cPow,
+  int: intPow,
+  int64: int64Pow,
+  nonNegativeIntExponent: true,
   // Positive float bases keep the results real; integer exponents stay non-negative as TF requires.
   ranges: (d) =>
     isInteger(d)
@@ -102,50 +154,63 @@ export const SquaredDifference = defineBinary({
   name: "SquaredDifference",
   dtypes: REAL_DTYPES,
   f: (x, y) => (x - y) * (x - y),
-  int32: (x, y) => Math.imul(x - y, x - y),
+  int: (x, y) => Math.imul(x - y, x - y),
+  int64: (x, y) => square64(x - y),
 });
 export const Equal = defineBinary({
   name: "Equal",
   dtypes: NUMERIC_DTYPES,
   f: (x, y) => +(x === y),
+  int64: (x, y) => big(x === y),
   bool: true,
 });
 export const NotEqual = defineBinary({
   name: "NotEqual",
   dtypes: NUMERIC_DTYPES,
   f: (x, y) => +(x !== y),
+  int64: (x, y) => big(x !== y),
   bool: true,
 });
 export const Less = defineBinary({
   name: "Less",
   dtypes: comparable,
   f: (x, y) => +(x < y),
+  int64: (x, y) => big(x < y),
   bool: true,
 });
 export const LessEqual = defineBinary({
   name: "LessEqual",
   dtypes: comparable,
   f: (x, y) => +(x <= y),
+  int64: (x, y) => big(x <= y),
   bool: true,
 });
 export const Greater = defineBinary({
   name: "Greater",
   dtypes: comparable,
   f: (x, y) => +(x > y),
+  int64: (x, y) => big(x > y),
   bool: true,
 });
 export const GreaterEqual = defineBinary({
   name: "GreaterEqual",
   dtypes: comparable,
   f: (x, y) => +(x >= y),
+  int64: (x, y) => big(x >= y),
   bool: true,
 });
 export const LogicalAnd = defineBinary({
   name: "LogicalAnd",
   dtypes: bothBool,
   f: (x, y) => x & y,
+  int64: (x, y) => x & y,
 });
-export const LogicalOr = defineBinary({ name: "LogicalOr", dtypes: bothBool, f: (x, y) => x | y });
+export const LogicalOr = defineBinary({
+  name: "LogicalOr",
+  dtypes: bothBool,
+  f: (x, y) => x | y,
+  int64: (x, y) => x | y,
+});
 
 export const BINARY_OPS: readonly BinaryOpDef[] = [
   AddV2,

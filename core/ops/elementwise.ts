@@ -1,20 +1,43 @@
 /**
  * Reference engines for elementwise ops: map a scalar function over one tensor, or over two with
  * TensorFlow broadcasting. Results are stored with C-cast rounding for the output dtype.
+ * int64 tensors go through a BigInt function instead, so no bit past 2^53 is lost and results wrap
+ * in 64 bits as TensorFlow's int64 arithmetic does.
  */
 import { allocStorage, type DType } from "../dtype.ts";
 import { broadcastShapes, type Shape, sizeOf, stridesOf } from "../shape.ts";
+import { EdgeflowError } from "../errors.ts";
 import { numbers, Tensor, writeNumbers } from "../tensor.ts";
 
 export type Scalar1 = (x: number) => number;
 export type Scalar2 = (x: number, y: number) => number;
+/** The int64 version of a scalar function; comparisons return 0n or 1n. */
+export type BigScalar1 = (x: bigint) => bigint;
+export type BigScalar2 = (x: bigint, y: bigint) => bigint;
+
+function missingInt64(): never {
+  throw new EdgeflowError("this elementwise function has no int64 version");
+}
+
+/** Stores BigInt results: int64 wraps (BigInt64Array does it), bool becomes 0 or 1. */
+function fromBigInts(outDType: DType, shape: Shape, vals: BigInt64Array): Tensor {
+  if (outDType === "int64") return new Tensor("int64", shape, vals);
+  return Tensor.fromNumbers(outDType, shape, Float64Array.from(vals, Number));
+}
 
 /** Storage that stores numbers directly (a JS number assignment does the right cast). */
 function directlyWritable(d: DType): boolean {
   return d === "float32" || d === "int32" || d === "uint8" || d === "int8";
 }
 
-export function mapUnary(x: Tensor, outDType: DType, f: Scalar1): Tensor {
+export function mapUnary(x: Tensor, outDType: DType, f: Scalar1, big?: BigScalar1): Tensor {
+  if (x.dtype === "int64") {
+    const g = big ?? missingInt64();
+    const xs = x.data as BigInt64Array;
+    const out = new BigInt64Array(x.size);
+    for (let i = 0; i < out.length; i++) out[i] = g(xs[i]);
+    return fromBigInts(outDType, x.shape, out);
+  }
   const xs = numbers(x);
   const n = x.size;
   if (directlyWritable(outDType)) {
@@ -27,11 +50,26 @@ export function mapUnary(x: Tensor, outDType: DType, f: Scalar1): Tensor {
   return Tensor.fromNumbers(outDType, x.shape, vals);
 }
 
-export function mapBinary(a: Tensor, b: Tensor, outDType: DType, f: Scalar2): Tensor {
+export function mapBinary(
+  a: Tensor,
+  b: Tensor,
+  outDType: DType,
+  f: Scalar2,
+  big?: BigScalar2,
+): Tensor {
   const shape = a.shape.length === b.shape.length && sameShape(a.shape, b.shape)
     ? a.shape
     : broadcastShapes(a.shape, b.shape) as Shape;
   const n = sizeOf(shape);
+  if (a.dtype === "int64") {
+    const g = big ?? missingInt64();
+    const as = a.data as BigInt64Array, bs = b.data as BigInt64Array;
+    const ia = a.size === n ? null : broadcastIndex(a.shape, shape);
+    const ib = b.size === n ? null : broadcastIndex(b.shape, shape);
+    const out = new BigInt64Array(n);
+    for (let i = 0; i < n; i++) out[i] = g(as[ia ? ia[i] : i], bs[ib ? ib[i] : i]);
+    return fromBigInts(outDType, shape, out);
+  }
   const as = numbers(a), bs = numbers(b);
   const direct = directlyWritable(outDType);
   const out = direct ? allocStorage(outDType, n) as Float32Array : new Float64Array(n);

@@ -1,8 +1,10 @@
 /**
  * SoftmaxCrossEntropyWithLogits and SparseSoftmaxCrossEntropyWithLogits: the loss per row and its
  * gradient with respect to the logits (softmax - labels), computed together as TensorFlow does.
- * Per row, with lse = logsumexp(features):
- *   loss = sum_j labels_j * (lse - features_j),   backprop_j = exp(features_j - lse) - labels_j.
+ * Per row, with shifted_j = features_j - max(features) and logSum = log(sum_j exp(shifted_j)):
+ *   loss = sum_j labels_j * (logSum - shifted_j),  backprop_j = exp(shifted_j) / sum - labels_j,
+ * TensorFlow's order of operations, so huge logits keep their precision and a row with +Inf is
+ * NaN throughout.
  */
 import { type DType, FLOAT_DTYPES } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
@@ -14,7 +16,7 @@ import { randomTensor } from "../testing/arbitrary.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { broadcastIndex } from "./elementwise.ts";
 import { mergeDim, requireRank, spec } from "./infer_util.ts";
-import { logSumExp } from "./nn.ts";
+import { shiftedLogSum } from "./nn.ts";
 
 export type SoftmaxCrossEntropyWithLogitsAttrs = { T: DType };
 export type SparseSoftmaxCrossEntropyWithLogitsAttrs = { T: DType; Tlabels: DType };
@@ -40,11 +42,12 @@ export const SoftmaxCrossEntropyWithLogits: OpDef<SoftmaxCrossEntropyWithLogitsA
     const loss = new Float64Array(batch), backprop = new Float64Array(batch * classes);
     for (let b = 0; b < batch; b++) {
       for (let j = 0; j < classes; j++) row[j] = fs[fi[b * classes + j]];
-      const lse = logSumExp(row, 0, classes);
+      const { max, sum, logSum } = shiftedLogSum(row, 0, classes);
       for (let j = 0; j < classes; j++) {
         const label = ls[li[b * classes + j]];
-        loss[b] += label * (lse - row[j]);
-        backprop[b * classes + j] = Math.exp(row[j] - lse) - label;
+        const shifted = row[j] - max;
+        loss[b] += label * (logSum - shifted);
+        backprop[b * classes + j] = Math.exp(shifted) / sum - label;
       }
     }
     return outputs(features.dtype, batch, classes, loss, backprop);
@@ -102,11 +105,11 @@ export const SparseSoftmaxCrossEntropyWithLogits: OpDef<SparseSoftmaxCrossEntrop
       checkLabels(ls, classes);
       const loss = new Float64Array(batch), backprop = new Float64Array(batch * classes);
       for (let b = 0; b < batch; b++) {
-        const lse = logSumExp(fs, b * classes, classes);
-        loss[b] = lse - fs[b * classes + ls[b]];
+        const { max, sum, logSum } = shiftedLogSum(fs, b * classes, classes);
+        loss[b] = logSum - (fs[b * classes + ls[b]] - max);
         for (let j = 0; j < classes; j++) {
           const at = b * classes + j;
-          backprop[at] = Math.exp(fs[at] - lse) - (j === ls[b] ? 1 : 0);
+          backprop[at] = Math.exp(fs[at] - max) / sum - (j === ls[b] ? 1 : 0);
         }
       }
       return outputs(features.dtype, batch, classes, loss, backprop);

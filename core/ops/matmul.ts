@@ -1,7 +1,7 @@
 /**
- * MatMul and BatchMatMulV2. The reference sums products in float64 and rounds once to the output
- * dtype; for int32 and int64 the sums of the small test values are exact in a double, and the
- * final C-cast wraps as TensorFlow's integer arithmetic does.
+ * MatMul and BatchMatMulV2. The reference sums float products in float64 and rounds once to the
+ * output dtype; int32 and int64 products and sums wrap in their width, exactly (Math.imul, BigInt),
+ * as TensorFlow's integer arithmetic does.
  */
 import type { DType, NumericDType } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
@@ -147,6 +147,43 @@ function matMulReference(x: Tensor, y: Tensor, tx: boolean, ty: boolean): Tensor
   const bx = x.shape.slice(0, -2), by = y.shape.slice(0, -2);
   const batch = broadcastShapes(bx, by) as Shape;
   const ix = broadcastIndex(bx, batch), iy = broadcastIndex(by, batch);
+  const xi = (xo: number, i: number, p: number) => xo + (tx ? p * m + i : i * k + p);
+  const yi = (yo: number, j: number, p: number) => yo + (ty ? j * k + p : p * n + j);
+  const outShape = [...batch, m, n];
+  if (x.dtype === "int64") {
+    // Exact products and sums in BigInt; the store wraps in 64 bits as int64 arithmetic does.
+    const xs = x.data as BigInt64Array, ys = y.data as BigInt64Array;
+    const out = new BigInt64Array(sizeOf(batch) * m * n);
+    for (let b = 0; b < ix.length; b++) {
+      const xo = ix[b] * m * k, yo = iy[b] * k * n, oo = b * m * n;
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let acc = 0n;
+          for (let p = 0; p < k; p++) acc += xs[xi(xo, i, p)] * ys[yi(yo, j, p)];
+          out[oo + i * n + j] = acc;
+        }
+      }
+    }
+    return new Tensor("int64", outShape, out);
+  }
+  if (x.dtype === "int32") {
+    // Products through Math.imul and sums wrapped to 32 bits: exact int32 arithmetic.
+    const xs = x.data as Int32Array, ys = y.data as Int32Array;
+    const out = new Int32Array(sizeOf(batch) * m * n);
+    for (let b = 0; b < ix.length; b++) {
+      const xo = ix[b] * m * k, yo = iy[b] * k * n, oo = b * m * n;
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let acc = 0;
+          for (let p = 0; p < k; p++) {
+            acc = (acc + Math.imul(xs[xi(xo, i, p)], ys[yi(yo, j, p)])) | 0;
+          }
+          out[oo + i * n + j] = acc;
+        }
+      }
+    }
+    return new Tensor("int32", outShape, out);
+  }
   const xs = numbers(x), ys = numbers(y);
   const out = new Float64Array(sizeOf(batch) * m * n);
   for (let b = 0; b < ix.length; b++) {
@@ -155,13 +192,13 @@ function matMulReference(x: Tensor, y: Tensor, tx: boolean, ty: boolean): Tensor
       for (let j = 0; j < n; j++) {
         let acc = 0;
         for (let p = 0; p < k; p++) {
-          acc += xs[xo + (tx ? p * m + i : i * k + p)] * ys[yo + (ty ? j * k + p : p * n + j)];
+          acc += xs[xi(xo, i, p)] * ys[yi(yo, j, p)];
         }
         out[oo + i * n + j] = acc;
       }
     }
   }
-  return Tensor.fromNumbers(x.dtype, [...batch, m, n], out);
+  return Tensor.fromNumbers(x.dtype, outShape, out);
 }
 
 /** The (rows, cols) of a batch of matrices after an optional transpose. */

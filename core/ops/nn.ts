@@ -30,6 +30,13 @@ export const BiasAdd: OpDef<BiasAddAttrs> = defineOp<BiasAddAttrs>({
   reference: ([value, bias], { data_format }) => {
     const axis = channelAxis(value.rank, data_format);
     const inner = value.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+    if (value.dtype === "int64") {
+      // BigInt, so values past 2^53 keep their bits; the store wraps in 64 bits.
+      const vs = value.data as BigInt64Array, bs = bias.data as BigInt64Array;
+      const out = new BigInt64Array(value.size);
+      for (let i = 0; i < out.length; i++) out[i] = vs[i] + bs[Math.floor(i / inner) % bs.length];
+      return [new Tensor("int64", value.shape, out)];
+    }
     const vs = numbers(value), bs = numbers(bias);
     const out = new Float64Array(value.size);
     for (let i = 0; i < out.length; i++) out[i] = vs[i] + bs[Math.floor(i / inner) % bs.length];
@@ -201,14 +208,23 @@ function batchNormInference(
 
 export type SoftmaxAttrs = { T: DType };
 
-/** log(sum(exp(xs[start .. start + n)))), shifted by the max so no exp overflows. */
-export function logSumExp(xs: ArrayLike<number>, start: number, n: number): number {
+/**
+ * One row's max and log(sum(exp(x - max))), as TensorFlow's kernels compute them: the logits are
+ * shifted by the max first and the log of the sum is subtracted from the shifted logits, so
+ * (x - max) - logSum keeps x's precision for huge logits where x - (max + logSum) would not.
+ * A row holding +Inf (or NaN) gets a NaN logSum, so the whole row is NaN, as in TensorFlow;
+ * likewise a row of -Inf (its shifted logits are -Inf - -Inf).
+ */
+export function shiftedLogSum(
+  xs: ArrayLike<number>,
+  start: number,
+  n: number,
+): { max: number; sum: number; logSum: number } {
   let max = -Infinity;
   for (let j = 0; j < n; j++) max = Math.max(max, xs[start + j]);
-  if (max === -Infinity || max === Infinity) return max;
   let sum = 0;
   for (let j = 0; j < n; j++) sum += Math.exp(xs[start + j] - max);
-  return max + Math.log(sum);
+  return { max, sum, logSum: Math.log(sum) };
 }
 
 function defineSoftmax(name: string, output: string, log: boolean): OpDef<SoftmaxAttrs> {
@@ -226,8 +242,12 @@ function defineSoftmax(name: string, output: string, log: boolean): OpDef<Softma
       const xs = numbers(logits);
       const out = new Float64Array(logits.size);
       for (let row = 0; row < logits.size; row += n) {
-        const lse = logSumExp(xs, row, n);
-        for (let j = row; j < row + n; j++) out[j] = log ? xs[j] - lse : Math.exp(xs[j] - lse);
+        // Softmax divides by the sum rather than subtracting its log, as TensorFlow does.
+        const { max, sum, logSum } = shiftedLogSum(xs, row, n);
+        for (let j = row; j < row + n; j++) {
+          const shifted = xs[j] - max;
+          out[j] = log ? shifted - logSum : Math.exp(shifted) / sum;
+        }
       }
       return [Tensor.fromNumbers(logits.dtype, logits.shape, out)];
     },
@@ -236,9 +256,9 @@ function defineSoftmax(name: string, output: string, log: boolean): OpDef<Softma
   });
 }
 
-/** Softmax over the last axis: exp(x - logsumexp(x)). */
+/** Softmax over the last axis: exp(x - max) / sum(exp(x - max)). */
 export const Softmax = defineSoftmax("Softmax", "softmax", false);
-/** LogSoftmax over the last axis: x - logsumexp(x). */
+/** LogSoftmax over the last axis: (x - max) - log(sum(exp(x - max))). */
 export const LogSoftmax = defineSoftmax("LogSoftmax", "logsoftmax", true);
 
 export const NN_OPS: readonly OpDef[] = [

@@ -1,7 +1,7 @@
 /**
  * Reductions: Sum, Mean, Max, Min, Prod over a set of axes, and ArgMax, ArgMin along one.
  * Floats accumulate in float64 and round once; integers wrap in their own width as TensorFlow's
- * kernels do (int64 through BigInt, so no bits are lost), and integer Mean truncates.
+ * kernels do (int64 through BigInt, so no bits are lost); integer Mean sums wide and truncates.
  */
 import { type DType, isInteger, NUMERIC_DTYPES, REAL_DTYPES, roundTo } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
@@ -43,6 +43,11 @@ const INT_LIMITS: Partial<Record<DType, [number, number]>> = {
 const INT64_LIMITS: [bigint, bigint] = [-(2n ** 63n), 2n ** 63n - 1n];
 const wrap64 = (x: bigint) => BigInt.asIntN(64, x);
 const sumOf = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+/** The exact sum of 32-bit integers (a double is exact below 2^22 terms of up to 2^31). */
+function exactIntSum(xs: readonly number[]): bigint {
+  if (xs.length < 2 ** 21) return BigInt(sumOf(xs));
+  return xs.reduce((a, b) => a + BigInt(b), 0n);
+}
 
 /** Max (sign 1) or Min (sign -1): NaN wins, as in TensorFlow 2; empty gives the identity. */
 function extreme(sign: 1 | -1): Reducer {
@@ -65,9 +70,11 @@ const REDUCERS: Record<"Sum" | "Mean" | "Max" | "Min" | "Prod", Reducer> = {
   // Integer sums are exact in float64 here and wrap when stored, as a wrapping accumulator would.
   Sum: { number: sumOf, bigint: (xs) => wrap64(xs.reduce((a, b) => a + b, 0n)) },
   Mean: {
+    // TensorFlow sums int8/int32 in int64 (uint8 in uint64) and divides with truncation, so
+    // the mean never wraps; int64 sums wrap in int64 before dividing.
     number: (xs, dtype) => {
       if (!isInteger(dtype)) return sumOf(xs) / xs.length;
-      return xs.length === 0 ? 0 : Math.trunc(roundTo(dtype as "int32", sumOf(xs)) / xs.length);
+      return xs.length === 0 ? 0 : Number(exactIntSum(xs) / BigInt(xs.length));
     },
     bigint: (xs) =>
       xs.length === 0 ? 0n : wrap64(xs.reduce((a, b) => a + b, 0n)) / BigInt(xs.length),

@@ -113,7 +113,11 @@ export const AssignVariableOp = defineOp<AssignAttrs>({
 });
 
 /** AssignAdd and AssignSub: read, combine, write back (in place on devices when exclusive). */
-function defineUpdate(name: string, f: (x: number, y: number) => number) {
+function defineUpdate(
+  name: string,
+  f: (x: number, y: number) => number,
+  big: (x: bigint, y: bigint) => bigint,
+) {
   return defineOp<{ dtype: DType }>({
     name,
     inputs: [{ name: "resource", type: "resource" }, { name: "value", type: "dtype" }],
@@ -134,14 +138,22 @@ function defineUpdate(name: string, f: (x: number, y: number) => number) {
           }`,
         );
       }
-      ctx.assignVariable(handle, mapBinary(old, delta, dtype, f));
+      ctx.assignVariable(handle, mapBinary(old, delta, dtype, f, big));
       return [];
     },
     arbitrary: (fc, dtype) => withVariable(fc, dtype, writeCase),
   });
 }
-export const AssignAddVariableOp = defineUpdate("AssignAddVariableOp", (x, y) => x + y);
-export const AssignSubVariableOp = defineUpdate("AssignSubVariableOp", (x, y) => x - y);
+export const AssignAddVariableOp = defineUpdate(
+  "AssignAddVariableOp",
+  (x, y) => x + y,
+  (x, y) => x + y,
+);
+export const AssignSubVariableOp = defineUpdate(
+  "AssignSubVariableOp",
+  (x, y) => x - y,
+  (x, y) => x - y,
+);
 
 /** Writes a new value of the variable's shape into "v". */
 function writeCase(handle: Tensor, value: Tensor, seed: number) {

@@ -1,10 +1,10 @@
 /** Unary elementwise ops: arithmetic, activations, transcendental functions and LogicalNot. */
-import { type DType, FLOAT_DTYPES, REAL_DTYPES } from "../dtype.ts";
+import { type DType, FLOAT_DTYPES, isInteger, REAL_DTYPES } from "../dtype.ts";
 import type { Output } from "../graph.ts";
 import { defineOp, type OpDef } from "../op.ts";
 import { arbShape, arbTensor, type ValueRange } from "../testing/arbitrary.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
-import { mapUnary, type Scalar1 } from "./elementwise.ts";
+import { type BigScalar1, mapUnary, type Scalar1 } from "./elementwise.ts";
 
 type UnaryAttrs = { T: DType };
 export type UnaryOpDef = OpDef<UnaryAttrs>;
@@ -13,6 +13,10 @@ interface UnarySpec {
   name: string;
   dtypes: readonly DType[];
   f: Scalar1;
+  /** Replaces `f` for int32, int8 and uint8 where doubles would lose the low bits. */
+  int?: Scalar1;
+  /** The int64 function, exact in BigInt; needed where `dtypes` has int64. */
+  int64?: BigScalar1;
   /** Where the function is defined and well-conditioned, for random inputs. */
   range?: ValueRange;
 }
@@ -24,7 +28,7 @@ function defineUnary(s: UnarySpec): UnaryOpDef {
     outputs: [{ name: "y", type: "T" }],
     attrs: { T: { kind: "type", allowed: s.dtypes } },
     infer: ([x]) => [{ dtype: x.dtype, shape: x.shape }],
-    reference: ([x], { T }) => [mapUnary(x, T, s.f)],
+    reference: ([x], { T }) => [mapUnary(x, T, isInteger(T) ? s.int ?? s.f : s.f, s.int64)],
     arbitrary: (fc, dtype) =>
       arbTensor(fc, dtype, arbShape(fc), s.range).map((x) => ({ inputs: [x], attrs: {} })),
   });
@@ -63,12 +67,21 @@ const floats = FLOAT_DTYPES;
 const reals = REAL_DTYPES;
 const signed = REAL_DTYPES.filter((d) => d !== "uint8");
 
-export const Neg = defineUnary({ name: "Neg", dtypes: signed, f: (x) => -x });
-export const Abs = defineUnary({ name: "Abs", dtypes: signed, f: Math.abs });
+const identity64 = (x: bigint) => x;
+
+export const Neg = defineUnary({ name: "Neg", dtypes: signed, f: (x) => -x, int64: (x) => -x });
+export const Abs = defineUnary({
+  name: "Abs",
+  dtypes: signed,
+  f: Math.abs,
+  int64: (x) => (x < 0n ? -x : x),
+});
+/** Sign(NaN) is 0, as TensorFlow documents (Eigen's (x > 0) - (x < 0)); Sign(-0) is 0. */
 export const Sign = defineUnary({
   name: "Sign",
   dtypes: signed,
-  f: (x) => (x === 0 ? 0 : Math.sign(x)),
+  f: (x) => (x > 0 ? 1 : x < 0 ? -1 : 0),
+  int64: (x) => (x > 0n ? 1n : x < 0n ? -1n : 0n),
 });
 export const Exp = defineUnary({ name: "Exp", dtypes: floats, f: Math.exp });
 export const Log = defineUnary({
@@ -95,7 +108,13 @@ export const Rsqrt = defineUnary({
   f: (x) => 1 / Math.sqrt(x),
   range: { min: 0.05, max: 8 },
 });
-export const Square = defineUnary({ name: "Square", dtypes: reals, f: (x) => x * x });
+export const Square = defineUnary({
+  name: "Square",
+  dtypes: reals,
+  f: (x) => x * x,
+  int: (x) => Math.imul(x, x),
+  int64: (x) => x * x,
+});
 export const Reciprocal = defineUnary({
   name: "Reciprocal",
   dtypes: floats,
@@ -108,11 +127,18 @@ export const Sigmoid = defineUnary({
   dtypes: floats,
   f: (x) => 1 / (1 + Math.exp(-x)),
 });
-export const Relu = defineUnary({ name: "Relu", dtypes: reals, f: (x) => (x > 0 ? x : 0) });
+/** Relu(NaN) is NaN: TensorFlow's max(x, 0) propagates NaN. */
+export const Relu = defineUnary({
+  name: "Relu",
+  dtypes: reals,
+  f: (x) => (x > 0 || x !== x ? x : 0),
+  int64: (x) => (x > 0n ? x : 0n),
+});
 export const Relu6 = defineUnary({
   name: "Relu6",
   dtypes: reals,
   f: (x) => Math.min(Math.max(x, 0), 6),
+  int64: (x) => (x < 0n ? 0n : x > 6n ? 6n : x),
 });
 export const Elu = defineUnary({
   name: "Elu",
@@ -128,7 +154,12 @@ export const Softplus = defineUnary({ name: "Softplus", dtypes: floats, f: softp
 export const Erf = defineUnary({ name: "Erf", dtypes: floats, f: erfScalar });
 export const Floor = defineUnary({ name: "Floor", dtypes: floats, f: Math.floor });
 export const Ceil = defineUnary({ name: "Ceil", dtypes: floats, f: Math.ceil });
-export const Round = defineUnary({ name: "Round", dtypes: reals, f: roundHalfEven });
+export const Round = defineUnary({
+  name: "Round",
+  dtypes: reals,
+  f: roundHalfEven,
+  int64: identity64,
+});
 export const Sin = defineUnary({ name: "Sin", dtypes: floats, f: Math.sin });
 export const Cos = defineUnary({ name: "Cos", dtypes: floats, f: Math.cos });
 export const LogicalNot = defineUnary({ name: "LogicalNot", dtypes: ["bool"], f: (x) => 1 - x });

@@ -1,22 +1,25 @@
 /**
  * Binary elementwise kernels with TensorFlow broadcasting (map.ts): arithmetic, comparisons
- * (bool results) and logic. Integer division and modulo floor as TensorFlow's do; WGSL's i32 `/`
- * and `%` truncate. Maximum and Minimum propagate NaN, which WGSL's max/min leave undefined.
+ * (bool results) and logic. Integer division and modulo floor as TensorFlow's do, computed on
+ * magnitudes as u32: WGSL's i32 `/` and `%` of negative operands become GLSL's on the GL backend,
+ * where they are undefined (llvmpipe gave -7 floordiv 3 = -2). Maximum and Minimum propagate NaN,
+ * which WGSL's max/min leave undefined. Integer Pow runs on REF, which refuses negative
+ * exponents as TensorFlow does (a shader cannot raise an error).
  */
 import type { DType } from "../../core/dtype.ts";
 import type { Tolerance } from "../../core/kernel.ts";
 import * as B from "../../core/ops/binary.ts";
 import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { GpuKernel } from "../../devices/webgpu/device.ts";
-import { ARITHMETIC, defineGpuKernel, floatTolerance, staticBinding } from "../kernel.ts";
+import { ARITHMETIC, defineGpuKernel, FLOATS, floatTolerance, staticBinding } from "../kernel.ts";
 import { computeType } from "../wgsl.ts";
 import { mapDispatch, type MapFunction, predictMap } from "./map.ts";
-import { IPOW, POW } from "./math_wgsl.ts";
+import { POW } from "./math_wgsl.ts";
 
 interface BinaryEntry {
   op: B.BinaryOpDef;
-  /** Expression of `a, b: f32`. */
-  float?: string;
+  /** Expression of `a, b: f32`, or one per float dtype. */
+  float?: string | ((dtype: DType) => string);
   /** Expression of `a, b: i32` (int32, and bool for logic and equality). */
   int?: string;
   /** Dtypes besides the floats and int32 that `int` serves. */
@@ -28,20 +31,48 @@ interface BinaryEntry {
   reason?: string;
 }
 
-const INT_FLOOR_DIV = `
+/**
+ * Integer division on magnitudes: |a| and |b| as u32 (|MIN| = 2^31 fits), unsigned `/` (defined
+ * on every backend), then the sign. The divisor is never 0 (the op refuses it); MIN / -1 wraps
+ * to MIN as on the other devices.
+ */
+const INT_DIV = `
+fn mag(x: i32) -> u32 { return select(bitcast<u32>(x), 0u - bitcast<u32>(x), x < 0); }
+fn trunc_div(a: i32, b: i32) -> i32 {
+  let q = mag(a) / mag(b);
+  return bitcast<i32>(select(q, 0u - q, (a < 0) != (b < 0)));
+}
 fn floor_div(a: i32, b: i32) -> i32 {
-  let q = a / b;
-  return select(q, q - 1, (a % b != 0) && ((a < 0) != (b < 0)));
+  let ua = mag(a);
+  let ub = mag(b);
+  let q = ua / ub;
+  if ((a < 0) == (b < 0)) { return bitcast<i32>(q); }
+  // Opposite signs: -(q + 1) when the division is inexact, rounding toward -Inf.
+  return bitcast<i32>(0u - (q + select(0u, 1u, ua - q * ub != 0u)));
+}
+fn floor_mod_i(a: i32, b: i32) -> i32 {
+  let ub = mag(b);
+  let r = mag(a) % ub;
+  if (r == 0u) { return 0; }
+  // The result has b's sign: |result| = r when a and b agree, |b| - r when not (both < 2^31).
+  let m = bitcast<i32>(select(ub - r, r, (a < 0) == (b < 0)));
+  return select(m, -m, b < 0);
 }`;
 const FLOOR_MOD = `
 fn floor_mod_f(a: f32, b: f32) -> f32 {
   let r = a % b;
   return select(r, r + b, r != 0.0 && ((r < 0.0) != (b < 0.0)));
-}
-fn floor_mod_i(a: i32, b: i32) -> i32 {
-  let r = a % b;
-  return select(r, r + b, r != 0 && ((r < 0) != (b < 0)));
 }`;
+
+/**
+ * Float FloorDiv as TensorFlow: the quotient rounded to the dtype (16-bit floats compute in f32
+ * here, so they round it to their width first), then floored.
+ */
+function floatFloorDiv(dtype: DType): string {
+  if (dtype === "bfloat16") return "floor(round_bf16(a / b))";
+  if (dtype === "float16") return "floor(round_f16(a / b))";
+  return "floor(a / b)";
+}
 
 const ENTRIES: BinaryEntry[] = [
   { op: B.AddV2, float: "a + b", int: "a + b" },
@@ -50,21 +81,22 @@ const ENTRIES: BinaryEntry[] = [
   {
     op: B.RealDiv,
     float: "a / b",
-    int: "a / b",
+    int: "trunc_div(a, b)",
+    helpers: INT_DIV,
     tol: { ulps: 3 },
     reason: "WGSL division is accurate to 2.5 ULP",
   },
   {
     op: B.FloorDiv,
-    float: "floor(a / b)",
+    float: floatFloorDiv,
     int: "floor_div(a, b)",
-    helpers: INT_FLOOR_DIV,
+    helpers: INT_DIV,
   },
   {
     op: B.FloorMod,
     float: "floor_mod_f(a, b)",
     int: "floor_mod_i(a, b)",
-    helpers: FLOOR_MOD,
+    helpers: FLOOR_MOD + INT_DIV,
     tol: { ulps: 4, atol: 2e-6 },
     reason: "WGSL's float % is a - b * trunc(a / b), not an exact fmod",
   },
@@ -81,8 +113,7 @@ const ENTRIES: BinaryEntry[] = [
   {
     op: B.Pow,
     float: "pow_(a, b)",
-    int: "ipow_(a, b)",
-    helpers: POW + IPOW,
+    helpers: POW,
     tol: { ulps: 16, atol: 1e-6 },
     reason: "WGSL's pow is exp2(b * log2(a)), a few ULPs from the float64 result",
   },
@@ -105,18 +136,20 @@ const ENTRIES: BinaryEntry[] = [
 
 function binaryFunction(e: BinaryEntry, dtype: DType): MapFunction {
   const type = computeType(dtype);
-  const expr = (type === "f32" ? e.float : e.int)!;
+  const float = typeof e.float === "function" ? e.float(dtype) : e.float;
+  const expr = (type === "f32" ? float : e.int)!;
   const result = e.bool ? "i32" : type;
   const body = e.bool ? `select(0, 1, ${expr})` : expr;
   return {
-    name: `binary.${e.op.name}.${type}`,
+    name: `binary.${e.op.name}.${typeof e.float === "function" ? dtype : type}`,
     wgsl: `${e.helpers ?? ""}\nfn f(a: ${type}, b: ${type}) -> ${result} { return ${body}; }`,
   };
 }
 
 function kernelFor(e: BinaryEntry): GpuKernel {
   const logic = e.op === B.LogicalAnd || e.op === B.LogicalOr;
-  const dtypes = [...(logic ? [] : e.float ? ARITHMETIC : ["int32" as const]), ...(e.also ?? [])];
+  const numeric = e.float ? (e.int ? ARITHMETIC : FLOATS) : ["int32" as const];
+  const dtypes = [...(logic ? [] : numeric), ...(e.also ?? [])];
   return defineGpuKernel(e.op, {
     dtypes,
     run(ctx) {

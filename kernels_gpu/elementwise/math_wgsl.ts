@@ -3,7 +3,7 @@
  * log1p and expm1 keep their precision near 0 (series there: WGSL's log is accurate only in
  * absolute terms near 1, so Kahan's tricks lose digits), tanh does not overflow for
  * large |x| (WGSL derives it from sinh/cosh), erf is a series near 0 and Abramowitz-Stegun
- * 7.1.26 beyond (|error| < 1.5e-7), and pow follows C's rules for negative bases.
+ * 7.1.26 beyond (|error| < 1.5e-7), and pow follows C's rules (negative bases, 1 and -1).
  */
 export const LOG1P = `
 fn log1p_(x: f32) -> f32 {
@@ -56,10 +56,14 @@ fn erf_(x: f32) -> f32 {
   return select(r, -r, x < 0.0);
 }`;
 
-/** x^y for floats: C's pow on negative bases (integral exponents keep a sign, others NaN). */
+/**
+ * x^y for floats with C's rules: pow(1, y) = 1 and pow(x, ±0) = 1 even for NaN, pow(-1, ±Inf)
+ * = 1, and negative bases (integral exponents keep a sign, others NaN).
+ */
 export const POW = `
 fn pow_(x: f32, y: f32) -> f32 {
-  if (y == 0.0) { return 1.0; }
+  if (y == 0.0 || x == 1.0) { return 1.0; }
+  if (x == -1.0 && (bitcast<u32>(y) & 0x7fffffffu) == F32_INF) { return 1.0; }
   if (x == 0.0) { return select(0.0, bitcast<f32>(F32_INF), y < 0.0); }
   if (x > 0.0) { return pow(x, y); }
   if (is_nan(x) || is_nan(y)) { return x + y; }
@@ -67,19 +71,4 @@ fn pow_(x: f32, y: f32) -> f32 {
   let m = pow(-x, y);
   let odd = abs(y) < 16777216.0 && (i32(abs(y)) & 1) == 1;
   return select(m, -m, odd);
-}`;
-
-/** x^y for int32 by squaring (wrapping like TensorFlow's; y >= 0). */
-export const IPOW = `
-fn ipow_(x: i32, y: i32) -> i32 {
-  var r = 1;
-  var b = x;
-  var e = y;
-  loop {
-    if (e <= 0) { break; }
-    if ((e & 1) == 1) { r = r * b; }
-    b = b * b;
-    e = e >> 1u;
-  }
-  return r;
 }`;

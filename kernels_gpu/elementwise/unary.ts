@@ -1,7 +1,7 @@
 /**
- * Unary elementwise kernels: one WGSL expression of `x` per op and compute type. NaN follows the
- * reference (Relu maps NaN to 0, Relu6 and Sign keep it), written with selects because WGSL's
- * min/max/sign leave NaN undefined.
+ * Unary elementwise kernels: one WGSL expression of `x` per op and compute type. NaN follows
+ * TensorFlow and the reference (Relu and Relu6 keep it, Sign maps it to 0), written with selects
+ * because WGSL's min/max/sign leave NaN undefined.
  */
 import type { DType } from "../../core/dtype.ts";
 import type { Tolerance } from "../../core/kernel.ts";
@@ -36,7 +36,8 @@ const ENTRIES: UnaryEntry[] = [
   { op: U.Abs, float: "abs(x)", int: "abs(x)" },
   {
     op: U.Sign,
-    float: "select(select(select(1.0, -1.0, x < 0.0), 0.0, x == 0.0), x, is_nan(x))",
+    // Sign(NaN) is 0, as TensorFlow documents; is_nan tests bits, so NaN needs no float compare.
+    float: "select(select(select(1.0, -1.0, x < 0.0), 0.0, x == 0.0), 0.0, is_nan(x))",
     int: "sign(x)",
   },
   { op: U.Exp, float: "exp(x)", tol: { ulps: 8 }, reason: APPROX },
@@ -53,10 +54,12 @@ const ENTRIES: UnaryEntry[] = [
     tol: { ulps: 8, atol: 1e-7 },
     reason: APPROX,
   },
-  { op: U.Relu, float: "select(0.0, x, x > 0.0)", int: "select(0, x, x > 0)" },
+  // Relu(NaN) is NaN: TensorFlow's max(x, 0) propagates NaN.
+  { op: U.Relu, float: "select(0.0, x, x > 0.0 || is_nan(x))", int: "select(0, x, x > 0)" },
   {
     op: U.Relu6,
-    float: "select(select(x, 6.0, x > 6.0), 0.0, x < 0.0)",
+    // NaN stays NaN; the GL backend's comparisons with NaN are not IEEE's, so is_nan decides.
+    float: "select(select(select(x, 6.0, x > 6.0), 0.0, x < 0.0), x, is_nan(x))",
     int: "clamp(x, 0, 6)",
   },
   {

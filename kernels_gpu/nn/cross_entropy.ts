@@ -1,7 +1,8 @@
 /**
- * SoftmaxCrossEntropyWithLogits and SparseSoftmaxCrossEntropyWithLogits: per row, the stable
- * logsumexp (max first, then the sum of exp(f - max)), the loss as a workgroup-tree sum, and the
- * backprop softmax - labels. Broadcast features and labels are read through row and column
+ * SoftmaxCrossEntropyWithLogits and SparseSoftmaxCrossEntropyWithLogits as TensorFlow computes
+ * them: per row the max, the shifted logits d = f - max and the sum of exp(d); the loss
+ * Σ label · (log(sum) - d) as a workgroup-tree sum, and the backprop exp(d) / sum - labels. Huge
+ * logits keep their precision; a row with NaN or +Inf (or all -Inf) is NaN throughout. Broadcast features and labels are read through row and column
  * strides (0 along a stretched dim). A sparse label outside [0, classes) gives NaN loss and
  * backprop, as TensorFlow's GPU kernel does (its CPU kernel and the reference raise instead, and
  * the op's cases never draw one).
@@ -18,7 +19,7 @@ import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { Program } from "../../devices/webgpu/program.ts";
 import { bindingOf, defineGpuKernel, FLOATS, staticBinding, widenFor16 } from "../kernel.ts";
 import { type Binding, load, program, store } from "../wgsl.ts";
-import { ROW_DECLS, ROW_WG, rowGrid, rowMain, treeReduce } from "./rows.ts";
+import { ROW_BAD, ROW_DECLS, ROW_WG, rowGrid, rowMain, treeReduce } from "./rows.ts";
 
 function xentProgram(sparse: boolean, f: Binding, l: Binding, loss: Binding, bp: Binding): Program {
   const feature = (j: string) => load("in0", `row * u.fr + ${j} * u.fc`, f);
@@ -33,26 +34,27 @@ function xentProgram(sparse: boolean, f: Binding, l: Binding, loss: Binding, bp:
     body: () =>
       `${ROW_DECLS}
 ${rowMain()}
-  ${sparse ? "let lab = u32(in1[row]);\n  let bad = in1[row] < 0 || lab >= u.n;" : ""}
+  ${sparse ? "let lab = u32(in1[row]);\n  let bad_label = in1[row] < 0 || lab >= u.n;" : ""}
   var m = neg_inf();
-  for (var j = t; j < u.n; j += ${ROW_WG}u) { m = max(m, ${feature("j")}); }
+  for (var j = t; j < u.n; j += ${ROW_WG}u) { m = max(m, max_key(${feature("j")})); }
 ${treeReduce("mx", "m", "max")}
+  ${ROW_BAD}
   var sum = 0.0;
-  for (var j = t; j < u.n; j += ${ROW_WG}u) { sum += exp(${feature("j")} - mx); }
+  for (var j = t; j < u.n; j += ${ROW_WG}u) { sum += select(exp(${feature("j")} - mx), 0.0, bad); }
 ${treeReduce("total", "sum", "+")}
-  let lse = mx + log(total);
+  let log_sum = log(total);
+  let nan_row = bad${sparse ? " || bad_label" : ""};
   var part = 0.0;
   for (var j = t; j < u.n; j += ${ROW_WG}u) {
-    let v = ${feature("j")};
+    let d = ${feature("j")} - mx;
     let y = ${label("j")};
-    part += y * (lse - v);
-    var g = exp(v - lse) - y;
-    ${sparse ? "if (bad) { g = bitcast<f32>(0x7fc00000u); }" : ""}
+    part += select(y * (log_sum - d), 0.0, bad);
+    let g = select(exp(d) / total - y, nan_(), nan_row);
     ${store("out1", "row * u.n + j", "g", bp)}
   }
 ${treeReduce("loss", "part", "+")}
   if (t == 0u) {
-    ${store("out0", "row", sparse ? "select(loss, bitcast<f32>(0x7fc00000u), bad)" : "loss", loss)}
+    ${store("out0", "row", "select(loss, nan_(), nan_row)", loss)}
   }
 }
 `,

@@ -12,11 +12,25 @@ export function rowGrid(rows: number, max: number): [number, number] {
   return linearGrid(rows, 1, max);
 }
 
-/** Declarations: the tree's workgroup array and -Inf (a function: bitcast is not const here). */
+/**
+ * Declarations: the tree's workgroup array, -Inf and NaN (functions: bitcast is not const here),
+ * and `max_key`, what a row's max is taken over: NaN counts as +Inf, so WGSL's max (undefined
+ * for NaN) never sees one and a row holding NaN or +Inf has the max +Inf.
+ */
 export const ROW_DECLS = `
 var<workgroup> tree: array<f32, ${ROW_WG}>;
 fn neg_inf() -> f32 { return bitcast<f32>(0xff800000u); }
+fn nan_() -> f32 { return bitcast<f32>(0x7fc00000u); }
+fn max_key(x: f32) -> f32 { return select(x, bitcast<f32>(0x7f800000u), is_nan(x)); }
+fn non_finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) >= 0x7f800000u; }
 `;
+
+/**
+ * A row whose max is not finite (it holds NaN or +Inf, or is all -Inf) is NaN throughout, as in
+ * TensorFlow: its shifted logits hold Inf - Inf. Decided from the max so no NaN arithmetic is
+ * relied on (WGSL lets implementations assume there is none).
+ */
+export const ROW_BAD = "let bad = non_finite(mx) && u.n > 0u;";
 
 /** `main`'s signature; `row` is the workgroup's row, `t` the invocation within it. */
 export function rowMain(): string {

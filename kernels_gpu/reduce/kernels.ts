@@ -26,7 +26,14 @@ import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { WebGpuDevice } from "../../devices/webgpu/device.ts";
 import type { Dispatch } from "../../devices/webgpu/program.ts";
 import { GPU_DTYPES } from "../../devices/webgpu/storage.ts";
-import { ARITHMETIC, bindingOf, defineGpuKernel, staticBinding, widenFor16 } from "../kernel.ts";
+import {
+  ARITHMETIC,
+  bindingOf,
+  defineGpuKernel,
+  FLOATS,
+  staticBinding,
+  widenFor16,
+} from "../kernel.ts";
 import { stridedDispatch } from "../movement/strided.ts";
 import { computeType, linearGrid } from "../wgsl.ts";
 import {
@@ -98,7 +105,9 @@ function reduceDispatches(
 function reduceKernel(op: ReduceOpDef) {
   const kind = op.name as ReduceKind;
   return defineGpuKernel(op, {
-    dtypes: ARITHMETIC,
+    // Integer Mean sums in 64 bits (TensorFlow's int32 Mean sums in int64), which WGSL lacks:
+    // it runs on REF.
+    dtypes: kind === "Mean" ? FLOATS : ARITHMETIC,
     hostInputs: [1],
     run(ctx) {
       let x = ctx.inputs[0] as GpuBuffer;

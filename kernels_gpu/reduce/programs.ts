@@ -42,10 +42,9 @@ function reducer(kind: ReduceKind, t: "f32" | "i32"): { identity: string; combin
   }
 }
 
-/** The value the last pass stores: Mean divides by the reduced count (integers truncate). */
-function finish(kind: ReduceKind, t: "f32" | "i32"): string {
-  if (kind !== "Mean") return "acc";
-  return t === "f32" ? "acc / f32(u.count)" : "select(acc / i32(u.count), 0, u.count == 0u)";
+/** The value the last pass stores: Mean divides by the reduced count (Mean is float-only here). */
+function finish(kind: ReduceKind): string {
+  return kind === "Mean" ? "acc / f32(u.count)" : "acc";
 }
 
 function header(kind: ReduceKind, t: "f32" | "i32"): string {
@@ -90,7 +89,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   }
   if (t == 0u) {
     let acc = tree[0];
-    ${last ? store("out0", "row", finish(kind, t), out) : "out0[row * u.chunks + chunk] = acc;"}
+    ${last ? store("out0", "row", finish(kind), out) : "out0[row * u.chunks + chunk] = acc;"}
   }
 }
 `,
@@ -113,7 +112,7 @@ ${linearMain(COLS_WG)}
   let base = (i / u.inner) * u.R * u.inner + i % u.inner;
   var acc = identity();
   for (var k = 0u; k < u.R; k++) { acc = combine(acc, ${load("in0", "base + k * u.inner", x)}); }
-  ${store("out0", "i", finish(kind, t), out)}
+  ${store("out0", "i", finish(kind), out)}
 }
 `,
   });

@@ -140,8 +140,17 @@ export function launchBinary(
 /** Integer division by zero is an error in TensorFlow (and a trap in wasm). */
 function refuseZeroDivisor(d: WasmDevice, y: Operand): void {
   const n = sizeOfShape(y.shape);
-  d.launch(Task.task_any_zero, 1, [y.ptr, n, dtypeCode(y.dtype), 0]);
+  d.launch(Task.task_any_zero, 1, [y.ptr, n, dtypeCode(y.dtype), 0, 0]);
   if (d.argWord(3) !== 0) throw new EdgeflowError("integer division by zero");
+}
+
+/** TensorFlow's integer Pow refuses negative exponents (the reference's message). */
+function refuseNegativeExponent(d: WasmDevice, y: Operand): void {
+  const n = sizeOfShape(y.shape);
+  d.launch(Task.task_any_zero, 1, [y.ptr, n, dtypeCode(y.dtype), 0, 1]);
+  if (d.argWord(3) !== 0) {
+    throw new EdgeflowError("Integers to negative integer powers are not allowed");
+  }
 }
 
 const DIVIDES = new Set(["RealDiv", "FloorDiv", "FloorMod"]);
@@ -153,7 +162,9 @@ function binaryKernel(op: BinaryOpDef): Kernel {
     ? { ulps: 1, reason: "libm's pow and V8's may differ in the last bit of the double result" }
     : undefined;
   // Fixed per op: decided once here, not on every run.
-  const divides = DIVIDES.has(code), chunk = COSTLY.has(code) ? CHUNK_COSTLY : CHUNK;
+  const divides = DIVIDES.has(code),
+    exponent = code === "Pow",
+    chunk = COSTLY.has(code) ? CHUNK_COSTLY : CHUNK;
   return wasmKernel(op, {
     dtypes: cpuDTypes(op.attrs.T.allowed ?? []),
     run(ctx) {
@@ -163,6 +174,9 @@ function binaryKernel(op: BinaryOpDef): Kernel {
       const out = wasmBuffer(
         sameShape(x.shape, y.shape) ? ctx.output(0, x.shape) : ctx.output(0),
       );
+      if (exponent && isInteger(x.dtype) && sizeOfShape(out.shape) > 0) {
+        refuseNegativeExponent(ctx.device, y);
+      }
       launchBinary(ctx.device, code, x, y, out, chunk);
     },
     tolerance,

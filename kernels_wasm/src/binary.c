@@ -4,7 +4,8 @@
 // (0 where an input is broadcast) and one contiguous inner dim, along which each input steps by
 // 1 or 0. A row kernel handles the four (x step, y step) cases as separate loops so clang
 // vectorizes each (-O3 -msimd128); the float cases that must match the float64 reference
-// (FloorDiv, FloorMod, SquaredDifference, Pow) compute in double, as the reference does.
+// (FloorMod, SquaredDifference, Pow) compute in double, as the reference does; FloorDiv floors
+// the float32 quotient, as TensorFlow does (1 / 0.33333334f is 3).
 //
 // args: out, x, y, op (BIN_*), dtype (DT_*), outer rank (<= MAX_OUTER), inner, x inner step,
 // y inner step, chunk (elements per task), dims[MAX_OUTER], x strides[MAX_OUTER],
@@ -57,7 +58,7 @@ ROW(add_f32, float, float, a + b)
 ROW(sub_f32, float, float, a - b)
 ROW(mul_f32, float, float, a * b)
 ROW(div_f32, float, float, a / b)
-ROW(floordiv_f32, float, float, (float)floor((double)a / (double)b))
+ROW(floordiv_f32, float, float, floorf(a / b))
 ROW(floormod_f32, float, float, (float)floor_mod(a, b))
 // wasm's min/max: NaN propagates and -0 < +0, as JavaScript's Math.min/max.
 ROW(max_f32, float, float, __builtin_wasm_max_f32(a, b))
@@ -72,8 +73,8 @@ ROW(gt_f32, float, uint8_t, a > b)
 ROW(ge_f32, float, uint8_t, a >= b)
 
 // ---- integers --------------------------------------------------------------------------------
-// Arithmetic wraps (unsigned in C); division by zero was refused before the task ran, and
-// division by -1 is a negation, because MIN / -1 traps in wasm.
+// Arithmetic wraps (unsigned in C); division by zero and negative exponents were refused before
+// the task ran, and division by -1 is a negation, because MIN / -1 traps in wasm.
 
 #define INT_OPS(S, T, U)                                                                    \
   static T scalar_pow_##S(T a, T b) {                                                              \
@@ -182,18 +183,23 @@ EXPORT("task_binary") void task_binary(word* args, int tid, int nt) {
   }
 }
 
-// args: ptr, count, dtype. Sets word ARG0+3 to 1 when an element is zero (integer divisors).
+// args: ptr, count, dtype, found, test. Sets word ARG0+3 to 1 when an element is zero (test 0:
+// integer divisors) or negative (test 1: integer exponents).
 EXPORT("task_any_zero") void task_any_zero(word* args, int tid, int nt) {
   (void)tid;
   (void)nt;
   const uint8_t* p = PTR(const uint8_t, args, ARG0);
-  int n = args[ARG0 + 1], dt = args[ARG0 + 2], found = 0;
+  int n = args[ARG0 + 1], dt = args[ARG0 + 2], negative = args[ARG0 + 4], found = 0;
   FOR_EACH_TASK(t, args) {
     (void)t;
     if (dt == DT_INT64) {
-      for (int i = 0; i < n; i++) found |= ((const int64_t*)p)[i] == 0;
+      const int64_t* v = (const int64_t*)p;
+      if (negative) for (int i = 0; i < n; i++) found |= v[i] < 0;
+      else for (int i = 0; i < n; i++) found |= v[i] == 0;
     } else {
-      for (int i = 0; i < n; i++) found |= ((const int32_t*)p)[i] == 0;
+      const int32_t* v = (const int32_t*)p;
+      if (negative) for (int i = 0; i < n; i++) found |= v[i] < 0;
+      else for (int i = 0; i < n; i++) found |= v[i] == 0;
     }
   }
   if (found) args[ARG0 + 3] = 1;

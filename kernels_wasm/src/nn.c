@@ -1,7 +1,7 @@
 // Softmax, LogSoftmax, FusedBatchNormV3 (inference) and the softmax cross entropies, float32.
 //
 // Softmax runs the SIMD exp (simd_math.h) and sums in double; LogSoftmax, batch norm and the
-// cross entropies evaluate the reference's formulas in double and round once, which makes them
+// cross entropies evaluate the reference's (TensorFlow's) formulas in double and round once, which makes them
 // agree with it to the last bit but for rare ties (their tolerances say so).
 #include <math.h>
 #include "common.h"
@@ -58,19 +58,19 @@ static double exp_shifted(const float* x, float* y, int n, float m) {
   return sum;
 }
 
-// One row, as the reference: lse = logsumexp(x), softmax = exp(x - lse), log = x - lse. A row
-// whose max is infinite or NaN takes the reference's scalar path, so the special values agree.
+// One row, as TensorFlow: shifted = x - max, softmax = exp(shifted) / sum(exp(shifted)),
+// log = shifted - log(sum), so huge logits keep their precision. A row whose max is not finite
+// (+Inf, or all -Inf) has a NaN sum, so the whole row is NaN, as in TensorFlow and the reference.
 static void softmax_row(const float* x, float* y, int n, int take_log) {
   float m = row_max(x, n);
   if (!isfinite(m)) {
-    double lse = m; // logSumExp returns ±Infinity (or NaN) as is
-    for (int k = 0; k < n; k++) y[k] = (float)(take_log ? x[k] - lse : exp(x[k] - lse));
+    for (int k = 0; k < n; k++) y[k] = __builtin_nanf("");
     return;
   }
   double sum = exp_shifted(x, y, n, m);
   if (take_log) {
-    double lse = m + log(sum);
-    for (int k = 0; k < n; k++) y[k] = (float)((double)x[k] - lse);
+    double log_sum = log(sum);
+    for (int k = 0; k < n; k++) y[k] = (float)(((double)x[k] - m) - log_sum);
     return;
   }
   // One reciprocal per row: a multiply per element instead of a division (one more rounding).
@@ -117,15 +117,15 @@ EXPORT("task_batch_norm") void task_batch_norm(word* args, int tid, int nt) {
   }
 }
 
-// log(sum(exp(f))) of a row read with stride `cs`, as the reference's logSumExp in double.
-static double log_sum_exp(const float* f, int n, int cs) {
-  double m = -INFINITY;
+// A row's max and sum(exp(f - max)), read with stride `cs`, in double as the reference. fmax
+// skips NaNs, but a NaN (or +Inf, whose shifted value is Inf - Inf) makes the sum NaN, and so
+// the row's loss and backprop, as in TensorFlow.
+static double shifted_sum(const float* f, int n, int cs, double* max) {
+  double m = -INFINITY, s = 0;
   for (int j = 0; j < n; j++) m = fmax(m, f[(size_t)j * cs]);
-  for (int j = 0; j < n; j++) if (f[(size_t)j * cs] != f[(size_t)j * cs]) m = NAN;
-  if (isinf(m) || m != m) return m;
-  double s = 0;
   for (int j = 0; j < n; j++) s += exp(f[(size_t)j * cs] - m);
-  return m + log(s);
+  *max = m;
+  return s;
 }
 
 // args: features, labels, loss, backprop, batch, classes, feature row/column strides, label
@@ -143,18 +143,18 @@ EXPORT("task_xent") void task_xent(word* args, int tid, int nt) {
   int lsize = args[ARG0 + 11];
   FOR_EACH_TASK(b, args) {
     const float* row = f + (size_t)b * frs;
-    double lse = log_sum_exp(row, classes, fcs), total = 0;
+    double m, sum = shifted_sum(row, classes, fcs, &m), log_sum = log(sum), total = 0;
     int64_t hot = -1;
     if (sparse) hot = lsize == 8 ? ((const int64_t*)labels)[b] : ((const int32_t*)labels)[b];
     for (int j = 0; j < classes; j++) {
-      double fj = row[(size_t)j * fcs];
+      double shifted = row[(size_t)j * fcs] - m;
       double label = sparse ? (j == hot) : ((const float*)labels)[(size_t)b * lrs + (size_t)j * lcs];
       if (sparse) {
-        if (j == hot) total = lse - fj;
+        if (j == hot) total = log_sum - shifted;
       } else {
-        total += label * (lse - fj);
+        total += label * (log_sum - shifted);
       }
-      backprop[(size_t)b * classes + j] = (float)(exp(fj - lse) - label);
+      backprop[(size_t)b * classes + j] = (float)(exp(shifted) / sum - label);
     }
     loss[b] = (float)total;
   }

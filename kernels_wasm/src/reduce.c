@@ -3,7 +3,7 @@
 // ArgMax/ArgMin along one axis.
 //
 // float32 sums and products accumulate in double and round once, as the reference does; integers
-// wrap in their own width; Max/Min let NaN win. A long row is cut into parts of fixed size whose
+// wrap in their own width, but int32 Mean sums in int64 as TensorFlow does; Max/Min let NaN win. A long row is cut into parts of fixed size whose
 // partial results are combined in order by task_reduce_finish, so results never depend on the
 // number of threads.
 #include "common.h"
@@ -78,6 +78,13 @@ static Acc fold(int op, int dt, const void* p, int n, int stride) {
     FOLD_CASES(float, double, d, __builtin_wasm_max_f32, __builtin_wasm_min_f32)
   } else if (dt == DT_INT32) {
     const int32_t* x = p;
+    if (op == RED_Mean) {
+      // TensorFlow sums int32 in int64 for Mean, so the mean never wraps.
+      int64_t s = 0;
+      for (int k = 0; k < n; k++) s += x[(size_t)k * stride];
+      a.i = s;
+      return a;
+    }
     FOLD_CASES(int32_t, uint32_t, u, IMAX, IMIN)
   } else {
     const int64_t* x = p;
@@ -129,8 +136,8 @@ static void finish(int op, int dt, Acc a, int64_t count, void* out) {
   if (dt == DT_FLOAT32) {
     *(float*)out = op == RED_Max || op == RED_Min ? a.f : (float)(op == RED_Mean ? a.d / (double)count : a.d);
   } else if (dt == DT_INT32) {
-    int32_t v = (int32_t)(uint32_t)a.u;
-    *(int32_t*)out = op == RED_Mean ? (int32_t)(v / count) : v;
+    // Sum wraps to 32 bits; Mean divides the int64 sum (truncating) and fits int32.
+    *(int32_t*)out = op == RED_Mean ? (int32_t)(a.i / count) : (int32_t)(uint32_t)a.u;
   } else {
     *(int64_t*)out = op == RED_Mean ? a.i / count : a.i;
   }

@@ -49,7 +49,8 @@ static double softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp
 
 MAP(neg_f32, float, -a)
 MAP(abs_f32, float, fabsf(a))
-MAP(sign_f32, float, a > 0 ? 1.f : a < 0 ? -1.f : a == 0 ? 0.f : a)
+// Sign(NaN) is 0, as TensorFlow documents.
+MAP(sign_f32, float, a > 0 ? 1.f : a < 0 ? -1.f : 0.f)
 MAP_SIMD(exp_f32, exp_f32x4)
 MAP_SIMD(log_f32, log_f32x4)
 MAP(log1p_f32, float, (float)log1p(a))
@@ -59,7 +60,8 @@ MAP(square_f32, float, a * a)
 MAP(reciprocal_f32, float, 1.f / a)
 MAP_SIMD(tanh_f32, tanh_f32x4)
 MAP_SIMD(sigmoid_f32, sigmoid_f32x4)
-MAP(relu_f32, float, a > 0 ? a : 0.f)
+// Relu(NaN) is NaN: TensorFlow's max(x, 0) propagates NaN.
+MAP(relu_f32, float, a <= 0 ? 0.f : a)
 MAP(relu6_f32, float, __builtin_wasm_min_f32(__builtin_wasm_max_f32(a, 0.f), 6.f))
 MAP(elu_f32, float, a > 0 ? a : (float)expm1(a))
 MAP(selu_f32, float, (float)(a > 0 ? SELU_SCALE * a : SELU_SCALE * SELU_ALPHA * expm1(a)))

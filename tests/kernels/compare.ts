@@ -33,6 +33,12 @@ export function mismatch(
       ? undefined
       : `element ${i}: ${(actual.data as string[])[i]}, expected ${(expected.data as string[])[i]}`;
   }
+  if (actual.dtype === "int64") {
+    // As BigInts: numbers() would round values past 2^53 and hide a wrong low bit.
+    const a = actual.data as BigInt64Array, e = expected.data as BigInt64Array;
+    const i = a.findIndex((v, k) => v !== e[k]);
+    return i < 0 ? undefined : `element ${i}: ${a[i]}, expected ${e[i]}`;
+  }
   const a = numbers(actual), e = numbers(expected);
   const float = isFloat(actual.dtype);
   for (let i = 0; i < a.length; i++) {

@@ -8,9 +8,7 @@ import { EdgeflowError } from "../../../core/errors.ts";
 import type { Difference } from "../../../core/kernel.ts";
 import type { OpDef } from "../../../core/op.ts";
 import * as B from "../../../core/ops/binary.ts";
-import { broadcastIndex } from "../../../core/ops/elementwise.ts";
-import { broadcastShapes, type Shape } from "../../../core/shape.ts";
-import { numbers, type Tensor } from "../../../core/tensor.ts";
+import { cPow, floatFloorDiv, intPow } from "../../../core/ops/scalar_math.ts";
 import { mapBinary, operand } from "./engine.ts";
 import {
   input,
@@ -35,6 +33,10 @@ interface BinaryProgram {
   bool?: boolean;
   /** Integer division: a zero divisor is an error, as in TensorFlow. */
   divides?: boolean;
+  /** Replaces `f32` per float dtype where the op rounds an intermediate to the dtype. */
+  float?: (dtype: DType) => Scalar2;
+  /** Integer Pow: a negative exponent is an error, as in TensorFlow. */
+  nonNegativeIntExponent?: boolean;
   alu: number;
   eup?: number;
   ulps?: number;
@@ -52,15 +54,6 @@ const intFloorMod: Scalar2 = (x, y) => {
 };
 const cmp = (g: Scalar2): Partial<BinaryProgram> => ({ f32: g, int: g, alu: 1 });
 
-/** Whether any broadcast pair of a case's two inputs satisfies `pred` (for `differs`). */
-function anyPair(x: Tensor, y: Tensor, pred: (x: number, y: number) => boolean): boolean {
-  const shape = broadcastShapes(x.shape, y.shape) as Shape;
-  const ix = broadcastIndex(x.shape, shape), iy = broadcastIndex(y.shape, shape);
-  const xs = numbers(x), ys = numbers(y);
-  for (let i = 0; i < ix.length; i++) if (pred(xs[ix[i]], ys[iy[i]])) return true;
-  return false;
-}
-
 const PROGRAMS: BinaryProgram[] = [
   { op: B.AddV2, f32: (x, y) => f(x + y), int: (x, y) => x + y, alu: 1 },
   { op: B.Sub, f32: (x, y) => f(x - y), int: (x, y) => x - y, alu: 1 },
@@ -68,24 +61,26 @@ const PROGRAMS: BinaryProgram[] = [
   { op: B.RealDiv, f32: (x, y) => f(x / y), int: (x, y) => x / y, divides: true, alu: 0, eup: 1 },
   {
     op: B.FloorDiv,
+    // Divides in float32 (16-bit floats round the quotient to their width) before flooring, as
+    // TensorFlow and the reference do.
     f32: (x, y) => Math.floor(f(x / y)),
+    float: floatFloorDiv,
     int: (x, y) => Math.floor(x / y),
     divides: true,
     alu: 1,
     eup: 1,
-    differs: [{
-      reason: "the VPU divides in float32 before flooring, as TensorFlow's float kernels do; " +
-        "where the float64 quotient lies just below an integer and rounds up to it in float32, " +
-        "the reference floors one lower",
-      when: (c) =>
-        isFloat(c.attrs.T) &&
-        anyPair(c.inputs[0], c.inputs[1], (x, y) => Math.floor(f(x / y)) !== Math.floor(x / y)),
-    }],
   },
   { op: B.FloorMod, f32: floorMod, int: intFloorMod, divides: true, alu: 3 },
   { op: B.Maximum, f32: Math.max, int: Math.max, alu: 1 },
   { op: B.Minimum, f32: Math.min, int: Math.min, alu: 1 },
-  { op: B.Pow, f32: (x, y) => f(Math.pow(x, y)), int: Math.pow, alu: 0, eup: 2 },
+  {
+    op: B.Pow,
+    f32: (x, y) => f(cPow(x, y)),
+    int: intPow,
+    nonNegativeIntExponent: true,
+    alu: 0,
+    eup: 2,
+  },
   {
     op: B.SquaredDifference,
     f32: (x, y) => {
@@ -123,7 +118,13 @@ function binaryKernel(p: BinaryProgram): TpuKernel<Attrs> {
         throw new EdgeflowError("integer division by zero");
       }
       const out = output(ctx, 0);
-      mapBinary(x, y, out, isFloat(T) ? p.f32 : p.int!);
+      if (
+        p.nonNegativeIntExponent && isInteger(T) && out.data.length > 0 &&
+        Array.prototype.some.call(operand(y), (v) => v < 0)
+      ) {
+        throw new EdgeflowError("Integers to negative integer powers are not allowed");
+      }
+      mapBinary(x, y, out, isFloat(T) ? p.float?.(T) ?? p.f32 : p.int!);
       const n = out.data.length;
       const widen = T === "bfloat16" ? x.data.length + y.data.length + n : 0;
       ctx.device.charge(ctx, {

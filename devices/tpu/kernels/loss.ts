@@ -1,7 +1,8 @@
 /**
  * SoftmaxCrossEntropyWithLogits and SparseSoftmaxCrossEntropyWithLogits on the vector unit, in
- * float32. Per row of n classes: m = max f, s = Σ exp(f - m), lse = m + log s, then
- * loss = Σ l_j (lse - f_j) and backprop_j = exp(f_j - lse) - l_j.
+ * float32. Per row of n classes, as TensorFlow: d_j = f_j - m (m = max f), s = Σ exp(d_j),
+ * loss = Σ l_j (log s - d_j) and backprop_j = exp(d_j) / s - l_j; huge logits keep their
+ * precision, and a row with +Inf has a NaN sum, so it is NaN throughout.
  *
  * Tolerance (u = 2^-24), with D the row range of f, F = max|f|, W = D + log n ≥ |lse - f_j|:
  * s is within (D + 1 + n)u relative (as Softmax), so lse is within Δ = (D + n + 2 + 2 log n +
@@ -26,12 +27,12 @@ import { input, output, TPU_FLOATS, type TpuContext, type TpuKernel, tpuKernel }
 const f = Math.fround;
 const U = 2 ** -24;
 
-/** log-sum-exp of row [at, at + n) of `xs` in float32. */
-function lse(xs: ArrayLike<number>, at: number, n: number): number {
+/** Row [at, at + n) of `xs`: its max and the float32 sum of exp(x - max). */
+function shiftedSum(xs: ArrayLike<number>, at: number, n: number): { m: number; s: number } {
   let m = -Infinity, s = 0;
   for (let j = at; j < at + n; j++) m = Math.max(m, xs[j]);
   for (let j = at; j < at + n; j++) s = f(s + f(Math.exp(f(xs[j] - m))));
-  return f(m + f(Math.log(s)));
+  return { m, s };
 }
 
 /** Writes loss and backprop for rows of `features` [batch, n] against dense `labels`. */
@@ -44,12 +45,14 @@ function crossEntropy(
   backprop: Float32Array,
 ): void {
   for (let b = 0; b < batch; b++) {
-    const l = lse(features, b * n, n);
+    const { m, s } = shiftedSum(features, b * n, n);
+    const logS = f(Math.log(s));
     let sum = 0;
     for (let j = 0; j < n; j++) {
-      const at = b * n + j, label = labels(b, j);
-      if (label !== 0) sum = f(sum + f(label * f(l - features[at])));
-      backprop[at] = f(f(Math.exp(f(features[at] - l))) - label);
+      const at = b * n + j, label = labels(b, j), d = f(features[at] - m);
+      // A zero label still carries a NaN row's NaN (0 · NaN), as TensorFlow's sum does.
+      if (label !== 0 || logS !== logS) sum = f(sum + f(label * f(logS - d)));
+      backprop[at] = f(f(f(Math.exp(d)) / s) - label);
     }
     loss[b] = sum;
   }

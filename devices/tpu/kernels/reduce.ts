@@ -59,10 +59,12 @@ const FOLDS = new Map<ReduceOpDef, Fold>([
     ops: 1,
     error: (n, max) => [gamma(n) * n * max, 2 * U],
   }],
+  // Integers sum wide (exact in a double below 2^22 terms), then divide with truncation, as
+  // TensorFlow's Mean (int32 summed in int64) does.
   [Mean, {
     init: () => 0,
-    step: (acc, x, float) => (float ? f(acc + x) : (acc + x) | 0),
-    end: (acc, n, float) => (float ? f(acc / n) : n === 0 ? 0 : Math.trunc(acc / n)),
+    step: (acc, x, float) => (float ? f(acc + x) : acc + x),
+    end: (acc, n, float) => (float ? f(acc / n) : n === 0 ? 0 : Number(BigInt(acc) / BigInt(n))),
     ops: 1,
     error: (n, max) => [gamma(n) * max, 2 * U],
   }],

@@ -40,8 +40,9 @@ interface UnaryProgram {
 const SELU_SCALE = f(1.0507009873554804934193349852946);
 const SELU_SCALE_ALPHA = f(1.0507009873554804934193349852946 * 1.6732632423543772848170429916717);
 
-const relu = (x: number) => (x > 0 ? x : 0);
-const sign = (x: number) => (x === 0 ? 0 : Math.sign(x));
+// Relu(NaN) is NaN (TensorFlow's max propagates it); Sign(NaN) is 0, as TensorFlow documents.
+const relu = (x: number) => (x <= 0 ? 0 : x);
+const sign = (x: number) => (x > 0 ? 1 : x < 0 ? -1 : 0);
 
 const PROGRAMS: UnaryProgram[] = [
   { op: U.Neg, f32: (x) => -x, int: (x) => -x, alu: 1 },

@@ -1,6 +1,6 @@
 /** Placeholder, PlaceholderWithDefault, Identity and NoOp, and the builders for sources. */
 import { ALL_DTYPES, type DType } from "../dtype.ts";
-import { EdgeflowError } from "../errors.ts";
+import { EdgeflowError, withContext } from "../errors.ts";
 import type { Graph, Node, Output } from "../graph.ts";
 import { defineOp } from "../op.ts";
 import { formatShape, isCompatible, mergeShapes, type PartialShape } from "../shape.ts";
@@ -13,7 +13,7 @@ import {
   type TensorLike,
 } from "./build.ts";
 import { Const } from "./const.ts";
-import { Tensor, tensor } from "../tensor.ts";
+import { Tensor, tensorArg } from "../tensor.ts";
 
 export { Const };
 
@@ -104,9 +104,10 @@ export function constant(
   options: BuildOptions & { dtype?: DType } = {},
 ): Output {
   const { dtype, ...rest } = options;
-  const t = value instanceof Tensor
-    ? value
-    : tensor(value as never, undefined, dtype ?? literalDType(value as never));
+  const t = value instanceof Tensor ? value : withContext(
+    { op: "Const" },
+    () => tensorArg("value", value as never, undefined, dtype ?? literalDType(value as never)),
+  );
   return apply(Const, [], { ...rest, value: t, dtype: t.dtype }).outputs[0];
 }
 export function identity(x: TensorLike, options: OpOptions<{ T: DType }> = {}): Output {

@@ -334,6 +334,13 @@ function checkElements(
       ? kind === "string"
       : kind === "number" || (kind === "boolean" && dtype === "bool") ||
         (kind === "bigint" && dtype === "int64");
+    if (ok && kind === "number" && INT_RANGE[dtype] && !fitsInteger(v as number, dtype)) {
+      throw new EdgeflowError(
+        `${what}: ${isScalar ? "the value" : `element ${i}`} ${
+          describeValue(v)
+        } is not a whole number within ${dtype}'s range [${INT_RANGE[dtype]!.join(", ")}]`,
+      );
+    }
     if (!ok) {
       const want = dtype === "string" || dtype === "resource"
         ? "a string"
@@ -349,6 +356,24 @@ function checkElements(
       );
     }
   }
+}
+
+/**
+ * The values each integer dtype holds. As TensorFlow's conversion of Python values does, a
+ * literal that is not a whole number in range (1.5, 2^31 for int32, NaN) is refused rather than
+ * truncated or wrapped: a shape literal [2^31] must not become [-2^31]. Casts of tensors
+ * (Tensor.fromNumbers, the Cast op) keep C's truncating semantics.
+ */
+const INT_RANGE: Partial<Record<DType, readonly [number, number]>> = {
+  int32: [-(2 ** 31), 2 ** 31 - 1],
+  int64: [-(2 ** 63), 2 ** 63],
+  uint8: [0, 255],
+  int8: [-128, 127],
+};
+function fitsInteger(v: number, dtype: DType): boolean {
+  const [lo, hi] = INT_RANGE[dtype]!;
+  // int64's upper bound 2^63 is exclusive (it has no exact float64 neighbour below it).
+  return Number.isInteger(v) && v >= lo && (dtype === "int64" ? v < hi : v <= hi);
 }
 
 function defaultDType(flat: ArrayLike<unknown>): DType {

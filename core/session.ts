@@ -9,7 +9,7 @@ import type { Device, DeviceBuffer, DeviceOptions, PreparedKernel } from "./devi
 import { type DeviceType, parseDeviceSpec } from "./device_spec.ts";
 import { EdgeflowError, withContext } from "./errors.ts";
 import { execute, type StepStats } from "./executor.ts";
-import { type Graph, type Node, Output } from "./graph.ts";
+import { type Graph, Node, Output } from "./graph.ts";
 import { defaultRegistry, type KernelRegistry, requireKernel } from "./kernel.ts";
 import type { SessionState } from "./kernel_context.ts";
 import { buildPlan, type Plan } from "./plan.ts";
@@ -272,6 +272,11 @@ export class Session implements AsyncDisposable {
 
   private targetNode(t: Target): Node {
     if (typeof t === "string") return this.graph.node(t.replace(/^\^/, "").replace(/:\d+$/, ""));
+    if (!(t instanceof Output) && !(t instanceof Node)) {
+      throw new EdgeflowError(
+        `a target must be a Node, an Output or a name, got ${describeValue(t)}`,
+      );
+    }
     const node = "node" in t ? t.node : t;
     if (node.graph !== this.graph) {
       throw new EdgeflowError(`target ${node.name} belongs to another graph`);

@@ -352,7 +352,7 @@ function checkElements(
       throw new EdgeflowError(
         `${what}: ${isScalar ? "the value" : `element ${i}`} is ${
           describeValue(v)
-        }, expected ${want} for a ${dtype} tensor`,
+        }, expected ${want} for ${/^[aeiou]/.test(dtype) ? "an" : "a"} ${dtype} tensor`,
       );
     }
   }

@@ -93,6 +93,8 @@ Deno.test("builder literals: bad values name the input and the op", () => {
   refuses(() => ef.concat([x, "q"] as never, 0), /input 'values'\[1\]/);
   refuses(() => ef.concat(x as never, 0), /input 'values' must be a list/);
   refuses(() => ef.add(x, 1, "name" as never), /options must be an object/);
+  refuses(() => ef.placeholder(g, "float32", "abc" as never), /shape must be an array/);
+  refuses(() => ef.placeholder(g, "floaty" as never, [2]), /attribute 'dtype'/);
 });
 
 Deno.test('constant("abc", {dtype: float32}) is refused', () => {
@@ -113,6 +115,7 @@ Deno.test("feeds: values that are not numbers name the fed node", async () => {
   await refusesAsync(() => s.run(y, { x: { a: 1 } as never }), /node 'x'/, /object/);
   await refusesAsync(() => s.run(y, 5 as never), /feeds must be/);
   await refusesAsync(() => s.run(42 as never), /fetch/, /42/);
+  await refusesAsync(() => s.run([], {}, [5 as never]), /a target must be/, /5 \(a number\)/);
   assert.deepEqual((await s.run(y, { x: [1, NaN] })).toArray(), [-1, NaN]);
 });
 

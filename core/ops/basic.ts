@@ -79,6 +79,11 @@ export const NoOp = defineOp<Record<never, never>>({
 /** Normalises a user shape: null or -1 (or undefined) for an unknown dim. */
 export function partialShape(shape: readonly (number | null)[] | null | undefined): PartialShape {
   if (shape === null || shape === undefined) return null;
+  if (!Array.isArray(shape)) {
+    throw new EdgeflowError(
+      `shape must be an array of dims (null for unknown), got ${typeof shape}`,
+    );
+  }
   return shape.map((d) => (d === null || d === undefined ? -1 : d));
 }
 

@@ -5,6 +5,7 @@
  * int64 is stored in a BigInt64Array, as onnxruntime and TensorFlow's protobufs hand it out.
  * "resource" (variable handles) and "string" hold JavaScript strings.
  */
+import { EdgeflowError } from "./errors.ts";
 
 /** Numeric and boolean dtypes: the ones kernels compute on. */
 export type NumericDType =
@@ -91,9 +92,31 @@ export function byteSize(d: DType): number {
   }
 }
 
-/** Allocates zeroed storage for `size` elements. */
+/**
+ * Allocates zeroed storage for `size` elements. A size the host cannot allocate (past the engine's
+ * typed-array limit, or out of memory) is an EdgeflowError saying how much was asked, not a raw
+ * RangeError.
+ */
 export function allocStorage<D extends DType>(d: D, size: number): StorageOf[D];
 export function allocStorage(d: DType, size: number): Storage {
+  if (!Number.isSafeInteger(size) || size < 0) {
+    throw new EdgeflowError(`cannot allocate ${size} elements of ${d}: not a whole count`);
+  }
+  try {
+    return newStorage(d, size);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    throw new EdgeflowError(
+      `cannot allocate ${size} elements of ${d} (${
+        size * byteSize(d)
+      } bytes) in host memory: ${e.message}`,
+      {},
+      { cause: e },
+    );
+  }
+}
+
+function newStorage(d: DType, size: number): Storage {
   switch (d) {
     case "float32":
       return new Float32Array(size);

@@ -330,7 +330,7 @@ export function resolveAttrs<A extends Attrs>(
   const attrs: Record<string, AttrValue> = {};
   for (const [k, v] of Object.entries(given)) {
     if (v === undefined) continue;
-    if (!(k in specs)) throw new EdgeflowError(`has no attribute '${k}'`);
+    if (!Object.hasOwn(specs, k)) throw new EdgeflowError(`has no attribute '${k}'`);
     attrs[k] = v as AttrValue;
   }
   op.inputs.forEach((spec, i) => {

@@ -7,19 +7,20 @@
 import { HostBuffer, release } from "./buffer.ts";
 import type { Device, DeviceBuffer, DeviceOptions, PreparedKernel } from "./device.ts";
 import { type DeviceType, parseDeviceSpec } from "./device_spec.ts";
-import { EdgeflowError } from "./errors.ts";
+import { EdgeflowError, withContext } from "./errors.ts";
 import { execute, type StepStats } from "./executor.ts";
-import type { Graph, Node, Output } from "./graph.ts";
+import { type Graph, Node, Output } from "./graph.ts";
 import { defaultRegistry, type KernelRegistry, requireKernel } from "./kernel.ts";
 import type { SessionState } from "./kernel_context.ts";
 import { buildPlan, type Plan } from "./plan.ts";
 import { type PassOptions, runPasses } from "./passes/pipeline.ts";
+import { checkSessionArgs } from "./session_options.ts";
 import { prune } from "./passes/prune.ts";
 import { topologicalOrder } from "./passes/topo.ts";
 import { placeSimple } from "./placement/simple.ts";
 import { ResourceTable } from "./resources.ts";
 import { formatShape, isCompatible } from "./shape.ts";
-import { type NestedArray, Tensor, tensor } from "./tensor.ts";
+import { describeValue, type NestedArray, Tensor, tensorArg } from "./tensor.ts";
 
 export interface SessionOptions {
   /** The default device ("WASM", "/device:WEBGPU:0"); WASM where installed, else REF. */
@@ -75,6 +76,7 @@ export class Session implements AsyncDisposable {
   private closed = false;
 
   constructor(readonly graph: Graph, readonly options: SessionOptions = {}) {
+    checkSessionArgs(graph, options);
     this.registry = options.registry ?? defaultRegistry;
     const requested = options.device ? parseDeviceSpec(options.device).type : undefined;
     const fallback = options.devices?.[0]?.type ?? (this.registry.plugin("WASM") ? "WASM" : "REF");
@@ -256,6 +258,11 @@ export class Session implements AsyncDisposable {
   // ---- arguments ---------------------------------------------------------------------------
 
   private output(f: Fetch): Output {
+    if (typeof f !== "string" && !(f instanceof Output)) {
+      throw new EdgeflowError(
+        `a fetch or feed key must be an Output or a tensor name, got ${describeValue(f)}`,
+      );
+    }
     const o = typeof f === "string" ? this.graph.tensor(f) : f;
     if (o.graph !== this.graph) {
       throw new EdgeflowError(`tensor ${o.name} belongs to another graph`);
@@ -265,6 +272,11 @@ export class Session implements AsyncDisposable {
 
   private targetNode(t: Target): Node {
     if (typeof t === "string") return this.graph.node(t.replace(/^\^/, "").replace(/:\d+$/, ""));
+    if (!(t instanceof Output) && !(t instanceof Node)) {
+      throw new EdgeflowError(
+        `a target must be a Node, an Output or a name, got ${describeValue(t)}`,
+      );
+    }
     const node = "node" in t ? t.node : t;
     if (node.graph !== this.graph) {
       throw new EdgeflowError(`target ${node.name} belongs to another graph`);
@@ -274,6 +286,11 @@ export class Session implements AsyncDisposable {
 
   /** Feeds as [output, value] pairs sorted by tensor name: the order plans are built in. */
   private feedList(feeds: Feeds): [Output, FeedValue][] {
+    if (typeof feeds !== "object" || feeds === null) {
+      throw new EdgeflowError(
+        `feeds must be a Map, an object or a list of pairs, got ${describeValue(feeds)}`,
+      );
+    }
     const entries: [Output | string, FeedValue][] = feeds instanceof Map
       ? [...feeds.entries()]
       : Array.isArray(feeds)
@@ -306,9 +323,12 @@ function byName(a: Output, b: Output): number {
 
 /** Converts a fed value and checks it against what the graph expects there. */
 function checkFeed(o: Output, value: FeedValue, placeholder: Node): Tensor {
-  const t = value instanceof Tensor ? value : tensor(value, undefined, o.dtype);
-  const spec = placeholder.outputSpecs[0];
   const context = { node: o.node.name, op: o.node.op.name };
+  const t = value instanceof Tensor
+    ? value
+    : withContext(context, () =>
+      tensorArg(`the value fed for ${o.name}`, value, undefined, o.dtype));
+  const spec = placeholder.outputSpecs[0];
   if (t.dtype !== spec.dtype) {
     throw new EdgeflowError(
       `fed a ${t.dtype} value for ${o.name}, expected ${spec.dtype}`,

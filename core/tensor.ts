@@ -4,6 +4,7 @@
  * implementations compute on.
  */
 import {
+  ALL_DTYPES,
   allocStorage,
   bfloat16ToFloat32,
   type DType,
@@ -32,7 +33,9 @@ export class Tensor<D extends DType = DType> {
   readonly size: number;
 
   constructor(dtype: D, shape: Shape, data: StorageOf[D]) {
-    const size = sizeOf(shape);
+    checkDType(dtype, "new Tensor(): dtype");
+    const size = checkShape(shape, "new Tensor(): shape");
+    checkStorage(dtype, data);
     if (data.length !== size) {
       throw new EdgeflowError(
         `a ${dtype} tensor of shape ${formatShape(shape)} needs ${size} values, got ${data.length}`,
@@ -50,7 +53,12 @@ export class Tensor<D extends DType = DType> {
 
   /** A zero-filled tensor. */
   static zeros<D extends DType>(dtype: D, shape: Shape): Tensor<D> {
-    return new Tensor(dtype, shape, allocStorage(dtype, sizeOf(shape)));
+    checkDType(dtype, "Tensor.zeros(): dtype");
+    return new Tensor(
+      dtype,
+      shape,
+      allocStorage(dtype, checkShape(shape, "Tensor.zeros(): shape")),
+    );
   }
 
   /**
@@ -62,6 +70,7 @@ export class Tensor<D extends DType = DType> {
     shape: Shape,
     values: ArrayLike<number>,
   ): Tensor<D> {
+    checkDType(dtype, "Tensor.fromNumbers(): dtype");
     const out = allocStorage(dtype, values.length);
     writeNumbers(dtype, out, values);
     return new Tensor(dtype, shape, out);
@@ -164,31 +173,133 @@ function truncate(x: number): number {
   return Number.isFinite(x) ? Math.trunc(x) : 0;
 }
 
+// ---- validation --------------------------------------------------------------------------
+
+/** A short description of a bad value for error messages: "'int32' (a string)", "undefined". */
+export function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (typeof v === "string") return `'${v.length > 40 ? v.slice(0, 40) + "…" : v}' (a string)`;
+  if (typeof v === "bigint") return `${v}n (a bigint)`;
+  if (typeof v === "number" || typeof v === "boolean") return `${v} (a ${typeof v})`;
+  if (typeof v === "function") return "a function";
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  const name = (v as object).constructor?.name;
+  if (!name || name === "Object") return "an object";
+  return /^[AEIOU]/.test(name) ? `an ${name}` : `a ${name}`;
+}
+
+function checkDType(dtype: unknown, what: string): asserts dtype is DType {
+  if (!isDType(dtype)) {
+    throw new EdgeflowError(
+      `${what} must be a dtype (${ALL_DTYPES.join(", ")}), got ${describeValue(dtype)}`,
+    );
+  }
+}
+
+/**
+ * Checks a concrete shape (an array of whole, non-negative, safe-integer dims whose product is
+ * a safe integer) and returns its number of elements; `what` names the argument in errors.
+ */
+export function checkShape(shape: unknown, what: string): number {
+  if (!Array.isArray(shape)) {
+    const hint = isDType(shape)
+      ? "; a dtype goes in the third argument: tensor(values, undefined, dtype)"
+      : "";
+    throw new EdgeflowError(`${what} must be an array of dims, got ${describeValue(shape)}${hint}`);
+  }
+  let size = 1;
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i];
+    if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) {
+      throw new EdgeflowError(
+        `${what} must hold whole non-negative dims, got ${describeValue(d)} at dim ${i}`,
+      );
+    }
+    size *= d;
+  }
+  if (!Number.isSafeInteger(size)) {
+    throw new EdgeflowError(`${what} [${shape.join(",")}] has more than 2^53 elements`);
+  }
+  return size;
+}
+
+/** The storage class each dtype's data must be (a float32 tensor over an Int32Array is refused). */
+function checkStorage(dtype: DType, data: unknown): void {
+  const want = STORAGE_CLASS[dtype];
+  const ok = want === Array ? Array.isArray(data) : data instanceof want;
+  if (!ok) {
+    throw new EdgeflowError(
+      `new Tensor(): a ${dtype} tensor's data must be a ${want.name}, got ${describeValue(data)}`,
+    );
+  }
+}
+const STORAGE_CLASS: Record<
+  DType,
+  { readonly name: string; [Symbol.hasInstance](x: unknown): boolean }
+> = {
+  float32: Float32Array,
+  int32: Int32Array,
+  int64: BigInt64Array,
+  bool: Uint8Array,
+  uint8: Uint8Array,
+  bfloat16: Uint16Array,
+  float16: Uint16Array,
+  int8: Int8Array,
+  string: Array,
+  resource: Array,
+};
+
 // ---- construction from JavaScript values --------------------------------------------------
 
 /**
  * Creates a tensor from nested arrays, a scalar, or a typed array with an explicit shape.
  * The dtype defaults to float32 for numbers, bool for booleans, int64 for bigints, string for
- * strings.
+ * strings. Where numbers belong only numbers are taken (booleans for bool, bigints for int64 too):
+ * strings, null, undefined and objects are refused with an EdgeflowError, never read as NaN or 0.
  */
 export function tensor<D extends DType>(
   values: NestedArray | Storage,
   shape?: Shape,
   dtype?: D,
 ): Tensor<D> {
+  return tensorArg("tensor()", values, shape, dtype);
+}
+
+/**
+ * tensor() for an argument of some function: errors name it (`what`, e.g. "input 'y' of Add"),
+ * so a bad literal reads "input 'y' of Add: element [1] is 'abc' (a string), ...".
+ */
+export function tensorArg<D extends DType>(
+  what: string,
+  values: NestedArray | Storage,
+  shape?: Shape,
+  dtype?: D,
+): Tensor<D> {
+  if (shape !== undefined && shape !== null) checkShape(shape, `${what}: shape`);
+  if (dtype !== undefined && dtype !== null) checkDType(dtype, `${what}: dtype`);
+  const typed = ArrayBuffer.isView(values) && !(values instanceof DataView);
   const flat: unknown[] = [];
-  const inferred = ArrayBuffer.isView(values) ? [values.length] : inferShape(values, flat);
+  const inferred = typed ? [(values as Storage).length] : inferShape(values, flat, what, "", 0);
   const finalShape = shape ?? inferred;
-  const source: ArrayLike<unknown> = ArrayBuffer.isView(values) ? values : flat;
+  const source: ArrayLike<unknown> = typed ? values as Storage : flat;
   const d = (dtype ?? defaultDType(source)) as D;
-  if (!isDType(d)) throw new EdgeflowError(`unknown dtype '${d}'`);
+  if (!typed) checkElements(flat, inferred.length === 0, d, what);
+  else if (d === "string" || d === "resource") {
+    throw new EdgeflowError(`${what}: a ${d} tensor cannot be made from a typed array`);
+  }
+  const size = checkShape(finalShape, `${what}: shape`);
+  if (size !== source.length) {
+    throw new EdgeflowError(
+      `${what}: shape ${formatShape(finalShape)} needs ${size} values, got ${source.length}`,
+    );
+  }
   if (d === "string" || d === "resource") {
-    return new Tensor(d, finalShape, Array.from(source, String) as StorageOf[D]);
+    return new Tensor(d, finalShape, Array.from(source as ArrayLike<string>) as StorageOf[D]);
   }
   if (d === "int64") {
     const out = BigInt64Array.from(
       source,
-      (v) => typeof v === "bigint" ? v : BigInt(Math.trunc(toNumber(v))),
+      (v) => typeof v === "bigint" ? BigInt.asIntN(64, v) : BigInt(truncate(toNumber(v))),
     );
     return new Tensor(d, finalShape, out as StorageOf[D]);
   }
@@ -199,11 +310,70 @@ export function scalar<D extends DType = "float32">(
   value: number | boolean | bigint | string,
   dtype?: D,
 ): Tensor<D> {
-  return tensor(value, [], dtype);
+  return tensorArg("scalar()", value, [], dtype);
 }
 
 function toNumber(v: unknown): number {
   return typeof v === "boolean" ? (v ? 1 : 0) : Number(v);
+}
+
+/**
+ * Refuses elements that do not belong in a `dtype` tensor: numbers for numeric dtypes (NaN and
+ * ±Inf included), booleans for bool, bigints for int64, strings for string.
+ */
+function checkElements(
+  flat: readonly unknown[],
+  isScalar: boolean,
+  dtype: DType,
+  what: string,
+): void {
+  for (let i = 0; i < flat.length; i++) {
+    const v = flat[i];
+    const kind = typeof v;
+    const ok = dtype === "string" || dtype === "resource"
+      ? kind === "string"
+      : kind === "number" || (kind === "boolean" && dtype === "bool") ||
+        (kind === "bigint" && dtype === "int64");
+    if (ok && kind === "number" && INT_RANGE[dtype] && !fitsInteger(v as number, dtype)) {
+      throw new EdgeflowError(
+        `${what}: ${isScalar ? "the value" : `element ${i}`} ${
+          describeValue(v)
+        } is not a whole number within ${dtype}'s range [${INT_RANGE[dtype]!.join(", ")}]`,
+      );
+    }
+    if (!ok) {
+      const want = dtype === "string" || dtype === "resource"
+        ? "a string"
+        : dtype === "bool"
+        ? "a boolean or a number"
+        : dtype === "int64"
+        ? "a number or a bigint"
+        : "a number";
+      throw new EdgeflowError(
+        `${what}: ${isScalar ? "the value" : `element ${i}`} is ${
+          describeValue(v)
+        }, expected ${want} for ${/^[aeiou]/.test(dtype) ? "an" : "a"} ${dtype} tensor`,
+      );
+    }
+  }
+}
+
+/**
+ * The values each integer dtype holds. As TensorFlow's conversion of Python values does, a
+ * literal that is not a whole number in range (1.5, 2^31 for int32, NaN) is refused rather than
+ * truncated or wrapped: a shape literal [2^31] must not become [-2^31]. Casts of tensors
+ * (Tensor.fromNumbers, the Cast op) keep C's truncating semantics.
+ */
+const INT_RANGE: Partial<Record<DType, readonly [number, number]>> = {
+  int32: [-(2 ** 31), 2 ** 31 - 1],
+  int64: [-(2 ** 63), 2 ** 63],
+  uint8: [0, 255],
+  int8: [-128, 127],
+};
+function fitsInteger(v: number, dtype: DType): boolean {
+  const [lo, hi] = INT_RANGE[dtype]!;
+  // int64's upper bound 2^63 is exclusive (it has no exact float64 neighbour below it).
+  return Number.isInteger(v) && v >= lo && (dtype === "int64" ? v < hi : v <= hi);
 }
 
 function defaultDType(flat: ArrayLike<unknown>): DType {
@@ -219,19 +389,31 @@ function defaultDType(flat: ArrayLike<unknown>): DType {
   return "float32";
 }
 
-function inferShape(values: NestedArray, flat: unknown[]): number[] {
+/** TensorFlow's largest rank; deeper nesting (a cyclic array, say) is refused, not a stack overflow. */
+const MAX_RANK = 254;
+
+function inferShape(
+  values: unknown,
+  flat: unknown[],
+  what: string,
+  path: string,
+  depth: number,
+): number[] {
   if (!Array.isArray(values)) {
     flat.push(values);
     return [];
   }
+  if (depth >= MAX_RANK) throw new EdgeflowError(`${what}: nested deeper than rank ${MAX_RANK}`);
   const shape = [values.length];
   let inner: number[] | undefined;
-  for (const v of values) {
-    const s = inferShape(v as NestedArray, flat);
+  for (let i = 0; i < values.length; i++) {
+    const s = inferShape(values[i], flat, what, `${path}[${i}]`, depth + 1);
     if (inner === undefined) inner = s;
-    else if (s.length !== inner.length || s.some((d, i) => d !== inner![i])) {
+    else if (s.length !== inner.length || s.some((d, j) => d !== inner![j])) {
       throw new EdgeflowError(
-        `ragged nested array: ${formatShape(s)} next to ${formatShape(inner)}`,
+        `${what}: ragged nested array: element ${path}[${i}] has shape ${
+          formatShape(s)
+        }, element ${path}[0] has ${formatShape(inner)}`,
       );
     }
   }

@@ -1,6 +1,5 @@
 /** AttrValue in TensorFlow's JSON mapping, encoded and decoded by the OpDef's attr kind. */
 import type { DType } from "../dtype.ts";
-import { EdgeflowError } from "../errors.ts";
 import type { AttrKind, AttrValue } from "../op.ts";
 import type { PartialShape } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
@@ -14,6 +13,15 @@ import {
   type TensorJson,
   tensorToJson,
 } from "./tensor_proto.ts";
+import {
+  badField,
+  jsonBase64Text,
+  jsonBool,
+  jsonFloat,
+  jsonInteger,
+  jsonList,
+  jsonObject,
+} from "./json_value.ts";
 
 export interface AttrJson {
   s?: string;
@@ -34,7 +42,6 @@ export interface AttrJson {
 }
 
 const encodeString = (s: string) => new TextEncoder().encode(s).toBase64();
-const decodeString = (s: string) => new TextDecoder().decode(Uint8Array.fromBase64(s));
 
 export function attrToJson(kind: AttrKind, v: AttrValue): AttrJson {
   switch (kind) {
@@ -65,37 +72,51 @@ export function attrToJson(kind: AttrKind, v: AttrValue): AttrJson {
   }
 }
 
-export function attrFromJson(kind: AttrKind, j: AttrJson, name: string): AttrValue {
-  const missing = () =>
-    new EdgeflowError(`attribute '${name}' should hold a ${kind}, got ${JSON.stringify(j)}`);
+/**
+ * Decodes an AttrValue by the OpDef's kind. Every field is checked (an int that is a fraction or
+ * a word, a bool that is a string, bad base64) and refused with an EdgeflowError naming the
+ * attribute and field.
+ */
+export function attrFromJson(kind: AttrKind, raw: unknown, name: string): AttrValue {
+  const field = `attr '${name}'`;
+  const j = jsonObject(raw, field);
+  const list = () => jsonObject(j.list ?? {}, `${field}: list`);
+  const items = (key: string) => jsonList(list()[key], `${field}: list.${key}`);
+  const at = (key: string, i: number) => `${field}: list.${key}[${i}]`;
   switch (kind) {
     case "int":
       if (j.i === undefined) return 0; // proto3 JSON omits zeros
-      return Number(j.i);
+      return jsonInteger(j.i, `${field}: i`, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
     case "float":
-      return Number(j.f ?? 0);
+      return j.f === undefined ? 0 : jsonFloat(j.f, `${field}: f`);
     case "bool":
-      return j.b ?? false;
+      return j.b === undefined ? false : jsonBool(j.b, `${field}: b`);
     case "string":
-      return j.s === undefined ? "" : decodeString(j.s);
+      return j.s === undefined ? "" : jsonBase64Text(j.s, `${field}: s`);
     case "type":
-      if (j.type === undefined) throw missing();
-      return dtypeFromJson(j.type);
+      if (j.type === undefined) {
+        throw badField(field, `should hold a type, got ${JSON.stringify(j)}`);
+      }
+      return dtypeFromJson(j.type, `${field}: type`);
     case "shape":
-      return shapeFromJson(j.shape);
+      return shapeFromJson(j.shape, `${field}: shape`);
     case "tensor":
-      if (!j.tensor) throw missing();
-      return tensorFromJson(j.tensor);
+      if (j.tensor === undefined) {
+        throw badField(field, `should hold a tensor, got ${JSON.stringify(j).slice(0, 200)}`);
+      }
+      return tensorFromJson(j.tensor, `${field}: tensor`);
     case "list(int)":
-      return (j.list?.i ?? []).map(Number);
+      return items("i").map((v, i) =>
+        jsonInteger(v, at("i", i), Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)
+      );
     case "list(float)":
-      return (j.list?.f ?? []).map(Number);
+      return items("f").map((v, i) => jsonFloat(v, at("f", i)));
     case "list(type)":
-      return (j.list?.type ?? []).map(dtypeFromJson);
+      return items("type").map((v, i) => dtypeFromJson(v, at("type", i)));
     case "list(string)":
-      return (j.list?.s ?? []).map(decodeString);
+      return items("s").map((v, i) => jsonBase64Text(v, at("s", i)));
     case "list(shape)":
-      return (j.list?.shape ?? []).map(shapeFromJson);
+      return items("shape").map((v, i) => shapeFromJson(v, at("shape", i)));
   }
 }
 
@@ -103,8 +124,7 @@ export function attrFromJson(kind: AttrKind, j: AttrJson, name: string): AttrVal
 export function colocationToJson(names: readonly string[]): AttrJson {
   return { list: { s: names.map((n) => encodeString(`loc:@${n}`)) } };
 }
-export function colocationFromJson(j: AttrJson): string[] {
-  return (j.list?.s ?? []).map(decodeString).filter((s) => s.startsWith("loc:@")).map((s) =>
-    s.slice(5)
-  );
+export function colocationFromJson(raw: unknown): string[] {
+  const names = attrFromJson("list(string)", raw, "_class") as string[];
+  return names.filter((s) => s.startsWith("loc:@")).map((s) => s.slice(5));
 }

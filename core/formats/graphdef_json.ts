@@ -14,6 +14,8 @@ import {
   colocationToJson,
 } from "./attr_json.ts";
 import { addInTopologicalOrder } from "./graphdef_order.ts";
+import { badField, isJsonObject, jsonList, jsonObject, jsonString } from "./json_value.ts";
+import { describeValue, Tensor } from "../tensor.ts";
 
 export interface NodeDefJson {
   name: string;
@@ -64,12 +66,8 @@ export function fromGraphDef(def: GraphDefJson, graph = new Graph()): Graph {
   }
   const defs = def.node ?? [];
   const byName = new Map<string, NodeDefJson>();
-  for (const n of defs) {
-    if (typeof n?.name !== "string" || typeof n.op !== "string") {
-      throw new EdgeflowError(
-        `a GraphDef node lacks a name or op: ${JSON.stringify(n).slice(0, 200)}`,
-      );
-    }
+  defs.forEach((n, i) => {
+    checkNodeDef(n, i);
     if (byName.has(n.name)) {
       throw new EdgeflowError(`two GraphDef nodes are named '${n.name}'`, {
         node: n.name,
@@ -77,24 +75,56 @@ export function fromGraphDef(def: GraphDefJson, graph = new Graph()): Graph {
       });
     }
     byName.set(n.name, n);
-  }
+  });
   addInTopologicalOrder(defs, byName, (n, lookup) => addNode(graph, n, lookup));
   return graph;
+}
+
+/**
+ * Checks a NodeDef's fields before anything reads them: a name and op that are non-empty
+ * strings, `input` a list of tensor names, `device` a string, `attr` an object. Errors name the
+ * node (or its index when it has no name) and the field.
+ */
+function checkNodeDef(n: unknown, index: number): asserts n is NodeDefJson {
+  if (!isJsonObject(n)) {
+    throw new EdgeflowError(`GraphDef node ${index} must be an object, got ${describeValue(n)}`);
+  }
+  if (typeof n.name !== "string" || n.name === "" || typeof n.op !== "string" || n.op === "") {
+    throw new EdgeflowError(
+      `GraphDef node ${index} needs a non-empty string 'name' and 'op', got ${
+        JSON.stringify(n).slice(0, 200)
+      }`,
+    );
+  }
+  const context = { node: n.name, op: n.op };
+  withContext(context, () => {
+    jsonList(n.input, "field 'input'").forEach((input, i) => {
+      if (typeof input !== "string" || input === "" || input === "^") {
+        throw badField(`field 'input'[${i}]`, `must be a tensor name, got ${describeValue(input)}`);
+      }
+    });
+    if (n.device !== undefined) jsonString(n.device, "field 'device'");
+    if (n.attr !== undefined) jsonObject(n.attr, "field 'attr'");
+  });
 }
 
 function addNode(graph: Graph, n: NodeDefJson, lookup: (name: string) => Node): Node {
   return withContext({ node: n.name, op: n.op }, () => {
     const op = getOp(n.op, n.name);
     const specs = op.attrs as Record<string, AttrSpec<AttrValue>>;
-    const attrs: Attrs = {};
+    // A null-prototype map: attribute names from the file ("__proto__", "constructor") are data.
+    const attrs: Attrs = Object.create(null);
     let colocation: string[] = [];
-    for (const [k, v] of Object.entries(n.attr ?? {})) {
+    for (const k of Object.keys(n.attr ?? {})) {
+      const v = (n.attr as Record<string, unknown>)[k];
       if (k === "_class") colocation = colocationFromJson(v);
-      else if (k.startsWith("_")) continue; // TensorFlow's internal attrs (_output_shapes, ...)
-      else if (!(k in specs)) {
+      // TensorFlow's internal attrs (_output_shapes, ...) are skipped; "__proto__" is not one.
+      else if (k.startsWith("_") && k !== "__proto__") continue;
+      else if (!Object.hasOwn(specs, k)) {
         throw new EdgeflowError(`has attribute '${k}', which ${op.name} does not define`);
       } else attrs[k] = attrFromJson(specs[k].kind, v, k);
     }
+    checkConstDType(op.name, attrs);
     const data: Output[] = [];
     const control: Node[] = [];
     for (const input of n.input ?? []) {
@@ -122,6 +152,16 @@ function addNode(graph: Graph, n: NodeDefJson, lookup: (name: string) => Node): 
     node.colocation = colocation;
     return node;
   });
+}
+
+/** A Const's dtype attr must be its value's dtype: an int32 label over float data is refused. */
+function checkConstDType(op: string, attrs: Attrs): void {
+  if (op !== "Const" || attrs.dtype === undefined || !(attrs.value instanceof Tensor)) return;
+  if (attrs.dtype !== attrs.value.dtype) {
+    throw new EdgeflowError(
+      `attr 'dtype' says ${attrs.dtype} but attr 'value' holds a ${attrs.value.dtype} tensor`,
+    );
+  }
 }
 
 function splitTensorName(s: string): [string, number] {

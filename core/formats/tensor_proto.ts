@@ -2,10 +2,20 @@
  * TensorFlow's TensorProto, DataType and TensorShapeProto in the protobuf JSON mapping
  * (lowerCamelCase fields, int64 as strings, bytes as base64), to and from Edgeflow values.
  */
-import type { DType } from "../dtype.ts";
-import { EdgeflowError } from "../errors.ts";
-import type { PartialShape } from "../shape.ts";
-import { Tensor } from "../tensor.ts";
+import { byteSize, type DType } from "../dtype.ts";
+import { formatShape, type PartialShape } from "../shape.ts";
+import { checkShape, Tensor } from "../tensor.ts";
+import {
+  badField,
+  jsonBase64Text,
+  jsonBool,
+  jsonBytes,
+  jsonFloat,
+  jsonInt64,
+  jsonInteger,
+  jsonList,
+  jsonObject,
+} from "./json_value.ts";
 
 /** TensorFlow's DataType enum names and numbers for the dtypes Edgeflow has. */
 const DATA_TYPES: Record<DType, [string, number]> = {
@@ -27,9 +37,14 @@ const BY_TF_NAME = new Map<string | number, DType>(
 export function dtypeToJson(d: DType): string {
   return DATA_TYPES[d][0];
 }
-export function dtypeFromJson(v: unknown): DType {
-  const d = BY_TF_NAME.get(v as string);
-  if (!d) throw new EdgeflowError(`unsupported TensorFlow data type ${JSON.stringify(v)}`);
+export function dtypeFromJson(v: unknown, field = "type"): DType {
+  const d = (typeof v === "string" || typeof v === "number") && BY_TF_NAME.get(v);
+  if (!d) {
+    throw badField(
+      field,
+      `is an unsupported TensorFlow data type ${JSON.stringify(v) ?? String(v)}`,
+    );
+  }
   return d;
 }
 
@@ -40,10 +55,16 @@ export interface ShapeJson {
 export function shapeToJson(s: PartialShape): ShapeJson {
   return s === null ? { unknownRank: true } : { dim: s.map((d) => ({ size: String(d) })) };
 }
-export function shapeFromJson(j: ShapeJson | undefined): PartialShape {
-  if (!j) return [];
-  if (j.unknownRank) return null;
-  return (j.dim ?? []).map((d) => Number(d.size ?? 0));
+export function shapeFromJson(j: unknown, field = "shape"): PartialShape {
+  if (j === undefined) return [];
+  const o = jsonObject(j, field);
+  if (o.unknownRank !== undefined && jsonBool(o.unknownRank, `${field}.unknownRank`)) return null;
+  return jsonList(o.dim, `${field}.dim`).map((d, i) => {
+    const dim = jsonObject(d, `${field}.dim[${i}]`);
+    // proto3 omits a zero size; -1 is an unknown dim.
+    if (dim.size === undefined) return 0;
+    return jsonInteger(dim.size, `${field}.dim[${i}].size`, -1, Number.MAX_SAFE_INTEGER);
+  });
 }
 
 export interface TensorJson {
@@ -69,37 +90,99 @@ export function tensorToJson(t: Tensor): TensorJson {
   return j;
 }
 
-export function tensorFromJson(j: TensorJson): Tensor {
-  const dtype = dtypeFromJson(j.dtype);
-  const shape = shapeFromJson(j.tensorShape);
+/** The TensorProto field that holds each dtype's values (TensorFlow's tensor.proto). */
+const VALUE_FIELD: Record<DType, keyof TensorJson> = {
+  float32: "floatVal",
+  int32: "intVal",
+  uint8: "intVal",
+  int8: "intVal",
+  int64: "int64Val",
+  bool: "boolVal",
+  bfloat16: "halfVal",
+  float16: "halfVal",
+  string: "stringVal",
+  resource: "stringVal",
+};
+const VALUE_FIELDS = [...new Set(Object.values(VALUE_FIELD))];
+const INT_RANGES: Partial<Record<DType, readonly [number, number]>> = {
+  int32: [-(2 ** 31), 2 ** 31 - 1],
+  uint8: [0, 255],
+  int8: [-128, 127],
+  // halfVal holds 16-bit patterns (bfloat16 and float16), as TensorFlow stores them.
+  bfloat16: [0, 0xffff],
+  float16: [0, 0xffff],
+};
+
+/**
+ * A TensorProto to a Tensor. Every field is checked: the values sit in the field for the dtype
+ * (an int32 tensor with floatVal is refused, not reinterpreted), each value is of its kind and in
+ * range (intVal 1e10 for int32 is refused, not wrapped), and the content's size matches the shape.
+ */
+export function tensorFromJson(raw: unknown, field = "tensor"): Tensor {
+  const j = jsonObject(raw, field);
+  const dtype = dtypeFromJson(j.dtype, `${field}.dtype`);
+  const shape = shapeFromJson(j.tensorShape, `${field}.tensorShape`);
   if (shape === null || shape.some((d) => d < 0)) {
-    throw new EdgeflowError("a tensor attr has an unknown shape");
+    throw badField(`${field}.tensorShape`, `must be fully known, got ${formatShape(shape)}`);
   }
-  const size = shape.reduce((a, b) => a * b, 1);
-  const t = Tensor.zeros(dtype, shape);
+  const size = checkShape(shape, `${field}.tensorShape`);
+  const given = VALUE_FIELDS.filter((f) => j[f] !== undefined);
   if (j.tensorContent !== undefined) {
-    const bytes = Uint8Array.fromBase64(j.tensorContent);
-    const out = t.data as ArrayBufferView;
-    if (bytes.byteLength !== out.byteLength) {
-      throw new EdgeflowError(
-        `tensor content has ${bytes.byteLength} bytes, a ${dtype}${
-          JSON.stringify(shape)
-        } needs ${out.byteLength}`,
+    if (dtype === "string" || dtype === "resource") {
+      throw badField(`${field}.tensorContent`, `cannot hold a ${dtype} tensor (use stringVal)`);
+    }
+    if (given.length > 0) {
+      throw badField(field, `has both tensorContent and ${given.join(", ")}`);
+    }
+    const bytes = jsonBytes(j.tensorContent, `${field}.tensorContent`);
+    // Checked before allocating: a huge shape over a few bytes of content allocates nothing.
+    const needed = size * byteSize(dtype);
+    if (bytes.byteLength !== needed) {
+      throw badField(
+        `${field}.tensorContent`,
+        `has ${bytes.byteLength} bytes, a ${dtype}${formatShape(shape)} needs ${needed}`,
       );
     }
+    const t = Tensor.zeros(dtype, shape);
+    const out = t.data as ArrayBufferView;
     new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes);
     return t;
   }
-  const values: unknown[] = j.floatVal ?? j.intVal ?? j.int64Val ?? j.boolVal ?? j.halfVal ??
-    (j.stringVal?.map((s) => new TextDecoder().decode(Uint8Array.fromBase64(s)))) ?? [];
-  if (values.length > size) {
-    throw new EdgeflowError(`tensor has ${values.length} values for ${size} elements`);
+  const t = Tensor.zeros(dtype, shape);
+  const want = VALUE_FIELD[dtype];
+  const wrong = given.filter((f) => f !== want);
+  if (wrong.length > 0) {
+    throw badField(
+      field,
+      `is a ${dtype} tensor, whose values go in ${want}, but has ${wrong.join(", ")}`,
+    );
   }
+  const values = jsonList(j[want], `${field}.${want}`);
+  if (values.length > size) {
+    throw badField(`${field}.${want}`, `has ${values.length} values for ${size} elements`);
+  }
+  const read = valueReader(dtype);
+  const parsed = values.map((v, i) => read(v, `${field}.${want}[${i}]`));
   // TensorFlow repeats the last value to fill the shape (splat constants are stored with one).
   const data = t.data as unknown as unknown[];
-  for (let i = 0; i < size && values.length > 0; i++) {
-    const v = values[Math.min(i, values.length - 1)];
-    data[i] = dtype === "int64" ? BigInt(v as string) : typeof v === "boolean" ? Number(v) : v;
+  for (let i = 0; i < size && parsed.length > 0; i++) {
+    data[i] = parsed[Math.min(i, parsed.length - 1)];
   }
   return t;
+}
+
+/** How one element of each dtype's value field is read and checked. */
+function valueReader(dtype: DType): (v: unknown, field: string) => unknown {
+  const range = INT_RANGES[dtype];
+  if (range) return (v, f) => jsonInteger(v, f, range[0], range[1]);
+  switch (dtype) {
+    case "float32":
+      return jsonFloat;
+    case "int64":
+      return jsonInt64;
+    case "bool":
+      return (v, f) => (jsonBool(v, f) ? 1 : 0);
+    default:
+      return jsonBase64Text;
+  }
 }

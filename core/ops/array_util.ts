@@ -103,14 +103,40 @@ export function repeatElement<D extends DType>(scalar: Tensor<D>, shape: Shape):
 }
 
 /**
+ * Flat element indices: Int32Array while every index fits in 32 bits, Float64Array (exact to
+ * 2^53) past that, so a slice of a tensor of more than 2^31 elements reads the right elements.
+ */
+export type FlatIndex = Int32Array | Float64Array;
+
+/** An index array of `n` entries able to hold every value in [lo, hi]. */
+export function newFlatIndex(n: number, [lo, hi]: readonly [number, number]): FlatIndex {
+  return lo >= -(2 ** 31) && hi < 2 ** 31 ? new Int32Array(n) : new Float64Array(n);
+}
+
+/** The least and greatest flat index a strided view of `shape` reaches. */
+function indexBounds(
+  shape: Shape,
+  strides: readonly number[],
+  offset: number,
+): [number, number] {
+  let lo = offset, hi = offset;
+  for (let d = 0; d < shape.length; d++) {
+    const reach = Math.max(0, shape[d] - 1) * strides[d];
+    if (reach < 0) lo += reach;
+    else hi += reach;
+  }
+  return [lo, hi];
+}
+
+/**
  * The flat input index of each element of a strided view: the view element at coordinates c
  * reads the input at `offset + Σ c[d] * strides[d]`. Strides may be zero (broadcast) or negative
  * (reversed slices).
  */
-export function stridedIndex(shape: Shape, strides: readonly number[], offset: number): Int32Array {
+export function stridedIndex(shape: Shape, strides: readonly number[], offset: number): FlatIndex {
   const n = sizeOf(shape);
   const rank = shape.length;
-  const index = new Int32Array(n);
+  const index = newFlatIndex(n, indexBounds(shape, strides, offset));
   const counter = new Array<number>(rank).fill(0);
   let flat = offset;
   for (let i = 0; i < n; i++) {

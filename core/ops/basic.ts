@@ -1,6 +1,6 @@
 /** Placeholder, PlaceholderWithDefault, Identity and NoOp, and the builders for sources. */
 import { ALL_DTYPES, type DType } from "../dtype.ts";
-import { EdgeflowError } from "../errors.ts";
+import { EdgeflowError, withContext } from "../errors.ts";
 import type { Graph, Node, Output } from "../graph.ts";
 import { defineOp } from "../op.ts";
 import { formatShape, isCompatible, mergeShapes, type PartialShape } from "../shape.ts";
@@ -13,7 +13,7 @@ import {
   type TensorLike,
 } from "./build.ts";
 import { Const } from "./const.ts";
-import { Tensor, tensor } from "../tensor.ts";
+import { Tensor, tensorArg } from "../tensor.ts";
 
 export { Const };
 
@@ -79,6 +79,11 @@ export const NoOp = defineOp<Record<never, never>>({
 /** Normalises a user shape: null or -1 (or undefined) for an unknown dim. */
 export function partialShape(shape: readonly (number | null)[] | null | undefined): PartialShape {
   if (shape === null || shape === undefined) return null;
+  if (!Array.isArray(shape)) {
+    throw new EdgeflowError(
+      `shape must be an array of dims (null for unknown), got ${typeof shape}`,
+    );
+  }
   return shape.map((d) => (d === null || d === undefined ? -1 : d));
 }
 
@@ -104,9 +109,10 @@ export function constant(
   options: BuildOptions & { dtype?: DType } = {},
 ): Output {
   const { dtype, ...rest } = options;
-  const t = value instanceof Tensor
-    ? value
-    : tensor(value as never, undefined, dtype ?? literalDType(value as never));
+  const t = value instanceof Tensor ? value : withContext(
+    { op: "Const" },
+    () => tensorArg("value", value as never, undefined, dtype ?? literalDType(value as never)),
+  );
   return apply(Const, [], { ...rest, value: t, dtype: t.dtype }).outputs[0];
 }
 export function identity(x: TensorLike, options: OpOptions<{ T: DType }> = {}): Output {

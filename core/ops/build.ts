@@ -4,10 +4,10 @@
  * Graph.addNode.
  */
 import { type DType, isDType } from "../dtype.ts";
-import { EdgeflowError } from "../errors.ts";
+import { EdgeflowError, withContext } from "../errors.ts";
 import { type AddNodeOptions, Graph, type Node, Output } from "../graph.ts";
 import type { Attrs, OpDef } from "../op.ts";
-import { type NestedArray, Tensor, tensor } from "../tensor.ts";
+import { describeValue, type NestedArray, Tensor, tensorArg } from "../tensor.ts";
 import { Const } from "./const.ts";
 
 /** Anything a builder accepts as a tensor: a graph output, a host Tensor or nested JS values. */
@@ -28,6 +28,17 @@ export function apply<A extends Attrs>(
   inputs: readonly (TensorLike | readonly TensorLike[])[],
   options: OpOptions<A> = {},
 ): Node<A> {
+  if (!Array.isArray(inputs)) {
+    throw new EdgeflowError(`inputs must be an array, got ${describeValue(inputs)}`, {
+      op: op.name,
+    });
+  }
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new EdgeflowError(
+      `options must be an object of attributes and build options, got ${describeValue(options)}`,
+      { op: op.name },
+    );
+  }
   const attrs: Record<string, unknown> = {};
   const addOptions: AddNodeOptions = {};
   for (const [k, v] of Object.entries(options)) {
@@ -43,9 +54,14 @@ export function apply<A extends Attrs>(
       });
     }
     const hint = dtypeHint(op, i, inputs, attrs);
-    return spec.numberAttr
-      ? (x as readonly TensorLike[]).map((e) => toOutput(graph, e, hint))
-      : toOutput(graph, x as TensorLike, hint);
+    const what = `input '${spec.name}'`;
+    if (!spec.numberAttr) return toOutput(graph, x as TensorLike, hint, what, op.name);
+    if (!Array.isArray(x)) {
+      throw new EdgeflowError(`${what} must be a list of tensors, got ${describeValue(x)}`, {
+        op: op.name,
+      });
+    }
+    return x.map((e, j) => toOutput(graph, e, hint, `${what}[${j}]`, op.name));
   });
   return graph.addNode(op, outputs, attrs as Partial<A>, addOptions);
 }
@@ -89,21 +105,41 @@ function dtypeHint(
   return undefined;
 }
 
-/** Turns a literal into a Const node in `graph`; passes Outputs through. */
-export function toOutput(graph: Graph, x: TensorLike, dtype?: DType): Output {
+/**
+ * Turns a literal into a Const node in `graph`; passes Outputs through. A value that is not a
+ * number where numbers belong (a string, null, an object), or a ragged array, is refused with an
+ * EdgeflowError naming the argument (`what`) and the op.
+ */
+export function toOutput(
+  graph: Graph,
+  x: TensorLike,
+  dtype?: DType,
+  what = "value",
+  op?: string,
+): Output {
   if (x instanceof Output) return x;
-  const value = x instanceof Tensor ? x : tensor(x, undefined, dtype ?? literalDType(x));
+  const value = x instanceof Tensor
+    ? x
+    : withContext({ op }, () => tensorArg(what, x, undefined, dtype ?? literalDType(x)));
   return graph.addNode(Const, [], { value, dtype: value.dtype }, {}).outputs[0];
 }
 
 /** tfjs's defaults for JavaScript values: numbers float32, booleans bool, bigints int64. */
 export function literalDType(x: NestedArray): DType | undefined {
-  const flat = [x].flat(Infinity as 1) as unknown[];
+  if (!Array.isArray(x)) return literalKind(x);
+  const flat = x.flat(Infinity as 1) as unknown[];
   if (flat.length === 0) return undefined;
   const kinds = new Set(flat.map((v) => typeof v));
   const only = kinds.size === 1 ? [...kinds][0] : undefined;
   if (only === "boolean") return "bool";
   if (only === "string") return "string";
   if (only === "bigint") return "int64";
+  return undefined;
+}
+
+function literalKind(x: unknown): DType | undefined {
+  if (typeof x === "boolean") return "bool";
+  if (typeof x === "string") return "string";
+  if (typeof x === "bigint") return "int64";
   return undefined;
 }

@@ -191,7 +191,7 @@ export function range(
   options: OpOptions<RangeAttrs> = {},
 ): Output {
   const args = [start, limit, delta];
-  const typed = args.find((a) => typeof a === "object" && "dtype" in a) as
+  const typed = args.find((a) => typeof a === "object" && a !== null && "dtype" in a) as
     | { dtype: DType }
     | undefined;
   const allInts = args.every((a) => typeof a !== "number" || Number.isInteger(a));

@@ -27,8 +27,9 @@ export const BiasAdd: OpDef<BiasAddAttrs> = defineOp<BiasAddAttrs>({
     const axis = channelAxis(value.shape!.length, data_format);
     return [spec(value.dtype, withChannels(value, axis, [bias], data_format))];
   },
-  reference: ([value, bias], { data_format }) => {
-    const axis = channelAxis(value.rank, data_format);
+  reference: ([value, bias], attrs) => {
+    checkRunTimeShapes(BiasAdd, [value, bias], attrs);
+    const axis = channelAxis(value.rank, attrs.data_format);
     const inner = value.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
     if (value.dtype === "int64") {
       // BigInt, so values past 2^53 keep their bits; the store wraps in 64 bits.
@@ -56,6 +57,18 @@ export const BiasAdd: OpDef<BiasAddAttrs> = defineOp<BiasAddAttrs>({
       attrs: { data_format },
     })),
 });
+
+/**
+ * Runs the op's shape checks on run-time shapes: a graph built with unknown dims defers them to
+ * the run, where a bias of 4 for 3 channels must be refused, not read modulo its length.
+ */
+function checkRunTimeShapes<A extends BiasAddAttrs | FusedBatchNormV3Attrs>(
+  op: OpDef<A>,
+  inputs: readonly Tensor[],
+  attrs: A,
+): void {
+  op.infer(inputs.map((t) => ({ dtype: t.dtype, shape: t.shape })), attrs);
+}
 
 /** The channel dim: last for NHWC (any rank), 1 for NCHW, as TensorFlow's kernels read it. */
 function channelAxis(rank: number, dataFormat: string): number {
@@ -136,7 +149,7 @@ export const FusedBatchNormV3: OpDef<FusedBatchNormV3Attrs> = defineOp<FusedBatc
     return [spec(x.dtype, y), channels, channels, channels, channels, spec(U, [])];
   },
   reference: ([x, scale, offset, mean, variance], attrs) => {
-    refuseTraining(attrs.is_training);
+    checkRunTimeShapes(FusedBatchNormV3, [x, scale, offset, mean, variance], attrs);
     return [
       batchNormInference(x, scale, offset, mean, variance, attrs),
       mean,

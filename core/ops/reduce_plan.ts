@@ -6,7 +6,7 @@ import { EdgeflowError } from "../errors.ts";
 import { type PartialShape, type Shape, sizeOf } from "../shape.ts";
 import { resolveTranspose } from "./transpose.ts";
 import { unknownShape } from "./infer_util.ts";
-import { stridedIndex } from "./array_util.ts";
+import { type FlatIndex, stridedIndex } from "./array_util.ts";
 
 /** Checks reduction axes against a rank and returns them normalised and sorted. */
 export function reductionAxes(axes: readonly number[], rank: number): number[] {
@@ -112,7 +112,7 @@ function contiguousLayout(shape: Shape, reduced: Set<number>) {
  * For the reference and simple kernels: the flat input index of every element in reduction
  * order, so output element o reduces `index[o * reduceSize .. (o + 1) * reduceSize)`.
  */
-export function reductionIndex(shape: Shape, plan: ReductionPlan): Int32Array {
+export function reductionIndex(shape: Shape, plan: ReductionPlan): FlatIndex {
   const t = resolveTranspose(shape, plan.perm);
   return stridedIndex(t.outShape, t.inStrides, 0);
 }

@@ -1,12 +1,13 @@
 /**
  * Constant folding: a stateless node whose data inputs are all Const is evaluated once, with the
  * op's reference implementation, and replaced by Consts. Shape of a fully known shape folds too.
+ * Only nodes whose inputs and inferred outputs are all within MAX_FOLDED_ELEMENTS fold.
  */
 import { EdgeflowError } from "../errors.ts";
 import type { Graph, Node, Output } from "../graph.ts";
 import { MapHostContext } from "../host_context.ts";
 import { Const } from "../ops/const.ts";
-import { isFullyDefined } from "../shape.ts";
+import { isFullyDefined, sizeOf } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { copyNodes, newGraphLike } from "./copy.ts";
 import type { PassInput, PassResult } from "./pass.ts";
@@ -24,6 +25,7 @@ export function foldConstants(input: PassInput): PassResult {
       if (node.op.name === "Shape") return foldShape(node, inputs, target);
       if (!inputs.every((o) => o.node.op === Const)) return undefined;
       const values = inputs.map((o) => o.node.attrs.value as Tensor);
+      if (!withinFoldingCap(node, values)) return undefined;
       let results: Tensor[];
       try {
         const ctx = new MapHostContext();
@@ -33,11 +35,32 @@ export function foldConstants(input: PassInput): PassResult {
         if (e instanceof EdgeflowError) return undefined; // Left in place: the run reports it with context.
         throw e;
       }
-      if (results.some((t) => t.size > MAX_FOLDED_ELEMENTS)) return undefined;
       return results.map((t, i) => addConst(target, node, i, results.length, t));
     },
   );
   return { graph: copy.graph, map: copy.map, mapNode: copy.mapNode };
+}
+
+/**
+ * The cap, checked before any work: every input and every output (shapes from the op's own
+ * inference on the constant inputs) holds at most MAX_FOLDED_ELEMENTS. A node whose output shapes
+ * inference cannot pin down is not folded either, since its size is not known in advance. Left
+ * unfolded, `fill` of [2^31] runs on its device, which computes it within its memory limit or
+ * refuses it with an EdgeflowError naming the node.
+ */
+function withinFoldingCap(node: Node, values: readonly Tensor[]): boolean {
+  if (values.some((t) => t.size > MAX_FOLDED_ELEMENTS)) return false;
+  let specs;
+  try {
+    specs = node.op.infer(
+      values.map((v) => ({ dtype: v.dtype, shape: v.shape, value: v })),
+      node.attrs,
+    );
+  } catch (e) {
+    if (e instanceof EdgeflowError) return false; // Left in place: the run reports it with context.
+    throw e;
+  }
+  return specs.every((s) => isFullyDefined(s.shape) && sizeOf(s.shape) <= MAX_FOLDED_ELEMENTS);
 }
 
 function foldShape(node: Node, [x]: Output[], target: Graph): Output[] | undefined {

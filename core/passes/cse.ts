@@ -1,7 +1,9 @@
 /**
  * Common-subexpression elimination: two stateless nodes with the same op, attrs, inputs, control
- * inputs and requested device compute the same value, so the copy keeps one.
+ * inputs and requested device compute the same value, so the copy keeps one. Small constants are
+ * compared by value, large ones by identity (MAX_HASHED_BYTES), so CSE's work is bounded.
  */
+import { byteSize } from "../dtype.ts";
 import type { Node } from "../graph.ts";
 import type { AttrValue } from "../op.ts";
 import { Tensor } from "../tensor.ts";
@@ -42,9 +44,32 @@ function attrsKey(attrs: Record<string, AttrValue>): string {
   return Object.keys(attrs).sort().map((k) => `${k}=${valueKey(attrs[k])}`).join(";");
 }
 
+/**
+ * Tensors of more bytes than this are keyed and compared by identity (the same storage object),
+ * never read: hashing every byte of a 4 GiB Const made a first run take 99 s. Not merging two
+ * equal large constants that are separate objects costs only memory; reading them costs time
+ * on every plan build.
+ */
+export const MAX_HASHED_BYTES = 1 << 20;
+
 function valueKey(v: AttrValue): string {
-  if (v instanceof Tensor) return `${v.dtype}[${v.shape}]#${hashTensor(v)}`;
+  if (v instanceof Tensor) {
+    const id = isLarge(v) ? `@${storageId(v)}` : `#${hashTensor(v)}`;
+    return `${v.dtype}[${v.shape}]${id}`;
+  }
   return JSON.stringify(v);
+}
+
+function isLarge(t: Tensor): boolean {
+  return t.size * byteSize(t.dtype) > MAX_HASHED_BYTES;
+}
+
+const storageIds = new WeakMap<object, number>();
+let nextStorageId = 0;
+function storageId(t: Tensor): number {
+  let id = storageIds.get(t.data);
+  if (id === undefined) storageIds.set(t.data, id = nextStorageId++);
+  return id;
 }
 
 /** FNV-1a over the tensor's bytes (or strings): a key, confirmed by attrsEqual before merging. */
@@ -75,6 +100,7 @@ function tensorsEqual(a: Tensor, b: Tensor): boolean {
     a.dtype !== b.dtype || a.shape.length !== b.shape.length ||
     a.shape.some((d, i) => d !== b.shape[i])
   ) return false;
+  if (isLarge(a)) return a.data === b.data;
   const x = a.data as ArrayLike<unknown>, y = b.data as ArrayLike<unknown>;
   for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) return false;
   return true;

@@ -12,6 +12,9 @@ import type {
   MemoryStats,
 } from "../../core/device.ts";
 import { fullDeviceName } from "../../core/device_spec.ts";
+import { EdgeflowError, type ErrorContext } from "../../core/errors.ts";
+import { defaultMemoryLimit, formatBytes } from "../../core/memory_limit.ts";
+import { formatShape, isFullyDefined } from "../../core/shape.ts";
 import type { Kernel, KernelContext } from "../../core/kernel.ts";
 import { Tensor } from "../../core/tensor.ts";
 
@@ -27,24 +30,43 @@ export class RefDevice implements Device {
   };
   private inUse = 0;
   private peak = 0;
+  /** Live buffers per storage: views and forwarded tensors share their bytes, charged once. */
+  private readonly owners = new Map<object, number>();
 
-  constructor(index = 0) {
+  /**
+   * `memoryLimit`: the bytes this device's live buffers may hold (core/memory_limit.ts; by
+   * default a share of the host's memory). Past it, a kernel is refused before it computes.
+   */
+  constructor(index = 0, readonly memoryLimit: number = defaultMemoryLimit()) {
     this.name = fullDeviceName("REF", index);
   }
 
   allocate(spec: BufferSpec): HostBuffer {
+    this.checkFits(bytesOf(spec), `a ${spec.dtype}${formatShape(spec.shape)} buffer`);
     return this.wrap(Tensor.zeros(spec.dtype, spec.shape));
   }
 
   /** Makes a host tensor a buffer of this device (no copy: tensors are immutable). */
   wrap(t: Tensor): HostBuffer {
-    this.inUse += bytesOf(t);
-    if (this.inUse > this.peak) this.peak = this.inUse;
+    const owners = this.owners.get(t.data) ?? 0;
+    if (owners === 0) {
+      const bytes = bytesOf(t);
+      this.checkFits(bytes, `a ${t.dtype}${formatShape(t.shape)} buffer`);
+      this.inUse += bytes;
+      if (this.inUse > this.peak) this.peak = this.inUse;
+    }
+    this.owners.set(t.data, owners + 1);
     return new HostBuffer(t, this);
   }
 
   free(buffer: DeviceBuffer): void {
-    this.inUse -= bytesOf(buffer);
+    const t = (buffer as HostBuffer).tensor;
+    const owners = (this.owners.get(t.data) ?? 1) - 1;
+    if (owners > 0) this.owners.set(t.data, owners);
+    else {
+      this.owners.delete(t.data);
+      this.inUse -= bytesOf(t);
+    }
   }
   upload(t: Tensor): HostBuffer {
     return this.wrap(t);
@@ -52,11 +74,45 @@ export class RefDevice implements Device {
   download(buffer: DeviceBuffer): Promise<Tensor> {
     return Promise.resolve((buffer as HostBuffer).tensor);
   }
+  /**
+   * Runs a kernel after checking that its outputs fit: their shapes come from the op's inference
+   * on this run's inputs (values included), so a Fill of [2^31] floats is refused before the
+   * reference allocates 8 GiB. Outputs inference cannot size are checked when wrapped.
+   */
   run(kernel: Kernel, ctx: KernelContext): void | Promise<void> {
+    const specs = ctx.node.op.infer(
+      ctx.inputs.map((b) => ({
+        dtype: b.dtype,
+        shape: b.shape,
+        value: b instanceof HostBuffer ? b.tensor : undefined,
+      })),
+      ctx.attrs,
+    );
+    let bytes = 0;
+    const asked: string[] = [];
+    specs.forEach((s, i) => {
+      if (!isFullyDefined(s.shape)) return;
+      const b = bytesOf({ dtype: s.dtype, shape: s.shape });
+      bytes += b;
+      asked.push(`output ${i} (${s.dtype}${formatShape(s.shape)})`);
+    });
+    this.checkFits(bytes, asked.join(" and "), { node: ctx.node.name, op: ctx.node.op.name });
     return kernel.run(ctx);
   }
+
+  private checkFits(bytes: number, what: string, context: ErrorContext = {}): void {
+    if (this.inUse + bytes <= this.memoryLimit) return;
+    throw new EdgeflowError(
+      `out of REF memory: ${what} asks ${formatBytes(bytes)}, but only ${
+        formatBytes(Math.max(0, this.memoryLimit - this.inUse))
+      } of the memoryLimit of ${
+        formatBytes(this.memoryLimit)
+      } are free (deviceOptions.REF.memoryLimit)`,
+      context,
+    );
+  }
   memory(): MemoryStats {
-    return { inUse: this.inUse, peak: this.peak };
+    return { inUse: this.inUse, peak: this.peak, capacity: this.memoryLimit };
   }
   /** Starts peak tracking afresh (tests of the executor's memory use). */
   resetPeak(): void {

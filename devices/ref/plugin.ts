@@ -3,6 +3,7 @@ import type { HostBuffer } from "../../core/buffer.ts";
 import { type DevicePlugin, type Kernel } from "../../core/kernel.ts";
 import type { Attrs, OpDef } from "../../core/op.ts";
 import { ALL_OPS } from "../../core/ops/registry.ts";
+import { memoryLimitOf } from "../../core/memory_limit.ts";
 import { RefDevice } from "./device.ts";
 
 /** Ops with no kernel anywhere: the session feeds Placeholders itself. */
@@ -21,6 +22,7 @@ export function referenceKernel(op: OpDef): Kernel<Attrs, RefDevice> {
 
 export const refPlugin: DevicePlugin<RefDevice> = {
   type: "REF",
-  create: (options) => Promise.resolve(new RefDevice(options?.index ?? 0)),
+  create: (options) =>
+    Promise.resolve(new RefDevice(options?.index ?? 0, memoryLimitOf(options, "REF"))),
   kernels: ALL_OPS.filter((op) => !FED_BY_SESSION.has(op.name)).map(referenceKernel),
 };

@@ -24,6 +24,7 @@ import type { Shape } from "../../core/shape.ts";
 import { Tensor } from "../../core/tensor.ts";
 import { SimClock, type Span } from "./clock.ts";
 import { Hbm, TpuBuffer } from "./hbm.ts";
+import { memoryLimitOf } from "../../core/memory_limit.ts";
 import { figuresOf, resolveParams, type TpuFigures, type TpuParams } from "./params.ts";
 import { type KernelTiming, kernelTiming, transferCycles, type Work } from "./timing.ts";
 
@@ -52,7 +53,7 @@ export class TpuDevice implements Device {
     this.name = fullDeviceName("TPU", options.index ?? 0);
     this.params = resolveParams(options);
     this.figures = figuresOf(this.params);
-    this.hbm = new Hbm(this.params.hbmBytes);
+    this.hbm = new Hbm(this.params.hbmBytes, memoryLimitOf(options, "TPU"));
     this.performance = {
       flops: this.figures.peakFlops,
       bandwidth: this.params.hbmBandwidth,

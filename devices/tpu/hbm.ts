@@ -6,6 +6,7 @@
 import { allocStorage, byteSize, type DType, isNumeric, type Storage } from "../../core/dtype.ts";
 import type { Device, DeviceBuffer } from "../../core/device.ts";
 import { EdgeflowError, type ErrorContext } from "../../core/errors.ts";
+import { defaultMemoryLimit, formatBytes } from "../../core/memory_limit.ts";
 import { formatShape, type Shape, sizeOf } from "../../core/shape.ts";
 
 export class TpuBuffer implements DeviceBuffer {
@@ -28,19 +29,21 @@ export class TpuBuffer implements DeviceBuffer {
   ) {}
 }
 
-/** Bytes and binary units: "4194304 bytes (4.00 MiB)". */
-export function formatBytes(bytes: number): string {
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = bytes, u = -1;
-  while (v >= 1024 && u < units.length - 1) (v /= 1024), u++;
-  return u < 0 ? `${bytes} bytes` : `${bytes} bytes (${v.toFixed(2)} ${units[u]})`;
-}
+export { formatBytes };
 
 export class Hbm {
   inUse = 0;
   peak = 0;
+  /**
+   * Bytes that may be allocated: the emulated HBM, or less where the host's memory is smaller
+   * (the `memoryLimit` option, by default a share of the host's RAM): the bytes live in host
+   * typed arrays, and a 32 GiB HBM on a 23 GiB host would end in the process being killed.
+   */
+  readonly capacity: number;
 
-  constructor(readonly capacity: number) {}
+  constructor(readonly hbmBytes: number, memoryLimit = defaultMemoryLimit()) {
+    this.capacity = Math.min(hbmBytes, memoryLimit);
+  }
 
   get free(): number {
     return this.capacity - this.inUse;
@@ -63,10 +66,14 @@ export class Hbm {
     const size = sizeOf(shape);
     const bytes = size * byteSize(dtype);
     if (bytes > this.free) {
+      const what = this.capacity < this.hbmBytes
+        ? `the memoryLimit of ${formatBytes(this.capacity)} (deviceOptions.TPU.memoryLimit; ` +
+          `the emulated HBM holds ${formatBytes(this.hbmBytes)})`
+        : formatBytes(this.capacity);
       throw new EdgeflowError(
-        `out of TPU HBM: ${purpose} (${dtype}${formatShape(shape)}) asks ${
-          formatBytes(bytes)
-        }, but only ${formatBytes(this.free)} of ${formatBytes(this.capacity)} are free`,
+        `out of TPU ${this.capacity < this.hbmBytes ? "memory" : "HBM"}: ${purpose} (${dtype}${
+          formatShape(shape)
+        }) asks ${formatBytes(bytes)}, but only ${formatBytes(this.free)} of ${what} are free`,
         context,
       );
     }

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { estimateSeconds, workOf } from "../../core/cost_model.ts";
 import type { KernelContext } from "../../core/kernel.ts";
+import { defaultMemoryLimit } from "../../core/memory_limit.ts";
 import { TpuDevice } from "../../devices/tpu/device.ts";
 import { resolveParams, TPU_V4 } from "../../devices/tpu/params.ts";
 import { kernelTiming, transferCycles } from "../../devices/tpu/timing.ts";
@@ -120,7 +121,9 @@ Deno.test("parameters: TPU v4 by default, configurable, validated", () => {
   assert.ok(Math.abs(d.figures.peakFlops / 275e12 - 1) < 0.005, "Google's 275 TFLOP/s per chip");
   assert.equal(d.performance.flops, d.figures.peakFlops);
   assert.equal(d.performance.bandwidth, 1.2e12);
-  assert.equal(d.memory().capacity, 32 * 2 ** 30);
+  // The emulated 32 GiB HBM, bounded by the host's share (core/memory_limit.ts).
+  assert.equal(d.memory().capacity, Math.min(32 * 2 ** 30, defaultMemoryLimit()));
+  assert.equal(new TpuDevice({ memoryLimit: 2 ** 50 }).memory().capacity, 32 * 2 ** 30);
   const small = new TpuDevice({ index: 1, mxuRows: 8, mxuCols: 8, tensorCores: 1 });
   assert.equal(small.name, "/job:localhost/replica:0/task:0/device:TPU:1");
   assert.equal(small.figures.peakFlops, 2 * 4 * 64 * TPU_V4.clockHz);

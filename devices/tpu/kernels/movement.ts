@@ -6,7 +6,7 @@
  * (an identity transpose or strided slice) are views.
  */
 import type { Attrs } from "../../../core/op.ts";
-import { stridedIndex } from "../../../core/ops/array_util.ts";
+import { type FlatIndex, stridedIndex } from "../../../core/ops/array_util.ts";
 import { Pad, resolvePad, Tile, tileIndex, tileShape } from "../../../core/ops/pad_tile.ts";
 import { Slice, StridedSlice } from "../../../core/ops/slice.ts";
 import { resolveSlice, resolveStridedSlice } from "../../../core/ops/slice_spec.ts";
@@ -32,7 +32,7 @@ function gatherOutput<A extends Attrs>(ctx: TpuContext<A>, shape: Shape, index: 
 }
 
 /** The block starting at `begin`, stepping `steps`, `size` elements per dim (Slice's copy). */
-function blockIndex(shape: Shape, begin: number[], steps: number[], size: number[]): Int32Array {
+function blockIndex(shape: Shape, begin: number[], steps: number[], size: number[]): FlatIndex {
   const inStrides = stridesOf(shape);
   const empty = size.some((s) => s === 0);
   const offset = empty ? 0 : begin.reduce((o, b, d) => o + b * inStrides[d], 0);

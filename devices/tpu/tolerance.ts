@@ -27,11 +27,17 @@ import { numbers, type Tensor } from "../../core/tensor.ts";
 const UB = 2 ** -8;
 const U = 2 ** -24;
 
-/** The largest |value| of a tensor (0 when empty). */
+/**
+ * The largest finite |value| of a tensor (0 when empty). Non-finite inputs make their outputs
+ * non-finite, which the comparison matches exactly; letting a NaN in would make the bound NaN
+ * and fail every other output of the case.
+ */
 export function maxAbs(t: Tensor): number {
   const xs = numbers(t);
   let m = 0;
-  for (let i = 0; i < xs.length; i++) m = Math.max(m, Math.abs(xs[i]));
+  for (let i = 0; i < xs.length; i++) {
+    if (Number.isFinite(xs[i])) m = Math.max(m, Math.abs(xs[i]));
+  }
   return m;
 }
 

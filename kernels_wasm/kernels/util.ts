@@ -51,11 +51,17 @@ export function cpuDTypes(allowed: readonly DType[]): DType[] {
 /** Every numeric dtype: what kernels that only move bytes accept. */
 export const BYTE_DTYPES: readonly DType[] = NUMERIC_DTYPES;
 
-/** The largest |value| of a numeric tensor (1 for an empty one, so bounds stay positive). */
+/**
+ * The largest finite |value| of a numeric tensor (1 for an empty one, so bounds stay positive).
+ * Non-finite values make their outputs non-finite, compared exactly; a NaN here would make the
+ * bound NaN and fail every finite output.
+ */
 export function maxAbs(t: Tensor): number {
   const xs = numbers(t);
   let m = 0;
-  for (let i = 0; i < xs.length; i++) m = Math.max(m, Math.abs(xs[i]));
+  for (let i = 0; i < xs.length; i++) {
+    if (Number.isFinite(xs[i])) m = Math.max(m, Math.abs(xs[i]));
+  }
   return xs.length === 0 ? 1 : m;
 }
 

@@ -116,6 +116,41 @@ Deno.test("save from WASM, restore onto TPU and REF", async () => {
   }
 });
 
+Deno.test("save from WASM, restore onto WebGPU", async (t) => {
+  await using tmp = await tempDir();
+  const dir = tmp.path;
+  // WebGPU stores int64 as checked int32 (WGSL has no i64): the step stays in that range here.
+  const values = { ...allDtypes(4), global_step: new Tensor("int64", [], BigInt64Array.of(-4n)) };
+  const a = model(values);
+  await using wasm = new ef.Session(a.g, { device: "WASM" });
+  await wasm.run([], {}, [a.init]);
+  const path = await new Saver().save(wasm, dir, { step: 4 });
+  const b = model(zerosLike(values));
+  await using gpu = new ef.Session(b.g, { device: "WEBGPU" });
+  try {
+    await gpu.device("WEBGPU");
+  } catch (e) {
+    return reportMissing(t, `no WebGPU device on this machine (${(e as Error).message})`);
+  }
+  await new Saver().restore(gpu, dir);
+  const metadata: ef.RunMetadata = { steps: [] };
+  await gpu.run(b.reads, {}, [], { metadata });
+  const read = metadata.steps.find((st) => st.node === b.reads[0].node.name)!;
+  assert.match(read.device, /device:WEBGPU:0$/);
+  assertSameValues(await readAll(gpu, b), values);
+
+  // A value the device cannot hold is refused, naming the file and the tensor.
+  await wasm.run([], {}, [a.vars[b.names.indexOf("global_step")].assign(2n ** 40n)]);
+  await new Saver().save(wasm, dir, { step: 5 });
+  await assert.rejects(
+    () => new Saver().restore(gpu, dir),
+    (e) =>
+      e instanceof CheckpointError && e.tensor === "global_step" &&
+      e.file === `${dir}/ckpt-5.safetensors` && /does not fit/.test(e.message),
+  );
+  assert.equal(path, `${dir}/ckpt-4`);
+});
+
 Deno.test("a named set of variables; the step read from a tensor in the same run", async () => {
   await using tmp = await tempDir();
   const dir = tmp.path;

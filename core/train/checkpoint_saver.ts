@@ -81,6 +81,7 @@ interface SaverOps {
   readonly variables: readonly SaveableVariable[];
   readonly reads: readonly Output[];
   readonly feeds: readonly Output[];
+  readonly assigns: readonly Node[];
   readonly restore: Node;
 }
 
@@ -169,7 +170,14 @@ export class Saver {
       }
       return storedToTensor(stored, dataPath);
     });
-    await session.run([], ops.feeds.map((f, i) => [f, values[i]] as const), [ops.restore]);
+    try {
+      await session.run([], ops.feeds.map((f, i) => [f, values[i]] as const), [ops.restore]);
+    } catch (e) {
+      // A device refusing a value (int64 beyond WebGPU's int32 storage, say): name the tensor.
+      const i = e instanceof EdgeflowError ? ops.assigns.findIndex((a) => a.name === e.node) : -1;
+      if (i < 0) throw e;
+      throw new CheckpointError(dataPath, ops.names[i], (e as Error).message, { cause: e });
+    }
     return manifest;
   }
 
@@ -316,6 +324,7 @@ function buildOps(graph: Graph, pairs: [string, SaveableVariable][]): SaverOps {
       variables: pairs.map(([, v]) => v),
       reads,
       feeds,
+      assigns,
       restore: group(assigns, { graph, name: "restore_all" }),
     };
   });

@@ -34,3 +34,4 @@ export { fromGraphDef, type GraphDefJson, toGraphDef } from "./core/formats/grap
 export { MapHostContext } from "./core/host_context.ts";
 export { HostBuffer } from "./core/buffer.ts";
 export { ResourceTable } from "./core/resources.ts";
+export * as train from "./core/train/mod.ts";

@@ -53,7 +53,7 @@ export class Recorder {
     const entries: GPUBindGroupEntry[] = [];
     const bind = (b: GpuBuffer) => {
       b.storage.batch = this.batch;
-      entries.push({ binding: entries.length, resource: { buffer: b.gpu, size: b.bytes } });
+      entries.push({ binding: entries.length, resource: { buffer: b.gpu, size: b.bindingBytes } });
     };
     d.inputs.forEach(bind);
     d.outputs.forEach(bind);

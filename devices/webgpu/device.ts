@@ -17,7 +17,7 @@ import type {
   PreparedKernel,
 } from "../../core/device.ts";
 import { fullDeviceName } from "../../core/device_spec.ts";
-import { EdgeflowError } from "../../core/errors.ts";
+import { EdgeflowError, type ErrorContext } from "../../core/errors.ts";
 import type { Node } from "../../core/graph.ts";
 import type { Kernel, KernelContext } from "../../core/kernel.ts";
 import type { Attrs } from "../../core/op.ts";
@@ -235,14 +235,14 @@ export class WebGpuDevice implements Device {
     this.checkAlive();
     const work = dispatches.filter((d) => d.workgroups.every((w) => w !== 0));
     const missing = work.filter((d) => !this.pipelines.get(d.program));
+    const context = { node: node.name, op: node.op.name };
     if (missing.length === 0) {
-      for (const d of work) this.record(d);
+      for (const d of work) this.record(d, context);
       return;
     }
-    const context = { node: node.name, op: node.op.name };
     return Promise.all(missing.map((d) => this.pipelines.compile(d.program, context))).then(() => {
       this.checkAlive();
-      for (const d of work) this.record(d);
+      for (const d of work) this.record(d, context);
     });
   }
 
@@ -278,16 +278,17 @@ export class WebGpuDevice implements Device {
 
   // ---- internals --------------------------------------------------------------------------
 
-  private record(d: Dispatch): void {
+  private record(d: Dispatch, context: ErrorContext): void {
     for (const w of d.workgroups) {
       if (w !== undefined && w > this.maxWorkgroups) {
         throw new EdgeflowError(
           `${d.program.name} needs ${w} workgroups along one dimension (at most ${this.maxWorkgroups})`,
+          context,
         );
       }
     }
     const layout = this.pipelines.bindGroupLayout(d.program.inputs, d.program.outputs);
-    this.recorder.dispatch(d, this.pipelines.get(d.program)!, layout);
+    this.recorder.dispatch(d, this.pipelines.get(d.program)!, layout, context);
   }
 
   private alloc(spec: BufferSpec, forUpload: boolean): GpuBuffer {
@@ -319,10 +320,13 @@ export class WebGpuDevice implements Device {
     if (this.disposed) throw new EdgeflowError("the WebGPU device was disposed");
   }
 
-  /** A loss, or an error the GPU reported since the last readback (reported once). */
+  /**
+   * A loss, or an error the GPU reported since the last readback (reported once): a refused
+   * batch (recorder.ts names its dispatch's node), or one reported outside any batch.
+   */
   private failure(): EdgeflowError | undefined {
     if (this.lost) return this.lost;
-    const e = this.reported;
+    const e = this.recorder.taken() ?? this.reported;
     this.reported = undefined;
     return e;
   }

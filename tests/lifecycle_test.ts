@@ -9,7 +9,9 @@ import { reportMissing } from "./kernels/devices.ts";
 const TYPES = ["REF", "WASM", "WEBGPU", "TPU"] as const;
 
 /** A registry whose plugin for `type` counts the devices it creates. */
-function countingRegistry(type: ef.DeviceType): { registry: ef.KernelRegistry; created: () => number } {
+function countingRegistry(
+  type: ef.DeviceType,
+): { registry: ef.KernelRegistry; created: () => number } {
   const plugin = ef.defaultRegistry.plugin(type)!;
   let created = 0;
   const registry = new ef.KernelRegistry();

@@ -33,8 +33,11 @@ export class Engine {
 
   static start(c: Config): Engine {
     const script = new URL(c.script, import.meta.url).pathname;
+    // The repository's lockfile pins the peers; deno.json leaves it off so that the demo and a
+    // URL import fetch nothing but Edgeflow.
+    const lock = new URL("../deno.lock", import.meta.url).pathname;
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", script, String(c.threads)],
+      args: ["run", "-A", `--lock=${lock}`, script, String(c.threads)],
       env: MALLOC_ENV,
       stdin: "piped",
       stdout: "piped",

@@ -4,8 +4,8 @@
 // interleaved: every round runs each runner once, in a shuffled order. The table shows each
 // runner's median over rounds, and the median over rounds of that round's ratio (tfjs time /
 // Edgeflow time), with its spread.
-import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs-backend-cpu";
+import * as tf from "npm:@tensorflow/tfjs-core@4";
+import "npm:@tensorflow/tfjs-backend-cpu@4";
 import * as ef from "../mod.ts";
 import { fixed, median, printTable, shuffled } from "./stats.ts";
 

@@ -2,7 +2,7 @@
 // parent's measuring commands (bench/wasm_engine.ts) on ORT's WASM execution provider (SIMD) with
 // that many threads. ORT's convolutions are NCHW, so its inputs are laid out that way; weights are
 // initializers (ORT may pre-pack them), data inputs are fed to each run.
-import * as ort from "onnxruntime-web";
+import * as ort from "npm:onnxruntime-web@1";
 import { type OnnxGraph, onnxModel } from "./onnx_builder.ts";
 import { serve } from "./wasm_engine.ts";
 import { sameOut, values, type Workload } from "./wasm_workloads.ts";

@@ -1,8 +1,8 @@
 // @tensorflow/tfjs-backend-wasm's side of bench/wasm.ts: serves the parent's measuring commands
 // (bench/wasm_engine.ts) on tfjs's WASM backend (XNNPACK, SIMD; tfjs runs it single-threaded
 // under Deno). Inputs are tensors created once; each run reads its result back with data().
-import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs-backend-wasm";
+import * as tf from "npm:@tensorflow/tfjs-core@4";
+import "npm:@tensorflow/tfjs-backend-wasm@4";
 import { serve } from "./wasm_engine.ts";
 import { values, type Workload } from "./wasm_workloads.ts";
 

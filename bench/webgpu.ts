@@ -7,8 +7,8 @@
 // BENCH_TARGET_MS. "build" is Edgeflow's session
 // build (plan + pipeline compile + warm-up) on a fresh device; "first call" is tfjs's first
 // execution with readback, where it compiles its shaders.
-import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs-backend-webgpu";
+import * as tf from "npm:@tensorflow/tfjs-core@4";
+import "npm:@tensorflow/tfjs-backend-webgpu@4";
 import * as ef from "../mod.ts";
 import { fixed, median, printTable } from "./stats.ts";
 

@@ -68,11 +68,19 @@ export interface KernelCase<A extends Attrs> {
   readonly attrs: A;
 }
 
-/** A value v matches reference r when |v - r| ≤ atol + rtol·|r|, or within `ulps` float32 ULPs. */
+/**
+ * A value v matches reference r when |v - r| ≤ atol + rtol·|r| + ulps16·ulp16(r), or within `ulps`
+ * float32 ULPs.
+ */
 export interface Tolerance {
   atol?: number;
   rtol?: number;
   ulps?: number;
+  /**
+   * For bfloat16 and float16 outputs: units in the last place of the output's dtype at r (a
+   * float32 result a few float32 ULPs off rounds at most one 16-bit ULP away: `ulps16: 1`).
+   */
+  ulps16?: number;
   /** Why the kernel differs from the reference at all (fused multiply-add, bfloat16 inputs). */
   reason: string;
 }

@@ -105,7 +105,7 @@ export class Session implements AsyncDisposable {
     targets: readonly Target[] = [],
     options: RunOptions = {},
   ): Promise<Tensor | Tensor[]> {
-    if (this.closed) throw new EdgeflowError("the session is closed");
+    this.checkOpen();
     const single = !Array.isArray(fetches);
     const fetchOutputs = (single ? [fetches as Fetch] : fetches as readonly Fetch[]).map((f) =>
       this.output(f)
@@ -131,6 +131,7 @@ export class Session implements AsyncDisposable {
     feeds: readonly (Output | string)[] = [],
     targets: readonly Target[] = [],
   ) {
+    this.checkOpen();
     const feedOutputs = [...new Set(feeds.map((f) => this.output(f)))].sort(byName);
     await this.planFor(
       fetches.map((f) => this.output(f)),
@@ -141,6 +142,7 @@ export class Session implements AsyncDisposable {
 
   /** The session's device of a type (created on first use). */
   async device(type: DeviceType): Promise<Device> {
+    this.checkOpen();
     return (await this.deviceEntry(type)).device;
   }
 
@@ -159,6 +161,11 @@ export class Session implements AsyncDisposable {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /** A closed session creates nothing: no plan, no device nobody would dispose. */
+  private checkOpen(): void {
+    if (this.closed) throw new EdgeflowError("the session is closed");
   }
 
   // ---- signature and plan ----------------------------------------------------------------
@@ -236,6 +243,7 @@ export class Session implements AsyncDisposable {
   }
 
   private deviceEntry(type: DeviceType): Promise<DeviceEntry> {
+    this.checkOpen();
     let entry = this.devices.get(type);
     if (!entry) {
       entry = this.createDevice(type);

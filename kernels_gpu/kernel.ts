@@ -48,18 +48,11 @@ export function floatTolerance(base: Omit<Tolerance, "reason">, reason: string) 
 
 /**
  * A 16-bit float result rounds a float32 value that may be a few float32 ULPs from the float64
- * one; near a rounding midpoint that moves it one 16-bit ULP (2^-8 for bfloat16, 2^-11 for
- * float16, relative).
+ * one; near a rounding midpoint that moves it one ULP of the 16-bit dtype (the reference rounds its
+ * float64 value once): one bfloat16 or float16 unit in the last place on top of the float32 bound.
  */
 export function widenFor16(dtype: DType | undefined, tol: Tolerance): Tolerance {
-  if (dtype === "bfloat16") return { ...tol, rtol: Math.max(tol.rtol ?? 0, 2 ** -8) };
-  if (dtype === "float16") {
-    return {
-      ...tol,
-      rtol: Math.max(tol.rtol ?? 0, 2 ** -10),
-      atol: Math.max(tol.atol ?? 0, 2 ** -24),
-    };
-  }
+  if (dtype === "bfloat16" || dtype === "float16") return { ...tol, ulps16: 1 };
   return tol;
 }
 

@@ -2,7 +2,7 @@
 // writes under injected failures, keep-last-N, every corruption named by file and tensor, mutated
 // files giving only EdgeflowErrors, and Debian's numpy reading a checkpoint without Edgeflow.
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "npm:fast-check@4";
 import * as ef from "../mod.ts";
 import type { CheckpointFileSystem } from "../core/train/checkpoint_files.ts";
 import { littleEndianBytes } from "../core/train/checkpoint_safetensors.ts";

@@ -1,6 +1,6 @@
 // Shared by the op property tests and the kernel equivalence suite: fast-check parameters and
 // an op's arbitrary with fast-check's real module.
-import fc from "fast-check";
+import fc from "npm:fast-check@4";
 import type { DType } from "../core/dtype.ts";
 import type { OpCase, OpDef } from "../core/op.ts";
 import type { FastCheck } from "../core/testing/fast_check_types.ts";

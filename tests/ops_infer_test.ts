@@ -1,7 +1,7 @@
 // For every op with an arbitrary: the shape and dtype inferred from input specs equal those of
 // the reference output, on random valid inputs.
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "npm:fast-check@4";
 import { ALL_OPS } from "../core/ops/registry.ts";
 import { resolveAttrs } from "../core/graph.ts";
 import { MapHostContext } from "../core/host_context.ts";

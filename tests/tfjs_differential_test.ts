@@ -7,9 +7,9 @@
 // TensorFlow's semantics are the truth: where tfjs departs from TensorFlow, the departure is listed
 // in DEPARTURES with its reason, and cases it covers are counted and printed, not compared.
 import assert from "node:assert/strict";
-import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs-backend-cpu";
-import fc from "fast-check";
+import * as tf from "npm:@tensorflow/tfjs-core@4";
+import "npm:@tensorflow/tfjs-backend-cpu@4";
+import fc from "npm:fast-check@4";
 import type { DType } from "../core/dtype.ts";
 import type { Attrs, OpCase, OpDef } from "../core/op.ts";
 import * as B from "../core/ops/binary.ts";

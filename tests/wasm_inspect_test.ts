@@ -1,29 +1,50 @@
-// Reads the built kernel modules with wabt's wasm2wat (installed with the wabt package, as CI
-// does) and checks what the WASM device relies on: the memory every module imports is shared,
-// the GEMM and convolution micro-kernels multiply with relaxed SIMD, and the elementwise kernels
-// are vectorised.
+// Reads the built kernel modules with wabt's wasm2wat (the npm package `wabt`, wabt compiled to
+// JavaScript, so no system tool is needed) and checks what the WASM device relies on: the memory
+// every module imports is shared, the GEMM and convolution micro-kernels multiply with relaxed
+// SIMD, and the elementwise kernels are vectorised.
 import assert from "node:assert/strict";
+import initWabt from "npm:wabt@1";
 import {
   CONV_WASM_BASE64,
   GEMM_WASM_BASE64,
   KERNELS_WASM_BASE64,
 } from "../kernels_wasm/gen/modules.ts";
 
-async function wat(base64: string): Promise<string> {
-  const file = await Deno.makeTempFile({ suffix: ".wasm" });
+const wabt = await initWabt();
+/** Every feature wabt's JavaScript API names, as `wasm2wat --enable-all` (the kernels use threads and
+ * relaxed SIMD). */
+const ALL_FEATURES = {
+  exceptions: true,
+  mutable_globals: true,
+  sat_float_to_int: true,
+  sign_extension: true,
+  simd: true,
+  threads: true,
+  function_references: true,
+  multi_value: true,
+  tail_call: true,
+  bulk_memory: true,
+  reference_types: true,
+  annotations: true,
+  code_metadata: true,
+  gc: true,
+  memory64: true,
+  extended_const: true,
+  relaxed_simd: true,
+};
+
+/** The module's text as `wasm2wat --enable-all` prints it (names from the name section). */
+function wat(base64: string): string {
+  const module = wabt.readWasm(Uint8Array.fromBase64(base64), {
+    readDebugNames: true,
+    ...ALL_FEATURES,
+  });
   try {
-    await Deno.writeFile(file, Uint8Array.fromBase64(base64));
-    const out = await new Deno.Command("wasm2wat", {
-      args: ["--enable-all", file],
-      stdout: "piped",
-      stderr: "piped",
-    }).output().catch((e) => {
-      throw new Error(`wasm2wat (wabt) is needed to inspect the kernels: ${e}`);
-    });
-    assert.ok(out.success, new TextDecoder().decode(out.stderr));
-    return new TextDecoder().decode(out.stdout);
+    // As wasm2wat does: references by index print as the name section's names.
+    module.applyNames();
+    return module.toText({ foldExprs: false, inlineExport: false });
   } finally {
-    await Deno.remove(file);
+    module.destroy();
   }
 }
 
@@ -53,8 +74,8 @@ const count = (body: string, pattern: RegExp) => body.match(pattern)?.length ?? 
 const SHARED_MEMORY = /\(import "env" "memory" \(memory \(;0;\) \d+ \d+ shared\)\)/;
 const V128 = /\b(v128|f32x4|i32x4|i16x8|i8x16|f64x2|i64x2)\.[a-z_0-9]+/g;
 
-Deno.test("gemm.wasm: shared memory and a relaxed-SIMD 6x8 micro-kernel", async () => {
-  const text = await wat(GEMM_WASM_BASE64);
+Deno.test("gemm.wasm: shared memory and a relaxed-SIMD 6x8 micro-kernel", () => {
+  const text = wat(GEMM_WASM_BASE64);
   assert.match(text, SHARED_MEMORY);
   const kernel = functions(text).get("sgemm_6x8");
   assert.ok(kernel, "gemm.wasm exports sgemm_6x8");
@@ -64,8 +85,8 @@ Deno.test("gemm.wasm: shared memory and a relaxed-SIMD 6x8 micro-kernel", async 
   assert.equal(count(kernel, /v128\.load32_splat/g), 6 * 9);
 });
 
-Deno.test("conv.wasm: shared memory and a relaxed-SIMD 6x8 direct-convolution kernel", async () => {
-  const text = await wat(CONV_WASM_BASE64);
+Deno.test("conv.wasm: shared memory and a relaxed-SIMD 6x8 direct-convolution kernel", () => {
+  const text = wat(CONV_WASM_BASE64);
   assert.match(text, SHARED_MEMORY);
   const kernel = functions(text).get("sconv_6x8");
   assert.ok(kernel, "conv.wasm exports sconv_6x8");
@@ -75,8 +96,8 @@ Deno.test("conv.wasm: shared memory and a relaxed-SIMD 6x8 direct-convolution ke
   assert.equal(count(kernel, /v128\.load32_splat/g), 6 * 4);
 });
 
-Deno.test("kernels.wasm: shared memory, the micro-kernels imported, SIMD in the hot kernels", async () => {
-  const text = await wat(KERNELS_WASM_BASE64);
+Deno.test("kernels.wasm: shared memory, the micro-kernels imported, SIMD in the hot kernels", () => {
+  const text = wat(KERNELS_WASM_BASE64);
   assert.match(text, SHARED_MEMORY);
   assert.match(text, /\(import "gemm" "sgemm_6x8" \(func/);
   assert.match(text, /\(import "conv" "sconv_6x8" \(func/);

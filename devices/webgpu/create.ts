@@ -1,10 +1,11 @@
 /**
- * Finding a GPU: requests an adapter and a device with the adapter's own buffer limits (the
- * defaults cap bindings at 128 MiB). Returns null where there is no WebGPU or no adapter; Mesa's
- * lavapipe gives a software adapter on machines without a GPU.
+ * Finding a GPU: the process's shared GPUDevice (shared.ts; requested with the adapter's own
+ * buffer limits, as the defaults cap bindings at 128 MiB) wrapped in a WebGpuDevice of its own.
+ * Returns null where there is no WebGPU or no adapter; Mesa's lavapipe gives a software adapter
+ * on machines without a GPU.
  */
-import { EdgeflowError } from "../../core/errors.ts";
 import { WebGpuDevice, type WebGpuOptions } from "./device.ts";
+import { sharedGpu } from "./shared.ts";
 
 export async function createWebGpuDevice(
   options: WebGpuOptions = {},
@@ -12,26 +13,11 @@ export async function createWebGpuDevice(
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!gpu) return null;
   quietMesa();
-  const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference });
-  if (!adapter) return null;
-  if (options.shaderF16 && !adapter.features.has("shader-f16")) {
-    throw new EdgeflowError(
-      `the shaderF16 option needs the adapter's shader-f16 feature, which ` +
-        `${adapter.info.description || "this adapter"} lacks`,
-    );
-  }
-  const limits = adapter.limits;
-  const device = await adapter.requestDevice({
-    requiredFeatures: options.shaderF16 ? ["shader-f16"] : [],
-    requiredLimits: {
-      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
-      maxBufferSize: limits.maxBufferSize,
-      maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
-      maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
-      maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
-    },
+  const shared = await sharedGpu(gpu, {
+    powerPreference: options.powerPreference,
+    shaderF16: options.shaderF16 === true,
   });
-  return new WebGpuDevice(device, adapter.info, options);
+  return shared && new WebGpuDevice(shared, options);
 }
 
 /**

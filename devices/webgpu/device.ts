@@ -17,7 +17,7 @@ import type {
   PreparedKernel,
 } from "../../core/device.ts";
 import { fullDeviceName } from "../../core/device_spec.ts";
-import { EdgeflowError } from "../../core/errors.ts";
+import { EdgeflowError, type ErrorContext } from "../../core/errors.ts";
 import type { Node } from "../../core/graph.ts";
 import type { Kernel, KernelContext } from "../../core/kernel.ts";
 import type { Attrs } from "../../core/op.ts";
@@ -25,12 +25,13 @@ import { formatShape, type Shape } from "../../core/shape.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { GpuBuffer } from "./buffer.ts";
 import { ConstantCache } from "./constants.ts";
-import { PipelineCache } from "./pipelines.ts";
+import type { PipelineCache } from "./pipelines.ts";
 import { BufferPool } from "./pool.ts";
 import type { Dispatch, Program } from "./program.ts";
 import { Readback } from "./readback.ts";
 import { Recorder } from "./recorder.ts";
-import { Warmup } from "./warmup.ts";
+import type { Warmup } from "./warmup.ts";
+import type { GpuListener, SharedGpu } from "./shared.ts";
 import { encode, storageBytes, type StorageType, storageType } from "./storage.ts";
 
 /** Options of `webgpuPlugin.create` (Session's `deviceOptions.WEBGPU`). */
@@ -76,6 +77,10 @@ export class WebGpuDevice implements Device {
   readonly pool: BufferPool;
   /** Workgroups per dispatch dimension, at most. */
   readonly maxWorkgroups: number;
+  readonly gpu: GPUDevice;
+  readonly info: GPUAdapterInfo;
+  private readonly shared: SharedGpu;
+  private readonly listener: GpuListener;
   private readonly staging: BufferPool;
   private readonly readback: Readback;
   private readonly constants: ConstantCache;
@@ -88,11 +93,12 @@ export class WebGpuDevice implements Device {
   private reported?: EdgeflowError;
   private disposed = false;
 
-  constructor(
-    readonly gpu: GPUDevice,
-    readonly info: GPUAdapterInfo,
-    readonly options: WebGpuOptions = {},
-  ) {
+  /** A device of its own (pools, batches, memory accounting) on the process's shared GPU. */
+  constructor(shared: SharedGpu, readonly options: WebGpuOptions = {}) {
+    const { device: gpu, info } = shared;
+    this.shared = shared;
+    this.gpu = gpu;
+    this.info = info;
     this.name = fullDeviceName("WEBGPU", options.index ?? 0);
     this.nativeF16 = options.shaderF16 === true;
     this.performance = info.isFallbackAdapter
@@ -109,26 +115,28 @@ export class WebGpuDevice implements Device {
       options.poolBytes ?? 256 * 2 ** 20,
     );
     this.staging = new BufferPool(gpu, usage.MAP_READ | usage.COPY_DST, 64 * 2 ** 20);
-    this.pipelines = new PipelineCache(gpu);
+    this.pipelines = shared.pipelines;
     this.recorder = new Recorder(gpu, this.pool);
     this.readback = new Readback(this.recorder, this.staging, () => this.failure());
     this.constants = new ConstantCache(this);
-    this.warmup = new Warmup(gpu, this.pipelines);
-    gpu.lost.then((info) => {
-      if (this.disposed) return;
-      this.lost = new EdgeflowError(
-        `the WebGPU device was lost (${info.reason}): ${info.message}; ` +
-          "create a new session to get a fresh device",
-      );
-      this.readback.failAll(this.lost);
-    });
-    gpu.addEventListener("uncapturederror", (event) => {
-      const e = (event as GPUUncapturedErrorEvent).error;
-      const what = e instanceof GPUOutOfMemoryError
-        ? "the GPU ran out of memory"
-        : "the GPU reported an error";
-      this.reported ??= new EdgeflowError(`${what}: ${e.message.trim()}`);
-    });
+    this.warmup = shared.warmup;
+    this.listener = {
+      lost: (info) => {
+        if (this.disposed) return;
+        this.lost = new EdgeflowError(
+          `the WebGPU device was lost (${info.reason}): ${info.message}; ` +
+            "create a new session to get a fresh device",
+        );
+        this.readback.failAll(this.lost);
+      },
+      error: (e) => {
+        const what = e instanceof GPUOutOfMemoryError
+          ? "the GPU ran out of memory"
+          : "the GPU reported an error";
+        this.reported ??= new EdgeflowError(`${what}: ${e.message.trim()}`);
+      },
+    };
+    shared.listeners.add(this.listener);
   }
 
   /** Whether the device was lost (after which every call fails). */
@@ -235,14 +243,14 @@ export class WebGpuDevice implements Device {
     this.checkAlive();
     const work = dispatches.filter((d) => d.workgroups.every((w) => w !== 0));
     const missing = work.filter((d) => !this.pipelines.get(d.program));
+    const context = { node: node.name, op: node.op.name };
     if (missing.length === 0) {
-      for (const d of work) this.record(d);
+      for (const d of work) this.record(d, context);
       return;
     }
-    const context = { node: node.name, op: node.op.name };
     return Promise.all(missing.map((d) => this.pipelines.compile(d.program, context))).then(() => {
       this.checkAlive();
-      for (const d of work) this.record(d);
+      for (const d of work) this.record(d, context);
     });
   }
 
@@ -263,6 +271,7 @@ export class WebGpuDevice implements Device {
       await this.gpu.queue.onSubmittedWorkDone();
     }
     this.disposed = true;
+    this.shared.listeners.delete(this.listener);
     this.constants.clear();
     // A lost device's objects are gone with it; destroying them again is not safe in every
     // implementation.
@@ -270,24 +279,23 @@ export class WebGpuDevice implements Device {
     this.pool.trim();
     this.staging.trim();
     this.recorder.destroy();
-    this.warmup.destroy();
-    // The memory is returned above; the GPUDevice itself is left to the garbage collector:
-    // Deno 2.9's WebGPU intermittently aborts at exit ("double free") after an explicit
-    // GPUDevice.destroy().
+    // The GPUDevice, its pipelines and warm-up buffers stay for the process's next session
+    // (shared.ts).
   }
 
   // ---- internals --------------------------------------------------------------------------
 
-  private record(d: Dispatch): void {
+  private record(d: Dispatch, context: ErrorContext): void {
     for (const w of d.workgroups) {
       if (w !== undefined && w > this.maxWorkgroups) {
         throw new EdgeflowError(
           `${d.program.name} needs ${w} workgroups along one dimension (at most ${this.maxWorkgroups})`,
+          context,
         );
       }
     }
     const layout = this.pipelines.bindGroupLayout(d.program.inputs, d.program.outputs);
-    this.recorder.dispatch(d, this.pipelines.get(d.program)!, layout);
+    this.recorder.dispatch(d, this.pipelines.get(d.program)!, layout, context);
   }
 
   private alloc(spec: BufferSpec, forUpload: boolean): GpuBuffer {
@@ -319,10 +327,13 @@ export class WebGpuDevice implements Device {
     if (this.disposed) throw new EdgeflowError("the WebGPU device was disposed");
   }
 
-  /** A loss, or an error the GPU reported since the last readback (reported once). */
+  /**
+   * A loss, or an error the GPU reported since the last readback (reported once): a refused
+   * batch (recorder.ts names its dispatch's node), or one reported outside any batch.
+   */
   private failure(): EdgeflowError | undefined {
     if (this.lost) return this.lost;
-    const e = this.reported;
+    const e = this.recorder.taken() ?? this.reported;
     this.reported = undefined;
     return e;
   }

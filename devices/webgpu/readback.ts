@@ -84,6 +84,7 @@ export class Readback {
       held = false;
       this.waits++;
       await stage.buffer.mapAsync(GPUMapMode.READ, 0, total);
+      await this.recorder.settled();
       const failed = this.failure();
       if (failed) throw failed;
       const bytes = stage.buffer.getMappedRange(0, total).slice(0);
@@ -95,6 +96,7 @@ export class Readback {
       });
     } catch (e) {
       if (held) { for (const r of batch) release(r.buffer); }
+      await this.recorder.settled();
       const failed = this.failure() ??
         (e instanceof EdgeflowError
           ? e

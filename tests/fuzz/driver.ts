@@ -1,6 +1,6 @@
 // Runs the fuzz property over many cases with fast-check, for the CI test and `deno task fuzz`:
 // creates the devices once, bounds every case, and watches the process's memory.
-import fc from "fast-check";
+import fc from "npm:fast-check@4";
 import type { Device } from "../../core/device.ts";
 import type { DeviceType } from "../../core/device_spec.ts";
 import type { KernelRegistry } from "../../core/kernel.ts";

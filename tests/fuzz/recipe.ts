@@ -1,7 +1,7 @@
 // What one fuzz case is, as plain data fast-check draws and shrinks: the graph's sources (fed
 // placeholders and constants), a list of node recipes whose choices are read from integer tapes
 // against the graph built so far (tests/fuzz/build.ts), the extra fetches and the passes.
-import fc from "fast-check";
+import fc from "npm:fast-check@4";
 import type { DType } from "../../core/dtype.ts";
 import { ALL_OPS } from "../../core/ops/registry.ts";
 

@@ -1,5 +1,5 @@
 // Comparing a kernel's results with the reference, within a tolerance.
-import { isFloat } from "../../core/dtype.ts";
+import { type DType, isFloat } from "../../core/dtype.ts";
 import type { Tolerance } from "../../core/kernel.ts";
 import { formatShape } from "../../core/shape.ts";
 import { numbers, type Tensor } from "../../core/tensor.ts";
@@ -12,6 +12,17 @@ export function ulpDistance(a: number, b: number): number {
   const [ia, ib] = new Int32Array(buf.buffer);
   const key = (i: number) => (i < 0 ? -(i & 0x7fffffff) : i);
   return Math.abs(key(ia) - key(ib));
+}
+
+/**
+ * One unit in the last place of a bfloat16 (8 significant bits) or float16 (11) value at |r|;
+ * subnormals share the smallest normal exponent's unit.
+ */
+export function ulp16(r: number, dtype: "bfloat16" | "float16"): number {
+  const [fraction, minExponent] = dtype === "bfloat16" ? [7, -126] : [10, -14];
+  const a = Math.abs(r);
+  const exponent = a === 0 ? minExponent : Math.max(minExponent, Math.floor(Math.log2(a)));
+  return 2 ** (exponent - fraction);
 }
 
 /** Why `actual` does not match `expected`, or undefined when it does. */
@@ -45,7 +56,7 @@ export function mismatch(
     const x = a[i], r = e[i];
     if (Object.is(x, r) || x === r) continue;
     if (Number.isNaN(x) && Number.isNaN(r)) continue;
-    if (float && close(x, r, tol)) continue;
+    if (float && close(x, r, tol, actual.dtype)) continue;
     return `element ${i}: ${x}, expected ${r} (tolerance ${
       JSON.stringify({ ...tol, reason: undefined })
     })`;
@@ -53,8 +64,10 @@ export function mismatch(
   return undefined;
 }
 
-function close(x: number, r: number, tol: Tolerance): boolean {
+function close(x: number, r: number, tol: Tolerance, dtype: DType): boolean {
   if (!Number.isFinite(x) || !Number.isFinite(r)) return false;
-  if (Math.abs(x - r) <= (tol.atol ?? 0) + (tol.rtol ?? 0) * Math.abs(r)) return true;
+  const sixteen = dtype === "bfloat16" || dtype === "float16";
+  const units = sixteen && tol.ulps16 ? tol.ulps16 * ulp16(r, dtype) : 0;
+  if (Math.abs(x - r) <= (tol.atol ?? 0) + (tol.rtol ?? 0) * Math.abs(r) + units) return true;
   return tol.ulps !== undefined && ulpDistance(x, r) <= tol.ulps;
 }

@@ -3,7 +3,7 @@
 // tolerance. A kernel with no reachable case fails. Cases a kernel declares it differs on are
 // reported with their reason, not compared.
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "npm:fast-check@4";
 import { defaultRegistry, dtypesOf, type Kernel, type KernelCase } from "../../core/kernel.ts";
 import type { Attrs, OpCase } from "../../core/op.ts";
 import "../../mod.ts";

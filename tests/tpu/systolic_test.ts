@@ -2,7 +2,7 @@
 // in float32 in the MXU's tile order) and the same cycle counts as the closed form the timing
 // model uses. The bound on the cycle difference is stated here and checked: 0 cycles.
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "npm:fast-check@4";
 import { TpuDevice } from "../../devices/tpu/device.ts";
 import { mxuMatmul, mxuMatmulJs } from "../../devices/tpu/mxu.ts";
 import { roundToBf16 } from "../../devices/tpu/numerics.ts";

@@ -117,3 +117,62 @@ Deno.test("without a WebGPU implementation the plugin reports no device", async 
     if (gpu) Object.defineProperty(Navigator.prototype, "gpu", gpu);
   }
 });
+
+/** A program whose output elements are 32 bytes: a 2-element tensor's binding is too small. */
+const WIDE: Program = {
+  name: "wide",
+  key: "tests/webgpu/errors_test|wide",
+  inputs: 0,
+  outputs: 1,
+  uniforms: [],
+  source: () =>
+    `struct Wide { v: array<f32, 8> };
+@group(0) @binding(0) var<storage, read_write> out0: array<Wide>;
+struct Uniforms { unused: u32 };
+@group(0) @binding(1) var<uniform> u: Uniforms;
+@compute @workgroup_size(1)
+fn main() { out0[0].v[0] = 1.0; }
+`,
+};
+
+Deno.test("a dispatch the GPU refuses is an EdgeflowError naming its node and op", async (t) => {
+  await withDevice(t, {}, async (device) => {
+    const wide = defineGpuKernel(ef.AddV2, {
+      dtypes: ["float32"],
+      run(ctx) {
+        const out = ctx.output(0);
+        return ctx.device.encode(ctx.node, [{
+          program: WIDE,
+          inputs: [],
+          outputs: [out as never],
+          uniforms: [],
+          workgroups: [1],
+        }]);
+      },
+    });
+    const kernels = webgpuPlugin.kernels.filter((k) => k.op !== ef.AddV2);
+    const registry = new ef.KernelRegistry().install(ef.refPlugin).install({
+      ...webgpuPlugin,
+      kernels: [...kernels, wide],
+    });
+    const g = new ef.Graph();
+    const x = ef.placeholder(g, "float32", [4], { name: "x" });
+    // Valid dispatches before and after the refused one share its batch.
+    const before = ef.neg(x, { name: "before" });
+    const bad = ef.add(ef.slice(before, [0], [2]), ef.slice(before, [0], [2]), { name: "bad_add" });
+    const after = ef.exp(bad, { name: "after" });
+    await using s = new ef.Session(g, { registry, devices: [device] });
+    await assert.rejects(s.run(after, { x: [1, 2, 3, 4] }), (e: unknown) => {
+      assert.ok(e instanceof ef.EdgeflowError, String(e));
+      assert.equal(e.node, "bad_add");
+      assert.equal(e.op, "AddV2");
+      assert.match(e.message, /the GPU refused program wide/);
+      return true;
+    });
+    // The device keeps working for valid graphs.
+    const h = new ef.Graph();
+    const z = ef.neg(ef.placeholder(h, "float32", [2], { name: "z" }));
+    await using fine = new ef.Session(h, { registry, devices: [device] });
+    assert.deepEqual((await fine.run(z, { z: [1, 2] })).toArray(), [-1, -2]);
+  });
+});

@@ -21,7 +21,31 @@ function truncateMantissa(x: number, bits: number): number {
   return f32[0];
 }
 
-/** int64 sources convert exactly through BigInt; a detour through doubles would lose low bits. */
+/**
+ * An int64 rounded once to the nearest float32 (ties to even), as C's int64 → float conversion.
+ * Number(v) alone would round to a double first, and rounding that double again to float32 can
+ * land on the wrong side of a tie (2^60 + 2^36 + 1 would become 2^60, not 2^60 + 2^37). Past 2^53
+ * the value is first cut to 53 significant bits rounding to odd (dropped bits OR-ed into the
+ * last kept bit): that double is exact, and any later rounding to 24 or fewer bits sees the same
+ * side of every tie as the exact integer.
+ */
+export function int64ToFloat32(v: bigint): number {
+  const magnitude = v < 0n ? -v : v;
+  if (magnitude <= 2n ** 53n) return Math.fround(Number(v));
+  const drop = BigInt(magnitude.toString(2).length - 53);
+  let kept = magnitude >> drop;
+  if ((kept << drop) !== magnitude) kept |= 1n;
+  const rounded = Math.fround(Number(kept) * 2 ** Number(drop));
+  return v < 0n ? -rounded : rounded;
+}
+
+/**
+ * int64 sources convert exactly through BigInt; a detour through doubles would lose low bits.
+ * Integer destinations keep the low bits (static_cast wraps modulo 2^k). Float destinations
+ * round once to float32; bfloat16 and float16 then round that float32 to nearest even, which is
+ * what TensorFlow does: Eigen's bfloat16 and half constructors from an integer go through
+ * static_cast<float> first.
+ */
 function castFromInt64(x: Tensor<"int64">, dst: DType): Tensor {
   const src = x.data;
   switch (dst) {
@@ -32,7 +56,7 @@ function castFromInt64(x: Tensor<"int64">, dst: DType): Tensor {
     case "uint8":
       return new Tensor(dst, x.shape, Uint8Array.from(src, (v) => Number(BigInt.asUintN(8, v))));
     default:
-      return Tensor.fromNumbers(dst, x.shape, Float64Array.from(src, Number));
+      return Tensor.fromNumbers(dst, x.shape, Float64Array.from(src, int64ToFloat32));
   }
 }
 

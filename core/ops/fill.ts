@@ -91,13 +91,7 @@ const RANGE_DTYPES: readonly DType[] = ["bfloat16", "float16", "float32", "int8"
  * ceil-division for ints, ceil(|(limit - start) / delta|) in T's own arithmetic for floats.
  */
 export function rangeSize(start: number, limit: number, delta: number, dtype: DType): number {
-  if (delta === 0) throw new EdgeflowError("Range requires delta != 0");
-  if (delta > 0 && start > limit) {
-    throw new EdgeflowError(`Range requires start <= limit when delta > 0: ${start}/${limit}`);
-  }
-  if (delta < 0 && start < limit) {
-    throw new EdgeflowError(`Range requires start >= limit when delta < 0: ${start}/${limit}`);
-  }
+  checkRangeArgs(start, limit, delta);
   if (isInteger(dtype)) {
     return Math.floor((Math.abs(limit - start) + Math.abs(delta) - 1) / Math.abs(delta));
   }
@@ -116,9 +110,62 @@ export function rangeElement(start: number, delta: number, i: number, dtype: DTy
   return r(start + r(r(i) * delta));
 }
 
-function scalarValue(t: Tensor, what: string): number {
-  checkRank(t.shape, 0, what);
-  return numberAt(t, 0);
+/** Range's checks on its arguments, shared by the number and the int64 forms. */
+function checkRangeArgs<T extends number | bigint>(start: T, limit: T, delta: T): void {
+  if (Number(delta) === 0) throw new EdgeflowError("Range requires delta != 0");
+  if (delta > 0 && start > limit) {
+    throw new EdgeflowError(`Range requires start <= limit when delta > 0: ${start}/${limit}`);
+  }
+  if (delta < 0 && start < limit) {
+    throw new EdgeflowError(`Range requires start >= limit when delta < 0: ${start}/${limit}`);
+  }
+}
+
+/**
+ * The length of an int64 Range, exactly: ceil(|limit - start| / |delta|) in BigInt, so arguments
+ * past 2^53 neither lose bits nor (as TensorFlow's int64 subtraction could) overflow.
+ */
+export function rangeSize64(start: bigint, limit: bigint, delta: bigint): number {
+  checkRangeArgs(start, limit, delta);
+  const span = limit > start ? limit - start : start - limit;
+  const step = delta < 0n ? -delta : delta;
+  return Number((span + step - 1n) / step);
+}
+
+/** A scalar argument of Range, checked to be a scalar. */
+function rangeArgs(inputs: readonly Tensor[]): Tensor[] {
+  inputs.forEach((t, i) => checkRank(t.shape, 0, ["start", "limit", "delta"][i]));
+  return inputs.slice(0, 3);
+}
+
+/**
+ * Range's output from its three host scalars: the reference's meaning, used by every device that
+ * computes Range on the host. int64 elements are start + i·delta in BigInt; they all lie between
+ * start and limit, so none wraps.
+ */
+export function rangeTensor(inputs: readonly Tensor[], dtype: DType): Tensor {
+  const [s, l, d] = rangeArgs(inputs);
+  if (dtype === "int64") {
+    const [start, limit, delta] = [s, l, d].map((t) => (t.data as BigInt64Array)[0]);
+    const n = rangeSize64(start, limit, delta);
+    const out = new BigInt64Array(n);
+    for (let i = 0; i < n; i++) out[i] = start + BigInt(i) * delta;
+    return new Tensor("int64", [n], out);
+  }
+  const [start, limit, delta] = [s, l, d].map((t) => numberAt(t, 0));
+  const n = rangeSize(start, limit, delta, dtype);
+  const values = Float64Array.from({ length: n }, (_, i) => rangeElement(start, delta, i, dtype));
+  return Tensor.fromNumbers(dtype, [n], values);
+}
+
+/** Range's length from known argument values (inference). */
+function rangeLength(values: readonly Tensor[], dtype: DType): number {
+  if (dtype === "int64") {
+    const [start, limit, delta] = values.map((t) => (t.data as BigInt64Array)[0]);
+    return rangeSize64(start, limit, delta);
+  }
+  const [start, limit, delta] = values.map((t) => numberAt(t, 0));
+  return rangeSize(start, limit, delta, dtype);
 }
 
 type RangeAttrs = { Tidx: DType };
@@ -135,17 +182,9 @@ export const Range = defineOp<RangeAttrs>({
     const names = ["start", "limit", "delta"];
     inputs.forEach((x, i) => checkRank(x.shape, 0, names[i]));
     if (inputs.some((x) => !x.value)) return [{ dtype: Tidx, shape: [-1] }];
-    const [start, limit, delta] = inputs.map((x) => numberAt(x.value!, 0));
-    return [{ dtype: Tidx, shape: [rangeSize(start, limit, delta, Tidx)] }];
+    return [{ dtype: Tidx, shape: [rangeLength(inputs.map((x) => x.value!), Tidx)] }];
   },
-  reference: (inputs, { Tidx }) => {
-    const [start, limit, delta] = inputs.map((x, i) =>
-      scalarValue(x, ["start", "limit", "delta"][i])
-    );
-    const n = rangeSize(start, limit, delta, Tidx);
-    const values = Float64Array.from({ length: n }, (_, i) => rangeElement(start, delta, i, Tidx));
-    return [Tensor.fromNumbers(Tidx, [n], values)];
-  },
+  reference: (inputs, { Tidx }) => [rangeTensor(inputs, Tidx)],
   arbitrary: (fc, dtype) =>
     fc.tuple(
       fc.integer({ min: -20, max: 20 }),

@@ -84,43 +84,56 @@ function maxPoolGeometry(shape: readonly number[] | null, attrs: MaxPoolAttrs): 
 }
 
 function poolReference(x: Tensor, g: WindowGeometry, max: boolean): Tensor {
+  // int64 (MaxPool only) compares BigInts: a detour through doubles would merge values past 2^53.
+  if (x.dtype === "int64") {
+    const xs = x.data as BigInt64Array;
+    const out = new BigInt64Array(sizeOf(g.outShape));
+    forEachWindow(g, (o, taps) => {
+      let best = xs[taps[0]];
+      for (let k = 1; k < taps.length; k++) if (xs[taps[k]] > best) best = xs[taps[k]];
+      out[o] = best;
+    });
+    return new Tensor("int64", g.outShape, out);
+  }
   const xs = numbers(x);
   const out = new Float64Array(sizeOf(g.outShape));
-  let o = 0;
-  for (let b = 0; b < g.batch; b++) {
-    for (let oh = 0; oh < g.outHeight; oh++) {
-      for (let ow = 0; ow < g.outWidth; ow++) {
-        for (let c = 0; c < g.inChannels; c++) out[o++] = poolWindow(g, xs, b, oh, ow, c, max);
-      }
-    }
-  }
+  forEachWindow(g, (o, taps) => (out[o] = poolWindow(xs, taps, max)));
   return Tensor.fromNumbers(x.dtype, g.outShape, out);
 }
 
-/** The max or mean of the real (non-padding) elements of one window, in float64. */
-function poolWindow(
-  g: WindowGeometry,
-  xs: ArrayLike<number>,
-  b: number,
-  oh: number,
-  ow: number,
-  c: number,
-  max: boolean,
-): number {
-  let acc = max ? -Infinity : 0;
-  let count = 0;
-  for (let fh = 0; fh < g.filterHeight; fh++) {
-    const ih = oh * g.strideHeight - g.padTop + fh;
-    if (ih < 0 || ih >= g.inHeight) continue;
-    for (let fw = 0; fw < g.filterWidth; fw++) {
-      const iw = ow * g.strideWidth - g.padLeft + fw;
-      if (iw < 0 || iw >= g.inWidth) continue;
-      const v = xs[((b * g.inHeight + ih) * g.inWidth + iw) * g.inChannels + c];
-      acc = max ? Math.max(acc, v) : acc + v;
-      count++;
+/**
+ * Calls `visit` with each output's flat index and the flat input indices of its window's real
+ * (non-padding) elements. MaxPool's geometry check guarantees every window has one.
+ */
+function forEachWindow(g: WindowGeometry, visit: (o: number, taps: number[]) => void): void {
+  let o = 0;
+  const taps: number[] = [];
+  for (let b = 0; b < g.batch; b++) {
+    for (let oh = 0; oh < g.outHeight; oh++) {
+      for (let ow = 0; ow < g.outWidth; ow++) {
+        for (let c = 0; c < g.inChannels; c++) {
+          taps.length = 0;
+          for (let fh = 0; fh < g.filterHeight; fh++) {
+            const ih = oh * g.strideHeight - g.padTop + fh;
+            if (ih < 0 || ih >= g.inHeight) continue;
+            for (let fw = 0; fw < g.filterWidth; fw++) {
+              const iw = ow * g.strideWidth - g.padLeft + fw;
+              if (iw < 0 || iw >= g.inWidth) continue;
+              taps.push(((b * g.inHeight + ih) * g.inWidth + iw) * g.inChannels + c);
+            }
+          }
+          visit(o++, taps);
+        }
+      }
     }
   }
-  return max ? acc : acc / count;
+}
+
+/** The max or mean of one window's elements, in float64. */
+function poolWindow(xs: ArrayLike<number>, taps: readonly number[], max: boolean): number {
+  let acc = max ? -Infinity : 0;
+  for (const i of taps) acc = max ? Math.max(acc, xs[i]) : acc + xs[i];
+  return max ? acc : acc / taps.length;
 }
 
 function arbPool(fc: FastCheck, dtype: DType, paddings: readonly Padding[]) {

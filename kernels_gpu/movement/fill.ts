@@ -6,9 +6,10 @@
  */
 import type { DType } from "../../core/dtype.ts";
 import { intVector } from "../../core/ops/array_util.ts";
-import { Fill, OnesLike, Range, rangeSize, ZerosLike } from "../../core/ops/fill.ts";
+import { EdgeflowError } from "../../core/errors.ts";
+import { Fill, OnesLike, Range, rangeSize, rangeSize64, ZerosLike } from "../../core/ops/fill.ts";
 import { SelectV2 } from "../../core/ops/select.ts";
-import { numberAt } from "../../core/tensor.ts";
+import { numberAt, type Tensor } from "../../core/tensor.ts";
 import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { Program } from "../../devices/webgpu/program.ts";
 import { GPU_DTYPES } from "../../devices/webgpu/storage.ts";
@@ -88,11 +89,31 @@ function rangeProgram(out: Binding): Program {
   });
 }
 
+/**
+ * The GPU holds int64 in int32 storage (devices/webgpu/storage.ts), so an int64 Range whose
+ * elements leave int32 is refused, as an upload of such values is, instead of wrapping in the
+ * shader. The elements lie between the first and the last, which are computed exactly.
+ */
+function refuseBeyondInt32(args: readonly Tensor[]): void {
+  const [start, limit, delta] = args.map((t) => (t.data as BigInt64Array)[0]);
+  const n = rangeSize64(start, limit, delta);
+  if (n === 0) return;
+  for (const v of [start, start + BigInt(n - 1) * delta]) {
+    if (v !== BigInt.asIntN(32, v)) {
+      throw new EdgeflowError(
+        `int64 value ${v} does not fit the WebGPU device's int32 storage (WGSL has no i64)`,
+      );
+    }
+  }
+}
+
 export const rangeKernel = defineGpuKernel(Range, {
   dtypes: ["float32", "float16", "bfloat16", "int32", "int64", "int8"],
   hostInputs: [0, 1, 2],
   run(ctx) {
-    const [start, limit, delta] = [0, 1, 2].map((i) => numberAt(ctx.hostInput(i), 0));
+    const args = [0, 1, 2].map((i) => ctx.hostInput(i));
+    if (ctx.attrs.Tidx === "int64") refuseBeyondInt32(args);
+    const [start, limit, delta] = args.map((t) => numberAt(t, 0));
     const n = rangeSize(start, limit, delta, ctx.attrs.Tidx);
     const out = ctx.output(0, [n]) as GpuBuffer;
     return ctx.device.encode(ctx.node, [{

@@ -1,10 +1,9 @@
 /** Cast, Fill, ZerosLike, OnesLike and Range: kernels that make values rather than move them. */
 import { byteSize, type DType, NUMERIC_DTYPES } from "../../core/dtype.ts";
 import type { Kernel } from "../../core/kernel.ts";
-import { checkRank } from "../../core/ops/array_util.ts";
 import { Cast } from "../../core/ops/cast.ts";
-import { Fill, OnesLike, Range, rangeElement, rangeSize, ZerosLike } from "../../core/ops/fill.ts";
-import { numberAt, Tensor } from "../../core/tensor.ts";
+import { Fill, OnesLike, Range, rangeTensor, ZerosLike } from "../../core/ops/fill.ts";
+import { Tensor } from "../../core/tensor.ts";
 import type { WasmBuffer } from "../../devices/wasm/buffer.ts";
 import type { WasmDevice } from "../../devices/wasm/device.ts";
 import { Task } from "../tasks.ts";
@@ -84,15 +83,9 @@ export const rangeKernel = wasmKernel(Range, {
   dtypes: ["float32", "int32", "int64", "bfloat16", "float16", "int8"],
   hostInputs: [0, 1, 2],
   run(ctx) {
-    const [start, limit, delta] = ["start", "limit", "delta"].map((what, i) => {
-      const t = ctx.hostInput(i);
-      checkRank(t.shape, 0, what);
-      return numberAt(t, 0);
-    });
-    const T = ctx.attrs.Tidx;
-    const n = rangeSize(start, limit, delta, T);
-    const values = Float64Array.from({ length: n }, (_, i) => rangeElement(start, delta, i, T));
-    ctx.setOutput(0, ctx.device.upload(Tensor.fromNumbers(T, [n], values)));
+    // core's rangeTensor checks the scalars and computes int64 elements in BigInt.
+    const values = rangeTensor([0, 1, 2].map((i) => ctx.hostInput(i)), ctx.attrs.Tidx);
+    ctx.setOutput(0, ctx.device.upload(values));
   },
 });
 

@@ -1,7 +1,7 @@
 // Cast between any two numeric dtypes, as core/ops/cast.ts defines it: a C cast with NaN and
 // ±Inf becoming 0 in integers, integers wrapping (the value modulo 2^bits), bool = (x != 0),
 // float16/bfloat16 rounded to nearest even from float32 (after Truncate, when asked, zeroes the
-// bits the destination drops). int64 sources convert to integers without a detour through double.
+// bits the destination drops). int64 sources convert without a detour through double.
 //
 // args: dst, src, src dtype, dst dtype, n, chunk, truncate. Task t converts [t * chunk, ...).
 #include <math.h>
@@ -103,7 +103,10 @@ static float truncate_to(float x, int dst) {
 
 static void store(uint8_t* p, int dt, Value v, int truncate) {
   if (dt == DT_FLOAT32 || dt == DT_FLOAT16 || dt == DT_BFLOAT16) {
-    float f = (float)v.f;
+    // An integer rounds once to float32 (C's int64 → float is correctly rounded); through the
+    // double v.f it would round twice, and 2^60 + 2^36 + 1 would land on 2^60, not 2^60 + 2^37.
+    // 16-bit floats then round that float32, as TensorFlow's Eigen types do.
+    float f = v.is_int ? (float)(int64_t)v.i : (float)v.f;
     if (truncate && !v.is_int) f = truncate_to(f, dt);
     if (dt == DT_FLOAT32) *(float*)p = f;
     else *(uint16_t*)p = dt == DT_FLOAT16 ? f32_to_half(f) : f32_to_bf16(f);

@@ -1,18 +1,11 @@
 /**
  * Fill, ZerosLike, OnesLike and Range: outputs written by the vector unit from a scalar or a
- * formula (Range's elements by core's rangeElement, in the dtype's own arithmetic).
+ * formula (Range's elements by core's rangeTensor, in the dtype's own arithmetic).
  */
-import {
-  Fill,
-  OnesLike,
-  Range,
-  rangeElement,
-  rangeSize,
-  ZerosLike,
-} from "../../../core/ops/fill.ts";
-import { numberAt, Tensor, writeNumbers } from "../../../core/tensor.ts";
+import { Fill, OnesLike, Range, rangeTensor, ZerosLike } from "../../../core/ops/fill.ts";
+import { Tensor } from "../../../core/tensor.ts";
 import type { TpuBuffer } from "../hbm.ts";
-import { input, output, TPU_MOVABLE, type TpuKernel, tpuKernel } from "./util.ts";
+import { copyStorage, input, output, TPU_MOVABLE, type TpuKernel, tpuKernel } from "./util.ts";
 
 /** Sets every element of `out` to `value` (an element of its storage). */
 function fillWith(out: TpuBuffer, value: unknown): void {
@@ -50,13 +43,11 @@ const range = tpuKernel(Range, {
   dtypes: TPU_MOVABLE.filter((d) => Range.testDTypes.includes(d)),
   hostInputs: [0, 1, 2],
   run(ctx) {
-    const [start, limit, delta] = [0, 1, 2].map((i) => numberAt(ctx.hostInput(i), 0));
-    const dtype = ctx.attrs.Tidx;
-    const n = rangeSize(start, limit, delta, dtype);
-    const out = output(ctx, 0, [n]);
-    const values = Float64Array.from({ length: n }, (_, i) => rangeElement(start, delta, i, dtype));
-    writeNumbers(dtype, out.data, values);
-    ctx.device.charge(ctx, { vpuOps: 2 * n, hbmBytes: out.bytes });
+    // core's rangeTensor: int64 elements in BigInt, so none past 2^53 is rounded.
+    const values = rangeTensor([0, 1, 2].map((i) => ctx.hostInput(i)), ctx.attrs.Tidx);
+    const out = output(ctx, 0, values.shape);
+    copyStorage(out.data, values.data as TpuBuffer["data"]);
+    ctx.device.charge(ctx, { vpuOps: 2 * values.size, hbmBytes: out.bytes });
   },
 });
 

@@ -73,10 +73,11 @@ function lossTolerance(xs: ArrayLike<number>, n: number, labelSum: number, label
   let D = 0, F = 0;
   for (let r = 0; r < xs.length; r += n) {
     let lo = Infinity, hi = -Infinity;
-    for (let j = r; j < r + n; j++) {
-      (lo = Math.min(lo, xs[j])), (hi = Math.max(hi, xs[j])), (F = Math.max(F, Math.abs(xs[j])));
-    }
+    for (let j = r; j < r + n; j++) (lo = Math.min(lo, xs[j])), (hi = Math.max(hi, xs[j]));
+    // A row with NaN or ±Inf gives NaN on both sides; it bounds nothing.
+    if (!Number.isFinite(hi - lo)) continue;
     D = Math.max(D, hi - lo);
+    F = Math.max(F, Math.abs(lo), Math.abs(hi));
   }
   const W = D + Math.log(n), delta = (D + n + 2 + 2 * Math.log(n) + F) * U;
   const lossErr = labelSum * (delta + 2 * U * W + ((n * U) / (1 - n * U)) * W);

@@ -97,7 +97,9 @@ const batchNorm = tpuKernel(FusedBatchNormV3, {
     let maxT = 0;
     for (let i = 0; i < xs.length; i++) {
       const c = Math.floor(i / inner) % C;
-      maxT = Math.max(maxT, Math.abs((xs[i] - ms[c]) * ss[c]) / Math.sqrt(vs[c] + attrs.epsilon));
+      const t = Math.abs((xs[i] - ms[c]) * ss[c]) / Math.sqrt(vs[c] + attrs.epsilon);
+      // A NaN or infinite term makes its output NaN or infinite on both sides: no bound to add.
+      if (Number.isFinite(t)) maxT = Math.max(maxT, t);
     }
     return withBf16(attrs.T, {
       atol: 6 * U * maxT,
@@ -114,7 +116,8 @@ function rowStats(logits: Tensor): { n: number; range: number } {
   for (let r = 0; r < xs.length; r += n) {
     let lo = Infinity, hi = -Infinity;
     for (let j = r; j < r + n; j++) (lo = Math.min(lo, xs[j])), (hi = Math.max(hi, xs[j]));
-    range = Math.max(range, hi - lo);
+    // A row with NaN or ±Inf is NaN (or exact) on both sides; it bounds nothing.
+    if (Number.isFinite(hi - lo)) range = Math.max(range, hi - lo);
   }
   return { n, range };
 }

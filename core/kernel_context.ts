@@ -8,7 +8,7 @@ import type { Attrs } from "./op.ts";
 import type { PlanNode } from "./plan.ts";
 import type { ResourceTable } from "./resources.ts";
 import { formatShape, isFullyDefined, type Shape } from "./shape.ts";
-import type { Tensor } from "./tensor.ts";
+import { Tensor } from "./tensor.ts";
 
 /** State a session keeps across runs that kernels reach through their context. */
 export interface SessionState {
@@ -51,6 +51,8 @@ export class RunKernelContext implements KernelContext {
   }
 
   outputShape(i: number): Shape {
+    const known = this.planNode.outputShapes;
+    if (known) return known[i];
     if (!this.shapes) {
       const specs = this.inputs.map((b, j) => ({
         dtype: b.dtype,
@@ -73,10 +75,10 @@ export class RunKernelContext implements KernelContext {
   }
 
   output(i: number, shape?: Shape): DeviceBuffer {
-    const buffer = this.device.allocate({
-      dtype: this.node.outputSpecs[i].dtype,
-      shape: shape ?? this.outputShape(i),
-    });
+    const spec = { dtype: this.node.outputSpecs[i].dtype, shape: shape ?? this.outputShape(i) };
+    const buffer = this.planNode.hostOutputs[i]
+      ? new HostBuffer(Tensor.zeros(spec.dtype, spec.shape))
+      : this.device.allocate(spec);
     this.setOutput(i, buffer);
     return buffer;
   }

@@ -37,7 +37,6 @@ function inPlaceProgram(sign: "+" | "-", delta: Binding, value: Binding): Progra
 function updateKernel(op: OpDef<{ dtype: DType }>, sign: "+" | "-") {
   return defineGpuKernel(op, {
     dtypes: ARITHMETIC,
-    hostInputs: [0],
     run(ctx) {
       const handle = handleOf(ctx.hostInput(0));
       const old = ctx.resources.get(handle) as GpuBuffer;

@@ -2,9 +2,10 @@
 import { type DType, isInteger, NUMERIC_DTYPES, REAL_DTYPES } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import type { Output } from "../graph.ts";
-import { defineOp, type OpDef } from "../op.ts";
+import { defineOp, type InputCheck, type OpDef } from "../op.ts";
 import { broadcastShapes } from "../shape.ts";
 import { arbBroadcastShapes, randomTensor, type ValueRange } from "../testing/arbitrary.ts";
+import { withElement } from "../testing/invalid.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { mapBinary, type Scalar2 } from "./elementwise.ts";
 
@@ -35,10 +36,8 @@ function defineBinary(s: BinarySpec): BinaryOpDef {
       [x, y],
       { T },
     ) => [{ dtype: s.bool ? "bool" : T, shape: broadcastShapes(x.shape, y.shape) }],
+    checks: s.divides ? [nonzeroIntegerDivisor] : undefined,
     reference: ([x, y], { T }) => {
-      if (s.divides && isInteger(T) && (y.data as Int32Array).some((v) => Number(v) === 0)) {
-        throw new EdgeflowError("integer division by zero");
-      }
       const f = T === "int32" && s.int32 ? s.int32 : s.f;
       return [mapBinary(x, y, s.bool ? "bool" : T, f)];
     },
@@ -50,8 +49,34 @@ function defineBinary(s: BinarySpec): BinaryOpDef {
           attrs: {},
         };
       }),
+    invalidArbitrary: s.divides
+      ? (fc, dtype) =>
+        isInteger(dtype)
+          ? fc.tuple(arbBroadcastShapes(fc), fc.nat(), fc.nat())
+            .filter(([[, sb]]) => sb.every((d) => d > 0))
+            .map(([[sa, sb], seedA, seedB]) => ({
+              inputs: [
+                randomTensor(dtype, sa, seedA),
+                withElement(randomTensor(dtype, sb, seedB, { nonzero: true }), seedA, 0),
+              ],
+              attrs: {},
+            }))
+          : undefined
+      : undefined,
   });
 }
+
+/** TensorFlow refuses an integer division by zero ("Integer division by zero") before any. */
+const nonzeroIntegerDivisor: InputCheck<BinaryAttrs> = {
+  reads: [1],
+  applies: ({ T }) => isInteger(T),
+  run(values) {
+    const y = values[1]!.data as ArrayLike<number | bigint>;
+    for (let i = 0; i < y.length; i++) {
+      if (Number(y[i]) === 0) throw new EdgeflowError("integer division by zero");
+    }
+  },
+};
 
 const floorModScalar: Scalar2 = (x, y) => {
   const r = x % y;

@@ -121,6 +121,7 @@ function defineReduction(name: keyof typeof REDUCERS): ReduceOpDef {
     name,
     inputs: [{ name: "input", type: "T" }, { name: "reduction_indices", type: "Tidx" }],
     outputs: [{ name: "output", type: "T" }],
+    hostMemory: { inputs: [1] },
     attrs: {
       keep_dims: { kind: "bool", default: false },
       T: { kind: "type", allowed: REAL_DTYPES },
@@ -213,6 +214,7 @@ function defineArg(name: string, sign: 1 | -1): ArgOpDef {
     name,
     inputs: [{ name: "input", type: "T" }, { name: "dimension", type: "Tidx" }],
     outputs: [{ name: "output", type: "output_type" }],
+    hostMemory: { inputs: [1] },
     attrs: {
       T: { kind: "type", allowed: NUMERIC_DTYPES },
       Tidx: { kind: "type", allowed: ["int32", "int64"], default: "int32" },

@@ -87,6 +87,7 @@ export const Reshape = defineOp<ReshapeAttrs>({
   name: "Reshape",
   inputs: [{ name: "tensor", type: "T" }, { name: "shape", type: "Tshape" }],
   outputs: [{ name: "output", type: "T" }],
+  hostMemory: { inputs: [1] },
   attrs: {
     T: { kind: "type", allowed: ANY },
     Tshape: { kind: "type", allowed: INDEX_DTYPES, default: "int32" },
@@ -135,6 +136,7 @@ export const ExpandDims = defineOp<ExpandDimsAttrs>({
   name: "ExpandDims",
   inputs: [{ name: "input", type: "T" }, { name: "dim", type: "Tdim" }],
   outputs: [{ name: "output", type: "T" }],
+  hostMemory: { inputs: [1] },
   attrs: {
     T: { kind: "type", allowed: ANY },
     Tdim: { kind: "type", allowed: INDEX_DTYPES, default: "int32" },
@@ -227,6 +229,7 @@ export const Shape = defineOp<ShapeAttrs>({
   name: "Shape",
   inputs: [{ name: "input", type: "T" }],
   outputs: [{ name: "output", type: "out_type" }],
+  hostMemory: { outputs: [0] },
   attrs: {
     T: { kind: "type", allowed: ANY },
     out_type: { kind: "type", allowed: INDEX_DTYPES, default: "int32" },

@@ -12,7 +12,7 @@ import type {
   MemoryStats,
 } from "../../core/device.ts";
 import { fullDeviceName } from "../../core/device_spec.ts";
-import type { Kernel, KernelContext } from "../../core/kernel.ts";
+import type { KernelContext, KernelInstance } from "../../core/kernel.ts";
 import { Tensor } from "../../core/tensor.ts";
 
 export class RefDevice implements Device {
@@ -52,7 +52,7 @@ export class RefDevice implements Device {
   download(buffer: DeviceBuffer): Promise<Tensor> {
     return Promise.resolve((buffer as HostBuffer).tensor);
   }
-  run(kernel: Kernel, ctx: KernelContext): void | Promise<void> {
+  run(kernel: KernelInstance, ctx: KernelContext): void | Promise<void> {
     return kernel.run(ctx);
   }
   memory(): MemoryStats {

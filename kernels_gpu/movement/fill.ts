@@ -35,7 +35,6 @@ const constant = (dtype: DType, value: 0 | 1): MapFunction => {
 
 export const fillKernel = defineGpuKernel(Fill, {
   dtypes: GPU_DTYPES,
-  hostInputs: [0],
   run(ctx) {
     const value = ctx.inputs[1] as GpuBuffer;
     const out = ctx.output(0, intVector(ctx.hostInput(0), "dims")) as GpuBuffer;
@@ -90,7 +89,6 @@ function rangeProgram(out: Binding): Program {
 
 export const rangeKernel = defineGpuKernel(Range, {
   dtypes: ["float32", "float16", "bfloat16", "int32", "int64", "int8"],
-  hostInputs: [0, 1, 2],
   run(ctx) {
     const [start, limit, delta] = [0, 1, 2].map((i) => numberAt(ctx.hostInput(i), 0));
     const n = rangeSize(start, limit, delta, ctx.attrs.Tidx);

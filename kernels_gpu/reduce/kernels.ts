@@ -99,7 +99,6 @@ function reduceKernel(op: ReduceOpDef) {
   const kind = op.name as ReduceKind;
   return defineGpuKernel(op, {
     dtypes: ARITHMETIC,
-    hostInputs: [1],
     run(ctx) {
       let x = ctx.inputs[0] as GpuBuffer;
       const plan = resolveReduction(x.shape, intList(ctx.hostInput(1)), ctx.attrs.keep_dims);
@@ -154,7 +153,6 @@ function reduceTolerance(kind: ReduceKind) {
 function argKernel(op: ArgOpDef, max: boolean) {
   return defineGpuKernel(op, {
     dtypes: GPU_DTYPES,
-    hostInputs: [1],
     run(ctx) {
       const x = ctx.inputs[0] as GpuBuffer;
       const { outer, dim, inner } = resolveArgAxis(

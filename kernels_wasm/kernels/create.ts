@@ -54,7 +54,6 @@ function elementBytes(t: Tensor): Uint8Array {
 
 export const fillKernel = wasmKernel(Fill, {
   dtypes: BYTE_DTYPES,
-  hostInputs: [0],
   run(ctx) {
     const value = wasmBuffer(ctx.inputs[1]);
     const out = wasmBuffer(ctx.output(0));
@@ -82,7 +81,6 @@ export const onesLikeKernel = wasmKernel(OnesLike, {
 /** Range's length depends on its values, which are on the host: computed there and uploaded. */
 export const rangeKernel = wasmKernel(Range, {
   dtypes: ["float32", "int32", "int64", "bfloat16", "float16", "int8"],
-  hostInputs: [0, 1, 2],
   run(ctx) {
     const [start, limit, delta] = ["start", "limit", "delta"].map((what, i) => {
       const t = ctx.hostInput(i);

@@ -3,15 +3,14 @@
  * every step to float32; one correctly rounded operation equals the float64 reference rounded
  * once, so most are exact. Integers wrap in 32 bits as the hardware's do.
  */
-import { type DType, isFloat, isInteger } from "../../../core/dtype.ts";
-import { EdgeflowError } from "../../../core/errors.ts";
+import { type DType, isFloat } from "../../../core/dtype.ts";
 import type { Difference } from "../../../core/kernel.ts";
 import type { OpDef } from "../../../core/op.ts";
 import * as B from "../../../core/ops/binary.ts";
 import { broadcastIndex } from "../../../core/ops/elementwise.ts";
 import { broadcastShapes, type Shape } from "../../../core/shape.ts";
 import { numbers, type Tensor } from "../../../core/tensor.ts";
-import { mapBinary, operand } from "./engine.ts";
+import { mapBinary } from "./engine.ts";
 import {
   input,
   output,
@@ -33,8 +32,6 @@ interface BinaryProgram {
   int?: Scalar2;
   /** Dtypes beyond the arithmetic ones (comparisons of bools). */
   bool?: boolean;
-  /** Integer division: a zero divisor is an error, as in TensorFlow. */
-  divides?: boolean;
   alu: number;
   eup?: number;
   ulps?: number;
@@ -65,12 +62,11 @@ const PROGRAMS: BinaryProgram[] = [
   { op: B.AddV2, f32: (x, y) => f(x + y), int: (x, y) => x + y, alu: 1 },
   { op: B.Sub, f32: (x, y) => f(x - y), int: (x, y) => x - y, alu: 1 },
   { op: B.Mul, f32: (x, y) => f(x * y), int: Math.imul, alu: 1 },
-  { op: B.RealDiv, f32: (x, y) => f(x / y), int: (x, y) => x / y, divides: true, alu: 0, eup: 1 },
+  { op: B.RealDiv, f32: (x, y) => f(x / y), int: (x, y) => x / y, alu: 0, eup: 1 },
   {
     op: B.FloorDiv,
     f32: (x, y) => Math.floor(f(x / y)),
     int: (x, y) => Math.floor(x / y),
-    divides: true,
     alu: 1,
     eup: 1,
     differs: [{
@@ -82,7 +78,7 @@ const PROGRAMS: BinaryProgram[] = [
         anyPair(c.inputs[0], c.inputs[1], (x, y) => Math.floor(f(x / y)) !== Math.floor(x / y)),
     }],
   },
-  { op: B.FloorMod, f32: floorMod, int: intFloorMod, divides: true, alu: 3 },
+  { op: B.FloorMod, f32: floorMod, int: intFloorMod, alu: 3 },
   { op: B.Maximum, f32: Math.max, int: Math.max, alu: 1 },
   { op: B.Minimum, f32: Math.min, int: Math.min, alu: 1 },
   { op: B.Pow, f32: (x, y) => f(Math.pow(x, y)), int: Math.pow, alu: 0, eup: 2 },
@@ -119,9 +115,6 @@ function binaryKernel(p: BinaryProgram): TpuKernel<Attrs> {
     run(ctx) {
       const x = input(ctx, 0), y = input(ctx, 1);
       const T = ctx.attrs.T;
-      if (p.divides && isInteger(T) && Array.prototype.some.call(operand(y), (v) => v === 0)) {
-        throw new EdgeflowError("integer division by zero");
-      }
       const out = output(ctx, 0);
       mapBinary(x, y, out, isFloat(T) ? p.f32 : p.int!);
       const n = out.data.length;

@@ -21,7 +21,6 @@ function fillWith(out: TpuBuffer, value: unknown): void {
 
 const fill = tpuKernel(Fill, {
   dtypes: TPU_MOVABLE,
-  hostInputs: [0],
   run(ctx) {
     const value = input(ctx, 1), out = output(ctx, 0);
     fillWith(out, (value.data as unknown as unknown[])[0]);
@@ -48,7 +47,6 @@ const onesLike = tpuKernel(OnesLike, {
 
 const range = tpuKernel(Range, {
   dtypes: TPU_MOVABLE.filter((d) => Range.testDTypes.includes(d)),
-  hostInputs: [0, 1, 2],
   run(ctx) {
     const [start, limit, delta] = [0, 1, 2].map((i) => numberAt(ctx.hostInput(i), 0));
     const dtype = ctx.attrs.Tidx;

@@ -90,7 +90,6 @@ function reduceKernel(op: ReduceOpDef): TpuKernel {
   const fold = FOLDS.get(op)!;
   return tpuKernel(op, {
     dtypes: TPU_REALS,
-    hostInputs: [1],
     run(ctx) {
       const x = input(ctx, 0);
       const plan = resolveReduction(x.shape, intList(ctx.hostInput(1)), ctx.attrs.keep_dims);
@@ -119,7 +118,6 @@ function reduceKernel(op: ReduceOpDef): TpuKernel {
 function argKernel(op: typeof ArgMax, sign: 1 | -1): TpuKernel {
   return tpuKernel(op, {
     dtypes: TPU_REALS,
-    hostInputs: [1],
     run(ctx) {
       const x = input(ctx, 0);
       const { outer, dim, inner } = resolveArgAxis(x.shape, intList(ctx.hostInput(1))[0]);

@@ -5,6 +5,7 @@
 import type { DType } from "../../../core/dtype.ts";
 import {
   defineKernel,
+  instantiate,
   type Kernel,
   type KernelContext,
   type Tolerance,
@@ -79,11 +80,18 @@ export function inputBytes<A extends Attrs>(ctx: TpuContext<A>): number {
  * buffer): it runs `kernel` and reports no work, so it takes no simulated time.
  */
 export function metadataOnly<A extends Attrs>(kernel: Kernel<A>): TpuKernel<A> {
+  const { run: _run, ...rest } = kernel;
   return {
-    ...kernel,
-    run(ctx) {
-      kernel.run(ctx);
-      ctx.device.charge(ctx, {});
+    ...rest,
+    create(c) {
+      const inner = instantiate(kernel, c);
+      return {
+        run(ctx) {
+          inner.run(ctx);
+          ctx.device.charge(ctx, {});
+        },
+        dispose: inner.dispose && (() => inner.dispose!()),
+      };
     },
   };
 }

@@ -200,6 +200,15 @@ export class KernelRegistry {
     return this;
   }
 
+  /**
+   * Adds one kernel for a device type (a user's op on an installed device); an Error on a
+   * kernel overlapping one there.
+   */
+  addKernel(type: DeviceType, kernel: Kernel): this {
+    this.add(type, kernel);
+    return this;
+  }
+
   private add(type: DeviceType, kernel: Kernel): void {
     const perType = this.byOp.get(kernel.op.name) ?? new Map<DeviceType, Kernel[]>();
     this.byOp.set(kernel.op.name, perType);

@@ -73,4 +73,4 @@ export const BASIC_KERNELS: readonly TpuKernel[] = [
   ...GENERIC_VARIABLE_KERNELS.map(metadataOnly),
   update(AssignAddVariableOp, 1),
   update(AssignSubVariableOp, -1),
-] as TpuKernel[];
+];

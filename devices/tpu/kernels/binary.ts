@@ -131,4 +131,4 @@ function binaryKernel(p: BinaryProgram): TpuKernel<Attrs> {
   });
 }
 
-export const BINARY_KERNELS: readonly TpuKernel[] = PROGRAMS.map(binaryKernel) as TpuKernel[];
+export const BINARY_KERNELS: readonly TpuKernel[] = PROGRAMS.map(binaryKernel);

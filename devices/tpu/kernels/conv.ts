@@ -170,4 +170,4 @@ export function depthwiseSums(
   return out;
 }
 
-export const CONV_KERNELS: readonly TpuKernel[] = [conv2d, depthwise] as TpuKernel[];
+export const CONV_KERNELS: readonly TpuKernel[] = [conv2d, depthwise];

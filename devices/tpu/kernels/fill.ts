@@ -58,4 +58,4 @@ const range = tpuKernel(Range, {
   },
 });
 
-export const FILL_KERNELS: readonly TpuKernel[] = [fill, zerosLike, onesLike, range] as TpuKernel[];
+export const FILL_KERNELS: readonly TpuKernel[] = [fill, zerosLike, onesLike, range];

@@ -104,4 +104,4 @@ function indexValues(b: TpuBuffer): ArrayLike<number> {
     : b.data as Int32Array | Uint8Array | Int8Array;
 }
 
-export const JOIN_KERNELS: readonly TpuKernel[] = [concat, pack, unpack, gather] as TpuKernel[];
+export const JOIN_KERNELS: readonly TpuKernel[] = [concat, pack, unpack, gather];

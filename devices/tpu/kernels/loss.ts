@@ -139,4 +139,4 @@ const sparse = tpuKernel(SparseSoftmaxCrossEntropyWithLogits, {
     withBf16(attrs.T, lossTolerance(numbers(features), features.shape[1], 1, 1)),
 });
 
-export const LOSS_KERNELS: readonly TpuKernel[] = [dense, sparse] as TpuKernel[];
+export const LOSS_KERNELS: readonly TpuKernel[] = [dense, sparse];

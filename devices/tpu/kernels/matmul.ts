@@ -116,4 +116,4 @@ const batchMatMul = tpuKernel(BatchMatMulV2, {
     matmulTolerance(attrs.T, matrixDims(x.shape, attrs.adj_x)[1], x, y),
 });
 
-export const MATMUL_KERNELS: readonly TpuKernel[] = [matMul, batchMatMul] as TpuKernel[];
+export const MATMUL_KERNELS: readonly TpuKernel[] = [matMul, batchMatMul];

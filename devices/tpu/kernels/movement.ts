@@ -110,4 +110,4 @@ export const MOVEMENT_KERNELS: readonly TpuKernel[] = [
   stridedSlice,
   pad,
   tile,
-] as TpuKernel[];
+];

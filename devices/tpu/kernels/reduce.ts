@@ -111,7 +111,7 @@ function reduceKernel(op: ReduceOpDef): TpuKernel {
       });
     },
     tolerance: (c) => reduceTolerance(fold, c),
-  }) as unknown as TpuKernel;
+  });
 }
 
 /** ArgMax (sign 1) or ArgMin (-1): the first extreme index; NaN counts as extreme. */
@@ -141,7 +141,7 @@ function argKernel(op: typeof ArgMax, sign: 1 | -1): TpuKernel {
         hbmBytes: x.bytes + out.bytes,
       });
     },
-  }) as unknown as TpuKernel;
+  });
 }
 
 export const REDUCE_KERNELS: readonly TpuKernel[] = [

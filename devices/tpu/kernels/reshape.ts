@@ -46,4 +46,4 @@ export const RESHAPE_KERNELS: readonly TpuKernel[] = [
   viewKernel(ExpandDims),
   viewKernel(Squeeze),
   metadataOnly(forDTypes([shapeKernel], TPU_MOVABLE)[0]),
-] as TpuKernel[];
+];

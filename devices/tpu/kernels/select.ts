@@ -66,4 +66,4 @@ const cast = tpuKernel(Cast, {
   },
 });
 
-export const SELECT_KERNELS: readonly TpuKernel[] = [select, oneHot, cast] as TpuKernel[];
+export const SELECT_KERNELS: readonly TpuKernel[] = [select, oneHot, cast];

@@ -138,4 +138,4 @@ const leakyRelu = tpuKernel(U.LeakyRelu, {
 export const UNARY_KERNELS: readonly TpuKernel[] = [
   ...PROGRAMS.map(unaryKernel),
   leakyRelu,
-] as TpuKernel[];
+];

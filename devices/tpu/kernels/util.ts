@@ -16,7 +16,10 @@ import type { TpuDevice } from "../device.ts";
 import { TpuBuffer } from "../hbm.ts";
 
 export type TpuContext<A extends Attrs = Attrs> = KernelContext<A, TpuDevice>;
-export type TpuKernel<A extends Attrs = Attrs> = Kernel<A, TpuDevice>;
+// A list of kernels holds ops of different attrs: the default `any` lets one array type hold them
+// all without a cast (Kernel<A> is invariant in A), as core's Kernel does.
+// deno-lint-ignore no-explicit-any
+export type TpuKernel<A extends Attrs = any> = Kernel<A, TpuDevice>;
 
 /** Declares a kernel for the TPU, with `ctx.device` typed as the TpuDevice. */
 export function tpuKernel<A extends Attrs>(

@@ -92,4 +92,22 @@ for (const type of TYPES) {
     });
     assert.equal(bytes, 0);
   });
+
+  Deno.test(`${type}: an in-place update never writes a kept Const's storage`, async (t) => {
+    const device = await deviceFor(type, t);
+    if (!device) return;
+    const g = new ef.Graph();
+    const init = ef.reshape(ef.constant(ef.tensor([1, 2, 3, 4]), { graph: g }), [2, 2]);
+    const v = new ef.Variable(init, { graph: g, name: "v" });
+    const step = v.assignAdd(ef.constant(ef.tensor([[1, 1], [1, 1]]), { graph: g }));
+    await using s = new ef.Session(g, { devices: [device], passes: { constantFolding: false } });
+    // The initializer's plan keeps its Const from the second run on; the variable's value is
+    // then a view of it, which AssignAdd must copy, not update.
+    for (let i = 0; i < 3; i++) {
+      await s.run([], {}, [v.initializer]);
+      await s.run([], {}, [step]);
+    }
+    assert.deepEqual((await s.run(init)).toArray(), [[1, 2], [3, 4]]);
+    assert.deepEqual((await s.run(v.read())).toArray(), [[2, 3], [4, 5]]);
+  });
 }

@@ -22,7 +22,7 @@ export * from "./core/kernel.ts";
 export * from "./core/session.ts";
 export * from "./core/variables.ts";
 export * from "./core/ops/mod.ts";
-export { refPlugin } from "./devices/ref/plugin.ts";
+export { referenceKernel, refPlugin } from "./devices/ref/plugin.ts";
 export { nullPlugin } from "./devices/null/plugin.ts";
 export { wasmPlugin } from "./kernels_wasm/plugin.ts";
 export { tpuPlugin } from "./devices/tpu/plugin.ts";

@@ -5,7 +5,7 @@
 import type { DType } from "./dtype.ts";
 import type { DeviceType } from "./device_spec.ts";
 import type { Node } from "./graph.ts";
-import type { Kernel, KernelContext } from "./kernel.ts";
+import type { Kernel, KernelContext, KernelInstance } from "./kernel.ts";
 import type { Shape } from "./shape.ts";
 import type { Tensor } from "./tensor.ts";
 
@@ -56,12 +56,24 @@ export interface Device {
   allocate(spec: BufferSpec): DeviceBuffer;
   /** Returns a buffer's memory; only core/buffer.ts calls this (when refs reach zero). */
   free(buffer: DeviceBuffer): void;
+  /**
+   * The same bytes under another shape of as many elements (no copy), for Reshape-like ops;
+   * absent on devices whose buffers are host tensors (REF) or hold nothing (NULL).
+   */
+  view?(buffer: DeviceBuffer, shape: Shape): DeviceBuffer;
   /** Copies a host tensor to the device. */
   upload(t: Tensor): DeviceBuffer | Promise<DeviceBuffer>;
   /** Copies a buffer back to the host; the only place a GPU run waits for its queue. */
   download(buffer: DeviceBuffer): Promise<Tensor>;
-  /** Runs a kernel: usually `kernel.run(ctx)`, a device may wrap it (timing, command recording). */
-  run(kernel: Kernel, ctx: KernelContext): void | Promise<void>;
+  /**
+   * The values of a buffer as a host tensor without a copy or a wait, where the device's memory
+   * is host-addressable (WASM, the emulated TPU); absent elsewhere (a GPU reads back instead).
+   * The view is valid only until the device allocates again: run-time checks read inputs
+   * through it.
+   */
+  peek?(buffer: DeviceBuffer): Tensor;
+  /** Runs a node's kernel: usually `kernel.run(ctx)`; a device may wrap it (timing, recording). */
+  run(kernel: KernelInstance, ctx: KernelContext): void | Promise<void>;
   memory(): MemoryStats;
   /** Called once when a plan is built, with the kernels it will run here (compile pipelines). */
   prepare?(kernels: readonly PreparedKernel[]): void | Promise<void>;
@@ -75,6 +87,8 @@ export interface Device {
 /** A kernel as a plan will run it on a device, for `Device.prepare`. */
 export interface PreparedKernel {
   readonly kernel: Kernel;
+  /** The node's instance, made when the plan was built. */
+  readonly instance: KernelInstance;
   readonly node: Node;
 }
 

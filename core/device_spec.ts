@@ -5,8 +5,16 @@
  */
 import { EdgeflowError } from "./errors.ts";
 
-export type DeviceType = "REF" | "WASM" | "WEBGPU" | "TPU" | "NULL";
+/**
+ * A device type: the upper-case name a plugin registers ("WASM", "TPU"). Any such name is valid,
+ * so a new device plugin needs no edit in core; whether it is installed is the registry's
+ * business.
+ */
+export type DeviceType = string;
+/** The device types Edgeflow ships plugins for. */
 export const DEVICE_TYPES: readonly DeviceType[] = ["REF", "WASM", "WEBGPU", "TPU", "NULL"];
+/** What a device type may look like: TensorFlow's names are upper-case identifiers. */
+const DEVICE_TYPE = /^[A-Z][A-Z0-9_]*$/;
 
 /** A parsed, possibly partial device name; an absent field matches anything. */
 export interface DeviceSpec {
@@ -43,10 +51,10 @@ function setType(
 ) {
   const upper = (type ?? "").toUpperCase();
   const resolved = ALIASES[upper] ?? upper;
-  if (!(DEVICE_TYPES as readonly string[]).includes(resolved)) {
-    throw new EdgeflowError(`unknown device type '${type}' in device name '${name}'`);
+  if (!DEVICE_TYPE.test(resolved)) {
+    throw new EdgeflowError(`bad device type '${type}' in device name '${name}'`);
   }
-  spec.type = resolved as DeviceType;
+  spec.type = resolved;
   if (index !== undefined && index !== "*") spec.index = parseIndex(index, name);
 }
 

@@ -40,6 +40,27 @@ interface ReadyEntry {
 interface Inputs {
   buffers: DeviceBuffer[];
   hosts: (Tensor | undefined)[];
+  /** Values read back for the node's checks, from devices that cannot be peeked. */
+  checked?: (Tensor | undefined)[];
+  /** The inputs as they arrived, before copies to the node's device (what checks peek at). */
+  sources: DeviceBuffer[];
+}
+
+/**
+ * Applies the op's run-time checks to a node's inputs before its kernel runs, the same way on
+ * every device: values come from host memory, a view of host-addressable device memory, or a
+ * readback made while gathering the inputs.
+ */
+function runChecks(pn: PlanNode, inputs: Inputs): void {
+  const n = pn.inputSlots.length;
+  const values = new Array<Tensor | undefined>(n);
+  for (let i = 0; i < n; i++) {
+    if (!pn.checkReads[i]) continue;
+    const b = inputs.sources[i];
+    values[i] = inputs.hosts[i] ?? inputs.checked?.[i] ??
+      (b instanceof HostBuffer ? b.tensor : b.device!.peek!(b));
+  }
+  for (const c of pn.checks) c.run(values, inputs.buffers, pn.node.attrs);
 }
 
 /** One node's execution, for tracing (TensorFlow's NodeExecStats). */
@@ -122,7 +143,9 @@ class ExecutorRun {
           inputs.then((ins) => this.launch(pn, ins)),
         );
       } else {
+        if (pn.checks.length > 0) runChecks(pn, inputs);
         const ctx = new RunKernelContext(pn, inputs.buffers, inputs.hosts, this.state);
+        ctx.inferRunTimeShapes();
         const done = this.invoke(pn, ctx);
         if (done instanceof Promise) this.track(pn, entry.iter, done.then(() => ctx));
         else this.complete(pn, entry.iter, ctx);
@@ -133,7 +156,9 @@ class ExecutorRun {
   }
 
   private async launch(pn: PlanNode, inputs: Inputs): Promise<RunKernelContext> {
+    if (pn.checks.length > 0) runChecks(pn, inputs);
     const ctx = new RunKernelContext(pn, inputs.buffers, inputs.hosts, this.state);
+    ctx.inferRunTimeShapes();
     await this.invoke(pn, ctx);
     return ctx;
   }
@@ -142,7 +167,7 @@ class ExecutorRun {
   private invoke(pn: PlanNode, ctx: RunKernelContext): void | Promise<void> {
     let done: void | Promise<void>;
     try {
-      done = pn.device.run(pn.kernel!, ctx);
+      done = pn.device.run(pn.instance!, ctx);
     } catch (e) {
       this.dropOutputs(ctx.outputs);
       throw e;
@@ -175,6 +200,7 @@ class ExecutorRun {
     const buffers = new Array<DeviceBuffer>(n);
     const hosts = new Array<Tensor | undefined>(n);
     let waits: Promise<void>[] | undefined;
+    let checked: (Tensor | undefined)[] | undefined;
     for (let i = 0; i < n; i++) {
       const slot = pn.inputSlots[i];
       const b = iter.values[slot]!;
@@ -182,13 +208,23 @@ class ExecutorRun {
       if (pn.hostInputs[i]) {
         if (b instanceof HostBuffer) hosts[i] = b.tensor;
         else (waits ??= []).push(b.device!.download(b).then((t) => void (hosts[i] = t)));
-      } else if (b.device !== pn.device) {
+        continue;
+      }
+      if (pn.checkReads[i] && !(b instanceof HostBuffer) && !b.device!.peek) {
+        // A device whose memory the host cannot address (a GPU): the check needs a readback.
+        checked ??= new Array(n);
+        const at = checked;
+        (waits ??= []).push(b.device!.download(b).then((t) => void (at[i] = t)));
+      }
+      if (b.device !== pn.device) {
         const copy = this.copyTo(iter, slot, b, pn.device);
         if (copy instanceof Promise) (waits ??= []).push(copy.then((c) => void (buffers[i] = c)));
         else buffers[i] = copy;
       }
     }
-    return waits ? Promise.all(waits).then(() => ({ buffers, hosts })) : { buffers, hosts };
+    const sources = pn.checks.length > 0 ? pn.inputSlots.map((s) => iter.values[s]!) : buffers;
+    const inputs: Inputs = { buffers, hosts, checked, sources };
+    return waits ? Promise.all(waits).then(() => inputs) : inputs;
   }
 
   private copyTo(iter: IterationState, slot: number, b: DeviceBuffer, device: Device) {

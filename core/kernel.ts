@@ -7,7 +7,7 @@ import type { Device, DeviceBuffer, DeviceOptions } from "./device.ts";
 import type { DeviceType } from "./device_spec.ts";
 import { EdgeflowError } from "./errors.ts";
 import type { Node } from "./graph.ts";
-import type { Attrs, HostContext, OpDef, TensorSpec } from "./op.ts";
+import { type Attrs, type HostContext, type OpDef, resolvesTo, type TensorSpec } from "./op.ts";
 import type { ResourceTable } from "./resources.ts";
 import type { Shape } from "./shape.ts";
 import type { Tensor } from "./tensor.ts";
@@ -19,18 +19,56 @@ export interface KernelContext<A extends Attrs = any, D extends Device = Device>
   readonly node: Node<A>;
   readonly attrs: A;
   readonly device: D;
-  /** Input buffers, already on `device` (inputs listed in `hostInputs` are read with hostInput). */
+  /** Input buffers, already on `device` (host-memory inputs are read with hostInput). */
   readonly inputs: readonly DeviceBuffer[];
-  /** An input the kernel declared in `hostInputs`, as a host tensor. */
+  /** An input in host memory (the op's HostMemory, or the kernel's override), as a host tensor. */
   hostInput(i: number): Tensor;
-  /** The concrete shape of output i, from the op's shape inference on this run's inputs. */
+  /**
+   * The concrete shape of output i: the one inferred when the plan was built where it was fully
+   * known then, else from the op's shape inference on this run's inputs.
+   */
   outputShape(i: number): Shape;
-  /** Allocates output i on the device (shape defaults to `outputShape(i)`) and returns it. */
+  /**
+   * Allocates output i (shape defaults to `outputShape(i)`) and returns it: on the device, or in
+   * host memory for an output the op keeps there.
+   */
   output(i: number, shape?: Shape): DeviceBuffer;
   /** Sets output i to an existing buffer: an input forwarded, a variable's value, a view. */
   setOutput(i: number, buffer: DeviceBuffer): void;
   /** Variables living on this device. */
   readonly resources: ResourceTable;
+}
+
+/**
+ * What a kernel knows about its node when the plan is built (TensorFlow's OpKernelConstruction):
+ * resolved attrs, the static specs of its inputs and outputs, and its device.
+ */
+// deno-lint-ignore no-explicit-any
+export interface KernelConstruction<A extends Attrs = any, D extends Device = any> {
+  readonly node: Node<A>;
+  readonly attrs: A;
+  readonly device: D;
+  /** What the graph knows about each input (shapes may be partial). */
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+  /**
+   * Per output: whether a kernel on this device computes on it in the plan. Where none does
+   * (its readers take it in host memory, sit on other devices, or it is only fetched), a value
+   * known on the host (a Const) may stay there.
+   */
+  readonly computedOn: readonly boolean[];
+}
+
+/**
+ * One node's kernel, made once when the plan is built: whatever depends only on the node
+ * (attributes, static shapes, broadcast plans, GPU programs) is resolved there, so `run` does
+ * only the work that depends on this run's values and shapes.
+ */
+// deno-lint-ignore no-explicit-any
+export interface KernelInstance<A extends Attrs = any, D extends Device = any> {
+  run(ctx: KernelContext<A, D>): void | Promise<void>;
+  /** Frees what the instance holds on its device (a constant's buffer) when its plan goes. */
+  dispose?(): void;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -40,18 +78,59 @@ export interface Kernel<A extends Attrs = any, D extends Device = any> {
   /** The dtypes of the op's type attr this kernel accepts; all the op allows when absent. */
   readonly dtypes?: readonly DType[];
   /**
-   * Inputs read on the host (shape and axis arguments, resource handles), never uploaded. A
-   * negative index counts from the end: ConcatV2's axis, -1, follows its N values.
+   * Overrides the op's HostMemory inputs, only where a device really differs; `hostReason`
+   * says why. A negative index counts from the end.
    */
   readonly hostInputs?: readonly number[];
+  readonly hostReason?: string;
+  /**
+   * Why this kernel does not apply the op's run-time checks (the NULL device holds no values to
+   * check); the checks run before every other kernel.
+   */
+  readonly uncheckedReason?: string;
+  /**
+   * Makes the node's instance when the plan is built (TensorFlow's OpKernel constructor). A
+   * kernel gives `create` or `run`; a plain `run` is its own instance.
+   */
+  create?(construction: KernelConstruction<A, D>): KernelInstance<A, D>;
   /** Runs the op; may return a promise (the executor awaits only where values reach the host). */
-  run(ctx: KernelContext<A, D>): void | Promise<void>;
+  run?(ctx: KernelContext<A, D>): void | Promise<void>;
   /** Work of one call, for the cost model; elementwise-sized when absent. */
   cost?(inputs: readonly TensorSpec[], attrs: A): Cost;
   /** How far results may be from the reference (exact when absent), with the reason. */
   readonly tolerance?: Tolerance | ((c: KernelCase<A>) => Tolerance);
   /** Cases where the kernel legitimately differs from the reference, as data with the reason. */
   readonly differs?: readonly Difference<A>[];
+}
+
+/** The instance of `kernel` for one node: its `create`, or its plain `run`. */
+export function instantiate<A extends Attrs, D extends Device>(
+  kernel: Kernel<A, D>,
+  construction: KernelConstruction<A, D>,
+): KernelInstance<A, D> {
+  if (kernel.create) return kernel.create(construction);
+  const run = kernel.run;
+  if (!run) {
+    throw new EdgeflowError(`the ${kernel.op.name} kernel has neither create nor run`);
+  }
+  return { run: (ctx) => run.call(kernel, ctx) };
+}
+
+/**
+ * The kernels, restricted to the dtypes a device holds (for the device-independent kernels of
+ * core/basic_kernels.ts); kernels of ops without a type attr are returned as they are.
+ */
+export function forDTypes<D extends Device>(
+  kernels: readonly Kernel[],
+  dtypes: readonly DType[],
+): Kernel<Attrs, D>[] {
+  return kernels.map((k) => (k.op.typeAttr ? { ...k, dtypes } : k));
+}
+
+/** Per input of a node with `count` inputs: whether `kernel` reads it in host memory. */
+export function hostInputsOf(kernel: Kernel, count: number): boolean[] {
+  const list = kernel.hostInputs ?? kernel.op.hostMemory?.inputs;
+  return Array.from({ length: count }, (_, i) => resolvesTo(list, i, count));
 }
 
 /**
@@ -126,6 +205,15 @@ export class KernelRegistry {
     }
     for (const kernel of plugin.kernels) this.add(plugin.type, kernel);
     this.plugins.set(plugin.type, plugin);
+    return this;
+  }
+
+  /**
+   * Adds one kernel for a device type (a user's op on an installed device); an Error on a
+   * kernel overlapping one there.
+   */
+  addKernel(type: DeviceType, kernel: Kernel): this {
+    this.add(type, kernel);
     return this;
   }
 

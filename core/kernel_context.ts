@@ -4,11 +4,11 @@ import type { Device, DeviceBuffer } from "./device.ts";
 import { EdgeflowError } from "./errors.ts";
 import type { Node } from "./graph.ts";
 import type { KernelContext } from "./kernel.ts";
-import type { Attrs } from "./op.ts";
+import type { Attrs, TensorSpec } from "./op.ts";
 import type { PlanNode } from "./plan.ts";
 import type { ResourceTable } from "./resources.ts";
 import { formatShape, isFullyDefined, type Shape } from "./shape.ts";
-import type { Tensor } from "./tensor.ts";
+import { Tensor } from "./tensor.ts";
 
 /** State a session keeps across runs that kernels reach through their context. */
 export interface SessionState {
@@ -18,7 +18,7 @@ export interface SessionState {
 
 export class RunKernelContext implements KernelContext {
   readonly outputs: (DeviceBuffer | undefined)[];
-  private shapes?: Shape[];
+  private inferred?: TensorSpec[];
 
   constructor(
     private readonly planNode: PlanNode,
@@ -50,33 +50,40 @@ export class RunKernelContext implements KernelContext {
     return t;
   }
 
+  /**
+   * Runs the op's shape inference on this run's inputs (host-memory values included) where the
+   * plan could not, before the kernel reads anything: every device then refuses what the op's
+   * inference refuses (a vector where an axis belongs, a rank the op lacks) with the op's message,
+   * whatever its kernel decodes for itself.
+   */
+  inferRunTimeShapes(): void {
+    if (this.planNode.outputShapes || this.inferred) return;
+    const specs = this.inputs.map((b, j) => ({
+      dtype: b.dtype,
+      shape: b.shape,
+      value: this.hosts[j],
+    }));
+    this.inferred = this.node.op.infer(specs, this.attrs);
+  }
+
   outputShape(i: number): Shape {
-    if (!this.shapes) {
-      const specs = this.inputs.map((b, j) => ({
-        dtype: b.dtype,
-        shape: b.shape,
-        value: this.hosts[j],
-      }));
-      const inferred = this.node.op.infer(specs, this.attrs);
-      this.shapes = inferred.map((s, k) => {
-        if (!isFullyDefined(s.shape)) {
-          throw new EdgeflowError(
-            `shape of output ${k} is ${
-              formatShape(s.shape)
-            } at run time; the kernel must compute it`,
-          );
-        }
-        return s.shape;
-      });
+    const known = this.planNode.outputShapes;
+    if (known) return known[i];
+    this.inferRunTimeShapes();
+    const s = this.inferred![i];
+    if (!isFullyDefined(s.shape)) {
+      throw new EdgeflowError(
+        `shape of output ${i} is ${formatShape(s.shape)} at run time; the kernel must compute it`,
+      );
     }
-    return this.shapes[i];
+    return s.shape;
   }
 
   output(i: number, shape?: Shape): DeviceBuffer {
-    const buffer = this.device.allocate({
-      dtype: this.node.outputSpecs[i].dtype,
-      shape: shape ?? this.outputShape(i),
-    });
+    const spec = { dtype: this.node.outputSpecs[i].dtype, shape: shape ?? this.outputShape(i) };
+    const buffer = this.planNode.hostOutputs[i]
+      ? new HostBuffer(Tensor.zeros(spec.dtype, spec.shape))
+      : this.device.allocate(spec);
     this.setOutput(i, buffer);
     return buffer;
   }

@@ -88,6 +88,38 @@ export interface HostContext {
   randomCounter(count: number): number;
 }
 
+/**
+ * Which of a node's inputs and outputs live in host memory (TensorFlow's HostMemory): shape,
+ * axis and permutation arguments, resource handles. Every device reads those inputs as host
+ * tensors (the executor downloads one a device produced) and never uploads them. A negative
+ * index counts from the end: ConcatV2's axis, -1, follows its N values.
+ */
+export interface HostMemory {
+  readonly inputs?: readonly number[];
+  readonly outputs?: readonly number[];
+}
+
+/**
+ * A run-time check of input values (TensorFlow's OP_REQUIRES on data): integer divisors,
+ * index ranges, labels. It is part of the op's meaning, so the executor applies it before the
+ * kernel on every device, and the reference applies it too (constant folding calls that).
+ */
+export interface InputCheck<A extends Attrs> {
+  /** The inputs whose values the check reads (negative counts from the end, as in HostMemory). */
+  readonly reads: readonly number[];
+  /**
+   * Whether the check applies to a node with these attrs (integer divisors only); decided once
+   * per plan, so a device never reads values nothing will check. Always when absent.
+   */
+  applies?(attrs: A): boolean;
+  /**
+   * Throws an EdgeflowError naming what is wrong. `values[i]` is set for every input in
+   * `reads` (as a host view: valid only during the call); `specs[i]` is every input's dtype and
+   * shape.
+   */
+  run(values: readonly (Tensor | undefined)[], specs: readonly TensorSpec[], attrs: A): void;
+}
+
 /** Builds gradient subgraphs; filled in by core/gradients.ts. */
 export interface GradientContext {
   readonly graph: Node["graph"];
@@ -114,6 +146,10 @@ export interface OpDefInit<A extends Attrs> {
   attrs: AttrSpecs<A>;
   /** Stateful ops (variables, random) are never folded, merged by CSE or pruned as duplicates. */
   stateful?: boolean;
+  /** Inputs and outputs in host memory on every device. */
+  hostMemory?: HostMemory;
+  /** Run-time checks of input values, applied the same way on every device. */
+  checks?: readonly InputCheck<A>[];
   /** Output dtypes and partial shapes from input specs; throws EdgeflowError on bad input. */
   infer(inputs: readonly InferInput[], attrs: A): TensorSpec[];
   /** The meaning of the op: plain TypeScript on host tensors. */
@@ -123,6 +159,12 @@ export interface OpDefInit<A extends Attrs> {
   arbitrary?: (fc: FastCheck, dtype: DType) => Arbitrary<OpCase<A>>;
   /** The dtypes `arbitrary` can draw; defaults to those allowed for the primary type attr. */
   testDTypes?: readonly DType[];
+  /**
+   * Draws inputs one of `checks` refuses (a zero integer divisor, an index out of range): the
+   * equivalence suite checks every device refuses them with the reference's message. Undefined
+   * where the dtype can hold no invalid value (float divisors).
+   */
+  invalidArbitrary?: (fc: FastCheck, dtype: DType) => Arbitrary<OpCase<A>> | undefined;
 }
 
 // OpDef<A> is invariant in A (A appears in argument and result positions); the default `any`
@@ -145,7 +187,36 @@ export function defineOp<A extends Attrs>(init: OpDefInit<A>): OpDef<A> {
   const typeAttr = Object.keys(specs).find((k) => specs[k].kind === "type");
   const testDTypes = init.testDTypes ??
     (typeAttr ? (specs[typeAttr].allowed as readonly DType[] | undefined) ?? [] : []);
-  return { ...init, typeAttr, testDTypes };
+  const checks = init.checks;
+  if (!checks?.length) return { ...init, typeAttr, testDTypes };
+  // The reference applies the checks too, so every caller of it (REF, constant folding, tests)
+  // refuses what the devices refuse, with the same message.
+  const reference = init.reference;
+  return {
+    ...init,
+    typeAttr,
+    testDTypes,
+    reference: (inputs, attrs, ctx) => {
+      for (const c of checks) {
+        if (c.applies && !c.applies(attrs)) continue;
+        const values = inputs.map((t, i) => resolvesTo(c.reads, i, inputs.length) ? t : undefined);
+        c.run(values, inputs, attrs);
+      }
+      return reference(inputs, attrs, ctx);
+    },
+  };
+}
+
+/** Whether index list `list` (negative from the end) names input `i` of `count`. */
+export function resolvesTo(list: readonly number[] | undefined, i: number, count: number): boolean {
+  if (!list) return false;
+  for (const j of list) if (j === i || j + count === i) return true;
+  return false;
+}
+
+/** Per input of a node with `count` inputs: whether the op keeps it in host memory. */
+export function hostMemoryInputs(op: OpDef, count: number): boolean[] {
+  return Array.from({ length: count }, (_, i) => resolvesTo(op.hostMemory?.inputs, i, count));
 }
 
 /** Number of outputs a node of this op has with these attrs. */

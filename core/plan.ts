@@ -3,22 +3,37 @@
  * graph again. Built once per run signature and cached by the session.
  */
 import type { Device } from "./device.ts";
-import { EdgeflowError } from "./errors.ts";
+import { EdgeflowError, withContext } from "./errors.ts";
 import type { Node, Output } from "./graph.ts";
-import type { Kernel } from "./kernel.ts";
+import { hostInputsOf, instantiate, type Kernel, type KernelInstance } from "./kernel.ts";
+import { type Attrs, type InputCheck, resolvesTo } from "./op.ts";
 import type { ResourceTable } from "./resources.ts";
+import { isFullyDefined, type Shape } from "./shape.ts";
 
 export interface PlanNode {
   readonly index: number;
   readonly node: Node;
   /** null for a feed: its output slot is filled by the session. */
   readonly kernel: Kernel | null;
+  /** The node's kernel instance, made once with the plan (null for a feed). */
+  readonly instance: KernelInstance | null;
   readonly device: Device;
   readonly resources: ResourceTable;
   /** The slot each data input reads. */
   readonly inputSlots: readonly number[];
-  /** Per input: read on the host (the kernel's hostInputs). */
+  /** Per input: read on the host (the op's HostMemory, or the kernel's override). */
   readonly hostInputs: readonly boolean[];
+  /** Per output: kept in host memory (the op's HostMemory). */
+  readonly hostOutputs: readonly boolean[];
+  /** The op's run-time checks that apply to this node, run before its kernel. */
+  readonly checks: readonly InputCheck<Attrs>[];
+  /** Per input: read by one of `checks`. */
+  readonly checkReads: readonly boolean[];
+  /**
+   * Output shapes known when the plan was built (every input and output shape fully defined),
+   * so runs do not infer them again; undefined where they depend on the run.
+   */
+  readonly outputShapes?: readonly Shape[];
   /** Output i lives in slot outputBase + i. */
   readonly outputBase: number;
   readonly outputCount: number;
@@ -55,6 +70,11 @@ export interface PlanInput {
   place(node: Node): { device: Device; kernel: Kernel | null; resources: ResourceTable };
 }
 
+/** Disposes the kernel instances of a plan (when its session closes). */
+export function disposePlan(plan: Plan): void {
+  for (const n of plan.nodes) n.instance?.dispose?.();
+}
+
 export function buildPlan(input: PlanInput): Plan {
   const index = new Map<Node, number>();
   let slotCount = 0;
@@ -73,32 +93,77 @@ export function buildPlan(input: PlanInput): Plan {
   const consumers: number[][] = input.nodes.map(() => []);
   const pending = new Array<number>(input.nodes.length).fill(0);
 
-  const nodes = input.nodes.map((node, i): Omit<PlanNode, "consumers" | "pendingInit"> => {
-    const { device, kernel, resources } = input.place(node);
-    const inputSlots = node.inputs.map(slotOf);
-    for (const s of inputSlots) slotRefs[s]++;
-    const producers = new Set([...node.inputs.map((o) => o.node), ...node.controlInputs]);
-    for (const p of producers) {
-      const pi = index.get(p);
-      if (pi === undefined) {
-        throw new EdgeflowError(`input node '${p.name}' is not part of the plan`);
-      }
-      consumers[pi].push(i);
-      pending[i]++;
-    }
-    const host = new Set(kernel?.hostInputs ?? []);
-    return {
-      index: i,
-      node,
-      kernel,
-      device,
-      resources,
-      inputSlots,
-      hostInputs: node.inputs.map((_, j, all) => host.has(j) || host.has(j - all.length)),
-      outputBase: bases[i],
-      outputCount: node.outputs.length,
-    };
+  const placed = input.nodes.map((node) => input.place(node));
+  const hostInputs = input.nodes.map((node, i) => {
+    const kernel = placed[i].kernel;
+    return kernel ? hostInputsOf(kernel, node.inputs.length) : node.inputs.map(() => false);
   });
+  // Per slot: whether a kernel on the producer's own device computes on it (reads it outside
+  // host memory). A Const nobody computes on stays in host memory.
+  const computedOn = new Uint8Array(slotCount);
+  input.nodes.forEach((node, i) => {
+    node.inputs.forEach((o, j) => {
+      const producer = index.get(o.node);
+      if (producer === undefined || hostInputs[i][j]) return;
+      if (placed[producer].device === placed[i].device) computedOn[slotOf(o)] = 1;
+    });
+  });
+
+  const nodes: Omit<PlanNode, "consumers" | "pendingInit">[] = [];
+  try {
+    input.nodes.forEach((node, i) => {
+      const { device, kernel, resources } = placed[i];
+      const inputSlots = node.inputs.map(slotOf);
+      for (const s of inputSlots) slotRefs[s]++;
+      const producers = new Set([...node.inputs.map((o) => o.node), ...node.controlInputs]);
+      for (const p of producers) {
+        const pi = index.get(p);
+        if (pi === undefined) {
+          throw new EdgeflowError(`input node '${p.name}' is not part of the plan`);
+        }
+        consumers[pi].push(i);
+        pending[i]++;
+      }
+      const n = node.inputs.length;
+      const checks = kernel && !kernel.uncheckedReason
+        ? (node.op.checks ?? []).filter((c) => !c.applies || c.applies(node.attrs))
+        : [];
+      const inputSpecs = node.inputs.map((o) => o.node.outputSpecs[o.index]);
+      const static_ = inputSpecs.every((s) => isFullyDefined(s.shape)) &&
+        node.outputSpecs.every((s) => isFullyDefined(s.shape));
+      const instance = kernel &&
+        withContext({ node: node.name, op: node.op.name }, () =>
+          instantiate(kernel, {
+            node,
+            attrs: node.attrs,
+            device,
+            inputs: inputSpecs,
+            outputs: node.outputSpecs,
+            computedOn: node.outputs.map((_, k) => computedOn[bases[i] + k] === 1),
+          }));
+      nodes.push({
+        index: i,
+        node,
+        kernel,
+        instance,
+        device,
+        resources,
+        inputSlots,
+        hostInputs: hostInputs[i],
+        hostOutputs: node.outputs.map((_, j, all) =>
+          resolvesTo(node.op.hostMemory?.outputs, j, all.length)
+        ),
+        checks,
+        checkReads: node.inputs.map((_, j) => checks.some((c) => resolvesTo(c.reads, j, n))),
+        outputShapes: static_ ? node.outputSpecs.map((s) => s.shape as Shape) : undefined,
+        outputBase: bases[i],
+        outputCount: node.outputs.length,
+      });
+    });
+  } catch (e) {
+    for (const n of nodes) n.instance?.dispose?.();
+    throw e;
+  }
   const fetchSlots = input.fetches.map(slotOf);
   const feedNodes = input.feeds.map((f) => index.get(f)!);
   const feedIndex = new Int32Array(input.nodes.length).fill(-1);

@@ -12,7 +12,7 @@ import { execute, type StepStats } from "./executor.ts";
 import { type Graph, Node, Output } from "./graph.ts";
 import { defaultRegistry, type KernelRegistry, requireKernel } from "./kernel.ts";
 import type { SessionState } from "./kernel_context.ts";
-import { buildPlan, type Plan } from "./plan.ts";
+import { buildPlan, disposePlan, type Plan } from "./plan.ts";
 import { type PassOptions, runPasses } from "./passes/pipeline.ts";
 import { checkSessionArgs } from "./session_options.ts";
 import { prune } from "./passes/prune.ts";
@@ -82,7 +82,11 @@ export class Session implements AsyncDisposable {
     const fallback = options.devices?.[0]?.type ?? (this.registry.plugin("WASM") ? "WASM" : "REF");
     this.defaultType = requested ?? fallback;
     if (!this.registry.plugin(this.defaultType)) {
-      throw new EdgeflowError(`no ${this.defaultType} device plugin is installed`);
+      throw new EdgeflowError(
+        `option 'device': no ${this.defaultType} device plugin is installed (installed: ${
+          this.registry.pluginTypes().join(", ")
+        })`,
+      );
     }
   }
 
@@ -150,7 +154,12 @@ export class Session implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    const plans = [...this.plans.values()];
     this.plans.clear();
+    for (const p of plans) {
+      // A failed build left no plan to dispose.
+      await p.then(({ plan }) => disposePlan(plan), () => {});
+    }
     for (const entry of this.devices.values()) {
       const { device, resources, owned } = await entry;
       resources.clear();
@@ -221,7 +230,6 @@ export class Session implements AsyncDisposable {
     });
     const entries = new Map<DeviceType, DeviceEntry>();
     for (const type of new Set(placement.values())) entries.set(type, await this.deviceEntry(type));
-    const prepared = new Map<Device, PreparedKernel[]>();
     const plan = buildPlan({
       nodes,
       feeds: pruned.feeds,
@@ -230,14 +238,22 @@ export class Session implements AsyncDisposable {
         const entry = entries.get(placement.get(node)!)!;
         node.assignedDevice = entry.device.name;
         if (feedSet.has(node)) return { ...entry, kernel: null };
-        const kernel = requireKernel(this.registry, node, entry.device.type);
-        const list = prepared.get(entry.device) ?? [];
-        list.push({ kernel, node });
-        prepared.set(entry.device, list);
-        return { ...entry, kernel };
+        return { ...entry, kernel: requireKernel(this.registry, node, entry.device.type) };
       },
     });
-    for (const [device, kernels] of prepared) await device.prepare?.(kernels);
+    const prepared = new Map<Device, PreparedKernel[]>();
+    for (const { kernel, instance, node, device } of plan.nodes) {
+      if (!kernel || !instance) continue;
+      const list = prepared.get(device) ?? [];
+      list.push({ kernel, instance, node });
+      prepared.set(device, list);
+    }
+    try {
+      for (const [device, kernels] of prepared) await device.prepare?.(kernels);
+    } catch (e) {
+      disposePlan(plan);
+      throw e;
+    }
     this.stats.plansBuilt++;
     return { plan, feedSpecs: pruned.feeds };
   }

@@ -6,7 +6,7 @@
 import { parseDeviceSpec } from "./device_spec.ts";
 import { EdgeflowError } from "./errors.ts";
 import { Graph } from "./graph.ts";
-import type { KernelRegistry } from "./kernel.ts";
+import { defaultRegistry, type KernelRegistry } from "./kernel.ts";
 import { describeValue } from "./tensor.ts";
 
 /** The options a Session takes (SessionOptions' keys); anything else is refused as a typo. */
@@ -78,10 +78,14 @@ export function checkSessionArgs(graph: unknown, options: unknown): void {
       );
     }
     for (const [type, value] of Object.entries(deviceOptions)) {
-      try {
-        if (parseDeviceSpec(type).type !== type) throw new Error();
-      } catch {
-        fail(`deviceOptions.${type}`, "does not name a device type (REF, WASM, WEBGPU, TPU, ...)");
+      // Device types are open (a plugin may add one), so a key must name an installed plugin:
+      // that is what catches a misspelt type.
+      const plugins = (registry as KernelRegistry | undefined) ?? defaultRegistry;
+      if (!plugins.plugin(type)) {
+        fail(
+          `deviceOptions.${type}`,
+          `names no installed device plugin (installed: ${plugins.pluginTypes().join(", ")})`,
+        );
       }
       if (value !== undefined && !isPlainObject(value)) {
         fail(`deviceOptions.${type}`, `must be an object, got ${describeValue(value)}`);

@@ -24,7 +24,6 @@ export const varHandleKernel = defineKernel(VarHandleOp, {
 });
 
 export const readVariableKernel = defineKernel(ReadVariableOp, {
-  hostInputs: [0],
   run(ctx) {
     const handle = handleOf(ctx.hostInput(0));
     const value = ctx.resources.get(handle);
@@ -40,7 +39,6 @@ export const readVariableKernel = defineKernel(ReadVariableOp, {
 });
 
 export const assignVariableKernel = defineKernel(AssignVariableOp, {
-  hostInputs: [0],
   run(ctx) {
     const handle = handleOf(ctx.hostInput(0));
     const value = ctx.inputs[1];

@@ -1,9 +1,10 @@
 /** The WEBGPU plugin: the device factory and every WebGPU kernel, listed by family. */
-import type { DevicePlugin, Kernel } from "../core/kernel.ts";
+import { GENERIC_BASIC_KERNELS, GENERIC_VIEW_KERNELS } from "../core/basic_kernels.ts";
+import { type DevicePlugin, forDTypes, type Kernel } from "../core/kernel.ts";
 import { GENERIC_VARIABLE_KERNELS } from "../core/variable_kernels.ts";
+import { GPU_DTYPES } from "../devices/webgpu/storage.ts";
 import { createWebGpuDevice } from "../devices/webgpu/create.ts";
 import type { WebGpuDevice, WebGpuOptions } from "../devices/webgpu/device.ts";
-import { BASIC_KERNELS } from "./basic.ts";
 import { conv2dKernel } from "./conv/conv2d.ts";
 import { WINDOW_KERNELS } from "./conv/window_kernels.ts";
 import { BINARY_KERNELS } from "./elementwise/binary.ts";
@@ -14,7 +15,6 @@ import { COPY_KERNELS } from "./movement/copy_kernels.ts";
 import { FILL_KERNELS } from "./movement/fill.ts";
 import { GATHER_KERNELS } from "./movement/gather.ts";
 import { JOIN_KERNELS } from "./movement/join.ts";
-import { VIEW_KERNELS } from "./movement/views.ts";
 import { CHANNEL_KERNELS } from "./nn/channel.ts";
 import { XENT_KERNELS } from "./nn/cross_entropy.ts";
 import { SOFTMAX_KERNELS } from "./nn/softmax.ts";
@@ -27,7 +27,7 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
   kernels: [
     ...GENERIC_VARIABLE_KERNELS,
     ...VARIABLE_KERNELS,
-    ...BASIC_KERNELS,
+    ...forDTypes(GENERIC_BASIC_KERNELS, GPU_DTYPES),
     ...UNARY_KERNELS,
     ...BINARY_KERNELS,
     ...MATMUL_KERNELS,
@@ -37,7 +37,7 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
     ...SOFTMAX_KERNELS,
     ...XENT_KERNELS,
     castKernel,
-    ...VIEW_KERNELS,
+    ...forDTypes(GENERIC_VIEW_KERNELS, GPU_DTYPES),
     ...COPY_KERNELS,
     ...JOIN_KERNELS,
     ...GATHER_KERNELS,

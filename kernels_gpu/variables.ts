@@ -37,7 +37,6 @@ function inPlaceProgram(sign: "+" | "-", delta: Binding, value: Binding): Progra
 function updateKernel(op: OpDef<{ dtype: DType }>, sign: "+" | "-") {
   return defineGpuKernel(op, {
     dtypes: ARITHMETIC,
-    hostInputs: [0],
     run(ctx) {
       const handle = handleOf(ctx.hostInput(0));
       const old = ctx.resources.get(handle) as GpuBuffer;
@@ -55,7 +54,9 @@ function updateKernel(op: OpDef<{ dtype: DType }>, sign: "+" | "-") {
         );
       }
       if (old.size === 0) return;
-      if (ctx.resources.exclusive(handle)) {
+      // In place only when nothing else holds the value and no view shares its storage (a
+      // variable initialised from reshape(Const) shares the Const's buffer).
+      if (ctx.resources.exclusive(handle) && old.storage.refs === 1) {
         return ctx.device.encode(ctx.node, [{
           program: inPlaceProgram(sign, bindingOf(delta), bindingOf(old)),
           inputs: [delta],

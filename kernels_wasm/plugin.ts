@@ -2,11 +2,11 @@
  * The WASM plugin: the CPU device with its kernels. mod.ts installs it; sessions then default to
  * WASM and fall back to REF for the ops it has no kernel for (the random ops).
  */
-import type { DevicePlugin, Kernel } from "../core/kernel.ts";
+import { GENERIC_BASIC_KERNELS, GENERIC_VIEW_KERNELS } from "../core/basic_kernels.ts";
+import { type DevicePlugin, forDTypes, type Kernel } from "../core/kernel.ts";
 import type { NamedModule } from "../devices/wasm/instance.ts";
 import { WasmDevice, type WasmDeviceOptions } from "../devices/wasm/device.ts";
 import { CONV_WASM_BASE64, GEMM_WASM_BASE64, KERNELS_WASM_BASE64 } from "./gen/modules.ts";
-import { BASIC_KERNELS } from "./kernels/basic.ts";
 import { CONV_KERNELS } from "./kernels/conv.ts";
 import { CREATE_KERNELS } from "./kernels/create.ts";
 import { ELEMENTWISE_KERNELS } from "./kernels/elementwise.ts";
@@ -18,6 +18,7 @@ import { NN_KERNELS } from "./kernels/nn.ts";
 import { REDUCE_KERNELS } from "./kernels/reduce.ts";
 import { VARIABLE_KERNELS } from "./kernels/variables.ts";
 import { TASK_NAMES } from "./tasks.ts";
+import { BYTE_DTYPES } from "./kernels/util.ts";
 
 let compiled: Promise<NamedModule[]> | undefined;
 
@@ -41,7 +42,8 @@ export function kernelModules(): Promise<NamedModule[]> {
 }
 
 export const WASM_KERNELS: readonly Kernel[] = [
-  ...BASIC_KERNELS,
+  ...forDTypes(GENERIC_BASIC_KERNELS, BYTE_DTYPES),
+  ...forDTypes(GENERIC_VIEW_KERNELS, BYTE_DTYPES),
   ...ELEMENTWISE_KERNELS,
   ...MATMUL_KERNELS,
   ...VARIABLE_KERNELS,

@@ -16,6 +16,12 @@ export function opCases(op: OpDef, dtype: DType): fc.Arbitrary<OpCase<never>> {
   return op.arbitrary(fc as unknown as FastCheck, dtype) as unknown as fc.Arbitrary<OpCase<never>>;
 }
 
+/** Invalid cases of an op (OpDef.invalidArbitrary), or undefined where it has none. */
+export function invalidCases(op: OpDef, dtype: DType): fc.Arbitrary<OpCase<never>> | undefined {
+  const arb = op.invalidArbitrary?.(fc as unknown as FastCheck, dtype);
+  return arb as unknown as fc.Arbitrary<OpCase<never>> | undefined;
+}
+
 /** Regroups a case's flat inputs by the op's input specs (a list input takes the remainder). */
 export function groupInputs<T>(op: OpDef, flat: readonly T[]): (T | T[])[] {
   const listLen = flat.length - op.inputs.filter((s) => !s.numberAttr).length;

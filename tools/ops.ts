@@ -1,10 +1,10 @@
 // `deno task ops`: every op and the device types with a kernel for it, from the registries.
 // `deno task ops --json` prints {"ops": {"MatMul": ["REF", "WASM"], ...}}.
-import { ALL_OPS, defaultRegistry } from "../mod.ts";
+import { defaultOpRegistry, defaultRegistry } from "../mod.ts";
 
 const types = defaultRegistry.pluginTypes();
 const table = Object.fromEntries(
-  [...ALL_OPS].sort((a, b) => a.name.localeCompare(b.name)).map((op) => [
+  defaultOpRegistry.list().sort((a, b) => a.name.localeCompare(b.name)).map((op) => [
     op.name,
     types.filter((t) => defaultRegistry.deviceTypesFor(op.name).includes(t)),
   ]),

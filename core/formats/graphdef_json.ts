@@ -5,7 +5,7 @@
 import { EdgeflowError, withContext } from "../errors.ts";
 import { Graph, type Node, type Output } from "../graph.ts";
 import type { Attrs, AttrSpec, AttrValue } from "../op.ts";
-import { getOp } from "../ops/registry.ts";
+import { defaultOpRegistry, type OpRegistry } from "../ops/registry.ts";
 import {
   attrFromJson,
   type AttrJson,
@@ -54,8 +54,12 @@ function tensorName(o: Output): string {
   return o.index === 0 ? o.node.name : `${o.node.name}:${o.index}`;
 }
 
-/** Builds a Graph from GraphDef JSON; nodes may come in any order. */
-export function fromGraphDef(def: GraphDefJson, graph = new Graph()): Graph {
+/** Builds a Graph from GraphDef JSON (ops looked up in `ops`); nodes may come in any order. */
+export function fromGraphDef(
+  def: GraphDefJson,
+  graph = new Graph(),
+  ops: OpRegistry = defaultOpRegistry,
+): Graph {
   // The value usually comes from JSON.parse of a user's file: refuse what is not a GraphDef
   // before reading it, rather than importing nothing or failing inside a loop.
   if (typeof def !== "object" || def === null || Array.isArray(def)) {
@@ -76,7 +80,7 @@ export function fromGraphDef(def: GraphDefJson, graph = new Graph()): Graph {
     }
     byName.set(n.name, n);
   });
-  addInTopologicalOrder(defs, byName, (n, lookup) => addNode(graph, n, lookup));
+  addInTopologicalOrder(defs, byName, (n, lookup) => addNode(graph, ops, n, lookup));
   return graph;
 }
 
@@ -108,9 +112,14 @@ function checkNodeDef(n: unknown, index: number): asserts n is NodeDefJson {
   });
 }
 
-function addNode(graph: Graph, n: NodeDefJson, lookup: (name: string) => Node): Node {
+function addNode(
+  graph: Graph,
+  ops: OpRegistry,
+  n: NodeDefJson,
+  lookup: (name: string) => Node,
+): Node {
   return withContext({ node: n.name, op: n.op }, () => {
-    const op = getOp(n.op, n.name);
+    const op = ops.get(n.op, n.name);
     const specs = op.attrs as Record<string, AttrSpec<AttrValue>>;
     // A null-prototype map: attribute names from the file ("__proto__", "constructor") are data.
     const attrs: Attrs = Object.create(null);

@@ -32,6 +32,14 @@ export function knownLength(shape: PartialShape): number | undefined {
   return shape.length === 1 && shape[0] >= 0 ? shape[0] : undefined;
 }
 
+/** Refuses a known shape `intScalar` would refuse (one element, rank at most 1), at inference. */
+export function checkScalarLike(shape: PartialShape, what: string): void {
+  if (shape === null) return;
+  if (shape.length > 1 || (shape.length === 1 && shape[0] >= 0 && shape[0] !== 1)) {
+    throw new EdgeflowError(`${what} must be a scalar, got shape ${formatShape(shape)}`);
+  }
+}
+
 /** A scalar int argument of a host tensor (an axis, a depth); `what` names it in errors. */
 export function intScalar(t: Tensor, what: string): number {
   if (t.size !== 1 || t.rank > 1) {

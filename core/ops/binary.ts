@@ -2,9 +2,10 @@
 import { type DType, isFloat, isInteger, NUMERIC_DTYPES, REAL_DTYPES } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import type { Output } from "../graph.ts";
-import { defineOp, type OpDef } from "../op.ts";
+import { defineOp, type InputCheck, type OpDef } from "../op.ts";
 import { broadcastShapes } from "../shape.ts";
 import { arbBroadcastShapes, randomTensor, type ValueRange } from "../testing/arbitrary.ts";
+import { withElement } from "../testing/invalid.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { type BigScalar2, mapBinary, type Scalar2 } from "./elementwise.ts";
 import {
@@ -54,16 +55,12 @@ function defineBinary(s: BinarySpec): BinaryOpDef {
       [x, y],
       { T },
     ) => [{ dtype: s.bool ? "bool" : T, shape: broadcastShapes(x.shape, y.shape) }],
+    checks: s.divides
+      ? [nonzeroIntegerDivisor]
+      : s.nonNegativeIntExponent
+      ? [nonNegativeIntegerExponent]
+      : undefined,
     reference: ([x, y], { T }) => {
-      if (s.divides && isInteger(T) && (y.data as Int32Array).some((v) => Number(v) === 0)) {
-        throw new EdgeflowError("integer division by zero");
-      }
-      if (
-        s.nonNegativeIntExponent && isInteger(T) && x.size > 0 &&
-        (y.data as Int32Array).some((v) => v < 0)
-      ) {
-        throw new EdgeflowError("Integers to negative integer powers are not allowed");
-      }
       const f = isInteger(T) ? s.int ?? s.f : isFloat(T) && s.float ? s.float(T) : s.f;
       return [mapBinary(x, y, s.bool ? "bool" : T, f, s.int64)];
     },
@@ -75,8 +72,54 @@ function defineBinary(s: BinarySpec): BinaryOpDef {
           attrs: {},
         };
       }),
+    invalidArbitrary: s.divides || s.nonNegativeIntExponent
+      ? (fc, dtype) => {
+        // A zero divisor, or a negative exponent (uint8 holds none), in a non-empty output.
+        const bad = s.divides ? 0 : -1;
+        if (!isInteger(dtype) || (bad < 0 && dtype === "uint8")) return undefined;
+        const [ra, rb] = s.ranges?.(dtype) ?? [{}, { nonzero: true }];
+        return fc.tuple(arbBroadcastShapes(fc), fc.nat(), fc.nat())
+          .filter(([[sa, sb]]) => [...sa, ...sb].every((d) => d > 0))
+          .map(([[sa, sb], seedA, seedB]) => ({
+            inputs: [
+              randomTensor(dtype, sa, seedA, ra),
+              withElement(randomTensor(dtype, sb, seedB, rb), seedA, bad),
+            ],
+            attrs: {},
+          }));
+      }
+      : undefined,
   });
 }
+
+/** TensorFlow refuses an integer division by zero ("Integer division by zero") before any. */
+const nonzeroIntegerDivisor: InputCheck<BinaryAttrs> = {
+  reads: [1],
+  applies: ({ T }) => isInteger(T),
+  run(values) {
+    const y = values[1]!.data as ArrayLike<number | bigint>;
+    for (let i = 0; i < y.length; i++) {
+      if (Number(y[i]) === 0) throw new EdgeflowError("integer division by zero");
+    }
+  },
+};
+
+/**
+ * TensorFlow's integer Pow refuses a negative exponent ("Integers to negative integer powers are
+ * not allowed") wherever an element is computed: an empty output refuses nothing.
+ */
+const nonNegativeIntegerExponent: InputCheck<BinaryAttrs> = {
+  reads: [1],
+  applies: ({ T }) => isInteger(T),
+  run(values, specs) {
+    const out = broadcastShapes(specs[0].shape, specs[1].shape);
+    if (out === null || out.some((d) => d === 0)) return;
+    const y = values[1]!.data as ArrayLike<number | bigint>;
+    for (let i = 0; i < y.length; i++) {
+      if (y[i] < 0) throw new EdgeflowError("Integers to negative integer powers are not allowed");
+    }
+  },
+};
 
 const bothBool = ["bool"] as const;
 const comparable = REAL_DTYPES;

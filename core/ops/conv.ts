@@ -78,20 +78,28 @@ function convReference(
   const g = convGeometry(kind, x.shape, filter.shape, attrs);
   const xs = numbers(x), fs = numbers(filter);
   const out = new Float64Array(sizeOf(g.outShape));
+  // Padding is zeros that meet every tap, as in TensorFlow's padded patches: they add nothing
+  // unless a tap is ±Inf or NaN (0·Inf = NaN), so they are visited only then.
+  const padded = Array.prototype.some.call(fs, (v: number) => !Number.isFinite(v));
+  const zeros = new Float64Array(g.inChannels);
   let o = 0; // flat index of out[b, oh, ow, 0]
   for (let b = 0; b < g.batch; b++) {
     for (let oh = 0; oh < g.outHeight; oh++) {
       for (let ow = 0; ow < g.outWidth; ow++, o += g.outChannels) {
         for (let fh = 0; fh < g.filterHeight; fh++) {
           const ih = oh * g.strideHeight - g.padTop + fh * g.dilationHeight;
-          if (ih < 0 || ih >= g.inHeight) continue; // zero padding contributes nothing
+          const rowInside = ih >= 0 && ih < g.inHeight;
+          if (!rowInside && !padded) continue;
           for (let fw = 0; fw < g.filterWidth; fw++) {
             const iw = ow * g.strideWidth - g.padLeft + fw * g.dilationWidth;
-            if (iw < 0 || iw >= g.inWidth) continue;
-            const xAt = ((b * g.inHeight + ih) * g.inWidth + iw) * g.inChannels;
+            const inside = rowInside && iw >= 0 && iw < g.inWidth;
+            if (!inside && !padded) continue;
+            const [pixels, xAt] = inside
+              ? [xs, ((b * g.inHeight + ih) * g.inWidth + iw) * g.inChannels]
+              : [zeros, 0];
             const fAt = (fh * g.filterWidth + fw) * g.inChannels;
-            if (kind === "conv2d") addConvTap(g, xs, xAt, fs, fAt, out, o);
-            else addDepthwiseTap(g, xs, xAt, fs, fAt, out, o);
+            if (kind === "conv2d") addConvTap(g, pixels, xAt, fs, fAt, out, o);
+            else addDepthwiseTap(g, pixels, xAt, fs, fAt, out, o);
           }
         }
       }

@@ -31,6 +31,7 @@ export const Fill = defineOp<FillAttrs>({
   name: "Fill",
   inputs: [{ name: "dims", type: "index_type" }, { name: "value", type: "T" }],
   outputs: [{ name: "output", type: "T" }],
+  hostMemory: { inputs: [0] },
   attrs: {
     T: { kind: "type", allowed: ALL_DTYPES },
     index_type: { kind: "type", allowed: ["int32", "int64"], default: "int32" },
@@ -177,6 +178,7 @@ export const Range = defineOp<RangeAttrs>({
     { name: "delta", type: "Tidx" },
   ],
   outputs: [{ name: "output", type: "Tidx" }],
+  hostMemory: { inputs: [0, 1, 2] },
   attrs: { Tidx: { kind: "type", allowed: RANGE_DTYPES, default: "int32" } },
   infer: (inputs, { Tidx }) => {
     const names = ["start", "limit", "delta"];

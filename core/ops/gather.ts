@@ -2,10 +2,11 @@
 import { ALL_DTYPES, type DType } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import type { Output } from "../graph.ts";
-import { defineOp, type OpDef } from "../op.ts";
+import { defineOp, type InputCheck, type OpDef } from "../op.ts";
 import { normalizeAxis, type PartialShape, type Shape, sizeOf } from "../shape.ts";
 import { numbers } from "../tensor.ts";
 import { arbShape, randomTensor } from "../testing/arbitrary.ts";
+import { withElement } from "../testing/invalid.ts";
 import { checkRank, int32Scalar, intScalar, knownInts, takeElements } from "./array_util.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { mergeDim } from "./infer_util.ts";
@@ -121,6 +122,31 @@ function indexName(shape: Shape, flat: number): string {
 }
 
 type GatherAttrs = { Tparams: DType; Tindices: DType; Taxis: DType; batch_dims: number };
+
+/** TensorFlow's CPU kernel refuses an index outside [0, params.shape[axis]) before reading. */
+const indicesInRange: InputCheck<GatherAttrs> = {
+  reads: [1, 2],
+  run(values, specs, { batch_dims }) {
+    const indices = values[1]!;
+    const params = specs[0].shape as Shape;
+    const { axisDim } = resolveGather(
+      params,
+      indices.shape,
+      intScalar(values[2]!, "axis"),
+      batch_dims,
+    );
+    const idx = indices.data as ArrayLike<number | bigint>;
+    for (let k = 0; k < idx.length; k++) {
+      const i = Number(idx[k]);
+      if (!(i >= 0 && i < axisDim)) {
+        throw new EdgeflowError(
+          `indices${indexName(indices.shape, k)} = ${i} is not in [0, ${axisDim})`,
+        );
+      }
+    }
+  },
+};
+
 export const GatherV2 = defineOp<GatherAttrs>({
   name: "GatherV2",
   inputs: [
@@ -129,6 +155,8 @@ export const GatherV2 = defineOp<GatherAttrs>({
     { name: "axis", type: "Taxis" },
   ],
   outputs: [{ name: "output", type: "Tparams" }],
+  hostMemory: { inputs: [2] },
+  checks: [indicesInRange],
   attrs: {
     Tparams: { kind: "type", allowed: ALL_DTYPES },
     Tindices: { kind: "type", allowed: ["int32", "int64"] },
@@ -152,12 +180,7 @@ export const GatherV2 = defineOp<GatherAttrs>({
     for (let b = 0; b < batch; b++) {
       for (let o = 0; o < outer; o++) {
         for (let j = 0; j < count; j++) {
-          const i = idx[b * count + j];
-          if (!(i >= 0 && i < axisDim)) {
-            throw new EdgeflowError(
-              `indices${indexName(indices.shape, b * count + j)} = ${i} is not in [0, ${axisDim})`,
-            );
-          }
+          const i = idx[b * count + j]; // in range: indicesInRange ran first
           const from = ((b * outer + o) * axisDim + i) * inner;
           for (let n = 0; n < inner; n++) source[k++] = from + n;
         }
@@ -185,6 +208,27 @@ export const GatherV2 = defineOp<GatherAttrs>({
         attrs: {
           batch_dims: negative && batchDims > 0 ? batchDims - indicesShape.length : batchDims,
         },
+      };
+    }),
+  invalidArbitrary: (fc, dtype) =>
+    fc.tuple(
+      arbShape(fc, { minRank: 1, maxRank: 3, maxDim: 4 }),
+      arbShape(fc, { minRank: 1, maxRank: 2, minDim: 1, maxDim: 3 }),
+      fc.nat(),
+      fc.boolean(),
+    ).map(([paramsShape, indicesShape, seed, below]) => {
+      const axisDim = paramsShape[0];
+      const indices = randomTensor("int32", indicesShape, seed + 1, {
+        min: 0,
+        max: Math.max(0, axisDim - 1),
+      });
+      return {
+        inputs: [
+          randomTensor(dtype, paramsShape, seed),
+          withElement(indices, seed, below ? -1 - (seed % 3) : axisDim + (seed % 3)),
+          int32Scalar(0),
+        ],
+        attrs: {},
       };
     }),
   testDTypes: ALL_DTYPES.filter((d) => d !== "resource"),

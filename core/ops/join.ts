@@ -110,6 +110,7 @@ export const ConcatV2 = defineOp<ConcatAttrs>({
   name: "ConcatV2",
   inputs: [{ name: "values", type: "T", numberAttr: "N" }, { name: "axis", type: "Tidx" }],
   outputs: [{ name: "output", type: "T" }],
+  hostMemory: { inputs: [-1] },
   attrs: {
     N: { kind: "int", validate: atLeast(2) },
     T: { kind: "type", allowed: ALL_DTYPES },

@@ -9,10 +9,11 @@
 import { type DType, FLOAT_DTYPES } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import type { Output } from "../graph.ts";
-import { defineOp, type InferInput, type OpDef } from "../op.ts";
+import { defineOp, type InferInput, type InputCheck, type OpDef } from "../op.ts";
 import { broadcastShapes, formatShape, type Shape } from "../shape.ts";
 import { numbers, Tensor } from "../tensor.ts";
 import { randomTensor } from "../testing/arbitrary.ts";
+import { withElement } from "../testing/invalid.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { broadcastIndex } from "./elementwise.ts";
 import { mergeDim, requireRank, spec } from "./infer_util.ts";
@@ -75,6 +76,14 @@ export const SoftmaxCrossEntropyWithLogits: OpDef<SoftmaxCrossEntropyWithLogitsA
     }),
 });
 
+/** TensorFlow's CPU kernel refuses a label outside [0, classes) before reading a row. */
+const labelsInRange: InputCheck<SparseSoftmaxCrossEntropyWithLogitsAttrs> = {
+  reads: [1],
+  run(values, specs) {
+    checkLabels(numbers(values[1]!), (specs[0].shape as number[])[1]);
+  },
+};
+
 export const SparseSoftmaxCrossEntropyWithLogits: OpDef<SparseSoftmaxCrossEntropyWithLogitsAttrs> =
   defineOp<SparseSoftmaxCrossEntropyWithLogitsAttrs>({
     name: "SparseSoftmaxCrossEntropyWithLogits",
@@ -99,10 +108,10 @@ export const SparseSoftmaxCrossEntropyWithLogits: OpDef<SparseSoftmaxCrossEntrop
       const rows = mergeDim(batch, n, "batch");
       return [spec(features.dtype, [rows]), spec(features.dtype, [rows, classes])];
     },
+    checks: [labelsInRange],
     reference: ([features, labels]) => {
       const [batch, classes] = features.shape;
-      const fs = numbers(features), ls = numbers(labels);
-      checkLabels(ls, classes);
+      const fs = numbers(features), ls = numbers(labels); // labels in range: checked first
       const loss = new Float64Array(batch), backprop = new Float64Array(batch * classes);
       for (let b = 0; b < batch; b++) {
         const { max, sum, logSum } = shiftedLogSum(fs, b * classes, classes);
@@ -125,6 +134,24 @@ export const SparseSoftmaxCrossEntropyWithLogits: OpDef<SparseSoftmaxCrossEntrop
         inputs: [
           randomTensor(dtype, [batch, classes], sf),
           randomTensor(labelType, [batch], sl, { min: 0, max: classes - 1 }),
+        ],
+        attrs: {},
+      })),
+    invalidArbitrary: (fc, dtype) =>
+      fc.tuple(
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.constantFrom("int32", "int64"),
+        fc.nat(),
+        fc.boolean(),
+      ).map(([batch, classes, labelType, seed, below]) => ({
+        inputs: [
+          randomTensor(dtype, [batch, classes], seed),
+          withElement(
+            randomTensor(labelType, [batch], seed + 1, { min: 0, max: classes - 1 }),
+            seed,
+            below ? -1 : classes + (seed % 3),
+          ),
         ],
         attrs: {},
       })),
@@ -151,10 +178,7 @@ function broadcastMatrix(features: InferInput, labels: InferInput): number[] {
   return shape.slice();
 }
 
-/**
- * TensorFlow's CPU kernel refuses labels outside [0, classes) rather than reading past a row.
- * Devices whose kernels refuse them too call this on the host copy of the labels.
- */
+/** TensorFlow's CPU kernel refuses labels outside [0, classes) rather than reading past a row. */
 export function checkLabels(labels: ArrayLike<number>, classes: number): void {
   for (let i = 0; i < labels.length; i++) {
     const l = labels[i];

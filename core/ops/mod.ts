@@ -4,7 +4,7 @@ export * from "./binary.ts";
 export * from "./unary.ts";
 export * from "./random.ts";
 export * from "./state.ts";
-export { ALL_OPS, getOp, hasOp } from "./registry.ts";
+export { ALL_OPS, defaultOpRegistry, getOp, hasOp, OpRegistry } from "./registry.ts";
 export { type BuildOptions, type OpOptions, type TensorLike } from "./build.ts";
 export * from "./matmul.ts";
 export * from "./conv.ts";

@@ -65,6 +65,7 @@ export const Pad = defineOp<PadAttrs>({
   name: "Pad",
   inputs: [{ name: "input", type: "T" }, { name: "paddings", type: "Tpaddings" }],
   outputs: [{ name: "output", type: "T" }],
+  hostMemory: { inputs: [1] },
   attrs: {
     T: { kind: "type", allowed: ALL_DTYPES },
     Tpaddings: { kind: "type", allowed: INDEX_DTYPES, default: "int32" },
@@ -145,6 +146,7 @@ export const Tile = defineOp<TileAttrs>({
   name: "Tile",
   inputs: [{ name: "input", type: "T" }, { name: "multiples", type: "Tmultiples" }],
   outputs: [{ name: "output", type: "T" }],
+  hostMemory: { inputs: [1] },
   attrs: {
     T: { kind: "type", allowed: ALL_DTYPES },
     Tmultiples: { kind: "type", allowed: INDEX_DTYPES, default: "int32" },

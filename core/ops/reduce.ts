@@ -13,6 +13,7 @@ import { arbShape, arbTensor, type ValueRange } from "../testing/arbitrary.ts";
 import {
   type AxisSplit,
   checkRank,
+  checkScalarLike,
   int32Scalar,
   int32Vector,
   intScalar,
@@ -128,6 +129,7 @@ function defineReduction(name: keyof typeof REDUCERS): ReduceOpDef {
     name,
     inputs: [{ name: "input", type: "T" }, { name: "reduction_indices", type: "Tidx" }],
     outputs: [{ name: "output", type: "T" }],
+    hostMemory: { inputs: [1] },
     attrs: {
       keep_dims: { kind: "bool", default: false },
       T: { kind: "type", allowed: REAL_DTYPES },
@@ -220,12 +222,14 @@ function defineArg(name: string, sign: 1 | -1): ArgOpDef {
     name,
     inputs: [{ name: "input", type: "T" }, { name: "dimension", type: "Tidx" }],
     outputs: [{ name: "output", type: "output_type" }],
+    hostMemory: { inputs: [1] },
     attrs: {
       T: { kind: "type", allowed: NUMERIC_DTYPES },
       Tidx: { kind: "type", allowed: ["int32", "int64"], default: "int32" },
       output_type: { kind: "type", allowed: ["int32", "int64"], default: "int64" },
     },
     infer: ([input, dimension], { output_type }) => {
+      checkScalarLike(dimension.shape, "dimension");
       if (input.shape?.length === 0) throw new EdgeflowError(`${name} needs an input of rank ≥ 1`);
       return [{ dtype: output_type, shape: argShape(input.shape, knownInts(dimension)?.[0]) }];
     },

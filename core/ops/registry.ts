@@ -1,6 +1,6 @@
 /**
- * The list of every op Edgeflow defines, and lookup by TensorFlow name. The list is explicit:
- * an op exists when it is named here.
+ * The list of every op Edgeflow defines (explicit: an op exists when it is named here), and the
+ * op registry lookups by TensorFlow name go through.
  */
 import { EdgeflowError } from "../errors.ts";
 import type { OpDef } from "../op.ts";
@@ -56,15 +56,50 @@ export const ALL_OPS: readonly OpDef[] = [
   ...REDUCE_OPS,
 ] as unknown as OpDef[];
 
-const BY_NAME = new Map<string, OpDef>(ALL_OPS.map((op) => [op.name, op]));
-if (BY_NAME.size !== ALL_OPS.length) throw new Error("two ops share a name");
+/**
+ * A set of ops by TensorFlow name, like KernelRegistry for kernels: GraphDef import and tools
+ * look ops up here. `defaultOpRegistry` holds Edgeflow's ops; a user registers their own
+ * `defineOp` there (or in a registry of their own) and gives it kernels in a KernelRegistry.
+ */
+export class OpRegistry {
+  private readonly byName = new Map<string, OpDef>();
 
-/** The op with TensorFlow name `name`; an EdgeflowError names the node when given. */
+  constructor(ops: Iterable<OpDef> = []) {
+    for (const op of ops) this.register(op);
+  }
+
+  /** Adds an op; an Error when another op already has its name. */
+  register(op: OpDef): this {
+    const other = this.byName.get(op.name);
+    if (other && other !== op) throw new Error(`an op named ${op.name} is registered already`);
+    this.byName.set(op.name, op);
+    return this;
+  }
+
+  /** The op with TensorFlow name `name`; an EdgeflowError names the node when given. */
+  get(name: string, node?: string): OpDef {
+    const op = this.byName.get(name);
+    if (!op) throw new EdgeflowError(`unknown op '${name}'`, { node, op: name });
+    return op;
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  /** Every registered op, in registration order. */
+  list(): OpDef[] {
+    return [...this.byName.values()];
+  }
+}
+
+/** Edgeflow's ops; GraphDef import uses it unless given another registry. */
+export const defaultOpRegistry: OpRegistry = new OpRegistry(ALL_OPS);
+
+/** The op with TensorFlow name `name` in the default registry. */
 export function getOp(name: string, node?: string): OpDef {
-  const op = BY_NAME.get(name);
-  if (!op) throw new EdgeflowError(`unknown op '${name}'`, { node, op: name });
-  return op;
+  return defaultOpRegistry.get(name, node);
 }
 export function hasOp(name: string): boolean {
-  return BY_NAME.has(name);
+  return defaultOpRegistry.has(name);
 }

@@ -131,6 +131,7 @@ export const OneHot = defineOp<OneHotAttrs>({
     { name: "off_value", type: "T" },
   ],
   outputs: [{ name: "output", type: "T" }],
+  hostMemory: { inputs: [1] },
   attrs: {
     axis: { kind: "int", default: -1 },
     T: { kind: "type", allowed: ALL_DTYPES },

@@ -14,6 +14,7 @@ import { intList, Tensor } from "../tensor.ts";
 import { arbShape, arbTensor, randomTensor } from "../testing/arbitrary.ts";
 import {
   checkRank,
+  checkScalarLike,
   int32Scalar,
   int32Vector,
   intScalar,
@@ -87,6 +88,7 @@ export const Reshape = defineOp<ReshapeAttrs>({
   name: "Reshape",
   inputs: [{ name: "tensor", type: "T" }, { name: "shape", type: "Tshape" }],
   outputs: [{ name: "output", type: "T" }],
+  hostMemory: { inputs: [1] },
   attrs: {
     T: { kind: "type", allowed: ANY },
     Tshape: { kind: "type", allowed: INDEX_DTYPES, default: "int32" },
@@ -135,11 +137,13 @@ export const ExpandDims = defineOp<ExpandDimsAttrs>({
   name: "ExpandDims",
   inputs: [{ name: "input", type: "T" }, { name: "dim", type: "Tdim" }],
   outputs: [{ name: "output", type: "T" }],
+  hostMemory: { inputs: [1] },
   attrs: {
     T: { kind: "type", allowed: ANY },
     Tdim: { kind: "type", allowed: INDEX_DTYPES, default: "int32" },
   },
   infer: ([input, dim]) => {
+    checkScalarLike(dim.shape, "dim");
     const axis = knownInts(dim);
     if (input.shape === null) return [{ dtype: input.dtype, shape: null }];
     if (axis === undefined) {
@@ -227,6 +231,7 @@ export const Shape = defineOp<ShapeAttrs>({
   name: "Shape",
   inputs: [{ name: "input", type: "T" }],
   outputs: [{ name: "output", type: "out_type" }],
+  hostMemory: { outputs: [0] },
   attrs: {
     T: { kind: "type", allowed: ANY },
     out_type: { kind: "type", allowed: INDEX_DTYPES, default: "int32" },

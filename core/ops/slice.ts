@@ -54,6 +54,7 @@ export const Slice = defineOp<SliceAttrs>({
     { name: "size", type: "Index" },
   ],
   outputs: [{ name: "output", type: "T" }],
+  hostMemory: { inputs: [1, 2] },
   attrs: {
     T: { kind: "type", allowed: ALL_DTYPES },
     Index: { kind: "type", allowed: INDEX_DTYPES },
@@ -108,6 +109,7 @@ export const StridedSlice = defineOp<StridedSliceAttrs>({
     { name: "strides", type: "Index" },
   ],
   outputs: [{ name: "output", type: "T" }],
+  hostMemory: { inputs: [1, 2, 3] },
   attrs: {
     T: { kind: "type", allowed: ALL_DTYPES },
     Index: { kind: "type", allowed: INDEX_DTYPES },

@@ -19,6 +19,7 @@ export const VarHandleOp = defineOp<VarHandleAttrs>({
   name: "VarHandleOp",
   inputs: [],
   outputs: [{ name: "resource", type: "resource" }],
+  hostMemory: { outputs: [0] },
   attrs: {
     dtype: { kind: "type", allowed: VALUE_DTYPES },
     shape: { kind: "shape", default: null },
@@ -63,6 +64,7 @@ export const ReadVariableOp = defineOp<ReadAttrs>({
   name: "ReadVariableOp",
   inputs: [{ name: "resource", type: "resource" }],
   outputs: [{ name: "value", type: "dtype" }],
+  hostMemory: { inputs: [0] },
   attrs: { dtype: { kind: "type", allowed: VALUE_DTYPES } },
   stateful: true,
   infer: ([r], { dtype }) => {
@@ -89,6 +91,7 @@ export const AssignVariableOp = defineOp<AssignAttrs>({
   name: "AssignVariableOp",
   inputs: [{ name: "resource", type: "resource" }, { name: "value", type: "dtype" }],
   outputs: [],
+  hostMemory: { inputs: [0] },
   attrs: {
     dtype: { kind: "type", allowed: VALUE_DTYPES },
     validate_shape: { kind: "bool", default: false },
@@ -122,6 +125,7 @@ function defineUpdate(
     name,
     inputs: [{ name: "resource", type: "resource" }, { name: "value", type: "dtype" }],
     outputs: [],
+    hostMemory: { inputs: [0] },
     attrs: { dtype: { kind: "type", allowed: REAL_DTYPES } },
     stateful: true,
     infer: () => [],

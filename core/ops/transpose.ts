@@ -93,6 +93,7 @@ export const Transpose = defineOp<TransposeAttrs>({
   name: "Transpose",
   inputs: [{ name: "x", type: "T" }, { name: "perm", type: "Tperm" }],
   outputs: [{ name: "y", type: "T" }],
+  hostMemory: { inputs: [1] },
   attrs: {
     T: { kind: "type", allowed: ALL_DTYPES },
     Tperm: { kind: "type", allowed: ["int32", "int64"], default: "int32" },

@@ -13,7 +13,7 @@ import type {
 } from "../../core/device.ts";
 import { fullDeviceName } from "../../core/device_spec.ts";
 import { EdgeflowError } from "../../core/errors.ts";
-import type { Kernel, KernelContext } from "../../core/kernel.ts";
+import type { KernelContext, KernelInstance } from "../../core/kernel.ts";
 import type { Shape } from "../../core/shape.ts";
 import type { Tensor } from "../../core/tensor.ts";
 
@@ -61,7 +61,7 @@ export class NullDevice implements Device {
       new EdgeflowError("the NULL device computes no values; fetch from another device"),
     );
   }
-  run(kernel: Kernel, ctx: KernelContext): void | Promise<void> {
+  run(kernel: KernelInstance, ctx: KernelContext): void | Promise<void> {
     this.launches++;
     return kernel.run(ctx);
   }

@@ -7,6 +7,10 @@ import { NullDevice } from "./device.ts";
 function nullKernel(op: OpDef): Kernel<Attrs, NullDevice> {
   return {
     op,
+    // NULL buffers hold no values: nothing could be read on the host or checked.
+    hostInputs: [],
+    hostReason: "NULL buffers hold no values to read on the host",
+    uncheckedReason: "NULL buffers hold no values to check",
     run(ctx) {
       // Static shapes: NULL buffers hold no values, so value-dependent shapes cannot be computed.
       ctx.node.outputSpecs.forEach((spec, i) =>

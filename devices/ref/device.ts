@@ -15,7 +15,7 @@ import { fullDeviceName } from "../../core/device_spec.ts";
 import { EdgeflowError, type ErrorContext } from "../../core/errors.ts";
 import { defaultMemoryLimit, formatBytes } from "../../core/memory_limit.ts";
 import { formatShape, isFullyDefined } from "../../core/shape.ts";
-import type { Kernel, KernelContext } from "../../core/kernel.ts";
+import type { KernelContext, KernelInstance } from "../../core/kernel.ts";
 import { Tensor } from "../../core/tensor.ts";
 
 export class RefDevice implements Device {
@@ -79,7 +79,7 @@ export class RefDevice implements Device {
    * on this run's inputs (values included), so a Fill of [2^31] floats is refused before the
    * reference allocates 8 GiB. Outputs inference cannot size are checked when wrapped.
    */
-  run(kernel: Kernel, ctx: KernelContext): void | Promise<void> {
+  run(kernel: KernelInstance, ctx: KernelContext): void | Promise<void> {
     const specs = ctx.node.op.infer(
       ctx.inputs.map((b) => ({
         dtype: b.dtype,

@@ -19,7 +19,7 @@ import type {
 import { release, retain } from "../../core/buffer.ts";
 import { fullDeviceName } from "../../core/device_spec.ts";
 import { EdgeflowError } from "../../core/errors.ts";
-import type { Kernel, KernelContext } from "../../core/kernel.ts";
+import type { KernelContext, KernelInstance } from "../../core/kernel.ts";
 import type { Shape } from "../../core/shape.ts";
 import { Tensor } from "../../core/tensor.ts";
 import { SimClock, type Span } from "./clock.ts";
@@ -104,7 +104,13 @@ export class TpuDevice implements Device {
     return Promise.resolve(new Tensor(b.dtype, b.shape, (b.data as TypedArray).slice()));
   }
 
-  run(kernel: Kernel, ctx: KernelContext): void {
+  /** The buffer's values: HBM is emulated in host arrays, so this reads them with no transfer. */
+  peek(buffer: DeviceBuffer): Tensor {
+    const b = buffer as TpuBuffer;
+    return new Tensor(b.dtype, b.shape, b.data);
+  }
+
+  run(kernel: KernelInstance, ctx: KernelContext): void {
     const running: Running = { ctx, allocated: [] };
     this.running = running;
     try {

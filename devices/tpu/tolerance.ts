@@ -21,7 +21,8 @@
  * The bound is worst-case: typical errors are far smaller, but no case can exceed it.
  */
 import type { DType } from "../../core/dtype.ts";
-import type { Tolerance } from "../../core/kernel.ts";
+import type { Difference, Tolerance } from "../../core/kernel.ts";
+import type { Attrs } from "../../core/op.ts";
 import { numbers, type Tensor } from "../../core/tensor.ts";
 
 const UB = 2 ** -8;
@@ -66,4 +67,27 @@ export function mxuTolerance(
 /** A matmul's tolerance: K terms per output, K + 1 additions, inputs' largest magnitudes. */
 export function matmulTolerance(dtype: DType, k: number, a: Tensor, b: Tensor): Tolerance {
   return mxuTolerance(dtype, k, k + 1, maxAbs(a) * maxAbs(b));
+}
+
+/** Halfway between bfloat16's largest finite value, (2 - 2^-7)·2^127, and 2^128: rounds to ±Inf. */
+const BF16_OVERFLOW = (2 - 2 ** -8) * 2 ** 127;
+
+/**
+ * The MXU's operands are bfloat16: a float32 input at or past BF16_OVERFLOW becomes ±Inf, as on
+ * the hardware, so a product with it is ±Inf or NaN (Inf·0) where the float32 reference is
+ * finite. Cases with such an input are reported, not compared.
+ */
+export function mxuBf16Overflow<A extends Attrs>(): Difference<A> {
+  return {
+    reason: "the MXU rounds float32 operands to bfloat16, which turns |x| ≥ 3.396e38 into ±Inf",
+    when: ({ inputs }) =>
+      inputs.slice(0, 2).some((t) => {
+        if (t.dtype !== "float32") return false;
+        const xs = t.data as Float32Array;
+        for (let i = 0; i < xs.length; i++) {
+          if (Math.abs(xs[i]) >= BF16_OVERFLOW && Number.isFinite(xs[i])) return true;
+        }
+        return false;
+      }),
+  };
 }

@@ -18,7 +18,7 @@ import type {
 import { fullDeviceName } from "../../core/device_spec.ts";
 import { byteSize, type DType } from "../../core/dtype.ts";
 import { EdgeflowError } from "../../core/errors.ts";
-import type { Kernel, KernelContext } from "../../core/kernel.ts";
+import type { KernelContext, KernelInstance } from "../../core/kernel.ts";
 import type { Shape } from "../../core/shape.ts";
 import { Tensor } from "../../core/tensor.ts";
 import { Allocator, type AllocatorStats, Block, sizeClass } from "./allocator.ts";
@@ -61,22 +61,27 @@ export const PARALLEL_WORK = 1 << 14;
 export const WAKE_WORK = 1 << 19;
 
 /** A dtype's storage over an ArrayBuffer holding its elements. */
-function storageOver(dtype: DType, buffer: ArrayBuffer): Tensor["data"] {
+function storageOver(
+  dtype: DType,
+  buffer: ArrayBufferLike,
+  offset = 0,
+  length?: number,
+): Tensor["data"] {
   switch (dtype) {
     case "float32":
-      return new Float32Array(buffer);
+      return new Float32Array(buffer, offset, length);
     case "int32":
-      return new Int32Array(buffer);
+      return new Int32Array(buffer, offset, length);
     case "int64":
-      return new BigInt64Array(buffer);
+      return new BigInt64Array(buffer, offset, length);
     case "bfloat16":
     case "float16":
-      return new Uint16Array(buffer);
+      return new Uint16Array(buffer, offset, length);
     case "int8":
-      return new Int8Array(buffer);
+      return new Int8Array(buffer, offset, length);
     case "bool":
     case "uint8":
-      return new Uint8Array(buffer);
+      return new Uint8Array(buffer, offset, length);
     default:
       throw new EdgeflowError(`the WASM device holds numeric tensors, not ${dtype}`);
   }
@@ -195,7 +200,14 @@ export class WasmDevice implements Device {
     return Promise.resolve(new Tensor(b.dtype, b.shape, data));
   }
 
-  run(kernel: Kernel, ctx: KernelContext): void | Promise<void> {
+  /** A view of the buffer's memory (no copy), valid until the memory grows. */
+  peek(buffer: DeviceBuffer): Tensor {
+    const b = buffer as WasmBuffer;
+    const n = b.shape.reduce((x, y) => x * y, 1);
+    return new Tensor(b.dtype, b.shape, storageOver(b.dtype, this.u8.buffer, b.ptr, n));
+  }
+
+  run(kernel: KernelInstance, ctx: KernelContext): void | Promise<void> {
     return kernel.run(ctx);
   }
 

@@ -19,7 +19,7 @@ import type {
 import { fullDeviceName } from "../../core/device_spec.ts";
 import { EdgeflowError, type ErrorContext } from "../../core/errors.ts";
 import type { Node } from "../../core/graph.ts";
-import type { Kernel, KernelContext } from "../../core/kernel.ts";
+import type { Kernel, KernelContext, KernelInstance } from "../../core/kernel.ts";
 import type { Attrs } from "../../core/op.ts";
 import { formatShape, type Shape } from "../../core/shape.ts";
 import type { Tensor } from "../../core/tensor.ts";
@@ -215,7 +215,7 @@ export class WebGpuDevice implements Device {
 
   // ---- running ----------------------------------------------------------------------------
 
-  run(kernel: Kernel, ctx: KernelContext): void | Promise<void> {
+  run(kernel: KernelInstance, ctx: KernelContext): void | Promise<void> {
     this.checkAlive();
     return kernel.run(ctx);
   }

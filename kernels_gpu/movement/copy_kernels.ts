@@ -35,7 +35,6 @@ function predict(node: Node, device: WebGpuDevice, mode: StridedMode, rank: numb
 
 export const transposeKernel = defineGpuKernel(Transpose, {
   dtypes: GPU_DTYPES,
-  hostInputs: [1],
   run(ctx) {
     const x = ctx.inputs[0] as GpuBuffer;
     const plan = resolveTranspose(x.shape, intVector(ctx.hostInput(1), "perm"));
@@ -64,7 +63,6 @@ export const transposeKernel = defineGpuKernel(Transpose, {
 
 export const sliceKernel = defineGpuKernel(Slice, {
   dtypes: GPU_DTYPES,
-  hostInputs: [1, 2],
   run(ctx) {
     const x = ctx.inputs[0] as GpuBuffer;
     const spec = resolveSlice(
@@ -81,7 +79,6 @@ export const sliceKernel = defineGpuKernel(Slice, {
 
 export const stridedSliceKernel = defineGpuKernel(StridedSlice, {
   dtypes: GPU_DTYPES,
-  hostInputs: [1, 2, 3],
   run(ctx) {
     const x = ctx.inputs[0] as GpuBuffer;
     const [begin, end, strides] = ["begin", "end", "strides"].map((what, i) =>
@@ -101,7 +98,6 @@ export const stridedSliceKernel = defineGpuKernel(StridedSlice, {
 
 export const padKernel = defineGpuKernel(Pad, {
   dtypes: GPU_DTYPES,
-  hostInputs: [1],
   run(ctx) {
     const x = ctx.inputs[0] as GpuBuffer;
     const plan = resolvePad(x.shape, intList(ctx.hostInput(1)));
@@ -120,7 +116,6 @@ export const padKernel = defineGpuKernel(Pad, {
 
 export const tileKernel = defineGpuKernel(Tile, {
   dtypes: GPU_DTYPES,
-  hostInputs: [1],
   run(ctx) {
     const x = ctx.inputs[0] as GpuBuffer;
     const outShape = tileShape(x.shape, intVector(ctx.hostInput(1), "multiples"));

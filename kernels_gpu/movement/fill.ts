@@ -36,7 +36,6 @@ const constant = (dtype: DType, value: 0 | 1): MapFunction => {
 
 export const fillKernel = defineGpuKernel(Fill, {
   dtypes: GPU_DTYPES,
-  hostInputs: [0],
   run(ctx) {
     const value = ctx.inputs[1] as GpuBuffer;
     const out = ctx.output(0, intVector(ctx.hostInput(0), "dims")) as GpuBuffer;
@@ -109,7 +108,6 @@ function refuseBeyondInt32(args: readonly Tensor[]): void {
 
 export const rangeKernel = defineGpuKernel(Range, {
   dtypes: ["float32", "float16", "bfloat16", "int32", "int64", "int8"],
-  hostInputs: [0, 1, 2],
   run(ctx) {
     const args = [0, 1, 2].map((i) => ctx.hostInput(i));
     if (ctx.attrs.Tidx === "int64") refuseBeyondInt32(args);

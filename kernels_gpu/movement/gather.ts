@@ -44,7 +44,6 @@ function gatherProgram(type: StorageType): Program {
 
 export const gatherKernel = defineGpuKernel(GatherV2, {
   dtypes: GPU_DTYPES,
-  hostInputs: [2],
   run(ctx) {
     const [params, indices] = ctx.inputs as GpuBuffer[];
     const plan = resolveGather(
@@ -87,7 +86,6 @@ function oneHotProgram(type: StorageType): Program {
 
 export const oneHotKernel = defineGpuKernel(OneHot, {
   dtypes: GPU_DTYPES,
-  hostInputs: [1],
   run(ctx) {
     const [indices, , on, off] = ctx.inputs as GpuBuffer[];
     const plan = resolveOneHot(indices.shape, intScalar(ctx.hostInput(1), "depth"), ctx.attrs.axis);

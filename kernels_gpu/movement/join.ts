@@ -56,7 +56,6 @@ function joinDispatches(
 
 export const concatKernel = defineGpuKernel(ConcatV2, {
   dtypes: GPU_DTYPES,
-  hostInputs: [-1],
   run(ctx) {
     const values = ctx.inputs.slice(0, -1) as GpuBuffer[];
     const plan = resolveConcat(

@@ -108,7 +108,6 @@ function reduceKernel(op: ReduceOpDef) {
     // Integer Mean sums in 64 bits (TensorFlow's int32 Mean sums in int64), which WGSL lacks:
     // it runs on REF.
     dtypes: kind === "Mean" ? FLOATS : ARITHMETIC,
-    hostInputs: [1],
     run(ctx) {
       let x = ctx.inputs[0] as GpuBuffer;
       const plan = resolveReduction(x.shape, intList(ctx.hostInput(1)), ctx.attrs.keep_dims);
@@ -163,7 +162,6 @@ function reduceTolerance(kind: ReduceKind) {
 function argKernel(op: ArgOpDef, max: boolean) {
   return defineGpuKernel(op, {
     dtypes: GPU_DTYPES,
-    hostInputs: [1],
     run(ctx) {
       const x = ctx.inputs[0] as GpuBuffer;
       const { outer, dim, inner } = resolveArgAxis(

@@ -53,7 +53,6 @@ function elementBytes(t: Tensor): Uint8Array {
 
 export const fillKernel = wasmKernel(Fill, {
   dtypes: BYTE_DTYPES,
-  hostInputs: [0],
   run(ctx) {
     const value = wasmBuffer(ctx.inputs[1]);
     const out = wasmBuffer(ctx.output(0));
@@ -81,7 +80,6 @@ export const onesLikeKernel = wasmKernel(OnesLike, {
 /** Range's length depends on its values, which are on the host: computed there and uploaded. */
 export const rangeKernel = wasmKernel(Range, {
   dtypes: ["float32", "int32", "int64", "bfloat16", "float16", "int8"],
-  hostInputs: [0, 1, 2],
   run(ctx) {
     // core's rangeTensor checks the scalars and computes int64 elements in BigInt.
     const values = rangeTensor([0, 1, 2].map((i) => ctx.hostInput(i)), ctx.attrs.Tidx);

@@ -1,13 +1,12 @@
 /**
- * Data movement: shape-only ops become views of their input's storage (no copy); the rest are
- * strided copies (strided.ts). Argument rules (masks, permutations, paddings) come from the ops'
+ * Data movement as strided copies (strided.ts); the shape-only ops are core/basic_kernels.ts's
+ * views. Argument rules (masks, permutations, paddings) come from the ops'
  * own plans in core/ops, never re-derived here.
  */
 import { byteSize, type DType } from "../../core/dtype.ts";
 import type { Kernel } from "../../core/kernel.ts";
-import type { Attrs, OpDef } from "../../core/op.ts";
 import type { WasmDevice } from "../../devices/wasm/device.ts";
-import { intList, Tensor } from "../../core/tensor.ts";
+import { intList } from "../../core/tensor.ts";
 import { intScalar, intVector } from "../../core/ops/array_util.ts";
 import {
   ConcatV2,
@@ -18,7 +17,6 @@ import {
   Unpack,
 } from "../../core/ops/join.ts";
 import { Pad, resolvePad, Tile, tileShape } from "../../core/ops/pad_tile.ts";
-import { ExpandDims, Reshape, Shape, Squeeze } from "../../core/ops/shape_ops.ts";
 import { Slice, StridedSlice } from "../../core/ops/slice.ts";
 import { resolveSlice, resolveStridedSlice } from "../../core/ops/slice_spec.ts";
 import { resolveTranspose, Transpose } from "../../core/ops/transpose.ts";
@@ -27,31 +25,8 @@ import { Task } from "../tasks.ts";
 import { contiguous, stridedCopy } from "./strided.ts";
 import { BYTE_DTYPES, wasmBuffer, wasmKernel } from "./util.ts";
 
-/** A kernel that forwards its input under the inferred shape: the storage is shared. */
-function viewKernel<A extends Attrs>(op: OpDef<A>, hostInputs: number[]): Kernel {
-  return wasmKernel(op, {
-    dtypes: BYTE_DTYPES,
-    hostInputs,
-    run(ctx) {
-      ctx.setOutput(0, ctx.device.view(wasmBuffer(ctx.inputs[0]), ctx.outputShape(0)));
-    },
-  });
-}
-
-export const shapeKernel = wasmKernel(Shape, {
-  dtypes: BYTE_DTYPES,
-  run(ctx) {
-    const shape = ctx.inputs[0].shape;
-    ctx.setOutput(
-      0,
-      ctx.device.upload(Tensor.fromNumbers(ctx.attrs.out_type, [shape.length], shape)),
-    );
-  },
-});
-
 export const transposeKernel = wasmKernel(Transpose, {
   dtypes: BYTE_DTYPES,
-  hostInputs: [1],
   run(ctx) {
     const x = wasmBuffer(ctx.inputs[0]);
     const plan = resolveTranspose(x.shape, intVector(ctx.hostInput(1), "perm"));
@@ -72,7 +47,6 @@ export const transposeKernel = wasmKernel(Transpose, {
 
 export const sliceKernel = wasmKernel(Slice, {
   dtypes: BYTE_DTYPES,
-  hostInputs: [1, 2],
   run(ctx) {
     const x = wasmBuffer(ctx.inputs[0]);
     const spec = resolveSlice(
@@ -97,7 +71,6 @@ export const sliceKernel = wasmKernel(Slice, {
 
 export const stridedSliceKernel = wasmKernel(StridedSlice, {
   dtypes: BYTE_DTYPES,
-  hostInputs: [1, 2, 3],
   run(ctx) {
     const x = wasmBuffer(ctx.inputs[0]);
     const { begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_axis_mask } = ctx.attrs;
@@ -152,7 +125,6 @@ function joinBlocks(
 
 export const concatKernel = wasmKernel(ConcatV2, {
   dtypes: BYTE_DTYPES,
-  hostInputs: [-1],
   run(ctx) {
     const values = ctx.inputs.slice(0, -1).map(wasmBuffer);
     const axis = intScalar(ctx.hostInput(ctx.inputs.length - 1), "axis");
@@ -209,7 +181,6 @@ export const unpackKernel = wasmKernel(Unpack, {
 
 export const padKernel = wasmKernel(Pad, {
   dtypes: BYTE_DTYPES,
-  hostInputs: [1],
   run(ctx) {
     const x = wasmBuffer(ctx.inputs[0]);
     const outShape = ctx.outputShape(0);
@@ -238,7 +209,6 @@ export const padKernel = wasmKernel(Pad, {
 /** Tile: the output viewed as [m0, d0, m1, d1, ...] reads the input with stride 0 along each m. */
 export const tileKernel = wasmKernel(Tile, {
   dtypes: BYTE_DTYPES,
-  hostInputs: [1],
   run(ctx) {
     const x = wasmBuffer(ctx.inputs[0]);
     const multiples = intVector(ctx.hostInput(1), "multiples");
@@ -257,10 +227,6 @@ export const tileKernel = wasmKernel(Tile, {
 });
 
 export const MOVEMENT_KERNELS: readonly Kernel[] = [
-  viewKernel(Reshape, [1]),
-  viewKernel(ExpandDims, [1]),
-  viewKernel(Squeeze, []),
-  shapeKernel,
   transposeKernel,
   sliceKernel,
   stridedSliceKernel,

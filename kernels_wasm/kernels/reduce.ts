@@ -77,7 +77,6 @@ function reduceKernel(op: ReduceOpDef): Kernel {
   const code = op.name as ReduceCode;
   return wasmKernel(op, {
     dtypes: ["float32", "int32", "int64"],
-    hostInputs: [1],
     run(ctx) {
       const x = wasmBuffer(ctx.inputs[0]);
       const axes: Tensor = ctx.hostInput(1);
@@ -114,7 +113,6 @@ function reduceKernel(op: ReduceOpDef): Kernel {
 function argKernel(op: ArgOpDef, sign: 1 | -1): Kernel {
   return wasmKernel(op, {
     dtypes: ["float32", "int32", "int64", "bool"],
-    hostInputs: [1],
     run(ctx) {
       const x = wasmBuffer(ctx.inputs[0]);
       const { outer, dim, inner } = resolveArgAxis(

@@ -18,7 +18,6 @@ import { wasmBuffer, wasmKernel } from "./util.ts";
 function updateKernel(op: OpDef<{ dtype: DType }>, code: BinaryCode): Kernel {
   return wasmKernel(op, {
     dtypes: ["float32", "int32", "int64"],
-    hostInputs: [0],
     run(ctx) {
       const handle = handleOf(ctx.hostInput(0));
       const old = wasmBuffer(ctx.resources.get(handle));

@@ -4,10 +4,11 @@
 // reported with their reason, not compared.
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4";
+import { EdgeflowError } from "../../core/errors.ts";
 import { defaultRegistry, dtypesOf, type Kernel, type KernelCase } from "../../core/kernel.ts";
 import type { Attrs, OpCase } from "../../core/op.ts";
 import "../../mod.ts";
-import { fcParams, opCases } from "../op_cases.ts";
+import { fcParams, invalidCases, opCases } from "../op_cases.ts";
 import { mismatch } from "./compare.ts";
 import { deviceFor } from "./devices.ts";
 import { resolvedAttrs, runOnDevice, runReference } from "./run_case.ts";
@@ -58,7 +59,44 @@ for (const { type, kernel } of registry.list()) {
       );
       for (const [reason, n] of skipped) console.log(`  ${n} case(s) not compared: ${reason}`);
     });
+    const invalid = invalidCases(op, dtype);
+    if (!invalid) continue;
+    Deno.test(`${type} ${op.name} ${dtype} refuses invalid inputs as the reference does`, async (t) => {
+      const device = await deviceFor(type, t);
+      if (!device) return;
+      const skipped = new Map<string, number>();
+      await fc.assert(
+        fc.asyncProperty(invalid, async (c: OpCase<Attrs>) => {
+          const kc: KernelCase<Attrs> = { inputs: c.inputs, attrs: resolvedAttrs(op, c) };
+          const reason = kernel.differs?.find((d) => d.when(kc))?.reason;
+          if (reason) {
+            skipped.set(reason, (skipped.get(reason) ?? 0) + 1);
+            return;
+          }
+          const expected = refusal(() => runReference(op, c));
+          assert.ok(expected, "the reference refuses the case");
+          const actual = await runOnDevice(device, registry, op, c).then(() => undefined, (e) => e);
+          assert.ok(actual instanceof EdgeflowError, `${type} refuses it: ${actual}`);
+          assert.equal(actual.reason, expected.reason);
+          assert.equal(actual.op, op.name);
+          assert.equal(actual.node, "op");
+        }),
+        fcParams(Math.max(3, Math.ceil(RUNS / 3))),
+      );
+      for (const [reason, n] of skipped) console.log(`  ${n} case(s) not compared: ${reason}`);
+    });
   }
+}
+
+/** The EdgeflowError `f` throws, or undefined when it returns. */
+function refusal(f: () => unknown): EdgeflowError | undefined {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof EdgeflowError) return e;
+    throw e;
+  }
+  return undefined;
 }
 
 function toleranceOf(kernel: Kernel, c: KernelCase<Attrs>) {

@@ -1,24 +1,20 @@
 /**
- * Const, Identity, PlaceholderWithDefault, NoOp and the resource-variable ops. Variables live in
+ * Const, Identity, PlaceholderWithDefault, NoOp (core's) and the resource-variable ops. Variables live in
  * HBM (the ResourceTable holds TPU buffers, charged against capacity); AssignAdd and AssignSub
  * run on the vector unit, in place when no reader holds the old value.
  */
-import { HostBuffer } from "../../../core/buffer.ts";
+import { GENERIC_BASIC_KERNELS } from "../../../core/basic_kernels.ts";
+import { forDTypes } from "../../../core/kernel.ts";
 import { type DType, isFloat } from "../../../core/dtype.ts";
 import { EdgeflowError } from "../../../core/errors.ts";
-import { Identity, NoOp, PlaceholderWithDefault } from "../../../core/ops/basic.ts";
-import { Const } from "../../../core/ops/const.ts";
-import type { Attrs, OpDef } from "../../../core/op.ts";
 import { AssignAddVariableOp, AssignSubVariableOp, handleOf } from "../../../core/ops/state.ts";
 import { formatShape, shapesEqual } from "../../../core/shape.ts";
 import { GENERIC_VARIABLE_KERNELS } from "../../../core/variable_kernels.ts";
 import { TpuBuffer } from "../hbm.ts";
 import { mapBinary } from "./engine.ts";
 import {
-  copyStorage,
   input,
   metadataOnly,
-  output,
   TPU_MOVABLE,
   TPU_REALS,
   type TpuKernel,
@@ -26,53 +22,12 @@ import {
   vpuTolerance,
 } from "./util.ts";
 
-/**
- * The value is part of the program: written into HBM when the kernel runs. Integer scalars and
- * vectors (shapes, axes, paddings) stay in host memory instead, as TensorFlow keeps int32 in
- * host memory on accelerators: kernels read them there, and one the TPU computes with is
- * uploaded by the executor like any host value.
- */
-const constant = tpuKernel(Const, {
-  dtypes: TPU_MOVABLE,
-  run(ctx) {
-    const value = ctx.attrs.value;
-    if ((value.dtype === "int32" || value.dtype === "int64") && value.rank <= 1) {
-      ctx.setOutput(0, new HostBuffer(value));
-      ctx.device.charge(ctx, {});
-      return;
-    }
-    const out = output(ctx, 0, value.shape);
-    copyStorage(out.data, ctx.attrs.value.data);
-    ctx.device.charge(ctx, { hbmBytes: out.bytes });
-  },
-});
-
-/** Forwarding: the output is the input's buffer, nothing moves; only the fixed overhead counts. */
-function forwarding<A extends Attrs>(op: OpDef<A>): TpuKernel<A> {
-  return tpuKernel(op, {
-    dtypes: TPU_MOVABLE,
-    run(ctx) {
-      ctx.setOutput(0, input(ctx, 0));
-      ctx.device.charge(ctx, {});
-    },
-  });
-}
-const identity = forwarding(Identity);
-const placeholderWithDefault = forwarding(PlaceholderWithDefault);
-
-const noOp = tpuKernel(NoOp, {
-  run(ctx) {
-    ctx.device.charge(ctx, {});
-  },
-});
-
 type UpdateAttrs = { dtype: DType };
 const f = Math.fround;
 
 function update(op: typeof AssignAddVariableOp, sign: 1 | -1): TpuKernel<UpdateAttrs> {
   return tpuKernel(op, {
     dtypes: TPU_REALS,
-    hostInputs: [0],
     run(ctx) {
       const handle = handleOf(ctx.hostInput(0));
       const old = ctx.resources.get(handle);
@@ -112,11 +67,10 @@ function update(op: typeof AssignAddVariableOp, sign: 1 | -1): TpuKernel<UpdateA
 }
 
 export const BASIC_KERNELS: readonly TpuKernel[] = [
-  constant,
-  identity,
-  placeholderWithDefault,
-  noOp,
+  // Const is placed in HBM once per plan (its upload is timed on the host→HBM timeline); the
+  // others forward a buffer or do nothing: no machine time.
+  ...forDTypes(GENERIC_BASIC_KERNELS, TPU_MOVABLE).map(metadataOnly),
   ...GENERIC_VARIABLE_KERNELS.map(metadataOnly),
   update(AssignAddVariableOp, 1),
   update(AssignSubVariableOp, -1),
-] as TpuKernel[];
+];

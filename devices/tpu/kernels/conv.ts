@@ -22,7 +22,7 @@ import type { TpuBuffer } from "../hbm.ts";
 import { mxuMatmul } from "../mxu.ts";
 import { loadF32, roundToBf16, storeF32 } from "../numerics.ts";
 import type { Work } from "../timing.ts";
-import { maxAbs, mxuTolerance } from "../tolerance.ts";
+import { maxAbs, mxuBf16Overflow, mxuTolerance } from "../tolerance.ts";
 import { input, output, TPU_FLOATS, type TpuKernel, tpuKernel } from "./util.ts";
 
 const f = Math.fround;
@@ -106,6 +106,7 @@ const conv2d = tpuKernel(Conv2D, {
     ctx.device.charge(ctx, convWork(ctx.device, g, false, x, w, out));
   },
   cost: (inputs) => convCost(inputs, false),
+  differs: [mxuBf16Overflow()],
   tolerance: ({ inputs: [x, w], attrs }) => {
     const K = w.shape[0] * w.shape[1] * w.shape[2];
     return mxuTolerance(attrs.T, K, K + 1, maxAbs(x) * maxAbs(w));
@@ -127,6 +128,7 @@ const depthwise = tpuKernel(DepthwiseConv2dNative, {
   cost: (inputs) => convCost(inputs, true),
   // Each output sums kh·kw products; a product passes at most kh·kw additions in its tile and
   // at most kh·kw + 1 tile additions.
+  differs: [mxuBf16Overflow()],
   tolerance: ({ inputs: [x, w], attrs }) => {
     const taps = w.shape[0] * w.shape[1];
     return mxuTolerance(attrs.T, taps, 2 * taps + 1, maxAbs(x) * maxAbs(w));
@@ -170,4 +172,4 @@ export function depthwiseSums(
   return out;
 }
 
-export const CONV_KERNELS: readonly TpuKernel[] = [conv2d, depthwise] as TpuKernel[];
+export const CONV_KERNELS: readonly TpuKernel[] = [conv2d, depthwise];

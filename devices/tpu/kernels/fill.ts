@@ -14,7 +14,6 @@ function fillWith(out: TpuBuffer, value: unknown): void {
 
 const fill = tpuKernel(Fill, {
   dtypes: TPU_MOVABLE,
-  hostInputs: [0],
   run(ctx) {
     const value = input(ctx, 1), out = output(ctx, 0);
     fillWith(out, (value.data as unknown as unknown[])[0]);
@@ -41,7 +40,6 @@ const onesLike = tpuKernel(OnesLike, {
 
 const range = tpuKernel(Range, {
   dtypes: TPU_MOVABLE.filter((d) => Range.testDTypes.includes(d)),
-  hostInputs: [0, 1, 2],
   run(ctx) {
     // core's rangeTensor: int64 elements in BigInt, so none past 2^53 is rounded.
     const values = rangeTensor([0, 1, 2].map((i) => ctx.hostInput(i)), ctx.attrs.Tidx);
@@ -51,4 +49,4 @@ const range = tpuKernel(Range, {
   },
 });
 
-export const FILL_KERNELS: readonly TpuKernel[] = [fill, zerosLike, onesLike, range] as TpuKernel[];
+export const FILL_KERNELS: readonly TpuKernel[] = [fill, zerosLike, onesLike, range];

@@ -3,7 +3,6 @@
  * ops' own resolvers (core/ops/join.ts, gather.ts). Storage moves unread; timing is the bytes
  * read and written in HBM.
  */
-import { EdgeflowError } from "../../../core/errors.ts";
 import { GatherV2, resolveGather } from "../../../core/ops/gather.ts";
 import {
   ConcatV2,
@@ -37,8 +36,8 @@ const concat = tpuKernel(ConcatV2, {
   run(ctx) {
     const n = ctx.attrs.N;
     const values = Array.from({ length: n }, (_, i) => input(ctx, i));
-    // The axis follows the N values, so its index varies: the scalar unit reads it from HBM.
-    const axis = indexValues(input(ctx, n))[0];
+    // The axis (after the N values) is in host memory, as the op declares for every device.
+    const axis = intList(ctx.hostInput(n))[0];
     const plan = resolveConcat(values.map((v) => v.shape), axis);
     const out = output(ctx, 0, plan.outShape);
     joinRows(out, values, plan.outer, plan.widths);
@@ -76,7 +75,6 @@ const unpack = tpuKernel(Unpack, {
 
 const gather = tpuKernel(GatherV2, {
   dtypes: TPU_MOVABLE,
-  hostInputs: [2],
   run(ctx) {
     const params = input(ctx, 0), indices = input(ctx, 1);
     const axis = intList(ctx.hostInput(2))[0];
@@ -89,12 +87,7 @@ const gather = tpuKernel(GatherV2, {
     for (let b = 0; b < batch; b++) {
       for (let r = 0; r < outer; r++) {
         for (let j = 0; j < count; j++) {
-          const i = idx[b * count + j];
-          if (!(i >= 0 && i < axisDim)) {
-            throw new EdgeflowError(
-              `index ${i} at position ${b * count + j} of indices is not in [0, ${axisDim})`,
-            );
-          }
+          const i = idx[b * count + j]; // in range: the op's check ran first
           const from = ((b * outer + r) * axisDim + i) * inner;
           for (let n = 0; n < inner; n++) o[k++] = s[from + n];
         }
@@ -111,4 +104,4 @@ function indexValues(b: TpuBuffer): ArrayLike<number> {
     : b.data as Int32Array | Uint8Array | Int8Array;
 }
 
-export const JOIN_KERNELS: readonly TpuKernel[] = [concat, pack, unpack, gather] as TpuKernel[];
+export const JOIN_KERNELS: readonly TpuKernel[] = [concat, pack, unpack, gather];

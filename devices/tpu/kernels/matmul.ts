@@ -15,7 +15,7 @@ import type { TpuBuffer } from "../hbm.ts";
 import { mxuMatmul } from "../mxu.ts";
 import { loadF32, mxuOperand, storeF32 } from "../numerics.ts";
 import { matmulHbmBytes, type Work } from "../timing.ts";
-import { matmulTolerance } from "../tolerance.ts";
+import { matmulTolerance, mxuBf16Overflow } from "../tolerance.ts";
 import { input, output, TPU_FLOATS, type TpuKernel, tpuKernel } from "./util.ts";
 
 /** The MXU work of `batch` products [m, k] @ [k, n] reading `ins` and writing `out`. */
@@ -95,6 +95,7 @@ const matMul = tpuKernel(MatMul, {
     const n = matrixDims((b.shape ?? [1, 1]).map((d) => Math.max(d, 1)), transpose_b)[1];
     return matmulCost([a, b], m, k, n);
   },
+  differs: [mxuBf16Overflow()],
   tolerance: ({ inputs: [a, b], attrs }) =>
     matmulTolerance(attrs.T, matrixDims(a.shape, attrs.transpose_a)[1], a, b),
 });
@@ -112,8 +113,9 @@ const batchMatMul = tpuKernel(BatchMatMulV2, {
     const [m, k] = matrixDims(known(x), adj_x);
     return matmulCost([x, y], m, k, matrixDims(known(y), adj_y)[1]);
   },
+  differs: [mxuBf16Overflow()],
   tolerance: ({ inputs: [x, y], attrs }) =>
     matmulTolerance(attrs.T, matrixDims(x.shape, attrs.adj_x)[1], x, y),
 });
 
-export const MATMUL_KERNELS: readonly TpuKernel[] = [matMul, batchMatMul] as TpuKernel[];
+export const MATMUL_KERNELS: readonly TpuKernel[] = [matMul, batchMatMul];

@@ -41,7 +41,6 @@ function blockIndex(shape: Shape, begin: number[], steps: number[], size: number
 
 const transpose = tpuKernel(Transpose, {
   dtypes: TPU_MOVABLE,
-  hostInputs: [1],
   run(ctx) {
     const x = input(ctx, 0);
     const plan = resolveTranspose(x.shape, intList(ctx.hostInput(1)));
@@ -56,7 +55,6 @@ const transpose = tpuKernel(Transpose, {
 
 const slice = tpuKernel(Slice, {
   dtypes: TPU_MOVABLE,
-  hostInputs: [1, 2],
   run(ctx) {
     const x = input(ctx, 0);
     const spec = resolveSlice(x.shape, intList(ctx.hostInput(1)), intList(ctx.hostInput(2)));
@@ -67,7 +65,6 @@ const slice = tpuKernel(Slice, {
 
 const stridedSlice = tpuKernel(StridedSlice, {
   dtypes: TPU_MOVABLE,
-  hostInputs: [1, 2, 3],
   run(ctx) {
     const x = input(ctx, 0);
     const [begin, end, strides] = [1, 2, 3].map((i) => intList(ctx.hostInput(i)));
@@ -84,7 +81,6 @@ const stridedSlice = tpuKernel(StridedSlice, {
 
 const pad = tpuKernel(Pad, {
   dtypes: TPU_MOVABLE,
-  hostInputs: [1],
   run(ctx) {
     const x = input(ctx, 0);
     const plan = resolvePad(x.shape, intList(ctx.hostInput(1)));
@@ -100,7 +96,6 @@ const pad = tpuKernel(Pad, {
 
 const tile = tpuKernel(Tile, {
   dtypes: TPU_MOVABLE,
-  hostInputs: [1],
   run(ctx) {
     const x = input(ctx, 0);
     const multiples = intList(ctx.hostInput(1));
@@ -115,4 +110,4 @@ export const MOVEMENT_KERNELS: readonly TpuKernel[] = [
   stridedSlice,
   pad,
   tile,
-] as TpuKernel[];
+];

@@ -167,7 +167,7 @@ function softmaxKernel(op: typeof Softmax, log: boolean): TpuKernel {
           : { rtol: (2 * D + n + 5) * U, reason },
       );
     },
-  }) as unknown as TpuKernel;
+  });
 }
 
 export const NN_KERNELS: readonly TpuKernel[] = [
@@ -175,4 +175,4 @@ export const NN_KERNELS: readonly TpuKernel[] = [
   batchNorm,
   softmaxKernel(Softmax, false),
   softmaxKernel(LogSoftmax, true),
-] as TpuKernel[];
+];

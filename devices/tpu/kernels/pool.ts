@@ -90,4 +90,4 @@ const avgPool = tpuKernel(AvgPool, {
   },
 });
 
-export const POOL_KERNELS: readonly TpuKernel[] = [maxPool, avgPool] as TpuKernel[];
+export const POOL_KERNELS: readonly TpuKernel[] = [maxPool, avgPool];

@@ -92,7 +92,6 @@ function reduceKernel(op: ReduceOpDef): TpuKernel {
   const fold = FOLDS.get(op)!;
   return tpuKernel(op, {
     dtypes: TPU_REALS,
-    hostInputs: [1],
     run(ctx) {
       const x = input(ctx, 0);
       const plan = resolveReduction(x.shape, intList(ctx.hostInput(1)), ctx.attrs.keep_dims);
@@ -114,14 +113,13 @@ function reduceKernel(op: ReduceOpDef): TpuKernel {
       });
     },
     tolerance: (c) => reduceTolerance(fold, c),
-  }) as unknown as TpuKernel;
+  });
 }
 
 /** ArgMax (sign 1) or ArgMin (-1): the first extreme index; NaN counts as extreme. */
 function argKernel(op: typeof ArgMax, sign: 1 | -1): TpuKernel {
   return tpuKernel(op, {
     dtypes: TPU_REALS,
-    hostInputs: [1],
     run(ctx) {
       const x = input(ctx, 0);
       const { outer, dim, inner } = resolveArgAxis(x.shape, intList(ctx.hostInput(1))[0]);
@@ -145,7 +143,7 @@ function argKernel(op: typeof ArgMax, sign: 1 | -1): TpuKernel {
         hbmBytes: x.bytes + out.bytes,
       });
     },
-  }) as unknown as TpuKernel;
+  });
 }
 
 export const REDUCE_KERNELS: readonly TpuKernel[] = [

@@ -1,16 +1,24 @@
 /**
- * Reshape, ExpandDims, Squeeze and Shape. The output is a view of the input's bytes. On the
+ * Reshape, ExpandDims, Squeeze and Shape (core's kernel). The TPU keeps its own views of
+ * core/basic_kernels.ts's because they differ in time, not in values: the output is a view of the input's bytes. On the
  * hardware, arrays sit in HBM in (8 x 128)-tiled layouts over their two minor dims, so a
  * reshape that keeps those two dims is a free bitcast, and any other is a relayout copy: the
  * kernel charges reading and writing the bytes. Shape writes its result to host memory, as
  * TensorFlow's Shape kernels do on accelerators (shapes are known when the program is built).
  */
-import { HostBuffer } from "../../../core/buffer.ts";
+import { shapeKernel } from "../../../core/basic_kernels.ts";
+import { forDTypes } from "../../../core/kernel.ts";
 import type { Attrs, OpDef } from "../../../core/op.ts";
-import { ExpandDims, Reshape, Shape, Squeeze } from "../../../core/ops/shape_ops.ts";
+import { ExpandDims, Reshape, Squeeze } from "../../../core/ops/shape_ops.ts";
 import type { Shape as Dims } from "../../../core/shape.ts";
-import { Tensor } from "../../../core/tensor.ts";
-import { input, TPU_MOVABLE, type TpuContext, type TpuKernel, tpuKernel } from "./util.ts";
+import {
+  input,
+  metadataOnly,
+  TPU_MOVABLE,
+  type TpuContext,
+  type TpuKernel,
+  tpuKernel,
+} from "./util.ts";
 
 /** Whether a reshape keeps the two minor dims (scalars and vectors count as [1, n]). */
 export function isBitcast(from: Dims, to: Dims): boolean {
@@ -26,29 +34,16 @@ function reshapeTo<A extends Attrs>(ctx: TpuContext<A>, shape: Dims): void {
 }
 
 /** A kernel whose output is its input under the shape inference computes (host inputs read). */
-function viewKernel<A extends Attrs>(op: OpDef<A>, hostInputs: number[]): TpuKernel<A> {
+function viewKernel<A extends Attrs>(op: OpDef<A>): TpuKernel<A> {
   return tpuKernel(op, {
     dtypes: TPU_MOVABLE,
-    hostInputs,
     run: (ctx) => reshapeTo(ctx, ctx.outputShape(0)),
   });
 }
 
-const shapeKernel = tpuKernel(Shape, {
-  dtypes: TPU_MOVABLE,
-  run(ctx) {
-    const x = input(ctx, 0);
-    ctx.setOutput(
-      0,
-      new HostBuffer(Tensor.fromNumbers(ctx.attrs.out_type, [x.shape.length], x.shape)),
-    );
-    ctx.device.charge(ctx, {});
-  },
-});
-
 export const RESHAPE_KERNELS: readonly TpuKernel[] = [
-  viewKernel(Reshape, [1]),
-  viewKernel(ExpandDims, [1]),
-  viewKernel(Squeeze, []),
-  shapeKernel,
-] as TpuKernel[];
+  viewKernel(Reshape),
+  viewKernel(ExpandDims),
+  viewKernel(Squeeze),
+  metadataOnly(forDTypes([shapeKernel], TPU_MOVABLE)[0]),
+];

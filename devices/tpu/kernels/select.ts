@@ -38,7 +38,6 @@ const select = tpuKernel(SelectV2, {
 
 const oneHot = tpuKernel(OneHot, {
   dtypes: TPU_MOVABLE,
-  hostInputs: [1],
   run(ctx) {
     const indices = input(ctx, 0), on = input(ctx, 2), off = input(ctx, 3);
     const depth = numberAt(ctx.hostInput(1), 0);
@@ -67,4 +66,4 @@ const cast = tpuKernel(Cast, {
   },
 });
 
-export const SELECT_KERNELS: readonly TpuKernel[] = [select, oneHot, cast] as TpuKernel[];
+export const SELECT_KERNELS: readonly TpuKernel[] = [select, oneHot, cast];

@@ -139,4 +139,4 @@ const leakyRelu = tpuKernel(U.LeakyRelu, {
 export const UNARY_KERNELS: readonly TpuKernel[] = [
   ...PROGRAMS.map(unaryKernel),
   leakyRelu,
-] as TpuKernel[];
+];

@@ -5,6 +5,7 @@
 import type { DType } from "../../../core/dtype.ts";
 import {
   defineKernel,
+  instantiate,
   type Kernel,
   type KernelContext,
   type Tolerance,
@@ -15,7 +16,10 @@ import type { TpuDevice } from "../device.ts";
 import { TpuBuffer } from "../hbm.ts";
 
 export type TpuContext<A extends Attrs = Attrs> = KernelContext<A, TpuDevice>;
-export type TpuKernel<A extends Attrs = Attrs> = Kernel<A, TpuDevice>;
+// A list of kernels holds ops of different attrs: the default `any` lets one array type hold them
+// all without a cast (Kernel<A> is invariant in A), as core's Kernel does.
+// deno-lint-ignore no-explicit-any
+export type TpuKernel<A extends Attrs = any> = Kernel<A, TpuDevice>;
 
 /** Declares a kernel for the TPU, with `ctx.device` typed as the TpuDevice. */
 export function tpuKernel<A extends Attrs>(
@@ -79,11 +83,18 @@ export function inputBytes<A extends Attrs>(ctx: TpuContext<A>): number {
  * buffer): it runs `kernel` and reports no work, so it takes no simulated time.
  */
 export function metadataOnly<A extends Attrs>(kernel: Kernel<A>): TpuKernel<A> {
+  const { run: _run, ...rest } = kernel;
   return {
-    ...kernel,
-    run(ctx) {
-      kernel.run(ctx);
-      ctx.device.charge(ctx, {});
+    ...rest,
+    create(c) {
+      const inner = instantiate(kernel, c);
+      return {
+        run(ctx) {
+          inner.run(ctx);
+          ctx.device.charge(ctx, {});
+        },
+        dispose: inner.dispose && (() => inner.dispose!()),
+      };
     },
   };
 }

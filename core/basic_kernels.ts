@@ -1,0 +1,101 @@
+/**
+ * Kernels that compute nothing, valid on every device: Const, Identity, PlaceholderWithDefault,
+ * NoOp, the Reshape-like views and Shape. Each device plugin lists them (as it lists
+ * variable_kernels.ts) instead of writing its own.
+ */
+import { HostBuffer, release, retain } from "./buffer.ts";
+import type { Device, DeviceBuffer } from "./device.ts";
+import { EdgeflowError } from "./errors.ts";
+import { defineKernel, forwardInput, type Kernel, type KernelContext } from "./kernel.ts";
+import type { Attrs, OpDef } from "./op.ts";
+import { Identity, NoOp, PlaceholderWithDefault } from "./ops/basic.ts";
+import { Const } from "./ops/const.ts";
+import { ExpandDims, Reshape, Shape, Squeeze } from "./ops/shape_ops.ts";
+import { Tensor } from "./tensor.ts";
+
+/**
+ * Const: a value no kernel on this device computes on (shapes, axes and permutations read in
+ * host memory, values only fetched) stays in host memory, as TensorFlow keeps such tensors of
+ * accelerator kernels; a device copy would only cost a readback. Any other value is placed in
+ * device memory and, from the plan's second run on, kept there: every later run hands out the
+ * same buffer (buffers are immutable once written; in-place variable updates skip any buffer
+ * someone else holds). A plan run once (a variable's initializer) leaves nothing behind, so an
+ * initial value does not sit in device memory beside its variable. The plan's disposal frees it.
+ */
+export const constKernel = defineKernel(Const, {
+  create({ attrs, computedOn }) {
+    const value = attrs.value;
+    if (!computedOn[0] || value.dtype === "string" || value.dtype === "resource") {
+      const host = retain(new HostBuffer(value));
+      return { run: (ctx) => ctx.setOutput(0, host) };
+    }
+    let runs = 0;
+    let kept: DeviceBuffer | undefined;
+    return {
+      run(ctx) {
+        if (kept) return ctx.setOutput(0, kept);
+        const placed = ctx.device.upload(value);
+        const keep = ++runs > 1;
+        if (placed instanceof Promise) {
+          return placed.then((b) => {
+            if (keep && !kept) kept = retain(b);
+            ctx.setOutput(0, b);
+          });
+        }
+        if (keep) kept = retain(placed);
+        ctx.setOutput(0, placed);
+      },
+      dispose() {
+        if (kept) release(kept);
+        kept = undefined;
+      },
+    };
+  },
+});
+
+export const identityKernel = defineKernel(Identity, { run: forwardInput });
+export const placeholderWithDefaultKernel = defineKernel(PlaceholderWithDefault, {
+  run: forwardInput,
+});
+export const noOpKernel = defineKernel(NoOp, { run() {} });
+
+/** The input's bytes under the shape inference gives: a view where the device makes views. */
+function viewKernel<A extends Attrs>(op: OpDef<A>): Kernel<A> {
+  return defineKernel(op, {
+    run(ctx: KernelContext<A, Device>) {
+      const x = ctx.inputs[0];
+      const shape = ctx.outputShape(0);
+      if (x instanceof HostBuffer) return ctx.setOutput(0, new HostBuffer(x.tensor.reshape(shape)));
+      if (!ctx.device.view) {
+        throw new EdgeflowError(`the ${ctx.device.type} device makes no views of its buffers`);
+      }
+      ctx.setOutput(0, ctx.device.view(x, shape));
+    },
+  });
+}
+export const reshapeKernel = viewKernel(Reshape);
+export const expandDimsKernel = viewKernel(ExpandDims);
+export const squeezeKernel = viewKernel(Squeeze);
+
+/** Shape's output is in host memory (the op's HostMemory): it is known from the buffer. */
+export const shapeKernel = defineKernel(Shape, {
+  run(ctx) {
+    const shape = ctx.inputs[0].shape;
+    ctx.setOutput(0, new HostBuffer(Tensor.fromNumbers(ctx.attrs.out_type, [shape.length], shape)));
+  },
+});
+
+/** Const, Identity, PlaceholderWithDefault and NoOp. */
+export const GENERIC_BASIC_KERNELS: readonly Kernel[] = [
+  constKernel,
+  identityKernel,
+  placeholderWithDefaultKernel,
+  noOpKernel,
+];
+/** Reshape, ExpandDims, Squeeze and Shape. */
+export const GENERIC_VIEW_KERNELS: readonly Kernel[] = [
+  reshapeKernel,
+  expandDimsKernel,
+  squeezeKernel,
+  shapeKernel,
+];

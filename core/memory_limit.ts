@@ -11,8 +11,8 @@ const FALLBACK_LIMIT = 4 * 2 ** 30;
 
 /**
  * The default limit: a quarter of the host's memory. Not half: a reference kernel holds
- * temporaries beside the buffers counted (an Int32Array index per output element for movement
- * ops, number arrays for conversions), so the host needs room for up to about twice the counted
+ * temporaries beside the buffers counted (an index per output element for movement ops, 4 bytes
+ * or 8 past 2^31; number arrays for conversions), so the host needs room for more than the counted
  * bytes, and other processes share it.
  */
 export function defaultMemoryLimit(): number {

@@ -81,17 +81,28 @@ export class Tensor<D extends DType = DType> {
     return new Tensor(this.dtype, shape, this.data);
   }
 
-  /** The values as JavaScript numbers (int64 converted; exact up to 2^53). */
+  /**
+   * The values as JavaScript numbers, flat. int64 values are converted only where exact: one past
+   * ±2^53 raises an EdgeflowError instead of silently losing its low bits (toArray() gives
+   * bigints).
+   */
   toNumbers(): number[] {
+    if (this.dtype === "int64") return Array.from(this.data as BigInt64Array, exactNumber);
     return Array.from(numbers(this));
   }
 
-  /** The values as nested arrays following the shape. */
+  /**
+   * The values as nested arrays following the shape: numbers, booleans for bool, strings for
+   * string, and bigints for int64, so every int64 value is exact (as numpy's int64 is; tfjs has
+   * no int64) and `tensor(t.toArray())` gives an int64 tensor back.
+   */
   toArray(): NestedArray {
     const flat: NestedArray[] = this.dtype === "string" || this.dtype === "resource"
       ? (this.data as string[]).slice()
       : this.dtype === "bool"
       ? Array.from(this.data as Uint8Array, (v) => v !== 0)
+      : this.dtype === "int64"
+      ? Array.from(this.data as BigInt64Array)
       : this.toNumbers();
     return nest(flat, this.shape, 0, 0);
   }
@@ -112,7 +123,9 @@ function nest(flat: NestedArray[], shape: Shape, dim: number, offset: number): N
 
 /**
  * A number view of a numeric tensor's values: the storage itself where it already holds numbers,
- * a decoded copy for 16-bit floats and int64.
+ * a decoded copy for 16-bit floats and int64. int64 values past ±2^53 become the nearest number:
+ * for comparisons and range checks of indices, never for values a caller reads back (toArray()
+ * and toNumbers() are exact or refuse).
  */
 export function numbers(t: Tensor): ArrayLike<number> {
   switch (t.dtype) {
@@ -128,6 +141,18 @@ export function numbers(t: Tensor): ArrayLike<number> {
     default:
       return t.data as Float32Array | Int32Array | Uint8Array | Int8Array;
   }
+}
+
+/** An int64 value as the number equal to it; EdgeflowError where no number is (past ±2^53). */
+function exactNumber(v: bigint): number {
+  const n = Number(v);
+  if (BigInt(n) !== v) {
+    throw new EdgeflowError(
+      `the int64 value ${v} is not exactly a JavaScript number (past ±2^53): ` +
+        "read it as a bigint from toArray() or the tensor's data",
+    );
+  }
+  return n;
 }
 
 /** Writes numbers into storage of a dtype with C-cast rounding. */
@@ -420,10 +445,13 @@ function inferShape(
   return inner ? shape.concat(inner) : shape;
 }
 
-/** Reads element i of a numeric tensor as a number. */
+/**
+ * Reads element i of a numeric tensor as a number; an int64 value past ±2^53, which no number
+ * holds exactly, raises an EdgeflowError (read `t.data` for the bigint).
+ */
 export function numberAt(t: Tensor, i: number): number {
   const d = t.data;
-  if (t.dtype === "int64") return Number((d as BigInt64Array)[i]);
+  if (t.dtype === "int64") return exactNumber((d as BigInt64Array)[i]);
   if (t.dtype === "bfloat16") return bfloat16ToFloat32((d as Uint16Array)[i]);
   if (t.dtype === "float16") return float16ToFloat32((d as Uint16Array)[i]);
   return (d as Float32Array)[i];

@@ -41,7 +41,7 @@ Deno.test("tensor(): strings, null, undefined and objects where numbers belong a
 
 Deno.test("tensor(): what belongs is taken (booleans for bool, bigints for int64, NaN)", () => {
   assert.deepEqual(ef.tensor([true, 0, 2], undefined, "bool").toArray(), [true, false, true]);
-  assert.deepEqual(ef.tensor([1n, 2], undefined, "int64").toArray(), [1, 2]);
+  assert.deepEqual(ef.tensor([1n, 2], undefined, "int64").toArray(), [1n, 2n]);
   assert.deepEqual(ef.tensor([NaN, -Infinity]).toArray(), [NaN, -Infinity]);
   assert.deepEqual(ef.tensor(new Int32Array([1, 2]), [2], "float32").toArray(), [1, 2]);
 });

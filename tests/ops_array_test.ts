@@ -102,7 +102,7 @@ Deno.test("Fill, ZerosLike and OnesLike keep every dtype's storage", () => {
   fails(Fill, [i32([2, -1]), f32(1)], {}, /non-negative/);
   expect(run(ZerosLike, [tensor(["x", "y"])])[0], [2], ["", ""]);
   expect(run(OnesLike, [tensor([false, true])])[0], [2], [true, true]);
-  expect(run(OnesLike, [tensor([5n], [1], "int64")])[0], [1], [1]);
+  expect(run(OnesLike, [tensor([5n], [1], "int64")])[0], [1], [1n]);
 });
 
 Deno.test("Range matches numpy.arange and rejects bad deltas", () => {

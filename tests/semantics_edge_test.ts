@@ -384,9 +384,24 @@ const CASES: EdgeCase[] = [
     inputs: [f32([5], [2 ** 62 + 2 ** 39, -(2 ** 63), -2.75, 1.5e10, NaN])],
     attrs: { DstT: "int64" },
     expect: [[2n ** 62n + 2n ** 39n, BOTTOM64, -2n, BigInt(Math.fround(1.5e10)), 0n]],
-    onDevice: {
-      WEBGPU: { differs: "the GPU's Cast kernel declares int64 results beyond int32 as differing" },
-    },
+    // WebGPU checks the values first and refuses: its int32 storage cannot hold the answer.
+    onDevice: GPU_INT32_STORAGE,
+  },
+  {
+    name: "bfloat16 Cast to int64 beyond int32 is right or refused",
+    op: Cast,
+    inputs: [t("bfloat16", [2], [-3.5, 2 ** 40])],
+    attrs: { DstT: "int64" },
+    expect: [[-3n, 2n ** 40n]],
+    onDevice: GPU_INT32_STORAGE,
+  },
+  {
+    // Within int32 every device, WebGPU included, gives the truncated values.
+    name: "float32 Cast to int64 within int32 truncates on every device",
+    op: Cast,
+    inputs: [f32([6], [-2.75, 2147483520, MIN32, NaN, -Infinity, 0.5])],
+    attrs: { DstT: "int64" },
+    expect: [[-2n, 2147483520n, BigInt(MIN32), 0n, 0n, 0n]],
   },
   {
     name: "int64 Range past 2^53",

@@ -105,9 +105,16 @@ export function takeElements<D extends DType>(
   return fromElements(t.dtype, shape, out);
 }
 
-/** A tensor of `shape` with every element equal to the one element of `scalar`. */
+/**
+ * A tensor of `shape` with every element equal to the one element of `scalar`, its storage copied
+ * verbatim. Filled in place: no index per output element, so Fill needs only its output's memory.
+ */
 export function repeatElement<D extends DType>(scalar: Tensor<D>, shape: Shape): Tensor<D> {
-  return takeElements(scalar, shape, new Int32Array(sizeOf(shape)));
+  const out = newElements(scalar.dtype, sizeOf(shape));
+  // Typed arrays and the string array alike have fill; one element fills every storage kind.
+  const value = elementsOf(scalar)[0];
+  (out as { fill(v: unknown): unknown }).fill(value);
+  return fromElements(scalar.dtype, shape, out);
 }
 
 /**

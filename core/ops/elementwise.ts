@@ -8,6 +8,7 @@ import { allocStorage, type DType } from "../dtype.ts";
 import { broadcastShapes, type Shape, sizeOf, stridesOf } from "../shape.ts";
 import { EdgeflowError } from "../errors.ts";
 import { numbers, Tensor, writeNumbers } from "../tensor.ts";
+import { type FlatIndex, stridedIndex } from "./array_util.ts";
 
 export type Scalar1 = (x: number) => number;
 export type Scalar2 = (x: number, y: number) => number;
@@ -96,29 +97,15 @@ function sameShape(a: Shape, b: Shape): boolean {
   return true;
 }
 
-/** For each element of `outShape`, the flat index of the element of `inShape` broadcast onto it. */
-export function broadcastIndex(inShape: Shape, outShape: Shape): Int32Array {
-  const n = sizeOf(outShape);
-  const rank = outShape.length;
-  const offset = rank - inShape.length;
+/**
+ * For each element of `outShape`, the flat index of the element of `inShape` broadcast onto it:
+ * a strided view with stride 0 along broadcast dims, 64-bit past 2^31 like every flat index.
+ */
+export function broadcastIndex(inShape: Shape, outShape: Shape): FlatIndex {
+  const offset = outShape.length - inShape.length;
   const inStrides = stridesOf(inShape);
-  // Stride 0 along broadcast dims: the same input element repeats.
-  const strides = outShape.map((
-    _,
-    d,
-  ) => (d < offset || inShape[d - offset] === 1 ? 0 : inStrides[d - offset]));
-  const index = new Int32Array(n);
-  const counter = new Array<number>(rank).fill(0);
-  let flat = 0;
-  for (let i = 0; i < n; i++) {
-    index[i] = flat;
-    for (let d = rank - 1; d >= 0; d--) {
-      counter[d]++;
-      flat += strides[d];
-      if (counter[d] < outShape[d]) break;
-      flat -= strides[d] * counter[d];
-      counter[d] = 0;
-    }
-  }
-  return index;
+  const strides = outShape.map((_, d) =>
+    d < offset || inShape[d - offset] === 1 ? 0 : inStrides[d - offset]
+  );
+  return stridedIndex(outShape, strides, 0);
 }

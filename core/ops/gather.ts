@@ -7,7 +7,14 @@ import { normalizeAxis, type PartialShape, type Shape, sizeOf } from "../shape.t
 import { numbers } from "../tensor.ts";
 import { arbShape, randomTensor } from "../testing/arbitrary.ts";
 import { withElement } from "../testing/invalid.ts";
-import { checkRank, int32Scalar, intScalar, knownInts, takeElements } from "./array_util.ts";
+import {
+  checkRank,
+  int32Scalar,
+  intScalar,
+  knownInts,
+  newFlatIndex,
+  takeElements,
+} from "./array_util.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { mergeDim } from "./infer_util.ts";
 
@@ -175,7 +182,7 @@ export const GatherV2 = defineOp<GatherAttrs>({
     const plan = resolveGather(params.shape, indices.shape, intScalar(axis, "axis"), batch_dims);
     const { batch, outer, axisDim, count, inner } = plan;
     const idx = numbers(indices);
-    const source = new Int32Array(sizeOf(plan.outShape));
+    const source = newFlatIndex(sizeOf(plan.outShape), [0, params.size - 1]);
     let k = 0;
     for (let b = 0; b < batch; b++) {
       for (let o = 0; o < outer; o++) {

@@ -9,6 +9,7 @@ import { arbShape, arbTensor } from "../testing/arbitrary.ts";
 import {
   checkRank,
   elementsOf,
+  type FlatIndex,
   forEachCoord,
   fromElements,
   int32Vector,
@@ -16,6 +17,7 @@ import {
   knownInts,
   knownLength,
   newElements,
+  newFlatIndex,
   stridedIndex,
   takeElements,
 } from "./array_util.ts";
@@ -129,10 +131,10 @@ export function tileShape(shape: readonly number[], multiples: readonly number[]
  * For each element of Tile's output, the flat index of the input element it copies: output
  * coordinate c reads input coordinate c mod shape.
  */
-export function tileIndex(shape: Shape, multiples: readonly number[]): Int32Array {
+export function tileIndex(shape: Shape, multiples: readonly number[]): FlatIndex {
   const outShape = tileShape(shape, multiples);
   const strides = stridesOf(shape);
-  const index = new Int32Array(sizeOf(outShape));
+  const index = newFlatIndex(sizeOf(outShape), [0, sizeOf(shape) - 1]);
   forEachCoord(outShape, (c, flat) => {
     let i = 0;
     for (let d = 0; d < c.length; d++) i += (c[d] % shape[d]) * strides[d];

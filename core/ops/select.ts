@@ -4,7 +4,7 @@ import { EdgeflowError } from "../errors.ts";
 import type { Output } from "../graph.ts";
 import { defineOp, type OpDef } from "../op.ts";
 import { broadcastShapes, type PartialShape, type Shape, sizeOf } from "../shape.ts";
-import { numbers } from "../tensor.ts";
+import { numbers, type Tensor } from "../tensor.ts";
 import { arbShape, randomTensor } from "../testing/arbitrary.ts";
 import type { Arbitrary, FastCheck } from "../testing/fast_check_types.ts";
 import {
@@ -39,12 +39,22 @@ export const SelectV2 = defineOp<SelectAttrs>({
   }],
   reference: ([c, t, e]) => {
     const shape = broadcastShapes(c.shape, broadcastShapes(t.shape, e.shape)) as Shape;
-    const [ci, ti, ei] = [c, t, e].map((x) => broadcastIndex(x.shape, shape));
+    const n = sizeOf(shape);
+    // An input as large as the output is read in place and a one-element input at 0: no index
+    // array (4 or 8 bytes per output element) for what needs none.
+    const index = (x: Tensor) =>
+      x.size === n || x.size === 1 ? null : broadcastIndex(x.shape, shape);
+    const [ci, ti, ei] = [index(c), index(t), index(e)];
+    const [cStep, tStep, eStep] = [c, t, e].map((x) => (x.size === n ? 1 : 0));
     const cond = c.data as Uint8Array;
     const ts = elementsOf(t);
     const es = elementsOf(e);
-    const out = newElements(t.dtype, sizeOf(shape));
-    for (let i = 0; i < out.length; i++) out[i] = cond[ci[i]] ? ts[ti[i]] : es[ei[i]];
+    const out = newElements(t.dtype, n);
+    for (let i = 0; i < n; i++) {
+      out[i] = cond[ci ? ci[i] : i * cStep]
+        ? ts[ti ? ti[i] : i * tStep]
+        : es[ei ? ei[i] : i * eStep];
+    }
     return [fromElements(t.dtype, shape, out)];
   },
   arbitrary: (fc, dtype) =>

@@ -135,14 +135,17 @@ function buildDenseSpec(
   const bit = (mask: number, i: number) => ((mask >>> i) & 1) === 1;
   let ellipsis = m.ellipsis_mask;
   let sparseDims = n;
+  // Only mask bits of the n given entries count: an ellipsis bit at or past n is no ellipsis
+  // (TensorFlow scans entries 0..n-1 for it), so x[] with ellipsis_mask 1 is the whole input.
+  let ellipsisAt = -1;
+  for (let i = 0; i < n && ellipsisAt < 0; i++) if (bit(ellipsis, i)) ellipsisAt = i;
   // New axes after the ellipsis do not consume input dims, so the ellipsis covers more.
-  const ellipsisAt = ellipsis === 0 ? -1 : Math.log2(ellipsis & -ellipsis);
   let newAfterEllipsis = 0;
   for (let i = ellipsisAt + 1; ellipsisAt >= 0 && i < n; i++) {
     if (bit(m.new_axis_mask, i)) newAfterEllipsis++;
   }
   // Without an ellipsis there is an implicit one at the end.
-  if (ellipsis === 0) {
+  if (ellipsisAt < 0) {
     ellipsis = 2 ** n;
     sparseDims = n + 1;
   }

@@ -3,14 +3,17 @@
  * NaN and ±Inf become 0, and values beyond int32 wrap modulo 2^32 (WGSL's own conversion
  * saturates instead); integers wrap to 8 bits and bool is x != 0 on store; Truncate zeroes the
  * mantissa bits a narrower float cannot hold before the rounding store. int64 results live in
- * the GPU's int32 storage (storage.ts), so casts producing int64 values beyond int32 differ.
+ * the GPU's int32 storage (storage.ts), so a float cast to int64 is checked on the host first and
+ * refused where a value lies beyond int32, as an upload of such an int64 value is: the GPU cannot
+ * hold the right answer, and the f2i wrap would be a wrong one.
  */
 import type { DType } from "../../core/dtype.ts";
 import { isFloat } from "../../core/dtype.ts";
 import type { KernelCase } from "../../core/kernel.ts";
 import type { Attrs } from "../../core/op.ts";
+import { EdgeflowError } from "../../core/errors.ts";
 import { Cast } from "../../core/ops/cast.ts";
-import { numbers } from "../../core/tensor.ts";
+import { numbers, type Tensor } from "../../core/tensor.ts";
 import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import { GPU_DTYPES } from "../../devices/webgpu/storage.ts";
 import { defineGpuKernel, staticBinding } from "../kernel.ts";
@@ -47,18 +50,46 @@ function castFunction(src: DType, dst: DType, truncate: boolean): MapFunction {
   };
 }
 
+/** The first value of a float tensor whose int64 cast lies beyond int32, or undefined. */
+function beyondInt32(x: Tensor): number | undefined {
+  const values = numbers(x);
+  for (let i = 0; i < values.length; i++) {
+    const t = Math.trunc(values[i]);
+    // NaN and ±Inf cast to 0, which fits.
+    if (Number.isFinite(t) && (t < -(2 ** 31) || t > 2 ** 31 - 1)) return t;
+  }
+  return undefined;
+}
+
+/** Float sources whose values can lie beyond int32 (float16 stops at 65504). */
+const WIDE_FLOATS: readonly DType[] = ["float32", "bfloat16"];
+
 function int64Overflow<A extends Attrs>(c: KernelCase<A>): boolean {
-  if (c.attrs.DstT !== "int64" || c.inputs[0].dtype === "int64") return false;
-  return Array.from(numbers(c.inputs[0])).some((v) => Math.abs(Math.trunc(v)) >= 2 ** 31);
+  return c.attrs.DstT === "int64" && WIDE_FLOATS.includes(c.inputs[0].dtype) &&
+    beyondInt32(c.inputs[0]) !== undefined;
 }
 
 export const castKernel = defineGpuKernel(Cast, {
   dtypes: GPU_DTYPES,
   run(ctx) {
     const x = ctx.inputs[0] as GpuBuffer;
-    const out = ctx.output(0) as GpuBuffer;
-    const f = castFunction(x.dtype, out.dtype, ctx.attrs.Truncate);
-    return ctx.device.encode(ctx.node, [mapDispatch(ctx.device, f, [x], out)]);
+    const f = castFunction(x.dtype, ctx.attrs.DstT, ctx.attrs.Truncate);
+    const cast = () => {
+      const out = ctx.output(0) as GpuBuffer;
+      return ctx.device.encode(ctx.node, [mapDispatch(ctx.device, f, [x], out)]);
+    };
+    if (ctx.attrs.DstT !== "int64" || !WIDE_FLOATS.includes(x.dtype)) return cast();
+    // One readback (a wait for the GPU) per float-to-int64 Cast: the values decide whether the
+    // int32 storage can hold the result.
+    return ctx.device.download(x).then((host) => {
+      const v = beyondInt32(host);
+      if (v !== undefined) {
+        throw new EdgeflowError(
+          `int64 value ${v} does not fit the WebGPU device's int32 storage (WGSL has no i64)`,
+        );
+      }
+      return cast();
+    });
   },
   programs(node, device) {
     const [x] = node.inputs, out = node.outputs[0];
@@ -73,7 +104,8 @@ export const castKernel = defineGpuKernel(Cast, {
     return p ? [p] : [];
   },
   differs: [{
-    reason: "int64 results beyond int32: the GPU holds int64 in int32 storage (WGSL has no i64)",
+    reason: "refuses int64 results beyond int32: the GPU holds int64 in int32 storage (WGSL " +
+      "has no i64); tests/semantics_edge_test.ts checks the refusal",
     when: int64Overflow,
   }],
 });

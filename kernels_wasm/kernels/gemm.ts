@@ -35,8 +35,10 @@ export interface GemmProblem {
   csb: number;
   /** Matrices of C; A and B matrix for each, by index (absent: all 0). */
   batch?: number;
-  aIndex?: Int32Array;
-  bIndex?: Int32Array;
+  // Any index array (broadcastIndex's may be Float64Array): batch indices of tensors in 32-bit
+  // WASM memory are below 2^31, so copying them into i32 tables is exact.
+  aIndex?: ArrayLike<number>;
+  bIndex?: ArrayLike<number>;
   /** Distinct B matrices (each is packed once), and the element strides between matrices. */
   nb?: number;
   aStride?: number;

@@ -4,6 +4,7 @@
  * and integers and bools from their storage, and writing through the output dtype's rounding.
  */
 import { isFloat } from "../../../core/dtype.ts";
+import type { FlatIndex } from "../../../core/ops/array_util.ts";
 import { broadcastIndex } from "../../../core/ops/elementwise.ts";
 import { type Shape, shapesEqual } from "../../../core/shape.ts";
 import type { TpuBuffer } from "../hbm.ts";
@@ -36,7 +37,7 @@ export function mapUnary(x: TpuBuffer, out: TpuBuffer, f: (x: number) => number)
 }
 
 /** For each output element, the input element broadcast onto it (undefined: same index). */
-export function indexFor(shape: Shape, outShape: Shape): Int32Array | undefined {
+export function indexFor(shape: Shape, outShape: Shape): FlatIndex | undefined {
   return shapesEqual(shape, outShape) ? undefined : broadcastIndex(shape, outShape);
 }
 

@@ -3,7 +3,7 @@
  * (every dtype moves bit for bit); Cast converts with the C-cast rules of core's castTensor,
  * the meaning of Cast, applied to the buffer's storage in place of a host tensor.
  */
-import { numberAt, Tensor } from "../../../core/tensor.ts";
+import { numberAt, numbers, Tensor } from "../../../core/tensor.ts";
 import { Cast, castTensor } from "../../../core/ops/cast.ts";
 import { OneHot, resolveOneHot, SelectV2 } from "../../../core/ops/select.ts";
 import type { TpuBuffer } from "../hbm.ts";
@@ -43,13 +43,14 @@ const oneHot = tpuKernel(OneHot, {
     const depth = numberAt(ctx.hostInput(1), 0);
     const plan = resolveOneHot(indices.shape, depth, ctx.attrs.axis);
     const out = output(ctx, 0, plan.outShape);
-    const idx = asTensor(indices);
+    // Indices as numbers: an int64 index past 2^53 is out of range whatever its low bits.
+    const idx = numbers(asTensor(indices));
     const onV = elements(on)[0], offV = elements(off)[0], o = elements(out);
     let k = 0;
     for (let r = 0; r < plan.outer; r++) {
       for (let d = 0; d < plan.depth; d++) {
         for (let i = 0; i < plan.inner; i++) {
-          o[k++] = numberAt(idx, r * plan.inner + i) === d ? onV : offV;
+          o[k++] = idx[r * plan.inner + i] === d ? onV : offV;
         }
       }
     }

@@ -164,6 +164,21 @@ export interface Tolerance {
   reason: string;
 }
 
+/** float32's largest finite value. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * A float32 kernel's tolerance where a partial result (a sum or product of the case's finite
+ * values) may pass float32's range, `partialBound` bounding its magnitude: the kernel's ±Inf, or
+ * NaN from Inf − Inf, is then TensorFlow's float32 behaviour while the float64 reference may stay
+ * finite. An atol of FLOAT32_MAX or more says so to the equivalence suite, which admits an
+ * overflowed output under it.
+ */
+export function admittingOverflow(tol: Tolerance, partialBound: number): Tolerance {
+  if (!(partialBound >= FLOAT32_MAX)) return tol;
+  return { ...tol, atol: Math.max(tol.atol ?? 0, FLOAT32_MAX) };
+}
+
 export interface Difference<A extends Attrs> {
   /** Why the device differs here (a NaN rule, a precision the hardware lacks). */
   reason: string;

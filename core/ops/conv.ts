@@ -5,6 +5,7 @@
  */
 import { type DType, FLOAT_DTYPES } from "../dtype.ts";
 import type { Output } from "../graph.ts";
+import type { Difference } from "../kernel.ts";
 import { defineOp, type InferInput, type OpDef, type TensorSpec } from "../op.ts";
 import { sizeOf } from "../shape.ts";
 import { numbers, Tensor } from "../tensor.ts";
@@ -58,6 +59,21 @@ export const DepthwiseConv2dNative: OpDef<DepthwiseConv2dNativeAttrs> = defineOp
   reference: ([x, f], attrs) => [convReference("depthwise", x, f, attrs)],
   arbitrary: (fc, dtype) => arbConv(fc, dtype),
 });
+
+/**
+ * For a device kernel that visits only taps inside the image: TensorFlow and the reference let
+ * padding zeros meet every tap, which is NaN for a ±Inf or NaN tap (0·Inf). Such cases are the
+ * kernel's declared difference.
+ */
+export function skipsPaddedTaps(device: string): Difference<DepthwiseConv2dNativeAttrs> {
+  return {
+    reason: `the ${device} kernel skips padded taps; padding zeros times a ±Inf/NaN tap give ` +
+      "NaN in TensorFlow and the reference",
+    when: ({ inputs, attrs }) =>
+      attrs.padding !== "VALID" &&
+      Array.prototype.some.call(numbers(inputs[1]), (v: number) => !Number.isFinite(v)),
+  };
+}
 
 export const CONV_OPS: readonly OpDef[] = [Conv2D, DepthwiseConv2dNative] as unknown as OpDef[];
 

@@ -6,6 +6,7 @@ import { defineOp, type OpDef } from "../op.ts";
 import { type Shape, stridesOf } from "../shape.ts";
 import { arbShape, arbTensor, seededRandom } from "../testing/arbitrary.ts";
 import {
+  checkRank,
   int32Vector,
   intVector,
   knownInts,
@@ -99,6 +100,7 @@ export const Transpose = defineOp<TransposeAttrs>({
     Tperm: { kind: "type", allowed: ["int32", "int64"], default: "int32" },
   },
   infer: ([x, perm]) => {
+    checkRank(perm.shape, 1, "perm");
     const p = knownInts(perm);
     const rank = x.shape?.length ?? p?.length ?? knownLength(perm.shape) ?? null;
     if (rank !== null && p) checkPermutation(p, rank);

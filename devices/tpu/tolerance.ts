@@ -21,7 +21,7 @@
  * The bound is worst-case: typical errors are far smaller, but no case can exceed it.
  */
 import type { DType } from "../../core/dtype.ts";
-import type { Difference, Tolerance } from "../../core/kernel.ts";
+import { admittingOverflow, type Difference, type Tolerance } from "../../core/kernel.ts";
 import type { Attrs } from "../../core/op.ts";
 import { numbers, type Tensor } from "../../core/tensor.ts";
 
@@ -59,9 +59,12 @@ export function mxuTolerance(
   const reason = dtype === "float32"
     ? "MXU: float32 inputs rounded to bfloat16, float32 accumulation (tolerance.ts derives it)"
     : "MXU: float32 accumulation of bfloat16 products, bfloat16 output (tolerance.ts derives it)";
-  return dtype === "bfloat16"
-    ? { atol: E * (1 + UB), rtol: (2 * UB) / (1 - UB), reason }
-    : { atol: E, rtol: 2 * U, reason };
+  return admittingOverflow(
+    dtype === "bfloat16"
+      ? { atol: E * (1 + UB), rtol: (2 * UB) / (1 - UB), reason }
+      : { atol: E, rtol: 2 * U, reason },
+    S,
+  );
 }
 
 /** A matmul's tolerance: K terms per output, K + 1 additions, inputs' largest magnitudes. */

@@ -4,7 +4,7 @@
  * window.c). Window geometry is core/ops/conv_geometry.ts's `convGeometry`, never re-derived.
  */
 import type { Kernel, KernelCase, Tolerance } from "../../core/kernel.ts";
-import { Conv2D, DepthwiseConv2dNative } from "../../core/ops/conv.ts";
+import { Conv2D, DepthwiseConv2dNative, skipsPaddedTaps } from "../../core/ops/conv.ts";
 import { convGeometry, type WindowGeometry } from "../../core/ops/conv_geometry.ts";
 import { AvgPool, MaxPool } from "../../core/ops/pool.ts";
 import { Task } from "../tasks.ts";
@@ -80,6 +80,7 @@ export const depthwiseKernel = wasmKernel(DepthwiseConv2dNative, {
     ctx.device.launch(Task.task_depthwise, rows, words, work);
   },
   tolerance: windowTolerance(true),
+  differs: [skipsPaddedTaps("WASM")],
 });
 
 export const maxPoolKernel = wasmKernel(MaxPool, {

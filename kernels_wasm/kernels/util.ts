@@ -2,7 +2,7 @@
 import type { DeviceBuffer } from "../../core/device.ts";
 import { type DType, NUMERIC_DTYPES } from "../../core/dtype.ts";
 import { EdgeflowError } from "../../core/errors.ts";
-import { defineKernel, type Kernel, type Tolerance } from "../../core/kernel.ts";
+import { admittingOverflow, defineKernel, type Kernel, type Tolerance } from "../../core/kernel.ts";
 import type { Attrs, OpDef } from "../../core/op.ts";
 import { numbers, type Tensor } from "../../core/tensor.ts";
 import { WasmBuffer } from "../../devices/wasm/buffer.ts";
@@ -73,5 +73,8 @@ export const U32 = 2 ** -24;
  * at most twice (relaxed multiply-add may or may not fuse): 2k·u·Σ|a·b| <= 2k²·u·maxA·maxB.
  */
 export function dotTolerance(k: number, maxA: number, maxB: number, reason: string): Tolerance {
-  return { atol: 2 * (k + 1) * (k + 1) * U32 * maxA * maxB, reason };
+  return admittingOverflow(
+    { atol: 2 * (k + 1) * (k + 1) * U32 * maxA * maxB, reason },
+    k * maxA * maxB,
+  );
 }

@@ -1,6 +1,6 @@
 // Comparing a kernel's results with the reference, within a tolerance.
 import { type DType, isFloat } from "../../core/dtype.ts";
-import type { Tolerance } from "../../core/kernel.ts";
+import { FLOAT32_MAX, type Tolerance } from "../../core/kernel.ts";
 import { formatShape } from "../../core/shape.ts";
 import { numbers, type Tensor } from "../../core/tensor.ts";
 
@@ -73,7 +73,6 @@ export function mismatch(
 function overflowAllowed(x: number, tol: Tolerance): boolean {
   return !Number.isFinite(x) && (tol.atol ?? 0) >= FLOAT32_MAX;
 }
-const FLOAT32_MAX = 3.4028234663852886e38;
 
 function close(x: number, r: number, tol: Tolerance, dtype: DType): boolean {
   if (!Number.isFinite(x) || !Number.isFinite(r)) return false;

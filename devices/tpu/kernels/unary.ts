@@ -58,12 +58,17 @@ const PROGRAMS: UnaryProgram[] = [
   { op: U.Tanh, f32: (x) => f(Math.tanh(x)), alu: 0, eup: 1 },
   {
     op: U.Sigmoid,
-    f32: (x) => f(1 / f(1 + f(Math.exp(-x)))),
-    alu: 2,
+    // exp of a negative argument only: exp(-x) for x below -88 overflows float32, and 1/Inf
+    // would lose results that are still representable (subnormal).
+    f32: (x) => {
+      const e = f(Math.exp(-Math.abs(x)));
+      return x >= 0 ? f(1 / f(1 + e)) : f(e / f(1 + e));
+    },
+    alu: 3,
     eup: 2,
     ulps: 4,
-    why:
-      "1 / (1 + exp(-x)) in float32: three roundings, each ≤ 1/2 ULP relative, + the reference's",
+    why: "1 / (1 + e) or e / (1 + e), e = exp(-|x|), in float32: three roundings, each ≤ 1/2 " +
+      "ULP relative, + the reference's",
   },
   { op: U.Relu, f32: relu, int: relu, alu: 1 },
   {

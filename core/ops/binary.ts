@@ -2,9 +2,21 @@
 import { type DType, isInteger, NUMERIC_DTYPES, REAL_DTYPES } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import type { Output } from "../graph.ts";
-import { defineOp, type OpDef } from "../op.ts";
+import { defineOp, type GradientFn, type OpDef } from "../op.ts";
 import { broadcastShapes } from "../shape.ts";
 import { arbBroadcastShapes, randomTensor, type ValueRange } from "../testing/arbitrary.ts";
+import {
+  addGrad,
+  floorModGrad,
+  maximumGrad,
+  minimumGrad,
+  mulGrad,
+  notDifferentiable,
+  powGrad,
+  realDivGrad,
+  squaredDifferenceGrad,
+  subGrad,
+} from "../grads/math.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { mapBinary, type Scalar2 } from "./elementwise.ts";
 
@@ -13,6 +25,7 @@ export type BinaryOpDef = OpDef<BinaryAttrs>;
 
 interface BinarySpec {
   name: string;
+  gradient?: GradientFn<BinaryAttrs>;
   dtypes: readonly DType[];
   f: Scalar2;
   /** Replaces `f` for int32, where doubles would lose the low bits of a product. */
@@ -28,6 +41,7 @@ interface BinarySpec {
 function defineBinary(s: BinarySpec): BinaryOpDef {
   return defineOp<BinaryAttrs>({
     name: s.name,
+    gradient: s.gradient,
     inputs: [{ name: "x", type: "T" }, { name: "y", type: "T" }],
     outputs: [{ name: "z", type: s.bool ? "bool" : "T" }],
     attrs: { T: { kind: "type", allowed: s.dtypes } },
@@ -60,35 +74,60 @@ const floorModScalar: Scalar2 = (x, y) => {
 const bothBool = ["bool"] as const;
 const comparable = REAL_DTYPES;
 
-export const AddV2 = defineBinary({ name: "AddV2", dtypes: REAL_DTYPES, f: (x, y) => x + y });
-export const Sub = defineBinary({ name: "Sub", dtypes: REAL_DTYPES, f: (x, y) => x - y });
+export const AddV2 = defineBinary({
+  gradient: addGrad,
+  name: "AddV2",
+  dtypes: REAL_DTYPES,
+  f: (x, y) => x + y,
+});
+export const Sub = defineBinary({
+  gradient: subGrad,
+  name: "Sub",
+  dtypes: REAL_DTYPES,
+  f: (x, y) => x - y,
+});
 export const Mul = defineBinary({
+  gradient: mulGrad,
   name: "Mul",
   dtypes: REAL_DTYPES,
   f: (x, y) => x * y,
   int32: Math.imul,
 });
 export const RealDiv = defineBinary({
+  gradient: realDivGrad,
   name: "RealDiv",
   dtypes: REAL_DTYPES,
   f: (x, y) => x / y,
   divides: true,
 });
 export const FloorDiv = defineBinary({
+  gradient: notDifferentiable,
   name: "FloorDiv",
   dtypes: REAL_DTYPES,
   f: (x, y) => Math.floor(x / y),
   divides: true,
 });
 export const FloorMod = defineBinary({
+  gradient: floorModGrad,
   name: "FloorMod",
   dtypes: REAL_DTYPES,
   f: floorModScalar,
   divides: true,
 });
-export const Maximum = defineBinary({ name: "Maximum", dtypes: REAL_DTYPES, f: Math.max });
-export const Minimum = defineBinary({ name: "Minimum", dtypes: REAL_DTYPES, f: Math.min });
+export const Maximum = defineBinary({
+  gradient: maximumGrad,
+  name: "Maximum",
+  dtypes: REAL_DTYPES,
+  f: Math.max,
+});
+export const Minimum = defineBinary({
+  gradient: minimumGrad,
+  name: "Minimum",
+  dtypes: REAL_DTYPES,
+  f: Math.min,
+});
 export const Pow = defineBinary({
+  gradient: powGrad,
   name: "Pow",
   dtypes: REAL_DTYPES,
   f: Math.pow,
@@ -99,6 +138,7 @@ export const Pow = defineBinary({
       : [{ min: 0.25, max: 3 }, { min: -2, max: 2 }],
 });
 export const SquaredDifference = defineBinary({
+  gradient: squaredDifferenceGrad,
   name: "SquaredDifference",
   dtypes: REAL_DTYPES,
   f: (x, y) => (x - y) * (x - y),

@@ -9,6 +9,7 @@ import { arbShape, randomTensor } from "../testing/arbitrary.ts";
 import { checkRank, int32Scalar, intScalar, knownInts, takeElements } from "./array_util.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { mergeDim } from "./infer_util.ts";
+import { gatherGrad } from "../grads/array.ts";
 
 /**
  * How kernels gather: params viewed as [batch, outer, axisDim, inner], indices as [batch,
@@ -122,6 +123,7 @@ function indexName(shape: Shape, flat: number): string {
 
 type GatherAttrs = { Tparams: DType; Tindices: DType; Taxis: DType; batch_dims: number };
 export const GatherV2 = defineOp<GatherAttrs>({
+  gradient: gatherGrad,
   name: "GatherV2",
   inputs: [
     { name: "params", type: "Tparams" },

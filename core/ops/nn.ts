@@ -2,18 +2,20 @@
 import { type DType, FLOAT_DTYPES, REAL_DTYPES } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import type { Output } from "../graph.ts";
-import { defineOp, type InferInput, type OpDef } from "../op.ts";
+import { defineOp, type GradientFn, type InferInput, type OpDef } from "../op.ts";
 import { formatShape, type PartialShape } from "../shape.ts";
 import { numbers, Tensor } from "../tensor.ts";
 import { arbShape, arbTensor, randomTensor } from "../testing/arbitrary.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { mergeDim, requireRank, spec } from "./infer_util.ts";
+import { biasAddGradFn, logSoftmaxGrad, softmaxGrad } from "../grads/nn.ts";
 
 // ---- BiasAdd ----------------------------------------------------------------------------
 
 export type BiasAddAttrs = { T: DType; data_format: string };
 
 export const BiasAdd: OpDef<BiasAddAttrs> = defineOp<BiasAddAttrs>({
+  gradient: biasAddGradFn,
   name: "BiasAdd",
   inputs: [{ name: "value", type: "T" }, { name: "bias", type: "T" }],
   outputs: [{ name: "output", type: "T" }],
@@ -211,9 +213,15 @@ export function logSumExp(xs: ArrayLike<number>, start: number, n: number): numb
   return max + Math.log(sum);
 }
 
-function defineSoftmax(name: string, output: string, log: boolean): OpDef<SoftmaxAttrs> {
+function defineSoftmax(
+  name: string,
+  output: string,
+  log: boolean,
+  gradient: GradientFn<SoftmaxAttrs>,
+): OpDef<SoftmaxAttrs> {
   return defineOp<SoftmaxAttrs>({
     name,
+    gradient,
     inputs: [{ name: "logits", type: "T" }],
     outputs: [{ name: output, type: "T" }],
     attrs: { T: { kind: "type", allowed: FLOAT_DTYPES } },
@@ -237,9 +245,9 @@ function defineSoftmax(name: string, output: string, log: boolean): OpDef<Softma
 }
 
 /** Softmax over the last axis: exp(x - logsumexp(x)). */
-export const Softmax = defineSoftmax("Softmax", "softmax", false);
+export const Softmax = defineSoftmax("Softmax", "softmax", false, softmaxGrad);
 /** LogSoftmax over the last axis: x - logsumexp(x). */
-export const LogSoftmax = defineSoftmax("LogSoftmax", "logsoftmax", true);
+export const LogSoftmax = defineSoftmax("LogSoftmax", "logsoftmax", true, logSoftmaxGrad);
 
 export const NN_OPS: readonly OpDef[] = [
   BiasAdd,

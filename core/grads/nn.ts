@@ -5,6 +5,8 @@
  */
 import type { Node, Output } from "../graph.ts";
 import type { GradientContext } from "../op.ts";
+import { isFullyDefined, shapesEqual } from "../shape.ts";
+import { zerosLike } from "../ops/fill.ts";
 import { add, mul, sub } from "../ops/binary.ts";
 import { conv2dBackpropFilter, conv2dBackpropInput } from "../ops/grad_conv.ts";
 import { depthwiseConv2dBackpropFilter, depthwiseConv2dBackpropInput } from "../ops/grad_conv.ts";
@@ -73,13 +75,26 @@ export function logSoftmaxGrad(_: GradientContext, node: Node, [dy]: Dys): Grads
 }
 
 /**
+ * The logits as the op saw them: features broadcast to [batch, classes] (the backprop output's
+ * shape), so softmax and log-softmax run over the real rows.
+ */
+function broadcastFeatures(node: Node): Output {
+  const [features] = node.inputs, backprop = node.outputs[1];
+  const same = isFullyDefined(features.shape) && isFullyDefined(backprop.shape) &&
+    shapesEqual(features.shape, backprop.shape);
+  return same ? features : add(features, zerosLike(backprop));
+}
+
+/**
  * The features' gradient is dloss · backprop (the op's second output), plus, when the backprop
  * output itself received a gradient, that gradient through softmax (TensorFlow's
  * _SoftmaxCrossEntropyWithLogitsGrad). Returns the gradient of the broadcast [batch, classes].
  */
 function crossEntropyFeaturesGrad(node: Node, dLoss: Output, dBackprop: Output | null): Output {
   let grad = mul(expandDims(dLoss, -1), node.outputs[1]);
-  if (!isZeros(dBackprop)) grad = add(grad, softmaxBackward(dBackprop!, softmax(node.inputs[0])));
+  if (!isZeros(dBackprop)) {
+    grad = add(grad, softmaxBackward(dBackprop!, softmax(broadcastFeatures(node))));
+  }
   return grad;
 }
 
@@ -90,7 +105,10 @@ export function softmaxCrossEntropyGrad(
 ): Grads {
   const [features, labels] = node.inputs;
   const gf = crossEntropyFeaturesGrad(node, dLoss!, dBackprop);
-  const gl = mul(expandDims(dLoss!, -1), neg(logSoftmax(features)));
+  let gl = mul(expandDims(dLoss!, -1), neg(logSoftmax(broadcastFeatures(node))));
+  // backprop = softmax - labels also depends on the labels; TensorFlow's gradient leaves this
+  // term out, which is wrong only when the backprop output is itself differentiated.
+  if (!isZeros(dBackprop)) gl = sub(gl, dBackprop!);
   return [unbroadcastTo(gf, features), unbroadcastTo(gl, labels)];
 }
 export function sparseSoftmaxCrossEntropyGrad(

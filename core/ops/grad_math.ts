@@ -71,6 +71,8 @@ export const AddN: OpDef<AddNAttrs> = defineOp<AddNAttrs>({
     const add: Scalar2 = (x, y) => x + y;
     return [rest.reduce((acc, x) => mapBinary(acc, x, first.dtype, add), first)];
   },
+  // Every input receives the sum's gradient.
+  gradient: (_, node, [dy]) => node.inputs.map(() => dy),
   arbitrary: (fc, dtype) =>
     fc.tuple(arbShape(fc), fc.integer({ min: 1, max: 4 }), fc.nat()).map(([shape, n, seed]) => ({
       inputs: Array.from({ length: n }, (_, i) => randomTensor(dtype, shape, seed + i)),

@@ -21,6 +21,7 @@ export * from "./core/device_spec.ts";
 export * from "./core/kernel.ts";
 export * from "./core/session.ts";
 export * from "./core/variables.ts";
+export { carriesGradient, gradients, type GradientsOptions } from "./core/gradients.ts";
 export * from "./core/ops/mod.ts";
 export { referenceKernel, refPlugin } from "./devices/ref/plugin.ts";
 export { nullPlugin } from "./devices/null/plugin.ts";

@@ -14,6 +14,7 @@ import {
 } from "./build.ts";
 import { Const } from "./const.ts";
 import { Tensor, tensorArg } from "../tensor.ts";
+import { identityGrad } from "../grads/math.ts";
 
 export { Const };
 
@@ -30,6 +31,7 @@ export const Placeholder = defineOp<{ dtype: DType; shape: PartialShape }>({
 });
 
 export const PlaceholderWithDefault = defineOp<{ dtype: DType; shape: PartialShape }>({
+  gradient: identityGrad,
   name: "PlaceholderWithDefault",
   inputs: [{ name: "input", type: "dtype" }],
   outputs: [{ name: "output", type: "dtype" }],
@@ -60,7 +62,7 @@ export const Identity = defineOp<{ T: DType }>({
   attrs: { T: { kind: "type", allowed: ALL_DTYPES } },
   infer: ([input]) => [{ dtype: input.dtype, shape: input.shape }],
   reference: ([input]) => [input],
-  gradient: (_, __, [dy]) => [dy],
+  gradient: identityGrad,
   arbitrary: (fc, dtype) =>
     arbTensor(fc, dtype, arbShape(fc)).map((t) => ({ inputs: [t], attrs: {} })),
   testDTypes: ALL_DTYPES.filter((d) => d !== "resource"),

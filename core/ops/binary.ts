@@ -2,10 +2,22 @@
 import { type DType, isFloat, isInteger, NUMERIC_DTYPES, REAL_DTYPES } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import type { Output } from "../graph.ts";
-import { defineOp, type InputCheck, type OpDef } from "../op.ts";
+import { defineOp, type GradientFn, type InputCheck, type OpDef } from "../op.ts";
 import { broadcastShapes } from "../shape.ts";
 import { arbBroadcastShapes, randomTensor, type ValueRange } from "../testing/arbitrary.ts";
 import { withElement } from "../testing/invalid.ts";
+import {
+  addGrad,
+  floorModGrad,
+  maximumGrad,
+  minimumGrad,
+  mulGrad,
+  notDifferentiable,
+  powGrad,
+  realDivGrad,
+  squaredDifferenceGrad,
+  subGrad,
+} from "../grads/math.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { type BigScalar2, mapBinary, type Scalar2 } from "./elementwise.ts";
 import {
@@ -23,6 +35,7 @@ export type BinaryOpDef = OpDef<BinaryAttrs>;
 
 interface BinarySpec {
   name: string;
+  gradient?: GradientFn<BinaryAttrs>;
   dtypes: readonly DType[];
   /** The function on floats (and on integers unless `int` is given). */
   f: Scalar2;
@@ -48,6 +61,7 @@ interface BinarySpec {
 function defineBinary(s: BinarySpec): BinaryOpDef {
   return defineOp<BinaryAttrs>({
     name: s.name,
+    gradient: s.gradient,
     inputs: [{ name: "x", type: "T" }, { name: "y", type: "T" }],
     outputs: [{ name: "z", type: s.bool ? "bool" : "T" }],
     attrs: { T: { kind: "type", allowed: s.dtypes } },
@@ -127,18 +141,21 @@ const big = (b: boolean) => (b ? 1n : 0n);
 const square64 = (d: bigint) => d * d;
 
 export const AddV2 = defineBinary({
+  gradient: addGrad,
   name: "AddV2",
   dtypes: REAL_DTYPES,
   f: (x, y) => x + y,
   int64: (x, y) => x + y,
 });
 export const Sub = defineBinary({
+  gradient: subGrad,
   name: "Sub",
   dtypes: REAL_DTYPES,
   f: (x, y) => x - y,
   int64: (x, y) => x - y,
 });
 export const Mul = defineBinary({
+  gradient: mulGrad,
   name: "Mul",
   dtypes: REAL_DTYPES,
   f: (x, y) => x * y,
@@ -147,6 +164,7 @@ export const Mul = defineBinary({
 });
 /** On integers, C's division: truncation toward zero (MIN / -1 wraps to MIN). */
 export const RealDiv = defineBinary({
+  gradient: realDivGrad,
   name: "RealDiv",
   dtypes: REAL_DTYPES,
   f: (x, y) => x / y,
@@ -154,6 +172,7 @@ export const RealDiv = defineBinary({
   divides: true,
 });
 export const FloorDiv = defineBinary({
+  gradient: notDifferentiable,
   name: "FloorDiv",
   dtypes: REAL_DTYPES,
   f: (x, y) => Math.floor(x / y),
@@ -162,6 +181,7 @@ export const FloorDiv = defineBinary({
   divides: true,
 });
 export const FloorMod = defineBinary({
+  gradient: floorModGrad,
   name: "FloorMod",
   dtypes: REAL_DTYPES,
   f: floorModScalar,
@@ -169,18 +189,21 @@ export const FloorMod = defineBinary({
   divides: true,
 });
 export const Maximum = defineBinary({
+  gradient: maximumGrad,
   name: "Maximum",
   dtypes: REAL_DTYPES,
   f: Math.max,
   int64: (x, y) => (x > y ? x : y),
 });
 export const Minimum = defineBinary({
+  gradient: minimumGrad,
   name: "Minimum",
   dtypes: REAL_DTYPES,
   f: Math.min,
   int64: (x, y) => (x < y ? x : y),
 });
 export const Pow = defineBinary({
+  gradient: powGrad,
   name: "Pow",
   dtypes: REAL_DTYPES,
   f: cPow,
@@ -194,6 +217,7 @@ export const Pow = defineBinary({
       : [{ min: 0.25, max: 3 }, { min: -2, max: 2 }],
 });
 export const SquaredDifference = defineBinary({
+  gradient: squaredDifferenceGrad,
   name: "SquaredDifference",
   dtypes: REAL_DTYPES,
   f: (x, y) => (x - y) * (x - y),

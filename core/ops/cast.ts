@@ -5,6 +5,7 @@ import { defineOp } from "../op.ts";
 import { numbers, Tensor } from "../tensor.ts";
 import { arbShape, arbTensor } from "../testing/arbitrary.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
+import { castGrad } from "../grads/math.ts";
 
 /** Mantissa bits of each float dtype, for Truncate. */
 const MANTISSA_BITS: Partial<Record<DType, number>> = { float32: 23, float16: 10, bfloat16: 7 };
@@ -78,6 +79,7 @@ export function castTensor(x: Tensor, dst: DType, truncate = false): Tensor {
 
 type CastAttrs = { SrcT: DType; DstT: DType; Truncate: boolean };
 export const Cast = defineOp<CastAttrs>({
+  gradient: castGrad,
   name: "Cast",
   inputs: [{ name: "x", type: "SrcT" }],
   outputs: [{ name: "y", type: "DstT" }],

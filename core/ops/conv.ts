@@ -14,6 +14,8 @@ import type { Arbitrary, FastCheck } from "../testing/fast_check_types.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { convGeometry, type WindowGeometry, type WindowKind } from "./conv_geometry.ts";
 import { spec } from "./infer_util.ts";
+import { conv2dGrad } from "../grads/nn.ts";
+import { depthwiseConv2dGrad } from "../grads/nn.ts";
 
 export type Padding = "SAME" | "VALID" | "EXPLICIT";
 
@@ -39,6 +41,7 @@ const convAttrs = {
 } as const;
 
 export const Conv2D: OpDef<Conv2DAttrs> = defineOp<Conv2DAttrs>({
+  gradient: conv2dGrad,
   name: "Conv2D",
   inputs: [{ name: "input", type: "T" }, { name: "filter", type: "T" }],
   outputs: [{ name: "output", type: "T" }],
@@ -51,6 +54,7 @@ export const Conv2D: OpDef<Conv2DAttrs> = defineOp<Conv2DAttrs>({
 export const DepthwiseConv2dNative: OpDef<DepthwiseConv2dNativeAttrs> = defineOp<
   DepthwiseConv2dNativeAttrs
 >({
+  gradient: depthwiseConv2dGrad,
   name: "DepthwiseConv2dNative",
   inputs: [{ name: "input", type: "T" }, { name: "filter", type: "T" }],
   outputs: [{ name: "output", type: "T" }],

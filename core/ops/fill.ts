@@ -15,6 +15,8 @@ import {
 } from "./array_util.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { unknownShape } from "./infer_util.ts";
+import { fillGrad } from "../grads/array.ts";
+import { notDifferentiable } from "../grads/math.ts";
 
 const TESTED: readonly DType[] = ALL_DTYPES.filter((d) => d !== "resource");
 
@@ -28,6 +30,7 @@ function checkDims(dims: readonly number[]): number[] {
 
 type FillAttrs = { T: DType; index_type: DType };
 export const Fill = defineOp<FillAttrs>({
+  gradient: fillGrad,
   name: "Fill",
   inputs: [{ name: "dims", type: "index_type" }, { name: "value", type: "T" }],
   outputs: [{ name: "output", type: "T" }],
@@ -60,6 +63,7 @@ export const Fill = defineOp<FillAttrs>({
 type LikeAttrs = { T: DType };
 /** Zeros of every dtype: 0, false, and "" for strings (allocStorage's zero fill). */
 export const ZerosLike = defineOp<LikeAttrs>({
+  gradient: notDifferentiable,
   name: "ZerosLike",
   inputs: [{ name: "x", type: "T" }],
   outputs: [{ name: "y", type: "T" }],
@@ -72,6 +76,7 @@ export const ZerosLike = defineOp<LikeAttrs>({
 });
 
 export const OnesLike = defineOp<LikeAttrs>({
+  gradient: notDifferentiable,
   name: "OnesLike",
   inputs: [{ name: "x", type: "T" }],
   outputs: [{ name: "y", type: "T" }],
@@ -171,6 +176,7 @@ function rangeLength(values: readonly Tensor[], dtype: DType): number {
 
 type RangeAttrs = { Tidx: DType };
 export const Range = defineOp<RangeAttrs>({
+  gradient: notDifferentiable,
   name: "Range",
   inputs: [
     { name: "start", type: "Tidx" },

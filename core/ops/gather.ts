@@ -17,6 +17,7 @@ import {
 } from "./array_util.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { mergeDim } from "./infer_util.ts";
+import { gatherGrad } from "../grads/array.ts";
 
 /**
  * How kernels gather: params viewed as [batch, outer, axisDim, inner], indices as [batch,
@@ -155,6 +156,7 @@ const indicesInRange: InputCheck<GatherAttrs> = {
 };
 
 export const GatherV2 = defineOp<GatherAttrs>({
+  gradient: gatherGrad,
   name: "GatherV2",
   inputs: [
     { name: "params", type: "Tparams" },

@@ -27,6 +27,7 @@ import {
 import { identity } from "./basic.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { mergeDim, unknownShape } from "./infer_util.ts";
+import { concatGrad, packGrad, unpackGrad } from "../grads/array.ts";
 
 const TESTED: readonly DType[] = ALL_DTYPES.filter((d) => d !== "resource");
 const atLeast = (n: number) => (v: number) => (v >= n ? undefined : `must be ≥ ${n}`);
@@ -107,6 +108,7 @@ function joinRows(
 
 type ConcatAttrs = { N: number; T: DType; Tidx: DType };
 export const ConcatV2 = defineOp<ConcatAttrs>({
+  gradient: concatGrad,
   name: "ConcatV2",
   inputs: [{ name: "values", type: "T", numberAttr: "N" }, { name: "axis", type: "Tidx" }],
   outputs: [{ name: "output", type: "T" }],
@@ -213,6 +215,7 @@ export function resolveUnpack(shape: readonly number[], num: number, axis: numbe
 
 type PackAttrs = { N: number; T: DType; axis: number };
 export const Pack = defineOp<PackAttrs>({
+  gradient: packGrad,
   name: "Pack",
   inputs: [{ name: "values", type: "T", numberAttr: "N" }],
   outputs: [{ name: "output", type: "T" }],
@@ -247,6 +250,7 @@ export const Pack = defineOp<PackAttrs>({
 
 type UnpackAttrs = { num: number; T: DType; axis: number };
 export const Unpack = defineOp<UnpackAttrs>({
+  gradient: unpackGrad,
   name: "Unpack",
   inputs: [{ name: "value", type: "T" }],
   outputs: [{ name: "output", type: "T", numberAttr: "num" }],

@@ -18,6 +18,7 @@ import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { broadcastIndex } from "./elementwise.ts";
 import { mergeDim, requireRank, spec } from "./infer_util.ts";
 import { shiftedLogSum } from "./nn.ts";
+import { softmaxCrossEntropyGrad, sparseSoftmaxCrossEntropyGrad } from "../grads/nn.ts";
 
 export type SoftmaxCrossEntropyWithLogitsAttrs = { T: DType };
 export type SparseSoftmaxCrossEntropyWithLogitsAttrs = { T: DType; Tlabels: DType };
@@ -26,6 +27,7 @@ export type SparseSoftmaxCrossEntropyWithLogitsAttrs = { T: DType; Tlabels: DTyp
 export const SoftmaxCrossEntropyWithLogits: OpDef<SoftmaxCrossEntropyWithLogitsAttrs> = defineOp<
   SoftmaxCrossEntropyWithLogitsAttrs
 >({
+  gradient: softmaxCrossEntropyGrad,
   name: "SoftmaxCrossEntropyWithLogits",
   inputs: [{ name: "features", type: "T" }, { name: "labels", type: "T" }],
   outputs: [{ name: "loss", type: "T" }, { name: "backprop", type: "T" }],
@@ -86,6 +88,7 @@ const labelsInRange: InputCheck<SparseSoftmaxCrossEntropyWithLogitsAttrs> = {
 
 export const SparseSoftmaxCrossEntropyWithLogits: OpDef<SparseSoftmaxCrossEntropyWithLogitsAttrs> =
   defineOp<SparseSoftmaxCrossEntropyWithLogitsAttrs>({
+    gradient: sparseSoftmaxCrossEntropyGrad,
     name: "SparseSoftmaxCrossEntropyWithLogits",
     inputs: [{ name: "features", type: "T" }, { name: "labels", type: "Tlabels" }],
     outputs: [{ name: "loss", type: "T" }, { name: "backprop", type: "T" }],

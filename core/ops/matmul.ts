@@ -14,6 +14,8 @@ import type { FastCheck } from "../testing/fast_check_types.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { broadcastIndex } from "./elementwise.ts";
 import { requireRank, spec } from "./infer_util.ts";
+import { matMulGrad } from "../grads/nn.ts";
+import { batchMatMulGrad } from "../grads/nn.ts";
 
 const MATMUL_DTYPES: readonly NumericDType[] = ["float32", "bfloat16", "float16", "int32", "int64"];
 
@@ -39,6 +41,7 @@ export type BatchMatMulV2Attrs = {
 const flag = { kind: "bool", default: false } as const;
 
 export const MatMul: OpDef<MatMulAttrs> = defineOp<MatMulAttrs>({
+  gradient: matMulGrad,
   name: "MatMul",
   inputs: [{ name: "a", type: "T" }, { name: "b", type: "T" }],
   outputs: [{ name: "product", type: "T" }],
@@ -71,6 +74,7 @@ export const MatMul: OpDef<MatMulAttrs> = defineOp<MatMulAttrs>({
 });
 
 export const BatchMatMulV2: OpDef<BatchMatMulV2Attrs> = defineOp<BatchMatMulV2Attrs>({
+  gradient: batchMatMulGrad,
   name: "BatchMatMulV2",
   inputs: [{ name: "x", type: "T" }, { name: "y", type: "T" }],
   outputs: [{ name: "output", type: "T" }],

@@ -36,3 +36,7 @@ export * from "./pad_tile.ts";
 export * from "./gather.ts";
 export * from "./select.ts";
 export * from "./reduce.ts";
+export * from "./grad_math.ts";
+export * from "./grad_array.ts";
+export * from "./grad_conv.ts";
+export * from "./grad_nn.ts";

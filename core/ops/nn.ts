@@ -2,18 +2,20 @@
 import { type DType, FLOAT_DTYPES, REAL_DTYPES } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import type { Output } from "../graph.ts";
-import { defineOp, type InferInput, type OpDef } from "../op.ts";
+import { defineOp, type GradientFn, type InferInput, type OpDef } from "../op.ts";
 import { formatShape, type PartialShape } from "../shape.ts";
 import { numbers, Tensor } from "../tensor.ts";
 import { arbShape, arbTensor, randomTensor } from "../testing/arbitrary.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { mergeDim, requireRank, spec } from "./infer_util.ts";
+import { biasAddGradFn, logSoftmaxGrad, softmaxGrad } from "../grads/nn.ts";
 
 // ---- BiasAdd ----------------------------------------------------------------------------
 
 export type BiasAddAttrs = { T: DType; data_format: string };
 
 export const BiasAdd: OpDef<BiasAddAttrs> = defineOp<BiasAddAttrs>({
+  gradient: biasAddGradFn,
   name: "BiasAdd",
   inputs: [{ name: "value", type: "T" }, { name: "bias", type: "T" }],
   outputs: [{ name: "output", type: "T" }],
@@ -240,9 +242,15 @@ export function shiftedLogSum(
   return { max, sum, logSum: Math.log(sum) };
 }
 
-function defineSoftmax(name: string, output: string, log: boolean): OpDef<SoftmaxAttrs> {
+function defineSoftmax(
+  name: string,
+  output: string,
+  log: boolean,
+  gradient: GradientFn<SoftmaxAttrs>,
+): OpDef<SoftmaxAttrs> {
   return defineOp<SoftmaxAttrs>({
     name,
+    gradient,
     inputs: [{ name: "logits", type: "T" }],
     outputs: [{ name: output, type: "T" }],
     attrs: { T: { kind: "type", allowed: FLOAT_DTYPES } },
@@ -270,9 +278,9 @@ function defineSoftmax(name: string, output: string, log: boolean): OpDef<Softma
 }
 
 /** Softmax over the last axis: exp(x - max) / sum(exp(x - max)). */
-export const Softmax = defineSoftmax("Softmax", "softmax", false);
+export const Softmax = defineSoftmax("Softmax", "softmax", false, softmaxGrad);
 /** LogSoftmax over the last axis: (x - max) - log(sum(exp(x - max))). */
-export const LogSoftmax = defineSoftmax("LogSoftmax", "logsoftmax", true);
+export const LogSoftmax = defineSoftmax("LogSoftmax", "logsoftmax", true, logSoftmaxGrad);
 
 export const NN_OPS: readonly OpDef[] = [
   BiasAdd,

@@ -23,6 +23,7 @@ import {
 } from "./array_util.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { unknownShape } from "./infer_util.ts";
+import { padGrad, tileGrad } from "../grads/array.ts";
 
 const INDEX_DTYPES: readonly DType[] = ["int32", "int64"];
 const TESTED: readonly DType[] = ALL_DTYPES.filter((d) => d !== "resource");
@@ -64,6 +65,7 @@ function checkPaddingsShape(shape: PartialShape) {
 
 type PadAttrs = { T: DType; Tpaddings: DType };
 export const Pad = defineOp<PadAttrs>({
+  gradient: padGrad,
   name: "Pad",
   inputs: [{ name: "input", type: "T" }, { name: "paddings", type: "Tpaddings" }],
   outputs: [{ name: "output", type: "T" }],
@@ -145,6 +147,7 @@ export function tileIndex(shape: Shape, multiples: readonly number[]): FlatIndex
 
 type TileAttrs = { T: DType; Tmultiples: DType };
 export const Tile = defineOp<TileAttrs>({
+  gradient: tileGrad,
   name: "Tile",
   inputs: [{ name: "input", type: "T" }, { name: "multiples", type: "Tmultiples" }],
   outputs: [{ name: "output", type: "T" }],

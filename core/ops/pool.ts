@@ -16,6 +16,8 @@ import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { arbWindow, type Padding, windowPaddingAttrs } from "./conv.ts";
 import { convGeometry, type WindowGeometry } from "./conv_geometry.ts";
 import { spec } from "./infer_util.ts";
+import { maxPoolGradFn } from "../grads/nn.ts";
+import { avgPoolGradFn } from "../grads/nn.ts";
 
 export type AvgPoolAttrs = {
   T: DType;
@@ -33,6 +35,7 @@ const poolAttrs = {
 } as const;
 
 export const MaxPool: OpDef<MaxPoolAttrs> = defineOp<MaxPoolAttrs>({
+  gradient: maxPoolGradFn,
   name: "MaxPool",
   inputs: [{ name: "input", type: "T" }],
   outputs: [{ name: "output", type: "T" }],
@@ -48,6 +51,7 @@ export const MaxPool: OpDef<MaxPoolAttrs> = defineOp<MaxPoolAttrs>({
 });
 
 export const AvgPool: OpDef<AvgPoolAttrs> = defineOp<AvgPoolAttrs>({
+  gradient: avgPoolGradFn,
   name: "AvgPool",
   inputs: [{ name: "value", type: "T" }],
   outputs: [{ name: "output", type: "T" }],

@@ -6,7 +6,8 @@
 import { type DType, isInteger, NUMERIC_DTYPES, REAL_DTYPES, roundTo } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import type { Output } from "../graph.ts";
-import { defineOp, type OpDef } from "../op.ts";
+import { defineOp, type GradientFn, type OpDef } from "../op.ts";
+import { meanGrad, minOrMaxGrad, sumGrad } from "../grads/reduce.ts";
 import { formatShape, normalizeAxis, type Shape } from "../shape.ts";
 import { intList, numbers, Tensor } from "../tensor.ts";
 import { arbShape, arbTensor, type ValueRange } from "../testing/arbitrary.ts";
@@ -124,9 +125,13 @@ function rangeFor(name: string, dtype: DType): ValueRange {
   return isInteger(dtype) ? { min: dtype === "uint8" ? 0 : -2, max: 2 } : { min: 0.5, max: 1.5 };
 }
 
-function defineReduction(name: keyof typeof REDUCERS): ReduceOpDef {
+function defineReduction(
+  name: keyof typeof REDUCERS,
+  gradient?: GradientFn<ReduceAttrs>,
+): ReduceOpDef {
   return defineOp<ReduceAttrs>({
     name,
+    gradient,
     inputs: [{ name: "input", type: "T" }, { name: "reduction_indices", type: "Tidx" }],
     outputs: [{ name: "output", type: "T" }],
     hostMemory: { inputs: [1] },
@@ -166,10 +171,10 @@ function defineReduction(name: keyof typeof REDUCERS): ReduceOpDef {
   });
 }
 
-export const Sum = defineReduction("Sum");
-export const Mean = defineReduction("Mean");
-export const Max = defineReduction("Max");
-export const Min = defineReduction("Min");
+export const Sum = defineReduction("Sum", sumGrad);
+export const Mean = defineReduction("Mean", meanGrad);
+export const Max = defineReduction("Max", minOrMaxGrad);
+export const Min = defineReduction("Min", minOrMaxGrad);
 export const Prod = defineReduction("Prod");
 
 // ---- ArgMax, ArgMin ----------------------------------------------------------------------

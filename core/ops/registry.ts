@@ -25,6 +25,10 @@ import { PAD_TILE_OPS } from "./pad_tile.ts";
 import { GATHER_OPS } from "./gather.ts";
 import { SELECT_OPS } from "./select.ts";
 import { REDUCE_OPS } from "./reduce.ts";
+import { GRAD_MATH_OPS } from "./grad_math.ts";
+import { GRAD_ARRAY_OPS } from "./grad_array.ts";
+import { GRAD_CONV_OPS } from "./grad_conv.ts";
+import { GRAD_NN_OPS } from "./grad_nn.ts";
 
 export const ALL_OPS: readonly OpDef[] = [
   Const,
@@ -54,6 +58,10 @@ export const ALL_OPS: readonly OpDef[] = [
   ...GATHER_OPS,
   ...SELECT_OPS,
   ...REDUCE_OPS,
+  ...GRAD_MATH_OPS,
+  ...GRAD_ARRAY_OPS,
+  ...GRAD_CONV_OPS,
+  ...GRAD_NN_OPS,
 ] as unknown as OpDef[];
 
 /**

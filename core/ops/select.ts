@@ -18,6 +18,8 @@ import {
 } from "./array_util.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { broadcastIndex } from "./elementwise.ts";
+import { selectGrad } from "../grads/array.ts";
+import { notDifferentiable } from "../grads/math.ts";
 
 const TESTED: readonly DType[] = ALL_DTYPES.filter((d) => d !== "resource");
 
@@ -25,6 +27,7 @@ const TESTED: readonly DType[] = ALL_DTYPES.filter((d) => d !== "resource");
 
 type SelectAttrs = { T: DType };
 export const SelectV2 = defineOp<SelectAttrs>({
+  gradient: selectGrad,
   name: "SelectV2",
   inputs: [
     { name: "condition", type: "bool" },
@@ -133,6 +136,7 @@ export function resolveOneHot(indices: Shape, depth: number, axis: number): OneH
 
 type OneHotAttrs = { axis: number; T: DType; TI: DType };
 export const OneHot = defineOp<OneHotAttrs>({
+  gradient: notDifferentiable,
   name: "OneHot",
   inputs: [
     { name: "indices", type: "TI" },

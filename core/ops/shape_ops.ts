@@ -23,6 +23,7 @@ import {
 } from "./array_util.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { unknownShape } from "./infer_util.ts";
+import { reshapeGrad } from "../grads/array.ts";
 
 const INDEX_DTYPES: readonly DType[] = ["int32", "int64"];
 /** Movement ops accept every dtype, as TensorFlow's `T: type`; tests draw all but resource. */
@@ -85,6 +86,7 @@ function reshapeKnownTarget(input: PartialShape, target: readonly number[]): num
 
 type ReshapeAttrs = { T: DType; Tshape: DType };
 export const Reshape = defineOp<ReshapeAttrs>({
+  gradient: reshapeGrad,
   name: "Reshape",
   inputs: [{ name: "tensor", type: "T" }, { name: "shape", type: "Tshape" }],
   outputs: [{ name: "output", type: "T" }],
@@ -134,6 +136,7 @@ export function expandDimsShape(shape: Dims, axis: number): number[] {
 
 type ExpandDimsAttrs = { T: DType; Tdim: DType };
 export const ExpandDims = defineOp<ExpandDimsAttrs>({
+  gradient: reshapeGrad,
   name: "ExpandDims",
   inputs: [{ name: "input", type: "T" }, { name: "dim", type: "Tdim" }],
   outputs: [{ name: "output", type: "T" }],
@@ -192,6 +195,7 @@ export function squeezeShape(
 
 type SqueezeAttrs = { T: DType; squeeze_dims: readonly number[] };
 export const Squeeze = defineOp<SqueezeAttrs>({
+  gradient: reshapeGrad,
   name: "Squeeze",
   inputs: [{ name: "input", type: "T" }],
   outputs: [{ name: "output", type: "T" }],

@@ -24,6 +24,7 @@ import {
   sliceShape,
   type StridedSliceMasks,
 } from "./slice_spec.ts";
+import { sliceGrad, stridedSliceGradFn } from "../grads/array.ts";
 
 const INDEX_DTYPES: readonly DType[] = ["int32", "int64"];
 const TESTED: readonly DType[] = ALL_DTYPES.filter((d) => d !== "resource");
@@ -47,6 +48,7 @@ function copyBlock(
 
 type SliceAttrs = { T: DType; Index: DType };
 export const Slice = defineOp<SliceAttrs>({
+  gradient: sliceGrad,
   name: "Slice",
   inputs: [
     { name: "input", type: "T" },
@@ -101,6 +103,7 @@ function masksOf(attrs: StridedSliceAttrs): StridedSliceMasks {
 }
 
 export const StridedSlice = defineOp<StridedSliceAttrs>({
+  gradient: stridedSliceGradFn,
   name: "StridedSlice",
   inputs: [
     { name: "input", type: "T" },

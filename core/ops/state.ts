@@ -11,6 +11,7 @@ import { Tensor } from "../tensor.ts";
 import { arbShape, randomTensor } from "../testing/arbitrary.ts";
 import type { Arbitrary, FastCheck } from "../testing/fast_check_types.ts";
 import { mapBinary } from "./elementwise.ts";
+import { identityGrad } from "../grads/math.ts";
 
 const VALUE_DTYPES = NUMERIC_DTYPES;
 
@@ -61,6 +62,7 @@ function checkValue(handle: string, dtype: DType, value: Tensor | { dtype: DType
 
 type ReadAttrs = { dtype: DType };
 export const ReadVariableOp = defineOp<ReadAttrs>({
+  gradient: identityGrad,
   name: "ReadVariableOp",
   inputs: [{ name: "resource", type: "resource" }],
   outputs: [{ name: "value", type: "dtype" }],

@@ -17,6 +17,7 @@ import {
 } from "./array_util.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { unknownShape } from "./infer_util.ts";
+import { transposeGrad } from "../grads/array.ts";
 
 /** Throws unless `perm` is a permutation of 0..rank-1 (TensorFlow takes no negative entries). */
 export function checkPermutation(perm: readonly number[], rank: number): number[] {
@@ -91,6 +92,7 @@ function collapseTranspose(shape: Shape, perm: readonly number[]) {
 
 type TransposeAttrs = { T: DType; Tperm: DType };
 export const Transpose = defineOp<TransposeAttrs>({
+  gradient: transposeGrad,
   name: "Transpose",
   inputs: [{ name: "x", type: "T" }, { name: "perm", type: "Tperm" }],
   outputs: [{ name: "y", type: "T" }],

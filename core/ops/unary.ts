@@ -1,8 +1,32 @@
 /** Unary elementwise ops: arithmetic, activations, transcendental functions and LogicalNot. */
 import { type DType, FLOAT_DTYPES, isInteger, REAL_DTYPES } from "../dtype.ts";
 import type { Output } from "../graph.ts";
-import { defineOp, type OpDef } from "../op.ts";
+import { defineOp, type GradientFn, type OpDef } from "../op.ts";
 import { arbShape, arbTensor, type ValueRange } from "../testing/arbitrary.ts";
+import {
+  absGrad,
+  cosGrad,
+  eluGradFn,
+  erfGrad,
+  expGrad,
+  leakyReluGradFn,
+  log1pGrad,
+  logGrad,
+  negGrad,
+  notDifferentiable,
+  reciprocalGradFn,
+  relu6GradFn,
+  reluGradFn,
+  rsqrtGradFn,
+  seluGradFn,
+  sigmoidGradFn,
+  signGrad,
+  sinGrad,
+  softplusGradFn,
+  sqrtGradFn,
+  squareGrad,
+  tanhGradFn,
+} from "../grads/math.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { type BigScalar1, mapUnary, type Scalar1 } from "./elementwise.ts";
 
@@ -11,6 +35,7 @@ export type UnaryOpDef = OpDef<UnaryAttrs>;
 
 interface UnarySpec {
   name: string;
+  gradient?: GradientFn<UnaryAttrs>;
   dtypes: readonly DType[];
   f: Scalar1;
   /** Replaces `f` for int32, int8 and uint8 where doubles would lose the low bits. */
@@ -24,6 +49,7 @@ interface UnarySpec {
 function defineUnary(s: UnarySpec): UnaryOpDef {
   return defineOp<UnaryAttrs>({
     name: s.name,
+    gradient: s.gradient,
     inputs: [{ name: "x", type: "T" }],
     outputs: [{ name: "y", type: "T" }],
     attrs: { T: { kind: "type", allowed: s.dtypes } },
@@ -69,8 +95,15 @@ const signed = REAL_DTYPES.filter((d) => d !== "uint8");
 
 const identity64 = (x: bigint) => x;
 
-export const Neg = defineUnary({ name: "Neg", dtypes: signed, f: (x) => -x, int64: (x) => -x });
+export const Neg = defineUnary({
+  gradient: negGrad,
+  name: "Neg",
+  dtypes: signed,
+  f: (x) => -x,
+  int64: (x) => -x,
+});
 export const Abs = defineUnary({
+  gradient: absGrad,
   name: "Abs",
   dtypes: signed,
   f: Math.abs,
@@ -78,37 +111,43 @@ export const Abs = defineUnary({
 });
 /** Sign(NaN) is 0, as TensorFlow documents (Eigen's (x > 0) - (x < 0)); Sign(-0) is 0. */
 export const Sign = defineUnary({
+  gradient: signGrad,
   name: "Sign",
   dtypes: signed,
   f: (x) => (x > 0 ? 1 : x < 0 ? -1 : 0),
   int64: (x) => (x > 0n ? 1n : x < 0n ? -1n : 0n),
 });
-export const Exp = defineUnary({ name: "Exp", dtypes: floats, f: Math.exp });
+export const Exp = defineUnary({ gradient: expGrad, name: "Exp", dtypes: floats, f: Math.exp });
 export const Log = defineUnary({
+  gradient: logGrad,
   name: "Log",
   dtypes: floats,
   f: Math.log,
   range: { min: 0.05, max: 8 },
 });
 export const Log1p = defineUnary({
+  gradient: log1pGrad,
   name: "Log1p",
   dtypes: floats,
   f: Math.log1p,
   range: { min: -0.9, max: 8 },
 });
 export const Sqrt = defineUnary({
+  gradient: sqrtGradFn,
   name: "Sqrt",
   dtypes: floats,
   f: Math.sqrt,
   range: { min: 0, max: 8 },
 });
 export const Rsqrt = defineUnary({
+  gradient: rsqrtGradFn,
   name: "Rsqrt",
   dtypes: floats,
   f: (x) => 1 / Math.sqrt(x),
   range: { min: 0.05, max: 8 },
 });
 export const Square = defineUnary({
+  gradient: squareGrad,
   name: "Square",
   dtypes: reals,
   f: (x) => x * x,
@@ -116,56 +155,84 @@ export const Square = defineUnary({
   int64: (x) => x * x,
 });
 export const Reciprocal = defineUnary({
+  gradient: reciprocalGradFn,
   name: "Reciprocal",
   dtypes: floats,
   f: (x) => 1 / x,
   range: { nonzero: true },
 });
-export const Tanh = defineUnary({ name: "Tanh", dtypes: floats, f: Math.tanh });
+export const Tanh = defineUnary({
+  gradient: tanhGradFn,
+  name: "Tanh",
+  dtypes: floats,
+  f: Math.tanh,
+});
 export const Sigmoid = defineUnary({
+  gradient: sigmoidGradFn,
   name: "Sigmoid",
   dtypes: floats,
   f: (x) => 1 / (1 + Math.exp(-x)),
 });
 /** Relu(NaN) is NaN: TensorFlow's max(x, 0) propagates NaN. */
 export const Relu = defineUnary({
+  gradient: reluGradFn,
   name: "Relu",
   dtypes: reals,
   f: (x) => (x > 0 || x !== x ? x : 0),
   int64: (x) => (x > 0n ? x : 0n),
 });
 export const Relu6 = defineUnary({
+  gradient: relu6GradFn,
   name: "Relu6",
   dtypes: reals,
   f: (x) => Math.min(Math.max(x, 0), 6),
   int64: (x) => (x < 0n ? 0n : x > 6n ? 6n : x),
 });
 export const Elu = defineUnary({
+  gradient: eluGradFn,
   name: "Elu",
   dtypes: floats,
   f: (x) => (x > 0 ? x : Math.expm1(x)),
 });
 export const Selu = defineUnary({
+  gradient: seluGradFn,
   name: "Selu",
   dtypes: floats,
   f: (x) => (x > 0 ? SELU_SCALE * x : SELU_SCALE * SELU_ALPHA * Math.expm1(x)),
 });
-export const Softplus = defineUnary({ name: "Softplus", dtypes: floats, f: softplusScalar });
-export const Erf = defineUnary({ name: "Erf", dtypes: floats, f: erfScalar });
-export const Floor = defineUnary({ name: "Floor", dtypes: floats, f: Math.floor });
-export const Ceil = defineUnary({ name: "Ceil", dtypes: floats, f: Math.ceil });
+export const Softplus = defineUnary({
+  gradient: softplusGradFn,
+  name: "Softplus",
+  dtypes: floats,
+  f: softplusScalar,
+});
+export const Erf = defineUnary({ gradient: erfGrad, name: "Erf", dtypes: floats, f: erfScalar });
+export const Floor = defineUnary({
+  gradient: notDifferentiable,
+  name: "Floor",
+  dtypes: floats,
+  f: Math.floor,
+});
+export const Ceil = defineUnary({
+  gradient: notDifferentiable,
+  name: "Ceil",
+  dtypes: floats,
+  f: Math.ceil,
+});
 export const Round = defineUnary({
+  gradient: notDifferentiable,
   name: "Round",
   dtypes: reals,
   f: roundHalfEven,
   int64: identity64,
 });
-export const Sin = defineUnary({ name: "Sin", dtypes: floats, f: Math.sin });
-export const Cos = defineUnary({ name: "Cos", dtypes: floats, f: Math.cos });
+export const Sin = defineUnary({ gradient: sinGrad, name: "Sin", dtypes: floats, f: Math.sin });
+export const Cos = defineUnary({ gradient: cosGrad, name: "Cos", dtypes: floats, f: Math.cos });
 export const LogicalNot = defineUnary({ name: "LogicalNot", dtypes: ["bool"], f: (x) => 1 - x });
 
 type LeakyReluAttrs = { T: DType; alpha: number };
 export const LeakyRelu = defineOp<LeakyReluAttrs>({
+  gradient: leakyReluGradFn,
   name: "LeakyRelu",
   inputs: [{ name: "features", type: "T" }],
   outputs: [{ name: "activations", type: "T" }],

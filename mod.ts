@@ -34,3 +34,10 @@ export { fromGraphDef, type GraphDefJson, toGraphDef } from "./core/formats/grap
 export { MapHostContext } from "./core/host_context.ts";
 export { HostBuffer } from "./core/buffer.ts";
 export { ResourceTable } from "./core/resources.ts";
+export {
+  fromGraphDefBinary,
+  type GraphDefBinaryOptions,
+  loadGraphDef,
+  toGraphDefBinary,
+} from "./core/formats/protobuf/graphdef_binary.ts";
+export type { ModelSource, ReadLimits } from "./core/formats/model_source.ts";

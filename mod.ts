@@ -41,3 +41,9 @@ export {
   toGraphDefBinary,
 } from "./core/formats/protobuf/graphdef_binary.ts";
 export type { ModelSource, ReadLimits } from "./core/formats/model_source.ts";
+export {
+  type GraphModel,
+  type GraphModelOptions,
+  loadGraphModel,
+  type SignatureTensor,
+} from "./core/formats/tfjs/graph_model.ts";

@@ -81,7 +81,13 @@ function openMap(
   const map = files instanceof Map
     ? files as ReadonlyMap<string, Uint8Array>
     : new Map(Object.entries(files));
-  const mainName = map.has(defaultMain) || map.size !== 1 ? defaultMain : [...map.keys()][0];
+  // The main file: `defaultMain`, else the one file named so in a folder, else the only file.
+  const named = [...map.keys()].filter((k) => k === defaultMain || k.endsWith(`/${defaultMain}`));
+  const mainName = named.length === 1
+    ? named[0]
+    : map.size === 1 && named.length === 0
+    ? [...map.keys()][0]
+    : defaultMain;
   const main = map.get(mainName);
   if (!(main instanceof Uint8Array)) {
     throw new EdgeflowError(`the model's files hold no '${defaultMain}'`);

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import * as ef from "../../mod.ts";
+import { fcParams } from "../op_cases.ts";
 import { tinyModel } from "./tfjs_fixture.ts";
 
 /** A load may allocate at most this much for one tensor: the memory bound of the test. */
@@ -108,14 +109,10 @@ Deno.test("mutated binary GraphDefs give a graph or an EdgeflowError", async () 
         `pb ${JSON.stringify(mutations)}`,
       );
     }),
-    { numRuns: Number(Deno.env.get("FUZZ_RUNS") ?? 400), seed: seed(12) },
+    fcParams(400),
   );
   assertBothOutcomes();
 });
-
-function seed(fixed: number): number {
-  return Deno.env.get("FUZZ_SEED") ? Number(Deno.env.get("FUZZ_SEED")) + fixed : fixed;
-}
 
 function assertBothOutcomes() {
   console.log(`loaded ${outcomes.loaded}, refused ${outcomes.refused}`);
@@ -138,7 +135,7 @@ Deno.test("mutated tfjs model.json and shards give a graph or an EdgeflowError",
         );
       },
     ),
-    { numRuns: Number(Deno.env.get("FUZZ_RUNS") ?? 400), seed: seed(34) },
+    fcParams(400),
   );
   const json = new TextDecoder().decode(m.files["model.json"]);
   await fc.assert(
@@ -157,7 +154,7 @@ Deno.test("mutated tfjs model.json and shards give a graph or an EdgeflowError",
         );
       },
     ),
-    { numRuns: Number(Deno.env.get("FUZZ_RUNS") ?? 300), seed: seed(56) },
+    fcParams(300),
   );
   assertBothOutcomes();
 });

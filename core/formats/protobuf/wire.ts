@@ -4,8 +4,8 @@
  * that checks wire types, packed-or-not repeated scalars, a nesting limit, and errors that name
  * the file and the field path instead of the library's bare "premature EOF".
  *
- * The specifier is a full npm: one (not the deno.json alias) so that a script importing Edgeflow
- * from a URL, which has no import map of ours, resolves it too.
+ * The specifier is a full npm: one (not a bare name mapped in deno.json) so that a script importing
+ * Edgeflow from a URL, which has no import map of ours, resolves it too.
  */
 // deno-lint-ignore no-import-prefix -- a URL importer has no import map of ours (see above)
 import { BinaryReader, BinaryWriter, WireType } from "npm:@bufbuild/protobuf@2/wire";

@@ -149,7 +149,8 @@ function encodeTensor(w: BinaryWriter, t: TensorJson, node: string): void {
   if (t.tensorContent) {
     w.tag(TENSOR_PROTO.tensorContent, LEN).bytes(Uint8Array.fromBase64(t.tensorContent));
   }
-  writePacked(w, TENSOR_PROTO.floatVal, t.floatVal ?? [], (w, x) => w.float(x));
+  // Number(): the JSON mapping spells non-finite floats "NaN", "Infinity", "-Infinity".
+  writePacked(w, TENSOR_PROTO.floatVal, t.floatVal ?? [], (w, x) => w.float(Number(x)));
   writePacked(w, TENSOR_PROTO.intVal, t.intVal ?? [], (w, x) => w.int32(x));
   for (const s of t.stringVal ?? []) {
     w.tag(TENSOR_PROTO.stringVal, LEN).bytes(Uint8Array.fromBase64(s));

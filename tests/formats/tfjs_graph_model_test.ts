@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import * as ef from "../../mod.ts";
 import { concat, tinyModel, tinyReference, writeFiles } from "./tfjs_fixture.ts";
+import { decodeWeightGroup, ShardStream } from "../../core/formats/tfjs/weights.ts";
 
 const X = [[1, 2, 3], [-1, 0.5, 2]];
 
@@ -230,4 +231,38 @@ Deno.test("without a signature, inputs are the Placeholders and outputs the unre
   });
   assert.deepEqual(model.inputs.map((t) => t.name), ["x:0"]);
   assert.deepEqual(model.outputs.map((t) => t.name), ["out:0"]);
+});
+
+Deno.test("string weights: a uint32 byte count, then the bytes, each checked against the shards", () => {
+  const enc = new TextEncoder();
+  const parts = ["a", "héllo"].flatMap((s) => {
+    const b = enc.encode(s);
+    return [new Uint8Array(new Uint32Array([b.length]).buffer), b];
+  });
+  const bytes = concat(parts);
+  const group = {
+    paths: ["s.bin"],
+    weights: [{ name: "w", shape: [2], dtype: "string" as const }],
+  };
+  const decoded = decodeWeightGroup(group, new ShardStream([bytes]), "weightsManifest[0]", "s.bin");
+  const t = decoded.get("w")!;
+  assert.deepEqual(t.stringVal!.map((s) => new TextDecoder().decode(Uint8Array.fromBase64(s))), [
+    "a",
+    "héllo",
+  ]);
+  assert.throws(
+    () =>
+      decodeWeightGroup(
+        group,
+        new ShardStream([bytes.subarray(0, bytes.length - 1)]),
+        "weightsManifest[0]",
+        "s.bin",
+      ),
+    /s\.bin: weightsManifest\[0\]\.weights\[0\] \('w'\): string 1 of 6 bytes at offset 9 runs past/,
+  );
+  const many = { ...group, weights: [{ ...group.weights[0], shape: [2 ** 30] }] };
+  assert.throws(
+    () => decodeWeightGroup(many, new ShardStream([bytes]), "weightsManifest[0]", "s.bin"),
+    /1073741824 strings need at least 4294967296 bytes/,
+  );
 });

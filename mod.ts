@@ -36,3 +36,10 @@ export { MapHostContext } from "./core/host_context.ts";
 export { HostBuffer } from "./core/buffer.ts";
 export { ResourceTable } from "./core/resources.ts";
 export * as train from "./core/train/mod.ts";
+export type { ModelSource, ReadLimits } from "./core/formats/model_source.ts";
+export {
+  type GraphModel,
+  type GraphModelOptions,
+  loadGraphModel,
+  type SignatureTensor,
+} from "./core/formats/tfjs/graph_model.ts";

@@ -1,0 +1,11 @@
+/**
+ * Formats that need the protobuf library (npm:@bufbuild/protobuf): binary GraphDef (.pb) read and
+ * write. A separate entry point, so that importing mod.ts (a script, an edge function, a URL
+ * import) fetches nothing but Edgeflow; `import * as pb from ".../formats.ts"` where a .pb is read.
+ */
+export {
+  fromGraphDefBinary,
+  type GraphDefBinaryOptions,
+  loadGraphDef,
+  toGraphDefBinary,
+} from "./core/formats/protobuf/graphdef_binary.ts";

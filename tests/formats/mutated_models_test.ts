@@ -1,0 +1,161 @@
+// Mutated model files (bit flips, truncations, huge counts) fed to both loaders: each load ends
+// in a graph or an EdgeflowError — never another error, a hang or a giant allocation.
+import assert from "node:assert/strict";
+import fc from "npm:fast-check@4";
+import * as ef from "../../mod.ts";
+import * as formats from "../../formats.ts";
+import { fcParams } from "../op_cases.ts";
+import { tinyModel } from "./tfjs_fixture.ts";
+
+/** A load may allocate at most this much for one tensor: the memory bound of the test. */
+const MAX_TENSOR_BYTES = 2 ** 20;
+/** Generous: a load of these few-hundred-byte files takes well under a millisecond or two. */
+const MAX_LOAD_MS = 2000;
+
+type Mutation =
+  | { kind: "flip"; at: number; bit: number }
+  | { kind: "truncate"; at: number }
+  | { kind: "huge"; at: number; bytes: readonly number[] };
+
+const mutation: fc.Arbitrary<Mutation> = fc.oneof(
+  fc.record({
+    kind: fc.constant("flip" as const),
+    at: fc.double({ min: 0, max: 1, noNaN: true }),
+    bit: fc.nat(7),
+  }),
+  fc.record({
+    kind: fc.constant("truncate" as const),
+    at: fc.double({ min: 0, max: 1, noNaN: true }),
+  }),
+  fc.record({
+    kind: fc.constant("huge" as const),
+    at: fc.double({ min: 0, max: 1, noNaN: true }),
+    // Varints of 2^31, 2^35, 2^63 - 1: as a length, a count or a dim they claim far more than
+    // the file holds.
+    bytes: fc.constantFrom([0x80, 0x80, 0x80, 0x80, 0x08], [0x80, 0x80, 0x80, 0x80, 0x80, 0x01], [
+      0xff,
+      0xff,
+      0xff,
+      0xff,
+      0xff,
+      0xff,
+      0xff,
+      0xff,
+      0x7f,
+    ]),
+  }),
+);
+
+function mutate(bytes: Uint8Array, mutations: Mutation[]): Uint8Array {
+  let out = bytes.slice();
+  for (const m of mutations) {
+    const at = Math.min(out.length - 1, Math.floor(m.at * out.length));
+    if (out.length === 0) break;
+    if (m.kind === "flip") out[at] ^= 1 << m.bit;
+    else if (m.kind === "truncate") out = out.slice(0, at);
+    else {
+      const next = new Uint8Array(out.length + m.bytes.length);
+      next.set(out.subarray(0, at));
+      next.set(m.bytes, at);
+      next.set(out.subarray(at), at + m.bytes.length);
+      out = next;
+    }
+  }
+  return out;
+}
+
+/** JSON mutations that keep it JSON: numbers replaced by huge, negative or fractional ones. */
+function mutateJsonNumbers(text: string, picks: number[], values: number[]): string {
+  const spots = [...text.matchAll(/-?\d+(\.\d+)?(e[+-]?\d+)?/gi)];
+  let out = text;
+  picks.forEach((p, i) => {
+    const m = spots[p % Math.max(1, spots.length)];
+    if (!m) return;
+    out = out.slice(0, m.index) + String(values[i % values.length]) +
+      out.slice(m.index! + m[0].length);
+    spots.splice(0, spots.length, ...out.matchAll(/-?\d+(\.\d+)?(e[+-]?\d+)?/gi));
+  });
+  return out;
+}
+
+/** Outcomes, so a test can show its mutations reach both ends (loads and refusals). */
+const outcomes = { loaded: 0, refused: 0 };
+
+async function expectGraphOrEdgeflowError(load: () => Promise<unknown>, what: string) {
+  const start = performance.now();
+  try {
+    await load();
+    outcomes.loaded++;
+  } catch (e) {
+    outcomes.refused++;
+    if (!(e instanceof ef.EdgeflowError)) {
+      throw new Error(`${what}: ${e instanceof Error ? e.stack : e}`, { cause: e });
+    }
+  }
+  const ms = performance.now() - start;
+  assert.ok(ms < MAX_LOAD_MS, `${what} took ${ms} ms`);
+}
+
+const options = { maxTensorBytes: MAX_TENSOR_BYTES, maxFileBytes: 2 ** 20 };
+
+Deno.test("mutated binary GraphDefs give a graph or an EdgeflowError", async () => {
+  const m = tinyModel();
+  // A .pb with real weights: the tfjs fixture's graph written out as a frozen graph.
+  const pb = formats.toGraphDefBinary((await ef.loadGraphModel(m.files)).graph);
+  await fc.assert(
+    fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 4 }), async (mutations) => {
+      const bytes = mutate(pb, mutations);
+      await expectGraphOrEdgeflowError(
+        () => Promise.resolve(formats.fromGraphDefBinary(bytes, options)),
+        `pb ${JSON.stringify(mutations)}`,
+      );
+    }),
+    fcParams(400),
+  );
+  assertBothOutcomes();
+});
+
+function assertBothOutcomes() {
+  console.log(`loaded ${outcomes.loaded}, refused ${outcomes.refused}`);
+  assert.ok(outcomes.loaded > 0 && outcomes.refused > 0, JSON.stringify(outcomes));
+  outcomes.loaded = outcomes.refused = 0;
+}
+
+Deno.test("mutated tfjs model.json and shards give a graph or an EdgeflowError", async () => {
+  const m = tinyModel();
+  const names = Object.keys(m.files);
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom(...names),
+      fc.array(mutation, { minLength: 1, maxLength: 4 }),
+      async (file, mutations) => {
+        const files = { ...m.files, [file]: mutate(m.files[file], mutations) };
+        await expectGraphOrEdgeflowError(
+          () => ef.loadGraphModel(files, options),
+          `${file} ${JSON.stringify(mutations)}`,
+        );
+      },
+    ),
+    fcParams(400),
+  );
+  const json = new TextDecoder().decode(m.files["model.json"]);
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.nat(), { minLength: 1, maxLength: 3 }),
+      fc.array(
+        fc.constantFrom(2 ** 31, 2 ** 53, 1e308, -1, -(2 ** 31), 0.5, 0, 4294967296, 1e21),
+        { minLength: 1, maxLength: 3 },
+      ),
+      async (picks, values) => {
+        const text = mutateJsonNumbers(json, picks, values);
+        const files = { ...m.files, "model.json": new TextEncoder().encode(text) };
+        await expectGraphOrEdgeflowError(
+          () => ef.loadGraphModel(files, options),
+          `model.json numbers ${JSON.stringify({ picks, values })}`,
+        );
+      },
+    ),
+    fcParams(300),
+  );
+  assertBothOutcomes();
+});

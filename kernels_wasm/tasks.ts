@@ -10,7 +10,6 @@ export const TASK_NAMES = [
   "task_imatmul_i32",
   "task_imatmul_i64",
   "task_binary",
-  "task_any_zero",
   "task_unary",
   "task_strided_copy",
   "task_gather",

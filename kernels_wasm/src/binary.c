@@ -182,25 +182,3 @@ EXPORT("task_binary") void task_binary(word* args, int tid, int nt) {
     }
   }
 }
-
-// args: ptr, count, dtype, found, test. Sets word ARG0+3 to 1 when an element is zero (test 0:
-// integer divisors) or negative (test 1: integer exponents).
-EXPORT("task_any_zero") void task_any_zero(word* args, int tid, int nt) {
-  (void)tid;
-  (void)nt;
-  const uint8_t* p = PTR(const uint8_t, args, ARG0);
-  int n = args[ARG0 + 1], dt = args[ARG0 + 2], negative = args[ARG0 + 4], found = 0;
-  FOR_EACH_TASK(t, args) {
-    (void)t;
-    if (dt == DT_INT64) {
-      const int64_t* v = (const int64_t*)p;
-      if (negative) for (int i = 0; i < n; i++) found |= v[i] < 0;
-      else for (int i = 0; i < n; i++) found |= v[i] == 0;
-    } else {
-      const int32_t* v = (const int32_t*)p;
-      if (negative) for (int i = 0; i < n; i++) found |= v[i] < 0;
-      else for (int i = 0; i < n; i++) found |= v[i] == 0;
-    }
-  }
-  if (found) args[ARG0 + 3] = 1;
-}

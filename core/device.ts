@@ -47,31 +47,41 @@ export interface DevicePerformance {
   launch: number;
 }
 
-export interface Device {
+/**
+ * A device, generic in the buffer type it allocates (WASM's WasmBuffer, WebGPU's GpuBuffer), so
+ * the methods that take buffers back and the kernels it runs see that type without casts.
+ *
+ * The narrowing from DeviceBuffer is made once, by core: `free`, `view`, `download` and `peek`
+ * are only ever called with a buffer the same device allocated (core/buffer.ts frees through
+ * `buffer.device`; the executor reads a buffer back on the device that holds it), and a kernel's
+ * inputs are copied to its node's device before it runs (see KernelContext). `Device<B>` is
+ * therefore used where a `Device` is expected (its methods' parameters compare bivariantly).
+ */
+export interface Device<B extends DeviceBuffer = DeviceBuffer> {
   /** The full name: "/job:localhost/replica:0/task:0/device:WASM:0". */
   readonly name: string;
   readonly type: DeviceType;
   readonly performance: DevicePerformance;
   /** Allocates an uninitialised buffer. Throws EdgeflowError when memory runs out. */
-  allocate(spec: BufferSpec): DeviceBuffer;
+  allocate(spec: BufferSpec): B;
   /** Returns a buffer's memory; only core/buffer.ts calls this (when refs reach zero). */
-  free(buffer: DeviceBuffer): void;
+  free(buffer: B): void;
   /**
    * The same bytes under another shape of as many elements (no copy), for Reshape-like ops;
    * absent on devices whose buffers are host tensors (REF) or hold nothing (NULL).
    */
-  view?(buffer: DeviceBuffer, shape: Shape): DeviceBuffer;
+  view?(buffer: B, shape: Shape): B;
   /** Copies a host tensor to the device. */
-  upload(t: Tensor): DeviceBuffer | Promise<DeviceBuffer>;
+  upload(t: Tensor): B | Promise<B>;
   /** Copies a buffer back to the host; the only place a GPU run waits for its queue. */
-  download(buffer: DeviceBuffer): Promise<Tensor>;
+  download(buffer: B): Promise<Tensor>;
   /**
    * The values of a buffer as a host tensor without a copy or a wait, where the device's memory
    * is host-addressable (WASM, the emulated TPU); absent elsewhere (a GPU reads back instead).
    * The view is valid only until the device allocates again: run-time checks read inputs
    * through it.
    */
-  peek?(buffer: DeviceBuffer): Tensor;
+  peek?(buffer: B): Tensor;
   /** Runs a node's kernel: usually `kernel.run(ctx)`; a device may wrap it (timing, recording). */
   run(kernel: KernelInstance, ctx: KernelContext): void | Promise<void>;
   memory(): MemoryStats;
@@ -83,6 +93,10 @@ export interface Device {
   kernelStats?(ctx: KernelContext): Record<string, number> | undefined;
   [Symbol.asyncDispose](): Promise<void>;
 }
+
+/** The buffer type a device allocates: `BufferOf<WebGpuDevice>` is GpuBuffer. */
+export type BufferOf<D> = D extends { allocate(spec: BufferSpec): infer B extends DeviceBuffer } ? B
+  : DeviceBuffer;
 
 /** A kernel as a plan will run it on a device, for `Device.prepare`. */
 export interface PreparedKernel {

@@ -3,7 +3,7 @@
  * (op, device type) → kernels that refuses duplicates and answers which devices can run an op.
  */
 import type { DType } from "./dtype.ts";
-import type { Device, DeviceBuffer, DeviceOptions } from "./device.ts";
+import type { BufferOf, Device, DeviceOptions } from "./device.ts";
 import type { DeviceType } from "./device_spec.ts";
 import { EdgeflowError } from "./errors.ts";
 import type { Node } from "./graph.ts";
@@ -12,7 +12,16 @@ import type { ResourceTable } from "./resources.ts";
 import type { Shape } from "./shape.ts";
 import type { Tensor } from "./tensor.ts";
 
-/** What a kernel sees while it runs. Also a HostContext, so reference code can run through it. */
+/**
+ * What a kernel sees while it runs. Also a HostContext, so reference code can run through it.
+ *
+ * Buffers are typed by the device (`BufferOf<D>`: a WebGPU kernel's inputs are GpuBuffers), so
+ * kernels need no casts. The one narrowing from DeviceBuffer is core's (RunKernelContext, built
+ * by the executor): every input not read in host memory has been copied to `device` before the
+ * kernel runs, and `output` allocates on `device`. The exception is an output the op keeps in
+ * host memory (Shape, VarHandleOp), a HostBuffer: those ops' kernels are core's own, typed with
+ * the plain Device.
+ */
 // deno-lint-ignore no-explicit-any
 export interface KernelContext<A extends Attrs = any, D extends Device = Device>
   extends HostContext {
@@ -20,7 +29,7 @@ export interface KernelContext<A extends Attrs = any, D extends Device = Device>
   readonly attrs: A;
   readonly device: D;
   /** Input buffers, already on `device` (host-memory inputs are read with hostInput). */
-  readonly inputs: readonly DeviceBuffer[];
+  readonly inputs: readonly BufferOf<D>[];
   /** An input in host memory (the op's HostMemory, or the kernel's override), as a host tensor. */
   hostInput(i: number): Tensor;
   /**
@@ -32,11 +41,11 @@ export interface KernelContext<A extends Attrs = any, D extends Device = Device>
    * Allocates output i (shape defaults to `outputShape(i)`) and returns it: on the device, or in
    * host memory for an output the op keeps there.
    */
-  output(i: number, shape?: Shape): DeviceBuffer;
+  output(i: number, shape?: Shape): BufferOf<D>;
   /** Sets output i to an existing buffer: an input forwarded, a variable's value, a view. */
-  setOutput(i: number, buffer: DeviceBuffer): void;
-  /** Variables living on this device. */
-  readonly resources: ResourceTable;
+  setOutput(i: number, buffer: BufferOf<D>): void;
+  /** Variables living on this device (their values are this device's buffers). */
+  readonly resources: ResourceTable<BufferOf<D>>;
 }
 
 /**

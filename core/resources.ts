@@ -7,15 +7,15 @@ import { release, retain } from "./buffer.ts";
 import type { DeviceBuffer } from "./device.ts";
 import { EdgeflowError } from "./errors.ts";
 
-export class ResourceTable {
-  private readonly values = new Map<string, DeviceBuffer>();
+export class ResourceTable<B extends DeviceBuffer = DeviceBuffer> {
+  private readonly values = new Map<string, B>();
 
   has(handle: string): boolean {
     return this.values.has(handle);
   }
 
   /** The variable's value; an EdgeflowError when it was never assigned. */
-  get(handle: string): DeviceBuffer {
+  get(handle: string): B {
     const v = this.values.get(handle);
     if (!v) {
       throw new EdgeflowError(
@@ -26,7 +26,7 @@ export class ResourceTable {
   }
 
   /** Replaces the value; the old one is released (freed unless a reader still holds it). */
-  set(handle: string, value: DeviceBuffer): void {
+  set(handle: string, value: B): void {
     retain(value);
     const old = this.values.get(handle);
     this.values.set(handle, value);

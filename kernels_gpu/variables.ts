@@ -9,7 +9,6 @@ import { EdgeflowError } from "../core/errors.ts";
 import type { OpDef } from "../core/op.ts";
 import { AssignAddVariableOp, AssignSubVariableOp, handleOf } from "../core/ops/state.ts";
 import { formatShape, shapesEqual } from "../core/shape.ts";
-import type { GpuBuffer } from "../devices/webgpu/buffer.ts";
 import type { Program } from "../devices/webgpu/program.ts";
 import { mapDispatch } from "./elementwise/map.ts";
 import { ARITHMETIC, bindingOf, defineGpuKernel, floatTolerance } from "./kernel.ts";
@@ -39,8 +38,8 @@ function updateKernel(op: OpDef<{ dtype: DType }>, sign: "+" | "-") {
     dtypes: ARITHMETIC,
     run(ctx) {
       const handle = handleOf(ctx.hostInput(0));
-      const old = ctx.resources.get(handle) as GpuBuffer;
-      const delta = ctx.inputs[1] as GpuBuffer;
+      const old = ctx.resources.get(handle);
+      const delta = ctx.inputs[1];
       if (old.dtype !== delta.dtype) {
         throw new EdgeflowError(
           `variable '${handle}' holds ${old.dtype}, got a ${delta.dtype} value`,

@@ -4,13 +4,7 @@
  * for ops another device has no kernel for (the random ops).
  */
 import { bytesOf, HostBuffer } from "../../core/buffer.ts";
-import type {
-  BufferSpec,
-  Device,
-  DeviceBuffer,
-  DevicePerformance,
-  MemoryStats,
-} from "../../core/device.ts";
+import type { BufferSpec, Device, DevicePerformance, MemoryStats } from "../../core/device.ts";
 import { fullDeviceName } from "../../core/device_spec.ts";
 import { EdgeflowError, type ErrorContext } from "../../core/errors.ts";
 import { defaultMemoryLimit, formatBytes } from "../../core/memory_limit.ts";
@@ -18,7 +12,7 @@ import { formatShape, isFullyDefined } from "../../core/shape.ts";
 import type { KernelContext, KernelInstance } from "../../core/kernel.ts";
 import { Tensor } from "../../core/tensor.ts";
 
-export class RefDevice implements Device {
+export class RefDevice implements Device<HostBuffer> {
   readonly type = "REF" as const;
   readonly name: string;
   // Plain TypeScript loops: slow arithmetic, free transfers (the data is already on the host).
@@ -59,8 +53,8 @@ export class RefDevice implements Device {
     return new HostBuffer(t, this);
   }
 
-  free(buffer: DeviceBuffer): void {
-    const t = (buffer as HostBuffer).tensor;
+  free(buffer: HostBuffer): void {
+    const t = buffer.tensor;
     const owners = (this.owners.get(t.data) ?? 1) - 1;
     if (owners > 0) this.owners.set(t.data, owners);
     else {
@@ -71,8 +65,8 @@ export class RefDevice implements Device {
   upload(t: Tensor): HostBuffer {
     return this.wrap(t);
   }
-  download(buffer: DeviceBuffer): Promise<Tensor> {
-    return Promise.resolve((buffer as HostBuffer).tensor);
+  download(buffer: HostBuffer): Promise<Tensor> {
+    return Promise.resolve(buffer.tensor);
   }
   /**
    * Runs a kernel after checking that its outputs fit: their shapes come from the op's inference

@@ -1,5 +1,4 @@
 /** The REF plugin: one kernel per op, generated from the op registry, running its reference. */
-import type { HostBuffer } from "../../core/buffer.ts";
 import { type DevicePlugin, type Kernel } from "../../core/kernel.ts";
 import type { Attrs, OpDef } from "../../core/op.ts";
 import { ALL_OPS } from "../../core/ops/registry.ts";
@@ -13,7 +12,7 @@ export function referenceKernel(op: OpDef): Kernel<Attrs, RefDevice> {
   return {
     op,
     run(ctx) {
-      const inputs = ctx.inputs.map((b) => (b as HostBuffer).tensor);
+      const inputs = ctx.inputs.map((b) => b.tensor);
       const outputs = op.reference(inputs, ctx.attrs, ctx);
       for (let i = 0; i < outputs.length; i++) ctx.setOutput(i, ctx.device.wrap(outputs[i]));
     },

@@ -11,7 +11,6 @@ import type { TypedArray } from "../../core/dtype.ts";
 import type {
   BufferSpec,
   Device,
-  DeviceBuffer,
   DeviceOptions,
   DevicePerformance,
   MemoryStats,
@@ -37,7 +36,7 @@ interface Running {
   record?: KernelRecord;
 }
 
-export class TpuDevice implements Device {
+export class TpuDevice implements Device<TpuBuffer> {
   readonly type = "TPU" as const;
   readonly name: string;
   readonly params: TpuParams;
@@ -75,8 +74,7 @@ export class TpuDevice implements Device {
     return buffer;
   }
 
-  free(buffer: DeviceBuffer): void {
-    const b = buffer as TpuBuffer;
+  free(b: TpuBuffer): void {
     if (b.base) release(b.base);
     else this.hbm.release(b);
   }
@@ -98,15 +96,13 @@ export class TpuDevice implements Device {
     return b;
   }
 
-  download(buffer: DeviceBuffer): Promise<Tensor> {
-    const b = buffer as TpuBuffer;
+  download(b: TpuBuffer): Promise<Tensor> {
     this.clock.download(b.readyAt, b.bytes, transferCycles(this.figures, b.bytes));
     return Promise.resolve(new Tensor(b.dtype, b.shape, (b.data as TypedArray).slice()));
   }
 
   /** The buffer's values: HBM is emulated in host arrays, so this reads them with no transfer. */
-  peek(buffer: DeviceBuffer): Tensor {
-    const b = buffer as TpuBuffer;
+  peek(b: TpuBuffer): Tensor {
     return new Tensor(b.dtype, b.shape, b.data);
   }
 

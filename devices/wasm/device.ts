@@ -10,7 +10,6 @@ import { bytesOf } from "../../core/buffer.ts";
 import type {
   BufferSpec,
   Device,
-  DeviceBuffer,
   DeviceOptions,
   DevicePerformance,
   MemoryStats,
@@ -87,7 +86,7 @@ function storageOver(
   }
 }
 
-export class WasmDevice implements Device {
+export class WasmDevice implements Device<WasmBuffer> {
   readonly type = "WASM" as const;
   readonly name: string;
   readonly performance: DevicePerformance;
@@ -167,8 +166,8 @@ export class WasmDevice implements Device {
     return new WasmBuffer(this, buffer.dtype, shape.slice(), buffer.storage);
   }
 
-  free(buffer: DeviceBuffer): void {
-    const storage = (buffer as WasmBuffer).storage;
+  free(buffer: WasmBuffer): void {
+    const storage = buffer.storage;
     if (--storage.buffers === 0 && !this.disposed) {
       this.allocator.release(storage.ptr, storage.size);
     }
@@ -186,8 +185,7 @@ export class WasmDevice implements Device {
     return b;
   }
 
-  download(buffer: DeviceBuffer): Promise<Tensor> {
-    const b = buffer as WasmBuffer;
+  download(b: WasmBuffer): Promise<Tensor> {
     const n = b.shape.reduce((x, y) => x * y, 1);
     const bytes = n * byteSize(b.dtype);
     // The typed-array constructor copies out of the shared memory fastest: 4 MiB measured
@@ -201,8 +199,7 @@ export class WasmDevice implements Device {
   }
 
   /** A view of the buffer's memory (no copy), valid until the memory grows. */
-  peek(buffer: DeviceBuffer): Tensor {
-    const b = buffer as WasmBuffer;
+  peek(b: WasmBuffer): Tensor {
     const n = b.shape.reduce((x, y) => x * y, 1);
     return new Tensor(b.dtype, b.shape, storageOver(b.dtype, this.u8.buffer, b.ptr, n));
   }

@@ -11,7 +11,6 @@
 import type {
   BufferSpec,
   Device,
-  DeviceBuffer,
   DevicePerformance,
   MemoryStats,
   PreparedKernel,
@@ -66,7 +65,7 @@ export interface GpuKernel<A extends Attrs = any> extends Kernel<A, WebGpuDevice
   programs?(node: Node<A>, device: WebGpuDevice): readonly Program[];
 }
 
-export class WebGpuDevice implements Device {
+export class WebGpuDevice implements Device<GpuBuffer> {
   readonly type = "WEBGPU" as const;
   readonly name: string;
   readonly performance: DevicePerformance;
@@ -150,8 +149,8 @@ export class WebGpuDevice implements Device {
     return this.alloc(spec, false);
   }
 
-  free(buffer: DeviceBuffer): void {
-    const s = (buffer as GpuBuffer).storage;
+  free(buffer: GpuBuffer): void {
+    const s = buffer.storage;
     if (--s.refs > 0) return;
     this.inUse -= s.size;
     // After disposal (a session releasing late), the buffer goes with the device.
@@ -191,8 +190,8 @@ export class WebGpuDevice implements Device {
     return this.constants.get(t);
   }
 
-  download(buffer: DeviceBuffer): Promise<Tensor> {
-    return this.readback.read(buffer as GpuBuffer);
+  download(buffer: GpuBuffer): Promise<Tensor> {
+    return this.readback.read(buffer);
   }
 
   memory(): MemoryStats {

@@ -9,7 +9,6 @@ import type { Tolerance } from "../../core/kernel.ts";
 import { Conv2D } from "../../core/ops/conv.ts";
 import { convGeometry, type WindowGeometry } from "../../core/ops/conv_geometry.ts";
 import { numbers } from "../../core/tensor.ts";
-import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { WebGpuDevice } from "../../devices/webgpu/device.ts";
 import type { Program } from "../../devices/webgpu/program.ts";
 import { bindingOf, defineGpuKernel, FLOATS, staticBinding } from "../kernel.ts";
@@ -78,9 +77,9 @@ function geometryUniforms(g: WindowGeometry): number[] {
 export const conv2dKernel = defineGpuKernel(Conv2D, {
   dtypes: FLOATS,
   run(ctx) {
-    const [x, f] = ctx.inputs as GpuBuffer[];
+    const [x, f] = ctx.inputs;
     const g = convGeometry("conv2d", x.shape, f.shape, ctx.attrs);
-    const out = ctx.output(0, g.outShape) as GpuBuffer;
+    const out = ctx.output(0, g.outShape);
     const m = g.batch * g.outHeight * g.outWidth, n = g.outChannels;
     const k = g.filterHeight * g.filterWidth * g.inChannels;
     return ctx.device.encode(ctx.node, [{

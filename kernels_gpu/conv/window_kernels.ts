@@ -36,9 +36,9 @@ function run(
 export const depthwiseKernel = defineGpuKernel(DepthwiseConv2dNative, {
   dtypes: FLOATS,
   run(ctx) {
-    const [x, f] = ctx.inputs as GpuBuffer[];
+    const [x, f] = ctx.inputs;
     const g = convGeometry("depthwise", x.shape, f.shape, ctx.attrs);
-    const out = ctx.output(0, g.outShape) as GpuBuffer;
+    const out = ctx.output(0, g.outShape);
     return run(ctx.device, ctx.node, "depthwise", g, [x, f], out);
   },
   programs: (node, device) => {
@@ -54,9 +54,9 @@ export const depthwiseKernel = defineGpuKernel(DepthwiseConv2dNative, {
 export const maxPoolKernel = defineGpuKernel(MaxPool, {
   dtypes: ARITHMETIC,
   run(ctx) {
-    const x = ctx.inputs[0] as GpuBuffer;
+    const x = ctx.inputs[0];
     const g = convGeometry("pool", x.shape, null, ctx.attrs);
-    const out = ctx.output(0) as GpuBuffer;
+    const out = ctx.output(0);
     return run(ctx.device, ctx.node, "max", g, [x], out);
   },
   programs: (node, device) => predict(node, device, "max", 1, node.attrs.ksize[2]),
@@ -65,9 +65,9 @@ export const maxPoolKernel = defineGpuKernel(MaxPool, {
 export const avgPoolKernel = defineGpuKernel(AvgPool, {
   dtypes: FLOATS,
   run(ctx) {
-    const x = ctx.inputs[0] as GpuBuffer;
+    const x = ctx.inputs[0];
     const g = convGeometry("pool", x.shape, null, ctx.attrs);
-    const out = ctx.output(0) as GpuBuffer;
+    const out = ctx.output(0);
     return run(ctx.device, ctx.node, "avg", g, [x], out);
   },
   programs: (node, device) => predict(node, device, "avg", 1, node.attrs.ksize[2]),

@@ -9,7 +9,6 @@
 import type { DType } from "../../core/dtype.ts";
 import type { Tolerance } from "../../core/kernel.ts";
 import * as B from "../../core/ops/binary.ts";
-import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { GpuKernel } from "../../devices/webgpu/device.ts";
 import { ARITHMETIC, defineGpuKernel, FLOATS, floatTolerance, staticBinding } from "../kernel.ts";
 import { computeType } from "../wgsl.ts";
@@ -153,8 +152,8 @@ function kernelFor(e: BinaryEntry): GpuKernel {
   return defineGpuKernel(e.op, {
     dtypes,
     run(ctx) {
-      const [x, y] = ctx.inputs as GpuBuffer[];
-      const out = ctx.output(0) as GpuBuffer;
+      const [x, y] = ctx.inputs;
+      const out = ctx.output(0);
       const d = mapDispatch(ctx.device, binaryFunction(e, x.dtype), [x, y], out);
       return ctx.device.encode(ctx.node, [d]);
     },

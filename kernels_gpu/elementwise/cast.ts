@@ -14,7 +14,6 @@ import type { Attrs } from "../../core/op.ts";
 import { EdgeflowError } from "../../core/errors.ts";
 import { Cast } from "../../core/ops/cast.ts";
 import { numbers, type Tensor } from "../../core/tensor.ts";
-import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import { GPU_DTYPES } from "../../devices/webgpu/storage.ts";
 import { defineGpuKernel, staticBinding } from "../kernel.ts";
 import { computeType } from "../wgsl.ts";
@@ -72,10 +71,10 @@ function int64Overflow<A extends Attrs>(c: KernelCase<A>): boolean {
 export const castKernel = defineGpuKernel(Cast, {
   dtypes: GPU_DTYPES,
   run(ctx) {
-    const x = ctx.inputs[0] as GpuBuffer;
+    const x = ctx.inputs[0];
     const f = castFunction(x.dtype, ctx.attrs.DstT, ctx.attrs.Truncate);
     const cast = () => {
-      const out = ctx.output(0) as GpuBuffer;
+      const out = ctx.output(0);
       return ctx.device.encode(ctx.node, [mapDispatch(ctx.device, f, [x], out)]);
     };
     if (ctx.attrs.DstT !== "int64" || !WIDE_FLOATS.includes(x.dtype)) return cast();

@@ -7,7 +7,6 @@ import type { DType } from "../../core/dtype.ts";
 import type { Tolerance } from "../../core/kernel.ts";
 import type { OpDef } from "../../core/op.ts";
 import * as U from "../../core/ops/unary.ts";
-import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { GpuKernel } from "../../devices/webgpu/device.ts";
 import { defineGpuKernel, FLOATS, floatTolerance, staticBinding } from "../kernel.ts";
 import { computeType } from "../wgsl.ts";
@@ -117,8 +116,8 @@ function kernelFor(e: UnaryEntry): GpuKernel {
   return defineGpuKernel(e.op, {
     dtypes,
     run(ctx) {
-      const x = ctx.inputs[0] as GpuBuffer;
-      const out = ctx.output(0) as GpuBuffer;
+      const x = ctx.inputs[0];
+      const out = ctx.output(0);
       return ctx.device.encode(ctx.node, [mapDispatch(ctx.device, fn(x.dtype), [x], out)]);
     },
     programs(node, device) {
@@ -147,8 +146,8 @@ const LEAKY: MapFunction = {
 const leakyRelu = defineGpuKernel(U.LeakyRelu, {
   dtypes: FLOATS,
   run(ctx) {
-    const x = ctx.inputs[0] as GpuBuffer;
-    const out = ctx.output(0) as GpuBuffer;
+    const x = ctx.inputs[0];
+    const out = ctx.output(0);
     return ctx.device.encode(ctx.node, [
       mapDispatch(ctx.device, LEAKY, [x], out, [ctx.attrs.alpha]),
     ]);

@@ -143,8 +143,8 @@ function staticColumns(shape: readonly number[] | null, tb: boolean): number {
 export const matMulKernel = defineGpuKernel(MatMul, {
   dtypes: ARITHMETIC,
   run(ctx) {
-    const [a, b] = ctx.inputs as GpuBuffer[];
-    const out = ctx.output(0) as GpuBuffer;
+    const [a, b] = ctx.inputs;
+    const out = ctx.output(0);
     const { transpose_a: ta, transpose_b: tb } = ctx.attrs;
     return ctx.device.encode(ctx.node, [matmulDispatch(ctx.device, a, b, out, ta, tb)]);
   },
@@ -161,8 +161,8 @@ export const matMulKernel = defineGpuKernel(MatMul, {
 export const batchMatMulKernel = defineGpuKernel(BatchMatMulV2, {
   dtypes: ARITHMETIC,
   run(ctx) {
-    const [x, y] = ctx.inputs as GpuBuffer[];
-    const out = ctx.output(0) as GpuBuffer;
+    const [x, y] = ctx.inputs;
+    const out = ctx.output(0);
     const { adj_x, adj_y } = ctx.attrs;
     return ctx.device.encode(ctx.node, [matmulDispatch(ctx.device, x, y, out, adj_x, adj_y)]);
   },

@@ -15,7 +15,6 @@ import { resolveSlice, resolveStridedSlice } from "../../core/ops/slice_spec.ts"
 import { resolveTranspose, Transpose } from "../../core/ops/transpose.ts";
 import { Const } from "../../core/ops/const.ts";
 import { stridesOf } from "../../core/shape.ts";
-import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { WebGpuDevice } from "../../devices/webgpu/device.ts";
 import { GPU_DTYPES } from "../../devices/webgpu/storage.ts";
 import { defineGpuKernel } from "../kernel.ts";
@@ -36,13 +35,13 @@ function predict(node: Node, device: WebGpuDevice, mode: StridedMode, rank: numb
 export const transposeKernel = defineGpuKernel(Transpose, {
   dtypes: GPU_DTYPES,
   run(ctx) {
-    const x = ctx.inputs[0] as GpuBuffer;
+    const x = ctx.inputs[0];
     const plan = resolveTranspose(x.shape, intVector(ctx.hostInput(1), "perm"));
     if (plan.isIdentity) {
       ctx.setOutput(0, ctx.device.view(x, plan.outShape));
       return;
     }
-    const out = ctx.output(0, plan.outShape) as GpuBuffer;
+    const out = ctx.output(0, plan.outShape);
     // The collapsed transpose moves the same data with fewer dims.
     const { shape, perm } = plan.collapsed;
     const strides = stridesOf(shape);
@@ -64,13 +63,13 @@ export const transposeKernel = defineGpuKernel(Transpose, {
 export const sliceKernel = defineGpuKernel(Slice, {
   dtypes: GPU_DTYPES,
   run(ctx) {
-    const x = ctx.inputs[0] as GpuBuffer;
+    const x = ctx.inputs[0];
     const spec = resolveSlice(
       x.shape,
       intVector(ctx.hostInput(1), "begin"),
       intVector(ctx.hostInput(2), "size"),
     );
-    const out = ctx.output(0, spec.size) as GpuBuffer;
+    const out = ctx.output(0, spec.size);
     const view = blockView(x.shape, spec.begin, spec.size.map(() => 1), spec.size);
     return ctx.device.encode(ctx.node, [stridedDispatch(ctx.device, x, out, view)]);
   },
@@ -80,7 +79,7 @@ export const sliceKernel = defineGpuKernel(Slice, {
 export const stridedSliceKernel = defineGpuKernel(StridedSlice, {
   dtypes: GPU_DTYPES,
   run(ctx) {
-    const x = ctx.inputs[0] as GpuBuffer;
+    const x = ctx.inputs[0];
     const [begin, end, strides] = ["begin", "end", "strides"].map((what, i) =>
       intVector(ctx.hostInput(i + 1), what)
     );
@@ -89,7 +88,7 @@ export const stridedSliceKernel = defineGpuKernel(StridedSlice, {
       ctx.setOutput(0, ctx.device.view(x, spec.finalShape));
       return;
     }
-    const out = ctx.output(0, spec.finalShape) as GpuBuffer;
+    const out = ctx.output(0, spec.finalShape);
     const view = blockView(x.shape, spec.begin, spec.strides, spec.processingShape);
     return ctx.device.encode(ctx.node, [stridedDispatch(ctx.device, x, out, view)]);
   },
@@ -99,9 +98,9 @@ export const stridedSliceKernel = defineGpuKernel(StridedSlice, {
 export const padKernel = defineGpuKernel(Pad, {
   dtypes: GPU_DTYPES,
   run(ctx) {
-    const x = ctx.inputs[0] as GpuBuffer;
+    const x = ctx.inputs[0];
     const plan = resolvePad(x.shape, intList(ctx.hostInput(1)));
-    const out = ctx.output(0, plan.outShape) as GpuBuffer;
+    const out = ctx.output(0, plan.outShape);
     const view = {
       mode: "pad" as const,
       dims: plan.outShape,
@@ -117,9 +116,9 @@ export const padKernel = defineGpuKernel(Pad, {
 export const tileKernel = defineGpuKernel(Tile, {
   dtypes: GPU_DTYPES,
   run(ctx) {
-    const x = ctx.inputs[0] as GpuBuffer;
+    const x = ctx.inputs[0];
     const outShape = tileShape(x.shape, intVector(ctx.hostInput(1), "multiples"));
-    const out = ctx.output(0, outShape) as GpuBuffer;
+    const out = ctx.output(0, outShape);
     const view = {
       mode: "tile" as const,
       dims: outShape,
@@ -135,11 +134,11 @@ export const tileKernel = defineGpuKernel(Tile, {
 export const unpackKernel = defineGpuKernel(Unpack, {
   dtypes: GPU_DTYPES,
   run(ctx) {
-    const x = ctx.inputs[0] as GpuBuffer;
+    const x = ctx.inputs[0];
     const { num, axis } = ctx.attrs;
     const plan = resolveUnpack(x.shape, num, axis);
     const dispatches = Array.from({ length: num }, (_, i) => {
-      const out = ctx.output(i, plan.pieceShape) as GpuBuffer;
+      const out = ctx.output(i, plan.pieceShape);
       const view = {
         mode: "copy" as const,
         dims: [plan.outer, plan.inner],

@@ -10,7 +10,6 @@ import { EdgeflowError } from "../../core/errors.ts";
 import { Fill, OnesLike, Range, rangeSize, rangeSize64, ZerosLike } from "../../core/ops/fill.ts";
 import { SelectV2 } from "../../core/ops/select.ts";
 import { numberAt, type Tensor } from "../../core/tensor.ts";
-import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { Program } from "../../devices/webgpu/program.ts";
 import { GPU_DTYPES } from "../../devices/webgpu/storage.ts";
 import { mapDispatch, type MapFunction, predictMap } from "../elementwise/map.ts";
@@ -37,8 +36,8 @@ const constant = (dtype: DType, value: 0 | 1): MapFunction => {
 export const fillKernel = defineGpuKernel(Fill, {
   dtypes: GPU_DTYPES,
   run(ctx) {
-    const value = ctx.inputs[1] as GpuBuffer;
-    const out = ctx.output(0, intVector(ctx.hostInput(0), "dims")) as GpuBuffer;
+    const value = ctx.inputs[1];
+    const out = ctx.output(0, intVector(ctx.hostInput(0), "dims"));
     return ctx.device.encode(ctx.node, [mapDispatch(ctx.device, pass(value.dtype), [value], out)]);
   },
 });
@@ -47,7 +46,7 @@ function likeKernel(op: typeof ZerosLike, value: 0 | 1) {
   return defineGpuKernel(op, {
     dtypes: GPU_DTYPES,
     run(ctx) {
-      const out = ctx.output(0) as GpuBuffer;
+      const out = ctx.output(0);
       const f = constant(out.dtype, value);
       return ctx.device.encode(ctx.node, [mapDispatch(ctx.device, f, [], out)]);
     },
@@ -113,7 +112,7 @@ export const rangeKernel = defineGpuKernel(Range, {
     if (ctx.attrs.Tidx === "int64") refuseBeyondInt32(args);
     const [start, limit, delta] = args.map((t) => numberAt(t, 0));
     const n = rangeSize(start, limit, delta, ctx.attrs.Tidx);
-    const out = ctx.output(0, [n]) as GpuBuffer;
+    const out = ctx.output(0, [n]);
     return ctx.device.encode(ctx.node, [{
       program: rangeProgram({ type: out.type, dtype: out.dtype }),
       inputs: [],
@@ -136,8 +135,8 @@ const choose = (dtype: DType): MapFunction => {
 export const selectKernel = defineGpuKernel(SelectV2, {
   dtypes: GPU_DTYPES,
   run(ctx) {
-    const [c, t, e] = ctx.inputs as GpuBuffer[];
-    const out = ctx.output(0) as GpuBuffer;
+    const [c, t, e] = ctx.inputs;
+    const out = ctx.output(0);
     return ctx.device.encode(ctx.node, [mapDispatch(ctx.device, choose(t.dtype), [c, t, e], out)]);
   },
   programs(node, device) {

@@ -7,7 +7,6 @@
 import { intScalar } from "../../core/ops/array_util.ts";
 import { GatherV2, resolveGather } from "../../core/ops/gather.ts";
 import { OneHot, resolveOneHot } from "../../core/ops/select.ts";
-import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { Program } from "../../devices/webgpu/program.ts";
 import type { StorageType } from "../../devices/webgpu/storage.ts";
 import { GPU_DTYPES } from "../../devices/webgpu/storage.ts";
@@ -45,14 +44,14 @@ function gatherProgram(type: StorageType): Program {
 export const gatherKernel = defineGpuKernel(GatherV2, {
   dtypes: GPU_DTYPES,
   run(ctx) {
-    const [params, indices] = ctx.inputs as GpuBuffer[];
+    const [params, indices] = ctx.inputs;
     const plan = resolveGather(
       params.shape,
       indices.shape,
       intScalar(ctx.hostInput(2), "axis"),
       ctx.attrs.batch_dims,
     );
-    const out = ctx.output(0, plan.outShape) as GpuBuffer;
+    const out = ctx.output(0, plan.outShape);
     return ctx.device.encode(ctx.node, [{
       program: gatherProgram(params.type),
       inputs: [params, indices],
@@ -87,9 +86,9 @@ function oneHotProgram(type: StorageType): Program {
 export const oneHotKernel = defineGpuKernel(OneHot, {
   dtypes: GPU_DTYPES,
   run(ctx) {
-    const [indices, , on, off] = ctx.inputs as GpuBuffer[];
+    const [indices, , on, off] = ctx.inputs;
     const plan = resolveOneHot(indices.shape, intScalar(ctx.hostInput(1), "depth"), ctx.attrs.axis);
-    const out = ctx.output(0, plan.outShape) as GpuBuffer;
+    const out = ctx.output(0, plan.outShape);
     return ctx.device.encode(ctx.node, [{
       program: oneHotProgram(on.type),
       inputs: [indices, on, off],

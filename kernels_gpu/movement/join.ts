@@ -57,12 +57,12 @@ function joinDispatches(
 export const concatKernel = defineGpuKernel(ConcatV2, {
   dtypes: GPU_DTYPES,
   run(ctx) {
-    const values = ctx.inputs.slice(0, -1) as GpuBuffer[];
+    const values = ctx.inputs.slice(0, -1);
     const plan = resolveConcat(
       values.map((v) => v.shape),
       intScalar(ctx.hostInput(ctx.inputs.length - 1), "axis"),
     );
-    const out = ctx.output(0, plan.outShape) as GpuBuffer;
+    const out = ctx.output(0, plan.outShape);
     return ctx.device.encode(ctx.node, joinDispatches(ctx.device, values, out, plan.widths));
   },
   programs: (node, device) => [pieceProgram(device.storageOf(node.inputs[0].dtype))],
@@ -71,9 +71,9 @@ export const concatKernel = defineGpuKernel(ConcatV2, {
 export const packKernel = defineGpuKernel(Pack, {
   dtypes: GPU_DTYPES,
   run(ctx) {
-    const values = ctx.inputs as GpuBuffer[];
+    const values = ctx.inputs;
     const plan = resolvePackOf(values.map((v) => v.shape), ctx.attrs.axis);
-    const out = ctx.output(0, plan.packedShape) as GpuBuffer;
+    const out = ctx.output(0, plan.packedShape);
     const widths = values.map(() => plan.inner);
     return ctx.device.encode(ctx.node, joinDispatches(ctx.device, values, out, widths));
   },

@@ -25,8 +25,8 @@ const biasFunction = (type: "f32" | "i32"): MapFunction => ({
 export const biasAddKernel = defineGpuKernel(BiasAdd, {
   dtypes: ARITHMETIC,
   run(ctx) {
-    const [x, b] = ctx.inputs as GpuBuffer[];
-    const out = ctx.output(0) as GpuBuffer;
+    const [x, b] = ctx.inputs;
+    const out = ctx.output(0);
     const bias = channelView(ctx.device, b, x.shape.length, ctx.attrs.data_format === "NCHW");
     const d = mapDispatch(ctx.device, biasFunction(computeType(x.dtype)), [x, bias], out);
     return ctx.device.encode(ctx.node, [d]);
@@ -65,10 +65,10 @@ const NORMALIZE: MapFunction = {
 export const fusedBatchNormKernel = defineGpuKernel(FusedBatchNormV3, {
   dtypes: FLOATS,
   run(ctx) {
-    const [x, scale, offset, mean, variance] = ctx.inputs as GpuBuffer[];
+    const [x, scale, offset, mean, variance] = ctx.inputs;
     const nchw = ctx.attrs.data_format === "NCHW";
     const vectors = [scale, offset, mean, variance].map((v) => channelView(ctx.device, v, 4, nchw));
-    const y = ctx.output(0) as GpuBuffer;
+    const y = ctx.output(0);
     ctx.setOutput(1, mean);
     ctx.setOutput(2, variance);
     ctx.setOutput(3, mean);

@@ -15,7 +15,6 @@ import {
   SparseSoftmaxCrossEntropyWithLogits,
 } from "../../core/ops/loss.ts";
 import type { Shape } from "../../core/shape.ts";
-import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { Program } from "../../devices/webgpu/program.ts";
 import { bindingOf, defineGpuKernel, FLOATS, staticBinding, widenFor16 } from "../kernel.ts";
 import { type Binding, load, program, store } from "../wgsl.ts";
@@ -84,8 +83,8 @@ function xentKernel<A extends { T: DType }>(op: OpDef<A>, sparse: boolean) {
   return defineGpuKernel(op, {
     dtypes: FLOATS,
     run(ctx) {
-      const [f, l] = ctx.inputs as GpuBuffer[];
-      const loss = ctx.output(0) as GpuBuffer, bp = ctx.output(1) as GpuBuffer;
+      const [f, l] = ctx.inputs;
+      const loss = ctx.output(0), bp = ctx.output(1);
       const [rows, n] = bp.shape;
       const p = xentProgram(sparse, bindingOf(f), bindingOf(l), bindingOf(loss), bindingOf(bp));
       return ctx.device.encode(ctx.node, [{

@@ -6,7 +6,6 @@
  */
 import { LogSoftmax, Softmax, type SoftmaxAttrs } from "../../core/ops/nn.ts";
 import type { OpDef } from "../../core/op.ts";
-import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { Program } from "../../devices/webgpu/program.ts";
 import { bindingOf, defineGpuKernel, FLOATS, floatTolerance, staticBinding } from "../kernel.ts";
 import { type Binding, load, program, store } from "../wgsl.ts";
@@ -46,8 +45,8 @@ function makeSoftmaxKernel(op: OpDef<SoftmaxAttrs>, log: boolean) {
   return defineGpuKernel(op, {
     dtypes: FLOATS,
     run(ctx) {
-      const x = ctx.inputs[0] as GpuBuffer;
-      const out = ctx.output(0) as GpuBuffer;
+      const x = ctx.inputs[0];
+      const out = ctx.output(0);
       const n = x.shape[x.shape.length - 1];
       const rows = n === 0 ? 0 : x.size / n;
       return ctx.device.encode(ctx.node, [{

@@ -109,9 +109,9 @@ function reduceKernel(op: ReduceOpDef) {
     // it runs on REF.
     dtypes: kind === "Mean" ? FLOATS : ARITHMETIC,
     run(ctx) {
-      let x = ctx.inputs[0] as GpuBuffer;
+      let x = ctx.inputs[0];
       const plan = resolveReduction(x.shape, intList(ctx.hostInput(1)), ctx.attrs.keep_dims);
-      const out = ctx.output(0, plan.outShape) as GpuBuffer;
+      const out = ctx.output(0, plan.outShape);
       if (plan.outSize === 0) return;
       const temps: GpuBuffer[] = [];
       const dispatches: Dispatch[] = [];
@@ -163,12 +163,12 @@ function argKernel(op: ArgOpDef, max: boolean) {
   return defineGpuKernel(op, {
     dtypes: GPU_DTYPES,
     run(ctx) {
-      const x = ctx.inputs[0] as GpuBuffer;
+      const x = ctx.inputs[0];
       const { outer, dim, inner } = resolveArgAxis(
         x.shape,
         intScalar(ctx.hostInput(1), "dimension"),
       );
-      const out = ctx.output(0) as GpuBuffer;
+      const out = ctx.output(0);
       const n = outer * inner;
       return ctx.device.encode(ctx.node, [{
         program: argProgram(max, bindingOf(x), bindingOf(out)),

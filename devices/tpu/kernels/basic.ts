@@ -48,7 +48,7 @@ function update(op: typeof AssignAddVariableOp, sign: 1 | -1): TpuKernel<UpdateA
       }
       // A view shares its bytes with a buffer others may hold: never updated in place.
       const inPlace = ctx.resources.exclusive(handle) && !old.base;
-      const target = inPlace ? old : ctx.device.allocate(old) as TpuBuffer;
+      const target = inPlace ? old : ctx.device.allocate(old);
       const g = isFloat(old.dtype)
         ? (x: number, y: number) => f(x + sign * y)
         : (x: number, y: number) => x + sign * y;

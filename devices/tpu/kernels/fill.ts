@@ -44,7 +44,7 @@ const range = tpuKernel(Range, {
     // core's rangeTensor: int64 elements in BigInt, so none past 2^53 is rounded.
     const values = rangeTensor([0, 1, 2].map((i) => ctx.hostInput(i)), ctx.attrs.Tidx);
     const out = output(ctx, 0, values.shape);
-    copyStorage(out.data, values.data as TpuBuffer["data"]);
+    copyStorage(out.data, values.data);
     ctx.device.charge(ctx, { vpuOps: 2 * values.size, hbmBytes: out.bytes });
   },
 });

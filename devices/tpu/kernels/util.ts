@@ -57,7 +57,7 @@ export function input<A extends Attrs>(ctx: TpuContext<A>, i: number): TpuBuffer
 
 /** Allocates output i in HBM. */
 export function output<A extends Attrs>(ctx: TpuContext<A>, i: number, shape?: Shape): TpuBuffer {
-  return ctx.output(i, shape) as TpuBuffer;
+  return ctx.output(i, shape);
 }
 
 /**

@@ -3,19 +3,51 @@
  * and the tolerances of float results as data.
  */
 import type { DType } from "../core/dtype.ts";
-import type { Output } from "../core/graph.ts";
-import type { KernelCase, Tolerance } from "../core/kernel.ts";
-import type { Attrs, OpDef } from "../core/op.ts";
+import type { KernelCase, KernelConstruction, Tolerance } from "../core/kernel.ts";
+import type { Attrs, OpDef, TensorSpec } from "../core/op.ts";
 import type { GpuBuffer } from "../devices/webgpu/buffer.ts";
 import type { GpuKernel, WebGpuDevice } from "../devices/webgpu/device.ts";
+import type { Program } from "../devices/webgpu/program.ts";
 import type { Binding } from "./wgsl.ts";
 
-/** Declares a WebGPU kernel with `ctx.attrs` typed by the op. */
+/**
+ * What a WebGPU kernel's `create` sees of its node when the plan is built (`any` attrs by
+ * default, so helpers shared by ops of different attrs take any of them).
+ */
+// deno-lint-ignore no-explicit-any
+export type GpuConstruction<A extends Attrs = any> = KernelConstruction<A, WebGpuDevice>;
+
+/**
+ * Declares a WebGPU kernel with `ctx.attrs` typed by the op and `ctx.inputs` as GpuBuffers.
+ * Kernels that dispatch programs give `create`, deriving them once per node (a GpuInstance).
+ */
 export function defineGpuKernel<A extends Attrs>(
   op: OpDef<A>,
   kernel: Omit<GpuKernel<A>, "op">,
 ): GpuKernel<A> {
   return { op, ...kernel };
+}
+
+/**
+ * A node's programs by what changes their code at run time (a rank, a column count), each
+ * derived once per node. Kernels seed it in `create` with the program the static shapes predict,
+ * which is the instance's `programs` (compiled when the plan is built).
+ */
+export class NodePrograms {
+  private readonly byKey = new Map<string, Program>();
+  readonly programs: Program[] = [];
+
+  /** Adds the statically predicted program to `programs`. */
+  seed(key: string, make: () => Program): this {
+    this.programs.push(this.get(key, make));
+    return this;
+  }
+
+  get(key: string, make: () => Program): Program {
+    let p = this.byKey.get(key);
+    if (!p) this.byKey.set(key, p = make());
+    return p;
+  }
 }
 
 /** The binding of a buffer. */
@@ -28,13 +60,13 @@ export function bindingFor(device: WebGpuDevice, dtype: DType, vec4 = false): Bi
   return { type: device.storageOf(dtype), dtype, vec4 };
 }
 
-/** The binding of a graph tensor (`programs`), with the dtype from the node's output. */
-export function staticBinding(device: WebGpuDevice, o: Output, vec4 = false): Binding {
+/** The binding a tensor of the graph (an input or output spec of a node) will have. */
+export function staticBinding(device: WebGpuDevice, o: TensorSpec, vec4 = false): Binding {
   return bindingFor(device, o.dtype, vec4);
 }
 
 /** The rank of a graph tensor, or undefined when unknown. */
-export function staticRank(o: Output): number | undefined {
+export function staticRank(o: TensorSpec): number | undefined {
   return o.shape === null ? undefined : o.shape.length;
 }
 

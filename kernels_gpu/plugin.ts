@@ -1,6 +1,6 @@
 /** The WEBGPU plugin: the device factory and every WebGPU kernel, listed by family. */
 import { GENERIC_BASIC_KERNELS, GENERIC_VIEW_KERNELS } from "../core/basic_kernels.ts";
-import { type DevicePlugin, forDTypes, type Kernel } from "../core/kernel.ts";
+import { type DevicePlugin, forDTypes } from "../core/kernel.ts";
 import { GENERIC_VARIABLE_KERNELS } from "../core/variable_kernels.ts";
 import { GPU_DTYPES } from "../devices/webgpu/storage.ts";
 import { createWebGpuDevice } from "../devices/webgpu/create.ts";
@@ -43,5 +43,5 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
     ...GATHER_KERNELS,
     ...FILL_KERNELS,
     ...REDUCE_KERNELS,
-  ] as Kernel[],
+  ],
 };

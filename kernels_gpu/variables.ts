@@ -10,8 +10,8 @@ import type { OpDef } from "../core/op.ts";
 import { AssignAddVariableOp, AssignSubVariableOp, handleOf } from "../core/ops/state.ts";
 import { formatShape, shapesEqual } from "../core/shape.ts";
 import type { Program } from "../devices/webgpu/program.ts";
-import { mapDispatch } from "./elementwise/map.ts";
-import { ARITHMETIC, bindingOf, defineGpuKernel, floatTolerance } from "./kernel.ts";
+import { NodeMap } from "./elementwise/map.ts";
+import { ARITHMETIC, bindingFor, defineGpuKernel, floatTolerance } from "./kernel.ts";
 import { type Binding, computeType, linearGrid, linearMain, load, program, store } from "./wgsl.ts";
 
 const WG = 256;
@@ -36,48 +36,59 @@ function inPlaceProgram(sign: "+" | "-", delta: Binding, value: Binding): Progra
 function updateKernel(op: OpDef<{ dtype: DType }>, sign: "+" | "-") {
   return defineGpuKernel(op, {
     dtypes: ARITHMETIC,
-    run(ctx) {
-      const handle = handleOf(ctx.hostInput(0));
-      const old = ctx.resources.get(handle);
-      const delta = ctx.inputs[1];
-      if (old.dtype !== delta.dtype) {
-        throw new EdgeflowError(
-          `variable '${handle}' holds ${old.dtype}, got a ${delta.dtype} value`,
-        );
-      }
-      if (!shapesEqual(old.shape, delta.shape)) {
-        throw new EdgeflowError(
-          `updates variable '${handle}' of shape ${formatShape(old.shape)} with shape ${
-            formatShape(delta.shape)
-          }`,
-        );
-      }
-      if (old.size === 0) return;
-      // In place only when nothing else holds the value and no view shares its storage (a
-      // variable initialised from reshape(Const) shares the Const's buffer).
-      if (ctx.resources.exclusive(handle) && old.storage.refs === 1) {
-        return ctx.device.encode(ctx.node, [{
-          program: inPlaceProgram(sign, bindingOf(delta), bindingOf(old)),
-          inputs: [delta],
-          outputs: [old],
-          uniforms: [old.size],
-          workgroups: linearGrid(old.size, WG, ctx.device.maxWorkgroups),
-        }]);
-      }
-      const updated = ctx.device.allocate(old);
-      const type = computeType(old.dtype);
-      const f = {
-        name: `AssignUpdate.${type}${sign}`,
-        wgsl: `fn f(a: ${type}, b: ${type}) -> ${type} { return a ${sign} b; }`,
+    create({ inputs: [, delta], attrs, device }) {
+      const b = bindingFor(device, attrs.dtype);
+      const inPlace = inPlaceProgram(sign, b, b);
+      const type = computeType(attrs.dtype);
+      // A shared value is updated into a new buffer by an elementwise map.
+      const copy = new NodeMap(
+        {
+          name: `AssignUpdate.${type}${sign}`,
+          wgsl: `fn f(a: ${type}, b: ${type}) -> ${type} { return a ${sign} b; }`,
+        },
+        [delta.shape, delta.shape],
+        delta.shape,
+        [b, b],
+        b,
+      );
+      return {
+        programs: [inPlace],
+        run(ctx) {
+          const handle = handleOf(ctx.hostInput(0));
+          const old = ctx.resources.get(handle);
+          const delta = ctx.inputs[1];
+          if (old.dtype !== delta.dtype) {
+            throw new EdgeflowError(
+              `variable '${handle}' holds ${old.dtype}, got a ${delta.dtype} value`,
+            );
+          }
+          if (!shapesEqual(old.shape, delta.shape)) {
+            throw new EdgeflowError(
+              `updates variable '${handle}' of shape ${formatShape(old.shape)} with shape ${
+                formatShape(delta.shape)
+              }`,
+            );
+          }
+          if (old.size === 0) return;
+          // In place only when nothing else holds the value and no view shares its storage (a
+          // variable initialised from reshape(Const) shares the Const's buffer).
+          if (ctx.resources.exclusive(handle) && old.storage.refs === 1) {
+            return ctx.device.encode(ctx.node, [{
+              program: inPlace,
+              inputs: [delta],
+              outputs: [old],
+              uniforms: [old.size],
+              workgroups: linearGrid(old.size, WG, ctx.device.maxWorkgroups),
+            }]);
+          }
+          const updated = ctx.device.allocate(old);
+          const done = ctx.device.encode(ctx.node, [
+            copy.dispatch(ctx.device, [old, delta], updated),
+          ]);
+          ctx.resources.set(handle, updated);
+          return done;
+        },
       };
-      const done = ctx.device.encode(ctx.node, [mapDispatch(ctx.device, f, [old, delta], updated)]);
-      ctx.resources.set(handle, updated);
-      return done;
-    },
-    programs(node, device) {
-      const dtype = node.attrs.dtype;
-      const b = { type: device.storageOf(dtype), dtype };
-      return [inPlaceProgram(sign, b, b)];
     },
     tolerance: floatTolerance({}, "float32 arithmetic, rounded once"),
   });

@@ -18,7 +18,12 @@ import type {
 import { fullDeviceName } from "../../core/device_spec.ts";
 import { EdgeflowError, type ErrorContext } from "../../core/errors.ts";
 import type { Node } from "../../core/graph.ts";
-import type { Kernel, KernelContext, KernelInstance } from "../../core/kernel.ts";
+import type {
+  Kernel,
+  KernelConstruction,
+  KernelContext,
+  KernelInstance,
+} from "../../core/kernel.ts";
 import type { Attrs } from "../../core/op.ts";
 import { formatShape, type Shape } from "../../core/shape.ts";
 import type { Tensor } from "../../core/tensor.ts";
@@ -55,14 +60,25 @@ export interface WebGpuOptions {
   [key: string]: unknown;
 }
 
-/** A kernel of this device; `programs` lets the session compile pipelines when it builds a plan. */
+/**
+ * A WebGPU kernel's instance for one node. Its `programs` are derived once, when the plan is
+ * built, from the node's static dtypes, ranks and attrs: `prepare` compiles them and `run`
+ * dispatches the same objects ([] where they depend on the run; those compile on first use).
+ */
+// deno-lint-ignore no-explicit-any
+export interface GpuInstance<A extends Attrs = any> extends KernelInstance<A, WebGpuDevice> {
+  readonly programs: readonly Program[];
+}
+
+/** A kernel of this device: a plain `run`, or a `create` making a GpuInstance per node. */
 // deno-lint-ignore no-explicit-any
 export interface GpuKernel<A extends Attrs = any> extends Kernel<A, WebGpuDevice> {
-  /**
-   * The programs a node will dispatch, predicted from the graph's static dtypes, ranks and
-   * attrs; [] where they cannot be known before the run (those compile on first use).
-   */
-  programs?(node: Node<A>, device: WebGpuDevice): readonly Program[];
+  create?(construction: KernelConstruction<A, WebGpuDevice>): GpuInstance<A>;
+}
+
+/** Whether an instance declares the programs it dispatches (a GpuInstance). */
+function isGpuInstance(instance: KernelInstance): instance is GpuInstance {
+  return "programs" in instance && Array.isArray(instance.programs);
 }
 
 export class WebGpuDevice implements Device<GpuBuffer> {
@@ -224,8 +240,8 @@ export class WebGpuDevice implements Device<GpuBuffer> {
     this.checkAlive();
     const jobs: Promise<unknown>[] = [];
     const all: Program[] = [];
-    for (const { kernel, node } of kernels) {
-      const programs = (kernel as GpuKernel).programs?.(node, this) ?? [];
+    for (const { instance, node } of kernels) {
+      const programs = isGpuInstance(instance) ? instance.programs : [];
       const context = { node: node.name, op: node.op.name };
       for (const p of programs) jobs.push(this.pipelines.compile(p, context));
       all.push(...programs);

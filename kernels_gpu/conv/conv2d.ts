@@ -11,7 +11,8 @@ import { convGeometry, type WindowGeometry } from "../../core/ops/conv_geometry.
 import { numbers } from "../../core/tensor.ts";
 import type { WebGpuDevice } from "../../devices/webgpu/device.ts";
 import type { Program } from "../../devices/webgpu/program.ts";
-import { bindingOf, defineGpuKernel, FLOATS, staticBinding } from "../kernel.ts";
+import { ShapeMemo } from "../../core/shape_memo.ts";
+import { defineGpuKernel, FLOATS, NodePrograms, staticBinding } from "../kernel.ts";
 import { dotTolerance } from "../matmul/matmul.ts";
 import { gemmGrid, gemmProgram, gemmStrategy, vec4Rows } from "../matmul/gemm.ts";
 import { type Binding, load } from "../wgsl.ts";
@@ -76,25 +77,31 @@ function geometryUniforms(g: WindowGeometry): number[] {
 
 export const conv2dKernel = defineGpuKernel(Conv2D, {
   dtypes: FLOATS,
-  run(ctx) {
-    const [x, f] = ctx.inputs;
-    const g = convGeometry("conv2d", x.shape, f.shape, ctx.attrs);
-    const out = ctx.output(0, g.outShape);
-    const m = g.batch * g.outHeight * g.outWidth, n = g.outChannels;
-    const k = g.filterHeight * g.filterWidth * g.inChannels;
-    return ctx.device.encode(ctx.node, [{
-      program: convProgram(ctx.device, bindingOf(x), bindingOf(f), bindingOf(out), n),
-      inputs: [x, f],
-      outputs: [out],
-      uniforms: [m, n, k, ...geometryUniforms(g)],
-      workgroups: gemmGrid(gemmStrategy(ctx.device), m, n, 1),
-    }]);
-  },
-  programs(node, device) {
-    const [x, f] = node.inputs;
-    const n = f.shape?.[3] ?? -1;
-    const out = staticBinding(device, node.outputs[0]);
-    return [convProgram(device, staticBinding(device, x), staticBinding(device, f), out, n)];
+  create({ inputs: [xs, fs], outputs: [os], attrs, device }) {
+    const [x, f, o] = [xs, fs, os].map((s) => staticBinding(device, s));
+    const make = (n: number) => () => convProgram(device, x, f, o, n);
+    const programs = new NodePrograms().seed(`${fs.shape?.[3] ?? -1}`, make(fs.shape?.[3] ?? -1));
+    // The geometry, program, uniforms and grid by input shapes (seeded where static).
+    const launches = new ShapeMemo((xShape, fShape) => {
+      const g = convGeometry("conv2d", xShape, fShape, attrs);
+      const m = g.batch * g.outHeight * g.outWidth, n = g.outChannels;
+      const k = g.filterHeight * g.filterWidth * g.inChannels;
+      return {
+        outShape: g.outShape,
+        program: programs.get(`${n}`, make(n)),
+        uniforms: [m, n, k, ...geometryUniforms(g)],
+        workgroups: gemmGrid(gemmStrategy(device), m, n, 1),
+      };
+    }).seed([xs.shape, fs.shape]);
+    return {
+      programs: programs.programs,
+      run(ctx) {
+        const [x, f] = ctx.inputs;
+        const { outShape, ...launch } = launches.get(x.shape, f.shape);
+        const out = ctx.output(0, outShape);
+        return ctx.device.encode(ctx.node, [{ ...launch, inputs: [x, f], outputs: [out] }]);
+      },
+    };
   },
   cost([x, f], attrs) {
     const g = convGeometry("conv2d", x.shape, f.shape, attrs);

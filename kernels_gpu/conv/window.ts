@@ -11,7 +11,7 @@ import type { WindowGeometry } from "../../core/ops/conv_geometry.ts";
 import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { WebGpuDevice } from "../../devices/webgpu/device.ts";
 import type { Dispatch, Program } from "../../devices/webgpu/program.ts";
-import { bindingOf } from "../kernel.ts";
+import { bindingOf, type NodePrograms } from "../kernel.ts";
 import {
   type Binding,
   computeType,
@@ -149,6 +149,7 @@ export function windowDispatch(
   g: WindowGeometry,
   inputs: GpuBuffer[],
   out: GpuBuffer,
+  programs?: NodePrograms,
 ): Dispatch {
   const ins = inputs.map((b) => bindingOf(b));
   const vec4 = windowVec4(g.outChannels, g.channelMultiplier, [...ins, bindingOf(out)]);
@@ -156,7 +157,9 @@ export function windowDispatch(
   const row = rowWidth(g.strideWidth, g.dilationWidth, g.filterWidth);
   const n = g.batch * g.outHeight * Math.ceil(g.outWidth / (row > 0 ? ROW_P : P)) * groups;
   return {
-    program: windowProgram(op, ins, bindingOf(out), vec4, row),
+    program: programs
+      ? programs.get(`${vec4},${row}`, () => windowProgram(op, ins, bindingOf(out), vec4, row))
+      : windowProgram(op, ins, bindingOf(out), vec4, row),
     inputs,
     outputs: [out],
     uniforms: [

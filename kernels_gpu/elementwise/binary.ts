@@ -12,7 +12,7 @@ import * as B from "../../core/ops/binary.ts";
 import type { GpuKernel } from "../../devices/webgpu/device.ts";
 import { ARITHMETIC, defineGpuKernel, FLOATS, floatTolerance, staticBinding } from "../kernel.ts";
 import { computeType } from "../wgsl.ts";
-import { mapDispatch, type MapFunction, predictMap } from "./map.ts";
+import { type MapFunction, NodeMap } from "./map.ts";
 import { POW } from "./math_wgsl.ts";
 
 interface BinaryEntry {
@@ -151,23 +151,21 @@ function kernelFor(e: BinaryEntry): GpuKernel {
   const dtypes = [...(logic ? [] : numeric), ...(e.also ?? [])];
   return defineGpuKernel(e.op, {
     dtypes,
-    run(ctx) {
-      const [x, y] = ctx.inputs;
-      const out = ctx.output(0);
-      const d = mapDispatch(ctx.device, binaryFunction(e, x.dtype), [x, y], out);
-      return ctx.device.encode(ctx.node, [d]);
-    },
-    programs(node, device) {
-      const [x, y] = node.inputs;
-      const out = node.outputs[0];
-      const p = predictMap(
+    create({ inputs: [x, y], outputs: [out], device }) {
+      const map = new NodeMap(
         binaryFunction(e, x.dtype),
         [x.shape, y.shape],
         out.shape,
         [staticBinding(device, x), staticBinding(device, y)],
         staticBinding(device, out),
       );
-      return p ? [p] : [];
+      return {
+        programs: map.programs,
+        run(ctx) {
+          const d = map.dispatch(ctx.device, ctx.inputs, ctx.output(0));
+          return ctx.device.encode(ctx.node, [d]);
+        },
+      };
     },
     tolerance: floatTolerance(e.tol ?? {}, e.reason ?? "float32 arithmetic, rounded once"),
   });

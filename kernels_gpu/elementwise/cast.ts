@@ -17,7 +17,7 @@ import { numbers, type Tensor } from "../../core/tensor.ts";
 import { GPU_DTYPES } from "../../devices/webgpu/storage.ts";
 import { defineGpuKernel, staticBinding } from "../kernel.ts";
 import { computeType } from "../wgsl.ts";
-import { mapDispatch, type MapFunction, predictMap } from "./map.ts";
+import { type MapFunction, NodeMap } from "./map.ts";
 
 const F2I = `
 fn f2i(x: f32) -> i32 {
@@ -70,37 +70,36 @@ function int64Overflow<A extends Attrs>(c: KernelCase<A>): boolean {
 
 export const castKernel = defineGpuKernel(Cast, {
   dtypes: GPU_DTYPES,
-  run(ctx) {
-    const x = ctx.inputs[0];
-    const f = castFunction(x.dtype, ctx.attrs.DstT, ctx.attrs.Truncate);
-    const cast = () => {
-      const out = ctx.output(0);
-      return ctx.device.encode(ctx.node, [mapDispatch(ctx.device, f, [x], out)]);
-    };
-    if (ctx.attrs.DstT !== "int64" || !WIDE_FLOATS.includes(x.dtype)) return cast();
-    // One readback (a wait for the GPU) per float-to-int64 Cast: the values decide whether the
-    // int32 storage can hold the result.
-    return ctx.device.download(x).then((host) => {
-      const v = beyondInt32(host);
-      if (v !== undefined) {
-        throw new EdgeflowError(
-          `int64 value ${v} does not fit the WebGPU device's int32 storage (WGSL has no i64)`,
-        );
-      }
-      return cast();
-    });
-  },
-  programs(node, device) {
-    const [x] = node.inputs, out = node.outputs[0];
-    const f = castFunction(x.dtype, out.dtype, node.attrs.Truncate);
-    const p = predictMap(
-      f,
+  create({ inputs: [x], outputs: [out], attrs, device }) {
+    const map = new NodeMap(
+      castFunction(x.dtype, out.dtype, attrs.Truncate),
       [x.shape],
       out.shape,
       [staticBinding(device, x)],
       staticBinding(device, out),
     );
-    return p ? [p] : [];
+    // Float-to-int64 Casts read their values back first (a wait for the GPU): the values decide
+    // whether the int32 storage can hold the result.
+    const checked = out.dtype === "int64" && WIDE_FLOATS.includes(x.dtype);
+    return {
+      programs: map.programs,
+      run(ctx) {
+        const x = ctx.inputs[0];
+        const cast = () => {
+          return ctx.device.encode(ctx.node, [map.dispatch(ctx.device, [x], ctx.output(0))]);
+        };
+        if (!checked) return cast();
+        return ctx.device.download(x).then((host) => {
+          const v = beyondInt32(host);
+          if (v !== undefined) {
+            throw new EdgeflowError(
+              `int64 value ${v} does not fit the WebGPU device's int32 storage (WGSL has no i64)`,
+            );
+          }
+          return cast();
+        });
+      },
+    };
   },
   differs: [{
     reason: "refuses int64 results beyond int32: the GPU holds int64 in int32 storage (WGSL " +

@@ -121,9 +121,51 @@ function mapBody(
   return lines.join("\n");
 }
 
+/** What a map's dispatch derives from its shapes: the program, uniform values and grid. */
+interface MapLaunch {
+  readonly program: Program;
+  readonly uniforms: readonly number[];
+  readonly workgroups: readonly [number, number?, number?];
+}
+
+/**
+ * The launch of a map over `inputs` into `out`, with `extra` values for the function's uniforms.
+ * Picks index modes and the vec4 layout from the buffers' shapes; `predicted` is used where it
+ * has the same layout (its key would be the same).
+ */
+function mapLaunch(
+  device: WebGpuDevice,
+  f: MapFunction,
+  inputs: readonly GpuBuffer[],
+  out: GpuBuffer,
+  extra: readonly number[],
+  predicted?: PredictedMap,
+): MapLaunch {
+  const outShape = out.shape;
+  const modes = indexModes(inputs.map((b) => b.shape), outShape);
+  const ins = inputs.map((b) => bindingOf(b));
+  const sizes = inputs.map((b) => b.size);
+  const vec4 = useVec4(modes, out.size, ins, bindingOf(out), sizes);
+  const rank = outShape.length;
+  const bcast = modes.includes("bcast");
+  const same = predicted !== undefined && predicted.vec4 === vec4 &&
+    (!bcast || predicted.rank === rank) && modes.every((m, j) => m === predicted.modes[j]);
+  const p = same ? predicted.program : mapProgram(f, ins, modes, bindingOf(out), rank, vec4);
+  const n = vec4 ? out.size / 4 : out.size;
+  const uniforms = [n, ...extra];
+  modes.forEach((m, j) => m === "tail" && uniforms.push(vec4 ? sizes[j] / 4 : sizes[j]));
+  if (bcast) {
+    uniforms.push(...outShape);
+    inputs.forEach((b, j) =>
+      modes[j] === "bcast" && uniforms.push(...broadcastStrides(b.shape, outShape))
+    );
+  }
+  return { program: p, uniforms, workgroups: linearGrid(n, WG, device.maxWorkgroups) };
+}
+
 /**
  * The dispatch of a map over `inputs` into `out`, with `extra` values for the function's
- * uniforms. Picks index modes and the vec4 layout from the buffers' shapes.
+ * uniforms, derived from the buffers' shapes (for kernels without a NodeMap: variable updates).
  */
 export function mapDispatch(
   device: WebGpuDevice,
@@ -132,29 +174,55 @@ export function mapDispatch(
   out: GpuBuffer,
   extra: readonly number[] = [],
 ): Dispatch {
-  const outShape = out.shape;
-  const modes = indexModes(inputs.map((b) => b.shape), outShape);
-  const ins = inputs.map((b) => bindingOf(b));
-  const sizes = inputs.map((b) => b.size);
-  const vec4 = useVec4(modes, out.size, ins, bindingOf(out), sizes);
-  const rank = outShape.length;
-  const p = mapProgram(f, ins, modes, bindingOf(out), rank, vec4);
-  const n = vec4 ? out.size / 4 : out.size;
-  const uniforms = [n, ...extra];
-  modes.forEach((m, j) => m === "tail" && uniforms.push(vec4 ? sizes[j] / 4 : sizes[j]));
-  if (modes.includes("bcast")) {
-    uniforms.push(...outShape);
-    inputs.forEach((b, j) =>
-      modes[j] === "bcast" && uniforms.push(...broadcastStrides(b.shape, outShape))
-    );
+  const l = mapLaunch(device, f, inputs, out, extra);
+  return { ...l, inputs, outputs: [out] };
+}
+
+/**
+ * One node's map, made with its kernel instance when the plan is built: the function and the
+ * program predicted from the static shapes (its `programs`, which the device compiles then).
+ * A run dispatches that program when its shapes give the same layout (index modes, rank, vec4),
+ * and reuses the whole launch (uniforms, grid) while the shapes are the previous run's; other
+ * shapes (statically unknown dims, a different broadcast) derive their own.
+ */
+export class NodeMap {
+  readonly programs: readonly Program[];
+  private readonly predicted?: PredictedMap;
+  private shapes: readonly Shape[] = [];
+  private last?: MapLaunch;
+
+  /**
+   * `inShapes`: the static shapes the inputs will have as bound (a channel vector's view);
+   * `extra`: the function's uniform values, fixed per node (attrs).
+   */
+  constructor(
+    private readonly f: MapFunction,
+    inShapes: readonly (readonly number[] | null)[],
+    outShape: readonly number[] | null,
+    inputs: readonly Binding[],
+    out: Binding,
+    private readonly extra: readonly number[] = [],
+  ) {
+    this.predicted = predictMapLayout(f, inShapes, outShape, inputs, out);
+    this.programs = this.predicted ? [this.predicted.program] : [];
   }
-  return {
-    program: p,
-    inputs,
-    outputs: [out],
-    uniforms,
-    workgroups: linearGrid(n, WG, device.maxWorkgroups),
-  };
+
+  dispatch(device: WebGpuDevice, inputs: readonly GpuBuffer[], out: GpuBuffer): Dispatch {
+    if (!this.last || !this.sameShapes(inputs, out)) {
+      this.last = mapLaunch(device, this.f, inputs, out, this.extra, this.predicted);
+      this.shapes = [...inputs.map((b) => b.shape), out.shape];
+    }
+    return { ...this.last, inputs, outputs: [out] };
+  }
+
+  private sameShapes(inputs: readonly GpuBuffer[], out: GpuBuffer): boolean {
+    const s = this.shapes;
+    if (s.length !== inputs.length + 1 || !shapesEqual(s[inputs.length], out.shape)) return false;
+    for (let j = 0; j < inputs.length; j++) {
+      if (!shapesEqual(s[j], inputs[j].shape)) return false;
+    }
+    return true;
+  }
 }
 
 /** Strides of `inShape` over the dims of `outShape`: 0 where the input is stretched or absent. */
@@ -164,23 +232,32 @@ export function broadcastStrides(inShape: Shape, outShape: Shape): number[] {
   return outShape.map((_, d) => d < offset || inShape[d - offset] === 1 ? 0 : strides[d - offset]);
 }
 
+/** A program predicted from static shapes, with the layout it was made for. */
+interface PredictedMap {
+  readonly program: Program;
+  readonly modes: readonly IndexMode[];
+  readonly rank: number;
+  readonly vec4: boolean;
+}
+
 /**
  * The program a node will need, predicted from static shapes: exact when they are fully known;
  * with unknown dims, inputs of identical partial shapes are taken as flat. Undefined when a rank
  * is unknown.
  */
-export function predictMap(
+function predictMapLayout(
   f: MapFunction,
   inShapes: readonly (readonly number[] | null)[],
   outShape: readonly number[] | null,
   inputs: readonly Binding[],
   out: Binding,
-): Program | undefined {
+): PredictedMap | undefined {
   if (outShape === null || inShapes.some((s) => s === null)) return undefined;
   const modes = indexModes(inShapes as Shape[], outShape);
   // With unknown dims, a known part that is a multiple of 4 makes the whole one.
   const known = (s: readonly number[]) => s.filter((d) => d >= 0).reduce((a, b) => a * b, 1);
   const tails = (inShapes as Shape[]).map(known);
   const vec4 = useVec4(modes, known(outShape), inputs, out, tails);
-  return mapProgram(f, inputs, modes, out, outShape.length, vec4);
+  const rank = outShape.length;
+  return { program: mapProgram(f, inputs, modes, out, rank, vec4), modes, rank, vec4 };
 }

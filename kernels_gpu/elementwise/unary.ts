@@ -5,12 +5,18 @@
  */
 import type { DType } from "../../core/dtype.ts";
 import type { Tolerance } from "../../core/kernel.ts";
-import type { OpDef } from "../../core/op.ts";
+import type { Attrs, OpDef } from "../../core/op.ts";
 import * as U from "../../core/ops/unary.ts";
-import type { GpuKernel } from "../../devices/webgpu/device.ts";
-import { defineGpuKernel, FLOATS, floatTolerance, staticBinding } from "../kernel.ts";
+import type { GpuInstance, GpuKernel } from "../../devices/webgpu/device.ts";
+import {
+  defineGpuKernel,
+  FLOATS,
+  floatTolerance,
+  type GpuConstruction,
+  staticBinding,
+} from "../kernel.ts";
 import { computeType } from "../wgsl.ts";
-import { mapDispatch, type MapFunction, predictMap } from "./map.ts";
+import { type MapFunction, NodeMap } from "./map.ts";
 import { ERF, EXPM1, LOG1P, TANH } from "./math_wgsl.ts";
 
 interface UnaryEntry {
@@ -105,6 +111,29 @@ function unaryFunction(name: string, expr: string, type: "f32" | "i32", helpers 
   };
 }
 
+/** A unary map's instance: `f` over the input, `extra` its uniforms (attrs). */
+function unaryInstance<A extends Attrs>(
+  { inputs: [x], outputs: [out], device }: GpuConstruction<A>,
+  f: MapFunction,
+  extra: readonly number[] = [],
+): GpuInstance<A> {
+  const map = new NodeMap(
+    f,
+    [x.shape],
+    x.shape,
+    [staticBinding(device, x)],
+    staticBinding(device, out),
+    extra,
+  );
+  return {
+    programs: map.programs,
+    run(ctx) {
+      const x = ctx.inputs[0];
+      return ctx.device.encode(ctx.node, [map.dispatch(ctx.device, [x], ctx.output(0, x.shape))]);
+    },
+  };
+}
+
 function kernelFor(e: UnaryEntry): GpuKernel {
   const dtypes: DType[] = [];
   if (e.float) dtypes.push(...FLOATS);
@@ -115,22 +144,7 @@ function kernelFor(e: UnaryEntry): GpuKernel {
   };
   return defineGpuKernel(e.op, {
     dtypes,
-    run(ctx) {
-      const x = ctx.inputs[0];
-      const out = ctx.output(0);
-      return ctx.device.encode(ctx.node, [mapDispatch(ctx.device, fn(x.dtype), [x], out)]);
-    },
-    programs(node, device) {
-      const x = node.inputs[0];
-      const p = predictMap(
-        fn(x.dtype),
-        [x.shape],
-        x.shape,
-        [staticBinding(device, x)],
-        staticBinding(device, node.outputs[0]),
-      );
-      return p ? [p] : [];
-    },
+    create: (c) => unaryInstance(c, fn(c.inputs[0].dtype)),
     tolerance: e.tol
       ? floatTolerance(e.tol, e.reason!)
       : floatTolerance({}, "exact in float32; rounded once to 16 bits"),
@@ -145,24 +159,7 @@ const LEAKY: MapFunction = {
 
 const leakyRelu = defineGpuKernel(U.LeakyRelu, {
   dtypes: FLOATS,
-  run(ctx) {
-    const x = ctx.inputs[0];
-    const out = ctx.output(0);
-    return ctx.device.encode(ctx.node, [
-      mapDispatch(ctx.device, LEAKY, [x], out, [ctx.attrs.alpha]),
-    ]);
-  },
-  programs(node, device) {
-    const x = node.inputs[0];
-    const p = predictMap(
-      LEAKY,
-      [x.shape],
-      x.shape,
-      [staticBinding(device, x)],
-      staticBinding(device, node.outputs[0]),
-    );
-    return p ? [p] : [];
-  },
+  create: (c) => unaryInstance(c, LEAKY, [c.attrs.alpha]),
   tolerance: floatTolerance(
     { ulps: 1 },
     "alpha is a float32 uniform; the reference multiplies by its float64 value",

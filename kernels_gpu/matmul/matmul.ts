@@ -9,10 +9,17 @@ import type { Attrs } from "../../core/op.ts";
 import { BatchMatMulV2, MatMul } from "../../core/ops/matmul.ts";
 import { broadcastShapes, type Shape, sizeOf } from "../../core/shape.ts";
 import { numbers } from "../../core/tensor.ts";
-import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
-import type { WebGpuDevice } from "../../devices/webgpu/device.ts";
-import type { Dispatch, Program } from "../../devices/webgpu/program.ts";
-import { ARITHMETIC, bindingOf, defineGpuKernel, staticBinding, widenFor16 } from "../kernel.ts";
+import type { GpuInstance, WebGpuDevice } from "../../devices/webgpu/device.ts";
+import type { Program } from "../../devices/webgpu/program.ts";
+import { ShapeMemo } from "../../core/shape_memo.ts";
+import {
+  ARITHMETIC,
+  defineGpuKernel,
+  type GpuConstruction,
+  NodePrograms,
+  staticBinding,
+  widenFor16,
+} from "../kernel.ts";
 import { broadcastStrides } from "../elementwise/map.ts";
 import { type Binding, computeType, dimFields, load } from "../wgsl.ts";
 import { gemmGrid, gemmProgram, gemmStrategy, vec4Rows } from "./gemm.ts";
@@ -74,33 +81,67 @@ fn loadB(base: u32, k: u32, n: u32) -> ${type} {
 `;
 }
 
-/** The dispatch of x @ y over broadcast batches into `out`. */
-function matmulDispatch(
+/** What a product's dispatch derives from its shapes: program, uniforms and grid. */
+interface MatMulLaunch {
+  readonly program: Program;
+  readonly uniforms: readonly number[];
+  readonly workgroups: readonly [number, number?, number?];
+}
+
+/** The launch of x @ y over broadcast batches into an output of `outShape`. */
+function matmulLaunch(
   device: WebGpuDevice,
-  x: GpuBuffer,
-  y: GpuBuffer,
-  out: GpuBuffer,
+  program: (batchRank: number, n: number) => Program,
+  xShape: Shape,
+  yShape: Shape,
+  outShape: Shape,
   ta: boolean,
-  tb: boolean,
-): Dispatch {
-  const rx = x.shape.length;
-  const m = out.shape[out.shape.length - 2], n = out.shape[out.shape.length - 1];
-  const k = ta ? x.shape[rx - 2] : x.shape[rx - 1];
-  const batch = out.shape.slice(0, -2);
-  const f = { ta, tb, batchRank: batch.length, n };
+): MatMulLaunch {
+  const rx = xShape.length;
+  const m = outShape[outShape.length - 2], n = outShape[outShape.length - 1];
+  const k = ta ? xShape[rx - 2] : xShape[rx - 1];
+  const batch = outShape.slice(0, -2);
   return {
-    program: matmulProgram(device, f, bindingOf(x), bindingOf(y), bindingOf(out)),
-    inputs: [x, y],
-    outputs: [out],
+    program: program(batch.length, n),
     uniforms: [
       m,
       n,
       k,
       ...batch,
-      ...broadcastStrides(x.shape.slice(0, -2), batch),
-      ...broadcastStrides(y.shape.slice(0, -2), batch),
+      ...broadcastStrides(xShape.slice(0, -2), batch),
+      ...broadcastStrides(yShape.slice(0, -2), batch),
     ],
     workgroups: gemmGrid(gemmStrategy(device), m, n, sizeOf(batch)),
+  };
+}
+
+/**
+ * A product's instance: programs by batch rank and column count, and the launch by shapes,
+ * derived once (seeded from static shapes where they are known).
+ */
+function matmulInstance(c: GpuConstruction, ta: boolean, tb: boolean): GpuInstance {
+  const [x, y] = c.inputs, o = c.outputs[0];
+  const bindings = [x, y, o].map((s) => staticBinding(c.device, s));
+  const programs = new NodePrograms();
+  const make = (batchRank: number, n: number) => () =>
+    matmulProgram(c.device, { ta, tb, batchRank, n }, bindings[0], bindings[1], bindings[2]);
+  const program = (batchRank: number, n: number) =>
+    programs.get(`${batchRank},${n}`, make(batchRank, n));
+  if (x.shape !== null && y.shape !== null) {
+    const batch = broadcastShapes(x.shape.slice(0, -2), y.shape.slice(0, -2));
+    const n = staticColumns(y.shape, tb);
+    if (batch !== null) programs.seed(`${batch.length},${n}`, make(batch.length, n));
+  }
+  const launches = new ShapeMemo((xs, ys, os) => matmulLaunch(c.device, program, xs, ys, os, ta))
+    .seed([x.shape, y.shape, o.shape]);
+  return {
+    programs: programs.programs,
+    run(ctx) {
+      const [x, y] = ctx.inputs;
+      const out = ctx.output(0);
+      const l = launches.get(x.shape, y.shape, out.shape);
+      return ctx.device.encode(ctx.node, [{ ...l, inputs: [x, y], outputs: [out] }]);
+    },
   };
 }
 
@@ -142,39 +183,13 @@ function staticColumns(shape: readonly number[] | null, tb: boolean): number {
 
 export const matMulKernel = defineGpuKernel(MatMul, {
   dtypes: ARITHMETIC,
-  run(ctx) {
-    const [a, b] = ctx.inputs;
-    const out = ctx.output(0);
-    const { transpose_a: ta, transpose_b: tb } = ctx.attrs;
-    return ctx.device.encode(ctx.node, [matmulDispatch(ctx.device, a, b, out, ta, tb)]);
-  },
-  programs(node, device) {
-    const [a, b] = node.inputs;
-    const { transpose_a: ta, transpose_b: tb } = node.attrs;
-    const f = { ta, tb, batchRank: 0, n: staticColumns(b.shape, tb) };
-    const out = staticBinding(device, node.outputs[0]);
-    return [matmulProgram(device, f, staticBinding(device, a), staticBinding(device, b), out)];
-  },
+  create: (c) => matmulInstance(c, c.attrs.transpose_a, c.attrs.transpose_b),
   tolerance: matmulTolerance("transpose_a"),
 });
 
 export const batchMatMulKernel = defineGpuKernel(BatchMatMulV2, {
   dtypes: ARITHMETIC,
-  run(ctx) {
-    const [x, y] = ctx.inputs;
-    const out = ctx.output(0);
-    const { adj_x, adj_y } = ctx.attrs;
-    return ctx.device.encode(ctx.node, [matmulDispatch(ctx.device, x, y, out, adj_x, adj_y)]);
-  },
-  programs(node, device) {
-    const [x, y] = node.inputs;
-    if (x.shape === null || y.shape === null) return [];
-    const batch = broadcastShapes(x.shape.slice(0, -2), y.shape.slice(0, -2)) as Shape;
-    const { adj_x: ta, adj_y: tb } = node.attrs;
-    const f = { ta, tb, batchRank: batch.length, n: staticColumns(y.shape, tb) };
-    const out = staticBinding(device, node.outputs[0]);
-    return [matmulProgram(device, f, staticBinding(device, x), staticBinding(device, y), out)];
-  },
+  create: (c) => matmulInstance(c, c.attrs.adj_x, c.attrs.adj_y),
   tolerance: matmulTolerance("adj_x"),
 });
 

@@ -15,10 +15,10 @@ import { resolveSlice, resolveStridedSlice } from "../../core/ops/slice_spec.ts"
 import { resolveTranspose, Transpose } from "../../core/ops/transpose.ts";
 import { Const } from "../../core/ops/const.ts";
 import { stridesOf } from "../../core/shape.ts";
-import type { WebGpuDevice } from "../../devices/webgpu/device.ts";
 import { GPU_DTYPES } from "../../devices/webgpu/storage.ts";
-import { defineGpuKernel } from "../kernel.ts";
-import { blockView, stridedDispatch, type StridedMode, stridedProgram } from "./strided.ts";
+import { defineGpuKernel, type GpuConstruction, staticRank } from "../kernel.ts";
+import { blockView, NodeStrided, stridedDispatch, type StridedMode } from "./strided.ts";
+import type { Attrs } from "../../core/op.ts";
 
 /** A node input's value when it is a Const (shape arguments usually are), for `programs`. */
 export function constInput(node: Node, i: number): Tensor | undefined {
@@ -26,130 +26,166 @@ export function constInput(node: Node, i: number): Tensor | undefined {
   return src.op === Const ? (src.attrs.value as Tensor) : undefined;
 }
 
-/** The program of a strided copy of a node's first input at a static rank. */
-function predict(node: Node, device: WebGpuDevice, mode: StridedMode, rank: number | undefined) {
-  if (rank === undefined) return [];
-  return [stridedProgram(device.storageOf(node.inputs[0].dtype), mode, rank)];
+/** A node's strided-copy programs, predicted at the rank of its first input where known. */
+function stridedFor<A extends Attrs>(
+  c: GpuConstruction<A>,
+  mode: StridedMode,
+  rank = staticRank(c.inputs[0]),
+): NodeStrided {
+  return new NodeStrided(c.device.storageOf(c.inputs[0].dtype), mode, rank);
+}
+
+/** The rank a transpose copies at (its collapsed perm), where static shape and perm are known. */
+function transposeRank<A extends Attrs>(c: GpuConstruction<A>): number | undefined {
+  const x = c.inputs[0].shape, perm = constInput(c.node, 1);
+  if (x === null || !x.every((d) => d >= 0) || !perm) return undefined;
+  const plan = resolveTranspose(x, intList(perm));
+  return plan.isIdentity ? undefined : plan.collapsed.perm.length;
 }
 
 export const transposeKernel = defineGpuKernel(Transpose, {
   dtypes: GPU_DTYPES,
-  run(ctx) {
-    const x = ctx.inputs[0];
-    const plan = resolveTranspose(x.shape, intVector(ctx.hostInput(1), "perm"));
-    if (plan.isIdentity) {
-      ctx.setOutput(0, ctx.device.view(x, plan.outShape));
-      return;
-    }
-    const out = ctx.output(0, plan.outShape);
-    // The collapsed transpose moves the same data with fewer dims.
-    const { shape, perm } = plan.collapsed;
-    const strides = stridesOf(shape);
-    const view = {
-      mode: "copy" as const,
-      dims: perm.map((d) => shape[d]),
-      strides: perm.map((d) => strides[d]),
+  create(c) {
+    const copies = stridedFor(c, "copy", transposeRank(c));
+    return {
+      programs: copies.programs,
+      run(ctx) {
+        const x = ctx.inputs[0];
+        const plan = resolveTranspose(x.shape, intVector(ctx.hostInput(1), "perm"));
+        if (plan.isIdentity) {
+          ctx.setOutput(0, ctx.device.view(x, plan.outShape));
+          return;
+        }
+        const out = ctx.output(0, plan.outShape);
+        // The collapsed transpose moves the same data with fewer dims.
+        const { shape, perm } = plan.collapsed;
+        const strides = stridesOf(shape);
+        const view = {
+          mode: "copy" as const,
+          dims: perm.map((d) => shape[d]),
+          strides: perm.map((d) => strides[d]),
+        };
+        return ctx.device.encode(ctx.node, [stridedDispatch(ctx.device, x, out, view, copies)]);
+      },
     };
-    return ctx.device.encode(ctx.node, [stridedDispatch(ctx.device, x, out, view)]);
-  },
-  programs(node, device) {
-    const x = node.inputs[0].shape, perm = constInput(node, 1);
-    if (x === null || !x.every((d) => d >= 0) || !perm) return [];
-    const plan = resolveTranspose(x, intList(perm));
-    return plan.isIdentity ? [] : predict(node, device, "copy", plan.collapsed.perm.length);
   },
 });
 
 export const sliceKernel = defineGpuKernel(Slice, {
   dtypes: GPU_DTYPES,
-  run(ctx) {
-    const x = ctx.inputs[0];
-    const spec = resolveSlice(
-      x.shape,
-      intVector(ctx.hostInput(1), "begin"),
-      intVector(ctx.hostInput(2), "size"),
-    );
-    const out = ctx.output(0, spec.size);
-    const view = blockView(x.shape, spec.begin, spec.size.map(() => 1), spec.size);
-    return ctx.device.encode(ctx.node, [stridedDispatch(ctx.device, x, out, view)]);
+  create(c) {
+    const copies = stridedFor(c, "copy");
+    return {
+      programs: copies.programs,
+      run(ctx) {
+        const x = ctx.inputs[0];
+        const spec = resolveSlice(
+          x.shape,
+          intVector(ctx.hostInput(1), "begin"),
+          intVector(ctx.hostInput(2), "size"),
+        );
+        const out = ctx.output(0, spec.size);
+        const view = blockView(x.shape, spec.begin, spec.size.map(() => 1), spec.size);
+        return ctx.device.encode(ctx.node, [stridedDispatch(ctx.device, x, out, view, copies)]);
+      },
+    };
   },
-  programs: (node, device) => predict(node, device, "copy", node.inputs[0].shape?.length),
 });
 
 export const stridedSliceKernel = defineGpuKernel(StridedSlice, {
   dtypes: GPU_DTYPES,
-  run(ctx) {
-    const x = ctx.inputs[0];
-    const [begin, end, strides] = ["begin", "end", "strides"].map((what, i) =>
-      intVector(ctx.hostInput(i + 1), what)
-    );
-    const spec = resolveStridedSlice(x.shape, begin, end, strides, ctx.attrs);
-    if (spec.isIdentity) {
-      ctx.setOutput(0, ctx.device.view(x, spec.finalShape));
-      return;
-    }
-    const out = ctx.output(0, spec.finalShape);
-    const view = blockView(x.shape, spec.begin, spec.strides, spec.processingShape);
-    return ctx.device.encode(ctx.node, [stridedDispatch(ctx.device, x, out, view)]);
+  create(c) {
+    const copies = stridedFor(c, "copy");
+    return {
+      programs: copies.programs,
+      run(ctx) {
+        const x = ctx.inputs[0];
+        const [begin, end, strides] = ["begin", "end", "strides"].map((what, i) =>
+          intVector(ctx.hostInput(i + 1), what)
+        );
+        const spec = resolveStridedSlice(x.shape, begin, end, strides, ctx.attrs);
+        if (spec.isIdentity) {
+          ctx.setOutput(0, ctx.device.view(x, spec.finalShape));
+          return;
+        }
+        const out = ctx.output(0, spec.finalShape);
+        const view = blockView(x.shape, spec.begin, spec.strides, spec.processingShape);
+        return ctx.device.encode(ctx.node, [stridedDispatch(ctx.device, x, out, view, copies)]);
+      },
+    };
   },
-  programs: (node, device) => predict(node, device, "copy", node.inputs[0].shape?.length),
 });
 
 export const padKernel = defineGpuKernel(Pad, {
   dtypes: GPU_DTYPES,
-  run(ctx) {
-    const x = ctx.inputs[0];
-    const plan = resolvePad(x.shape, intList(ctx.hostInput(1)));
-    const out = ctx.output(0, plan.outShape);
-    const view = {
-      mode: "pad" as const,
-      dims: plan.outShape,
-      strides: stridesOf(x.shape),
-      inDims: x.shape,
-      before: plan.before,
+  create(c) {
+    const copies = stridedFor(c, "pad");
+    return {
+      programs: copies.programs,
+      run(ctx) {
+        const x = ctx.inputs[0];
+        const plan = resolvePad(x.shape, intList(ctx.hostInput(1)));
+        const out = ctx.output(0, plan.outShape);
+        const view = {
+          mode: "pad" as const,
+          dims: plan.outShape,
+          strides: stridesOf(x.shape),
+          inDims: x.shape,
+          before: plan.before,
+        };
+        return ctx.device.encode(ctx.node, [stridedDispatch(ctx.device, x, out, view, copies)]);
+      },
     };
-    return ctx.device.encode(ctx.node, [stridedDispatch(ctx.device, x, out, view)]);
   },
-  programs: (node, device) => predict(node, device, "pad", node.inputs[0].shape?.length),
 });
 
 export const tileKernel = defineGpuKernel(Tile, {
   dtypes: GPU_DTYPES,
-  run(ctx) {
-    const x = ctx.inputs[0];
-    const outShape = tileShape(x.shape, intVector(ctx.hostInput(1), "multiples"));
-    const out = ctx.output(0, outShape);
-    const view = {
-      mode: "tile" as const,
-      dims: outShape,
-      strides: stridesOf(x.shape),
-      inDims: x.shape,
+  create(c) {
+    const copies = stridedFor(c, "tile");
+    return {
+      programs: copies.programs,
+      run(ctx) {
+        const x = ctx.inputs[0];
+        const outShape = tileShape(x.shape, intVector(ctx.hostInput(1), "multiples"));
+        const out = ctx.output(0, outShape);
+        const view = {
+          mode: "tile" as const,
+          dims: outShape,
+          strides: stridesOf(x.shape),
+          inDims: x.shape,
+        };
+        return ctx.device.encode(ctx.node, [stridedDispatch(ctx.device, x, out, view, copies)]);
+      },
     };
-    return ctx.device.encode(ctx.node, [stridedDispatch(ctx.device, x, out, view)]);
   },
-  programs: (node, device) => predict(node, device, "tile", node.inputs[0].shape?.length),
 });
 
 /** Piece i of an unpack is rows [outer, inner] at stride num·inner, from offset i·inner. */
 export const unpackKernel = defineGpuKernel(Unpack, {
   dtypes: GPU_DTYPES,
-  run(ctx) {
-    const x = ctx.inputs[0];
-    const { num, axis } = ctx.attrs;
-    const plan = resolveUnpack(x.shape, num, axis);
-    const dispatches = Array.from({ length: num }, (_, i) => {
-      const out = ctx.output(i, plan.pieceShape);
-      const view = {
-        mode: "copy" as const,
-        dims: [plan.outer, plan.inner],
-        strides: [num * plan.inner, 1],
-        base: i * plan.inner,
-      };
-      return stridedDispatch(ctx.device, x, out, view);
-    });
-    return ctx.device.encode(ctx.node, dispatches);
+  create(c) {
+    const { num, axis } = c.attrs;
+    const copies = stridedFor(c, "copy", 2);
+    return {
+      programs: copies.programs,
+      run(ctx) {
+        const x = ctx.inputs[0];
+        const plan = resolveUnpack(x.shape, num, axis);
+        const dispatches = Array.from({ length: num }, (_, i) => {
+          const out = ctx.output(i, plan.pieceShape);
+          const view = {
+            mode: "copy" as const,
+            dims: [plan.outer, plan.inner],
+            strides: [num * plan.inner, 1],
+            base: i * plan.inner,
+          };
+          return stridedDispatch(ctx.device, x, out, view, copies);
+        });
+        return ctx.device.encode(ctx.node, dispatches);
+      },
+    };
   },
-  programs: (node, device) => predict(node, device, "copy", 2),
 });
 
 export const COPY_KERNELS = [

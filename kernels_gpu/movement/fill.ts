@@ -12,7 +12,7 @@ import { SelectV2 } from "../../core/ops/select.ts";
 import { numberAt, type Tensor } from "../../core/tensor.ts";
 import type { Program } from "../../devices/webgpu/program.ts";
 import { GPU_DTYPES } from "../../devices/webgpu/storage.ts";
-import { mapDispatch, type MapFunction, predictMap } from "../elementwise/map.ts";
+import { type MapFunction, NodeMap } from "../elementwise/map.ts";
 import { bindingFor, defineGpuKernel, staticBinding } from "../kernel.ts";
 import {
   type Binding,
@@ -35,31 +35,41 @@ const constant = (dtype: DType, value: 0 | 1): MapFunction => {
 
 export const fillKernel = defineGpuKernel(Fill, {
   dtypes: GPU_DTYPES,
-  run(ctx) {
-    const value = ctx.inputs[1];
-    const out = ctx.output(0, intVector(ctx.hostInput(0), "dims"));
-    return ctx.device.encode(ctx.node, [mapDispatch(ctx.device, pass(value.dtype), [value], out)]);
+  create({ inputs: [, value], outputs: [out], device }) {
+    const map = new NodeMap(
+      pass(value.dtype),
+      [value.shape],
+      out.shape,
+      [staticBinding(device, value)],
+      staticBinding(device, out),
+    );
+    return {
+      programs: map.programs,
+      run(ctx) {
+        const out = ctx.output(0, intVector(ctx.hostInput(0), "dims"));
+        return ctx.device.encode(ctx.node, [map.dispatch(ctx.device, [ctx.inputs[1]], out)]);
+      },
+    };
   },
 });
 
 function likeKernel(op: typeof ZerosLike, value: 0 | 1) {
   return defineGpuKernel(op, {
     dtypes: GPU_DTYPES,
-    run(ctx) {
-      const out = ctx.output(0);
-      const f = constant(out.dtype, value);
-      return ctx.device.encode(ctx.node, [mapDispatch(ctx.device, f, [], out)]);
-    },
-    programs(node, device) {
-      const out = node.outputs[0];
-      const p = predictMap(
+    create({ outputs: [out], device }) {
+      const map = new NodeMap(
         constant(out.dtype, value),
         [],
         out.shape,
         [],
         staticBinding(device, out),
       );
-      return p ? [p] : [];
+      return {
+        programs: map.programs,
+        run(ctx) {
+          return ctx.device.encode(ctx.node, [map.dispatch(ctx.device, [], ctx.output(0))]);
+        },
+      };
     },
   });
 }
@@ -107,21 +117,25 @@ function refuseBeyondInt32(args: readonly Tensor[]): void {
 
 export const rangeKernel = defineGpuKernel(Range, {
   dtypes: ["float32", "float16", "bfloat16", "int32", "int64", "int8"],
-  run(ctx) {
-    const args = [0, 1, 2].map((i) => ctx.hostInput(i));
-    if (ctx.attrs.Tidx === "int64") refuseBeyondInt32(args);
-    const [start, limit, delta] = args.map((t) => numberAt(t, 0));
-    const n = rangeSize(start, limit, delta, ctx.attrs.Tidx);
-    const out = ctx.output(0, [n]);
-    return ctx.device.encode(ctx.node, [{
-      program: rangeProgram({ type: out.type, dtype: out.dtype }),
-      inputs: [],
-      outputs: [out],
-      uniforms: [n, start, delta],
-      workgroups: linearGrid(n, WG, ctx.device.maxWorkgroups),
-    }]);
+  create({ attrs, device }) {
+    const p = rangeProgram(bindingFor(device, attrs.Tidx));
+    return {
+      programs: [p],
+      run(ctx) {
+        const args = [0, 1, 2].map((i) => ctx.hostInput(i));
+        if (attrs.Tidx === "int64") refuseBeyondInt32(args);
+        const [start, limit, delta] = args.map((t) => numberAt(t, 0));
+        const n = rangeSize(start, limit, delta, attrs.Tidx);
+        return ctx.device.encode(ctx.node, [{
+          program: p,
+          inputs: [],
+          outputs: [ctx.output(0, [n])],
+          uniforms: [n, start, delta],
+          workgroups: linearGrid(n, WG, ctx.device.maxWorkgroups),
+        }]);
+      },
+    };
   },
-  programs: (node, device) => [rangeProgram(bindingFor(device, node.attrs.Tidx))],
 });
 
 const choose = (dtype: DType): MapFunction => {
@@ -134,22 +148,20 @@ const choose = (dtype: DType): MapFunction => {
 
 export const selectKernel = defineGpuKernel(SelectV2, {
   dtypes: GPU_DTYPES,
-  run(ctx) {
-    const [c, t, e] = ctx.inputs;
-    const out = ctx.output(0);
-    return ctx.device.encode(ctx.node, [mapDispatch(ctx.device, choose(t.dtype), [c, t, e], out)]);
-  },
-  programs(node, device) {
-    const ins = node.inputs;
-    const out = node.outputs[0];
-    const p = predictMap(
+  create({ inputs, outputs: [out], device }) {
+    const map = new NodeMap(
       choose(out.dtype),
-      ins.map((o) => o.shape),
+      inputs.map((o) => o.shape),
       out.shape,
-      ins.map((o) => staticBinding(device, o)),
+      inputs.map((o) => staticBinding(device, o)),
       staticBinding(device, out),
     );
-    return p ? [p] : [];
+    return {
+      programs: map.programs,
+      run(ctx) {
+        return ctx.device.encode(ctx.node, [map.dispatch(ctx.device, ctx.inputs, ctx.output(0))]);
+      },
+    };
   },
 });
 

@@ -43,24 +43,29 @@ function gatherProgram(type: StorageType): Program {
 
 export const gatherKernel = defineGpuKernel(GatherV2, {
   dtypes: GPU_DTYPES,
-  run(ctx) {
-    const [params, indices] = ctx.inputs;
-    const plan = resolveGather(
-      params.shape,
-      indices.shape,
-      intScalar(ctx.hostInput(2), "axis"),
-      ctx.attrs.batch_dims,
-    );
-    const out = ctx.output(0, plan.outShape);
-    return ctx.device.encode(ctx.node, [{
-      program: gatherProgram(params.type),
-      inputs: [params, indices],
-      outputs: [out],
-      uniforms: [out.size, plan.outer, plan.axisDim, plan.count, plan.inner],
-      workgroups: linearGrid(out.size, WG, ctx.device.maxWorkgroups),
-    }]);
+  create({ inputs: [params], device }) {
+    const p = gatherProgram(device.storageOf(params.dtype));
+    return {
+      programs: [p],
+      run(ctx) {
+        const [params, indices] = ctx.inputs;
+        const plan = resolveGather(
+          params.shape,
+          indices.shape,
+          intScalar(ctx.hostInput(2), "axis"),
+          ctx.attrs.batch_dims,
+        );
+        const out = ctx.output(0, plan.outShape);
+        return ctx.device.encode(ctx.node, [{
+          program: p,
+          inputs: [params, indices],
+          outputs: [out],
+          uniforms: [out.size, plan.outer, plan.axisDim, plan.count, plan.inner],
+          workgroups: linearGrid(out.size, WG, ctx.device.maxWorkgroups),
+        }]);
+      },
+    };
   },
-  programs: (node, device) => [gatherProgram(device.storageOf(node.inputs[0].dtype))],
 });
 
 function oneHotProgram(type: StorageType): Program {
@@ -85,19 +90,25 @@ function oneHotProgram(type: StorageType): Program {
 
 export const oneHotKernel = defineGpuKernel(OneHot, {
   dtypes: GPU_DTYPES,
-  run(ctx) {
-    const [indices, , on, off] = ctx.inputs;
-    const plan = resolveOneHot(indices.shape, intScalar(ctx.hostInput(1), "depth"), ctx.attrs.axis);
-    const out = ctx.output(0, plan.outShape);
-    return ctx.device.encode(ctx.node, [{
-      program: oneHotProgram(on.type),
-      inputs: [indices, on, off],
-      outputs: [out],
-      uniforms: [out.size, plan.depth, plan.inner],
-      workgroups: linearGrid(out.size, WG, ctx.device.maxWorkgroups),
-    }]);
+  create({ attrs, device }) {
+    const p = oneHotProgram(device.storageOf(attrs.T));
+    return {
+      programs: [p],
+      run(ctx) {
+        const [indices, , on, off] = ctx.inputs;
+        const depth = intScalar(ctx.hostInput(1), "depth");
+        const plan = resolveOneHot(indices.shape, depth, attrs.axis);
+        const out = ctx.output(0, plan.outShape);
+        return ctx.device.encode(ctx.node, [{
+          program: p,
+          inputs: [indices, on, off],
+          outputs: [out],
+          uniforms: [out.size, plan.depth, plan.inner],
+          workgroups: linearGrid(out.size, WG, ctx.device.maxWorkgroups),
+        }]);
+      },
+    };
   },
-  programs: (node, device) => [oneHotProgram(device.storageOf(node.attrs.T))],
 });
 
 export const GATHER_KERNELS = [gatherKernel, oneHotKernel];

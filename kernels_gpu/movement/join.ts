@@ -31,9 +31,10 @@ function pieceProgram(type: StorageType): Program {
   });
 }
 
-/** Dispatches copying each source's rows of `widths[i]` elements into `out`. */
+/** Dispatches of `piece` copying each source's rows of `widths[i]` elements into `out`. */
 function joinDispatches(
   device: WebGpuDevice,
+  piece: Program,
   sources: readonly GpuBuffer[],
   out: GpuBuffer,
   widths: readonly number[],
@@ -45,7 +46,7 @@ function joinDispatches(
     offset += widths[i];
     if (src.size === 0) return [];
     return [{
-      program: pieceProgram(src.type),
+      program: piece,
       inputs: [src],
       outputs: [out],
       uniforms: [src.size, widths[i], rowWidth, at],
@@ -56,28 +57,38 @@ function joinDispatches(
 
 export const concatKernel = defineGpuKernel(ConcatV2, {
   dtypes: GPU_DTYPES,
-  run(ctx) {
-    const values = ctx.inputs.slice(0, -1);
-    const plan = resolveConcat(
-      values.map((v) => v.shape),
-      intScalar(ctx.hostInput(ctx.inputs.length - 1), "axis"),
-    );
-    const out = ctx.output(0, plan.outShape);
-    return ctx.device.encode(ctx.node, joinDispatches(ctx.device, values, out, plan.widths));
+  create({ inputs, device }) {
+    const p = pieceProgram(device.storageOf(inputs[0].dtype));
+    return {
+      programs: [p],
+      run(ctx) {
+        const values = ctx.inputs.slice(0, -1);
+        const plan = resolveConcat(
+          values.map((v) => v.shape),
+          intScalar(ctx.hostInput(ctx.inputs.length - 1), "axis"),
+        );
+        const out = ctx.output(0, plan.outShape);
+        return ctx.device.encode(ctx.node, joinDispatches(ctx.device, p, values, out, plan.widths));
+      },
+    };
   },
-  programs: (node, device) => [pieceProgram(device.storageOf(node.inputs[0].dtype))],
 });
 
 export const packKernel = defineGpuKernel(Pack, {
   dtypes: GPU_DTYPES,
-  run(ctx) {
-    const values = ctx.inputs;
-    const plan = resolvePackOf(values.map((v) => v.shape), ctx.attrs.axis);
-    const out = ctx.output(0, plan.packedShape);
-    const widths = values.map(() => plan.inner);
-    return ctx.device.encode(ctx.node, joinDispatches(ctx.device, values, out, widths));
+  create({ inputs, attrs, device }) {
+    const p = pieceProgram(device.storageOf(inputs[0].dtype));
+    return {
+      programs: [p],
+      run(ctx) {
+        const values = ctx.inputs;
+        const plan = resolvePackOf(values.map((v) => v.shape), attrs.axis);
+        const out = ctx.output(0, plan.packedShape);
+        const widths = values.map(() => plan.inner);
+        return ctx.device.encode(ctx.node, joinDispatches(ctx.device, p, values, out, widths));
+      },
+    };
   },
-  programs: (node, device) => [pieceProgram(device.storageOf(node.inputs[0].dtype))],
 });
 
 export const JOIN_KERNELS = [concatKernel, packKernel];

@@ -83,11 +83,12 @@ export function stridedDispatch(
   x: GpuBuffer,
   out: GpuBuffer,
   view: StridedView,
+  programs?: NodeStrided,
 ): Dispatch {
   const n = out.size;
   const rank = view.dims.length;
   return {
-    program: stridedProgram(x.type, view.mode, rank),
+    program: programs?.forRank(rank) ?? stridedProgram(x.type, view.mode, rank),
     inputs: [x],
     outputs: [out],
     uniforms: [
@@ -100,6 +101,30 @@ export function stridedDispatch(
     ],
     workgroups: n === 0 ? [0] : linearGrid(n, WG, device.maxWorkgroups),
   };
+}
+
+/**
+ * One node's strided-copy programs, made with its kernel instance: the one at the rank predicted
+ * from static shapes (its `programs`, compiled when the plan is built), and any other rank a run
+ * needs, each derived once.
+ */
+export class NodeStrided {
+  readonly programs: readonly Program[];
+  private readonly byRank = new Map<number, Program>();
+
+  constructor(
+    private readonly type: StorageType,
+    private readonly mode: StridedMode,
+    staticRank?: number,
+  ) {
+    this.programs = staticRank === undefined ? [] : [this.forRank(staticRank)];
+  }
+
+  forRank(rank: number): Program {
+    let p = this.byRank.get(rank);
+    if (!p) this.byRank.set(rank, p = stridedProgram(this.type, this.mode, rank));
+    return p;
+  }
 }
 
 /** The plain copy of a block: `dims` elements from `begin`, stepping by `steps`. */

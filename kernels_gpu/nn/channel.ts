@@ -9,7 +9,7 @@ import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { WebGpuDevice } from "../../devices/webgpu/device.ts";
 import { ARITHMETIC, defineGpuKernel, FLOATS, floatTolerance, staticBinding } from "../kernel.ts";
 import { computeType } from "../wgsl.ts";
-import { mapDispatch, type MapFunction, predictMap } from "../elementwise/map.ts";
+import { type MapFunction, NodeMap } from "../elementwise/map.ts";
 
 /** A channel vector viewed so it broadcasts along dim 1 of a rank-`rank` NCHW tensor. */
 function channelView(device: WebGpuDevice, v: GpuBuffer, rank: number, nchw: boolean) {
@@ -24,26 +24,27 @@ const biasFunction = (type: "f32" | "i32"): MapFunction => ({
 
 export const biasAddKernel = defineGpuKernel(BiasAdd, {
   dtypes: ARITHMETIC,
-  run(ctx) {
-    const [x, b] = ctx.inputs;
-    const out = ctx.output(0);
-    const bias = channelView(ctx.device, b, x.shape.length, ctx.attrs.data_format === "NCHW");
-    const d = mapDispatch(ctx.device, biasFunction(computeType(x.dtype)), [x, bias], out);
-    return ctx.device.encode(ctx.node, [d]);
-  },
-  programs(node, device) {
-    const [x, b] = node.inputs;
-    if (x.shape === null) return [];
-    const nchw = node.attrs.data_format === "NCHW";
-    const bShape = nchw ? [b.shape?.[0] ?? -1, ...new Array(x.shape.length - 2).fill(1)] : b.shape;
-    const p = predictMap(
+  create({ inputs: [x, b], outputs: [out], attrs, device }) {
+    const nchw = attrs.data_format === "NCHW";
+    const bShape = nchw && x.shape !== null
+      ? [b.shape?.[0] ?? -1, ...new Array(x.shape.length - 2).fill(1)]
+      : b.shape;
+    const map = new NodeMap(
       biasFunction(computeType(x.dtype)),
       [x.shape, bShape],
       x.shape,
       [staticBinding(device, x), staticBinding(device, b)],
-      staticBinding(device, node.outputs[0]),
+      staticBinding(device, out),
     );
-    return p ? [p] : [];
+    return {
+      programs: map.programs,
+      run(ctx) {
+        const [x, b] = ctx.inputs;
+        const bias = channelView(ctx.device, b, x.shape.length, nchw);
+        const d = map.dispatch(ctx.device, [x, bias], ctx.output(0));
+        return ctx.device.encode(ctx.node, [d]);
+      },
+    };
   },
   tolerance: floatTolerance({}, "float32 addition, rounded once"),
 });
@@ -64,32 +65,36 @@ const NORMALIZE: MapFunction = {
  */
 export const fusedBatchNormKernel = defineGpuKernel(FusedBatchNormV3, {
   dtypes: FLOATS,
-  run(ctx) {
-    const [x, scale, offset, mean, variance] = ctx.inputs;
-    const nchw = ctx.attrs.data_format === "NCHW";
-    const vectors = [scale, offset, mean, variance].map((v) => channelView(ctx.device, v, 4, nchw));
-    const y = ctx.output(0);
-    ctx.setOutput(1, mean);
-    ctx.setOutput(2, variance);
-    ctx.setOutput(3, mean);
-    ctx.setOutput(4, variance);
-    ctx.setOutput(5, ctx.device.constant(ZERO));
-    const d = mapDispatch(ctx.device, NORMALIZE, [x, ...vectors], y, [ctx.attrs.epsilon]);
-    return ctx.device.encode(ctx.node, [d]);
-  },
-  programs(node, device) {
-    const [x, ...vectors] = node.inputs;
-    if (x.shape === null || x.shape.length !== 4) return [];
-    const c = node.outputs[1].shape?.[0] ?? -1;
-    const vShape = node.attrs.data_format === "NCHW" ? [c, 1, 1] : [c];
-    const p = predictMap(
+  create({ inputs, outputs, attrs, device }) {
+    const x = inputs[0];
+    const nchw = attrs.data_format === "NCHW";
+    const c = outputs[1].shape?.[0] ?? -1;
+    const vShape = nchw ? [c, 1, 1] : [c];
+    // Only 4-D inputs run (the op's inference refuses others): no prediction for other ranks.
+    const map = new NodeMap(
       NORMALIZE,
-      [x.shape, ...vectors.map(() => vShape)],
-      x.shape,
-      [x, ...vectors].map((o) => staticBinding(device, o)),
-      staticBinding(device, node.outputs[0]),
+      [x.shape, ...inputs.slice(1).map(() => vShape)],
+      x.shape?.length === 4 ? x.shape : null,
+      inputs.map((o) => staticBinding(device, o)),
+      staticBinding(device, outputs[0]),
+      [attrs.epsilon],
     );
-    return p ? [p] : [];
+    return {
+      programs: map.programs,
+      run(ctx) {
+        const [x, scale, offset, mean, variance] = ctx.inputs;
+        const vectors = [scale, offset, mean, variance].map((v) =>
+          channelView(ctx.device, v, 4, nchw)
+        );
+        const y = ctx.output(0);
+        ctx.setOutput(1, mean);
+        ctx.setOutput(2, variance);
+        ctx.setOutput(3, mean);
+        ctx.setOutput(4, variance);
+        ctx.setOutput(5, ctx.device.constant(ZERO));
+        return ctx.device.encode(ctx.node, [map.dispatch(ctx.device, [x, ...vectors], y)]);
+      },
+    };
   },
   tolerance: floatTolerance(
     { ulps: 8, atol: 1e-6 },

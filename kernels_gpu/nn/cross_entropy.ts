@@ -16,7 +16,7 @@ import {
 } from "../../core/ops/loss.ts";
 import type { Shape } from "../../core/shape.ts";
 import type { Program } from "../../devices/webgpu/program.ts";
-import { bindingOf, defineGpuKernel, FLOATS, staticBinding, widenFor16 } from "../kernel.ts";
+import { defineGpuKernel, FLOATS, staticBinding, widenFor16 } from "../kernel.ts";
 import { type Binding, load, program, store } from "../wgsl.ts";
 import { ROW_BAD, ROW_DECLS, ROW_WG, rowGrid, rowMain, treeReduce } from "./rows.ts";
 
@@ -82,25 +82,27 @@ function tolerance(c: KernelCase<Attrs>): Tolerance {
 function xentKernel<A extends { T: DType }>(op: OpDef<A>, sparse: boolean) {
   return defineGpuKernel(op, {
     dtypes: FLOATS,
-    run(ctx) {
-      const [f, l] = ctx.inputs;
-      const loss = ctx.output(0), bp = ctx.output(1);
-      const [rows, n] = bp.shape;
-      const p = xentProgram(sparse, bindingOf(f), bindingOf(l), bindingOf(loss), bindingOf(bp));
-      return ctx.device.encode(ctx.node, [{
-        program: p,
-        inputs: [f, l],
-        outputs: [loss, bp],
-        uniforms: sparse
-          ? [rows, n, n, 1, 0, 0]
-          : [rows, n, ...strides(f.shape), ...strides(l.shape)],
-        workgroups: rowGrid(rows, ctx.device.maxWorkgroups),
-      }]);
-    },
-    programs(node, device) {
-      const [f, l] = node.inputs.map((o) => staticBinding(device, o));
-      const [loss, bp] = node.outputs.map((o) => staticBinding(device, o));
-      return [xentProgram(sparse, f, l, loss, bp)];
+    create({ inputs, outputs, device }) {
+      const [f, l] = inputs.map((o) => staticBinding(device, o));
+      const [loss, bp] = outputs.map((o) => staticBinding(device, o));
+      const p = xentProgram(sparse, f, l, loss, bp);
+      return {
+        programs: [p],
+        run(ctx) {
+          const [f, l] = ctx.inputs;
+          const loss = ctx.output(0), bp = ctx.output(1);
+          const [rows, n] = bp.shape;
+          return ctx.device.encode(ctx.node, [{
+            program: p,
+            inputs: [f, l],
+            outputs: [loss, bp],
+            uniforms: sparse
+              ? [rows, n, n, 1, 0, 0]
+              : [rows, n, ...strides(f.shape), ...strides(l.shape)],
+            workgroups: rowGrid(rows, ctx.device.maxWorkgroups),
+          }]);
+        },
+      };
     },
     tolerance,
   });

@@ -7,7 +7,7 @@
 import { LogSoftmax, Softmax, type SoftmaxAttrs } from "../../core/ops/nn.ts";
 import type { OpDef } from "../../core/op.ts";
 import type { Program } from "../../devices/webgpu/program.ts";
-import { bindingOf, defineGpuKernel, FLOATS, floatTolerance, staticBinding } from "../kernel.ts";
+import { defineGpuKernel, FLOATS, floatTolerance, staticBinding } from "../kernel.ts";
 import { type Binding, load, program, store } from "../wgsl.ts";
 import { ROW_BAD, ROW_DECLS, ROW_WG, rowGrid, rowMain, treeReduce } from "./rows.ts";
 
@@ -44,22 +44,24 @@ ${treeReduce("total", "sum", "+")}
 function makeSoftmaxKernel(op: OpDef<SoftmaxAttrs>, log: boolean) {
   return defineGpuKernel(op, {
     dtypes: FLOATS,
-    run(ctx) {
-      const x = ctx.inputs[0];
-      const out = ctx.output(0);
-      const n = x.shape[x.shape.length - 1];
-      const rows = n === 0 ? 0 : x.size / n;
-      return ctx.device.encode(ctx.node, [{
-        program: softmaxProgram(log, bindingOf(x), bindingOf(out)),
-        inputs: [x],
-        outputs: [out],
-        uniforms: [rows, n],
-        workgroups: rowGrid(rows, ctx.device.maxWorkgroups),
-      }]);
-    },
-    programs(node, device) {
-      const x = staticBinding(device, node.inputs[0]);
-      return [softmaxProgram(log, x, staticBinding(device, node.outputs[0]))];
+    create({ inputs: [x], outputs: [out], device }) {
+      const p = softmaxProgram(log, staticBinding(device, x), staticBinding(device, out));
+      return {
+        programs: [p],
+        run(ctx) {
+          const x = ctx.inputs[0];
+          const out = ctx.output(0, x.shape);
+          const n = x.shape[x.shape.length - 1];
+          const rows = n === 0 ? 0 : x.size / n;
+          return ctx.device.encode(ctx.node, [{
+            program: p,
+            inputs: [x],
+            outputs: [out],
+            uniforms: [rows, n],
+            workgroups: rowGrid(rows, ctx.device.maxWorkgroups),
+          }]);
+        },
+      };
     },
     tolerance: floatTolerance(
       { ulps: 16, atol: 1e-6 },

@@ -4,7 +4,9 @@
  * (a transpose by its `perm`, then rows). Long rows reduce in two passes (programs.ts).
  */
 import { release, retain } from "../../core/buffer.ts";
-import type { KernelCase, KernelContext, Tolerance } from "../../core/kernel.ts";
+import type { KernelCase, Tolerance } from "../../core/kernel.ts";
+import { constIntList, ShapeMemo } from "../../core/shape_memo.ts";
+import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { Attrs } from "../../core/op.ts";
 import { intList, numbers } from "../../core/tensor.ts";
 import { intScalar } from "../../core/ops/array_util.ts";
@@ -22,19 +24,19 @@ import {
 } from "../../core/ops/reduce.ts";
 import { resolveReduction } from "../../core/ops/reduce_plan.ts";
 import { resolveTranspose } from "../../core/ops/transpose.ts";
-import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { WebGpuDevice } from "../../devices/webgpu/device.ts";
-import type { Dispatch } from "../../devices/webgpu/program.ts";
+import type { Dispatch, Program } from "../../devices/webgpu/program.ts";
 import { GPU_DTYPES } from "../../devices/webgpu/storage.ts";
 import {
   ARITHMETIC,
-  bindingOf,
+  bindingFor,
   defineGpuKernel,
   FLOATS,
+  type GpuConstruction,
   staticBinding,
   widenFor16,
 } from "../kernel.ts";
-import { stridedDispatch } from "../movement/strided.ts";
+import { NodeStrided, stridedDispatch } from "../movement/strided.ts";
 import { computeType, linearGrid } from "../wgsl.ts";
 import {
   argProgram,
@@ -45,10 +47,38 @@ import {
   rowsProgram,
 } from "./programs.ts";
 
+/** A node's reduction programs, derived once when the plan is built from its static dtypes. */
+interface ReducePrograms {
+  /** x into out along columns ([outer, R, inner], inner > 1). */
+  readonly cols: Program;
+  /** Rows of x into out, in one pass. */
+  readonly rows: Program;
+  /** Long rows: x into per-chunk partials, then the partials into out. */
+  readonly partial: Program;
+  readonly finish: Program;
+  /** The copy moving reduced axes last where they are not adjacent. */
+  readonly moves: NodeStrided;
+}
+
+function reducePrograms(
+  kind: ReduceKind,
+  { inputs: [x], outputs: [out], device }: GpuConstruction,
+): ReducePrograms {
+  const xb = staticBinding(device, x), ob = staticBinding(device, out);
+  const pb = bindingFor(device, computeType(x.dtype) === "f32" ? "float32" : "int32");
+  return {
+    cols: colsProgram(kind, xb, ob),
+    rows: rowsProgram(kind, xb, ob, true),
+    partial: rowsProgram(kind, xb, pb, false),
+    finish: rowsProgram(kind, pb, ob, true),
+    moves: new NodeStrided(device.storageOf(x.dtype), "copy"),
+  };
+}
+
 /** The dispatches reducing x viewed as [outer, R, inner] into out ([outer, inner] elements). */
 function reduceDispatches(
-  ctx: KernelContext,
-  kind: ReduceKind,
+  device: WebGpuDevice,
+  programs: ReducePrograms,
   x: GpuBuffer,
   out: GpuBuffer,
   outer: number,
@@ -56,12 +86,10 @@ function reduceDispatches(
   inner: number,
   temps: GpuBuffer[],
 ): Dispatch[] {
-  const device = ctx.device as WebGpuDevice;
-  const xb = bindingOf(x), ob = bindingOf(out);
   if (inner > 1) {
     const n = outer * inner;
     return [{
-      program: colsProgram(kind, xb, ob),
+      program: programs.cols,
       inputs: [x],
       outputs: [out],
       uniforms: [n, R, inner, R],
@@ -71,7 +99,7 @@ function reduceDispatches(
   const chunks = Math.max(1, Math.ceil(R / CHUNK));
   if (chunks === 1) {
     return [{
-      program: rowsProgram(kind, xb, ob, true),
+      program: programs.rows,
       inputs: [x],
       outputs: [out],
       uniforms: [outer, R, 1, R],
@@ -83,17 +111,16 @@ function reduceDispatches(
     device.allocate({ dtype: t === "f32" ? "float32" : "int32", shape: [outer, chunks] }),
   );
   temps.push(partials);
-  const pb = bindingOf(partials);
   return [
     {
-      program: rowsProgram(kind, xb, pb, false),
+      program: programs.partial,
       inputs: [x],
       outputs: [partials],
       uniforms: [outer, R, chunks, R],
       workgroups: [chunks, outer],
     },
     {
-      program: rowsProgram(kind, pb, ob, true),
+      program: programs.finish,
       inputs: [partials],
       outputs: [out],
       uniforms: [outer, chunks, 1, R],
@@ -108,37 +135,51 @@ function reduceKernel(op: ReduceOpDef) {
     // Integer Mean sums in 64 bits (TensorFlow's int32 Mean sums in int64), which WGSL lacks:
     // it runs on REF.
     dtypes: kind === "Mean" ? FLOATS : ARITHMETIC,
-    run(ctx) {
-      let x = ctx.inputs[0];
-      const plan = resolveReduction(x.shape, intList(ctx.hostInput(1)), ctx.attrs.keep_dims);
-      const out = ctx.output(0, plan.outShape);
-      if (plan.outSize === 0) return;
-      const temps: GpuBuffer[] = [];
-      const dispatches: Dispatch[] = [];
-      let layout = plan.contiguous;
-      if (!layout) {
-        // Move the reduced axes last, then reduce rows.
-        const t = resolveTranspose(x.shape, plan.perm);
-        const moved = retain(ctx.device.allocate({ dtype: x.dtype, shape: t.outShape }));
-        temps.push(moved);
-        const view = { mode: "copy" as const, dims: t.outShape, strides: t.inStrides };
-        dispatches.push(stridedDispatch(ctx.device, x, moved, view));
-        x = moved;
-        layout = { outer: plan.outSize, reduce: plan.reduceSize, inner: 1 };
-      }
-      dispatches.push(
-        ...reduceDispatches(ctx, kind, x, out, layout.outer, layout.reduce, layout.inner, temps),
-      );
-      const done = ctx.device.encode(ctx.node, dispatches);
-      // The temporaries go back to the pool once recorded (later kernels of the batch may reuse
-      // them: the GPU runs the batch in order).
-      const free = () => temps.forEach(release);
-      if (done instanceof Promise) return done.finally(free);
-      free();
-    },
-    programs(node, device) {
-      const x = staticBinding(device, node.inputs[0]), out = staticBinding(device, node.outputs[0]);
-      return [rowsProgram(kind, x, out, true), colsProgram(kind, x, out)];
+    create(c) {
+      const programs = reducePrograms(kind, c);
+      // The reduction's layout, by input shape and axes (seeded where both are static).
+      const plans = new ShapeMemo((shape, axes) => resolveReduction(shape, axes, c.attrs.keep_dims))
+        .seed([c.inputs[0].shape, constIntList(c.node, 1)]);
+      return {
+        programs: [programs.rows, programs.cols],
+        run(ctx) {
+          let x = ctx.inputs[0];
+          const plan = plans.get(x.shape, intList(ctx.hostInput(1)));
+          const out = ctx.output(0, plan.outShape);
+          if (plan.outSize === 0) return;
+          const temps: GpuBuffer[] = [];
+          const dispatches: Dispatch[] = [];
+          let layout = plan.contiguous;
+          if (!layout) {
+            // Move the reduced axes last, then reduce rows.
+            const t = resolveTranspose(x.shape, plan.perm);
+            const moved = retain(ctx.device.allocate({ dtype: x.dtype, shape: t.outShape }));
+            temps.push(moved);
+            const view = { mode: "copy" as const, dims: t.outShape, strides: t.inStrides };
+            dispatches.push(stridedDispatch(ctx.device, x, moved, view, programs.moves));
+            x = moved;
+            layout = { outer: plan.outSize, reduce: plan.reduceSize, inner: 1 };
+          }
+          dispatches.push(
+            ...reduceDispatches(
+              ctx.device,
+              programs,
+              x,
+              out,
+              layout.outer,
+              layout.reduce,
+              layout.inner,
+              temps,
+            ),
+          );
+          const done = ctx.device.encode(ctx.node, dispatches);
+          // The temporaries go back to the pool once recorded (later kernels of the batch may
+          // reuse them: the GPU runs the batch in order).
+          const free = () => temps.forEach(release);
+          if (done instanceof Promise) return done.finally(free);
+          free();
+        },
+      };
     },
     tolerance: reduceTolerance(kind),
   });
@@ -162,25 +203,27 @@ function reduceTolerance(kind: ReduceKind) {
 function argKernel(op: ArgOpDef, max: boolean) {
   return defineGpuKernel(op, {
     dtypes: GPU_DTYPES,
-    run(ctx) {
-      const x = ctx.inputs[0];
-      const { outer, dim, inner } = resolveArgAxis(
-        x.shape,
-        intScalar(ctx.hostInput(1), "dimension"),
-      );
-      const out = ctx.output(0);
-      const n = outer * inner;
-      return ctx.device.encode(ctx.node, [{
-        program: argProgram(max, bindingOf(x), bindingOf(out)),
-        inputs: [x],
-        outputs: [out],
-        uniforms: [n, dim, inner],
-        workgroups: linearGrid(n, COLS_WG, ctx.device.maxWorkgroups),
-      }]);
-    },
-    programs(node, device) {
-      const x = staticBinding(device, node.inputs[0]), out = staticBinding(device, node.outputs[0]);
-      return [argProgram(max, x, out)];
+    create({ inputs: [x], outputs: [out], device }) {
+      const p = argProgram(max, staticBinding(device, x), staticBinding(device, out));
+      return {
+        programs: [p],
+        run(ctx) {
+          const x = ctx.inputs[0];
+          const { outer, dim, inner } = resolveArgAxis(
+            x.shape,
+            intScalar(ctx.hostInput(1), "dimension"),
+          );
+          const out = ctx.output(0);
+          const n = outer * inner;
+          return ctx.device.encode(ctx.node, [{
+            program: p,
+            inputs: [x],
+            outputs: [out],
+            uniforms: [n, dim, inner],
+            workgroups: linearGrid(n, COLS_WG, ctx.device.maxWorkgroups),
+          }]);
+        },
+      };
     },
   });
 }

@@ -24,17 +24,19 @@ const BROKEN: Program = program({
 function brokenRegistry(atBuild: boolean): ef.KernelRegistry {
   const kernel = defineGpuKernel(ef.AddV2, {
     dtypes: ["float32"],
-    run(ctx) {
-      const out = ctx.output(0);
-      return ctx.device.encode(ctx.node, [{
-        program: BROKEN,
-        inputs: [],
-        outputs: [out as never],
-        uniforms: [],
-        workgroups: [1],
-      }]);
-    },
-    programs: atBuild ? () => [BROKEN] : undefined,
+    create: () => ({
+      programs: atBuild ? [BROKEN] : [],
+      run(ctx) {
+        const out = ctx.output(0);
+        return ctx.device.encode(ctx.node, [{
+          program: BROKEN,
+          inputs: [],
+          outputs: [out],
+          uniforms: [],
+          workgroups: [1],
+        }]);
+      },
+    }),
   });
   return new ef.KernelRegistry().install(ef.refPlugin).install({
     type: "WEBGPU",

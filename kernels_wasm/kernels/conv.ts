@@ -3,14 +3,17 @@
  * plain GEMM on the image), DepthwiseConv2dNative, MaxPool and AvgPool (kernels_wasm/src/
  * window.c). Window geometry is core/ops/conv_geometry.ts's `convGeometry`, never re-derived.
  */
-import type { Kernel, KernelCase, Tolerance } from "../../core/kernel.ts";
+import type { Kernel, KernelCase, KernelInstance, Tolerance } from "../../core/kernel.ts";
+import type { TensorSpec } from "../../core/op.ts";
+import { ShapeMemo } from "../../core/shape_memo.ts";
+import type { WasmDevice } from "../../devices/wasm/device.ts";
 import { Conv2D, DepthwiseConv2dNative, skipsPaddedTaps } from "../../core/ops/conv.ts";
 import { convGeometry, type WindowGeometry } from "../../core/ops/conv_geometry.ts";
-import { AvgPool, MaxPool } from "../../core/ops/pool.ts";
+import { AvgPool, type AvgPoolAttrs, MaxPool } from "../../core/ops/pool.ts";
 import { Task } from "../tasks.ts";
 import { dtypeCode } from "./elementwise.ts";
 import { sgemm } from "./gemm.ts";
-import { dotTolerance, maxAbs, wasmBuffer, wasmKernel } from "./util.ts";
+import { dotTolerance, maxAbs, wasmKernel } from "./util.ts";
 
 /** The 14 ConvGeom words (kernels_wasm/src/window.h), in order. */
 export function geometryWords(g: WindowGeometry): number[] {
@@ -43,68 +46,98 @@ function windowTolerance(perChannel: boolean) {
 
 export const conv2dKernel = wasmKernel(Conv2D, {
   dtypes: ["float32"],
-  run(ctx) {
-    const [x, f] = ctx.inputs.map(wasmBuffer);
-    const g = convGeometry("conv2d", x.shape, f.shape, ctx.attrs);
-    const out = wasmBuffer(ctx.output(0, g.outShape));
-    const m = g.batch * g.outHeight * g.outWidth, k = g.filterHeight * g.filterWidth * g.inChannels;
-    const pointwise = g.filterHeight === 1 && g.filterWidth === 1 && g.strideHeight === 1 &&
-      g.strideWidth === 1 && g.padTop === 0 && g.padLeft === 0 && g.padBottom === 0 &&
-      g.padRight === 0;
-    sgemm(ctx.device, {
-      a: x.ptr,
-      b: f.ptr,
-      c: out.ptr,
-      m,
-      n: g.outChannels,
-      k,
-      rsa: k,
-      csa: 1,
-      rsb: g.outChannels,
-      csb: 1,
-      conv: pointwise ? undefined : geometryWords(g),
-    });
+  create({ inputs: [x, f], attrs }) {
+    // The geometry and the GEMM's sizes by input shapes, seeded from the static ones.
+    const problems = new ShapeMemo((xs, fs) => {
+      const g = convGeometry("conv2d", xs, fs, attrs);
+      const m = g.batch * g.outHeight * g.outWidth;
+      const k = g.filterHeight * g.filterWidth * g.inChannels;
+      const pointwise = g.filterHeight === 1 && g.filterWidth === 1 && g.strideHeight === 1 &&
+        g.strideWidth === 1 && g.padTop === 0 && g.padLeft === 0 && g.padBottom === 0 &&
+        g.padRight === 0;
+      const gemm = {
+        m,
+        n: g.outChannels,
+        k,
+        rsa: k,
+        csa: 1,
+        rsb: g.outChannels,
+        csb: 1,
+        conv: pointwise ? undefined : geometryWords(g),
+      };
+      return { outShape: g.outShape, gemm };
+    }).seed([x.shape, f.shape]);
+    return {
+      run(ctx) {
+        const [x, f] = ctx.inputs;
+        const { outShape, gemm } = problems.get(x.shape, f.shape);
+        const out = ctx.output(0, outShape);
+        sgemm(ctx.device, { ...gemm, a: x.ptr, b: f.ptr, c: out.ptr });
+      },
+    };
   },
   tolerance: windowTolerance(false),
 });
 
 export const depthwiseKernel = wasmKernel(DepthwiseConv2dNative, {
   dtypes: ["float32"],
-  run(ctx) {
-    const [x, f] = ctx.inputs.map(wasmBuffer);
-    const g = convGeometry("depthwise", x.shape, f.shape, ctx.attrs);
-    const out = wasmBuffer(ctx.output(0, g.outShape));
-    const rows = g.batch * g.outHeight;
-    const work = rows * g.outWidth * g.outChannels * g.filterHeight * g.filterWidth;
-    const words = [x.ptr, f.ptr, out.ptr, g.channelMultiplier, ...geometryWords(g)];
-    ctx.device.launch(Task.task_depthwise, rows, words, work);
+  create({ inputs: [x, f], attrs }) {
+    const launches = new ShapeMemo((xs, fs) => {
+      const g = convGeometry("depthwise", xs, fs, attrs);
+      const rows = g.batch * g.outHeight;
+      const work = rows * g.outWidth * g.outChannels * g.filterHeight * g.filterWidth;
+      return {
+        outShape: g.outShape,
+        rows,
+        work,
+        words: [g.channelMultiplier, ...geometryWords(g)],
+      };
+    }).seed([x.shape, f.shape]);
+    return {
+      run(ctx) {
+        const [x, f] = ctx.inputs;
+        const l = launches.get(x.shape, f.shape);
+        const out = ctx.output(0, l.outShape);
+        const words = [x.ptr, f.ptr, out.ptr, ...l.words];
+        ctx.device.launch(Task.task_depthwise, l.rows, words, l.work);
+      },
+    };
   },
   tolerance: windowTolerance(true),
   differs: [skipsPaddedTaps("WASM")],
 });
 
+/** A pool's instance (`avg` 0 for max, 1 for average): its geometry by input shape. */
+function poolInstance<A extends AvgPoolAttrs>(
+  x: TensorSpec,
+  attrs: A,
+  avg: 0 | 1,
+): KernelInstance<A, WasmDevice> {
+  const dt = dtypeCode(x.dtype);
+  const launches = new ShapeMemo((xs) => {
+    const g = convGeometry("pool", xs, null, attrs);
+    const work = g.batch * g.outHeight * g.outWidth * g.inChannels * g.filterHeight * g.filterWidth;
+    return { outShape: g.outShape, tasks: g.batch * g.outHeight, work, words: geometryWords(g) };
+  }).seed([x.shape]);
+  return {
+    run(ctx) {
+      const x = ctx.inputs[0];
+      const l = launches.get(x.shape);
+      const out = ctx.output(0, l.outShape); // inference refuses pads as wide as the window
+      const words = [x.ptr, out.ptr, dt, avg, ...l.words];
+      ctx.device.launch(Task.task_pool, l.tasks, words, l.work);
+    },
+  };
+}
+
 export const maxPoolKernel = wasmKernel(MaxPool, {
   dtypes: ["float32", "int32", "int64"],
-  run(ctx) {
-    const x = wasmBuffer(ctx.inputs[0]);
-    const out = wasmBuffer(ctx.output(0)); // inference refuses pads as wide as the window
-    const g = convGeometry("pool", x.shape, null, ctx.attrs);
-    const words = [x.ptr, out.ptr, dtypeCode(x.dtype), 0, ...geometryWords(g)];
-    const work = g.batch * g.outHeight * g.outWidth * g.inChannels * g.filterHeight * g.filterWidth;
-    ctx.device.launch(Task.task_pool, g.batch * g.outHeight, words, work);
-  },
+  create: ({ inputs: [x], attrs }) => poolInstance(x, attrs, 0),
 });
 
 export const avgPoolKernel = wasmKernel(AvgPool, {
   dtypes: ["float32"],
-  run(ctx) {
-    const x = wasmBuffer(ctx.inputs[0]);
-    const out = wasmBuffer(ctx.output(0));
-    const g = convGeometry("pool", x.shape, null, ctx.attrs);
-    const words = [x.ptr, out.ptr, dtypeCode(x.dtype), 1, ...geometryWords(g)];
-    const work = g.batch * g.outHeight * g.outWidth * g.inChannels * g.filterHeight * g.filterWidth;
-    ctx.device.launch(Task.task_pool, g.batch * g.outHeight, words, work);
-  },
+  create: ({ inputs: [x], attrs }) => poolInstance(x, attrs, 1),
 });
 
 export const CONV_KERNELS: readonly Kernel[] = [

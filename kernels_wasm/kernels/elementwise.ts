@@ -9,6 +9,7 @@ import type { Kernel, Tolerance } from "../../core/kernel.ts";
 import { BINARY_OPS, type BinaryOpDef } from "../../core/ops/binary.ts";
 import { LeakyRelu, UNARY_OPS, type UnaryOpDef } from "../../core/ops/unary.ts";
 import { type Shape, stridesOf } from "../../core/shape.ts";
+import { ShapeMemo } from "../../core/shape_memo.ts";
 import type { WasmDevice } from "../../devices/wasm/device.ts";
 import {
   BINARY_CODES,
@@ -18,7 +19,7 @@ import {
   type UnaryCode,
 } from "../codes.ts";
 import { Task } from "../tasks.ts";
-import { cpuDTypes, f64Word2, wasmBuffer, wasmKernel } from "./util.ts";
+import { cpuDTypes, f64Word2, wasmKernel } from "./util.ts";
 
 const MAX_OUTER = 7;
 /** Elements per task: enough work to be worth a thread, small enough to balance. */
@@ -99,31 +100,36 @@ function sizeOfShape(shape: Shape): number {
 }
 
 /**
- * Launches task_binary: out = op(x, y) with broadcasting. Equal shapes and a scalar operand, the
- * common cases, skip the plan: one flat row, which is all the words the task reads for rank 0.
+ * task_binary's launch for given shapes: the task count, the argument words with the three
+ * pointers (words 0-2: out, x, y) left for the run to fill, and the work estimate. Equal shapes
+ * and a scalar operand, the common cases, skip the broadcast plan: one flat row, which is all the
+ * words the task reads for rank 0.
  */
-export function launchBinary(
-  d: WasmDevice,
-  code: BinaryCode,
-  x: Operand,
-  y: Operand,
-  out: Operand,
-  chunk = CHUNK,
-): void {
-  const n = sizeOfShape(out.shape);
-  if (n === 0) return;
-  const op = BINARY_CODES.indexOf(code), dt = dtypeCode(x.dtype), tasks = Math.ceil(n / chunk);
-  const xFull = sameShape(x.shape, out.shape), yFull = sameShape(y.shape, out.shape);
-  if ((xFull || sizeOfShape(x.shape) === 1) && (yFull || sizeOfShape(y.shape) === 1)) {
-    const words = [out.ptr, x.ptr, y.ptr, op, dt, 0, n, xFull ? 1 : 0, yFull ? 1 : 0, chunk];
-    d.launch(Task.task_binary, tasks, words, n * (chunk === CHUNK ? 1 : 8));
-    return;
+interface BinaryLaunch {
+  readonly tasks: number;
+  readonly words: number[];
+  readonly work: number;
+}
+
+function binaryLaunch(
+  op: number,
+  dt: number,
+  chunk: number,
+  x: Shape,
+  y: Shape,
+  out: Shape,
+): BinaryLaunch {
+  const n = sizeOfShape(out);
+  const tasks = n === 0 ? 0 : Math.ceil(n / chunk), work = n * (chunk === CHUNK ? 1 : 8);
+  const xFull = sameShape(x, out), yFull = sameShape(y, out);
+  if ((xFull || sizeOfShape(x) === 1) && (yFull || sizeOfShape(y) === 1)) {
+    return { tasks, work, words: [0, 0, 0, op, dt, 0, n, xFull ? 1 : 0, yFull ? 1 : 0, chunk] };
   }
-  const p = broadcastPlan([x.shape, y.shape], out.shape);
-  d.launch(Task.task_binary, tasks, [
-    out.ptr,
-    x.ptr,
-    y.ptr,
+  const p = broadcastPlan([x, y], out);
+  const words = [
+    0,
+    0,
+    0,
     op,
     dt,
     p.dims.length,
@@ -134,7 +140,30 @@ export function launchBinary(
     ...outerWords(p.dims),
     ...outerWords(p.strides[0]),
     ...outerWords(p.strides[1]),
-  ], n * (chunk === CHUNK ? 1 : 8));
+  ];
+  return { tasks, work, words };
+}
+
+/** Runs a binary launch on buffers (its pointer words are filled here, then copied by launch). */
+function runBinary(d: WasmDevice, l: BinaryLaunch, x: Operand, y: Operand, out: Operand): void {
+  if (l.tasks === 0) return;
+  l.words[0] = out.ptr;
+  l.words[1] = x.ptr;
+  l.words[2] = y.ptr;
+  d.launch(Task.task_binary, l.tasks, l.words, l.work);
+}
+
+/** Launches task_binary: out = op(x, y) with broadcasting (for kernels without an instance). */
+export function launchBinary(
+  d: WasmDevice,
+  code: BinaryCode,
+  x: Operand,
+  y: Operand,
+  out: Operand,
+  chunk = CHUNK,
+): void {
+  const op = BINARY_CODES.indexOf(code);
+  runBinary(d, binaryLaunch(op, dtypeCode(x.dtype), chunk, x.shape, y.shape, out.shape), x, y, out);
 }
 
 const COSTLY = new Set(["Pow", "FloorDiv", "FloorMod", "SquaredDifference"]);
@@ -147,15 +176,22 @@ function binaryKernel(op: BinaryOpDef): Kernel {
   // Fixed per op: decided once here, not on every run. A zero integer divisor (a trap in wasm)
   // was refused by the op's check before the kernel runs.
   const chunk = COSTLY.has(code) ? CHUNK_COSTLY : CHUNK;
+  const opCode = BINARY_CODES.indexOf(code);
   return wasmKernel(op, {
     dtypes: cpuDTypes(op.attrs.T.allowed ?? []),
-    run(ctx) {
-      const x = wasmBuffer(ctx.inputs[0]), y = wasmBuffer(ctx.inputs[1]);
-      // Equal shapes need no shape inference; anything else broadcasts as inference says.
-      const out = wasmBuffer(
-        sameShape(x.shape, y.shape) ? ctx.output(0, x.shape) : ctx.output(0),
-      );
-      launchBinary(ctx.device, code, x, y, out, chunk);
+    create({ inputs: [x, y], outputs: [out] }) {
+      // The launch by shapes, seeded from the static ones: the broadcast plan is made once.
+      const dt = dtypeCode(x.dtype);
+      const launches = new ShapeMemo((xs, ys, os) => binaryLaunch(opCode, dt, chunk, xs, ys, os))
+        .seed([x.shape, y.shape, out.shape]);
+      return {
+        run(ctx) {
+          const [x, y] = ctx.inputs;
+          // Equal shapes need no shape inference; anything else broadcasts as inference says.
+          const out = sameShape(x.shape, y.shape) ? ctx.output(0, x.shape) : ctx.output(0);
+          runBinary(ctx.device, launches.get(x.shape, y.shape, out.shape), x, y, out);
+        },
+      };
     },
     tolerance,
   });
@@ -169,17 +205,24 @@ export function launchUnary(
   out: Operand,
   alpha = 0,
 ): void {
-  const n = sizeOfShape(out.shape);
+  unaryLauncher(code, x.dtype, alpha)(d, x, out);
+}
+
+/**
+ * task_unary's launcher for one op, dtype and alpha, resolved once (a kernel instance keeps it):
+ * a run adds only the pointers and the element count.
+ */
+function unaryLauncher(code: UnaryCode, dtype: DType, alpha: number) {
   const chunk = UNARY_TOLERANCE[code] ? CHUNK_COSTLY : CHUNK;
-  d.launch(Task.task_unary, Math.ceil(n / chunk), [
-    out.ptr,
-    x.ptr,
-    UNARY_CODES.indexOf(code),
-    dtypeCode(x.dtype),
-    n,
-    chunk,
-    ...f64Word2(alpha),
-  ], n * (chunk === CHUNK ? 1 : 8));
+  const op = UNARY_CODES.indexOf(code), dt = dtypeCode(dtype), [a0, a1] = f64Word2(alpha);
+  const words = [0, 0, op, dt, 0, chunk, a0, a1];
+  return (d: WasmDevice, x: Operand, out: Operand): void => {
+    const n = sizeOfShape(out.shape);
+    words[0] = out.ptr;
+    words[1] = x.ptr;
+    words[4] = n;
+    d.launch(Task.task_unary, Math.ceil(n / chunk), words, n * (chunk === CHUNK ? 1 : 8));
+  };
 }
 
 const SIMD = "a float32x4 polynomial approximation (simd_math.h)";
@@ -207,9 +250,14 @@ function unaryKernel(op: UnaryOpDef): Kernel {
   const code = op.name as UnaryCode;
   return wasmKernel(op, {
     dtypes: cpuDTypes(op.attrs.T.allowed ?? []),
-    run(ctx) {
-      const x = wasmBuffer(ctx.inputs[0]);
-      launchUnary(ctx.device, code, x, wasmBuffer(ctx.output(0, x.shape)));
+    create({ inputs: [x] }) {
+      const launch = unaryLauncher(code, x.dtype, 0);
+      return {
+        run(ctx) {
+          const x = ctx.inputs[0];
+          launch(ctx.device, x, ctx.output(0, x.shape));
+        },
+      };
     },
     tolerance: UNARY_TOLERANCE[code],
   });
@@ -217,9 +265,14 @@ function unaryKernel(op: UnaryOpDef): Kernel {
 
 const leakyReluKernel = wasmKernel(LeakyRelu, {
   dtypes: ["float32"],
-  run(ctx) {
-    const x = wasmBuffer(ctx.inputs[0]);
-    launchUnary(ctx.device, "LeakyRelu", x, wasmBuffer(ctx.output(0, x.shape)), ctx.attrs.alpha);
+  create({ inputs: [x], attrs }) {
+    const launch = unaryLauncher("LeakyRelu", x.dtype, attrs.alpha);
+    return {
+      run(ctx) {
+        const x = ctx.inputs[0];
+        launch(ctx.device, x, ctx.output(0, x.shape));
+      },
+    };
   },
 });
 

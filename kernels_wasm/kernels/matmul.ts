@@ -3,28 +3,30 @@
  * plain loop (task_imatmul), since nothing hot multiplies integer matrices. Transposes are
  * strides, never copies; broadcast batch dims become per-matrix index tables.
  */
-import type { DeviceBuffer } from "../../core/device.ts";
 import type { DType } from "../../core/dtype.ts";
-import type { Kernel, KernelCase, Tolerance } from "../../core/kernel.ts";
+import type {
+  Kernel,
+  KernelCase,
+  KernelConstruction,
+  KernelInstance,
+  Tolerance,
+} from "../../core/kernel.ts";
+import type { Attrs } from "../../core/op.ts";
 import { broadcastIndex } from "../../core/ops/elementwise.ts";
 import { BatchMatMulV2, MatMul } from "../../core/ops/matmul.ts";
-import { sizeOf } from "../../core/shape.ts";
+import { type Shape, sizeOf } from "../../core/shape.ts";
+import { ShapeMemo } from "../../core/shape_memo.ts";
+import type { WasmBuffer } from "../../devices/wasm/buffer.ts";
 import type { WasmDevice } from "../../devices/wasm/device.ts";
 import { Task } from "../tasks.ts";
 import { sgemm } from "./gemm.ts";
-import { dotTolerance, maxAbs, wasmBuffer, wasmKernel } from "./util.ts";
+import { dotTolerance, maxAbs, wasmKernel } from "./util.ts";
 
-interface Product {
-  x: DeviceBuffer;
-  y: DeviceBuffer;
-  out: DeviceBuffer;
-  tx: boolean;
-  ty: boolean;
-}
-
-/** Runs x @ y into out over broadcast batch dims (rank-2 operands are one batch). */
-function multiply(d: WasmDevice, { x, y, out, tx, ty }: Product): void {
-  const xs = x.shape, ys = y.shape, os = out.shape;
+/**
+ * What a product derives from its operands' shapes and transposes (sizes, strides, broadcast
+ * batch tables): made once per node and shapes, so a run adds only the pointers.
+ */
+function geometry(xs: Shape, ys: Shape, os: Shape, tx: boolean, ty: boolean) {
   const xr = xs[xs.length - 2], xc = xs[xs.length - 1];
   const yr = ys[ys.length - 2], yc = ys[ys.length - 1];
   const [m, k] = tx ? [xc, xr] : [xr, xc];
@@ -32,10 +34,7 @@ function multiply(d: WasmDevice, { x, y, out, tx, ty }: Product): void {
   const batchShape = os.slice(0, -2);
   const batch = sizeOf(batchShape);
   const needTables = xs.length > 2 || ys.length > 2;
-  const p = {
-    a: wasmBuffer(x).ptr,
-    b: wasmBuffer(y).ptr,
-    c: wasmBuffer(out).ptr,
+  return {
     m,
     n,
     k,
@@ -50,6 +49,21 @@ function multiply(d: WasmDevice, { x, y, out, tx, ty }: Product): void {
     aStride: m * k,
     bStride: k * n,
   };
+}
+
+type Geometry = ReturnType<typeof geometry>;
+
+/** Runs x @ y into out over broadcast batch dims (rank-2 operands are one batch). */
+function multiply(
+  d: WasmDevice,
+  x: WasmBuffer,
+  y: WasmBuffer,
+  out: WasmBuffer,
+  g: Geometry,
+): void {
+  const { m, n, k, batch } = g;
+  const needTables = g.aIndex !== undefined;
+  const p = { ...g, a: x.ptr, b: y.ptr, c: out.ptr };
   if (x.dtype === "float32") {
     sgemm(d, p);
     return;
@@ -97,23 +111,33 @@ function innerDim(x: readonly number[], transposed: boolean): number {
   return transposed ? x[x.length - 2] : x[x.length - 1];
 }
 
+/** A product's instance: the geometry by shapes, seeded from the static ones. */
+function productInstance<A extends Attrs>(
+  c: KernelConstruction<A, WasmDevice>,
+  tx: boolean,
+  ty: boolean,
+): KernelInstance<A, WasmDevice> {
+  const [x, y] = c.inputs;
+  const geometries = new ShapeMemo((xs, ys, os) => geometry(xs, ys, os, tx, ty))
+    .seed([x.shape, y.shape, c.outputs[0].shape]);
+  return {
+    run(ctx) {
+      const [x, y] = ctx.inputs;
+      const out = ctx.output(0);
+      multiply(ctx.device, x, y, out, geometries.get(x.shape, y.shape, out.shape));
+    },
+  };
+}
+
 export const matMulKernel = wasmKernel(MatMul, {
   dtypes: ["float32", "int32", "int64"],
-  run(ctx) {
-    const [x, y] = ctx.inputs;
-    const out = ctx.output(0);
-    multiply(ctx.device, { x, y, out, tx: ctx.attrs.transpose_a, ty: ctx.attrs.transpose_b });
-  },
+  create: (c) => productInstance(c, c.attrs.transpose_a, c.attrs.transpose_b),
   tolerance: (c) => productTolerance(c, innerDim(c.inputs[0].shape, c.attrs.transpose_a)),
 });
 
 export const batchMatMulKernel = wasmKernel(BatchMatMulV2, {
   dtypes: ["float32", "int32", "int64"],
-  run(ctx) {
-    const [x, y] = ctx.inputs;
-    const out = ctx.output(0);
-    multiply(ctx.device, { x, y, out, tx: ctx.attrs.adj_x, ty: ctx.attrs.adj_y });
-  },
+  create: (c) => productInstance(c, c.attrs.adj_x, c.attrs.adj_y),
   tolerance: (c) => productTolerance(c, innerDim(c.inputs[0].shape, c.attrs.adj_x)),
 });
 

@@ -17,13 +17,14 @@ import {
 import { resolveReduction } from "../../core/ops/reduce_plan.ts";
 import { resolveTranspose } from "../../core/ops/transpose.ts";
 import { stridesOf } from "../../core/shape.ts";
+import { constIntList, ShapeMemo } from "../../core/shape_memo.ts";
 import { intList, type Tensor } from "../../core/tensor.ts";
 import type { WasmDevice } from "../../devices/wasm/device.ts";
 import { REDUCE_CODES, type ReduceCode } from "../codes.ts";
 import { Task } from "../tasks.ts";
 import { dtypeCode } from "./elementwise.ts";
 import { contiguous, stridedCopy } from "./strided.ts";
-import { maxAbs, wasmBuffer, wasmKernel } from "./util.ts";
+import { maxAbs, wasmKernel } from "./util.ts";
 
 /** Elements of a row one task folds; longer rows are folded in parts, combined in order. */
 const PART = 1 << 14;
@@ -77,34 +78,43 @@ function reduceKernel(op: ReduceOpDef): Kernel {
   const code = op.name as ReduceCode;
   return wasmKernel(op, {
     dtypes: ["float32", "int32", "int64"],
-    run(ctx) {
-      const x = wasmBuffer(ctx.inputs[0]);
-      const axes: Tensor = ctx.hostInput(1);
-      if (axes.rank > 1) checkRank(axes.shape, 1, "reduction_indices");
-      const plan = resolveReduction(x.shape, intList(axes), ctx.attrs.keep_dims);
-      const out = wasmBuffer(ctx.output(0, plan.outShape));
-      if (plan.outSize === 0) return;
-      const d = ctx.device;
-      if (plan.contiguous) return launchReduce(d, code, x.dtype, x.ptr, out.ptr, plan.contiguous);
-      // Reduced axes apart: transpose them last, then reduce rows.
-      const t = resolveTranspose(x.shape, plan.perm);
-      const moved = d.scratch(x.shape.reduce((a, b) => a * b, 1) * byteSize(x.dtype));
-      try {
-        const strides = stridesOf(t.collapsed.shape),
-          dims = t.collapsed.perm.map((p) => t.collapsed.shape[p]);
-        stridedCopy(d, {
-          dtype: x.dtype,
-          dst: moved.ptr,
-          src: x.ptr,
+    create(c) {
+      // The plan (output shape, layout, the transpose moving reduced axes last) by input shape
+      // and axes, seeded where both are static.
+      const plans = new ShapeMemo((shape, axes) => {
+        const plan = resolveReduction(shape, axes, c.attrs.keep_dims);
+        if (plan.contiguous) return { plan, move: undefined };
+        const t = resolveTranspose(shape, plan.perm);
+        const strides = stridesOf(t.collapsed.shape);
+        const dims = t.collapsed.perm.map((p) => t.collapsed.shape[p]);
+        const move = {
           dims,
           dstStrides: contiguous(dims),
           srcStrides: t.collapsed.perm.map((p) => strides[p]),
-        });
-        const layout = { outer: plan.outSize, reduce: plan.reduceSize, inner: 1 };
-        launchReduce(d, code, x.dtype, moved.ptr, out.ptr, layout);
-      } finally {
-        d.releaseScratch(moved);
-      }
+        };
+        return { plan, move };
+      }).seed([c.inputs[0].shape, constIntList(c.node, 1)]);
+      return {
+        run(ctx) {
+          const x = ctx.inputs[0];
+          const axes: Tensor = ctx.hostInput(1);
+          if (axes.rank > 1) checkRank(axes.shape, 1, "reduction_indices");
+          const { plan, move } = plans.get(x.shape, intList(axes));
+          const out = ctx.output(0, plan.outShape);
+          if (plan.outSize === 0) return;
+          const d = ctx.device;
+          if (!move) return launchReduce(d, code, x.dtype, x.ptr, out.ptr, plan.contiguous!);
+          // Reduced axes apart: transpose them last, then reduce rows.
+          const moved = d.scratch(x.shape.reduce((a, b) => a * b, 1) * byteSize(x.dtype));
+          try {
+            stridedCopy(d, { dtype: x.dtype, dst: moved.ptr, src: x.ptr, ...move });
+            const layout = { outer: plan.outSize, reduce: plan.reduceSize, inner: 1 };
+            launchReduce(d, code, x.dtype, moved.ptr, out.ptr, layout);
+          } finally {
+            d.releaseScratch(moved);
+          }
+        },
+      };
     },
     tolerance: code === "Sum" || code === "Mean" || code === "Prod" ? sumTolerance : undefined,
   });
@@ -113,16 +123,20 @@ function reduceKernel(op: ReduceOpDef): Kernel {
 function argKernel(op: ArgOpDef, sign: 1 | -1): Kernel {
   return wasmKernel(op, {
     dtypes: ["float32", "int32", "int64", "bool"],
-    run(ctx) {
-      const x = wasmBuffer(ctx.inputs[0]);
-      const { outer, dim, inner } = resolveArgAxis(
-        x.shape,
-        intScalar(ctx.hostInput(1), "dimension"),
-      );
-      const out = wasmBuffer(ctx.output(0));
-      const wide = ctx.attrs.output_type === "int64" ? 1 : 0;
-      const words = [x.ptr, out.ptr, dtypeCode(x.dtype), sign, outer, dim, inner, wide];
-      ctx.device.launch(Task.task_arg_reduce, outer, words, outer * dim * inner);
+    create({ inputs: [x], attrs }) {
+      const dt = dtypeCode(x.dtype), wide = attrs.output_type === "int64" ? 1 : 0;
+      return {
+        run(ctx) {
+          const x = ctx.inputs[0];
+          const { outer, dim, inner } = resolveArgAxis(
+            x.shape,
+            intScalar(ctx.hostInput(1), "dimension"),
+          );
+          const out = ctx.output(0);
+          const words = [x.ptr, out.ptr, dt, sign, outer, dim, inner, wide];
+          ctx.device.launch(Task.task_arg_reduce, outer, words, outer * dim * inner);
+        },
+      };
     },
   });
 }

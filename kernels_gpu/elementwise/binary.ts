@@ -3,7 +3,8 @@
  * (bool results) and logic. Integer division and modulo floor as TensorFlow's do, computed on
  * magnitudes as u32: WGSL's i32 `/` and `%` of negative operands become GLSL's on the GL backend,
  * where they are undefined (llvmpipe gave -7 floordiv 3 = -2). Maximum and Minimum propagate NaN,
- * which WGSL's max/min leave undefined. Integer Pow runs on REF, which refuses negative
+ * which WGSL's max/min leave undefined; comparisons with NaN are false (NotEqual true) and float
+ * FloorMod is an exact fmod (math_wgsl.ts). Integer Pow runs on REF, which refuses negative
  * exponents as TensorFlow does (a shader cannot raise an error).
  */
 import type { DType } from "../../core/dtype.ts";
@@ -14,7 +15,7 @@ import type { GpuKernel } from "../../devices/webgpu/device.ts";
 import { ARITHMETIC, defineGpuKernel, FLOATS, floatTolerance, staticBinding } from "../kernel.ts";
 import { computeType } from "../wgsl.ts";
 import { mapDispatch, type MapFunction, predictMap } from "./map.ts";
-import { POW } from "./math_wgsl.ts";
+import { FMOD, NAN, POW } from "./math_wgsl.ts";
 
 interface BinaryEntry {
   op: B.BinaryOpDef;
@@ -58,11 +59,27 @@ fn floor_mod_i(a: i32, b: i32) -> i32 {
   let m = bitcast<i32>(select(ub - r, r, (a < 0) == (b < 0)));
   return select(m, -m, b < 0);
 }`;
-const FLOOR_MOD = `
+/**
+ * TensorFlow's float FloorMod: r = fmod(a, b), plus b when r is nonzero and its sign differs
+ * from b's (signs and zero read on the bits; r + b is one float32 rounding, as TensorFlow's).
+ */
+const FLOOR_MOD = FMOD + `
 fn floor_mod_f(a: f32, b: f32) -> f32 {
-  let r = a % b;
-  return select(r, r + b, r != 0.0 && ((r < 0.0) != (b < 0.0)));
+  let r = fmod_(a, b);
+  let rb = bitcast<u32>(r);
+  let moves = (rb & 0x7fffffffu) != 0u && !is_nan(r) &&
+    ((rb ^ bitcast<u32>(b)) & 0x80000000u) != 0u;
+  return select(r, r + b, moves);
 }`;
+
+/**
+ * Float comparisons are false when either operand is NaN (NotEqual true), as IEEE's; WGSL lets
+ * a compiler assume no NaN (the GL backend gave NotEqual(NaN, -1) = false), so NaN is tested on
+ * the bits first.
+ */
+function ordered(compare: string): string {
+  return `!(is_nan(a) || is_nan(b)) && ${compare}`;
+}
 
 /**
  * Float FloorDiv as TensorFlow: the quotient rounded to the dtype (16-bit floats compute in f32
@@ -97,17 +114,15 @@ const ENTRIES: BinaryEntry[] = [
     float: "floor_mod_f(a, b)",
     int: "floor_mod_i(a, b)",
     helpers: FLOOR_MOD + INT_DIV,
-    tol: { ulps: 4, atol: 2e-6 },
-    reason: "WGSL's float % is a - b * trunc(a / b), not an exact fmod",
   },
   {
     op: B.Maximum,
-    float: "select(max(a, b), a + b, is_nan(a) || is_nan(b))",
+    float: `select(max(a, b), ${NAN}, is_nan(a) || is_nan(b))`,
     int: "max(a, b)",
   },
   {
     op: B.Minimum,
-    float: "select(min(a, b), a + b, is_nan(a) || is_nan(b))",
+    float: `select(min(a, b), ${NAN}, is_nan(a) || is_nan(b))`,
     int: "min(a, b)",
   },
   {
@@ -124,12 +139,18 @@ const ENTRIES: BinaryEntry[] = [
     tol: { ulps: 2 },
     reason: "the difference rounds to float32 before it is squared",
   },
-  { op: B.Equal, float: "a == b", int: "a == b", also: ["bool"], bool: true },
-  { op: B.NotEqual, float: "a != b", int: "a != b", also: ["bool"], bool: true },
-  { op: B.Less, float: "a < b", int: "a < b", bool: true },
-  { op: B.LessEqual, float: "a <= b", int: "a <= b", bool: true },
-  { op: B.Greater, float: "a > b", int: "a > b", bool: true },
-  { op: B.GreaterEqual, float: "a >= b", int: "a >= b", bool: true },
+  { op: B.Equal, float: ordered("a == b"), int: "a == b", also: ["bool"], bool: true },
+  {
+    op: B.NotEqual,
+    float: "is_nan(a) || is_nan(b) || a != b",
+    int: "a != b",
+    also: ["bool"],
+    bool: true,
+  },
+  { op: B.Less, float: ordered("a < b"), int: "a < b", bool: true },
+  { op: B.LessEqual, float: ordered("a <= b"), int: "a <= b", bool: true },
+  { op: B.Greater, float: ordered("a > b"), int: "a > b", bool: true },
+  { op: B.GreaterEqual, float: ordered("a >= b"), int: "a >= b", bool: true },
   { op: B.LogicalAnd, int: "a & b", also: ["bool"] },
   { op: B.LogicalOr, int: "a | b", also: ["bool"] },
 ];

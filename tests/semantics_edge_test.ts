@@ -45,7 +45,21 @@ import { MaxPool } from "../core/ops/pool.ts";
 import { OneHot, SelectV2 } from "../core/ops/select.ts";
 import { Slice } from "../core/ops/slice.ts";
 import { Transpose } from "../core/ops/transpose.ts";
-import { Abs, Cos, Exp, Neg, Relu, Relu6, Sign, Sin, Square } from "../core/ops/unary.ts";
+import {
+  Abs,
+  Cos,
+  Exp,
+  Log,
+  Log1p,
+  Neg,
+  Relu,
+  Relu6,
+  Rsqrt,
+  Sign,
+  Sin,
+  Sqrt,
+  Square,
+} from "../core/ops/unary.ts";
 import type { NumericDType } from "../core/dtype.ts";
 import { numbers, Tensor } from "../core/tensor.ts";
 import "../mod.ts";
@@ -137,6 +151,11 @@ const EXP_X = F32([
   Infinity,
   -Infinity,
 ]);
+// Log of subnormals (llvmpipe's log read 1e-40 as -88.02), zeros, negatives, specials and near 1
+// (where WGSL bounds log only absolutely); Log1p below 2^-24 and at -1 and below.
+const LOG_X = F32([1e-40, 1.4e-45, 5e-39, 0, -0, -1, Infinity, NaN, 1.0001, 0.75, 1.9, 3, 1e30]);
+const LOG1P_X = F32([1.4e-45, 1e-40, -1e-30, -1, -2, Infinity, -0.75, 3, 0.25]);
+const SQRT_X = F32([-1, -0, 0, 1e-40, -Infinity, Infinity, 2]);
 // FloorMod: quotients past 2^24 (where a - b trunc(a / b) is wrong), signs, specials.
 const MOD_X = F32([1e17, -1e17, 1e38, -3e38, 5.5, -5.5, 5.5, 7, -1, 1, Infinity, 3, 2.5e-44]);
 const MOD_Y = F32([
@@ -183,6 +202,22 @@ const CASES: EdgeCase[] = [
     inputs: [f32([4], [NaN, 1, NaN, 2]), f32([4], [1, NaN, NaN, -3])],
     expect: [[NaN, NaN, NaN, -3]],
   },
+  // MaxPool propagates NaN (TensorFlow's and the reference's max): the row-cached program with
+  // vec4 channels (unit stride, 4 channels) and the general one (stride 2, 1 channel).
+  {
+    name: "MaxPool propagates NaN (vec4 channels, unit stride)",
+    op: MaxPool,
+    inputs: [f32([1, 1, 3, 4], [NaN, 1, 2, -Infinity, 5, NaN, 0, -1, 3, 3, NaN, -2])],
+    attrs: { ksize: [1, 1, 2, 1], strides: [1, 1, 1, 1], padding: "VALID" },
+    expect: [[NaN, NaN, 2, -1, 5, NaN, NaN, -1]],
+  },
+  {
+    name: "MaxPool propagates NaN (strided)",
+    op: MaxPool,
+    inputs: [f32([1, 1, 6, 1], [NaN, 1, 2, NaN, 4, 3])],
+    attrs: { ksize: [1, 1, 2, 1], strides: [1, 1, 2, 1], padding: "VALID" },
+    expect: [[NaN, NaN, 4]],
+  },
   {
     name: "Sin of large arguments",
     op: Sin,
@@ -203,6 +238,34 @@ const CASES: EdgeCase[] = [
     inputs: [f32([EXP_X.length], EXP_X)],
     expect: [at32(EXP_X, Math.exp)],
     rtol: 3e-7,
+  },
+  {
+    name: "Log of subnormals, zeros, negatives and specials",
+    op: Log,
+    inputs: [f32([LOG_X.length], LOG_X)],
+    expect: [at32(LOG_X, Math.log)],
+    rtol: 1e-6,
+  },
+  {
+    name: "Log1p of tiny values, -1 and below",
+    op: Log1p,
+    inputs: [f32([LOG1P_X.length], LOG1P_X)],
+    expect: [at32(LOG1P_X, Math.log1p)],
+    rtol: 1e-6,
+  },
+  {
+    name: "Sqrt of negatives, zeros, subnormals and Inf",
+    op: Sqrt,
+    inputs: [f32([SQRT_X.length], SQRT_X)],
+    expect: [at32(SQRT_X, Math.sqrt)],
+    rtol: 5e-7,
+  },
+  {
+    name: "Rsqrt of negatives, zeros, subnormals and Inf",
+    op: Rsqrt,
+    inputs: [f32([SQRT_X.length], SQRT_X)],
+    expect: [at32(SQRT_X, (x) => 1 / Math.sqrt(x))],
+    rtol: 5e-7,
   },
   {
     name: "float32 FloorMod is exact for large quotients",

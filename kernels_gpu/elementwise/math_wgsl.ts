@@ -41,15 +41,38 @@ fn exp_(x: f32) -> f32 {
   return bitcast<f32>(u32(round(ldexp(y, k + 149))));
 }`;
 
-export const LOG1P = `
-fn log1p_(x: f32) -> f32 {
-  if (x < -0.5 || x > 1.0) { return log(1.0 + x); }
-  // log(1 + x) = 2 atanh(s), s = x / (2 + x), |s| <= 1/3: 2 (s + s^3/3 + s^5/5 + ...)
+/**
+ * log(x) and log1p(x). WGSL bounds log only absolutely (2^-21) on [0.5, 2], where log(x) is
+ * log1p(x - 1) (x - 1 is exact there) by a series; elsewhere WGSL's log is within 3 ULPs. A
+ * subnormal x is its significand times 2^-149 (llvmpipe's log read it as 2^-127 times a
+ * fraction: log(1e-40) gave -88.02, not -92.10); zero, negative, infinite and NaN arguments are
+ * decided on the bits.
+ */
+export const LOG = `
+fn log1p_series(x: f32) -> f32 {
+  // log(1 + x) = 2 atanh(s), s = x / (2 + x), |s| <= 1/3 for x in [-0.5, 1]:
+  // 2 (s + s^3/3 + s^5/5 + ...); below 2^-24, log1p(x) rounds to x (s = x/2 would underflow).
+  if (abs(x) < 5.9604644775390625e-8) { return x; }
   let s = x / (2.0 + x);
   let s2 = s * s;
   var sum = 0.0;
   for (var k = 21; k >= 3; k -= 2) { sum = (sum + 1.0 / f32(k)) * s2; }
   return 2.0 * s * (1.0 + sum);
+}
+fn log_(x: f32) -> f32 {
+  let b = bitcast<u32>(x);
+  if ((b & 0x7fffffffu) == 0u) { return -bitcast<f32>(F32_INF); }
+  // Negative (sign bit set), NaN, +Inf.
+  if (b >= F32_INF) { return select(${NAN}, x, b == F32_INF); }
+  // Subnormal: log(b) - 149 ln 2, the constant in two parts.
+  if (b < 0x800000u) { return (log(f32(b)) - 103.2789306640625) + 7.606306553498143e-7; }
+  if (x >= 0.5 && x <= 2.0) { return log1p_series(x - 1.0); }
+  return log(x);
+}
+fn log1p_(x: f32) -> f32 {
+  if (is_nan(x)) { return x; }
+  if (x < -0.5 || x > 1.0) { return log_(1.0 + x); }
+  return log1p_series(x);
 }`;
 
 export const EXPM1 = `

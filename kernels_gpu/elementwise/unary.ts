@@ -12,7 +12,7 @@ import type { GpuKernel } from "../../devices/webgpu/device.ts";
 import { defineGpuKernel, FLOATS, floatTolerance, staticBinding } from "../kernel.ts";
 import { computeType } from "../wgsl.ts";
 import { mapDispatch, type MapFunction, predictMap } from "./map.ts";
-import { ERF, EXP, EXPM1, LOG1P, SIN_COS, TANH } from "./math_wgsl.ts";
+import { ERF, EXP, EXPM1, LOG, NAN, SIN_COS, TANH } from "./math_wgsl.ts";
 
 interface UnaryEntry {
   op: OpDef<{ T: DType }>;
@@ -50,10 +50,16 @@ const ENTRIES: UnaryEntry[] = [
     reason: "Cephes' expf in float32 (measured within 1 ULP of float64 exp; WGSL's exp allows " +
       "3 + 2|x| ULPs)",
   },
-  { op: U.Log, float: "log(x)", tol: { ulps: 8, atol: 2e-7 }, reason: APPROX },
-  { op: U.Log1p, float: "log1p_(x)", helpers: LOG1P, tol: { ulps: 8, atol: 2e-7 }, reason: APPROX },
-  { op: U.Sqrt, float: "sqrt(x)", tol: { ulps: 4 }, reason: APPROX },
-  { op: U.Rsqrt, float: "1.0 / sqrt(x)", tol: { ulps: 4 }, reason: APPROX },
+  { op: U.Log, float: "log_(x)", helpers: LOG, tol: { ulps: 8, atol: 2e-7 }, reason: APPROX },
+  { op: U.Log1p, float: "log1p_(x)", helpers: LOG, tol: { ulps: 8, atol: 2e-7 }, reason: APPROX },
+  // WGSL leaves sqrt of a negative undefined: NaN, as IEEE's (x < 0 is false for -0 and NaN).
+  { op: U.Sqrt, float: `select(sqrt(x), ${NAN}, x < 0.0)`, tol: { ulps: 4 }, reason: APPROX },
+  {
+    op: U.Rsqrt,
+    float: `select(1.0 / sqrt(x), ${NAN}, x < 0.0)`,
+    tol: { ulps: 4 },
+    reason: APPROX,
+  },
   { op: U.Square, float: "x * x", int: "x * x" },
   { op: U.Reciprocal, float: "1.0 / x", tol: { ulps: 3 }, reason: "WGSL division is 2.5 ULP" },
   { op: U.Tanh, float: "tanh_(x)", helpers: TANH, tol: { ulps: 8, atol: 1e-7 }, reason: APPROX },
@@ -89,7 +95,7 @@ const ENTRIES: UnaryEntry[] = [
   {
     op: U.Softplus,
     float: "select(log1p_(exp_(x)), x + log1p_(exp_(-x)), x > 0.0)",
-    helpers: LOG1P + EXP,
+    helpers: LOG + EXP,
     tol: { ulps: 8, atol: 2e-7 },
     reason: APPROX,
   },

@@ -14,6 +14,7 @@ import type { WebGpuDevice } from "../../devices/webgpu/device.ts";
 import type { Program } from "../../devices/webgpu/program.ts";
 import { bindingOf, defineGpuKernel, FLOATS, staticBinding } from "../kernel.ts";
 import { dotTolerance } from "../matmul/matmul.ts";
+import { dotOverflow } from "../overflow.ts";
 import { gemmGrid, gemmProgram, gemmStrategy, vec4Rows } from "../matmul/gemm.ts";
 import { type Binding, load } from "../wgsl.ts";
 
@@ -108,4 +109,5 @@ export const conv2dKernel = defineGpuKernel(Conv2D, {
     const [x, f] = c.inputs;
     return dotTolerance(f.shape[0] * f.shape[1] * f.shape[2], numbers(x), numbers(f), x.dtype);
   },
+  differs: [dotOverflow((c) => c.inputs[1].shape[0] * c.inputs[1].shape[1] * c.inputs[1].shape[2])],
 });

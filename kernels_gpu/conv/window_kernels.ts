@@ -9,6 +9,7 @@ import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { WebGpuDevice } from "../../devices/webgpu/device.ts";
 import { ARITHMETIC, defineGpuKernel, FLOATS, staticBinding } from "../kernel.ts";
 import { dotTolerance } from "../matmul/matmul.ts";
+import { dotOverflow } from "../overflow.ts";
 import { rowWidth, windowDispatch, type WindowOp, windowProgram, windowVec4 } from "./window.ts";
 
 /** The program a node will use, from the static channel count. */
@@ -49,6 +50,7 @@ export const depthwiseKernel = defineGpuKernel(DepthwiseConv2dNative, {
     const [x, f] = c.inputs;
     return dotTolerance(f.shape[0] * f.shape[1], numbers(x), numbers(f), x.dtype);
   },
+  differs: [dotOverflow((c) => c.inputs[1].shape[0] * c.inputs[1].shape[1])],
 });
 
 export const maxPoolKernel = defineGpuKernel(MaxPool, {
@@ -76,6 +78,7 @@ export const avgPoolKernel = defineGpuKernel(AvgPool, {
     const x = numbers(c.inputs[0]);
     return dotTolerance(kh * kw, x, [1], c.inputs[0].dtype);
   },
+  differs: [dotOverflow((c) => c.attrs.ksize[1] * c.attrs.ksize[2], true)],
 });
 
 export const WINDOW_KERNELS = [depthwiseKernel, maxPoolKernel, avgPoolKernel];

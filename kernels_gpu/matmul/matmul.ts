@@ -14,6 +14,7 @@ import type { WebGpuDevice } from "../../devices/webgpu/device.ts";
 import type { Dispatch, Program } from "../../devices/webgpu/program.ts";
 import { ARITHMETIC, bindingOf, defineGpuKernel, staticBinding, widenFor16 } from "../kernel.ts";
 import { broadcastStrides } from "../elementwise/map.ts";
+import { dotOverflow } from "../overflow.ts";
 import { type Binding, computeType, dimFields, load } from "../wgsl.ts";
 import { gemmGrid, gemmProgram, gemmStrategy, vec4Rows } from "./gemm.ts";
 
@@ -126,11 +127,18 @@ export function dotTolerance(
   });
 }
 
+/** The length of a product's dot products. */
+function innerDim(transposeAttr: string) {
+  return (c: KernelCase<Attrs>): number => {
+    const x = c.inputs[0];
+    return c.attrs[transposeAttr] ? x.shape[x.rank - 2] : x.shape[x.rank - 1];
+  };
+}
+
 function matmulTolerance(transposeAttr: string) {
   return (c: KernelCase<Attrs>): Tolerance => {
     const [x, y] = c.inputs;
-    const k = c.attrs[transposeAttr] ? x.shape[x.rank - 2] : x.shape[x.rank - 1];
-    return dotTolerance(k, numbers(x), numbers(y), x.dtype);
+    return dotTolerance(innerDim(transposeAttr)(c), numbers(x), numbers(y), x.dtype);
   };
 }
 
@@ -156,6 +164,7 @@ export const matMulKernel = defineGpuKernel(MatMul, {
     return [matmulProgram(device, f, staticBinding(device, a), staticBinding(device, b), out)];
   },
   tolerance: matmulTolerance("transpose_a"),
+  differs: [dotOverflow(innerDim("transpose_a"))],
 });
 
 export const batchMatMulKernel = defineGpuKernel(BatchMatMulV2, {
@@ -176,6 +185,7 @@ export const batchMatMulKernel = defineGpuKernel(BatchMatMulV2, {
     return [matmulProgram(device, f, staticBinding(device, x), staticBinding(device, y), out)];
   },
   tolerance: matmulTolerance("adj_x"),
+  differs: [dotOverflow(innerDim("adj_x"))],
 });
 
 export const MATMUL_KERNELS = [matMulKernel, batchMatMulKernel];

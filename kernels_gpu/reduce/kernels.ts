@@ -35,6 +35,7 @@ import {
   widenFor16,
 } from "../kernel.ts";
 import { stridedDispatch } from "../movement/strided.ts";
+import { prodOverflow, sumOverflow } from "../overflow.ts";
 import { computeType, linearGrid } from "../wgsl.ts";
 import {
   argProgram,
@@ -142,6 +143,11 @@ function reduceKernel(op: ReduceOpDef) {
       return [rowsProgram(kind, x, out, true), colsProgram(kind, x, out)];
     },
     tolerance: reduceTolerance(kind),
+    differs: kind === "Sum" || kind === "Mean"
+      ? [sumOverflow()]
+      : kind === "Prod"
+      ? [prodOverflow()]
+      : undefined,
   });
 }
 

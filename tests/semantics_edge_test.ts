@@ -219,6 +219,13 @@ const CASES: EdgeCase[] = [
     expect: [[NaN, NaN, 4]],
   },
   {
+    name: "Cast of NaN, -0, Inf and a subnormal to bool",
+    op: Cast,
+    inputs: [f32([4], [NaN, -0, Infinity, 1e-40])],
+    attrs: { DstT: "bool" },
+    expect: [[1, 0, 1, 1]],
+  },
+  {
     name: "Sin of large arguments",
     op: Sin,
     inputs: [f32([TRIG_X.length], TRIG_X)],

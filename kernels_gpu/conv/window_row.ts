@@ -57,7 +57,8 @@ export function rowWindowProgram(
     }
     for (const p of ps) {
       const c = p + f;
-      if (op === "depthwise") lines.push(`    acc${p} += x${c} * f${f};`);
+      // Padding taps are skipped, not multiplied as 0: 0 · Inf would be NaN.
+      if (op === "depthwise") lines.push(`    if (ok${c}) { acc${p} += x${c} * f${f}; }`);
       else if (op === "max") {
         lines.push(
           `    if (ok${c}) { acc${p} = max_nan(acc${p}, x${c}); }`,

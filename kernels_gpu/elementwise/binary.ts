@@ -8,11 +8,20 @@
  * exponents as TensorFlow does (a shader cannot raise an error).
  */
 import type { DType } from "../../core/dtype.ts";
-import type { Tolerance } from "../../core/kernel.ts";
+import type { KernelCase, Tolerance } from "../../core/kernel.ts";
+import type { Attrs } from "../../core/op.ts";
+import { numbers } from "../../core/tensor.ts";
 import * as B from "../../core/ops/binary.ts";
 import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { GpuKernel } from "../../devices/webgpu/device.ts";
-import { ARITHMETIC, defineGpuKernel, FLOATS, floatTolerance, staticBinding } from "../kernel.ts";
+import {
+  ARITHMETIC,
+  defineGpuKernel,
+  FLOATS,
+  floatTolerance,
+  staticBinding,
+  widenFor16,
+} from "../kernel.ts";
 import { computeType } from "../wgsl.ts";
 import { mapDispatch, type MapFunction, predictMap } from "./map.ts";
 import { FMOD, NAN, POW } from "./math_wgsl.ts";
@@ -28,7 +37,8 @@ interface BinaryEntry {
   /** Comparisons: the expression is a bool, stored as 0/1. */
   bool?: boolean;
   helpers?: string;
-  tol?: Omit<Tolerance, "reason">;
+  /** The bound, or a bound per case (Pow's depends on its operands). */
+  tol?: Omit<Tolerance, "reason"> | ((c: KernelCase<Attrs>) => Omit<Tolerance, "reason">);
   reason?: string;
 }
 
@@ -91,6 +101,30 @@ function floatFloorDiv(dtype: DType): string {
   return "floor(a / b)";
 }
 
+/**
+ * WGSL's pow(x, y) (pow_ calls it for finite x != 0, y) is bounded only as exp2(y log2(x)):
+ * log2 within 3 ULPs, or 2^-21 absolute on [0.5, 2]; t = y log2(x) rounds (1/2 ULP); exp2(t)
+ * within 3 + 2|t| ULPs. An absolute error d in t is a relative error ln2·d in the result, at most
+ * ln2·d·2^24 ULPs: 3|t|·2^-23 + |t|·2^-24 from log2 and the product (4.9|t| ULPs), or
+ * |y|·2^-21 + |t|·2^-24 on [0.5, 2] (5.6|y| + 0.7|t| ULPs). With the final rounding:
+ * 4 + 7|t| ULPs, plus 6|y| for bases in [0.5, 2], over the case's largest |y| and |log2 |x||.
+ */
+function powTolerance(c: KernelCase<Attrs>): Omit<Tolerance, "reason"> {
+  const xs = numbers(c.inputs[0]), ys = numbers(c.inputs[1]);
+  let maxLog = 0, nearOne = false, maxY = 0;
+  for (let i = 0; i < xs.length; i++) {
+    const a = Math.abs(xs[i]);
+    if (a === 0 || !Number.isFinite(a)) continue;
+    maxLog = Math.max(maxLog, Math.abs(Math.log2(a)));
+    if (a >= 0.5 && a <= 2) nearOne = true;
+  }
+  for (let i = 0; i < ys.length; i++) {
+    if (Number.isFinite(ys[i])) maxY = Math.max(maxY, Math.abs(ys[i]));
+  }
+  const ulps = 4 + 7 * maxY * maxLog + (nearOne ? 6 * maxY : 0);
+  return { ulps: Math.max(16, Math.ceil(ulps)), atol: 1e-6 };
+}
+
 const ENTRIES: BinaryEntry[] = [
   { op: B.AddV2, float: "a + b", int: "a + b" },
   { op: B.Sub, float: "a - b", int: "a - b" },
@@ -129,8 +163,8 @@ const ENTRIES: BinaryEntry[] = [
     op: B.Pow,
     float: "pow_(a, b)",
     helpers: POW,
-    tol: { ulps: 16, atol: 1e-6 },
-    reason: "WGSL's pow is exp2(b * log2(a)), a few ULPs from the float64 result",
+    tol: powTolerance,
+    reason: "WGSL's pow is exp2(b log2(a)), its error growing with |b log2(a)| (powTolerance)",
   },
   {
     op: B.SquaredDifference,
@@ -191,8 +225,15 @@ function kernelFor(e: BinaryEntry): GpuKernel {
       );
       return p ? [p] : [];
     },
-    tolerance: floatTolerance(e.tol ?? {}, e.reason ?? "float32 arithmetic, rounded once"),
+    tolerance: tolerance(e),
   });
+}
+
+function tolerance(e: BinaryEntry) {
+  const reason = e.reason ?? "float32 arithmetic, rounded once";
+  const tol = e.tol;
+  if (typeof tol !== "function") return floatTolerance(tol ?? {}, reason);
+  return (c: KernelCase<Attrs>): Tolerance => widenFor16(c.inputs[0]?.dtype, { ...tol(c), reason });
 }
 
 export const BINARY_KERNELS: readonly GpuKernel[] = ENTRIES.map(kernelFor);

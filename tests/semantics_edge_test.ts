@@ -309,6 +309,18 @@ const CASES: EdgeCase[] = [
     expect: [[LN2], [-0.5, 0.5]],
     rtol: 1e-5,
   },
+  // A -Inf logit: TensorFlow's sparse loss is log(sum) - d[label] alone, Inf when the label's
+  // logit is -Inf and finite when another's is (no 0 · Inf term).
+  {
+    name: "SparseSoftmaxCrossEntropyWithLogits with a -Inf logit",
+    op: SparseSoftmaxCrossEntropyWithLogits,
+    inputs: [f32([2, 3], [0, -Infinity, 1, 0, -Infinity, 1]), i32([2], [1, 0])],
+    expect: [
+      [Infinity, Math.log(1 + Math.E)],
+      [1 / (1 + Math.E), -1, Math.E / (1 + Math.E), 1 / (1 + Math.E) - 1, 0, Math.E / (1 + Math.E)],
+    ],
+    rtol: 1e-5,
+  },
   // 3. A row holding +Inf: Inf - Inf is NaN, the row's sum is NaN, so the whole row is NaN.
   {
     name: "Softmax of a row with +Inf",

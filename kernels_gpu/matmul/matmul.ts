@@ -115,9 +115,14 @@ export function dotTolerance(
   b: ArrayLike<number>,
   dtype: DType,
 ): Tolerance {
+  // Finite values only: a NaN or ±Inf term makes its output NaN or ±Inf, compared exactly, and
+  // must not turn every other output's bound into NaN.
   const maxAbs = (v: ArrayLike<number>) => {
     let m = 0;
-    for (let i = 0; i < v.length; i++) m = Math.max(m, Math.abs(v[i]));
+    for (let i = 0; i < v.length; i++) {
+      const a = Math.abs(v[i]);
+      if (a > m && a !== Infinity) m = a;
+    }
     return m;
   };
   return widenFor16(dtype, {

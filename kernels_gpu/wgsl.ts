@@ -123,6 +123,21 @@ fn wrap_u8(x: i32) -> i32 { return x & 255; }
 fn to_bool(x: i32) -> i32 { return select(0, 1, x != 0); }
 `;
 
+/**
+ * `max_nan(a, b)` for a compute type (or vec4 of it): max that propagates NaN, as TensorFlow's
+ * MaxPool and the reference's Math.max. WGSL's max leaves NaN undefined and `x != x` may be
+ * folded to false, so NaN is tested on the bits, per component.
+ */
+export function maxNanHelper(type: "f32" | "i32", vec4: boolean): string {
+  const v = vec4 ? `vec4<${type}>` : type;
+  if (type === "i32") return `fn max_nan(a: ${v}, b: ${v}) -> ${v} { return max(a, b); }`;
+  const u = vec4 ? "vec4<u32>" : "u32";
+  return `fn nan_of(x: ${v}) -> ${vec4 ? "vec4<bool>" : "bool"} {
+  return (bitcast<${u}>(x) & ${u}(0x7fffffffu)) > ${u}(F32_INF);
+}
+fn max_nan(a: ${v}, b: ${v}) -> ${v} { return select(max(a, b), a + b, nan_of(a) | nan_of(b)); }`;
+}
+
 /** Workgroups for `n` invocations of `size` each: x up to `max`, the rest along y. */
 export function linearGrid(n: number, size: number, max: number): [number, number] {
   const groups = Math.ceil(n / size);

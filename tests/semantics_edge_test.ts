@@ -18,9 +18,13 @@ import {
   FloorDiv,
   FloorMod,
   Greater,
+  GreaterEqual,
   Less,
+  LessEqual,
   Maximum,
+  Minimum,
   Mul,
+  NotEqual,
   Pow,
   SquaredDifference,
   Sub,
@@ -41,7 +45,21 @@ import { MaxPool } from "../core/ops/pool.ts";
 import { OneHot, SelectV2 } from "../core/ops/select.ts";
 import { Slice } from "../core/ops/slice.ts";
 import { Transpose } from "../core/ops/transpose.ts";
-import { Abs, Neg, Relu, Relu6, Sign, Square } from "../core/ops/unary.ts";
+import {
+  Abs,
+  Cos,
+  Exp,
+  Log,
+  Log1p,
+  Neg,
+  Relu,
+  Relu6,
+  Rsqrt,
+  Sign,
+  Sin,
+  Sqrt,
+  Square,
+} from "../core/ops/unary.ts";
 import type { NumericDType } from "../core/dtype.ts";
 import { numbers, Tensor } from "../core/tensor.ts";
 import "../mod.ts";
@@ -84,6 +102,77 @@ const P53 = 2n ** 53n, TOP64 = 2n ** 63n - 1n, BOTTOM64 = -(2n ** 63n);
 /** WebGPU keeps int64 in int32 storage (devices/webgpu/storage.ts) and refuses larger values. */
 const GPU_INT32_STORAGE = { WEBGPU: { error: /does not fit the WebGPU device's int32 storage/ } };
 const bool = (shape: number[], v: boolean[]) => Tensor.fromNumbers("bool", shape, v.map(Number));
+/** float32 values as the device sees them, and a float64 function of them rounded to float32. */
+const F32 = (v: number[]) => v.map(Math.fround);
+const at32 = (v: number[], f: (x: number) => number) => F32(v).map((x) => Math.fround(f(x)));
+/** TensorFlow's float FloorMod: fmod (exact), moved into the divisor's sign. */
+function floorMod64(x: number, y: number): number {
+  const r = x % y;
+  return Math.fround(r !== 0 && (r < 0) !== (y < 0) ? r + y : r);
+}
+// Comparisons with a NaN operand: pairs (NaN, -1), (NaN, NaN), (1, NaN), (-1, -1).
+const CMP_A = [NaN, NaN, 1, -1], CMP_B = [-1, NaN, NaN, -1];
+const compareCase = (op: OpDef, want: boolean[]): EdgeCase => ({
+  name: `${op.name} with NaN operands`,
+  op,
+  inputs: [f32([4], CMP_A), f32([4], CMP_B)],
+  expect: [want.map(Number)],
+});
+// Sin and Cos far from 0, where WGSL's sin and cos are unbounded: the reference's float64
+// sin/cos reduce exactly, as TensorFlow's float32 kernels do (Eigen's psin reduces by π/2 in
+// float32 pieces, exact up to float32's maximum).
+const TRIG_X = F32([
+  1e38,
+  -1e38,
+  3.4028234663852886e38,
+  1e17,
+  1.2e4,
+  3.1415927,
+  -1.5707964,
+  0.785398,
+  0.5,
+  -0,
+  16367173 * 2 ** 72,
+  6.2831855,
+  100,
+]);
+// Exp near overflow, into subnormal results and at the specials.
+const EXP_X = F32([
+  88.72,
+  88.5,
+  -87.3,
+  -80,
+  50.5,
+  -50.5,
+  0.3,
+  -0.3,
+  1e-30,
+  NaN,
+  Infinity,
+  -Infinity,
+]);
+// Log of subnormals (llvmpipe's log read 1e-40 as -88.02), zeros, negatives, specials and near 1
+// (where WGSL bounds log only absolutely); Log1p below 2^-24 and at -1 and below.
+const LOG_X = F32([1e-40, 1.4e-45, 5e-39, 0, -0, -1, Infinity, NaN, 1.0001, 0.75, 1.9, 3, 1e30]);
+const LOG1P_X = F32([1.4e-45, 1e-40, -1e-30, -1, -2, Infinity, -0.75, 3, 0.25]);
+const SQRT_X = F32([-1, -0, 0, 1e-40, -Infinity, Infinity, 2]);
+// FloorMod: quotients past 2^24 (where a - b trunc(a / b) is wrong), signs, specials.
+const MOD_X = F32([1e17, -1e17, 1e38, -3e38, 5.5, -5.5, 5.5, 7, -1, 1, Infinity, 3, 2.5e-44]);
+const MOD_Y = F32([
+  3.97,
+  3.97,
+  -0.3,
+  7.1e-3,
+  -2,
+  2,
+  Infinity,
+  -Infinity,
+  Infinity,
+  0,
+  2,
+  NaN,
+  2e-45,
+]);
 
 const CASES: EdgeCase[] = [
   // 1. TensorFlow's Relu is max(x, 0) propagating NaN.
@@ -94,6 +183,103 @@ const CASES: EdgeCase[] = [
     expect: [[NaN, 0, 2, 0]],
   },
   { name: "Relu6(NaN) is NaN", op: Relu6, inputs: [f32([3], [NaN, 7, -1])], expect: [[NaN, 6, 0]] },
+  // Comparisons with NaN are false, except NotEqual; Maximum and Minimum propagate NaN.
+  compareCase(Equal, [false, false, false, true]),
+  compareCase(NotEqual, [true, true, true, false]),
+  compareCase(Less, [false, false, false, false]),
+  compareCase(LessEqual, [false, false, false, true]),
+  compareCase(Greater, [false, false, false, false]),
+  compareCase(GreaterEqual, [false, false, false, true]),
+  {
+    name: "Maximum propagates NaN",
+    op: Maximum,
+    inputs: [f32([4], [NaN, 1, NaN, 2]), f32([4], [1, NaN, NaN, -3])],
+    expect: [[NaN, NaN, NaN, 2]],
+  },
+  {
+    name: "Minimum propagates NaN",
+    op: Minimum,
+    inputs: [f32([4], [NaN, 1, NaN, 2]), f32([4], [1, NaN, NaN, -3])],
+    expect: [[NaN, NaN, NaN, -3]],
+  },
+  // MaxPool propagates NaN (TensorFlow's and the reference's max): the row-cached program with
+  // vec4 channels (unit stride, 4 channels) and the general one (stride 2, 1 channel).
+  {
+    name: "MaxPool propagates NaN (vec4 channels, unit stride)",
+    op: MaxPool,
+    inputs: [f32([1, 1, 3, 4], [NaN, 1, 2, -Infinity, 5, NaN, 0, -1, 3, 3, NaN, -2])],
+    attrs: { ksize: [1, 1, 2, 1], strides: [1, 1, 1, 1], padding: "VALID" },
+    expect: [[NaN, NaN, 2, -1, 5, NaN, NaN, -1]],
+  },
+  {
+    name: "MaxPool propagates NaN (strided)",
+    op: MaxPool,
+    inputs: [f32([1, 1, 6, 1], [NaN, 1, 2, NaN, 4, 3])],
+    attrs: { ksize: [1, 1, 2, 1], strides: [1, 1, 2, 1], padding: "VALID" },
+    expect: [[NaN, NaN, 4]],
+  },
+  {
+    name: "Cast of NaN, -0, Inf and a subnormal to bool",
+    op: Cast,
+    inputs: [f32([4], [NaN, -0, Infinity, 1e-40])],
+    attrs: { DstT: "bool" },
+    expect: [[1, 0, 1, 1]],
+  },
+  {
+    name: "Sin of large arguments",
+    op: Sin,
+    inputs: [f32([TRIG_X.length], TRIG_X)],
+    expect: [at32(TRIG_X, Math.sin)],
+    rtol: 5e-7,
+  },
+  {
+    name: "Cos of large arguments",
+    op: Cos,
+    inputs: [f32([TRIG_X.length], TRIG_X)],
+    expect: [at32(TRIG_X, Math.cos)],
+    rtol: 5e-7,
+  },
+  {
+    name: "Exp near overflow and underflow",
+    op: Exp,
+    inputs: [f32([EXP_X.length], EXP_X)],
+    expect: [at32(EXP_X, Math.exp)],
+    rtol: 3e-7,
+  },
+  {
+    name: "Log of subnormals, zeros, negatives and specials",
+    op: Log,
+    inputs: [f32([LOG_X.length], LOG_X)],
+    expect: [at32(LOG_X, Math.log)],
+    rtol: 1e-6,
+  },
+  {
+    name: "Log1p of tiny values, -1 and below",
+    op: Log1p,
+    inputs: [f32([LOG1P_X.length], LOG1P_X)],
+    expect: [at32(LOG1P_X, Math.log1p)],
+    rtol: 1e-6,
+  },
+  {
+    name: "Sqrt of negatives, zeros, subnormals and Inf",
+    op: Sqrt,
+    inputs: [f32([SQRT_X.length], SQRT_X)],
+    expect: [at32(SQRT_X, Math.sqrt)],
+    rtol: 5e-7,
+  },
+  {
+    name: "Rsqrt of negatives, zeros, subnormals and Inf",
+    op: Rsqrt,
+    inputs: [f32([SQRT_X.length], SQRT_X)],
+    expect: [at32(SQRT_X, (x) => 1 / Math.sqrt(x))],
+    rtol: 5e-7,
+  },
+  {
+    name: "float32 FloorMod is exact for large quotients",
+    op: FloorMod,
+    inputs: [f32([MOD_X.length], MOD_X), f32([MOD_Y.length], MOD_Y)],
+    expect: [MOD_X.map((x, i) => floorMod64(x, MOD_Y[i]))],
+  },
   // 2. Huge logits: (x - max) - log(sum), so 1e17 + log 2 never swallows the log.
   {
     name: "Softmax of huge logits",
@@ -121,6 +307,18 @@ const CASES: EdgeCase[] = [
     op: SparseSoftmaxCrossEntropyWithLogits,
     inputs: [f32([1, 2], [1e17, 1e17]), i32([1], [0])],
     expect: [[LN2], [-0.5, 0.5]],
+    rtol: 1e-5,
+  },
+  // A -Inf logit: TensorFlow's sparse loss is log(sum) - d[label] alone, Inf when the label's
+  // logit is -Inf and finite when another's is (no 0 · Inf term).
+  {
+    name: "SparseSoftmaxCrossEntropyWithLogits with a -Inf logit",
+    op: SparseSoftmaxCrossEntropyWithLogits,
+    inputs: [f32([2, 3], [0, -Infinity, 1, 0, -Infinity, 1]), i32([2], [1, 0])],
+    expect: [
+      [Infinity, Math.log(1 + Math.E)],
+      [1 / (1 + Math.E), -1, Math.E / (1 + Math.E), 1 / (1 + Math.E) - 1, 0, Math.E / (1 + Math.E)],
+    ],
     rtol: 1e-5,
   },
   // 3. A row holding +Inf: Inf - Inf is NaN, the row's sum is NaN, so the whole row is NaN.
@@ -204,7 +402,22 @@ const CASES: EdgeCase[] = [
     inputs: [i64([1], [1]), i64([1], [-2])],
     expect: { error: /Integers to negative integer powers are not allowed/ },
   },
+  {
+    name: "int32 Pow of 0",
+    op: Pow,
+    inputs: [i32([6], [0, 0, 0, 0, 2, -3]), i32([6], [0, 1, 5, 2, 0, 3])],
+    expect: [[1, 0, 0, 0, 1, -27]],
+  },
   // 6. float Pow is C's pow.
+  {
+    name: "float32 Pow of ±0 and ±Inf bases, ±Inf exponents",
+    op: Pow,
+    inputs: [
+      f32([12], [-0, -0, -0, 0, 0, -Infinity, -Infinity, Infinity, 0.5, 2, -2, -8]),
+      f32([12], [-1, 3, 2, -2, 5, 3, -3, -1, -Infinity, -Infinity, 3, 1 / 3]),
+    ],
+    expect: [[-Infinity, -0, 0, Infinity, 0, -Infinity, -0, 0, Infinity, 0, -8, NaN]],
+  },
   {
     name: "float32 Pow follows C's pow",
     op: Pow,

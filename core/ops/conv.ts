@@ -69,7 +69,9 @@ export const DepthwiseConv2dNative: OpDef<DepthwiseConv2dNativeAttrs> = defineOp
  * padding zeros meet every tap, which is NaN for a ±Inf or NaN tap (0·Inf). Such cases are the
  * kernel's declared difference.
  */
-export function skipsPaddedTaps(device: string): Difference<DepthwiseConv2dNativeAttrs> {
+export function skipsPaddedTaps<A extends DepthwiseConv2dNativeAttrs>(
+  device: string,
+): Difference<A> {
   return {
     reason: `the ${device} kernel skips padded taps; padding zeros times a ±Inf/NaN tap give ` +
       "NaN in TensorFlow and the reference",

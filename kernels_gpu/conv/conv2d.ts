@@ -6,7 +6,7 @@
  * and reaches the shader as uniforms.
  */
 import type { Tolerance } from "../../core/kernel.ts";
-import { Conv2D } from "../../core/ops/conv.ts";
+import { Conv2D, skipsPaddedTaps } from "../../core/ops/conv.ts";
 import { convGeometry, type WindowGeometry } from "../../core/ops/conv_geometry.ts";
 import { numbers } from "../../core/tensor.ts";
 import type { WebGpuDevice } from "../../devices/webgpu/device.ts";
@@ -14,6 +14,7 @@ import type { Program } from "../../devices/webgpu/program.ts";
 import { ShapeMemo } from "../../core/shape_memo.ts";
 import { defineGpuKernel, FLOATS, NodePrograms, staticBinding } from "../kernel.ts";
 import { dotTolerance } from "../matmul/matmul.ts";
+import { dotOverflow } from "../overflow.ts";
 import { gemmGrid, gemmProgram, gemmStrategy, vec4Rows } from "../matmul/gemm.ts";
 import { type Binding, load } from "../wgsl.ts";
 
@@ -114,4 +115,8 @@ export const conv2dKernel = defineGpuKernel(Conv2D, {
     const [x, f] = c.inputs;
     return dotTolerance(f.shape[0] * f.shape[1] * f.shape[2], numbers(x), numbers(f), x.dtype);
   },
+  differs: [
+    dotOverflow((c) => c.inputs[1].shape[0] * c.inputs[1].shape[1] * c.inputs[1].shape[2]),
+    skipsPaddedTaps("WEBGPU"),
+  ],
 });

@@ -18,6 +18,7 @@ import {
   linearGrid,
   linearMain,
   load,
+  maxNanHelper,
   program,
   store,
 } from "../wgsl.ts";
@@ -81,7 +82,7 @@ export function windowProgram(
   const tap = (p: number) => {
     const xv = load("in0", "xi", x);
     if (op === "depthwise") return `acc${p} += ${xv} * fv;`;
-    if (op === "max") return `let xv = ${xv}; acc${p} = select(max(acc${p}, xv), xv, xv != xv);`;
+    if (op === "max") return `acc${p} = max_nan(acc${p}, ${xv});`;
     return `acc${p} += ${xv}; count${p} += 1.0;`;
   };
   const result = (p: number) => (op === "avg" ? `acc${p} / count${p}` : `acc${p}`);
@@ -94,6 +95,7 @@ export function windowProgram(
     uniforms: UNIFORMS,
     body: () => `
 fn neg_inf() -> f32 { return bitcast<f32>(0xff800000u); }
+${maxNanHelper(t, vec4)}
 ${linearMain(WG)}
   if (i >= u.n) { return; }
   // i counts (channel group, block of ${P} output columns, row, image), channel group fastest.

@@ -1,6 +1,6 @@
 /** DepthwiseConv2dNative, MaxPool and AvgPool on the window programs (window.ts). */
 import type { Tolerance } from "../../core/kernel.ts";
-import { DepthwiseConv2dNative } from "../../core/ops/conv.ts";
+import { DepthwiseConv2dNative, skipsPaddedTaps } from "../../core/ops/conv.ts";
 import { convGeometry } from "../../core/ops/conv_geometry.ts";
 import { AvgPool, MaxPool } from "../../core/ops/pool.ts";
 import { ShapeMemo } from "../../core/shape_memo.ts";
@@ -15,6 +15,7 @@ import {
   staticBinding,
 } from "../kernel.ts";
 import { dotTolerance } from "../matmul/matmul.ts";
+import { dotOverflow } from "../overflow.ts";
 import { rowWidth, windowDispatch, type WindowOp, windowProgram, windowVec4 } from "./window.ts";
 
 /**
@@ -62,6 +63,10 @@ export const depthwiseKernel = defineGpuKernel(DepthwiseConv2dNative, {
     const [x, f] = c.inputs;
     return dotTolerance(f.shape[0] * f.shape[1], numbers(x), numbers(f), x.dtype);
   },
+  differs: [
+    dotOverflow((c) => c.inputs[1].shape[0] * c.inputs[1].shape[1]),
+    skipsPaddedTaps("WEBGPU"),
+  ],
 });
 
 export const maxPoolKernel = defineGpuKernel(MaxPool, {
@@ -77,6 +82,7 @@ export const avgPoolKernel = defineGpuKernel(AvgPool, {
     const x = numbers(c.inputs[0]);
     return dotTolerance(kh * kw, x, [1], c.inputs[0].dtype);
   },
+  differs: [dotOverflow((c) => c.attrs.ksize[1] * c.attrs.ksize[2], true)],
 });
 
 export const WINDOW_KERNELS = [depthwiseKernel, maxPoolKernel, avgPoolKernel];

@@ -5,7 +5,15 @@
  * they share once, instead of FW per column. FW is unrolled, so it is part of the key.
  */
 import type { Program } from "../../devices/webgpu/program.ts";
-import { type Binding, computeType, linearMain, load, program, store } from "../wgsl.ts";
+import {
+  type Binding,
+  computeType,
+  linearMain,
+  load,
+  maxNanHelper,
+  program,
+  store,
+} from "../wgsl.ts";
 import type { WindowOp } from "./window.ts";
 
 /** Output columns per invocation. */
@@ -49,10 +57,11 @@ export function rowWindowProgram(
     }
     for (const p of ps) {
       const c = p + f;
-      if (op === "depthwise") lines.push(`    acc${p} += x${c} * f${f};`);
+      // Padding taps are skipped, not multiplied as 0: 0 · Inf would be NaN.
+      if (op === "depthwise") lines.push(`    if (ok${c}) { acc${p} += x${c} * f${f}; }`);
       else if (op === "max") {
         lines.push(
-          `    if (ok${c}) { acc${p} = select(max(acc${p}, x${c}), x${c}, x${c} != x${c}); }`,
+          `    if (ok${c}) { acc${p} = max_nan(acc${p}, x${c}); }`,
         );
       } else lines.push(`    if (ok${c}) { acc${p} += x${c}; count${p} += 1.0; }`);
     }
@@ -66,6 +75,7 @@ export function rowWindowProgram(
     uniforms,
     body: () => `
 fn neg_inf() -> f32 { return bitcast<f32>(0xff800000u); }
+${maxNanHelper(t, vec4)}
 ${linearMain(wg)}
   if (i >= u.n) { return; }
   let groups = u.OC / ${cv};

@@ -3,17 +3,27 @@
  * (bool results) and logic. Integer division and modulo floor as TensorFlow's do, computed on
  * magnitudes as u32: WGSL's i32 `/` and `%` of negative operands become GLSL's on the GL backend,
  * where they are undefined (llvmpipe gave -7 floordiv 3 = -2). Maximum and Minimum propagate NaN,
- * which WGSL's max/min leave undefined. Integer Pow runs on REF, which refuses negative
+ * which WGSL's max/min leave undefined; comparisons with NaN are false (NotEqual true) and float
+ * FloorMod is an exact fmod (math_wgsl.ts). Integer Pow runs on REF, which refuses negative
  * exponents as TensorFlow does (a shader cannot raise an error).
  */
 import type { DType } from "../../core/dtype.ts";
-import type { Tolerance } from "../../core/kernel.ts";
+import type { KernelCase, Tolerance } from "../../core/kernel.ts";
+import type { Attrs } from "../../core/op.ts";
+import { numbers } from "../../core/tensor.ts";
 import * as B from "../../core/ops/binary.ts";
 import type { GpuKernel } from "../../devices/webgpu/device.ts";
-import { ARITHMETIC, defineGpuKernel, FLOATS, floatTolerance, staticBinding } from "../kernel.ts";
+import {
+  ARITHMETIC,
+  defineGpuKernel,
+  FLOATS,
+  floatTolerance,
+  staticBinding,
+  widenFor16,
+} from "../kernel.ts";
 import { computeType } from "../wgsl.ts";
 import { type MapFunction, NodeMap } from "./map.ts";
-import { POW } from "./math_wgsl.ts";
+import { FMOD, NAN, POW } from "./math_wgsl.ts";
 
 interface BinaryEntry {
   op: B.BinaryOpDef;
@@ -26,7 +36,8 @@ interface BinaryEntry {
   /** Comparisons: the expression is a bool, stored as 0/1. */
   bool?: boolean;
   helpers?: string;
-  tol?: Omit<Tolerance, "reason">;
+  /** The bound, or a bound per case (Pow's depends on its operands). */
+  tol?: Omit<Tolerance, "reason"> | ((c: KernelCase<Attrs>) => Omit<Tolerance, "reason">);
   reason?: string;
 }
 
@@ -57,11 +68,27 @@ fn floor_mod_i(a: i32, b: i32) -> i32 {
   let m = bitcast<i32>(select(ub - r, r, (a < 0) == (b < 0)));
   return select(m, -m, b < 0);
 }`;
-const FLOOR_MOD = `
+/**
+ * TensorFlow's float FloorMod: r = fmod(a, b), plus b when r is nonzero and its sign differs
+ * from b's (signs and zero read on the bits; r + b is one float32 rounding, as TensorFlow's).
+ */
+const FLOOR_MOD = FMOD + `
 fn floor_mod_f(a: f32, b: f32) -> f32 {
-  let r = a % b;
-  return select(r, r + b, r != 0.0 && ((r < 0.0) != (b < 0.0)));
+  let r = fmod_(a, b);
+  let rb = bitcast<u32>(r);
+  let moves = (rb & 0x7fffffffu) != 0u && !is_nan(r) &&
+    ((rb ^ bitcast<u32>(b)) & 0x80000000u) != 0u;
+  return select(r, r + b, moves);
 }`;
+
+/**
+ * Float comparisons are false when either operand is NaN (NotEqual true), as IEEE's; WGSL lets
+ * a compiler assume no NaN (the GL backend gave NotEqual(NaN, -1) = false), so NaN is tested on
+ * the bits first.
+ */
+function ordered(compare: string): string {
+  return `!(is_nan(a) || is_nan(b)) && ${compare}`;
+}
 
 /**
  * Float FloorDiv as TensorFlow: the quotient rounded to the dtype (16-bit floats compute in f32
@@ -71,6 +98,30 @@ function floatFloorDiv(dtype: DType): string {
   if (dtype === "bfloat16") return "floor(round_bf16(a / b))";
   if (dtype === "float16") return "floor(round_f16(a / b))";
   return "floor(a / b)";
+}
+
+/**
+ * WGSL's pow(x, y) (pow_ calls it for finite x != 0, y) is bounded only as exp2(y log2(x)):
+ * log2 within 3 ULPs, or 2^-21 absolute on [0.5, 2]; t = y log2(x) rounds (1/2 ULP); exp2(t)
+ * within 3 + 2|t| ULPs. An absolute error d in t is a relative error ln2·d in the result, at most
+ * ln2·d·2^24 ULPs: 3|t|·2^-23 + |t|·2^-24 from log2 and the product (4.9|t| ULPs), or
+ * |y|·2^-21 + |t|·2^-24 on [0.5, 2] (5.6|y| + 0.7|t| ULPs). With the final rounding:
+ * 4 + 7|t| ULPs, plus 6|y| for bases in [0.5, 2], over the case's largest |y| and |log2 |x||.
+ */
+function powTolerance(c: KernelCase<Attrs>): Omit<Tolerance, "reason"> {
+  const xs = numbers(c.inputs[0]), ys = numbers(c.inputs[1]);
+  let maxLog = 0, nearOne = false, maxY = 0;
+  for (let i = 0; i < xs.length; i++) {
+    const a = Math.abs(xs[i]);
+    if (a === 0 || !Number.isFinite(a)) continue;
+    maxLog = Math.max(maxLog, Math.abs(Math.log2(a)));
+    if (a >= 0.5 && a <= 2) nearOne = true;
+  }
+  for (let i = 0; i < ys.length; i++) {
+    if (Number.isFinite(ys[i])) maxY = Math.max(maxY, Math.abs(ys[i]));
+  }
+  const ulps = 4 + 7 * maxY * maxLog + (nearOne ? 6 * maxY : 0);
+  return { ulps: Math.max(16, Math.ceil(ulps)), atol: 1e-6 };
 }
 
 const ENTRIES: BinaryEntry[] = [
@@ -96,25 +147,23 @@ const ENTRIES: BinaryEntry[] = [
     float: "floor_mod_f(a, b)",
     int: "floor_mod_i(a, b)",
     helpers: FLOOR_MOD + INT_DIV,
-    tol: { ulps: 4, atol: 2e-6 },
-    reason: "WGSL's float % is a - b * trunc(a / b), not an exact fmod",
   },
   {
     op: B.Maximum,
-    float: "select(max(a, b), a + b, is_nan(a) || is_nan(b))",
+    float: `select(max(a, b), ${NAN}, is_nan(a) || is_nan(b))`,
     int: "max(a, b)",
   },
   {
     op: B.Minimum,
-    float: "select(min(a, b), a + b, is_nan(a) || is_nan(b))",
+    float: `select(min(a, b), ${NAN}, is_nan(a) || is_nan(b))`,
     int: "min(a, b)",
   },
   {
     op: B.Pow,
     float: "pow_(a, b)",
     helpers: POW,
-    tol: { ulps: 16, atol: 1e-6 },
-    reason: "WGSL's pow is exp2(b * log2(a)), a few ULPs from the float64 result",
+    tol: powTolerance,
+    reason: "WGSL's pow is exp2(b log2(a)), its error growing with |b log2(a)| (powTolerance)",
   },
   {
     op: B.SquaredDifference,
@@ -123,12 +172,18 @@ const ENTRIES: BinaryEntry[] = [
     tol: { ulps: 2 },
     reason: "the difference rounds to float32 before it is squared",
   },
-  { op: B.Equal, float: "a == b", int: "a == b", also: ["bool"], bool: true },
-  { op: B.NotEqual, float: "a != b", int: "a != b", also: ["bool"], bool: true },
-  { op: B.Less, float: "a < b", int: "a < b", bool: true },
-  { op: B.LessEqual, float: "a <= b", int: "a <= b", bool: true },
-  { op: B.Greater, float: "a > b", int: "a > b", bool: true },
-  { op: B.GreaterEqual, float: "a >= b", int: "a >= b", bool: true },
+  { op: B.Equal, float: ordered("a == b"), int: "a == b", also: ["bool"], bool: true },
+  {
+    op: B.NotEqual,
+    float: "is_nan(a) || is_nan(b) || a != b",
+    int: "a != b",
+    also: ["bool"],
+    bool: true,
+  },
+  { op: B.Less, float: ordered("a < b"), int: "a < b", bool: true },
+  { op: B.LessEqual, float: ordered("a <= b"), int: "a <= b", bool: true },
+  { op: B.Greater, float: ordered("a > b"), int: "a > b", bool: true },
+  { op: B.GreaterEqual, float: ordered("a >= b"), int: "a >= b", bool: true },
   { op: B.LogicalAnd, int: "a & b", also: ["bool"] },
   { op: B.LogicalOr, int: "a | b", also: ["bool"] },
 ];
@@ -167,8 +222,15 @@ function kernelFor(e: BinaryEntry): GpuKernel {
         },
       };
     },
-    tolerance: floatTolerance(e.tol ?? {}, e.reason ?? "float32 arithmetic, rounded once"),
+    tolerance: tolerance(e),
   });
+}
+
+function tolerance(e: BinaryEntry) {
+  const reason = e.reason ?? "float32 arithmetic, rounded once";
+  const tol = e.tol;
+  if (typeof tol !== "function") return floatTolerance(tol ?? {}, reason);
+  return (c: KernelCase<Attrs>): Tolerance => widenFor16(c.inputs[0]?.dtype, { ...tol(c), reason });
 }
 
 export const BINARY_KERNELS: readonly GpuKernel[] = ENTRIES.map(kernelFor);

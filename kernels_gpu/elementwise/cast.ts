@@ -32,8 +32,12 @@ const MANTISSA: Partial<Record<DType, number>> = { float32: 23, float16: 10, bfl
 function castFunction(src: DType, dst: DType, truncate: boolean): MapFunction {
   const from = computeType(src), to = computeType(dst);
   let body: string;
-  if (dst === "bool") body = from === "f32" ? "select(0, 1, x != 0.0)" : "select(0, 1, x != 0)";
-  else if (from === "f32" && to === "i32") body = "f2i(x)";
+  // NaN is true (NaN != 0), tested on the bits: WGSL may fold a comparison with NaN either way.
+  if (dst === "bool") {
+    body = from === "f32"
+      ? "select(0, 1, (bitcast<u32>(x) & 0x7fffffffu) != 0u)"
+      : "select(0, 1, x != 0)";
+  } else if (from === "f32" && to === "i32") body = "f2i(x)";
   else if (from === "i32" && to === "f32") body = "f32(x)";
   else body = "x";
   const cut = truncate && isFloat(src) && isFloat(dst) && MANTISSA[dst]! < MANTISSA[src]!;

@@ -21,6 +21,7 @@ import {
   widenFor16,
 } from "../kernel.ts";
 import { broadcastStrides } from "../elementwise/map.ts";
+import { dotOverflow } from "../overflow.ts";
 import { type Binding, computeType, dimFields, load } from "../wgsl.ts";
 import { gemmGrid, gemmProgram, gemmStrategy, vec4Rows } from "./gemm.ts";
 
@@ -155,9 +156,14 @@ export function dotTolerance(
   b: ArrayLike<number>,
   dtype: DType,
 ): Tolerance {
+  // Finite values only: a NaN or ±Inf term makes its output NaN or ±Inf, compared exactly, and
+  // must not turn every other output's bound into NaN.
   const maxAbs = (v: ArrayLike<number>) => {
     let m = 0;
-    for (let i = 0; i < v.length; i++) m = Math.max(m, Math.abs(v[i]));
+    for (let i = 0; i < v.length; i++) {
+      const a = Math.abs(v[i]);
+      if (a > m && a !== Infinity) m = a;
+    }
     return m;
   };
   return widenFor16(dtype, {
@@ -167,11 +173,18 @@ export function dotTolerance(
   });
 }
 
+/** The length of a product's dot products. */
+function innerDim(transposeAttr: string) {
+  return (c: KernelCase<Attrs>): number => {
+    const x = c.inputs[0];
+    return c.attrs[transposeAttr] ? x.shape[x.rank - 2] : x.shape[x.rank - 1];
+  };
+}
+
 function matmulTolerance(transposeAttr: string) {
   return (c: KernelCase<Attrs>): Tolerance => {
     const [x, y] = c.inputs;
-    const k = c.attrs[transposeAttr] ? x.shape[x.rank - 2] : x.shape[x.rank - 1];
-    return dotTolerance(k, numbers(x), numbers(y), x.dtype);
+    return dotTolerance(innerDim(transposeAttr)(c), numbers(x), numbers(y), x.dtype);
   };
 }
 
@@ -185,12 +198,14 @@ export const matMulKernel = defineGpuKernel(MatMul, {
   dtypes: ARITHMETIC,
   create: (c) => matmulInstance(c, c.attrs.transpose_a, c.attrs.transpose_b),
   tolerance: matmulTolerance("transpose_a"),
+  differs: [dotOverflow(innerDim("transpose_a"))],
 });
 
 export const batchMatMulKernel = defineGpuKernel(BatchMatMulV2, {
   dtypes: ARITHMETIC,
   create: (c) => matmulInstance(c, c.attrs.adj_x, c.attrs.adj_y),
   tolerance: matmulTolerance("adj_x"),
+  differs: [dotOverflow(innerDim("adj_x"))],
 });
 
 export const MATMUL_KERNELS = [matMulKernel, batchMatMulKernel];

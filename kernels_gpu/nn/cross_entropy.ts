@@ -22,6 +22,9 @@ import { ROW_BAD, ROW_DECLS, ROW_WG, rowGrid, rowMain, treeReduce } from "./rows
 
 function xentProgram(sparse: boolean, f: Binding, l: Binding, loss: Binding, bp: Binding): Program {
   const feature = (j: string) => load("in0", `row * u.fr + ${j} * u.fc`, f);
+  // The sparse loss is the label's term alone, as TensorFlow's: 0 · (log_sum - d) would be NaN
+  // for another class whose logit is -Inf.
+  const term = sparse ? "select(0.0, log_sum - d, j == lab)" : "y * (log_sum - d)";
   const label = (j: string) =>
     sparse ? `select(0.0, 1.0, ${j} == lab)` : load("in1", `row * u.lr + ${j} * u.lc`, l);
   return program({
@@ -47,7 +50,7 @@ ${treeReduce("total", "sum", "+")}
   for (var j = t; j < u.n; j += ${ROW_WG}u) {
     let d = ${feature("j")} - mx;
     let y = ${label("j")};
-    part += select(y * (log_sum - d), 0.0, bad);
+    part += select(${term}, 0.0, bad);
     let g = select(exp(d) / total - y, nan_(), nan_row);
     ${store("out1", "row * u.n + j", "g", bp)}
   }

@@ -37,6 +37,7 @@ import {
   widenFor16,
 } from "../kernel.ts";
 import { NodeStrided, stridedDispatch } from "../movement/strided.ts";
+import { prodOverflow, sumOverflow } from "../overflow.ts";
 import { computeType, linearGrid } from "../wgsl.ts";
 import {
   argProgram,
@@ -182,6 +183,11 @@ function reduceKernel(op: ReduceOpDef) {
       };
     },
     tolerance: reduceTolerance(kind),
+    differs: kind === "Sum" || kind === "Mean"
+      ? [sumOverflow()]
+      : kind === "Prod"
+      ? [prodOverflow()]
+      : undefined,
   });
 }
 
@@ -189,7 +195,11 @@ function reduceTolerance(kind: ReduceKind) {
   return (c: KernelCase<Attrs>): Tolerance => {
     const x = numbers(c.inputs[0]);
     let max = 0;
-    for (let i = 0; i < x.length; i++) max = Math.max(max, Math.abs(x[i]));
+    // Finite values only (a NaN or ±Inf row's result is compared exactly).
+    for (let i = 0; i < x.length; i++) {
+      const a = Math.abs(x[i]);
+      if (a > max && a !== Infinity) max = a;
+    }
     const n = x.length;
     const tol: Tolerance = kind === "Prod"
       ? { rtol: (n + 2) * 2 ** -23, reason: "float32 products in tree order" }

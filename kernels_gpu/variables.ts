@@ -1,9 +1,10 @@
 /**
  * AssignAddVariableOp and AssignSubVariableOp on the GPU, so variables stay in GPU memory across
  * runs. When nobody but the variable table holds the value (ResourceTable.exclusive), the update
- * runs in place; otherwise a new buffer takes the result and replaces the table's entry, so a
- * value read earlier in the run keeps its old contents.
+ * runs in place; otherwise a new buffer takes the result and replaces the table's entry once the
+ * update is recorded, so a value read earlier in the run keeps its old contents.
  */
+import { release, retain } from "../core/buffer.ts";
 import type { DType } from "../core/dtype.ts";
 import { EdgeflowError } from "../core/errors.ts";
 import type { OpDef } from "../core/op.ts";
@@ -81,12 +82,27 @@ function updateKernel(op: OpDef<{ dtype: DType }>, sign: "+" | "-") {
               workgroups: linearGrid(old.size, WG, ctx.device.maxWorkgroups),
             }]);
           }
-          const updated = ctx.device.allocate(old);
-          const done = ctx.device.encode(ctx.node, [
-            copy.dispatch(ctx.device, [old, delta], updated),
-          ]);
-          ctx.resources.set(handle, updated);
-          return done;
+          // The table takes the new value only once its dispatch is recorded: encode may first
+          // compile the pipeline, and until the dispatch is recorded the old value must stay held
+          // (releasing it could hand its storage to a kernel that overwrites it first) and no
+          // reader may get a buffer not yet written.
+          const updated = retain(ctx.device.allocate(old));
+          const swap = () => {
+            ctx.resources.set(handle, updated);
+            release(updated);
+          };
+          const drop = (e: unknown) => {
+            release(updated);
+            throw e;
+          };
+          let done: void | Promise<void>;
+          try {
+            done = ctx.device.encode(ctx.node, [copy.dispatch(ctx.device, [old, delta], updated)]);
+          } catch (e) {
+            return drop(e);
+          }
+          if (done instanceof Promise) return done.then(swap, drop);
+          swap();
         },
       };
     },

@@ -252,7 +252,10 @@ export class WebGpuDevice implements Device<GpuBuffer> {
 
   /**
    * Records dispatches in order. Synchronous when their pipelines are compiled (the usual case
-   * after `prepare`); otherwise compiles them first and returns a promise.
+   * after `prepare`); otherwise compiles them first and returns a promise. Until then the
+   * dispatches' buffers are held here: a caller letting go of one meanwhile must not send its
+   * storage back to the pool, where another kernel or an upload could overwrite it before the
+   * dispatch that reads it is recorded.
    */
   encode(node: Node, dispatches: readonly Dispatch[]): void | Promise<void> {
     this.checkAlive();
@@ -263,9 +266,13 @@ export class WebGpuDevice implements Device<GpuBuffer> {
       for (const d of work) this.record(d, context);
       return;
     }
+    const held = work.flatMap((d) => [...d.inputs, ...d.outputs]);
+    for (const b of held) b.storage.refs++;
     return Promise.all(missing.map((d) => this.pipelines.compile(d.program, context))).then(() => {
       this.checkAlive();
       for (const d of work) this.record(d, context);
+    }).finally(() => {
+      for (const b of held) this.free(b);
     });
   }
 

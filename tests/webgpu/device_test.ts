@@ -2,8 +2,10 @@
 // session builds its plan, buffers and constants reused across runs, variables in GPU memory.
 import assert from "node:assert/strict";
 import * as ef from "../../mod.ts";
+import { release, retain } from "../../core/buffer.ts";
 import { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { WebGpuDevice } from "../../devices/webgpu/device.ts";
+import { mapDispatch } from "../../kernels_gpu/elementwise/map.ts";
 import { maxDiff, values, withDevice } from "./util.ts";
 
 function mlp(g: ef.Graph) {
@@ -83,6 +85,60 @@ Deno.test("variables live in GPU buffers across runs; updates run in place or co
     const [before] = await s.run([ef.identity(read)], {}, [after]);
     assert.deepEqual(before.toArray(), [3, 4, 5, 6]);
     assert.deepEqual((await s.run(v.read())).toArray(), [4, 5, 6, 7]);
+  });
+});
+
+// An update whose copy pipeline is not compiled yet (prepare compiles only the in-place program)
+// records its dispatch after the compile, while the executor runs other nodes. The variable
+// table used to take the new buffer (and release the old one) at once: a read of the variable
+// in that gap got a buffer nothing had written yet, and a training step whose reads let go of
+// the old value meanwhile saw its storage taken and overwritten by later kernels.
+Deno.test("a variable update waiting for its pipeline keeps the old value until it is recorded", async (t) => {
+  await withDevice(t, {}, async (device) => {
+    const g = new ef.Graph();
+    // int32 updates compile a pipeline no other test of this file compiles.
+    const v = new ef.Variable(ef.tensor(new Int32Array([10, 20, 30, 40, 50])), { graph: g });
+    const ones = () => ef.constant(ef.tensor(new Int32Array([1, 1, 1, 1, 1])), { graph: g });
+    // `first` holds the value, so the update copies; `second` runs while the update waits.
+    const first = v.read();
+    const second = ef.mul(v.read({ controlInputs: [first.node] }), ones());
+    const update = v.assignSub(ones(), { controlInputs: [first.node] });
+    await using s = new ef.Session(g, { devices: [device], passes: { constantFolding: false } });
+    await s.run([], {}, [v.initializer]);
+    await s.prepare([first, second], [], [update]);
+    const compiled = device.pipelines.compiled;
+    const [a, b] = await s.run([first, second], {}, [update]);
+    assert.ok(
+      device.pipelines.compiled > compiled,
+      "the update's copy pipeline compiled during the run (else this test checks nothing)",
+    );
+    assert.deepEqual(a.toArray(), [10, 20, 30, 40, 50]);
+    // No order between the update and `second`: either value is right, an unwritten one is not.
+    const got = [...b.toNumbers()];
+    assert.ok(
+      [[10, 20, 30, 40, 50], [9, 19, 29, 39, 49]].some((e) => e.every((x, i) => x === got[i])),
+      `read ${got}`,
+    );
+    assert.deepEqual((await s.run(v.read())).toArray(), [9, 19, 29, 39, 49]);
+  });
+});
+
+Deno.test("a dispatch waiting for its pipeline holds its buffers until it is recorded", async (t) => {
+  await withDevice(t, {}, async (device) => {
+    const node = ef.placeholder(new ef.Graph(), "float32", [4], { name: "p" }).node;
+    const x = retain(device.upload(ef.tensor([1, 2, 3, 4])));
+    const out = retain(device.allocate({ dtype: "float32", shape: [4] }));
+    const copy = { name: "test.heldCopy", wgsl: "fn f(a: f32) -> f32 { return a; }" };
+    const done = device.encode(node, [mapDispatch(device, copy, [x], out)]);
+    assert.ok(done instanceof Promise, "the pipeline compiles first");
+    // The caller lets go of the input at once; an upload of the same size then takes a free
+    // buffer from the pool, and must not get the input's before the copy reads it.
+    release(x);
+    const other = retain(device.upload(ef.tensor([9, 9, 9, 9])));
+    await done;
+    assert.deepEqual((await device.download(out)).toArray(), [1, 2, 3, 4]);
+    release(other);
+    release(out);
   });
 });
 

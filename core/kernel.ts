@@ -38,6 +38,12 @@ export interface KernelContext<A extends Attrs = any, D extends Device = Device>
    */
   outputShape(i: number): Shape;
   /**
+   * Every output's dtype and shape as the op's inference gives them for this run: the plan's
+   * static specs where they were fully known, else inferred once from this run's inputs (a shape
+   * may stay partial where only the kernel can compute it).
+   */
+  outputSpecs(): readonly TensorSpec[];
+  /**
    * Allocates output i (shape defaults to `outputShape(i)`) and returns it: on the device, or in
    * host memory for an output the op keeps there.
    */

@@ -66,6 +66,12 @@ export class RunKernelContext implements KernelContext {
     this.inferred = this.node.op.infer(specs, this.attrs);
   }
 
+  outputSpecs(): readonly TensorSpec[] {
+    if (this.planNode.outputShapes) return this.node.outputSpecs;
+    this.inferRunTimeShapes();
+    return this.inferred!;
+  }
+
   outputShape(i: number): Shape {
     const known = this.planNode.outputShapes;
     if (known) return known[i];

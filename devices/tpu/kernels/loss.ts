@@ -114,7 +114,8 @@ const dense = tpuKernel(SoftmaxCrossEntropyWithLogits, {
       let row = 0;
       for (let j = 0; j < n; j++) {
         const l = Math.abs(ls[li[b * n + j]]);
-        (row += l), (max = Math.max(max, l));
+        // A NaN or infinite label makes its row NaN or infinite on both sides: no bound to add.
+        if (Number.isFinite(l)) (row += l), (max = Math.max(max, l));
       }
       sum = Math.max(sum, row);
     }

@@ -78,7 +78,8 @@ const FOLDS = new Map<ReduceOpDef, Fold>([
     init: () => 1,
     step: (acc, x, float) => (float ? f(acc * x) : Math.imul(acc, x)),
     ops: 1,
-    error: (n) => [0, gamma(n + 1) + U],
+    // Products in the subnormal range round with an absolute error up to 2^-150 each.
+    error: (n) => [(n + 1) * 2 ** -150, gamma(n + 1) + U],
     partial: (n, max) => Math.max(1, max) ** n,
   }],
 ]);

@@ -130,12 +130,14 @@ export function buildPlan(input: PlanInput): Plan {
         : [];
       const inputSpecs = node.inputs.map((o) => o.node.outputSpecs[o.index]);
       // Output shapes are fixed when every shape is known and every host-memory argument (a
-      // shape, an axis) is a Const: inference checked those values when the graph was built. A
+      // shape, an axis; a resource handle decides no shape) is a Const: inference checked those values when the graph was built. A
       // fed or computed argument is checked by inference on each run (a fed shape of [] for 4
       // elements must be refused, though the output's rank-0 shape was known).
       const static_ = inputSpecs.every((s) => isFullyDefined(s.shape)) &&
         node.outputSpecs.every((s) => isFullyDefined(s.shape)) &&
-        node.inputs.every((o, j) => !hostInputs[i][j] || o.node.op.name === "Const");
+        node.inputs.every((o, j) =>
+          !hostInputs[i][j] || o.node.op.name === "Const" || inputSpecs[j].dtype === "resource"
+        );
       const instance = kernel &&
         withContext({ node: node.name, op: node.op.name }, () =>
           instantiate(kernel, {

@@ -39,7 +39,9 @@ export class ShapeMemo<T> {
   get(...key: Shape[]): T {
     if (this.key === undefined || !sameKey(this.key, key)) {
       this.value = this.derive(...key);
-      this.key = key.map((k) => k.slice());
+      // Kept as given: shapes are never mutated, and a static shape array seen again on the next
+      // run is then recognised by identity.
+      this.key = key;
     }
     return this.value!;
   }
@@ -49,6 +51,7 @@ function sameKey(a: MemoKey, b: MemoKey): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) {
     const x = a[i], y = b[i];
+    if (x === y) continue; // the plan hands out the same static shape arrays every run
     if (x.length !== y.length) return false;
     for (let j = 0; j < x.length; j++) if (x[j] !== y[j]) return false;
   }

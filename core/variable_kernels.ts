@@ -3,7 +3,7 @@
  * is a host string, a variable's value is a buffer in the device's ResourceTable. Devices list
  * these in their plugins and add AssignAdd/AssignSub kernels of their own.
  */
-import { HostBuffer } from "./buffer.ts";
+import { HostBuffer, release, retain } from "./buffer.ts";
 import { EdgeflowError } from "./errors.ts";
 import { defineKernel, type Kernel } from "./kernel.ts";
 import {
@@ -17,9 +17,15 @@ import { formatShape } from "./shape.ts";
 import { Tensor } from "./tensor.ts";
 
 export const varHandleKernel = defineKernel(VarHandleOp, {
-  run(ctx) {
-    const handle = handleName(ctx.attrs, ctx.node.name);
-    ctx.setOutput(0, new HostBuffer(new Tensor("resource", [], [handle])));
+  create({ node, attrs }) {
+    // The handle is a constant of the node: made once per plan, handed out on every run.
+    const handle = retain(
+      new HostBuffer(new Tensor("resource", [], [handleName(attrs, node.name)])),
+    );
+    return {
+      run: (ctx) => ctx.setOutput(0, handle),
+      dispose: () => release(handle),
+    };
   },
 });
 

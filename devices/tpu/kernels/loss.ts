@@ -19,7 +19,7 @@ import { broadcastShapes, type Shape } from "../../../core/shape.ts";
 import { numbers } from "../../../core/tensor.ts";
 import { loadF32, resultF32, storeF32 } from "../numerics.ts";
 import type { TpuBuffer } from "../hbm.ts";
-import { withBf16 } from "./nn.ts";
+import { withBf16 } from "../tolerance.ts";
 import type { Attrs } from "../../../core/op.ts";
 import { input, output, TPU_FLOATS, type TpuContext, type TpuKernel, tpuKernel } from "./util.ts";
 

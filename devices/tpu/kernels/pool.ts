@@ -4,17 +4,17 @@
  *
  * AvgPool tolerance: the float32 window sum of n ≤ kh·kw terms is within γ_n·n·max|x| of the
  * exact sum, so the mean is within γ_n·max|x|, plus the division's rounding and the
- * reference's (2u relative); bfloat16 outputs add 2·2^-8 relative.
+ * reference's (2u relative); bfloat16 outputs add 2 bfloat16 ulps (tolerance.ts `withBf16`).
  */
 import { isFloat } from "../../../core/dtype.ts";
 import { convGeometry, type WindowGeometry } from "../../../core/ops/conv_geometry.ts";
 import { AvgPool, MaxPool } from "../../../core/ops/pool.ts";
-import { maxAbs } from "../tolerance.ts";
+import { maxAbs, withBf16 } from "../tolerance.ts";
 import { finish, operand, target } from "./engine.ts";
 import { input, output, TPU_FLOATS, TPU_REALS, type TpuKernel, tpuKernel } from "./util.ts";
 
 const f = Math.fround;
-const U = 2 ** -24, UB = 2 ** -8;
+const U = 2 ** -24;
 
 type Numbers = { [i: number]: number };
 
@@ -84,9 +84,7 @@ const avgPool = tpuKernel(AvgPool, {
     const n = attrs.ksize[1] * attrs.ksize[2];
     const atol = ((n * U) / (1 - n * U)) * maxAbs(x);
     const reason = "float32 window sums (pool.ts derives it)";
-    return attrs.T === "bfloat16"
-      ? { atol: atol * (1 + UB), rtol: 2 * U + (2 * UB) / (1 - UB), reason }
-      : { atol, rtol: 2 * U, reason };
+    return withBf16(attrs.T, { atol, rtol: 2 * U, reason });
   },
 });
 

@@ -6,7 +6,8 @@
  * Tolerance (float32, u = 2^-24): a float32 sum of n terms is within γ_n·Σ|x| of the exact sum
  * (γ_n = n·u / (1 - n·u)) and Σ|x| ≤ n·max|x|; Mean divides that by n with one more rounding;
  * a product of n factors is within γ_n relative. The reference rounds its float64 result once
- * (u|r| more). A bfloat16 output adds its own rounding on both sides (2·2^-8 relative).
+ * (u|r| more). A bfloat16 output adds its own rounding on both sides: 2 bfloat16 ulps
+ * (tolerance.ts `withBf16` derives it).
  */
 import { type DType, isFloat } from "../../../core/dtype.ts";
 import { admittingOverflow, type KernelCase, type Tolerance } from "../../../core/kernel.ts";
@@ -23,12 +24,12 @@ import {
 } from "../../../core/ops/reduce.ts";
 import { reductionIndex, resolveReduction } from "../../../core/ops/reduce_plan.ts";
 import { intList } from "../../../core/tensor.ts";
-import { maxAbs } from "../tolerance.ts";
+import { maxAbs, withBf16 } from "../tolerance.ts";
 import { finish, operand, target } from "./engine.ts";
 import { input, output, TPU_REALS, type TpuKernel, tpuKernel } from "./util.ts";
 
 const f = Math.fround;
-const U = 2 ** -24, UB = 2 ** -8;
+const U = 2 ** -24;
 const INT_MIN = -(2 ** 31), INT_MAX = 2 ** 31 - 1;
 
 /** How a reduction folds one output's elements, for floats (float32) and int32. */
@@ -94,9 +95,7 @@ function reduceTolerance(fold: Fold, c: KernelCase<{ T: DType; keep_dims: boolea
   // range admits that (tests/kernels/compare.ts).
   const reason = "float32 accumulation in reduction order (reduce.ts derives it)";
   return admittingOverflow(
-    c.attrs.T === "bfloat16"
-      ? { atol: bound * (1 + UB), rtol: rtol + (2 * UB) / (1 - UB), reason }
-      : { atol: bound, rtol, reason },
+    withBf16(c.attrs.T, { atol: bound, rtol, reason }),
     fold.partial?.(n, max) ?? 0,
   );
 }

@@ -3,8 +3,6 @@
  * Each tolerance is derived next to its program (u = 2^-24, u_b = 2^-8); a bfloat16 output
  * adds its rounding on both sides, 2 bfloat16 ulps (`withBf16`, tolerance.ts derives it).
  */
-import type { DType } from "../../../core/dtype.ts";
-import type { Tolerance } from "../../../core/kernel.ts";
 import { BiasAdd, FusedBatchNormV3, LogSoftmax, Softmax } from "../../../core/ops/nn.ts";
 import { numbers, type Tensor } from "../../../core/tensor.ts";
 import { withBf16 } from "../tolerance.ts";

@@ -8,7 +8,9 @@
  */
 import { isFloat } from "../../../core/dtype.ts";
 import { convGeometry, type WindowGeometry } from "../../../core/ops/conv_geometry.ts";
-import { AvgPool, MaxPool } from "../../../core/ops/pool.ts";
+import type { TensorSpec } from "../../../core/op.ts";
+import { AvgPool, type AvgPoolAttrs, MaxPool } from "../../../core/ops/pool.ts";
+import { ShapeMemo } from "../../../core/shape_memo.ts";
 import { maxAbs, withBf16 } from "../tolerance.ts";
 import { finish, operand, target } from "./engine.ts";
 import { input, output, TPU_FLOATS, TPU_REALS, type TpuKernel, tpuKernel } from "./util.ts";
@@ -50,35 +52,50 @@ function pool(
   }
 }
 
+/** A pooling node's window geometry by input shape, seeded from the static one. */
+function poolGeometries(x: TensorSpec, attrs: AvgPoolAttrs): ShapeMemo<WindowGeometry> {
+  return new ShapeMemo((xs) => convGeometry("pool", xs, null, attrs)).seed([x.shape]);
+}
+
 const maxPool = tpuKernel(MaxPool, {
   dtypes: TPU_REALS,
-  run(ctx) {
-    const x = input(ctx, 0), out = output(ctx, 0); // inference checks MaxPool's padding rule
-    const g = convGeometry("pool", x.shape, null, ctx.attrs);
-    const ys = target(out);
-    const init = isFloat(x.dtype) ? -Infinity : -(2 ** 31);
-    pool(g, operand(x), ys, init, (acc, v) => Math.max(acc, v), (acc) => acc);
-    finish(out, ys);
-    const taps = g.filterHeight * g.filterWidth;
-    ctx.device.charge(ctx, { vpuOps: out.data.length * taps, hbmBytes: x.bytes + out.bytes });
+  create({ inputs: [xSpec], attrs }) {
+    const geometries = poolGeometries(xSpec, attrs);
+    const init = isFloat(attrs.T) ? -Infinity : -(2 ** 31);
+    return {
+      run(ctx) {
+        const x = input(ctx, 0), out = output(ctx, 0); // inference checks MaxPool's padding rule
+        const g = geometries.get(x.shape);
+        const ys = target(out);
+        pool(g, operand(x), ys, init, (acc, v) => Math.max(acc, v), (acc) => acc);
+        finish(out, ys);
+        const taps = g.filterHeight * g.filterWidth;
+        ctx.device.charge(ctx, { vpuOps: out.data.length * taps, hbmBytes: x.bytes + out.bytes });
+      },
+    };
   },
 });
 
 const avgPool = tpuKernel(AvgPool, {
   dtypes: TPU_FLOATS,
-  run(ctx) {
-    const x = input(ctx, 0), out = output(ctx, 0);
-    const g = convGeometry("pool", x.shape, null, ctx.attrs);
-    const ys = target(out);
-    pool(g, operand(x), ys, 0, (acc, v) => f(acc + v), (acc, n) => f(acc / n));
-    finish(out, ys);
-    const taps = g.filterHeight * g.filterWidth;
-    ctx.device.charge(ctx, {
-      vpuOps: out.data.length * taps,
-      eupOps: out.data.length,
-      hbmBytes: x.bytes + out.bytes,
-      flops: out.data.length * (taps + 1),
-    });
+  create({ inputs: [xSpec], attrs }) {
+    const geometries = poolGeometries(xSpec, attrs);
+    return {
+      run(ctx) {
+        const x = input(ctx, 0), out = output(ctx, 0);
+        const g = geometries.get(x.shape);
+        const ys = target(out);
+        pool(g, operand(x), ys, 0, (acc, v) => f(acc + v), (acc, n) => f(acc / n));
+        finish(out, ys);
+        const taps = g.filterHeight * g.filterWidth;
+        ctx.device.charge(ctx, {
+          vpuOps: out.data.length * taps,
+          eupOps: out.data.length,
+          hbmBytes: x.bytes + out.bytes,
+          flops: out.data.length * (taps + 1),
+        });
+      },
+    };
   },
   tolerance: ({ inputs: [x], attrs }) => {
     const n = attrs.ksize[1] * attrs.ksize[2];

@@ -8,7 +8,7 @@ import type { Difference } from "../../../core/kernel.ts";
 import type { OpDef } from "../../../core/op.ts";
 import * as B from "../../../core/ops/binary.ts";
 import { cPow, floatFloorDiv, intPow } from "../../../core/ops/scalar_math.ts";
-import { mapBinary } from "./engine.ts";
+import { binaryIndexes, mapBinary } from "./engine.ts";
 import {
   input,
   output,
@@ -104,19 +104,26 @@ function dtypesFor(p: BinaryProgram): DType[] {
 function binaryKernel(p: BinaryProgram): TpuKernel<Attrs> {
   return tpuKernel(p.op, {
     dtypes: dtypesFor(p),
-    run(ctx) {
-      const x = input(ctx, 0), y = input(ctx, 1);
-      const T = ctx.attrs.T;
-      const out = output(ctx, 0);
-      mapBinary(x, y, out, isFloat(T) ? p.float?.(T) ?? p.f32 : p.int!);
-      const n = out.data.length;
-      const widen = T === "bfloat16" ? x.data.length + y.data.length + n : 0;
-      ctx.device.charge(ctx, {
-        vpuOps: n * p.alu + widen,
-        eupOps: n * (p.eup ?? 0),
-        hbmBytes: x.bytes + y.bytes + out.bytes,
-        flops: n * (p.alu + (p.eup ?? 0)),
-      });
+    create(c) {
+      // The node's dtype picks its scalar program once; broadcast plans are memoized by shape.
+      const T = c.attrs.T;
+      const program = isFloat(T) ? p.float?.(T) ?? p.f32 : p.int!;
+      const indexes = binaryIndexes(c.inputs[0].shape, c.inputs[1].shape, c.outputs[0].shape);
+      return {
+        run(ctx) {
+          const x = input(ctx, 0), y = input(ctx, 1);
+          const out = output(ctx, 0);
+          mapBinary(x, y, out, program, indexes);
+          const n = out.data.length;
+          const widen = T === "bfloat16" ? x.data.length + y.data.length + n : 0;
+          ctx.device.charge(ctx, {
+            vpuOps: n * p.alu + widen,
+            eupOps: n * (p.eup ?? 0),
+            hbmBytes: x.bytes + y.bytes + out.bytes,
+            flops: n * (p.alu + (p.eup ?? 0)),
+          });
+        },
+      };
     },
     tolerance: (c) => vpuTolerance(c.attrs.T, p.ulps ?? 0, p.why ?? ""),
     differs: p.differs,

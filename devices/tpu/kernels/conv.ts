@@ -17,6 +17,7 @@ import { byteSize } from "../../../core/dtype.ts";
 import { Conv2D, DepthwiseConv2dNative, skipsPaddedTaps } from "../../../core/ops/conv.ts";
 import { convGeometry, type WindowGeometry } from "../../../core/ops/conv_geometry.ts";
 import type { TensorSpec } from "../../../core/op.ts";
+import { ShapeMemo } from "../../../core/shape_memo.ts";
 import type { TpuDevice } from "../device.ts";
 import type { TpuBuffer } from "../hbm.ts";
 import { mxuMatmul } from "../mxu.ts";
@@ -93,17 +94,25 @@ function convCost([x, w]: readonly TensorSpec[], depthwise: boolean) {
 
 const conv2d = tpuKernel(Conv2D, {
   dtypes: TPU_FLOATS,
-  run(ctx) {
-    const x = input(ctx, 0), w = input(ctx, 1);
-    const g = convGeometry("conv2d", x.shape, w.shape, ctx.attrs);
-    const out = output(ctx, 0, g.outShape);
-    const rows = g.batch * g.outHeight * g.outWidth;
-    const K = g.filterHeight * g.filterWidth * g.inChannels;
-    const patches = im2col(g, loadF32(x));
-    roundToBf16(patches, patches);
-    const filter = roundToBf16(loadF32(w));
-    storeF32(out, mxuMatmul(patches, filter, rows, K, g.outChannels, ctx.device.params.mxuRows));
-    ctx.device.charge(ctx, convWork(ctx.device, g, false, x, w, out));
+  create({ inputs: [xSpec, wSpec], attrs }) {
+    // The window geometry by input and filter shapes, seeded from the static ones.
+    const geometries = new ShapeMemo((xs, ws) => convGeometry("conv2d", xs, ws, attrs))
+      .seed([xSpec.shape, wSpec.shape]);
+    return {
+      run(ctx) {
+        const x = input(ctx, 0), w = input(ctx, 1);
+        const g = geometries.get(x.shape, w.shape);
+        const out = output(ctx, 0, g.outShape);
+        const rows = g.batch * g.outHeight * g.outWidth;
+        const K = g.filterHeight * g.filterWidth * g.inChannels;
+        const patches = im2col(g, loadF32(x));
+        roundToBf16(patches, patches);
+        const filter = roundToBf16(loadF32(w));
+        const R = ctx.device.params.mxuRows;
+        storeF32(out, mxuMatmul(patches, filter, rows, K, g.outChannels, R));
+        ctx.device.charge(ctx, convWork(ctx.device, g, false, x, w, out));
+      },
+    };
   },
   cost: (inputs) => convCost(inputs, false),
   differs: [mxuBf16Overflow()],
@@ -115,15 +124,21 @@ const conv2d = tpuKernel(Conv2D, {
 
 const depthwise = tpuKernel(DepthwiseConv2dNative, {
   dtypes: TPU_FLOATS,
-  run(ctx) {
-    const x = input(ctx, 0), w = input(ctx, 1);
-    const g = convGeometry("depthwise", x.shape, w.shape, ctx.attrs);
-    const out = output(ctx, 0, g.outShape);
-    const p = ctx.device.params;
-    const G = depthwiseGroup(g.inChannels, g.channelMultiplier, p.mxuCols);
-    const xs = roundToBf16(loadF32(x)), ws = roundToBf16(loadF32(w));
-    storeF32(out, depthwiseSums(g, xs, ws, G, p.mxuRows));
-    ctx.device.charge(ctx, convWork(ctx.device, g, true, x, w, out));
+  create({ inputs: [xSpec, wSpec], attrs }) {
+    const geometries = new ShapeMemo((xs, ws) => convGeometry("depthwise", xs, ws, attrs))
+      .seed([xSpec.shape, wSpec.shape]);
+    return {
+      run(ctx) {
+        const x = input(ctx, 0), w = input(ctx, 1);
+        const g = geometries.get(x.shape, w.shape);
+        const out = output(ctx, 0, g.outShape);
+        const p = ctx.device.params;
+        const G = depthwiseGroup(g.inChannels, g.channelMultiplier, p.mxuCols);
+        const xs = roundToBf16(loadF32(x)), ws = roundToBf16(loadF32(w));
+        storeF32(out, depthwiseSums(g, xs, ws, G, p.mxuRows));
+        ctx.device.charge(ctx, convWork(ctx.device, g, true, x, w, out));
+      },
+    };
   },
   cost: (inputs) => convCost(inputs, true),
   // Each output sums kh·kw products; a product passes at most kh·kw additions in its tile and

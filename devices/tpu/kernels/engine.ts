@@ -6,7 +6,8 @@
 import { isFloat } from "../../../core/dtype.ts";
 import type { FlatIndex } from "../../../core/ops/array_util.ts";
 import { broadcastIndex } from "../../../core/ops/elementwise.ts";
-import { type Shape, shapesEqual } from "../../../core/shape.ts";
+import { type PartialShape, type Shape, shapesEqual } from "../../../core/shape.ts";
+import { ShapeMemo } from "../../../core/shape_memo.ts";
 import type { TpuBuffer } from "../hbm.ts";
 import { loadF32, resultF32, storeF32 } from "../numerics.ts";
 
@@ -41,14 +42,40 @@ export function indexFor(shape: Shape, outShape: Shape): FlatIndex | undefined {
   return shapesEqual(shape, outShape) ? undefined : broadcastIndex(shape, outShape);
 }
 
+/** Where each output element of a binary op reads its two operands (undefined: same index). */
+export interface BinaryIndex {
+  ix: FlatIndex | undefined;
+  iy: FlatIndex | undefined;
+}
+
+/**
+ * A node's broadcast plans by (x, y, output) shapes, seeded from its static shapes when the plan
+ * is built: runs with those shapes build no index.
+ */
+export function binaryIndexes(
+  x: PartialShape | undefined,
+  y: PartialShape | undefined,
+  out: PartialShape | undefined,
+): ShapeMemo<BinaryIndex> {
+  return new ShapeMemo((xs, ys, outs) => ({ ix: indexFor(xs, outs), iy: indexFor(ys, outs) }))
+    .seed([x, y, out]);
+}
+
+/**
+ * z = f(x, y) with TensorFlow broadcasting; `indexes` (a node's memo) holds the broadcast plans,
+ * else they are built for this call.
+ */
 export function mapBinary(
   x: TpuBuffer,
   y: TpuBuffer,
   out: TpuBuffer,
   f: (x: number, y: number) => number,
+  indexes?: ShapeMemo<BinaryIndex>,
 ): void {
   const xs = operand(x), ys = operand(y), zs = target(out);
-  const ix = indexFor(x.shape, out.shape), iy = indexFor(y.shape, out.shape);
+  const { ix, iy } = indexes
+    ? indexes.get(x.shape, y.shape, out.shape)
+    : { ix: indexFor(x.shape, out.shape), iy: indexFor(y.shape, out.shape) };
   const n = zs.length;
   if (!ix && !iy) { for (let i = 0; i < n; i++) zs[i] = f(xs[i], ys[i]); }
   else if (!ix && ys.length === 1) {

@@ -3,7 +3,8 @@
  * ops' own resolvers (core/ops/join.ts, gather.ts). Storage moves unread; timing is the bytes
  * read and written in HBM.
  */
-import { GatherV2, resolveGather } from "../../../core/ops/gather.ts";
+import type { Attrs } from "../../../core/op.ts";
+import { type GatherPlan, GatherV2, resolveGather } from "../../../core/ops/gather.ts";
 import {
   ConcatV2,
   Pack,
@@ -12,9 +13,10 @@ import {
   resolveUnpack,
   Unpack,
 } from "../../../core/ops/join.ts";
+import { constIntList, ShapeMemo } from "../../../core/shape_memo.ts";
 import { intList } from "../../../core/tensor.ts";
 import type { TpuBuffer } from "../hbm.ts";
-import { input, output, TPU_MOVABLE, type TpuKernel, tpuKernel } from "./util.ts";
+import { input, output, TPU_MOVABLE, type TpuContext, type TpuKernel, tpuKernel } from "./util.ts";
 
 type Elements = { [i: number]: unknown };
 const elements = (b: TpuBuffer) => b.data as unknown as Elements;
@@ -33,69 +35,100 @@ function joinRows(out: TpuBuffer, sources: readonly TpuBuffer[], outer: number, 
 
 const concat = tpuKernel(ConcatV2, {
   dtypes: TPU_MOVABLE,
-  run(ctx) {
-    const n = ctx.attrs.N;
-    const values = Array.from({ length: n }, (_, i) => input(ctx, i));
-    // The axis (after the N values) is in host memory, as the op declares for every device.
-    const axis = intList(ctx.hostInput(n))[0];
-    const plan = resolveConcat(values.map((v) => v.shape), axis);
-    const out = output(ctx, 0, plan.outShape);
-    joinRows(out, values, plan.outer, plan.widths);
-    ctx.device.charge(ctx, { hbmBytes: 2 * out.bytes });
+  create(c) {
+    const n = c.attrs.N;
+    // The plan by the values' shapes and the axis, seeded where all are static.
+    const plans = new ShapeMemo((...key) => resolveConcat(key.slice(0, n), key[n][0]))
+      .seed([...c.inputs.slice(0, n).map((s) => s.shape), constIntList(c.node, n)]);
+    return {
+      run(ctx) {
+        const values = Array.from({ length: n }, (_, i) => input(ctx, i));
+        // The axis (after the N values) is in host memory, as the op declares for every device.
+        const plan = plans.get(...values.map((v) => v.shape), intList(ctx.hostInput(n)));
+        const out = output(ctx, 0, plan.outShape);
+        joinRows(out, values, plan.outer, plan.widths);
+        ctx.device.charge(ctx, { hbmBytes: 2 * out.bytes });
+      },
+    };
   },
 });
 
 const pack = tpuKernel(Pack, {
   dtypes: TPU_MOVABLE,
-  run(ctx) {
-    const values = Array.from({ length: ctx.attrs.N }, (_, i) => input(ctx, i));
-    const plan = resolvePackOf(values.map((v) => v.shape), ctx.attrs.axis);
-    const out = output(ctx, 0, plan.packedShape);
-    joinRows(out, values, plan.outer, values.map(() => plan.inner));
-    ctx.device.charge(ctx, { hbmBytes: 2 * out.bytes });
+  create(c) {
+    const { N: n, axis } = c.attrs;
+    const plans = new ShapeMemo((...shapes) => {
+      const plan = resolvePackOf(shapes, axis);
+      return { plan, widths: shapes.map(() => plan.inner) };
+    }).seed(c.inputs.map((s) => s.shape));
+    return {
+      run(ctx) {
+        const values = Array.from({ length: n }, (_, i) => input(ctx, i));
+        const { plan, widths } = plans.get(...values.map((v) => v.shape));
+        const out = output(ctx, 0, plan.packedShape);
+        joinRows(out, values, plan.outer, widths);
+        ctx.device.charge(ctx, { hbmBytes: 2 * out.bytes });
+      },
+    };
   },
 });
 
 const unpack = tpuKernel(Unpack, {
   dtypes: TPU_MOVABLE,
-  run(ctx) {
-    const x = input(ctx, 0), num = ctx.attrs.num;
-    const { pieceShape, outer, inner } = resolveUnpack(x.shape, num, ctx.attrs.axis);
-    const s = elements(x);
-    for (let i = 0; i < num; i++) {
-      const o = elements(output(ctx, i, pieceShape));
-      for (let r = 0, k = 0; r < outer; r++) {
-        const from = (r * num + i) * inner;
-        for (let j = 0; j < inner; j++) o[k++] = s[from + j];
-      }
-    }
-    ctx.device.charge(ctx, { hbmBytes: 2 * x.bytes });
+  create(c) {
+    const { num, axis } = c.attrs;
+    const plans = new ShapeMemo((shape) => resolveUnpack(shape, num, axis)).seed([
+      c.inputs[0].shape,
+    ]);
+    return {
+      run(ctx) {
+        const x = input(ctx, 0);
+        const { pieceShape, outer, inner } = plans.get(x.shape);
+        const s = elements(x);
+        for (let i = 0; i < num; i++) {
+          const o = elements(output(ctx, i, pieceShape));
+          for (let r = 0, k = 0; r < outer; r++) {
+            const from = (r * num + i) * inner;
+            for (let j = 0; j < inner; j++) o[k++] = s[from + j];
+          }
+        }
+        ctx.device.charge(ctx, { hbmBytes: 2 * x.bytes });
+      },
+    };
   },
 });
 
 const gather = tpuKernel(GatherV2, {
   dtypes: TPU_MOVABLE,
-  run(ctx) {
-    const params = input(ctx, 0), indices = input(ctx, 1);
-    const axis = intList(ctx.hostInput(2))[0];
-    const plan = resolveGather(params.shape, indices.shape, axis, ctx.attrs.batch_dims);
-    const { batch, outer, axisDim, count, inner } = plan;
-    const idx = indexValues(indices);
-    const out = output(ctx, 0, plan.outShape);
-    const o = elements(out), s = elements(params);
-    let k = 0;
-    for (let b = 0; b < batch; b++) {
-      for (let r = 0; r < outer; r++) {
-        for (let j = 0; j < count; j++) {
-          const i = idx[b * count + j]; // in range: the op's check ran first
-          const from = ((b * outer + r) * axisDim + i) * inner;
-          for (let n = 0; n < inner; n++) o[k++] = s[from + n];
-        }
-      }
-    }
-    ctx.device.charge(ctx, { hbmBytes: indices.bytes + 2 * out.bytes });
+  create(c) {
+    // The plan by the params' and indices' shapes and the axis, seeded where all are static.
+    const batchDims = c.attrs.batch_dims;
+    const plans = new ShapeMemo((ps, is, axis) => resolveGather(ps, is, axis[0], batchDims))
+      .seed([c.inputs[0].shape, c.inputs[1].shape, constIntList(c.node, 2)]);
+    return { run: (ctx) => gatherRun(ctx, plans) };
   },
 });
+
+/** One GatherV2 run: rows of the params picked by the indices, storage copied unread. */
+function gatherRun<A extends Attrs>(ctx: TpuContext<A>, plans: ShapeMemo<GatherPlan>): void {
+  const params = input(ctx, 0), indices = input(ctx, 1);
+  const plan = plans.get(params.shape, indices.shape, intList(ctx.hostInput(2)));
+  const { batch, outer, axisDim, count, inner } = plan;
+  const idx = indexValues(indices);
+  const out = output(ctx, 0, plan.outShape);
+  const o = elements(out), s = elements(params);
+  let k = 0;
+  for (let b = 0; b < batch; b++) {
+    for (let r = 0; r < outer; r++) {
+      for (let j = 0; j < count; j++) {
+        const i = idx[b * count + j]; // in range: the op's check ran first
+        const from = ((b * outer + r) * axisDim + i) * inner;
+        for (let n = 0; n < inner; n++) o[k++] = s[from + n];
+      }
+    }
+  }
+  ctx.device.charge(ctx, { hbmBytes: indices.bytes + 2 * out.bytes });
+}
 
 /** Integer index values (int32, or int64 held as pairs of 32-bit words) as numbers. */
 function indexValues(b: TpuBuffer): ArrayLike<number> {

@@ -10,16 +10,20 @@
  * γ_n·Σ|l|·W more; backprop ≤ Δ + u(W + 2 + max|l|) (exp of a rounded exponent, one rounding
  * each side). The tolerance doubles the larger bound for the dropped second-order terms.
  */
+import type { DType } from "../../../core/dtype.ts";
+import type { KernelCase, Tolerance } from "../../../core/kernel.ts";
+import type { FlatIndex } from "../../../core/ops/array_util.ts";
 import { broadcastIndex } from "../../../core/ops/elementwise.ts";
 import {
   SoftmaxCrossEntropyWithLogits,
   SparseSoftmaxCrossEntropyWithLogits,
 } from "../../../core/ops/loss.ts";
 import { broadcastShapes, type Shape } from "../../../core/shape.ts";
+import { ShapeMemo } from "../../../core/shape_memo.ts";
 import { numbers } from "../../../core/tensor.ts";
 import { loadF32, resultF32, storeF32 } from "../numerics.ts";
 import type { TpuBuffer } from "../hbm.ts";
-import { withBf16 } from "./nn.ts";
+import { withBf16 } from "../tolerance.ts";
 import type { Attrs } from "../../../core/op.ts";
 import { input, output, TPU_FLOATS, type TpuContext, type TpuKernel, tpuKernel } from "./util.ts";
 
@@ -90,39 +94,56 @@ function lossTolerance(xs: ArrayLike<number>, n: number, labelSum: number, label
 
 const dense = tpuKernel(SoftmaxCrossEntropyWithLogits, {
   dtypes: TPU_FLOATS,
-  run(ctx) {
-    const fb = input(ctx, 0), lb = input(ctx, 1);
-    const shape = broadcastShapes(fb.shape, lb.shape) as Shape;
-    const [batch, n] = shape;
-    const fi = broadcastIndex(fb.shape, shape), li = broadcastIndex(lb.shape, shape);
-    const fsIn = loadF32(fb), ls = loadF32(lb);
-    const features = Float32Array.from(fi, (i) => fsIn[i]);
-    const loss = output(ctx, 0), backprop = output(ctx, 1);
-    const lossV = resultF32(loss), bpV = resultF32(backprop);
-    crossEntropy(features, (b, j) => ls[li[b * n + j]], batch, n, lossV, bpV);
-    storeF32(loss, lossV);
-    storeF32(backprop, bpV);
-    chargeLoss(ctx, [fb, lb], [loss, backprop]);
+  create(c) {
+    // The broadcast of features and labels by their shapes, seeded from the static ones.
+    const plans = new ShapeMemo((fs, ls) => {
+      const shape = broadcastShapes(fs, ls) as Shape;
+      return { shape, fi: broadcastIndex(fs, shape), li: broadcastIndex(ls, shape) };
+    }).seed([c.inputs[0].shape, c.inputs[1].shape]);
+    return { run: (ctx) => denseRun(ctx, plans) };
   },
-  tolerance: ({ inputs: [features, labels], attrs }) => {
-    const shape = broadcastShapes(features.shape, labels.shape) as Shape;
-    const [batch, n] = shape;
-    const fi = broadcastIndex(features.shape, shape), li = broadcastIndex(labels.shape, shape);
-    const fs = numbers(features), ls = numbers(labels);
-    let sum = 0, max = 0;
-    for (let b = 0; b < batch; b++) {
-      let row = 0;
-      for (let j = 0; j < n; j++) {
-        const l = Math.abs(ls[li[b * n + j]]);
-        // A NaN or infinite label makes its row NaN or infinite on both sides: no bound to add.
-        if (Number.isFinite(l)) (row += l), (max = Math.max(max, l));
-      }
-      sum = Math.max(sum, row);
-    }
-    const dense = Float64Array.from(fi, (i) => fs[i]);
-    return withBf16(attrs.T, lossTolerance(dense, n, sum, max));
-  },
+  tolerance: denseTolerance,
 });
+
+/** One SoftmaxCrossEntropyWithLogits run over the broadcast features and labels. */
+function denseRun<A extends Attrs>(
+  ctx: TpuContext<A>,
+  plans: ShapeMemo<{ shape: Shape; fi: FlatIndex; li: FlatIndex }>,
+): void {
+  const fb = input(ctx, 0), lb = input(ctx, 1);
+  const { shape, fi, li } = plans.get(fb.shape, lb.shape);
+  const [batch, n] = shape;
+  const fsIn = loadF32(fb), ls = loadF32(lb);
+  const features = Float32Array.from(fi, (i) => fsIn[i]);
+  const loss = output(ctx, 0), backprop = output(ctx, 1);
+  const lossV = resultF32(loss), bpV = resultF32(backprop);
+  crossEntropy(features, (b, j) => ls[li[b * n + j]], batch, n, lossV, bpV);
+  storeF32(loss, lossV);
+  storeF32(backprop, bpV);
+  chargeLoss(ctx, [fb, lb], [loss, backprop]);
+}
+
+/** The dense loss's tolerance: lossTolerance over the broadcast rows and labels. */
+function denseTolerance(
+  { inputs: [features, labels], attrs }: KernelCase<{ T: DType }>,
+): Tolerance {
+  const shape = broadcastShapes(features.shape, labels.shape) as Shape;
+  const [batch, n] = shape;
+  const fi = broadcastIndex(features.shape, shape), li = broadcastIndex(labels.shape, shape);
+  const fs = numbers(features), ls = numbers(labels);
+  let sum = 0, max = 0;
+  for (let b = 0; b < batch; b++) {
+    let row = 0;
+    for (let j = 0; j < n; j++) {
+      const l = Math.abs(ls[li[b * n + j]]);
+      // A NaN or infinite label makes its row NaN or infinite on both sides: no bound to add.
+      if (Number.isFinite(l)) (row += l), (max = Math.max(max, l));
+    }
+    sum = Math.max(sum, row);
+  }
+  const dense = Float64Array.from(fi, (i) => fs[i]);
+  return withBf16(attrs.T, lossTolerance(dense, n, sum, max));
+}
 
 const sparse = tpuKernel(SparseSoftmaxCrossEntropyWithLogits, {
   dtypes: TPU_FLOATS,

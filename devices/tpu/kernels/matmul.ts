@@ -5,11 +5,12 @@
  * overlapped (timing.ts).
  */
 import { byteSize, type DType } from "../../../core/dtype.ts";
-import type { Cost } from "../../../core/kernel.ts";
+import type { Cost, KernelConstruction } from "../../../core/kernel.ts";
 import type { TensorSpec } from "../../../core/op.ts";
 import { broadcastIndex } from "../../../core/ops/elementwise.ts";
 import { BatchMatMulV2, MatMul } from "../../../core/ops/matmul.ts";
 import { type Shape, sizeOf } from "../../../core/shape.ts";
+import { ShapeMemo } from "../../../core/shape_memo.ts";
 import type { TpuDevice } from "../device.ts";
 import type { TpuBuffer } from "../hbm.ts";
 import { mxuMatmul } from "../mxu.ts";
@@ -58,19 +59,39 @@ function matrixDims(shape: Shape, transpose: boolean): [number, number] {
   return transpose ? [c, r] : [r, c];
 }
 
+/** The sizes and batch broadcast of x @ y for one triple of shapes (x, y, output). */
+interface MatmulPlan {
+  m: number;
+  k: number;
+  n: number;
+  /** Per output batch entry, the batch entry of x and of y it reads. */
+  ix: ArrayLike<number>;
+  iy: ArrayLike<number>;
+  batch: number;
+}
+
+/** A node's matmul plans by shapes, seeded from its static shapes when the plan is built. */
+function matmulPlans(c: KernelConstruction, tx: boolean, ty: boolean): ShapeMemo<MatmulPlan> {
+  return new ShapeMemo((xs, ys, outs): MatmulPlan => {
+    const [m, k] = matrixDims(xs, tx);
+    const n = matrixDims(ys, ty)[1];
+    const batch = outs.slice(0, -2);
+    const ix = broadcastIndex(xs.slice(0, -2), batch), iy = broadcastIndex(ys.slice(0, -2), batch);
+    return { m, k, n, ix, iy, batch: sizeOf(batch) };
+  }).seed([c.inputs[0].shape, c.inputs[1].shape, c.outputs[0].shape]);
+}
+
 /** Runs x @ y over broadcast batch dims on the MXUs and stores the result in `out`. */
 function batchedMatmul(
   device: TpuDevice,
+  plans: ShapeMemo<MatmulPlan>,
   x: TpuBuffer,
   y: TpuBuffer,
   tx: boolean,
   ty: boolean,
   out: TpuBuffer,
 ): Work {
-  const [m, k] = matrixDims(x.shape, tx);
-  const n = matrixDims(y.shape, ty)[1];
-  const bx = x.shape.slice(0, -2), by = y.shape.slice(0, -2), batch = out.shape.slice(0, -2);
-  const ix = broadcastIndex(bx, batch), iy = broadcastIndex(by, batch);
+  const { m, k, n, ix, iy, batch } = plans.get(x.shape, y.shape, out.shape);
   const xs = loadF32(x), ys = loadF32(y);
   const result = new Float32Array(out.data.length);
   for (let b = 0; b < ix.length; b++) {
@@ -79,16 +100,21 @@ function batchedMatmul(
     result.set(mxuMatmul(a, w, m, k, n, device.params.mxuRows), b * m * n);
   }
   storeF32(out, result);
-  return mxuWork(device, sizeOf(batch), m, k, n, x.dtype, out);
+  return mxuWork(device, batch, m, k, n, x.dtype, out);
 }
 
 const matMul = tpuKernel(MatMul, {
   dtypes: TPU_FLOATS,
-  run(ctx) {
-    const { transpose_a: ta, transpose_b: tb } = ctx.attrs;
-    const out = output(ctx, 0);
-    const work = batchedMatmul(ctx.device, input(ctx, 0), input(ctx, 1), ta, tb, out);
-    ctx.device.charge(ctx, work);
+  create(c) {
+    const { transpose_a: ta, transpose_b: tb } = c.attrs;
+    const plans = matmulPlans(c, ta, tb);
+    return {
+      run(ctx) {
+        const out = output(ctx, 0);
+        const work = batchedMatmul(ctx.device, plans, input(ctx, 0), input(ctx, 1), ta, tb, out);
+        ctx.device.charge(ctx, work);
+      },
+    };
   },
   cost: ([a, b], { transpose_a, transpose_b }) => {
     const [m, k] = matrixDims((a.shape ?? [1, 1]).map((d) => Math.max(d, 1)), transpose_a);
@@ -102,11 +128,17 @@ const matMul = tpuKernel(MatMul, {
 
 const batchMatMul = tpuKernel(BatchMatMulV2, {
   dtypes: TPU_FLOATS,
-  run(ctx) {
-    const { adj_x, adj_y } = ctx.attrs;
-    const out = output(ctx, 0);
-    const work = batchedMatmul(ctx.device, input(ctx, 0), input(ctx, 1), adj_x, adj_y, out);
-    ctx.device.charge(ctx, work);
+  create(c) {
+    const { adj_x, adj_y } = c.attrs;
+    const plans = matmulPlans(c, adj_x, adj_y);
+    return {
+      run(ctx) {
+        const out = output(ctx, 0);
+        const x = input(ctx, 0), y = input(ctx, 1);
+        const work = batchedMatmul(ctx.device, plans, x, y, adj_x, adj_y, out);
+        ctx.device.charge(ctx, work);
+      },
+    };
   },
   cost: ([x, y], { adj_x, adj_y }) => {
     const known = (s: TensorSpec) => (s.shape ?? [1, 1]).map((d) => Math.max(d, 1));

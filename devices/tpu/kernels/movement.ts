@@ -5,6 +5,7 @@
  * bit for bit. Timing: the bytes read and written in HBM. Moves that keep the data's order
  * (an identity transpose or strided slice) are views.
  */
+import type { KernelConstruction } from "../../../core/kernel.ts";
 import type { Attrs } from "../../../core/op.ts";
 import { type FlatIndex, stridedIndex } from "../../../core/ops/array_util.ts";
 import { Pad, resolvePad, Tile, tileIndex, tileShape } from "../../../core/ops/pad_tile.ts";
@@ -12,6 +13,7 @@ import { Slice, StridedSlice } from "../../../core/ops/slice.ts";
 import { resolveSlice, resolveStridedSlice } from "../../../core/ops/slice_spec.ts";
 import { resolveTranspose, Transpose } from "../../../core/ops/transpose.ts";
 import { type Shape, sizeOf, stridesOf } from "../../../core/shape.ts";
+import { constIntList, ShapeMemo } from "../../../core/shape_memo.ts";
 import { intList } from "../../../core/tensor.ts";
 import type { TpuBuffer } from "../hbm.ts";
 import { input, output, TPU_MOVABLE, type TpuContext, type TpuKernel, tpuKernel } from "./util.ts";
@@ -39,68 +41,116 @@ function blockIndex(shape: Shape, begin: number[], steps: number[], size: number
   return stridedIndex(size, steps.map((s, d) => s * inStrides[d]), offset);
 }
 
+/** A move's output shape and source index, or a view where the data keeps its order. */
+interface Move {
+  shape: Shape;
+  /** Source element of each output element; undefined: the output is a view of the input. */
+  index?: ArrayLike<number>;
+}
+
+/** Runs a move: a view of the input, or a gathered copy. */
+function runMove<A extends Attrs>(ctx: TpuContext<A>, move: Move): void {
+  if (!move.index) {
+    ctx.setOutput(0, ctx.device.view(input(ctx, 0), move.shape));
+    ctx.device.charge(ctx, {});
+    return;
+  }
+  gatherOutput(ctx, move.shape, move.index);
+}
+
+/** The static key of a move: the input's shape and its Const host arguments `args`. */
+function moveKey(c: KernelConstruction, args: readonly number[]) {
+  return [c.inputs[0].shape, ...args.map((i) => constIntList(c.node, i))];
+}
+
+// Each kernel memoizes its plan and index by the input's shape and its host arguments, seeded
+// when the plan is built where both are static (the arguments Consts): a run with the same
+// shapes and arguments builds no index.
+
 const transpose = tpuKernel(Transpose, {
   dtypes: TPU_MOVABLE,
-  run(ctx) {
-    const x = input(ctx, 0);
-    const plan = resolveTranspose(x.shape, intList(ctx.hostInput(1)));
-    if (plan.isIdentity) {
-      ctx.setOutput(0, ctx.device.view(x, plan.outShape));
-      ctx.device.charge(ctx, {});
-      return;
-    }
-    gatherOutput(ctx, plan.outShape, stridedIndex(plan.outShape, plan.inStrides, 0));
+  create(c) {
+    const moves = new ShapeMemo((shape, perm): Move => {
+      const plan = resolveTranspose(shape, perm);
+      return plan.isIdentity
+        ? { shape: plan.outShape }
+        : { shape: plan.outShape, index: stridedIndex(plan.outShape, plan.inStrides, 0) };
+    }).seed(moveKey(c, [1]));
+    return {
+      run: (ctx) => runMove(ctx, moves.get(input(ctx, 0).shape, intList(ctx.hostInput(1)))),
+    };
   },
 });
 
 const slice = tpuKernel(Slice, {
   dtypes: TPU_MOVABLE,
-  run(ctx) {
-    const x = input(ctx, 0);
-    const spec = resolveSlice(x.shape, intList(ctx.hostInput(1)), intList(ctx.hostInput(2)));
-    const ones = spec.size.map(() => 1);
-    gatherOutput(ctx, spec.size, blockIndex(x.shape, spec.begin, ones, spec.size));
+  create(c) {
+    const moves = new ShapeMemo((shape, begin, size): Move => {
+      const spec = resolveSlice(shape, begin, size);
+      const ones = spec.size.map(() => 1);
+      return { shape: spec.size, index: blockIndex(shape, spec.begin, ones, spec.size) };
+    }).seed(moveKey(c, [1, 2]));
+    return {
+      run(ctx) {
+        const [begin, size] = [1, 2].map((i) => intList(ctx.hostInput(i)));
+        runMove(ctx, moves.get(input(ctx, 0).shape, begin, size));
+      },
+    };
   },
 });
 
 const stridedSlice = tpuKernel(StridedSlice, {
   dtypes: TPU_MOVABLE,
-  run(ctx) {
-    const x = input(ctx, 0);
-    const [begin, end, strides] = [1, 2, 3].map((i) => intList(ctx.hostInput(i)));
-    const spec = resolveStridedSlice(x.shape, begin, end, strides, ctx.attrs);
-    if (spec.isIdentity) {
-      ctx.setOutput(0, ctx.device.view(x, spec.finalShape));
-      ctx.device.charge(ctx, {});
-      return;
-    }
-    const index = blockIndex(x.shape, spec.begin, spec.strides, spec.processingShape);
-    gatherOutput(ctx, spec.finalShape, index);
+  create(c) {
+    const attrs = c.attrs;
+    const moves = new ShapeMemo((shape, begin, end, strides): Move => {
+      const spec = resolveStridedSlice(shape, begin, end, strides, attrs);
+      if (spec.isIdentity) return { shape: spec.finalShape };
+      const index = blockIndex(shape, spec.begin, spec.strides, spec.processingShape);
+      return { shape: spec.finalShape, index };
+    }).seed(moveKey(c, [1, 2, 3]));
+    return {
+      run(ctx) {
+        const [begin, end, strides] = [1, 2, 3].map((i) => intList(ctx.hostInput(i)));
+        runMove(ctx, moves.get(input(ctx, 0).shape, begin, end, strides));
+      },
+    };
   },
 });
 
 const pad = tpuKernel(Pad, {
   dtypes: TPU_MOVABLE,
-  run(ctx) {
-    const x = input(ctx, 0);
-    const plan = resolvePad(x.shape, intList(ctx.hostInput(1)));
-    const out = output(ctx, 0, plan.outShape); // allocated zeroed: the padding
-    const outStrides = stridesOf(plan.outShape);
-    const offset = plan.before.reduce((o, b, d) => o + b * outStrides[d], 0);
-    const dest = stridedIndex(x.shape, outStrides, offset);
-    const o = out.data as unknown as Elements, s = x.data as unknown as Elements;
-    for (let i = 0; i < dest.length; i++) o[dest[i]] = s[i];
-    ctx.device.charge(ctx, { hbmBytes: x.bytes + out.bytes });
+  create(c) {
+    // The padded shape and where each input element lands in it.
+    const plans = new ShapeMemo((shape, paddings) => {
+      const plan = resolvePad(shape, paddings);
+      const outStrides = stridesOf(plan.outShape);
+      const offset = plan.before.reduce((o, b, d) => o + b * outStrides[d], 0);
+      return { outShape: plan.outShape, dest: stridedIndex(shape, outStrides, offset) };
+    }).seed(moveKey(c, [1]));
+    return {
+      run(ctx) {
+        const x = input(ctx, 0);
+        const { outShape, dest } = plans.get(x.shape, intList(ctx.hostInput(1)));
+        const out = output(ctx, 0, outShape); // allocated zeroed: the padding
+        const o = out.data as unknown as Elements, s = x.data as unknown as Elements;
+        for (let i = 0; i < dest.length; i++) o[dest[i]] = s[i];
+        ctx.device.charge(ctx, { hbmBytes: x.bytes + out.bytes });
+      },
+    };
   },
 });
 
 const tile = tpuKernel(Tile, {
   dtypes: TPU_MOVABLE,
-  run(ctx) {
-    const x = input(ctx, 0);
-    const multiples = intList(ctx.hostInput(1));
-    const shape = tileShape(x.shape, multiples);
-    gatherOutput(ctx, shape, sizeOf(shape) === 0 ? [] : tileIndex(x.shape, multiples));
+  create(c) {
+    const moves = new ShapeMemo((shape, multiples): Move => {
+      const out = tileShape(shape, multiples);
+      return { shape: out, index: sizeOf(out) === 0 ? [] : tileIndex(shape, multiples) };
+    }).seed(moveKey(c, [1]));
+    return {
+      run: (ctx) => runMove(ctx, moves.get(input(ctx, 0).shape, intList(ctx.hostInput(1)))),
+    };
   },
 });
 

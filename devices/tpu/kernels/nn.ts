@@ -1,28 +1,17 @@
 /**
  * BiasAdd, FusedBatchNormV3 (inference) and Softmax/LogSoftmax on the vector unit, in float32.
  * Each tolerance is derived next to its program (u = 2^-24, u_b = 2^-8); a bfloat16 output
- * adds its rounding on both sides, 2·u_b relative (`withBf16`).
+ * adds its rounding on both sides, 2 bfloat16 ulps (`withBf16`, tolerance.ts derives it).
  */
-import type { DType } from "../../../core/dtype.ts";
-import type { Tolerance } from "../../../core/kernel.ts";
 import { BiasAdd, FusedBatchNormV3, LogSoftmax, Softmax } from "../../../core/ops/nn.ts";
 import { numbers, type Tensor } from "../../../core/tensor.ts";
+import { withBf16 } from "../tolerance.ts";
 import { finish, operand, target } from "./engine.ts";
 import { loadF32, resultF32, storeF32 } from "../numerics.ts";
 import { input, output, TPU_FLOATS, TPU_REALS, type TpuKernel, tpuKernel } from "./util.ts";
 
 const f = Math.fround;
-const U = 2 ** -24, UB = 2 ** -8;
-
-/** A float32 tolerance widened for bfloat16 outputs. */
-export function withBf16(dtype: DType, t: Tolerance): Tolerance {
-  if (dtype !== "bfloat16") return t;
-  return {
-    atol: (t.atol ?? 0) * (1 + UB),
-    rtol: (t.rtol ?? 0) + (2 * UB) / (1 - UB),
-    reason: `${t.reason}; bfloat16 output`,
-  };
-}
+const U = 2 ** -24;
 
 /** The channel axis: last for NHWC, 1 for NCHW (as the reference reads data_format). */
 function channelAxis(rank: number, format: string): number {

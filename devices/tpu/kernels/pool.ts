@@ -4,17 +4,19 @@
  *
  * AvgPool tolerance: the float32 window sum of n ≤ kh·kw terms is within γ_n·n·max|x| of the
  * exact sum, so the mean is within γ_n·max|x|, plus the division's rounding and the
- * reference's (2u relative); bfloat16 outputs add 2·2^-8 relative.
+ * reference's (2u relative); bfloat16 outputs add 2 bfloat16 ulps (tolerance.ts `withBf16`).
  */
 import { isFloat } from "../../../core/dtype.ts";
 import { convGeometry, type WindowGeometry } from "../../../core/ops/conv_geometry.ts";
-import { AvgPool, MaxPool } from "../../../core/ops/pool.ts";
-import { maxAbs } from "../tolerance.ts";
+import type { TensorSpec } from "../../../core/op.ts";
+import { AvgPool, type AvgPoolAttrs, MaxPool } from "../../../core/ops/pool.ts";
+import { ShapeMemo } from "../../../core/shape_memo.ts";
+import { maxAbs, withBf16 } from "../tolerance.ts";
 import { finish, operand, target } from "./engine.ts";
 import { input, output, TPU_FLOATS, TPU_REALS, type TpuKernel, tpuKernel } from "./util.ts";
 
 const f = Math.fround;
-const U = 2 ** -24, UB = 2 ** -8;
+const U = 2 ** -24;
 
 type Numbers = { [i: number]: number };
 
@@ -50,43 +52,56 @@ function pool(
   }
 }
 
+/** A pooling node's window geometry by input shape, seeded from the static one. */
+function poolGeometries(x: TensorSpec, attrs: AvgPoolAttrs): ShapeMemo<WindowGeometry> {
+  return new ShapeMemo((xs) => convGeometry("pool", xs, null, attrs)).seed([x.shape]);
+}
+
 const maxPool = tpuKernel(MaxPool, {
   dtypes: TPU_REALS,
-  run(ctx) {
-    const x = input(ctx, 0), out = output(ctx, 0); // inference checks MaxPool's padding rule
-    const g = convGeometry("pool", x.shape, null, ctx.attrs);
-    const ys = target(out);
-    const init = isFloat(x.dtype) ? -Infinity : -(2 ** 31);
-    pool(g, operand(x), ys, init, (acc, v) => Math.max(acc, v), (acc) => acc);
-    finish(out, ys);
-    const taps = g.filterHeight * g.filterWidth;
-    ctx.device.charge(ctx, { vpuOps: out.data.length * taps, hbmBytes: x.bytes + out.bytes });
+  create({ inputs: [xSpec], attrs }) {
+    const geometries = poolGeometries(xSpec, attrs);
+    const init = isFloat(attrs.T) ? -Infinity : -(2 ** 31);
+    return {
+      run(ctx) {
+        const x = input(ctx, 0), out = output(ctx, 0); // inference checks MaxPool's padding rule
+        const g = geometries.get(x.shape);
+        const ys = target(out);
+        pool(g, operand(x), ys, init, (acc, v) => Math.max(acc, v), (acc) => acc);
+        finish(out, ys);
+        const taps = g.filterHeight * g.filterWidth;
+        ctx.device.charge(ctx, { vpuOps: out.data.length * taps, hbmBytes: x.bytes + out.bytes });
+      },
+    };
   },
 });
 
 const avgPool = tpuKernel(AvgPool, {
   dtypes: TPU_FLOATS,
-  run(ctx) {
-    const x = input(ctx, 0), out = output(ctx, 0);
-    const g = convGeometry("pool", x.shape, null, ctx.attrs);
-    const ys = target(out);
-    pool(g, operand(x), ys, 0, (acc, v) => f(acc + v), (acc, n) => f(acc / n));
-    finish(out, ys);
-    const taps = g.filterHeight * g.filterWidth;
-    ctx.device.charge(ctx, {
-      vpuOps: out.data.length * taps,
-      eupOps: out.data.length,
-      hbmBytes: x.bytes + out.bytes,
-      flops: out.data.length * (taps + 1),
-    });
+  create({ inputs: [xSpec], attrs }) {
+    const geometries = poolGeometries(xSpec, attrs);
+    return {
+      run(ctx) {
+        const x = input(ctx, 0), out = output(ctx, 0);
+        const g = geometries.get(x.shape);
+        const ys = target(out);
+        pool(g, operand(x), ys, 0, (acc, v) => f(acc + v), (acc, n) => f(acc / n));
+        finish(out, ys);
+        const taps = g.filterHeight * g.filterWidth;
+        ctx.device.charge(ctx, {
+          vpuOps: out.data.length * taps,
+          eupOps: out.data.length,
+          hbmBytes: x.bytes + out.bytes,
+          flops: out.data.length * (taps + 1),
+        });
+      },
+    };
   },
   tolerance: ({ inputs: [x], attrs }) => {
     const n = attrs.ksize[1] * attrs.ksize[2];
     const atol = ((n * U) / (1 - n * U)) * maxAbs(x);
     const reason = "float32 window sums (pool.ts derives it)";
-    return attrs.T === "bfloat16"
-      ? { atol: atol * (1 + UB), rtol: 2 * U + (2 * UB) / (1 - UB), reason }
-      : { atol, rtol: 2 * U, reason };
+    return withBf16(attrs.T, { atol, rtol: 2 * U, reason });
   },
 });
 

@@ -6,7 +6,8 @@
  * Tolerance (float32, u = 2^-24): a float32 sum of n terms is within γ_n·Σ|x| of the exact sum
  * (γ_n = n·u / (1 - n·u)) and Σ|x| ≤ n·max|x|; Mean divides that by n with one more rounding;
  * a product of n factors is within γ_n relative. The reference rounds its float64 result once
- * (u|r| more). A bfloat16 output adds its own rounding on both sides (2·2^-8 relative).
+ * (u|r| more). A bfloat16 output adds its own rounding on both sides: 2 bfloat16 ulps
+ * (tolerance.ts `withBf16` derives it).
  */
 import { type DType, isFloat } from "../../../core/dtype.ts";
 import { admittingOverflow, type KernelCase, type Tolerance } from "../../../core/kernel.ts";
@@ -22,13 +23,15 @@ import {
   Sum,
 } from "../../../core/ops/reduce.ts";
 import { reductionIndex, resolveReduction } from "../../../core/ops/reduce_plan.ts";
+import type { Attrs } from "../../../core/op.ts";
+import { constIntList, ShapeMemo } from "../../../core/shape_memo.ts";
 import { intList } from "../../../core/tensor.ts";
-import { maxAbs } from "../tolerance.ts";
+import { maxAbs, withBf16 } from "../tolerance.ts";
 import { finish, operand, target } from "./engine.ts";
-import { input, output, TPU_REALS, type TpuKernel, tpuKernel } from "./util.ts";
+import { input, output, TPU_REALS, type TpuContext, type TpuKernel, tpuKernel } from "./util.ts";
 
 const f = Math.fround;
-const U = 2 ** -24, UB = 2 ** -8;
+const U = 2 ** -24;
 const INT_MIN = -(2 ** 31), INT_MAX = 2 ** 31 - 1;
 
 /** How a reduction folds one output's elements, for floats (float32) and int32. */
@@ -94,9 +97,7 @@ function reduceTolerance(fold: Fold, c: KernelCase<{ T: DType; keep_dims: boolea
   // range admits that (tests/kernels/compare.ts).
   const reason = "float32 accumulation in reduction order (reduce.ts derives it)";
   return admittingOverflow(
-    c.attrs.T === "bfloat16"
-      ? { atol: bound * (1 + UB), rtol: rtol + (2 * UB) / (1 - UB), reason }
-      : { atol: bound, rtol, reason },
+    withBf16(c.attrs.T, { atol: bound, rtol, reason }),
     fold.partial?.(n, max) ?? 0,
   );
 }
@@ -105,25 +106,37 @@ function reduceKernel(op: ReduceOpDef): TpuKernel {
   const fold = FOLDS.get(op)!;
   return tpuKernel(op, {
     dtypes: TPU_REALS,
-    run(ctx) {
-      const x = input(ctx, 0);
-      const plan = resolveReduction(x.shape, intList(ctx.hostInput(1)), ctx.attrs.keep_dims);
-      const index = reductionIndex(x.shape, plan);
-      const n = plan.reduceSize, float = isFloat(x.dtype);
-      const out = output(ctx, 0, plan.outShape);
-      const xs = operand(x), ys = target(out);
-      for (let o = 0; o < plan.outSize; o++) {
-        let acc = fold.init(float);
-        for (let j = o * n, end = j + n; j < end; j++) acc = fold.step(acc, xs[index[j]], float);
-        ys[o] = fold.end ? fold.end(acc, n, float) : acc;
-      }
-      finish(out, ys);
-      const widen = x.dtype === "bfloat16" ? x.data.length : 0;
-      ctx.device.charge(ctx, {
-        vpuOps: x.data.length * fold.ops + widen,
-        hbmBytes: x.bytes + out.bytes,
-        flops: x.data.length,
-      });
+    create(c) {
+      // The reduction plan and its index by input shape and axes, seeded where both are static
+      // (the axes a Const); a fed axis derives them again only when it changes.
+      const keepDims = c.attrs.keep_dims, float = isFloat(c.attrs.T);
+      const plans = new ShapeMemo((shape, axes) => {
+        const plan = resolveReduction(shape, axes, keepDims);
+        return { plan, index: reductionIndex(shape, plan) };
+      }).seed([c.inputs[0].shape, constIntList(c.node, 1)]);
+      return {
+        run(ctx) {
+          const x = input(ctx, 0);
+          const { plan, index } = plans.get(x.shape, intList(ctx.hostInput(1)));
+          const n = plan.reduceSize;
+          const out = output(ctx, 0, plan.outShape);
+          const xs = operand(x), ys = target(out);
+          for (let o = 0; o < plan.outSize; o++) {
+            let acc = fold.init(float);
+            for (let j = o * n, end = j + n; j < end; j++) {
+              acc = fold.step(acc, xs[index[j]], float);
+            }
+            ys[o] = fold.end ? fold.end(acc, n, float) : acc;
+          }
+          finish(out, ys);
+          const widen = x.dtype === "bfloat16" ? x.data.length : 0;
+          ctx.device.charge(ctx, {
+            vpuOps: x.data.length * fold.ops + widen,
+            hbmBytes: x.bytes + out.bytes,
+            flops: x.data.length,
+          });
+        },
+      };
     },
     tolerance: (c) => reduceTolerance(fold, c),
   });
@@ -133,29 +146,40 @@ function reduceKernel(op: ReduceOpDef): TpuKernel {
 function argKernel(op: typeof ArgMax, sign: 1 | -1): TpuKernel {
   return tpuKernel(op, {
     dtypes: TPU_REALS,
-    run(ctx) {
-      const x = input(ctx, 0);
-      const { outer, dim, inner } = resolveArgAxis(x.shape, intList(ctx.hostInput(1))[0]);
-      const out = output(ctx, 0);
-      const xs = operand(x);
-      const wide = out.dtype === "int64";
-      const o64 = out.data as BigInt64Array, o32 = out.data as Int32Array;
-      for (let o = 0; o < outer; o++) {
-        for (let i = 0; i < inner; i++) {
-          let best = 0, bestV = xs[o * dim * inner + i];
-          for (let k = 1; k < dim && bestV === bestV; k++) {
-            const v = xs[(o * dim + k) * inner + i];
-            if (v !== v || (sign > 0 ? v > bestV : v < bestV)) (best = k), (bestV = v);
-          }
-          if (wide) o64[o * inner + i] = BigInt(best);
-          else o32[o * inner + i] = best;
-        }
-      }
-      ctx.device.charge(ctx, {
-        vpuOps: 2 * x.data.length,
-        hbmBytes: x.bytes + out.bytes,
-      });
+    create(c) {
+      const axes = new ShapeMemo((shape, axis) => resolveArgAxis(shape, axis[0]))
+        .seed([c.inputs[0].shape, constIntList(c.node, 1)]);
+      return { run: (ctx) => argRun(ctx, axes, sign) };
     },
+  });
+}
+
+/** One ArgMax/ArgMin run: the axis split from the memo (seeded where the axis is a Const). */
+function argRun<A extends Attrs>(
+  ctx: TpuContext<A>,
+  axes: ShapeMemo<{ outer: number; dim: number; inner: number }>,
+  sign: 1 | -1,
+): void {
+  const x = input(ctx, 0);
+  const { outer, dim, inner } = axes.get(x.shape, intList(ctx.hostInput(1)));
+  const out = output(ctx, 0);
+  const xs = operand(x);
+  const wide = out.dtype === "int64";
+  const o64 = out.data as BigInt64Array, o32 = out.data as Int32Array;
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) {
+      let best = 0, bestV = xs[o * dim * inner + i];
+      for (let k = 1; k < dim && bestV === bestV; k++) {
+        const v = xs[(o * dim + k) * inner + i];
+        if (v !== v || (sign > 0 ? v > bestV : v < bestV)) (best = k), (bestV = v);
+      }
+      if (wide) o64[o * inner + i] = BigInt(best);
+      else o32[o * inner + i] = best;
+    }
+  }
+  ctx.device.charge(ctx, {
+    vpuOps: 2 * x.data.length,
+    hbmBytes: x.bytes + out.bytes,
   });
 }
 

@@ -5,6 +5,7 @@
  */
 import { numberAt, numbers, Tensor } from "../../../core/tensor.ts";
 import { Cast, castTensor } from "../../../core/ops/cast.ts";
+import { ShapeMemo } from "../../../core/shape_memo.ts";
 import { OneHot, resolveOneHot, SelectV2 } from "../../../core/ops/select.ts";
 import type { TpuBuffer } from "../hbm.ts";
 import { indexFor } from "./engine.ts";
@@ -20,19 +21,26 @@ function asTensor(b: TpuBuffer): Tensor {
 
 const select = tpuKernel(SelectV2, {
   dtypes: TPU_MOVABLE,
-  run(ctx) {
-    const c = input(ctx, 0), t = input(ctx, 1), e = input(ctx, 2);
-    const out = output(ctx, 0);
-    const [ic, it, ie] = [c, t, e].map((b) => indexFor(b.shape, out.shape));
-    const cs = c.data as Uint8Array, ts = elements(t), es = elements(e), o = elements(out);
-    const n = out.data.length;
-    for (let i = 0; i < n; i++) {
-      o[i] = cs[ic ? ic[i] : i] ? ts[it ? it[i] : i] : es[ie ? ie[i] : i];
-    }
-    ctx.device.charge(ctx, {
-      vpuOps: n,
-      hbmBytes: c.bytes + t.bytes + e.bytes + out.bytes,
-    });
+  create(k) {
+    // The three broadcast plans by the operands' and output's shapes, seeded from static ones.
+    const plans = new ShapeMemo((cs, ts, es, outs) => [cs, ts, es].map((s) => indexFor(s, outs)))
+      .seed([...k.inputs.map((s) => s.shape), k.outputs[0].shape]);
+    return {
+      run(ctx) {
+        const c = input(ctx, 0), t = input(ctx, 1), e = input(ctx, 2);
+        const out = output(ctx, 0);
+        const [ic, it, ie] = plans.get(c.shape, t.shape, e.shape, out.shape);
+        const cs = c.data as Uint8Array, ts = elements(t), es = elements(e), o = elements(out);
+        const n = out.data.length;
+        for (let i = 0; i < n; i++) {
+          o[i] = cs[ic ? ic[i] : i] ? ts[it ? it[i] : i] : es[ie ? ie[i] : i];
+        }
+        ctx.device.charge(ctx, {
+          vpuOps: n,
+          hbmBytes: c.bytes + t.bytes + e.bytes + out.bytes,
+        });
+      },
+    };
   },
 });
 

@@ -15,6 +15,7 @@ import {
   output,
   TPU_FLOATS,
   TPU_REALS,
+  type TpuContext,
   type TpuKernel,
   tpuKernel,
   vpuTolerance,
@@ -111,31 +112,47 @@ function unaryKernel(p: UnaryProgram): TpuKernel<{ T: DType }> {
     : TPU_FLOATS;
   return tpuKernel(p.op, {
     dtypes,
-    run(ctx) {
-      const x = input(ctx, 0), out = output(ctx, 0);
-      mapUnary(x, out, ctx.attrs.T === "float32" || ctx.attrs.T === "bfloat16" ? p.f32 : p.int!);
-      const n = out.data.length;
-      const widen = ctx.attrs.T === "bfloat16" ? 2 * n : 0; // unpack and repack bfloat16
-      ctx.device.charge(ctx, {
-        vpuOps: n * p.alu + widen,
-        eupOps: n * (p.eup ?? 0),
-        hbmBytes: x.bytes + out.bytes,
-        flops: n * (p.alu + (p.eup ?? 0)),
-      });
+    create({ attrs: { T } }) {
+      // The node's dtype picks its scalar program once.
+      const program = T === "float32" || T === "bfloat16" ? p.f32 : p.int!;
+      return { run: (ctx) => unaryRun(ctx, p, program) };
     },
     tolerance: (c) => vpuTolerance(c.attrs.T, p.ulps ?? 0, p.why ?? ""),
+  });
+}
+
+/** One run of a unary program chosen for the node's dtype. */
+function unaryRun(
+  ctx: TpuContext<{ T: DType }>,
+  p: UnaryProgram,
+  program: (x: number) => number,
+): void {
+  const x = input(ctx, 0), out = output(ctx, 0);
+  mapUnary(x, out, program);
+  const n = out.data.length;
+  const widen = ctx.attrs.T === "bfloat16" ? 2 * n : 0; // unpack and repack bfloat16
+  ctx.device.charge(ctx, {
+    vpuOps: n * p.alu + widen,
+    eupOps: n * (p.eup ?? 0),
+    hbmBytes: x.bytes + out.bytes,
+    flops: n * (p.alu + (p.eup ?? 0)),
   });
 }
 
 /** LeakyRelu: alpha is a float attr, held as a float32 scalar register. */
 const leakyRelu = tpuKernel(U.LeakyRelu, {
   dtypes: TPU_FLOATS,
-  run(ctx) {
-    const x = input(ctx, 0), out = output(ctx, 0);
-    const alpha = f(ctx.attrs.alpha);
-    mapUnary(x, out, (v) => (v < 0 ? f(alpha * v) : v));
-    const n = out.data.length;
-    ctx.device.charge(ctx, { vpuOps: 2 * n, hbmBytes: x.bytes + out.bytes, flops: 2 * n });
+  create({ attrs }) {
+    const alpha = f(attrs.alpha);
+    const program = (v: number) => (v < 0 ? f(alpha * v) : v);
+    return {
+      run(ctx) {
+        const x = input(ctx, 0), out = output(ctx, 0);
+        mapUnary(x, out, program);
+        const n = out.data.length;
+        ctx.device.charge(ctx, { vpuOps: 2 * n, hbmBytes: x.bytes + out.bytes, flops: 2 * n });
+      },
+    };
   },
   tolerance: (c) =>
     vpuTolerance(c.attrs.T, 2, "alpha rounded to float32, then one rounded product"),

@@ -99,18 +99,17 @@ export function metadataOnly<A extends Attrs>(kernel: Kernel<A>): TpuKernel<A> {
   };
 }
 
-/** One bfloat16 unit in the last place, in float32 ULPs (2^16): the tolerance unit below. */
-export const BF16_ULP_IN_F32_ULPS = 2 ** 16;
-
 /**
  * The tolerance of a vector-unit result: `f32Ulps` float32 ULPs from the program's roundings,
- * and for bfloat16 outputs one bfloat16 ULP, since a float32 result rounded again to bfloat16
- * can land one bfloat16 step from the float64 reference rounded once (double rounding).
+ * and for bfloat16 outputs one bfloat16 ULP at the reference r: the float32 result ĉ is a few
+ * float32 ULPs (far below ½ ulp16) from the exact c, so bf16(ĉ) and r = bf16(c) are equal or
+ * neighbours (double rounding); neighbours lie ulp16(r) apart, or ½ ulp16(r) where r is a power
+ * of two and bf16(ĉ) the value below it.
  */
 export function vpuTolerance(dtype: DType, f32Ulps: number, why: string): Tolerance {
   if (dtype === "bfloat16") {
     return {
-      ulps: BF16_ULP_IN_F32_ULPS,
+      ulps16: 1,
       reason: "computed in float32, then rounded to bfloat16 (double rounding)",
     };
   }

@@ -115,7 +115,12 @@ export class Session implements AsyncDisposable {
       this.output(f)
     );
     const feedList = this.feedList(feeds);
-    const targetNodes = targets.map((t) => this.targetNode(t));
+    const targetNodes = targetList(targets, "run").map((t) => this.targetNode(t));
+    if (typeof options !== "object" || options === null) {
+      throw new EdgeflowError(
+        `run: options (4th argument) must be an object, got ${typeof options}`,
+      );
+    }
     const { plan, feedSpecs } = await this.planFor(
       fetchOutputs,
       feedList.map(([o]) => o),
@@ -140,7 +145,7 @@ export class Session implements AsyncDisposable {
     await this.planFor(
       fetches.map((f) => this.output(f)),
       feedOutputs,
-      targets.map((t) => this.targetNode(t)),
+      targetList(targets, "prepare").map((t) => this.targetNode(t)),
     );
   }
 
@@ -368,4 +373,17 @@ function checkFeed(o: Output, value: FeedValue, placeholder: Node): Tensor {
     );
   }
   return t;
+}
+
+/**
+ * The targets argument as a list: `{ metadata }` passed third instead of fourth (the run options)
+ * is named, not a raw "targets.map is not a function".
+ */
+function targetList(targets: unknown, call: string): readonly Target[] {
+  if (Array.isArray(targets)) return targets;
+  throw new EdgeflowError(
+    `${call}: targets (3rd argument) must be a list of nodes or names, got ${
+      typeof targets === "object" ? JSON.stringify(targets)?.slice(0, 80) : typeof targets
+    }; run options such as { metadata } go 4th`,
+  );
 }

@@ -140,3 +140,19 @@ Deno.test("Session options: bad values name the option", () => {
   );
   refuses(() => new ef.Session(g, { devices: [null] as never }), /devices\[0\]/);
 });
+
+Deno.test("run: options passed as the targets argument are named, not a raw TypeError", async () => {
+  const g = new ef.Graph();
+  const x = ef.constant([1, 2], { graph: g });
+  await using s = new ef.Session(g, { device: "REF" });
+  await assert.rejects(
+    () => s.run(x, {}, { metadata: {} } as never),
+    (e: unknown) =>
+      e instanceof ef.EdgeflowError && /targets \(3rd argument\)/.test(e.message) &&
+      /go 4th/.test(e.message),
+  );
+  await assert.rejects(
+    () => s.run(x, {}, [], 3 as never),
+    (e: unknown) => e instanceof ef.EdgeflowError && /options \(4th argument\)/.test(e.message),
+  );
+});

@@ -46,19 +46,26 @@ export function dotOverflow<A extends Attrs>(
   };
 }
 
-/** Sum and Mean: no partial sum passes the sum of the finite |x|. */
-export function sumOverflow<A extends Attrs>(): Difference<A> {
+/** A difference of float cases whose first input's values `overflows` judges. */
+function firstInputOverflow<A extends Attrs>(
+  overflows: (v: ArrayLike<number>) => boolean,
+): Difference<A> {
   return {
     reason: REASON,
     when: (c) => {
       const x = c.inputs[0];
-      if (!isFloat(x.dtype)) return false;
-      const v = numbers(x);
-      let s = 0;
-      for (let i = 0; i < v.length; i++) if (Math.abs(v[i]) !== Infinity) s += Math.abs(v[i]);
-      return s > F32_MAX;
+      return isFloat(x.dtype) && overflows(numbers(x));
     },
   };
+}
+
+/** Sum and Mean: no partial sum passes the sum of the finite |x|. */
+export function sumOverflow<A extends Attrs>(): Difference<A> {
+  return firstInputOverflow((v) => {
+    let s = 0;
+    for (let i = 0; i < v.length; i++) if (Math.abs(v[i]) !== Infinity) s += Math.abs(v[i]);
+    return s > F32_MAX;
+  });
 }
 
 /**
@@ -67,20 +74,14 @@ export function sumOverflow<A extends Attrs>(): Difference<A> {
  * differently from the float64 product.
  */
 export function prodOverflow<A extends Attrs>(): Difference<A> {
-  return {
-    reason: REASON,
-    when: (c) => {
-      const x = c.inputs[0];
-      if (!isFloat(x.dtype)) return false;
-      const v = numbers(x);
-      let big = 1, small = 1;
-      for (let i = 0; i < v.length; i++) {
-        const a = Math.abs(v[i]);
-        if (a === 0 || a === Infinity || Number.isNaN(a)) continue;
-        if (a > 1) big *= a;
-        else small *= a;
-      }
-      return big > F32_MAX || small < F32_MIN_NORMAL;
-    },
-  };
+  return firstInputOverflow((v) => {
+    let big = 1, small = 1;
+    for (let i = 0; i < v.length; i++) {
+      const a = Math.abs(v[i]);
+      if (a === 0 || a === Infinity || Number.isNaN(a)) continue;
+      if (a > 1) big *= a;
+      else small *= a;
+    }
+    return big > F32_MAX || small < F32_MIN_NORMAL;
+  });
 }

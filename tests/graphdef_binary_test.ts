@@ -6,6 +6,7 @@ import * as pb from "../formats.ts";
 import { type GraphDefJson, toGraphDef } from "../core/formats/graphdef_json.ts";
 import { decodeGraphDef } from "../core/formats/protobuf/graphdef_decode.ts";
 import { encodeGraphDef } from "../core/formats/protobuf/graphdef_encode.ts";
+import type { TensorJson } from "../core/formats/tensor_proto.ts";
 import { BinaryWriter, WireType } from "../core/formats/protobuf/wire.ts";
 import fc from "npm:fast-check@4";
 import { fcParams } from "./op_cases.ts";
@@ -167,40 +168,25 @@ Deno.test("corrupt binary GraphDefs: EdgeflowErrors naming the file and the fiel
   refuse(bytes.subarray(0, bytes.length - 3), /^m\.pb: versions \(at byte \d+\) is truncated/);
   // A node whose name field has the wrong wire type.
   refuse(new Uint8Array([0x0a, 0x02, 0x08, 0x01]), /m\.pb: node\[0\]\.name is .*wire type varint/);
+  /** A GraphDef of one float Const node holding `tensor`. */
+  const constGraph = (name: string, tensor: Omit<TensorJson, "dtype">) =>
+    encodeGraphDef({
+      node: [{
+        name,
+        op: "Const",
+        attr: { dtype: { type: "DT_FLOAT" }, value: { tensor: { dtype: "DT_FLOAT", ...tensor } } },
+      }],
+    });
   // tensor_content shorter than the shape needs: refused before allocating.
-  const short = encodeGraphDef({
-    node: [{
-      name: "c",
-      op: "Const",
-      attr: {
-        dtype: { type: "DT_FLOAT" },
-        value: {
-          tensor: {
-            dtype: "DT_FLOAT",
-            tensorShape: { dim: [{ size: "4" }] },
-            tensorContent: "AAAAAA==",
-          },
-        },
-      },
-    }],
+  const short = constGraph("c", {
+    tensorShape: { dim: [{ size: "4" }] },
+    tensorContent: "AAAAAA==",
   });
   refuse(short, /node 'c' attr 'value': tensor_content has 4 bytes, .* needs 16/);
   // A splat constant of 2^40 elements from a file of a few bytes.
-  const huge = encodeGraphDef({
-    node: [{
-      name: "z",
-      op: "Const",
-      attr: {
-        dtype: { type: "DT_FLOAT" },
-        value: {
-          tensor: {
-            dtype: "DT_FLOAT",
-            tensorShape: { dim: [{ size: String(2 ** 20) }, { size: String(2 ** 20) }] },
-            floatVal: [0],
-          },
-        },
-      },
-    }],
+  const huge = constGraph("z", {
+    tensorShape: { dim: [{ size: String(2 ** 20) }, { size: String(2 ** 20) }] },
+    floatVal: [0],
   });
   refuse(huge, /node 'z' attr 'value': a tensor of 1099511627776 elements is larger/);
   // Not a GraphDef at all.

@@ -105,6 +105,16 @@ const bool = (shape: number[], v: boolean[]) => Tensor.fromNumbers("bool", shape
 /** float32 values as the device sees them, and a float64 function of them rounded to float32. */
 const F32 = (v: number[]) => v.map(Math.fround);
 const at32 = (v: number[], f: (x: number) => number) => F32(v).map((x) => Math.fround(f(x)));
+/** A float32 unary op over `xs` against the float64 `f` rounded once, within `rtol`. */
+function againstMath(
+  name: string,
+  op: OpDef,
+  xs: number[],
+  f: (x: number) => number,
+  rtol: number,
+): EdgeCase {
+  return { name, op, inputs: [f32([xs.length], xs)], expect: [at32(xs, f)], rtol };
+}
 /** TensorFlow's float FloorMod: fmod (exact), moved into the divisor's sign. */
 function floorMod64(x: number, y: number): number {
   const r = x % y;
@@ -225,55 +235,19 @@ const CASES: EdgeCase[] = [
     attrs: { DstT: "bool" },
     expect: [[1, 0, 1, 1]],
   },
-  {
-    name: "Sin of large arguments",
-    op: Sin,
-    inputs: [f32([TRIG_X.length], TRIG_X)],
-    expect: [at32(TRIG_X, Math.sin)],
-    rtol: 5e-7,
-  },
-  {
-    name: "Cos of large arguments",
-    op: Cos,
-    inputs: [f32([TRIG_X.length], TRIG_X)],
-    expect: [at32(TRIG_X, Math.cos)],
-    rtol: 5e-7,
-  },
-  {
-    name: "Exp near overflow and underflow",
-    op: Exp,
-    inputs: [f32([EXP_X.length], EXP_X)],
-    expect: [at32(EXP_X, Math.exp)],
-    rtol: 3e-7,
-  },
-  {
-    name: "Log of subnormals, zeros, negatives and specials",
-    op: Log,
-    inputs: [f32([LOG_X.length], LOG_X)],
-    expect: [at32(LOG_X, Math.log)],
-    rtol: 1e-6,
-  },
-  {
-    name: "Log1p of tiny values, -1 and below",
-    op: Log1p,
-    inputs: [f32([LOG1P_X.length], LOG1P_X)],
-    expect: [at32(LOG1P_X, Math.log1p)],
-    rtol: 1e-6,
-  },
-  {
-    name: "Sqrt of negatives, zeros, subnormals and Inf",
-    op: Sqrt,
-    inputs: [f32([SQRT_X.length], SQRT_X)],
-    expect: [at32(SQRT_X, Math.sqrt)],
-    rtol: 5e-7,
-  },
-  {
-    name: "Rsqrt of negatives, zeros, subnormals and Inf",
-    op: Rsqrt,
-    inputs: [f32([SQRT_X.length], SQRT_X)],
-    expect: [at32(SQRT_X, (x) => 1 / Math.sqrt(x))],
-    rtol: 5e-7,
-  },
+  againstMath("Sin of large arguments", Sin, TRIG_X, Math.sin, 5e-7),
+  againstMath("Cos of large arguments", Cos, TRIG_X, Math.cos, 5e-7),
+  againstMath("Exp near overflow and underflow", Exp, EXP_X, Math.exp, 3e-7),
+  againstMath("Log of subnormals, zeros, negatives and specials", Log, LOG_X, Math.log, 1e-6),
+  againstMath("Log1p of tiny values, -1 and below", Log1p, LOG1P_X, Math.log1p, 1e-6),
+  againstMath("Sqrt of negatives, zeros, subnormals and Inf", Sqrt, SQRT_X, Math.sqrt, 5e-7),
+  againstMath(
+    "Rsqrt of negatives, zeros, subnormals and Inf",
+    Rsqrt,
+    SQRT_X,
+    (x) => 1 / Math.sqrt(x),
+    5e-7,
+  ),
   {
     name: "float32 FloorMod is exact for large quotients",
     op: FloorMod,

@@ -30,8 +30,11 @@ export type DepthwiseConv2dNativeAttrs = {
 };
 export type Conv2DAttrs = DepthwiseConv2dNativeAttrs & { use_cudnn_on_gpu: boolean };
 
-/** Attr specs common to convolutions; the NHWC-only data_format makes NCHW a clear attr error. */
-const convAttrs = {
+/**
+ * Attr specs common to convolutions and their backprops; the NHWC-only data_format makes NCHW a
+ * clear attr error.
+ */
+export const CONV_ATTRS = {
   T: { kind: "type", allowed: FLOAT_DTYPES },
   strides: { kind: "list(int)" },
   padding: { kind: "string", allowed: ["SAME", "VALID", "EXPLICIT"] },
@@ -39,13 +42,18 @@ const convAttrs = {
   data_format: { kind: "string", default: "NHWC", allowed: ["NHWC"] },
   dilations: { kind: "list(int)", default: [1, 1, 1, 1] },
 } as const;
+/** Conv2D's attr specs: the common ones plus use_cudnn_on_gpu, which changes nothing here. */
+export const CONV2D_ATTRS = {
+  ...CONV_ATTRS,
+  use_cudnn_on_gpu: { kind: "bool", default: true },
+} as const;
 
 export const Conv2D: OpDef<Conv2DAttrs> = defineOp<Conv2DAttrs>({
   gradient: conv2dGrad,
   name: "Conv2D",
   inputs: [{ name: "input", type: "T" }, { name: "filter", type: "T" }],
   outputs: [{ name: "output", type: "T" }],
-  attrs: { ...convAttrs, use_cudnn_on_gpu: { kind: "bool", default: true } },
+  attrs: CONV2D_ATTRS,
   infer: inferConv("conv2d"),
   reference: ([x, f], attrs) => [convReference("conv2d", x, f, attrs)],
   arbitrary: (fc, dtype) => arbConv(fc, dtype),
@@ -58,7 +66,7 @@ export const DepthwiseConv2dNative: OpDef<DepthwiseConv2dNativeAttrs> = defineOp
   name: "DepthwiseConv2dNative",
   inputs: [{ name: "input", type: "T" }, { name: "filter", type: "T" }],
   outputs: [{ name: "output", type: "T" }],
-  attrs: convAttrs,
+  attrs: CONV_ATTRS,
   infer: inferConv("depthwise"),
   reference: ([x, f], attrs) => [convReference("depthwise", x, f, attrs)],
   arbitrary: (fc, dtype) => arbConv(fc, dtype),

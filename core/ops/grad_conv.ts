@@ -4,7 +4,7 @@
  * and attrs (those of the forward op). Windows are placed by conv_geometry.ts exactly as the
  * forward op places them; each gradient is the adjoint of the forward sum, in float64, rounded once.
  */
-import { type DType, FLOAT_DTYPES } from "../dtype.ts";
+import type { DType } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import type { Output } from "../graph.ts";
 import {
@@ -23,22 +23,14 @@ import { checkRank, int32Vector, intVector, knownInts } from "./array_util.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import {
   Conv2D,
+  CONV2D_ATTRS,
   type Conv2DAttrs,
+  CONV_ATTRS,
   DepthwiseConv2dNative,
   type DepthwiseConv2dNativeAttrs,
 } from "./conv.ts";
 import { convGeometry, type WindowGeometry, type WindowKind } from "./conv_geometry.ts";
 import { spec } from "./infer_util.ts";
-
-const convAttrs = {
-  T: { kind: "type", allowed: FLOAT_DTYPES },
-  strides: { kind: "list(int)" },
-  padding: { kind: "string", allowed: ["SAME", "VALID", "EXPLICIT"] },
-  explicit_paddings: { kind: "list(int)", default: [] },
-  data_format: { kind: "string", default: "NHWC", allowed: ["NHWC"] },
-  dilations: { kind: "list(int)", default: [1, 1, 1, 1] },
-} as const;
-const conv2dAttrs = { ...convAttrs, use_cudnn_on_gpu: { kind: "bool", default: true } } as const;
 
 /**
  * Calls `tap` for every (window, tap) pair that reads a real input element: `x` is the flat index
@@ -168,16 +160,14 @@ function inferFilter(kind: WindowKind) {
   };
 }
 
-type ForwardCase = OpCase<DepthwiseConv2dNativeAttrs>;
 /** The forward op's cases, with a random out_backprop of its output's shape. */
-function arbBackprop(
-  // deno-lint-ignore no-explicit-any
-  forward: OpDef<any>,
+function arbBackprop<A extends DepthwiseConv2dNativeAttrs>(
+  forward: OpDef<A>,
   kind: WindowKind,
   fc: FastCheck,
   dtype: DType,
-  pick: (c: ForwardCase, dy: Tensor) => Tensor[],
-): Arbitrary<ForwardCase> {
+  pick: (c: OpCase<A>, dy: Tensor) => Tensor[],
+): Arbitrary<OpCase<A>> {
   return forward.arbitrary!(fc, dtype).map((c) => {
     const [x, f] = c.inputs;
     const g = convGeometry(kind, x.shape, f.shape, c.attrs as DepthwiseConv2dNativeAttrs);
@@ -186,91 +176,75 @@ function arbBackprop(
   });
 }
 
-const sizesInput = (name: string) => ({ name, type: "int32" });
+/**
+ * One backward convolution: `side` says which forward operand's gradient it computes, and so
+ * which of its first two inputs is the int32 shape of that operand (TensorFlow's order: input
+ * sizes first for "input", the input tensor first for "filter").
+ */
+function defineBackprop<A extends DepthwiseConv2dNativeAttrs>(
+  name: string,
+  kind: WindowKind,
+  side: "input" | "filter",
+  forward: OpDef<A>,
+  attrs: AttrSpecs<A>,
+): OpDef<A> {
+  const sizes = { name: `${side}_sizes`, type: "int32" };
+  const operand = side === "input" ? { name: "filter", type: "T" } : { name: "input", type: "T" };
+  const sizesAt = side === "input" ? 0 : 1;
+  return defineOp<A>({
+    name,
+    inputs: side === "input"
+      ? [sizes, operand, { name: "out_backprop", type: "T" }]
+      : [operand, sizes, { name: "out_backprop", type: "T" }],
+    outputs: [{ name: "output", type: "T" }],
+    attrs,
+    infer: side === "input" ? inferInput(kind) : inferFilter(kind),
+    reference: ([a, b, dy], attrs) => [
+      side === "input"
+        ? backpropInput(kind, a, b, dy, attrs)
+        : backpropFilter(kind, a, b, dy, attrs),
+    ],
+    arbitrary: (fc, dtype) =>
+      arbBackprop(forward, kind, fc, dtype, (c, dy) => {
+        const inputs = [c.inputs[0], c.inputs[1], dy];
+        inputs[sizesAt] = int32Vector(c.inputs[sizesAt].shape);
+        return inputs;
+      }),
+  });
+}
 
-export const Conv2DBackpropInput: OpDef<Conv2DAttrs> = defineOp<Conv2DAttrs>({
-  name: "Conv2DBackpropInput",
-  inputs: [sizesInput("input_sizes"), { name: "filter", type: "T" }, {
-    name: "out_backprop",
-    type: "T",
-  }],
-  outputs: [{ name: "output", type: "T" }],
-  attrs: conv2dAttrs as unknown as AttrSpecs<Conv2DAttrs>,
-  infer: inferInput("conv2d"),
-  reference: ([sizes, f, dy], attrs) => [backpropInput("conv2d", sizes, f, dy, attrs)],
-  arbitrary: (fc, dtype) =>
-    arbBackprop(
-      Conv2D,
-      "conv2d",
-      fc,
-      dtype,
-      (c, dy) => [int32Vector(c.inputs[0].shape), c.inputs[1], dy],
-    ),
-});
+const conv2dAttrSpecs = CONV2D_ATTRS as unknown as AttrSpecs<Conv2DAttrs>;
+const depthwiseAttrSpecs = CONV_ATTRS as unknown as AttrSpecs<DepthwiseConv2dNativeAttrs>;
 
-export const Conv2DBackpropFilter: OpDef<Conv2DAttrs> = defineOp<Conv2DAttrs>({
-  name: "Conv2DBackpropFilter",
-  inputs: [{ name: "input", type: "T" }, sizesInput("filter_sizes"), {
-    name: "out_backprop",
-    type: "T",
-  }],
-  outputs: [{ name: "output", type: "T" }],
-  attrs: conv2dAttrs as unknown as AttrSpecs<Conv2DAttrs>,
-  infer: inferFilter("conv2d"),
-  reference: ([x, sizes, dy], attrs) => [backpropFilter("conv2d", x, sizes, dy, attrs)],
-  arbitrary: (fc, dtype) =>
-    arbBackprop(
-      Conv2D,
-      "conv2d",
-      fc,
-      dtype,
-      (c, dy) => [c.inputs[0], int32Vector(c.inputs[1].shape), dy],
-    ),
-});
-
-export const DepthwiseConv2dNativeBackpropInput: OpDef<DepthwiseConv2dNativeAttrs> = defineOp<
-  DepthwiseConv2dNativeAttrs
->({
-  name: "DepthwiseConv2dNativeBackpropInput",
-  inputs: [sizesInput("input_sizes"), { name: "filter", type: "T" }, {
-    name: "out_backprop",
-    type: "T",
-  }],
-  outputs: [{ name: "output", type: "T" }],
-  attrs: convAttrs as unknown as AttrSpecs<DepthwiseConv2dNativeAttrs>,
-  infer: inferInput("depthwise"),
-  reference: ([sizes, f, dy], attrs) => [backpropInput("depthwise", sizes, f, dy, attrs)],
-  arbitrary: (fc, dtype) =>
-    arbBackprop(
-      DepthwiseConv2dNative,
-      "depthwise",
-      fc,
-      dtype,
-      (c, dy) => [int32Vector(c.inputs[0].shape), c.inputs[1], dy],
-    ),
-});
-
-export const DepthwiseConv2dNativeBackpropFilter: OpDef<DepthwiseConv2dNativeAttrs> = defineOp<
-  DepthwiseConv2dNativeAttrs
->({
-  name: "DepthwiseConv2dNativeBackpropFilter",
-  inputs: [{ name: "input", type: "T" }, sizesInput("filter_sizes"), {
-    name: "out_backprop",
-    type: "T",
-  }],
-  outputs: [{ name: "output", type: "T" }],
-  attrs: convAttrs as unknown as AttrSpecs<DepthwiseConv2dNativeAttrs>,
-  infer: inferFilter("depthwise"),
-  reference: ([x, sizes, dy], attrs) => [backpropFilter("depthwise", x, sizes, dy, attrs)],
-  arbitrary: (fc, dtype) =>
-    arbBackprop(
-      DepthwiseConv2dNative,
-      "depthwise",
-      fc,
-      dtype,
-      (c, dy) => [c.inputs[0], int32Vector(c.inputs[1].shape), dy],
-    ),
-});
+export const Conv2DBackpropInput: OpDef<Conv2DAttrs> = defineBackprop(
+  "Conv2DBackpropInput",
+  "conv2d",
+  "input",
+  Conv2D,
+  conv2dAttrSpecs,
+);
+export const Conv2DBackpropFilter: OpDef<Conv2DAttrs> = defineBackprop(
+  "Conv2DBackpropFilter",
+  "conv2d",
+  "filter",
+  Conv2D,
+  conv2dAttrSpecs,
+);
+export const DepthwiseConv2dNativeBackpropInput: OpDef<DepthwiseConv2dNativeAttrs> = defineBackprop(
+  "DepthwiseConv2dNativeBackpropInput",
+  "depthwise",
+  "input",
+  DepthwiseConv2dNative,
+  depthwiseAttrSpecs,
+);
+export const DepthwiseConv2dNativeBackpropFilter: OpDef<DepthwiseConv2dNativeAttrs> =
+  defineBackprop(
+    "DepthwiseConv2dNativeBackpropFilter",
+    "depthwise",
+    "filter",
+    DepthwiseConv2dNative,
+    depthwiseAttrSpecs,
+  );
 
 export const GRAD_CONV_OPS: readonly OpDef[] = [
   Conv2DBackpropInput,

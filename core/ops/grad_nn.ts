@@ -2,7 +2,7 @@
  * BiasAddGrad, MaxPoolGrad and AvgPoolGrad, with TensorFlow's inputs and attrs. Pool windows are
  * placed by conv_geometry.ts as the forward pools place them.
  */
-import { type DType, FLOAT_DTYPES, REAL_DTYPES } from "../dtype.ts";
+import { type DType, REAL_DTYPES } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import type { Output } from "../graph.ts";
 import { defineOp, type OpDef } from "../op.ts";
@@ -13,7 +13,15 @@ import { checkRank, int32Vector, intVector, knownInts } from "./array_util.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { convGeometry, type WindowGeometry } from "./conv_geometry.ts";
 import { requireRank, spec } from "./infer_util.ts";
-import { AvgPool, type AvgPoolAttrs, MaxPool, type MaxPoolAttrs } from "./pool.ts";
+import {
+  AVG_POOL_ATTRS,
+  AvgPool,
+  type AvgPoolAttrs,
+  forEachWindow,
+  MAX_POOL_ATTRS,
+  MaxPool,
+  type MaxPoolAttrs,
+} from "./pool.ts";
 import { MapHostContext } from "../host_context.ts";
 
 // ---- BiasAddGrad -----------------------------------------------------------------------
@@ -61,12 +69,6 @@ export const BiasAddGrad: OpDef<BiasAddGradAttrs> = defineOp<BiasAddGradAttrs>({
 
 // ---- MaxPoolGrad and AvgPoolGrad -------------------------------------------------------
 
-const poolAttrs = {
-  ksize: { kind: "list(int)" },
-  strides: { kind: "list(int)" },
-  data_format: { kind: "string", default: "NHWC", allowed: ["NHWC"] },
-} as const;
-
 function checkGradShape(g: WindowGeometry, grad: PartialShape, what = "grad"): void {
   if (!isCompatible(grad, g.outShape)) {
     throw new EdgeflowError(
@@ -74,35 +76,6 @@ function checkGradShape(g: WindowGeometry, grad: PartialShape, what = "grad"): v
         formatShape(g.outShape)
       }`,
     );
-  }
-}
-
-/** Calls `fn(o, i)` for output element o and every real input element i of its window. */
-function forEachWindow(
-  g: WindowGeometry,
-  fn: (o: number, taps: number[]) => void,
-): void {
-  const C = g.inChannels;
-  let o = 0;
-  const taps: number[] = [];
-  for (let b = 0; b < g.batch; b++) {
-    for (let oh = 0; oh < g.outHeight; oh++) {
-      for (let ow = 0; ow < g.outWidth; ow++) {
-        for (let c = 0; c < C; c++, o++) {
-          taps.length = 0;
-          for (let fh = 0; fh < g.filterHeight; fh++) {
-            const ih = oh * g.strideHeight - g.padTop + fh;
-            if (ih < 0 || ih >= g.inHeight) continue;
-            for (let fw = 0; fw < g.filterWidth; fw++) {
-              const iw = ow * g.strideWidth - g.padLeft + fw;
-              if (iw < 0 || iw >= g.inWidth) continue;
-              taps.push(((b * g.inHeight + ih) * g.inWidth + iw) * C + c);
-            }
-          }
-          fn(o, taps);
-        }
-      }
-    }
   }
 }
 
@@ -119,12 +92,7 @@ export const MaxPoolGrad: OpDef<MaxPoolAttrs> = defineOp<MaxPoolAttrs>({
     { name: "grad", type: "T" },
   ],
   outputs: [{ name: "output", type: "T" }],
-  attrs: {
-    T: { kind: "type", default: "float32", allowed: REAL_DTYPES },
-    ...poolAttrs,
-    padding: { kind: "string", allowed: ["SAME", "VALID", "EXPLICIT"] },
-    explicit_paddings: { kind: "list(int)", default: [] },
-  },
+  attrs: MAX_POOL_ATTRS,
   infer: ([x, y, grad], attrs) => {
     const g = convGeometry("pool", x.shape, null, attrs);
     checkGradShape(g, y.shape, "orig_output");
@@ -158,11 +126,7 @@ export const AvgPoolGrad: OpDef<AvgPoolAttrs> = defineOp<AvgPoolAttrs>({
   name: "AvgPoolGrad",
   inputs: [{ name: "orig_input_shape", type: "int32" }, { name: "grad", type: "T" }],
   outputs: [{ name: "output", type: "T" }],
-  attrs: {
-    T: { kind: "type", allowed: FLOAT_DTYPES },
-    ...poolAttrs,
-    padding: { kind: "string", allowed: ["SAME", "VALID"] },
-  },
+  attrs: AVG_POOL_ATTRS,
   infer: ([sizes, grad], attrs) => {
     checkRank(sizes.shape, 1, "orig_input_shape");
     const shape = knownInts(sizes) ?? [-1, -1, -1, -1];

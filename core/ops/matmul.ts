@@ -153,55 +153,45 @@ function matMulReference(x: Tensor, y: Tensor, tx: boolean, ty: boolean): Tensor
   const ix = broadcastIndex(bx, batch), iy = broadcastIndex(by, batch);
   const xi = (xo: number, i: number, p: number) => xo + (tx ? p * m + i : i * k + p);
   const yi = (yo: number, j: number, p: number) => yo + (ty ? j * k + p : p * n + j);
-  const outShape = [...batch, m, n];
-  if (x.dtype === "int64") {
-    // Exact products and sums in BigInt; the store wraps in 64 bits as int64 arithmetic does.
-    const xs = x.data as BigInt64Array, ys = y.data as BigInt64Array;
-    const out = new BigInt64Array(sizeOf(batch) * m * n);
+  const outShape = [...batch, m, n], size = sizeOf(batch) * m * n;
+  /** Calls `cell` for each output element: its flat index, the offsets of its x and y matrices. */
+  const forEachCell = (cell: (o: number, xo: number, yo: number, i: number, j: number) => void) => {
     for (let b = 0; b < ix.length; b++) {
       const xo = ix[b] * m * k, yo = iy[b] * k * n, oo = b * m * n;
       for (let i = 0; i < m; i++) {
-        for (let j = 0; j < n; j++) {
-          let acc = 0n;
-          for (let p = 0; p < k; p++) acc += xs[xi(xo, i, p)] * ys[yi(yo, j, p)];
-          out[oo + i * n + j] = acc;
-        }
+        for (let j = 0; j < n; j++) cell(oo + i * n + j, xo, yo, i, j);
       }
     }
+  };
+  if (x.dtype === "int64") {
+    // Exact products and sums in BigInt; the store wraps in 64 bits as int64 arithmetic does.
+    const xs = x.data as BigInt64Array, ys = y.data as BigInt64Array;
+    const out = new BigInt64Array(size);
+    forEachCell((o, xo, yo, i, j) => {
+      let acc = 0n;
+      for (let p = 0; p < k; p++) acc += xs[xi(xo, i, p)] * ys[yi(yo, j, p)];
+      out[o] = acc;
+    });
     return new Tensor("int64", outShape, out);
   }
   if (x.dtype === "int32") {
     // Products through Math.imul and sums wrapped to 32 bits: exact int32 arithmetic.
     const xs = x.data as Int32Array, ys = y.data as Int32Array;
-    const out = new Int32Array(sizeOf(batch) * m * n);
-    for (let b = 0; b < ix.length; b++) {
-      const xo = ix[b] * m * k, yo = iy[b] * k * n, oo = b * m * n;
-      for (let i = 0; i < m; i++) {
-        for (let j = 0; j < n; j++) {
-          let acc = 0;
-          for (let p = 0; p < k; p++) {
-            acc = (acc + Math.imul(xs[xi(xo, i, p)], ys[yi(yo, j, p)])) | 0;
-          }
-          out[oo + i * n + j] = acc;
-        }
-      }
-    }
+    const out = new Int32Array(size);
+    forEachCell((o, xo, yo, i, j) => {
+      let acc = 0;
+      for (let p = 0; p < k; p++) acc = (acc + Math.imul(xs[xi(xo, i, p)], ys[yi(yo, j, p)])) | 0;
+      out[o] = acc;
+    });
     return new Tensor("int32", outShape, out);
   }
   const xs = numbers(x), ys = numbers(y);
-  const out = new Float64Array(sizeOf(batch) * m * n);
-  for (let b = 0; b < ix.length; b++) {
-    const xo = ix[b] * m * k, yo = iy[b] * k * n, oo = b * m * n;
-    for (let i = 0; i < m; i++) {
-      for (let j = 0; j < n; j++) {
-        let acc = 0;
-        for (let p = 0; p < k; p++) {
-          acc += xs[xi(xo, i, p)] * ys[yi(yo, j, p)];
-        }
-        out[oo + i * n + j] = acc;
-      }
-    }
-  }
+  const out = new Float64Array(size);
+  forEachCell((o, xo, yo, i, j) => {
+    let acc = 0;
+    for (let p = 0; p < k; p++) acc += xs[xi(xo, i, p)] * ys[yi(yo, j, p)];
+    out[o] = acc;
+  });
   return Tensor.fromNumbers(x.dtype, outShape, out);
 }
 

@@ -33,18 +33,26 @@ const poolAttrs = {
   strides: { kind: "list(int)" },
   data_format: { kind: "string", default: "NHWC", allowed: ["NHWC"] },
 } as const;
+/** MaxPool's attr specs, which MaxPoolGrad shares. */
+export const MAX_POOL_ATTRS = {
+  T: { kind: "type", default: "float32", allowed: REAL_DTYPES },
+  ...poolAttrs,
+  padding: { kind: "string", allowed: ["SAME", "VALID", "EXPLICIT"] },
+  explicit_paddings: { kind: "list(int)", default: [] },
+} as const;
+/** AvgPool's attr specs, which AvgPoolGrad shares. */
+export const AVG_POOL_ATTRS = {
+  T: { kind: "type", allowed: FLOAT_DTYPES },
+  ...poolAttrs,
+  padding: { kind: "string", allowed: ["SAME", "VALID"] },
+} as const;
 
 export const MaxPool: OpDef<MaxPoolAttrs> = defineOp<MaxPoolAttrs>({
   gradient: maxPoolGradFn,
   name: "MaxPool",
   inputs: [{ name: "input", type: "T" }],
   outputs: [{ name: "output", type: "T" }],
-  attrs: {
-    T: { kind: "type", default: "float32", allowed: REAL_DTYPES },
-    ...poolAttrs,
-    padding: { kind: "string", allowed: ["SAME", "VALID", "EXPLICIT"] },
-    explicit_paddings: { kind: "list(int)", default: [] },
-  },
+  attrs: MAX_POOL_ATTRS,
   infer: ([x], attrs) => [spec(x.dtype, maxPoolGeometry(x.shape, attrs).outShape)],
   reference: ([x], attrs) => [poolReference(x, maxPoolGeometry(x.shape, attrs), true)],
   arbitrary: (fc, dtype) => arbPool(fc, dtype, ["SAME", "VALID", "EXPLICIT"]),
@@ -55,11 +63,7 @@ export const AvgPool: OpDef<AvgPoolAttrs> = defineOp<AvgPoolAttrs>({
   name: "AvgPool",
   inputs: [{ name: "value", type: "T" }],
   outputs: [{ name: "output", type: "T" }],
-  attrs: {
-    T: { kind: "type", allowed: FLOAT_DTYPES },
-    ...poolAttrs,
-    padding: { kind: "string", allowed: ["SAME", "VALID"] },
-  },
+  attrs: AVG_POOL_ATTRS,
   infer: ([x], attrs) => [spec(x.dtype, convGeometry("pool", x.shape, null, attrs).outShape)],
   reference: ([x], attrs) => [poolReference(x, convGeometry("pool", x.shape, null, attrs), false)],
   arbitrary: (fc, dtype) => arbPool(fc, dtype, ["SAME", "VALID"]),
@@ -109,7 +113,7 @@ function poolReference(x: Tensor, g: WindowGeometry, max: boolean): Tensor {
  * Calls `visit` with each output's flat index and the flat input indices of its window's real
  * (non-padding) elements. MaxPool's geometry check guarantees every window has one.
  */
-function forEachWindow(g: WindowGeometry, visit: (o: number, taps: number[]) => void): void {
+export function forEachWindow(g: WindowGeometry, visit: (o: number, taps: number[]) => void): void {
   let o = 0;
   const taps: number[] = [];
   for (let b = 0; b < g.batch; b++) {

@@ -17,8 +17,17 @@ import { Const } from "../../core/ops/const.ts";
 import { stridesOf } from "../../core/shape.ts";
 import { GPU_DTYPES } from "../../devices/webgpu/storage.ts";
 import { defineGpuKernel, type GpuConstruction, staticRank } from "../kernel.ts";
-import { blockView, NodeStrided, stridedDispatch, type StridedMode } from "./strided.ts";
-import type { Attrs } from "../../core/op.ts";
+import {
+  blockView,
+  NodeStrided,
+  stridedDispatch,
+  type StridedMode,
+  type StridedView,
+} from "./strided.ts";
+import type { Attrs, OpDef } from "../../core/op.ts";
+import type { KernelContext } from "../../core/kernel.ts";
+import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
+import type { GpuKernel, WebGpuDevice } from "../../devices/webgpu/device.ts";
 
 /** A node input's value when it is a Const (shape arguments usually are), for `programs`. */
 export function constInput(node: Node, i: number): Tensor | undefined {
@@ -43,122 +52,97 @@ function transposeRank<A extends Attrs>(c: GpuConstruction<A>): number | undefin
   return plan.isIdentity ? undefined : plan.collapsed.perm.length;
 }
 
-export const transposeKernel = defineGpuKernel(Transpose, {
-  dtypes: GPU_DTYPES,
-  create(c) {
-    const copies = stridedFor(c, "copy", transposeRank(c));
-    return {
-      programs: copies.programs,
-      run(ctx) {
-        const x = ctx.inputs[0];
-        const plan = resolveTranspose(x.shape, intVector(ctx.hostInput(1), "perm"));
-        if (plan.isIdentity) {
-          ctx.setOutput(0, ctx.device.view(x, plan.outShape));
-          return;
-        }
-        const out = ctx.output(0, plan.outShape);
-        // The collapsed transpose moves the same data with fewer dims.
-        const { shape, perm } = plan.collapsed;
-        const strides = stridesOf(shape);
-        const view = {
-          mode: "copy" as const,
-          dims: perm.map((d) => shape[d]),
-          strides: perm.map((d) => strides[d]),
-        };
-        return ctx.device.encode(ctx.node, [stridedDispatch(ctx.device, x, out, view, copies)]);
-      },
-    };
-  },
+/** A copy kernel's decision for one run: copy `view` of the input, or forward it reshaped. */
+type CopyPlan = { outShape: number[]; view: StridedView } | { outShape: number[]; forward: true };
+
+/**
+ * A kernel that writes its one output as a strided copy of its first input; `plan` reads the
+ * run's shape arguments, `rankOf` predicts the copy's rank for `programs` where the input's
+ * static rank would not.
+ */
+function defineStridedCopy<A extends Attrs>(
+  op: OpDef<A>,
+  mode: StridedMode,
+  plan: (ctx: KernelContext<A, WebGpuDevice>, x: GpuBuffer) => CopyPlan,
+  rankOf: (c: GpuConstruction<A>) => number | undefined = (c) => staticRank(c.inputs[0]),
+): GpuKernel<A> {
+  return defineGpuKernel(op, {
+    dtypes: GPU_DTYPES,
+    create(c) {
+      const copies = stridedFor(c, mode, rankOf(c));
+      return {
+        programs: copies.programs,
+        run(ctx) {
+          const x = ctx.inputs[0];
+          const p = plan(ctx, x);
+          if (!("view" in p)) {
+            ctx.setOutput(0, ctx.device.view(x, p.outShape));
+            return;
+          }
+          const out = ctx.output(0, p.outShape);
+          return ctx.device.encode(ctx.node, [stridedDispatch(ctx.device, x, out, p.view, copies)]);
+        },
+      };
+    },
+  });
+}
+
+export const transposeKernel = defineStridedCopy(Transpose, "copy", (ctx, x) => {
+  const plan = resolveTranspose(x.shape, intVector(ctx.hostInput(1), "perm"));
+  if (plan.isIdentity) return { outShape: plan.outShape, forward: true };
+  // The collapsed transpose moves the same data with fewer dims.
+  const { shape, perm } = plan.collapsed;
+  const strides = stridesOf(shape);
+  return {
+    outShape: plan.outShape,
+    view: { mode: "copy", dims: perm.map((d) => shape[d]), strides: perm.map((d) => strides[d]) },
+  };
+}, transposeRank);
+
+export const sliceKernel = defineStridedCopy(Slice, "copy", (ctx, x) => {
+  const spec = resolveSlice(
+    x.shape,
+    intVector(ctx.hostInput(1), "begin"),
+    intVector(ctx.hostInput(2), "size"),
+  );
+  return {
+    outShape: spec.size,
+    view: blockView(x.shape, spec.begin, spec.size.map(() => 1), spec.size),
+  };
 });
 
-export const sliceKernel = defineGpuKernel(Slice, {
-  dtypes: GPU_DTYPES,
-  create(c) {
-    const copies = stridedFor(c, "copy");
-    return {
-      programs: copies.programs,
-      run(ctx) {
-        const x = ctx.inputs[0];
-        const spec = resolveSlice(
-          x.shape,
-          intVector(ctx.hostInput(1), "begin"),
-          intVector(ctx.hostInput(2), "size"),
-        );
-        const out = ctx.output(0, spec.size);
-        const view = blockView(x.shape, spec.begin, spec.size.map(() => 1), spec.size);
-        return ctx.device.encode(ctx.node, [stridedDispatch(ctx.device, x, out, view, copies)]);
-      },
-    };
-  },
+export const stridedSliceKernel = defineStridedCopy(StridedSlice, "copy", (ctx, x) => {
+  const [begin, end, strides] = ["begin", "end", "strides"].map((what, i) =>
+    intVector(ctx.hostInput(i + 1), what)
+  );
+  const spec = resolveStridedSlice(x.shape, begin, end, strides, ctx.attrs);
+  if (spec.isIdentity) return { outShape: spec.finalShape, forward: true };
+  return {
+    outShape: spec.finalShape,
+    view: blockView(x.shape, spec.begin, spec.strides, spec.processingShape),
+  };
 });
 
-export const stridedSliceKernel = defineGpuKernel(StridedSlice, {
-  dtypes: GPU_DTYPES,
-  create(c) {
-    const copies = stridedFor(c, "copy");
-    return {
-      programs: copies.programs,
-      run(ctx) {
-        const x = ctx.inputs[0];
-        const [begin, end, strides] = ["begin", "end", "strides"].map((what, i) =>
-          intVector(ctx.hostInput(i + 1), what)
-        );
-        const spec = resolveStridedSlice(x.shape, begin, end, strides, ctx.attrs);
-        if (spec.isIdentity) {
-          ctx.setOutput(0, ctx.device.view(x, spec.finalShape));
-          return;
-        }
-        const out = ctx.output(0, spec.finalShape);
-        const view = blockView(x.shape, spec.begin, spec.strides, spec.processingShape);
-        return ctx.device.encode(ctx.node, [stridedDispatch(ctx.device, x, out, view, copies)]);
-      },
-    };
-  },
+export const padKernel = defineStridedCopy(Pad, "pad", (ctx, x) => {
+  const plan = resolvePad(x.shape, intList(ctx.hostInput(1)));
+  return {
+    outShape: plan.outShape,
+    view: {
+      mode: "pad",
+      dims: plan.outShape,
+      strides: stridesOf(x.shape),
+      inDims: x.shape,
+      before: plan.before,
+    },
+  };
 });
 
-export const padKernel = defineGpuKernel(Pad, {
-  dtypes: GPU_DTYPES,
-  create(c) {
-    const copies = stridedFor(c, "pad");
-    return {
-      programs: copies.programs,
-      run(ctx) {
-        const x = ctx.inputs[0];
-        const plan = resolvePad(x.shape, intList(ctx.hostInput(1)));
-        const out = ctx.output(0, plan.outShape);
-        const view = {
-          mode: "pad" as const,
-          dims: plan.outShape,
-          strides: stridesOf(x.shape),
-          inDims: x.shape,
-          before: plan.before,
-        };
-        return ctx.device.encode(ctx.node, [stridedDispatch(ctx.device, x, out, view, copies)]);
-      },
-    };
-  },
-});
-
-export const tileKernel = defineGpuKernel(Tile, {
-  dtypes: GPU_DTYPES,
-  create(c) {
-    const copies = stridedFor(c, "tile");
-    return {
-      programs: copies.programs,
-      run(ctx) {
-        const x = ctx.inputs[0];
-        const outShape = tileShape(x.shape, intVector(ctx.hostInput(1), "multiples"));
-        const out = ctx.output(0, outShape);
-        const view = {
-          mode: "tile" as const,
-          dims: outShape,
-          strides: stridesOf(x.shape),
-          inDims: x.shape,
-        };
-        return ctx.device.encode(ctx.node, [stridedDispatch(ctx.device, x, out, view, copies)]);
-      },
-    };
-  },
+export const tileKernel = defineStridedCopy(Tile, "tile", (ctx, x) => {
+  const outShape = tileShape(x.shape, intVector(ctx.hostInput(1), "multiples"));
+  return {
+    outShape,
+    view: { mode: "tile", dims: outShape, strides: stridesOf(x.shape), inDims: x.shape },
+  };
 });
 
 /** Piece i of an unpack is rows [outer, inner] at stride num·inner, from offset i·inner. */

@@ -20,10 +20,15 @@ import {
   TENSOR_SHAPE_DIM,
   VERSION_DEF,
 } from "./graphdef_schema.ts";
-import { type DecodeScope, expectWire, readMessage, readRepeated, WireType } from "./wire.ts";
-
-const LEN = WireType.LengthDelimited;
-const VARINT = WireType.Varint;
+import {
+  type DecodeScope,
+  expectWire,
+  LEN,
+  readMessage,
+  readRepeated,
+  VARINT,
+  WireType,
+} from "./wire.ts";
 
 /** Decodes a binary GraphDef; `file` names it in errors. */
 export function decodeGraphDef(bytes: Uint8Array, file = "GraphDef"): GraphDefJson {

@@ -20,10 +20,7 @@ import {
   TENSOR_SHAPE_DIM,
   VERSION_DEF,
 } from "./graphdef_schema.ts";
-import { BinaryWriter, WireType, writePacked } from "./wire.ts";
-
-const LEN = WireType.LengthDelimited;
-const VARINT = WireType.Varint;
+import { BinaryWriter, LEN, VARINT, WireType, writePacked } from "./wire.ts";
 
 export function encodeGraphDef(def: GraphDefJson): Uint8Array {
   const w = new BinaryWriter();

@@ -12,28 +12,13 @@ export const VERSION_DEF = { producer: 1, minConsumer: 2, badConsumers: 3 } as c
 export const NODE_DEF = { name: 1, op: 2, input: 3, device: 4, attr: 5 } as const;
 /** A map<string, V> field is a repeated message of key = 1, value = 2. */
 export const MAP_ENTRY = { key: 1, value: 2 } as const;
-export const ATTR_VALUE = {
-  list: 1,
-  s: 2,
-  i: 3,
-  f: 4,
-  b: 5,
-  type: 6,
-  shape: 7,
-  tensor: 8,
-  placeholder: 9,
-  func: 10,
-} as const;
-export const LIST_VALUE = {
-  s: 2,
-  i: 3,
-  f: 4,
-  b: 5,
-  type: 6,
-  shape: 7,
-  tensor: 8,
-  func: 9,
-} as const;
+/**
+ * The value fields AttrValue and its ListValue number alike: attr_value.proto gives ListValue's
+ * repeated fields the numbers of AttrValue's singular ones.
+ */
+const VALUE_FIELDS = { s: 2, i: 3, f: 4, b: 5, type: 6, shape: 7, tensor: 8 } as const;
+export const ATTR_VALUE = { list: 1, ...VALUE_FIELDS, placeholder: 9, func: 10 } as const;
+export const LIST_VALUE = { ...VALUE_FIELDS, func: 9 } as const;
 export const NAME_ATTR_LIST = { name: 1, attr: 2 } as const;
 export const TENSOR_PROTO = {
   dtype: 1,

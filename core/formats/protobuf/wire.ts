@@ -12,6 +12,9 @@ import { BinaryReader, BinaryWriter, WireType } from "npm:@bufbuild/protobuf@2/w
 import { EdgeflowError } from "../../errors.ts";
 
 export { BinaryReader, BinaryWriter, WireType };
+/** The two wire types most fields use, short enough to read inline in a codec. */
+export const LEN = WireType.LengthDelimited;
+export const VARINT = WireType.Varint;
 
 const WIRE_NAMES = ["varint", "64-bit", "length-delimited", "start-group", "end-group", "32-bit"];
 

@@ -6,7 +6,7 @@
  */
 import { float16ToFloat32 } from "../../dtype.ts";
 import { EdgeflowError } from "../../errors.ts";
-import type { TensorJson } from "../tensor_proto.ts";
+import { shapeToJson, type TensorJson } from "../tensor_proto.ts";
 import type { WeightDType, WeightGroup, WeightSpec } from "./model_json.ts";
 
 export const TF_DTYPE: Record<WeightDType, string> = {
@@ -67,9 +67,8 @@ export function decodeWeightGroup(
   group.weights.forEach((spec, i) => {
     const field = `${path}.weights[${i}] ('${spec.name}')`;
     const count = elementCount(spec, `${where}: ${field}`);
-    const [tensor, used] = spec.dtype === "string"
-      ? decodeStrings(spec, count, stream, offset, `${where}: ${field}`)
-      : decodeFixed(spec, count, stream, offset, `${where}: ${field}`);
+    const decode = spec.dtype === "string" ? decodeStrings : decodeFixed;
+    const [tensor, used] = decode(spec, count, stream, offset, `${where}: ${field}`);
     offset += used;
     if (out.has(spec.name)) throw new EdgeflowError(`${where}: ${field} appears twice`);
     out.set(spec.name, tensor);
@@ -97,13 +96,19 @@ function byteLength(spec: WeightSpec, count: number): number {
   return count * STORED_WIDTH[spec.quantization?.dtype ?? spec.dtype as "float32"];
 }
 
-function decodeFixed(
+/**
+ * Decodes one weight of `count` elements from `offset` of the shards: its tensor, and the bytes it
+ * took.
+ */
+type WeightDecoder = (
   spec: WeightSpec,
   count: number,
   stream: ShardStream,
   offset: number,
   where: string,
-): [TensorJson, number] {
+) => [TensorJson, number];
+
+const decodeFixed: WeightDecoder = (spec, count, stream, offset, where) => {
   const bytes = byteLength(spec, count);
   if (offset + bytes > stream.total) {
     throw new EdgeflowError(
@@ -114,7 +119,7 @@ function decodeFixed(
   const raw = stream.slice(offset, bytes);
   const tensor: TensorJson = {
     dtype: TF_DTYPE[spec.dtype],
-    tensorShape: { dim: spec.shape.map((d) => ({ size: String(d) })) },
+    tensorShape: shapeToJson(spec.shape),
   };
   let content: Uint8Array;
   const q = spec.quantization;
@@ -136,15 +141,9 @@ function decodeFixed(
   }
   if (content.byteLength > 0) tensor.tensorContent = content.toBase64();
   return [tensor, bytes];
-}
+};
 
-function decodeStrings(
-  spec: WeightSpec,
-  count: number,
-  stream: ShardStream,
-  offset: number,
-  where: string,
-): [TensorJson, number] {
+const decodeStrings: WeightDecoder = (spec, count, stream, offset, where) => {
   // Each string takes at least its length prefix: refuse a count the bytes cannot hold first.
   if (offset + count * STRING_LENGTH_BYTES > stream.total) {
     throw new EdgeflowError(
@@ -168,8 +167,8 @@ function decodeStrings(
   }
   const tensor: TensorJson = {
     dtype: TF_DTYPE.string,
-    tensorShape: { dim: spec.shape.map((d) => ({ size: String(d) })) },
+    tensorShape: shapeToJson(spec.shape),
     stringVal: values,
   };
   return [tensor, at - offset];
-}
+};

@@ -494,6 +494,21 @@ const CASES: EdgeCase[] = [
   },
   // int64 past the doubles: windows, casts, Range, comparisons and data movement keep every bit.
   {
+    // An empty input width with explicit padding: every window holds only padding, and the max
+    // starts from the dtype's lowest value, as TensorFlow's max pooling does (found by the fuzzer:
+    // REF gave 0 from -Inf cast to int, WASM 0 from its first-element start).
+    name: "int32 MaxPool of windows with no element gives INT32_MIN",
+    op: MaxPool,
+    inputs: [i32([1, 1, 0, 1], [])],
+    attrs: {
+      ksize: [1, 1, 3, 1],
+      strides: [1, 1, 3, 1],
+      padding: "EXPLICIT",
+      explicit_paddings: [0, 0, 0, 0, 2, 2, 0, 0],
+    },
+    expect: [[-2147483648]],
+  },
+  {
     name: "int64 MaxPool past 2^53",
     op: MaxPool,
     inputs: [i64([1, 1, 4, 1], [P53, P53 + 1n, BOTTOM64, TOP64])],

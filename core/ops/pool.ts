@@ -4,7 +4,7 @@
  * MaxPool ignores them and AvgPool divides by the count of real elements (TensorFlow's SAME
  * behaviour, unlike a zero-padded average).
  */
-import { type DType, FLOAT_DTYPES, REAL_DTYPES } from "../dtype.ts";
+import { type DType, FLOAT_DTYPES, isInteger, REAL_DTYPES } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import type { Output } from "../graph.ts";
 import { defineOp, type OpDef } from "../op.ts";
@@ -97,15 +97,18 @@ function poolReference(x: Tensor, g: WindowGeometry, max: boolean): Tensor {
     const xs = x.data as BigInt64Array;
     const out = new BigInt64Array(sizeOf(g.outShape));
     forEachWindow(g, (o, taps) => {
-      let best = xs[taps[0]];
-      for (let k = 1; k < taps.length; k++) if (xs[taps[k]] > best) best = xs[taps[k]];
+      // A window with no element (an empty input dim) keeps the reduction's start: the lowest
+      // value, as TensorFlow's max pooling (Eigen's MaxReducer) does.
+      let best = -(2n ** 63n);
+      for (const i of taps) if (xs[i] > best) best = xs[i];
       out[o] = best;
     });
     return new Tensor("int64", g.outShape, out);
   }
   const xs = numbers(x);
   const out = new Float64Array(sizeOf(g.outShape));
-  forEachWindow(g, (o, taps) => (out[o] = poolWindow(xs, taps, max)));
+  const lowest = (isInteger(x.dtype) ? INTEGER_LOWEST[x.dtype] : undefined) ?? -Infinity;
+  forEachWindow(g, (o, taps) => (out[o] = poolWindow(xs, taps, max, lowest)));
   return Tensor.fromNumbers(x.dtype, g.outShape, out);
 }
 
@@ -137,9 +140,21 @@ export function forEachWindow(g: WindowGeometry, visit: (o: number, taps: number
   }
 }
 
-/** The max or mean of one window's elements, in float64. */
-function poolWindow(xs: ArrayLike<number>, taps: readonly number[], max: boolean): number {
-  let acc = max ? -Infinity : 0;
+/** The start of a max over no element, per integer dtype (TensorFlow's lowest()). */
+const INTEGER_LOWEST: Partial<Record<DType, number>> = {
+  int32: -(2 ** 31),
+  int8: -128,
+  uint8: 0,
+};
+
+/** The max or mean of one window's elements, in float64; `lowest` for a max over none. */
+function poolWindow(
+  xs: ArrayLike<number>,
+  taps: readonly number[],
+  max: boolean,
+  lowest: number,
+): number {
+  let acc = max ? lowest : 0;
   for (const i of taps) acc = max ? Math.max(acc, xs[i]) : acc + xs[i];
   return max ? acc : acc / taps.length;
 }

@@ -129,18 +129,18 @@ EXPORT("task_depthwise") void task_depthwise(word* args, int tid, int nt) {
   }
 }
 
-#define MAX_POOL_SCALAR(T)                                                                   \
+// A window with no element (an empty input dim) gives the type's lowest value, as TensorFlow's
+// max pooling starts from lowest().
+#define MAX_POOL_SCALAR(T, LOWEST)                                                           \
   {                                                                                          \
     const T* xp = (const T*)x;                                                               \
     T* op = (T*)o;                                                                           \
     for (int k = 0; k < c; k++) {                                                            \
-      T best = 0;                                                                            \
-      int any = 0;                                                                           \
+      T best = LOWEST;                                                                       \
       for (int fh = fh0; fh < fh1; fh++)                                                     \
         for (int fw = fw0; fw < fw1; fw++) {                                                 \
           T v = xp[((size_t)(h0 + fh) * g->in_w + (w0 + fw)) * c + k];                       \
-          if (!any || v > best) best = v;                                                    \
-          any = 1;                                                                           \
+          if (v > best) best = v;                                                            \
         }                                                                                    \
       op[k] = best;                                                                          \
     }                                                                                        \
@@ -192,9 +192,9 @@ EXPORT("task_pool") void task_pool(word* args, int tid, int nt) {
           ((float*)o)[k] = m;
         }
       } else if (dt == DT_INT32) {
-        MAX_POOL_SCALAR(int32_t)
+        MAX_POOL_SCALAR(int32_t, INT32_MIN)
       } else {
-        MAX_POOL_SCALAR(int64_t)
+        MAX_POOL_SCALAR(int64_t, INT64_MIN)
       }
     }
   }

@@ -398,7 +398,11 @@ class NodeDraw {
     const pool = this.b.pool;
     if (pool.length === 0 || this.t.oneIn(8)) {
       const dtype = this.t.pick(NUMERIC_DTYPES);
-      return this.b.input(tensorOf(dtype, this.dims(), this.t), this.t);
+      // A constant as large as the node's first input, unless that shape is unknown in part or
+      // too large to write out (then a scalar): the harness must not fail on its own arrays.
+      const dims = this.dims();
+      const small = dims.every((d) => d >= 0) && sizeOf(dims) <= 1 << 16;
+      return this.b.input(tensorOf(dtype, small ? dims : [], this.t), this.t);
     }
     return pool[this.t.int(pool.length)];
   }

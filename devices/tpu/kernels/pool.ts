@@ -7,6 +7,7 @@
  * reference's (2u relative); bfloat16 outputs add 2 bfloat16 ulps (tolerance.ts `withBf16`).
  */
 import { isFloat } from "../../../core/dtype.ts";
+import { admittingOverflow } from "../../../core/kernel.ts";
 import { convGeometry, type WindowGeometry } from "../../../core/ops/conv_geometry.ts";
 import type { TensorSpec } from "../../../core/op.ts";
 import { AvgPool, type AvgPoolAttrs, MaxPool } from "../../../core/ops/pool.ts";
@@ -99,9 +100,11 @@ const avgPool = tpuKernel(AvgPool, {
   },
   tolerance: ({ inputs: [x], attrs }) => {
     const n = attrs.ksize[1] * attrs.ksize[2];
-    const atol = ((n * U) / (1 - n * U)) * maxAbs(x);
+    const max = maxAbs(x);
+    const atol = ((n * U) / (1 - n * U)) * max;
     const reason = "float32 window sums (pool.ts derives it)";
-    return withBf16(attrs.T, { atol, rtol: 2 * U, reason });
+    // A float32 window sum past float32's range overflows, as TensorFlow's float32 AvgPool does.
+    return admittingOverflow(withBf16(attrs.T, { atol, rtol: 2 * U, reason }), n * max);
   },
 });
 

@@ -3,9 +3,10 @@
  * from conv_geometry.ts, which device kernels share, so this file holds only the meaning: a
  * float64 sum of input × filter over each window, rounded once to the output dtype.
  */
-import { type DType, FLOAT_DTYPES } from "../dtype.ts";
+import type { DType } from "../dtype.ts";
 import type { Output } from "../graph.ts";
 import type { Difference } from "../kernel.ts";
+import { CONV2D_ATTRS, CONV_ATTRS } from "./window_attrs.ts";
 import { defineOp, type InferInput, type OpDef, type TensorSpec } from "../op.ts";
 import { sizeOf } from "../shape.ts";
 import { numbers, Tensor } from "../tensor.ts";
@@ -29,24 +30,6 @@ export type DepthwiseConv2dNativeAttrs = {
   dilations: readonly number[];
 };
 export type Conv2DAttrs = DepthwiseConv2dNativeAttrs & { use_cudnn_on_gpu: boolean };
-
-/**
- * Attr specs common to convolutions and their backprops; the NHWC-only data_format makes NCHW a
- * clear attr error.
- */
-export const CONV_ATTRS = {
-  T: { kind: "type", allowed: FLOAT_DTYPES },
-  strides: { kind: "list(int)" },
-  padding: { kind: "string", allowed: ["SAME", "VALID", "EXPLICIT"] },
-  explicit_paddings: { kind: "list(int)", default: [] },
-  data_format: { kind: "string", default: "NHWC", allowed: ["NHWC"] },
-  dilations: { kind: "list(int)", default: [1, 1, 1, 1] },
-} as const;
-/** Conv2D's attr specs: the common ones plus use_cudnn_on_gpu, which changes nothing here. */
-export const CONV2D_ATTRS = {
-  ...CONV_ATTRS,
-  use_cudnn_on_gpu: { kind: "bool", default: true },
-} as const;
 
 export const Conv2D: OpDef<Conv2DAttrs> = defineOp<Conv2DAttrs>({
   gradient: conv2dGrad,
@@ -290,3 +273,5 @@ export function depthwiseConv2d(
 ): Output {
   return apply(DepthwiseConv2dNative, [input, filter], options).outputs[0];
 }
+
+export { CONV2D_ATTRS, CONV_ATTRS };

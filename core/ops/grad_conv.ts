@@ -185,7 +185,8 @@ function defineBackprop<A extends DepthwiseConv2dNativeAttrs>(
   name: string,
   kind: WindowKind,
   side: "input" | "filter",
-  forward: OpDef<A>,
+  /** The forward op, looked up when cases are drawn: conv.ts imports this module's gradients. */
+  forward: () => OpDef<A>,
   attrs: AttrSpecs<A>,
 ): OpDef<A> {
   const sizes = { name: `${side}_sizes`, type: "int32" };
@@ -205,7 +206,7 @@ function defineBackprop<A extends DepthwiseConv2dNativeAttrs>(
         : backpropFilter(kind, a, b, dy, attrs),
     ],
     arbitrary: (fc, dtype) =>
-      arbBackprop(forward, kind, fc, dtype, (c, dy) => {
+      arbBackprop(forward(), kind, fc, dtype, (c, dy) => {
         const inputs = [c.inputs[0], c.inputs[1], dy];
         inputs[sizesAt] = int32Vector(c.inputs[sizesAt].shape);
         return inputs;
@@ -220,21 +221,21 @@ export const Conv2DBackpropInput: OpDef<Conv2DAttrs> = defineBackprop(
   "Conv2DBackpropInput",
   "conv2d",
   "input",
-  Conv2D,
+  () => Conv2D,
   conv2dAttrSpecs,
 );
 export const Conv2DBackpropFilter: OpDef<Conv2DAttrs> = defineBackprop(
   "Conv2DBackpropFilter",
   "conv2d",
   "filter",
-  Conv2D,
+  () => Conv2D,
   conv2dAttrSpecs,
 );
 export const DepthwiseConv2dNativeBackpropInput: OpDef<DepthwiseConv2dNativeAttrs> = defineBackprop(
   "DepthwiseConv2dNativeBackpropInput",
   "depthwise",
   "input",
-  DepthwiseConv2dNative,
+  () => DepthwiseConv2dNative,
   depthwiseAttrSpecs,
 );
 export const DepthwiseConv2dNativeBackpropFilter: OpDef<DepthwiseConv2dNativeAttrs> =
@@ -242,7 +243,7 @@ export const DepthwiseConv2dNativeBackpropFilter: OpDef<DepthwiseConv2dNativeAtt
     "DepthwiseConv2dNativeBackpropFilter",
     "depthwise",
     "filter",
-    DepthwiseConv2dNative,
+    () => DepthwiseConv2dNative,
     depthwiseAttrSpecs,
   );
 

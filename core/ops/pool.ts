@@ -4,9 +4,10 @@
  * MaxPool ignores them and AvgPool divides by the count of real elements (TensorFlow's SAME
  * behaviour, unlike a zero-padded average).
  */
-import { type DType, FLOAT_DTYPES, isInteger, REAL_DTYPES } from "../dtype.ts";
+import { type DType, isInteger } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import type { Output } from "../graph.ts";
+import { AVG_POOL_ATTRS, MAX_POOL_ATTRS } from "./window_attrs.ts";
 import { defineOp, type OpDef } from "../op.ts";
 import { sizeOf } from "../shape.ts";
 import { numbers, Tensor } from "../tensor.ts";
@@ -27,25 +28,6 @@ export type AvgPoolAttrs = {
   data_format: string;
 };
 export type MaxPoolAttrs = AvgPoolAttrs & { explicit_paddings: readonly number[] };
-
-const poolAttrs = {
-  ksize: { kind: "list(int)" },
-  strides: { kind: "list(int)" },
-  data_format: { kind: "string", default: "NHWC", allowed: ["NHWC"] },
-} as const;
-/** MaxPool's attr specs, which MaxPoolGrad shares. */
-export const MAX_POOL_ATTRS = {
-  T: { kind: "type", default: "float32", allowed: REAL_DTYPES },
-  ...poolAttrs,
-  padding: { kind: "string", allowed: ["SAME", "VALID", "EXPLICIT"] },
-  explicit_paddings: { kind: "list(int)", default: [] },
-} as const;
-/** AvgPool's attr specs, which AvgPoolGrad shares. */
-export const AVG_POOL_ATTRS = {
-  T: { kind: "type", allowed: FLOAT_DTYPES },
-  ...poolAttrs,
-  padding: { kind: "string", allowed: ["SAME", "VALID"] },
-} as const;
 
 export const MaxPool: OpDef<MaxPoolAttrs> = defineOp<MaxPoolAttrs>({
   gradient: maxPoolGradFn,
@@ -184,3 +166,5 @@ export function maxPool(input: TensorLike, options: PoolOptions<MaxPoolAttrs>): 
 export function avgPool(value: TensorLike, options: PoolOptions<AvgPoolAttrs>): Output {
   return apply(AvgPool, [value], options).outputs[0];
 }
+
+export { AVG_POOL_ATTRS, MAX_POOL_ATTRS };

@@ -51,11 +51,18 @@ export function mxuTolerance(
   terms: number,
   additions: number,
   maxProduct: number,
+  maxOperandSum = 0,
 ): Tolerance {
   const gamma = (additions * U) / (1 - additions * U);
   const S = terms * maxProduct;
   const inputRounding = dtype === "float32" ? (2 * UB + UB * UB) * (1 + gamma) : 0;
-  const E = (inputRounding + gamma) * S;
+  // Below float32's normal range the relative bounds fail: rounding a subnormal float32 operand
+  // to bfloat16 moves it by up to 2^-134 (half of bfloat16's subnormal step), so a product by up
+  // to 2^-134 times the other operand (maxOperandSum bounds |a| + |b|); each float32 addition of
+  // subnormal results rounds by up to 2^-150.
+  const subnormal = (dtype === "float32" ? terms * 2 ** -134 * maxOperandSum : 0) +
+    additions * 2 ** -150;
+  const E = (inputRounding + gamma) * S + subnormal;
   const reason = dtype === "float32"
     ? "MXU: float32 inputs rounded to bfloat16, float32 accumulation (tolerance.ts derives it)"
     : "MXU: float32 accumulation of bfloat16 products, bfloat16 output (tolerance.ts derives it)";
@@ -91,7 +98,7 @@ export function withBf16(dtype: DType, t: Tolerance): Tolerance {
 
 /** A matmul's tolerance: K terms per output, K + 1 additions, inputs' largest magnitudes. */
 export function matmulTolerance(dtype: DType, k: number, a: Tensor, b: Tensor): Tolerance {
-  return mxuTolerance(dtype, k, k + 1, maxAbs(a) * maxAbs(b));
+  return mxuTolerance(dtype, k, k + 1, maxAbs(a) * maxAbs(b), maxAbs(a) + maxAbs(b));
 }
 
 /** Halfway between bfloat16's largest finite value, (2 - 2^-7)·2^127, and 2^128: rounds to ±Inf. */

@@ -43,24 +43,24 @@ export function maxAbs(t: Tensor): number {
 }
 
 /**
- * The tolerance of a matrix-unit sum of `terms` products per output, each |a·b| ≤ `maxProduct`,
+ * The tolerance of a matrix-unit sum of `terms` products per output, |a| ≤ `maxA` and |b| ≤ `maxB`,
  * through at most `additions` float32 additions, in `dtype`.
  */
 export function mxuTolerance(
   dtype: DType,
   terms: number,
   additions: number,
-  maxProduct: number,
-  maxOperandSum = 0,
+  maxA: number,
+  maxB: number,
 ): Tolerance {
   const gamma = (additions * U) / (1 - additions * U);
-  const S = terms * maxProduct;
+  const S = terms * maxA * maxB;
   const inputRounding = dtype === "float32" ? (2 * UB + UB * UB) * (1 + gamma) : 0;
   // Below float32's normal range the relative bounds fail: rounding a subnormal float32 operand
   // to bfloat16 moves it by up to 2^-134 (half of bfloat16's subnormal step), so a product by up
   // to 2^-134 times the other operand (maxOperandSum bounds |a| + |b|); each float32 addition of
   // subnormal results rounds by up to 2^-150.
-  const subnormal = (dtype === "float32" ? terms * 2 ** -134 * maxOperandSum : 0) +
+  const subnormal = (dtype === "float32" ? terms * 2 ** -134 * (maxA + maxB) : 0) +
     additions * 2 ** -150;
   const E = (inputRounding + gamma) * S + subnormal;
   const reason = dtype === "float32"
@@ -98,7 +98,7 @@ export function withBf16(dtype: DType, t: Tolerance): Tolerance {
 
 /** A matmul's tolerance: K terms per output, K + 1 additions, inputs' largest magnitudes. */
 export function matmulTolerance(dtype: DType, k: number, a: Tensor, b: Tensor): Tolerance {
-  return mxuTolerance(dtype, k, k + 1, maxAbs(a) * maxAbs(b), maxAbs(a) + maxAbs(b));
+  return mxuTolerance(dtype, k, k + 1, maxAbs(a), maxAbs(b));
 }
 
 /** Halfway between bfloat16's largest finite value, (2 - 2^-7)·2^127, and 2^128: rounds to ±Inf. */

@@ -118,7 +118,7 @@ const conv2d = tpuKernel(Conv2D, {
   differs: [mxuBf16Overflow()],
   tolerance: ({ inputs: [x, w], attrs }) => {
     const K = w.shape[0] * w.shape[1] * w.shape[2];
-    return mxuTolerance(attrs.T, K, K + 1, maxAbs(x) * maxAbs(w), maxAbs(x) + maxAbs(w));
+    return mxuTolerance(attrs.T, K, K + 1, maxAbs(x), maxAbs(w));
   },
 });
 
@@ -146,13 +146,7 @@ const depthwise = tpuKernel(DepthwiseConv2dNative, {
   differs: [mxuBf16Overflow(), skipsPaddedTaps("TPU")],
   tolerance: ({ inputs: [x, w], attrs }) => {
     const taps = w.shape[0] * w.shape[1];
-    return mxuTolerance(
-      attrs.T,
-      taps,
-      2 * taps + 1,
-      maxAbs(x) * maxAbs(w),
-      maxAbs(x) + maxAbs(w),
-    );
+    return mxuTolerance(attrs.T, taps, 2 * taps + 1, maxAbs(x), maxAbs(w));
   },
 });
 

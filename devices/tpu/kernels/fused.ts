@@ -10,7 +10,7 @@
  * through the epilogue times its gain (|scale| · max(1, |alpha|)).
  */
 import { innerContext } from "../../../core/kernel_compose.ts";
-import type { Kernel, KernelCase, Tolerance } from "../../../core/kernel.ts";
+import type { Kernel, KernelCase } from "../../../core/kernel.ts";
 import type { Attrs, OpDef } from "../../../core/op.ts";
 import {
   epilogueGain,

@@ -12,9 +12,6 @@ import { ALL_OPS, hasOp } from "../ops/registry.ts";
  * the ops' first versions. Only parts Edgeflow has are suggested (checked when the error is made).
  */
 const KNOWN_EQUIVALENTS: Record<string, string[]> = {
-  _FusedConv2D: ["Conv2D", "BiasAdd"],
-  _FusedMatMul: ["MatMul", "BiasAdd"],
-  FusedDepthwiseConv2dNative: ["DepthwiseConv2dNative", "BiasAdd"],
   FusedBatchNorm: ["FusedBatchNormV3"],
   FusedBatchNormV2: ["FusedBatchNormV3"],
   Add: ["AddV2"],

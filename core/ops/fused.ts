@@ -337,7 +337,8 @@ export const FusedMatMul: OpDef<FusedMatMulAttrs> = defineOp<FusedMatMulAttrs>({
   arbitrary: (fc, dtype) =>
     fc.tuple(
       fc.integer({ min: 1, max: 6 }),
-      fc.integer({ min: 1, max: 9 }),
+      // k = 0: an empty sum, whose output is the epilogue of zeros.
+      fc.integer({ min: 0, max: 9 }),
       fc.integer({ min: 1, max: 6 }),
       fc.boolean(),
       fc.boolean(),

@@ -73,6 +73,14 @@ export interface Device<B extends DeviceBuffer = DeviceBuffer> {
   view?(buffer: B, shape: Shape): B;
   /** Copies a host tensor to the device. */
   upload(t: Tensor): B | Promise<B>;
+  /**
+   * Where device memory is host-addressable (WASM): copies `t` into device memory once and
+   * returns that buffer (retained for the caller, who releases it) and a host tensor viewing the
+   * same bytes, for the caller to keep instead of `t`. `upload` of the view returns the buffer
+   * itself: a model's weights then exist once, on the device (loadGraphModel's `device`). The
+   * view is valid until the buffer is released.
+   */
+  adopt?(t: Tensor): { buffer: B; view: Tensor };
   /** Copies a buffer back to the host; the only place a GPU run waits for its queue. */
   download(buffer: B): Promise<Tensor>;
   /**

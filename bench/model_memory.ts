@@ -9,12 +9,13 @@ import { printTable } from "./stats.ts";
 
 const MiB = 2 ** 20;
 const rows: string[][] = [];
-let graph: ef.Graph | undefined;
+/** The loaded model's graph, once there is one. */
+const loaded: { graph?: ef.Graph } = {};
 
 /** Bytes of Const values held in host memory (not views of the WASM device's memory). */
 function hostWeights(): number {
   let bytes = 0;
-  for (const n of graph?.nodes ?? []) {
+  for (const n of loaded.graph?.nodes ?? []) {
     if (n.op.name !== "Const") continue;
     const data = (n.attrs.value as ef.Tensor).data as ArrayBufferView;
     if (!(data.buffer instanceof SharedArrayBuffer)) bytes += data.byteLength;
@@ -35,7 +36,7 @@ function sample(step: string, device?: ef.Device) {
     (m.heapUsed / MiB).toFixed(1),
     (m.external / MiB).toFixed(1),
     d ? (d.inUse / MiB).toFixed(1) : "",
-    graph ? (hostWeights() / MiB).toFixed(1) : "",
+    loaded.graph ? (hostWeights() / MiB).toFixed(1) : "",
   ]);
 }
 
@@ -45,7 +46,7 @@ const x = randomTensor("float32", m.input.shape, 1, { min: 0, max: 1 });
 sample("start");
 const device = await ef.wasmPlugin.create({ threads: 2 });
 const model = await ef.loadGraphModel(m.path, resident ? { device } : {});
-graph = model.graph;
+loaded.graph = model.graph;
 let weights = 0;
 for (const n of model.graph.nodes) {
   if (n.op.name === "Const") weights += (n.attrs.value as ef.Tensor).size * 4;

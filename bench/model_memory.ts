@@ -44,7 +44,7 @@ const resident = Deno.args[0] === "resident";
 const m = await mobilenetV2Mid();
 const x = randomTensor("float32", m.input.shape, 1, { min: 0, max: 1 });
 sample("start");
-const device = await ef.wasmPlugin.create({ threads: 2 });
+const device = (await ef.wasmPlugin.create({ threads: 2 }))!;
 const model = await ef.loadGraphModel(m.path, resident ? { device } : {});
 loaded.graph = model.graph;
 let weights = 0;

@@ -15,7 +15,6 @@ const KNOWN_EQUIVALENTS: Record<string, string[]> = {
   FusedBatchNorm: ["FusedBatchNormV3"],
   FusedBatchNormV2: ["FusedBatchNormV3"],
   Add: ["AddV2"],
-  AddN: ["AddV2"],
   BatchMatMul: ["BatchMatMulV2"],
   BatchMatMulV3: ["BatchMatMulV2"],
   Concat: ["ConcatV2"],

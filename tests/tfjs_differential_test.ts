@@ -19,6 +19,7 @@ import { LogSoftmax, Softmax } from "../core/ops/nn.ts";
 import { MatMul } from "../core/ops/matmul.ts";
 import { ResizeBilinear, ResizeNearestNeighbor } from "../core/ops/resize.ts";
 import { GatherNd } from "../core/ops/gather_nd.ts";
+import { Prelu } from "../core/ops/fused.ts";
 import * as R from "../core/ops/reduce.ts";
 import { numbers, Tensor } from "../core/tensor.ts";
 import { fcParams, opCases } from "./op_cases.ts";
@@ -139,6 +140,7 @@ const PAIRINGS: Pairing[] = [
       ),
   },
   { op: GatherNd, tfjs: ([p, i]) => tf.gatherND(p, i) },
+  { op: Prelu, tfjs: ([x, a]) => tf.prelu(x, a) },
 ];
 
 const anyNaN = (xs: number[][]) => xs.some((x) => x.some(Number.isNaN));

@@ -22,7 +22,6 @@ const KNOWN_EQUIVALENTS: Record<string, string[]> = {
   DivNoNan: ["RealDiv", "SelectV2"],
   Gather: ["GatherV2"],
   Select: ["SelectV2"],
-  Prelu: ["LeakyRelu"],
   ResourceGather: ["GatherV2"],
   StopGradient: ["Identity"],
   Snapshot: ["Identity"],

@@ -102,8 +102,11 @@ function inferFused(
   out: TensorSpec,
   args: readonly InferInput[],
   attrs: FusionAttrs,
+  /** Which of `args` is Prelu's alpha (the one after the bias or norm vectors by default). */
+  preluAt?: number,
 ): TensorSpec[] {
   const fusion = parseFusion(attrs);
+  const alphaAt = preluAt ?? fusion.vectors;
   const rank = out.shape?.length;
   const channels = rank === undefined ? -1 : out.shape![rank - 1];
   args.forEach((a, i) => {
@@ -111,7 +114,7 @@ function inferFused(
       throw new EdgeflowError(`args[${i}] is ${a.dtype}, the input ${out.dtype}`);
     }
     if (a.shape === null) return;
-    const prelu = i === fusion.vectors;
+    const prelu = fusion.activation === "Prelu" && i === alphaAt;
     // Prelu's alpha may be any shape whose dims are all 1 but the last (1 or the channels), as
     // tfjs's fused kernels read it; the bias and batch norm vectors are [channels].
     const ok = prelu
@@ -357,8 +360,46 @@ export const FusedMatMul: OpDef<FusedMatMulAttrs> = defineOp<FusedMatMulAttrs>({
     }),
 });
 
+/**
+ * tfjs's Prelu (tfjs-converter writes it for Keras' PReLU; TensorFlow's own graphs spell it
+ * Relu(x) − alpha·Relu(−x)): x < 0 ? alpha·x : x, alpha read per channel (the last dim) or one
+ * for all, the forms the converter writes ([C], [1, 1, C], [1]). NaN stays NaN. No gradient:
+ * TensorFlow has no such op; a training graph keeps the Relu form, whose ops have gradients.
+ */
+export const Prelu: OpDef<{ T: DType }> = defineOp<{ T: DType }>({
+  name: "Prelu",
+  inputs: [{ name: "x", type: "T" }, { name: "alpha", type: "T" }],
+  outputs: [{ name: "y", type: "T" }],
+  attrs: { T: { kind: "type", allowed: FLOAT_DTYPES } },
+  infer: ([x, alpha]) =>
+    inferFused(
+      { dtype: x.dtype, shape: x.shape },
+      [alpha],
+      { T: x.dtype, num_args: 2, fused_ops: ["BiasAdd", "Prelu"], epsilon: 0, leakyrelu_alpha: 0 },
+      0,
+    ),
+  reference: ([x, alpha]) => [preluReference(x, alpha)],
+  arbitrary: (fc, dtype) =>
+    fc.tuple(
+      fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 }),
+      fc.constantFrom("vector", "scalar", "keras"),
+      fc.nat(),
+    ).map(([shape, form, seed]) => {
+      const c = shape[shape.length - 1];
+      const alphaShape = form === "vector" ? [c] : form === "scalar" ? [1] : [1, 1, c];
+      return {
+        inputs: [
+          randomTensor(dtype, shape, seed),
+          randomTensor(dtype, alphaShape, seed + 1, { min: 0, max: 1 }),
+        ],
+        attrs: {},
+      };
+    }),
+});
+
 export const FUSED_OPS: readonly OpDef[] = [
   FusedConv2D,
   FusedDepthwiseConv2dNative,
   FusedMatMul,
+  Prelu,
 ] as unknown as OpDef[];

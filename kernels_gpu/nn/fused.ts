@@ -17,6 +17,7 @@ import {
   FusedMatMul,
   type FusionAttrs,
   parseFusion,
+  Prelu,
 } from "../../core/ops/fused.ts";
 import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { GpuInstance, GpuKernel } from "../../devices/webgpu/device.ts";
@@ -24,7 +25,7 @@ import { conv2dKernel } from "../conv/conv2d.ts";
 import { depthwiseKernel } from "../conv/window_kernels.ts";
 import { floatUnaryWgsl } from "../elementwise/unary.ts";
 import { type MapFunction, NodeMap } from "../elementwise/map.ts";
-import { defineGpuKernel, FLOATS, staticBinding } from "../kernel.ts";
+import { defineGpuKernel, FLOATS, staticBinding, widenFor16 } from "../kernel.ts";
 import { matMulKernel } from "../matmul/matmul.ts";
 
 /** The map's WGSL: x, then the fusion's vectors (and Prelu's alpha), in the op's arg order. */
@@ -151,7 +152,35 @@ function maxAbs(v: ArrayLike<number>): number {
   return m;
 }
 
+const PRELU: MapFunction = {
+  name: "Prelu",
+  wgsl: "fn f(x: f32, a: f32) -> f32 { return select(x, a * x, x < 0.0); }",
+};
+
+/** Prelu: one map, alpha broadcast along the last dim (or one value). */
+export const preluKernel = defineGpuKernel(Prelu, {
+  dtypes: FLOATS,
+  create({ inputs: [x, alpha], outputs: [out], device }) {
+    const map = new NodeMap(
+      PRELU,
+      [x.shape, alpha.shape],
+      x.shape,
+      [x, alpha].map((s) => staticBinding(device, s)),
+      staticBinding(device, out),
+    );
+    return {
+      programs: map.programs,
+      run(ctx) {
+        const [x, alpha] = ctx.inputs;
+        return ctx.device.encode(ctx.node, [map.dispatch(ctx.device, [x, alpha], ctx.output(0))]);
+      },
+    };
+  },
+  tolerance: (c) => widenFor16(c.inputs[0].dtype, { atol: 0, reason: "one float32 product" }),
+});
+
 export const FUSED_KERNELS = [
+  preluKernel,
   fusedKernel(FusedConv2D, conv2dKernel, conv2dKernel.tolerance as never, (c) => ({
     k: c.inputs[1].shape[0] * c.inputs[1].shape[1] * c.inputs[1].shape[2],
   })),

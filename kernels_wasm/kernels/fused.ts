@@ -17,12 +17,14 @@ import { convGeometry } from "../../core/ops/conv_geometry.ts";
 import { matrixDims } from "../../core/ops/matmul.ts";
 import {
   epilogueGain,
+  FUSED_ACTIVATIONS,
   FusedConv2D,
   FusedDepthwiseConv2dNative,
   fusedEpilogue,
   FusedMatMul,
   type FusionAttrs,
   parseFusion,
+  Prelu,
 } from "../../core/ops/fused.ts";
 import { ResizeBilinear, ResizeNearestNeighbor, resizePlan } from "../../core/ops/resize.ts";
 import type { WasmBuffer } from "../../devices/wasm/buffer.ts";
@@ -274,7 +276,34 @@ export const resizeNearestKernel = wasmKernel(ResizeNearestNeighbor, {
   },
 });
 
+/** Prelu: x copied to the output, then task_epilogue with shift 0 and the alpha vector. */
+export const preluKernel = wasmKernel(Prelu, {
+  dtypes: ["float32"],
+  run(ctx) {
+    const d: WasmDevice = ctx.device;
+    const [x, alpha] = ctx.inputs;
+    const out = ctx.output(0);
+    const n = x.shape.reduce((a, b) => a * b, 1);
+    if (n === 0) return;
+    const c = x.shape.length === 0 ? 1 : x.shape[x.shape.length - 1];
+    d.u8.copyWithin(out.ptr, x.ptr, x.ptr + 4 * n);
+    const as = d.peek(alpha).data as Float32Array;
+    const params = d.scratch(16 * c);
+    try {
+      const p = d.f32.subarray(params.ptr >>> 2, (params.ptr >>> 2) + 4 * c);
+      p.fill(0);
+      for (let j = 0; j < c; j++) p[3 * c + j] = as.length === 1 ? as[0] : as[j];
+      const prelu = FUSED_ACTIVATIONS.indexOf("Prelu");
+      d.launch(Task.task_epilogue, 1, [out.ptr, params.ptr, prelu, 0, n / c, c], n);
+    } finally {
+      d.releaseScratch(params);
+    }
+  },
+  tolerance: { atol: 0, reason: "one float32 product, as the reference rounds it" },
+});
+
 export const FUSED_KERNELS: readonly Kernel[] = [
+  preluKernel,
   fusedConv2dKernel,
   fusedDepthwiseKernel,
   fusedMatMulKernel,

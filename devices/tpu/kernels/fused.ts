@@ -19,11 +19,12 @@ import {
   FusedMatMul,
   type FusionAttrs,
   parseFusion,
+  Prelu,
 } from "../../../core/ops/fused.ts";
 import type { TpuBuffer } from "../hbm.ts";
 import { bf16, loadF32, storeF32 } from "../numerics.ts";
 import type { Work } from "../timing.ts";
-import { maxAbs } from "../tolerance.ts";
+import { maxAbs, withBf16 } from "../tolerance.ts";
 import { conv2d, depthwise } from "./conv.ts";
 import { matMul } from "./matmul.ts";
 import { input, TPU_FLOATS, type TpuKernel, tpuKernel } from "./util.ts";
@@ -160,7 +161,26 @@ function innerContextDevice<D extends { charge: unknown }>(device: D, collect: (
   });
 }
 
+/** Prelu on the vector unit: one float32 product where x < 0. */
+const prelu = tpuKernel(Prelu, {
+  dtypes: TPU_FLOATS,
+  run(ctx) {
+    const x = input(ctx, 0), alpha = loadF32(input(ctx, 1));
+    const out = ctx.output(0);
+    const xs = loadF32(x), ys = new Float32Array(xs.length);
+    const c = x.shape.length === 0 ? 1 : x.shape[x.shape.length - 1];
+    for (let i = 0; i < xs.length; i++) {
+      const v = xs[i];
+      ys[i] = v < 0 ? f((alpha.length === 1 ? alpha[0] : alpha[i % c]) * v) : v;
+    }
+    storeF32(out, ys);
+    ctx.device.charge(ctx, { vpuOps: 2 * xs.length, hbmBytes: 2 * x.bytes, flops: xs.length });
+  },
+  tolerance: (c) => withBf16(c.inputs[0].dtype, { atol: 0, reason: "one float32 product" }),
+});
+
 export const FUSED_KERNELS: readonly Kernel[] = [
+  prelu,
   fusedKernel(FusedConv2D, conv2d),
   fusedKernel(FusedDepthwiseConv2dNative, depthwise),
   fusedKernel(FusedMatMul, matMul),

@@ -115,10 +115,12 @@ function inferFused(
     }
     if (a.shape === null) return;
     const prelu = fusion.activation === "Prelu" && i === alphaAt;
-    // Prelu's alpha may be any shape whose dims are all 1 but the last (1 or the channels), as
+    // Prelu's alpha may be any shape whose dims are all 1 but the last (1 or the channels), of a
+    // rank up to the output's (a higher rank would broadcast the output up, as tfjs does), as
     // tfjs's fused kernels read it; the bias and batch norm vectors are [channels].
     const ok = prelu
-      ? a.shape.slice(0, -1).every((d) => d === 1 || d === -1)
+      ? a.shape.slice(0, -1).every((d) => d === 1 || d === -1) &&
+        (rank === undefined || a.shape.length <= rank)
       : a.shape.length === 1;
     const last = a.shape.length === 0 ? 1 : a.shape[a.shape.length - 1];
     const lastOk = channels < 0 || last < 0 || last === channels || (prelu && last === 1);
@@ -242,7 +244,7 @@ function arbFusion(fc: FastCheck, dtype: DType, batchNorm = true) {
     epsilon: fc.constantFrom(0.001, 0.0001),
     preluShape: fc.constantFrom("vector", "scalar", "keras"),
     seed: fc.nat(),
-  }).map((f) => (channels: number) => {
+  }).map((f) => (channels: number, outRank: number) => {
     const vectors = f.kind === "BiasAdd" ? 1 : 4;
     const args = Array.from(
       { length: vectors },
@@ -255,7 +257,7 @@ function arbFusion(fc: FastCheck, dtype: DType, batchNorm = true) {
         ? [channels]
         : f.preluShape === "scalar"
         ? [1]
-        : [1, 1, channels];
+        : [...new Array(Math.min(outRank, 3) - 1).fill(1), channels];
       args.push(randomTensor(dtype, shape, f.seed + 7, { min: 0, max: 1 }));
     }
     return {
@@ -278,7 +280,7 @@ function arbFusedWindow<A extends FusionAttrs>(
   return fc.tuple(arbConv(fc, dtype), arbFusion(fc, dtype)).map(([conv, fusion]) => {
     const [x, f] = conv.inputs;
     const channels = depthwise ? f.shape[2] * f.shape[3] : f.shape[3];
-    const { args, attrs } = fusion(channels);
+    const { args, attrs } = fusion(channels, 4);
     return {
       inputs: [x, f, ...args],
       attrs: { ...conv.attrs, ...attrs } as unknown as Partial<A>,
@@ -348,7 +350,7 @@ export const FusedMatMul: OpDef<FusedMatMulAttrs> = defineOp<FusedMatMulAttrs>({
       fc.nat(),
       arbFusion(fc, dtype, false),
     ).map(([m, k, n, ta, tb, seed, fusion]) => {
-      const { args, attrs } = fusion(n);
+      const { args, attrs } = fusion(n, 2);
       return {
         inputs: [
           randomTensor(dtype, ta ? [k, m] : [m, k], seed),
@@ -386,7 +388,11 @@ export const Prelu: OpDef<{ T: DType }> = defineOp<{ T: DType }>({
       fc.nat(),
     ).map(([shape, form, seed]) => {
       const c = shape[shape.length - 1];
-      const alphaShape = form === "vector" ? [c] : form === "scalar" ? [1] : [1, 1, c];
+      const alphaShape = form === "vector"
+        ? [c]
+        : form === "scalar"
+        ? [1]
+        : [...new Array(Math.min(shape.length, 3) - 1).fill(1), c];
       return {
         inputs: [
           randomTensor(dtype, shape, seed),

@@ -58,4 +58,12 @@ sample("first run", device);
 await s.run(model.outputs[0].name, { [m.input.name]: x });
 sample("second run (Consts resident)", device);
 console.log(`mobilenet_v2_mid: ${(weights / MiB).toFixed(1)} MiB of float32 weights`);
-printTable(["after", "RSS MiB", "peak RSS MiB", "JS heap MiB", "external MiB", "WASM in use MiB", "host Const MiB"], rows);
+printTable([
+  "after",
+  "RSS MiB",
+  "peak RSS MiB",
+  "JS heap MiB",
+  "external MiB",
+  "WASM in use MiB",
+  "host Const MiB",
+], rows);

@@ -11,11 +11,13 @@ type Mode = { align_corners?: boolean; half_pixel_centers?: boolean };
 async function resize(op: typeof ResizeBilinear, size: number[], mode: Mode, device: string) {
   const g = new ef.Graph();
   const x = ef.placeholder(g, "float32", [1, 2, 2, 1], { name: "x" });
-  const y =
-    apply(op, [x, ef.constant(new ef.Tensor("int32", [size.length], Int32Array.from(size)), { graph: g })], {
-      ...mode,
-      graph: g,
-    }).outputs[0];
+  const y = apply(op, [
+    x,
+    ef.constant(new ef.Tensor("int32", [size.length], Int32Array.from(size)), { graph: g }),
+  ], {
+    ...mode,
+    graph: g,
+  }).outputs[0];
   await using s = new ef.Session(g, { device });
   return (await s.run(y, { x: IMAGE })).toNumbers();
 }

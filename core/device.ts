@@ -73,6 +73,11 @@ export interface Device<B extends DeviceBuffer = DeviceBuffer> {
   view?(buffer: B, shape: Shape): B;
   /** Copies a host tensor to the device. */
   upload(t: Tensor): B | Promise<B>;
+  /**
+   * A copy of a buffer on another device where this pair has a path that skips the host (two
+   * GPUs of one adapter); undefined to let core go through host memory (core/transfer.ts).
+   */
+  transferTo?(buffer: B, to: Device): DeviceBuffer | Promise<DeviceBuffer> | undefined;
   /** Copies a buffer back to the host; the only place a GPU run waits for its queue. */
   download(buffer: B): Promise<Tensor>;
   /**

@@ -254,8 +254,11 @@ export function place(input: PlacementInput): Placement {
       if (!floating.has(p)) continue;
       floating.delete(p);
       const can = runnable(p);
-      const target = can.includes(d) ? d : constraintOfGroup(p).devices[0];
-      commit(p, target, "follows-consumer", `follows its first consumer '${n.name}'`, 0);
+      const c = constraintOfGroup(p);
+      const target = can.includes(d) ? d : c.devices[0];
+      if (c.reason === "ref-fallback" && target.type === "REF") {
+        commit(p, target, c.reason, c.detail, 0);
+      } else commit(p, target, "follows-consumer", `follows its first consumer '${n.name}'`, 0);
     }
   };
 
@@ -268,6 +271,7 @@ export function place(input: PlacementInput): Placement {
       const end = simulate(n, fixed);
       free.set(fixed, end);
       commit(n, fixed, "colocation", `colocated with '${leader.name}'`, end);
+      if (c.reason === "ref-fallback") fallback.push(n);
       continue;
     }
     if (isFloating(n)) {
@@ -295,7 +299,8 @@ export function place(input: PlacementInput): Placement {
   // Sources nobody on this plan consumes (a fetched Const or feed) go to their first choice.
   for (const n of floating) {
     const c = constraintOfGroup(n);
-    commit(n, c.devices[0], "follows-consumer", "fetched directly", 0);
+    if (c.reason === "ref-fallback") commit(n, c.devices[0], c.reason, c.detail, 0);
+    else commit(n, c.devices[0], "follows-consumer", "fetched directly", 0);
   }
   if (input.strict && fallback.length > 0) {
     throw new EdgeflowError(

@@ -112,7 +112,9 @@ export class Session implements AsyncDisposable {
     checkSessionArgs(graph, options);
     this.registry = options.registry ?? defaultRegistry;
     const requested = options.device ? parseDeviceSpec(options.device).type : undefined;
-    const fallback = options.devices?.[0]?.type ?? (this.registry.plugin("WASM") ? "WASM" : "REF");
+    const counted = options.deviceCount ? Object.keys(options.deviceCount)[0] : undefined;
+    const fallback = options.devices?.[0]?.type ?? counted ??
+      (this.registry.plugin("WASM") ? "WASM" : "REF");
     this.defaultType = requested ?? fallback;
     if (!this.registry.plugin(this.defaultType)) {
       throw new EdgeflowError(

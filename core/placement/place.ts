@@ -165,10 +165,19 @@ export function place(input: PlacementInput): Placement {
     if (c) return c;
     const members = groups.get(node)!;
     const each = members.map((m) => [m, constraintOf(m)] as const);
-    const common = each.reduce<readonly Device[]>(
-      (acc, [, mc]) => acc.filter((d) => mc.devices.includes(d)),
-      each[0][1].devices,
+    // A member that asked for nothing goes wherever it has a kernel: only requests, pins and
+    // kernels bind a group; the default devices are a preference.
+    const binding = (m: Node, mc: Constraint) =>
+      members.length === 1 || mc.reason === "request" || mc.reason === "pinned"
+        ? mc.devices
+        : runnable(m);
+    const all = each.reduce<readonly Device[]>(
+      (acc, [m, mc]) => acc.filter((d) => binding(m, mc).includes(d)),
+      devices,
     );
+    const preferred = all.filter((d) => input.defaults.includes(d));
+    const nonRef = all.filter((d) => d.type !== "REF");
+    const common = preferred.length > 0 ? preferred : nonRef.length > 0 ? nonRef : all;
     if (common.length === 0) {
       const lines = each.map(([m, mc]) =>
         `'${m.name}' (${m.op.name}): ${mc.detail || mc.reason} on ${

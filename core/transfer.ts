@@ -1,7 +1,8 @@
 /**
  * Moving a value between devices: the device's own `transferTo` where the pair allows a direct
- * copy, a copy out of host-addressable memory (`peek`) into the destination otherwise, and a
- * download then upload as the last resort. A host-memory value (a HostBuffer of no device) is
+ * copy (two WASM devices copy memory to memory), else a download then an upload through the host.
+ * Never a `peek` view: the destination may keep the tensor it is given (REF does), and a view of
+ * device memory changes under it. A host-memory value (a HostBuffer of no device) is
  * uploaded; the caller decides whether it needs a device copy at all.
  */
 import { HostBuffer, retain } from "./buffer.ts";
@@ -14,7 +15,6 @@ export function transfer(b: DeviceBuffer, to: Device): DeviceBuffer | Promise<De
   if (b instanceof HostBuffer) return own(to.upload(b.tensor));
   const direct = from!.transferTo?.(b, to);
   if (direct) return own(direct);
-  if (from!.peek) return own(to.upload(from!.peek(b)));
   return from!.download(b).then((t) => own(to.upload(t)));
 }
 

@@ -202,7 +202,9 @@ export function place(input: PlacementInput): Placement {
 
   const placed = new Map<Node, NodePlacement>();
   const finish = new Map<Node, number>();
-  const free = new Map<Device, number>(devices.map((d) => [d, 0]));
+  // Devices that share what runs their kernels (the JavaScript thread) share one queue.
+  const queue = (d: Device) => d.runsOn ?? d.name;
+  const free = new Map<string, number>(devices.map((d) => [queue(d), 0]));
   const groupDevice = new Map<Node, Device>();
   const fallback: Node[] = [];
   const floating = new Set<Node>();
@@ -254,7 +256,7 @@ export function place(input: PlacementInput): Placement {
     }
     const kernel = kernelOn(n, d);
     const run = kernel ? cost.nodeSeconds(n, kernel, d) : 0;
-    return Math.max(ready, free.get(d)!) + run;
+    return Math.max(ready, free.get(queue(d))!) + run;
   };
 
   const settleFloating = (n: Node, d: Device) => {
@@ -278,7 +280,7 @@ export function place(input: PlacementInput): Placement {
     if (fixed && leader !== n) {
       settleFloating(n, fixed);
       const end = simulate(n, fixed);
-      free.set(fixed, end);
+      free.set(queue(fixed), end);
       commit(n, fixed, "colocation", `colocated with '${leader.name}'`, end);
       if (c.reason === "ref-fallback") fallback.push(n);
       continue;
@@ -294,7 +296,7 @@ export function place(input: PlacementInput): Placement {
     let runnerUp = others[0];
     for (const s of others) if (s.end < runnerUp.end) runnerUp = s;
     settleFloating(n, best.d);
-    free.set(best.d, best.end);
+    free.set(queue(best.d), best.end);
     const reason = c.devices.length > 1 ? "cost" : c.reason === "cost" ? "only-kernel" : c.reason;
     commit(
       n,

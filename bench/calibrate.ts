@@ -38,6 +38,37 @@ function filled(g: ef.Graph, shape: number[], name: string): ef.Output {
   );
 }
 
+/** FLOP/s of MatMul and Conv2D on a device, each from a chain of four (launch cost removed). */
+export async function measureOps(
+  device: ef.Device,
+  launch: number,
+): Promise<Record<string, number>> {
+  const N = device.type === "REF" ? 128 : 256;
+  const mm = await runSeconds(device, (g) => {
+    let h = filled(g, [N, N], "a");
+    const w = filled(g, [N, N], "w");
+    for (let i = 0; i < 4; i++) h = ef.matMul(h, w);
+    return ef.sum(h, [0, 1]);
+  });
+  const base = await runSeconds(device, (g) => ef.sum(filled(g, [N, N], "a"), [0, 1]));
+  const B = device.type === "REF" ? 2 : 8, C = 16;
+  const conv = await runSeconds(device, (g) => {
+    let h = filled(g, [B, 32, 32, C], "x");
+    const f = filled(g, [3, 3, C, C], "f");
+    for (let i = 0; i < 4; i++) h = ef.conv2d(h, f, { strides: [1, 1, 1, 1], padding: "SAME" });
+    return ef.sum(h, [0, 1, 2, 3]);
+  });
+  const convBase = await runSeconds(
+    device,
+    (g) => ef.sum(filled(g, [B, 32, 32, C], "x"), [0, 1, 2, 3]),
+  );
+  const net = (t: number, b: number) => Math.max(t - b - 4 * launch, 1e-6);
+  return {
+    MatMul: (4 * 2 * N ** 3) / net(mm, base),
+    Conv2D: (4 * 2 * B * 32 * 32 * C * 9 * C) / net(conv, convBase),
+  };
+}
+
 /** Launch, flops, bandwidth and transfer of one device, measured through sessions. */
 export async function measureDevice(device: ef.Device): Promise<ef.DevicePerformance> {
   const CHAIN = 64;
@@ -95,12 +126,14 @@ export async function measurePair(from: ef.Device, to: ef.Device): Promise<PairC
 /** Measures every device given (the TPU from its cycle model) and the pairs between types. */
 export async function calibrate(devices: readonly ef.Device[]): Promise<CostProfile> {
   const perf: Record<string, Partial<ef.DevicePerformance>> = {};
+  const ops: Record<string, Record<string, number>> = {};
   const byType = new Map<string, ef.Device>();
   for (const d of devices) if (!byType.has(d.type)) byType.set(d.type, d);
   for (const [type, d] of byType) {
     // The emulated TPU's step time on this host is the emulator's, not the chip's: the placer
     // takes the chip's figures from the cycle model (TpuDevice.performance).
     perf[type] = type === "TPU" ? { ...d.performance } : await measureDevice(d);
+    if (type !== "TPU") ops[type] = await measureOps(d, perf[type].launch!);
   }
   const pairs: Record<string, PairCost> = {};
   for (const a of devices) {
@@ -117,6 +150,7 @@ export async function calibrate(devices: readonly ef.Device[]): Promise<CostProf
     } on ${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores`,
     devices: perf,
     pairs,
+    ops,
   };
 }
 

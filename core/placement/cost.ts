@@ -77,7 +77,9 @@ export class CostModel {
 
   /** Seconds `node` takes on `device` with `kernel`. */
   nodeSeconds(node: Node, kernel: Kernel, device: Device): number {
-    return estimateSeconds(this.performance(device), nodeWork(node, kernel));
+    const perf = this.performance(device);
+    const opFlops = this.profile?.ops?.[device.type]?.[node.op.name];
+    return estimateSeconds(opFlops ? { ...perf, flops: opFlops } : perf, nodeWork(node, kernel));
   }
 
   /** Seconds to move `bytes` from one device to another (0 on the same device). */

@@ -200,126 +200,149 @@ export function place(input: PlacementInput): Placement {
     return c;
   };
 
-  const placed = new Map<Node, NodePlacement>();
-  const finish = new Map<Node, number>();
-  // Devices that share what runs their kernels (the JavaScript thread) share one queue.
-  const queue = (d: Device) => d.runsOn ?? d.name;
-  const free = new Map<string, number>(devices.map((d) => [queue(d), 0]));
-  const groupDevice = new Map<Node, Device>();
-  const fallback: Node[] = [];
-  const floating = new Set<Node>();
   const cost = input.cost;
+  const wholeGraph = "every node it can run goes to one device: that simulates faster";
 
-  const isFloating = (n: Node) =>
-    (input.feeds.has(n) || n.op.name === "Const") && n.inputs.length === 0 &&
-    n.controlInputs.length === 0 && groups.get(n)!.length === 1 && !n.requestedDevice &&
-    !input.pinned?.has(n.name);
+  /**
+   * One simulated placement: greedy, or with `prefer` every node whose choice is the cost's put
+   * on that device where it can run (the single-device placements greedy is compared with).
+   */
+  const simulateRun = (prefer?: Device): Placement => {
+    const placed = new Map<Node, NodePlacement>();
+    const finish = new Map<Node, number>();
+    // Devices that share what runs their kernels (the JavaScript thread) share one queue.
+    const queue = (d: Device) => d.runsOn ?? d.name;
+    const free = new Map<string, number>(devices.map((d) => [queue(d), 0]));
+    const groupDevice = new Map<Node, Device>();
+    const fallback: Node[] = [];
+    const floating = new Set<Node>();
 
-  const commit = (
-    n: Node,
-    d: Device,
-    reason: PlacementReason,
-    detail: string,
-    end: number,
-    runnerUp?: NodePlacement["runnerUp"],
-  ) => {
-    placed.set(n, { device: d, kernel: kernelOn(n, d)!, reason, detail, finish: end, runnerUp });
-    finish.set(n, end);
-    if (reason === "ref-fallback") fallback.push(n);
-    groupDevice.set(leaderOf(n), d);
-  };
+    const isFloating = (n: Node) =>
+      (input.feeds.has(n) || n.op.name === "Const") && n.inputs.length === 0 &&
+      n.controlInputs.length === 0 && groups.get(n)!.length === 1 && !n.requestedDevice &&
+      !input.pinned?.has(n.name);
 
-  /** When `n` would finish on `d`, and the floating producers it would pull along. */
-  const simulate = (n: Node, d: Device): number => {
-    let ready = 0;
-    for (const o of n.inputs) {
-      const p = o.node;
-      const pp = placed.get(p);
-      let at: number;
-      if (!pp) {
-        // A floating source not placed yet follows this node where it has a kernel.
-        const can = runnable(p);
-        at = can.includes(d)
-          ? 0
-          : cost.transferSeconds(can[0], d, bytesOfSpec(p.outputSpecs[o.index]));
-      } else {
-        at = finish.get(p)! +
-          cost.transferSeconds(pp.device, d, bytesOfSpec(p.outputSpecs[o.index]));
+    const commit = (
+      n: Node,
+      d: Device,
+      reason: PlacementReason,
+      detail: string,
+      end: number,
+      runnerUp?: NodePlacement["runnerUp"],
+    ) => {
+      placed.set(n, { device: d, kernel: kernelOn(n, d)!, reason, detail, finish: end, runnerUp });
+      finish.set(n, end);
+      if (reason === "ref-fallback") fallback.push(n);
+      groupDevice.set(leaderOf(n), d);
+    };
+
+    /** When `n` would finish on `d`, and the floating producers it would pull along. */
+    const simulate = (n: Node, d: Device): number => {
+      let ready = 0;
+      for (const o of n.inputs) {
+        const p = o.node;
+        const pp = placed.get(p);
+        let at: number;
+        if (!pp) {
+          // A floating source not placed yet follows this node where it has a kernel.
+          const can = runnable(p);
+          at = can.includes(d)
+            ? 0
+            : cost.transferSeconds(can[0], d, bytesOfSpec(p.outputSpecs[o.index]));
+        } else {
+          at = finish.get(p)! +
+            cost.transferSeconds(pp.device, d, bytesOfSpec(p.outputSpecs[o.index]));
+        }
+        if (at > ready) ready = at;
       }
-      if (at > ready) ready = at;
+      for (const c of n.controlInputs) {
+        const pc = placed.get(c);
+        if (!pc) continue;
+        const at = finish.get(c)! + cost.transferSeconds(pc.device, d, 0);
+        if (at > ready) ready = at;
+      }
+      const kernel = kernelOn(n, d);
+      const run = kernel ? cost.nodeSeconds(n, kernel, d) : 0;
+      return Math.max(ready, free.get(queue(d))!) + run;
+    };
+
+    const settleFloating = (n: Node, d: Device) => {
+      for (const o of n.inputs) {
+        const p = o.node;
+        if (!floating.has(p)) continue;
+        floating.delete(p);
+        const can = runnable(p);
+        const c = constraintOfGroup(p);
+        const target = can.includes(d) ? d : c.devices[0];
+        if (c.reason === "ref-fallback" && target.type === "REF") {
+          commit(p, target, c.reason, c.detail, 0);
+        } else commit(p, target, "follows-consumer", `follows its first consumer '${n.name}'`, 0);
+      }
+    };
+
+    for (const n of input.nodes) {
+      const c = constraintOfGroup(n);
+      const leader = leaderOf(n);
+      const fixed = groupDevice.get(leader);
+      if (fixed && leader !== n) {
+        settleFloating(n, fixed);
+        const end = simulate(n, fixed);
+        free.set(queue(fixed), end);
+        commit(n, fixed, "colocation", `colocated with '${leader.name}'`, end);
+        if (c.reason === "ref-fallback") fallback.push(n);
+        continue;
+      }
+      if (isFloating(n)) {
+        floating.add(n);
+        continue;
+      }
+      const scored = c.devices.map((d) => ({ d, end: simulate(n, d) }));
+      let best = scored[0];
+      for (const s of scored) if (s.end < best.end) best = s;
+      const forced = prefer && scored.find((s) => s.d === prefer);
+      if (forced) best = forced;
+      const others = scored.filter((s) => s !== best);
+      let runnerUp = others[0];
+      for (const s of others) if (s.end < runnerUp.end) runnerUp = s;
+      settleFloating(n, best.d);
+      free.set(queue(best.d), best.end);
+      const reason = c.devices.length > 1 ? "cost" : c.reason === "cost" ? "only-kernel" : c.reason;
+      commit(
+        n,
+        best.d,
+        reason,
+        forced && reason === "cost" ? `${c.detail}${wholeGraph}` : c.detail,
+        best.end,
+        runnerUp && { device: runnerUp.d.name, finish: runnerUp.end },
+      );
     }
-    for (const c of n.controlInputs) {
-      const pc = placed.get(c);
-      if (!pc) continue;
-      const at = finish.get(c)! + cost.transferSeconds(pc.device, d, 0);
-      if (at > ready) ready = at;
+    // Sources nobody on this plan consumes (a fetched Const or feed) go to their first choice.
+    for (const n of floating) {
+      const c = constraintOfGroup(n);
+      if (c.reason === "ref-fallback") commit(n, c.devices[0], c.reason, c.detail, 0);
+      else commit(n, c.devices[0], "follows-consumer", "fetched directly", 0);
     }
-    const kernel = kernelOn(n, d);
-    const run = kernel ? cost.nodeSeconds(n, kernel, d) : 0;
-    return Math.max(ready, free.get(queue(d))!) + run;
+    let makespan = 0;
+    for (const t of finish.values()) if (t > makespan) makespan = t;
+    return { nodes: placed, fallback, makespan };
   };
 
-  const settleFloating = (n: Node, d: Device) => {
-    for (const o of n.inputs) {
-      const p = o.node;
-      if (!floating.has(p)) continue;
-      floating.delete(p);
-      const can = runnable(p);
-      const c = constraintOfGroup(p);
-      const target = can.includes(d) ? d : c.devices[0];
-      if (c.reason === "ref-fallback" && target.type === "REF") {
-        commit(p, target, c.reason, c.detail, 0);
-      } else commit(p, target, "follows-consumer", `follows its first consumer '${n.name}'`, 0);
-    }
-  };
-
-  for (const n of input.nodes) {
-    const c = constraintOfGroup(n);
-    const leader = leaderOf(n);
-    const fixed = groupDevice.get(leader);
-    if (fixed && leader !== n) {
-      settleFloating(n, fixed);
-      const end = simulate(n, fixed);
-      free.set(queue(fixed), end);
-      commit(n, fixed, "colocation", `colocated with '${leader.name}'`, end);
-      if (c.reason === "ref-fallback") fallback.push(n);
-      continue;
-    }
-    if (isFloating(n)) {
-      floating.add(n);
-      continue;
-    }
-    const scored = c.devices.map((d) => ({ d, end: simulate(n, d) }));
-    let best = scored[0];
-    for (const s of scored) if (s.end < best.end) best = s;
-    const others = scored.filter((s) => s !== best);
-    let runnerUp = others[0];
-    for (const s of others) if (s.end < runnerUp.end) runnerUp = s;
-    settleFloating(n, best.d);
-    free.set(queue(best.d), best.end);
-    const reason = c.devices.length > 1 ? "cost" : c.reason === "cost" ? "only-kernel" : c.reason;
-    commit(
-      n,
-      best.d,
-      reason,
-      c.detail,
-      best.end,
-      runnerUp && { device: runnerUp.d.name, finish: runnerUp.end },
-    );
+  // Greedy is myopic: a node goes where it finishes first even when that slows what follows (a
+  // branch sent to a slow device because the fast one is busy). The placement kept is the best
+  // simulated of greedy and each default device taking everything it can.
+  let result = simulateRun();
+  for (const d of input.defaults) {
+    if (input.defaults.length < 2) break;
+    const alt = simulateRun(d);
+    if (alt.makespan < result.makespan) result = alt;
   }
-  // Sources nobody on this plan consumes (a fetched Const or feed) go to their first choice.
-  for (const n of floating) {
-    const c = constraintOfGroup(n);
-    if (c.reason === "ref-fallback") commit(n, c.devices[0], c.reason, c.detail, 0);
-    else commit(n, c.devices[0], "follows-consumer", "fetched directly", 0);
-  }
-  if (input.strict && fallback.length > 0) {
+  if (input.strict && result.fallback.length > 0) {
     throw new EdgeflowError(
-      `strict placement: ${fallback.length} node(s) would run on REF because no other device ` +
-        `has a kernel for them: ${fallback.map((n) => `'${n.name}' (${n.op.name})`).join(", ")}`,
+      `strict placement: ${result.fallback.length} node(s) would run on REF because no other ` +
+        `device has a kernel for them: ${
+          result.fallback.map((n) => `'${n.name}' (${n.op.name})`).join(", ")
+        }`,
     );
   }
-  let makespan = 0;
-  for (const t of finish.values()) if (t > makespan) makespan = t;
-  return { nodes: placed, fallback, makespan };
+  return result;
 }

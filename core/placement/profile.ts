@@ -20,6 +20,11 @@ export interface CostProfile {
   readonly measured?: string;
   readonly devices: Readonly<Record<string, Partial<DevicePerformance>>>;
   readonly pairs?: Readonly<Record<string, PairCost>>;
+  /**
+   * Measured FLOP/s of particular ops per device type ({ WASM: { Conv2D: 2e10 } }): one
+   * throughput per device misjudges ops whose kernels reach very different fractions of it.
+   */
+  readonly ops?: Readonly<Record<string, Readonly<Record<string, number>>>>;
 }
 
 const PERF_KEYS = ["flops", "bandwidth", "transfer", "launch"] as const;
@@ -55,6 +60,15 @@ export function checkCostProfile(x: unknown, where = "cost profile"): CostProfil
       const cost = c as Record<string, unknown> | null;
       if (!cost || !(cost.latency === 0 || positive(cost.latency)) || !positive(cost.bandwidth)) {
         fail(`pairs.${pair}`, "must have a latency >= 0 and a positive bandwidth");
+      }
+    }
+  }
+  if (p.ops !== undefined) {
+    if (typeof p.ops !== "object" || p.ops === null) fail("ops", "must be an object");
+    for (const [type, ops] of Object.entries(p.ops as Record<string, unknown>)) {
+      if (typeof ops !== "object" || ops === null) fail(`ops.${type}`, "must be an object");
+      for (const [op, v] of Object.entries(ops as Record<string, unknown>)) {
+        if (!positive(v)) fail(`ops.${type}.${op}`, `must be a positive FLOP/s, got ${v}`);
       }
     }
   }

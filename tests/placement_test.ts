@@ -191,3 +191,35 @@ Deno.test("explainPlacement prints every node with its device and reason, and th
   const out = await s.run(y, { x: [[1, -2], [3, 4]] });
   assert.deepEqual(out.toNumbers(), [0, 0, 15, 10]);
 });
+
+Deno.test("devices as instances: four TPU chips by full name, a request for the fourth runs there", async () => {
+  const g = new ef.Graph();
+  const x = ef.placeholder(g, "float32", [2, 2], { name: "x" });
+  const y = ef.neg(
+    ef.matMul(x, x, { name: "mm", device: "/job:localhost/replica:0/task:0/device:TPU:3" }),
+    {
+      name: "y",
+    },
+  );
+  await using s = new ef.Session(g, { deviceCount: { TPU: 4 } });
+  const names = (await s.defaultDevices()).map((d) => d.name);
+  assert.deepEqual(
+    names,
+    [0, 1, 2, 3].map((i) => `/job:localhost/replica:0/task:0/device:TPU:${i}`),
+  );
+  const metadata: ef.RunMetadata = { steps: [] };
+  const out = await s.run(y, { x: [[1, 2], [3, 4]] }, [], { metadata });
+  assert.deepEqual(out.toNumbers(), [-7, -10, -15, -22]);
+  assert.match(metadata.steps.find((st) => st.node === "mm")!.device, /device:TPU:3$/);
+  const tpu3 = await s.device("/device:TPU:3");
+  assert.notEqual(tpu3, await s.device("TPU"), "each chip is its own device");
+  // An index past the session's count is a request nothing meets.
+  const h = new ef.Graph();
+  const hx = ef.placeholder(h, "float32", [1], { name: "hx" });
+  const a = ef.neg(hx, { name: "a", device: "/device:TPU:4" });
+  await using hard = new ef.Session(h, { deviceCount: { TPU: 4 }, allowSoftPlacement: false });
+  await assert.rejects(
+    hard.run(a, { hx: [1] }),
+    /node 'a' \(Neg\): cannot place: it requested '\/device:TPU:4', which names no device of this session/,
+  );
+});

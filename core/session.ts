@@ -331,6 +331,7 @@ export class Session implements AsyncDisposable {
         });
       }
     }
+    this.hintVariables(nodes);
     const devices = await this.placementDevices(nodes, feedSet);
     const defaults = devices.filter((d) => this.defaultNames.includes(d.name));
     const placement = place({
@@ -394,6 +395,32 @@ export class Session implements AsyncDisposable {
     }
     this.stats.plansBuilt++;
     return { parts: built, feedSpecs: pruned.feeds, placement, nodes };
+  }
+
+  /**
+   * A variable placed for the first time goes where the whole graph's ops on it ask, not only
+   * this call's: an initializer run first would otherwise pin it where a later plan's read,
+   * requested elsewhere, cannot follow (TensorFlow places the whole graph once for this reason).
+   * The hint is a request on the plan's copy of the handle; the user's graph is untouched.
+   */
+  private hintVariables(nodes: readonly Node[]): void {
+    const handles = nodes.filter((n) =>
+      n.op.name === "VarHandleOp" && !n.requestedDevice && !this.pinned.has(n.name)
+    );
+    if (handles.length === 0) return;
+    const wanted = new Map<string, string>();
+    for (const n of this.graph.nodes) {
+      if (!n.requestedDevice) continue;
+      for (const o of n.inputs) {
+        if (o.node.op.name === "VarHandleOp" && !wanted.has(o.node.name)) {
+          wanted.set(o.node.name, n.requestedDevice);
+        }
+      }
+    }
+    for (const h of handles) {
+      const request = wanted.get(h.name);
+      if (request) h.requestedDevice = request;
+    }
   }
 
   /**

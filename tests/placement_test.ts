@@ -223,3 +223,25 @@ Deno.test("devices as instances: four TPU chips by full name, a request for the 
     /node 'a' \(Neg\): cannot place: it requested '\/device:TPU:4', which names no device of this session/,
   );
 });
+
+Deno.test("a variable initialised first goes where the whole graph's reads of it ask", async () => {
+  const g = new ef.Graph();
+  const v = new ef.Variable(ef.tensor([1, 2]), { graph: g, name: "v" });
+  const y = g.withDevice("/device:WASM:1", () => ef.neg(v.read(), { name: "y" }));
+  await using s = new ef.Session(g, { deviceCount: { WASM: 2 } });
+  await s.run([], {}, [ef.globalVariablesInitializer(g)]); // places v before any read
+  assert.deepEqual((await s.run(y)).toNumbers(), [-1, -2]);
+  const ex = await s.explainPlacement(y, [], [], false);
+  assert.match(ex.nodes.find((r) => r.node === "v")!.device, /WASM:1$/);
+  // A read requested away from where an earlier plan pinned the variable follows the variable.
+  const h = new ef.Graph();
+  const u = new ef.Variable(ef.tensor([3]), { graph: h, name: "u" });
+  await using t = new ef.Session(h, { deviceCount: { WASM: 2 } });
+  await t.run([], {}, [ef.globalVariablesInitializer(h)]);
+  const z = h.withDevice("/device:WASM:1", () => ef.neg(u.read(), { name: "z" }));
+  assert.deepEqual((await t.run(z)).toNumbers(), [-3]);
+  const ez = await t.explainPlacement(z, [], [], false);
+  const read = ez.nodes.find((r) => r.op === "ReadVariableOp")!;
+  assert.match(read.device, /WASM:0$/);
+  assert.match(read.why, /colocated with 'u'/);
+});

@@ -79,16 +79,12 @@ const short = (d: Device) => d.name.replace("/job:localhost/replica:0/task:0", "
 
 export function place(input: PlacementInput): Placement {
   const { registry, devices } = input;
-  const kernels = new Map<Node, Map<Device, Kernel | null>>();
+  // Per node and device: its kernel, null for a feed (which needs none), undefined for none.
+  const kernels = new Map<Node, Map<Device, Kernel | null | undefined>>();
   const kernelOn = (node: Node, d: Device): Kernel | null | undefined => {
     let m = kernels.get(node);
     if (!m) kernels.set(node, m = new Map());
-    if (!m.has(d)) {
-      m.set(
-        d,
-        input.feeds.has(node) ? null : registry.kernelFor(node, d.type) ?? undefined as never,
-      );
-    }
+    if (!m.has(d)) m.set(d, input.feeds.has(node) ? null : registry.kernelFor(node, d.type));
     return m.get(d);
   };
   const runnable = (node: Node) => devices.filter((d) => kernelOn(node, d) !== undefined);
@@ -167,17 +163,27 @@ export function place(input: PlacementInput): Placement {
     const each = members.map((m) => [m, constraintOf(m)] as const);
     // A member that asked for nothing goes wherever it has a kernel: only requests, pins and
     // kernels bind a group; the default devices are a preference.
-    const binding = (m: Node, mc: Constraint) =>
-      members.length === 1 || mc.reason === "request" || mc.reason === "pinned"
+    const binding = (m: Node, mc: Constraint, keepRequests: boolean) =>
+      members.length === 1 || mc.reason === "pinned" || (keepRequests && mc.reason === "request")
         ? mc.devices
         : runnable(m);
-    const all = each.reduce<readonly Device[]>(
-      (acc, [m, mc]) => acc.filter((d) => binding(m, mc).includes(d)),
-      devices,
-    );
-    const preferred = all.filter((d) => input.defaults.includes(d));
-    const nonRef = all.filter((d) => d.type !== "REF");
-    const common = preferred.length > 0 ? preferred : nonRef.length > 0 ? nonRef : all;
+    const intersect = (keepRequests: boolean) => {
+      const all = each.reduce<readonly Device[]>(
+        (acc, [m, mc]) => acc.filter((d) => binding(m, mc, keepRequests).includes(d)),
+        devices,
+      );
+      const preferred = all.filter((d) => input.defaults.includes(d));
+      const nonRef = all.filter((d) => d.type !== "REF");
+      return preferred.length > 0 ? preferred : nonRef.length > 0 ? nonRef : all;
+    };
+    let common = intersect(true);
+    let soft = "";
+    if (common.length === 0 && input.allowSoftPlacement && members.length > 1) {
+      // Soft placement: members' requests give way to the group (a variable's reads go where
+      // the variable lives).
+      common = intersect(false);
+      soft = "soft placement: the group's requests disagree; ";
+    }
     if (common.length === 0) {
       const lines = each.map(([m, mc]) =>
         `'${m.name}' (${m.op.name}): ${mc.detail || mc.reason} on ${
@@ -195,7 +201,7 @@ export function place(input: PlacementInput): Placement {
     const reason = common.length === 1 && strongest[1].reason === "cost"
       ? "only-kernel"
       : strongest[1].reason;
-    c = { devices: common, reason, detail: strongest[1].detail };
+    c = { devices: common, reason, detail: soft + strongest[1].detail };
     groupConstraint.set(leader, c);
     return c;
   };

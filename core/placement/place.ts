@@ -15,7 +15,7 @@ import type { Device } from "../device.ts";
 import { deviceMatches, parseDeviceSpec } from "../device_spec.ts";
 import { EdgeflowError } from "../errors.ts";
 import type { Node } from "../graph.ts";
-import type { Kernel, KernelRegistry } from "../kernel.ts";
+import { type Kernel, type KernelRegistry, requireKernel } from "../kernel.ts";
 import { colocationGroups } from "./colocation.ts";
 import { bytesOfSpec, type CostModel } from "./cost.ts";
 
@@ -146,7 +146,17 @@ export function place(input: PlacementInput): Placement {
     if (can.length > 0) {
       return { devices: can, reason: "ref-fallback", detail: soft };
     }
-    throw new EdgeflowError(`cannot place: ${noKernel(node)}`, {
+    // The default device's own refusal first (what a one-device session has always said).
+    let refusal = "cannot place";
+    const first = input.defaults[0] ?? devices[0];
+    if (first) {
+      try {
+        requireKernel(registry, node, first.type);
+      } catch (e) {
+        refusal = (e as EdgeflowError).reason;
+      }
+    }
+    throw new EdgeflowError(`${refusal}; ${noKernel(node)}`, {
       node: node.name,
       op: node.op.name,
     });

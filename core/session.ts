@@ -212,7 +212,8 @@ export class Session implements AsyncDisposable {
   /**
    * Where each node of a run's plan goes and why (request, colocation, only device with a kernel,
    * cost against the runner-up), the nodes that fall back to REF and the simulated step time.
-   * Builds (and caches) the plan like `prepare`; prints the table unless `print` is false.
+   * Builds (and caches) the plan like `prepare`, with every Placeholder it needs fed unless
+   * `feeds` says which; prints the table unless `print` is false.
    */
   async explainPlacement(
     fetches: Fetch | readonly Fetch[],
@@ -222,12 +223,15 @@ export class Session implements AsyncDisposable {
   ): Promise<PlacementExplanation> {
     this.checkOpen();
     const list = Array.isArray(fetches) ? fetches as readonly Fetch[] : [fetches as Fetch];
-    const feedOutputs = [...new Set(feeds.map((f) => this.output(f)))].sort(byName);
-    const cached = await this.planFor(
-      list.map((f) => this.output(f)),
-      feedOutputs,
-      targetList(targets, "explainPlacement").map((t) => this.targetNode(t)),
-    );
+    const targetNodes = targetList(targets, "explainPlacement").map((t) => this.targetNode(t));
+    const fetchOutputs = list.map((f) => this.output(f));
+    // Every Placeholder the call needs counts as fed unless feeds are given: nothing runs here.
+    const fed = feeds.length > 0 ? feeds.map((f) => this.output(f)) : topologicalOrder([
+      ...fetchOutputs.map((o) => o.node),
+      ...targetNodes,
+    ]).filter((n) => n.op.name === "Placeholder").map((n) => n.outputs[0]);
+    const feedOutputs = [...new Set(fed)].sort(byName);
+    const cached = await this.planFor(fetchOutputs, feedOutputs, targetNodes);
     const explanation = explainPlacement(cached.nodes, cached.placement, cached.parts);
     if (print) console.log(explanation.text);
     return explanation;

@@ -183,7 +183,7 @@ Deno.test("explainPlacement prints every node with its device and reason, and th
   const x = ef.placeholder(g, "float32", [2, 2], { name: "x" });
   const y = ef.relu(ef.matMul(x, x, { name: "mm" }), { name: "y", device: "/device:WASM:1" });
   await using s = new ef.Session(g, { deviceCount: { WASM: 2 } });
-  const ex = await s.explainPlacement(y, [x], [], false);
+  const ex = await s.explainPlacement(y, [], [], false); // x counts as fed
   assert.deepEqual(ex.nodes.map((r) => r.node), ["x", "mm", "y"]);
   assert.match(ex.nodes[2].why, /requested '\/device:WASM:1'/);
   assert.match(ex.text, /simulated step time: /);

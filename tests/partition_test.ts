@@ -161,3 +161,49 @@ Deno.test("an error in one partition aborts the step in every partition and rele
   const fine = g.withDevice("/device:WASM:1", () => ef.exp(x, { name: "fine" }));
   assert.equal((await s.run(fine, { x: [0, 0, 0, 0] })).toNumbers()[0], 1);
 });
+
+Deno.test("partitions run concurrently: a kernel on each device is in flight at once", async () => {
+  // Each Identity finishes only once both are running: one executor after the other deadlocks.
+  let started = 0;
+  let both!: () => void;
+  const gate = new Promise<void>((resolve) => (both = resolve));
+  class AsyncNull extends NullDevice {
+    override upload(t: ef.Tensor) {
+      return new HostBuffer(t, this);
+    }
+    override download(b: ef.DeviceBuffer) {
+      return Promise.resolve((b as HostBuffer).tensor);
+    }
+  }
+  const plugin: ef.DevicePlugin = {
+    type: "NULL",
+    create: (o) => Promise.resolve(new AsyncNull(o?.index ?? 0)),
+    kernels: [{
+      op: ef.getOp("Identity"),
+      async run(ctx: ef.KernelContext) {
+        if (++started === 2) both();
+        await gate;
+        ctx.setOutput(0, ctx.inputs[0]);
+      },
+    }],
+  };
+  const registry = new ef.KernelRegistry().install(plugin);
+  const g = new ef.Graph();
+  const x = ef.placeholder(g, "float32", [2], { name: "x" });
+  const a = ef.identity(x, { name: "a", device: "/device:NULL:0" });
+  const b = ef.identity(x, { name: "b", device: "/device:NULL:1" });
+  await using s = new ef.Session(g, { registry, deviceCount: { NULL: 2 }, passes: { cse: false } });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("partitions ran one after the other")), 5000);
+  });
+  const [ra, rb] = await Promise.race([s.run([a, b], { x: [1, 2] }), timeout]);
+  clearTimeout(timer);
+  assert.deepEqual(ra.toNumbers(), [1, 2]);
+  assert.deepEqual(rb.toNumbers(), [1, 2]);
+  const ex = await s.explainPlacement([a, b], [], [], false);
+  assert.deepEqual(ex.nodes.filter((r) => r.op === "Identity").map((r) => r.device.slice(-6)), [
+    "NULL:0",
+    "NULL:1",
+  ]);
+});

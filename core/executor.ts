@@ -14,6 +14,7 @@ import { asEdgeflowError, EdgeflowError } from "./errors.ts";
 import { RunKernelContext, type SessionState } from "./kernel_context.ts";
 import type { Plan, PlanNode } from "./plan.ts";
 import type { Tensor } from "./tensor.ts";
+import type { ExecutionObserver } from "./trace/observer.ts";
 
 /** The counters and values of one iteration of one frame; the root frame has one iteration. */
 export class IterationState {
@@ -63,26 +64,20 @@ function runChecks(pn: PlanNode, inputs: Inputs): void {
   for (const c of pn.checks) c.run(values, inputs.buffers, pn.node.attrs);
 }
 
-/** One node's execution, for tracing (TensorFlow's NodeExecStats). */
-export interface StepStats {
-  node: string;
-  op: string;
-  device: string;
-  /** Wall-clock start and end, in ms since the run began. */
-  start: number;
-  end: number;
-  /** What the device reports about the kernel (simulated cycles on the TPU). */
-  deviceStats?: Record<string, number>;
-}
+export type { StepStats } from "./trace/observer.ts";
 
-/** Runs a plan once. Returns the fetched buffers; the caller releases them. */
+/**
+ * Runs a plan once. Returns the fetched buffers; the caller releases them. An observer (run
+ * metadata, traces, numeric checks; core/trace/) sees each node start and end and each
+ * cross-device copy; without one the executor does no bookkeeping for it.
+ */
 export function execute(
   plan: Plan,
   feeds: readonly DeviceBuffer[],
   state: SessionState,
-  steps?: StepStats[],
+  observer?: ExecutionObserver,
 ): Promise<DeviceBuffer[]> {
-  return new ExecutorRun(plan, feeds, state, steps).run();
+  return new ExecutorRun(plan, feeds, state, observer).run();
 }
 
 class ExecutorRun {
@@ -91,17 +86,14 @@ class ExecutorRun {
   private outstanding = 0;
   private error?: EdgeflowError;
   private wake?: () => void;
-  private readonly began = performance.now();
-  private readonly starts?: Float64Array;
 
   constructor(
     private readonly plan: Plan,
     private readonly feeds: readonly DeviceBuffer[],
     private readonly state: SessionState,
-    private readonly steps?: StepStats[],
+    private readonly observer?: ExecutionObserver,
   ) {
     this.root = new IterationState("", 0, plan);
-    if (steps) this.starts = new Float64Array(plan.nodes.length);
   }
 
   async run(): Promise<DeviceBuffer[]> {
@@ -133,7 +125,7 @@ class ExecutorRun {
       this.finish(pn, entry.iter, [retain(this.feeds[feed])]);
       return;
     }
-    if (this.starts) this.starts[pn.index] = performance.now() - this.began;
+    this.observer?.nodeStart(pn);
     try {
       const inputs = this.gather(pn, entry.iter);
       if (inputs instanceof Promise) {
@@ -231,9 +223,11 @@ class ExecutorRun {
     let perDevice = iter.copies.get(slot);
     const cached = perDevice?.get(device);
     if (cached) return cached;
-    const copy = b instanceof HostBuffer
+    const began = this.observer ? performance.now() : 0;
+    let copy = b instanceof HostBuffer
       ? device.upload(b.tensor)
       : b.device!.download(b).then((t) => device.upload(t));
+    if (this.observer) copy = this.observer.transfer(b, device, slot, began, copy);
     const owned = copy instanceof Promise ? copy.then(retain) : retain(copy);
     if (!perDevice) iter.copies.set(slot, perDevice = new Map());
     perDevice.set(device, owned);
@@ -241,15 +235,31 @@ class ExecutorRun {
   }
 
   private complete(pn: PlanNode, iter: IterationState, ctx: RunKernelContext): void {
-    if (this.steps) {
-      this.steps.push({
-        node: pn.node.name,
-        op: pn.node.op.name,
-        device: pn.device.name,
-        start: this.starts![pn.index],
-        end: performance.now() - this.began,
-        deviceStats: pn.device.kernelStats?.(ctx),
-      });
+    if (this.observer) {
+      // The observer may read the outputs (a NaN check, a comparison) before consumers run, and
+      // stop the run by throwing.
+      let seen: void | Promise<void>;
+      try {
+        seen = this.observer.nodeEnd(pn, ctx);
+      } catch (e) {
+        this.dropOutputs(ctx.outputs);
+        this.fail(pn, e);
+        return;
+      }
+      if (seen instanceof Promise) {
+        this.outstanding++;
+        seen.then(
+          () => this.error ? this.dropOutputs(ctx.outputs) : this.finish(pn, iter, ctx.outputs),
+          (e) => {
+            this.dropOutputs(ctx.outputs);
+            this.fail(pn, e);
+          },
+        ).finally(() => {
+          this.outstanding--;
+          this.wake?.();
+        });
+        return;
+      }
     }
     this.finish(pn, iter, ctx.outputs);
   }

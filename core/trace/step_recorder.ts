@@ -1,0 +1,106 @@
+/**
+ * Records a run for run metadata and traces: per node its device, wall-clock start and end, the
+ * bytes of its outputs and what the device reports (the TPU's simulated cycles); per cross-device
+ * copy its tensor, devices, bytes and wall-clock span.
+ */
+import { bytesOf } from "../buffer.ts";
+import type { Device, DeviceBuffer } from "../device.ts";
+import type { RunKernelContext } from "../kernel_context.ts";
+import type { Plan, PlanNode } from "../plan.ts";
+import type { Copy, ExecutionObserver, StepStats } from "./observer.ts";
+
+/** A value copied between devices (today the executor's copies; Send/Recv pairs are nodes). */
+export interface TransferStats {
+  /** The tensor copied, "node:output". */
+  tensor: string;
+  /** The node that produced it. */
+  producer: string;
+  from: string;
+  to: string;
+  bytes: number;
+  /** Wall-clock start and end, in ms since the run began. */
+  start: number;
+  end: number;
+}
+
+/** One run's record: what `trace: true` leaves in the run metadata. */
+export interface StepTrace {
+  /** performance.timeOrigin + the run's start: when the run began, in ms since the epoch. */
+  startedAt: number;
+  steps: StepStats[];
+  transfers: TransferStats[];
+}
+
+const RENDEZVOUS_OPS = /^_?(Send|Recv)$/;
+
+export class StepRecorder implements ExecutionObserver {
+  readonly steps: StepStats[] = [];
+  readonly transfers: TransferStats[] = [];
+  private readonly began = performance.now();
+  private readonly starts: Float64Array;
+  private producers?: Int32Array;
+
+  constructor(private readonly plan: Plan) {
+    this.starts = new Float64Array(plan.nodes.length);
+  }
+
+  nodeStart(pn: PlanNode): void {
+    this.starts[pn.index] = performance.now() - this.began;
+  }
+
+  nodeEnd(pn: PlanNode, ctx: RunKernelContext): void {
+    let outputBytes = 0;
+    for (const b of ctx.outputs) if (b) outputBytes += bytesOf(b);
+    const step: StepStats = {
+      node: pn.node.name,
+      op: pn.node.op.name,
+      device: pn.device.name,
+      start: this.starts[pn.index],
+      end: performance.now() - this.began,
+      outputBytes,
+      deviceStats: pn.device.kernelStats?.(ctx),
+    };
+    const key = (pn.node.attrs as Record<string, unknown>).tensor_name;
+    if (RENDEZVOUS_OPS.test(step.op) && typeof key === "string") step.rendezvous = key;
+    this.steps.push(step);
+  }
+
+  transfer(from: DeviceBuffer, to: Device, slot: number, began: number, copy: Copy): Copy {
+    const producer = this.plan.nodes[this.producerOf(slot)];
+    const record: TransferStats = {
+      tensor: `${producer.node.name}:${slot - producer.outputBase}`,
+      producer: producer.node.name,
+      from: from.device?.name ?? "host",
+      to: to.name,
+      bytes: bytesOf(from),
+      start: began - this.began,
+      end: 0,
+    };
+    this.transfers.push(record);
+    const done = () => void (record.end = performance.now() - this.began);
+    if (!(copy instanceof Promise)) {
+      done();
+      return copy;
+    }
+    return copy.then((c) => (done(), c));
+  }
+
+  trace(): StepTrace {
+    return {
+      startedAt: performance.timeOrigin + this.began,
+      steps: this.steps,
+      transfers: this.transfers,
+    };
+  }
+
+  /** The plan node whose outputs include `slot` (built on the first transfer). */
+  private producerOf(slot: number): number {
+    if (!this.producers) {
+      this.producers = new Int32Array(this.plan.slotCount);
+      for (const pn of this.plan.nodes) {
+        this.producers.fill(pn.index, pn.outputBase, pn.outputBase + pn.outputCount);
+      }
+    }
+    return this.producers[slot];
+  }
+}

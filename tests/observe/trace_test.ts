@@ -1,0 +1,102 @@
+// Step traces: `trace: true` records nodes, devices, output bytes, copies and the TPU's simulated
+// clock, and toChromeTrace gives Chrome's trace event format with one process per device.
+import assert from "node:assert/strict";
+import * as ef from "../../mod.ts";
+
+/** x (fed) → matmul on the TPU → relu on WASM: one copy TPU→WASM. */
+function twoDeviceGraph() {
+  const g = new ef.Graph();
+  const x = ef.placeholder(g, "float32", [4, 8], { name: "x" });
+  const w = g.asDefault(() => ef.constant(ef.tensor(new Float32Array(8 * 3).fill(0.5), [8, 3])));
+  const m = g.withDevice("/device:TPU:0", () => ef.matMul(x, w, { name: "m" }));
+  const y = g.withDevice("/device:WASM:0", () => ef.relu(m, { name: "y" }));
+  return { g, x, y };
+}
+
+const ones = ef.tensor(new Float32Array(32).fill(1), [4, 8]);
+
+Deno.test("trace: nodes on their devices, output bytes, a copy, TPU simulated cycles", async () => {
+  const { g, x, y } = twoDeviceGraph();
+  await using s = new ef.Session(g, { passes: { constantFolding: false } });
+  const metadata = { steps: [] } as ef.RunMetadata;
+  const out = await s.run(y, [[x, ones]], [], { trace: true, metadata });
+  assert.deepEqual([...out.data as Float32Array].slice(0, 3), [4, 4, 4]);
+  const trace = metadata.trace!;
+  assert.ok(trace.startedAt > 1.6e12, "the start is an epoch time in ms");
+  const m = trace.steps.find((st) => st.node === "m")!;
+  const relu = trace.steps.find((st) => st.node === "y")!;
+  assert.match(m.device, /TPU:0$/);
+  assert.match(relu.device, /WASM:0$/);
+  assert.equal(m.outputBytes, 4 * 3 * 4);
+  assert.ok(m.deviceStats!.endCycle > m.deviceStats!.startCycle);
+  assert.ok(relu.start >= m.end, "relu starts after the product it reads");
+  const copy = trace.transfers.find((t) => t.producer === "m")!;
+  assert.deepEqual([copy.tensor, copy.bytes], ["m:0", 48]);
+  assert.match(copy.from, /TPU/);
+  assert.match(copy.to, /WASM/);
+  assert.ok(copy.end >= copy.start && copy.start >= m.end - 1e-6);
+
+  const chrome = ef.toChromeTrace(trace);
+  const names = chrome.traceEvents.filter((e) => e.name === "process_name")
+    .map((e) => e.args!.name as string);
+  assert.ok(names.some((n) => /TPU:0$/.test(n)));
+  assert.ok(names.some((n) => /WASM:0$/.test(n)));
+  assert.ok(names.some((n) => /TPU:0 \(simulated\)$/.test(n)), "the simulated clock's own track");
+  const pidOf = (re: RegExp) =>
+    chrome.traceEvents.find((e) => e.name === "process_name" && re.test(e.args!.name as string))!
+      .pid;
+  const slices = chrome.traceEvents.filter((e) => e.ph === "X" && e.name === "m");
+  assert.deepEqual(slices.map((e) => e.pid).sort(), [pidOf(/TPU:0$/), pidOf(/simulated/)].sort());
+  const sim = slices.find((e) => e.pid === pidOf(/simulated/))!;
+  assert.ok(
+    Math.abs(sim.dur! - m.deviceStats!.cycles / 1.05e9 * 1e6) < 1e-6,
+    "simulated µs = cycles / clock",
+  );
+  // The flow from the product on the TPU to its copy into WASM.
+  const starts = chrome.traceEvents.filter((e) => e.ph === "s" && e.pid === pidOf(/TPU:0$/));
+  const ends = chrome.traceEvents.filter((e) => e.ph === "f" && e.pid === pidOf(/WASM:0$/));
+  assert.ok(starts.some((st) => ends.some((e) => e.id === st.id)));
+  // A JSON round trip is what Perfetto reads.
+  assert.deepEqual(JSON.parse(JSON.stringify(chrome)), chrome);
+});
+
+Deno.test("trace: Send and Recv sharing a tensor_name are joined by a flow", () => {
+  const chrome = ef.toChromeTrace({
+    startedAt: 0,
+    transfers: [],
+    steps: [
+      { node: "s", op: "_Send", device: "A", start: 0, end: 1, rendezvous: "t:0" },
+      { node: "r", op: "_Recv", device: "B", start: 1, end: 2, rendezvous: "t:0" },
+      { node: "q", op: "_Recv", device: "B", start: 1, end: 2, rendezvous: "other" },
+    ],
+  });
+  const flows = chrome.traceEvents.filter((e) => e.ph === "s" || e.ph === "f");
+  assert.equal(flows.length, 2);
+  assert.equal(flows[0].id, flows[1].id);
+});
+
+Deno.test("trace: saveChromeTrace writes the JSON in place; trace without metadata is refused", async () => {
+  const { g, x, y } = twoDeviceGraph();
+  await using s = new ef.Session(g);
+  await assert.rejects(
+    s.run(y, [[x, ones]], [], { trace: true }),
+    (e: unknown) =>
+      e instanceof ef.EdgeflowError && /pass \{ trace: true, metadata/.test(e.message),
+  );
+  await assert.rejects(
+    s.run(y, [[x, ones]], [], { trace: 1 } as never),
+    /option 'trace' must be a boolean/,
+  );
+  await assert.rejects(s.run(y, [[x, ones]], [], { traec: true } as never), /unknown run option/);
+  const metadata = { steps: [] } as ef.RunMetadata;
+  await s.run(y, [[x, ones]], [], { trace: true, metadata });
+  const dir = await Deno.makeTempDir();
+  try {
+    await ef.saveChromeTrace(`${dir}/step.json`, metadata.trace!);
+    const read = JSON.parse(await Deno.readTextFile(`${dir}/step.json`));
+    assert.ok(read.traceEvents.some((e: { name: string }) => e.name === "y"));
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["step.json"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

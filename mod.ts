@@ -32,7 +32,12 @@ export { TPU_V4, type TpuParams } from "./devices/tpu/params.ts";
 export { webgpuPlugin } from "./kernels_gpu/plugin.ts";
 export type { StepStats } from "./core/executor.ts";
 export type { StepTrace, TransferStats } from "./core/trace/step_recorder.ts";
-export { type ChromeTrace, saveChromeTrace, toChromeTrace } from "./core/trace/chrome_trace.ts";
+export {
+  type ChromeTrace,
+  type ChromeTraceOptions,
+  saveChromeTrace,
+  toChromeTrace,
+} from "./core/trace/chrome_trace.ts";
 export type { ReferenceComparison, ReferenceDifference } from "./core/trace/compare_reference.ts";
 export { fromGraphDef, type GraphDefJson, toGraphDef } from "./core/formats/graphdef_json.ts";
 export { MapHostContext } from "./core/host_context.ts";

@@ -12,5 +12,6 @@ export {
   type SummaryWriterOptions,
 } from "./core/summary/writer.ts";
 export { histogramOf } from "./core/summary/histogram.ts";
+export { writeVariableHistograms } from "./core/summary/variables.ts";
 export { encodePng } from "./core/summary/png.ts";
 export { crc32c, maskedCrc32c } from "./core/summary/crc32c.ts";

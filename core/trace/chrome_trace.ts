@@ -25,15 +25,23 @@ export interface TraceEvent {
 export interface ChromeTrace {
   traceEvents: TraceEvent[];
   displayTimeUnit: "ms";
-  /** Edgeflow's own fields (ignored by viewers): when the run began, ms since the epoch. */
-  otherData: { startedAt: number };
+  /**
+   * Edgeflow's own fields (viewers ignore them): when the run began (ms since the epoch) and, where
+   * given, why each node is on its device (the board shows it on hover).
+   */
+  otherData: { startedAt: number; placement?: Record<string, string> };
+}
+
+export interface ChromeTraceOptions {
+  /** Per node name, the placement's explanation of its device (session.explainPlacement). */
+  placement?: Readonly<Record<string, string>> | ReadonlyMap<string, string>;
 }
 
 const KERNELS = 0;
 const COPIES = 1;
 const US = 1000;
 
-export function toChromeTrace(trace: StepTrace): ChromeTrace {
+export function toChromeTrace(trace: StepTrace, options: ChromeTraceOptions = {}): ChromeTrace {
   const events: TraceEvent[] = [];
   const pids = new Map<string, number>();
   const pidOf = (device: string) => {
@@ -114,7 +122,14 @@ export function toChromeTrace(trace: StepTrace): ChromeTrace {
     const send = sends.get(r.rendezvous);
     if (send) join(send, pidOf(r.device), r.start * US, KERNELS);
   }
-  return { traceEvents: events, displayTimeUnit: "ms", otherData: { startedAt: trace.startedAt } };
+  const otherData: ChromeTrace["otherData"] = { startedAt: trace.startedAt };
+  const { placement } = options;
+  if (placement) {
+    otherData.placement = Object.fromEntries(
+      placement instanceof Map ? placement : Object.entries(placement),
+    );
+  }
+  return { traceEvents: events, displayTimeUnit: "ms", otherData };
 }
 
 /** The kernel's span on the device's simulated clock, in seconds, where the device keeps one. */
@@ -125,8 +140,12 @@ function simulatedSpan(s: StepStats): { start: number; end: number } | undefined
 }
 
 /** Writes the trace as JSON under a temporary name, then renames it into place. */
-export async function saveChromeTrace(path: string, trace: StepTrace): Promise<void> {
+export async function saveChromeTrace(
+  path: string,
+  trace: StepTrace,
+  options: ChromeTraceOptions = {},
+): Promise<void> {
   const tmp = `${path}.tmp-${crypto.randomUUID()}`;
-  await Deno.writeTextFile(tmp, JSON.stringify(toChromeTrace(trace)));
+  await Deno.writeTextFile(tmp, JSON.stringify(toChromeTrace(trace, options)));
   await Deno.rename(tmp, path);
 }

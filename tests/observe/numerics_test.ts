@@ -3,6 +3,7 @@
 // differs from the op's reference beyond the kernel's tolerance. On WASM and the TPU.
 import assert from "node:assert/strict";
 import * as ef from "../../mod.ts";
+import { deviceFor } from "../kernels/devices.ts";
 
 const DEVICES = ["WASM", "TPU"] as const;
 
@@ -140,4 +141,25 @@ Deno.test("TPU: compareWithReference holds a kernel to its declared tolerance", 
       /device:TPU:0 kernel differs/.test(e.message),
   );
   assert.equal(metadata.comparison!.differences[0].node, "logits");
+});
+
+// WebGPU reads values back asynchronously: the observers' promise path (consumers wait for it).
+Deno.test("WEBGPU: checkNumerics and compareWithReference through readbacks", async (t) => {
+  const gpu = await deviceFor("WEBGPU", t);
+  if (!gpu) return;
+  {
+    const { g, x, y } = logGraph("WEBGPU");
+    await using s = new ef.Session(g, { devices: [gpu] });
+    await assert.rejects(
+      s.run(y, [[x, [0, 1, 2, 3]]], [], { checkNumerics: true }),
+      (e: unknown) =>
+        e instanceof ef.EdgeflowError && e.node === "l" && /device:WEBGPU:0/.test(e.message),
+    );
+  }
+  const { g, x, y } = cnnGraph("WEBGPU");
+  await using s = new ef.Session(g, { devices: [gpu], passes: { constantFolding: false } });
+  const metadata = { steps: [] } as ef.RunMetadata;
+  await s.run(y, [[x, images]], [], { compareWithReference: true, metadata });
+  assert.deepEqual(metadata.comparison!.differences, []);
+  assert.ok(metadata.comparison!.compared >= 4);
 });

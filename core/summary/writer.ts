@@ -106,6 +106,7 @@ export class SummaryWriter {
     );
     // Awaited in the queue; marked handled now so an early failure is not reported unhandled.
     work.catch(() => {});
+    const wallTime = Date.now() / 1000;
     return this.enqueue(async () => {
       const pngs = await work;
       const values = pngs.map((png, i): SummaryValue => ({
@@ -113,7 +114,7 @@ export class SummaryWriter {
         kind: "image",
         image: { height: h, width: w, colorspace: c, png },
       }));
-      return summaryEvent(Date.now() / 1000, step, values);
+      return summaryEvent(wallTime, step, values);
     });
   }
 
@@ -130,7 +131,8 @@ export class SummaryWriter {
   graph(graph: Graph): Promise<void> {
     this.checkOpen();
     const def = toGraphDefBinary(graph);
-    return this.enqueue(() => graphEvent(Date.now() / 1000, def));
+    const wallTime = Date.now() / 1000;
+    return this.enqueue(() => graphEvent(wallTime, def));
   }
 
   /** Waits for every queued write and flushes the file to the disk. */

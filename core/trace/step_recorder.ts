@@ -61,7 +61,7 @@ export class StepRecorder implements ExecutionObserver {
       deviceStats: pn.device.kernelStats?.(ctx),
     };
     const key = (pn.node.attrs as Record<string, unknown>).tensor_name;
-    if (RENDEZVOUS_OPS.test(step.op) && typeof key === "string") step.rendezvous = key;
+    if (typeof key === "string" && RENDEZVOUS_OPS.test(step.op)) step.rendezvous = key;
     this.steps.push(step);
   }
 

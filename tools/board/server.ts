@@ -40,6 +40,10 @@ if (import.meta.main) {
   const args = [...Deno.args];
   const at = args.indexOf("--port");
   const port = at >= 0 ? Number(args.splice(at, 2)[1]) : 6006;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`board: --port takes a port number, got ${Deno.args[at + 1]}`);
+    Deno.exit(1);
+  }
   const logdir = args[0] ?? "logs";
   try {
     await Deno.stat(logdir);

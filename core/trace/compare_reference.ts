@@ -20,7 +20,7 @@ import type { Attrs } from "../op.ts";
 import type { PlanNode } from "../plan.ts";
 import type { Tensor } from "../tensor.ts";
 import { hostValuesAll } from "./host_values.ts";
-import type { Copy, ExecutionObserver } from "./observer.ts";
+import { type Copy, type ExecutionObserver, RENDEZVOUS_OPS } from "./observer.ts";
 
 /** A node whose kernel differs from the reference beyond its tolerance. */
 export interface ReferenceDifference {
@@ -56,6 +56,10 @@ export class ReferenceComparer implements ExecutionObserver {
     if (pn.device.type === "REF" || !pn.kernel) return;
     if (pn.node.op.stateful) {
       this.result.skipped.push({ node: pn.node.name, reason: "stateful op" });
+      return;
+    }
+    if (RENDEZVOUS_OPS.test(pn.node.op.name)) {
+      this.result.skipped.push({ node: pn.node.name, reason: "a transfer between partitions" });
       return;
     }
     const buffers: DeviceBuffer[] = [...ctx.inputs, ...(ctx.outputs as DeviceBuffer[])];

@@ -45,6 +45,9 @@ export interface StepStats {
   rendezvous?: string;
 }
 
+/** Ops that move a value between partitions (TensorFlow's _Send/_Recv), not compute one. */
+export const RENDEZVOUS_OPS = /^_?(Send|Recv)$/;
+
 /** Several observers as one: each sees every event, in order; promises are chained. */
 export function combineObservers(
   list: readonly ExecutionObserver[],

@@ -7,7 +7,7 @@ import { bytesOf } from "../buffer.ts";
 import type { Device, DeviceBuffer } from "../device.ts";
 import type { RunKernelContext } from "../kernel_context.ts";
 import type { Plan, PlanNode } from "../plan.ts";
-import type { Copy, ExecutionObserver, StepStats } from "./observer.ts";
+import { type Copy, type ExecutionObserver, RENDEZVOUS_OPS, type StepStats } from "./observer.ts";
 
 /** A value copied between devices (today the executor's copies; Send/Recv pairs are nodes). */
 export interface TransferStats {
@@ -30,8 +30,6 @@ export interface StepTrace {
   steps: StepStats[];
   transfers: TransferStats[];
 }
-
-const RENDEZVOUS_OPS = /^_?(Send|Recv)$/;
 
 export class StepRecorder implements ExecutionObserver {
   readonly steps: StepStats[] = [];

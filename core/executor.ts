@@ -227,7 +227,7 @@ class ExecutorRun {
     let copy = b instanceof HostBuffer
       ? device.upload(b.tensor)
       : b.device!.download(b).then((t) => device.upload(t));
-    if (this.observer) copy = this.observer.transfer(b, device, slot, began, copy);
+    if (this.observer) copy = this.observer.transfer(this.plan, slot, b, device, began, copy);
     const owned = copy instanceof Promise ? copy.then(retain) : retain(copy);
     if (!perDevice) iter.copies.set(slot, perDevice = new Map());
     perDevice.set(device, owned);

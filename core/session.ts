@@ -146,7 +146,7 @@ export class Session implements AsyncDisposable {
       targetNodes,
     );
     const feedBuffers = feedList.map(([o, v], i) => new HostBuffer(checkFeed(o, v, feedSpecs[i])));
-    const observed = runObserver(plan, options, feedList.map(([o]) => o.name), feedBuffers);
+    const observed = runObserver(options, feedList.map(([o]) => o.name), feedBuffers);
     const buffers = await execute(plan, feedBuffers, this.state, observed?.observer);
     this.stats.runs++;
     if (observed) {

@@ -14,13 +14,12 @@ import type { DeviceBuffer } from "../device.ts";
 import { EdgeflowError } from "../errors.ts";
 import { MapHostContext } from "../host_context.ts";
 import type { KernelCase, Tolerance } from "../kernel.ts";
-import type { RunKernelContext } from "../kernel_context.ts";
 import { mismatch } from "../mismatch.ts";
 import type { Attrs } from "../op.ts";
 import type { PlanNode } from "../plan.ts";
 import type { Tensor } from "../tensor.ts";
 import { hostValuesAll } from "./host_values.ts";
-import { type Copy, type ExecutionObserver, RENDEZVOUS_OPS } from "./observer.ts";
+import { type Copy, type ExecutionObserver, type NodeRun, RENDEZVOUS_OPS } from "./observer.ts";
 
 /** A node whose kernel differs from the reference beyond its tolerance. */
 export interface ReferenceDifference {
@@ -48,11 +47,11 @@ export class ReferenceComparer implements ExecutionObserver {
 
   nodeStart(): void {}
 
-  transfer(_from: unknown, _to: unknown, _slot: number, _began: number, copy: Copy): Copy {
+  transfer(_p: unknown, _s: number, _f: unknown, _t: unknown, _b: number, copy: Copy): Copy {
     return copy;
   }
 
-  nodeEnd(pn: PlanNode, ctx: RunKernelContext): void | Promise<void> {
+  nodeEnd(pn: PlanNode, ctx: NodeRun): void | Promise<void> {
     if (pn.device.type === "REF" || !pn.kernel) return;
     if (pn.node.op.stateful) {
       this.result.skipped.push({ node: pn.node.name, reason: "stateful op" });

@@ -6,20 +6,19 @@
  */
 import { EdgeflowError } from "../errors.ts";
 import { isFloat } from "../dtype.ts";
-import type { RunKernelContext } from "../kernel_context.ts";
 import type { PlanNode } from "../plan.ts";
 import { numbers, type Tensor } from "../tensor.ts";
 import { describeRange, hostValuesAll } from "./host_values.ts";
-import type { Copy, ExecutionObserver } from "./observer.ts";
+import type { Copy, ExecutionObserver, NodeRun } from "./observer.ts";
 
 export class NumericsChecker implements ExecutionObserver {
   nodeStart(): void {}
 
-  transfer(_from: unknown, _to: unknown, _slot: number, _began: number, copy: Copy): Copy {
+  transfer(_p: unknown, _s: number, _f: unknown, _t: unknown, _b: number, copy: Copy): Copy {
     return copy;
   }
 
-  nodeEnd(pn: PlanNode, ctx: RunKernelContext): void | Promise<void> {
+  nodeEnd(pn: PlanNode, ctx: NodeRun): void | Promise<void> {
     const outputs = ctx.outputs.map((b) => (b && isFloat(b.dtype) ? b : undefined));
     const present = outputs.filter((b) => b !== undefined);
     if (present.length === 0) return;
@@ -38,7 +37,7 @@ export class NumericsChecker implements ExecutionObserver {
   /** Throws the error naming the node, with its inputs' ranges (read now, before release). */
   private refuse(
     pn: PlanNode,
-    ctx: RunKernelContext,
+    ctx: NodeRun,
     output: number,
     bad: { index: number; value: number },
   ): void | Promise<void> {

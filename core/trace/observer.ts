@@ -6,24 +6,40 @@
  * (numerics.ts), comparison with the reference (compare_reference.ts).
  */
 import type { Device, DeviceBuffer } from "../device.ts";
-import type { RunKernelContext } from "../kernel_context.ts";
-import type { PlanNode } from "../plan.ts";
+import type { Plan, PlanNode } from "../plan.ts";
 
 export type Copy = DeviceBuffer | Promise<DeviceBuffer>;
+
+/**
+ * A finished node's buffers: the kernel's context (a RunKernelContext, which devices key their
+ * kernelStats by), or for a node without a kernel (a _Recv) its outputs alone.
+ */
+export interface NodeRun {
+  readonly inputs: readonly DeviceBuffer[];
+  readonly outputs: readonly (DeviceBuffer | undefined)[];
+}
 
 export interface ExecutionObserver {
   /** The node is about to gather its inputs and run. Feeds are not nodes that run. */
   nodeStart(pn: PlanNode): void;
   /**
-   * The node's kernel finished; `ctx.inputs` and `ctx.outputs` are still held. A promise delays
-   * the node's consumers until it settles; a throw (or rejection) stops the run with that error.
+   * The node finished; `run.inputs` and `run.outputs` are still held. A promise delays the
+   * node's consumers until it settles; a throw (or rejection) stops the run with that error.
    */
-  nodeEnd(pn: PlanNode, ctx: RunKernelContext): void | Promise<void>;
+  nodeEnd(pn: PlanNode, run: NodeRun): void | Promise<void>;
   /**
-   * The value of `slot` (in `from`) is being copied to `to`, started at `began`
-   * (performance.now()); returns the copy, which the observer may wrap to see it finish.
+   * The value of `plan`'s `slot` (in `from`) is being copied to `to`, started at `began`
+   * (performance.now()); returns the copy, which the observer may wrap to see it finish. One
+   * observer may watch several plans at once (the partitions of a step).
    */
-  transfer(from: DeviceBuffer, to: Device, slot: number, began: number, copy: Copy): Copy;
+  transfer(
+    plan: Plan,
+    slot: number,
+    from: DeviceBuffer,
+    to: Device,
+    began: number,
+    copy: Copy,
+  ): Copy;
 }
 
 /** One node's execution, for tracing (TensorFlow's NodeExecStats). */
@@ -57,19 +73,19 @@ export function combineObservers(
     nodeStart(pn) {
       for (const o of list) o.nodeStart(pn);
     },
-    nodeEnd(pn, ctx) {
+    nodeEnd(pn, run) {
       let pending: Promise<void> | undefined;
       for (const o of list) {
-        if (pending) pending = pending.then(() => o.nodeEnd(pn, ctx));
+        if (pending) pending = pending.then(() => o.nodeEnd(pn, run));
         else {
-          const r = o.nodeEnd(pn, ctx);
+          const r = o.nodeEnd(pn, run);
           if (r instanceof Promise) pending = r;
         }
       }
       return pending;
     },
-    transfer(from, to, slot, began, copy) {
-      for (const o of list) copy = o.transfer(from, to, slot, began, copy);
+    transfer(plan, slot, from, to, began, copy) {
+      for (const o of list) copy = o.transfer(plan, slot, from, to, began, copy);
       return copy;
     },
   };

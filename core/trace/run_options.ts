@@ -6,7 +6,6 @@
 import type { DeviceBuffer } from "../device.ts";
 import { EdgeflowError } from "../errors.ts";
 import { isFloat } from "../dtype.ts";
-import type { Plan } from "../plan.ts";
 import type { RunOptions } from "../session.ts";
 import { HostBuffer } from "../buffer.ts";
 import { ReferenceComparer } from "./compare_reference.ts";
@@ -57,7 +56,6 @@ export interface ObservedRun {
 
 /** The observer a run's options ask for, or undefined when they ask for none. */
 export function runObserver(
-  plan: Plan,
   options: RunOptions,
   feedNames: readonly string[],
   feeds: readonly DeviceBuffer[],
@@ -65,7 +63,7 @@ export function runObserver(
   const list: ExecutionObserver[] = [];
   const { metadata } = options;
   let recorder: StepRecorder | undefined;
-  if (metadata) list.push(recorder = new StepRecorder(plan));
+  if (metadata) list.push(recorder = new StepRecorder());
   if (options.checkNumerics) {
     checkFedNumerics(feedNames, feeds);
     list.push(new NumericsChecker());

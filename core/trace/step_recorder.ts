@@ -5,9 +5,15 @@
  */
 import { bytesOf } from "../buffer.ts";
 import type { Device, DeviceBuffer } from "../device.ts";
-import type { RunKernelContext } from "../kernel_context.ts";
+import { RunKernelContext } from "../kernel_context.ts";
 import type { Plan, PlanNode } from "../plan.ts";
-import { type Copy, type ExecutionObserver, RENDEZVOUS_OPS, type StepStats } from "./observer.ts";
+import {
+  type Copy,
+  type ExecutionObserver,
+  type NodeRun,
+  RENDEZVOUS_OPS,
+  type StepStats,
+} from "./observer.ts";
 
 /** A value copied between devices (today the executor's copies; Send/Recv pairs are nodes). */
 export interface TransferStats {
@@ -35,36 +41,42 @@ export class StepRecorder implements ExecutionObserver {
   readonly steps: StepStats[] = [];
   readonly transfers: TransferStats[] = [];
   private readonly began = performance.now();
-  private readonly starts: Float64Array;
-  private producers?: Int32Array;
-
-  constructor(private readonly plan: Plan) {
-    this.starts = new Float64Array(plan.nodes.length);
-  }
+  /** Start times by plan node: one recorder watches every partition of a step. */
+  private readonly starts = new Map<PlanNode, number>();
+  /** Per plan, the node producing each slot (built on the plan's first transfer). */
+  private readonly producers = new WeakMap<Plan, Int32Array>();
 
   nodeStart(pn: PlanNode): void {
-    this.starts[pn.index] = performance.now() - this.began;
+    this.starts.set(pn, performance.now() - this.began);
   }
 
-  nodeEnd(pn: PlanNode, ctx: RunKernelContext): void {
+  nodeEnd(pn: PlanNode, run: NodeRun): void {
     let outputBytes = 0;
-    for (const b of ctx.outputs) if (b) outputBytes += bytesOf(b);
+    for (const b of run.outputs) if (b) outputBytes += bytesOf(b);
     const step: StepStats = {
       node: pn.node.name,
       op: pn.node.op.name,
       device: pn.device.name,
-      start: this.starts[pn.index],
+      start: this.starts.get(pn) ?? 0,
       end: performance.now() - this.began,
       outputBytes,
-      deviceStats: pn.device.kernelStats?.(ctx),
+      // Devices key what they know by the kernel's context; a node without a kernel has none.
+      deviceStats: run instanceof RunKernelContext ? pn.device.kernelStats?.(run) : undefined,
     };
     const key = (pn.node.attrs as Record<string, unknown>).tensor_name;
     if (typeof key === "string" && RENDEZVOUS_OPS.test(step.op)) step.rendezvous = key;
     this.steps.push(step);
   }
 
-  transfer(from: DeviceBuffer, to: Device, slot: number, began: number, copy: Copy): Copy {
-    const producer = this.plan.nodes[this.producerOf(slot)];
+  transfer(
+    plan: Plan,
+    slot: number,
+    from: DeviceBuffer,
+    to: Device,
+    began: number,
+    copy: Copy,
+  ): Copy {
+    const producer = plan.nodes[this.producerOf(plan, slot)];
     const record: TransferStats = {
       tensor: `${producer.node.name}:${slot - producer.outputBase}`,
       producer: producer.node.name,
@@ -91,14 +103,15 @@ export class StepRecorder implements ExecutionObserver {
     };
   }
 
-  /** The plan node whose outputs include `slot` (built on the first transfer). */
-  private producerOf(slot: number): number {
-    if (!this.producers) {
-      this.producers = new Int32Array(this.plan.slotCount);
-      for (const pn of this.plan.nodes) {
-        this.producers.fill(pn.index, pn.outputBase, pn.outputBase + pn.outputCount);
+  private producerOf(plan: Plan, slot: number): number {
+    let producers = this.producers.get(plan);
+    if (!producers) {
+      producers = new Int32Array(plan.slotCount);
+      for (const pn of plan.nodes) {
+        producers.fill(pn.index, pn.outputBase, pn.outputBase + pn.outputCount);
       }
+      this.producers.set(plan, producers);
     }
-    return this.producers[slot];
+    return producers[slot];
   }
 }

@@ -145,13 +145,23 @@ export class SummaryWriter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    try {
-      await this.queue;
-      this.rethrow();
-      await this.file.sync();
-    } finally {
-      this.file.close();
+    await this.queue;
+    // The first failure wins: a failed write, else the sync, else the close itself.
+    let failure = this.failure;
+    if (failure === undefined) {
+      try {
+        await this.file.sync();
+      } catch (e) {
+        failure = e;
+      }
     }
+    try {
+      this.file.close();
+    } catch (e) {
+      failure ??= e;
+    }
+    this.failure = failure;
+    this.rethrow();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -176,7 +186,11 @@ export class SummaryWriter {
       }
     });
     this.queue = next;
-    return next.then(() => this.rethrow());
+    const done = next.then(() => this.rethrow());
+    // A caller that does not await gets the failure from its next call, flush or close: the
+    // promise is marked handled so it does not also end the process as an unhandled rejection.
+    done.catch(() => {});
+    return done;
   }
 
   private rethrow(): void {

@@ -148,3 +148,16 @@ Deno.test("summaries: bad arguments are EdgeflowErrors naming the tag; two write
     assert.throws(() => a.scalar("loss", 1, 0), /is closed/);
   });
 });
+
+Deno.test("summaries: a failed write that nobody awaited is thrown by the next call and close", async () => {
+  await withDir(async (dir) => {
+    const writer = await SummaryWriter.create(dir);
+    // The file closed under the writer: its next write fails.
+    (writer as unknown as { file: Deno.FsFile }).file.close();
+    writer.scalar("loss", 1, 0); // not awaited: no unhandled rejection may follow
+    await new Promise((r) => setTimeout(r, 10));
+    assert.throws(() => writer.scalar("loss", 2, 1), /summary writer .*events\.out\.tfevents/);
+    await assert.rejects(writer.flush(), ef.EdgeflowError);
+    await assert.rejects(writer.close(), ef.EdgeflowError);
+  });
+});

@@ -138,6 +138,7 @@ class ExecutorRun {
         if (pn.checks.length > 0) runChecks(pn, inputs);
         const ctx = new RunKernelContext(pn, inputs.buffers, inputs.hosts, this.state);
         ctx.inferRunTimeShapes();
+        this.observer?.kernelStart(pn);
         const done = this.invoke(pn, ctx);
         if (done instanceof Promise) this.track(pn, entry.iter, done.then(() => ctx));
         else this.complete(pn, entry.iter, ctx);
@@ -151,6 +152,7 @@ class ExecutorRun {
     if (pn.checks.length > 0) runChecks(pn, inputs);
     const ctx = new RunKernelContext(pn, inputs.buffers, inputs.hosts, this.state);
     ctx.inferRunTimeShapes();
+    this.observer?.kernelStart(pn);
     await this.invoke(pn, ctx);
     return ctx;
   }

@@ -66,7 +66,12 @@ export function toChromeTrace(trace: StepTrace, options: ChromeTraceOptions = {}
       tid: KERNELS,
       ts: s.start * US,
       dur: Math.max(0, s.end - s.start) * US,
-      args: { op: s.op, outputBytes: s.outputBytes, ...s.deviceStats },
+      args: {
+        op: s.op,
+        outputBytes: s.outputBytes,
+        inputWaitMs: s.ready === undefined ? undefined : s.start - s.ready,
+        ...s.deviceStats,
+      },
     });
     const sim = simulatedSpan(s);
     if (sim) {

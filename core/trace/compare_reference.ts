@@ -46,6 +46,7 @@ export class ReferenceComparer implements ExecutionObserver {
   private readonly result: ReferenceComparison = { compared: 0, skipped: [], differences: [] };
 
   nodeStart(): void {}
+  kernelStart(): void {}
 
   transfer(_p: unknown, _s: number, _f: unknown, _t: unknown, _b: number, copy: Copy): Copy {
     return copy;

@@ -22,6 +22,8 @@ export interface NodeRun {
 export interface ExecutionObserver {
   /** The node is about to gather its inputs and run. Feeds are not nodes that run. */
   nodeStart(pn: PlanNode): void;
+  /** Its inputs are on its device and checked: the kernel starts now. */
+  kernelStart(pn: PlanNode): void;
   /**
    * The node finished; `run.inputs` and `run.outputs` are still held. A promise delays the
    * node's consumers until it settles; a throw (or rejection) stops the run with that error.
@@ -47,9 +49,14 @@ export interface StepStats {
   node: string;
   op: string;
   device: string;
-  /** Wall-clock start and end, in ms since the run began. */
+  /** The kernel's wall-clock start and end, in ms since the run began. */
   start: number;
   end: number;
+  /**
+   * When the node left the ready queue (ms since the run began): from there to `start` it
+   * waited for its inputs (copies, readbacks of host-memory inputs).
+   */
+  ready?: number;
   /** Bytes of the outputs the kernel produced (new or forwarded buffers). */
   outputBytes?: number;
   /** What the device reports about the kernel (simulated cycles on the TPU). */
@@ -72,6 +79,9 @@ export function combineObservers(
   return {
     nodeStart(pn) {
       for (const o of list) o.nodeStart(pn);
+    },
+    kernelStart(pn) {
+      for (const o of list) o.kernelStart(pn);
     },
     nodeEnd(pn, run) {
       let pending: Promise<void> | undefined;

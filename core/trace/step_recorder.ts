@@ -41,24 +41,33 @@ export class StepRecorder implements ExecutionObserver {
   readonly steps: StepStats[] = [];
   readonly transfers: TransferStats[] = [];
   private readonly began = performance.now();
-  /** Start times by plan node: one recorder watches every partition of a step. */
+  /** Ready and kernel start times by plan node: one recorder watches every partition of a step. */
+  private readonly readies = new Map<PlanNode, number>();
   private readonly starts = new Map<PlanNode, number>();
   /** Per plan, the node producing each slot (built on the plan's first transfer). */
   private readonly producers = new WeakMap<Plan, Int32Array>();
 
   nodeStart(pn: PlanNode): void {
+    this.readies.set(pn, performance.now() - this.began);
+  }
+
+  kernelStart(pn: PlanNode): void {
     this.starts.set(pn, performance.now() - this.began);
   }
 
   nodeEnd(pn: PlanNode, run: NodeRun): void {
     let outputBytes = 0;
     for (const b of run.outputs) if (b) outputBytes += bytesOf(b);
+    const end = performance.now() - this.began;
+    const ready = this.readies.get(pn) ?? end;
     const step: StepStats = {
       node: pn.node.name,
       op: pn.node.op.name,
       device: pn.device.name,
-      start: this.starts.get(pn) ?? 0,
-      end: performance.now() - this.began,
+      // A node without a kernel (a _Recv) spans its whole wait.
+      start: this.starts.get(pn) ?? ready,
+      end,
+      ready,
       outputBytes,
       // Devices key what they know by the kernel's context; a node without a kernel has none.
       deviceStats: run instanceof RunKernelContext ? pn.device.kernelStats?.(run) : undefined,

@@ -100,3 +100,16 @@ Deno.test("trace: saveChromeTrace writes the JSON in place; trace without metada
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("trace: a kernel's span excludes the wait for its inputs (ready ≤ start)", async () => {
+  const { g, x, y } = twoDeviceGraph();
+  await using s = new ef.Session(g, { passes: { constantFolding: false } });
+  const metadata = { steps: [] } as ef.RunMetadata;
+  await s.run(y, [[x, ones]], [], { trace: true, metadata });
+  const trace = metadata.trace!;
+  for (const st of trace.steps) assert.ok(st.ready! <= st.start && st.start <= st.end, st.node);
+  // relu's input comes from the TPU: its kernel starts after the copy ended.
+  const relu = trace.steps.find((st) => st.node === "y")!;
+  const copy = trace.transfers.find((t) => t.producer === "m")!;
+  assert.ok(relu.start >= copy.end, `relu starts ${relu.start}, the copy ends ${copy.end}`);
+});

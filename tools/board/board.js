@@ -74,13 +74,28 @@ function drawGraph(graph, trace) {
     layer.set(n.name, l);
     return l;
   };
+  for (const n of graph) layerOf(n);
+  // Sources (Consts, variables, placeholders) sit just before their first reader, not all in
+  // the first column.
+  const readers = new Map();
+  for (const n of graph) {
+    for (const i of inputsOf(n)) {
+      readers.set(i, Math.min(readers.get(i) ?? Infinity, layer.get(n.name)));
+    }
+  }
+  for (const n of graph) {
+    if (inputsOf(n).length === 0 && readers.has(n.name)) {
+      layer.set(n.name, Math.max(0, readers.get(n.name) - 1));
+    }
+  }
   const columns = [];
-  for (const n of graph) (columns[layerOf(n)] ??= []).push(n);
+  for (const n of graph) (columns[layer.get(n.name)] ??= []).push(n);
+  for (let i = 0; i < columns.length; i++) columns[i] ??= [];
   const dx = 150, dy = 34, pos = new Map();
   columns.forEach((col, x) => col.forEach((n, y) => pos.set(n.name, [40 + x * dx, 24 + y * dy])));
   const width = 80 + columns.length * dx;
   const height = 48 + Math.max(...columns.map((c) => c.length)) * dy;
-  const svg = el("svg", { id: "graph-svg", width, height });
+  const svg = el("svg", { id: "graph-svg", width, height, viewBox: `0 0 ${width} ${height}` });
   const deviceOf = (n) => assigned.get(n.name) ?? "";
   const devices = [...new Set(graph.map((n) => shortDevice(deviceOf(n))))].sort();
   const color = (n) => deviceColor(shortDevice(deviceOf(n)));
@@ -116,6 +131,17 @@ function drawGraph(graph, trace) {
       ].join("\n"));
   }
   box.appendChild(svg);
+  // A graph wider than the page is shown whole (scaled to fit, colours still tell the devices);
+  // the button switches to full size, where the labels are readable, and back.
+  const fit = (on) => {
+    svg.style.width = on ? "100%" : `${width}px`;
+    svg.style.height = on ? "auto" : `${height}px`;
+    toggle.textContent = on ? "full size" : "fit to width";
+    toggle.dataset.fit = String(on);
+  };
+  const toggle = document.getElementById("graph-zoom");
+  toggle.onclick = () => fit(toggle.dataset.fit !== "true");
+  fit(width > box.clientWidth);
   document.getElementById("legend").innerHTML = devices
     .map((d) =>
       `<span><i style="background:${deviceColor(d)}"></i>${

@@ -138,7 +138,6 @@ class ExecutorRun {
         if (pn.checks.length > 0) runChecks(pn, inputs);
         const ctx = new RunKernelContext(pn, inputs.buffers, inputs.hosts, this.state);
         ctx.inferRunTimeShapes();
-        this.observer?.kernelStart(pn);
         const done = this.invoke(pn, ctx);
         if (done instanceof Promise) this.track(pn, entry.iter, done.then(() => ctx));
         else this.complete(pn, entry.iter, ctx);
@@ -152,7 +151,6 @@ class ExecutorRun {
     if (pn.checks.length > 0) runChecks(pn, inputs);
     const ctx = new RunKernelContext(pn, inputs.buffers, inputs.hosts, this.state);
     ctx.inferRunTimeShapes();
-    this.observer?.kernelStart(pn);
     await this.invoke(pn, ctx);
     return ctx;
   }
@@ -160,6 +158,9 @@ class ExecutorRun {
   /** Runs the kernel; whatever it allocated is released if it fails. */
   private invoke(pn: PlanNode, ctx: RunKernelContext): void | Promise<void> {
     let done: void | Promise<void>;
+    // The observer times the kernel itself here: completion may be seen a few microtasks later,
+    // after another node's kernel ran.
+    this.observer?.kernelStart(pn);
     try {
       done = pn.device.run(pn.instance!, ctx);
     } catch (e) {
@@ -167,8 +168,11 @@ class ExecutorRun {
       throw e;
     }
     // The handler is made only for asynchronous kernels: most runs are synchronous.
-    if (!(done instanceof Promise)) return;
-    return done.catch((e) => {
+    if (!(done instanceof Promise)) {
+      this.observer?.kernelEnd(pn);
+      return;
+    }
+    return done.then(() => this.observer?.kernelEnd(pn), (e) => {
       this.dropOutputs(ctx.outputs);
       throw e;
     });

@@ -47,6 +47,7 @@ export class ReferenceComparer implements ExecutionObserver {
 
   nodeStart(): void {}
   kernelStart(): void {}
+  kernelEnd(): void {}
 
   transfer(_p: unknown, _s: number, _f: unknown, _t: unknown, _b: number, copy: Copy): Copy {
     return copy;

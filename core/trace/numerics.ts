@@ -14,6 +14,7 @@ import type { Copy, ExecutionObserver, NodeRun } from "./observer.ts";
 export class NumericsChecker implements ExecutionObserver {
   nodeStart(): void {}
   kernelStart(): void {}
+  kernelEnd(): void {}
 
   transfer(_p: unknown, _s: number, _f: unknown, _t: unknown, _b: number, copy: Copy): Copy {
     return copy;

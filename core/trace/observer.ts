@@ -24,6 +24,8 @@ export interface ExecutionObserver {
   nodeStart(pn: PlanNode): void;
   /** Its inputs are on its device and checked: the kernel starts now. */
   kernelStart(pn: PlanNode): void;
+  /** The kernel returned (or its promise resolved); `nodeEnd` follows, maybe a little later. */
+  kernelEnd(pn: PlanNode): void;
   /**
    * The node finished; `run.inputs` and `run.outputs` are still held. A promise delays the
    * node's consumers until it settles; a throw (or rejection) stops the run with that error.
@@ -82,6 +84,9 @@ export function combineObservers(
     },
     kernelStart(pn) {
       for (const o of list) o.kernelStart(pn);
+    },
+    kernelEnd(pn) {
+      for (const o of list) o.kernelEnd(pn);
     },
     nodeEnd(pn, run) {
       let pending: Promise<void> | undefined;

@@ -44,6 +44,7 @@ export class StepRecorder implements ExecutionObserver {
   /** Ready and kernel start times by plan node: one recorder watches every partition of a step. */
   private readonly readies = new Map<PlanNode, number>();
   private readonly starts = new Map<PlanNode, number>();
+  private readonly ends = new Map<PlanNode, number>();
   /** Per plan, the node producing each slot (built on the plan's first transfer). */
   private readonly producers = new WeakMap<Plan, Int32Array>();
 
@@ -55,10 +56,15 @@ export class StepRecorder implements ExecutionObserver {
     this.starts.set(pn, performance.now() - this.began);
   }
 
+  kernelEnd(pn: PlanNode): void {
+    this.ends.set(pn, performance.now() - this.began);
+  }
+
   nodeEnd(pn: PlanNode, run: NodeRun): void {
     let outputBytes = 0;
     for (const b of run.outputs) if (b) outputBytes += bytesOf(b);
-    const end = performance.now() - this.began;
+    // A node without a kernel (a _Recv) ends when the executor sees it finish.
+    const end = this.ends.get(pn) ?? performance.now() - this.began;
     const ready = this.readies.get(pn) ?? end;
     const step: StepStats = {
       node: pn.node.name,

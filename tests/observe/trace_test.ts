@@ -113,3 +113,25 @@ Deno.test("trace: a kernel's span excludes the wait for its inputs (ready ≤ st
   const copy = trace.transfers.find((t) => t.producer === "m")!;
   assert.ok(relu.start >= copy.end, `relu starts ${relu.start}, the copy ends ${copy.end}`);
 });
+
+Deno.test("trace: kernels of one thread never overlap, though their completions are seen late", async () => {
+  // Two REF branches whose inputs arrive by readback from WASM: each kernel runs in a microtask,
+  // and one's completion is seen only after the other ran.
+  const g = new ef.Graph();
+  const x = ef.placeholder(g, "float32", [64, 64], { name: "x" });
+  const a = g.withDevice("/device:WASM:0", () => ef.relu(x, { name: "a" }));
+  const b = g.withDevice("/device:WASM:0", () => ef.neg(x, { name: "b" }));
+  const ra = g.withDevice("/device:REF:0", () => ef.matMul(a, a, { name: "ra" }));
+  const rb = g.withDevice("/device:REF:0", () => ef.matMul(b, b, { name: "rb" }));
+  await using s = new ef.Session(g, { device: "WASM" });
+  const metadata = { steps: [] } as ef.RunMetadata;
+  const value = ef.tensor(Float32Array.from({ length: 4096 }, (_, i) => i % 7), [64, 64]);
+  await s.run([ra, rb], [[x, value]], [], { trace: true, metadata });
+  const ref = metadata.trace!.steps.filter((st) => /REF/.test(st.device))
+    .sort((p, q) => p.start - q.start);
+  assert.equal(ref.length, 2);
+  assert.ok(
+    ref[0].end <= ref[1].start,
+    `${ref[0].node} ends ${ref[0].end}, ${ref[1].node} starts ${ref[1].start}`,
+  );
+});

@@ -28,7 +28,9 @@ async function trainInto(logdir: string) {
     const last = step === steps - 1;
     const [loss] = await s.run([m.loss], feeds, m.train, { trace: last, metadata });
     writer.scalar("loss", loss.data[0] as number, step);
-    if (last) await ef.saveChromeTrace(`${logdir}/step.trace.json`, metadata.trace!);
+    // The placement's explanations travel in the trace (session.explainPlacement's seam).
+    const placement = { "dense/MatMul": "requested /device:TPU:0, which has a MatMul kernel" };
+    if (last) await ef.saveChromeTrace(`${logdir}/step.trace.json`, metadata.trace!, { placement });
   }
   await writeVariableHistograms(writer, s, m.variables, steps - 1);
   writer.image(
@@ -77,6 +79,7 @@ Deno.test("board: the page draws the graph by device, the curves and the step ti
     await page.hover('#graph-svg g.node[data-name="dense/MatMul"]');
     const tip = await page.textContent("#tip");
     assert.match(tip!, /op: MatMul\nrequested: \/device:TPU:0\nassigned: .*TPU:0/);
+    assert.match(tip!, /placement: requested \/device:TPU:0, which has a MatMul kernel/);
 
     assert.equal(await page.locator('#curves svg.curve[data-tag="loss"] path').count(), 1);
     assert.equal(await page.locator("#histos svg.histogram").count(), 3);

@@ -190,6 +190,14 @@ function drawCurves(runs) {
         );
       }
     });
+    if (runs.length > 1) {
+      const legend = document.createElement("div");
+      legend.className = "legend";
+      legend.innerHTML = runs.map((r, k) =>
+        `<span><i style="background:${PALETTE[k % PALETTE.length]}"></i>${r.name}</span>`
+      ).join("");
+      card.appendChild(legend);
+    }
     box.appendChild(card);
   }
 }

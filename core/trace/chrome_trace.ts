@@ -1,11 +1,12 @@
 /**
  * A StepTrace as Chrome's trace event format (the JSON that Perfetto and chrome://tracing open):
- * one process per device with a "kernels" thread and a "copies in" thread, the TPU's simulated
+ * one process per device with a "kernels" thread and a "transfers" thread (copies in, and the
+ * _Send/_Recv nodes of partitions: a _Recv spans its wait, which is no kernel's work), the TPU's simulated
  * clock as a process of its own ("<device> (simulated)"), and flows from each copied value's
  * producer to its copy and from each Send to the Recv that shares its tensor_name.
  * Times are microseconds; wall-clock tracks start at the run's start, simulated ones at cycle 0.
  */
-import type { StepStats } from "./observer.ts";
+import { RENDEZVOUS_OPS, type StepStats } from "./observer.ts";
 import type { StepTrace } from "./step_recorder.ts";
 
 /** One event of Chrome's trace format (the fields Edgeflow writes). */
@@ -38,7 +39,9 @@ export interface ChromeTraceOptions {
 }
 
 const KERNELS = 0;
-const COPIES = 1;
+const TRANSFERS = 1;
+/** The thread of a step's slice: Send and Recv nodes move values, they compute nothing. */
+const threadOf = (s: StepStats) => (RENDEZVOUS_OPS.test(s.op) ? TRANSFERS : KERNELS);
 const US = 1000;
 
 export function toChromeTrace(trace: StepTrace, options: ChromeTraceOptions = {}): ChromeTrace {
@@ -51,7 +54,13 @@ export function toChromeTrace(trace: StepTrace, options: ChromeTraceOptions = {}
       events.push({ name: "process_name", ph: "M", pid, tid: 0, args: { name: device } });
       events.push({ name: "process_sort_index", ph: "M", pid, tid: 0, args: { sort_index: pid } });
       events.push({ name: "thread_name", ph: "M", pid, tid: KERNELS, args: { name: "kernels" } });
-      events.push({ name: "thread_name", ph: "M", pid, tid: COPIES, args: { name: "copies in" } });
+      events.push({
+        name: "thread_name",
+        ph: "M",
+        pid,
+        tid: TRANSFERS,
+        args: { name: "transfers" },
+      });
     }
     return pid;
   };
@@ -63,7 +72,7 @@ export function toChromeTrace(trace: StepTrace, options: ChromeTraceOptions = {}
       cat: s.op,
       ph: "X",
       pid: pidOf(s.device),
-      tid: KERNELS,
+      tid: threadOf(s),
       ts: s.start * US,
       dur: Math.max(0, s.end - s.start) * US,
       args: {
@@ -99,7 +108,7 @@ export function toChromeTrace(trace: StepTrace, options: ChromeTraceOptions = {}
       ph: "s",
       id,
       pid: pidOf(from.device),
-      tid: KERNELS,
+      tid: threadOf(from),
       ts: fromTs,
     });
     events.push({ name: "transfer", cat: "transfer", ph: "f", bp: "e", id, pid, tid, ts });
@@ -112,20 +121,20 @@ export function toChromeTrace(trace: StepTrace, options: ChromeTraceOptions = {}
       cat: "copy",
       ph: "X",
       pid,
-      tid: COPIES,
+      tid: TRANSFERS,
       ts: t.start * US,
       dur: (end - t.start) * US,
       args: { from: t.from, to: t.to, bytes: t.bytes },
     });
     const producer = byNode.get(t.producer);
-    if (producer) join(producer, pid, t.start * US, COPIES);
+    if (producer) join(producer, pid, t.start * US, TRANSFERS);
   }
   const sends = new Map<string, StepStats>();
   for (const s of trace.steps) if (s.rendezvous && /Send$/.test(s.op)) sends.set(s.rendezvous, s);
   for (const r of trace.steps) {
     if (!r.rendezvous || !/Recv$/.test(r.op)) continue;
     const send = sends.get(r.rendezvous);
-    if (send) join(send, pidOf(r.device), r.start * US, KERNELS);
+    if (send) join(send, pidOf(r.device), r.start * US, threadOf(r));
   }
   const otherData: ChromeTrace["otherData"] = { startedAt: trace.startedAt };
   const { placement } = options;

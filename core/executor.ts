@@ -21,6 +21,7 @@ import type { Plan, PlanNode } from "./plan.ts";
 import type { Rendezvous, RendezvousKey } from "./rendezvous.ts";
 import { Tensor } from "./tensor.ts";
 import { toHost, transfer } from "./transfer.ts";
+import type { ExecutionObserver } from "./trace/observer.ts";
 
 /** What a control-edge Send hands over: a token no device holds. */
 const CONTROL_TOKEN = new HostBuffer(Tensor.zeros("bool", []));
@@ -81,17 +82,7 @@ function runChecks(pn: PlanNode, inputs: Inputs): void {
   for (const c of pn.checks) c.run(values, inputs.buffers, pn.node.attrs);
 }
 
-/** One node's execution, for tracing (TensorFlow's NodeExecStats). */
-export interface StepStats {
-  node: string;
-  op: string;
-  device: string;
-  /** Wall-clock start and end, in ms since the run began. */
-  start: number;
-  end: number;
-  /** What the device reports about the kernel (simulated cycles on the TPU). */
-  deviceStats?: Record<string, number>;
-}
+export type { StepStats } from "./trace/observer.ts";
 
 /** What one partition's executor shares with the step: the rendezvous and the step's failure. */
 export interface StepLink {
@@ -100,15 +91,19 @@ export interface StepLink {
   readonly fail: (e: EdgeflowError) => void;
 }
 
-/** Runs a plan once. Returns the fetched buffers; the caller releases them. */
+/**
+ * Runs a plan once. Returns the fetched buffers; the caller releases them. An observer (run
+ * metadata, traces, numeric checks; core/trace/) sees each node start and end and each upload;
+ * without one the executor does no bookkeeping for it.
+ */
 export function execute(
   plan: Plan,
   feeds: readonly DeviceBuffer[],
   state: SessionState,
-  steps?: StepStats[],
+  observer?: ExecutionObserver,
   link?: StepLink,
 ): Promise<DeviceBuffer[]> {
-  return new ExecutorRun(plan, feeds, state, steps, link).run();
+  return new ExecutorRun(plan, feeds, state, observer, link).run();
 }
 
 class ExecutorRun {
@@ -117,18 +112,15 @@ class ExecutorRun {
   private outstanding = 0;
   private error?: EdgeflowError;
   private wake?: () => void;
-  private readonly began = performance.now();
-  private readonly starts?: Float64Array;
 
   constructor(
     private readonly plan: Plan,
     private readonly feeds: readonly DeviceBuffer[],
     private readonly state: SessionState,
-    private readonly steps?: StepStats[],
+    private readonly observer?: ExecutionObserver,
     private readonly link?: StepLink,
   ) {
     this.root = new IterationState("", 0, plan);
-    if (steps) this.starts = new Float64Array(plan.nodes.length);
   }
 
   async run(): Promise<DeviceBuffer[]> {
@@ -166,7 +158,7 @@ class ExecutorRun {
       this.finish(pn, entry.iter, [retain(this.feeds[feed])]);
       return;
     }
-    if (this.starts) this.starts[pn.index] = performance.now() - this.began;
+    this.observer?.nodeStart(pn);
     if (pn.transfer) {
       this.exchange(pn, entry.iter);
       return;
@@ -273,6 +265,9 @@ class ExecutorRun {
   /** Runs the kernel; whatever it allocated is released if it fails. */
   private invoke(pn: PlanNode, ctx: RunKernelContext): void | Promise<void> {
     let done: void | Promise<void>;
+    // The observer times the kernel itself here: completion may be seen a few microtasks later,
+    // after another node's kernel ran.
+    this.observer?.kernelStart(pn);
     try {
       done = pn.device.run(pn.instance!, ctx);
     } catch (e) {
@@ -280,8 +275,11 @@ class ExecutorRun {
       throw e;
     }
     // The handler is made only for asynchronous kernels: most runs are synchronous.
-    if (!(done instanceof Promise)) return;
-    return done.catch((e) => {
+    if (!(done instanceof Promise)) {
+      this.observer?.kernelEnd(pn);
+      return;
+    }
+    return done.then(() => this.observer?.kernelEnd(pn), (e) => {
       this.dropOutputs(ctx.outputs);
       throw e;
     });
@@ -345,7 +343,9 @@ class ExecutorRun {
     let perDevice = iter.copies.get(slot);
     const cached = perDevice?.get(device);
     if (cached) return cached;
-    const owned = transfer(b, device);
+    const began = this.observer ? performance.now() : 0;
+    let owned = transfer(b, device);
+    if (this.observer) owned = this.observer.transfer(this.plan, slot, b, device, began, owned);
     if (!perDevice) iter.copies.set(slot, perDevice = new Map());
     perDevice.set(device, owned);
     return owned;
@@ -357,15 +357,31 @@ class ExecutorRun {
     ctx: RunKernelContext | undefined,
     outputs: readonly (DeviceBuffer | undefined)[] = ctx!.outputs,
   ): void {
-    if (this.steps) {
-      this.steps.push({
-        node: pn.node.name,
-        op: pn.node.op.name,
-        device: pn.device.name,
-        start: this.starts![pn.index],
-        end: performance.now() - this.began,
-        deviceStats: ctx && pn.device.kernelStats?.(ctx),
-      });
+    if (this.observer) {
+      // The observer may read the outputs (a NaN check, a comparison) before consumers run, and
+      // stop the run by throwing. A node without a kernel (a _Recv) shows its outputs alone.
+      let seen: void | Promise<void>;
+      try {
+        seen = this.observer.nodeEnd(pn, ctx ?? { inputs: [], outputs });
+      } catch (e) {
+        this.dropOutputs(outputs);
+        this.fail(pn, e);
+        return;
+      }
+      if (seen instanceof Promise) {
+        this.outstanding++;
+        seen.then(
+          () => this.error ? this.dropOutputs(outputs) : this.finish(pn, iter, outputs),
+          (e) => {
+            this.dropOutputs(outputs);
+            this.fail(pn, e);
+          },
+        ).finally(() => {
+          this.outstanding--;
+          this.wake?.();
+        });
+        return;
+      }
     }
     this.finish(pn, iter, outputs);
   }

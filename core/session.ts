@@ -29,6 +29,9 @@ import { topologicalOrder } from "./passes/topo.ts";
 import { ResourceTable } from "./resources.ts";
 import { formatShape, isCompatible } from "./shape.ts";
 import { describeValue, type NestedArray, Tensor, tensorArg } from "./tensor.ts";
+import { checkRunOptions, runObserver } from "./trace/run_options.ts";
+import type { ReferenceComparison } from "./trace/compare_reference.ts";
+import type { StepTrace } from "./trace/step_recorder.ts";
 
 export interface SessionOptions {
   /** The default device ("WASM", "/device:WEBGPU:0"); WASM where installed, else REF. */
@@ -69,9 +72,29 @@ export type Feeds =
 export interface RunOptions {
   /** When given, filled with one StepStats per executed node (TensorFlow's RunMetadata). */
   metadata?: RunMetadata;
+  /**
+   * Records the step's trace into `metadata.trace` (metadata is then required): per node its
+   * device, wall-clock span, output bytes and simulated cycles, and every cross-device copy.
+   * `toChromeTrace` / `saveChromeTrace` (core/trace/chrome_trace.ts) export it.
+   */
+  trace?: boolean;
+  /**
+   * Stops at the first node whose floating-point output holds a NaN or Inf, with an
+   * EdgeflowError naming it, its op, its device and its inputs' ranges.
+   */
+  checkNumerics?: boolean;
+  /**
+   * Runs each non-REF kernel's op reference on the kernel's own inputs and throws for the first
+   * node (topological order) whose outputs differ beyond the kernel's declared tolerance.
+   */
+  compareWithReference?: boolean;
 }
 export interface RunMetadata {
   steps: StepStats[];
+  /** With `trace: true`: the step's trace. */
+  trace?: StepTrace;
+  /** With `compareWithReference: true`: what was compared and what differed. */
+  comparison?: ReferenceComparison;
 }
 
 interface CachedPlan {
@@ -170,26 +193,30 @@ export class Session implements AsyncDisposable {
     );
     const feedList = this.feedList(feeds);
     const targetNodes = targetList(targets, "run").map((t) => this.targetNode(t));
-    if (typeof options !== "object" || options === null) {
-      throw new EdgeflowError(
-        `run: options (4th argument) must be an object, got ${typeof options}`,
-      );
-    }
+    checkRunOptions(options);
     const { parts, feedSpecs } = await this.planFor(
       fetchOutputs,
       feedList.map(([o]) => o),
       targetNodes,
     );
     const feedBuffers = feedList.map(([o, v], i) => new HostBuffer(checkFeed(o, v, feedSpecs[i])));
-    if (options.metadata) options.metadata.steps = [];
+    const observed = runObserver(options, feedList.map(([o]) => o.name), feedBuffers);
     const buffers = await runStep(
       parts,
       feedBuffers,
       fetchOutputs.length,
       this.state,
-      options.metadata?.steps,
+      observed?.observer,
     );
     this.stats.runs++;
+    if (observed) {
+      try {
+        observed.finish();
+      } catch (e) {
+        for (const b of buffers) release(b);
+        throw e;
+      }
+    }
     const results = await this.download(buffers);
     return single ? results[0] : results;
   }

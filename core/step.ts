@@ -7,7 +7,8 @@
 import { release } from "./buffer.ts";
 import type { DeviceBuffer } from "./device.ts";
 import type { EdgeflowError } from "./errors.ts";
-import { execute, type StepStats } from "./executor.ts";
+import { execute } from "./executor.ts";
+import type { ExecutionObserver } from "./trace/observer.ts";
 import type { SessionState } from "./kernel_context.ts";
 import type { Plan } from "./plan.ts";
 import { LocalRendezvous, type Rendezvous } from "./rendezvous.ts";
@@ -26,13 +27,13 @@ export async function runStep(
   feeds: readonly DeviceBuffer[],
   fetchCount: number,
   state: SessionState,
-  steps?: StepStats[],
+  observer?: ExecutionObserver,
   rendezvous: Rendezvous = new LocalRendezvous(),
 ): Promise<DeviceBuffer[]> {
   if (parts.length === 1 && parts[0].plan.recvCount === 0) {
     // One device: nothing crosses, no rendezvous to consult.
     const [p] = parts;
-    const out = await execute(p.plan, p.feedIndex.map((i) => feeds[i]), state, steps);
+    const out = await execute(p.plan, p.feedIndex.map((i) => feeds[i]), state, observer);
     return reorder([{ part: p, out }], fetchCount);
   }
   let first: EdgeflowError | undefined;
@@ -44,7 +45,7 @@ export async function runStep(
     },
   };
   const settled = await Promise.allSettled(
-    parts.map((p) => execute(p.plan, p.feedIndex.map((i) => feeds[i]), state, steps, link)),
+    parts.map((p) => execute(p.plan, p.feedIndex.map((i) => feeds[i]), state, observer, link)),
   );
   const done = settled.flatMap((s, i) =>
     s.status === "fulfilled" ? [{ part: parts[i], out: s.value }] : []

@@ -19,17 +19,17 @@ export const gatherNdKernel = wasmKernel(GatherNd, {
     const plan = gatherNdPlan(params.shape, indices.shape);
     const out = wasmBuffer(ctx.output(0, plan.outShape));
     if (plan.count === 0 || plan.inner === 0) return;
+    // Rows computed before allocating: a peek view is only valid until the device allocates.
     const idx = d.peek(indices).data as ArrayLike<number | bigint>;
+    const flat = new Int32Array(plan.count);
+    for (let r = 0; r < plan.count; r++) {
+      let at = 0;
+      for (let k = 0; k < plan.depth; k++) at += Number(idx[r * plan.depth + k]) * plan.strides[k];
+      flat[r] = at / plan.inner;
+    }
     const rows = d.scratch(4 * plan.count);
     try {
-      const table = d.i32.subarray(rows.ptr >>> 2, (rows.ptr >>> 2) + plan.count);
-      for (let r = 0; r < plan.count; r++) {
-        let at = 0;
-        for (let k = 0; k < plan.depth; k++) {
-          at += Number(idx[r * plan.depth + k]) * plan.strides[k];
-        }
-        table[r] = at / plan.inner;
-      }
+      d.i32.set(flat, rows.ptr >>> 2);
       const size = byteSize(params.dtype);
       const chunk = Math.max(1, Math.floor(TASK_BYTES / Math.max(1, plan.inner * size)));
       const paramRows = plan.inner === 0 ? 0 : params.shape.reduce((a, b) => a * b, 1) / plan.inner;

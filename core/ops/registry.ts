@@ -31,6 +31,7 @@ import { GRAD_CONV_OPS } from "./grad_conv.ts";
 import { GRAD_NN_OPS } from "./grad_nn.ts";
 import { FUSED_OPS } from "./fused.ts";
 import { RESIZE_OPS } from "./resize.ts";
+import { GRAD_RESIZE_OPS } from "./grad_resize.ts";
 import { GATHER_ND_OPS } from "./gather_nd.ts";
 
 export const ALL_OPS: readonly OpDef[] = [
@@ -67,6 +68,7 @@ export const ALL_OPS: readonly OpDef[] = [
   ...GRAD_NN_OPS,
   ...FUSED_OPS,
   ...RESIZE_OPS,
+  ...GRAD_RESIZE_OPS,
   ...GATHER_ND_OPS,
 ] as unknown as OpDef[];
 

@@ -24,6 +24,7 @@ export const TASK_NAMES = [
   "task_xent",
   "task_depthwise",
   "task_pool",
+  "task_apply",
 ] as const;
 
 export type TaskName = (typeof TASK_NAMES)[number];

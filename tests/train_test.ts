@@ -3,12 +3,18 @@
 // layer variables and initializers, dropout's switch and batch normalization's moving statistics.
 import assert from "node:assert/strict";
 import * as ef from "../mod.ts";
+import { reportMissing } from "./kernels/devices.ts";
 
 const near = (a: number, b: number, tol = 1e-5) =>
   assert.ok(Math.abs(a - b) <= tol * (1 + Math.abs(b)), `${a} vs ${b}`);
 
 /** w = [1, -2], loss = sum(w^2)/2 so grad = w; runs `steps` steps of `opt` on REF and WASM. */
-async function quadratic(make: () => ef.train.Optimizer, steps: number, device: string) {
+async function quadratic(
+  make: () => ef.train.Optimizer,
+  steps: number,
+  device: string,
+  readEachStep = false,
+) {
   const g = new ef.Graph();
   const w = new ef.Variable([1, -2], { graph: g, name: "w", dtype: "float32" });
   const loss = ef.mul(ef.sum(ef.square(w.read()), [0]), 0.5);
@@ -17,7 +23,9 @@ async function quadratic(make: () => ef.train.Optimizer, steps: number, device: 
   const train = opt.minimize(loss, { globalStep: step });
   await using s = new ef.Session(g, { device });
   await s.run([], {}, [ef.globalVariablesInitializer(g)]);
-  for (let i = 0; i < steps; i++) await s.run([], {}, [train]);
+  // A read fetched in the same run holds the old value: the update must not write it in place.
+  const held = w.read();
+  for (let i = 0; i < steps; i++) await s.run(readEachStep ? [held] : [], {}, [train]);
   const [wv, sv] = await s.run([w.read(), step.read()]);
   return { w: Array.from(wv.toNumbers()), step: Number(sv.toNumbers()[0]), opt, graph: g };
 }
@@ -78,6 +86,18 @@ for (const [kind, make] of Object.entries(OPTIMIZERS)) {
       assert.equal(r.step, 5);
     });
   }
+}
+
+for (const device of ["WASM", "TPU", "WEBGPU"]) {
+  Deno.test(`optimizers on ${device} with the variable read in the same run`, async (t) => {
+    if (device === "WEBGPU" && !(await navigator.gpu?.requestAdapter())) {
+      return reportMissing(t, "no WebGPU adapter");
+    }
+    for (const kind of ["momentum", "adam", "rmsprop", "adagrad"]) {
+      const r = await quadratic(OPTIMIZERS[kind], 3, device, true);
+      expected(kind, 3).forEach((e, i) => near(r.w[i], e));
+    }
+  });
 }
 
 Deno.test("Adam's slots and beta powers are named as TensorFlow names them and saved", async () => {

@@ -2,6 +2,11 @@
  * The global step: an int64 scalar variable named "global_step" in the graph's "global_step"
  * collection (tf.compat.v1.train.get_or_create_global_step), incremented by
  * `optimizer.minimize(loss, { globalStep })` and saved by the Saver with the weights.
+ *
+ * It lives on the host (REF), as TensorFlow keeps the global step on the CPU when training on
+ * TPUs: WEBGPU and the TPU have no int64 arithmetic, and the placer decides each plan alone, so
+ * a variable initialised on one device and incremented by a fallback kernel on another would be
+ * two variables. One scalar increment per step costs the host nothing.
  */
 import { EdgeflowError } from "../errors.ts";
 import type { Graph } from "../graph.ts";
@@ -24,6 +29,7 @@ export function getOrCreateGlobalStep(graph: Graph): Variable {
   const step = new Variable(constant(0n, { graph, dtype: "int64" }), {
     graph,
     name: GLOBAL_STEP,
+    device: "/device:REF:0",
     dtype: "int64",
     trainable: false,
   });

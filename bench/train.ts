@@ -126,6 +126,15 @@ for (const model of MODELS) {
     "peak / (w+s+a)",
   ], rows);
 }
+// Why a cell is n/a: the runner's own error (tfjs-backend-wasm has no Conv2DBackpropFilter).
+for (const r of RUNNERS) {
+  for (const model of MODELS) {
+    const e = windows.get(r.label)!.get(model)!.find((w) => w && "error" in w) as
+      | { error: string }
+      | undefined;
+    if (e) console.log(`\n${r.label} ${model}: n/a, ${e.error}`);
+  }
+}
 const torch = windows.get("PyTorch 2T OpenBLAS")?.get("mlp")?.find((w) => w);
 if (torch) {
   console.log(`\nPyTorch mapped: ${(torch as unknown as { blas: string[] }).blas?.join(", ")}`);

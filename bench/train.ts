@@ -51,9 +51,10 @@ const RUNNERS: Runner[] = [
     label: "PyTorch 2T OpenBLAS",
     command: "/usr/bin/python3",
     args: [here("train_torch.py"), "2"],
-    // OpenBLAS's own pthreads and torch's OpenMP threads each default to every CPU they see; on
-    // this host that oversubscribed the two cores (83 ms per MLP step instead of 1.6 ms).
-    env: { OPENBLAS_NUM_THREADS: "2", OMP_NUM_THREADS: "2" },
+    // OpenBLAS's own pthreads and torch's OpenMP threads each default to every CPU they see, and
+    // OpenMP threads spin between parallel regions: on this shared, loaded 2-core host that took
+    // an MLP step from 1.8 ms to 20-130 ms (measured). Two threads each, waiting passively.
+    env: { OPENBLAS_NUM_THREADS: "2", OMP_NUM_THREADS: "2", OMP_WAIT_POLICY: "PASSIVE" },
   },
 ].filter((r) => !FILTER || r.label.includes(FILTER) || r.label === BASELINE);
 

@@ -9,3 +9,9 @@ export {
   loadGraphDef,
   toGraphDefBinary,
 } from "./core/formats/protobuf/graphdef_binary.ts";
+export {
+  fromOnnxBinary,
+  loadOnnxModel,
+  type OnnxModel,
+  type OnnxModelOptions,
+} from "./core/formats/onnx/onnx_model.ts";

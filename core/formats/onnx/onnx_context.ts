@@ -14,9 +14,14 @@ import { OnnxUnsupportedError, tensorFromOnnx } from "./onnx_tensor.ts";
 
 /** A mapper needs an input's value at load time (an axis list, a slice bound) and it is fed. */
 export class OnnxNeedsConstantError extends OnnxUnsupportedError {
-  constructor(readonly input: string, what: string, context: { node: string; op: string }) {
+  constructor(
+    readonly input: string,
+    what: string,
+    file: string,
+    context: { node: string; op: string },
+  ) {
     super(
-      `${what} ('${input}') must be a constant (an initializer or Constant), Edgeflow takes it as an attribute`,
+      `${file}: ${what} ('${input}') must be a constant (an initializer or Constant), Edgeflow takes it as an attribute`,
       context,
     );
   }
@@ -143,14 +148,14 @@ export class OnnxNodeContext {
   constInts(i: number, what: string): number[] {
     const o = this.req(i);
     const v = constantValue(o);
-    if (!v) throw new OnnxNeedsConstantError(this.node.input[i], what, this.where);
+    if (!v) throw new OnnxNeedsConstantError(this.node.input[i], what, this.file, this.where);
     return intList(v);
   }
   /** The value of input i at load time as a Tensor. */
   constTensor(i: number, what: string): Tensor {
     const o = this.req(i);
     const v = constantValue(o);
-    if (!v) throw new OnnxNeedsConstantError(this.node.input[i], what, this.where);
+    if (!v) throw new OnnxNeedsConstantError(this.node.input[i], what, this.file, this.where);
     return v;
   }
   /** The rank of `o`, which this mapping needs to know. */

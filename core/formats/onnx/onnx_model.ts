@@ -67,10 +67,10 @@ function buildModel(proto: OnnxModelProto, options: OnnxModelOptions & { file: s
   const file = options.file;
   const maxBytes = options.maxTensorBytes ?? DEFAULT_MAX_TENSOR_BYTES;
   return inFile(file, () => {
-    const opset = defaultOpset(proto, file);
     const g = proto.graph;
     if (!g) throw new EdgeflowError(`${file}: the model has no graph`);
     checkOnnxOpsSupported(g, file);
+    const opset = defaultOpset(proto, file);
     if (g.sparseInitializers > 0) {
       throw new OnnxUnsupportedError(`${file}: graph.sparse_initializer is not supported`);
     }

@@ -4,8 +4,8 @@
  * those it takes as tensors (Reshape's shape, Pad's pads, Tile's repeats) may be computed.
  */
 import type { DType } from "../../dtype.ts";
-import type { Output } from "../../graph.ts";
-import { Tensor } from "../../tensor.ts";
+import { constantValue, type Output } from "../../graph.ts";
+import { intList, numbers, Tensor } from "../../tensor.ts";
 import type { OnnxMapper, OnnxNodeContext } from "./onnx_context.ts";
 import { dtypeFromOnnx } from "./onnx_tensor.ts";
 
@@ -44,22 +44,23 @@ function unsqueezeAxes(c: OnnxNodeContext): number[] {
   return c.opset >= 13 ? c.constInts(1, "axes") : c.ints("axes") ?? [];
 }
 
-/** Reshape's target with ONNX's 0 (copy the input's dim) resolved at run time unless allowzero. */
+/** Reshape's target with ONNX's 0 (copy the input's dim) resolved, unless allowzero. */
 function reshapeTarget(c: OnnxNodeContext, x: Output, shape: Output): Output {
   if (c.int("allowzero", 0) !== 0) return shape;
-  const len = shape.shape?.[0];
-  if (shape.shape === null || len === undefined || len < 0) {
-    throw c.unsupported("needs the length of its shape input");
+  const known = constantValue(shape);
+  if (known) {
+    const dims = intList(known);
+    if (!dims.includes(0)) return shape;
+    if (x.shape !== null) {
+      const fixed = dims.map((d, i) => (d === 0 ? x.shape![i] ?? 0 : d));
+      if (fixed.every((d) => d >= 0)) return c.ints32(fixed, "int64");
+    }
   }
-  const rank = c.rank(x);
-  // Only dims that exist in the input can be copied; a 0 past them is refused by Reshape.
+  // At run time: the input's dims (zeros past its rank, where ONNX allows no 0) cut to the
+  // target's length, taken where the target says 0.
   const xs = c.out("Shape", [x], { out_type: shape.dtype });
-  const copy = len <= rank
-    ? c.out("Slice", [xs, c.ints32([0]), c.ints32([len])])
-    : c.out("ConcatV2", [[xs, c.constant(Tensor.zeros(shape.dtype, [len - rank]))], c.scalar(
-      0,
-      "int32",
-    )]);
+  const long = c.out("ConcatV2", [[xs, c.out("ZerosLike", [shape])], c.scalar(0, "int32")]);
+  const copy = c.out("Slice", [long, c.ints32([0]), c.out("Shape", [shape])]);
   const zero = c.constant(Tensor.zeros(shape.dtype, []));
   return c.out("SelectV2", [c.out("Equal", [shape, zero]), copy, shape]);
 }
@@ -230,7 +231,9 @@ export const SHAPE_MAPPERS: Record<string, OnnxMapper> = {
   },
   OneHot: (c) => {
     let indices = c.req(0);
-    const axis = c.int("axis", -1);
+    let axis = c.int("axis", -1);
+    // ONNX counts a negative axis from the output's rank; TensorFlow takes -1 only.
+    if (axis < -1) axis += c.rank(indices) + 1;
     const depth = c.out("Reshape", [
       c.out("Cast", [c.req(1)], { DstT: "int32" }),
       c.ints32([]),
@@ -257,7 +260,9 @@ export const SHAPE_MAPPERS: Record<string, OnnxMapper> = {
     const training = c.input(2);
     if (training) {
       const t = c.constTensor(2, "training_mode");
-      if (t.data[0]) throw c.unsupported("training_mode true (a random mask)");
+      const ratio = c.input(1) ? intOrFloat(c.constTensor(1, "ratio")) : 0.5;
+      // A zero ratio drops nothing: training mode is then the identity too.
+      if (t.data[0] && ratio !== 0) throw c.unsupported("training_mode true (a random mask)");
     }
     const x = c.req(0);
     const y = c.out("Identity", [x]);
@@ -282,5 +287,9 @@ export const SHAPE_MAPPERS: Record<string, OnnxMapper> = {
     return [c.out("Reshape", [t, c.ints32([n, ch * b * b, h / b, w / b])])];
   },
 };
+
+function intOrFloat(t: Tensor): number {
+  return numbers(t)[0];
+}
 
 export type { DType };

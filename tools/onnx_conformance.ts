@@ -55,7 +55,11 @@ async function readTensors(dir: string, prefix: string): Promise<Tensor[]> {
 }
 
 /** Runs one case on `device`. */
-export async function runCase(name: string, dir = ONNX_NODE_TESTS, device?: string): Promise<CaseResult> {
+export async function runCase(
+  name: string,
+  dir = ONNX_NODE_TESTS,
+  device?: string,
+): Promise<CaseResult> {
   const path = `${dir}/${name}`;
   const bytes = await Deno.readFile(`${path}/model.onnx`);
   let op = "composite", mapped = false;

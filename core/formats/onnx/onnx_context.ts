@@ -117,8 +117,10 @@ export class OnnxNodeContext {
 
   /** Adds an Edgeflow node of op `op`. */
   add(op: string, inputs: readonly (Output | readonly Output[])[], attrs = {}): Node {
-    return withContext(this.where, () =>
-      apply(getOp(op), inputs, { ...attrs, name: `${this.base}/${op}`, graph: this.graph }));
+    return withContext(
+      this.where,
+      () => apply(getOp(op), inputs, { ...attrs, name: `${this.base}/${op}`, graph: this.graph }),
+    );
   }
   /** Adds a node and returns its first output. */
   out(op: string, inputs: readonly (Output | readonly Output[])[], attrs = {}): Output {

@@ -7,7 +7,13 @@
 import { EdgeflowError, withContext } from "../../errors.ts";
 import { Graph, type Output } from "../../graph.ts";
 import type { Tensor } from "../../tensor.ts";
-import { inFile, type ModelFiles, type ModelSource, openModel, type ReadLimits } from "../model_source.ts";
+import {
+  inFile,
+  type ModelFiles,
+  type ModelSource,
+  openModel,
+  type ReadLimits,
+} from "../model_source.ts";
 import { DEFAULT_MAX_TENSOR_BYTES } from "../tensor_limits.ts";
 import { getOp } from "../../ops/registry.ts";
 import type { SignatureTensor } from "../tfjs/graph_model.ts";
@@ -15,7 +21,12 @@ import { editDistance } from "../unsupported_ops.ts";
 import { OnnxNodeContext, sanitizeName } from "./onnx_context.ts";
 import { decodeOnnxModel } from "./onnx_decode.ts";
 import { isMappedOnnxOp, ONNX_MAPPERS } from "./onnx_ops.ts";
-import { DATA_LOCATION, type OnnxGraphProto, type OnnxModelProto, type OnnxTensorProto } from "./onnx_schema.ts";
+import {
+  DATA_LOCATION,
+  type OnnxGraphProto,
+  type OnnxModelProto,
+  type OnnxTensorProto,
+} from "./onnx_schema.ts";
 import { dtypeFromOnnx, OnnxUnsupportedError, tensorFromOnnx } from "./onnx_tensor.ts";
 
 /** The opsets this importer knows: the ops' meanings through opset 21. */
@@ -63,7 +74,10 @@ export function fromOnnxBinary(bytes: Uint8Array, options: OnnxModelOptions = {}
   return buildModel(proto, { ...options, file });
 }
 
-function buildModel(proto: OnnxModelProto, options: OnnxModelOptions & { file: string }): OnnxModel {
+function buildModel(
+  proto: OnnxModelProto,
+  options: OnnxModelOptions & { file: string },
+): OnnxModel {
   const file = options.file;
   const maxBytes = options.maxTensorBytes ?? DEFAULT_MAX_TENSOR_BYTES;
   return inFile(file, () => {
@@ -95,11 +109,15 @@ function buildModel(proto: OnnxModelProto, options: OnnxModelOptions & { file: s
         continue;
       }
       if (v.nonTensor) {
-        throw new OnnxUnsupportedError(`${file}: graph.input[${i}] '${v.name}' is a ${v.nonTensor}`);
+        throw new OnnxUnsupportedError(
+          `${file}: graph.input[${i}] '${v.name}' is a ${v.nonTensor}`,
+        );
       }
       const dtype = dtypeFromOnnx(v.elemType ?? 0, `${file}: graph.input[${i}] '${v.name}'`);
       const shape = v.shape ?? null;
-      const ph = graph.addNode(placeholderOp(), [], { dtype, shape }, { name: sanitizeName(v.name) });
+      const ph = graph.addNode(placeholderOp(), [], { dtype, shape }, {
+        name: sanitizeName(v.name),
+      });
       values.set(v.name, ph.outputs[0]);
       inputs.push({ key: v.name, name: ph.outputs[0].name, dtype, shape: shape ?? undefined });
     }
@@ -233,13 +251,17 @@ async function resolveExternalData(
       cache.set(location, bytes);
     }
     const offset = Number(entry("offset") ?? 0);
-    const length = entry("length") === undefined ? bytes.byteLength - offset : Number(entry("length"));
+    const length = entry("length") === undefined
+      ? bytes.byteLength - offset
+      : Number(entry("length"));
     if (
       !Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 ||
       offset + length > bytes.byteLength
     ) {
       throw new EdgeflowError(
-        `${file}: ${field} offset ${entry("offset")} and length ${entry("length")} fall outside '${location}' (${bytes.byteLength} bytes)`,
+        `${file}: ${field} offset ${entry("offset")} and length ${
+          entry("length")
+        } fall outside '${location}' (${bytes.byteLength} bytes)`,
       );
     }
     t.rawData = bytes.subarray(offset, offset + length);

@@ -33,7 +33,10 @@ function windowOf(c: OnnxNodeContext, x: Output, kernel: number[], oneD: boolean
   const autoPad = c.string("auto_pad", "NOTSET");
   const ceil = c.int("ceil_mode", 0) !== 0;
   const padsAttr = c.ints("pads") ?? new Array(2 * k).fill(0);
-  let pads: [number, number][] = Array.from({ length: k }, (_, i) => [padsAttr[i], padsAttr[i + k]]);
+  let pads: [number, number][] = Array.from(
+    { length: k },
+    (_, i) => [padsAttr[i], padsAttr[i + k]],
+  );
   if (oneD) pads = [[0, 0], ...pads];
   const extra = pads.map(() => 0);
   if (autoPad === "VALID") pads = pads.map(() => [0, 0]);
@@ -119,8 +122,16 @@ const conv: OnnxMapper = (c) => {
   } else {
     const outPer = m / group, parts: Output[] = [];
     for (let g = 0; g < group; g++) {
-      const xs = c.out("Slice", [x, c.ints32([0, 0, 0, g * perGroup]), c.ints32([-1, -1, -1, perGroup])]);
-      const ws = c.out("Slice", [hwio, c.ints32([0, 0, 0, g * outPer]), c.ints32([-1, -1, -1, outPer])]);
+      const xs = c.out("Slice", [
+        x,
+        c.ints32([0, 0, 0, g * perGroup]),
+        c.ints32([-1, -1, -1, perGroup]),
+      ]);
+      const ws = c.out("Slice", [
+        hwio,
+        c.ints32([0, 0, 0, g * outPer]),
+        c.ints32([-1, -1, -1, outPer]),
+      ]);
       parts.push(c.out("Conv2D", [xs, ws], attrs));
     }
     y = c.out("ConcatV2", [parts, c.scalar(3, "int32")]);
@@ -149,7 +160,9 @@ const averagePool: OnnxMapper = (c) => {
   if (win.dilations.some((d) => d !== 1)) throw c.unsupported("dilations (a dilated pool)");
   const pool = { ksize: [1, ...win.kernel, 1], strides: [1, ...win.strides, 1], padding: "VALID" };
   const includePad = c.int("count_include_pad", 0) !== 0;
-  if (win.same && !includePad) return [fromNhwc(c, c.out("AvgPool", [x], { ...pool, padding: "SAME" }), oneD)];
+  if (win.same && !includePad) {
+    return [fromNhwc(c, c.out("AvgPool", [x], { ...pool, padding: "SAME" }), oneD)];
+  }
   const pads = win.same ? windowOf(c, c.req(0), c.ints("kernel_shape") ?? [], oneD).pads : win.pads;
   const noPad = pads.every(([b, e]) => b === 0 && e === 0);
   if (noPad) return [fromNhwc(c, c.out("AvgPool", [x], pool), oneD)];
@@ -165,7 +178,10 @@ const averagePool: OnnxMapper = (c) => {
       c.out("Pad", [c.out("ZerosLike", [x]), reshape(paddings(userPads))]),
       c.scalar(1, x.dtype),
     ]);
-    mask = c.out("Pad", [ones, reshape(paddings(win.extra.map((e) => [0, e] as [number, number])))]);
+    mask = c.out("Pad", [
+      ones,
+      reshape(paddings(win.extra.map((e) => [0, e] as [number, number]))),
+    ]);
   } else mask = c.out("Pad", [c.out("OnesLike", [x]), all]);
   const count = c.out("AvgPool", [mask], pool);
   return [fromNhwc(c, c.out("RealDiv", [sum, count]), oneD)];
@@ -270,7 +286,10 @@ export const NN_MAPPERS: Record<string, OnnxMapper> = {
     const beta = c.float("beta", 0.75), bias = c.float("bias", 1);
     const before = Math.floor((size - 1) / 2), after = Math.ceil((size - 1) / 2);
     const pads = dims.map((_, i) => (i === 1 ? [before, after] : [0, 0])).flat();
-    const sq = c.out("Pad", [c.out("Square", [x]), c.out("Reshape", [c.ints32(pads), c.ints32([dims.length, 2])])]);
+    const sq = c.out("Pad", [
+      c.out("Square", [x]),
+      c.out("Reshape", [c.ints32(pads), c.ints32([dims.length, 2])]),
+    ]);
     let sum: Output | undefined;
     for (let i = 0; i < size; i++) {
       const begin = dims.map((_, j) => (j === 1 ? i : 0));

@@ -133,7 +133,9 @@ export const SHAPE_MAPPERS: Record<string, OnnxMapper> = {
     let axis = c.int("axis", 0);
     if (axis < 0) axis += rank;
     const n = c.node.output.length;
-    let sizes = c.opset >= 13 ? (c.input(1) ? c.constInts(1, "split") : undefined) : c.ints("split");
+    let sizes = c.opset >= 13
+      ? (c.input(1) ? c.constInts(1, "split") : undefined)
+      : c.ints("split");
     if (!sizes) {
       const dim = c.dims(x)[axis];
       const part = Math.ceil(dim / n);
@@ -167,11 +169,9 @@ export const SHAPE_MAPPERS: Record<string, OnnxMapper> = {
     if (axis < 0) axis += rank;
     // ONNX counts negative indices from the end; GatherV2 refuses them.
     const dim = x.shape![axis];
-    const size = dim >= 0
-      ? c.scalar(dim, idx.dtype)
-      : c.out("Cast", [
-        c.out("Slice", [c.out("Shape", [x]), c.ints32([axis]), c.ints32([1])]),
-      ], { DstT: idx.dtype });
+    const size = dim >= 0 ? c.scalar(dim, idx.dtype) : c.out("Cast", [
+      c.out("Slice", [c.out("Shape", [x]), c.ints32([axis]), c.ints32([1])]),
+    ], { DstT: idx.dtype });
     const zero = c.constant(Tensor.zeros(idx.dtype, []));
     idx = c.out("SelectV2", [c.out("Less", [idx, zero]), c.out("AddV2", [idx, size]), idx]);
     return [c.out("GatherV2", [x, idx, c.scalar(axis, "int32")])];
@@ -250,8 +250,14 @@ export const SHAPE_MAPPERS: Record<string, OnnxMapper> = {
       c.out("AddV2", [indices, d]),
       indices,
     ]);
-    const off = c.out("Reshape", [c.out("Slice", [values, c.ints32([0]), c.ints32([1])]), c.ints32([])]);
-    const on = c.out("Reshape", [c.out("Slice", [values, c.ints32([1]), c.ints32([1])]), c.ints32([])]);
+    const off = c.out("Reshape", [
+      c.out("Slice", [values, c.ints32([0]), c.ints32([1])]),
+      c.ints32([]),
+    ]);
+    const on = c.out("Reshape", [
+      c.out("Slice", [values, c.ints32([1]), c.ints32([1])]),
+      c.ints32([]),
+    ]);
     return [c.out("OneHot", [indices, depth, on, off], { axis })];
   },
   Dropout: (c) => {

@@ -90,11 +90,7 @@ export function tensorFromOnnx(t: OnnxTensorProto, file: string, maxBytes: numbe
     const buf = t.rawData.slice().buffer;
     return new Tensor(dtype, shape, viewOf(dtype, buf, count));
   }
-  const field = dtype === "float32"
-    ? t.floatData
-    : dtype === "int64"
-    ? t.int64Data
-    : t.int32Data;
+  const field = dtype === "float32" ? t.floatData : dtype === "int64" ? t.int64Data : t.int32Data;
   const name = dtype === "float32" ? "float_data" : dtype === "int64" ? "int64_data" : "int32_data";
   if (field.length !== count) {
     throw new EdgeflowError(

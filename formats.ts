@@ -15,3 +15,4 @@ export {
   type OnnxModel,
   type OnnxModelOptions,
 } from "./core/formats/onnx/onnx_model.ts";
+export { EXPORT_OPSET, type OnnxExportOptions, toOnnx } from "./core/formats/onnx/onnx_export.ts";

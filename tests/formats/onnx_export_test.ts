@@ -84,13 +84,15 @@ function elementwise(): Case {
     const m = ef.mean(ef.square(a), [0], { name: "m" });
     const mx = ef.max(ef.maximum(a, ef.mul(b, 0.5)), [2], { name: "mx" });
     ef.sqrt(ef.div(e, s), { name: "q" });
+    const scale = ef.rsqrt(ef.add(ef.mean(mx, [0, 1]), 5));
+    ef.tanh(ef.squaredDifference(ef.sigmoid(ef.neg(ef.abs(m))), scale), { name: "t" });
     return {
       graph: g,
       feeds: {
         a: new ef.Tensor("float32", [2, 3, 4], values(24, 7)),
         b: new ef.Tensor("float32", [4], values(4, 8)),
       },
-      outputs: ["s", "m", "mx", "q"],
+      outputs: ["s", "m", "mx", "q", "t"],
     };
   });
 }

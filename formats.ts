@@ -16,3 +16,8 @@ export {
   type OnnxModelOptions,
 } from "./core/formats/onnx/onnx_model.ts";
 export { EXPORT_OPSET, type OnnxExportOptions, toOnnx } from "./core/formats/onnx/onnx_export.ts";
+export {
+  type GraphModelExportOptions,
+  saveGraphModel,
+  toGraphModel,
+} from "./core/formats/tfjs/export.ts";

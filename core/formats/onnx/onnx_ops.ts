@@ -3,12 +3,21 @@
  */
 import type { OnnxMapper } from "./onnx_context.ts";
 import { MATH_MAPPERS } from "./onnx_ops_math.ts";
+import { LOSS_MAPPERS } from "./onnx_ops_loss.ts";
+import { MATRIX_MAPPERS } from "./onnx_ops_matrix.ts";
 import { NN_MAPPERS } from "./onnx_ops_nn.ts";
 import { REDUCE_MAPPERS } from "./onnx_ops_reduce.ts";
 import { SHAPE_MAPPERS } from "./onnx_ops_shape.ts";
 
 export const ONNX_MAPPERS: ReadonlyMap<string, OnnxMapper> = new Map(
-  Object.entries({ ...MATH_MAPPERS, ...REDUCE_MAPPERS, ...SHAPE_MAPPERS, ...NN_MAPPERS }),
+  Object.entries({
+    ...MATH_MAPPERS,
+    ...REDUCE_MAPPERS,
+    ...SHAPE_MAPPERS,
+    ...NN_MAPPERS,
+    ...LOSS_MAPPERS,
+    ...MATRIX_MAPPERS,
+  }),
 );
 
 /** Whether a node's (domain, op_type) is one Edgeflow maps. */

@@ -141,6 +141,67 @@ const conv: OnnxMapper = (c) => {
   return [fromNhwc(c, y, oneD)];
 };
 
+/**
+ * ConvTranspose as TensorFlow's Conv2DBackpropInput: the gradient of a convolution with the same
+ * strides, dilations and pads, at the size ONNX's output has. output_padding (or an output_shape
+ * past the padded size) adds end rows the forward convolution's floor division leaves out.
+ */
+const convTranspose: OnnxMapper = (c) => {
+  if (c.int("group", 1) !== 1) throw c.unsupported("group > 1 (a grouped transposed convolution)");
+  const w = c.req(1);
+  const { x, oneD } = toNhwc(c, c.req(0));
+  const xDims = c.dims(c.req(0)), wDims = c.dims(w);
+  const spatial = oneD ? [1, xDims[2]] : xDims.slice(2);
+  const lift = (v: number[] | undefined, d: number) => {
+    const a = v ?? new Array(spatial.length - (oneD ? 1 : 0)).fill(d);
+    return oneD ? [d, ...a] : a;
+  };
+  const kernel = lift(c.ints("kernel_shape") ?? wDims.slice(2), 1);
+  const strides = lift(c.ints("strides"), 1), dilations = lift(c.ints("dilations"), 1);
+  const outPad = lift(c.ints("output_padding"), 0);
+  const outShape = c.ints("output_shape");
+  const autoPad = c.string("auto_pad", "NOTSET");
+  const k = spatial.length - (oneD ? 1 : 0);
+  const padsAttr = c.ints("pads") ?? new Array(2 * k).fill(0);
+  let pads: [number, number][] = Array.from(
+    { length: k },
+    (_, i) => [padsAttr[i], padsAttr[i + k]],
+  );
+  if (oneD) pads = [[0, 0], ...pads];
+  const out = spatial.map((n, i) => {
+    const dk = (kernel[i] - 1) * dilations[i] + 1;
+    const full = strides[i] * (n - 1) + outPad[i] + dk;
+    const target = outShape
+      ? (oneD ? [1, ...outShape] : outShape)[i]
+      : autoPad.startsWith("SAME")
+      ? n * strides[i]
+      : full - pads[i][0] - pads[i][1];
+    if (outShape || autoPad.startsWith("SAME")) {
+      // ONNX's rule: SAME_UPPER puts the smaller half first; otherwise the larger half.
+      const total = Math.max(0, full - target), half = Math.floor(total / 2);
+      pads[i] = autoPad === "SAME_UPPER" ? [half, total - half] : [total - half, half];
+    }
+    return target;
+  });
+  const m = wDims[1];
+  const w4 = oneD ? c.out("ExpandDims", [w, c.scalar(2, "int32")]) : w;
+  // [C_in, C_out, kh, kw] → [kh, kw, C_out, C_in], TensorFlow's filter of the forward conv.
+  const filter = c.out("Transpose", [w4, c.ints32([2, 3, 1, 0])]);
+  const sizes = c.out("ConcatV2", [[
+    c.out("Slice", [c.out("Shape", [x]), c.ints32([0]), c.ints32([1])]),
+    c.ints32([out[0], out[1], m]),
+  ], c.scalar(0, "int32")]);
+  let y = c.out("Conv2DBackpropInput", [sizes, filter, x], {
+    strides: [1, ...strides, 1],
+    dilations: [1, ...dilations, 1],
+    padding: "EXPLICIT",
+    explicit_paddings: [0, 0, ...pads.flat(), 0, 0],
+  });
+  const b = c.input(2);
+  if (b) y = c.out("BiasAdd", [y, b]);
+  return [fromNhwc(c, y, oneD)];
+};
+
 const maxPool: OnnxMapper = (c) => {
   if (c.wants(1)) throw c.unsupported("the Indices output (Edgeflow's MaxPool has no argmax)");
   const { x, oneD } = toNhwc(c, c.req(0));
@@ -230,6 +291,7 @@ function overAxis(op: (c: OnnxNodeContext, x: Output) => Output): OnnxMapper {
 
 export const NN_MAPPERS: Record<string, OnnxMapper> = {
   Conv: conv,
+  ConvTranspose: convTranspose,
   MaxPool: maxPool,
   AveragePool: averagePool,
   GlobalAveragePool: (c) => [

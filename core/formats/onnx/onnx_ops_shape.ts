@@ -200,9 +200,7 @@ export const SHAPE_MAPPERS: Record<string, OnnxMapper> = {
   Pad: (c) => {
     const x = c.req(0), rank = c.rank(x);
     const mode = c.string("mode", "constant");
-    if (mode !== "constant") {
-      throw c.unsupported(`mode '${mode}' (Edgeflow's Pad pads with a constant only)`);
-    }
+    if (mode !== "constant") return [gatherPad(c, x, mode)];
     let pads: Output;
     let value: Output | undefined;
     if (c.opset < 11) {
@@ -293,6 +291,38 @@ export const SHAPE_MAPPERS: Record<string, OnnxMapper> = {
     return [c.out("Reshape", [t, c.ints32([n, ch * b * b, h / b, w / b])])];
   },
 };
+
+/**
+ * Pad's reflect, edge and wrap modes: along each padded axis, a GatherV2 of source indices
+ * computed here (the pads must be constants and the padded dims known).
+ */
+function gatherPad(c: OnnxNodeContext, x: Output, mode: string): Output {
+  const rank = c.rank(x);
+  const pads = c.opset < 11 ? c.ints("pads") ?? [] : c.constInts(1, "pads");
+  if (c.opset >= 11 && c.input(3)) throw c.unsupported("an axes input (opset 18's partial pads)");
+  let y = x;
+  for (let a = 0; a < rank; a++) {
+    const b = pads[a], e = pads[a + rank];
+    if (b === 0 && e === 0) continue;
+    const n = x.shape?.[a] ?? -1;
+    if (n < 0) {
+      throw c.unsupported(`mode '${mode}' needs dim ${a}, which is not known at load time`);
+    }
+    const source = (i: number): number => {
+      if (mode === "edge") return Math.min(n - 1, Math.max(0, i));
+      if (mode === "wrap") return ((i % n) + n) % n;
+      if (mode !== "reflect") {
+        throw c.error(`mode '${mode}' is none of constant, reflect, edge, wrap`);
+      }
+      if (n === 1) return 0;
+      const period = 2 * (n - 1), m = ((i % period) + period) % period;
+      return m < n ? m : period - m;
+    };
+    const idx = Array.from({ length: Math.max(0, n + b + e) }, (_, j) => source(j - b));
+    y = c.out("GatherV2", [y, c.ints32(idx), c.scalar(a, "int32")]);
+  }
+  return y === x ? c.out("Identity", [x]) : y;
+}
 
 function intOrFloat(t: Tensor): number {
   return numbers(t)[0];

@@ -3,10 +3,12 @@
  */
 import type { OnnxMapper } from "./onnx_context.ts";
 import { MATH_MAPPERS } from "./onnx_ops_math.ts";
+import { GATHER_MAPPERS } from "./onnx_ops_gather.ts";
 import { LOSS_MAPPERS } from "./onnx_ops_loss.ts";
 import { MATRIX_MAPPERS } from "./onnx_ops_matrix.ts";
 import { NN_MAPPERS } from "./onnx_ops_nn.ts";
 import { REDUCE_MAPPERS } from "./onnx_ops_reduce.ts";
+import { RESIZE_MAPPERS } from "./onnx_ops_resize.ts";
 import { SHAPE_MAPPERS } from "./onnx_ops_shape.ts";
 
 export const ONNX_MAPPERS: ReadonlyMap<string, OnnxMapper> = new Map(
@@ -17,6 +19,8 @@ export const ONNX_MAPPERS: ReadonlyMap<string, OnnxMapper> = new Map(
     ...NN_MAPPERS,
     ...LOSS_MAPPERS,
     ...MATRIX_MAPPERS,
+    ...RESIZE_MAPPERS,
+    ...GATHER_MAPPERS,
   }),
 );
 

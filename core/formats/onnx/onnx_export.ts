@@ -6,7 +6,16 @@
  */
 import { EdgeflowError } from "../../errors.ts";
 import { constantValue, type Graph, type Node, type Output } from "../../graph.ts";
-import { intList, Tensor } from "../../tensor.ts";
+import { intList, type Tensor } from "../../tensor.ts";
+import {
+  convNchw,
+  Exporter,
+  type ExportFn,
+  same,
+  valueName,
+  windowAttrs,
+} from "./onnx_export_context.ts";
+import { FUSED_EXPORTERS } from "./onnx_export_fused.ts";
 import {
   encodeOnnxModel,
   type OnnxAttrValue,
@@ -67,11 +76,6 @@ export function toOnnx(graph: Graph, options: OnnxExportOptions = {}): Uint8Arra
   });
 }
 
-/** The ONNX value name of an Edgeflow output: TensorFlow's tensor name, "node" for index 0. */
-export function valueName(o: Output): string {
-  return o.index === 0 ? o.node.name : `${o.node.name}:${o.index}`;
-}
-
 function valueInfo(o: Output): OnnxValueOut {
   dtypeToOnnx(o.dtype);
   return { name: valueName(o), dtype: o.dtype, shape: o.shape };
@@ -97,103 +101,7 @@ function needed(outputs: readonly Output[]): Node[] {
   return order;
 }
 
-class Exporter {
-  nodes: OnnxNodeOut[] = [];
-  initializers: { name: string; value: Tensor }[] = [];
-  inputs: OnnxValueOut[] = [];
-  node!: Node;
-  private count = 0;
-
-  initializer(name: string, value: Tensor): string {
-    this.initializers.push({ name, value });
-    return name;
-  }
-  /** A new int64 initializer. */
-  int64(values: readonly number[], shape = [values.length]): string {
-    return this.initializer(
-      `${this.node.name}/const_${this.count++}`,
-      new Tensor("int64", shape, BigInt64Array.from(values, (v) => BigInt(v))),
-    );
-  }
-  scalar(v: number, like: Output): string {
-    return this.initializer(
-      `${this.node.name}/const_${this.count++}`,
-      Tensor.fromNumbers(like.dtype, [], [v]),
-    );
-  }
-  /** Adds an ONNX node; `out` defaults to the Edgeflow node's output i. */
-  add(
-    op: string,
-    inputs: readonly string[],
-    attrs: Record<string, OnnxAttrValue> = {},
-    out?: string,
-  ): string {
-    const name = out ?? `${this.node.name}/${op}_${this.count++}`;
-    this.nodes.push({ op, name, inputs, outputs: [name], attrs });
-    return name;
-  }
-  in(i: number): string {
-    return valueName(this.node.inputs[i]);
-  }
-  out(i = 0): string {
-    return valueName(this.node.outputs[i]);
-  }
-  constInts(i: number, what: string): number[] {
-    const v = constantValue(this.node.inputs[i]);
-    if (!v) {
-      throw new EdgeflowError(`ONNX export needs ${what} as a constant`, {
-        node: this.node.name,
-        op: this.node.op.name,
-      });
-    }
-    return intList(v);
-  }
-  attr<T>(name: string): T {
-    return (this.node.attrs as Record<string, unknown>)[name] as T;
-  }
-}
-
-type ExportFn = (ex: Exporter, n: Node) => void;
-
-const same = (op: string): ExportFn => (ex, n) =>
-  void ex.add(op, n.inputs.map((_, i) => ex.in(i)), {}, ex.out());
-
-/** An NHWC window op as Transpose → NCHW op → Transpose. */
-function windowAttrs(ex: Exporter): Record<string, OnnxAttrValue> {
-  const strides = ex.attr<number[]>("strides");
-  const padding = ex.attr<string>("padding");
-  const attrs: Record<string, OnnxAttrValue> = { strides: [strides[1], strides[2]] };
-  if (padding === "SAME") attrs.auto_pad = "SAME_UPPER";
-  else if (padding === "EXPLICIT") {
-    const p = ex.attr<number[]>("explicit_paddings");
-    attrs.pads = [p[2], p[4], p[3], p[5]];
-  }
-  return attrs;
-}
-
-const conv = (depthwise: boolean): ExportFn => (ex, n) => {
-  const x = ex.add("Transpose", [ex.in(0)], { perm: [0, 3, 1, 2] });
-  let filter = ex.in(1);
-  const f = n.inputs[1].shape;
-  if (f === null || f.some((d) => d < 0)) {
-    throw new EdgeflowError("ONNX export needs the filter's shape", {
-      node: n.name,
-      op: n.op.name,
-    });
-  }
-  const attrs = windowAttrs(ex);
-  const d = ex.attr<number[]>("dilations");
-  attrs.dilations = [d[1], d[2]];
-  attrs.kernel_shape = [f[0], f[1]];
-  if (depthwise) {
-    // [kh, kw, C, mult] → [kh, kw, 1, C·mult]: output channel c·mult + k, as ONNX's groups.
-    filter = ex.add("Reshape", [filter, ex.int64([f[0], f[1], 1, f[2] * f[3]])]);
-    attrs.group = f[2];
-  }
-  const oihw = ex.add("Transpose", [filter], { perm: [3, 2, 0, 1] });
-  const y = ex.add("Conv", [x, oihw], attrs);
-  ex.add("Transpose", [y], { perm: [0, 2, 3, 1] }, ex.out());
-};
+const conv = (depthwise: boolean): ExportFn => (ex, n) => void convNchw(ex, n, depthwise, ex.out());
 
 const pool = (op: string): ExportFn => (ex) => {
   const x = ex.add("Transpose", [ex.in(0)], { perm: [0, 3, 1, 2] });
@@ -221,7 +129,10 @@ function int64Input(ex: Exporter, i: number): string {
   return ex.add("Cast", [ex.in(i)], { to: dtypeToOnnx("int64") });
 }
 
+export { valueName };
+
 const EXPORTERS: Record<string, ExportFn> = {
+  ...FUSED_EXPORTERS,
   Identity: same("Identity"),
   Relu: same("Relu"),
   Sigmoid: same("Sigmoid"),

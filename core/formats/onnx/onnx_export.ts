@@ -233,6 +233,49 @@ const EXPORTERS: Record<string, ExportFn> = {
     const begins = p.filter((_, i) => i % 2 === 0), ends = p.filter((_, i) => i % 2 === 1);
     ex.add("Pad", [ex.in(0), ex.int64([...begins, ...ends])], {}, ex.out());
   },
+  Pack: (ex, n) => {
+    const axis = ex.attr<number>("axis");
+    const a = ex.int64([axis]);
+    const parts = n.inputs.map((_, i) => ex.add("Unsqueeze", [ex.in(i), a]));
+    ex.add("Concat", parts, { axis }, ex.out());
+  },
+  Unpack: (ex, n) => {
+    const axis = ex.attr<number>("axis");
+    const names = n.outputs.map((_, i) => `${n.name}/split_${i}`);
+    ex.nodes.push({
+      op: "Split",
+      name: `${n.name}/Split`,
+      inputs: [ex.in(0)],
+      outputs: names,
+      attrs: { axis },
+    });
+    const a = ex.int64([axis]);
+    names.forEach((part, i) => ex.add("Squeeze", [part, a], {}, ex.out(i)));
+  },
+  FloorDiv: (ex, n) => {
+    const q = ex.add("Div", [ex.in(0), ex.in(1)]);
+    const x = n.inputs[0];
+    if (x.dtype === "float32" || x.dtype === "float16" || x.dtype === "bfloat16") {
+      return void ex.add("Floor", [q], {}, ex.out());
+    }
+    // ONNX's integer Div truncates: step down where a remainder's sign differs from y's.
+    const r = ex.add("Sub", [ex.in(0), ex.add("Mul", [q, ex.in(1)])]);
+    const zero = ex.scalar(0, x);
+    const down = ex.add("And", [
+      ex.add("Not", [ex.add("Equal", [r, zero])]),
+      ex.add("Xor", [ex.add("Less", [r, zero]), ex.add("Less", [ex.in(1), zero])]),
+    ]);
+    ex.add("Sub", [q, ex.add("Cast", [down], { to: dtypeToOnnx(x.dtype) })], {}, ex.out());
+  },
+  FloorMod: (ex, n) => {
+    const x = n.inputs[0];
+    if (x.dtype === "float32" || x.dtype === "float16" || x.dtype === "bfloat16") {
+      // x − floor(x / y) · y
+      const f = ex.add("Floor", [ex.add("Div", [ex.in(0), ex.in(1)])]);
+      return void ex.add("Sub", [ex.in(0), ex.add("Mul", [f, ex.in(1)])], {}, ex.out());
+    }
+    ex.add("Mod", [ex.in(0), ex.in(1)], { fmod: 0 }, ex.out());
+  },
   GatherV2: (ex) => {
     const axis = ex.constInts(2, "the axis")[0];
     ex.add("Gather", [ex.in(0), ex.in(1)], { axis }, ex.out());

@@ -16,12 +16,7 @@ import {
   windowAttrs,
 } from "./onnx_export_context.ts";
 import { FUSED_EXPORTERS } from "./onnx_export_fused.ts";
-import {
-  encodeOnnxModel,
-  type OnnxAttrValue,
-  type OnnxNodeOut,
-  type OnnxValueOut,
-} from "./onnx_encode.ts";
+import { encodeOnnxModel, type OnnxValueOut } from "./onnx_encode.ts";
 import { dtypeToOnnx } from "./onnx_tensor.ts";
 
 export const EXPORT_OPSET = 17;

@@ -20,6 +20,8 @@ import { encodeOnnxModel, type OnnxValueOut } from "./onnx_encode.ts";
 import { dtypeToOnnx } from "./onnx_tensor.ts";
 
 export const EXPORT_OPSET = 17;
+/** Past any dim ("to the end" for ONNX's Slice), and exact as a JavaScript number. */
+const INT64_MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
 export interface OnnxExportOptions {
   /** The tensors to output ("node:0" or "node"); default: every output no node reads. */
@@ -270,6 +272,60 @@ const EXPORTERS: Record<string, ExportFn> = {
       return void ex.add("Sub", [ex.in(0), ex.add("Mul", [f, ex.in(1)])], {}, ex.out());
     }
     ex.add("Mod", [ex.in(0), ex.in(1)], { fmod: 0 }, ex.out());
+  },
+  Tile: (ex) => void ex.add("Tile", [ex.in(0), int64Input(ex, 1)], {}, ex.out()),
+  Range: same("Range"),
+  Fill: (ex) => void ex.add("Expand", [ex.in(1), int64Input(ex, 0)], {}, ex.out()),
+  ZerosLike: (ex, n) =>
+    void ex.add("Expand", [ex.scalar(0, n.inputs[0]), ex.add("Shape", [ex.in(0)])], {}, ex.out()),
+  OnesLike: (ex, n) =>
+    void ex.add("Expand", [ex.scalar(1, n.inputs[0]), ex.add("Shape", [ex.in(0)])], {}, ex.out()),
+  Slice: (ex) => {
+    // TensorFlow's size −1 runs to the end: ONNX's end is then past any dim.
+    const b = constantValue(ex.node.inputs[1]), z = constantValue(ex.node.inputs[2]);
+    if (b && z) {
+      const bs = intList(b),
+        ends = intList(z).map((v, i) => (v === -1 ? INT64_MAX_SAFE : bs[i] + v));
+      return void ex.add("Slice", [ex.in(0), ex.int64(bs), ex.int64(ends)], {}, ex.out());
+    }
+    const begin = int64Input(ex, 1), size = int64Input(ex, 2);
+    const end = ex.add("Where", [
+      ex.add("Equal", [size, ex.int64([-1], [])]),
+      ex.int64([INT64_MAX_SAFE], []),
+      ex.add("Add", [begin, size]),
+    ]);
+    ex.add("Slice", [ex.in(0), begin, end], {}, ex.out());
+  },
+  StridedSlice: (ex, n) => {
+    const begin = ex.constInts(1, "begin"), end = ex.constInts(2, "end");
+    const strides = ex.constInts(3, "strides");
+    const bits = (name: string) => ex.attr<number>(name);
+    if (bits("ellipsis_mask") || bits("new_axis_mask")) {
+      throw new EdgeflowError("ONNX export takes StridedSlice without ellipsis or new axes", {
+        node: n.name,
+        op: n.op.name,
+      });
+    }
+    const starts: number[] = [], ends: number[] = [], shrink: number[] = [];
+    begin.forEach((b, i) => {
+      const bit = 1 << i, up = strides[i] > 0;
+      if (bits("shrink_axis_mask") & bit) {
+        starts.push(b);
+        ends.push(b === -1 ? INT64_MAX_SAFE : b + 1);
+        shrink.push(i);
+        return;
+      }
+      starts.push(bits("begin_mask") & bit ? (up ? 0 : INT64_MAX_SAFE) : b);
+      ends.push(bits("end_mask") & bit ? (up ? INT64_MAX_SAFE : -INT64_MAX_SAFE) : end[i]);
+    });
+    const axes = begin.map((_, i) => i);
+    const sliced = ex.add(
+      "Slice",
+      [ex.in(0), ex.int64(starts), ex.int64(ends), ex.int64(axes), ex.int64(strides)],
+      {},
+      shrink.length ? undefined : ex.out(),
+    );
+    if (shrink.length) ex.add("Squeeze", [sliced, ex.int64(shrink)], {}, ex.out());
   },
   GatherV2: (ex) => {
     const axis = ex.constInts(2, "the axis")[0];

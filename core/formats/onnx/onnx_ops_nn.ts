@@ -94,12 +94,14 @@ function fromNhwc(c: OnnxNodeContext, y: Output, oneD: boolean): Output {
   return oneD ? c.out("Squeeze", [t], { squeeze_dims: [2] }) : t;
 }
 
-const conv: OnnxMapper = (c) => {
-  const w = c.req(1);
-  const { x, oneD } = toNhwc(c, c.req(0));
+const conv: OnnxMapper = (c) => [convOf(c, c.req(0), c.req(1), c.input(2))];
+
+/** The node's convolution (its attributes) of `input` [N, C, ...] by `w`, plus bias `b`. */
+export function convOf(c: OnnxNodeContext, input: Output, w: Output, b?: Output): Output {
+  const { x, oneD } = toNhwc(c, input);
   const wDims = c.dims(w);
   const kernel = c.ints("kernel_shape") ?? wDims.slice(2);
-  const win = windowOf(c, c.req(0), kernel, oneD);
+  const win = windowOf(c, input, kernel, oneD);
   const group = c.int("group", 1);
   const w4 = oneD ? c.out("ExpandDims", [w, c.scalar(2, "int32")]) : w;
   // [M, C/group, kh, kw] → [kh, kw, C/group, M]
@@ -136,10 +138,9 @@ const conv: OnnxMapper = (c) => {
     }
     y = c.out("ConcatV2", [parts, c.scalar(3, "int32")]);
   }
-  const b = c.input(2);
   if (b) y = c.out("BiasAdd", [y, b]);
-  return [fromNhwc(c, y, oneD)];
-};
+  return fromNhwc(c, y, oneD);
+}
 
 /**
  * ConvTranspose as TensorFlow's Conv2DBackpropInput: the gradient of a convolution with the same

@@ -124,3 +124,35 @@ Deno.test("external data: read beside the model, refused outside it or past the 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("shape arguments computed from Shape fold at load time (Resize's sizes)", async () => {
+  const bytes = encodeOnnxModel({
+    name: "t",
+    opset: 17,
+    nodes: [
+      { op: "Shape", name: "s", inputs: ["x"], outputs: ["s"] },
+      { op: "Mul", name: "twice", inputs: ["s", "k"], outputs: ["sizes"] },
+      {
+        op: "Resize",
+        name: "up",
+        inputs: ["x", "", "", "sizes"],
+        outputs: ["y"],
+        attrs: {
+          mode: "nearest",
+          coordinate_transformation_mode: "asymmetric",
+          nearest_mode: "floor",
+        },
+      },
+    ],
+    initializers: [{
+      name: "k",
+      value: new ef.Tensor("int64", [4], BigInt64Array.of(1n, 1n, 2n, 2n)),
+    }],
+    inputs: [{ name: "x", dtype: "float32", shape: [1, 1, 2, 2] }],
+    outputs: [{ name: "y", dtype: "float32", shape: [1, 1, 4, 4] }],
+  });
+  const m = await loadOnnxModel(bytes);
+  await using s = new ef.Session(m.graph);
+  const y = await s.run(m.outputs[0].name, { [m.inputs[0].name]: [[[[1, 2], [3, 4]]]] });
+  assert.deepEqual(y.toArray(), [[[[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]]]]);
+});

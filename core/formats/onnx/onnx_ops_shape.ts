@@ -4,9 +4,9 @@
  * those it takes as tensors (Reshape's shape, Pad's pads, Tile's repeats) may be computed.
  */
 import type { DType } from "../../dtype.ts";
-import { constantValue, type Output } from "../../graph.ts";
+import type { Output } from "../../graph.ts";
 import { intList, numbers, Tensor } from "../../tensor.ts";
-import type { OnnxMapper, OnnxNodeContext } from "./onnx_context.ts";
+import { loadTimeValue, type OnnxMapper, type OnnxNodeContext } from "./onnx_context.ts";
 import { dtypeFromOnnx } from "./onnx_tensor.ts";
 
 const INT32_MAX = 2 ** 31 - 1;
@@ -47,7 +47,7 @@ function unsqueezeAxes(c: OnnxNodeContext): number[] {
 /** Reshape's target with ONNX's 0 (copy the input's dim) resolved, unless allowzero. */
 function reshapeTarget(c: OnnxNodeContext, x: Output, shape: Output): Output {
   if (c.int("allowzero", 0) !== 0) return shape;
-  const known = constantValue(shape);
+  const known = loadTimeValue(shape);
   if (known) {
     const dims = intList(known);
     if (!dims.includes(0)) return shape;

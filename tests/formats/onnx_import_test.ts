@@ -156,3 +156,104 @@ Deno.test("shape arguments computed from Shape fold at load time (Resize's sizes
   const y = await s.run(m.outputs[0].name, { [m.inputs[0].name]: [[[[1, 2], [3, 4]]]] });
   assert.deepEqual(y.toArray(), [[[[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]]]]);
 });
+
+/** Deterministic values in [-1, 1). */
+function values(n: number, seed: number): Float32Array {
+  let s = seed * 2654435761 >>> 0;
+  return Float32Array.from({ length: n }, () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  });
+}
+
+Deno.test("an NCHW conv net gives onnxruntime's outputs with one Transpose in and one out", async () => {
+  const t = (shape: number[], seed: number) =>
+    new ef.Tensor("float32", shape, values(shape.reduce((a, b) => a * b, 1), seed));
+  const bytes = encodeOnnxModel({
+    name: "net",
+    opset: 17,
+    nodes: [
+      {
+        op: "Conv",
+        name: "c1",
+        inputs: ["x", "w1", "b1"],
+        outputs: ["a"],
+        attrs: { pads: [1, 1, 1, 1] },
+      },
+      { op: "Relu", name: "r1", inputs: ["a"], outputs: ["ra"] },
+      {
+        op: "Conv",
+        name: "c2",
+        inputs: ["ra", "w2"],
+        outputs: ["b"],
+        attrs: { auto_pad: "SAME_UPPER" },
+      },
+      { op: "Add", name: "res", inputs: ["b", "ra"], outputs: ["s"] },
+      {
+        op: "BatchNormalization",
+        name: "bn",
+        inputs: ["s", "g", "be", "mu", "var"],
+        outputs: ["n"],
+      },
+      { op: "Clip", name: "r6", inputs: ["n", "lo", "hi"], outputs: ["r"] },
+      {
+        op: "MaxPool",
+        name: "mp",
+        inputs: ["r"],
+        outputs: ["p"],
+        attrs: { kernel_shape: [2, 2], strides: [2, 2] },
+      },
+      { op: "GlobalAveragePool", name: "gap", inputs: ["p"], outputs: ["q"] },
+      { op: "Flatten", name: "fl", inputs: ["q"], outputs: ["f"] },
+      { op: "Gemm", name: "fc", inputs: ["f", "wf", "bf"], outputs: ["y"], attrs: { transB: 1 } },
+    ],
+    initializers: [
+      { name: "w1", value: t([4, 3, 3, 3], 1) },
+      { name: "b1", value: t([4], 2) },
+      { name: "w2", value: t([4, 4, 3, 3], 3) },
+      { name: "g", value: t([4], 4) },
+      { name: "be", value: t([4], 5) },
+      { name: "mu", value: t([4], 6) },
+      { name: "var", value: new ef.Tensor("float32", [4], Float32Array.of(0.5, 1, 1.5, 2)) },
+      { name: "lo", value: new ef.Tensor("float32", [], Float32Array.of(0)) },
+      { name: "hi", value: new ef.Tensor("float32", [], Float32Array.of(6)) },
+      { name: "wf", value: t([5, 4], 7) },
+      { name: "bf", value: t([5], 8) },
+    ],
+    inputs: [{ name: "x", dtype: "float32", shape: [2, 3, 8, 8] }],
+    outputs: [{ name: "y", dtype: "float32", shape: [2, 5] }],
+  });
+  const x = t([2, 3, 8, 8], 9);
+  const m = await loadOnnxModel(bytes);
+  await using s = new ef.Session(m.graph);
+  const ours = await s.run(m.outputs[0].name, { [m.inputs[0].name]: x });
+
+  // Transposes of activations the output needs (weights' are Consts the session folds).
+  const needed = new Set<ef.Node>();
+  const visit = (n: ef.Node) => {
+    if (needed.has(n)) return;
+    needed.add(n);
+    n.inputs.forEach((i) => visit(i.node));
+  };
+  visit(m.graph.tensor(m.outputs[0].name).node);
+  const transposes = [...needed].filter((n) =>
+    n.op.name === "Transpose" && n.inputs[0].node.op.name !== "Const"
+  );
+  assert.equal(transposes.length, 2, transposes.map((n) => n.name).join(", "));
+
+  const ort = await import("npm:onnxruntime-web@1");
+  ort.env.wasm.numThreads = 1;
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+  try {
+    const got = await session.run({
+      x: new ort.Tensor("float32", x.data as Float32Array, [2, 3, 8, 8]),
+    });
+    const theirs = got.y.data as Float32Array, mine = ours.data as Float32Array;
+    assert.equal(mine.length, theirs.length);
+    mine.forEach((v, i) =>
+      assert.ok(Math.abs(v - theirs[i]) <= 1e-5, `[${i}]: ${v} vs ${theirs[i]}`)
+    );
+  } finally {
+    await session.release();
+  }
+});

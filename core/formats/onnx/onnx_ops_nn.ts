@@ -4,6 +4,7 @@
  */
 import type { Output } from "../../graph.ts";
 import type { OnnxMapper, OnnxNodeContext } from "./onnx_context.ts";
+import { nhwcTwin, toNchwWithTwin } from "./onnx_layout.ts";
 
 const TO_NHWC = [0, 2, 3, 1];
 const TO_NCHW = [0, 3, 1, 2];
@@ -85,13 +86,16 @@ function toNhwc(c: OnnxNodeContext, x: Output): { x: Output; oneD: boolean } {
     throw c.unsupported(`a ${rank - 2}-D window (Edgeflow's convolutions and pools are 2-D)`);
   }
   const oneD = rank === 3;
+  const twin = oneD ? undefined : nhwcTwin(x);
+  if (twin) return { x: twin, oneD };
   const x4 = oneD ? c.out("ExpandDims", [x, c.scalar(2, "int32")]) : x;
   return { x: c.out("Transpose", [x4, c.ints32(TO_NHWC)]), oneD };
 }
 
 function fromNhwc(c: OnnxNodeContext, y: Output, oneD: boolean): Output {
+  if (!oneD) return toNchwWithTwin(c, y);
   const t = c.out("Transpose", [y, c.ints32(TO_NCHW)]);
-  return oneD ? c.out("Squeeze", [t], { squeeze_dims: [2] }) : t;
+  return c.out("Squeeze", [t], { squeeze_dims: [2] });
 }
 
 const conv: OnnxMapper = (c) => [convOf(c, c.req(0), c.req(1), c.input(2))];
@@ -290,27 +294,33 @@ function overAxis(op: (c: OnnxNodeContext, x: Output) => Output): OnnxMapper {
   };
 }
 
+/** Mean or Max over the spatial dims, kept; on an NHWC twin, over its dims 1 and 2. */
+function globalPool(c: OnnxNodeContext, op: string): Output {
+  const x = c.req(0), twin = nhwcTwin(x);
+  if (twin) return toNchwWithTwin(c, c.out(op, [twin, c.ints32([1, 2])], { keep_dims: true }));
+  return c.out(op, [x, c.ints32(spatialAxes(c, x))], { keep_dims: true });
+}
+
 export const NN_MAPPERS: Record<string, OnnxMapper> = {
   Conv: conv,
   ConvTranspose: convTranspose,
   MaxPool: maxPool,
   AveragePool: averagePool,
-  GlobalAveragePool: (c) => [
-    c.out("Mean", [c.req(0), c.ints32(spatialAxes(c, c.req(0)))], { keep_dims: true }),
-  ],
-  GlobalMaxPool: (c) => [
-    c.out("Max", [c.req(0), c.ints32(spatialAxes(c, c.req(0)))], { keep_dims: true }),
-  ],
+  GlobalAveragePool: (c) => [globalPool(c, "Mean")],
+  GlobalMaxPool: (c) => [globalPool(c, "Max")],
   BatchNormalization: (c) => {
     if (c.int("training_mode", 0) !== 0 || c.wants(1) || c.wants(2)) {
       throw c.unsupported("training mode (running statistics as outputs)");
     }
-    const x = c.req(0), rank = c.rank(x);
+    const nchw = c.req(0), twin = nhwcTwin(nchw);
+    // On an NHWC twin the [C] parameters broadcast along the last axis as they are.
+    const x = twin ?? nchw, rank = twin ? 1 : c.rank(x);
     const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) => perChannel(c, c.req(i), rank));
     const eps = c.float("epsilon", 1e-5);
     const inv = c.out("Rsqrt", [c.out("AddV2", [variance, c.scalar(eps, x.dtype)])]);
     const y = c.out("Mul", [c.out("Sub", [x, mean]), c.out("Mul", [inv, scale])]);
-    return [c.out("AddV2", [y, bias])];
+    const out = c.out("AddV2", [y, bias]);
+    return [twin ? toNchwWithTwin(c, out) : out];
   },
   InstanceNormalization: (c) => {
     const x = c.req(0), rank = c.rank(x);

@@ -257,3 +257,82 @@ Deno.test("an NCHW conv net gives onnxruntime's outputs with one Transpose in an
     await session.release();
   }
 });
+
+Deno.test("sizes a model's numbers ask for at load time are bounded before anything is made", async () => {
+  const one = (
+    nodes: OnnxGraphOut["nodes"],
+    initializers: OnnxGraphOut["initializers"],
+    shape: number[],
+  ) =>
+    encodeOnnxModel({
+      name: "t",
+      opset: 17,
+      nodes,
+      initializers,
+      inputs: [{ name: "x", dtype: "float32", shape }],
+      outputs: [{ name: "y", dtype: "float32", shape: null }],
+    });
+  const i64 = (...v: number[]) => new ef.Tensor("int64", [v.length], BigInt64Array.from(v, BigInt));
+  const cases: [string, Uint8Array, RegExp][] = [
+    [
+      "Resize to 10^12 elements",
+      one(
+        [{ op: "Resize", name: "r", inputs: ["x", "", "", "s"], outputs: ["y"] }],
+        [{ name: "s", value: i64(1, 1, 1e6, 1e6) }],
+        [1, 1, 2, 2],
+      ),
+      /the resized tensor's element count \(1000000000000\) is over the limit/,
+    ],
+    [
+      "reflect-padding by 2^40",
+      one(
+        [{
+          op: "Pad",
+          name: "p",
+          inputs: ["x", "pads"],
+          outputs: ["y"],
+          attrs: { mode: "reflect" },
+        }],
+        [{ name: "pads", value: i64(0, 2 ** 40, 0, 0) }],
+        [2, 2],
+      ),
+      /the padded dim 1 .* is over the limit/,
+    ],
+    [
+      "an LSTM of 10^6 steps",
+      one(
+        [{
+          op: "LSTM",
+          name: "l",
+          inputs: ["x", "w", "r"],
+          outputs: ["y"],
+          attrs: { hidden_size: 1 },
+        }],
+        [
+          { name: "w", value: new ef.Tensor("float32", [1, 4, 1], new Float32Array(4)) },
+          { name: "r", value: new ef.Tensor("float32", [1, 4, 1], new Float32Array(4)) },
+        ],
+        [1e6, 1, 1],
+      ),
+      /the sequence length \(steps unrolled\) \(1000000\) is over the limit/,
+    ],
+    [
+      "a Conv of 10^6 groups",
+      one(
+        [{ op: "Conv", name: "c", inputs: ["x", "w"], outputs: ["y"], attrs: { group: 1e6 } }],
+        [{ name: "w", value: new ef.Tensor("float32", [1e6, 2, 1, 1], new Float32Array(2e6)) }],
+        [1, 2e6, 1, 1],
+      ),
+      /group \(one convolution each\) \(1000000\) is over the limit/,
+    ],
+  ];
+  for (const [what, bytes, message] of cases) {
+    const start = performance.now();
+    await assert.rejects(() => loadOnnxModel(bytes), (e: Error) => {
+      assert.ok(e instanceof ef.EdgeflowError, `${what}: ${e}`);
+      assert.match(e.message, message, what);
+      return true;
+    });
+    assert.ok(performance.now() - start < 2000, what);
+  }
+});

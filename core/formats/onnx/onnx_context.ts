@@ -45,7 +45,8 @@ export class OnnxNodeContext {
     readonly opset: number,
     readonly file: string,
     private readonly inputs: readonly (Output | undefined)[],
-    private readonly maxTensorBytes: number,
+    /** The most bytes one tensor of the model may take (options.maxTensorBytes). */
+    readonly maxTensorBytes: number,
   ) {
     this.base = sanitizeName(node.name || node.output[0] || node.opType);
     this.where = { node: node.name || node.output[0] || "", op: node.opType };
@@ -173,6 +174,14 @@ export class OnnxNodeContext {
       throw this.unsupported(`needs its input's full shape, which is not known at load time`);
     }
     return o.shape.slice();
+  }
+
+  /**
+   * Refuses a load-time size the model's numbers ask for (an output of `elements` elements, an
+   * unrolled loop of `elements` steps) past `max`, before any array or node is made for it.
+   */
+  limit(elements: number, max: number, what: string): void {
+    if (!(elements <= max)) throw this.error(`${what} (${elements}) is over the limit of ${max}`);
   }
 
   error(why: string): EdgeflowError {

@@ -116,6 +116,13 @@ export function convOf(c: OnnxNodeContext, input: Output, w: Output, b?: Output)
     ...paddingAttrs(win),
   };
   const m = wDims[0], perGroup = wDims[1], channels = perGroup * group;
+  const inChannels = input.shape?.[1] ?? -1;
+  if (!(group >= 1 && m % group === 0 && (inChannels < 0 || inChannels === channels))) {
+    throw c.error(
+      `group ${group} does not divide the filter [${wDims.join(", ")}] over ${inChannels} ` +
+        `input channels`,
+    );
+  }
   let y: Output;
   if (group === 1) y = c.out("Conv2D", [x, hwio], attrs);
   else if (perGroup === 1) {
@@ -126,6 +133,8 @@ export function convOf(c: OnnxNodeContext, input: Output, w: Output, b?: Output)
     ]);
     y = c.out("DepthwiseConv2dNative", [x, filter], attrs);
   } else {
+    // One Conv2D per group: a count the model's numbers set, so bounded before the loop.
+    c.limit(group, 1 << 12, "group (one convolution each)");
     const outPer = m / group, parts: Output[] = [];
     for (let g = 0; g < group; g++) {
       const xs = c.out("Slice", [
@@ -356,6 +365,9 @@ export const NN_MAPPERS: Record<string, OnnxMapper> = {
   LRN: (c) => {
     const x = c.req(0), dims = c.dims(x);
     const size = c.int("size", 1), alpha = c.float("alpha", 1e-4);
+    // Past 2·C − 1 channels every window covers them all: a larger size sums nothing more.
+    c.limit(size, 2 * dims[1] + 1, "size");
+    if (size < 1) throw c.error(`size ${size} is not a window`);
     const beta = c.float("beta", 0.75), bias = c.float("bias", 1);
     const before = Math.floor((size - 1) / 2), after = Math.ceil((size - 1) / 2);
     const pads = dims.map((_, i) => (i === 1 ? [before, after] : [0, 0])).flat();

@@ -8,6 +8,7 @@ import type { Output } from "../../graph.ts";
 import type { OnnxMapper, OnnxNodeContext } from "./onnx_context.ts";
 
 const decoder = new TextDecoder();
+const MAX_STEPS = 4096;
 
 interface Step {
   /** The new hidden state (and cell state for LSTM) from x·Wᵀ (all gates) and the old states. */
@@ -89,6 +90,8 @@ function recurrent(spec: Recurrence): OnnxMapper {
     let x = c.req(0);
     if (layout === 1) x = c.out("Transpose", [x, c.ints32([1, 0, 2])]);
     const [seq, batch] = c.dims(x);
+    // Each step is a dozen nodes: longer sequences are refused rather than unrolled.
+    c.limit(seq, MAX_STEPS, "the sequence length (steps unrolled)");
     const hidden = c.int("hidden_size", 0) || c.dims(c.req(2))[2];
     const direction = c.string("direction", "forward");
     const dirs = direction === "bidirectional" ? 2 : 1;

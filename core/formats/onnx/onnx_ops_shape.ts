@@ -141,6 +141,9 @@ export const SHAPE_MAPPERS: Record<string, OnnxMapper> = {
       const part = Math.ceil(dim / n);
       sizes = Array.from({ length: n }, (_, i) => Math.max(0, Math.min(part, dim - i * part)));
     }
+    if (sizes.length !== n) {
+      throw c.error(`split has ${sizes.length} sizes for ${n} outputs`);
+    }
     let at = 0;
     return sizes.map((s) => {
       const begin = new Array(rank).fill(0), size = new Array(rank).fill(-1);
@@ -318,6 +321,7 @@ function gatherPad(c: OnnxNodeContext, x: Output, mode: string): Output {
       const period = 2 * (n - 1), m = ((i % period) + period) % period;
       return m < n ? m : period - m;
     };
+    c.limit(n + b + e, c.maxTensorBytes / 4, `the padded dim ${a}`);
     const idx = Array.from({ length: Math.max(0, n + b + e) }, (_, j) => source(j - b));
     y = c.out("GatherV2", [y, c.ints32(idx), c.scalar(a, "int32")]);
   }

@@ -336,3 +336,25 @@ Deno.test("sizes a model's numbers ask for at load time are bounded before anyth
     assert.ok(performance.now() - start < 2000, what);
   }
 });
+
+Deno.test("an ONNX model and its external data load from a URL, confined to its prefix", async () => {
+  const data = new Uint8Array(16);
+  data.set(new Uint8Array(W.data.buffer as ArrayBuffer));
+  const served = new Map<string, Uint8Array>([
+    ["/m/model.onnx", externalModel("weights.bin", 0, 16)],
+    ["/m/weights.bin", data],
+    ["/m/escape.onnx", externalModel("../secret.bin", 0, 16)],
+    ["/secret.bin", data],
+  ]);
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const body = served.get(new URL(req.url).pathname);
+    return body ? new Response(body.slice()) : new Response("not found", { status: 404 });
+  });
+  const base = `http://127.0.0.1:${server.addr.port}/m/`;
+  const m = await loadOnnxModel(`${base}model.onnx`);
+  assert.deepEqual(m.graph.node("w").attrs.value.toArray(), [[1, 2], [3, 4]]);
+  await assert.rejects(
+    () => loadOnnxModel(new URL(`${base}escape.onnx`)),
+    /escape\.onnx: graph\.initializer\[0\]\.external_data location '\.\.\/secret\.bin' leaves the model's directory/,
+  );
+});

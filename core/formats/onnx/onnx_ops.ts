@@ -9,6 +9,7 @@ import { MATRIX_MAPPERS } from "./onnx_ops_matrix.ts";
 import { NN_MAPPERS } from "./onnx_ops_nn.ts";
 import { QUANT_MAPPERS } from "./onnx_ops_quant.ts";
 import { SCATTER_MAPPERS } from "./onnx_ops_scatter.ts";
+import { TOPK_MAPPERS } from "./onnx_ops_topk.ts";
 import { RNN_MAPPERS } from "./onnx_ops_rnn.ts";
 import { REDUCE_MAPPERS } from "./onnx_ops_reduce.ts";
 import { RESIZE_MAPPERS } from "./onnx_ops_resize.ts";
@@ -27,6 +28,7 @@ export const ONNX_MAPPERS: ReadonlyMap<string, OnnxMapper> = new Map(
     ...QUANT_MAPPERS,
     ...RNN_MAPPERS,
     ...SCATTER_MAPPERS,
+    ...TOPK_MAPPERS,
   }),
 );
 

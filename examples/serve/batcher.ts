@@ -1,0 +1,172 @@
+/**
+ * Dynamic batching: requests that arrive within `windowMs` of each other (and while a run is in
+ * flight) are stacked along dim 0 into one run, and each caller gets its own rows back. Runs are
+ * one at a time: the device runs one graph at once anyway, and a queue is where batches form.
+ *
+ * A batch takes requests whose inputs agree on dtype and every dim but the first, in arrival
+ * order, up to `maxBatch` rows. When a batched run fails, or its outputs are not rows of its
+ * inputs (a model that mixes rows), each request of it runs alone, so one bad request fails only
+ * itself.
+ */
+import * as ef from "../../mod.ts";
+import type { PredictRequest } from "./request.ts";
+
+export type RunFn = (feeds: ReadonlyMap<string, ef.Tensor>) => Promise<Map<string, ef.Tensor>>;
+
+export interface BatcherOptions {
+  /** Stack requests into one run (false: one request per run). */
+  enabled: boolean;
+  /** The most rows one run takes. */
+  maxBatch: number;
+  /** How long the first request of a batch waits for others, in ms. */
+  windowMs: number;
+}
+
+interface Job {
+  readonly request: PredictRequest;
+  /** Inputs' dtypes and dims past the first: jobs with equal keys stack. */
+  readonly key: string;
+  resolve(outputs: Map<string, ef.Tensor>): void;
+  reject(e: unknown): void;
+}
+
+export class Batcher {
+  private readonly queue: Job[] = [];
+  private running = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Counters for /health and tests: runs made and requests answered by them. */
+  readonly stats = { runs: 0, requests: 0, largestBatch: 0, fallbacks: 0 };
+
+  constructor(private readonly run: RunFn, readonly options: BatcherOptions) {}
+
+  submit(request: PredictRequest): Promise<Map<string, ef.Tensor>> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ request, key: stackKey(request), resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.running || this.queue.length === 0) return;
+    const { enabled, maxBatch, windowMs } = this.options;
+    if (!enabled || windowMs <= 0 || this.queuedRows() >= maxBatch) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      void this.flush();
+    } else if (this.timer === undefined) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        void this.flush();
+      }, windowMs);
+    }
+  }
+
+  private queuedRows(): number {
+    return this.queue.reduce((n, j) => n + Math.max(1, j.request.rows), 0);
+  }
+
+  /** Runs the next batch from the head of the queue, then schedules the rest. */
+  private async flush(): Promise<void> {
+    if (this.running || this.queue.length === 0) return;
+    this.running = true;
+    const batch = this.takeBatch();
+    try {
+      await this.runBatch(batch);
+    } finally {
+      this.running = false;
+      // Requests that came during the run have waited already: run them now.
+      if (this.queue.length > 0) void this.flush();
+    }
+  }
+
+  private takeBatch(): Job[] {
+    const head = this.queue.shift()!;
+    if (!this.options.enabled || head.request.rows === 0) return [head];
+    const batch = [head];
+    let rows = head.request.rows;
+    for (let i = 0; i < this.queue.length && rows < this.options.maxBatch;) {
+      const j = this.queue[i];
+      if (j.key === head.key && rows + j.request.rows <= this.options.maxBatch) {
+        batch.push(j);
+        rows += j.request.rows;
+        this.queue.splice(i, 1);
+      } else i++;
+    }
+    return batch;
+  }
+
+  private async runBatch(batch: Job[]): Promise<void> {
+    this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
+    if (batch.length === 1) return await this.runAlone(batch[0]);
+    const rows = batch.map((j) => j.request.rows);
+    const total = rows.reduce((a, b) => a + b, 0);
+    let outputs: Map<string, ef.Tensor>;
+    try {
+      const feeds = new Map<string, ef.Tensor>();
+      for (const key of batch[0].request.feeds.keys()) {
+        feeds.set(key, stackRows(batch.map((j) => j.request.feeds.get(key)!)));
+      }
+      this.stats.runs++;
+      outputs = await this.run(feeds);
+    } catch {
+      // Someone's values broke the run: each runs alone, and only the culprit fails.
+      return await this.fallBack(batch);
+    }
+    if (![...outputs.values()].every((t) => t.rank > 0 && t.shape[0] === total)) {
+      return await this.fallBack(batch);
+    }
+    let at = 0;
+    for (const [k, job] of batch.entries()) {
+      const mine = new Map<string, ef.Tensor>();
+      for (const [name, t] of outputs) mine.set(name, sliceRows(t, at, rows[k]));
+      at += rows[k];
+      this.stats.requests++;
+      job.resolve(mine);
+    }
+  }
+
+  private async fallBack(batch: Job[]): Promise<void> {
+    this.stats.fallbacks++;
+    for (const job of batch) await this.runAlone(job);
+  }
+
+  private async runAlone(job: Job): Promise<void> {
+    this.stats.runs++;
+    this.stats.requests++;
+    try {
+      job.resolve(await this.run(job.request.feeds));
+    } catch (e) {
+      job.reject(e);
+    }
+  }
+}
+
+function stackKey(request: PredictRequest): string {
+  return [...request.feeds].map(([k, t]) => `${k}:${t.dtype}:${t.shape.slice(1)}`).join(";");
+}
+
+/** Concatenates tensors of one dtype and equal dims past the first along dim 0. */
+export function stackRows(parts: readonly ef.Tensor[]): ef.Tensor {
+  if (parts.length === 1) return parts[0];
+  const first = parts[0];
+  const rows = parts.reduce((n, t) => n + t.shape[0], 0);
+  const out = ef.Tensor.zeros(first.dtype, [rows, ...first.shape.slice(1)]);
+  const data = out.data as ef.TypedArray | string[];
+  let at = 0;
+  for (const t of parts) {
+    if (Array.isArray(data)) data.splice(at, t.size, ...(t.data as string[]));
+    else (data as Float32Array).set(t.data as Float32Array, at);
+    at += t.size;
+  }
+  return out;
+}
+
+/** Rows [start, start + count) of `t` along dim 0 (a view, no copy). */
+export function sliceRows(t: ef.Tensor, start: number, count: number): ef.Tensor {
+  const per = t.shape[0] === 0 ? 0 : t.size / t.shape[0];
+  const data = t.data as ef.TypedArray | string[];
+  const part = Array.isArray(data)
+    ? data.slice(start * per, (start + count) * per)
+    : data.subarray(start * per, (start + count) * per);
+  return new ef.Tensor(t.dtype, [count, ...t.shape.slice(1)], part as never);
+}

@@ -1,0 +1,96 @@
+/**
+ * The served model: loaded once when the server starts, from a tfjs graph model (its directory or
+ * model.json) or a frozen GraphDef (.pb), with a Session on the chosen device. `run` feeds
+ * tensors by signature key and returns the outputs by signature key.
+ */
+import * as ef from "../../mod.ts";
+// Static: a dynamic import of a local module needs --allow-read of its whole module graph, which
+// the least-permission command does not grant. The protobuf library comes from npm (cached once).
+import { loadGraphDef } from "../../formats.ts";
+
+export interface ModelOptions {
+  /** "WASM" (default) or "WEBGPU". */
+  device?: string;
+  /** WASM threads (the main thread counts as one). */
+  threads?: number;
+  /** Output tensor names for a .pb, which has no signature (default: nodes nobody reads). */
+  outputs?: string[];
+}
+
+export interface ServedModel {
+  readonly source: string;
+  readonly inputs: readonly ef.SignatureTensor[];
+  readonly outputs: readonly ef.SignatureTensor[];
+  readonly session: ef.Session;
+  /** Runs the model: `feeds` by input key, outputs by output key. */
+  run(feeds: ReadonlyMap<string, ef.Tensor>): Promise<Map<string, ef.Tensor>>;
+  close(): Promise<void>;
+}
+
+/** Loads a model from a path: a directory holding model.json, a model.json, or a .pb file. */
+export async function loadServedModel(
+  path: string,
+  options: ModelOptions = {},
+): Promise<ServedModel> {
+  const { graph, inputs, outputs } = await loadAny(path, options);
+  const device = options.device ?? "WASM";
+  const session = new ef.Session(graph, {
+    device,
+    deviceOptions: options.threads ? { WASM: { threads: options.threads } } : {},
+  });
+  const fetches = outputs.map((o) => o.name);
+  // Compile the plan now: the first request should not pay for it.
+  await session.prepare(fetches, inputs.map((i) => i.name));
+  return {
+    source: path,
+    inputs,
+    outputs,
+    session,
+    async run(feeds) {
+      const list = inputs.map((i) => [i.name, feeds.get(i.key)!] as const);
+      const results = await session.run(fetches, list);
+      return new Map(outputs.map((o, k) => [o.key, results[k]]));
+    },
+    close: () => session.close(),
+  };
+}
+
+async function loadAny(path: string, options: ModelOptions): Promise<ef.GraphModel> {
+  let file = path;
+  try {
+    if ((await Deno.stat(path)).isDirectory) file = `${path.replace(/\/+$/, "")}/model.json`;
+  } catch (e) {
+    throw new ef.EdgeflowError(`model '${path}' cannot be read: ${(e as Error).message}`);
+  }
+  if (file.endsWith(".json")) return await ef.loadGraphModel(file);
+  if (file.endsWith(".pb")) {
+    const graph = await loadGraphDef(file);
+    return { graph, inputs: placeholders(graph), outputs: outputsOf(graph, options.outputs) };
+  }
+  throw new ef.EdgeflowError(
+    `model '${path}': serve loads a tfjs graph model (a directory or model.json) or a frozen ` +
+      `GraphDef (.pb)`,
+  );
+}
+
+function signatureOf(o: ef.Output): ef.SignatureTensor {
+  return { key: o.node.name, name: `${o.node.name}:${o.index}`, dtype: o.dtype, shape: o.shape };
+}
+
+function placeholders(graph: ef.Graph): ef.SignatureTensor[] {
+  return graph.nodes.filter((n) => n.op.name === "Placeholder").map((n) =>
+    signatureOf(n.outputs[0])
+  );
+}
+
+/** The named outputs, else every output of nodes whose outputs no node reads. */
+function outputsOf(graph: ef.Graph, names: string[] | undefined): ef.SignatureTensor[] {
+  if (names && names.length > 0) {
+    return names.map((name) => ({ ...signatureOf(graph.tensor(name)), key: name }));
+  }
+  const read = new Set<ef.Node>();
+  for (const n of graph.nodes) for (const i of n.inputs) read.add(i.node);
+  return graph.nodes.filter((n) => n.outputs.length > 0 && !read.has(n)).map((n) =>
+    signatureOf(n.outputs[0])
+  );
+}

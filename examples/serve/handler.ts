@@ -53,7 +53,10 @@ async function parse(request: Request, options: HandlerOptions): Promise<Predict
   const json = type === "application/json" || type === "text/plain";
   if (!json && type !== "application/octet-stream") {
     await request.body?.cancel();
-    throw new HttpError(415, `content-type ${type}: send application/json or application/octet-stream`);
+    throw new HttpError(
+      415,
+      `content-type ${type}: send application/json or application/octet-stream`,
+    );
   }
   const bytes = await readBodyLimited(request, options.maxBodyBytes);
   return json
@@ -93,6 +96,8 @@ function health({ model, batcher }: HandlerOptions) {
   const sig = (s: ef.SignatureTensor) => ({ key: s.key, dtype: s.dtype, shape: s.shape });
   return {
     status: "ok",
+    model: model.source,
+    device: model.device,
     inputs: model.inputs.map(sig),
     outputs: model.outputs.map(sig),
     batching: batcher.options,

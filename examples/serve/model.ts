@@ -22,6 +22,8 @@ export interface ServedModel {
   readonly inputs: readonly ef.SignatureTensor[];
   readonly outputs: readonly ef.SignatureTensor[];
   readonly session: ef.Session;
+  /** The device the model runs on, and its threads (WASM workers + main thread; 1 elsewhere). */
+  readonly device: { type: string; threads: number };
   /** Runs the model: `feeds` by input key, outputs by output key. */
   run(feeds: ReadonlyMap<string, ef.Tensor>): Promise<Map<string, ef.Tensor>>;
   close(): Promise<void>;
@@ -41,7 +43,10 @@ export async function loadServedModel(
   const fetches = outputs.map((o) => o.name);
   // Compile the plan now: the first request should not pay for it.
   await session.prepare(fetches, inputs.map((i) => i.name));
+  const type = ef.parseDeviceSpec(device).type;
+  const created = await session.device(type) as ef.Device & { threads?: number };
   return {
+    device: { type, threads: created.threads ?? 1 },
     source: path,
     inputs,
     outputs,

@@ -49,9 +49,10 @@ export function parseJsonBody(
   for (const input of inputs) {
     if (!(input.key in values)) throw new HttpError(400, `input '${input.key}' is missing`);
     const what = `input '${input.key}'`;
-    const t = asClientError(() =>
-      ef.tensor(values[input.key] as ef.NestedArray, undefined, input.dtype ?? "float32")
-    , what);
+    const t = asClientError(
+      () => ef.tensor(values[input.key] as ef.NestedArray, undefined, input.dtype ?? "float32"),
+      what,
+    );
     feeds.set(input.key, checkShape(t, input));
   }
   return { feeds, rows: batchRows(feeds) };
@@ -67,7 +68,10 @@ export function parseBinaryBody(
     throw new HttpError(400, `a binary body needs header x-input, one of ${keyList(inputs)}`);
   }
   if (inputs.length !== 1) {
-    throw new HttpError(400, `a binary body carries one input; this model takes ${keyList(inputs)}`);
+    throw new HttpError(
+      400,
+      `a binary body carries one input; this model takes ${keyList(inputs)}`,
+    );
   }
   const input = inputs.find((i) => i.key === key);
   if (!input) throw new HttpError(400, `the model has no input '${key}'`);
@@ -91,7 +95,9 @@ export function parseBinaryBody(
   if (size * byteSize(dtype) !== bytes.byteLength) {
     throw new HttpError(
       400,
-      `x-shape ${shapeHeader} of ${dtype} needs ${size * byteSize(dtype)} bytes, the body has ${bytes.byteLength}`,
+      `x-shape ${shapeHeader} of ${dtype} needs ${
+        size * byteSize(dtype)
+      } bytes, the body has ${bytes.byteLength}`,
     );
   }
   const data = ef.Tensor.zeros(dtype, shape).data as ArrayBufferView;

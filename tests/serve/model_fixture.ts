@@ -26,10 +26,14 @@ export function fixtureGraph(): ef.Graph {
   const conv = ef.conv2d(x, filter, { strides: [1, 1, 1, 1], padding: "SAME", name: "conv" });
   const b1 = ef.constant(ef.tensor(wave(F, 2)), { graph: g, name: "b1" });
   const h = ef.relu(ef.biasAdd(conv, b1, { name: "bias1" }), { name: "relu" });
-  const flat = ef.reshape(h, ef.constant(ef.tensor([-1, H * W * F], undefined, "int32"), {
-    graph: g,
-    name: "flat_shape",
-  }), { name: "flat" });
+  const flat = ef.reshape(
+    h,
+    ef.constant(ef.tensor([-1, H * W * F], undefined, "int32"), {
+      graph: g,
+      name: "flat_shape",
+    }),
+    { name: "flat" },
+  );
   const w = ef.constant(ef.tensor(wave(H * W * F * K, 3), [H * W * F, K]), { graph: g, name: "w" });
   const b2 = ef.constant(ef.tensor(wave(K, 4)), { graph: g, name: "b2" });
   const logits = ef.biasAdd(ef.matMul(flat, w, { name: "dense" }), b2, { name: "logits" });
@@ -89,10 +93,16 @@ function concat(parts: Uint8Array[]): Uint8Array {
 /** A deterministic input batch of `rows` rows, different per `seed`. */
 export function fixtureInput(rows: number, seed: number): number[][][][] {
   const flat = wave(rows * H * W * C, seed * 13 + 0.5);
-  return Array.from({ length: rows }, (_, r) =>
-    Array.from({ length: H }, (_, i) =>
-      Array.from({ length: W }, (_, j) =>
-        Array.from({ length: C }, (_, c) => flat[((r * H + i) * W + j) * C + c]))));
+  return Array.from(
+    { length: rows },
+    (_, r) =>
+      Array.from(
+        { length: H },
+        (_, i) =>
+          Array.from({ length: W }, (_, j) =>
+            Array.from({ length: C }, (_, c) => flat[((r * H + i) * W + j) * C + c])),
+      ),
+  );
 }
 
 /** The fixture's reference answer for `input` on REF. */

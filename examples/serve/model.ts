@@ -43,7 +43,7 @@ export async function loadServedModel(
   const fetches = outputs.map((o) => o.name);
   // Compile the plan now: the first request should not pay for it.
   await session.prepare(fetches, inputs.map((i) => i.name));
-  const type = ef.parseDeviceSpec(device).type;
+  const type = ef.parseDeviceSpec(device).type ?? "WASM";
   const created = await session.device(type) as ef.Device & { threads?: number };
   return {
     device: { type, threads: created.threads ?? 1 },

@@ -109,7 +109,7 @@ async function peakRssMiB(pid: number): Promise<number> {
   return kb / 1024;
 }
 
-async function predict(url: string, body: Uint8Array, shape: number[]): Promise<void> {
+async function predict(url: string, body: Uint8Array<ArrayBuffer>, shape: number[]): Promise<void> {
   const r = await fetch(`${url}/predict`, {
     method: "POST",
     body,

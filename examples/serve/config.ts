@@ -19,7 +19,7 @@ export interface ServeConfig {
 
 export const USAGE = "usage: serve.ts <model dir | model.json | model.pb> [--port 8080] " +
   "[--hostname 127.0.0.1] [--device WASM|WEBGPU] [--threads 2] [--batching on|off] " +
-  "[--max-batch 32] [--window-ms 2] [--max-body-bytes 16777216] [--output name:0]...";
+  "[--max-batch 8] [--window-ms 2] [--max-body-bytes 16777216] [--output name:0]...";
 
 export function parseServeArgs(args: readonly string[]): ServeConfig {
   const config: ServeConfig = {
@@ -29,7 +29,7 @@ export function parseServeArgs(args: readonly string[]): ServeConfig {
     device: "WASM",
     threads: 2,
     batching: true,
-    maxBatch: 32,
+    maxBatch: 8,
     windowMs: 2,
     maxBodyBytes: 16 * 2 ** 20,
     outputs: [],

@@ -34,30 +34,54 @@ export async function loadServedModel(
   path: string,
   options: ModelOptions = {},
 ): Promise<ServedModel> {
-  const { graph, inputs, outputs } = await loadAny(path, options);
-  const device = options.device ?? "WASM";
-  const session = new ef.Session(graph, {
-    device,
-    deviceOptions: options.threads ? { WASM: { threads: options.threads } } : {},
-  });
+  const spec = options.device ?? "WASM";
+  const type = ef.parseDeviceSpec(spec).type ?? "WASM";
+  // Start the device (WASM: its worker threads boot; WebGPU: the adapter) while the model loads.
+  const deviceOptions = type === "WASM" && options.threads ? { threads: options.threads } : {};
+  const starting = createDevice(type, deviceOptions);
+  let loaded: ef.GraphModel;
+  try {
+    loaded = await loadAny(path, options);
+  } catch (e) {
+    await (await starting.catch(() => undefined))?.[Symbol.asyncDispose]();
+    throw e;
+  }
+  const device = await starting;
+  const { graph, inputs, outputs } = loaded;
+  const session = new ef.Session(graph, { device: spec, devices: [device] });
   const fetches = outputs.map((o) => o.name);
-  // Compile the plan now: the first request should not pay for it.
-  await session.prepare(fetches, inputs.map((i) => i.name));
-  const type = ef.parseDeviceSpec(device).type ?? "WASM";
-  const created = await session.device(type) as ef.Device & { threads?: number };
+  try {
+    // Compile the plan now: the first request should not pay for it.
+    await session.prepare(fetches, inputs.map((i) => i.name));
+  } catch (e) {
+    await session.close();
+    await device[Symbol.asyncDispose]();
+    throw e;
+  }
   return {
-    device: { type, threads: created.threads ?? 1 },
     source: path,
     inputs,
     outputs,
     session,
+    device: { type, threads: (device as ef.Device & { threads?: number }).threads ?? 1 },
     async run(feeds) {
       const list = inputs.map((i) => [i.name, feeds.get(i.key)!] as const);
       const results = await session.run(fetches, list);
       return new Map(outputs.map((o, k) => [o.key, results[k]]));
     },
-    close: () => session.close(),
+    async close() {
+      await session.close();
+      await device[Symbol.asyncDispose]();
+    },
   };
+}
+
+async function createDevice(type: ef.DeviceType, options: ef.DeviceOptions): Promise<ef.Device> {
+  const plugin = ef.defaultRegistry.plugin(type);
+  if (!plugin) throw new ef.EdgeflowError(`no ${type} device plugin is installed`);
+  const device = await plugin.create(options);
+  if (!device) throw new ef.EdgeflowError(`the ${type} device is not available on this machine`);
+  return device;
 }
 
 async function loadAny(path: string, options: ModelOptions): Promise<ef.GraphModel> {

@@ -16,6 +16,7 @@ import { FILL_KERNELS } from "./movement/fill.ts";
 import { GATHER_KERNELS } from "./movement/gather.ts";
 import { JOIN_KERNELS } from "./movement/join.ts";
 import { CHANNEL_KERNELS } from "./nn/channel.ts";
+import { FUSED_KERNELS } from "./nn/fused.ts";
 import { XENT_KERNELS } from "./nn/cross_entropy.ts";
 import { SOFTMAX_KERNELS } from "./nn/softmax.ts";
 import { REDUCE_KERNELS } from "./reduce/kernels.ts";
@@ -34,6 +35,7 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
     conv2dKernel,
     ...WINDOW_KERNELS,
     ...CHANNEL_KERNELS,
+    ...FUSED_KERNELS,
     ...SOFTMAX_KERNELS,
     ...XENT_KERNELS,
     castKernel,

@@ -6,7 +6,9 @@
  *
  * - cold start: from spawning the process to the answer of its first request;
  * - latency p50/p99 and throughput under a bounded load: `concurrency` loopback clients send
- *   `requests` requests of one row each (binary float32 bodies) as fast as answers come;
+ *   `requests` requests of one row each (binary float32 bodies) as fast as answers come, after
+ *   `warmup` (default `requests`) unmeasured ones under the same load, so that the first run at
+ *   each batch size (memory growth, plan instances) is not what the batching rows measure;
  * - peak memory: the process's VmHWM (peak resident set) after loading and serving.
  *
  * Medians over rounds; ratios against tfjs-backend-wasm, and batching against the same device
@@ -14,7 +16,8 @@
  * git-ignored .cache/ (tests/formats/real_models.ts), or with `--model fixture` the serving tests'
  * small conv net.
  *
- *   deno task bench:edge [--rounds 2] [--requests 16] [--concurrency 8] [--model fixture]
+ *   deno task bench:edge [--rounds 2] [--requests 16] [--warmup 16] [--concurrency 8]
+ *     [--model fixture]
  *     [--only ef-wasm-2t,tfjs-wasm]
  */
 import { mobilenetV2Mid } from "../tests/formats/real_models.ts";
@@ -29,6 +32,8 @@ function flag(name: string, fallback: string): string {
 const ROUNDS = Number(flag("rounds", "2"));
 const REQUESTS = Number(flag("requests", "16"));
 const CONCURRENCY = Number(flag("concurrency", "8"));
+/** Unmeasured requests under the same load before the measured ones: every batch size seen. */
+const WARMUP = Number(flag("warmup", String(REQUESTS)));
 const MODEL = flag("model", "mobilenet");
 const ONLY = flag("only", "");
 
@@ -143,17 +148,9 @@ async function measure(runner: Runner, modelJson: string, input: Input): Promise
     const url = `http://127.0.0.1:${port}`;
     await predict(url, input.bytes, input.shape);
     const coldMs = performance.now() - t0;
-    const latencies: number[] = [];
-    let next = 0;
+    await load(url, input, WARMUP);
     const start = performance.now();
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      while (next < REQUESTS) {
-        next++;
-        const s = performance.now();
-        await predict(url, input.bytes, input.shape);
-        latencies.push(performance.now() - s);
-      }
-    }));
+    const latencies = await load(url, input, REQUESTS);
     const seconds = (performance.now() - start) / 1000;
     return {
       coldMs,
@@ -169,6 +166,21 @@ async function measure(runner: Runner, modelJson: string, input: Input): Promise
     await child.status;
     await stderr;
   }
+}
+
+/** `count` requests from `CONCURRENCY` clients, each sending its next as its answer comes. */
+async function load(url: string, input: Input, count: number): Promise<number[]> {
+  const latencies: number[] = [];
+  let next = 0;
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < count) {
+      next++;
+      const s = performance.now();
+      await predict(url, input.bytes, input.shape);
+      latencies.push(performance.now() - s);
+    }
+  }));
+  return latencies;
 }
 
 interface Input {

@@ -3,6 +3,9 @@
  * flight) are stacked along dim 0 into one run, and each caller gets its own rows back. Runs are
  * one at a time: the device runs one graph at once anyway, and a queue is where batches form.
  *
+ * After a run the next batch waits the window again (unless it is full already): the requests
+ * that arrived during the run are still being read.
+ *
  * A batch takes requests whose inputs agree on dtype and every dim but the first, in arrival
  * order, up to `maxBatch` rows. When a batched run fails, or its outputs are not rows of its
  * inputs (a model that mixes rows), each request of it runs alone, so one bad request fails only
@@ -74,8 +77,9 @@ export class Batcher {
       await this.runBatch(batch);
     } finally {
       this.running = false;
-      // Requests that came during the run have waited already: run them now.
-      if (this.queue.length > 0) void this.flush();
+      // Requests that came during the run are still being read (a run holds the event loop, and
+      // a body arrives over several turns): the window lets them join the next batch.
+      this.schedule();
     }
   }
 

@@ -17,7 +17,8 @@ export interface ServeConfig {
   outputs: string[];
 }
 
-export const USAGE = "usage: serve.ts <model dir | model.json | model.pb> [--port 8080] " +
+export const USAGE =
+  "usage: serve.ts <model dir | model.json | model.pb | model.onnx> [--port 8080] " +
   "[--hostname 127.0.0.1] [--device WASM|WEBGPU] [--threads 2] [--batching on|off] " +
   "[--max-batch 8] [--window-ms 2] [--max-body-bytes 16777216] [--output name:0]...";
 

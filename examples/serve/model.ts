@@ -1,12 +1,12 @@
 /**
  * The served model: loaded once when the server starts, from a tfjs graph model (its directory or
- * model.json) or a frozen GraphDef (.pb), with a Session on the chosen device. `run` feeds
+ * model.json), a frozen GraphDef (.pb) or an ONNX model (.onnx), with a Session on the chosen device. `run` feeds
  * tensors by signature key and returns the outputs by signature key.
  */
 import * as ef from "../../mod.ts";
 // Static: a dynamic import of a local module needs --allow-read of its whole module graph, which
 // the least-permission command does not grant. The protobuf library comes from npm (cached once).
-import { loadGraphDef } from "../../formats.ts";
+import { loadGraphDef, loadOnnxModel } from "../../formats.ts";
 
 export interface ModelOptions {
   /** "WASM" (default) or "WEBGPU". */
@@ -29,7 +29,7 @@ export interface ServedModel {
   close(): Promise<void>;
 }
 
-/** Loads a model from a path: a directory holding model.json, a model.json, or a .pb file. */
+/** Loads a model from a path: a directory holding model.json, a model.json, a .pb or an .onnx. */
 export async function loadServedModel(
   path: string,
   options: ModelOptions = {},
@@ -96,9 +96,10 @@ async function loadAny(path: string, options: ModelOptions): Promise<ef.GraphMod
     const graph = await loadGraphDef(file);
     return { graph, inputs: placeholders(graph), outputs: outputsOf(graph, options.outputs) };
   }
+  if (file.endsWith(".onnx")) return await loadOnnxModel(file);
   throw new ef.EdgeflowError(
-    `model '${path}': serve loads a tfjs graph model (a directory or model.json) or a frozen ` +
-      `GraphDef (.pb)`,
+    `model '${path}': serve loads a tfjs graph model (a directory or model.json), a frozen ` +
+      `GraphDef (.pb) or an ONNX model (.onnx)`,
   );
 }
 

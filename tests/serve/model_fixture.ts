@@ -1,11 +1,11 @@
 // A small conv net written as a tfjs graph model (model.json + one float32 weight shard, as
-// tensorflowjs_converter lays it out) and as a frozen GraphDef (.pb), for the serving tests and
-// bench/edge.ts when no real model is at hand. Input "x" [?, 6, 6, 2], output "probs" [?, 5].
+// tensorflowjs_converter lays it out), as a frozen GraphDef (.pb) and as ONNX (.onnx), for the
+// serving tests and bench/edge.ts when no real model is at hand. Input "x" [?, 6, 6, 2], output "probs" [?, 5].
 import * as ef from "../../mod.ts";
 
 export interface FixtureModel {
   graph: ef.Graph;
-  /** The model's directory (model.json, group1-shard1of1.bin, model.pb). */
+  /** The model's directory (model.json, group1-shard1of1.bin, model.pb, model.onnx). */
   dir: string;
 }
 
@@ -74,8 +74,9 @@ export async function writeFixtureModel(): Promise<FixtureModel> {
   };
   await Deno.writeTextFile(`${dir}/model.json`, JSON.stringify(modelJson));
   await Deno.writeFile(`${dir}/group1-shard1of1.bin`, concat(shard));
-  const { toGraphDefBinary } = await import("../../formats.ts");
+  const { toGraphDefBinary, toOnnx } = await import("../../formats.ts");
   await Deno.writeFile(`${dir}/model.pb`, toGraphDefBinary(graph));
+  await Deno.writeFile(`${dir}/model.onnx`, toOnnx(graph));
   return { graph, dir };
 }
 

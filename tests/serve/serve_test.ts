@@ -194,29 +194,38 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "serve: a frozen .pb with batching off answers the same",
-  sanitizeResources: false,
-  async fn() {
-    await withServer(`${fixture.dir}/model.pb`, ["--batching", "off"], async (server) => {
-      const inputs = [fixtureInput(1, 50), fixtureInput(2, 51)];
-      const answers = await Promise.all(
-        inputs.map((x) => predict(server, JSON.stringify({ inputs: { x } }))),
-      );
-      for (const [i, { status, json }] of answers.entries()) {
-        assert.equal(status, 200);
-        close(probsOf(json), await referenceProbs(fixture.graph, inputs[i]), 1e-5, `pb ${i}`);
-      }
-      const stats = (await (await fetch(`${server.url}/health`)).json()).stats;
-      assert.equal(stats.largestBatch, 1);
-      assert.equal(stats.runs, 2);
-    });
-  },
-});
+for (const file of ["model.pb", "model.onnx"]) {
+  Deno.test({
+    name: `serve: ${file} with batching off answers the same`,
+    sanitizeResources: false,
+    fn: () =>
+      withServer(`${fixture.dir}/${file}`, ["--batching", "off"], async (server) => {
+        const inputs = [fixtureInput(1, 50), fixtureInput(2, 51)];
+        const answers = await Promise.all(
+          inputs.map((x) => predict(server, JSON.stringify({ inputs: { x } }))),
+        );
+        for (const [i, { status, json }] of answers.entries()) {
+          assert.equal(status, 200);
+          close(
+            probsOf(json),
+            await referenceProbs(fixture.graph, inputs[i]),
+            1e-5,
+            `${file} ${i}`,
+          );
+        }
+        const stats = (await (await fetch(`${server.url}/health`)).json()).stats;
+        assert.equal(stats.largestBatch, 1);
+        assert.equal(stats.runs, 2);
+      }),
+  });
+}
 
 Deno.test("serve: a file that is not a model stops the server with a message", async () => {
   const bad = await Deno.makeTempFile({ suffix: ".txt" });
-  await assert.rejects(startServer(bad), /tfjs graph model .* or a frozen GraphDef/);
+  await assert.rejects(
+    startServer(bad),
+    /tfjs graph model .*, a frozen GraphDef .* or an ONNX model/,
+  );
   await Deno.remove(bad);
 });
 

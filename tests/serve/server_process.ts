@@ -28,9 +28,7 @@ export function freePort(): number {
 
 /** The `deno run` arguments serving `model` (a directory or file) on 127.0.0.1:`port`. */
 export function serveArgs(model: string, port: number, extra: readonly string[] = []): string[] {
-  const dir = model.endsWith(".pb") || model.endsWith(".json")
-    ? model.slice(0, model.lastIndexOf("/"))
-    : model;
+  const dir = /\.(pb|json|onnx)$/.test(model) ? model.slice(0, model.lastIndexOf("/")) : model;
   return [
     "run",
     "--lock=" + ROOT + "deno.lock",

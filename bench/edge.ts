@@ -11,8 +11,9 @@
  *   each batch size (memory growth, plan instances) is not what the batching rows measure;
  * - peak memory: the process's VmHWM (peak resident set) after loading and serving.
  *
- * Medians over rounds; ratios against tfjs-backend-wasm, and batching against the same device
- * without it. The model is nsfwjs@4.4.0's mobilenet_v2_mid, fetched by `npm pack` into the
+ * onnxruntime-web (1 and 2 threads, bench/edge_ort_server.ts) serves the model through Edgeflow's
+ * ONNX export (`toOnnx`); where the export fails, the table says why. Medians over rounds; ratios
+ * against tfjs-backend-wasm, and batching against the same device without it. The model is nsfwjs@4.4.0's mobilenet_v2_mid, fetched by `npm pack` into the
  * git-ignored .cache/ (tests/formats/real_models.ts), or with `--model fixture` the serving tests'
  * small conv net.
  *
@@ -20,6 +21,8 @@
  *     [--model fixture]
  *     [--only ef-wasm-2t,tfjs-wasm]
  */
+import * as ef from "../mod.ts";
+import { toOnnx } from "../formats.ts";
 import { mobilenetV2Mid } from "../tests/formats/real_models.ts";
 import { writeFixtureModel } from "../tests/serve/model_fixture.ts";
 import { freePort, serveArgs } from "../tests/serve/server_process.ts";
@@ -48,8 +51,8 @@ const GPU_ENV = {
 
 interface Runner {
   label: string;
-  /** deno arguments for a server of `modelJson` on `port`. */
-  args(modelJson: string, port: number): string[];
+  /** deno arguments for a server of `modelJson` (its ONNX export: `onnx`) on `port`. */
+  args(modelJson: string, port: number, onnx: string): string[];
   /** The runner it is compared with for the batching ratio. */
   unbatched?: string;
 }
@@ -93,6 +96,20 @@ const RUNNERS: Runner[] = [
   efRunner("WASM", 2, true),
   efRunner("WEBGPU", 1, false),
   efRunner("WEBGPU", 1, true),
+  ...[1, 2].map((threads): Runner => ({
+    label: `ort-web-${threads}t`,
+    args: (_model: string, port: number, onnx: string) => [
+      "run",
+      "-A",
+      `--lock=${ROOT}deno.lock`,
+      `${ROOT}bench/edge_ort_server.ts`,
+      onnx,
+      "--port",
+      String(port),
+      "--threads",
+      String(threads),
+    ],
+  })),
 ].filter((r) => ONLY === "" || ONLY.split(",").includes(r.label));
 
 interface Sample {
@@ -124,11 +141,16 @@ async function predict(url: string, body: Uint8Array<ArrayBuffer>, shape: number
   if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${text}`);
 }
 
-async function measure(runner: Runner, modelJson: string, input: Input): Promise<Sample> {
+async function measure(
+  runner: Runner,
+  modelJson: string,
+  onnx: string,
+  input: Input,
+): Promise<Sample> {
   const port = freePort();
   const t0 = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
-    args: runner.args(modelJson, port),
+    args: runner.args(modelJson, port, onnx),
     env: { NO_COLOR: "1", ...GPU_ENV },
     stdout: "piped",
     stderr: "piped",
@@ -209,6 +231,15 @@ function seeded(shape: number[]): Input {
 }
 
 const m = await model();
+/** The model through Edgeflow's ONNX export, for onnxruntime-web; why not where it fails. */
+const onnxPath = await Deno.makeTempFile({ prefix: "edgeflow-edge-bench-", suffix: ".onnx" });
+let onnxGap: string | undefined;
+try {
+  await Deno.writeFile(onnxPath, toOnnx((await ef.loadGraphModel(m.path)).graph));
+} catch (e) {
+  onnxGap = (e as Error).message.slice(0, 160);
+  RUNNERS.splice(0, RUNNERS.length, ...RUNNERS.filter((r) => !r.label.startsWith("ort-web")));
+}
 console.log(
   `bench/edge.ts: ${m.name}, batch 1 requests; ${ROUNDS} rounds, ${REQUESTS} requests at ` +
     `concurrency ${CONCURRENCY} per runner and round; ${navigator.hardwareConcurrency} cores`,
@@ -219,7 +250,7 @@ for (let round = 0; round < ROUNDS; round++) {
   for (const runner of shuffled(RUNNERS, round)) {
     if (failures.has(runner.label)) continue;
     try {
-      const s = await measure(runner, m.path, m.input);
+      const s = await measure(runner, m.path, onnxPath, m.input);
       samples.get(runner.label)!.push(s);
       console.error(`round ${round} ${runner.label}: ${JSON.stringify(s)}`);
     } catch (e) {
@@ -260,10 +291,10 @@ printTable(
   rows,
 );
 for (const [label, why] of failures) console.log(`${label}: failed: ${why}`);
-console.log(
-  "onnxruntime-web (1 and 2 threads): not run: this branch has no ONNX export of the model yet " +
-    "(issue 12 must-have 2, the onnx helper's).",
-);
+if (onnxGap) {
+  console.log(`onnxruntime-web (1 and 2 threads): not run: Edgeflow's ONNX export: ${onnxGap}...`);
+}
+await Deno.remove(onnxPath);
 console.log(
   "Goals: cold start ≤ 0.5× tfjs; peak memory ≤ 0.7× tfjs; +batch req/s ≥ 1.5× unbatched. " +
     "p99 over the requests of one run (the worst of few); WebGPU is a software adapter here.",

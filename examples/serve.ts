@@ -24,6 +24,7 @@ export async function serve(config: ServeConfig): Promise<Deno.HttpServer<Deno.N
     enabled: config.batching,
     maxBatch: config.maxBatch,
     windowMs: config.windowMs,
+    adaptive: config.adaptive,
   });
   const handler = createHandler({ model, batcher, maxBodyBytes: config.maxBodyBytes });
   const server = Deno.serve({

@@ -7,11 +7,13 @@
  * that arrived during the run are still being read.
  *
  * A batch takes requests whose inputs agree on dtype and every dim but the first, in arrival
- * order, up to `maxBatch` rows. When a batched run fails, or its outputs are not rows of its
+ * order, up to `maxBatch` rows (adaptive: while batched rows measure cheaper than single ones,
+ * else one request, with a whole batch now and then to measure again; batch_gain.ts). When a batched run fails, or its outputs are not rows of its
  * inputs (a model that mixes rows), each request of it runs alone, so one bad request fails only
  * itself.
  */
 import * as ef from "../../mod.ts";
+import { BatchGain } from "./batch_gain.ts";
 import type { PredictRequest } from "./request.ts";
 
 export type RunFn = (feeds: ReadonlyMap<string, ef.Tensor>) => Promise<Map<string, ef.Tensor>>;
@@ -23,6 +25,11 @@ export interface BatcherOptions {
   maxBatch: number;
   /** How long the first request of a batch waits for others, in ms. */
   windowMs: number;
+  /**
+   * Batch only while batched rows run cheaper than single ones (batch_gain.ts); false: always
+   * batch up to maxBatch.
+   */
+  adaptive?: boolean;
 }
 
 interface Job {
@@ -38,9 +45,21 @@ export class Batcher {
   private running = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** Counters for /health and tests: runs made and requests answered by them. */
-  readonly stats = { runs: 0, requests: 0, largestBatch: 0, fallbacks: 0 };
+  readonly stats = {
+    runs: 0,
+    requests: 0,
+    largestBatch: 0,
+    fallbacks: 0,
+    /** Single-run ms per row over batched ms per row, as measured (adaptive batching). */
+    gain: undefined as number | undefined,
+  };
+  private readonly gain = new BatchGain();
+  /** The most rows the batch being formed may take. */
+  private cap: number;
 
-  constructor(private readonly run: RunFn, readonly options: BatcherOptions) {}
+  constructor(private readonly run: RunFn, readonly options: BatcherOptions) {
+    this.cap = options.maxBatch;
+  }
 
   submit(request: PredictRequest): Promise<Map<string, ef.Tensor>> {
     return new Promise((resolve, reject) => {
@@ -51,8 +70,9 @@ export class Batcher {
 
   private schedule(): void {
     if (this.running || this.queue.length === 0) return;
-    const { enabled, maxBatch, windowMs } = this.options;
-    if (!enabled || windowMs <= 0 || this.queuedRows() >= maxBatch) {
+    const { enabled, maxBatch, windowMs, adaptive } = this.options;
+    if (this.timer === undefined) this.cap = adaptive ? this.gain.cap(maxBatch) : maxBatch;
+    if (!enabled || windowMs <= 0 || this.queuedRows() >= this.cap) {
       clearTimeout(this.timer);
       this.timer = undefined;
       void this.flush();
@@ -88,9 +108,9 @@ export class Batcher {
     if (!this.options.enabled || head.request.rows === 0) return [head];
     const batch = [head];
     let rows = head.request.rows;
-    for (let i = 0; i < this.queue.length && rows < this.options.maxBatch;) {
+    for (let i = 0; i < this.queue.length && rows < this.cap;) {
       const j = this.queue[i];
-      if (j.key === head.key && rows + j.request.rows <= this.options.maxBatch) {
+      if (j.key === head.key && rows + j.request.rows <= this.cap) {
         batch.push(j);
         rows += j.request.rows;
         this.queue.splice(i, 1);
@@ -111,7 +131,9 @@ export class Batcher {
         feeds.set(key, stackRows(batch.map((j) => j.request.feeds.get(key)!)));
       }
       this.stats.runs++;
+      const start = performance.now();
       outputs = await this.run(feeds);
+      this.measured(total, performance.now() - start);
     } catch {
       // Someone's values broke the run: each runs alone, and only the culprit fails.
       return await this.fallBack(batch);
@@ -138,10 +160,18 @@ export class Batcher {
     this.stats.runs++;
     this.stats.requests++;
     try {
-      job.resolve(await this.run(job.request.feeds));
+      const start = performance.now();
+      const outputs = await this.run(job.request.feeds);
+      this.measured(job.request.rows, performance.now() - start);
+      job.resolve(outputs);
     } catch (e) {
       job.reject(e);
     }
+  }
+
+  private measured(rows: number, ms: number): void {
+    this.gain.record(rows, ms);
+    this.stats.gain = this.gain.gain;
   }
 }
 

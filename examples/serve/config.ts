@@ -1,6 +1,6 @@
 /**
  * The server's command line: `serve.ts <model> [--port N] [--hostname H] [--device WASM|WEBGPU]
- * [--threads N] [--batching on|off] [--max-batch N] [--window-ms N] [--max-body-bytes N]
+ * [--threads N] [--batching auto|on|off] [--max-batch N] [--window-ms N] [--max-body-bytes N]
  * [--output NAME]...`. Arguments only (no environment), so the server needs no --allow-env.
  */
 export interface ServeConfig {
@@ -10,6 +10,8 @@ export interface ServeConfig {
   device: string;
   threads: number;
   batching: boolean;
+  /** Batch only while batched rows measure cheaper than single ones (`--batching auto`). */
+  adaptive: boolean;
   maxBatch: number;
   windowMs: number;
   maxBodyBytes: number;
@@ -19,7 +21,7 @@ export interface ServeConfig {
 
 export const USAGE =
   "usage: serve.ts <model dir | model.json | model.pb | model.onnx> [--port 8080] " +
-  "[--hostname 127.0.0.1] [--device WASM|WEBGPU] [--threads 2] [--batching on|off] " +
+  "[--hostname 127.0.0.1] [--device WASM|WEBGPU] [--threads 2] [--batching auto|on|off] " +
   "[--max-batch 8] [--window-ms 2] [--max-body-bytes 16777216] [--output name:0]...";
 
 export function parseServeArgs(args: readonly string[]): ServeConfig {
@@ -30,6 +32,7 @@ export function parseServeArgs(args: readonly string[]): ServeConfig {
     device: "WASM",
     threads: 2,
     batching: true,
+    adaptive: true,
     maxBatch: 8,
     windowMs: 2,
     maxBodyBytes: 16 * 2 ** 20,
@@ -59,8 +62,10 @@ export function parseServeArgs(args: readonly string[]): ServeConfig {
         config.threads = int(a, v, 1), i++;
         break;
       case "--batching":
-        if (v !== "on" && v !== "off") throw new Error(`--batching takes on or off\n${USAGE}`);
-        config.batching = v === "on", i++;
+        if (v !== "auto" && v !== "on" && v !== "off") {
+          throw new Error(`--batching takes auto, on or off\n${USAGE}`);
+        }
+        config.batching = v !== "off", config.adaptive = v === "auto", i++;
         break;
       case "--max-batch":
         config.maxBatch = int(a, v, 1), i++;

@@ -3,6 +3,7 @@
 // in a batch fails only itself, and with batching off every request runs alone.
 import assert from "node:assert/strict";
 import * as ef from "../../mod.ts";
+import { BatchGain } from "../../examples/serve/batch_gain.ts";
 import { Batcher, type RunFn, sliceRows, stackRows } from "../../examples/serve/batcher.ts";
 import type { PredictRequest } from "../../examples/serve/request.ts";
 
@@ -126,4 +127,47 @@ Deno.test("stackRows and sliceRows invert each other for every storage kind", ()
       at += p.shape[0];
     }
   }
+});
+
+Deno.test("BatchGain: batches while batched rows are cheaper, else one request with probes", () => {
+  const cheap = new BatchGain();
+  assert.equal(cheap.cap(8), 8); // nothing measured yet
+  cheap.record(1, 10);
+  cheap.record(4, 12); // 3 ms a row batched, 10 alone
+  assert.ok(cheap.gain! > 3);
+  assert.equal(cheap.cap(8), 8);
+
+  const dear = new BatchGain(1.1, 4);
+  dear.record(1, 10);
+  dear.record(4, 48); // 12 ms a row batched: worse than alone
+  const caps = Array.from({ length: 8 }, () => dear.cap(8));
+  assert.deepEqual(caps, [1, 1, 1, 8, 1, 1, 1, 8]);
+  // A probe that finds batches cheap again restores them.
+  for (let i = 0; i < 10; i++) dear.record(4, 8);
+  assert.equal(dear.cap(8), 8);
+});
+
+Deno.test("adaptive batching runs requests alone where batched rows cost more", async () => {
+  const log: number[] = [];
+  // Rows cost 1 ms alone and 10 ms each in a batch (a model whose batches thrash the caches).
+  const run: RunFn = async (feeds) => {
+    const rows = feeds.get("x")!.shape[0];
+    log.push(rows);
+    await new Promise((r) => setTimeout(r, rows === 1 ? 1 : 10 * rows));
+    return new Map([["y", feeds.get("x")!]]);
+  };
+  const b = new Batcher(run, { enabled: true, maxBatch: 4, windowMs: 5, adaptive: true });
+  await b.submit(request([[0, 0]])); // alone: the single-run cost
+  for (let round = 0; round < 6; round++) {
+    const out = await Promise.all([1, 2, 3, 4].map((v) => b.submit(request([[v, v]]))));
+    assert.deepEqual(out.map((m) => m.get("y")!.toArray()), [[[1, 1]], [[2, 2]], [[3, 3]], [[
+      4,
+      4,
+    ]]]);
+  }
+  assert.ok(b.stats.gain! < 1, `gain ${b.stats.gain}`);
+  // The first burst is batched (no batched cost known yet); later ones mostly run alone.
+  assert.equal(log[1], 4);
+  const later = log.slice(-12);
+  assert.ok(later.filter((r) => r === 1).length >= 9, `runs: ${log}`);
 });

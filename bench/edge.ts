@@ -11,6 +11,8 @@
  *   each batch size (memory growth, plan instances) is not what the batching rows measure;
  * - peak memory: the process's VmHWM (peak resident set) after loading and serving.
  *
+ * "+batch" is examples/serve.ts's default, `--batching auto` (batches while batched rows measure
+ * cheaper than single runs); without it, `--batching off`, one request per run.
  * onnxruntime-web (1 and 2 threads, bench/edge_ort_server.ts) serves the model through Edgeflow's
  * ONNX export (`toOnnx`); where the export fails, the table says why. Medians over rounds; ratios
  * against tfjs-backend-wasm, and batching against the same device without it. The model is nsfwjs@4.4.0's mobilenet_v2_mid, fetched by `npm pack` into the
@@ -66,7 +68,7 @@ const efRunner = (device: string, threads: number, batching: boolean): Runner =>
       "--threads",
       String(threads),
       "--batching",
-      batching ? "on" : "off",
+      batching ? "auto" : "off",
       "--max-batch",
       String(CONCURRENCY),
       "--window-ms",

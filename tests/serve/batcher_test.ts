@@ -130,19 +130,22 @@ Deno.test("stackRows and sliceRows invert each other for every storage kind", ()
 });
 
 Deno.test("BatchGain: batches while batched rows are cheaper, else one request with probes", () => {
-  const cheap = new BatchGain();
-  assert.equal(cheap.cap(8), 8); // nothing measured yet
+  const cheap = new BatchGain(1.1, 4);
+  assert.equal(cheap.cap(8), 1); // no single run measured yet
+  cheap.record(1, 500); // the first run at a row count is not counted (first allocations)
+  assert.equal(cheap.cap(8), 1);
   cheap.record(1, 10);
+  assert.equal(cheap.cap(8), 8); // no batched run measured yet
+  cheap.record(4, 900);
   cheap.record(4, 12); // 3 ms a row batched, 10 alone
   assert.ok(cheap.gain! > 3);
-  assert.equal(cheap.cap(8), 8);
+  assert.deepEqual(Array.from({ length: 4 }, () => cheap.cap(8)), [1, 8, 8, 8]);
 
   const dear = new BatchGain(1.1, 4);
-  dear.record(1, 10);
-  dear.record(4, 48); // 12 ms a row batched: worse than alone
-  const caps = Array.from({ length: 8 }, () => dear.cap(8));
-  assert.deepEqual(caps, [1, 1, 1, 8, 1, 1, 1, 8]);
-  // A probe that finds batches cheap again restores them.
+  dear.record(1, 10), dear.record(1, 10);
+  dear.record(4, 48), dear.record(4, 48); // 12 ms a row batched: worse than alone
+  assert.deepEqual(Array.from({ length: 8 }, () => dear.cap(8)), [1, 1, 1, 8, 1, 1, 1, 8]);
+  // Probes that find batches cheap again restore them.
   for (let i = 0; i < 10; i++) dear.record(4, 8);
   assert.equal(dear.cap(8), 8);
 });
@@ -157,8 +160,7 @@ Deno.test("adaptive batching runs requests alone where batched rows cost more", 
     return new Map([["y", feeds.get("x")!]]);
   };
   const b = new Batcher(run, { enabled: true, maxBatch: 4, windowMs: 5, adaptive: true });
-  await b.submit(request([[0, 0]])); // alone: the single-run cost
-  for (let round = 0; round < 6; round++) {
+  for (let round = 0; round < 8; round++) {
     const out = await Promise.all([1, 2, 3, 4].map((v) => b.submit(request([[v, v]]))));
     assert.deepEqual(out.map((m) => m.get("y")!.toArray()), [[[1, 1]], [[2, 2]], [[3, 3]], [[
       4,
@@ -166,8 +168,8 @@ Deno.test("adaptive batching runs requests alone where batched rows cost more", 
     ]]]);
   }
   assert.ok(b.stats.gain! < 1, `gain ${b.stats.gain}`);
-  // The first burst is batched (no batched cost known yet); later ones mostly run alone.
-  assert.equal(log[1], 4);
+  // Singles first (their cost is unknown), then batches (theirs is), then mostly singles.
+  assert.ok(log.some((r) => r > 1), `runs: ${log}`);
   const later = log.slice(-12);
   assert.ok(later.filter((r) => r === 1).length >= 9, `runs: ${log}`);
 });

@@ -4,8 +4,9 @@
  * together into one run. Runs with the least permissions: read of the model and of the WASM
  * device's worker modules, net for its own address (README.md has the exact command).
  *
- *   deno run --allow-read=<model dir>,devices/wasm/worker.ts,devices/wasm/control.ts,\
- *     devices/wasm/instance.ts --allow-net=127.0.0.1:8080 examples/serve.ts <model dir>
+ *   deno run --lock=deno.lock --v8-flags=--expose-gc \
+ *     --allow-read=<model dir>,devices/wasm/worker.ts,devices/wasm/control.ts,devices/wasm/instance.ts \
+ *     --allow-net=127.0.0.1:8080 examples/serve.ts <model dir> --port 8080
  *
  * Prints `listening on http://HOST:PORT/` once the model is loaded and the plan compiled.
  */

@@ -32,6 +32,7 @@ export function serveArgs(model: string, port: number, extra: readonly string[] 
   return [
     "run",
     "--lock=" + ROOT + "deno.lock",
+    "--v8-flags=--expose-gc",
     `--allow-read=${[dir, ...WORKER_MODULES].join(",")}`,
     `--allow-net=127.0.0.1:${port}`,
     `${ROOT}examples/serve.ts`,

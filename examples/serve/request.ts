@@ -100,12 +100,36 @@ export function parseBinaryBody(
       } bytes, the body has ${bytes.byteLength}`,
     );
   }
-  const data = ef.Tensor.zeros(dtype, shape).data as ArrayBufferView;
-  // Copy: the body's bytes may not be aligned for the element type.
-  new Uint8Array(data.buffer, data.byteOffset, data.byteLength).set(bytes);
+  const data = elementsOf(dtype, bytes, size);
   const t = asClientError(() => new ef.Tensor(dtype, shape, data as never), `input '${key}'`);
   const feeds = new Map([[key, checkShape(t, input)]]);
   return { feeds, rows: batchRows(feeds) };
+}
+
+const VIEWS: Partial<Record<DType, new (b: ArrayBuffer, offset: number, n: number) => unknown>> = {
+  float32: Float32Array,
+  int32: Int32Array,
+  int64: BigInt64Array,
+  bool: Uint8Array,
+  uint8: Uint8Array,
+  int8: Int8Array,
+  float16: Uint16Array,
+  bfloat16: Uint16Array,
+};
+
+/**
+ * The body's bytes as `size` elements of `dtype`: a view of the body where its offset suits the
+ * element type (no copy of a large tensor per request), else a copy. Little-endian, as every
+ * platform Deno runs on.
+ */
+function elementsOf(dtype: DType, bytes: Uint8Array, size: number): unknown {
+  const View = VIEWS[dtype];
+  if (View && bytes.byteOffset % byteSize(dtype) === 0 && bytes.buffer instanceof ArrayBuffer) {
+    return new View(bytes.buffer, bytes.byteOffset, size);
+  }
+  const data = ef.Tensor.zeros(dtype, [size]).data as ArrayBufferView;
+  new Uint8Array(data.buffer, data.byteOffset, data.byteLength).set(bytes);
+  return data;
 }
 
 function checkShape(t: ef.Tensor, input: ef.SignatureTensor): ef.Tensor {

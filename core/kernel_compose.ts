@@ -1,23 +1,16 @@
 /**
  * Running one kernel's instance inside another's (a fused op's contraction): the inner instance
- * gets a context whose outputs the outer kernel chooses (`output` is redirected), everything else
- * being the outer context's. Device-agnostic: only KernelContext's own methods are involved.
+ * gets a context whose members the outer kernel may replace (`output`, to write a temporary or to
+ * see the buffer; `device`, to collect what a simulated device is charged), everything else being
+ * the outer context's, bound to it. Device-agnostic: only KernelContext's members are involved.
  */
-import type { DeviceBuffer } from "./device.ts";
 import type { KernelContext } from "./kernel.ts";
-import type { Shape } from "./shape.ts";
 
-/**
- * `ctx` with `output(i, shape)` answered by `redirect` (which may allocate a temporary instead of
- * the node's output); every other member is the outer context's, bound to it.
- */
-export function redirectOutputs<C extends KernelContext>(
-  ctx: C,
-  redirect: (i: number, shape: Shape | undefined) => DeviceBuffer,
-): C {
+/** `ctx` with the members in `overrides` replaced. */
+export function innerContext<C extends KernelContext>(ctx: C, overrides: Partial<C>): C {
   return new Proxy(ctx, {
     get(target, p) {
-      if (p === "output") return redirect;
+      if (Object.hasOwn(overrides, p)) return overrides[p as keyof C];
       const v = Reflect.get(target, p, target);
       return typeof v === "function" ? v.bind(target) : v;
     },

@@ -14,6 +14,7 @@ import { MATMUL_KERNELS } from "./matmul/matmul.ts";
 import { COPY_KERNELS } from "./movement/copy_kernels.ts";
 import { FILL_KERNELS } from "./movement/fill.ts";
 import { GATHER_KERNELS } from "./movement/gather.ts";
+import { IMAGE_KERNELS } from "./movement/image.ts";
 import { JOIN_KERNELS } from "./movement/join.ts";
 import { CHANNEL_KERNELS } from "./nn/channel.ts";
 import { FUSED_KERNELS } from "./nn/fused.ts";
@@ -43,6 +44,7 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
     ...COPY_KERNELS,
     ...JOIN_KERNELS,
     ...GATHER_KERNELS,
+    ...IMAGE_KERNELS,
     ...FILL_KERNELS,
     ...REDUCE_KERNELS,
   ],

@@ -12,6 +12,7 @@ import { CREATE_KERNELS } from "./kernels/create.ts";
 import { ELEMENTWISE_KERNELS } from "./kernels/elementwise.ts";
 import { FUSED_KERNELS } from "./kernels/fused.ts";
 import { GATHER_KERNELS } from "./kernels/gather.ts";
+import { GATHER_ND_KERNELS } from "./kernels/gather_nd.ts";
 import { LOSS_KERNELS } from "./kernels/loss.ts";
 import { MATMUL_KERNELS } from "./kernels/matmul.ts";
 import { MOVEMENT_KERNELS } from "./kernels/movement.ts";
@@ -56,6 +57,7 @@ export const WASM_KERNELS: readonly Kernel[] = [
   ...LOSS_KERNELS,
   ...CONV_KERNELS,
   ...FUSED_KERNELS,
+  ...GATHER_ND_KERNELS,
 ];
 
 export const wasmPlugin: DevicePlugin<WasmDevice> = {

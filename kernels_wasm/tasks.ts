@@ -24,8 +24,8 @@ export const TASK_NAMES = [
   "task_xent",
   "task_depthwise",
   "task_pool",
-  "task_epilogue",
   "task_resize_bilinear",
+  "task_epilogue",
   "task_resize_nearest",
 ] as const;
 

@@ -102,8 +102,11 @@ function inferFused(
   out: TensorSpec,
   args: readonly InferInput[],
   attrs: FusionAttrs,
+  /** Which of `args` is Prelu's alpha (the one after the bias or norm vectors by default). */
+  preluAt?: number,
 ): TensorSpec[] {
   const fusion = parseFusion(attrs);
+  const alphaAt = preluAt ?? fusion.vectors;
   const rank = out.shape?.length;
   const channels = rank === undefined ? -1 : out.shape![rank - 1];
   args.forEach((a, i) => {
@@ -111,11 +114,13 @@ function inferFused(
       throw new EdgeflowError(`args[${i}] is ${a.dtype}, the input ${out.dtype}`);
     }
     if (a.shape === null) return;
-    const prelu = i === fusion.vectors;
-    // Prelu's alpha may be any shape whose dims are all 1 but the last (1 or the channels), as
+    const prelu = fusion.activation === "Prelu" && i === alphaAt;
+    // Prelu's alpha may be any shape whose dims are all 1 but the last (1 or the channels), of a
+    // rank up to the output's (a higher rank would broadcast the output up, as tfjs does), as
     // tfjs's fused kernels read it; the bias and batch norm vectors are [channels].
     const ok = prelu
-      ? a.shape.slice(0, -1).every((d) => d === 1 || d === -1)
+      ? a.shape.slice(0, -1).every((d) => d === 1 || d === -1) &&
+        (rank === undefined || a.shape.length <= rank)
       : a.shape.length === 1;
     const last = a.shape.length === 0 ? 1 : a.shape[a.shape.length - 1];
     const lastOk = channels < 0 || last < 0 || last === channels || (prelu && last === 1);
@@ -239,7 +244,7 @@ function arbFusion(fc: FastCheck, dtype: DType, batchNorm = true) {
     epsilon: fc.constantFrom(0.001, 0.0001),
     preluShape: fc.constantFrom("vector", "scalar", "keras"),
     seed: fc.nat(),
-  }).map((f) => (channels: number) => {
+  }).map((f) => (channels: number, outRank: number) => {
     const vectors = f.kind === "BiasAdd" ? 1 : 4;
     const args = Array.from(
       { length: vectors },
@@ -252,7 +257,7 @@ function arbFusion(fc: FastCheck, dtype: DType, batchNorm = true) {
         ? [channels]
         : f.preluShape === "scalar"
         ? [1]
-        : [1, 1, channels];
+        : [...new Array(Math.min(outRank, 3) - 1).fill(1), channels];
       args.push(randomTensor(dtype, shape, f.seed + 7, { min: 0, max: 1 }));
     }
     return {
@@ -275,7 +280,7 @@ function arbFusedWindow<A extends FusionAttrs>(
   return fc.tuple(arbConv(fc, dtype), arbFusion(fc, dtype)).map(([conv, fusion]) => {
     const [x, f] = conv.inputs;
     const channels = depthwise ? f.shape[2] * f.shape[3] : f.shape[3];
-    const { args, attrs } = fusion(channels);
+    const { args, attrs } = fusion(channels, 4);
     return {
       inputs: [x, f, ...args],
       attrs: { ...conv.attrs, ...attrs } as unknown as Partial<A>,
@@ -337,14 +342,15 @@ export const FusedMatMul: OpDef<FusedMatMulAttrs> = defineOp<FusedMatMulAttrs>({
   arbitrary: (fc, dtype) =>
     fc.tuple(
       fc.integer({ min: 1, max: 6 }),
-      fc.integer({ min: 1, max: 9 }),
+      // k = 0: an empty sum, whose output is the epilogue of zeros.
+      fc.integer({ min: 0, max: 9 }),
       fc.integer({ min: 1, max: 6 }),
       fc.boolean(),
       fc.boolean(),
       fc.nat(),
       arbFusion(fc, dtype, false),
     ).map(([m, k, n, ta, tb, seed, fusion]) => {
-      const { args, attrs } = fusion(n);
+      const { args, attrs } = fusion(n, 2);
       return {
         inputs: [
           randomTensor(dtype, ta ? [k, m] : [m, k], seed),
@@ -356,8 +362,50 @@ export const FusedMatMul: OpDef<FusedMatMulAttrs> = defineOp<FusedMatMulAttrs>({
     }),
 });
 
+/**
+ * tfjs's Prelu (tfjs-converter writes it for Keras' PReLU; TensorFlow's own graphs spell it
+ * Relu(x) − alpha·Relu(−x)): x < 0 ? alpha·x : x, alpha read per channel (the last dim) or one
+ * for all, the forms the converter writes ([C], [1, 1, C], [1]). NaN stays NaN. No gradient:
+ * TensorFlow has no such op; a training graph keeps the Relu form, whose ops have gradients.
+ */
+export const Prelu: OpDef<{ T: DType }> = defineOp<{ T: DType }>({
+  name: "Prelu",
+  inputs: [{ name: "x", type: "T" }, { name: "alpha", type: "T" }],
+  outputs: [{ name: "y", type: "T" }],
+  attrs: { T: { kind: "type", allowed: FLOAT_DTYPES } },
+  infer: ([x, alpha]) =>
+    inferFused(
+      { dtype: x.dtype, shape: x.shape },
+      [alpha],
+      { T: x.dtype, num_args: 2, fused_ops: ["BiasAdd", "Prelu"], epsilon: 0, leakyrelu_alpha: 0 },
+      0,
+    ),
+  reference: ([x, alpha]) => [preluReference(x, alpha)],
+  arbitrary: (fc, dtype) =>
+    fc.tuple(
+      fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 }),
+      fc.constantFrom("vector", "scalar", "keras"),
+      fc.nat(),
+    ).map(([shape, form, seed]) => {
+      const c = shape[shape.length - 1];
+      const alphaShape = form === "vector"
+        ? [c]
+        : form === "scalar"
+        ? [1]
+        : [...new Array(Math.min(shape.length, 3) - 1).fill(1), c];
+      return {
+        inputs: [
+          randomTensor(dtype, shape, seed),
+          randomTensor(dtype, alphaShape, seed + 1, { min: 0, max: 1 }),
+        ],
+        attrs: {},
+      };
+    }),
+});
+
 export const FUSED_OPS: readonly OpDef[] = [
   FusedConv2D,
   FusedDepthwiseConv2dNative,
   FusedMatMul,
+  Prelu,
 ] as unknown as OpDef[];

@@ -97,13 +97,21 @@ function inferResize(
   const known = knownInts(size);
   if (known) outputSize(int32Vector(known));
   const x: PartialShape = images.shape ?? [-1, -1, -1, -1];
-  if (x[1] === 0 || x[2] === 0) {
-    throw new EdgeflowError(`input image must be of non-zero size, got ${formatShape(x)}`);
-  }
+  checkImage(x);
   return [{
     dtype: outDType(images.dtype),
     shape: [x[0], known?.[0] ?? -1, known?.[1] ?? -1, x[3]],
   }];
+}
+
+/** TensorFlow's ImageResizerState checks: at least one channel, a non-empty image. */
+function checkImage(x: PartialShape & readonly number[]): void {
+  if (x[3] === 0) {
+    throw new EdgeflowError(`image must have at least one channel, got ${formatShape(x)}`);
+  }
+  if (x[1] === 0 || x[2] === 0) {
+    throw new EdgeflowError(`input image must be of non-zero size, got ${formatShape(x)}`);
+  }
 }
 
 /** Checks the run-time image (non-zero height and width) and returns both axes' tables. */
@@ -114,9 +122,7 @@ export function resizePlan(
   attrs: ResizeAttrs,
 ): { outShape: number[]; rows: AxisPlan; cols: AxisPlan } {
   const [b, h, w, c] = images;
-  if (h === 0 || w === 0) {
-    throw new EdgeflowError(`input image must be of non-zero size, got ${formatShape(images)}`);
-  }
+  checkImage(images);
   const [oh, ow] = outputSize(size);
   return {
     outShape: [b, oh, ow, c],

@@ -6,7 +6,7 @@
  * temporary; it returns to the pool once recorded.) The map's WGSL is built from the fusion the
  * OpDef parses and the unary kernels' own activation expressions.
  */
-import { redirectOutputs } from "../../core/kernel_compose.ts";
+import { innerContext } from "../../core/kernel_compose.ts";
 import type { Kernel, KernelCase, Tolerance } from "../../core/kernel.ts";
 import { release, retain } from "../../core/buffer.ts";
 import type { Attrs, OpDef } from "../../core/op.ts";
@@ -17,6 +17,7 @@ import {
   FusedMatMul,
   type FusionAttrs,
   parseFusion,
+  Prelu,
 } from "../../core/ops/fused.ts";
 import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { GpuInstance, GpuKernel } from "../../devices/webgpu/device.ts";
@@ -24,11 +25,11 @@ import { conv2dKernel } from "../conv/conv2d.ts";
 import { depthwiseKernel } from "../conv/window_kernels.ts";
 import { floatUnaryWgsl } from "../elementwise/unary.ts";
 import { type MapFunction, NodeMap } from "../elementwise/map.ts";
-import { defineGpuKernel, FLOATS, staticBinding } from "../kernel.ts";
+import { defineGpuKernel, FLOATS, staticBinding, widenFor16 } from "../kernel.ts";
 import { matMulKernel } from "../matmul/matmul.ts";
 
 /** The map's WGSL: x, then the fusion's vectors (and Prelu's alpha), in the op's arg order. */
-function epilogueFunction(attrs: FusionAttrs): MapFunction {
+function epilogueFunction(attrs: FusionAttrs, dtype: string): MapFunction {
   const fusion = parseFusion(attrs);
   const params = fusion.kind === "BiasAdd" ? ["b"] : ["scale", "offset", "mean", "variance"];
   if (fusion.activation === "Prelu") params.push("alpha");
@@ -53,9 +54,19 @@ function epilogueFunction(attrs: FusionAttrs): MapFunction {
     }
   }
   const args = ["x", ...params].map((p) => `${p}: f32`).join(", ");
+  // A 16-bit op stores the bias or norm's result before its activation (TensorFlow's unfused
+  // ops): rounded to nearest even here too, so the activation sees the same value.
+  const stored = dtype === "bfloat16"
+    ? "bitcast<f32>((bitcast<u32>(y0) + 0x7fffu + ((bitcast<u32>(y0) >> 16u) & 1u)) & 0xffff0000u)"
+    : dtype === "float16"
+    ? "unpack2x16float(pack2x16float(vec2<f32>(y0, 0.0))).x"
+    : "y0";
+  const nan = dtype === "bfloat16" ? `select(${stored}, y0, is_nan(y0))` : stored;
   return {
-    name: `fused.${fusion.kind}.${fusion.activation || "none"}`,
-    wgsl: `${helpers}\nfn f(${args}) -> f32 { let y = ${base}; return ${act}; }`,
+    name: `fused.${fusion.kind}.${fusion.activation || "none"}.${dtype}`,
+    wgsl: `${helpers}\nfn f(${args}) -> f32 { let y0 = ${base}; let y = ${
+      fusion.activation === "" ? "y0" : nan
+    }; return ${act}; }`,
     uniforms: [{ name: "epsilon", type: "f32" }, { name: "alpha", type: "f32" }],
   };
 }
@@ -75,7 +86,7 @@ function fusedKernel<A extends FusionAttrs>(
       const args = c.inputs.slice(2);
       const out = c.outputs[0];
       const map = new NodeMap(
-        epilogueFunction(c.attrs),
+        epilogueFunction(c.attrs, out.dtype),
         [out.shape, ...args.map((a) => a.shape)],
         out.shape,
         [out, ...args].map((s) => staticBinding(c.device, s)),
@@ -86,11 +97,13 @@ function fusedKernel<A extends FusionAttrs>(
         programs: [...contraction.programs, ...map.programs],
         run(ctx) {
           let temp: GpuBuffer | undefined;
-          const inner = redirectOutputs(ctx, (_, shape) =>
-            temp = retain(ctx.device.allocate({
-              dtype: out.dtype,
-              shape: shape ?? ctx.outputShape(0),
-            })));
+          const inner = innerContext(ctx, {
+            output: (_: number, shape?: readonly number[]) =>
+              temp = retain(ctx.device.allocate({
+                dtype: out.dtype,
+                shape: shape ?? ctx.outputShape(0),
+              })),
+          });
           const free = () => temp && release(temp);
           try {
             const first = contraction.run(inner);
@@ -139,7 +152,35 @@ function maxAbs(v: ArrayLike<number>): number {
   return m;
 }
 
+const PRELU: MapFunction = {
+  name: "Prelu",
+  wgsl: "fn f(x: f32, a: f32) -> f32 { return select(x, a * x, x < 0.0); }",
+};
+
+/** Prelu: one map, alpha broadcast along the last dim (or one value). */
+export const preluKernel = defineGpuKernel(Prelu, {
+  dtypes: FLOATS,
+  create({ inputs: [x, alpha], outputs: [out], device }) {
+    const map = new NodeMap(
+      PRELU,
+      [x.shape, alpha.shape],
+      x.shape,
+      [x, alpha].map((s) => staticBinding(device, s)),
+      staticBinding(device, out),
+    );
+    return {
+      programs: map.programs,
+      run(ctx) {
+        const [x, alpha] = ctx.inputs;
+        return ctx.device.encode(ctx.node, [map.dispatch(ctx.device, [x, alpha], ctx.output(0))]);
+      },
+    };
+  },
+  tolerance: (c) => widenFor16(c.inputs[0].dtype, { atol: 0, reason: "one float32 product" }),
+});
+
 export const FUSED_KERNELS = [
+  preluKernel,
   fusedKernel(FusedConv2D, conv2dKernel, conv2dKernel.tolerance as never, (c) => ({
     k: c.inputs[1].shape[0] * c.inputs[1].shape[1] * c.inputs[1].shape[2],
   })),

@@ -1,8 +1,8 @@
 /**
  * _FusedConv2D, FusedDepthwiseConv2dNative and _FusedMatMul: the contraction (the packed GEMM or
- * task_depthwise, as Conv2D, DepthwiseConv2dNative and MatMul run it) writes the output, then
- * task_epilogue (kernels_wasm/src/fused.c) applies the bias or batch norm and the activation in
- * place while the output is still in cache. The per-channel vectors come from core's
+ * task_depthwise, as Conv2D, DepthwiseConv2dNative and MatMul run it) applies the bias or batch
+ * norm and the activation (kernels_wasm/src/epilogue.h) to each block of the output it finishes,
+ * while the block is still in cache: no second pass over the output. The per-channel vectors come from core's
  * `fusedEpilogue`, so the fusion's meaning is decided once, in the OpDef's file.
  *
  * ResizeBilinear and ResizeNearestNeighbor read core's `resizePlan` tables.
@@ -17,12 +17,14 @@ import { convGeometry } from "../../core/ops/conv_geometry.ts";
 import { matrixDims } from "../../core/ops/matmul.ts";
 import {
   epilogueGain,
+  FUSED_ACTIVATIONS,
   FusedConv2D,
   FusedDepthwiseConv2dNative,
   fusedEpilogue,
   FusedMatMul,
   type FusionAttrs,
   parseFusion,
+  Prelu,
 } from "../../core/ops/fused.ts";
 import { ResizeBilinear, ResizeNearestNeighbor, resizePlan } from "../../core/ops/resize.ts";
 import type { WasmBuffer } from "../../devices/wasm/buffer.ts";
@@ -32,45 +34,27 @@ import { geometryWords } from "./conv.ts";
 import { sgemm } from "./gemm.ts";
 import { dotTolerance, maxAbs, U32, wasmKernel } from "./util.ts";
 
-/** Rows per epilogue task: about 16K elements each. */
-const EPILOGUE_ELEMENTS = 1 << 14;
-
 /**
- * Applies the fusion's epilogue to `out` ([rows, channels] float32) in place. The vectors are
- * computed from the args' current values on each run (a few thousand numbers), so a fed bias or
- * a variable's is honoured.
+ * The fusion's per-channel vectors (float32 [4, channels]: shift, scale, offset, alpha) in
+ * scratch memory, and its activation code and norm flag: the three Epilogue words
+ * (kernels_wasm/src/epilogue.h). Computed from the args' current values on each run (a few
+ * thousand numbers), so a fed bias or a variable's is honoured. Release the block after launch.
  */
-function runEpilogue(
+function epilogueWords(
   d: WasmDevice,
-  out: WasmBuffer,
   args: readonly WasmBuffer[],
   attrs: FusionAttrs,
   channels: number,
-): void {
-  const rows = channels === 0 ? 0 : out.shape.reduce((a, b) => a * b, 1) / channels;
-  if (rows === 0) return;
+): { words: [number, number, number]; release: () => void } {
   const e = fusedEpilogue(args.map((b) => d.peek(b)), attrs, channels);
   const norm = parseFusion(attrs).kind === "FusedBatchNorm" ? 1 : 0;
-  const params = d.scratch(16 * channels);
-  try {
-    const p = d.f32.subarray(params.ptr >>> 2, (params.ptr >>> 2) + 4 * channels);
-    p.set(e.shift);
-    p.set(e.scale, channels);
-    p.set(e.offset, 2 * channels);
-    p.set(e.alpha, 3 * channels);
-    const per = Math.max(1, Math.floor(EPILOGUE_ELEMENTS / channels));
-    d.launch(Task.task_epilogue, Math.ceil(rows / per), [
-      out.ptr,
-      params.ptr,
-      rows,
-      channels,
-      e.activation,
-      norm,
-      per,
-    ], rows * channels * 4);
-  } finally {
-    d.releaseScratch(params);
-  }
+  const params = d.scratch(16 * Math.max(1, channels));
+  const p = d.f32.subarray(params.ptr >>> 2, (params.ptr >>> 2) + 4 * channels);
+  p.set(e.shift);
+  p.set(e.scale, channels);
+  p.set(e.offset, 2 * channels);
+  p.set(e.alpha, 3 * channels);
+  return { words: [params.ptr, e.activation, norm], release: () => d.releaseScratch(params) };
 }
 
 /**
@@ -140,8 +124,13 @@ export const fusedConv2dKernel = wasmKernel(FusedConv2D, {
         const [x, f, ...args] = ctx.inputs;
         const { outShape, gemm, channels } = problems.get(x.shape, f.shape);
         const out = ctx.output(0, outShape);
-        sgemm(ctx.device, { ...gemm, a: x.ptr, b: f.ptr, c: out.ptr });
-        runEpilogue(ctx.device, out, args, ctx.attrs, channels);
+        const epi = epilogueWords(ctx.device, args, ctx.attrs, channels);
+        try {
+          // The GEMM applies the epilogue to each block of the output it finishes.
+          sgemm(ctx.device, { ...gemm, a: x.ptr, b: f.ptr, c: out.ptr, epilogue: epi.words });
+        } finally {
+          epi.release();
+        }
       },
     };
   },
@@ -170,8 +159,14 @@ export const fusedDepthwiseKernel = wasmKernel(FusedDepthwiseConv2dNative, {
         const [x, f, ...args] = ctx.inputs;
         const l = launches.get(x.shape, f.shape);
         const out = ctx.output(0, l.outShape);
-        ctx.device.launch(Task.task_depthwise, l.rows, [x.ptr, f.ptr, out.ptr, ...l.words], l.work);
-        runEpilogue(ctx.device, out, args, ctx.attrs, l.channels);
+        const epi = epilogueWords(ctx.device, args, ctx.attrs, l.channels);
+        try {
+          // task_depthwise applies the epilogue to each output row it finishes.
+          const words = [x.ptr, f.ptr, out.ptr, ...l.words, ...epi.words];
+          ctx.device.launch(Task.task_depthwise, l.rows, words, l.work);
+        } finally {
+          epi.release();
+        }
       },
     };
   },
@@ -190,19 +185,24 @@ export const fusedMatMulKernel = wasmKernel(FusedMatMul, {
         const [m, n] = matrixDims(a.shape, b.shape, ta, tb, "a", "b") as [number, number];
         const k = ta ? a.shape[0] : a.shape[1];
         const out = ctx.output(0, [m, n]);
-        sgemm(ctx.device, {
-          a: a.ptr,
-          b: b.ptr,
-          c: out.ptr,
-          m,
-          n,
-          k,
-          rsa: ta ? 1 : k,
-          csa: ta ? m : 1,
-          rsb: tb ? 1 : n,
-          csb: tb ? k : 1,
-        });
-        runEpilogue(ctx.device, out, args, ctx.attrs, n);
+        const epi = epilogueWords(ctx.device, args, ctx.attrs, n);
+        try {
+          sgemm(ctx.device, {
+            a: a.ptr,
+            b: b.ptr,
+            c: out.ptr,
+            m,
+            n,
+            k,
+            rsa: ta ? 1 : k,
+            csa: ta ? m : 1,
+            rsb: tb ? 1 : n,
+            csb: tb ? k : 1,
+            epilogue: epi.words,
+          });
+        } finally {
+          epi.release();
+        }
       },
     };
   },
@@ -276,7 +276,34 @@ export const resizeNearestKernel = wasmKernel(ResizeNearestNeighbor, {
   },
 });
 
+/** Prelu: x copied to the output, then task_epilogue with shift 0 and the alpha vector. */
+export const preluKernel = wasmKernel(Prelu, {
+  dtypes: ["float32"],
+  run(ctx) {
+    const d: WasmDevice = ctx.device;
+    const [x, alpha] = ctx.inputs;
+    const out = ctx.output(0);
+    const n = x.shape.reduce((a, b) => a * b, 1);
+    if (n === 0) return;
+    const c = x.shape.length === 0 ? 1 : x.shape[x.shape.length - 1];
+    d.u8.copyWithin(out.ptr, x.ptr, x.ptr + 4 * n);
+    const as = d.peek(alpha).data as Float32Array;
+    const params = d.scratch(16 * c);
+    try {
+      const p = d.f32.subarray(params.ptr >>> 2, (params.ptr >>> 2) + 4 * c);
+      p.fill(0);
+      for (let j = 0; j < c; j++) p[3 * c + j] = as.length === 1 ? as[0] : as[j];
+      const prelu = FUSED_ACTIVATIONS.indexOf("Prelu");
+      d.launch(Task.task_epilogue, 1, [out.ptr, params.ptr, prelu, 0, n / c, c], n);
+    } finally {
+      d.releaseScratch(params);
+    }
+  },
+  tolerance: { atol: 0, reason: "one float32 product, as the reference rounds it" },
+});
+
 export const FUSED_KERNELS: readonly Kernel[] = [
+  preluKernel,
   fusedConv2dKernel,
   fusedDepthwiseKernel,
   fusedMatMulKernel,

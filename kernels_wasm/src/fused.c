@@ -1,12 +1,9 @@
-// What follows a contraction in the fused ops (core/ops/fused.ts), in place on its float32
-// output, and the image resizes (core/ops/resize.ts), which read their source tables from the
+// The fused ops' epilogue (epilogue.h: what follows a contraction, in place on a block of its
+// float32 output, called by gemm.c and window.c), and the image resizes (core/ops/resize.ts), which read their source tables from the
 // TypeScript side (resizePlan) so no coordinate is derived twice.
-#include "common.h"
+#include "epilogue.h"
 #include "simd_math.h"
 #include <math.h>
-
-// Activation codes: FUSED_ACTIVATIONS' order in core/ops/fused.ts.
-enum { ACT_NONE, ACT_RELU, ACT_RELU6, ACT_ELU, ACT_LEAKY, ACT_SIGMOID, ACT_TANH, ACT_PRELU };
 
 // Relu keeps NaN (TensorFlow's max(x, 0)) and gives +0 for -0, as the reference does.
 INLINE v128_t relu4(v128_t x) {
@@ -31,73 +28,74 @@ INLINE float act1(float y, int act, float alpha) {
   }
 }
 
-// args: out (float32 [rows, c], rewritten in place), params (float32 [4, c]: shift, scale,
-// offset, alpha), rows, c, activation, norm (0: y = x + shift; 1: y = (x + shift)·scale +
-// offset), rows per task. Each step rounds to float32 as the unfused ops do.
+// Rows of y (ldy floats apart), columns [j0, j1) = channels j0.., rewritten in place: y = act((y
+// + shift) · scale + offset) with params float32 [4, c] (shift, scale, offset, alpha); norm 0
+// skips the multiply-add (BiasAdd). Each step rounds to float32 as the unfused ops do.
+void epilogue_block(float* out, int ldy, int rows, int j0, int j1, const float* p, int c, int act,
+                    int norm) {
+  const float *shift = p, *scale = p + c, *offset = p + 2 * c, *alpha = p + 3 * c;
+  ExpConstants k = exp_constants();
+  v128_t zero = wasm_f32x4_splat(0), six = wasm_f32x4_splat(6);
+  int vec = act != ACT_ELU;
+  for (int r = 0; r < rows; r++) {
+    float* y = out + (size_t)r * ldy;
+    int j = j0;
+    if (vec) {
+      for (; j + 4 <= j1; j += 4) {
+        v128_t v = wasm_f32x4_add(wasm_v128_load(y + j), wasm_v128_load(shift + j));
+        if (norm) {
+          v = wasm_f32x4_add(wasm_f32x4_mul(v, wasm_v128_load(scale + j)),
+                             wasm_v128_load(offset + j));
+        }
+        switch (act) {
+          case ACT_RELU:
+            v = relu4(v);
+            break;
+          case ACT_RELU6:
+            v = relu4(v);
+            v = wasm_v128_bitselect(six, v, wasm_f32x4_gt(v, six));
+            break;
+          case ACT_LEAKY:
+          case ACT_PRELU:
+            v = wasm_v128_bitselect(wasm_f32x4_mul(v, wasm_v128_load(alpha + j)), v,
+                                    wasm_f32x4_lt(v, zero));
+            break;
+          case ACT_SIGMOID:
+            v = sigmoid_f32x4(v, &k);
+            break;
+          case ACT_TANH:
+            v = tanh_f32x4(v, &k);
+            break;
+          default:
+            break;
+        }
+        wasm_v128_store(y + j, v);
+      }
+    }
+    for (; j < j1; j++) {
+      float v = y[j] + shift[j];
+      if (norm) v = v * scale[j] + offset[j];
+      if (act == ACT_SIGMOID || act == ACT_TANH) {
+        v128_t w = wasm_f32x4_splat(v);
+        w = act == ACT_SIGMOID ? sigmoid_f32x4(w, &k) : tanh_f32x4(w, &k);
+        v = wasm_f32x4_extract_lane(w, 0);
+      } else {
+        v = act1(v, act, alpha[j]);
+      }
+      y[j] = v;
+    }
+  }
+}
+
+// args: out (float32 [rows, c], rewritten in place), Epilogue (3 words), rows, c. One task: the
+// GEMM's empty-sum case (k = 0), whose output is the epilogue of zeros.
 EXPORT("task_epilogue") void task_epilogue(word* args, int tid, int nt) {
   (void)tid;
   (void)nt;
   float* out = PTR(float, args, ARG0);
-  const float* p = PTR(const float, args, ARG0 + 1);
-  int rows = args[ARG0 + 2], c = args[ARG0 + 3], act = args[ARG0 + 4], norm = args[ARG0 + 5];
-  int per = args[ARG0 + 6];
-  const float *shift = p, *scale = p + c, *offset = p + 2 * c, *alpha = p + 3 * c;
-  ExpConstants k = exp_constants();
-  v128_t zero = wasm_f32x4_splat(0), six = wasm_f32x4_splat(6);
-  int vec = act == ACT_NONE || act == ACT_RELU || act == ACT_RELU6 || act == ACT_LEAKY ||
-            act == ACT_PRELU || act == ACT_SIGMOID || act == ACT_TANH;
-  FOR_EACH_TASK(t, args) {
-    int r0, r1;
-    chunk(t, per, rows, &r0, &r1);
-    for (int r = r0; r < r1; r++) {
-      float* y = out + (size_t)r * c;
-      int j = 0;
-      if (vec) {
-        for (; j + 4 <= c; j += 4) {
-          v128_t v = wasm_f32x4_add(wasm_v128_load(y + j), wasm_v128_load(shift + j));
-          if (norm) {
-            v = wasm_f32x4_add(wasm_f32x4_mul(v, wasm_v128_load(scale + j)),
-                               wasm_v128_load(offset + j));
-          }
-          switch (act) {
-            case ACT_RELU:
-              v = relu4(v);
-              break;
-            case ACT_RELU6:
-              v = relu4(v);
-              v = wasm_v128_bitselect(six, v, wasm_f32x4_gt(v, six));
-              break;
-            case ACT_LEAKY:
-            case ACT_PRELU:
-              v = wasm_v128_bitselect(wasm_f32x4_mul(v, wasm_v128_load(alpha + j)), v,
-                                      wasm_f32x4_lt(v, zero));
-              break;
-            case ACT_SIGMOID:
-              v = sigmoid_f32x4(v, &k);
-              break;
-            case ACT_TANH:
-              v = tanh_f32x4(v, &k);
-              break;
-            default:
-              break;
-          }
-          wasm_v128_store(y + j, v);
-        }
-      }
-      for (; j < c; j++) {
-        float v = y[j] + shift[j];
-        if (norm) v = v * scale[j] + offset[j];
-        if (act == ACT_SIGMOID || act == ACT_TANH) {
-          v128_t w = wasm_f32x4_splat(v);
-          w = act == ACT_SIGMOID ? sigmoid_f32x4(w, &k) : tanh_f32x4(w, &k);
-          v = wasm_f32x4_extract_lane(w, 0);
-        } else {
-          v = act1(v, act, alpha[j]);
-        }
-        y[j] = v;
-      }
-    }
-  }
+  const Epilogue* e = (const Epilogue*)(args + ARG0 + 1);
+  int rows = args[ARG0 + 4], c = args[ARG0 + 5];
+  FOR_EACH_TASK(t, args) epilogue_block(out, c, rows, 0, c, e->params, c, e->act, e->norm);
 }
 
 // args: x (float32 [b, h, w, c]), out (float32 [b, oh, ow, c]), b, h, w, c, oh, ow, tables

@@ -99,6 +99,17 @@ async function checkModel(t: Deno.TestContext, load: () => Promise<RealModel>) {
       outs.forEach((o, i) => assertClose(fetches[i], o.toNumbers(), theirs[i], device));
     });
   }
+  await t.step("WASM, weights resident on the device", async () => {
+    await using wasm = (await ef.wasmPlugin.create({ threads: 2 }))!;
+    const resident = await ef.loadGraphModel(m.path, { device: wasm });
+    try {
+      await using s = new ef.Session(resident.graph, { devices: [wasm] });
+      const outs = await s.run(fetches, { [m.input.name]: x });
+      outs.forEach((o, i) => assertClose(fetches[i], o.toNumbers(), theirs[i], "WASM"));
+    } finally {
+      resident.dispose();
+    }
+  });
 }
 
 Deno.test("nsfwjs mobilenet_v2_mid matches tfjs", (t) => checkModel(t, mobilenetV2Mid));

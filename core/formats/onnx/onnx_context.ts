@@ -8,6 +8,8 @@ import { EdgeflowError, withContext } from "../../errors.ts";
 import { constantValue, type Graph, type Node, type Output } from "../../graph.ts";
 import { apply } from "../../ops/build.ts";
 import { getOp } from "../../ops/registry.ts";
+import { MapHostContext } from "../../host_context.ts";
+import { isFullyDefined } from "../../shape.ts";
 import { intList, Tensor } from "../../tensor.ts";
 import { ATTRIBUTE_TYPE, type OnnxAttribute, type OnnxNodeProto } from "./onnx_schema.ts";
 import { OnnxUnsupportedError, tensorFromOnnx } from "./onnx_tensor.ts";
@@ -43,7 +45,8 @@ export class OnnxNodeContext {
     readonly opset: number,
     readonly file: string,
     private readonly inputs: readonly (Output | undefined)[],
-    private readonly maxTensorBytes: number,
+    /** The most bytes one tensor of the model may take (options.maxTensorBytes). */
+    readonly maxTensorBytes: number,
   ) {
     this.base = sanitizeName(node.name || node.output[0] || node.opType);
     this.where = { node: node.name || node.output[0] || "", op: node.opType };
@@ -149,14 +152,14 @@ export class OnnxNodeContext {
   /** The value of input i at load time, as integers; `what` names it. */
   constInts(i: number, what: string): number[] {
     const o = this.req(i);
-    const v = constantValue(o);
+    const v = loadTimeValue(o);
     if (!v) throw new OnnxNeedsConstantError(this.node.input[i], what, this.file, this.where);
     return intList(v);
   }
   /** The value of input i at load time as a Tensor. */
   constTensor(i: number, what: string): Tensor {
     const o = this.req(i);
-    const v = constantValue(o);
+    const v = loadTimeValue(o);
     if (!v) throw new OnnxNeedsConstantError(this.node.input[i], what, this.file, this.where);
     return v;
   }
@@ -173,12 +176,58 @@ export class OnnxNodeContext {
     return o.shape.slice();
   }
 
+  /**
+   * Refuses a load-time size the model's numbers ask for (an output of `elements` elements, an
+   * unrolled loop of `elements` steps) past `max`, before any array or node is made for it.
+   */
+  limit(elements: number, max: number, what: string): void {
+    if (!(elements <= max)) throw this.error(`${what} (${elements}) is over the limit of ${max}`);
+  }
+
   error(why: string): EdgeflowError {
     return new EdgeflowError(`${this.file}: ${this.node.path}: ${why}`, this.where);
   }
   unsupported(why: string): OnnxUnsupportedError {
     return new OnnxUnsupportedError(`${this.file}: ${this.node.path}: ${why}`, this.where);
   }
+}
+
+/** Load-time values stay small: shape arithmetic, not weights. */
+const MAX_FOLDED = 1 << 16;
+const folded = new WeakMap<Output, Tensor | null>();
+
+/**
+ * `o`'s value if the graph fixes it at load time: a Const, the Shape of a fully known shape, or a
+ * stateless op of such values, evaluated with its reference implementation. ONNX exporters
+ * compute shape arguments (Resize's sizes, Reshape's target) from Shape, Gather and Concat.
+ */
+export function loadTimeValue(o: Output, depth = 0): Tensor | undefined {
+  const direct = constantValue(o);
+  if (direct) return direct;
+  if (folded.has(o)) return folded.get(o) ?? undefined;
+  let value: Tensor | undefined;
+  const node = o.node;
+  if (node.op.name === "Shape" && isFullyDefined(node.inputs[0].shape)) {
+    const dims = node.inputs[0].shape;
+    value = Tensor.fromNumbers(node.attrs.out_type ?? "int32", [dims.length], dims);
+  } else if (
+    depth < 32 && !node.op.stateful && node.inputs.length > 0 && node.controlInputs.length === 0 &&
+    node.op.name !== "Placeholder"
+  ) {
+    const inputs = node.inputs.map((i) => loadTimeValue(i, depth + 1));
+    if (inputs.every((t): t is Tensor => t !== undefined && t.size <= MAX_FOLDED)) {
+      try {
+        const ctx = new MapHostContext();
+        ctx.node = node;
+        const out = node.op.reference(inputs, node.attrs, ctx)[o.index];
+        if (out.size <= MAX_FOLDED) value = out;
+      } catch (e) {
+        if (!(e instanceof EdgeflowError)) throw e; // the run reports it with its context
+      }
+    }
+  }
+  folded.set(o, value ?? null);
+  return value;
 }
 
 /** An Edgeflow node name from an ONNX name: ':' would read as an output index, '^' as control. */

@@ -6,16 +6,22 @@
  */
 import { EdgeflowError } from "../../errors.ts";
 import { constantValue, type Graph, type Node, type Output } from "../../graph.ts";
-import { intList, Tensor } from "../../tensor.ts";
+import { intList, type Tensor } from "../../tensor.ts";
 import {
-  encodeOnnxModel,
-  type OnnxAttrValue,
-  type OnnxNodeOut,
-  type OnnxValueOut,
-} from "./onnx_encode.ts";
+  convNchw,
+  Exporter,
+  type ExportFn,
+  same,
+  valueName,
+  windowAttrs,
+} from "./onnx_export_context.ts";
+import { FUSED_EXPORTERS } from "./onnx_export_fused.ts";
+import { encodeOnnxModel, type OnnxValueOut } from "./onnx_encode.ts";
 import { dtypeToOnnx } from "./onnx_tensor.ts";
 
 export const EXPORT_OPSET = 17;
+/** Past any dim ("to the end" for ONNX's Slice), and exact as a JavaScript number. */
+const INT64_MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
 export interface OnnxExportOptions {
   /** The tensors to output ("node:0" or "node"); default: every output no node reads. */
@@ -67,11 +73,6 @@ export function toOnnx(graph: Graph, options: OnnxExportOptions = {}): Uint8Arra
   });
 }
 
-/** The ONNX value name of an Edgeflow output: TensorFlow's tensor name, "node" for index 0. */
-export function valueName(o: Output): string {
-  return o.index === 0 ? o.node.name : `${o.node.name}:${o.index}`;
-}
-
 function valueInfo(o: Output): OnnxValueOut {
   dtypeToOnnx(o.dtype);
   return { name: valueName(o), dtype: o.dtype, shape: o.shape };
@@ -97,103 +98,7 @@ function needed(outputs: readonly Output[]): Node[] {
   return order;
 }
 
-class Exporter {
-  nodes: OnnxNodeOut[] = [];
-  initializers: { name: string; value: Tensor }[] = [];
-  inputs: OnnxValueOut[] = [];
-  node!: Node;
-  private count = 0;
-
-  initializer(name: string, value: Tensor): string {
-    this.initializers.push({ name, value });
-    return name;
-  }
-  /** A new int64 initializer. */
-  int64(values: readonly number[], shape = [values.length]): string {
-    return this.initializer(
-      `${this.node.name}/const_${this.count++}`,
-      new Tensor("int64", shape, BigInt64Array.from(values, (v) => BigInt(v))),
-    );
-  }
-  scalar(v: number, like: Output): string {
-    return this.initializer(
-      `${this.node.name}/const_${this.count++}`,
-      Tensor.fromNumbers(like.dtype, [], [v]),
-    );
-  }
-  /** Adds an ONNX node; `out` defaults to the Edgeflow node's output i. */
-  add(
-    op: string,
-    inputs: readonly string[],
-    attrs: Record<string, OnnxAttrValue> = {},
-    out?: string,
-  ): string {
-    const name = out ?? `${this.node.name}/${op}_${this.count++}`;
-    this.nodes.push({ op, name, inputs, outputs: [name], attrs });
-    return name;
-  }
-  in(i: number): string {
-    return valueName(this.node.inputs[i]);
-  }
-  out(i = 0): string {
-    return valueName(this.node.outputs[i]);
-  }
-  constInts(i: number, what: string): number[] {
-    const v = constantValue(this.node.inputs[i]);
-    if (!v) {
-      throw new EdgeflowError(`ONNX export needs ${what} as a constant`, {
-        node: this.node.name,
-        op: this.node.op.name,
-      });
-    }
-    return intList(v);
-  }
-  attr<T>(name: string): T {
-    return (this.node.attrs as Record<string, unknown>)[name] as T;
-  }
-}
-
-type ExportFn = (ex: Exporter, n: Node) => void;
-
-const same = (op: string): ExportFn => (ex, n) =>
-  void ex.add(op, n.inputs.map((_, i) => ex.in(i)), {}, ex.out());
-
-/** An NHWC window op as Transpose → NCHW op → Transpose. */
-function windowAttrs(ex: Exporter): Record<string, OnnxAttrValue> {
-  const strides = ex.attr<number[]>("strides");
-  const padding = ex.attr<string>("padding");
-  const attrs: Record<string, OnnxAttrValue> = { strides: [strides[1], strides[2]] };
-  if (padding === "SAME") attrs.auto_pad = "SAME_UPPER";
-  else if (padding === "EXPLICIT") {
-    const p = ex.attr<number[]>("explicit_paddings");
-    attrs.pads = [p[2], p[4], p[3], p[5]];
-  }
-  return attrs;
-}
-
-const conv = (depthwise: boolean): ExportFn => (ex, n) => {
-  const x = ex.add("Transpose", [ex.in(0)], { perm: [0, 3, 1, 2] });
-  let filter = ex.in(1);
-  const f = n.inputs[1].shape;
-  if (f === null || f.some((d) => d < 0)) {
-    throw new EdgeflowError("ONNX export needs the filter's shape", {
-      node: n.name,
-      op: n.op.name,
-    });
-  }
-  const attrs = windowAttrs(ex);
-  const d = ex.attr<number[]>("dilations");
-  attrs.dilations = [d[1], d[2]];
-  attrs.kernel_shape = [f[0], f[1]];
-  if (depthwise) {
-    // [kh, kw, C, mult] → [kh, kw, 1, C·mult]: output channel c·mult + k, as ONNX's groups.
-    filter = ex.add("Reshape", [filter, ex.int64([f[0], f[1], 1, f[2] * f[3]])]);
-    attrs.group = f[2];
-  }
-  const oihw = ex.add("Transpose", [filter], { perm: [3, 2, 0, 1] });
-  const y = ex.add("Conv", [x, oihw], attrs);
-  ex.add("Transpose", [y], { perm: [0, 2, 3, 1] }, ex.out());
-};
+const conv = (depthwise: boolean): ExportFn => (ex, n) => void convNchw(ex, n, depthwise, ex.out());
 
 const pool = (op: string): ExportFn => (ex) => {
   const x = ex.add("Transpose", [ex.in(0)], { perm: [0, 3, 1, 2] });
@@ -221,7 +126,10 @@ function int64Input(ex: Exporter, i: number): string {
   return ex.add("Cast", [ex.in(i)], { to: dtypeToOnnx("int64") });
 }
 
+export { valueName };
+
 const EXPORTERS: Record<string, ExportFn> = {
+  ...FUSED_EXPORTERS,
   Identity: same("Identity"),
   Relu: same("Relu"),
   Sigmoid: same("Sigmoid"),
@@ -321,6 +229,103 @@ const EXPORTERS: Record<string, ExportFn> = {
     const p = ex.constInts(1, "the paddings");
     const begins = p.filter((_, i) => i % 2 === 0), ends = p.filter((_, i) => i % 2 === 1);
     ex.add("Pad", [ex.in(0), ex.int64([...begins, ...ends])], {}, ex.out());
+  },
+  Pack: (ex, n) => {
+    const axis = ex.attr<number>("axis");
+    const a = ex.int64([axis]);
+    const parts = n.inputs.map((_, i) => ex.add("Unsqueeze", [ex.in(i), a]));
+    ex.add("Concat", parts, { axis }, ex.out());
+  },
+  Unpack: (ex, n) => {
+    const axis = ex.attr<number>("axis");
+    const names = n.outputs.map((_, i) => `${n.name}/split_${i}`);
+    ex.nodes.push({
+      op: "Split",
+      name: `${n.name}/Split`,
+      inputs: [ex.in(0)],
+      outputs: names,
+      attrs: { axis },
+    });
+    const a = ex.int64([axis]);
+    names.forEach((part, i) => ex.add("Squeeze", [part, a], {}, ex.out(i)));
+  },
+  FloorDiv: (ex, n) => {
+    const q = ex.add("Div", [ex.in(0), ex.in(1)]);
+    const x = n.inputs[0];
+    if (x.dtype === "float32" || x.dtype === "float16" || x.dtype === "bfloat16") {
+      return void ex.add("Floor", [q], {}, ex.out());
+    }
+    // ONNX's integer Div truncates: step down where a remainder's sign differs from y's.
+    const r = ex.add("Sub", [ex.in(0), ex.add("Mul", [q, ex.in(1)])]);
+    const zero = ex.scalar(0, x);
+    const down = ex.add("And", [
+      ex.add("Not", [ex.add("Equal", [r, zero])]),
+      ex.add("Xor", [ex.add("Less", [r, zero]), ex.add("Less", [ex.in(1), zero])]),
+    ]);
+    ex.add("Sub", [q, ex.add("Cast", [down], { to: dtypeToOnnx(x.dtype) })], {}, ex.out());
+  },
+  FloorMod: (ex, n) => {
+    const x = n.inputs[0];
+    if (x.dtype === "float32" || x.dtype === "float16" || x.dtype === "bfloat16") {
+      // x − floor(x / y) · y
+      const f = ex.add("Floor", [ex.add("Div", [ex.in(0), ex.in(1)])]);
+      return void ex.add("Sub", [ex.in(0), ex.add("Mul", [f, ex.in(1)])], {}, ex.out());
+    }
+    ex.add("Mod", [ex.in(0), ex.in(1)], { fmod: 0 }, ex.out());
+  },
+  Tile: (ex) => void ex.add("Tile", [ex.in(0), int64Input(ex, 1)], {}, ex.out()),
+  Range: same("Range"),
+  Fill: (ex) => void ex.add("Expand", [ex.in(1), int64Input(ex, 0)], {}, ex.out()),
+  ZerosLike: (ex, n) =>
+    void ex.add("Expand", [ex.scalar(0, n.inputs[0]), ex.add("Shape", [ex.in(0)])], {}, ex.out()),
+  OnesLike: (ex, n) =>
+    void ex.add("Expand", [ex.scalar(1, n.inputs[0]), ex.add("Shape", [ex.in(0)])], {}, ex.out()),
+  Slice: (ex) => {
+    // TensorFlow's size −1 runs to the end: ONNX's end is then past any dim.
+    const b = constantValue(ex.node.inputs[1]), z = constantValue(ex.node.inputs[2]);
+    if (b && z) {
+      const bs = intList(b),
+        ends = intList(z).map((v, i) => (v === -1 ? INT64_MAX_SAFE : bs[i] + v));
+      return void ex.add("Slice", [ex.in(0), ex.int64(bs), ex.int64(ends)], {}, ex.out());
+    }
+    const begin = int64Input(ex, 1), size = int64Input(ex, 2);
+    const end = ex.add("Where", [
+      ex.add("Equal", [size, ex.int64([-1], [])]),
+      ex.int64([INT64_MAX_SAFE], []),
+      ex.add("Add", [begin, size]),
+    ]);
+    ex.add("Slice", [ex.in(0), begin, end], {}, ex.out());
+  },
+  StridedSlice: (ex, n) => {
+    const begin = ex.constInts(1, "begin"), end = ex.constInts(2, "end");
+    const strides = ex.constInts(3, "strides");
+    const bits = (name: string) => ex.attr<number>(name);
+    if (bits("ellipsis_mask") || bits("new_axis_mask")) {
+      throw new EdgeflowError("ONNX export takes StridedSlice without ellipsis or new axes", {
+        node: n.name,
+        op: n.op.name,
+      });
+    }
+    const starts: number[] = [], ends: number[] = [], shrink: number[] = [];
+    begin.forEach((b, i) => {
+      const bit = 1 << i, up = strides[i] > 0;
+      if (bits("shrink_axis_mask") & bit) {
+        starts.push(b);
+        ends.push(b === -1 ? INT64_MAX_SAFE : b + 1);
+        shrink.push(i);
+        return;
+      }
+      starts.push(bits("begin_mask") & bit ? (up ? 0 : INT64_MAX_SAFE) : b);
+      ends.push(bits("end_mask") & bit ? (up ? INT64_MAX_SAFE : -INT64_MAX_SAFE) : end[i]);
+    });
+    const axes = begin.map((_, i) => i);
+    const sliced = ex.add(
+      "Slice",
+      [ex.in(0), ex.int64(starts), ex.int64(ends), ex.int64(axes), ex.int64(strides)],
+      {},
+      shrink.length ? undefined : ex.out(),
+    );
+    if (shrink.length) ex.add("Squeeze", [sliced, ex.int64(shrink)], {}, ex.out());
   },
   GatherV2: (ex) => {
     const axis = ex.constInts(2, "the axis")[0];

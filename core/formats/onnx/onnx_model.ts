@@ -21,6 +21,7 @@ import { editDistance } from "../unsupported_ops.ts";
 import { OnnxNodeContext, sanitizeName } from "./onnx_context.ts";
 import { decodeOnnxModel } from "./onnx_decode.ts";
 import { isMappedOnnxOp, ONNX_MAPPERS } from "./onnx_ops.ts";
+import { toNchwWithTwin, twinInputs } from "./onnx_layout.ts";
 import {
   DATA_LOCATION,
   type OnnxGraphProto,
@@ -167,8 +168,15 @@ function mapNode(
       );
     }
   }
-  const c = new OnnxNodeContext(graph, node, opset, file, inputs, maxBytes);
-  const outs = withContext(where, () => ONNX_MAPPERS.get(node.opType)!(c));
+  const mapper = ONNX_MAPPERS.get(node.opType)!;
+  // A layout-free op on NHWC twins stays in NHWC (onnx_layout.ts), its result transposed once.
+  const twins = twinInputs(node.opType, inputs, node.output);
+  const c = new OnnxNodeContext(graph, node, opset, file, twins ?? inputs, maxBytes);
+  const outs = withContext(where, () => {
+    const out = mapper(c);
+    if (!twins) return out;
+    return out.slice(0, 1).map((o) => o && (o.shape?.length === 4 ? toNchwWithTwin(c, o) : o));
+  });
   node.output.forEach((name, i) => {
     if (name === "") return;
     const o = outs[i];

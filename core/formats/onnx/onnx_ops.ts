@@ -7,6 +7,9 @@ import { GATHER_MAPPERS } from "./onnx_ops_gather.ts";
 import { LOSS_MAPPERS } from "./onnx_ops_loss.ts";
 import { MATRIX_MAPPERS } from "./onnx_ops_matrix.ts";
 import { NN_MAPPERS } from "./onnx_ops_nn.ts";
+import { QUANT_MAPPERS } from "./onnx_ops_quant.ts";
+import { SCATTER_MAPPERS } from "./onnx_ops_scatter.ts";
+import { RNN_MAPPERS } from "./onnx_ops_rnn.ts";
 import { REDUCE_MAPPERS } from "./onnx_ops_reduce.ts";
 import { RESIZE_MAPPERS } from "./onnx_ops_resize.ts";
 import { SHAPE_MAPPERS } from "./onnx_ops_shape.ts";
@@ -21,6 +24,9 @@ export const ONNX_MAPPERS: ReadonlyMap<string, OnnxMapper> = new Map(
     ...MATRIX_MAPPERS,
     ...RESIZE_MAPPERS,
     ...GATHER_MAPPERS,
+    ...QUANT_MAPPERS,
+    ...RNN_MAPPERS,
+    ...SCATTER_MAPPERS,
   }),
 );
 

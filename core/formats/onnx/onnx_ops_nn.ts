@@ -4,6 +4,7 @@
  */
 import type { Output } from "../../graph.ts";
 import type { OnnxMapper, OnnxNodeContext } from "./onnx_context.ts";
+import { nhwcTwin, toNchwWithTwin } from "./onnx_layout.ts";
 
 const TO_NHWC = [0, 2, 3, 1];
 const TO_NCHW = [0, 3, 1, 2];
@@ -85,21 +86,26 @@ function toNhwc(c: OnnxNodeContext, x: Output): { x: Output; oneD: boolean } {
     throw c.unsupported(`a ${rank - 2}-D window (Edgeflow's convolutions and pools are 2-D)`);
   }
   const oneD = rank === 3;
+  const twin = oneD ? undefined : nhwcTwin(x);
+  if (twin) return { x: twin, oneD };
   const x4 = oneD ? c.out("ExpandDims", [x, c.scalar(2, "int32")]) : x;
   return { x: c.out("Transpose", [x4, c.ints32(TO_NHWC)]), oneD };
 }
 
 function fromNhwc(c: OnnxNodeContext, y: Output, oneD: boolean): Output {
+  if (!oneD) return toNchwWithTwin(c, y);
   const t = c.out("Transpose", [y, c.ints32(TO_NCHW)]);
-  return oneD ? c.out("Squeeze", [t], { squeeze_dims: [2] }) : t;
+  return c.out("Squeeze", [t], { squeeze_dims: [2] });
 }
 
-const conv: OnnxMapper = (c) => {
-  const w = c.req(1);
-  const { x, oneD } = toNhwc(c, c.req(0));
+const conv: OnnxMapper = (c) => [convOf(c, c.req(0), c.req(1), c.input(2))];
+
+/** The node's convolution (its attributes) of `input` [N, C, ...] by `w`, plus bias `b`. */
+export function convOf(c: OnnxNodeContext, input: Output, w: Output, b?: Output): Output {
+  const { x, oneD } = toNhwc(c, input);
   const wDims = c.dims(w);
   const kernel = c.ints("kernel_shape") ?? wDims.slice(2);
-  const win = windowOf(c, c.req(0), kernel, oneD);
+  const win = windowOf(c, input, kernel, oneD);
   const group = c.int("group", 1);
   const w4 = oneD ? c.out("ExpandDims", [w, c.scalar(2, "int32")]) : w;
   // [M, C/group, kh, kw] → [kh, kw, C/group, M]
@@ -110,6 +116,13 @@ const conv: OnnxMapper = (c) => {
     ...paddingAttrs(win),
   };
   const m = wDims[0], perGroup = wDims[1], channels = perGroup * group;
+  const inChannels = input.shape?.[1] ?? -1;
+  if (!(group >= 1 && m % group === 0 && (inChannels < 0 || inChannels === channels))) {
+    throw c.error(
+      `group ${group} does not divide the filter [${wDims.join(", ")}] over ${inChannels} ` +
+        `input channels`,
+    );
+  }
   let y: Output;
   if (group === 1) y = c.out("Conv2D", [x, hwio], attrs);
   else if (perGroup === 1) {
@@ -120,6 +133,8 @@ const conv: OnnxMapper = (c) => {
     ]);
     y = c.out("DepthwiseConv2dNative", [x, filter], attrs);
   } else {
+    // One Conv2D per group: a count the model's numbers set, so bounded before the loop.
+    c.limit(group, 1 << 12, "group (one convolution each)");
     const outPer = m / group, parts: Output[] = [];
     for (let g = 0; g < group; g++) {
       const xs = c.out("Slice", [
@@ -136,10 +151,9 @@ const conv: OnnxMapper = (c) => {
     }
     y = c.out("ConcatV2", [parts, c.scalar(3, "int32")]);
   }
-  const b = c.input(2);
   if (b) y = c.out("BiasAdd", [y, b]);
-  return [fromNhwc(c, y, oneD)];
-};
+  return fromNhwc(c, y, oneD);
+}
 
 /**
  * ConvTranspose as TensorFlow's Conv2DBackpropInput: the gradient of a convolution with the same
@@ -289,27 +303,33 @@ function overAxis(op: (c: OnnxNodeContext, x: Output) => Output): OnnxMapper {
   };
 }
 
+/** Mean or Max over the spatial dims, kept; on an NHWC twin, over its dims 1 and 2. */
+function globalPool(c: OnnxNodeContext, op: string): Output {
+  const x = c.req(0), twin = nhwcTwin(x);
+  if (twin) return toNchwWithTwin(c, c.out(op, [twin, c.ints32([1, 2])], { keep_dims: true }));
+  return c.out(op, [x, c.ints32(spatialAxes(c, x))], { keep_dims: true });
+}
+
 export const NN_MAPPERS: Record<string, OnnxMapper> = {
   Conv: conv,
   ConvTranspose: convTranspose,
   MaxPool: maxPool,
   AveragePool: averagePool,
-  GlobalAveragePool: (c) => [
-    c.out("Mean", [c.req(0), c.ints32(spatialAxes(c, c.req(0)))], { keep_dims: true }),
-  ],
-  GlobalMaxPool: (c) => [
-    c.out("Max", [c.req(0), c.ints32(spatialAxes(c, c.req(0)))], { keep_dims: true }),
-  ],
+  GlobalAveragePool: (c) => [globalPool(c, "Mean")],
+  GlobalMaxPool: (c) => [globalPool(c, "Max")],
   BatchNormalization: (c) => {
     if (c.int("training_mode", 0) !== 0 || c.wants(1) || c.wants(2)) {
       throw c.unsupported("training mode (running statistics as outputs)");
     }
-    const x = c.req(0), rank = c.rank(x);
+    const nchw = c.req(0), twin = nhwcTwin(nchw);
+    // On an NHWC twin the [C] parameters broadcast along the last axis as they are.
+    const x = twin ?? nchw, rank = twin ? 1 : c.rank(x);
     const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) => perChannel(c, c.req(i), rank));
     const eps = c.float("epsilon", 1e-5);
     const inv = c.out("Rsqrt", [c.out("AddV2", [variance, c.scalar(eps, x.dtype)])]);
     const y = c.out("Mul", [c.out("Sub", [x, mean]), c.out("Mul", [inv, scale])]);
-    return [c.out("AddV2", [y, bias])];
+    const out = c.out("AddV2", [y, bias]);
+    return [twin ? toNchwWithTwin(c, out) : out];
   },
   InstanceNormalization: (c) => {
     const x = c.req(0), rank = c.rank(x);
@@ -345,6 +365,9 @@ export const NN_MAPPERS: Record<string, OnnxMapper> = {
   LRN: (c) => {
     const x = c.req(0), dims = c.dims(x);
     const size = c.int("size", 1), alpha = c.float("alpha", 1e-4);
+    // Past 2·C − 1 channels every window covers them all: a larger size sums nothing more.
+    c.limit(size, 2 * dims[1] + 1, "size");
+    if (size < 1) throw c.error(`size ${size} is not a window`);
     const beta = c.float("beta", 0.75), bias = c.float("bias", 1);
     const before = Math.floor((size - 1) / 2), after = Math.ceil((size - 1) / 2);
     const pads = dims.map((_, i) => (i === 1 ? [before, after] : [0, 0])).flat();

@@ -145,6 +145,14 @@ function resize(
   if (out.length !== rank || scales.length !== rank) {
     throw c.error(`scales or sizes must have ${rank} values, one per input dim`);
   }
+  if (out.some((d) => !Number.isSafeInteger(d) || d < 0)) {
+    throw c.error(`the output dims [${out.join(", ")}] are not sizes`);
+  }
+  c.limit(
+    out.reduce((a, b) => a * b, 1),
+    c.maxTensorBytes / 4,
+    "the resized tensor's element count",
+  );
   const extrapolation = c.float("extrapolation_value", 0);
   let y = x;
   for (let axis = rank - 1; axis >= 0; axis--) {

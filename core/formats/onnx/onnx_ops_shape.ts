@@ -4,9 +4,9 @@
  * those it takes as tensors (Reshape's shape, Pad's pads, Tile's repeats) may be computed.
  */
 import type { DType } from "../../dtype.ts";
-import { constantValue, type Output } from "../../graph.ts";
+import type { Output } from "../../graph.ts";
 import { intList, numbers, Tensor } from "../../tensor.ts";
-import type { OnnxMapper, OnnxNodeContext } from "./onnx_context.ts";
+import { loadTimeValue, type OnnxMapper, type OnnxNodeContext } from "./onnx_context.ts";
 import { dtypeFromOnnx } from "./onnx_tensor.ts";
 
 const INT32_MAX = 2 ** 31 - 1;
@@ -47,7 +47,7 @@ function unsqueezeAxes(c: OnnxNodeContext): number[] {
 /** Reshape's target with ONNX's 0 (copy the input's dim) resolved, unless allowzero. */
 function reshapeTarget(c: OnnxNodeContext, x: Output, shape: Output): Output {
   if (c.int("allowzero", 0) !== 0) return shape;
-  const known = constantValue(shape);
+  const known = loadTimeValue(shape);
   if (known) {
     const dims = intList(known);
     if (!dims.includes(0)) return shape;
@@ -140,6 +140,9 @@ export const SHAPE_MAPPERS: Record<string, OnnxMapper> = {
       const dim = c.dims(x)[axis];
       const part = Math.ceil(dim / n);
       sizes = Array.from({ length: n }, (_, i) => Math.max(0, Math.min(part, dim - i * part)));
+    }
+    if (sizes.length !== n) {
+      throw c.error(`split has ${sizes.length} sizes for ${n} outputs`);
     }
     let at = 0;
     return sizes.map((s) => {
@@ -318,6 +321,7 @@ function gatherPad(c: OnnxNodeContext, x: Output, mode: string): Output {
       const period = 2 * (n - 1), m = ((i % period) + period) % period;
       return m < n ? m : period - m;
     };
+    c.limit(n + b + e, c.maxTensorBytes / 4, `the padded dim ${a}`);
     const idx = Array.from({ length: Math.max(0, n + b + e) }, (_, j) => source(j - b));
     y = c.out("GatherV2", [y, c.ints32(idx), c.scalar(a, "int32")]);
   }

@@ -36,20 +36,28 @@ export async function loadServedModel(
 ): Promise<ServedModel> {
   const spec = options.device ?? "WASM";
   const type = ef.parseDeviceSpec(spec).type ?? "WASM";
-  // Start the device (WASM: its worker threads boot; WebGPU: the adapter) while the model loads.
   const deviceOptions = type === "WASM" && options.threads ? { threads: options.threads } : {};
   const starting = createDevice(type, deviceOptions);
-  let loaded: ef.GraphModel;
+  let loaded: LoadedModel;
+  let device: ef.Device;
   try {
-    loaded = await loadAny(path, options);
+    if (isTfjs(path) && type === "WASM") {
+      // A tfjs model's weights go straight into the WASM device's memory (the loader's `device`):
+      // no host copy stays, at the price of booting the workers before loading, not during.
+      device = await starting;
+      loaded = await loadAny(path, options, device);
+    } else {
+      // Elsewhere the device starts (WASM workers boot, WebGPU finds its adapter) while it loads.
+      loaded = await loadAny(path, options);
+      device = await starting;
+    }
   } catch (e) {
     await (await starting.catch(() => undefined))?.[Symbol.asyncDispose]();
     throw e;
   }
-  const device = await starting;
   const { graph, inputs, outputs } = loaded;
-  // The loader's garbage (JSON, base64 weights) is freed before the device allocates, so that the
-  // process's peak is not their sum: 18 MiB less on mobilenet_v2_mid (193 → 175 MiB measured).
+  // The loader's garbage is freed before the device allocates, so that the process's peak is not
+  // their sum (mobilenet_v2_mid before the loader kept weights on the device: 193 → 175 MiB).
   // Where the command line passes --v8-flags=--expose-gc (README.md's does); else V8 decides.
   (globalThis as { gc?: () => void }).gc?.();
   const session = new ef.Session(graph, { device: spec, devices: [device] });
@@ -59,6 +67,7 @@ export async function loadServedModel(
     await session.prepare(fetches, inputs.map((i) => i.name));
   } catch (e) {
     await session.close();
+    loaded.dispose?.();
     await device[Symbol.asyncDispose]();
     throw e;
   }
@@ -75,6 +84,7 @@ export async function loadServedModel(
     },
     async close() {
       await session.close();
+      loaded.dispose?.();
       await device[Symbol.asyncDispose]();
     },
   };
@@ -88,14 +98,30 @@ async function createDevice(type: ef.DeviceType, options: ef.DeviceOptions): Pro
   return device;
 }
 
-async function loadAny(path: string, options: ModelOptions): Promise<ef.GraphModel> {
+/** A loaded model; `dispose` releases weights the loader placed on a device. */
+interface LoadedModel {
+  graph: ef.Graph;
+  inputs: ef.SignatureTensor[];
+  outputs: ef.SignatureTensor[];
+  dispose?(): void;
+}
+
+function isTfjs(path: string): boolean {
+  return !/\.(pb|onnx)$/.test(path);
+}
+
+async function loadAny(
+  path: string,
+  options: ModelOptions,
+  device?: ef.Device,
+): Promise<LoadedModel> {
   let file = path;
   try {
     if ((await Deno.stat(path)).isDirectory) file = `${path.replace(/\/+$/, "")}/model.json`;
   } catch (e) {
     throw new ef.EdgeflowError(`model '${path}' cannot be read: ${(e as Error).message}`);
   }
-  if (file.endsWith(".json")) return await ef.loadGraphModel(file);
+  if (file.endsWith(".json")) return await ef.loadGraphModel(file, device ? { device } : {});
   if (file.endsWith(".pb")) {
     const graph = await loadGraphDef(file);
     return { graph, inputs: placeholders(graph), outputs: outputsOf(graph, options.outputs) };

@@ -52,7 +52,10 @@ export async function writeFixtureModel(): Promise<FixtureModel> {
   const node = def.node!.map((n) => {
     const t = n.attr?.value?.tensor;
     if (n.op !== "Const" || !t?.tensorContent) return n;
-    const bytes = Uint8Array.from(atob(t.tensorContent), (c) => c.charCodeAt(0));
+    const content = t.tensorContent;
+    const bytes = typeof content === "string"
+      ? Uint8Array.from(atob(content), (c) => c.charCodeAt(0))
+      : content.slice();
     shard.push(bytes);
     weights.push({
       name: n.name,

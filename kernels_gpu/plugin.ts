@@ -14,8 +14,10 @@ import { MATMUL_KERNELS } from "./matmul/matmul.ts";
 import { COPY_KERNELS } from "./movement/copy_kernels.ts";
 import { FILL_KERNELS } from "./movement/fill.ts";
 import { GATHER_KERNELS } from "./movement/gather.ts";
+import { IMAGE_KERNELS } from "./movement/image.ts";
 import { JOIN_KERNELS } from "./movement/join.ts";
 import { CHANNEL_KERNELS } from "./nn/channel.ts";
+import { FUSED_KERNELS } from "./nn/fused.ts";
 import { XENT_KERNELS } from "./nn/cross_entropy.ts";
 import { SOFTMAX_KERNELS } from "./nn/softmax.ts";
 import { REDUCE_KERNELS } from "./reduce/kernels.ts";
@@ -35,6 +37,7 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
     conv2dKernel,
     ...WINDOW_KERNELS,
     ...CHANNEL_KERNELS,
+    ...FUSED_KERNELS,
     ...SOFTMAX_KERNELS,
     ...XENT_KERNELS,
     castKernel,
@@ -42,6 +45,7 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
     ...COPY_KERNELS,
     ...JOIN_KERNELS,
     ...GATHER_KERNELS,
+    ...IMAGE_KERNELS,
     ...FILL_KERNELS,
     ...REDUCE_KERNELS,
     ...OPTIM_KERNELS,

@@ -10,7 +10,9 @@ import { CONV_WASM_BASE64, GEMM_WASM_BASE64, KERNELS_WASM_BASE64 } from "./gen/m
 import { CONV_KERNELS } from "./kernels/conv.ts";
 import { CREATE_KERNELS } from "./kernels/create.ts";
 import { ELEMENTWISE_KERNELS } from "./kernels/elementwise.ts";
+import { FUSED_KERNELS } from "./kernels/fused.ts";
 import { GATHER_KERNELS } from "./kernels/gather.ts";
+import { GATHER_ND_KERNELS } from "./kernels/gather_nd.ts";
 import { LOSS_KERNELS } from "./kernels/loss.ts";
 import { MATMUL_KERNELS } from "./kernels/matmul.ts";
 import { MOVEMENT_KERNELS } from "./kernels/movement.ts";
@@ -55,6 +57,8 @@ export const WASM_KERNELS: readonly Kernel[] = [
   ...NN_KERNELS,
   ...LOSS_KERNELS,
   ...CONV_KERNELS,
+  ...FUSED_KERNELS,
+  ...GATHER_ND_KERNELS,
   ...OPTIM_KERNELS,
 ];
 

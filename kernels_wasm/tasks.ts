@@ -24,6 +24,9 @@ export const TASK_NAMES = [
   "task_xent",
   "task_depthwise",
   "task_pool",
+  "task_resize_bilinear",
+  "task_epilogue",
+  "task_resize_nearest",
   "task_apply",
 ] as const;
 

@@ -29,6 +29,9 @@ import { GRAD_MATH_OPS } from "./grad_math.ts";
 import { GRAD_ARRAY_OPS } from "./grad_array.ts";
 import { GRAD_CONV_OPS } from "./grad_conv.ts";
 import { GRAD_NN_OPS } from "./grad_nn.ts";
+import { FUSED_OPS } from "./fused.ts";
+import { RESIZE_OPS } from "./resize.ts";
+import { GATHER_ND_OPS } from "./gather_nd.ts";
 import { TRAINING_OPS } from "./training_ops.ts";
 
 export const ALL_OPS: readonly OpDef[] = [
@@ -63,6 +66,9 @@ export const ALL_OPS: readonly OpDef[] = [
   ...GRAD_ARRAY_OPS,
   ...GRAD_CONV_OPS,
   ...GRAD_NN_OPS,
+  ...FUSED_OPS,
+  ...RESIZE_OPS,
+  ...GATHER_ND_OPS,
   ...TRAINING_OPS,
 ] as unknown as OpDef[];
 

@@ -9,6 +9,8 @@ import { BASIC_KERNELS } from "./kernels/basic.ts";
 import { BINARY_KERNELS } from "./kernels/binary.ts";
 import { CONV_KERNELS } from "./kernels/conv.ts";
 import { FILL_KERNELS } from "./kernels/fill.ts";
+import { FUSED_KERNELS } from "./kernels/fused.ts";
+import { IMAGE_KERNELS } from "./kernels/image.ts";
 import { JOIN_KERNELS } from "./kernels/join.ts";
 import { LOSS_KERNELS } from "./kernels/loss.ts";
 import { MATMUL_KERNELS } from "./kernels/matmul.ts";
@@ -30,6 +32,8 @@ export const tpuPlugin: DevicePlugin<TpuDevice> = {
     ...BINARY_KERNELS,
     ...MATMUL_KERNELS,
     ...CONV_KERNELS,
+    ...FUSED_KERNELS,
+    ...IMAGE_KERNELS,
     ...POOL_KERNELS,
     ...NN_KERNELS,
     ...LOSS_KERNELS,

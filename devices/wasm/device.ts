@@ -6,7 +6,7 @@
  * The device knows nothing about particular kernels: its plugin (kernels_wasm/plugin.ts) gives it
  * the compiled modules and the names of their task functions.
  */
-import { bytesOf } from "../../core/buffer.ts";
+import { bytesOf, retain } from "../../core/buffer.ts";
 import type {
   BufferSpec,
   Device,
@@ -89,6 +89,8 @@ function storageOver(
 export class WasmDevice implements Device<WasmBuffer> {
   readonly type = "WASM" as const;
   readonly name: string;
+  /** Kernels run synchronously on the JavaScript thread (and its helpers), in turn with other such devices. */
+  readonly runsOn = "js-thread";
   readonly performance: DevicePerformance;
   /** Views over the memory; re-created whenever it grows. */
   u8!: Uint8Array;
@@ -173,16 +175,43 @@ export class WasmDevice implements Device<WasmBuffer> {
     }
   }
 
+  /** Views `adopt` handed out, by the buffer behind each (device.ts says why). */
+  private readonly adopted = new WeakMap<Tensor, WasmBuffer>();
+
+  adopt(t: Tensor): { buffer: WasmBuffer; view: Tensor } {
+    const buffer = retain(this.upload(t));
+    // The memory is shared: a view stays valid (at its length) when the memory grows.
+    const view = this.peek(buffer);
+    this.adopted.set(view, buffer);
+    return { buffer, view };
+  }
+
   upload(t: Tensor): WasmBuffer {
     if (t.dtype === "string" || t.dtype === "resource") {
       throw new EdgeflowError(`the WASM device holds numeric tensors, not ${t.dtype}`);
     }
+    // A view from `adopt` whose buffer is still held: its bytes are already here.
+    const own = this.adopted.get(t);
+    if (own && own.refs > 0) return own;
     const b = this.allocate(t);
     const data = t.data as ArrayBufferView, bytes = bytesOf(t);
     this.u8.set(new Uint8Array(data.buffer, data.byteOffset, bytes), b.ptr);
     this.transfers.uploads++;
     this.transfers.uploadBytes += bytes;
     return b;
+  }
+
+  /** To another WASM device: one copy from this memory into the other's. */
+  transferTo(b: WasmBuffer, to: Device): WasmBuffer | undefined {
+    if (!(to instanceof WasmDevice) || to === this) return undefined;
+    const bytes = bytesOf(b);
+    const copy = to.allocate(b);
+    to.u8.set(this.u8.subarray(b.ptr, b.ptr + bytes), copy.ptr);
+    this.transfers.downloads++;
+    this.transfers.downloadBytes += bytes;
+    to.transfers.uploads++;
+    to.transfers.uploadBytes += bytes;
+    return copy;
   }
 
   download(b: WasmBuffer): Promise<Tensor> {

@@ -22,6 +22,7 @@ import { XENT_KERNELS } from "./nn/cross_entropy.ts";
 import { SOFTMAX_KERNELS } from "./nn/softmax.ts";
 import { REDUCE_KERNELS } from "./reduce/kernels.ts";
 import { VARIABLE_KERNELS } from "./variables.ts";
+import { OPTIM_KERNELS } from "./optim.ts";
 
 export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
   type: "WEBGPU",
@@ -47,5 +48,6 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
     ...IMAGE_KERNELS,
     ...FILL_KERNELS,
     ...REDUCE_KERNELS,
+    ...OPTIM_KERNELS,
   ],
 };

@@ -19,6 +19,7 @@ import { MOVEMENT_KERNELS } from "./kernels/movement.ts";
 import { NN_KERNELS } from "./kernels/nn.ts";
 import { REDUCE_KERNELS } from "./kernels/reduce.ts";
 import { VARIABLE_KERNELS } from "./kernels/variables.ts";
+import { OPTIM_KERNELS } from "./kernels/optim.ts";
 import { TASK_NAMES } from "./tasks.ts";
 import { BYTE_DTYPES } from "./kernels/util.ts";
 
@@ -58,6 +59,7 @@ export const WASM_KERNELS: readonly Kernel[] = [
   ...CONV_KERNELS,
   ...FUSED_KERNELS,
   ...GATHER_ND_KERNELS,
+  ...OPTIM_KERNELS,
 ];
 
 export const wasmPlugin: DevicePlugin<WasmDevice> = {

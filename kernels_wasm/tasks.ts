@@ -27,6 +27,7 @@ export const TASK_NAMES = [
   "task_resize_bilinear",
   "task_epilogue",
   "task_resize_nearest",
+  "task_apply",
 ] as const;
 
 export type TaskName = (typeof TASK_NAMES)[number];

@@ -33,6 +33,7 @@ import { FUSED_OPS } from "./fused.ts";
 import { RESIZE_OPS } from "./resize.ts";
 import { GRAD_RESIZE_OPS } from "./grad_resize.ts";
 import { GATHER_ND_OPS } from "./gather_nd.ts";
+import { TRAINING_OPS } from "./training_ops.ts";
 
 export const ALL_OPS: readonly OpDef[] = [
   Const,
@@ -70,6 +71,7 @@ export const ALL_OPS: readonly OpDef[] = [
   ...RESIZE_OPS,
   ...GRAD_RESIZE_OPS,
   ...GATHER_ND_OPS,
+  ...TRAINING_OPS,
 ] as unknown as OpDef[];
 
 /**

@@ -21,6 +21,7 @@ import { REDUCE_KERNELS } from "./kernels/reduce.ts";
 import { RESHAPE_KERNELS } from "./kernels/reshape.ts";
 import { SELECT_KERNELS } from "./kernels/select.ts";
 import { UNARY_KERNELS } from "./kernels/unary.ts";
+import { OPTIM_KERNELS } from "./kernels/optim.ts";
 
 export const tpuPlugin: DevicePlugin<TpuDevice> = {
   type: "TPU",
@@ -42,5 +43,6 @@ export const tpuPlugin: DevicePlugin<TpuDevice> = {
     ...JOIN_KERNELS,
     ...SELECT_KERNELS,
     ...FILL_KERNELS,
+    ...OPTIM_KERNELS,
   ],
 };

@@ -5,9 +5,10 @@
  * kernel writes zeros instead; TensorFlow's CPU meaning wins).
  *
  * ScatterNd is its gradient (and GatherNd ScatterNd's): updates added into zeros of `shape` at
- * the index rows, duplicates summed in float64 and rounded once to T.
+ * the index rows in index order, each sum rounded to T as TensorFlow's CPU kernel adds in T.
+ * ScatterNd takes the float dtypes and int32 (int64's exact BigInt sums are not written yet).
  */
-import { ALL_DTYPES, type DType, REAL_DTYPES } from "../dtype.ts";
+import { ALL_DTYPES, type DType, FLOAT_DTYPES, type NumericDType, roundTo } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import { defineOp, type InputCheck, type OpDef } from "../op.ts";
 import { formatShape, type Shape, sizeOf } from "../shape.ts";
@@ -196,7 +197,7 @@ export const ScatterNd: OpDef<ScatterNdAttrs> = defineOp<ScatterNdAttrs>({
   hostMemory: { inputs: [2] },
   checks: [scatterInRange],
   attrs: {
-    T: { kind: "type", allowed: REAL_DTYPES },
+    T: { kind: "type", allowed: [...FLOAT_DTYPES, "int32"] },
     Tindices: { kind: "type", allowed: ["int32", "int64"] },
   },
   infer: ([indices, updates, size]) => {
@@ -232,10 +233,14 @@ export const ScatterNd: OpDef<ScatterNdAttrs> = defineOp<ScatterNdAttrs>({
     }
     const idx = indices.data as ArrayLike<number | bigint>;
     const us = numbers(updates), out = new Float64Array(sizeOf(target));
+    const T = updates.dtype as NumericDType;
     for (let r = 0; r < plan.count; r++) {
       let to = 0;
       for (let d = 0; d < plan.depth; d++) to += Number(idx[r * plan.depth + d]) * plan.strides[d];
-      for (let n = 0; n < plan.inner; n++) out[to + n] += us[r * plan.inner + n];
+      // TensorFlow adds each row into the output in T, in index order (rounding each sum).
+      for (let n = 0; n < plan.inner; n++) {
+        out[to + n] = roundTo(T, out[to + n] + us[r * plan.inner + n]);
+      }
     }
     return [Tensor.fromNumbers(updates.dtype, target, out)];
   },

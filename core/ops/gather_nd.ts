@@ -263,6 +263,22 @@ export const ScatterNd: OpDef<ScatterNdAttrs> = defineOp<ScatterNdAttrs>({
         attrs: {},
       };
     }),
+  invalidArbitrary: (fc, dtype) =>
+    fc.tuple(arbShape(fc, { minRank: 1, maxRank: 3, maxDim: 4 }), fc.nat(), fc.boolean()).map(
+      ([target, seed, below]) => {
+        const depth = 1 + seed % target.length;
+        const indices = randomTensor("int32", [2, depth], seed, { min: 0, max: 0 });
+        const d = seed % depth;
+        return {
+          inputs: [
+            withElement(indices, depth + d, below ? -1 - (seed % 3) : target[d] + (seed % 3)),
+            randomTensor(dtype, [2, ...target.slice(depth)], seed),
+            int32Vector(target),
+          ],
+          attrs: {},
+        };
+      },
+    ),
   testDTypes: ["float32", "int32"],
 });
 

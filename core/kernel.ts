@@ -9,6 +9,7 @@ import { EdgeflowError } from "./errors.ts";
 import type { Node } from "./graph.ts";
 import { type Attrs, type HostContext, type OpDef, resolvesTo, type TensorSpec } from "./op.ts";
 import type { ResourceTable } from "./resources.ts";
+import type { QueueTable } from "./queues/queue.ts";
 import type { Shape } from "./shape.ts";
 import type { Tensor } from "./tensor.ts";
 
@@ -52,6 +53,13 @@ export interface KernelContext<A extends Attrs = any, D extends Device = Device>
   setOutput(i: number, buffer: BufferOf<D>): void;
   /** Variables living on this device (their values are this device's buffers). */
   readonly resources: ResourceTable<BufferOf<D>>;
+  /** The session's queues (host state shared by its runs); absent outside a session. */
+  readonly queues?: QueueTable;
+  /**
+   * Aborted when the step fails or the session closes: a kernel that waits (a queue's dequeue)
+   * stops waiting and fails with the signal's reason, so no step hangs on a dead peer.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**

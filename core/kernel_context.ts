@@ -7,6 +7,7 @@ import type { KernelContext } from "./kernel.ts";
 import type { Attrs, TensorSpec } from "./op.ts";
 import type { PlanNode } from "./plan.ts";
 import type { ResourceTable } from "./resources.ts";
+import type { QueueTable } from "./queues/queue.ts";
 import { formatShape, isFullyDefined, type Shape } from "./shape.ts";
 import { Tensor } from "./tensor.ts";
 
@@ -14,6 +15,10 @@ import { Tensor } from "./tensor.ts";
 export interface SessionState {
   /** Philox counter position per stateful random node. */
   readonly randomCounters: Map<string, number>;
+  /** The session's queues. */
+  readonly queues?: QueueTable;
+  /** The step's cancellation (core/step.ts sets it per step). */
+  readonly signal?: AbortSignal;
 }
 
 export class RunKernelContext implements KernelContext {
@@ -40,6 +45,12 @@ export class RunKernelContext implements KernelContext {
   }
   get resources(): ResourceTable {
     return this.planNode.resources;
+  }
+  get queues(): QueueTable | undefined {
+    return this.state.queues;
+  }
+  get signal(): AbortSignal | undefined {
+    return this.state.signal;
   }
 
   hostInput(i: number): Tensor {

@@ -14,6 +14,8 @@ export interface TensorSpec {
   readonly shape: PartialShape;
   /** For a resource handle: the dtype and shape of the variable behind it, where known. */
   readonly handle?: { readonly dtype: DType; readonly shape: PartialShape };
+  /** For a queue's handle: its components' dtypes and shapes, where the queue declares them. */
+  readonly queue?: readonly TensorSpec[];
 }
 /** An input to shape inference: its spec and, when the graph knows it, its constant value. */
 export interface InferInput extends TensorSpec {
@@ -65,6 +67,11 @@ export interface InputSpec {
   type: string;
   /** For a list input: the int attr that counts it ("N"). */
   numberAttr?: string;
+  /**
+   * For a list of mixed dtypes (a queue's components): the list(type) attr holding one dtype per
+   * element ("Tcomponents"); the list's length is the attr's. `type` is then unused.
+   */
+  typeListAttr?: string;
 }
 export interface OutputSpec {
   name: string;
@@ -72,6 +79,8 @@ export interface OutputSpec {
   type: string;
   /** For a list output: the int attr that counts it ("num"). */
   numberAttr?: string;
+  /** For a list of mixed dtypes: the list(type) attr holding one dtype per element. */
+  typeListAttr?: string;
 }
 
 /** What a reference implementation may use beyond its inputs: state kept by the session. */
@@ -183,6 +192,11 @@ export function defineOp<A extends Attrs>(init: OpDefInit<A>): OpDef<A> {
     if (arg.numberAttr && specs[arg.numberAttr]?.kind !== "int") {
       throw new Error(`${init.name}: list arg ${arg.name} needs int attr ${arg.numberAttr}`);
     }
+    if (arg.typeListAttr && specs[arg.typeListAttr]?.kind !== "list(type)") {
+      throw new Error(
+        `${init.name}: list arg ${arg.name} needs list(type) attr ${arg.typeListAttr}`,
+      );
+    }
   }
   const typeAttr = Object.keys(specs).find((k) => specs[k].kind === "type");
   const testDTypes = init.testDTypes ??
@@ -222,7 +236,13 @@ export function hostMemoryInputs(op: OpDef, count: number): boolean[] {
 /** Number of outputs a node of this op has with these attrs. */
 export function outputCount(op: OpDef, attrs: Attrs): number {
   let n = 0;
-  for (const o of op.outputs) n += o.numberAttr ? (attrs[o.numberAttr] as number) : 1;
+  for (const o of op.outputs) {
+    n += o.numberAttr
+      ? (attrs[o.numberAttr] as number)
+      : o.typeListAttr
+      ? (attrs[o.typeListAttr] as readonly string[]).length
+      : 1;
+  }
   return n;
 }
 

@@ -27,6 +27,7 @@ import { checkSessionArgs } from "./session_options.ts";
 import { prune } from "./passes/prune.ts";
 import { topologicalOrder } from "./passes/topo.ts";
 import { ResourceTable } from "./resources.ts";
+import { QueueTable } from "./queues/queue.ts";
 import { formatShape, isCompatible } from "./shape.ts";
 import { describeValue, type NestedArray, Tensor, tensorArg } from "./tensor.ts";
 import { checkRunOptions, runObserver } from "./trace/run_options.ts";
@@ -122,7 +123,15 @@ export class Session implements AsyncDisposable {
   private readonly plans = new Map<string, Promise<CachedPlan>>();
   /** Device entries by full name; null where the plugin has no such device here. */
   private readonly devices = new Map<string, Promise<DeviceEntry | null>>();
-  private readonly state: SessionState = { randomCounters: new Map() };
+  /** Cancels in-flight steps when the session closes (a dequeue waiting on an empty queue). */
+  private readonly closing = new AbortController();
+  private readonly state: SessionState = {
+    randomCounters: new Map(),
+    queues: new QueueTable(),
+    signal: this.closing.signal,
+  };
+  /** Steps in flight (several runs may be, concurrently): close waits for them to settle. */
+  private readonly inFlight = new Set<Promise<unknown>>();
   private readonly defaultType: DeviceType;
   /** Full names of the devices unrequested nodes are placed on, in tie-breaking order. */
   private readonly defaultNames: readonly string[];
@@ -201,13 +210,9 @@ export class Session implements AsyncDisposable {
     );
     const feedBuffers = feedList.map(([o, v], i) => new HostBuffer(checkFeed(o, v, feedSpecs[i])));
     const observed = runObserver(options, feedList.map(([o]) => o.name), feedBuffers);
-    const buffers = await runStep(
-      parts,
-      feedBuffers,
-      fetchOutputs.length,
-      this.state,
-      observed?.observer,
-    );
+    const step = runStep(parts, feedBuffers, fetchOutputs.length, this.state, observed?.observer);
+    this.inFlight.add(step);
+    const buffers = await step.finally(() => this.inFlight.delete(step));
     this.stats.runs++;
     if (observed) {
       try {
@@ -293,6 +298,12 @@ export class Session implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Waiting kernels (queue dequeues and enqueues) fail, so every step in flight ends before the
+    // plans and devices it uses go.
+    const reason = new EdgeflowError("the session was closed while the step ran");
+    this.state.queues!.cancelAll("the session was closed");
+    this.closing.abort(reason);
+    await Promise.allSettled([...this.inFlight]);
     const plans = [...this.plans.values()];
     this.plans.clear();
     for (const p of plans) {

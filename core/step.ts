@@ -30,10 +30,35 @@ export async function runStep(
   observer?: ExecutionObserver,
   rendezvous: Rendezvous = new LocalRendezvous(),
 ): Promise<DeviceBuffer[]> {
+  // The step's cancellation: its first error aborts the signal, so kernels that wait (a queue's
+  // dequeue) stop waiting; the session's own signal (close) aborts it too.
+  const cancel = new AbortController();
+  const outer = state.signal;
+  const onOuter = () => cancel.abort(outer!.reason);
+  if (outer?.aborted) cancel.abort(outer.reason);
+  else outer?.addEventListener("abort", onOuter, { once: true });
+  const stepState: SessionState = { ...state, signal: cancel.signal };
+  try {
+    return await runParts(parts, feeds, fetchCount, stepState, cancel, observer, rendezvous);
+  } finally {
+    outer?.removeEventListener("abort", onOuter);
+  }
+}
+
+async function runParts(
+  parts: readonly StepPartition[],
+  feeds: readonly DeviceBuffer[],
+  fetchCount: number,
+  state: SessionState,
+  cancel: AbortController,
+  observer: ExecutionObserver | undefined,
+  rendezvous: Rendezvous,
+): Promise<DeviceBuffer[]> {
   if (parts.length === 1 && parts[0].plan.recvCount === 0) {
-    // One device: nothing crosses, no rendezvous to consult.
+    // One device: nothing crosses, no rendezvous to consult; a failure only cancels the step.
     const [p] = parts;
-    const out = await execute(p.plan, p.feedIndex.map((i) => feeds[i]), state, observer);
+    const solo = { rendezvous, fail: (e: EdgeflowError) => cancel.abort(e) };
+    const out = await execute(p.plan, p.feedIndex.map((i) => feeds[i]), state, observer, solo);
     return reorder([{ part: p, out }], fetchCount);
   }
   let first: EdgeflowError | undefined;
@@ -42,6 +67,7 @@ export async function runStep(
     fail: (e: EdgeflowError) => {
       first ??= e;
       rendezvous.abort(e);
+      cancel.abort(e);
     },
   };
   const settled = await Promise.allSettled(

@@ -55,7 +55,9 @@ export function apply<A extends Attrs>(
     }
     const hint = dtypeHint(op, i, inputs, attrs);
     const what = `input '${spec.name}'`;
-    if (!spec.numberAttr) return toOutput(graph, x as TensorLike, hint, what, op.name);
+    if (!spec.numberAttr && !spec.typeListAttr) {
+      return toOutput(graph, x as TensorLike, hint, what, op.name);
+    }
     if (!Array.isArray(x)) {
       throw new EdgeflowError(`${what} must be a list of tensors, got ${describeValue(x)}`, {
         op: op.name,

@@ -34,6 +34,7 @@ import { RESIZE_OPS } from "./resize.ts";
 import { GRAD_RESIZE_OPS } from "./grad_resize.ts";
 import { GATHER_ND_OPS } from "./gather_nd.ts";
 import { TRAINING_OPS } from "./training_ops.ts";
+import { QUEUE_OPS } from "./queue.ts";
 
 export const ALL_OPS: readonly OpDef[] = [
   Const,
@@ -72,6 +73,7 @@ export const ALL_OPS: readonly OpDef[] = [
   ...GRAD_RESIZE_OPS,
   ...GATHER_ND_OPS,
   ...TRAINING_OPS,
+  ...QUEUE_OPS,
 ] as unknown as OpDef[];
 
 /**

@@ -43,3 +43,9 @@ export {
 } from "./learning_rate.ts";
 export { clipByGlobalNorm, globalNorm } from "./clip.ts";
 export { freezeGraph, type FrozenGraph } from "./freeze.ts";
+export {
+  Coordinator,
+  isQueueClosed,
+  QueueRunner,
+  type QueueRunnerOptions,
+} from "./queue_runner.ts";

@@ -4,9 +4,13 @@ import type { Attrs, OpDef } from "../../core/op.ts";
 import { ALL_OPS } from "../../core/ops/registry.ts";
 import { memoryLimitOf } from "../../core/memory_limit.ts";
 import { RefDevice } from "./device.ts";
+import { QUEUE_OPS } from "../../core/ops/queue.ts";
+import { QUEUE_KERNELS } from "../../core/queues/kernels.ts";
 
 /** Ops with no kernel anywhere: the session feeds Placeholders itself. */
 const FED_BY_SESSION = new Set(["Placeholder"]);
+/** Ops whose kernels wait (queues): asynchronous kernels of their own, not the reference. */
+const OWN_KERNELS = new Set<string>(QUEUE_OPS.map((op) => op.name));
 
 export function referenceKernel(op: OpDef): Kernel<Attrs, RefDevice> {
   return {
@@ -23,5 +27,9 @@ export const refPlugin: DevicePlugin<RefDevice> = {
   type: "REF",
   create: (options) =>
     Promise.resolve(new RefDevice(options?.index ?? 0, memoryLimitOf(options, "REF"))),
-  kernels: ALL_OPS.filter((op) => !FED_BY_SESSION.has(op.name)).map(referenceKernel),
+  kernels: [
+    ...ALL_OPS.filter((op) => !FED_BY_SESSION.has(op.name) && !OWN_KERNELS.has(op.name))
+      .map(referenceKernel),
+    ...QUEUE_KERNELS,
+  ],
 };

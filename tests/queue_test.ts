@@ -322,3 +322,47 @@ Deno.test("the reference refuses what would block (it has no scheduler)", () => 
     /queues need a session/,
   );
 });
+
+Deno.test("QueueRunner: a stop request ends producers blocked on a full queue", async () => {
+  const g = new ef.Graph();
+  const q = new ef.FIFOQueue({ graph: g, dtypes: ["int32"], shapes: [[]], capacity: 2 });
+  const counter = ef.placeholder(g, "int32", [], { name: "i" });
+  const runner = new ef.train.QueueRunner({
+    queue: q,
+    enqueueOps: [q.enqueue([counter]), q.enqueue([ef.mul(counter, -1)])],
+    feed: (step, loop) => [[counter, loop === 0 ? step + 1 : step + 100]],
+  });
+  const [one] = q.dequeue();
+  await using s = new ef.Session(g);
+  const coord = new ef.train.Coordinator();
+  const loops = runner.start(s, coord);
+  const got: number[] = [];
+  for (let i = 0; i < 10; i++) got.push((await within(s.run(one), "dequeue")).toArray() as number);
+  coord.requestStop();
+  await within(coord.join(loops), "runner join");
+  // Each producer's elements arrive in its own order.
+  const first = got.filter((v) => v > 0), second = got.filter((v) => v <= -100);
+  assert.deepEqual(first, first.map((_, i) => i + 1));
+  assert.deepEqual(second, second.map((_, i) => -100 - i));
+  assert.equal(first.length + second.length, 10);
+});
+
+Deno.test("QueueRunner: a producer's error stops everything and join throws it", async () => {
+  const g = new ef.Graph();
+  const q = new ef.FIFOQueue({ graph: g, dtypes: ["float32"], shapes: [[2]] });
+  const v = ef.placeholder(g, "float32", null, { name: "v" });
+  const runner = new ef.train.QueueRunner({
+    queue: q,
+    enqueueOps: [q.enqueue([v])],
+    feed: (step) => [[v, step < 3 ? [step, step] : [1, 2, 3]]],
+  });
+  const [one] = q.dequeue();
+  await using s = new ef.Session(g);
+  const coord = new ef.train.Coordinator();
+  const loops = runner.start(s, coord);
+  for (let i = 0; i < 3; i++) assert.deepEqual((await s.run(one)).toArray(), [i, i]);
+  await assert.rejects(within(coord.join(loops), "join"), /shape mismatch in component 0/);
+  assert.ok(coord.shouldStop());
+  // The runner's stop closed the queue: the consumer sees OutOfRange, not a hang.
+  await assert.rejects(within(s.run(one), "dequeue after stop"), ef.QueueOutOfRangeError);
+});

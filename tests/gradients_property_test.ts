@@ -64,6 +64,8 @@ const CHECKS: Record<string, Check> = {
   Max: KINKED,
   Min: KINKED,
   MaxPool: KINKED,
+  // The selection switches where two entries tie: a kink.
+  TopKV2: KINKED,
   Rsqrt: CURVED,
   Reciprocal: CURVED,
   Log: CURVED,

@@ -41,3 +41,7 @@ export * from "./grad_array.ts";
 export * from "./grad_conv.ts";
 export * from "./grad_nn.ts";
 export * from "./training_ops.ts";
+export * from "./topk.ts";
+export * from "./where.ts";
+export * from "./unique.ts";
+export * from "./nms.ts";

@@ -35,6 +35,10 @@ import { GRAD_RESIZE_OPS } from "./grad_resize.ts";
 import { GATHER_ND_OPS } from "./gather_nd.ts";
 import { TRAINING_OPS } from "./training_ops.ts";
 import { QUEUE_OPS } from "./queue.ts";
+import { TopKV2 } from "./topk.ts";
+import { Where } from "./where.ts";
+import { Unique } from "./unique.ts";
+import { NMS_OPS } from "./nms.ts";
 
 export const ALL_OPS: readonly OpDef[] = [
   Const,
@@ -74,6 +78,10 @@ export const ALL_OPS: readonly OpDef[] = [
   ...GATHER_ND_OPS,
   ...TRAINING_OPS,
   ...QUEUE_OPS,
+  TopKV2,
+  Where,
+  Unique,
+  ...NMS_OPS,
 ] as unknown as OpDef[];
 
 /**

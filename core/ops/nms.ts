@@ -3,7 +3,7 @@
  * overlapping a selected box by IOU ≥ iou_threshold; V4 pads the indices to max_output_size and
  * counts the valid ones; V5 adds soft-NMS (Bodla et al.: a score decays by exp(-IOU²/(2σ)) per
  * overlapping selected box, and re-enters the queue while above score_threshold) and returns the
- * selected scores. The algorithm is TensorFlow's DoNonMaxSuppressionOp step for step, in float32:
+ * selected scores. Padding is to min(max_output_size, num_boxes), as TensorFlow's kernel pads. The algorithm is TensorFlow's DoNonMaxSuppressionOp step for step, in float32:
  * candidates are scores > score_threshold (a NaN score never is), popped highest first with ties
  * to the lower index; IOU uses std::min/max, so NaN coordinates behave as in TensorFlow. Boxes
  * are [y1, x1, y2, x2] in either corner order. float32 only (TensorFlow also takes float16).
@@ -182,9 +182,17 @@ function run(inputs: readonly Tensor[]) {
 }
 const numberAt0 = (t: Tensor) => numbers(t)[0];
 
-/** The indices, padded with zeros to max_output_size where asked. */
-function selectedIndices(indices: number[], pad: boolean, max: number): Tensor {
-  const n = pad ? Math.max(max, indices.length) : indices.length;
+/**
+ * The output length: with padding, TensorFlow's output_size = min(max_output_size, num_boxes)
+ * (DoNonMaxSuppressionOp), else the number selected.
+ */
+function paddedLength(selected: number, pad: boolean, max: number, boxes: number): number {
+  return pad ? Math.max(Math.min(max, boxes), selected) : selected;
+}
+
+/** The indices, padded with zeros to the output size where asked. */
+function selectedIndices(indices: number[], pad: boolean, max: number, boxes: number): Tensor {
+  const n = paddedLength(indices.length, pad, max, boxes);
   const out = new Int32Array(n);
   out.set(indices);
   return new Tensor("int32", [n], out);
@@ -192,7 +200,8 @@ function selectedIndices(indices: number[], pad: boolean, max: number): Tensor {
 
 function outputLength(inputs: readonly InferInput[], pad: boolean): number {
   const max = inputs[2].value ? numberAt0(inputs[2].value) : undefined;
-  return pad && max !== undefined ? Math.max(max, 0) : -1;
+  const boxes = inputs[0].shape?.[0] ?? -1;
+  return pad && max !== undefined && boxes >= 0 ? Math.max(Math.min(max, boxes), 0) : -1;
 }
 
 /** Boxes drawn in a small field so many overlap; some corners swapped, some scores repeated. */
@@ -247,7 +256,7 @@ export const NonMaxSuppressionV3: OpDef<V3Attrs> = defineOp<V3Attrs>({
     inferCommon(inputs);
     return [{ dtype: "int32", shape: [-1] }];
   },
-  reference: (inputs) => [selectedIndices(run(inputs).indices, false, 0)],
+  reference: (inputs) => [selectedIndices(run(inputs).indices, false, 0, 0)],
   arbitrary: (fc) => arbCase(fc, 3),
   invalidArbitrary: (fc) => arbCase(fc, 3, true),
 });
@@ -272,7 +281,7 @@ export const NonMaxSuppressionV4: OpDef<NmsAttrs> = defineOp<NmsAttrs>({
   reference: (inputs, { pad_to_max_output_size: pad }) => {
     const { indices } = run(inputs);
     return [
-      selectedIndices(indices, pad, numberAt0(inputs[2])),
+      selectedIndices(indices, pad, numberAt0(inputs[2]), inputs[0].shape[0]),
       new Tensor("int32", [], Int32Array.of(indices.length)),
     ];
   },
@@ -309,13 +318,12 @@ export const NonMaxSuppressionV5: OpDef<NmsAttrs> = defineOp<NmsAttrs>({
   },
   reference: (inputs, { pad_to_max_output_size: pad }) => {
     const { indices, scores } = run(inputs);
-    const max = numberAt0(inputs[2]);
-    const n = pad ? Math.max(max, indices.length) : indices.length;
-    const s = new Float32Array(n);
+    const max = numberAt0(inputs[2]), boxes = inputs[0].shape[0];
+    const s = new Float32Array(paddedLength(indices.length, pad, max, boxes));
     s.set(scores);
     return [
-      selectedIndices(indices, pad, max),
-      new Tensor("float32", [n], s),
+      selectedIndices(indices, pad, max, boxes),
+      new Tensor("float32", [s.length], s),
       new Tensor("int32", [], Int32Array.of(indices.length)),
     ];
   },

@@ -13,6 +13,7 @@ import { ELEMENTWISE_KERNELS } from "./kernels/elementwise.ts";
 import { FUSED_KERNELS } from "./kernels/fused.ts";
 import { GATHER_KERNELS } from "./kernels/gather.ts";
 import { GATHER_ND_KERNELS } from "./kernels/gather_nd.ts";
+import { TOPK_KERNELS } from "./kernels/topk.ts";
 import { LOSS_KERNELS } from "./kernels/loss.ts";
 import { MATMUL_KERNELS } from "./kernels/matmul.ts";
 import { MOVEMENT_KERNELS } from "./kernels/movement.ts";
@@ -59,6 +60,7 @@ export const WASM_KERNELS: readonly Kernel[] = [
   ...CONV_KERNELS,
   ...FUSED_KERNELS,
   ...GATHER_ND_KERNELS,
+  ...TOPK_KERNELS,
   ...OPTIM_KERNELS,
 ];
 

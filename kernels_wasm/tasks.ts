@@ -29,6 +29,7 @@ export const TASK_NAMES = [
   "task_resize_nearest",
   "task_apply",
   "task_scatter_add",
+  "task_top_k",
 ] as const;
 
 export type TaskName = (typeof TASK_NAMES)[number];

@@ -179,3 +179,29 @@ Deno.test("NonMaxSuppressionV4/V5 pad to max_output_size; V5's soft-NMS decays o
   assert.deepEqual(got, [0.949999988079071, 0.8999999761581421, got[2], 0.699999988079071]);
   assert.ok(Math.abs(got[2] - decayed) < 1e-6, `decayed score ${got[2]} vs ${decayed}`);
 });
+
+Deno.test("TopKV2 on WASM equals REF on NaN, ties, int64 and long rows", async () => {
+  const rows = 6, n = 300;
+  const values = new Float32Array(rows * n);
+  for (let i = 0; i < values.length; i++) {
+    values[i] = i % 17 === 0 ? NaN : i % 5 === 0 ? Infinity : ((i * 7919) % 23) - 11;
+  }
+  const cases: [ef.Tensor, number][] = [
+    [new ef.Tensor("float32", [2, 3, n], values), 37],
+    [new ef.Tensor("float32", [rows, n], values), n],
+    [new ef.Tensor("int32", [rows, n], Int32Array.from(values, (v) => (v === v ? v % 4 : 0))), 9],
+    [new ef.Tensor("int64", [3], BigInt64Array.of(2n ** 60n + 1n, -5n, 2n ** 60n + 1n)), 2],
+    [new ef.Tensor("float32", [4, 0], new Float32Array(0)), 0],
+  ];
+  for (const [x, k] of cases) {
+    const results = [];
+    for (const device of ["REF", "WASM"] as const) {
+      const g = new ef.Graph();
+      const p = ef.placeholder(g, x.dtype, x.shape, { name: "x" });
+      const [v, i] = ef.topK(p, k);
+      await using s = new ef.Session(g, { device });
+      results.push((await s.run([v, i], [[p, x]])).map((t) => t.toArray()));
+    }
+    assert.deepEqual(results[1], results[0], `${x.dtype} [${x.shape}] k=${k}`);
+  }
+});

@@ -3,6 +3,28 @@
 import { defaultOpRegistry, defaultRegistry } from "../mod.ts";
 
 const types = defaultRegistry.pluginTypes();
+
+/** Why an op runs on REF only, where that is a decision rather than a kernel not yet written. */
+const REF_ONLY: Record<string, string> = {
+  ...Object.fromEntries(
+    [
+      "FIFOQueueV2",
+      "RandomShuffleQueueV2",
+      "PaddingFIFOQueueV2",
+      "QueueEnqueueV2",
+      "QueueEnqueueManyV2",
+      "QueueDequeueV2",
+      "QueueDequeueManyV2",
+      "QueueCloseV2",
+      "QueueSizeV2",
+    ].map((n) => [n, "queues are host state, as TensorFlow's CPU-resident queues"]),
+  ),
+  ...Object.fromEntries(
+    ["Where", "Unique", "NonMaxSuppressionV3", "NonMaxSuppressionV4", "NonMaxSuppressionV5"].map(
+      (n) => [n, "data-dependent post-processing, once per image after the network"],
+    ),
+  ),
+};
 const table = Object.fromEntries(
   defaultOpRegistry.list().sort((a, b) => a.name.localeCompare(b.name)).map((op) => [
     op.name,
@@ -17,7 +39,11 @@ if (Deno.args.includes("--json")) {
   console.log(["op".padEnd(width), ...types].join("  "));
   for (const [name, on] of Object.entries(table)) {
     const marks = types.map((t) => (on.includes(t) ? "x" : "-").padEnd(t.length));
-    const note = on.length === 0 && name === "Placeholder" ? "  (fed by the session)" : "";
+    const note = on.length === 0 && name === "Placeholder"
+      ? "  (fed by the session)"
+      : REF_ONLY[name] && on.length === 1
+      ? `  (REF only: ${REF_ONLY[name]})`
+      : "";
     console.log([name.padEnd(width), ...marks].join("  ") + note);
   }
   console.log(`\n${Object.keys(table).length} ops; device types: ${types.join(", ")}`);

@@ -221,7 +221,7 @@ Deno.test("closing the session cancels runs waiting on a queue", async () => {
 });
 
 Deno.test("concurrent runs on one session: consumers block while producers enqueue", async () => {
-  for (const device of ["WASM", "REF"] as const) {
+  for (const device of ["WASM", "REF", "TPU"] as const) {
     const t = fifo(3, device);
     await using _ = t.s;
     // Four consumers of three elements each, in flight before any producer run.

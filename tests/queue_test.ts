@@ -366,3 +366,65 @@ Deno.test("QueueRunner: a producer's error stops everything and join throws it",
   // The runner's stop closed the queue: the consumer sees OutOfRange, not a hang.
   await assert.rejects(within(s.run(one), "dequeue after stop"), ef.QueueOutOfRangeError);
 });
+
+Deno.test("a GraphDef as TensorFlow writes it (JSON mapping) imports and runs its queue", async () => {
+  const types = { list: { type: ["DT_FLOAT", "DT_INT32"] } };
+  const graphDef = {
+    node: [
+      {
+        name: "q",
+        op: "FIFOQueueV2",
+        attr: {
+          component_types: types,
+          shapes: { list: { shape: [{ dim: [{ size: "2" }] }, {}] } },
+          capacity: { i: "10" },
+          container: { s: "" },
+          shared_name: { s: "" },
+        },
+      },
+      {
+        name: "v",
+        op: "Const",
+        attr: {
+          dtype: { type: "DT_FLOAT" },
+          value: {
+            tensor: {
+              dtype: "DT_FLOAT",
+              tensorShape: { dim: [{ size: "2" }] },
+              floatVal: [1.5, 2.5],
+            },
+          },
+        },
+      },
+      {
+        name: "l",
+        op: "Const",
+        attr: {
+          dtype: { type: "DT_INT32" },
+          value: { tensor: { dtype: "DT_INT32", tensorShape: {}, intVal: [7] } },
+        },
+      },
+      {
+        name: "enq",
+        op: "QueueEnqueueV2",
+        input: ["q", "v", "l"],
+        attr: { Tcomponents: types, timeout_ms: { i: "-1" } },
+      },
+      {
+        name: "deq",
+        op: "QueueDequeueV2",
+        input: ["q"],
+        attr: { component_types: types, timeout_ms: { i: "-1" } },
+      },
+      { name: "size", op: "QueueSizeV2", input: ["q"] },
+    ],
+  };
+  const g = ef.fromGraphDef(graphDef as ef.GraphDefJson);
+  await using s = new ef.Session(g);
+  await s.run([], [], ["enq"]);
+  await s.run([], [], ["enq"]);
+  assert.equal((await s.run("size:0")).toArray(), 2);
+  const [a, b] = await s.run(["deq:0", "deq:1"]);
+  assert.deepEqual([a.toArray(), b.toArray()], [[1.5, 2.5], 7]);
+  assert.deepEqual(g.node("deq").outputs[0].shape, [2]);
+});

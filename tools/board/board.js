@@ -10,11 +10,23 @@ function el(tag, attrs = {}, parent) {
   return e;
 }
 
-/** One colour per device across graph and timeline; grey for nodes the traced step did not run. */
+/**
+ * One colour per device across graph and timeline; grey for nodes the traced step did not run.
+ * The first device of each type has a fixed colour, the same on every page (REF red: a node there
+ * is a fallback worth noticing); further devices take the rest of the palette.
+ */
+const TYPE_COLORS = { WASM: "#1e88e5", REF: "#e53935", TPU: "#43a047", WEBGPU: "#fb8c00" };
 const deviceColors = new Map([["unplaced", "#9e9e9e"]]);
 function deviceColor(short) {
   if (!deviceColors.has(short)) {
-    deviceColors.set(short, PALETTE[(deviceColors.size - 1) % PALETTE.length]);
+    const type = short.replace(/:\d+$/, "");
+    const taken = new Set(deviceColors.values());
+    const fixed = TYPE_COLORS[type];
+    const color = fixed && !taken.has(fixed)
+      ? fixed
+      : PALETTE.find((c) => !taken.has(c) && !Object.values(TYPE_COLORS).includes(c)) ??
+        PALETTE[deviceColors.size % PALETTE.length];
+    deviceColors.set(short, color);
   }
   return deviceColors.get(short);
 }

@@ -10,10 +10,11 @@
 // 80/20 split. Training stops at the end of the first epoch whose test accuracy reaches the target.
 //
 // --logdir DIR writes TensorBoard summaries there (loss and accuracy per step, test accuracy and
-// weight histograms per epoch, a few input images, the graph) and DIR/step.trace.json, a Chrome
-// trace of the second training step with the placement's explanations; `deno task board DIR`
-// shows them. Without --logdir nothing of it is loaded: summary.ts (npm:@bufbuild/protobuf) is
-// imported only then, so the plain demo fetches nothing (tests/fetch_nothing_test.ts).
+// weight histograms per epoch, a few input images, the run's settings as text, the graph) and
+// DIR/step.trace.json, a Chrome trace of the second training step with the placement's
+// explanations; `deno task board DIR` shows them. Without --logdir nothing of it is loaded:
+// summary.ts (npm:@bufbuild/protobuf) is imported only then, so the plain demo fetches nothing
+// (tests/fetch_nothing_test.ts).
 import * as ef from "../mod.ts";
 import { loadDigits, shuffledIndices, splitDigits } from "./digits_data.ts";
 import { buildDigitsModel } from "./digits_model.ts";
@@ -128,6 +129,11 @@ const dir = args.out || await Deno.makeTempDir({ prefix: "edgeflow_digits_" });
   if (writer) {
     writer.graph(g);
     writer.image("inputs", batch(data.train, null, 0, 4).x, 0);
+    writer.text(
+      "run",
+      `digits CNN on ${args.device}, Adam lr 1e-3, batch ${BATCH}, seed ${args.seed}`,
+      0,
+    );
   }
   log(
     `digits: ${data.train.count} train, ${data.test.count} test; ${args.device}; ` +

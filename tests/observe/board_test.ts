@@ -123,6 +123,7 @@ Deno.test("board: the digits example's graph, training curves and step timeline"
     // One histogram per trainable variable (4 layers × kernel and bias), 3 input images.
     assert.equal(await page.locator("#histos svg.histogram").count(), 8);
     assert.equal(await page.locator("#imgs img.summary").count(), 3);
+    assert.match((await page.textContent("#text"))!, /digits CNN on WASM, Adam lr 1e-3, batch 64/);
     const kernels = await page.$$eval(
       "#timeline-svg rect.slice",
       (rs) => rs.filter((r) => Number(r.getAttribute("opacity") ?? 1) === 1).length,

@@ -17,6 +17,8 @@ import { MOVEMENT_KERNELS } from "./kernels/movement.ts";
 import { NN_KERNELS } from "./kernels/nn.ts";
 import { REDUCE_KERNELS } from "./kernels/reduce.ts";
 import { VARIABLE_KERNELS } from "./kernels/variables.ts";
+import { CONV_GRAD_KERNELS } from "./kernels/conv_grad.ts";
+import { GRAD_KERNELS } from "./kernels/grad.ts";
 import { TASK_NAMES } from "./tasks.ts";
 import { BYTE_DTYPES } from "./kernels/util.ts";
 
@@ -54,6 +56,8 @@ export const WASM_KERNELS: readonly Kernel[] = [
   ...NN_KERNELS,
   ...LOSS_KERNELS,
   ...CONV_KERNELS,
+  ...CONV_GRAD_KERNELS,
+  ...GRAD_KERNELS,
 ];
 
 export const wasmPlugin: DevicePlugin<WasmDevice> = {

@@ -24,6 +24,14 @@ export const TASK_NAMES = [
   "task_xent",
   "task_depthwise",
   "task_pool",
+  "task_im2col",
+  "task_col2im",
+  "task_depthwise_grad_input",
+  "task_depthwise_grad_filter",
+  "task_max_pool_grad",
+  "task_avg_pool_grad",
+  "task_grad_binary",
+  "task_segment_sum",
 ] as const;
 
 export type TaskName = (typeof TASK_NAMES)[number];

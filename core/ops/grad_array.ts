@@ -6,7 +6,7 @@
 import { ALL_DTYPES, type DType, REAL_DTYPES } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import type { Output } from "../graph.ts";
-import { defineOp, type OpDef } from "../op.ts";
+import { defineOp, type InputCheck, type OpDef } from "../op.ts";
 import { formatShape, type PartialShape, type Shape, sizeOf, stridesOf } from "../shape.ts";
 import { numbers, Tensor } from "../tensor.ts";
 import { arbShape, arbTensor, randomTensor } from "../testing/arbitrary.ts";
@@ -135,8 +135,29 @@ function segmentShape(data: PartialShape, ids: PartialShape, n: number): Partial
  * segment_ids[j] = i. Negative ids are dropped, ids ≥ num_segments are an error, and segments no
  * id names are 0 (TensorFlow's semantics).
  */
+/**
+ * TensorFlow's CPU kernel refuses an id ≥ num_segments (and a negative num_segments) before
+ * summing: a run-time check, so every device refuses it before its kernel reads anything.
+ */
+const segmentIdsInRange: InputCheck<SegmentAttrs> = {
+  reads: [1, 2],
+  run(values) {
+    const count = intScalar(values[2]!, "num_segments");
+    if (count < 0) throw new EdgeflowError(`num_segments must be non-negative, got ${count}`);
+    const is = numbers(values[1]!);
+    for (let j = 0; j < is.length; j++) {
+      if (is[j] >= count) {
+        throw new EdgeflowError(`segment_ids[${j}] = ${is[j]} is out of range [0, ${count})`);
+      }
+    }
+  },
+};
+
 export const UnsortedSegmentSum: OpDef<SegmentAttrs> = defineOp<SegmentAttrs>({
   name: "UnsortedSegmentSum",
+  // num_segments sizes the output (TensorFlow's HostMemory); the ids are checked first.
+  hostMemory: { inputs: [2] },
+  checks: [segmentIdsInRange],
   inputs: [
     { name: "data", type: "T" },
     { name: "segment_ids", type: "Tindices" },
@@ -158,17 +179,13 @@ export const UnsortedSegmentSum: OpDef<SegmentAttrs> = defineOp<SegmentAttrs>({
   },
   reference: ([data, ids, n]) => {
     const count = intScalar(n, "num_segments");
-    if (count < 0) throw new EdgeflowError(`num_segments must be non-negative, got ${count}`);
     const shape = segmentShape(data.shape, ids.shape, count) as Shape;
     const inner = sizeOf(data.shape.slice(ids.rank));
     const ds = numbers(data), is = numbers(ids);
     const out = new Float64Array(sizeOf(shape));
     for (let j = 0; j < ids.size; j++) {
       const id = is[j];
-      if (id < 0) continue;
-      if (id >= count) {
-        throw new EdgeflowError(`segment_ids[${j}] = ${id} is out of range [0, ${count})`);
-      }
+      if (id < 0) continue; // ids ≥ num_segments were refused by segmentIdsInRange
       for (let k = 0; k < inner; k++) out[id * inner + k] += ds[j * inner + k];
     }
     return [Tensor.fromNumbers(data.dtype, shape, out)];

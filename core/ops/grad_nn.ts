@@ -69,7 +69,8 @@ export const BiasAddGrad: OpDef<BiasAddGradAttrs> = defineOp<BiasAddGradAttrs>({
 
 // ---- MaxPoolGrad and AvgPoolGrad -------------------------------------------------------
 
-function checkGradShape(g: WindowGeometry, grad: PartialShape, what = "grad"): void {
+/** Refuses a gradient (or orig_output) whose shape is not the pool's output shape. */
+export function checkGradShape(g: WindowGeometry, grad: PartialShape, what = "grad"): void {
   if (!isCompatible(grad, g.outShape)) {
     throw new EdgeflowError(
       `${what} has shape ${formatShape(grad)}, but the pool's output has shape ${
@@ -121,11 +122,22 @@ export const MaxPoolGrad: OpDef<MaxPoolAttrs> = defineOp<MaxPoolAttrs>({
     }),
 });
 
+/** AvgPoolGrad's orig_input_shape: 4 non-negative ints. */
+export function origInputShape(sizes: Tensor): Shape {
+  const shape: Shape = intVector(sizes, "orig_input_shape", 4);
+  if (shape.some((d) => d < 0)) {
+    throw new EdgeflowError(`orig_input_shape [${shape}] must be non-negative`);
+  }
+  return shape;
+}
+
 /** AvgPool's gradient: each output's gradient spread evenly over its window's real elements. */
 export const AvgPoolGrad: OpDef<AvgPoolAttrs> = defineOp<AvgPoolAttrs>({
   name: "AvgPoolGrad",
   inputs: [{ name: "orig_input_shape", type: "int32" }, { name: "grad", type: "T" }],
   outputs: [{ name: "output", type: "T" }],
+  // The shape is read to place the windows before any arithmetic (TensorFlow's HostMemory).
+  hostMemory: { inputs: [0] },
   attrs: AVG_POOL_ATTRS,
   infer: ([sizes, grad], attrs) => {
     checkRank(sizes.shape, 1, "orig_input_shape");
@@ -134,10 +146,7 @@ export const AvgPoolGrad: OpDef<AvgPoolAttrs> = defineOp<AvgPoolAttrs>({
     return [spec(grad.dtype, shape)];
   },
   reference: ([sizes, grad], attrs) => {
-    const shape: Shape = intVector(sizes, "orig_input_shape", 4);
-    if (shape.some((d) => d < 0)) {
-      throw new EdgeflowError(`orig_input_shape [${shape}] must be non-negative`);
-    }
+    const shape = origInputShape(sizes);
     const g = convGeometry("pool", shape, null, attrs);
     checkGradShape(g, grad.shape);
     const gs = numbers(grad);

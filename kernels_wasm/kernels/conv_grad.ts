@@ -1,0 +1,247 @@
+/**
+ * The backward convolutions (kernels_wasm/src/conv_grad.c). Conv2D's gradients run on the packed
+ * GEMM of gemm.ts around an im2col matrix (NHWC, any stride, dilation and padding):
+ *
+ * - Conv2DBackpropFilter: im2col(x) is written to scratch (task_im2col, rows = output pixels,
+ *   columns = taps), and df [taps, out channels] = im2col(x)^T · dy, A read transposed.
+ * - Conv2DBackpropInput: dcol [pixels, taps] = dy · filter^T (B read transposed), then
+ *   task_col2im gathers every input pixel's taps from dcol. Images are independent, so large
+ *   batches go through in groups of images whose dcol fits SCRATCH_BYTES.
+ *
+ * A 1x1 stride-1 unpadded convolution needs neither: the image is already the im2col matrix.
+ * The depthwise pair runs direct loops. Geometry is core/ops/conv_geometry.ts's, the sizes
+ * arguments are checked as the reference checks them (grad_conv.ts).
+ */
+import type { Kernel, KernelCase, Tolerance } from "../../core/kernel.ts";
+import type { Tensor } from "../../core/tensor.ts";
+import { ShapeMemo } from "../../core/shape_memo.ts";
+import { constIntList } from "../../core/shape_memo.ts";
+import type { WasmDevice } from "../../devices/wasm/device.ts";
+import { convGeometry, type WindowGeometry } from "../../core/ops/conv_geometry.ts";
+import {
+  checkOutBackprop,
+  Conv2DBackpropFilter,
+  Conv2DBackpropInput,
+  DepthwiseConv2dNativeBackpropFilter,
+  DepthwiseConv2dNativeBackpropInput,
+  sizesOf,
+} from "../../core/ops/grad_conv.ts";
+import type { Shape } from "../../core/shape.ts";
+import { Task } from "../tasks.ts";
+import { geometryWords } from "./conv.ts";
+import { sgemm } from "./gemm.ts";
+import { dotTolerance, maxAbs, wasmKernel } from "./util.ts";
+
+/** The most bytes of dcol Conv2DBackpropInput holds at once (a group of whole images). */
+const SCRATCH_BYTES = 64 << 20;
+
+/** Whether the image itself is the im2col matrix (1x1 filter, stride 1, no padding). */
+function pointwise(g: WindowGeometry): boolean {
+  return g.filterHeight === 1 && g.filterWidth === 1 && g.strideHeight === 1 &&
+    g.strideWidth === 1 && g.padTop === 0 && g.padLeft === 0 && g.padBottom === 0 &&
+    g.padRight === 0;
+}
+
+/** Fills `bytes` at `ptr` with zeros (an empty product's gradient). */
+function zero(d: WasmDevice, ptr: number, bytes: number): void {
+  if (bytes > 0) d.launch(Task.task_fill, 1, [ptr, bytes, 4, 0, 0]);
+}
+
+/**
+ * The geometry of a backward convolution from its sizes argument (checked by `sizesArg` on each
+ * run), the other operand's shape and dy's, refusing what the reference refuses.
+ */
+function geometry(
+  kind: "conv2d" | "depthwise",
+  side: "input" | "filter",
+  attrs: Parameters<typeof convGeometry>[3],
+) {
+  return (sizes: Shape, other: Shape, dy: Shape): WindowGeometry => {
+    const g = side === "input"
+      ? convGeometry(kind, sizes, other, attrs)
+      : convGeometry(kind, other, sizes, attrs);
+    checkOutBackprop(g, dy);
+    return g;
+  };
+}
+
+/** The sizes argument in host memory: 4 non-negative ints, as the reference requires. */
+function sizesArg(t: Tensor, side: "input" | "filter"): number[] {
+  return sizesOf(t, side === "input" ? "input_sizes" : "filter_sizes");
+}
+
+export const conv2dBackpropInputKernel = wasmKernel(Conv2DBackpropInput, {
+  dtypes: ["float32"],
+  create({ node, inputs: [, f, dy], attrs }) {
+    const plans = new ShapeMemo((sizes, fs, ds) => {
+      const g = geometry("conv2d", "input", attrs)(sizes, fs, ds);
+      const pixels = g.outHeight * g.outWidth, k = g.filterHeight * g.filterWidth * g.inChannels;
+      const perImage = Math.max(1, pixels * k * 4);
+      const group = Math.max(1, Math.min(g.batch, Math.floor(SCRATCH_BYTES / perImage)));
+      return { g, pixels, k, group, direct: pointwise(g), words: geometryWords(g) };
+    }).seed([constIntList(node, 0), f.shape, dy.shape]);
+    return {
+      run(ctx) {
+        const [, f, dy] = ctx.inputs;
+        const p = plans.get(sizesArg(ctx.hostInput(0), "input"), f.shape, dy.shape);
+        const { g, pixels, k } = p;
+        const out = ctx.output(0, [g.batch, g.inHeight, g.inWidth, g.inChannels]);
+        const d = ctx.device, oc = g.outChannels;
+        const inImage = g.inHeight * g.inWidth * g.inChannels;
+        if (g.batch * inImage === 0) return;
+        // dy · filter^T: A = dy [pixels, oc], B element (oc, tap) at filter[tap * oc + oc].
+        const gemm = { n: k, k: oc, rsa: oc, csa: 1, rsb: 1, csb: oc, b: f.ptr };
+        if (p.direct) {
+          sgemm(d, { ...gemm, a: dy.ptr, c: out.ptr, m: g.batch * pixels });
+          return;
+        }
+        if (pixels === 0) return zero(d, out.ptr, g.batch * inImage * 4);
+        const col = d.scratch(p.group * pixels * k * 4);
+        try {
+          for (let b0 = 0; b0 < g.batch; b0 += p.group) {
+            const nb = Math.min(p.group, g.batch - b0);
+            sgemm(d, { ...gemm, a: dy.ptr + b0 * pixels * oc * 4, c: col.ptr, m: nb * pixels });
+            const words = [col.ptr, out.ptr + b0 * inImage * 4, nb, ...p.words.slice(1)];
+            d.launch(Task.task_col2im, nb * g.inHeight, words, nb * pixels * k);
+          }
+        } finally {
+          d.releaseScratch(col);
+        }
+      },
+    };
+  },
+  // Each dx element sums filter_h * filter_w * out_channels products at most.
+  tolerance: (c: KernelCase<{ T: string }>): Tolerance => {
+    const [fh, fw, , oc] = c.inputs[1].shape;
+    return dotTolerance(
+      fh * fw * oc,
+      maxAbs(c.inputs[1]),
+      maxAbs(c.inputs[2]),
+      "float32 sums of products",
+    );
+  },
+});
+
+export const conv2dBackpropFilterKernel = wasmKernel(Conv2DBackpropFilter, {
+  dtypes: ["float32"],
+  create({ node, inputs: [x, , dy], attrs }) {
+    const plans = new ShapeMemo((sizes, xs, ds) => {
+      const g = geometry("conv2d", "filter", attrs)(sizes, xs, ds);
+      const m = g.batch * g.outHeight * g.outWidth;
+      const k = g.filterHeight * g.filterWidth * g.inChannels;
+      return { g, m, k, direct: pointwise(g), words: geometryWords(g) };
+    }).seed([constIntList(node, 1), x.shape, dy.shape]);
+    return {
+      run(ctx) {
+        const [x, , dy] = ctx.inputs;
+        const p = plans.get(sizesArg(ctx.hostInput(1), "filter"), x.shape, dy.shape);
+        const { g, m, k } = p;
+        const out = ctx.output(0, [g.filterHeight, g.filterWidth, g.inChannels, g.outChannels]);
+        const d = ctx.device, oc = g.outChannels;
+        // im2col(x)^T · dy: A element (tap, pixel) at col[pixel * k + tap]; the GEMM's k is the
+        // pixel count (0 pixels: sgemm fills df with zeros).
+        const gemm = { m: k, n: oc, k: m, rsa: 1, csa: k, rsb: oc, csb: 1, b: dy.ptr, c: out.ptr };
+        if (p.direct || m === 0 || k === 0) return sgemm(d, { ...gemm, a: x.ptr });
+        const col = d.scratch(m * k * 4);
+        try {
+          d.launch(Task.task_im2col, g.batch * g.outHeight, [x.ptr, col.ptr, ...p.words], m * k);
+          sgemm(d, { ...gemm, a: col.ptr });
+        } finally {
+          d.releaseScratch(col);
+        }
+      },
+    };
+  },
+  // Each df element sums batch * out_height * out_width products at most.
+  tolerance: (c: KernelCase<{ T: string }>): Tolerance => {
+    const [b, oh, ow] = c.inputs[2].shape;
+    return dotTolerance(
+      b * oh * ow,
+      maxAbs(c.inputs[0]),
+      maxAbs(c.inputs[2]),
+      "float32 sums of products",
+    );
+  },
+});
+
+export const depthwiseBackpropInputKernel = wasmKernel(DepthwiseConv2dNativeBackpropInput, {
+  dtypes: ["float32"],
+  create({ node, inputs: [, f, dy], attrs }) {
+    const plans = new ShapeMemo((sizes, fs, ds) => {
+      const g = geometry("depthwise", "input", attrs)(sizes, fs, ds);
+      return { g, words: [g.channelMultiplier, ...geometryWords(g)] };
+    }).seed([constIntList(node, 0), f.shape, dy.shape]);
+    return {
+      run(ctx) {
+        const [, f, dy] = ctx.inputs;
+        const { g, words } = plans.get(sizesArg(ctx.hostInput(0), "input"), f.shape, dy.shape);
+        const out = ctx.output(0, [g.batch, g.inHeight, g.inWidth, g.inChannels]);
+        const rows = g.batch * g.inHeight;
+        if (rows * g.inWidth * g.inChannels === 0) return;
+        const work = rows * g.inWidth * g.outChannels * g.filterHeight * g.filterWidth;
+        ctx.device.launch(Task.task_depthwise_grad_input, rows, [
+          dy.ptr,
+          f.ptr,
+          out.ptr,
+          ...words,
+        ], work);
+      },
+    };
+  },
+  tolerance: (c: KernelCase<{ T: string }>): Tolerance => {
+    const [fh, fw, , mult] = c.inputs[1].shape;
+    return dotTolerance(
+      fh * fw * mult,
+      maxAbs(c.inputs[1]),
+      maxAbs(c.inputs[2]),
+      "float32 sums of products",
+    );
+  },
+});
+
+export const depthwiseBackpropFilterKernel = wasmKernel(DepthwiseConv2dNativeBackpropFilter, {
+  dtypes: ["float32"],
+  create({ node, inputs: [x, , dy], attrs }) {
+    const plans = new ShapeMemo((sizes, xs, ds) => {
+      const g = geometry("depthwise", "filter", attrs)(sizes, xs, ds);
+      return { g, words: [g.channelMultiplier, ...geometryWords(g)] };
+    }).seed([constIntList(node, 1), x.shape, dy.shape]);
+    return {
+      run(ctx) {
+        const [x, , dy] = ctx.inputs;
+        const { g, words } = plans.get(sizesArg(ctx.hostInput(1), "filter"), x.shape, dy.shape);
+        const out = ctx.output(0, [
+          g.filterHeight,
+          g.filterWidth,
+          g.inChannels,
+          g.channelMultiplier,
+        ]);
+        const taps = g.filterHeight * g.filterWidth;
+        if (taps * g.outChannels === 0) return;
+        const work = taps * g.batch * g.outHeight * g.outWidth * g.outChannels;
+        ctx.device.launch(Task.task_depthwise_grad_filter, taps, [
+          x.ptr,
+          dy.ptr,
+          out.ptr,
+          ...words,
+        ], work);
+      },
+    };
+  },
+  tolerance: (c: KernelCase<{ T: string }>): Tolerance => {
+    const [b, oh, ow] = c.inputs[2].shape;
+    return dotTolerance(
+      b * oh * ow,
+      maxAbs(c.inputs[0]),
+      maxAbs(c.inputs[2]),
+      "float32 sums of products",
+    );
+  },
+});
+
+export const CONV_GRAD_KERNELS: readonly Kernel[] = [
+  conv2dBackpropInputKernel,
+  conv2dBackpropFilterKernel,
+  depthwiseBackpropInputKernel,
+  depthwiseBackpropFilterKernel,
+];

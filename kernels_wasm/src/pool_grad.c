@@ -1,0 +1,77 @@
+// MaxPoolGrad and AvgPoolGrad over NHWC images (kernels_wasm/kernels/grad_nn.ts). Windows of
+// neighbouring outputs may overlap, so a task owns a whole image: task t = batch element t, which
+// it zeroes and then adds each output's gradient into, outputs in row-major order.
+#include "common.h"
+#include "window.h"
+
+// args: x, grad, dx, ConvGeom. Each output's gradient goes to the first maximum of its window in
+// row-major order, as TensorFlow's CPU kernel picks it: a later tap wins only when strictly
+// greater, so a NaN that comes first keeps the gradient and a later NaN never takes it.
+EXPORT("task_max_pool_grad") void task_max_pool_grad(word* args, int tid, int nt) {
+  (void)tid;
+  (void)nt;
+  const float* x = PTR(const float, args, ARG0);
+  const float* grad = PTR(const float, args, ARG0 + 1);
+  float* dx = PTR(float, args, ARG0 + 2);
+  const ConvGeom* g = (const ConvGeom*)(args + ARG0 + 3);
+  int c = g->in_c;
+  size_t image = (size_t)g->in_h * g->in_w * c;
+  FOR_EACH_TASK(b, args) {
+    const float* xi = x + b * image;
+    float* di = dx + b * image;
+    memset(di, 0, image * 4);
+    const float* gi = grad + (size_t)b * g->out_h * g->out_w * c;
+    for (int oh = 0; oh < g->out_h; oh++) {
+      int h0 = oh * g->stride_h - g->pad_top;
+      int fh0 = MAX(0, -h0), fh1 = MIN(g->filter_h, g->in_h - h0);
+      for (int ow = 0; ow < g->out_w; ow++, gi += c) {
+        int w0 = ow * g->stride_w - g->pad_left;
+        int fw0 = MAX(0, -w0), fw1 = MIN(g->filter_w, g->in_w - w0);
+        if (fh0 >= fh1 || fw0 >= fw1) continue;
+        for (int k = 0; k < c; k++) {
+          size_t best = ((size_t)(h0 + fh0) * g->in_w + (w0 + fw0)) * c + k;
+          for (int fh = fh0; fh < fh1; fh++) {
+            for (int fw = fw0; fw < fw1; fw++) {
+              size_t i = ((size_t)(h0 + fh) * g->in_w + (w0 + fw)) * c + k;
+              if (xi[i] > xi[best]) best = i;
+            }
+          }
+          di[best] += gi[k];
+        }
+      }
+    }
+  }
+}
+
+// args: grad, dx, ConvGeom. Each output's gradient, divided by the count of its window's real
+// elements, is added to each of them.
+EXPORT("task_avg_pool_grad") void task_avg_pool_grad(word* args, int tid, int nt) {
+  (void)tid;
+  (void)nt;
+  const float* grad = PTR(const float, args, ARG0);
+  float* dx = PTR(float, args, ARG0 + 1);
+  const ConvGeom* g = (const ConvGeom*)(args + ARG0 + 2);
+  int c = g->in_c;
+  size_t image = (size_t)g->in_h * g->in_w * c;
+  FOR_EACH_TASK(b, args) {
+    float* di = dx + b * image;
+    memset(di, 0, image * 4);
+    const float* gi = grad + (size_t)b * g->out_h * g->out_w * c;
+    for (int oh = 0; oh < g->out_h; oh++) {
+      int h0 = oh * g->stride_h - g->pad_top;
+      int fh0 = MAX(0, -h0), fh1 = MIN(g->filter_h, g->in_h - h0);
+      for (int ow = 0; ow < g->out_w; ow++, gi += c) {
+        int w0 = ow * g->stride_w - g->pad_left;
+        int fw0 = MAX(0, -w0), fw1 = MIN(g->filter_w, g->in_w - w0);
+        if (fh0 >= fh1 || fw0 >= fw1) continue;
+        float count = (float)((fh1 - fh0) * (fw1 - fw0));
+        for (int fh = fh0; fh < fh1; fh++) {
+          for (int fw = fw0; fw < fw1; fw++) {
+            float* d = di + ((size_t)(h0 + fh) * g->in_w + (w0 + fw)) * c;
+            for (int k = 0; k < c; k++) d[k] += gi[k] / count;
+          }
+        }
+      }
+    }
+  }
+}

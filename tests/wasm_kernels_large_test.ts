@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import "../mod.ts";
 import { defaultRegistry, type Kernel } from "../core/kernel.ts";
+import type { DType } from "../core/dtype.ts";
 import type { Attrs, OpCase } from "../core/op.ts";
 import { getOp } from "../core/ops/registry.ts";
 import { randomTensor } from "../core/testing/arbitrary.ts";
@@ -114,6 +115,71 @@ const CASES: Case[] = [
     inputs: [f32([1, 16, 16, 9], 26)],
     attrs: { ksize: [1, 2, 3, 1], strides: [1, 2, 2, 1], padding: "SAME" },
   },
+  // The gradient ops: the backward convolutions at the digits CNN's shapes (GEMMs past the
+  // thread threshold), strided, dilated and 1x1 ones, a batch whose dcol is cut into groups of
+  // images, and pool gradients with overlapping windows.
+  {
+    op: "Conv2DBackpropFilter",
+    inputs: [f32([64, 8, 8, 16], 43), i32([3, 3, 16, 32]), f32([64, 8, 8, 32], 44)],
+    attrs: conv(1, "SAME"),
+  },
+  {
+    op: "Conv2DBackpropInput",
+    inputs: [i32([64, 8, 8, 16]), f32([3, 3, 16, 32], 45), f32([64, 8, 8, 32], 46)],
+    attrs: conv(1, "SAME"),
+  },
+  {
+    op: "Conv2DBackpropFilter",
+    inputs: [f32([2, 15, 13, 5], 47), i32([3, 2, 5, 7]), f32([2, 7, 6, 7], 48)],
+    attrs: { strides: [1, 2, 2, 1], padding: "VALID", dilations: [1, 1, 2, 1] },
+  },
+  {
+    op: "Conv2DBackpropInput",
+    inputs: [i32([2, 15, 13, 5]), f32([3, 2, 5, 7], 49), f32([2, 8, 7, 7], 50)],
+    attrs: { strides: [1, 2, 2, 1], padding: "SAME", dilations: [1, 1, 1, 1] },
+  },
+  {
+    op: "Conv2DBackpropInput",
+    inputs: [i32([4, 64, 64, 16]), f32([3, 3, 16, 8], 51), f32([4, 64, 64, 8], 52)],
+    attrs: conv(1, "SAME"),
+  },
+  {
+    op: "Conv2DBackpropFilter",
+    inputs: [f32([3, 9, 9, 20], 53), i32([1, 1, 20, 13]), f32([3, 9, 9, 13], 54)],
+    attrs: conv(1, "VALID"),
+  },
+  {
+    op: "Conv2DBackpropInput",
+    inputs: [i32([3, 9, 9, 20]), f32([1, 1, 20, 13], 55), f32([3, 9, 9, 13], 56)],
+    attrs: conv(1, "VALID"),
+  },
+  {
+    op: "DepthwiseConv2dNativeBackpropInput",
+    inputs: [i32([2, 11, 9, 6]), f32([3, 3, 6, 2], 57), f32([2, 6, 5, 12], 58)],
+    attrs: conv(2, "SAME"),
+  },
+  {
+    op: "DepthwiseConv2dNativeBackpropFilter",
+    inputs: [f32([2, 11, 9, 6], 59), i32([3, 3, 6, 2]), f32([2, 6, 5, 12], 60)],
+    attrs: conv(2, "SAME"),
+  },
+  {
+    op: "MaxPoolGrad",
+    inputs: [
+      f32([2, 15, 15, 13], 25),
+      f32([2, 8, 8, 13], 61), // orig_output is only checked for its shape
+      f32([2, 8, 8, 13], 62),
+    ],
+    attrs: { ksize: [1, 3, 3, 1], strides: [1, 2, 2, 1], padding: "SAME" },
+  },
+  {
+    op: "AvgPoolGrad",
+    inputs: [i32([1, 16, 16, 9]), f32([1, 8, 8, 9], 63)],
+    attrs: { ksize: [1, 2, 3, 1], strides: [1, 2, 2, 1], padding: "SAME" },
+  },
+  { op: "BiasAddGrad", inputs: [f32([64, 8, 8, 32], 64)] },
+  { op: "BiasAddGrad", inputs: [f32([6, 5, 40, 7], 65)], attrs: { data_format: "NCHW" } },
+  { op: "ReluGrad", inputs: [f32([100003], 66), f32([100003], 67)] },
   // Rows long enough to be cut into parts, and column reductions.
   { op: "Sum", inputs: [f32([70000], 27), i32([0])] },
   { op: "Mean", inputs: [f32([3, 40000], 28), i32([1])] },
@@ -142,7 +208,9 @@ for (const k of CASES) {
     const op = getOp(k.op);
     const c: OpCase<Attrs> = { inputs: k.inputs, attrs: k.attrs ?? {} };
     const attrs = resolvedAttrs(op, c);
-    const kernel = defaultRegistry.find(op.name, "WASM", k.inputs[0].dtype)!;
+    // The kernel of the op's type attr (a backward convolution's first input is int32 sizes).
+    const dtype = (op.typeAttr ? attrs[op.typeAttr] : undefined) ?? k.inputs[0].dtype;
+    const kernel = defaultRegistry.find(op.name, "WASM", dtype as DType)!;
     const expected = runReference(op, c).outputs;
     const a = (await runOnDevice(one!, defaultRegistry, op, c)).outputs;
     const b = (await runOnDevice(two!, defaultRegistry, op, c)).outputs;

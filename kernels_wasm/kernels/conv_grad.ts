@@ -32,8 +32,12 @@ import { geometryWords } from "./conv.ts";
 import { sgemm } from "./gemm.ts";
 import { dotTolerance, maxAbs, wasmKernel } from "./util.ts";
 
-/** The most bytes of dcol Conv2DBackpropInput holds at once (a group of whole images). */
-const SCRATCH_BYTES = 64 << 20;
+/**
+ * The most bytes of dcol Conv2DBackpropInput holds at once (a group of whole images): enough for
+ * a batch of small images in one GEMM, little enough that a large batch does not double the
+ * step's memory.
+ */
+const SCRATCH_BYTES = 8 << 20;
 
 /** Whether the image itself is the im2col matrix (1x1 filter, stride 1, no padding). */
 function pointwise(g: WindowGeometry): boolean {

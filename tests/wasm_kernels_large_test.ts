@@ -25,6 +25,13 @@ globalThis.addEventListener("unload", () => {
 
 const f32 = (shape: number[], seed: number, range = {}) =>
   randomTensor("float32", shape, seed, range);
+/** `t` with its first element +Inf and its last -Inf. */
+function withInf(t: Tensor): Tensor {
+  const data = Float32Array.from(t.data as Float32Array);
+  data[0] = Infinity;
+  data[data.length - 1] = -Infinity;
+  return new Tensor("float32", t.shape, data);
+}
 const i32 = (values: number[]) => new Tensor("int32", [values.length], Int32Array.from(values));
 
 interface Case {
@@ -140,8 +147,47 @@ const CASES: Case[] = [
   },
   {
     op: "Conv2DBackpropInput",
-    inputs: [i32([4, 64, 64, 16]), f32([3, 3, 16, 8], 51), f32([4, 64, 64, 8], 52)],
+    inputs: [i32([8, 64, 64, 16]), f32([3, 3, 16, 8], 51), f32([8, 64, 32, 8], 52)],
+    attrs: { ...conv(1, "SAME"), strides: [1, 1, 2, 1] },
+  },
+  // Stride 1: dx as a forward convolution of dy with the flipped filter (dilated, VALID, and an
+  // EXPLICIT padding wider than the filter, which takes the dcol path).
+  {
+    op: "Conv2DBackpropInput",
+    inputs: [i32([2, 15, 13, 5]), f32([3, 2, 5, 7], 68), f32([2, 15, 13, 7], 69)],
+    attrs: { strides: [1, 1, 1, 1], padding: "SAME", dilations: [1, 2, 1, 1] },
+  },
+  {
+    op: "Conv2DBackpropInput",
+    inputs: [i32([3, 12, 11, 9]), f32([3, 3, 9, 4], 70), f32([3, 10, 9, 4], 71)],
+    attrs: conv(1, "VALID"),
+  },
+  {
+    op: "Conv2DBackpropInput",
+    inputs: [i32([1, 6, 7, 3]), f32([2, 2, 3, 5], 72), f32([1, 10, 9, 5], 73)],
+    attrs: {
+      strides: [1, 1, 1, 1],
+      padding: "EXPLICIT",
+      explicit_paddings: [0, 0, 3, 2, 1, 2, 0, 0],
+    },
+  },
+  // A filter with ±Inf takes the dcol path: padded taps are never visited, as TensorFlow's
+  // col2im (the transposed convolution would multiply dy's padding zeros by Inf).
+  {
+    op: "Conv2DBackpropInput",
+    inputs: [i32([2, 6, 7, 3]), withInf(f32([3, 3, 3, 4], 78)), f32([2, 6, 7, 4], 79)],
     attrs: conv(1, "SAME"),
+  },
+  // Few input channels: the filter gradient's direct task (the digits CNN's first layer).
+  {
+    op: "Conv2DBackpropFilter",
+    inputs: [f32([64, 8, 8, 1], 74), i32([3, 3, 1, 16]), f32([64, 8, 8, 16], 75)],
+    attrs: conv(1, "SAME"),
+  },
+  {
+    op: "Conv2DBackpropFilter",
+    inputs: [f32([3, 13, 11, 3], 76), i32([3, 3, 3, 10]), f32([3, 7, 6, 10], 77)],
+    attrs: conv(2, "SAME"),
   },
   {
     op: "Conv2DBackpropFilter",

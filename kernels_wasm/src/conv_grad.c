@@ -157,3 +157,50 @@ EXPORT("task_depthwise_grad_filter") void task_depthwise_grad_filter(word* args,
     }
   }
 }
+
+// args: x, dy, df, out_c, ConvGeom. Conv2DBackpropFilter for few input channels (an image's
+// first layer), where im2col rows are a few floats per tap and packing them would cost more than
+// the products: task t = filter tap (fh, fw), which owns df[fh, fw, :, :] and adds x[.., c] ·
+// dy[.., :] over every window (b, oh, ow in order) whose tap reads inside the image. The output
+// channels run along the SIMD lanes.
+EXPORT("task_conv_grad_filter_direct") void task_conv_grad_filter_direct(word* args, int tid,
+                                                                         int nt) {
+  (void)tid;
+  (void)nt;
+  const float* x = PTR(const float, args, ARG0);
+  const float* dy = PTR(const float, args, ARG0 + 1);
+  float* df = PTR(float, args, ARG0 + 2);
+  int oc = args[ARG0 + 3];
+  const ConvGeom* g = (const ConvGeom*)(args + ARG0 + 4);
+  int c = g->in_c;
+  FOR_EACH_TASK(t, args) {
+    int fh = t / g->filter_w, fw = t % g->filter_w;
+    float* acc = df + (size_t)t * c * oc;
+    memset(acc, 0, (size_t)c * oc * 4);
+    for (int b = 0; b < g->batch; b++) {
+      for (int oh = 0; oh < g->out_h; oh++) {
+        int ih = oh * g->stride_h - g->pad_top + fh * g->dilation_h;
+        if (ih < 0 || ih >= g->in_h) continue;
+        const float* xrow = x + ((size_t)b * g->in_h + ih) * g->in_w * c;
+        const float* drow = dy + ((size_t)b * g->out_h + oh) * g->out_w * oc;
+        for (int ow = 0; ow < g->out_w; ow++) {
+          int iw = ow * g->stride_w - g->pad_left + fw * g->dilation_w;
+          if (iw < 0 || iw >= g->in_w) continue;
+          const float* xp = xrow + (size_t)iw * c;
+          const float* d = drow + (size_t)ow * oc;
+          for (int ci = 0; ci < c; ci++) {
+            float* a = acc + (size_t)ci * oc;
+            v128_t xv = wasm_f32x4_splat(xp[ci]);
+            int o = 0;
+            for (; o + 4 <= oc; o += 4) {
+              v128_t s = wasm_f32x4_add(wasm_v128_load(a + o),
+                                        wasm_f32x4_mul(xv, wasm_v128_load(d + o)));
+              wasm_v128_store(a + o, s);
+            }
+            for (; o < oc; o++) a[o] += xp[ci] * d[o];
+          }
+        }
+      }
+    }
+  }
+}

@@ -28,8 +28,29 @@ EXPORT("task_max_pool_grad") void task_max_pool_grad(word* args, int tid, int nt
         int w0 = ow * g->stride_w - g->pad_left;
         int fw0 = MAX(0, -w0), fw1 = MIN(g->filter_w, g->in_w - w0);
         if (fh0 >= fh1 || fw0 >= fw1) continue;
-        for (int k = 0; k < c; k++) {
-          size_t best = ((size_t)(h0 + fh0) * g->in_w + (w0 + fw0)) * c + k;
+        // Four channels at a time: the best value and its tap's offset per lane, replaced only
+        // where a later tap is strictly greater (f32x4.gt is false for NaN either side).
+        size_t first = ((size_t)(h0 + fh0) * g->in_w + (w0 + fw0)) * c;
+        int k = 0;
+        for (; k + 4 <= c; k += 4) {
+          v128_t best = wasm_v128_load(xi + first + k);
+          v128_t at = wasm_i32x4_splat((int32_t)first);
+          for (int fh = fh0; fh < fh1; fh++) {
+            for (int fw = fw0; fw < fw1; fw++) {
+              size_t i = ((size_t)(h0 + fh) * g->in_w + (w0 + fw)) * c;
+              v128_t v = wasm_v128_load(xi + i + k);
+              v128_t gt = wasm_f32x4_gt(v, best);
+              best = wasm_v128_bitselect(v, best, gt);
+              at = wasm_v128_bitselect(wasm_i32x4_splat((int32_t)i), at, gt);
+            }
+          }
+          di[(size_t)wasm_i32x4_extract_lane(at, 0) + k] += gi[k];
+          di[(size_t)wasm_i32x4_extract_lane(at, 1) + k + 1] += gi[k + 1];
+          di[(size_t)wasm_i32x4_extract_lane(at, 2) + k + 2] += gi[k + 2];
+          di[(size_t)wasm_i32x4_extract_lane(at, 3) + k + 3] += gi[k + 3];
+        }
+        for (; k < c; k++) {
+          size_t best = first + k;
           for (int fh = fh0; fh < fh1; fh++) {
             for (int fw = fw0; fw < fw1; fw++) {
               size_t i = ((size_t)(h0 + fh) * g->in_w + (w0 + fw)) * c + k;

@@ -19,6 +19,7 @@ import { REDUCE_KERNELS } from "./kernels/reduce.ts";
 import { VARIABLE_KERNELS } from "./kernels/variables.ts";
 import { CONV_GRAD_KERNELS } from "./kernels/conv_grad.ts";
 import { GRAD_KERNELS } from "./kernels/grad.ts";
+import { GRAD_ARRAY_KERNELS } from "./kernels/grad_array.ts";
 import { TASK_NAMES } from "./tasks.ts";
 import { BYTE_DTYPES } from "./kernels/util.ts";
 
@@ -58,6 +59,7 @@ export const WASM_KERNELS: readonly Kernel[] = [
   ...CONV_KERNELS,
   ...CONV_GRAD_KERNELS,
   ...GRAD_KERNELS,
+  ...GRAD_ARRAY_KERNELS,
 ];
 
 export const wasmPlugin: DevicePlugin<WasmDevice> = {

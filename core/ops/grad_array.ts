@@ -230,6 +230,8 @@ export const StridedSliceGrad: OpDef<StridedSliceGradAttrs> = defineOp<StridedSl
     { name: "dy", type: "T" },
   ],
   outputs: [{ name: "output", type: "T" }],
+  // The shape and the slice's arguments are read before any data moves (TensorFlow's HostMemory).
+  hostMemory: { inputs: [0, 1, 2, 3] },
   attrs: {
     T: { kind: "type", allowed: ALL_DTYPES },
     Index: { kind: "type", allowed: INDEX_DTYPES },
@@ -252,29 +254,15 @@ export const StridedSliceGrad: OpDef<StridedSliceGradAttrs> = defineOp<StridedSl
     return [{ dtype: dy.dtype, shape: dims ?? unknownShape(knownLength(shape.shape) ?? null) }];
   },
   reference: ([shape, begin, end, strides, dy], attrs) => {
-    const dims = intVector(shape, "shape");
-    const spec = resolveStridedSlice(
-      dims,
+    const { dims, spec, offset, dstStrides } = stridedSliceGradPlan(
+      intVector(shape, "shape"),
       intVector(begin, "begin"),
       intVector(end, "end"),
       intVector(strides, "strides"),
       attrs,
+      dy.shape,
     );
-    if (sizeOf(spec.finalShape) !== dy.size || spec.finalShape.length !== dy.rank) {
-      throw new EdgeflowError(
-        `dy has shape ${formatShape(dy.shape)}, but the slice of ${formatShape(dims)} has shape ${
-          formatShape(spec.finalShape)
-        }`,
-      );
-    }
-    const inStrides = stridesOf(dims);
-    const empty = spec.processingShape.some((s) => s === 0);
-    const offset = empty ? 0 : spec.begin.reduce((o, b, d) => o + b * inStrides[d], 0);
-    const dest = stridedIndex(
-      spec.processingShape,
-      spec.strides.map((s, d) => s * inStrides[d]),
-      offset,
-    );
+    const dest = stridedIndex(spec.processingShape, dstStrides, offset);
     const out = newElements(dy.dtype, sizeOf(dims));
     const src = elementsOf(dy);
     for (let i = 0; i < dest.length; i++) out[dest[i]] = src[i];
@@ -291,6 +279,33 @@ export const StridedSliceGrad: OpDef<StridedSliceGradAttrs> = defineOp<StridedSl
     }),
   testDTypes: TESTED,
 });
+/**
+ * Where StridedSliceGrad writes dy: the slice of `dims` the arguments select, checked against
+ * dy's shape, with the output offset and element strides of its processing shape.
+ */
+export function stridedSliceGradPlan(
+  dims: Shape,
+  begin: number[],
+  end: number[],
+  strides: number[],
+  masks: StridedSliceMasks,
+  dyShape: Shape,
+) {
+  const spec = resolveStridedSlice(dims, begin, end, strides, masks);
+  if (sizeOf(spec.finalShape) !== sizeOf(dyShape) || spec.finalShape.length !== dyShape.length) {
+    throw new EdgeflowError(
+      `dy has shape ${formatShape(dyShape)}, but the slice of ${formatShape(dims)} has shape ${
+        formatShape(spec.finalShape)
+      }`,
+    );
+  }
+  const inStrides = stridesOf(dims);
+  const empty = spec.processingShape.some((s) => s === 0);
+  const offset = empty ? 0 : spec.begin.reduce((o, b, d) => o + b * inStrides[d], 0);
+  const dstStrides = spec.strides.map((s, d) => s * inStrides[d]);
+  return { dims, spec, offset, dstStrides, empty };
+}
+
 const MASKS_OFF = {
   begin_mask: 0,
   end_mask: 0,

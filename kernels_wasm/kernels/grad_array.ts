@@ -1,0 +1,75 @@
+/**
+ * The array gradient ops on WASM: StridedSliceGrad (a zero fill, then dy copied into the slice
+ * with the strided copy of strided.ts), and BroadcastGradientArgs, ConcatOffset and
+ * InvertPermutation, which compute a few integers from shape vectors.
+ *
+ * Those three are bookkeeping that TensorFlow runs on the host on every device (its GPU kernels
+ * keep every argument in HostMemory). WASM memory is the host's, so their kernel reads its inputs
+ * in place (`peek`), runs the op's own definition on them and writes the results into WASM
+ * buffers: no copy to or from another device, and no second meaning of the op to keep in step.
+ */
+import type { Kernel } from "../../core/kernel.ts";
+import type { OpDef } from "../../core/op.ts";
+import { intVector } from "../../core/ops/array_util.ts";
+import {
+  BroadcastGradientArgs,
+  ConcatOffset,
+  InvertPermutation,
+  StridedSliceGrad,
+  stridedSliceGradPlan,
+} from "../../core/ops/grad_array.ts";
+import { byteSize } from "../../core/dtype.ts";
+import { Task } from "../tasks.ts";
+import { contiguous, stridedCopy } from "./strided.ts";
+import { BYTE_DTYPES, wasmKernel } from "./util.ts";
+
+export const stridedSliceGradKernel = wasmKernel(StridedSliceGrad, {
+  dtypes: BYTE_DTYPES,
+  run(ctx) {
+    const dy = ctx.inputs[4];
+    const { begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_axis_mask } = ctx.attrs;
+    const plan = stridedSliceGradPlan(
+      intVector(ctx.hostInput(0), "shape"),
+      intVector(ctx.hostInput(1), "begin"),
+      intVector(ctx.hostInput(2), "end"),
+      intVector(ctx.hostInput(3), "strides"),
+      { begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_axis_mask },
+      dy.shape,
+    );
+    const out = ctx.output(0, plan.dims);
+    const size = byteSize(dy.dtype);
+    const bytes = plan.dims.reduce((a, b) => a * b, 1) * size;
+    if (bytes === 0) return;
+    ctx.device.launch(Task.task_fill, 1, [out.ptr, bytes, 1, 0, 0]);
+    if (plan.empty) return;
+    stridedCopy(ctx.device, {
+      dtype: dy.dtype,
+      dst: out.ptr + plan.offset * size,
+      src: dy.ptr,
+      dims: plan.spec.processingShape,
+      dstStrides: plan.dstStrides,
+      srcStrides: contiguous(plan.spec.processingShape),
+    });
+  },
+});
+
+/** A kernel running `op`'s definition on its inputs in WASM memory (see the file's comment). */
+// deno-lint-ignore no-explicit-any
+function inPlaceKernel(op: OpDef<any>): Kernel {
+  return wasmKernel(op, {
+    dtypes: ["int32", "int64"],
+    run(ctx) {
+      const d = ctx.device;
+      const inputs = ctx.inputs.map((b) => d.peek(b));
+      const outputs = op.reference(inputs, ctx.attrs, ctx);
+      outputs.forEach((t, i) => ctx.setOutput(i, d.upload(t)));
+    },
+  });
+}
+
+export const GRAD_ARRAY_KERNELS: readonly Kernel[] = [
+  stridedSliceGradKernel,
+  inPlaceKernel(BroadcastGradientArgs),
+  inPlaceKernel(ConcatOffset),
+  inPlaceKernel(InvertPermutation),
+];

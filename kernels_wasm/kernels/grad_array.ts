@@ -1,5 +1,5 @@
 /**
- * The array gradient ops on WASM: StridedSliceGrad (a zero fill, then dy copied into the slice
+ * The array gradient ops on WASM: StopGradient (the identity), StridedSliceGrad (a zero fill, then dy copied into the slice
  * with the strided copy of strided.ts), and BroadcastGradientArgs, ConcatOffset and
  * InvertPermutation, which compute a few integers from shape vectors.
  *
@@ -8,13 +8,14 @@
  * in place (`peek`), runs the op's own definition on them and writes the results into WASM
  * buffers: no copy to or from another device, and no second meaning of the op to keep in step.
  */
-import type { Kernel } from "../../core/kernel.ts";
+import { forwardInput, type Kernel } from "../../core/kernel.ts";
 import type { OpDef } from "../../core/op.ts";
 import { intVector } from "../../core/ops/array_util.ts";
 import {
   BroadcastGradientArgs,
   ConcatOffset,
   InvertPermutation,
+  StopGradient,
   StridedSliceGrad,
   stridedSliceGradPlan,
 } from "../../core/ops/grad_array.ts";
@@ -67,7 +68,14 @@ function inPlaceKernel(op: OpDef<any>): Kernel {
   });
 }
 
+/** StopGradient is the identity when the graph runs: its output is its input's buffer. */
+export const stopGradientKernel = wasmKernel(StopGradient, {
+  dtypes: BYTE_DTYPES,
+  run: forwardInput,
+});
+
 export const GRAD_ARRAY_KERNELS: readonly Kernel[] = [
+  stopGradientKernel,
   stridedSliceGradKernel,
   inPlaceKernel(BroadcastGradientArgs),
   inPlaceKernel(ConcatOffset),

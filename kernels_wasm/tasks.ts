@@ -24,7 +24,6 @@ export const TASK_NAMES = [
   "task_xent",
   "task_depthwise",
   "task_pool",
-  "task_im2col",
   "task_col2im",
   "task_depthwise_grad_input",
   "task_depthwise_grad_filter",

@@ -248,8 +248,9 @@ export const conv2dBackpropFilterKernel = wasmKernel(Conv2DBackpropFilter, {
         const { g, m, k } = p;
         const out = ctx.output(0, [g.filterHeight, g.filterWidth, g.inChannels, g.outChannels]);
         const d = ctx.device, oc = g.outChannels;
-        // im2col(x)^T · dy: A element (tap, pixel) at col[pixel * k + tap]; the GEMM's k is the
-        // pixel count (0 pixels: sgemm fills df with zeros).
+        // im2col(x)^T · dy, A packed from the image (gemm_pack.c's pack_a_conv_t); the GEMM's k
+        // is the pixel count (0 pixels: sgemm fills df with zeros). The pointwise case reads x
+        // as A with rsa 1, csa k.
         const gemm = { m: k, n: oc, k: m, rsa: 1, csa: k, rsb: oc, csb: 1, b: dy.ptr, c: out.ptr };
         if (p.direct || m === 0 || k === 0) return sgemm(d, { ...gemm, a: x.ptr });
         if (p.fewChannels) {
@@ -258,13 +259,7 @@ export const conv2dBackpropFilterKernel = wasmKernel(Conv2DBackpropFilter, {
           d.launch(Task.task_conv_grad_filter_direct, taps, words, m * k * oc);
           return;
         }
-        const col = d.scratch(m * k * 4);
-        try {
-          d.launch(Task.task_im2col, g.batch * g.outHeight, [x.ptr, col.ptr, ...p.words], m * k);
-          sgemm(d, { ...gemm, a: col.ptr });
-        } finally {
-          d.releaseScratch(col);
-        }
+        sgemm(d, { ...gemm, a: x.ptr, conv: p.words, convTransposed: true });
       },
     };
   },

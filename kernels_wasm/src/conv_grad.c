@@ -2,44 +2,14 @@
 //
 // Conv2D's gradients are GEMMs around the same im2col matrix the forward pass multiplies
 // (kernels_wasm/kernels/conv_grad.ts launches them): the filter's gradient is im2col(x)^T · dy,
-// with im2col(x) written by task_im2col; the input's is dcol = dy · filter^T followed by
-// task_col2im, which gathers each input pixel's taps from dcol. Gathering (rather than
-// scattering) gives each task its own output rows, so tasks never race and the order of every
-// sum is fixed by the geometry alone, whatever the thread count.
+// packed from the image by gemm_pack.c; the input's is, for strides other than 1, dcol = dy ·
+// filter^T followed by task_col2im, which gathers each input pixel's taps from dcol. Gathering
+// (rather than scattering) gives each task its own output rows, so tasks never race and the
+// order of every sum is fixed by the geometry alone, whatever the thread count.
 //
 // The depthwise pair is direct: few products per output, channels innermost.
 #include "common.h"
 #include "window.h"
-
-// args: x, col, ConvGeom. Task t writes the im2col rows of output row (b, oh) = t: out_w rows of
-// k = filter_h * filter_w * in_c floats, column (fh * filter_w + fw) * in_c + c, 0 for padding.
-EXPORT("task_im2col") void task_im2col(word* args, int tid, int nt) {
-  (void)tid;
-  (void)nt;
-  const float* x = PTR(const float, args, ARG0);
-  float* col = PTR(float, args, ARG0 + 1);
-  const ConvGeom* g = (const ConvGeom*)(args + ARG0 + 2);
-  int c = g->in_c, k = g->filter_h * g->filter_w * c;
-  FOR_EACH_TASK(t, args) {
-    int b = t / g->out_h, oh = t % g->out_h;
-    const float* image = x + (size_t)b * g->in_h * g->in_w * c;
-    float* row = col + (size_t)t * g->out_w * k;
-    for (int ow = 0; ow < g->out_w; ow++, row += k) {
-      float* dst = row;
-      for (int fh = 0; fh < g->filter_h; fh++) {
-        int ih = oh * g->stride_h - g->pad_top + fh * g->dilation_h;
-        for (int fw = 0; fw < g->filter_w; fw++, dst += c) {
-          int iw = ow * g->stride_w - g->pad_left + fw * g->dilation_w;
-          if (ih < 0 || ih >= g->in_h || iw < 0 || iw >= g->in_w) {
-            memset(dst, 0, (size_t)c * 4);
-          } else {
-            memcpy(dst, image + ((size_t)ih * g->in_w + iw) * c, (size_t)c * 4);
-          }
-        }
-      }
-    }
-  }
-}
 
 // The output positions (o) whose window reads input position i at tap f: i = o * s - pad + f * d.
 INLINE int tap_source(int i, int f, int s, int pad, int d, int n_out) {

@@ -181,7 +181,20 @@ export const UnsortedSegmentSum: OpDef<SegmentAttrs> = defineOp<SegmentAttrs>({
     const count = intScalar(n, "num_segments");
     const shape = segmentShape(data.shape, ids.shape, count) as Shape;
     const inner = sizeOf(data.shape.slice(ids.rank));
-    const ds = numbers(data), is = numbers(ids);
+    const is = numbers(ids);
+    if (data.dtype === "int64") {
+      // Exact in BigInt, wrapping in 64 bits as TensorFlow's int64 sums do (float64 would round).
+      const ds = data.data as BigInt64Array, out = new BigInt64Array(sizeOf(shape));
+      for (let j = 0; j < ids.size; j++) {
+        const id = is[j];
+        if (id < 0) continue;
+        for (let k = 0; k < inner; k++) {
+          out[id * inner + k] = BigInt.asIntN(64, out[id * inner + k] + ds[j * inner + k]);
+        }
+      }
+      return [new Tensor("int64", shape, out)];
+    }
+    const ds = numbers(data);
     const out = new Float64Array(sizeOf(shape));
     for (let j = 0; j < ids.size; j++) {
       const id = is[j];

@@ -50,6 +50,17 @@ export const BiasAddGrad: OpDef<BiasAddGradAttrs> = defineOp<BiasAddGradAttrs>({
     const axis = data_format === "NCHW" ? 1 : dy.rank - 1;
     const channels = dy.shape[axis];
     const inner = sizeOf(dy.shape.slice(axis + 1));
+    if (dy.dtype === "int64") {
+      // Exact in BigInt, wrapping in 64 bits as TensorFlow's int64 sums do (float64 would round).
+      const ds = dy.data as BigInt64Array, out = new BigInt64Array(channels);
+      for (let i = 0; i < ds.length; i++) {
+        const c = Math.floor(i / inner) % channels;
+        out[c] = BigInt.asIntN(64, out[c] + ds[i]);
+      }
+      return [new Tensor("int64", [channels], out)];
+    }
+    // Other integers sum exactly in float64 (|sum| < 2^53 for any tensor that fits in memory)
+    // and wrap when stored, as TensorFlow's wrapping sums.
     const ds = numbers(dy);
     const out = new Float64Array(channels);
     for (let i = 0; i < ds.length; i++) out[Math.floor(i / inner) % channels] += ds[i];

@@ -213,7 +213,7 @@ export const avgPoolGradKernel = wasmKernel(AvgPoolGrad, {
 const SEGMENT_COLUMNS = 1 << 10;
 
 export const segmentSumKernel = wasmKernel(UnsortedSegmentSum, {
-  dtypes: ["float32", "int32"],
+  dtypes: ["float32", "int32", "int64"],
   run(ctx) {
     const [data, ids] = ctx.inputs;
     // Ids were checked by the op (in [-1, num_segments)) before the kernel ran.
@@ -241,7 +241,7 @@ export const segmentSumKernel = wasmKernel(UnsortedSegmentSum, {
         atol: 2 * c.inputs[1].size * U32 * c.inputs[1].size * maxAbs(c.inputs[0]),
         reason: "float32 sums in id order",
       }
-      : { reason: "int32 sums wrap exactly" },
+      : { reason: "integer sums wrap exactly" },
 });
 
 export const GRAD_KERNELS: readonly Kernel[] = [

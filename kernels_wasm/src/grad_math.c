@@ -29,35 +29,35 @@ typedef void grad_fn(void* out, const void* a, const void* b, int n, double alph
   }
 
 // (gradients, features): ReluGrad at features == 0 is 0, as in TensorFlow.
-GRAD(relu_f32, float, b > 0 ? a : 0.f)
-GRAD(relu6_f32, float, b > 0 && b < 6 ? a : 0.f)
-GRAD(leaky_relu_f32, float, b > 0 ? a : (float)(alpha * a))
-GRAD(softplus_f32, float, (float)((double)a / (1 + exp(-(double)b))))
+GRAD(relu_grad_f32, float, b > 0 ? a : 0.f)
+GRAD(relu6_grad_f32, float, b > 0 && b < 6 ? a : 0.f)
+GRAD(leaky_relu_grad_f32, float, b > 0 ? a : (float)(alpha * a))
+GRAD(softplus_grad_f32, float, (float)((double)a / (1 + exp(-(double)b))))
 // (gradients, outputs).
-GRAD(elu_f32, float, b < 0 ? (float)((double)a * ((double)b + 1)) : a)
-GRAD(selu_f32, float,
+GRAD(elu_grad_f32, float, b < 0 ? (float)((double)a * ((double)b + 1)) : a)
+GRAD(selu_grad_f32, float,
      b < 0 ? (float)((double)a * ((double)b + SELU_SCALE * SELU_ALPHA)) : (float)((double)a * SELU_SCALE))
 // (y, dy).
-GRAD(sigmoid_f32, float, (float)((double)b * ((double)a * (1 - (double)a))))
-GRAD(tanh_f32, float, (float)((double)b * (1 - (double)a * a)))
-GRAD(rsqrt_f32, float, (float)((double)b * (-0.5 * a * a * a)))
-GRAD(sqrt_f32, float, (float)((double)b * 0.5 / a))
-GRAD(reciprocal_f32, float, (float)(-(double)b * ((double)a * a)))
+GRAD(sigmoid_grad_f32, float, (float)((double)b * ((double)a * (1 - (double)a))))
+GRAD(tanh_grad_f32, float, (float)((double)b * (1 - (double)a * a)))
+GRAD(rsqrt_grad_f32, float, (float)((double)b * (-0.5 * a * a * a)))
+GRAD(sqrt_grad_f32, float, (float)((double)b * 0.5 / a))
+GRAD(reciprocal_grad_f32, float, (float)(-(double)b * ((double)a * a)))
 
-GRAD(relu_i32, int32_t, b > 0 ? a : 0)
-GRAD(relu6_i32, int32_t, b > 0 && b < 6 ? a : 0)
-GRAD(relu_i64, int64_t, b > 0 ? a : 0)
-GRAD(relu6_i64, int64_t, b > 0 && b < 6 ? a : 0)
+GRAD(relu_grad_i32, int32_t, b > 0 ? a : 0)
+GRAD(relu6_grad_i32, int32_t, b > 0 && b < 6 ? a : 0)
+GRAD(relu_grad_i64, int64_t, b > 0 ? a : 0)
+GRAD(relu6_grad_i64, int64_t, b > 0 && b < 6 ? a : 0)
 
 static grad_fn* const GRADS[DT_COUNT][GRAD_COUNT] = {
-    [DT_FLOAT32] = {[GRAD_ReluGrad] = relu_f32, [GRAD_Relu6Grad] = relu6_f32,
-                    [GRAD_LeakyReluGrad] = leaky_relu_f32, [GRAD_EluGrad] = elu_f32,
-                    [GRAD_SeluGrad] = selu_f32, [GRAD_SoftplusGrad] = softplus_f32,
-                    [GRAD_SigmoidGrad] = sigmoid_f32, [GRAD_TanhGrad] = tanh_f32,
-                    [GRAD_RsqrtGrad] = rsqrt_f32, [GRAD_SqrtGrad] = sqrt_f32,
-                    [GRAD_ReciprocalGrad] = reciprocal_f32},
-    [DT_INT32] = {[GRAD_ReluGrad] = relu_i32, [GRAD_Relu6Grad] = relu6_i32},
-    [DT_INT64] = {[GRAD_ReluGrad] = relu_i64, [GRAD_Relu6Grad] = relu6_i64},
+    [DT_FLOAT32] = {[GRAD_ReluGrad] = relu_grad_f32, [GRAD_Relu6Grad] = relu6_grad_f32,
+                    [GRAD_LeakyReluGrad] = leaky_relu_grad_f32, [GRAD_EluGrad] = elu_grad_f32,
+                    [GRAD_SeluGrad] = selu_grad_f32, [GRAD_SoftplusGrad] = softplus_grad_f32,
+                    [GRAD_SigmoidGrad] = sigmoid_grad_f32, [GRAD_TanhGrad] = tanh_grad_f32,
+                    [GRAD_RsqrtGrad] = rsqrt_grad_f32, [GRAD_SqrtGrad] = sqrt_grad_f32,
+                    [GRAD_ReciprocalGrad] = reciprocal_grad_f32},
+    [DT_INT32] = {[GRAD_ReluGrad] = relu_grad_i32, [GRAD_Relu6Grad] = relu6_grad_i32},
+    [DT_INT64] = {[GRAD_ReluGrad] = relu_grad_i64, [GRAD_Relu6Grad] = relu6_grad_i64},
 };
 
 EXPORT("task_grad_binary") void task_grad_binary(word* args, int tid, int nt) {
@@ -78,7 +78,7 @@ EXPORT("task_grad_binary") void task_grad_binary(word* args, int tid, int nt) {
   }
 }
 
-// args: data, ids, out, dtype (DT_FLOAT32 or DT_INT32), id size (4 or 8), rows (ids' element
+// args: data, ids, out, dtype (DT_FLOAT32, DT_INT32 or DT_INT64), id size (4 or 8), rows (ids' element
 // count), inner (elements per row), segments, columns per task. Task t owns the columns
 // [t * cols, +cols) of every output row: it zeroes them, then adds data's rows in order (ids
 // were checked by the op before the task ran; negative ids are dropped).
@@ -90,11 +90,14 @@ EXPORT("task_segment_sum") void task_segment_sum(word* args, int tid, int nt) {
   uint8_t* out = PTR(uint8_t, args, ARG0 + 2);
   int dt = args[ARG0 + 3], id_size = args[ARG0 + 4], rows = args[ARG0 + 5];
   int inner = args[ARG0 + 6], segments = args[ARG0 + 7], cols = args[ARG0 + 8];
+  int es = DTYPE_SIZE[dt];
   FOR_EACH_TASK(t, args) {
     int k0, k1;
     chunk(t, cols, inner, &k0, &k1);
     int len = k1 - k0;
-    for (int s = 0; s < segments; s++) memset(out + ((size_t)s * inner + k0) * 4, 0, (size_t)len * 4);
+    for (int s = 0; s < segments; s++) {
+      memset(out + ((size_t)s * inner + k0) * es, 0, (size_t)len * es);
+    }
     for (int j = 0; j < rows; j++) {
       int64_t id = id_size == 8 ? ((const int64_t*)ids)[j] : ((const int32_t*)ids)[j];
       if (id < 0) continue;
@@ -103,9 +106,13 @@ EXPORT("task_segment_sum") void task_segment_sum(word* args, int tid, int nt) {
         float* op = (float*)out + o;
         const float* ip = (const float*)data + i;
         for (int k = 0; k < len; k++) op[k] += ip[k];
-      } else {
-        uint32_t* op = (uint32_t*)out + o; // int32 wraps, as TensorFlow's CPU kernel does
+      } else if (dt == DT_INT32) {
+        uint32_t* op = (uint32_t*)out + o; // integers wrap, as TensorFlow's CPU kernel's sums
         const uint32_t* ip = (const uint32_t*)data + i;
+        for (int k = 0; k < len; k++) op[k] += ip[k];
+      } else {
+        uint64_t* op = (uint64_t*)out + o;
+        const uint64_t* ip = (const uint64_t*)data + i;
         for (int k = 0; k < len; k++) op[k] += ip[k];
       }
     }

@@ -26,6 +26,7 @@ import {
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { StridedSlice } from "./slice.ts";
 import { shuffledRange } from "./transpose.ts";
+import { withElement } from "../testing/invalid.ts";
 import { MapHostContext } from "../host_context.ts";
 import { unknownShape } from "./infer_util.ts";
 import { resolveStridedSlice, type StridedSliceMasks } from "./slice_spec.ts";
@@ -217,6 +218,26 @@ export const UnsortedSegmentSum: OpDef<SegmentAttrs> = defineOp<SegmentAttrs>({
           randomTensor(dtype, shape, seed),
           // Some ids are -1: dropped, as in TensorFlow.
           randomTensor(idType, ids, seed + 1, { min: -1, max: segments - 1 }),
+          int32Scalar(segments),
+        ],
+        attrs: {},
+      };
+    }),
+  // An id at or past num_segments (TensorFlow's "segment_ids[i] = j is out of range").
+  invalidArbitrary: (fc, dtype) =>
+    fc.tuple(
+      arbShape(fc, { minRank: 1, maxRank: 3, maxDim: 4 }),
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 0, max: 5 }),
+      fc.constantFrom("int32", "int64"),
+      fc.nat(),
+    ).map(([shape, idRank, segments, idType, seed]) => {
+      const idShape = shape.slice(0, Math.min(idRank, shape.length));
+      const ids = randomTensor(idType, idShape, seed + 1, { min: -1, max: segments - 1 });
+      return {
+        inputs: [
+          randomTensor(dtype, shape, seed),
+          withElement(ids, seed, segments + (seed % 3)),
           int32Scalar(segments),
         ],
         attrs: {},

@@ -144,6 +144,17 @@ export const biasAddGradKernel = wasmKernel(BiasAddGrad, {
 
 // ---- MaxPoolGrad and AvgPoolGrad ---------------------------------------------------------
 
+/**
+ * A pool gradient's tasks: whole images, cut into blocks of channels (multiples of 4, the SIMD
+ * width) where there are too few images for about 4 tasks per thread. Channels never mix, so the
+ * cut changes no bit of the result.
+ */
+function poolTasks(batch: number, channels: number, threads: number) {
+  const per = Math.ceil((4 * threads) / Math.max(1, batch));
+  const cb = per <= 1 ? channels : Math.max(4, Math.ceil(channels / per / 4) * 4);
+  return { tasks: batch * Math.ceil(channels / Math.max(1, cb)), cb: Math.max(1, cb) };
+}
+
 /** The windows of an image that overlap at one element, at most: the bound on float32 sums. */
 function overlaps(c: KernelCase<{ ksize: readonly number[]; strides: readonly number[] }>): number {
   const [, kh, kw] = c.attrs.ksize, [, sh, sw] = c.attrs.strides;
@@ -166,10 +177,12 @@ export const maxPoolGradKernel = wasmKernel(MaxPoolGrad, {
         const out = ctx.output(0, x.shape);
         if (sizeOfBuffer(out) === 0) return;
         const work = sizeOfBuffer(grad) * g.filterHeight * g.filterWidth;
-        ctx.device.launch(Task.task_max_pool_grad, g.batch, [
+        const { tasks, cb } = poolTasks(g.batch, g.inChannels, ctx.device.threads);
+        ctx.device.launch(Task.task_max_pool_grad, tasks, [
           x.ptr,
           grad.ptr,
           out.ptr,
+          cb,
           ...words,
         ], work);
       },
@@ -197,7 +210,8 @@ export const avgPoolGradKernel = wasmKernel(AvgPoolGrad, {
         const out = ctx.output(0, shape);
         if (sizeOfBuffer(out) === 0) return;
         const work = sizeOfBuffer(grad) * g.filterHeight * g.filterWidth;
-        ctx.device.launch(Task.task_avg_pool_grad, g.batch, [grad.ptr, out.ptr, ...words], work);
+        const { tasks, cb } = poolTasks(g.batch, g.inChannels, ctx.device.threads);
+        ctx.device.launch(Task.task_avg_pool_grad, tasks, [grad.ptr, out.ptr, cb, ...words], work);
       },
     };
   },

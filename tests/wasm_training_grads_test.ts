@@ -2,7 +2,7 @@
 // nothing on REF) and give REF's gradients: the digits CNN (stride-1 SAME convolutions, whose
 // input gradient is a convolution with the flipped filter), and a net through the other paths
 // (a strided convolution's dcol and col2im, a depthwise convolution, average pooling, the
-// elementwise gradients).
+// elementwise gradients), and one through the movement ops with a batch of unknown size.
 import assert from "node:assert/strict";
 import * as ef from "../mod.ts";
 import { randomTensor } from "../core/testing/arbitrary.ts";
@@ -64,21 +64,81 @@ function otherPaths(g: ef.Graph, x: ef.Output, y: ef.Output): Net {
   return { loss: meanLoss(g, ef.matMul(h, w), y), params };
 }
 
-for (
-  const [name, build] of [["the digits CNN", digitsCnn], [
-    "strided, depthwise, avg",
-    otherPaths,
-  ]] as const
-) {
+/**
+ * The movement ops' gradients with a batch of unknown size (so the graph computes shapes and
+ * BroadcastGradientArgs at run time) and a permutation that is not a Const (InvertPermutation):
+ * StridedSlice, Pad, Tile, ConcatV2, Transpose, GatherV2 (UnsortedSegmentSum) and Max.
+ */
+function movement(g: ef.Graph, x: ef.Output, y: ef.Output): Net {
+  const params = [
+    variable(g, [64, 8], 21, 0.3),
+    variable(g, [8], 22, 0.3),
+    variable(g, [10, 18], 23, 0.5),
+    variable(g, [18, 10], 24, 0.5),
+  ];
+  const [w, bias, emb, w2] = params;
+  const rows = ef.reshape(x, int32(g, [-1, 64]));
+  const h = ef.add(ef.matMul(rows, w), bias);
+  const s = ef.stridedSlice(h, int32(g, [0, 1]), int32(g, [0, 7]), int32(g, [1, 2]), {
+    begin_mask: 1,
+    end_mask: 1,
+  });
+  const paddings = new ef.Tensor("int32", [2, 2], Int32Array.from([0, 0, 1, 1]));
+  const p = ef.pad(s, ef.constant(paddings, { graph: g }));
+  const axis = ef.constant(new ef.Tensor("int32", [], Int32Array.from([1])), { graph: g });
+  const c = ef.concat([ef.tile(p, int32(g, [1, 2])), h], axis);
+  const perm = ef.placeholder(g, "int32", [2], { name: "perm" });
+  const back = ef.transpose(ef.transpose(c, perm), int32(g, [1, 0]));
+  const m = ef.max(ef.mul(back, ef.gather(emb, y)), axis, { keep_dims: true });
+  return { loss: meanLoss(g, ef.matMul(ef.mul(back, m), w2), y), params };
+}
+
+const NETS = [
+  {
+    name: "the digits CNN",
+    build: digitsCnn,
+    batch: 16,
+    expects: ["Conv2DBackpropFilter", "Conv2DBackpropInput", "MaxPoolGrad", "ReluGrad"],
+  },
+  {
+    name: "strided, depthwise, avg",
+    build: otherPaths,
+    batch: 16,
+    expects: [
+      "DepthwiseConv2dNativeBackpropInput",
+      "DepthwiseConv2dNativeBackpropFilter",
+      "AvgPoolGrad",
+      "TanhGrad",
+      "EluGrad",
+      "SigmoidGrad",
+      "SoftplusGrad",
+    ],
+  },
+  {
+    name: "the movement ops, unknown batch",
+    build: movement,
+    batch: null,
+    expects: [
+      "StridedSliceGrad",
+      "UnsortedSegmentSum",
+      "BroadcastGradientArgs",
+      "InvertPermutation",
+      "AddN",
+    ],
+  },
+];
+
+for (const { name, build, batch, expects } of NETS) {
   Deno.test(`WASM gradients of ${name} equal REF's, every node on WASM`, async () => {
     const g = new ef.Graph();
-    const x = ef.placeholder(g, "float32", [16, 8, 8, 1], { name: "x" });
-    const y = ef.placeholder(g, "int32", [16], { name: "y" });
+    const x = ef.placeholder(g, "float32", [batch, 8, 8, 1], { name: "x" });
+    const y = ef.placeholder(g, "int32", [batch], { name: "y" });
     const net = build(g, x, y);
     const grads = ef.gradients(net.loss, net.params).map((d) => d!);
     const feeds = {
       x: randomTensor("float32", [16, 8, 8, 1], 21, { min: 0, max: 1 }),
       y: new ef.Tensor("int32", [16], Int32Array.from({ length: 16 }, (_, i) => (i * 7) % 10)),
+      ...(build === movement ? { perm: new ef.Tensor("int32", [2], Int32Array.from([1, 0])) } : {}),
     };
     const results: ef.Tensor[][] = [];
     for (const device of ["REF", "WASM"]) {
@@ -86,7 +146,9 @@ for (
       await s.run([], {}, [ef.globalVariablesInitializer(g)]);
       const metadata = { steps: [] as ef.StepStats[] };
       results.push(await s.run([net.loss, ...grads], feeds, [], { metadata }));
-      assert.ok(metadata.steps.some((st) => st.op === "Conv2DBackpropFilter"), "steps recorded");
+      assert.ok(metadata.steps.length > 30, "steps recorded");
+      const ran = new Set(metadata.steps.map((st) => st.op));
+      for (const op of expects) assert.ok(ran.has(op), `${op} ran`);
       const elsewhere = metadata.steps.filter((st) => !st.device.includes(device));
       assert.deepEqual(elsewhere.map((st) => `${st.op} on ${st.device}`), [], "all on one device");
     }

@@ -51,16 +51,16 @@ function digitsCnn(g: ef.Graph, x: ef.Output, y: ef.Output): Net {
 function otherPaths(g: ef.Graph, x: ef.Output, y: ef.Output): Net {
   const params = [
     variable(g, [3, 3, 1, 6], 11, 0.5),
-    variable(g, [3, 3, 6, 2], 12, 0.5),
-    variable(g, [2, 2, 12, 8], 13, 0.3),
-    variable(g, [72, 10], 14, 0.3),
+    variable(g, [3, 3, 6, 8], 12, 0.3),
+    variable(g, [3, 3, 8, 2], 13, 0.5),
+    variable(g, [64, 10], 14, 0.3),
   ];
-  const [k1, dw, k2, w] = params;
-  let h = ef.tanh(ef.conv2d(x, k1, { strides: [1, 2, 2, 1], padding: "SAME" }));
-  h = ef.elu(ef.depthwiseConv2d(h, dw, conv1));
-  h = ef.sigmoid(ef.conv2d(h, k2, { strides: [1, 1, 1, 1], padding: "VALID" }));
-  h = ef.avgPool(h, { ksize: [1, 2, 2, 1], strides: [1, 1, 1, 1], padding: "SAME" });
-  h = ef.softplus(ef.reshape(h, int32(g, [-1, 72])));
+  const [k1, k2, dw, w] = params;
+  let h = ef.tanh(ef.conv2d(x, k1, conv1)); // [16, 8, 8, 6]
+  h = ef.elu(ef.conv2d(h, k2, { strides: [1, 2, 2, 1], padding: "SAME" })); // [16, 4, 4, 8]
+  h = ef.sigmoid(ef.depthwiseConv2d(h, dw, conv1)); // [16, 4, 4, 16]
+  h = ef.avgPool(h, { ksize: [1, 3, 3, 1], strides: [1, 2, 2, 1], padding: "SAME" }); // 2x2
+  h = ef.softplus(ef.reshape(h, int32(g, [-1, 64])));
   return { loss: meanLoss(g, ef.matMul(h, w), y), params };
 }
 

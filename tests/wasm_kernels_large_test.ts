@@ -223,6 +223,23 @@ const CASES: Case[] = [
     inputs: [i32([1, 16, 16, 9]), f32([1, 8, 8, 9], 63)],
     attrs: { ksize: [1, 2, 3, 1], strides: [1, 2, 2, 1], padding: "SAME" },
   },
+  // Empty dims: no images or no rows, so no pixels (df all zeros, dx empty).
+  {
+    op: "Conv2DBackpropFilter",
+    inputs: [f32([0, 5, 5, 3], 80), i32([3, 3, 3, 4]), f32([0, 5, 5, 4], 81)],
+    attrs: conv(1, "SAME"),
+  },
+  {
+    op: "Conv2DBackpropFilter",
+    inputs: [f32([2, 0, 5, 1], 86), i32([3, 3, 1, 4]), f32([2, 0, 5, 4], 87)],
+    attrs: conv(1, "SAME"),
+  },
+  {
+    op: "Conv2DBackpropInput",
+    inputs: [i32([2, 0, 5, 3]), f32([3, 3, 3, 4], 82), f32([2, 0, 5, 4], 83)],
+    attrs: conv(1, "SAME"),
+  },
+  { op: "BiasAddGrad", inputs: [f32([0, 7], 88)] },
   { op: "BiasAddGrad", inputs: [f32([64, 8, 8, 32], 64)] },
   { op: "BiasAddGrad", inputs: [f32([6, 5, 40, 7], 65)], attrs: { data_format: "NCHW" } },
   { op: "ReluGrad", inputs: [f32([100003], 66), f32([100003], 67)] },

@@ -12,6 +12,7 @@ import { castKernel } from "./elementwise/cast.ts";
 import { UNARY_KERNELS } from "./elementwise/unary.ts";
 import { MATMUL_KERNELS } from "./matmul/matmul.ts";
 import { COPY_KERNELS } from "./movement/copy_kernels.ts";
+import { GRAD_ELEMENTWISE_KERNELS } from "./grad/elementwise.ts";
 import { FILL_KERNELS } from "./movement/fill.ts";
 import { GATHER_KERNELS } from "./movement/gather.ts";
 import { JOIN_KERNELS } from "./movement/join.ts";
@@ -43,5 +44,6 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
     ...GATHER_KERNELS,
     ...FILL_KERNELS,
     ...REDUCE_KERNELS,
+    ...GRAD_ELEMENTWISE_KERNELS,
   ],
 };

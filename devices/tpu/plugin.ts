@@ -9,6 +9,7 @@ import { BASIC_KERNELS } from "./kernels/basic.ts";
 import { BINARY_KERNELS } from "./kernels/binary.ts";
 import { CONV_KERNELS } from "./kernels/conv.ts";
 import { FILL_KERNELS } from "./kernels/fill.ts";
+import { GRAD_MATH_KERNELS } from "./kernels/grad_math.ts";
 import { JOIN_KERNELS } from "./kernels/join.ts";
 import { LOSS_KERNELS } from "./kernels/loss.ts";
 import { MATMUL_KERNELS } from "./kernels/matmul.ts";
@@ -38,5 +39,6 @@ export const tpuPlugin: DevicePlugin<TpuDevice> = {
     ...JOIN_KERNELS,
     ...SELECT_KERNELS,
     ...FILL_KERNELS,
+    ...GRAD_MATH_KERNELS,
   ],
 };

@@ -12,6 +12,8 @@ import { castKernel } from "./elementwise/cast.ts";
 import { UNARY_KERNELS } from "./elementwise/unary.ts";
 import { MATMUL_KERNELS } from "./matmul/matmul.ts";
 import { COPY_KERNELS } from "./movement/copy_kernels.ts";
+import { addNKernel } from "./grad/add_n.ts";
+import { biasAddGradKernel } from "./grad/bias_add_grad.ts";
 import { GRAD_ELEMENTWISE_KERNELS } from "./grad/elementwise.ts";
 import { FILL_KERNELS } from "./movement/fill.ts";
 import { GATHER_KERNELS } from "./movement/gather.ts";
@@ -45,5 +47,7 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
     ...FILL_KERNELS,
     ...REDUCE_KERNELS,
     ...GRAD_ELEMENTWISE_KERNELS,
+    addNKernel,
+    biasAddGradKernel,
   ],
 };

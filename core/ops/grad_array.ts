@@ -6,7 +6,7 @@
 import { ALL_DTYPES, type DType, REAL_DTYPES } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import type { Output } from "../graph.ts";
-import { defineOp, type OpDef } from "../op.ts";
+import { defineOp, type InputCheck, type OpDef } from "../op.ts";
 import { formatShape, type PartialShape, type Shape, sizeOf, stridesOf } from "../shape.ts";
 import { numbers, Tensor } from "../tensor.ts";
 import { arbShape, arbTensor, randomTensor } from "../testing/arbitrary.ts";
@@ -130,6 +130,20 @@ function segmentShape(data: PartialShape, ids: PartialShape, n: number): Partial
   return [n, ...data.slice(ids.length)];
 }
 
+/** segment_ids must be below num_segments (negative ids are dropped, not refused). */
+const segmentIdsInRange: InputCheck<SegmentAttrs> = {
+  reads: [1, 2],
+  run([, ids, n]) {
+    const count = intScalar(n!, "num_segments");
+    const is = numbers(ids!);
+    for (let j = 0; j < is.length; j++) {
+      if (is[j] >= count && count >= 0) {
+        throw new EdgeflowError(`segment_ids[${j}] = ${is[j]} is out of range [0, ${count})`);
+      }
+    }
+  },
+};
+
 /**
  * Sums the slices of `data` that share a segment id: output[i] = Σ data[j...] over j with
  * segment_ids[j] = i. Negative ids are dropped, ids ≥ num_segments are an error, and segments no
@@ -143,6 +157,10 @@ export const UnsortedSegmentSum: OpDef<SegmentAttrs> = defineOp<SegmentAttrs>({
     { name: "num_segments", type: "Tnumsegments" },
   ],
   outputs: [{ name: "output", type: "T" }],
+  // num_segments is HostMemory in TensorFlow's device kernels; the ids are checked before any
+  // kernel runs, so devices that cannot raise an error (a shader) never see one out of range.
+  hostMemory: { inputs: [2] },
+  checks: [segmentIdsInRange],
   attrs: {
     T: { kind: "type", allowed: REAL_DTYPES },
     Tindices: { kind: "type", allowed: INDEX_DTYPES },

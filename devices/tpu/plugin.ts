@@ -9,7 +9,9 @@ import { BASIC_KERNELS } from "./kernels/basic.ts";
 import { BINARY_KERNELS } from "./kernels/binary.ts";
 import { CONV_KERNELS } from "./kernels/conv.ts";
 import { FILL_KERNELS } from "./kernels/fill.ts";
+import { GRAD_CONV_KERNELS } from "./kernels/grad_conv.ts";
 import { GRAD_MATH_KERNELS } from "./kernels/grad_math.ts";
+import { GRAD_NN_KERNELS } from "./kernels/grad_nn.ts";
 import { JOIN_KERNELS } from "./kernels/join.ts";
 import { LOSS_KERNELS } from "./kernels/loss.ts";
 import { MATMUL_KERNELS } from "./kernels/matmul.ts";
@@ -40,5 +42,7 @@ export const tpuPlugin: DevicePlugin<TpuDevice> = {
     ...SELECT_KERNELS,
     ...FILL_KERNELS,
     ...GRAD_MATH_KERNELS,
+    ...GRAD_CONV_KERNELS,
+    ...GRAD_NN_KERNELS,
   ],
 };

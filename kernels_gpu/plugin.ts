@@ -15,6 +15,8 @@ import { COPY_KERNELS } from "./movement/copy_kernels.ts";
 import { addNKernel } from "./grad/add_n.ts";
 import { biasAddGradKernel } from "./grad/bias_add_grad.ts";
 import { GRAD_ELEMENTWISE_KERNELS } from "./grad/elementwise.ts";
+import { unsortedSegmentSumKernel } from "./grad/segment_sum.ts";
+import { WINDOW_GRAD_KERNELS } from "./grad/window_kernels.ts";
 import { FILL_KERNELS } from "./movement/fill.ts";
 import { GATHER_KERNELS } from "./movement/gather.ts";
 import { JOIN_KERNELS } from "./movement/join.ts";
@@ -49,5 +51,7 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
     ...GRAD_ELEMENTWISE_KERNELS,
     addNKernel,
     biasAddGradKernel,
+    ...WINDOW_GRAD_KERNELS,
+    unsortedSegmentSumKernel,
   ],
 };

@@ -14,7 +14,7 @@ import { MATMUL_KERNELS } from "./matmul/matmul.ts";
 import { COPY_KERNELS } from "./movement/copy_kernels.ts";
 import { addNKernel } from "./grad/add_n.ts";
 import { biasAddGradKernel } from "./grad/bias_add_grad.ts";
-import { GRAD_ELEMENTWISE_KERNELS } from "./grad/elementwise.ts";
+import { GRAD_ELEMENTWISE_KERNELS, STOP_GRADIENT_KERNELS } from "./grad/elementwise.ts";
 import { unsortedSegmentSumKernel } from "./grad/segment_sum.ts";
 import { WINDOW_GRAD_KERNELS } from "./grad/window_kernels.ts";
 import { FILL_KERNELS } from "./movement/fill.ts";
@@ -49,6 +49,7 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
     ...FILL_KERNELS,
     ...REDUCE_KERNELS,
     ...GRAD_ELEMENTWISE_KERNELS,
+    ...STOP_GRADIENT_KERNELS,
     addNKernel,
     biasAddGradKernel,
     ...WINDOW_GRAD_KERNELS,

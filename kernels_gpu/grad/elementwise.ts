@@ -6,7 +6,15 @@
  * NaN are not IEEE's, and the reference's `f > 0` is false for NaN features.
  */
 import type { DType } from "../../core/dtype.ts";
-import type { KernelCase, Tolerance } from "../../core/kernel.ts";
+import {
+  defineKernel,
+  forDTypes,
+  forwardInput,
+  type KernelCase,
+  type Tolerance,
+} from "../../core/kernel.ts";
+import { StopGradient } from "../../core/ops/grad_array.ts";
+import { GPU_DTYPES } from "../../devices/webgpu/storage.ts";
 import type { Attrs, OpDef } from "../../core/op.ts";
 import * as G from "../../core/ops/grad_math.ts";
 import type { GpuInstance, GpuKernel } from "../../devices/webgpu/device.ts";
@@ -182,3 +190,9 @@ export const GRAD_ELEMENTWISE_KERNELS: readonly GpuKernel[] = [
   ...ENTRIES.map(kernelFor),
   leakyReluGrad,
 ];
+
+/** StopGradient's forward pass is the identity: the output is the input's buffer. */
+export const STOP_GRADIENT_KERNELS: readonly GpuKernel[] = forDTypes(
+  [defineKernel(StopGradient, { run: forwardInput })],
+  GPU_DTYPES,
+) as GpuKernel[];

@@ -5,7 +5,8 @@
  * float64 reference rounded once, derived from the program's roundings.
  */
 import type { DType } from "../../../core/dtype.ts";
-import type { Tolerance } from "../../../core/kernel.ts";
+import { defineKernel, forDTypes, forwardInput, type Tolerance } from "../../../core/kernel.ts";
+import { StopGradient } from "../../../core/ops/grad_array.ts";
 import type { OpDef } from "../../../core/op.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import * as G from "../../../core/ops/grad_math.ts";
@@ -15,8 +16,10 @@ import { maxAbs } from "../tolerance.ts";
 import { finish, operand, target } from "./engine.ts";
 import {
   input,
+  metadataOnly,
   output,
   TPU_FLOATS,
+  TPU_MOVABLE,
   TPU_REALS,
   type TpuContext,
   type TpuKernel,
@@ -215,7 +218,14 @@ const addN = tpuKernel(G.AddN, {
       : vpuTolerance(c.attrs.T, 0, ""),
 });
 
+/** StopGradient's forward pass is the identity: it forwards the buffer, taking no time. */
+const stopGradient = forDTypes(
+  [defineKernel(StopGradient, { run: forwardInput })],
+  TPU_MOVABLE,
+).map(metadataOnly);
+
 export const GRAD_MATH_KERNELS: readonly TpuKernel[] = [
+  ...stopGradient,
   ...PROGRAMS.map(gradKernel),
   leakyReluGrad,
   addN,

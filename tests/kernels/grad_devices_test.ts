@@ -1,0 +1,82 @@
+// The digits CNN's backward graph (conv 3x3 SAME + ReLU ×2, max pool 2, dense + ReLU, dense,
+// softmax cross entropy), built by gradients(), runs every node on WEBGPU and on the TPU (no
+// REF fallback but host-side shape arithmetic) and gives REF's gradients within the devices'
+// precision: float32 sums on WEBGPU, bfloat16 MXU operands on the TPU.
+import assert from "node:assert/strict";
+import * as ef from "../../mod.ts";
+import { randomTensor } from "../../core/testing/arbitrary.ts";
+import { numbers, type Tensor } from "../../core/tensor.ts";
+import { deviceFor } from "./devices.ts";
+
+/** Ops that compute shapes for the backward graph: int32 host arithmetic, REF's by design. */
+const HOST_OPS = new Set(["BroadcastGradientArgs", "Shape", "Const", "Placeholder"]);
+
+function cnn() {
+  const g = new ef.Graph();
+  const x = ef.placeholder(g, "float32", [4, 8, 8, 1], { name: "x" });
+  const labels = ef.placeholder(g, "float32", [4, 10], { name: "labels" });
+  const w1 = ef.placeholder(g, "float32", [3, 3, 1, 4], { name: "w1" });
+  const w2 = ef.placeholder(g, "float32", [3, 3, 4, 8], { name: "w2" });
+  const w3 = ef.placeholder(g, "float32", [128, 16], { name: "w3" });
+  const b3 = ef.placeholder(g, "float32", [16], { name: "b3" });
+  const w4 = ef.placeholder(g, "float32", [16, 10], { name: "w4" });
+  const conv = (a: ef.Output, w: ef.Output) =>
+    ef.relu(ef.conv2d(a, w, { strides: [1, 1, 1, 1], padding: "SAME" }));
+  const h = ef.maxPool(conv(conv(x, w1), w2), {
+    ksize: [1, 2, 2, 1],
+    strides: [1, 2, 2, 1],
+    padding: "VALID",
+  });
+  const flat = ef.reshape(h, [4, 128]);
+  const dense = ef.relu(ef.biasAdd(ef.matMul(flat, w3), b3));
+  const logits = ef.matMul(dense, w4);
+  const [loss] = ef.softmaxCrossEntropyWithLogits(logits, labels);
+  const total = ef.mean(loss, [0]);
+  const params = [w1, w2, w3, b3, w4];
+  const grads = ef.gradients(total, params) as ef.Output[];
+  const feeds: Record<string, Tensor> = {
+    x: randomTensor("float32", [4, 8, 8, 1], 1, { min: 0, max: 1 }),
+    labels: ef.tensor(
+      Array.from({ length: 40 }, (_, i) => (i % 10 === (i / 10 | 0) * 3 % 10 ? 1 : 0)),
+      [4, 10],
+      "float32",
+    ),
+    w1: randomTensor("float32", [3, 3, 1, 4], 2, { min: -0.5, max: 0.5 }),
+    w2: randomTensor("float32", [3, 3, 4, 8], 3, { min: -0.3, max: 0.3 }),
+    w3: randomTensor("float32", [128, 16], 4, { min: -0.2, max: 0.2 }),
+    b3: randomTensor("float32", [16], 5, { min: -0.1, max: 0.1 }),
+    w4: randomTensor("float32", [16, 10], 6, { min: -0.3, max: 0.3 }),
+  };
+  return { g, grads, feeds };
+}
+
+for (const [type, rel] of [["WEBGPU", 1e-4], ["TPU", 3e-2]] as const) {
+  Deno.test(`${type} runs the digits CNN's gradients on device and matches REF`, async (t) => {
+    if (!(await deviceFor(type, t))) return;
+    const { g, grads, feeds } = cnn();
+    await using ref = new ef.Session(g, { device: "REF" });
+    const expected = await ref.run(grads, feeds);
+    await using s = new ef.Session(g, { device: type });
+    const metadata = { steps: [] } as unknown as ef.RunMetadata;
+    const actual = await s.run(grads, feeds, [], { metadata });
+    const elsewhere = metadata.steps.filter((st) =>
+      !st.device.includes(`${type}:`) && !HOST_OPS.has(st.op)
+    ).map((st) => `${st.node} (${st.op}) on ${st.device}`);
+    assert.deepEqual(elsewhere, [], "every gradient kernel runs on the device");
+    const ops = new Set(metadata.steps.map((st) => st.op));
+    for (const op of ["Conv2DBackpropInput", "Conv2DBackpropFilter", "MaxPoolGrad", "ReluGrad"]) {
+      assert.ok(ops.has(op), `${op} ran (${[...ops].join(", ")})`);
+    }
+    expected.forEach((e, i) => {
+      const es = numbers(e), as = numbers(actual[i]);
+      const scale = Array.from(es).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      assert.ok(scale > 0, `gradient ${i} is not all zero`);
+      for (let j = 0; j < es.length; j++) {
+        assert.ok(
+          Math.abs(as[j] - es[j]) <= rel * scale,
+          `gradient ${i}[${j}]: ${as[j]} vs REF ${es[j]} (scale ${scale})`,
+        );
+      }
+    });
+  });
+}

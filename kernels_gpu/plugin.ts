@@ -16,6 +16,7 @@ import { addNKernel } from "./grad/add_n.ts";
 import { biasAddGradKernel } from "./grad/bias_add_grad.ts";
 import { GRAD_ELEMENTWISE_KERNELS, STOP_GRADIENT_KERNELS } from "./grad/elementwise.ts";
 import { unsortedSegmentSumKernel } from "./grad/segment_sum.ts";
+import { stridedSliceGradKernel } from "./grad/strided_slice_grad.ts";
 import { WINDOW_GRAD_KERNELS } from "./grad/window_kernels.ts";
 import { FILL_KERNELS } from "./movement/fill.ts";
 import { GATHER_KERNELS } from "./movement/gather.ts";
@@ -54,5 +55,6 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
     biasAddGradKernel,
     ...WINDOW_GRAD_KERNELS,
     unsortedSegmentSumKernel,
+    stridedSliceGradKernel,
   ],
 };

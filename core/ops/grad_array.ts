@@ -214,6 +214,17 @@ export const UnsortedSegmentSum: OpDef<SegmentAttrs> = defineOp<SegmentAttrs>({
 
 // ---- StridedSliceGrad ------------------------------------------------------------------
 
+/** dy must have the slice's shape (device kernels check it before they scatter). */
+export function checkSliceGradDy(dy: Shape, dims: Shape, finalShape: Shape): void {
+  if (sizeOf(finalShape) !== sizeOf(dy) || finalShape.length !== dy.length) {
+    throw new EdgeflowError(
+      `dy has shape ${formatShape(dy)}, but the slice of ${formatShape(dims)} has shape ${
+        formatShape(finalShape)
+      }`,
+    );
+  }
+}
+
 type StridedSliceGradAttrs = StridedSliceMasks & { T: DType; Index: DType };
 const MASK = { kind: "int", default: 0 } as const;
 
@@ -231,6 +242,8 @@ export const StridedSliceGrad: OpDef<StridedSliceGradAttrs> = defineOp<StridedSl
     { name: "dy", type: "T" },
   ],
   outputs: [{ name: "output", type: "T" }],
+  // HostMemory in TensorFlow's device kernels: the arguments place the slice.
+  hostMemory: { inputs: [0, 1, 2, 3] },
   attrs: {
     T: { kind: "type", allowed: ALL_DTYPES },
     Index: { kind: "type", allowed: INDEX_DTYPES },
@@ -261,13 +274,7 @@ export const StridedSliceGrad: OpDef<StridedSliceGradAttrs> = defineOp<StridedSl
       intVector(strides, "strides"),
       attrs,
     );
-    if (sizeOf(spec.finalShape) !== dy.size || spec.finalShape.length !== dy.rank) {
-      throw new EdgeflowError(
-        `dy has shape ${formatShape(dy.shape)}, but the slice of ${formatShape(dims)} has shape ${
-          formatShape(spec.finalShape)
-        }`,
-      );
-    }
+    checkSliceGradDy(dy.shape, dims, spec.finalShape);
     const inStrides = stridesOf(dims);
     const empty = spec.processingShape.some((s) => s === 0);
     const offset = empty ? 0 : spec.begin.reduce((o, b, d) => o + b * inStrides[d], 0);

@@ -12,6 +12,7 @@ import { FILL_KERNELS } from "./kernels/fill.ts";
 import { GRAD_CONV_KERNELS } from "./kernels/grad_conv.ts";
 import { GRAD_MATH_KERNELS } from "./kernels/grad_math.ts";
 import { GRAD_NN_KERNELS } from "./kernels/grad_nn.ts";
+import { GRAD_SLICE_KERNELS } from "./kernels/grad_slice.ts";
 import { JOIN_KERNELS } from "./kernels/join.ts";
 import { LOSS_KERNELS } from "./kernels/loss.ts";
 import { MATMUL_KERNELS } from "./kernels/matmul.ts";
@@ -44,5 +45,6 @@ export const tpuPlugin: DevicePlugin<TpuDevice> = {
     ...GRAD_MATH_KERNELS,
     ...GRAD_CONV_KERNELS,
     ...GRAD_NN_KERNELS,
+    ...GRAD_SLICE_KERNELS,
   ],
 };

@@ -1,5 +1,9 @@
 /** The WEBGPU plugin: the device factory and every WebGPU kernel, listed by family. */
-import { GENERIC_BASIC_KERNELS, GENERIC_VIEW_KERNELS } from "../core/basic_kernels.ts";
+import {
+  GENERIC_BASIC_KERNELS,
+  GENERIC_HOST_ARITHMETIC_KERNELS,
+  GENERIC_VIEW_KERNELS,
+} from "../core/basic_kernels.ts";
 import { type DevicePlugin, forDTypes } from "../core/kernel.ts";
 import { GENERIC_VARIABLE_KERNELS } from "../core/variable_kernels.ts";
 import { GPU_DTYPES } from "../devices/webgpu/storage.ts";
@@ -51,6 +55,7 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
     ...REDUCE_KERNELS,
     ...GRAD_ELEMENTWISE_KERNELS,
     ...STOP_GRADIENT_KERNELS,
+    ...GENERIC_HOST_ARITHMETIC_KERNELS,
     addNKernel,
     biasAddGradKernel,
     ...WINDOW_GRAD_KERNELS,

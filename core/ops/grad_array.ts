@@ -85,6 +85,8 @@ export const BroadcastGradientArgs: OpDef<BroadcastGradientArgsAttrs> = defineOp
   name: "BroadcastGradientArgs",
   inputs: [{ name: "s0", type: "T" }, { name: "s1", type: "T" }],
   outputs: [{ name: "r0", type: "T" }, { name: "r1", type: "T" }],
+  // Shape arithmetic: HostMemory for every argument, as TensorFlow registers it on devices.
+  hostMemory: { inputs: [0, 1], outputs: [0, 1] },
   attrs: { T: { kind: "type", allowed: INDEX_DTYPES, default: "int32" } },
   infer: ([s0, s1], { T }) => {
     checkRank(s0.shape, 1, "s0");
@@ -376,6 +378,9 @@ export const InvertPermutation: OpDef<InvertPermutationAttrs> = defineOp<InvertP
   name: "InvertPermutation",
   inputs: [{ name: "x", type: "T" }],
   outputs: [{ name: "y", type: "T" }],
+  // TensorFlow computes it on the GPU too; here its one consumer in gradients (Transpose's perm)
+  // reads host memory, so keeping it there saves a device round trip and a readback.
+  hostMemory: { inputs: [0], outputs: [0] },
   attrs: { T: { kind: "type", allowed: INDEX_DTYPES, default: "int32" } },
   infer: ([x]) => {
     checkRank(x.shape, 1, "x");

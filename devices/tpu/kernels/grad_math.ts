@@ -7,6 +7,7 @@
 import type { DType } from "../../../core/dtype.ts";
 import { defineKernel, forDTypes, forwardInput, type Tolerance } from "../../../core/kernel.ts";
 import { StopGradient } from "../../../core/ops/grad_array.ts";
+import { GENERIC_HOST_ARITHMETIC_KERNELS } from "../../../core/basic_kernels.ts";
 import type { OpDef } from "../../../core/op.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import * as G from "../../../core/ops/grad_math.ts";
@@ -226,6 +227,8 @@ const stopGradient = forDTypes(
 
 export const GRAD_MATH_KERNELS: readonly TpuKernel[] = [
   ...stopGradient,
+  // Shape arithmetic in host memory: no machine time.
+  ...GENERIC_HOST_ARITHMETIC_KERNELS.map(metadataOnly),
   ...PROGRAMS.map(gradKernel),
   leakyReluGrad,
   addN,

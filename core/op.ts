@@ -150,6 +150,13 @@ export interface OpDefInit<A extends Attrs> {
   hostMemory?: HostMemory;
   /** Run-time checks of input values, applied the same way on every device. */
   checks?: readonly InputCheck<A>[];
+  /**
+   * A mode of the op, by its attrs, that a kernel runs only where it lists it (`Kernel.modes`),
+   * TensorFlow's kernel constraints on attrs: FusedBatchNormV3's "training". A device whose
+   * kernel does not list the mode does not take such a node (the placer picks another, REF at
+   * last), so a kernel written for one mode never computes another.
+   */
+  kernelMode?(attrs: A): string | undefined;
   /** Output dtypes and partial shapes from input specs; throws EdgeflowError on bad input. */
   infer(inputs: readonly InferInput[], attrs: A): TensorSpec[];
   /** The meaning of the op: plain TypeScript on host tensors. */

@@ -40,3 +40,4 @@ export * from "./grad_math.ts";
 export * from "./grad_array.ts";
 export * from "./grad_conv.ts";
 export * from "./grad_nn.ts";
+export * from "./grad_batch_norm.ts";

@@ -9,6 +9,7 @@ import { BASIC_KERNELS } from "./kernels/basic.ts";
 import { BINARY_KERNELS } from "./kernels/binary.ts";
 import { CONV_KERNELS } from "./kernels/conv.ts";
 import { FILL_KERNELS } from "./kernels/fill.ts";
+import { GRAD_BATCH_NORM_KERNELS } from "./kernels/grad_batch_norm.ts";
 import { GRAD_CONV_KERNELS } from "./kernels/grad_conv.ts";
 import { GRAD_MATH_KERNELS } from "./kernels/grad_math.ts";
 import { GRAD_NN_KERNELS } from "./kernels/grad_nn.ts";
@@ -46,5 +47,6 @@ export const tpuPlugin: DevicePlugin<TpuDevice> = {
     ...GRAD_CONV_KERNELS,
     ...GRAD_NN_KERNELS,
     ...GRAD_SLICE_KERNELS,
+    ...GRAD_BATCH_NORM_KERNELS,
   ],
 };

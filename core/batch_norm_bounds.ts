@@ -35,7 +35,9 @@ function layout(x: Tensor, dataFormat: string): Layout {
     C,
     n,
     each(c, visit) {
-      for (let j = 0; j < n; j++) visit(Math.floor(j / inner) * C * inner + c * inner + (j % inner));
+      for (let j = 0; j < n; j++) {
+        visit(Math.floor(j / inner) * C * inner + c * inner + (j % inner));
+      }
     },
   };
 }

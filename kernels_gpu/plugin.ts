@@ -29,6 +29,7 @@ import { CHANNEL_KERNELS } from "./nn/channel.ts";
 import { XENT_KERNELS } from "./nn/cross_entropy.ts";
 import { SOFTMAX_KERNELS } from "./nn/softmax.ts";
 import { REDUCE_KERNELS } from "./reduce/kernels.ts";
+import { SCAN_KERNELS } from "./reduce/scan.ts";
 import { VARIABLE_KERNELS } from "./variables.ts";
 
 export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
@@ -53,6 +54,7 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
     ...GATHER_KERNELS,
     ...FILL_KERNELS,
     ...REDUCE_KERNELS,
+    ...SCAN_KERNELS,
     ...GRAD_ELEMENTWISE_KERNELS,
     ...STOP_GRADIENT_KERNELS,
     ...GENERIC_HOST_ARITHMETIC_KERNELS,

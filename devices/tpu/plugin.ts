@@ -22,6 +22,7 @@ import { NN_KERNELS } from "./kernels/nn.ts";
 import { POOL_KERNELS } from "./kernels/pool.ts";
 import { REDUCE_KERNELS } from "./kernels/reduce.ts";
 import { RESHAPE_KERNELS } from "./kernels/reshape.ts";
+import { SCAN_KERNELS } from "./kernels/scan.ts";
 import { SELECT_KERNELS } from "./kernels/select.ts";
 import { UNARY_KERNELS } from "./kernels/unary.ts";
 
@@ -38,6 +39,7 @@ export const tpuPlugin: DevicePlugin<TpuDevice> = {
     ...NN_KERNELS,
     ...LOSS_KERNELS,
     ...REDUCE_KERNELS,
+    ...SCAN_KERNELS,
     ...RESHAPE_KERNELS,
     ...MOVEMENT_KERNELS,
     ...JOIN_KERNELS,

@@ -12,7 +12,7 @@ import { Identity, NoOp, PlaceholderWithDefault } from "./ops/basic.ts";
 import { Const } from "./ops/const.ts";
 import { ExpandDims, Reshape, Shape, Squeeze } from "./ops/shape_ops.ts";
 import { Tensor } from "./tensor.ts";
-import { BroadcastGradientArgs, InvertPermutation } from "./ops/grad_array.ts";
+import { BroadcastGradientArgs, ConcatOffset, InvertPermutation } from "./ops/grad_array.ts";
 import { MapHostContext } from "./host_context.ts";
 
 /**
@@ -102,9 +102,13 @@ function hostArithmeticKernel<A extends Attrs>(op: OpDef<A>): Kernel<A> {
   });
 }
 
-/** BroadcastGradientArgs and InvertPermutation, which gradients use on shapes and perms. */
+/**
+ * BroadcastGradientArgs, ConcatOffset and InvertPermutation, which gradients use on shapes and
+ * permutations.
+ */
 export const GENERIC_HOST_ARITHMETIC_KERNELS: readonly Kernel[] = [
   hostArithmeticKernel(BroadcastGradientArgs),
+  hostArithmeticKernel(ConcatOffset),
   hostArithmeticKernel(InvertPermutation),
 ];
 

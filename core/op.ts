@@ -95,8 +95,9 @@ export interface HostContext {
  * index counts from the end: ConcatV2's axis, -1, follows its N values.
  */
 export interface HostMemory {
-  readonly inputs?: readonly number[];
-  readonly outputs?: readonly number[];
+  /** Indexes, or "all" for ops whose every argument is a shape (ConcatOffset's N shapes). */
+  readonly inputs?: readonly number[] | "all";
+  readonly outputs?: readonly number[] | "all";
 }
 
 /**
@@ -215,8 +216,13 @@ export function defineOp<A extends Attrs>(init: OpDefInit<A>): OpDef<A> {
 }
 
 /** Whether index list `list` (negative from the end) names input `i` of `count`. */
-export function resolvesTo(list: readonly number[] | undefined, i: number, count: number): boolean {
+export function resolvesTo(
+  list: readonly number[] | "all" | undefined,
+  i: number,
+  count: number,
+): boolean {
   if (!list) return false;
+  if (list === "all") return true;
   for (const j of list) if (j === i || j + count === i) return true;
   return false;
 }

@@ -323,6 +323,8 @@ export const ConcatOffset: OpDef<ConcatOffsetAttrs> = defineOp<ConcatOffsetAttrs
     { name: "shape", type: "shape_type", numberAttr: "N" },
   ],
   outputs: [{ name: "offset", type: "shape_type", numberAttr: "N" }],
+  // Shape arithmetic: HostMemory for every argument, as TensorFlow registers it on devices.
+  hostMemory: { inputs: "all", outputs: "all" },
   attrs: {
     N: { kind: "int", validate: (n) => (n >= 2 ? undefined : `must be ≥ 2, got ${n}`) },
     shape_type: { kind: "type", allowed: INDEX_DTYPES, default: "int32" },

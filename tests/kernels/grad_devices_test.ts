@@ -107,3 +107,54 @@ for (const [type, rel, batchNorm] of RUNS) {
     });
   });
 }
+
+// The gradients of the data-movement ops and reductions (Transpose, Pad, ConcatV2, Tile,
+// StridedSlice, Prod, Max, Mean, Cumsum) with static shapes: every backward node runs
+// on the device (ConcatOffset, InvertPermutation, BroadcastGradientArgs in its host memory).
+function movement() {
+  const g = new ef.Graph();
+  const a = ef.placeholder(g, "float32", [2, 3], { name: "a" });
+  const b = ef.placeholder(g, "float32", [3, 1], { name: "b" });
+  const c = ef.placeholder(g, "float32", [3, 2], { name: "c" });
+  const d = ef.placeholder(g, "float32", [6, 4], { name: "d" });
+  const cat = ef.concat([ef.transpose(a, [1, 0]), ef.pad(b, [[0, 0], [1, 0]])], 0);
+  const sliced = ef.stridedSlice(d, [0, 1], [6, 4], [1, 2]);
+  const z = ef.mul(ef.mul(cat, ef.tile(c, [2, 1])), sliced);
+  const loss = ef.add(
+    ef.add(ef.sum(ef.prod(z, [1])), ef.sum(ef.max(cat, [0]))),
+    ef.mean(ef.cumsum(z, 1, { reverse: true })),
+  );
+  const grads = ef.gradients(loss, [a, b, c, d]) as ef.Output[];
+  const feeds: Record<string, Tensor> = {
+    a: randomTensor("float32", [2, 3], 11, { min: 0.5, max: 1.5 }),
+    b: randomTensor("float32", [3, 1], 12, { min: 0.5, max: 1.5 }),
+    c: randomTensor("float32", [3, 2], 13, { min: 0.5, max: 1.5 }),
+    d: randomTensor("float32", [6, 4], 14, { min: 0.5, max: 1.5 }),
+  };
+  return { g, grads, feeds };
+}
+
+for (const type of ["WEBGPU", "TPU"] as const) {
+  Deno.test(`${type} runs the movement ops' and reductions' gradients on device`, async (t) => {
+    if (!(await deviceFor(type, t))) return;
+    const { g, grads, feeds } = movement();
+    await using ref = new ef.Session(g, { device: "REF" });
+    const expected = await ref.run(grads, feeds);
+    await using s = new ef.Session(g, { device: type });
+    const metadata = { steps: [] } as unknown as ef.RunMetadata;
+    const actual = await s.run(grads, feeds, [], { metadata });
+    const elsewhere = metadata.steps.filter((st) =>
+      !st.device.includes(`${type}:`) && !HOST_OPS.has(st.op)
+    ).map((st) => `${st.node} (${st.op}) on ${st.device}`);
+    assert.deepEqual(elsewhere, [], "every gradient kernel runs on the device");
+    expected.forEach((e, i) => {
+      const es = numbers(e), as = numbers(actual[i]);
+      for (let j = 0; j < es.length; j++) {
+        assert.ok(
+          Math.abs(as[j] - es[j]) <= 1e-5 * (1 + Math.abs(es[j])),
+          `gradient ${i}[${j}]: ${as[j]} vs REF ${es[j]}`,
+        );
+      }
+    });
+  });
+}

@@ -2,7 +2,11 @@
  * The WASM plugin: the CPU device with its kernels. mod.ts installs it; sessions then default to
  * WASM and fall back to REF for the ops it has no kernel for (the random ops).
  */
-import { GENERIC_BASIC_KERNELS, GENERIC_VIEW_KERNELS } from "../core/basic_kernels.ts";
+import {
+  GENERIC_BASIC_KERNELS,
+  GENERIC_HOST_ARITHMETIC_KERNELS,
+  GENERIC_VIEW_KERNELS,
+} from "../core/basic_kernels.ts";
 import { type DevicePlugin, forDTypes, type Kernel } from "../core/kernel.ts";
 import type { NamedModule } from "../devices/wasm/instance.ts";
 import { WasmDevice, type WasmDeviceOptions } from "../devices/wasm/device.ts";
@@ -47,6 +51,7 @@ export function kernelModules(): Promise<NamedModule[]> {
 export const WASM_KERNELS: readonly Kernel[] = [
   ...forDTypes(GENERIC_BASIC_KERNELS, BYTE_DTYPES),
   ...forDTypes(GENERIC_VIEW_KERNELS, BYTE_DTYPES),
+  ...GENERIC_HOST_ARITHMETIC_KERNELS,
   ...ELEMENTWISE_KERNELS,
   ...MATMUL_KERNELS,
   ...VARIABLE_KERNELS,

@@ -86,6 +86,8 @@ export const BroadcastGradientArgs: OpDef<BroadcastGradientArgsAttrs> = defineOp
   name: "BroadcastGradientArgs",
   inputs: [{ name: "s0", type: "T" }, { name: "s1", type: "T" }],
   outputs: [{ name: "r0", type: "T" }, { name: "r1", type: "T" }],
+  // Shape arithmetic: HostMemory for every argument, as TensorFlow registers it on devices.
+  hostMemory: { inputs: [0, 1], outputs: [0, 1] },
   attrs: { T: { kind: "type", allowed: INDEX_DTYPES, default: "int32" } },
   infer: ([s0, s1], { T }) => {
     checkRank(s0.shape, 1, "s0");
@@ -132,13 +134,9 @@ function segmentShape(data: PartialShape, ids: PartialShape, n: number): Partial
 }
 
 /**
- * Sums the slices of `data` that share a segment id: output[i] = Σ data[j...] over j with
- * segment_ids[j] = i. Negative ids are dropped, ids ≥ num_segments are an error, and segments no
- * id names are 0 (TensorFlow's semantics).
- */
-/**
- * TensorFlow's CPU kernel refuses an id ≥ num_segments (and a negative num_segments) before
- * summing: a run-time check, so every device refuses it before its kernel reads anything.
+ * segment_ids must be below num_segments (negative ids are dropped, not refused), and
+ * num_segments non-negative: TensorFlow's CPU kernel refuses both before summing. A run-time
+ * check, so every device refuses them before its kernel reads anything.
  */
 const segmentIdsInRange: InputCheck<SegmentAttrs> = {
   reads: [1, 2],
@@ -154,17 +152,23 @@ const segmentIdsInRange: InputCheck<SegmentAttrs> = {
   },
 };
 
+/**
+ * Sums the slices of `data` that share a segment id: output[i] = Σ data[j...] over j with
+ * segment_ids[j] = i. Negative ids are dropped, ids ≥ num_segments are an error, and segments no
+ * id names are 0 (TensorFlow's semantics).
+ */
 export const UnsortedSegmentSum: OpDef<SegmentAttrs> = defineOp<SegmentAttrs>({
   name: "UnsortedSegmentSum",
-  // num_segments sizes the output (TensorFlow's HostMemory); the ids are checked first.
-  hostMemory: { inputs: [2] },
-  checks: [segmentIdsInRange],
   inputs: [
     { name: "data", type: "T" },
     { name: "segment_ids", type: "Tindices" },
     { name: "num_segments", type: "Tnumsegments" },
   ],
   outputs: [{ name: "output", type: "T" }],
+  // num_segments is HostMemory in TensorFlow's device kernels; the ids are checked before any
+  // kernel runs, so devices that cannot raise an error (a shader) never see one out of range.
+  hostMemory: { inputs: [2] },
+  checks: [segmentIdsInRange],
   attrs: {
     T: { kind: "type", allowed: REAL_DTYPES },
     Tindices: { kind: "type", allowed: INDEX_DTYPES },
@@ -247,6 +251,17 @@ export const UnsortedSegmentSum: OpDef<SegmentAttrs> = defineOp<SegmentAttrs>({
 
 // ---- StridedSliceGrad ------------------------------------------------------------------
 
+/** dy must have the slice's shape (device kernels check it before they scatter). */
+export function checkSliceGradDy(dy: Shape, dims: Shape, finalShape: Shape): void {
+  if (sizeOf(finalShape) !== sizeOf(dy) || finalShape.length !== dy.length) {
+    throw new EdgeflowError(
+      `dy has shape ${formatShape(dy)}, but the slice of ${formatShape(dims)} has shape ${
+        formatShape(finalShape)
+      }`,
+    );
+  }
+}
+
 type StridedSliceGradAttrs = StridedSliceMasks & { T: DType; Index: DType };
 const MASK = { kind: "int", default: 0 } as const;
 
@@ -264,7 +279,7 @@ export const StridedSliceGrad: OpDef<StridedSliceGradAttrs> = defineOp<StridedSl
     { name: "dy", type: "T" },
   ],
   outputs: [{ name: "output", type: "T" }],
-  // The shape and the slice's arguments are read before any data moves (TensorFlow's HostMemory).
+  // HostMemory in TensorFlow's device kernels: the arguments place the slice.
   hostMemory: { inputs: [0, 1, 2, 3] },
   attrs: {
     T: { kind: "type", allowed: ALL_DTYPES },
@@ -326,13 +341,7 @@ export function stridedSliceGradPlan(
   dyShape: Shape,
 ) {
   const spec = resolveStridedSlice(dims, begin, end, strides, masks);
-  if (sizeOf(spec.finalShape) !== sizeOf(dyShape) || spec.finalShape.length !== dyShape.length) {
-    throw new EdgeflowError(
-      `dy has shape ${formatShape(dyShape)}, but the slice of ${formatShape(dims)} has shape ${
-        formatShape(spec.finalShape)
-      }`,
-    );
-  }
+  checkSliceGradDy(dyShape, dims, spec.finalShape);
   const inStrides = stridesOf(dims);
   const empty = spec.processingShape.some((s) => s === 0);
   const offset = empty ? 0 : spec.begin.reduce((o, b, d) => o + b * inStrides[d], 0);
@@ -362,6 +371,8 @@ export const ConcatOffset: OpDef<ConcatOffsetAttrs> = defineOp<ConcatOffsetAttrs
     { name: "shape", type: "shape_type", numberAttr: "N" },
   ],
   outputs: [{ name: "offset", type: "shape_type", numberAttr: "N" }],
+  // Shape arithmetic: HostMemory for every argument, as TensorFlow registers it on devices.
+  hostMemory: { inputs: "all", outputs: "all" },
   attrs: {
     N: { kind: "int", validate: (n) => (n >= 2 ? undefined : `must be ≥ 2, got ${n}`) },
     shape_type: { kind: "type", allowed: INDEX_DTYPES, default: "int32" },
@@ -417,6 +428,9 @@ export const InvertPermutation: OpDef<InvertPermutationAttrs> = defineOp<InvertP
   name: "InvertPermutation",
   inputs: [{ name: "x", type: "T" }],
   outputs: [{ name: "y", type: "T" }],
+  // TensorFlow computes it on the GPU too; here its one consumer in gradients (Transpose's perm)
+  // reads host memory, so keeping it there saves a device round trip and a readback.
+  hostMemory: { inputs: [0], outputs: [0] },
   attrs: { T: { kind: "type", allowed: INDEX_DTYPES, default: "int32" } },
   infer: ([x]) => {
     checkRank(x.shape, 1, "x");

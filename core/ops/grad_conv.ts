@@ -199,7 +199,7 @@ function defineBackprop<A extends DepthwiseConv2dNativeAttrs>(
       ? [sizes, operand, { name: "out_backprop", type: "T" }]
       : [operand, sizes, { name: "out_backprop", type: "T" }],
     outputs: [{ name: "output", type: "T" }],
-    // The sizes are read to place the windows before any arithmetic (TensorFlow's HostMemory).
+    // The sizes are HostMemory in TensorFlow's device kernels: they shape the output.
     hostMemory: { inputs: [sizesAt] },
     attrs,
     infer: side === "input" ? inferInput(kind) : inferFilter(kind),

@@ -147,7 +147,7 @@ export const AvgPoolGrad: OpDef<AvgPoolAttrs> = defineOp<AvgPoolAttrs>({
   name: "AvgPoolGrad",
   inputs: [{ name: "orig_input_shape", type: "int32" }, { name: "grad", type: "T" }],
   outputs: [{ name: "output", type: "T" }],
-  // The shape is read to place the windows before any arithmetic (TensorFlow's HostMemory).
+  // HostMemory in TensorFlow's device kernels: the shape sizes the output.
   hostMemory: { inputs: [0] },
   attrs: AVG_POOL_ATTRS,
   infer: ([sizes, grad], attrs) => {

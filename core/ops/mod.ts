@@ -40,3 +40,5 @@ export * from "./grad_math.ts";
 export * from "./grad_array.ts";
 export * from "./grad_conv.ts";
 export * from "./grad_nn.ts";
+export * from "./grad_batch_norm.ts";
+export * from "./scan.ts";

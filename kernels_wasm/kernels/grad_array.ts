@@ -1,24 +1,12 @@
 /**
- * The array gradient ops on WASM: StopGradient (the identity), StridedSliceGrad (a zero fill, then dy copied into the slice
- * with the strided copy of strided.ts), and BroadcastGradientArgs, ConcatOffset and
- * InvertPermutation, which compute a few integers from shape vectors.
- *
- * Those three are bookkeeping that TensorFlow runs on the host on every device (its GPU kernels
- * keep every argument in HostMemory). WASM memory is the host's, so their kernel reads its inputs
- * in place (`peek`), runs the op's own definition on them and writes the results into WASM
- * buffers: no copy to or from another device, and no second meaning of the op to keep in step.
+ * The array gradient ops on WASM: StopGradient (the identity) and StridedSliceGrad (a zero fill,
+ * then dy copied into the slice with the strided copy of strided.ts). BroadcastGradientArgs,
+ * ConcatOffset and InvertPermutation keep every argument in host memory (their HostMemory):
+ * core's GENERIC_HOST_ARITHMETIC_KERNELS run them, listed in plugin.ts.
  */
 import { forwardInput, type Kernel } from "../../core/kernel.ts";
-import type { OpDef } from "../../core/op.ts";
 import { intVector } from "../../core/ops/array_util.ts";
-import {
-  BroadcastGradientArgs,
-  ConcatOffset,
-  InvertPermutation,
-  StopGradient,
-  StridedSliceGrad,
-  stridedSliceGradPlan,
-} from "../../core/ops/grad_array.ts";
+import { StopGradient, StridedSliceGrad, stridedSliceGradPlan } from "../../core/ops/grad_array.ts";
 import { byteSize } from "../../core/dtype.ts";
 import { Task } from "../tasks.ts";
 import { contiguous, stridedCopy } from "./strided.ts";
@@ -54,20 +42,6 @@ export const stridedSliceGradKernel = wasmKernel(StridedSliceGrad, {
   },
 });
 
-/** A kernel running `op`'s definition on its inputs in WASM memory (see the file's comment). */
-// deno-lint-ignore no-explicit-any
-function inPlaceKernel(op: OpDef<any>): Kernel {
-  return wasmKernel(op, {
-    dtypes: ["int32", "int64"],
-    run(ctx) {
-      const d = ctx.device;
-      const inputs = ctx.inputs.map((b) => d.peek(b));
-      const outputs = op.reference(inputs, ctx.attrs, ctx);
-      outputs.forEach((t, i) => ctx.setOutput(i, d.upload(t)));
-    },
-  });
-}
-
 /** StopGradient is the identity when the graph runs: its output is its input's buffer. */
 export const stopGradientKernel = wasmKernel(StopGradient, {
   dtypes: BYTE_DTYPES,
@@ -77,7 +51,4 @@ export const stopGradientKernel = wasmKernel(StopGradient, {
 export const GRAD_ARRAY_KERNELS: readonly Kernel[] = [
   stopGradientKernel,
   stridedSliceGradKernel,
-  inPlaceKernel(BroadcastGradientArgs),
-  inPlaceKernel(ConcatOffset),
-  inPlaceKernel(InvertPermutation),
 ];

@@ -24,6 +24,7 @@ import { VARIABLE_KERNELS } from "./kernels/variables.ts";
 import { CONV_GRAD_KERNELS } from "./kernels/conv_grad.ts";
 import { GRAD_KERNELS } from "./kernels/grad.ts";
 import { GRAD_ARRAY_KERNELS } from "./kernels/grad_array.ts";
+import { SCAN_KERNELS } from "./kernels/scan.ts";
 import { TASK_NAMES } from "./tasks.ts";
 import { BYTE_DTYPES } from "./kernels/util.ts";
 
@@ -65,6 +66,7 @@ export const WASM_KERNELS: readonly Kernel[] = [
   ...CONV_GRAD_KERNELS,
   ...GRAD_KERNELS,
   ...GRAD_ARRAY_KERNELS,
+  ...SCAN_KERNELS,
 ];
 
 export const wasmPlugin: DevicePlugin<WasmDevice> = {

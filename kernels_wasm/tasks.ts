@@ -32,6 +32,7 @@ export const TASK_NAMES = [
   "task_grad_binary",
   "task_segment_sum",
   "task_conv_grad_filter_direct",
+  "task_scan",
 ] as const;
 
 export type TaskName = (typeof TASK_NAMES)[number];

@@ -32,6 +32,7 @@ function withInf(t: Tensor): Tensor {
   data[data.length - 1] = -Infinity;
   return new Tensor("float32", t.shape, data);
 }
+const scalar = (v: number) => new Tensor("int32", [], Int32Array.from([v]));
 const i32 = (values: number[]) => new Tensor("int32", [values.length], Int32Array.from(values));
 
 interface Case {
@@ -243,6 +244,13 @@ const CASES: Case[] = [
   { op: "BiasAddGrad", inputs: [f32([64, 8, 8, 32], 64)] },
   { op: "BiasAddGrad", inputs: [f32([6, 5, 40, 7], 65)], attrs: { data_format: "NCHW" } },
   { op: "ReluGrad", inputs: [f32([100003], 66), f32([100003], 67)] },
+  // Scans: a long axis of single columns, and rows wider than a task's 256 columns.
+  { op: "Cumsum", inputs: [f32([3, 7000], 89), scalar(1)] },
+  {
+    op: "Cumprod",
+    inputs: [f32([5, 4, 300], 90, { min: 0.5, max: 1.5 }), scalar(-2)],
+    attrs: { exclusive: true, reverse: true },
+  },
   // Rows long enough to be cut into parts, and column reductions.
   { op: "Sum", inputs: [f32([70000], 27), i32([0])] },
   { op: "Mean", inputs: [f32([3, 40000], 28), i32([1])] },

@@ -25,6 +25,7 @@ import { CONV_GRAD_KERNELS } from "./kernels/conv_grad.ts";
 import { GRAD_KERNELS } from "./kernels/grad.ts";
 import { GRAD_ARRAY_KERNELS } from "./kernels/grad_array.ts";
 import { SCAN_KERNELS } from "./kernels/scan.ts";
+import { BATCH_NORM_GRAD_KERNELS } from "./kernels/batch_norm_grad.ts";
 import { TASK_NAMES } from "./tasks.ts";
 import { BYTE_DTYPES } from "./kernels/util.ts";
 
@@ -67,6 +68,7 @@ export const WASM_KERNELS: readonly Kernel[] = [
   ...GRAD_KERNELS,
   ...GRAD_ARRAY_KERNELS,
   ...SCAN_KERNELS,
+  ...BATCH_NORM_GRAD_KERNELS,
 ];
 
 export const wasmPlugin: DevicePlugin<WasmDevice> = {

@@ -33,6 +33,8 @@ export const TASK_NAMES = [
   "task_segment_sum",
   "task_conv_grad_filter_direct",
   "task_scan",
+  "task_batch_norm_grad",
+  "task_batch_norm_stats",
 ] as const;
 
 export type TaskName = (typeof TASK_NAMES)[number];

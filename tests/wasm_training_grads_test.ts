@@ -1,8 +1,8 @@
 // Whole backward graphs built by gradients() run on WASM (every gradient op on its WASM kernel,
 // nothing on REF) and give REF's gradients: the digits CNN (stride-1 SAME convolutions, whose
 // input gradient is a convolution with the flipped filter), and a net through the other paths
-// (a strided convolution's dcol and col2im, a depthwise convolution, average pooling, the
-// elementwise gradients), and one through the movement ops with a batch of unknown size.
+// (a strided convolution's dcol and col2im, a depthwise convolution, a training batch norm,
+// average pooling, the elementwise gradients), and one through the movement ops with a batch of unknown size.
 import assert from "node:assert/strict";
 import * as ef from "../mod.ts";
 import { randomTensor } from "../core/testing/arbitrary.ts";
@@ -47,18 +47,22 @@ function digitsCnn(g: ef.Graph, x: ef.Output, y: ef.Output): Net {
   return { loss: meanLoss(g, ef.biasAdd(ef.matMul(h, w4), b4), y), params };
 }
 
-/** Strided and depthwise convolutions, average pooling, smooth activations. */
+/** Strided and depthwise convolutions, batch norm in training, average pooling, smooth activations. */
 function otherPaths(g: ef.Graph, x: ef.Output, y: ef.Output): Net {
   const params = [
     variable(g, [3, 3, 1, 6], 11, 0.5),
     variable(g, [3, 3, 6, 8], 12, 0.3),
     variable(g, [3, 3, 8, 2], 13, 0.5),
     variable(g, [64, 10], 14, 0.3),
+    variable(g, [16], 15, 1),
+    variable(g, [16], 16, 0.5),
   ];
-  const [k1, k2, dw, w] = params;
+  const [k1, k2, dw, w, gamma, beta] = params;
   let h = ef.tanh(ef.conv2d(x, k1, conv1)); // [16, 8, 8, 6]
   h = ef.elu(ef.conv2d(h, k2, { strides: [1, 2, 2, 1], padding: "SAME" })); // [16, 4, 4, 8]
-  h = ef.sigmoid(ef.depthwiseConv2d(h, dw, conv1)); // [16, 4, 4, 16]
+  h = ef.depthwiseConv2d(h, dw, conv1); // [16, 4, 4, 16]
+  const empty = ef.constant(new ef.Tensor("float32", [0], new Float32Array(0)), { graph: g });
+  h = ef.sigmoid(ef.fusedBatchNorm(h, gamma, beta, empty, empty, { epsilon: 0.001 })[0]);
   h = ef.avgPool(h, { ksize: [1, 3, 3, 1], strides: [1, 2, 2, 1], padding: "SAME" }); // 2x2
   h = ef.softplus(ef.reshape(h, int32(g, [-1, 64])));
   return { loss: meanLoss(g, ef.matMul(h, w), y), params };
@@ -101,13 +105,15 @@ const NETS = [
     expects: ["Conv2DBackpropFilter", "Conv2DBackpropInput", "MaxPoolGrad", "ReluGrad"],
   },
   {
-    name: "strided, depthwise, avg",
+    name: "strided, depthwise, batch norm, avg",
     build: otherPaths,
     batch: 16,
     expects: [
       "DepthwiseConv2dNativeBackpropInput",
       "DepthwiseConv2dNativeBackpropFilter",
       "AvgPoolGrad",
+      "FusedBatchNormV3",
+      "FusedBatchNormGradV3",
       "TanhGrad",
       "EluGrad",
       "SigmoidGrad",

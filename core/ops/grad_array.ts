@@ -212,6 +212,28 @@ export const UnsortedSegmentSum: OpDef<SegmentAttrs> = defineOp<SegmentAttrs>({
         attrs: {},
       };
     }),
+  // One id at or past num_segments (the rest valid): every device refuses it before running.
+  invalidArbitrary: (fc, dtype) =>
+    fc.tuple(
+      arbShape(fc, { minRank: 1, maxRank: 3, minDim: 1, maxDim: 4 }),
+      fc.integer({ min: 0, max: 5 }),
+      fc.nat(),
+      fc.constantFrom("int32", "int64"),
+    ).map(([shape, segments, seed, idType]) => {
+      const ids = randomTensor(idType, [shape[0]], seed + 1, { min: -1, max: segments - 1 });
+      const values = Array.from(numbers(ids));
+      values[seed % values.length] = segments + (seed % 3);
+      return {
+        inputs: [
+          randomTensor(dtype, shape, seed),
+          idType === "int64"
+            ? new Tensor("int64", [shape[0]], BigInt64Array.from(values, BigInt))
+            : Tensor.fromNumbers("int32", [shape[0]], values),
+          int32Scalar(segments),
+        ],
+        attrs: {},
+      };
+    }),
 });
 
 // ---- StridedSliceGrad ------------------------------------------------------------------

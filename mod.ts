@@ -31,6 +31,14 @@ export { TpuDevice } from "./devices/tpu/device.ts";
 export { TPU_V4, type TpuParams } from "./devices/tpu/params.ts";
 export { webgpuPlugin } from "./kernels_gpu/plugin.ts";
 export type { StepStats } from "./core/executor.ts";
+export type { StepTrace, TransferStats } from "./core/trace/step_recorder.ts";
+export {
+  type ChromeTrace,
+  type ChromeTraceOptions,
+  saveChromeTrace,
+  toChromeTrace,
+} from "./core/trace/chrome_trace.ts";
+export type { ReferenceComparison, ReferenceDifference } from "./core/trace/compare_reference.ts";
 export { fromGraphDef, type GraphDefJson, toGraphDef } from "./core/formats/graphdef_json.ts";
 export { MapHostContext } from "./core/host_context.ts";
 export { HostBuffer } from "./core/buffer.ts";

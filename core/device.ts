@@ -62,6 +62,13 @@ export interface Device<B extends DeviceBuffer = DeviceBuffer> {
   readonly name: string;
   readonly type: DeviceType;
   readonly performance: DevicePerformance;
+  /**
+   * What runs the device's kernels, where several devices share it: devices naming the same
+   * thing take turns, so the placer does not count on them running at once ("js-thread" for
+   * devices whose kernels run synchronously on the JavaScript thread: WASM, REF). Absent: the
+   * device runs on its own (a GPU's queue, a TPU chip).
+   */
+  readonly runsOn?: string;
   /** Allocates an uninitialised buffer. Throws EdgeflowError when memory runs out. */
   allocate(spec: BufferSpec): B;
   /** Returns a buffer's memory; only core/buffer.ts calls this (when refs reach zero). */
@@ -73,6 +80,11 @@ export interface Device<B extends DeviceBuffer = DeviceBuffer> {
   view?(buffer: B, shape: Shape): B;
   /** Copies a host tensor to the device. */
   upload(t: Tensor): B | Promise<B>;
+  /**
+   * A copy of a buffer on another device where this pair has a path that skips the host (two
+   * GPUs of one adapter); undefined to let core go through host memory (core/transfer.ts).
+   */
+  transferTo?(buffer: B, to: Device): DeviceBuffer | Promise<DeviceBuffer> | undefined;
   /** Copies a buffer back to the host; the only place a GPU run waits for its queue. */
   download(buffer: B): Promise<Tensor>;
   /**

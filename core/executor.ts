@@ -7,27 +7,46 @@
  *
  * Ready entries carry their frame and iteration (TensorFlow's TaggedNode), and all per-run
  * counters live in an IterationState, so control flow frames fit in without a rewrite.
+ *
+ * One executor runs one partition (one device's subgraph); core/step.ts runs the partitions of a
+ * step concurrently. Values cross devices only through `_Send`/`_Recv` nodes and the step's
+ * rendezvous (keyed with the entry's frame and iteration); a `_Recv` starts only when everything
+ * else its reader waits on is done, so received values do not wait in memory (section 5.2).
  */
 import { HostBuffer, release, retain } from "./buffer.ts";
 import type { Device, DeviceBuffer } from "./device.ts";
 import { asEdgeflowError, EdgeflowError } from "./errors.ts";
 import { RunKernelContext, type SessionState } from "./kernel_context.ts";
 import type { Plan, PlanNode } from "./plan.ts";
-import type { Tensor } from "./tensor.ts";
+import type { Rendezvous, RendezvousKey } from "./rendezvous.ts";
+import { Tensor } from "./tensor.ts";
+import { toHost, transfer } from "./transfer.ts";
+import type { ExecutionObserver } from "./trace/observer.ts";
+
+/** What a control-edge Send hands over: a token no device holds. */
+const CONTROL_TOKEN = new HostBuffer(Tensor.zeros("bool", []));
 
 /** The counters and values of one iteration of one frame; the root frame has one iteration. */
 export class IterationState {
   readonly values: (DeviceBuffer | undefined)[];
   readonly pending: Int32Array;
   readonly refs: Int32Array;
-  /** Copies of a slot's value on other devices, released with the slot. */
+  /** Uploads of host-memory values (feeds, Consts) to the partition's device, released with the slot. */
   readonly copies = new Map<number, Map<Device, DeviceBuffer | Promise<DeviceBuffer>>>();
+  /** Per node: producers other than _Recvs still to finish (only where the plan has Recvs). */
+  readonly others?: Int32Array;
+  /** Per _Recv node: whether it was started. */
+  readonly started?: Uint8Array;
 
   constructor(readonly frame: string, readonly iteration: number, plan: Plan) {
     this.values = new Array(plan.slotCount);
     // A typed-array copy: Int32Array.from with a map function was a tenth of a 1000-op run.
     this.pending = plan.pendingCounts.slice();
     this.refs = plan.slotRefs.slice();
+    if (plan.recvCount > 0) {
+      this.others = plan.otherCounts.slice();
+      this.started = new Uint8Array(plan.nodes.length);
+    }
   }
 }
 
@@ -63,26 +82,28 @@ function runChecks(pn: PlanNode, inputs: Inputs): void {
   for (const c of pn.checks) c.run(values, inputs.buffers, pn.node.attrs);
 }
 
-/** One node's execution, for tracing (TensorFlow's NodeExecStats). */
-export interface StepStats {
-  node: string;
-  op: string;
-  device: string;
-  /** Wall-clock start and end, in ms since the run began. */
-  start: number;
-  end: number;
-  /** What the device reports about the kernel (simulated cycles on the TPU). */
-  deviceStats?: Record<string, number>;
+export type { StepStats } from "./trace/observer.ts";
+
+/** What one partition's executor shares with the step: the rendezvous and the step's failure. */
+export interface StepLink {
+  readonly rendezvous: Rendezvous;
+  /** Called with the first error of this partition, to abort the step everywhere. */
+  readonly fail: (e: EdgeflowError) => void;
 }
 
-/** Runs a plan once. Returns the fetched buffers; the caller releases them. */
+/**
+ * Runs a plan once. Returns the fetched buffers; the caller releases them. An observer (run
+ * metadata, traces, numeric checks; core/trace/) sees each node start and end and each upload;
+ * without one the executor does no bookkeeping for it.
+ */
 export function execute(
   plan: Plan,
   feeds: readonly DeviceBuffer[],
   state: SessionState,
-  steps?: StepStats[],
+  observer?: ExecutionObserver,
+  link?: StepLink,
 ): Promise<DeviceBuffer[]> {
-  return new ExecutorRun(plan, feeds, state, steps).run();
+  return new ExecutorRun(plan, feeds, state, observer, link).run();
 }
 
 class ExecutorRun {
@@ -91,20 +112,24 @@ class ExecutorRun {
   private outstanding = 0;
   private error?: EdgeflowError;
   private wake?: () => void;
-  private readonly began = performance.now();
-  private readonly starts?: Float64Array;
 
   constructor(
     private readonly plan: Plan,
     private readonly feeds: readonly DeviceBuffer[],
     private readonly state: SessionState,
-    private readonly steps?: StepStats[],
+    private readonly observer?: ExecutionObserver,
+    private readonly link?: StepLink,
   ) {
     this.root = new IterationState("", 0, plan);
-    if (steps) this.starts = new Float64Array(plan.nodes.length);
   }
 
   async run(): Promise<DeviceBuffer[]> {
+    if (this.root.others) {
+      // Readers with nothing but Recvs to wait on start their Recvs now.
+      for (let i = 0; i < this.plan.nodes.length; i++) {
+        if (this.root.others[i] === 0) this.startRecvs(this.plan.nodes[i], this.root);
+      }
+    }
     for (const r of this.plan.roots) this.ready.push({ node: r, iter: this.root });
     for (;;) {
       while (this.ready.length > 0 && !this.error) this.process(this.ready.pop()!);
@@ -133,7 +158,11 @@ class ExecutorRun {
       this.finish(pn, entry.iter, [retain(this.feeds[feed])]);
       return;
     }
-    if (this.starts) this.starts[pn.index] = performance.now() - this.began;
+    this.observer?.nodeStart(pn);
+    if (pn.transfer) {
+      this.exchange(pn, entry.iter);
+      return;
+    }
     try {
       const inputs = this.gather(pn, entry.iter);
       if (inputs instanceof Promise) {
@@ -163,9 +192,82 @@ class ExecutorRun {
     return ctx;
   }
 
+  private key(pn: PlanNode, iter: IterationState): RendezvousKey {
+    const t = pn.transfer!;
+    return {
+      src: t.src,
+      dst: t.dst,
+      tensor: t.tensor,
+      frame: iter.frame,
+      iteration: iter.iteration,
+    };
+  }
+
+  /** A _Send hands its value to the rendezvous; a _Recv waits for it and lands it here. */
+  private exchange(pn: PlanNode, iter: IterationState): void {
+    const t = pn.transfer!;
+    const rendezvous = this.link?.rendezvous;
+    if (!rendezvous) {
+      this.fail(pn, new EdgeflowError("a partition with Send/Recv nodes ran without a rendezvous"));
+      return;
+    }
+    if (t.kind === "send") {
+      try {
+        const value = t.control ? CONTROL_TOKEN : iter.values[pn.inputSlots[0]]!;
+        rendezvous.send(this.key(pn, iter), retain(value));
+        this.complete(pn, iter, undefined, []);
+      } catch (e) {
+        this.fail(pn, e);
+      }
+      return;
+    }
+    const landed = rendezvous.recv(this.key(pn, iter)).then((b) => {
+      if (t.control) {
+        release(b);
+        return [];
+      }
+      // A host-memory value, or one every reader takes in host memory: no device copy.
+      if (b instanceof HostBuffer && b.device === null) return [b];
+      const moved = t.host ? toHost(b) : transfer(b, pn.device);
+      const done = (m: DeviceBuffer) => {
+        release(b);
+        return [m];
+      };
+      return moved instanceof Promise
+        ? moved.then(done, (e) => {
+          release(b);
+          throw e;
+        })
+        : done(moved);
+    });
+    this.outstanding++;
+    landed.then(
+      (outputs) => {
+        if (this.error) this.dropOutputs(outputs);
+        else this.complete(pn, iter, undefined, outputs);
+      },
+      (e) => this.fail(pn, e),
+    ).finally(() => {
+      this.outstanding--;
+      this.wake?.();
+    });
+  }
+
+  /** Starts the _Recvs a node reads that have not started. */
+  private startRecvs(pn: PlanNode, iter: IterationState): void {
+    for (const r of pn.recvProducers) {
+      if (iter.started![r]) continue;
+      iter.started![r] = 1;
+      this.ready.push({ node: r, iter });
+    }
+  }
+
   /** Runs the kernel; whatever it allocated is released if it fails. */
   private invoke(pn: PlanNode, ctx: RunKernelContext): void | Promise<void> {
     let done: void | Promise<void>;
+    // The observer times the kernel itself here: completion may be seen a few microtasks later,
+    // after another node's kernel ran.
+    this.observer?.kernelStart(pn);
     try {
       done = pn.device.run(pn.instance!, ctx);
     } catch (e) {
@@ -173,8 +275,11 @@ class ExecutorRun {
       throw e;
     }
     // The handler is made only for asynchronous kernels: most runs are synchronous.
-    if (!(done instanceof Promise)) return;
-    return done.catch((e) => {
+    if (!(done instanceof Promise)) {
+      this.observer?.kernelEnd(pn);
+      return;
+    }
+    return done.then(() => this.observer?.kernelEnd(pn), (e) => {
       this.dropOutputs(ctx.outputs);
       throw e;
     });
@@ -217,7 +322,13 @@ class ExecutorRun {
         (waits ??= []).push(b.device!.download(b).then((t) => void (at[i] = t)));
       }
       if (b.device !== pn.device) {
-        const copy = this.copyTo(iter, slot, b, pn.device);
+        if (!(b instanceof HostBuffer) || b.device !== null) {
+          throw new EdgeflowError(
+            `input ${i} lives on ${b.device?.name}, not on ${pn.device.name}: the partition ` +
+              `should have received it`,
+          );
+        }
+        const copy = this.upload(iter, slot, b, pn.device);
         if (copy instanceof Promise) (waits ??= []).push(copy.then((c) => void (buffers[i] = c)));
         else buffers[i] = copy;
       }
@@ -227,31 +338,52 @@ class ExecutorRun {
     return waits ? Promise.all(waits).then(() => inputs) : inputs;
   }
 
-  private copyTo(iter: IterationState, slot: number, b: DeviceBuffer, device: Device) {
+  /** The device copy of a host-memory value (a feed, a Const), made once per slot. */
+  private upload(iter: IterationState, slot: number, b: HostBuffer, device: Device) {
     let perDevice = iter.copies.get(slot);
     const cached = perDevice?.get(device);
     if (cached) return cached;
-    const copy = b instanceof HostBuffer
-      ? device.upload(b.tensor)
-      : b.device!.download(b).then((t) => device.upload(t));
-    const owned = copy instanceof Promise ? copy.then(retain) : retain(copy);
+    const began = this.observer ? performance.now() : 0;
+    let owned = transfer(b, device);
+    if (this.observer) owned = this.observer.transfer(this.plan, slot, b, device, began, owned);
     if (!perDevice) iter.copies.set(slot, perDevice = new Map());
     perDevice.set(device, owned);
     return owned;
   }
 
-  private complete(pn: PlanNode, iter: IterationState, ctx: RunKernelContext): void {
-    if (this.steps) {
-      this.steps.push({
-        node: pn.node.name,
-        op: pn.node.op.name,
-        device: pn.device.name,
-        start: this.starts![pn.index],
-        end: performance.now() - this.began,
-        deviceStats: pn.device.kernelStats?.(ctx),
-      });
+  private complete(
+    pn: PlanNode,
+    iter: IterationState,
+    ctx: RunKernelContext | undefined,
+    outputs: readonly (DeviceBuffer | undefined)[] = ctx!.outputs,
+  ): void {
+    if (this.observer) {
+      // The observer may read the outputs (a NaN check, a comparison) before consumers run, and
+      // stop the run by throwing. A node without a kernel (a _Recv) shows its outputs alone.
+      let seen: void | Promise<void>;
+      try {
+        seen = this.observer.nodeEnd(pn, ctx ?? { inputs: [], outputs });
+      } catch (e) {
+        this.dropOutputs(outputs);
+        this.fail(pn, e);
+        return;
+      }
+      if (seen instanceof Promise) {
+        this.outstanding++;
+        seen.then(
+          () => this.error ? this.dropOutputs(outputs) : this.finish(pn, iter, outputs),
+          (e) => {
+            this.dropOutputs(outputs);
+            this.fail(pn, e);
+          },
+        ).finally(() => {
+          this.outstanding--;
+          this.wake?.();
+        });
+        return;
+      }
     }
-    this.finish(pn, iter, ctx.outputs);
+    this.finish(pn, iter, outputs);
   }
 
   /** Stores a finished node's outputs, releases its inputs, and readies its consumers. */
@@ -275,7 +407,9 @@ class ExecutorRun {
       else iter.values[slot] = b;
     }
     for (const slot of pn.inputSlots) if (--iter.refs[slot] === 0) this.releaseSlot(iter, slot);
+    const others = pn.transfer?.kind === "recv" ? undefined : iter.others;
     for (const c of pn.consumers) {
+      if (others && --others[c] === 0) this.startRecvs(this.plan.nodes[c], iter);
       if (--iter.pending[c] === 0) this.ready.push({ node: c, iter });
     }
   }
@@ -298,7 +432,9 @@ class ExecutorRun {
   }
 
   private fail(pn: PlanNode, e: unknown): void {
-    this.error ??= asEdgeflowError(e, { node: pn.node.name, op: pn.node.op.name });
+    if (this.error) return;
+    this.error = asEdgeflowError(e, { node: pn.node.name, op: pn.node.op.name });
+    this.link?.fail(this.error);
   }
 
   private releaseAll(iter: IterationState): void {

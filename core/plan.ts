@@ -9,6 +9,20 @@ import { hostInputsOf, instantiate, type Kernel, type KernelInstance } from "./k
 import { type Attrs, type InputCheck, resolvesTo } from "./op.ts";
 import type { ResourceTable } from "./resources.ts";
 import { isFullyDefined, type Shape } from "./shape.ts";
+import { RecvOp, SendOp } from "./partition.ts";
+
+function transferOf(node: Node): Transfer | undefined {
+  if (node.op !== SendOp && node.op !== RecvOp) return undefined;
+  const a = node.attrs as Record<string, unknown>;
+  return {
+    kind: node.op === SendOp ? "send" : "recv",
+    tensor: a.tensor_name as string,
+    src: a.send_device as string,
+    dst: a.recv_device as string,
+    control: a.N === 0,
+    host: a.host === true,
+  };
+}
 
 export interface PlanNode {
   readonly index: number;
@@ -41,6 +55,22 @@ export interface PlanNode {
   readonly consumers: readonly number[];
   /** How many distinct plan nodes this one waits on. */
   readonly pendingInit: number;
+  /** For a _Send or _Recv: what it carries between which devices. */
+  readonly transfer?: Transfer;
+  /** The distinct _Recv nodes this one reads (they start once everything else it waits on is done). */
+  readonly recvProducers: readonly number[];
+}
+
+/** What a _Send or _Recv plan node moves: the rendezvous key's parts and how to land it. */
+export interface Transfer {
+  readonly kind: "send" | "recv";
+  readonly tensor: string;
+  readonly src: string;
+  readonly dst: string;
+  /** A control edge: a token, no value. */
+  readonly control: boolean;
+  /** A Recv whose readers all read it in host memory: no device copy. */
+  readonly host: boolean;
 }
 
 export interface Plan {
@@ -50,8 +80,16 @@ export interface Plan {
   readonly slotRefs: Int32Array;
   /** Per plan node: its pendingInit, copied (not mapped) into each iteration's counters. */
   readonly pendingCounts: Int32Array;
-  /** Nodes with nothing to wait on. */
+  /** Nodes with nothing to wait on (_Recv nodes excepted: they start as late as possible). */
   readonly roots: readonly number[];
+  /**
+   * Per plan node: how many of the nodes it waits on are not _Recvs. When that reaches zero the
+   * node's Recvs start (section 5.2 of the 2015 paper: a Recv runs just before its value is
+   * needed, so received values do not pile up in memory).
+   */
+  readonly otherCounts: Int32Array;
+  /** How many _Recv nodes the plan has (0: the executor keeps no Recv bookkeeping). */
+  readonly recvCount: number;
   /** Plan node index of each feed, in the order of the session's feed list. */
   readonly feedNodes: readonly number[];
   /** Per plan node: its position in the feed list, or -1. */
@@ -109,7 +147,10 @@ export function buildPlan(input: PlanInput): Plan {
     });
   });
 
-  const nodes: Omit<PlanNode, "consumers" | "pendingInit">[] = [];
+  const isRecv = input.nodes.map((n) => n.op === RecvOp);
+  const recvProducers: number[][] = input.nodes.map(() => []);
+  const others = new Array<number>(input.nodes.length).fill(0);
+  const nodes: Omit<PlanNode, "consumers" | "pendingInit" | "recvProducers">[] = [];
   try {
     input.nodes.forEach((node, i) => {
       const { device, kernel, resources } = placed[i];
@@ -123,6 +164,8 @@ export function buildPlan(input: PlanInput): Plan {
         }
         consumers[pi].push(i);
         pending[i]++;
+        if (isRecv[pi]) recvProducers[i].push(pi);
+        else others[i]++;
       }
       const n = node.inputs.length;
       const checks = kernel && !kernel.uncheckedReason
@@ -165,6 +208,7 @@ export function buildPlan(input: PlanInput): Plan {
         outputShapes: static_ ? node.outputSpecs.map((s) => s.shape as Shape) : undefined,
         outputBase: bases[i],
         outputCount: node.outputs.length,
+        transfer: transferOf(node),
       });
     });
   } catch (e) {
@@ -177,11 +221,18 @@ export function buildPlan(input: PlanInput): Plan {
   feedNodes.forEach((n, k) => (feedIndex[n] = k));
   for (const s of fetchSlots) slotRefs[s]++;
   return {
-    nodes: nodes.map((n, i) => ({ ...n, consumers: consumers[i], pendingInit: pending[i] })),
+    nodes: nodes.map((n, i) => ({
+      ...n,
+      consumers: consumers[i],
+      pendingInit: pending[i],
+      recvProducers: recvProducers[i],
+    })),
     slotCount,
     slotRefs,
     pendingCounts: Int32Array.from(pending),
-    roots: pending.flatMap((p, i) => (p === 0 ? [i] : [])),
+    roots: pending.flatMap((p, i) => (p === 0 && !isRecv[i] ? [i] : [])),
+    otherCounts: Int32Array.from(others),
+    recvCount: isRecv.filter((r) => r).length,
     feedNodes,
     feedIndex,
     fetchSlots,

@@ -8,6 +8,7 @@ import { EdgeflowError } from "./errors.ts";
 import { Graph } from "./graph.ts";
 import { defaultRegistry, type KernelRegistry } from "./kernel.ts";
 import { describeValue } from "./tensor.ts";
+import { checkCostProfile } from "./placement/profile.ts";
 
 /** The options a Session takes (SessionOptions' keys); anything else is refused as a typo. */
 export const SESSION_OPTION_KEYS: readonly string[] = [
@@ -16,6 +17,10 @@ export const SESSION_OPTION_KEYS: readonly string[] = [
   "passes",
   "deviceOptions",
   "devices",
+  "deviceCount",
+  "allowSoftPlacement",
+  "strict",
+  "costProfile",
 ];
 const PASS_KEYS: readonly string[] = ["constantFolding", "cse"];
 
@@ -44,7 +49,36 @@ export function checkSessionArgs(graph: unknown, options: unknown): void {
     throw new EdgeflowError(`Session: options must be an object, got ${describeValue(options)}`);
   }
   checkKeys("", options, SESSION_OPTION_KEYS);
-  const { device, registry, passes, deviceOptions, devices } = options;
+  const { device, registry, passes, deviceOptions, devices, deviceCount } = options;
+  for (const key of ["allowSoftPlacement", "strict"]) {
+    const v = options[key];
+    if (v !== undefined && typeof v !== "boolean") {
+      fail(`'${key}'`, `must be a boolean, got ${describeValue(v)}`);
+    }
+  }
+  if (options.costProfile !== undefined) {
+    try {
+      checkCostProfile(options.costProfile);
+    } catch (e) {
+      fail("'costProfile'", (e as Error).message);
+    }
+  }
+  if (deviceCount !== undefined) {
+    if (!isPlainObject(deviceCount)) {
+      fail(
+        "'deviceCount'",
+        `must be an object keyed by device type, got ${describeValue(deviceCount)}`,
+      );
+    }
+    for (const [type, n] of Object.entries(deviceCount)) {
+      if (!(typeof n === "number" && Number.isInteger(n) && n >= 1 && n <= 64)) {
+        fail(
+          `deviceCount.${type}`,
+          `must be a whole number of devices from 1 to 64, got ${describeValue(n)}`,
+        );
+      }
+    }
+  }
   if (device !== undefined) {
     if (typeof device !== "string") {
       fail("'device'", `must be a string, got ${describeValue(device)}`);

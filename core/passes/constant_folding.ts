@@ -73,5 +73,7 @@ function addConst(target: Graph, node: Node, i: number, count: number, value: Te
   const name = count === 1 ? node.name : `${node.name}/_${i}`;
   const c = target.addNode(Const, [], { value, dtype: value.dtype }, { name });
   c.requestedDevice = node.requestedDevice;
+  // The folded value stays in the node's colocation group (the placer keeps groups together).
+  c.colocation = node.colocation;
   return c.outputs[0];
 }

@@ -56,6 +56,10 @@ export class NullDevice implements Device {
   upload(t: Tensor): DeviceBuffer {
     return this.allocate(t);
   }
+  /** To another NULL device: a buffer of the same spec there (nothing to copy). */
+  transferTo(buffer: DeviceBuffer, to: Device): DeviceBuffer | undefined {
+    return to instanceof NullDevice ? to.allocate(buffer) : undefined;
+  }
   download(_buffer: DeviceBuffer): Promise<Tensor> {
     return Promise.reject(
       new EdgeflowError("the NULL device computes no values; fetch from another device"),

@@ -22,6 +22,8 @@ export class RefDevice implements Device<HostBuffer> {
     transfer: 1e11,
     launch: 1e-6,
   };
+  /** Kernels run synchronously on the JavaScript thread (and its helpers), in turn with other such devices. */
+  readonly runsOn = "js-thread";
   private inUse = 0;
   private peak = 0;
   /** Live buffers per storage: views and forwarded tensors share their bytes, charged once. */

@@ -161,6 +161,8 @@ export class TpuDevice implements Device<TpuBuffer> {
       startCycle: r.start,
       endCycle: r.end,
       simulatedSeconds: r.cycles / this.params.clockHz,
+      // Traces turn start/end cycles into simulated time with it.
+      clockHz: this.params.clockHz,
       mxuCycles: r.mxuCycles,
       vpuCycles: r.vpuCycles,
       hbmCycles: r.hbmCycles,

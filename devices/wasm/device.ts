@@ -89,6 +89,8 @@ function storageOver(
 export class WasmDevice implements Device<WasmBuffer> {
   readonly type = "WASM" as const;
   readonly name: string;
+  /** Kernels run synchronously on the JavaScript thread (and its helpers), in turn with other such devices. */
+  readonly runsOn = "js-thread";
   readonly performance: DevicePerformance;
   /** Views over the memory; re-created whenever it grows. */
   u8!: Uint8Array;
@@ -183,6 +185,19 @@ export class WasmDevice implements Device<WasmBuffer> {
     this.transfers.uploads++;
     this.transfers.uploadBytes += bytes;
     return b;
+  }
+
+  /** To another WASM device: one copy from this memory into the other's. */
+  transferTo(b: WasmBuffer, to: Device): WasmBuffer | undefined {
+    if (!(to instanceof WasmDevice) || to === this) return undefined;
+    const bytes = bytesOf(b);
+    const copy = to.allocate(b);
+    to.u8.set(this.u8.subarray(b.ptr, b.ptr + bytes), copy.ptr);
+    this.transfers.downloads++;
+    this.transfers.downloadBytes += bytes;
+    to.transfers.uploads++;
+    to.transfers.uploadBytes += bytes;
+    return copy;
   }
 
   download(b: WasmBuffer): Promise<Tensor> {

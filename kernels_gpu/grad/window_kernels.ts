@@ -26,10 +26,16 @@ import type { OpDef } from "../../core/op.ts";
 import { constIntList, ShapeMemo } from "../../core/shape_memo.ts";
 import { intList, type Tensor } from "../../core/tensor.ts";
 import type { GpuKernel } from "../../devices/webgpu/device.ts";
-import { defineGpuKernel, FLOATS, staticBinding, widenFor16 } from "../kernel.ts";
+import { defineGpuKernel, FLOATS, NodePrograms, staticBinding, widenFor16 } from "../kernel.ts";
 import { linearGrid } from "../wgsl.ts";
 import { maxAbsOf } from "./util.ts";
-import { WG, type WindowGradKind, windowGradProgram, windowUniforms } from "./window_programs.ts";
+import {
+  gradVec4,
+  WG,
+  type WindowGradKind,
+  windowGradProgram,
+  windowUniforms,
+} from "./window_programs.ts";
 
 const U = 2 ** -24;
 
@@ -38,7 +44,8 @@ type GradAttrs = ConvAttrs & { T: DType };
 
 /** Float32 sums of ≤ n terms, each ≤ m in magnitude. */
 export function sumTolerance(dtype: DType, n: number, m: number, why: string): Tolerance {
-  const gamma = ((n + 2) * U) / (1 - (n + 2) * U);
+  // n + 4: the vec4 programs add four partial sums at the end.
+  const gamma = ((n + 4) * U) / (1 - (n + 4) * U);
   const atol = gamma * n * m + (n + 1) * 2 ** -149;
   return admittingOverflow(widenFor16(dtype, { atol, rtol: 2 * U, reason: why }), n * m);
 }
@@ -75,12 +82,12 @@ function kernelFor(s: WindowGradSpec): GpuKernel {
   return defineGpuKernel(s.op, {
     dtypes: FLOATS,
     create({ inputs, outputs: [out], attrs, node, device }) {
-      const p = windowGradProgram(
-        s.kind,
-        s.geometry === "depthwise",
-        s.bound.map((i) => staticBinding(device, inputs[i])),
-        staticBinding(device, out),
-      );
+      const depthwise = s.geometry === "depthwise";
+      const ins = s.bound.map((i) => staticBinding(device, inputs[i]));
+      const ob = staticBinding(device, out);
+      const programs = new NodePrograms();
+      const programFor = (vec4: boolean) =>
+        programs.get(`${vec4}`, () => windowGradProgram(s.kind, depthwise, ins, ob, vec4));
       const statics = s.sizesAt >= 0 ? constIntList(node, s.sizesAt) ?? null : null;
       const memo = new ShapeMemo((a, b) => {
         const g = convGeometry(
@@ -90,21 +97,31 @@ function kernelFor(s: WindowGradSpec): GpuKernel {
           attrs as ConvAttrs,
         );
         const shape = s.outShape(g);
-        return { shape, uniforms: windowUniforms(g, shape.reduce((x, y) => x * y, 1)) };
+        const vec4 = gradVec4(s.kind, depthwise, g.outChannels, [...ins, ob]);
+        const size = shape.reduce((x, y) => x * y, 1);
+        // The vec4 filter program runs one invocation per four outputs.
+        const n = vec4 && s.kind === "filter" ? size / 4 : size;
+        return { shape, uniforms: windowUniforms(g, n), vec4 };
       });
-      // Seeded where the static shapes (and Const sizes) are fully known.
+      // Seeded where the static shapes (and Const sizes) are fully known; the program they
+      // predict is compiled when the plan is built.
       const seed = s.shapes(inputs.map((i) => ({ shape: i.shape ?? [-1] })), statics ?? [-1]);
       memo.seed([seed[0], seed[1] ?? []]);
+      const known = [seed[0], seed[1] ?? []].every((d) => d.every((v) => v >= 0));
+      programs.seed(
+        "predicted",
+        () => programFor(known ? memo.get(seed[0], seed[1] ?? []).vec4 : false),
+      );
       return {
-        programs: [p],
+        programs: programs.programs,
         run(ctx) {
           const sizes = s.sizesAt >= 0 ? sizesOf(ctx.hostInput(s.sizesAt)) : [];
           const [a, b] = s.shapes(ctx.inputs.map((x) => x ?? { shape: [] }), sizes);
-          const { shape, uniforms } = memo.get(a, b ?? []);
+          const { shape, uniforms, vec4 } = memo.get(a, b ?? []);
           const o = ctx.output(0, shape);
           const n = uniforms[0];
           return ctx.device.encode(ctx.node, [{
-            program: p,
+            program: programFor(vec4),
             inputs: s.bound.map((i) => ctx.inputs[i]),
             outputs: [o],
             uniforms,

@@ -77,6 +77,55 @@ ${visit}
   }`;
 }
 
+/**
+ * dx of a convolution with out channels in vec4s (conv2d, 4 | OC): in0 the filter and in1
+ * out_backprop bound as vec4s, four partial sums per pixel added at the end.
+ */
+function inputBodyVec4(ins: Binding[], out: Binding): string {
+  return `${linearMain(WG)}
+  if (i >= u.n) { return; }${PIXEL}
+  var acc4 = vec4<f32>(0.0);${
+    coveringWindows(`      let t = fh * u.FW + fw;
+      let o = ((b * u.OH + oh) * u.OW + ow) * u.OC / 4u;
+      let wrow = (t * u.C + c) * u.OC / 4u;
+      for (var k = 0u; k < u.OC / 4u; k++) {
+        acc4 += ${load("in1", "o + k", ins[1])} * ${load("in0", "wrow + k", ins[0])};
+      }`)
+  }
+  let acc = (acc4.x + acc4.y) + (acc4.z + acc4.w);
+  ${store("out0", "i", "acc", out)}
+}`;
+}
+
+/** df of a convolution, four out channels per invocation (conv2d, 4 | OC); out0 as vec4s. */
+function filterBodyVec4(ins: Binding[], out: Binding): string {
+  return `${linearMain(WG)}
+  if (i >= u.n) { return; }
+  let k4 = i % (u.OC / 4u);
+  var rest = i / (u.OC / 4u);
+  let c = rest % u.C;
+  rest = rest / u.C;
+  let fw = rest % u.FW;
+  let fh = rest / u.FW;
+  var acc = vec4<f32>(0.0);
+  for (var b = 0u; b < u.N; b++) {
+    for (var oh = 0u; oh < u.OH; oh++) {
+      let ih = i32(oh * u.sh + fh * u.dh) - u.padTop;
+      if (ih < 0 || ih >= i32(u.H)) { continue; }
+      for (var ow = 0u; ow < u.OW; ow++) {
+        let iw = i32(ow * u.sw + fw * u.dw) - u.padLeft;
+        if (iw < 0 || iw >= i32(u.W)) { continue; }
+        let x = ((b * u.H + u32(ih)) * u.W + u32(iw)) * u.C + c;
+        acc += ${load("in0", "x", ins[0])} * ${
+    load("in1", "((b * u.OH + oh) * u.OW + ow) * u.OC / 4u + k4", ins[1])
+  };
+      }
+    }
+  }
+  ${store("out0", "i", "acc", out)}
+}`;
+}
+
 /** dx of a convolution: in0 the filter, in1 out_backprop. */
 function inputBody(depthwise: boolean, ins: Binding[], out: Binding): string {
   // Output channels of input channel c: all OC (conv2d), or c·M .. c·M + M - 1 (depthwise).
@@ -172,16 +221,44 @@ function avgPoolBody(ins: Binding[], out: Binding): string {
 }`;
 }
 
-/** The program of a backward window op. */
+/**
+ * Whether a backward convolution runs four out channels at a time: conv2d, 4 | OC, float32
+ * bindings (16-bit stores round per element).
+ */
+export function gradVec4(
+  kind: WindowGradKind,
+  depthwise: boolean,
+  outChannels: number,
+  bindings: readonly Binding[],
+): boolean {
+  return (kind === "input" || kind === "filter") && !depthwise && outChannels > 0 &&
+    outChannels % 4 === 0 && bindings.every((b) => b.type === "f32" && b.dtype === "float32");
+}
+
+/** The program of a backward window op (`vec4`: see gradVec4). */
 export function windowGradProgram(
   kind: WindowGradKind,
   depthwise: boolean,
   ins: Binding[],
   out: Binding,
+  vec4 = false,
 ): Program {
+  if (vec4) {
+    const v = (b: Binding) => ({ ...b, vec4: true });
+    const bound = kind === "input" ? [v(ins[0]), v(ins[1])] : [ins[0], v(ins[1])];
+    const o = kind === "input" ? out : v(out);
+    return program({
+      name: `grad.window.${kind}`,
+      key: [depthwise, true],
+      inputs: bound,
+      outputs: [o],
+      uniforms: UNIFORMS,
+      body: () => (kind === "input" ? inputBodyVec4(bound, o) : filterBodyVec4(bound, o)),
+    });
+  }
   return program({
     name: `grad.window.${kind}`,
-    key: [depthwise],
+    key: [depthwise, false],
     inputs: ins,
     outputs: [out],
     uniforms: UNIFORMS,

@@ -87,6 +87,15 @@ export const GRAD_CODES = [
   "ReciprocalGrad",
 ] as const;
 
+/** The optimizer ops (task_apply), named after ResourceApply<name>. */
+export const APPLY_CODES = [
+  "GradientDescent",
+  "Momentum",
+  "Adam",
+  "RMSProp",
+  "Adagrad",
+] as const;
+
 export type DTypeCode = (typeof DTYPE_CODES)[number];
 export type BinaryCode = (typeof BINARY_CODES)[number];
 export type UnaryCode = (typeof UNARY_CODES)[number];
@@ -108,5 +117,6 @@ export function codesHeader(): string {
   add("UN", UNARY_CODES);
   add("RED", REDUCE_CODES);
   add("GRAD", GRAD_CODES);
+  add("APPLY", APPLY_CODES);
   return lines.join("\n") + "\n";
 }

@@ -14,7 +14,9 @@ import { CONV_WASM_BASE64, GEMM_WASM_BASE64, KERNELS_WASM_BASE64 } from "./gen/m
 import { CONV_KERNELS } from "./kernels/conv.ts";
 import { CREATE_KERNELS } from "./kernels/create.ts";
 import { ELEMENTWISE_KERNELS } from "./kernels/elementwise.ts";
+import { FUSED_KERNELS } from "./kernels/fused.ts";
 import { GATHER_KERNELS } from "./kernels/gather.ts";
+import { GATHER_ND_KERNELS } from "./kernels/gather_nd.ts";
 import { LOSS_KERNELS } from "./kernels/loss.ts";
 import { MATMUL_KERNELS } from "./kernels/matmul.ts";
 import { MOVEMENT_KERNELS } from "./kernels/movement.ts";
@@ -26,6 +28,7 @@ import { GRAD_KERNELS } from "./kernels/grad.ts";
 import { GRAD_ARRAY_KERNELS } from "./kernels/grad_array.ts";
 import { SCAN_KERNELS } from "./kernels/scan.ts";
 import { BATCH_NORM_GRAD_KERNELS } from "./kernels/batch_norm_grad.ts";
+import { OPTIM_KERNELS } from "./kernels/optim.ts";
 import { TASK_NAMES } from "./tasks.ts";
 import { BYTE_DTYPES } from "./kernels/util.ts";
 
@@ -69,6 +72,9 @@ export const WASM_KERNELS: readonly Kernel[] = [
   ...GRAD_ARRAY_KERNELS,
   ...SCAN_KERNELS,
   ...BATCH_NORM_GRAD_KERNELS,
+  ...FUSED_KERNELS,
+  ...GATHER_ND_KERNELS,
+  ...OPTIM_KERNELS,
 ];
 
 export const wasmPlugin: DevicePlugin<WasmDevice> = {

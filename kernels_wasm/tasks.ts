@@ -35,6 +35,10 @@ export const TASK_NAMES = [
   "task_scan",
   "task_batch_norm_grad",
   "task_batch_norm_stats",
+  "task_resize_bilinear",
+  "task_epilogue",
+  "task_resize_nearest",
+  "task_apply",
 ] as const;
 
 export type TaskName = (typeof TASK_NAMES)[number];

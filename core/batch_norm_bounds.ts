@@ -14,6 +14,7 @@
  * - the running statistics: em or ev through the factor, Bessel's correction and 4 roundings.
  * The gradient: see `batchNormGradBound`.
  */
+import type { Difference } from "./kernel.ts";
 import type { Tensor } from "./tensor.ts";
 import { numbers } from "./tensor.ts";
 
@@ -140,4 +141,33 @@ export function batchNormGradBound(
     bounds.push(dx, E1, E2);
   }
   return { atol: largest(bounds) * (1 + 8 * U), partial };
+}
+
+/**
+ * Training with epsilon 0 over a channel whose values are all equal: the reference's
+ * (x - m) / sqrt(v + ε) is 0/0, NaN, while a float32 mean's rounding leaves a residue that a
+ * float32 program (TensorFlow's CPU kernel too) normalizes to a finite value. Kernels declare
+ * these cases a difference.
+ */
+export function zeroVariance<
+  A extends { epsilon: number; data_format: string; is_training: boolean },
+>(): Difference<A> {
+  return {
+    reason: "a constant channel with epsilon 0: the reference's 0/0 is NaN, a float32 mean's " +
+      "rounding leaves a residue the device normalizes",
+    when: ({ inputs: [x], attrs }) => {
+      if (!attrs.is_training || attrs.epsilon !== 0) return false;
+      const { C, n, each } = layout(x, attrs.data_format);
+      const xs = numbers(x);
+      for (let c = 0; c < C; c++) {
+        let first: number | undefined, constant = n > 0;
+        each(c, (i) => {
+          first ??= xs[i];
+          if (xs[i] !== first) constant = false;
+        });
+        if (constant) return true;
+      }
+      return false;
+    },
+  };
 }

@@ -11,7 +11,7 @@ import {
   LogSoftmax,
   Softmax,
 } from "../../../core/ops/nn.ts";
-import { batchNormTrainingBound } from "../../../core/batch_norm_bounds.ts";
+import { batchNormTrainingBound, zeroVariance } from "../../../core/batch_norm_bounds.ts";
 import { admittingOverflow } from "../../../core/kernel.ts";
 import { numbers, type Tensor } from "../../../core/tensor.ts";
 import { withBf16 } from "../tolerance.ts";
@@ -124,6 +124,7 @@ function batchNormTraining(ctx: TpuContext<FusedBatchNormV3Attrs>): void {
 const batchNorm = tpuKernel(FusedBatchNormV3, {
   dtypes: TPU_FLOATS,
   modes: ["training"],
+  differs: [zeroVariance()],
   run(ctx) {
     if (ctx.attrs.is_training) return batchNormTraining(ctx);
     const x = input(ctx, 0);

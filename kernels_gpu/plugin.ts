@@ -24,13 +24,16 @@ import { stridedSliceGradKernel } from "./grad/strided_slice_grad.ts";
 import { WINDOW_GRAD_KERNELS } from "./grad/window_kernels.ts";
 import { FILL_KERNELS } from "./movement/fill.ts";
 import { GATHER_KERNELS } from "./movement/gather.ts";
+import { IMAGE_KERNELS } from "./movement/image.ts";
 import { JOIN_KERNELS } from "./movement/join.ts";
 import { CHANNEL_KERNELS } from "./nn/channel.ts";
+import { FUSED_KERNELS } from "./nn/fused.ts";
 import { XENT_KERNELS } from "./nn/cross_entropy.ts";
 import { SOFTMAX_KERNELS } from "./nn/softmax.ts";
 import { REDUCE_KERNELS } from "./reduce/kernels.ts";
 import { SCAN_KERNELS } from "./reduce/scan.ts";
 import { VARIABLE_KERNELS } from "./variables.ts";
+import { OPTIM_KERNELS } from "./optim.ts";
 
 export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
   type: "WEBGPU",
@@ -45,6 +48,7 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
     conv2dKernel,
     ...WINDOW_KERNELS,
     ...CHANNEL_KERNELS,
+    ...FUSED_KERNELS,
     ...SOFTMAX_KERNELS,
     ...XENT_KERNELS,
     castKernel,
@@ -52,6 +56,7 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
     ...COPY_KERNELS,
     ...JOIN_KERNELS,
     ...GATHER_KERNELS,
+    ...IMAGE_KERNELS,
     ...FILL_KERNELS,
     ...REDUCE_KERNELS,
     ...SCAN_KERNELS,
@@ -63,5 +68,6 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
     ...WINDOW_GRAD_KERNELS,
     unsortedSegmentSumKernel,
     stridedSliceGradKernel,
+    ...OPTIM_KERNELS,
   ],
 };

@@ -72,6 +72,15 @@ export const UNARY_CODES = [
 /** Reductions (task_reduce). */
 export const REDUCE_CODES = ["Sum", "Mean", "Max", "Min", "Prod"] as const;
 
+/** The optimizer ops (task_apply), named after ResourceApply<name>. */
+export const APPLY_CODES = [
+  "GradientDescent",
+  "Momentum",
+  "Adam",
+  "RMSProp",
+  "Adagrad",
+] as const;
+
 export type DTypeCode = (typeof DTYPE_CODES)[number];
 export type BinaryCode = (typeof BINARY_CODES)[number];
 export type UnaryCode = (typeof UNARY_CODES)[number];
@@ -91,5 +100,6 @@ export function codesHeader(): string {
   add("BIN", BINARY_CODES);
   add("UN", UNARY_CODES);
   add("RED", REDUCE_CODES);
+  add("APPLY", APPLY_CODES);
   return lines.join("\n") + "\n";
 }

@@ -10,13 +10,16 @@ import { CONV_WASM_BASE64, GEMM_WASM_BASE64, KERNELS_WASM_BASE64 } from "./gen/m
 import { CONV_KERNELS } from "./kernels/conv.ts";
 import { CREATE_KERNELS } from "./kernels/create.ts";
 import { ELEMENTWISE_KERNELS } from "./kernels/elementwise.ts";
+import { FUSED_KERNELS } from "./kernels/fused.ts";
 import { GATHER_KERNELS } from "./kernels/gather.ts";
+import { GATHER_ND_KERNELS } from "./kernels/gather_nd.ts";
 import { LOSS_KERNELS } from "./kernels/loss.ts";
 import { MATMUL_KERNELS } from "./kernels/matmul.ts";
 import { MOVEMENT_KERNELS } from "./kernels/movement.ts";
 import { NN_KERNELS } from "./kernels/nn.ts";
 import { REDUCE_KERNELS } from "./kernels/reduce.ts";
 import { VARIABLE_KERNELS } from "./kernels/variables.ts";
+import { OPTIM_KERNELS } from "./kernels/optim.ts";
 import { TASK_NAMES } from "./tasks.ts";
 import { BYTE_DTYPES } from "./kernels/util.ts";
 
@@ -54,6 +57,9 @@ export const WASM_KERNELS: readonly Kernel[] = [
   ...NN_KERNELS,
   ...LOSS_KERNELS,
   ...CONV_KERNELS,
+  ...FUSED_KERNELS,
+  ...GATHER_ND_KERNELS,
+  ...OPTIM_KERNELS,
 ];
 
 export const wasmPlugin: DevicePlugin<WasmDevice> = {

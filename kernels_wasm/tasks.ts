@@ -24,6 +24,10 @@ export const TASK_NAMES = [
   "task_xent",
   "task_depthwise",
   "task_pool",
+  "task_resize_bilinear",
+  "task_epilogue",
+  "task_resize_nearest",
+  "task_apply",
 ] as const;
 
 export type TaskName = (typeof TASK_NAMES)[number];

@@ -31,6 +31,10 @@ import { GRAD_CONV_OPS } from "./grad_conv.ts";
 import { GRAD_NN_OPS } from "./grad_nn.ts";
 import { GRAD_BATCH_NORM_OPS } from "./grad_batch_norm.ts";
 import { SCAN_OPS } from "./scan.ts";
+import { FUSED_OPS } from "./fused.ts";
+import { RESIZE_OPS } from "./resize.ts";
+import { GATHER_ND_OPS } from "./gather_nd.ts";
+import { TRAINING_OPS } from "./training_ops.ts";
 
 export const ALL_OPS: readonly OpDef[] = [
   Const,
@@ -66,6 +70,10 @@ export const ALL_OPS: readonly OpDef[] = [
   ...GRAD_NN_OPS,
   ...GRAD_BATCH_NORM_OPS,
   ...SCAN_OPS,
+  ...FUSED_OPS,
+  ...RESIZE_OPS,
+  ...GATHER_ND_OPS,
+  ...TRAINING_OPS,
 ] as unknown as OpDef[];
 
 /**

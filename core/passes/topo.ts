@@ -9,6 +9,7 @@ import type { Node, Output } from "../graph.ts";
 export function topologicalOrder(
   roots: readonly Node[],
   stopAt: (o: Output) => boolean = () => false,
+  stopAtNode: (n: Node) => boolean = () => false,
 ): Node[] {
   const order: Node[] = [];
   const state = new Map<Node, 1 | 2>(); // 1: on the current path, 2: done
@@ -20,7 +21,7 @@ export function topologicalOrder(
     path.push(node);
     const deps = [
       ...node.inputs.filter((o) => !stopAt(o)).map((o) => o.node),
-      ...node.controlInputs,
+      ...node.controlInputs.filter((n) => !stopAtNode(n)),
     ];
     stack.push({ node, next: 0, deps });
   };

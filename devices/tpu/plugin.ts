@@ -14,6 +14,8 @@ import { GRAD_CONV_KERNELS } from "./kernels/grad_conv.ts";
 import { GRAD_MATH_KERNELS } from "./kernels/grad_math.ts";
 import { GRAD_NN_KERNELS } from "./kernels/grad_nn.ts";
 import { GRAD_SLICE_KERNELS } from "./kernels/grad_slice.ts";
+import { FUSED_KERNELS } from "./kernels/fused.ts";
+import { IMAGE_KERNELS } from "./kernels/image.ts";
 import { JOIN_KERNELS } from "./kernels/join.ts";
 import { LOSS_KERNELS } from "./kernels/loss.ts";
 import { MATMUL_KERNELS } from "./kernels/matmul.ts";
@@ -25,6 +27,7 @@ import { RESHAPE_KERNELS } from "./kernels/reshape.ts";
 import { SCAN_KERNELS } from "./kernels/scan.ts";
 import { SELECT_KERNELS } from "./kernels/select.ts";
 import { UNARY_KERNELS } from "./kernels/unary.ts";
+import { OPTIM_KERNELS } from "./kernels/optim.ts";
 
 export const tpuPlugin: DevicePlugin<TpuDevice> = {
   type: "TPU",
@@ -35,6 +38,8 @@ export const tpuPlugin: DevicePlugin<TpuDevice> = {
     ...BINARY_KERNELS,
     ...MATMUL_KERNELS,
     ...CONV_KERNELS,
+    ...FUSED_KERNELS,
+    ...IMAGE_KERNELS,
     ...POOL_KERNELS,
     ...NN_KERNELS,
     ...LOSS_KERNELS,
@@ -50,5 +55,6 @@ export const tpuPlugin: DevicePlugin<TpuDevice> = {
     ...GRAD_NN_KERNELS,
     ...GRAD_SLICE_KERNELS,
     ...GRAD_BATCH_NORM_KERNELS,
+    ...OPTIM_KERNELS,
   ],
 };

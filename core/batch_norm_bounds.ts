@@ -14,6 +14,7 @@
  * - the running statistics: em or ev through the factor, Bessel's correction and 4 roundings.
  * The gradient: see `batchNormGradBound`.
  */
+import type { Difference } from "./kernel.ts";
 import type { Tensor } from "./tensor.ts";
 import { numbers } from "./tensor.ts";
 
@@ -42,6 +43,16 @@ function layout(x: Tensor, dataFormat: string): Layout {
   };
 }
 
+/**
+ * An absolute bound on the outputs, and the largest partial value the float32 program meets:
+ * past float32's range it may overflow where the float64 reference does not, as TensorFlow's
+ * float32 kernels do (admittingOverflow).
+ */
+export interface BatchNormBound {
+  atol: number;
+  partial: number;
+}
+
 /** The largest finite of the bounds (non-finite channels compare exactly: NaN with NaN). */
 function largest(bounds: number[]): number {
   return bounds.reduce((m, b) => (Number.isFinite(b) ? Math.max(m, b) : m), 0);
@@ -52,13 +63,14 @@ export function batchNormTrainingBound(
   [x, scale, offset, mean, variance]: readonly Tensor[],
   attrs: { epsilon: number; data_format: string; exponential_avg_factor: number },
   k: number,
-): number {
+): BatchNormBound {
   const { C, n, each } = layout(x, attrs.data_format);
   const xs = numbers(x), ss = numbers(scale), os = numbers(offset);
   const f = attrs.exponential_avg_factor;
   const ms = f === 1 ? undefined : numbers(mean), vs = f === 1 ? undefined : numbers(variance);
   const bessel = n > 1 ? n / (n - 1) : 1;
   const bounds: number[] = [];
+  let partial = 0;
   for (let c = 0; c < C; c++) {
     let sum = 0, X = 0;
     each(c, (i) => {
@@ -72,6 +84,8 @@ export function batchNormTrainingBound(
       D = Math.max(D, Math.abs(xs[i] - m));
     });
     const v = ss2 / n;
+    // The float32 sums' partial values: Σ|x| and Σ(x - m̂)² ≤ n(2X)².
+    partial = Math.max(partial, n * X, n * 4 * X * X);
     const em = gamma(n + 1) * X;
     const ev = em * em + gamma(n + 4) * (v + em * em);
     const ra = ev / (2 * (v + attrs.epsilon)) + (k + 1) * U;
@@ -85,7 +99,7 @@ export function batchNormTrainingBound(
     const runVar = vs ? (1 - f) * Math.abs(vs[c]) + f * v * bessel : v * bessel;
     bounds.push(f * em + 4 * U * runMean, f * bessel * ev + 5 * U * runVar);
   }
-  return largest(bounds) * (1 + 8 * U);
+  return { atol: largest(bounds) * (1 + 8 * U), partial };
 }
 
 /**
@@ -100,10 +114,11 @@ export function batchNormGradBound(
   [dy, x, scale, mean, variance]: readonly Tensor[],
   attrs: { epsilon: number; data_format: string; is_training: boolean },
   k: number,
-): number {
+): BatchNormBound {
   const { C, n, each } = layout(x, attrs.data_format);
   const [ds, xs, ss, ms, vs] = [dy, x, scale, mean, variance].map(numbers);
   const bounds: number[] = [];
+  let partial = 0;
   for (let c = 0; c < C; c++) {
     const r = 1 / Math.sqrt(vs[c] + attrs.epsilon);
     let S1 = 0, S2 = 0, DY = 0, XH = 0;
@@ -115,6 +130,8 @@ export function batchNormGradBound(
       XH = Math.max(XH, Math.abs(xhat));
     });
     const B = Math.abs(ss[c]) * r;
+    // The float32 sums' and products' partial values.
+    partial = Math.max(partial, S1, S2, XH, B * (DY + S1 + XH * S2));
     const E1 = gamma(n) * S1, E2 = gamma(n + 1) * S2 + (k + 2) * U * S2;
     const T = DY + S1 / n + (XH * S2) / n;
     const dx = attrs.is_training
@@ -123,5 +140,34 @@ export function batchNormGradBound(
       : (k + 3) * U * B * DY;
     bounds.push(dx, E1, E2);
   }
-  return largest(bounds) * (1 + 8 * U);
+  return { atol: largest(bounds) * (1 + 8 * U), partial };
+}
+
+/**
+ * Training with epsilon 0 over a channel whose values are all equal: the reference's
+ * (x - m) / sqrt(v + ε) is 0/0, NaN, while a float32 mean's rounding leaves a residue that a
+ * float32 program (TensorFlow's CPU kernel too) normalizes to a finite value. Kernels declare
+ * these cases a difference.
+ */
+export function zeroVariance<
+  A extends { epsilon: number; data_format: string; is_training: boolean },
+>(): Difference<A> {
+  return {
+    reason: "a constant channel with epsilon 0: the reference's 0/0 is NaN, a float32 mean's " +
+      "rounding leaves a residue the device normalizes",
+    when: ({ inputs: [x], attrs }) => {
+      if (!attrs.is_training || attrs.epsilon !== 0) return false;
+      const { C, n, each } = layout(x, attrs.data_format);
+      const xs = numbers(x);
+      for (let c = 0; c < C; c++) {
+        let first: number | undefined, constant = n > 0;
+        each(c, (i) => {
+          first ??= xs[i];
+          if (xs[i] !== first) constant = false;
+        });
+        if (constant) return true;
+      }
+      return false;
+    },
+  };
 }

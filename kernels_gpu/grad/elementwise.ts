@@ -7,6 +7,7 @@
  */
 import type { DType } from "../../core/dtype.ts";
 import {
+  admittingOverflow,
   defineKernel,
   forDTypes,
   forwardInput,
@@ -29,7 +30,7 @@ import {
 import { computeType } from "../wgsl.ts";
 import { type MapFunction, NodeMap } from "../elementwise/map.ts";
 import { EXP } from "../elementwise/math_wgsl.ts";
-import { maxAbsOf } from "./util.ts";
+import { maxAbsOf, pairBound } from "./util.ts";
 
 // Selu's constants (TensorFlow's), as WGSL float literals round them.
 const SELU_SCALE = 1.0507009873554804934193349852946;
@@ -45,6 +46,8 @@ interface GradEntry {
   /** Float32 ULPs from the reference; `atolOf` an absolute term from the case. */
   ulps?: number;
   atolOf?: (c: KernelCase<Attrs>) => number;
+  /** The largest |intermediate| for one pair of inputs, where the program can overflow. */
+  partials?: (a: number, b: number) => number;
   reason?: string;
 }
 
@@ -61,6 +64,7 @@ const ENTRIES: GradEntry[] = [
   },
   {
     op: G.EluGrad,
+    partials: (g, y) => Math.abs(g) * (Math.abs(y) + 1),
     // y + 1 is exact for y in [-1, -0.5] (Sterbenz) and one rounding above.
     float: `select(a, a * (b + 1.0), ${negative("b")})`,
     ulps: 2,
@@ -68,6 +72,7 @@ const ENTRIES: GradEntry[] = [
   },
   {
     op: G.SeluGrad,
+    partials: (g, y) => Math.abs(g) * (Math.abs(y) + 2),
     float: `select(a * ${SELU_SCALE}, a * (b + ${SELU_SCALE_ALPHA}), ${negative("b")})`,
     ulps: 3,
     // y + scale·alpha cancels as y nears -scale·alpha: the constant's float32 rounding
@@ -90,12 +95,15 @@ fn sigmoid_(x: f32) -> f32 {
   },
   {
     op: G.SigmoidGrad,
-    float: "b * (a * (1.0 - a))",
+    partials: (y, dy) => Math.max(Math.abs(dy * y), Math.abs(y) * (Math.abs(y) + 1)),
+    // TensorFlow's order, dy·y first: a zero gradient stays 0 for the largest y.
+    float: "(b * a) * (1.0 - a)",
     ulps: 3,
     reason: "1 - y, y(1 - y) and the product each round once",
   },
   {
     op: G.TanhGrad,
+    partials: (y, dy) => (Math.abs(y) + 1) ** 2 * Math.max(1, Math.abs(dy)),
     // (1 - y)(1 + y) rather than 1 - y²: no cancellation as |y| nears 1.
     float: "b * ((1.0 - a) * (1.0 + a))",
     ulps: 3,
@@ -103,6 +111,7 @@ fn sigmoid_(x: f32) -> f32 {
   },
   {
     op: G.RsqrtGrad,
+    partials: (y, dy) => Math.abs(y) ** 3 * Math.max(1, Math.abs(dy)),
     float: "(-0.5 * b) * (a * a * a)",
     ulps: 3,
     atolOf: () => 2 ** -126,
@@ -117,6 +126,7 @@ fn sigmoid_(x: f32) -> f32 {
   },
   {
     op: G.ReciprocalGrad,
+    partials: (y, dy) => y * y * Math.max(1, Math.abs(dy)),
     float: "-b * (a * a)",
     ulps: 2,
     reason: "y² and the product each round once",
@@ -161,12 +171,15 @@ function kernelFor(e: GradEntry): GpuKernel {
   return defineGpuKernel(e.op, {
     dtypes,
     create: (c) => pairInstance(c, gradFunction(e, c.inputs[0].dtype)),
-    tolerance: (c): Tolerance =>
-      widenFor16(c.inputs[0]?.dtype, {
+    tolerance: (c): Tolerance => {
+      const tol = widenFor16(c.inputs[0]?.dtype, {
         ...(e.ulps ? { ulps: e.ulps } : {}),
         ...(e.atolOf ? { atol: e.atolOf(c) } : {}),
         reason: e.reason ?? "a select: exact",
-      }),
+      });
+      const [a, b] = c.inputs;
+      return e.partials ? admittingOverflow(tol, pairBound(a, b, e.partials)) : tol;
+    },
   });
 }
 

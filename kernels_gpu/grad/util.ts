@@ -10,3 +10,22 @@ export function maxAbsOf(t: Tensor): number {
   }
   return m;
 }
+
+/**
+ * The largest |intermediate| a float32 program meets over two same-shaped inputs, from
+ * `partials` on each pair (NaN pairs skipped): past float32's range the program may overflow
+ * where the float64 reference does not, as TensorFlow's float32 kernels do (admittingOverflow).
+ */
+export function pairBound(
+  a: Tensor,
+  b: Tensor,
+  partials: (x: number, y: number) => number,
+): number {
+  const as = numbers(a), bs = numbers(b);
+  let m = 0;
+  for (let i = 0; i < as.length; i++) {
+    const p = partials(as[i], bs[i]);
+    if (p > m) m = p;
+  }
+  return m;
+}

@@ -4,6 +4,7 @@
  * for NCHW (viewed as [C, 1, 1] so ordinary broadcasting applies, no copy).
  */
 import { Tensor } from "../../core/tensor.ts";
+import { zeroVariance } from "../../core/batch_norm_bounds.ts";
 import { BiasAdd, FusedBatchNormV3 } from "../../core/ops/nn.ts";
 import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { WebGpuDevice } from "../../devices/webgpu/device.ts";
@@ -71,6 +72,7 @@ export const NORMALIZE: MapFunction = {
 export const fusedBatchNormKernel = defineGpuKernel(FusedBatchNormV3, {
   dtypes: FLOATS,
   modes: ["training"],
+  differs: [zeroVariance()],
   create(construction) {
     if (construction.attrs.is_training) return batchNormTrainingInstance(construction);
     const { inputs, outputs, attrs, device } = construction;

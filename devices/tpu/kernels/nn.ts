@@ -11,7 +11,8 @@ import {
   LogSoftmax,
   Softmax,
 } from "../../../core/ops/nn.ts";
-import { batchNormTrainingBound } from "../../../core/batch_norm_bounds.ts";
+import { batchNormTrainingBound, zeroVariance } from "../../../core/batch_norm_bounds.ts";
+import { admittingOverflow } from "../../../core/kernel.ts";
 import { numbers, type Tensor } from "../../../core/tensor.ts";
 import { withBf16 } from "../tolerance.ts";
 import { finish, operand, target } from "./engine.ts";
@@ -123,6 +124,7 @@ function batchNormTraining(ctx: TpuContext<FusedBatchNormV3Attrs>): void {
 const batchNorm = tpuKernel(FusedBatchNormV3, {
   dtypes: TPU_FLOATS,
   modes: ["training"],
+  differs: [zeroVariance()],
   run(ctx) {
     if (ctx.attrs.is_training) return batchNormTraining(ctx);
     const x = input(ctx, 0);
@@ -155,11 +157,15 @@ const batchNorm = tpuKernel(FusedBatchNormV3, {
   },
   tolerance: ({ inputs, attrs }) => {
     if (attrs.is_training) {
-      return withBf16(attrs.T, {
-        atol: batchNormTrainingBound(inputs, attrs, 1),
-        rtol: 2 * U,
-        reason: "float32 batch statistics and normalization (core/batch_norm_bounds.ts)",
-      });
+      const { atol, partial } = batchNormTrainingBound(inputs, attrs, 1);
+      return admittingOverflow(
+        withBf16(attrs.T, {
+          atol,
+          rtol: 2 * U,
+          reason: "float32 batch statistics and normalization (core/batch_norm_bounds.ts)",
+        }),
+        partial,
+      );
     }
     const [x, scale, , mean, variance] = inputs;
     const axis = channelAxis(4, attrs.data_format);

@@ -6,7 +6,7 @@
 import { ALL_DTYPES, type DType, REAL_DTYPES } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import type { Output } from "../graph.ts";
-import { defineOp, type OpDef } from "../op.ts";
+import { defineOp, type InputCheck, type OpDef } from "../op.ts";
 import { formatShape, type PartialShape, type Shape, sizeOf, stridesOf } from "../shape.ts";
 import { numbers, Tensor } from "../tensor.ts";
 import { arbShape, arbTensor, randomTensor } from "../testing/arbitrary.ts";
@@ -85,6 +85,8 @@ export const BroadcastGradientArgs: OpDef<BroadcastGradientArgsAttrs> = defineOp
   name: "BroadcastGradientArgs",
   inputs: [{ name: "s0", type: "T" }, { name: "s1", type: "T" }],
   outputs: [{ name: "r0", type: "T" }, { name: "r1", type: "T" }],
+  // Shape arithmetic: HostMemory for every argument, as TensorFlow registers it on devices.
+  hostMemory: { inputs: [0, 1], outputs: [0, 1] },
   attrs: { T: { kind: "type", allowed: INDEX_DTYPES, default: "int32" } },
   infer: ([s0, s1], { T }) => {
     checkRank(s0.shape, 1, "s0");
@@ -130,6 +132,20 @@ function segmentShape(data: PartialShape, ids: PartialShape, n: number): Partial
   return [n, ...data.slice(ids.length)];
 }
 
+/** segment_ids must be below num_segments (negative ids are dropped, not refused). */
+const segmentIdsInRange: InputCheck<SegmentAttrs> = {
+  reads: [1, 2],
+  run([, ids, n]) {
+    const count = intScalar(n!, "num_segments");
+    const is = numbers(ids!);
+    for (let j = 0; j < is.length; j++) {
+      if (is[j] >= count && count >= 0) {
+        throw new EdgeflowError(`segment_ids[${j}] = ${is[j]} is out of range [0, ${count})`);
+      }
+    }
+  },
+};
+
 /**
  * Sums the slices of `data` that share a segment id: output[i] = Σ data[j...] over j with
  * segment_ids[j] = i. Negative ids are dropped, ids ≥ num_segments are an error, and segments no
@@ -143,6 +159,10 @@ export const UnsortedSegmentSum: OpDef<SegmentAttrs> = defineOp<SegmentAttrs>({
     { name: "num_segments", type: "Tnumsegments" },
   ],
   outputs: [{ name: "output", type: "T" }],
+  // num_segments is HostMemory in TensorFlow's device kernels; the ids are checked before any
+  // kernel runs, so devices that cannot raise an error (a shader) never see one out of range.
+  hostMemory: { inputs: [2] },
+  checks: [segmentIdsInRange],
   attrs: {
     T: { kind: "type", allowed: REAL_DTYPES },
     Tindices: { kind: "type", allowed: INDEX_DTYPES },
@@ -192,9 +212,42 @@ export const UnsortedSegmentSum: OpDef<SegmentAttrs> = defineOp<SegmentAttrs>({
         attrs: {},
       };
     }),
+  // One id at or past num_segments (the rest valid): every device refuses it before running.
+  invalidArbitrary: (fc, dtype) =>
+    fc.tuple(
+      arbShape(fc, { minRank: 1, maxRank: 3, minDim: 1, maxDim: 4 }),
+      fc.integer({ min: 0, max: 5 }),
+      fc.nat(),
+      fc.constantFrom("int32", "int64"),
+    ).map(([shape, segments, seed, idType]) => {
+      const ids = randomTensor(idType, [shape[0]], seed + 1, { min: -1, max: segments - 1 });
+      const values = Array.from(numbers(ids));
+      values[seed % values.length] = segments + (seed % 3);
+      return {
+        inputs: [
+          randomTensor(dtype, shape, seed),
+          idType === "int64"
+            ? new Tensor("int64", [shape[0]], BigInt64Array.from(values, BigInt))
+            : Tensor.fromNumbers("int32", [shape[0]], values),
+          int32Scalar(segments),
+        ],
+        attrs: {},
+      };
+    }),
 });
 
 // ---- StridedSliceGrad ------------------------------------------------------------------
+
+/** dy must have the slice's shape (device kernels check it before they scatter). */
+export function checkSliceGradDy(dy: Shape, dims: Shape, finalShape: Shape): void {
+  if (sizeOf(finalShape) !== sizeOf(dy) || finalShape.length !== dy.length) {
+    throw new EdgeflowError(
+      `dy has shape ${formatShape(dy)}, but the slice of ${formatShape(dims)} has shape ${
+        formatShape(finalShape)
+      }`,
+    );
+  }
+}
 
 type StridedSliceGradAttrs = StridedSliceMasks & { T: DType; Index: DType };
 const MASK = { kind: "int", default: 0 } as const;
@@ -213,6 +266,8 @@ export const StridedSliceGrad: OpDef<StridedSliceGradAttrs> = defineOp<StridedSl
     { name: "dy", type: "T" },
   ],
   outputs: [{ name: "output", type: "T" }],
+  // HostMemory in TensorFlow's device kernels: the arguments place the slice.
+  hostMemory: { inputs: [0, 1, 2, 3] },
   attrs: {
     T: { kind: "type", allowed: ALL_DTYPES },
     Index: { kind: "type", allowed: INDEX_DTYPES },
@@ -243,13 +298,7 @@ export const StridedSliceGrad: OpDef<StridedSliceGradAttrs> = defineOp<StridedSl
       intVector(strides, "strides"),
       attrs,
     );
-    if (sizeOf(spec.finalShape) !== dy.size || spec.finalShape.length !== dy.rank) {
-      throw new EdgeflowError(
-        `dy has shape ${formatShape(dy.shape)}, but the slice of ${formatShape(dims)} has shape ${
-          formatShape(spec.finalShape)
-        }`,
-      );
-    }
+    checkSliceGradDy(dy.shape, dims, spec.finalShape);
     const inStrides = stridesOf(dims);
     const empty = spec.processingShape.some((s) => s === 0);
     const offset = empty ? 0 : spec.begin.reduce((o, b, d) => o + b * inStrides[d], 0);
@@ -296,6 +345,8 @@ export const ConcatOffset: OpDef<ConcatOffsetAttrs> = defineOp<ConcatOffsetAttrs
     { name: "shape", type: "shape_type", numberAttr: "N" },
   ],
   outputs: [{ name: "offset", type: "shape_type", numberAttr: "N" }],
+  // Shape arithmetic: HostMemory for every argument, as TensorFlow registers it on devices.
+  hostMemory: { inputs: "all", outputs: "all" },
   attrs: {
     N: { kind: "int", validate: (n) => (n >= 2 ? undefined : `must be ≥ 2, got ${n}`) },
     shape_type: { kind: "type", allowed: INDEX_DTYPES, default: "int32" },
@@ -351,6 +402,9 @@ export const InvertPermutation: OpDef<InvertPermutationAttrs> = defineOp<InvertP
   name: "InvertPermutation",
   inputs: [{ name: "x", type: "T" }],
   outputs: [{ name: "y", type: "T" }],
+  // TensorFlow computes it on the GPU too; here its one consumer in gradients (Transpose's perm)
+  // reads host memory, so keeping it there saves a device round trip and a readback.
+  hostMemory: { inputs: [0], outputs: [0] },
   attrs: { T: { kind: "type", allowed: INDEX_DTYPES, default: "int32" } },
   infer: ([x]) => {
     checkRank(x.shape, 1, "x");

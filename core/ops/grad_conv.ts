@@ -198,6 +198,8 @@ function defineBackprop<A extends DepthwiseConv2dNativeAttrs>(
       ? [sizes, operand, { name: "out_backprop", type: "T" }]
       : [operand, sizes, { name: "out_backprop", type: "T" }],
     outputs: [{ name: "output", type: "T" }],
+    // The sizes are HostMemory in TensorFlow's device kernels: they shape the output.
+    hostMemory: { inputs: [sizesAt] },
     attrs,
     infer: side === "input" ? inferInput(kind) : inferFilter(kind),
     reference: ([a, b, dy], attrs) => [

@@ -126,6 +126,8 @@ export const AvgPoolGrad: OpDef<AvgPoolAttrs> = defineOp<AvgPoolAttrs>({
   name: "AvgPoolGrad",
   inputs: [{ name: "orig_input_shape", type: "int32" }, { name: "grad", type: "T" }],
   outputs: [{ name: "output", type: "T" }],
+  // HostMemory in TensorFlow's device kernels: the shape sizes the output.
+  hostMemory: { inputs: [0] },
   attrs: AVG_POOL_ATTRS,
   infer: ([sizes, grad], attrs) => {
     checkRank(sizes.shape, 1, "orig_input_shape");

@@ -81,7 +81,8 @@ export interface Device<B extends DeviceBuffer = DeviceBuffer> {
   /** Copies a host tensor to the device. */
   upload(t: Tensor): B | Promise<B>;
   /**
-   * Where device memory is host-addressable (WASM): copies `t` into device memory once and
+   * Where device memory is host-addressable (WASM, the emulated TPU's HBM): copies `t` into
+   * device memory once and
    * returns that buffer (retained for the caller, who releases it) and a host tensor viewing the
    * same bytes, for the caller to keep instead of `t`. `upload` of the view returns the buffer
    * itself: a model's weights then exist once, on the device (loadGraphModel's `device`). The

@@ -39,6 +39,7 @@ export const TASK_NAMES = [
   "task_epilogue",
   "task_resize_nearest",
   "task_apply",
+  "task_scatter_add",
 ] as const;
 
 export type TaskName = (typeof TASK_NAMES)[number];

@@ -18,7 +18,7 @@ import * as U from "../core/ops/unary.ts";
 import { LogSoftmax, Softmax } from "../core/ops/nn.ts";
 import { MatMul } from "../core/ops/matmul.ts";
 import { ResizeBilinear, ResizeNearestNeighbor } from "../core/ops/resize.ts";
-import { GatherNd } from "../core/ops/gather_nd.ts";
+import { GatherNd, ScatterNd } from "../core/ops/gather_nd.ts";
 import { Prelu } from "../core/ops/fused.ts";
 import * as R from "../core/ops/reduce.ts";
 import { numbers, Tensor } from "../core/tensor.ts";
@@ -140,6 +140,17 @@ const PAIRINGS: Pairing[] = [
       ),
   },
   { op: GatherNd, tfjs: ([p, i]) => tf.gatherND(p, i) },
+  {
+    op: ScatterNd,
+    // tfjs reads rank-1 indices as a batch of scalar indices, where TensorFlow reads them as one
+    // index row (and refuses rank-0 updates); the same single row as [1, depth] indices and
+    // updates with a leading 1 is the same scatter in both.
+    tfjs: ([i, u, s]) =>
+      i.rank === 1
+        ? tf.scatterND(tf.reshape(i, [1, i.size]), tf.reshape(u, [1, ...u.shape]), axesOf(s))
+        : tf.scatterND(i, u, axesOf(s)),
+  },
+
   { op: Prelu, tfjs: ([x, a]) => tf.prelu(x, a) },
 ];
 

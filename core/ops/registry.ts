@@ -33,6 +33,7 @@ import { GRAD_BATCH_NORM_OPS } from "./grad_batch_norm.ts";
 import { SCAN_OPS } from "./scan.ts";
 import { FUSED_OPS } from "./fused.ts";
 import { RESIZE_OPS } from "./resize.ts";
+import { GRAD_RESIZE_OPS } from "./grad_resize.ts";
 import { GATHER_ND_OPS } from "./gather_nd.ts";
 import { TRAINING_OPS } from "./training_ops.ts";
 
@@ -72,6 +73,7 @@ export const ALL_OPS: readonly OpDef[] = [
   ...SCAN_OPS,
   ...FUSED_OPS,
   ...RESIZE_OPS,
+  ...GRAD_RESIZE_OPS,
   ...GATHER_ND_OPS,
   ...TRAINING_OPS,
 ] as unknown as OpDef[];

@@ -5,9 +5,7 @@
  * Math.fround as C++'s float arithmetic does. `resizePlan` is the per-axis table of source rows
  * and weights every device kernel reads, so no device re-derives a coordinate.
  *
- * Gradients (ResizeBilinearGrad, ResizeNearestNeighborGrad) are not defined yet: these ops appear
- * in the inference graphs Edgeflow imports; a gradient through them is refused by
- * `gradients` with the op's name.
+ * Gradients: ResizeBilinearGrad and ResizeNearestNeighborGrad (grad_resize.ts), TensorFlow's.
  */
 import { type DType, REAL_DTYPES } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
@@ -18,6 +16,8 @@ import { randomTensor } from "../testing/arbitrary.ts";
 import type { FastCheck } from "../testing/fast_check_types.ts";
 import { checkRank, int32Vector, knownInts, takeElements } from "./array_util.ts";
 import { requireRank } from "./infer_util.ts";
+// Functions only (called when a gradient is built): the modules' cycle is safe.
+import { resizeBilinearGradFn, resizeNearestNeighborGradFn } from "./grad_resize.ts";
 
 export type ResizeAttrs = { T: DType; align_corners: boolean; half_pixel_centers: boolean };
 
@@ -160,6 +160,7 @@ const RESIZE_INPUTS = [{ name: "images", type: "T" }, { name: "size", type: "int
 
 /** Bilinear interpolation; the output is float32 whatever T is, as in TensorFlow. */
 export const ResizeBilinear: OpDef<ResizeAttrs> = defineOp<ResizeAttrs>({
+  gradient: (g, node, dys) => resizeBilinearGradFn(g, node, dys),
   name: "ResizeBilinear",
   inputs: RESIZE_INPUTS,
   outputs: [{ name: "resized_images", type: "float32" }],
@@ -194,6 +195,7 @@ export const ResizeBilinear: OpDef<ResizeAttrs> = defineOp<ResizeAttrs>({
 
 /** Nearest neighbour: each output pixel copies one input pixel, so the dtype is kept. */
 export const ResizeNearestNeighbor: OpDef<ResizeAttrs> = defineOp<ResizeAttrs>({
+  gradient: (g, node, dys) => resizeNearestNeighborGradFn(g, node, dys),
   name: "ResizeNearestNeighbor",
   inputs: RESIZE_INPUTS,
   outputs: [{ name: "resized_images", type: "T" }],

@@ -1,5 +1,5 @@
 /**
- * ResizeBilinear, ResizeNearestNeighbor and GatherNd: one invocation per output element. The
+ * ResizeBilinear, ResizeNearestNeighbor, GatherNd and ScatterNd: one invocation per output element. The
  * resizes read core's resizePlan tables (source rows, columns and float32 lerps), uploaded once
  * per shape as device constants, so no coordinate is computed again in WGSL (whose compilers may
  * contract a multiply-add). Bilinear is TensorFlow's compute_lerp: WGSL's f32 +, − and × are
@@ -7,7 +7,8 @@
  * depth unrolled in the program; an index outside params yields 0, as TensorFlow's GPU kernel
  * (the op's check refuses it before the kernel runs on every device).
  */
-import { GatherNd, gatherNdPlan } from "../../core/ops/gather_nd.ts";
+import { GatherNd, gatherNdPlan, ScatterNd } from "../../core/ops/gather_nd.ts";
+import { intVector } from "../../core/ops/array_util.ts";
 import {
   type ResizeAttrs,
   ResizeBilinear,
@@ -182,4 +183,79 @@ export const gatherNdKernel = defineGpuKernel(GatherNd, {
   },
 });
 
-export const IMAGE_KERNELS = [resizeKernel("bilinear"), resizeKernel("nearest"), gatherNdKernel];
+/**
+ * ScatterNd: one invocation per output element walks the index rows in order and adds the
+ * updates of every row that lands on it: the reference's order, so float32 rounds as it does
+ * (and int32 wraps), at O(rows) per element.
+ */
+function scatterNdProgram(type: StorageType, depth: number): Program {
+  const row = Array.from({ length: depth }, (_, d) => `
+    to = to + u32(in0[r * ${depth}u + ${d}u]) * u.s${d};`).join("");
+  return program({
+    name: "ScatterNd",
+    key: [`${depth}`],
+    inputs: [nominal("i32"), nominal(type)],
+    outputs: [nominal(type)],
+    uniforms: u32s([
+      "n",
+      "inner",
+      "count",
+      ...Array.from({ length: depth }, (_, d) => `s${d}`),
+    ]),
+    body: () =>
+      `${linearMain(WG)}
+  if (i >= u.n) { return; }
+  let col = i % u.inner;
+  let at = i - col;
+  var acc = ${type}(0);
+  for (var r = 0u; r < u.count; r = r + 1u) {
+    var to = 0u;${row}
+    if (to == at) { acc = acc + in1[r * u.inner + col]; }
+  }
+  out0[i] = acc;
+}
+`,
+  });
+}
+
+export const scatterNdKernel = defineGpuKernel(ScatterNd, {
+  dtypes: ["float32", "int32"],
+  create({ inputs: [indices, updates], device }) {
+    const type = device.storageOf(updates.dtype);
+    const make = (depth: number) => () => scatterNdProgram(type, depth);
+    const programs = new NodePrograms();
+    const depth = indices.shape?.[indices.shape.length - 1] ?? -1;
+    if (depth >= 0) programs.seed(`${depth}`, make(depth));
+    return {
+      programs: programs.programs,
+      run(ctx) {
+        const [indices, updates] = ctx.inputs;
+        const target = intVector(ctx.hostInput(2), "shape");
+        const plan = gatherNdPlan(target, indices.shape);
+        const out = ctx.output(0, target);
+        if (out.size === 0) return;
+        const p = programs.get(`${plan.depth}`, make(plan.depth));
+        return ctx.device.encode(ctx.node, [{
+          program: p,
+          inputs: [indices, updates],
+          outputs: [out],
+          uniforms: [
+            out.size,
+            Math.max(1, plan.inner),
+            plan.inner === 0 ? 0 : plan.count,
+            ...plan.strides,
+          ],
+          workgroups: linearGrid(out.size, WG, ctx.device.maxWorkgroups),
+        }]);
+      },
+    };
+  },
+  tolerance: { atol: 0, reason: "the reference's additions in its order" },
+});
+
+export const IMAGE_KERNELS = [
+  resizeKernel("bilinear"),
+  resizeKernel("nearest"),
+  gatherNdKernel,
+  scatterNdKernel,
+];

@@ -287,7 +287,8 @@ export const preluKernel = wasmKernel(Prelu, {
     if (n === 0) return;
     const c = x.shape.length === 0 ? 1 : x.shape[x.shape.length - 1];
     d.u8.copyWithin(out.ptr, x.ptr, x.ptr + 4 * n);
-    const as = d.peek(alpha).data as Float32Array;
+    // Copied before allocating: a peek view is only valid until the device allocates.
+    const as = Float32Array.from(d.peek(alpha).data as Float32Array);
     const params = d.scratch(16 * c);
     try {
       const p = d.f32.subarray(params.ptr >>> 2, (params.ptr >>> 2) + 4 * c);

@@ -1,6 +1,7 @@
 // The fused ops' epilogue (epilogue.h: what follows a contraction, in place on a block of its
-// float32 output, called by gemm.c and window.c), and the image resizes (core/ops/resize.ts), which read their source tables from the
-// TypeScript side (resizePlan) so no coordinate is derived twice.
+// float32 output, called by gemm.c and window.c), and the image resizes (core/ops/resize.ts),
+// which read their source tables from the TypeScript side (resizePlan) so no coordinate is
+// derived twice.
 #include "epilogue.h"
 #include "simd_math.h"
 #include <math.h>

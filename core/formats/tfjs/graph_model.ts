@@ -50,7 +50,7 @@ export interface GraphModelOptions extends ReadLimits {
   /** The largest tensor the topology itself may spell out (default 1 GiB). */
   maxTensorBytes?: number;
   /**
-   * A device with host-addressable memory (WASM) to hold the weights: each is copied there once
+   * A device with host-addressable memory (WASM, TPU) to hold the weights: each is copied there once
    * and the graph's Const holds a view of it, so no host copy remains and a Session given this
    * device (`devices: [device]`) runs on the weights in place. Dispose the model to release them.
    */
@@ -153,7 +153,7 @@ function placeWeights(graph: Graph, names: ReadonlySet<string>, device: Device):
   if (!device.adopt) {
     throw new EdgeflowError(
       `loadGraphModel: the ${device.type} device cannot hold weights the host reads in place ` +
-        "(option 'device' takes a device with host-addressable memory, such as WASM)",
+        "(option 'device' takes a device with host-addressable memory: WASM or TPU)",
     );
   }
   const held: DeviceBuffer[] = [];

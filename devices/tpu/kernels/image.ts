@@ -1,10 +1,12 @@
 /**
- * ResizeBilinear and ResizeNearestNeighbor on the vector unit and by DMA, and GatherNd by DMA,
+ * ResizeBilinear and ResizeNearestNeighbor on the vector unit and by DMA, GatherNd by DMA and
+ * ScatterNd on the vector unit,
  * from the ops' own plans (core/ops/resize.ts's tables, core/ops/gather_nd.ts's strides).
  * Bilinear interpolation is TensorFlow's compute_lerp in float32, each step rounded as the
  * reference rounds it: exact (tolerance 0). Nearest and GatherNd move storage unread.
  */
-import { GatherNd, gatherNdPlan } from "../../../core/ops/gather_nd.ts";
+import { GatherNd, gatherNdPlan, ScatterNd } from "../../../core/ops/gather_nd.ts";
+import { intVector } from "../../../core/ops/array_util.ts";
 import { ResizeBilinear, ResizeNearestNeighbor, resizePlan } from "../../../core/ops/resize.ts";
 import type { TpuBuffer } from "../hbm.ts";
 import { loadF32 } from "../numerics.ts";
@@ -88,4 +90,34 @@ const gatherNd = tpuKernel(GatherNd, {
   },
 });
 
-export const IMAGE_KERNELS: readonly TpuKernel[] = [resizeBilinear, resizeNearest, gatherNd];
+/** ScatterNd: zeros, then each update row added in index order on the vector unit (float32). */
+const scatterNd = tpuKernel(ScatterNd, {
+  dtypes: ["float32", "int32"],
+  run(ctx) {
+    const indices = input(ctx, 0), updates = input(ctx, 1);
+    const target = intVector(ctx.hostInput(2), "shape");
+    const plan = gatherNdPlan(target, indices.shape);
+    const out = output(ctx, 0, target);
+    const idx = indices.dtype === "int64"
+      ? Float64Array.from(indices.data as BigInt64Array, Number)
+      : indices.data as Int32Array;
+    const o = out.data as Float32Array | Int32Array, u = updates.data as Float32Array | Int32Array;
+    o.fill(0);
+    for (let r = 0; r < plan.count; r++) {
+      let to = 0; // in range: the op's check ran first
+      for (let d = 0; d < plan.depth; d++) to += idx[r * plan.depth + d] * plan.strides[d];
+      // Typed-array stores round each float32 sum and wrap each int32 one, as TensorFlow adds.
+      for (let n = 0; n < plan.inner; n++) o[to + n] += u[r * plan.inner + n];
+    }
+    const n = plan.count * plan.inner;
+    ctx.device.charge(ctx, { vpuOps: n, hbmBytes: indices.bytes + updates.bytes + 2 * out.bytes });
+  },
+  tolerance: { atol: 0, reason: "the reference's additions in its order" },
+});
+
+export const IMAGE_KERNELS: readonly TpuKernel[] = [
+  resizeBilinear,
+  resizeNearest,
+  gatherNd,
+  scatterNd,
+];

@@ -126,7 +126,7 @@ Deno.test("board: the digits example's graph, training curves and step timeline"
     assert.match((await page.textContent("#text"))!, /digits CNN on WASM, Adam lr 1e-3, batch 64/);
     const kernels = await page.$$eval(
       "#timeline-svg rect.slice",
-      (rs) => rs.filter((r) => Number(r.getAttribute("opacity") ?? 1) === 1).length,
+      (rs) => rs.filter((r) => Number(r.getAttribute("opacity") ?? 1) > 0.5).length,
     );
     assert.ok(kernels > 100, `${kernels} timeline slices drawn as work`);
     assert.match((await page.textContent("#timeline-box"))!, /WASM:0 · kernels/);

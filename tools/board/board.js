@@ -239,6 +239,14 @@ function drawCurves(runs) {
           svg,
         );
       }
+      // Sparse series (one point per epoch, or a single point) get dots: a lone point draws no
+      // line at all.
+      const finite = pts.filter(([, v]) => Number.isFinite(v));
+      if (finite.length <= 40) {
+        for (const [s, v] of finite) {
+          el("circle", { cx: sx(s), cy: sy(v), r: 2.5, fill: PALETTE[i % PALETTE.length] }, svg);
+        }
+      }
     });
     if (runs.length > 1) {
       const legend = document.createElement("div");
@@ -350,13 +358,20 @@ function drawTimeline(trace, file) {
   // overlapping waits reads as one long busy bar. Waits are pale and thin instead, so the kernels
   // stand out and the flow line into the _Recv marks when its value arrived.
   const waits = (e) => e.cat === "_Recv" || e.args?.op === "_Recv";
-  for (const e of slices) {
+  // Back-to-back kernels of one row alternate in shade, so a busy row still shows its kernels.
+  const nth = new Map();
+  const shade = (e) => {
+    const row = `${e.pid}/${e.tid}`, i = nth.get(row) ?? 0;
+    nth.set(row, i + 1);
+    return i % 2 === 0 ? 1 : 0.7;
+  };
+  for (const e of [...slices].sort((a, b) => a.ts - b.ts)) {
     const r = el("rect", {
       x: x(e, e.ts),
       y: rowOf(e) * RH + (waits(e) ? 8 : 3),
       width: Math.max(1, x(e, e.ts + e.dur) - x(e, e.ts)),
       height: waits(e) ? RH - 16 : RH - 6,
-      opacity: waits(e) ? 0.25 : 1,
+      opacity: waits(e) ? 0.25 : shade(e),
       fill: e.cat === "copy"
         ? "#ff7043"
         : deviceColor(shortDevice((names.get(e.pid) ?? "").replace(/ \(simulated\)$/, ""))),

@@ -15,6 +15,8 @@ const OWN_KERNELS = new Set<string>(QUEUE_OPS.map((op) => op.name));
 export function referenceKernel(op: OpDef): Kernel<Attrs, RefDevice> {
   return {
     op,
+    // The reference defines every mode of the op.
+    modes: "all",
     run(ctx) {
       const inputs = ctx.inputs.map((b) => b.tensor);
       const outputs = op.reference(inputs, ctx.attrs, ctx);

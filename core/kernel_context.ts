@@ -15,9 +15,11 @@ import { Tensor } from "./tensor.ts";
 export interface SessionState {
   /** Philox counter position per stateful random node. */
   readonly randomCounters: Map<string, number>;
+  /** Aborted when the session closes: runs with loops stop (core/executor.ts). */
+  readonly closing?: AbortSignal;
   /** The session's queues. */
   readonly queues?: QueueTable;
-  /** The step's cancellation (core/step.ts sets it per step). */
+  /** The step's cancellation: core/step.ts sets it per step from `closing` and the step's errors. */
   readonly signal?: AbortSignal;
 }
 

@@ -127,8 +127,8 @@ export class Session implements AsyncDisposable {
   private readonly closing = new AbortController();
   private readonly state: SessionState = {
     randomCounters: new Map(),
+    closing: this.closing.signal,
     queues: new QueueTable(),
-    signal: this.closing.signal,
   };
   /** Steps in flight (several runs may be, concurrently): close waits for them to settle. */
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -300,9 +300,8 @@ export class Session implements AsyncDisposable {
     this.closed = true;
     // Waiting kernels (queue dequeues and enqueues) fail, so every step in flight ends before the
     // plans and devices it uses go.
-    const reason = new EdgeflowError("the session was closed while the step ran");
     this.state.queues!.cancelAll("the session was closed");
-    this.closing.abort(reason);
+    this.closing.abort(new EdgeflowError("the session was closed"));
     await Promise.allSettled([...this.inFlight]);
     const plans = [...this.plans.values()];
     this.plans.clear();

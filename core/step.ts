@@ -33,7 +33,7 @@ export async function runStep(
   // The step's cancellation: its first error aborts the signal, so kernels that wait (a queue's
   // dequeue) stop waiting; the session's own signal (close) aborts it too.
   const cancel = new AbortController();
-  const outer = state.signal;
+  const outer = state.closing;
   const onOuter = () => cancel.abort(outer!.reason);
   if (outer?.aborted) cancel.abort(outer.reason);
   else outer?.addEventListener("abort", onOuter, { once: true });

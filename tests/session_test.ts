@@ -141,3 +141,19 @@ Deno.test("nodes carry requested and assigned devices", async () => {
     /no NULL device plugin is installed/,
   );
 });
+
+Deno.test("PlaceholderWithDefault has its declared shape: a feed of another batch size fits", async () => {
+  // TensorFlow's shape function gives the `shape` attr, not the default value's shape.
+  const g = new ef.Graph();
+  const batchOf2 = ef.tensor(new Float32Array([1, 2, 3, 4]), [2, 2]);
+  const p = ef.placeholderWithDefault(batchOf2, [null, 2], { graph: g, name: "p" });
+  assert.deepEqual(p.shape, [-1, 2]);
+  const y = ef.sum(p, [0], { name: "y" });
+  await using s = new ef.Session(g);
+  assert.deepEqual((await s.run(y)).toArray(), [4, 6]);
+  assert.deepEqual((await s.run(y, { p: [[1, 1], [2, 2], [3, 3]] })).toArray(), [6, 6]);
+  assert.throws(
+    () => ef.placeholderWithDefault(batchOf2, [null, 3], { graph: g }),
+    ef.EdgeflowError,
+  );
+});

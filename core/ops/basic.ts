@@ -3,7 +3,7 @@ import { ALL_DTYPES, type DType } from "../dtype.ts";
 import { EdgeflowError, withContext } from "../errors.ts";
 import type { Graph, Node, Output } from "../graph.ts";
 import { defineOp } from "../op.ts";
-import { formatShape, isCompatible, mergeShapes, type PartialShape } from "../shape.ts";
+import { formatShape, isCompatible, type PartialShape } from "../shape.ts";
 import { arbShape, arbTensor } from "../testing/arbitrary.ts";
 import {
   apply,
@@ -44,7 +44,9 @@ export const PlaceholderWithDefault = defineOp<{ dtype: DType; shape: PartialSha
         }`,
       );
     }
-    return [{ dtype, shape: mergeShapes(shape, input.shape) }];
+    // TensorFlow's shape function: the output has the declared shape, not the default's, so a
+    // feed of another batch size fits `shape: [null, 64]` with a default of 32 rows.
+    return [{ dtype, shape }];
   },
   reference: ([input]) => [input],
   arbitrary: (fc, dtype) =>

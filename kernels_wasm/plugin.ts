@@ -2,6 +2,7 @@
  * The WASM plugin: the CPU device with its kernels. mod.ts installs it; sessions then default to
  * WASM and fall back to REF for the ops it has no kernel for (the random ops).
  */
+import { CONTROL_FLOW_KERNELS } from "../core/control_flow_kernels.ts";
 import { GENERIC_BASIC_KERNELS, GENERIC_VIEW_KERNELS } from "../core/basic_kernels.ts";
 import { type DevicePlugin, forDTypes, type Kernel } from "../core/kernel.ts";
 import type { NamedModule } from "../devices/wasm/instance.ts";
@@ -43,6 +44,8 @@ export function kernelModules(): Promise<NamedModule[]> {
 
 export const WASM_KERNELS: readonly Kernel[] = [
   ...forDTypes(GENERIC_BASIC_KERNELS, BYTE_DTYPES),
+  // Control flow forwards any buffer, resource handles and strings included.
+  ...CONTROL_FLOW_KERNELS,
   ...forDTypes(GENERIC_VIEW_KERNELS, BYTE_DTYPES),
   ...ELEMENTWISE_KERNELS,
   ...MATMUL_KERNELS,

@@ -40,3 +40,11 @@ export * from "./grad_math.ts";
 export * from "./grad_array.ts";
 export * from "./grad_conv.ts";
 export * from "./grad_nn.ts";
+export * from "./control_flow.ts";
+export {
+  type Branch,
+  cond,
+  type CondOptions,
+  whileLoop,
+  type WhileOptions,
+} from "../control_flow/builders.ts";

@@ -29,6 +29,7 @@ import { GRAD_MATH_OPS } from "./grad_math.ts";
 import { GRAD_ARRAY_OPS } from "./grad_array.ts";
 import { GRAD_CONV_OPS } from "./grad_conv.ts";
 import { GRAD_NN_OPS } from "./grad_nn.ts";
+import { CONTROL_FLOW_OPS } from "./control_flow.ts";
 
 export const ALL_OPS: readonly OpDef[] = [
   Const,
@@ -62,6 +63,7 @@ export const ALL_OPS: readonly OpDef[] = [
   ...GRAD_ARRAY_OPS,
   ...GRAD_CONV_OPS,
   ...GRAD_NN_OPS,
+  ...CONTROL_FLOW_OPS,
 ] as unknown as OpDef[];
 
 /**

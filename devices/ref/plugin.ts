@@ -4,6 +4,7 @@ import type { Attrs, OpDef } from "../../core/op.ts";
 import { ALL_OPS } from "../../core/ops/registry.ts";
 import { memoryLimitOf } from "../../core/memory_limit.ts";
 import { RefDevice } from "./device.ts";
+import { CONTROL_FLOW_KERNELS } from "../../core/control_flow_kernels.ts";
 
 /** Ops with no kernel anywhere: the session feeds Placeholders itself. */
 const FED_BY_SESSION = new Set(["Placeholder"]);
@@ -23,5 +24,11 @@ export const refPlugin: DevicePlugin<RefDevice> = {
   type: "REF",
   create: (options) =>
     Promise.resolve(new RefDevice(options?.index ?? 0, memoryLimitOf(options, "REF"))),
-  kernels: ALL_OPS.filter((op) => !FED_BY_SESSION.has(op.name)).map(referenceKernel),
+  // Control-flow ops take and give dead (absent) values: their generic kernels forward buffers.
+  kernels: [
+    ...ALL_OPS.filter((op) => !FED_BY_SESSION.has(op.name) && !op.controlFlow).map(
+      referenceKernel,
+    ),
+    ...CONTROL_FLOW_KERNELS,
+  ],
 };

@@ -71,6 +71,15 @@ export function staticFrames(nodes: readonly Node[]): FrameMap {
     frame ??= root;
     of.set(node, frame);
     const kind = node.op.controlFlow;
+    if ((kind === "Exit" || kind === "NextIteration") && frame === root) {
+      throw new EdgeflowError(
+        `${kind === "Exit" ? "an Exit" : "a NextIteration"} outside any loop frame`,
+        {
+          node: node.name,
+          op: node.op.name,
+        },
+      );
+    }
     if (kind === "Exit") {
       if (frame === root) {
         throw new EdgeflowError("an Exit outside any loop frame", {

@@ -55,6 +55,14 @@ const EXCLUDED = new Set([
   "AssignVariableOp",
   "AssignAddVariableOp",
   "AssignSubVariableOp",
+  // Control-flow ops only make sense in the structures cond and whileLoop build: random loops
+  // are drawn by tests/control_flow/random_loops_test.ts.
+  "Switch",
+  "Merge",
+  "Enter",
+  "Exit",
+  "NextIteration",
+  "LoopCond",
 ]);
 /** The ops the fuzzer draws: every stateless op of the core registry. */
 export const FUZZ_OPS: readonly string[] = ALL_OPS.map((op) => op.name).filter((n) =>

@@ -54,7 +54,9 @@ function capture(
     node.inputs.forEach((o, i) => {
       if (o.node.id < outside) g.updateInput(node, i, external(o));
     });
-    if (node.inputs.length === 0 && node.controlInputs.length === 0) {
+    if (node.controlInputs.length === 0 && node.inputs.every((o) => isInvariant(o, skip))) {
+      // No input, or loop invariants only (TensorFlow's _MaybeAddControlDependency): without
+      // the pivot it would run in every iteration at once, the loop's predicate unheard.
       g.addControlInput(node, pivot);
     } else {
       // A control edge from outside is kept only through the pivot (it may be in another frame).
@@ -65,6 +67,11 @@ function capture(
       }
     }
   }
+}
+
+/** A loop invariant this construct made: a constant Enter. */
+function isInvariant(o: Output, made: ReadonlySet<Node>): boolean {
+  return made.has(o.node) && o.node.op.controlFlow === "Enter";
 }
 
 /** Stateful ops a function made that nothing it made reads: they must run with the branch. */
@@ -311,7 +318,11 @@ export function whileLoop(
         ]
         : results;
       nextValues.forEach((v, i) => {
-        const next = g.addNode(NextIteration, [v], {}, { name: "next_iteration" });
+        // A body result that is an invariant waits for the body's pivot, as any op on invariants.
+        const next = g.addNode(NextIteration, [v], {}, {
+          name: "next_iteration",
+          controlInputs: isInvariant(v, skip) ? [bodyVars[0].node] : [],
+        });
         g.updateInput(merges[i], 1, next.outputs[0]);
       });
       const outs = exits.map((e) => e.outputs[0]);

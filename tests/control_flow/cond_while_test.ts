@@ -217,3 +217,21 @@ Deno.test("fetching a dead tensor (the branch not taken) is an EdgeflowError", a
     (e: Error) => e instanceof ef.EdgeflowError && /dead/.test(e.message),
   );
 });
+
+Deno.test("a body returning an outside tensor or ops on invariants only still stops", async () => {
+  const g = new ef.Graph();
+  const x = ef.placeholder(g, "float32", [], { name: "x" });
+  const n = ef.placeholder(g, "int32", [], { name: "n" });
+  const [, a, b] = ef.whileLoop(
+    (i) => ef.less(i, n),
+    (i) => [ef.add(i, 1), x, ef.mul(x, 2)],
+    [g.asDefault(() => ef.constant(0, { dtype: "int32" })), ef.neg(x), ef.neg(x)],
+  );
+  await using s = new ef.Session(g);
+  const [ta, tb] = await s.run([a, b], { x: 3, n: 4 });
+  assert.equal(ta.toArray(), 3);
+  assert.equal(tb.toArray(), 6);
+  const [ua, ub] = await s.run([a, b], { x: 3, n: 0 });
+  assert.equal(ua.toArray(), -3);
+  assert.equal(ub.toArray(), -3);
+});

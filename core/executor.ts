@@ -35,6 +35,8 @@ import { childFrameId, type Delivery, FrameState } from "./control_flow/frame_st
 
 /** What a control-edge Send hands over: a token no device holds. */
 const CONTROL_TOKEN = new HostBuffer(Tensor.zeros("bool", []));
+/** What a dead Send hands over (TensorFlow's is_dead flag): its Recv's outputs are dead. */
+const DEAD_TOKEN = new HostBuffer(Tensor.zeros("bool", []));
 
 /** The counters and values of one iteration of one frame; the root frame has one iteration. */
 export class IterationState {
@@ -212,6 +214,10 @@ class ExecutorRun {
   private process(entry: ReadyEntry): void {
     const pn = this.plan.nodes[entry.node];
     if (entry.dead) {
+      // A dead value crossing devices still reaches its Recv, as a dead token.
+      if (pn.transfer?.kind === "send") {
+        this.link?.rendezvous.send(this.key(pn, entry.iter), retain(DEAD_TOKEN));
+      }
       this.finishFlow(pn, entry.iter, [], true);
       return;
     }
@@ -287,6 +293,7 @@ class ExecutorRun {
       return;
     }
     const landed = rendezvous.recv(this.key(pn, iter)).then((b) => {
+      if (b === DEAD_TOKEN) return undefined;
       if (t.control) {
         release(b);
         return [];
@@ -308,7 +315,9 @@ class ExecutorRun {
     this.outstanding++;
     landed.then(
       (outputs) => {
-        if (this.error) this.dropOutputs(outputs);
+        if (outputs === undefined) {
+          if (!this.error) this.finishFlow(pn, iter, [], true);
+        } else if (this.error) this.dropOutputs(outputs);
         else this.complete(pn, iter, undefined, outputs);
       },
       (e) => this.fail(pn, e),

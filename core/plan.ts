@@ -107,6 +107,11 @@ export interface PlanInput {
   /** Feed placeholders, in feed order (they must be among `nodes`). */
   readonly feeds: readonly Node[];
   readonly fetches: readonly Output[];
+  /**
+   * Whether dead values may reach this plan though it has no control-flow node (another
+   * partition of the step has, and sends it dead values): it then tracks deadness too.
+   */
+  readonly deadness?: boolean;
   /** The device and kernel for each node (kernel null for feeds). */
   place(node: Node): { device: Device; kernel: Kernel | null; resources: ResourceTable };
 }
@@ -218,7 +223,7 @@ export function buildPlan(input: PlanInput): Plan {
     for (const n of nodes) n.instance?.dispose?.();
     throw e;
   }
-  const control = buildControlPlan(input.nodes, index);
+  const control = buildControlPlan(input.nodes, index, input.deadness ?? false);
   if (control) {
     // A Merge waits on its control inputs only; its data inputs are counted apart (the first
     // live one, or all of them dead, makes it ready).

@@ -391,6 +391,8 @@ export class Session implements AsyncDisposable {
     // Partition copies keep their node's name; Sends and Recvs have no placement (no kernel).
     const byName = new Map(nodes.map((n) => [n.name, placement.nodes.get(n)!]));
     const built: StepPartition[] = [];
+    // Dead values may cross to partitions without control flow of their own.
+    const deadness = nodes.some((n) => n.op.controlFlow !== undefined);
     const prepared = new Map<Device, PreparedKernel[]>();
     try {
       for (const part of parts) {
@@ -399,6 +401,7 @@ export class Session implements AsyncDisposable {
           nodes: part.nodes,
           feeds: part.feeds,
           fetches: part.fetches.map((f) => f.output),
+          deadness,
           place: (node) => {
             const transfer = node.op.name === "_Send" || node.op.name === "_Recv";
             return { ...entry, kernel: transfer ? null : byName.get(node.name)?.kernel ?? null };

@@ -49,8 +49,9 @@ export interface ControlPlan {
 export function buildControlPlan(
   nodes: readonly Node[],
   index: ReadonlyMap<Node, number>,
+  deadness = false,
 ): ControlPlan | undefined {
-  if (!nodes.some((n) => n.op.controlFlow !== undefined)) return undefined;
+  if (!deadness && !nodes.some((n) => n.op.controlFlow !== undefined)) return undefined;
   const frames = staticFrames(nodes);
   const kind = new Uint8Array(nodes.length);
   const merges: number[] = [];

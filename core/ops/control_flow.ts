@@ -13,6 +13,7 @@ import { EdgeflowError } from "../errors.ts";
 import { defineOp, type OpDef } from "../op.ts";
 import { formatShape, type PartialShape } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
+import { loopGrad, mergeGrad, switchGrad } from "../grads/control_flow.ts";
 
 /** A possibly dead value: undefined is a dead tensor. */
 export type MaybeDead = Tensor | undefined;
@@ -40,6 +41,7 @@ export function mergedShape(shapes: readonly PartialShape[]): PartialShape {
 export const Switch = defineOp<{ T: DType }>({
   name: "Switch",
   controlFlow: "Switch",
+  gradient: switchGrad,
   inputs: [forwardSpec, { name: "pred", type: "bool" }],
   outputs: [{ name: "output_false", type: "T" }, { name: "output_true", type: "T" }],
   attrs: { T: { kind: "type", allowed: ALL_DTYPES } },
@@ -63,6 +65,7 @@ export const Switch = defineOp<{ T: DType }>({
 export const Merge = defineOp<{ T: DType; N: number }>({
   name: "Merge",
   controlFlow: "Merge",
+  gradient: mergeGrad,
   inputs: [{ name: "inputs", type: "T", numberAttr: "N" }],
   outputs: [{ name: "output", type: "T" }, { name: "value_index", type: "int32" }],
   attrs: {
@@ -89,6 +92,7 @@ function forwardingOp<A extends { T: DType }>(
   return defineOp<A>({
     name,
     controlFlow: name,
+    gradient: loopGrad,
     inputs: [forwardSpec],
     outputs: [{ name: "output", type: "T" }],
     attrs,

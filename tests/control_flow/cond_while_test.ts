@@ -235,3 +235,20 @@ Deno.test("a body returning an outside tensor or ops on invariants only still st
   assert.equal(ua.toArray(), -3);
   assert.equal(ub.toArray(), -3);
 });
+
+Deno.test("a cond whose branches run on two devices: dead values cross as dead tokens", async () => {
+  const g = new ef.Graph();
+  const p = ef.placeholder(g, "bool", [], { name: "p" });
+  const x = ef.placeholder(g, "float32", [2], { name: "x" });
+  const [y] = ef.cond(
+    p,
+    () => g.withDevice("/device:REF:0", () => ef.mul(x, 3)),
+    () => g.withDevice("/device:WASM:0", () => ef.add(x, 1)),
+  );
+  const z = g.withDevice("/device:REF:0", () => ef.neg(y));
+  await using s = new ef.Session(g);
+  for (let k = 0; k < 3; k++) {
+    assert.deepEqual((await s.run(z, { p: true, x: [1, 2] })).toArray(), [-3, -6]);
+    assert.deepEqual((await s.run(z, { p: false, x: [1, 2] })).toArray(), [-2, -3]);
+  }
+});

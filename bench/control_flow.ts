@@ -90,7 +90,7 @@ async function tfjsRunner() {
   };
 }
 
-async function edgeflowRunner() {
+function edgeflowRunner() {
   const g = new ef.Graph();
   const x0 = ef.placeholder(g, "float32", [], { name: "x0" });
   const limit = ef.placeholder(g, "float32", [], { name: "limit" });
@@ -105,7 +105,7 @@ async function edgeflowRunner() {
 }
 
 const runners: [string, () => Promise<void>][] = [
-  ["Edgeflow (WASM)", await edgeflowRunner()],
+  ["Edgeflow (WASM)", edgeflowRunner()],
   ["tfjs graph model (cpu)", await tfjsRunner()],
 ];
 const times = new Map(runners.map(([n]) => [n, [] as number[]]));

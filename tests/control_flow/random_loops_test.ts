@@ -74,7 +74,7 @@ async function runLoop(c: LoopCase): Promise<number[][]> {
   const g = new ef.Graph();
   const x = ef.placeholder(g, "float32", [2], { name: "x" });
   const n = ef.placeholder(g, "int32", [], { name: "n" });
-  const init = c.init.map((v, i) => ef.placeholder(g, "float32", [2], { name: `v${i}` }));
+  const init = c.init.map((_v, i) => ef.placeholder(g, "float32", [2], { name: `v${i}` }));
   const outs = ef.whileLoop(
     (i) => ef.less(i, n),
     (i, ...vs) => [ef.add(i, 1), ...body(c, vs, x)],
@@ -91,7 +91,7 @@ async function runLoop(c: LoopCase): Promise<number[][]> {
 async function runUnrolled(c: LoopCase): Promise<number[][]> {
   const g = new ef.Graph();
   const x = ef.placeholder(g, "float32", [2], { name: "x" });
-  let vars = c.init.map((v, i) => ef.placeholder(g, "float32", [2], { name: `v${i}` }));
+  let vars = c.init.map((_v, i) => ef.placeholder(g, "float32", [2], { name: `v${i}` }));
   const trips = Math.min(c.trips, c.max ?? Infinity);
   for (let k = 0; k < trips; k++) vars = body(c, vars, x).map((v) => ef.identity(v));
   await using s = new ef.Session(g);

@@ -65,6 +65,8 @@ export interface InputSpec {
   type: string;
   /** For a list input: the int attr that counts it ("N"). */
   numberAttr?: string;
+  /** A list of tensors of these dtypes (a list(type) attr, TensorFlow's type_list_attr). */
+  typeListAttr?: string;
 }
 export interface OutputSpec {
   name: string;
@@ -72,6 +74,8 @@ export interface OutputSpec {
   type: string;
   /** For a list output: the int attr that counts it ("num"). */
   numberAttr?: string;
+  /** A list of tensors of these dtypes (a list(type) attr, TensorFlow's type_list_attr). */
+  typeListAttr?: string;
 }
 
 /** What a reference implementation may use beyond its inputs: state kept by the session. */
@@ -236,7 +240,13 @@ export function hostMemoryInputs(op: OpDef, count: number): boolean[] {
 /** Number of outputs a node of this op has with these attrs. */
 export function outputCount(op: OpDef, attrs: Attrs): number {
   let n = 0;
-  for (const o of op.outputs) n += o.numberAttr ? (attrs[o.numberAttr] as number) : 1;
+  for (const o of op.outputs) {
+    n += o.numberAttr
+      ? (attrs[o.numberAttr] as number)
+      : o.typeListAttr
+      ? (attrs[o.typeListAttr] as readonly string[]).length
+      : 1;
+  }
   return n;
 }
 

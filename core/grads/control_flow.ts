@@ -15,22 +15,30 @@ import { Merge, Switch } from "../ops/control_flow.ts";
 import { equal } from "../ops/binary.ts";
 
 /** Merge: dy goes to the input `value_index` names; the other inputs' gradients are dead. */
-export function mergeGrad(g: GradientContext, node: Node, dys: readonly (Output | null)[]) {
+export function mergeGrad(
+  g: GradientContext,
+  node: Node,
+  dys: readonly (Output | null)[],
+): (Output | null)[] {
   const dy = dys[0]!;
   const index = node.outputs[1];
   const n = node.inputs.length;
   if (n === 2) {
-    const sw = g.graph.addNode(Switch, [dy, cast(index, "bool")], {}, { name: "cond_grad" });
+    const sw: Node = g.graph.addNode(Switch, [dy, cast(index, "bool")], {}, { name: "cond_grad" });
     return [sw.outputs[0], sw.outputs[1]];
   }
-  return node.inputs.map((_, j) =>
+  return node.inputs.map((_, j): Output =>
     g.graph.addNode(Switch, [dy, equal(index, j)], {}, { name: "cond_grad" }).outputs[1]
   );
 }
 
 /** Switch: the live one of its outputs' gradients (the untaken one's is dead); none for pred. */
-export function switchGrad(g: GradientContext, _node: Node, dys: readonly (Output | null)[]) {
-  const merged = g.graph.addNode(Merge, [[dys[0]!, dys[1]!]], {}, { name: "cond_grad" });
+export function switchGrad(
+  g: GradientContext,
+  _node: Node,
+  dys: readonly (Output | null)[],
+): (Output | null)[] {
+  const merged: Node = g.graph.addNode(Merge, [[dys[0]!, dys[1]!]], {}, { name: "cond_grad" });
   return [merged.outputs[0], null];
 }
 

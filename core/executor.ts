@@ -129,6 +129,8 @@ export type { StepStats } from "./trace/observer.ts";
 /** What one partition's executor shares with the step: the rendezvous and the step's failure. */
 export interface StepLink {
   readonly rendezvous: Rendezvous;
+  /** Aborted when any partition of the step fails. */
+  readonly aborted?: AbortSignal;
   /** Called with the first error of this partition, to abort the step everywhere. */
   readonly fail: (e: EdgeflowError) => void;
 }
@@ -155,6 +157,8 @@ class ExecutorRun {
   private error?: EdgeflowError;
   private wake?: () => void;
   private readonly control?: ControlPlan;
+  /** Aborted on the run's first error: kernels waiting on a queue stop waiting. */
+  private readonly abort = new AbortController();
   /** Iterations of loop frames alive (released if the run fails). */
   private readonly alive = new Set<IterationState>();
 
@@ -170,6 +174,23 @@ class ExecutorRun {
   }
 
   async run(): Promise<DeviceBuffer[]> {
+    // Kernels that wait on other steps (queues) stop when the step or the session ends.
+    const outer = this.plan.nodes.some((n) => n.node.op.blocking)
+      ? [this.state.closing, this.link?.aborted].filter((s) => s !== undefined)
+      : [];
+    const stop = (e: Event) => this.abort.abort((e.target as AbortSignal).reason);
+    for (const s of outer) {
+      if (s.aborted) this.abort.abort(s.reason);
+      s.addEventListener("abort", stop);
+    }
+    try {
+      return await this.runNodes();
+    } finally {
+      for (const s of outer) s.removeEventListener("abort", stop);
+    }
+  }
+
+  private async runNodes(): Promise<DeviceBuffer[]> {
     if (this.root.others) {
       // Readers with nothing but Recvs to wait on start their Recvs now.
       for (let i = 0; i < this.plan.nodes.length; i++) {
@@ -243,7 +264,13 @@ class ExecutorRun {
         );
       } else {
         if (pn.checks.length > 0) runChecks(pn, inputs);
-        const ctx = new RunKernelContext(pn, inputs.buffers, inputs.hosts, this.state);
+        const ctx = new RunKernelContext(
+          pn,
+          inputs.buffers,
+          inputs.hosts,
+          this.state,
+          this.abort.signal,
+        );
         // Control-flow kernels forward buffers: nothing to infer (a Merge has absent inputs).
         if (!pn.node.op.controlFlow) ctx.inferRunTimeShapes();
         const done = this.invoke(pn, ctx);
@@ -257,7 +284,13 @@ class ExecutorRun {
 
   private async launch(pn: PlanNode, inputs: Inputs): Promise<RunKernelContext> {
     if (pn.checks.length > 0) runChecks(pn, inputs);
-    const ctx = new RunKernelContext(pn, inputs.buffers, inputs.hosts, this.state);
+    const ctx = new RunKernelContext(
+      pn,
+      inputs.buffers,
+      inputs.hosts,
+      this.state,
+      this.abort.signal,
+    );
     if (!pn.node.op.controlFlow) ctx.inferRunTimeShapes();
     await this.invoke(pn, ctx);
     return ctx;
@@ -706,6 +739,7 @@ class ExecutorRun {
   private fail(pn: PlanNode, e: unknown): void {
     if (this.error) return;
     this.error = asEdgeflowError(e, { node: pn.node.name, op: pn.node.op.name });
+    this.abort.abort(this.error);
     this.link?.fail(this.error);
   }
 

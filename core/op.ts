@@ -166,6 +166,11 @@ export interface OpDefInit<A extends Attrs> {
    * between frames and iterations and how dead inputs reach it. Absent for every other op.
    */
   controlFlow?: ControlFlowKind;
+  /**
+   * The kernel may wait on other steps (a queue's enqueue or dequeue): the executor hands it a
+   * signal aborted when the step fails or the session closes.
+   */
+  blocking?: boolean;
   /** Run-time checks of input values, applied the same way on every device. */
   checks?: readonly InputCheck<A>[];
   /** Output dtypes and partial shapes from input specs; throws EdgeflowError on bad input. */

@@ -122,7 +122,12 @@ export class Session implements AsyncDisposable {
   private readonly plans = new Map<string, Promise<CachedPlan>>();
   /** Device entries by full name; null where the plugin has no such device here. */
   private readonly devices = new Map<string, Promise<DeviceEntry | null>>();
-  private readonly state: SessionState = { randomCounters: new Map() };
+  private readonly closing = new AbortController();
+  private readonly state: SessionState = {
+    randomCounters: new Map(),
+    queues: new Map(),
+    closing: this.closing.signal,
+  };
   private readonly defaultType: DeviceType;
   /** Full names of the devices unrequested nodes are placed on, in tie-breaking order. */
   private readonly defaultNames: readonly string[];
@@ -293,6 +298,8 @@ export class Session implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Steps blocked on a queue end first (TensorFlow cancels them when the session closes).
+    this.closing.abort(new EdgeflowError("the session was closed"));
     const plans = [...this.plans.values()];
     this.plans.clear();
     for (const p of plans) {

@@ -37,11 +37,14 @@ export async function runStep(
     return reorder([{ part: p, out }], fetchCount);
   }
   let first: EdgeflowError | undefined;
+  const aborted = new AbortController();
   const link = {
     rendezvous,
+    aborted: aborted.signal,
     fail: (e: EdgeflowError) => {
       first ??= e;
       rendezvous.abort(e);
+      aborted.abort(e);
     },
   };
   const settled = await Promise.allSettled(

@@ -3,6 +3,7 @@ import type { DevicePlugin, Kernel } from "../../core/kernel.ts";
 import type { Attrs, OpDef } from "../../core/op.ts";
 import { ALL_OPS } from "../../core/ops/registry.ts";
 import { NullDevice } from "./device.ts";
+import { QUEUE_OPS } from "../../core/ops/queue.ts";
 
 function nullKernel(op: OpDef): Kernel<Attrs, NullDevice> {
   return {
@@ -24,5 +25,8 @@ export const nullPlugin: DevicePlugin<NullDevice> = {
   type: "NULL",
   create: (options) => Promise.resolve(new NullDevice(options?.index ?? 0)),
   // Control flow reads predicates, which NULL buffers do not hold: no NULL kernel decides a branch.
-  kernels: ALL_OPS.filter((op) => op.name !== "Placeholder" && !op.controlFlow).map(nullKernel),
+  // Queues hold values, which NULL buffers do not.
+  kernels: ALL_OPS.filter((op) =>
+    op.name !== "Placeholder" && !op.controlFlow && !QUEUE_OPS.includes(op)
+  ).map(nullKernel),
 };

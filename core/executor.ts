@@ -35,6 +35,9 @@ import { childFrameId, type Delivery, FrameState } from "./control_flow/frame_st
 
 /** What a control-edge Send hands over: a token no device holds. */
 const CONTROL_TOKEN = new HostBuffer(Tensor.zeros("bool", []));
+/** Nodes a run with control flow processes between two yields to the event loop. */
+const YIELD_EVERY = 8192;
+
 /** What a dead Send hands over (TensorFlow's is_dead flag): its Recv's outputs are dead. */
 const DEAD_TOKEN = new HostBuffer(Tensor.zeros("bool", []));
 
@@ -157,6 +160,8 @@ class ExecutorRun {
   private error?: EdgeflowError;
   private wake?: () => void;
   private readonly control?: ControlPlan;
+  /** Nodes processed so far (control-flow runs yield to the event loop every YIELD_EVERY). */
+  private processed = 0;
   /** Aborted on the run's first error: kernels waiting on a queue stop waiting. */
   private readonly abort = new AbortController();
   /** Iterations of loop frames alive (released if the run fails). */
@@ -175,7 +180,7 @@ class ExecutorRun {
 
   async run(): Promise<DeviceBuffer[]> {
     // Kernels that wait on other steps (queues) stop when the step or the session ends.
-    const outer = this.plan.nodes.some((n) => n.node.op.blocking)
+    const outer = this.control || this.plan.nodes.some((n) => n.node.op.blocking)
       ? [this.state.closing, this.link?.aborted].filter((s) => s !== undefined)
       : [];
     const stop = (e: Event) => this.abort.abort((e.target as AbortSignal).reason);
@@ -202,7 +207,8 @@ class ExecutorRun {
       else this.ready.push({ node: r, iter: this.root });
     }
     for (;;) {
-      while (this.ready.length > 0 && !this.error) this.process(this.ready.pop()!);
+      if (this.control) await this.processYielding();
+      else while (this.ready.length > 0 && !this.error) this.process(this.ready.pop()!);
       if (this.outstanding === 0) break;
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
@@ -230,6 +236,29 @@ class ExecutorRun {
       );
     }
     return fetched as DeviceBuffer[];
+  }
+
+  /**
+   * A loop may run many synchronous kernels back to back: every YIELD_EVERY nodes the executor
+   * lets other tasks run (other steps, a session's close), and stops if the run was aborted (a
+   * loop that never ends can then be ended by closing the session).
+   */
+  private async processYielding(): Promise<void> {
+    while (this.ready.length > 0 && !this.error) {
+      this.process(this.ready.pop()!);
+      // Counted over the whole run: a loop of asynchronous kernels yields only to microtasks.
+      if (++this.processed % YIELD_EVERY !== 0) continue;
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      const signal = this.abort.signal;
+      if (signal.aborted && !this.error) {
+        this.fail(
+          this.plan.nodes[0],
+          new EdgeflowError(
+            `the run was stopped: ${(signal.reason as Error)?.message ?? "aborted"}`,
+          ),
+        );
+      }
+    }
   }
 
   private process(entry: ReadyEntry): void {

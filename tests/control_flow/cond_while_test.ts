@@ -252,3 +252,15 @@ Deno.test("a cond whose branches run on two devices: dead values cross as dead t
     assert.deepEqual((await s.run(z, { p: false, x: [1, 2] })).toArray(), [-2, -3]);
   }
 });
+
+Deno.test("a loop that never ends is stopped by closing the session", async () => {
+  const g = new ef.Graph();
+  const [x] = g.asDefault(() =>
+    ef.whileLoop((x) => ef.greater(x, -1), (x) => [ef.add(x, 1)], [ef.constant(0)])
+  );
+  const s = new ef.Session(g);
+  const running = s.run(x);
+  await new Promise((r) => setTimeout(r, 50));
+  await s.close();
+  await assert.rejects(() => running, /session (is|was) closed/);
+});

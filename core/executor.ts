@@ -162,7 +162,7 @@ class ExecutorRun {
   private readonly control?: ControlPlan;
   /** Nodes processed so far (control-flow runs yield to the event loop every YIELD_EVERY). */
   private processed = 0;
-  /** Aborted on the run's first error: kernels waiting on a queue stop waiting. */
+  /** Aborted on the run's first error, a peer partition's, or the session's close. */
   private readonly abort = new AbortController();
   /** Iterations of loop frames alive (released if the run fails). */
   private readonly alive = new Set<IterationState>();
@@ -179,8 +179,8 @@ class ExecutorRun {
   }
 
   async run(): Promise<DeviceBuffer[]> {
-    // Kernels that wait on other steps (queues) stop when the step or the session ends.
-    const outer = this.control || this.plan.nodes.some((n) => n.node.op.blocking)
+    // A run with loops stops when the step fails elsewhere or the session closes.
+    const outer = this.control
       ? [this.state.closing, this.link?.aborted].filter((s) => s !== undefined)
       : [];
     const stop = (e: Event) => this.abort.abort((e.target as AbortSignal).reason);
@@ -293,13 +293,7 @@ class ExecutorRun {
         );
       } else {
         if (pn.checks.length > 0) runChecks(pn, inputs);
-        const ctx = new RunKernelContext(
-          pn,
-          inputs.buffers,
-          inputs.hosts,
-          this.state,
-          this.abort.signal,
-        );
+        const ctx = new RunKernelContext(pn, inputs.buffers, inputs.hosts, this.state);
         // Control-flow kernels forward buffers: nothing to infer (a Merge has absent inputs).
         if (!pn.node.op.controlFlow) ctx.inferRunTimeShapes();
         const done = this.invoke(pn, ctx);
@@ -313,13 +307,7 @@ class ExecutorRun {
 
   private async launch(pn: PlanNode, inputs: Inputs): Promise<RunKernelContext> {
     if (pn.checks.length > 0) runChecks(pn, inputs);
-    const ctx = new RunKernelContext(
-      pn,
-      inputs.buffers,
-      inputs.hosts,
-      this.state,
-      this.abort.signal,
-    );
+    const ctx = new RunKernelContext(pn, inputs.buffers, inputs.hosts, this.state);
     if (!pn.node.op.controlFlow) ctx.inferRunTimeShapes();
     await this.invoke(pn, ctx);
     return ctx;

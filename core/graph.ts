@@ -345,7 +345,7 @@ function flattenInputs(op: OpDef, inputs: readonly (Output | readonly Output[])[
   const flat: Output[] = [];
   op.inputs.forEach((spec, i) => {
     const x = inputs[i];
-    if (spec.numberAttr || spec.typeListAttr) {
+    if (spec.numberAttr) {
       if (!Array.isArray(x)) {
         throw new EdgeflowError(`input '${spec.name}' must be a list of tensors`);
       }
@@ -377,7 +377,6 @@ export function resolveAttrs<A extends Attrs>(
     const x = inputs[i];
     const list = Array.isArray(x) ? x : [x];
     if (spec.numberAttr) attrs[spec.numberAttr] ??= list.length;
-    if (spec.typeListAttr) attrs[spec.typeListAttr] ??= list.map((o) => (o as Output).dtype);
     if (spec.type in specs && list.length > 0) attrs[spec.type] ??= (list[0] as Output).dtype;
   });
   for (const [k, spec] of Object.entries(specs)) {
@@ -396,27 +395,8 @@ function checkInputDTypes(
   attrs: Attrs,
 ) {
   op.inputs.forEach((spec, i) => {
-    const x = inputs[i];
-    if (spec.typeListAttr) {
-      const types = attrs[spec.typeListAttr] as readonly DType[];
-      const list = x as readonly Output[];
-      if (list.length !== types.length) {
-        throw new EdgeflowError(
-          `input '${spec.name}' has ${list.length} tensors; attr ${spec.typeListAttr} lists ` +
-            `${types.length} dtypes`,
-        );
-      }
-      list.forEach((o, k) => {
-        if (o.dtype !== types[k]) {
-          throw new EdgeflowError(
-            `input '${spec.name}'[${k}] (${o.name}) has dtype ${o.dtype}, expected ${types[k]} ` +
-              `(attr ${spec.typeListAttr})`,
-          );
-        }
-      });
-      return;
-    }
     const want = argDType(spec.type, attrs);
+    const x = inputs[i];
     for (const o of Array.isArray(x) ? x : [x]) {
       if ((o as Output).dtype !== want) {
         throw new EdgeflowError(
@@ -444,10 +424,8 @@ export function groupInputs(
   const grouped: (Output | Output[])[] = [];
   let i = 0;
   for (const spec of op.inputs) {
-    if (spec.numberAttr || spec.typeListAttr) {
-      const n = spec.numberAttr
-        ? attrs[spec.numberAttr] as number
-        : (attrs[spec.typeListAttr!] as readonly string[]).length;
+    if (spec.numberAttr) {
+      const n = attrs[spec.numberAttr] as number;
       grouped.push(flat.slice(i, i + n));
       i += n;
     } else grouped.push(flat[i++]);

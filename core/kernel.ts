@@ -11,7 +11,6 @@ import { type Attrs, type HostContext, type OpDef, resolvesTo, type TensorSpec }
 import type { ResourceTable } from "./resources.ts";
 import type { Shape } from "./shape.ts";
 import type { Tensor } from "./tensor.ts";
-import type { SessionState } from "./kernel_context.ts";
 
 /**
  * What a kernel sees while it runs. Also a HostContext, so reference code can run through it.
@@ -53,10 +52,6 @@ export interface KernelContext<A extends Attrs = any, D extends Device = Device>
   setOutput(i: number, buffer: BufferOf<D>): void;
   /** Variables living on this device (their values are this device's buffers). */
   readonly resources: ResourceTable<BufferOf<D>>;
-  /** The session's state (its queues), where the executor runs the kernel. */
-  readonly session?: SessionState;
-  /** Aborted when the step fails or the session closes (for kernels that wait: queues). */
-  readonly signal?: AbortSignal;
 }
 
 /**

@@ -9,15 +9,12 @@ import type { PlanNode } from "./plan.ts";
 import type { ResourceTable } from "./resources.ts";
 import { formatShape, isFullyDefined, type Shape } from "./shape.ts";
 import { Tensor } from "./tensor.ts";
-import type { TensorQueue } from "./queues/tensor_queue.ts";
 
 /** State a session keeps across runs that kernels reach through their context. */
 export interface SessionState {
   /** Philox counter position per stateful random node. */
   readonly randomCounters: Map<string, number>;
-  /** The session's queues by handle name (core/queues/), shared by its steps. */
-  readonly queues?: Map<string, TensorQueue>;
-  /** Aborted when the session closes: blocked queue operations end. */
+  /** Aborted when the session closes: runs with loops stop (core/executor.ts). */
   readonly closing?: AbortSignal;
 }
 
@@ -30,15 +27,8 @@ export class RunKernelContext implements KernelContext {
     readonly inputs: readonly DeviceBuffer[],
     private readonly hosts: readonly (Tensor | undefined)[],
     private readonly state: SessionState,
-    /** Aborted when the step fails: kernels that wait (queues) stop waiting. */
-    readonly signal?: AbortSignal,
   ) {
     this.outputs = new Array(planNode.outputCount);
-  }
-
-  /** The session's state: its queues and the signal of its closing. */
-  get session(): SessionState {
-    return this.state;
   }
 
   get node(): Node {

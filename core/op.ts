@@ -65,8 +65,6 @@ export interface InputSpec {
   type: string;
   /** For a list input: the int attr that counts it ("N"). */
   numberAttr?: string;
-  /** A list of tensors of these dtypes (a list(type) attr, TensorFlow's type_list_attr). */
-  typeListAttr?: string;
 }
 export interface OutputSpec {
   name: string;
@@ -74,8 +72,6 @@ export interface OutputSpec {
   type: string;
   /** For a list output: the int attr that counts it ("num"). */
   numberAttr?: string;
-  /** A list of tensors of these dtypes (a list(type) attr, TensorFlow's type_list_attr). */
-  typeListAttr?: string;
 }
 
 /** What a reference implementation may use beyond its inputs: state kept by the session. */
@@ -166,11 +162,6 @@ export interface OpDefInit<A extends Attrs> {
    * between frames and iterations and how dead inputs reach it. Absent for every other op.
    */
   controlFlow?: ControlFlowKind;
-  /**
-   * The kernel may wait on other steps (a queue's enqueue or dequeue): the executor hands it a
-   * signal aborted when the step fails or the session closes.
-   */
-  blocking?: boolean;
   /** Run-time checks of input values, applied the same way on every device. */
   checks?: readonly InputCheck<A>[];
   /** Output dtypes and partial shapes from input specs; throws EdgeflowError on bad input. */
@@ -245,13 +236,7 @@ export function hostMemoryInputs(op: OpDef, count: number): boolean[] {
 /** Number of outputs a node of this op has with these attrs. */
 export function outputCount(op: OpDef, attrs: Attrs): number {
   let n = 0;
-  for (const o of op.outputs) {
-    n += o.numberAttr
-      ? (attrs[o.numberAttr] as number)
-      : o.typeListAttr
-      ? (attrs[o.typeListAttr] as readonly string[]).length
-      : 1;
-  }
+  for (const o of op.outputs) n += o.numberAttr ? (attrs[o.numberAttr] as number) : 1;
   return n;
 }
 

@@ -125,7 +125,6 @@ export class Session implements AsyncDisposable {
   private readonly closing = new AbortController();
   private readonly state: SessionState = {
     randomCounters: new Map(),
-    queues: new Map(),
     closing: this.closing.signal,
   };
   private readonly defaultType: DeviceType;
@@ -298,7 +297,7 @@ export class Session implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    // Steps blocked on a queue end first (TensorFlow cancels them when the session closes).
+    // Runs still going (a loop that never ends) stop first.
     this.closing.abort(new EdgeflowError("the session was closed"));
     const plans = [...this.plans.values()];
     this.plans.clear();

@@ -3,7 +3,6 @@
  * WASM and fall back to REF for the ops it has no kernel for (the random ops).
  */
 import { CONTROL_FLOW_KERNELS } from "../core/control_flow_kernels.ts";
-import { queueKernels } from "../core/queue_kernels.ts";
 import { GENERIC_BASIC_KERNELS, GENERIC_VIEW_KERNELS } from "../core/basic_kernels.ts";
 import { type DevicePlugin, forDTypes, type Kernel } from "../core/kernel.ts";
 import type { NamedModule } from "../devices/wasm/instance.ts";
@@ -47,8 +46,6 @@ export const WASM_KERNELS: readonly Kernel[] = [
   ...forDTypes(GENERIC_BASIC_KERNELS, BYTE_DTYPES),
   // Control flow forwards any buffer, resource handles and strings included.
   ...CONTROL_FLOW_KERNELS,
-  // Queues (host memory, as TensorFlow's CPU kernels).
-  ...queueKernels,
   ...forDTypes(GENERIC_VIEW_KERNELS, BYTE_DTYPES),
   ...ELEMENTWISE_KERNELS,
   ...MATMUL_KERNELS,

@@ -180,20 +180,17 @@ function splitTensorName(s: string): [string, number] {
 
 /** Splits flat inputs over list inputs using the count attrs (or the leftover count when absent). */
 function groupByCounts(
-  specs: readonly { numberAttr?: string; typeListAttr?: string }[],
+  specs: readonly { numberAttr?: string }[],
   attrs: Attrs,
   flat: Output[],
   node: string,
 ) {
-  const single = specs.filter((s) => !s.numberAttr && !s.typeListAttr).length;
+  const single = specs.filter((s) => !s.numberAttr).length;
   const grouped: (Output | Output[])[] = [];
   let i = 0;
   for (const spec of specs) {
-    if (spec.numberAttr || spec.typeListAttr) {
-      const n = (spec.numberAttr
-        ? attrs[spec.numberAttr] as number | undefined
-        : (attrs[spec.typeListAttr!] as readonly string[] | undefined)?.length) ??
-        flat.length - single;
+    if (spec.numberAttr) {
+      const n = (attrs[spec.numberAttr] as number | undefined) ?? flat.length - single;
       grouped.push(flat.slice(i, i + n));
       i += n;
     } else grouped.push(flat[i++]);

@@ -41,7 +41,6 @@ export * from "./grad_array.ts";
 export * from "./grad_conv.ts";
 export * from "./grad_nn.ts";
 export * from "./control_flow.ts";
-export * from "./queue.ts";
 export {
   type Branch,
   cond,
@@ -49,11 +48,3 @@ export {
   whileLoop,
   type WhileOptions,
 } from "../control_flow/builders.ts";
-export {
-  fifoQueue,
-  paddingFifoQueue,
-  Queue,
-  type QueueOptions,
-  QueueRunner,
-  randomShuffleQueue,
-} from "../queues/builders.ts";

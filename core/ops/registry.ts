@@ -30,7 +30,6 @@ import { GRAD_ARRAY_OPS } from "./grad_array.ts";
 import { GRAD_CONV_OPS } from "./grad_conv.ts";
 import { GRAD_NN_OPS } from "./grad_nn.ts";
 import { CONTROL_FLOW_OPS } from "./control_flow.ts";
-import { QUEUE_OPS } from "./queue.ts";
 
 export const ALL_OPS: readonly OpDef[] = [
   Const,
@@ -65,7 +64,6 @@ export const ALL_OPS: readonly OpDef[] = [
   ...GRAD_CONV_OPS,
   ...GRAD_NN_OPS,
   ...CONTROL_FLOW_OPS,
-  ...QUEUE_OPS,
 ] as unknown as OpDef[];
 
 /**

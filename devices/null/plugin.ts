@@ -3,7 +3,6 @@ import type { DevicePlugin, Kernel } from "../../core/kernel.ts";
 import type { Attrs, OpDef } from "../../core/op.ts";
 import { ALL_OPS } from "../../core/ops/registry.ts";
 import { NullDevice } from "./device.ts";
-import { QUEUE_OPS } from "../../core/ops/queue.ts";
 
 function nullKernel(op: OpDef): Kernel<Attrs, NullDevice> {
   return {
@@ -25,8 +24,5 @@ export const nullPlugin: DevicePlugin<NullDevice> = {
   type: "NULL",
   create: (options) => Promise.resolve(new NullDevice(options?.index ?? 0)),
   // Control flow reads predicates, which NULL buffers do not hold: no NULL kernel decides a branch.
-  // Queues hold values, which NULL buffers do not.
-  kernels: ALL_OPS.filter((op) =>
-    op.name !== "Placeholder" && !op.controlFlow && !QUEUE_OPS.includes(op)
-  ).map(nullKernel),
+  kernels: ALL_OPS.filter((op) => op.name !== "Placeholder" && !op.controlFlow).map(nullKernel),
 };

@@ -5,8 +5,6 @@ import { ALL_OPS } from "../../core/ops/registry.ts";
 import { memoryLimitOf } from "../../core/memory_limit.ts";
 import { RefDevice } from "./device.ts";
 import { CONTROL_FLOW_KERNELS } from "../../core/control_flow_kernels.ts";
-import { queueKernels } from "../../core/queue_kernels.ts";
-import { QUEUE_OPS } from "../../core/ops/queue.ts";
 
 /** Ops with no kernel anywhere: the session feeds Placeholders itself. */
 const FED_BY_SESSION = new Set(["Placeholder"]);
@@ -28,11 +26,9 @@ export const refPlugin: DevicePlugin<RefDevice> = {
     Promise.resolve(new RefDevice(options?.index ?? 0, memoryLimitOf(options, "REF"))),
   // Control-flow ops take and give dead (absent) values: their generic kernels forward buffers.
   kernels: [
-    ...ALL_OPS.filter((op) =>
-      !FED_BY_SESSION.has(op.name) && !op.controlFlow && !QUEUE_OPS.includes(op)
-    ).map(referenceKernel),
+    ...ALL_OPS.filter((op) => !FED_BY_SESSION.has(op.name) && !op.controlFlow).map(
+      referenceKernel,
+    ),
     ...CONTROL_FLOW_KERNELS,
-    // Queues live in the session and wait: their kernels run on the CPU devices.
-    ...queueKernels,
   ],
 };

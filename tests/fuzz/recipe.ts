@@ -63,16 +63,6 @@ const EXCLUDED = new Set([
   "Exit",
   "NextIteration",
   "LoopCond",
-  // Queues are stateful and wait on other steps: tests/queues/.
-  "FIFOQueueV2",
-  "RandomShuffleQueueV2",
-  "PaddingFIFOQueueV2",
-  "QueueEnqueueV2",
-  "QueueEnqueueManyV2",
-  "QueueDequeueV2",
-  "QueueDequeueManyV2",
-  "QueueCloseV2",
-  "QueueSizeV2",
 ]);
 /** The ops the fuzzer draws: every stateless op of the core registry. */
 export const FUZZ_OPS: readonly string[] = ALL_OPS.map((op) => op.name).filter((n) =>

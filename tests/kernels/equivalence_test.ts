@@ -13,14 +13,11 @@ import { mismatch } from "./compare.ts";
 import { deviceFor } from "./devices.ts";
 import { resolvedAttrs, runOnDevice, runReference } from "./run_case.ts";
 import { checkControlFlowOn, CONTROL_FLOW_OP_NAMES } from "../control_flow/device_program.ts";
-import { checkQueuesOn } from "../queues/device_program.ts";
-import { QUEUE_OPS } from "../../core/ops/queue.ts";
 
 const registry = defaultRegistry;
 const RUNS = Number(Deno.env.get("EQUIVALENCE_RUNS") ?? 15);
 
 const controlFlowTypes = new Set<string>();
-const queueTypes = new Set<string>();
 for (const { type, kernel } of registry.list()) {
   const op = kernel.op;
   if (op.controlFlow) {
@@ -30,16 +27,6 @@ for (const { type, kernel } of registry.list()) {
     Deno.test(`${type} control flow (${CONTROL_FLOW_OP_NAMES.join(", ")}) equals TensorFlow's`, async (t) => {
       const device = await deviceFor(type, t);
       if (device) await checkControlFlowOn(device, registry);
-    });
-    continue;
-  }
-  if (QUEUE_OPS.includes(op)) {
-    // Queues wait and live in a session: one program using all queue ops runs on the device.
-    if (queueTypes.has(type)) continue;
-    queueTypes.add(type);
-    Deno.test(`${type} queues (${QUEUE_OPS.map((o) => o.name).join(", ")}) behave as TensorFlow's`, async (t) => {
-      const device = await deviceFor(type, t);
-      if (device) await checkQueuesOn(device, registry);
     });
     continue;
   }

@@ -9,3 +9,15 @@ export {
   loadGraphDef,
   toGraphDefBinary,
 } from "./core/formats/protobuf/graphdef_binary.ts";
+export {
+  fromOnnxBinary,
+  loadOnnxModel,
+  type OnnxModel,
+  type OnnxModelOptions,
+} from "./core/formats/onnx/onnx_model.ts";
+export { EXPORT_OPSET, type OnnxExportOptions, toOnnx } from "./core/formats/onnx/onnx_export.ts";
+export {
+  type GraphModelExportOptions,
+  saveGraphModel,
+  toGraphModel,
+} from "./core/formats/tfjs/export.ts";

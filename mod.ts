@@ -44,6 +44,7 @@ export { MapHostContext } from "./core/host_context.ts";
 export { HostBuffer } from "./core/buffer.ts";
 export { ResourceTable } from "./core/resources.ts";
 export * as train from "./core/train/mod.ts";
+export * as layers from "./core/layers/mod.ts";
 export type { ModelSource, ReadLimits } from "./core/formats/model_source.ts";
 export {
   type GraphModel,

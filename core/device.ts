@@ -81,6 +81,15 @@ export interface Device<B extends DeviceBuffer = DeviceBuffer> {
   /** Copies a host tensor to the device. */
   upload(t: Tensor): B | Promise<B>;
   /**
+   * Where device memory is host-addressable (WASM, the emulated TPU's HBM): copies `t` into
+   * device memory once and
+   * returns that buffer (retained for the caller, who releases it) and a host tensor viewing the
+   * same bytes, for the caller to keep instead of `t`. `upload` of the view returns the buffer
+   * itself: a model's weights then exist once, on the device (loadGraphModel's `device`). The
+   * view is valid until the buffer is released.
+   */
+  adopt?(t: Tensor): { buffer: B; view: Tensor };
+  /**
    * A copy of a buffer on another device where this pair has a path that skips the host (two
    * GPUs of one adapter); undefined to let core go through host memory (core/transfer.ts).
    */

@@ -470,6 +470,9 @@ export class Session implements AsyncDisposable {
   private async placementDevices(nodes: readonly Node[], feeds: ReadonlySet<Node>) {
     const names = [...this.defaultNames];
     for (const n of nodes) {
+      // A variable an earlier plan put on a requested device is still there.
+      const pin = this.pinned.get(n.name);
+      if (pin && !names.includes(pin)) names.push(pin);
       if (!n.requestedDevice) continue;
       const spec = parseDeviceSpec(n.requestedDevice);
       if (!spec.type || !this.registry.plugin(spec.type)) continue;

@@ -3,7 +3,11 @@
  * WASM and fall back to REF for the ops it has no kernel for (the random ops).
  */
 import { CONTROL_FLOW_KERNELS } from "../core/control_flow_kernels.ts";
-import { GENERIC_BASIC_KERNELS, GENERIC_VIEW_KERNELS } from "../core/basic_kernels.ts";
+import {
+  GENERIC_BASIC_KERNELS,
+  GENERIC_HOST_ARITHMETIC_KERNELS,
+  GENERIC_VIEW_KERNELS,
+} from "../core/basic_kernels.ts";
 import { type DevicePlugin, forDTypes, type Kernel } from "../core/kernel.ts";
 import type { NamedModule } from "../devices/wasm/instance.ts";
 import { WasmDevice, type WasmDeviceOptions } from "../devices/wasm/device.ts";
@@ -11,13 +15,21 @@ import { CONV_WASM_BASE64, GEMM_WASM_BASE64, KERNELS_WASM_BASE64 } from "./gen/m
 import { CONV_KERNELS } from "./kernels/conv.ts";
 import { CREATE_KERNELS } from "./kernels/create.ts";
 import { ELEMENTWISE_KERNELS } from "./kernels/elementwise.ts";
+import { FUSED_KERNELS } from "./kernels/fused.ts";
 import { GATHER_KERNELS } from "./kernels/gather.ts";
+import { GATHER_ND_KERNELS } from "./kernels/gather_nd.ts";
 import { LOSS_KERNELS } from "./kernels/loss.ts";
 import { MATMUL_KERNELS } from "./kernels/matmul.ts";
 import { MOVEMENT_KERNELS } from "./kernels/movement.ts";
 import { NN_KERNELS } from "./kernels/nn.ts";
 import { REDUCE_KERNELS } from "./kernels/reduce.ts";
 import { VARIABLE_KERNELS } from "./kernels/variables.ts";
+import { CONV_GRAD_KERNELS } from "./kernels/conv_grad.ts";
+import { GRAD_KERNELS } from "./kernels/grad.ts";
+import { GRAD_ARRAY_KERNELS } from "./kernels/grad_array.ts";
+import { SCAN_KERNELS } from "./kernels/scan.ts";
+import { BATCH_NORM_GRAD_KERNELS } from "./kernels/batch_norm_grad.ts";
+import { OPTIM_KERNELS } from "./kernels/optim.ts";
 import { TASK_NAMES } from "./tasks.ts";
 import { BYTE_DTYPES } from "./kernels/util.ts";
 
@@ -47,6 +59,7 @@ export const WASM_KERNELS: readonly Kernel[] = [
   // Control flow forwards any buffer, resource handles and strings included.
   ...CONTROL_FLOW_KERNELS,
   ...forDTypes(GENERIC_VIEW_KERNELS, BYTE_DTYPES),
+  ...GENERIC_HOST_ARITHMETIC_KERNELS,
   ...ELEMENTWISE_KERNELS,
   ...MATMUL_KERNELS,
   ...VARIABLE_KERNELS,
@@ -57,6 +70,14 @@ export const WASM_KERNELS: readonly Kernel[] = [
   ...NN_KERNELS,
   ...LOSS_KERNELS,
   ...CONV_KERNELS,
+  ...CONV_GRAD_KERNELS,
+  ...GRAD_KERNELS,
+  ...GRAD_ARRAY_KERNELS,
+  ...SCAN_KERNELS,
+  ...BATCH_NORM_GRAD_KERNELS,
+  ...FUSED_KERNELS,
+  ...GATHER_ND_KERNELS,
+  ...OPTIM_KERNELS,
 ];
 
 export const wasmPlugin: DevicePlugin<WasmDevice> = {

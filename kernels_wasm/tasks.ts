@@ -24,6 +24,22 @@ export const TASK_NAMES = [
   "task_xent",
   "task_depthwise",
   "task_pool",
+  "task_col2im",
+  "task_depthwise_grad_input",
+  "task_depthwise_grad_filter",
+  "task_max_pool_grad",
+  "task_avg_pool_grad",
+  "task_grad_binary",
+  "task_segment_sum",
+  "task_conv_grad_filter_direct",
+  "task_scan",
+  "task_batch_norm_grad",
+  "task_batch_norm_stats",
+  "task_resize_bilinear",
+  "task_epilogue",
+  "task_resize_nearest",
+  "task_apply",
+  "task_scatter_add",
 ] as const;
 
 export type TaskName = (typeof TASK_NAMES)[number];

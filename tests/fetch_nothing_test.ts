@@ -47,8 +47,9 @@ async function inFreshCache(args: string[]): Promise<{ stdout: string; fetched: 
 }
 
 Deno.test("deno task demo with an empty DENO_DIR fetches no npm or remote module", async () => {
-  const { stdout, fetched } = await inFreshCache(["task", "demo"]);
-  assert.match(stdout, /plans built/);
+  // A lower target keeps the run short; the demo's own test holds it to its accuracy.
+  const { stdout, fetched } = await inFreshCache(["task", "demo", "--target", "0.6"]);
+  assert.match(stdout, /restored in a fresh session: test accuracy/);
   assert.deepEqual(fetched, []);
 });
 

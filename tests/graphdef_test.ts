@@ -340,3 +340,45 @@ Deno.test("GraphDef: every field of a real graph replaced by a bad value gives a
   });
   assert.ok(tried > 500, `only ${tried} mutations`);
 });
+
+Deno.test("GraphDef: attributes that change nothing are accepted where the op lacks them", () => {
+  const pool = (attr: Record<string, unknown>): GraphDefJson => ({
+    node: [
+      { name: "x", op: "Placeholder", attr: { dtype: { type: "DT_FLOAT" } } },
+      {
+        name: "p",
+        op: "AvgPool",
+        input: ["x"],
+        attr: {
+          T: { type: "DT_FLOAT" },
+          ksize: { list: { i: ["1", "2", "2", "1"] } },
+          strides: { list: { i: ["1", "2", "2", "1"] } },
+          padding: { s: btoa("VALID") },
+          ...attr,
+        },
+      },
+    ],
+  } as GraphDefJson);
+  // AvgPool has no explicit_paddings, dilations or use_cudnn_on_gpu: empty, ones and any bool
+  // change nothing and are dropped.
+  const g = fromGraphDef(pool({
+    explicit_paddings: { list: {} },
+    dilations: { list: { i: ["1", "1", "1", "1"] } },
+    use_cudnn_on_gpu: { b: false },
+  }));
+  assert.equal("dilations" in g.node("p").attrs, false);
+  refusedAt(
+    pool({ explicit_paddings: { list: { i: ["0", "0", "1", "1", "1", "1", "0", "0"] } } }),
+    "p",
+    "AvgPool",
+    /has attribute 'explicit_paddings', which AvgPool does not define and which Edgeflow accepts only where it changes nothing: only padding EXPLICIT reads it/,
+  );
+  refusedAt(
+    pool({ dilations: { list: { i: ["1", "2", "2", "1"] } } }),
+    "p",
+    "AvgPool",
+    /'dilations'.*must be all ones/,
+  );
+  // A malformed value is still a malformed value.
+  refusedAt(pool({ use_cudnn_on_gpu: { b: "yes" } }), "p", "AvgPool", /use_cudnn_on_gpu/);
+});

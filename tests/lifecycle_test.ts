@@ -55,6 +55,8 @@ const CYCLES = 100;
  * device was 6.8 MiB a cycle, a WASM device its memory and workers.
  */
 const RSS_SLACK = 16 * 2 ** 20;
+/** Runtime threads that may start late whatever sessions do (see the thread check below). */
+const LAZY_RUNTIME_THREADS = 1;
 
 for (const type of TYPES) {
   Deno.test(`${type}: ${CYCLES} session create/run/close cycles leave RSS and threads flat`, async (t) => {
@@ -70,12 +72,16 @@ for (const type of TYPES) {
     if (result.missing) return reportMissing(t, result.missing);
     const { before, after } = result as Record<
       "before" | "after",
-      { rss: number; threads: number }
+      { rss: number; threads: number; names: string[] }
     >;
     const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+    // One lazily started runtime thread (named "deno", like the main thread) may appear once
+    // after the warm-up: seen on REF with no session alive. A thread kept per session would grow
+    // the count by CYCLES.
     assert.ok(
-      after.threads <= before.threads,
-      `threads grew from ${before.threads} to ${after.threads} over ${CYCLES} cycles`,
+      after.threads <= before.threads + LAZY_RUNTIME_THREADS,
+      `threads grew from ${before.threads} to ${after.threads} over ${CYCLES} cycles ` +
+        `(${before.names.join(", ")} → ${after.names.join(", ")})`,
     );
     assert.ok(
       after.rss - before.rss <= RSS_SLACK,

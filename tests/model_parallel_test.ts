@@ -77,3 +77,31 @@ Deno.test("an MLP split layer by layer over two WASM devices equals the one-devi
     "only layer 1's activations reach device 1",
   );
 });
+
+Deno.test("a host-memory value crosses devices without a device copy", async () => {
+  const g = new ef.Graph();
+  const x = ef.placeholder(g, "float32", [null, 6], { name: "x" });
+  // Shape's output lives in host memory; Reshape reads its shape argument there.
+  const s = g.withDevice("/device:WASM:0", () => ef.shape(ef.neg(x), { name: "s" }));
+  const y = g.withDevice(
+    "/device:WASM:1",
+    () => ef.reshape(ef.exp(x, { name: "e" }), s, { name: "r" }),
+  );
+  await using sess = new ef.Session(g, {
+    deviceCount: { WASM: 2 },
+    deviceOptions: { WASM: { threads: 1 } },
+  });
+  const feed = { x: [[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]] };
+  await sess.run(y, feed);
+  const d1 = await sess.device("/device:WASM:1") as WasmDevice;
+  const before = { ...d1.transfers };
+  const out = await sess.run(y, feed);
+  assert.deepEqual(out.shape, [2, 6]);
+  assert.deepEqual(out.toNumbers(), new Array(12).fill(1));
+  // Device 1 gets x (48 bytes, fed or from device 0) and no device copy of the shape.
+  assert.equal(d1.transfers.uploadBytes - before.uploadBytes, 2 * 6 * 4);
+  assert.equal(d1.transfers.uploads - before.uploads, 1);
+  const ex = await sess.explainPlacement(y, [], [], false);
+  const at = (n: string) => ex.nodes.find((r) => r.node === n)!.device.slice(-6);
+  assert.deepEqual([at("s"), at("r")], ["WASM:0", "WASM:1"], "the shape crosses");
+});

@@ -74,3 +74,27 @@ Deno.test("run metadata has a step per executed node", async () => {
   assert.deepEqual(metadata.steps.map((st) => st.node).sort(), ["e", "n"]);
   for (const st of metadata.steps) assert.ok(st.end >= st.start);
 });
+
+Deno.test("a fed Placeholder's control edges leave from its feed (TensorFlow's FeedInputs)", async () => {
+  // tfjs-converter writes `^input` on constants that follow the input (nsfwjs's mobilenet).
+  const g = ef.fromGraphDef({
+    node: [
+      { name: "x", op: "Placeholder", attr: { dtype: { type: "DT_FLOAT" } } },
+      {
+        name: "c",
+        op: "Const",
+        input: ["^x"],
+        attr: {
+          dtype: { type: "DT_FLOAT" },
+          value: { tensor: { dtype: "DT_FLOAT", tensorShape: {}, floatVal: [2] } },
+        },
+      },
+      { name: "y", op: "Mul", input: ["x", "c"], attr: { T: { type: "DT_FLOAT" } } },
+    ],
+  });
+  const p = prune(g, [g.node("y").outputs[0]], [g.node("x").outputs[0]], []);
+  assert.deepEqual(p.graph.nodes.map((n) => n.name).sort(), ["c", "x", "y"]);
+  assert.deepEqual(p.graph.node("c").controlInputs, [p.feeds[0]]);
+  await using s = new ef.Session(g, { device: "REF" });
+  assert.deepEqual((await s.run("y:0", { "x:0": [1.5] })).toArray(), [3]);
+});

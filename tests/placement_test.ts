@@ -245,3 +245,18 @@ Deno.test("a variable initialised first goes where the whole graph's reads of it
   assert.match(read.device, /WASM:0$/);
   assert.match(read.why, /colocated with 'u'/);
 });
+
+Deno.test("a variable on a requested device is found there by a later plan that asks for nothing", async () => {
+  const g = new ef.Graph();
+  const v = new ef.Variable(ef.tensor([1, 2]), { graph: g, name: "v" });
+  // One read asks for the TPU: the initializer's plan puts the variable there.
+  g.withDevice("/device:TPU:0", () => ef.neg(v.read(), { name: "onTpu" }));
+  const y = ef.neg(v.read(), { name: "y" });
+  await using s = new ef.Session(g); // WASM by default
+  await s.run([], {}, [ef.globalVariablesInitializer(g)]);
+  // This plan requests nothing: the TPU is in it because the variable lives there.
+  assert.deepEqual((await s.run(y)).toNumbers(), [-1, -2]);
+  const ex = await s.explainPlacement(y, [], [], false);
+  assert.match(ex.nodes.find((r) => r.op === "VarHandleOp")!.device, /TPU:0$/);
+  assert.match(ex.nodes.find((r) => r.op === "ReadVariableOp")!.device, /TPU:0$/);
+});

@@ -17,6 +17,9 @@ import { LeakyRelu } from "../core/ops/unary.ts";
 import * as U from "../core/ops/unary.ts";
 import { LogSoftmax, Softmax } from "../core/ops/nn.ts";
 import { MatMul } from "../core/ops/matmul.ts";
+import { ResizeBilinear, ResizeNearestNeighbor } from "../core/ops/resize.ts";
+import { GatherNd, ScatterNd } from "../core/ops/gather_nd.ts";
+import { Prelu } from "../core/ops/fused.ts";
 import * as R from "../core/ops/reduce.ts";
 import { numbers, Tensor } from "../core/tensor.ts";
 import { fcParams, opCases } from "./op_cases.ts";
@@ -110,6 +113,45 @@ const PAIRINGS: Pairing[] = [
     rtol: 1e-5,
     atol: 1e-5,
   },
+  {
+    // TensorFlow computes each source coordinate in float32 ((x + 0.5f) * scale - 0.5f) and
+    // compute_lerp's steps in float; tfjs computes in float64. A coordinate's rounding (up to
+    // 2^-23 of coordinates below 10 here) times a pixel difference (up to 40 for the drawn
+    // values) bounds the gap: atol 2e-4.
+    op: ResizeBilinear,
+    tfjs: ([x, size], at) =>
+      tf.image.resizeBilinear(
+        x as tf.Tensor4D,
+        axesOf(size) as [number, number],
+        at.align_corners as boolean,
+        at.half_pixel_centers as boolean,
+      ),
+    rtol: 1e-6,
+    atol: 2e-4,
+  },
+  {
+    op: ResizeNearestNeighbor,
+    tfjs: ([x, size], at) =>
+      tf.image.resizeNearestNeighbor(
+        x as tf.Tensor4D,
+        axesOf(size) as [number, number],
+        at.align_corners as boolean,
+        at.half_pixel_centers as boolean,
+      ),
+  },
+  { op: GatherNd, tfjs: ([p, i]) => tf.gatherND(p, i) },
+  {
+    op: ScatterNd,
+    // tfjs reads rank-1 indices as a batch of scalar indices, where TensorFlow reads them as one
+    // index row (and refuses rank-0 updates); the same single row as [1, depth] indices and
+    // updates with a leading 1 is the same scatter in both.
+    tfjs: ([i, u, s]) =>
+      i.rank === 1
+        ? tf.scatterND(tf.reshape(i, [1, i.size]), tf.reshape(u, [1, ...u.shape]), axesOf(s))
+        : tf.scatterND(i, u, axesOf(s)),
+  },
+
+  { op: Prelu, tfjs: ([x, a]) => tf.prelu(x, a) },
 ];
 
 const anyNaN = (xs: number[][]) => xs.some((x) => x.some(Number.isNaN));

@@ -21,6 +21,7 @@ import {
   importNode,
   realNode,
 } from "./functional_control_flow.ts";
+import { HARMLESS_ATTRS } from "./harmless_attrs.ts";
 import { badField, isJsonObject, jsonList, jsonObject, jsonString } from "./json_value.ts";
 import { describeValue, Tensor } from "../tensor.ts";
 
@@ -144,7 +145,17 @@ function addNode(
       // TensorFlow's internal attrs (_output_shapes, ...) are skipped; "__proto__" is not one.
       else if (k.startsWith("_") && k !== "__proto__") continue;
       else if (!Object.hasOwn(specs, k)) {
-        throw new EdgeflowError(`has attribute '${k}', which ${op.name} does not define`);
+        const harmless = Object.hasOwn(HARMLESS_ATTRS, k) ? HARMLESS_ATTRS[k] : undefined;
+        if (!harmless) {
+          throw new EdgeflowError(`has attribute '${k}', which ${op.name} does not define`);
+        }
+        // Parsed (so a malformed value is still an error), then dropped where it changes nothing.
+        if (!harmless.harmless(attrFromJson(harmless.kind, v, k))) {
+          throw new EdgeflowError(
+            `has attribute '${k}', which ${op.name} does not define and which Edgeflow accepts ` +
+              `only where it changes nothing: ${harmless.why}`,
+          );
+        }
       } else attrs[k] = attrFromJson(specs[k].kind, v, k);
     }
     checkConstDType(op.name, attrs);

@@ -88,6 +88,8 @@ export function jsonFloat(v: unknown, field: string): number {
 
 /** Bytes from standard base64, as proto3 JSON encodes bytes fields. */
 export function jsonBytes(v: unknown, field: string): Uint8Array {
+  // A loader's bytes in memory (TensorJson.tensorContent): no base64 round trip.
+  if (v instanceof Uint8Array) return v;
   const s = jsonString(v, field);
   try {
     return Uint8Array.fromBase64(s);

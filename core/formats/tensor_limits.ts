@@ -51,7 +51,9 @@ export function checkTensorSize(t: TensorJson, maxBytes: number, where: string):
   }
   const bytes = count * width;
   if (t.tensorContent !== undefined && t.tensorContent.length > 0) {
-    const have = base64Length(t.tensorContent);
+    const have = typeof t.tensorContent === "string"
+      ? base64Length(t.tensorContent)
+      : t.tensorContent.byteLength;
     if (have !== bytes) {
       throw new EdgeflowError(
         `${where}: tensor_content has ${have} bytes, a ${t.dtype} of ${count} elements needs ${bytes}`,

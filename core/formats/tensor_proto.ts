@@ -70,7 +70,11 @@ export function shapeFromJson(j: unknown, field = "shape"): PartialShape {
 export interface TensorJson {
   dtype: string | number;
   tensorShape?: ShapeJson;
-  tensorContent?: string;
+  /**
+   * base64 in the JSON mapping; inside Edgeflow a loader may pass the bytes themselves (no base64
+   * round trip), and `ownedContent` ones become the tensor's storage without a copy.
+   */
+  tensorContent?: string | Uint8Array;
   floatVal?: number[];
   intVal?: number[];
   int64Val?: (string | number)[];
@@ -143,6 +147,8 @@ export function tensorFromJson(raw: unknown, field = "tensor"): Tensor {
         `has ${bytes.byteLength} bytes, a ${dtype}${formatShape(shape)} needs ${needed}`,
       );
     }
+    const adopted = adopt(bytes, dtype, shape, size);
+    if (adopted) return adopted;
     const t = Tensor.zeros(dtype, shape);
     const out = t.data as ArrayBufferView;
     new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes);
@@ -170,6 +176,48 @@ export function tensorFromJson(raw: unknown, field = "tensor"): Tensor {
   }
   return t;
 }
+
+/**
+ * Bytes a loader decoded into memory nothing else references (dequantized or copied weights):
+ * the importer makes them the Const tensor's storage instead of copying them, so a model's
+ * weights exist once on the host while it loads.
+ */
+const OWNED = new WeakSet<Uint8Array>();
+
+/** Marks `bytes` as the loader's own, free to become a tensor's storage; returns them. */
+export function ownedContent(bytes: Uint8Array): Uint8Array {
+  OWNED.add(bytes);
+  return bytes;
+}
+
+/** A tensor over owned, aligned bytes of a fixed-width dtype, or undefined (then copied). */
+function adopt(
+  bytes: Uint8Array,
+  dtype: DType,
+  shape: readonly number[],
+  size: number,
+): Tensor | undefined {
+  if (!OWNED.has(bytes)) return undefined;
+  const width = byteSize(dtype);
+  if (bytes.byteOffset % width !== 0) return undefined;
+  const make = STORAGE_VIEW[dtype];
+  if (!make) return undefined;
+  OWNED.delete(bytes); // one tensor owns them
+  return new Tensor(dtype, shape, make(bytes.buffer as ArrayBuffer, bytes.byteOffset, size));
+}
+
+/** Typed-array views for the dtypes whose storage is a plain typed array of their width. */
+const STORAGE_VIEW: Partial<
+  Record<
+    DType,
+    (b: ArrayBuffer, at: number, n: number) => Float32Array | Int32Array | Uint8Array | Int8Array
+  >
+> = {
+  float32: (b, at, n) => new Float32Array(b, at, n),
+  int32: (b, at, n) => new Int32Array(b, at, n),
+  uint8: (b, at, n) => new Uint8Array(b, at, n),
+  int8: (b, at, n) => new Int8Array(b, at, n),
+};
 
 /** How one element of each dtype's value field is read and checked. */
 function valueReader(dtype: DType): (v: unknown, field: string) => unknown {

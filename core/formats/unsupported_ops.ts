@@ -12,13 +12,9 @@ import { ALL_OPS, hasOp } from "../ops/registry.ts";
  * the ops' first versions. Only parts Edgeflow has are suggested (checked when the error is made).
  */
 const KNOWN_EQUIVALENTS: Record<string, string[]> = {
-  _FusedConv2D: ["Conv2D", "BiasAdd"],
-  _FusedMatMul: ["MatMul", "BiasAdd"],
-  FusedDepthwiseConv2dNative: ["DepthwiseConv2dNative", "BiasAdd"],
   FusedBatchNorm: ["FusedBatchNormV3"],
   FusedBatchNormV2: ["FusedBatchNormV3"],
   Add: ["AddV2"],
-  AddN: ["AddV2"],
   BatchMatMul: ["BatchMatMulV2"],
   BatchMatMulV3: ["BatchMatMulV2"],
   Concat: ["ConcatV2"],
@@ -26,7 +22,6 @@ const KNOWN_EQUIVALENTS: Record<string, string[]> = {
   DivNoNan: ["RealDiv", "SelectV2"],
   Gather: ["GatherV2"],
   Select: ["SelectV2"],
-  Prelu: ["LeakyRelu"],
   ResourceGather: ["GatherV2"],
   StopGradient: ["Identity"],
   Snapshot: ["Identity"],

@@ -231,7 +231,7 @@ export function windowPaddingAttrs(
   };
 }
 
-function arbConv(fc: FastCheck, dtype: DType) {
+export function arbConv(fc: FastCheck, dtype: DType) {
   return fc.tuple(
     arbWindow(fc, { paddings: ["SAME", "VALID", "EXPLICIT"], dilate: true }),
     fc.integer({ min: 1, max: 4 }),

@@ -118,7 +118,7 @@ function dims(fc: FastCheck) {
 }
 
 /** [m, n] of the product of two (partial) matrices, checking their inner dims agree. */
-function matrixDims(
+export function matrixDims(
   a: PartialShape,
   b: PartialShape,
   ta: boolean,

@@ -48,3 +48,6 @@ export {
   whileLoop,
   type WhileOptions,
 } from "../control_flow/builders.ts";
+export * from "./grad_batch_norm.ts";
+export * from "./scan.ts";
+export * from "./training_ops.ts";

@@ -30,6 +30,13 @@ import { GRAD_ARRAY_OPS } from "./grad_array.ts";
 import { GRAD_CONV_OPS } from "./grad_conv.ts";
 import { GRAD_NN_OPS } from "./grad_nn.ts";
 import { CONTROL_FLOW_OPS } from "./control_flow.ts";
+import { GRAD_BATCH_NORM_OPS } from "./grad_batch_norm.ts";
+import { SCAN_OPS } from "./scan.ts";
+import { FUSED_OPS } from "./fused.ts";
+import { RESIZE_OPS } from "./resize.ts";
+import { GRAD_RESIZE_OPS } from "./grad_resize.ts";
+import { GATHER_ND_OPS } from "./gather_nd.ts";
+import { TRAINING_OPS } from "./training_ops.ts";
 
 export const ALL_OPS: readonly OpDef[] = [
   Const,
@@ -64,6 +71,13 @@ export const ALL_OPS: readonly OpDef[] = [
   ...GRAD_CONV_OPS,
   ...GRAD_NN_OPS,
   ...CONTROL_FLOW_OPS,
+  ...GRAD_BATCH_NORM_OPS,
+  ...SCAN_OPS,
+  ...FUSED_OPS,
+  ...RESIZE_OPS,
+  ...GRAD_RESIZE_OPS,
+  ...GATHER_ND_OPS,
+  ...TRAINING_OPS,
 ] as unknown as OpDef[];
 
 /**

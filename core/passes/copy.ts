@@ -23,16 +23,18 @@ export interface Copy {
 
 /**
  * Copies `nodes` (in topological order) into `target`. `bound` supplies outputs already present in
- * the target (feeds) in place of source outputs.
+ * the target (feeds) in place of source outputs; `boundNodes` likewise for control inputs (a fed
+ * Placeholder's control edges leave from its feed, as in TensorFlow's FeedInputs).
  */
 export function copyNodes(
   nodes: readonly Node[],
   target: Graph,
   bound: ReadonlyMap<Output, Output> = new Map(),
   rewrite?: Rewrite,
+  boundNodes: ReadonlyMap<Node, Node> = new Map(),
 ): Copy {
   const outputs = new Map<Node, readonly Output[]>();
-  const nodeMap = new Map<Node, Node>();
+  const nodeMap = new Map<Node, Node>(boundNodes);
   const map = (o: Output): Output => bound.get(o) ?? outputs.get(o.node)![o.index];
   // A loop's back edge comes from a NextIteration copied after its Merge: the Merge is copied
   // reading its first input there, and the edge is set once the NextIteration exists.

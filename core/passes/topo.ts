@@ -16,6 +16,7 @@ export function isBackEdge(consumer: Node, input: Output): boolean {
 export function topologicalOrder(
   roots: readonly Node[],
   stopAt: (o: Output) => boolean = () => false,
+  stopAtNode: (n: Node) => boolean = () => false,
 ): Node[] {
   const order: Node[] = [];
   const state = new Map<Node, 1 | 2>(); // 1: on the current path, 2: done
@@ -33,7 +34,7 @@ export function topologicalOrder(
         later.push(o.node);
         return false;
       }).map((o) => o.node),
-      ...node.controlInputs,
+      ...node.controlInputs.filter((n) => !stopAtNode(n)),
     ];
     stack.push({ node, next: 0, deps });
   };

@@ -30,7 +30,8 @@ function productFlops(node: Node): number | undefined {
   const out = node.outputSpecs[0];
   const a = node.attrs as Record<string, unknown>;
   switch (node.op.name) {
-    case "MatMul": {
+    case "MatMul":
+    case "_FusedMatMul": {
       const s = ins[0].shape;
       const k = s ? Math.max(1, s[a.transpose_a ? 0 : 1] ?? 1) : 1;
       return 2 * elements(out) * k;
@@ -41,10 +42,14 @@ function productFlops(node: Node): number | undefined {
       return 2 * elements(out) * k;
     }
     case "Conv2D":
-    case "DepthwiseConv2dNative": {
+    case "_FusedConv2D":
+    case "DepthwiseConv2dNative":
+    case "FusedDepthwiseConv2dNative": {
+      // The fused ops' epilogue adds a few flops per output, nothing beside the contraction.
       const f = ins[1].shape;
       const taps = f ? Math.max(1, f[0]) * Math.max(1, f[1]) : 1;
-      const cin = node.op.name === "Conv2D" && f ? Math.max(1, f[2]) : 1;
+      const dense = node.op.name === "Conv2D" || node.op.name === "_FusedConv2D";
+      const cin = dense && f ? Math.max(1, f[2]) : 1;
       return 2 * elements(out) * taps * cin;
     }
     case "Conv2DBackpropInput":

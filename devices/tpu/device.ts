@@ -88,7 +88,21 @@ export class TpuDevice implements Device<TpuBuffer> {
     return v;
   }
 
+  /** Views `adopt` handed out, by the HBM buffer behind each (core/device.ts says why). */
+  private readonly adopted = new WeakMap<Tensor, TpuBuffer>();
+
+  adopt(t: Tensor): { buffer: TpuBuffer; view: Tensor } {
+    const buffer = retain(this.upload(t));
+    // HBM is emulated in host arrays: the view is the buffer's own storage.
+    const view = this.peek(buffer);
+    this.adopted.set(view, buffer);
+    return { buffer, view };
+  }
+
   upload(t: Tensor): TpuBuffer {
+    // A view from `adopt` whose buffer is still held: its values are already in HBM.
+    const own = this.adopted.get(t);
+    if (own && own.refs > 0) return own;
     const b = this.hbm.allocate(t.dtype, t.shape, this, "a host→HBM upload of a tensor");
     // Same element type on both sides (typed as Float32Array for the compiler only).
     (b.data as Float32Array).set(t.data as Float32Array);

@@ -6,7 +6,7 @@
  * The device knows nothing about particular kernels: its plugin (kernels_wasm/plugin.ts) gives it
  * the compiled modules and the names of their task functions.
  */
-import { bytesOf } from "../../core/buffer.ts";
+import { bytesOf, retain } from "../../core/buffer.ts";
 import type {
   BufferSpec,
   Device,
@@ -175,10 +175,24 @@ export class WasmDevice implements Device<WasmBuffer> {
     }
   }
 
+  /** Views `adopt` handed out, by the buffer behind each (device.ts says why). */
+  private readonly adopted = new WeakMap<Tensor, WasmBuffer>();
+
+  adopt(t: Tensor): { buffer: WasmBuffer; view: Tensor } {
+    const buffer = retain(this.upload(t));
+    // The memory is shared: a view stays valid (at its length) when the memory grows.
+    const view = this.peek(buffer);
+    this.adopted.set(view, buffer);
+    return { buffer, view };
+  }
+
   upload(t: Tensor): WasmBuffer {
     if (t.dtype === "string" || t.dtype === "resource") {
       throw new EdgeflowError(`the WASM device holds numeric tensors, not ${t.dtype}`);
     }
+    // A view from `adopt` whose buffer is still held: its bytes are already here.
+    const own = this.adopted.get(t);
+    if (own && own.refs > 0) return own;
     const b = this.allocate(t);
     const data = t.data as ArrayBufferView, bytes = bytesOf(t);
     this.u8.set(new Uint8Array(data.buffer, data.byteOffset, bytes), b.ptr);

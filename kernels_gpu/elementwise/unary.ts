@@ -195,3 +195,9 @@ const leakyRelu = defineGpuKernel(U.LeakyRelu, {
 });
 
 export const UNARY_KERNELS: readonly GpuKernel[] = [...ENTRIES.map(kernelFor), leakyRelu];
+
+/** A float unary op's WGSL expression of `x: f32` and its helpers (fused activations use them). */
+export function floatUnaryWgsl(op: string): { float: string; helpers: string } | undefined {
+  const e = ENTRIES.find((e) => e.op.name === op);
+  return e?.float ? { float: e.float, helpers: e.helpers ?? "" } : undefined;
+}

@@ -98,7 +98,7 @@ export const depthwiseKernel = wasmKernel(DepthwiseConv2dNative, {
         const [x, f] = ctx.inputs;
         const l = launches.get(x.shape, f.shape);
         const out = ctx.output(0, l.outShape);
-        const words = [x.ptr, f.ptr, out.ptr, ...l.words];
+        const words = [x.ptr, f.ptr, out.ptr, ...l.words, 0, 0, 0]; // no epilogue
         ctx.device.launch(Task.task_depthwise, l.rows, words, l.work);
       },
     };

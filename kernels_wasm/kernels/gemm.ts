@@ -45,6 +45,13 @@ export interface GemmProblem {
   bStride?: number;
   /** When A's rows are the im2col rows of an NHWC image: the 14 ConvGeom words. */
   conv?: readonly number[];
+  /** With conv: A is the im2col matrix transposed (rows = taps, columns = output pixels). */
+  convTransposed?: boolean;
+  /**
+   * A fused op's epilogue (kernels_wasm/src/epilogue.h), applied to each finished block of C:
+   * params pointer (float32 [4, n]), activation code, norm flag.
+   */
+  epilogue?: readonly [number, number, number];
 }
 
 function roundUp(x: number, to: number): number {
@@ -57,6 +64,10 @@ export function sgemm(d: WasmDevice, p: GemmProblem): void {
   if (p.m === 0 || p.n === 0 || batch === 0) return;
   if (p.k === 0) {
     d.launch(Task.task_fill, 1, [p.c, batch * p.m * p.n * 4, 4, 0, 0]);
+    // An empty sum is 0; a fused op's output is then its epilogue of zeros.
+    if (p.epilogue && p.epilogue[0]) {
+      d.launch(Task.task_epilogue, 1, [p.c, ...p.epilogue, batch * p.m, p.n]);
+    }
     return;
   }
   const np = roundUp(p.n, NR);
@@ -94,8 +105,9 @@ export function sgemm(d: WasmDevice, p: GemmProblem): void {
       nct,
       p.aStride ?? 0,
       p.bStride ?? 0,
-      p.conv ? 1 : 0,
+      p.conv ? (p.convTransposed ? 2 : 1) : 0,
       ...(p.conv ?? new Array(CONV_WORDS).fill(0)),
+      ...(p.epilogue ?? [0, 0, 0]),
     ];
     const groups = Math.ceil(np / NR / 4);
     // Work 0 keeps a job on this thread.

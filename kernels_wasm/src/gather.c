@@ -123,3 +123,32 @@ EXPORT("task_one_hot") void task_one_hot(word* args, int tid, int nt) {
     }
   }
 }
+
+// args: out (zeroed by the caller), updates, rows (int32[count]: each update row's output row),
+// count, inner, int (0 float32, 1 int32), columns per task. ScatterNd: update row r is added to
+// output row rows[r], rows in index order, each sum rounded to the dtype (int32 wraps), as
+// TensorFlow's CPU kernel adds. Tasks split the columns, so every element keeps that order.
+EXPORT("task_scatter_add") void task_scatter_add(word* args, int tid, int nt) {
+  (void)tid;
+  (void)nt;
+  uint8_t* out = PTR(uint8_t, args, ARG0);
+  const uint8_t* updates = PTR(const uint8_t, args, ARG0 + 1);
+  const int32_t* rows = PTR(const int32_t, args, ARG0 + 2);
+  int count = args[ARG0 + 3], inner = args[ARG0 + 4], is_int = args[ARG0 + 5];
+  int columns = args[ARG0 + 6];
+  FOR_EACH_TASK(t, args) {
+    int c0 = t * columns, c1 = MIN(inner, c0 + columns);
+    for (int r = 0; r < count; r++) {
+      size_t to = (size_t)rows[r] * inner, from = (size_t)r * inner;
+      if (is_int) {
+        uint32_t* o = (uint32_t*)out + to;
+        const uint32_t* u = (const uint32_t*)updates + from;
+        for (int c = c0; c < c1; c++) o[c] += u[c];
+      } else {
+        float* o = (float*)out + to;
+        const float* u = (const float*)updates + from;
+        for (int c = c0; c < c1; c++) o[c] += u[c];
+      }
+    }
+  }
+}

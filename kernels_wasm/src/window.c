@@ -4,6 +4,7 @@
 #include "common.h"
 #include "dtypes.h"
 #include "window.h"
+#include "epilogue.h"
 
 // Output columns [ow0, ow1) whose taps along width all fall inside the image: the border columns
 // check bounds per tap, the interior does not.
@@ -98,8 +99,8 @@ static void depthwise_pixel_general(const ConvGeom* g, const float* x, const flo
   }
 }
 
-// args: x, filter, out, multiplier, ConvGeom (14 words). Task t is output row (t / out_h, t % out_h).
-// args: x, filter, out, multiplier, ConvGeom (14 words). Task t is output row (t / out_h, t % out_h).
+// args: x, filter, out, multiplier, ConvGeom (14 words), Epilogue (3 words; params 0 for none).
+// Task t is output row (t / out_h, t % out_h); a fused op's epilogue runs on each finished row.
 EXPORT("task_depthwise") void task_depthwise(word* args, int tid, int nt) {
   (void)tid;
   (void)nt;
@@ -108,6 +109,7 @@ EXPORT("task_depthwise") void task_depthwise(word* args, int tid, int nt) {
   float* out = PTR(float, args, ARG0 + 2);
   int m = args[ARG0 + 3];
   const ConvGeom* g = (const ConvGeom*)(args + ARG0 + 4);
+  const Epilogue* epi = (const Epilogue*)(args + ARG0 + 4 + 14);
   int ow0, ow1, oc = g->in_c * m;
   interior(g, &ow0, &ow1);
   int fast = m == 1 && g->filter_h * g->filter_w <= MAX_TAPS;
@@ -126,6 +128,7 @@ EXPORT("task_depthwise") void task_depthwise(word* args, int tid, int nt) {
       }
       depthwise_pixel_general(g, image, f, row + (size_t)ow * oc, oh, ow, m);
     }
+    if (epi->params) epilogue_block(row, oc, g->out_w, 0, oc, epi->params, oc, epi->act, epi->norm);
   }
 }
 

@@ -159,3 +159,33 @@ Deno.test("mutated tfjs model.json and shards give a graph or an EdgeflowError",
   );
   assertBothOutcomes();
 });
+
+/** A small ONNX model with weights: the tfjs fixture's graph and a conv net, exported. */
+function onnxFixture(): Uint8Array {
+  const g = new ef.Graph();
+  g.asDefault(() => {
+    const x = ef.placeholder(g, "float32", [1, 6, 6, 2], { name: "x" });
+    const w = ef.constant(new ef.Tensor("float32", [3, 3, 2, 4], new Float32Array(72).fill(0.5)));
+    const c = ef.relu(ef.conv2d(x, w, { strides: [1, 1, 1, 1], padding: "SAME" }));
+    const p = ef.maxPool(c, { ksize: [1, 2, 2, 1], strides: [1, 2, 2, 1], padding: "VALID" });
+    const flat = ef.reshape(p, [1, -1]);
+    const d = ef.constant(new ef.Tensor("float32", [36, 3], new Float32Array(108).fill(0.25)));
+    ef.softmax(ef.matMul(flat, d), { name: "y" });
+  });
+  return formats.toOnnx(g);
+}
+
+Deno.test("mutated ONNX models give a graph or an EdgeflowError", async () => {
+  const onnx = onnxFixture();
+  await fc.assert(
+    fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 4 }), async (mutations) => {
+      const bytes = mutate(onnx, mutations);
+      await expectGraphOrEdgeflowError(
+        () => formats.loadOnnxModel(bytes, options),
+        `onnx ${JSON.stringify(mutations)}`,
+      );
+    }),
+    fcParams(400),
+  );
+  assertBothOutcomes();
+});

@@ -8,15 +8,28 @@ const [type, warm, cycles] = [Deno.args[0], Number(Deno.args[1]), Number(Deno.ar
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error("run with --v8-flags=--expose-gc");
 
-/** RSS in bytes and threads, from /proc/self/status, after a collection and a pause. */
-async function sample(): Promise<{ rss: number; threads: number }> {
+/**
+ * Threads of the runtime's own pools, which grow on demand whatever sessions do: tokio's blocking
+ * pool (file reads such as this script's own /proc reads; idle threads exit after seconds) and
+ * V8's platform workers (concurrent GC and compilation). A device's threads have other names
+ * (Deno Workers are "worker-N", Mesa's are "llvmpipe-N"...), so a leak still shows.
+ */
+const RUNTIME_POOLS = /^(tokio-runtime-w|V8 DefaultWorke)/;
+
+/** RSS in bytes and the threads outside the runtime's pools, after a collection and a pause. */
+async function sample(): Promise<{ rss: number; threads: number; names: string[] }> {
   for (let i = 0; i < 3; i++) {
     gc!();
     await new Promise((r) => setTimeout(r, 20));
   }
   const status = await Deno.readTextFile("/proc/self/status");
-  const field = (name: string) => Number(status.match(new RegExp(`${name}:\\s+(\\d+)`))![1]);
-  return { rss: field("VmRSS") * 1024, threads: field("Threads") };
+  const rss = Number(status.match(/VmRSS:\s+(\d+)/)![1]) * 1024;
+  const names: string[] = [];
+  for await (const task of Deno.readDir("/proc/self/task")) {
+    const name = (await Deno.readTextFile(`/proc/self/task/${task.name}/comm`)).trim();
+    if (!RUNTIME_POOLS.test(name)) names.push(name);
+  }
+  return { rss, threads: names.length, names: names.sort() };
 }
 
 // A graph with what a session holds: a variable, a Const weight, a reduction, a fetch.

@@ -27,7 +27,7 @@ export function toGraphDefBinary(graph: Graph): Uint8Array {
 export function fromGraphDefBinary(bytes: Uint8Array, options: GraphDefBinaryOptions = {}): Graph {
   const file = options.file ?? "GraphDef";
   return inFile(file, () => {
-    const def = decodeGraphDef(bytes, file);
+    const def = decodeGraphDef(bytes, file, { rawContent: true });
     checkOpsSupported(def.node ?? [], file);
     checkTensorSizes(def, file, options.maxTensorBytes ?? DEFAULT_MAX_TENSOR_BYTES);
     return fromGraphDef(def);

@@ -4,7 +4,7 @@
  * strings, as the JSON mapping has them. Unknown fields are skipped, as protobuf parsers do.
  */
 import type { GraphDefJson, NodeDefJson } from "../graphdef_json.ts";
-import type { ShapeJson, TensorJson } from "../tensor_proto.ts";
+import { ownedContent, type ShapeJson, type TensorJson } from "../tensor_proto.ts";
 import { dataTypeName } from "./data_type.ts";
 import {
   ATTR_VALUE,
@@ -31,8 +31,12 @@ import {
 } from "./wire.ts";
 
 /** Decodes a binary GraphDef; `file` names it in errors. */
-export function decodeGraphDef(bytes: Uint8Array, file = "GraphDef"): GraphDefJson {
-  const scope: DecodeScope = { file, maxDepth: 32 };
+export function decodeGraphDef(
+  bytes: Uint8Array,
+  file = "GraphDef",
+  { rawContent = false }: { rawContent?: boolean } = {},
+): GraphDefJson {
+  const scope: DecodeScope = { file, maxDepth: 32, rawContent };
   const node: NodeDefJson[] = [];
   const def: GraphDefJson = { node };
   readMessage(scope, bytes, "", 0, GRAPH_DEF, (field, wire, r) => {
@@ -301,7 +305,8 @@ function decodeTensor(
         break;
       case TENSOR_PROTO.tensorContent:
         expectWire(scope, `${path}.tensorContent`, wire, LEN);
-        t.tensorContent = r.bytes().toBase64();
+        // A copy either way (the input is the caller's): raw, it becomes the tensor's storage.
+        t.tensorContent = scope.rawContent ? ownedContent(r.bytes().slice()) : r.bytes().toBase64();
         break;
       case TENSOR_PROTO.floatVal:
         readRepeated(

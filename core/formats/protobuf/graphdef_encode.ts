@@ -144,7 +144,11 @@ function encodeTensor(w: BinaryWriter, t: TensorJson, node: string): void {
     w.join();
   }
   if (t.tensorContent) {
-    w.tag(TENSOR_PROTO.tensorContent, LEN).bytes(Uint8Array.fromBase64(t.tensorContent));
+    w.tag(TENSOR_PROTO.tensorContent, LEN).bytes(
+      typeof t.tensorContent === "string"
+        ? Uint8Array.fromBase64(t.tensorContent)
+        : t.tensorContent,
+    );
   }
   // Number(): the JSON mapping spells non-finite floats "NaN", "Infinity", "-Infinity".
   writePacked(w, TENSOR_PROTO.floatVal, t.floatVal ?? [], (w, x) => w.float(Number(x)));

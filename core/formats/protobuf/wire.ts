@@ -23,6 +23,11 @@ export interface DecodeScope {
   readonly file: string;
   /** Messages nest at most this deep (AttrValue → NameAttrList → AttrValue recurses). */
   readonly maxDepth: number;
+  /**
+   * Tensor contents as bytes the importer adopts (`ownedContent`) instead of base64: set where the
+   * result goes straight to `fromGraphDef`, so a weight exists once while a .pb loads.
+   */
+  readonly rawContent?: boolean;
 }
 
 /** Calls `visit` once per field of the message in `bytes`; `visit` must consume the value. */

@@ -6,6 +6,9 @@
 import type { DType } from "../../dtype.ts";
 import { EdgeflowError } from "../../errors.ts";
 import type { Graph, Node } from "../../graph.ts";
+import { release } from "../../buffer.ts";
+import type { Device, DeviceBuffer } from "../../device.ts";
+import type { Tensor } from "../../tensor.ts";
 import type { PartialShape } from "../../shape.ts";
 import { fromGraphDef, type NodeDefJson } from "../graphdef_json.ts";
 import {
@@ -36,11 +39,22 @@ export interface GraphModel {
   graph: Graph;
   inputs: SignatureTensor[];
   outputs: SignatureTensor[];
+  /**
+   * Releases the weights held on `GraphModelOptions.device` (nothing otherwise); the graph's
+   * weights are views of them, so the graph must not run after this.
+   */
+  dispose(): void;
 }
 
 export interface GraphModelOptions extends ReadLimits {
   /** The largest tensor the topology itself may spell out (default 1 GiB). */
   maxTensorBytes?: number;
+  /**
+   * A device with host-addressable memory (WASM, TPU) to hold the weights: each is copied there once
+   * and the graph's Const holds a view of it, so no host copy remains and a Session given this
+   * device (`devices: [device]`) runs on the weights in place. Dispose the model to release them.
+   */
+  device?: Device;
 }
 
 /**
@@ -57,13 +71,16 @@ export async function loadGraphModel(
   // Refuse unsupported ops before reading megabytes of weights for nothing.
   inFile(file, () => checkOpsSupported(model.modelTopology.node ?? [], file));
   const weights = await readWeights(model, files);
+  const weightNames = new Set(weights.keys());
   const nodes = attachWeights(model.modelTopology.node ?? [], weights, file);
   return inFile(file, () => {
     const def = { ...model.modelTopology, node: nodes };
     checkTensorSizes(def, file, options.maxTensorBytes ?? DEFAULT_MAX_TENSOR_BYTES);
     const graph = fromGraphDef(def);
+    const resident = options.device ? placeWeights(graph, weightNames, options.device) : [];
     return {
       graph,
+      dispose: () => resident.splice(0).forEach(release),
       inputs: signatureSide(graph, model.signature?.inputs, "inputs", file) ??
         graph.nodes.filter((n) => n.op.name === "Placeholder").map(fromNode),
       outputs: signatureSide(graph, model.signature?.outputs, "outputs", file) ??
@@ -126,6 +143,29 @@ function attachWeights(
     );
   }
   return out;
+}
+
+/**
+ * Moves each weight's Const value onto `device` (its `adopt`): the node keeps a view of the
+ * device's copy and the host copy is dropped. Returns the buffers, for `dispose`.
+ */
+function placeWeights(graph: Graph, names: ReadonlySet<string>, device: Device): DeviceBuffer[] {
+  if (!device.adopt) {
+    throw new EdgeflowError(
+      `loadGraphModel: the ${device.type} device cannot hold weights the host reads in place ` +
+        "(option 'device' takes a device with host-addressable memory: WASM or TPU)",
+    );
+  }
+  const held: DeviceBuffer[] = [];
+  for (const name of names) {
+    const node = graph.node(name);
+    const value = node.attrs.value as Tensor;
+    if (value.dtype === "string" || value.size === 0) continue;
+    const { buffer, view } = device.adopt(value);
+    held.push(buffer);
+    (node.attrs as { value: Tensor }).value = view;
+  }
+  return held;
 }
 
 /** A Const without a weight must carry its value in the topology (tfjs writes shapes only). */

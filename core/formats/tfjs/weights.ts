@@ -6,7 +6,7 @@
  */
 import { float16ToFloat32 } from "../../dtype.ts";
 import { EdgeflowError } from "../../errors.ts";
-import { shapeToJson, type TensorJson } from "../tensor_proto.ts";
+import { ownedContent, shapeToJson, type TensorJson } from "../tensor_proto.ts";
 import type { WeightDType, WeightGroup, WeightSpec } from "./model_json.ts";
 
 export const TF_DTYPE: Record<WeightDType, string> = {
@@ -124,8 +124,10 @@ const decodeFixed: WeightDecoder = (spec, count, stream, offset, where) => {
   let content: Uint8Array;
   const q = spec.quantization;
   if (!q) {
-    // bool: tfjs reads any nonzero byte as true; TensorFlow's bools are 0 or 1.
-    content = spec.dtype === "bool" ? raw.map((b) => b === 0 ? 0 : 1) : raw;
+    // bool: tfjs reads any nonzero byte as true; TensorFlow's bools are 0 or 1. Others are
+    // copied out of the shard (which the caller may own and the view may be unaligned): that
+    // copy becomes the tensor's storage.
+    content = spec.dtype === "bool" ? raw.map((b) => b === 0 ? 0 : 1) : raw.slice();
   } else {
     const stored = q.dtype === "uint8" ? raw : new Uint16Array(raw.slice().buffer, 0, count); // copied: the view may be unaligned
     const values = spec.dtype === "int32" ? new Int32Array(count) : new Float32Array(count);
@@ -139,7 +141,8 @@ const decodeFixed: WeightDecoder = (spec, count, stream, offset, where) => {
     }
     content = new Uint8Array(values.buffer);
   }
-  if (content.byteLength > 0) tensor.tensorContent = content.toBase64();
+  // The bytes themselves, not base64: the importer adopts them as the Const's storage.
+  if (content.byteLength > 0) tensor.tensorContent = ownedContent(content);
   return [tensor, bytes];
 };
 

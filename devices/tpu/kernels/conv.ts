@@ -92,7 +92,7 @@ function convCost([x, w]: readonly TensorSpec[], depthwise: boolean) {
   return { flops: 2 * outSize * kh * kw * (depthwise ? 1 : ic), bytes };
 }
 
-const conv2d = tpuKernel(Conv2D, {
+export const conv2d = tpuKernel(Conv2D, {
   dtypes: TPU_FLOATS,
   create({ inputs: [xSpec, wSpec], attrs }) {
     // The window geometry by input and filter shapes, seeded from the static ones.
@@ -122,7 +122,7 @@ const conv2d = tpuKernel(Conv2D, {
   },
 });
 
-const depthwise = tpuKernel(DepthwiseConv2dNative, {
+export const depthwise = tpuKernel(DepthwiseConv2dNative, {
   dtypes: TPU_FLOATS,
   create({ inputs: [xSpec, wSpec], attrs }) {
     const geometries = new ShapeMemo((xs, ws) => convGeometry("depthwise", xs, ws, attrs))

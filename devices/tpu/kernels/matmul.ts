@@ -103,7 +103,7 @@ function batchedMatmul(
   return mxuWork(device, batch, m, k, n, x.dtype, out);
 }
 
-const matMul = tpuKernel(MatMul, {
+export const matMul = tpuKernel(MatMul, {
   dtypes: TPU_FLOATS,
   create(c) {
     const { transpose_a: ta, transpose_b: tb } = c.attrs;

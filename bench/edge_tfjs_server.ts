@@ -1,0 +1,55 @@
+/**
+ * bench/edge.ts's peer: the same model served by a tiny Deno.serve on
+ * @tensorflow/tfjs-backend-wasm (tfjs runs it single-threaded under Deno), with the same protocol
+ * as examples/serve.ts's binary form: `POST /predict` with a float32 body and `x-shape`, a JSON
+ * answer; one request per run, as tfjs-converter's GraphModel has no batching of its own.
+ *
+ *   deno run -A --lock=deno.lock bench/edge_tfjs_server.ts <model.json> --port N
+ */
+import * as tf from "npm:@tensorflow/tfjs-core@4";
+import "npm:@tensorflow/tfjs-backend-wasm@4";
+import * as tfconv from "npm:@tensorflow/tfjs-converter@4";
+
+const [path, , portArg] = Deno.args;
+if (!(await tf.setBackend("wasm"))) throw new Error("tfjs-backend-wasm did not initialise");
+await tf.ready();
+
+const json = JSON.parse(await Deno.readTextFile(path));
+const dir = path.slice(0, path.lastIndexOf("/") + 1);
+const shards: Uint8Array[] = [];
+for (const g of json.weightsManifest) {
+  for (const p of g.paths) shards.push(await Deno.readFile(dir + p));
+}
+const all = new Uint8Array(shards.reduce((n, s) => n + s.length, 0));
+shards.reduce((at, s) => (all.set(s, at), at + s.length), 0);
+const model = await tfconv.loadGraphModel({
+  load: () =>
+    Promise.resolve({
+      modelTopology: json.modelTopology,
+      weightSpecs: json.weightsManifest.flatMap((g: { weights: unknown[] }) => g.weights),
+      weightData: all.buffer,
+      format: json.format,
+      signature: json.signature,
+    }),
+} as never);
+const inputName = model.inputs[0].name;
+
+Deno.serve({
+  hostname: "127.0.0.1",
+  port: Number(portArg),
+  onListen: ({ port }) => console.log(`listening on http://127.0.0.1:${port}/`),
+}, async (request) => {
+  const { pathname } = new URL(request.url);
+  if (pathname === "/health") return Response.json({ status: "ok" });
+  if (pathname !== "/predict" || request.method !== "POST") {
+    return Response.json({ error: "POST /predict" }, { status: 404 });
+  }
+  const shape = (request.headers.get("x-shape") ?? "").split(",").map(Number);
+  const bytes = new Uint8Array(await request.arrayBuffer());
+  const values = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  const x = tf.tensor(values, shape, "float32");
+  const y = model.execute({ [inputName]: x }) as tf.Tensor;
+  const out = await y.array();
+  tf.dispose([x, y]);
+  return Response.json({ outputs: { [model.outputs[0].name]: out } });
+});

@@ -1,0 +1,85 @@
+// mobilenet_v2_mid (nsfwjs@4.4.0, fetched into .cache/ by the real-model tests' helper), batch 1:
+// Edgeflow on WASM with 1 and 2 threads next to @tensorflow/tfjs-backend-wasm (XNNPACK, SIMD,
+// single-threaded under Deno) running the same model.json and shards, in one process. Runners take
+// turns in shuffled order every round; the table gives medians of wall time and each one's ratio
+// to tfjs, and the process's CPU time per run (all threads, spinning waiters included), which a
+// machine shared with other work disturbs less than wall time.
+//   deno run -A --lock=deno.lock bench/mobilenet.ts [rounds]
+import * as tf from "npm:@tensorflow/tfjs-core@4";
+import "npm:@tensorflow/tfjs-backend-wasm@4";
+import * as tfconv from "npm:@tensorflow/tfjs-converter@4";
+import process from "node:process";
+import * as ef from "../mod.ts";
+import { randomTensor } from "../core/testing/arbitrary.ts";
+import { mobilenetV2Mid } from "../tests/formats/real_models.ts";
+import { fixed, median, printTable, shuffled } from "./stats.ts";
+
+const rounds = Number(Deno.args[0] ?? 15);
+const m = await mobilenetV2Mid();
+const x = randomTensor("float32", m.input.shape, 1, { min: 0, max: 1 });
+
+type Runner = { name: string; run: () => Promise<void> };
+const runners: Runner[] = [];
+
+const model = await ef.loadGraphModel(m.path);
+const output = model.outputs[0].name;
+for (const threads of [1, 2]) {
+  const s = new ef.Session(model.graph, { device: "WASM", deviceOptions: { WASM: { threads } } });
+  runners.push({
+    name: `Edgeflow WASM ${threads} thread${threads > 1 ? "s" : ""}`,
+    run: async () => void await s.run(output, { [m.input.name]: x }),
+  });
+}
+
+if (!(await tf.setBackend("wasm"))) throw new Error("tfjs-backend-wasm did not initialise");
+const json = JSON.parse(await Deno.readTextFile(m.path));
+const dir = m.path.slice(0, m.path.lastIndexOf("/") + 1);
+const shards = await Promise.all(
+  json.weightsManifest.flatMap((g: { paths: string[] }) => g.paths).map((p: string) =>
+    Deno.readFile(dir + p)
+  ),
+);
+const all = new Uint8Array(shards.reduce((n: number, s: Uint8Array) => n + s.length, 0));
+shards.reduce((at: number, s: Uint8Array) => (all.set(s, at), at + s.length), 0);
+const tfModel = await tfconv.loadGraphModel({
+  load: () =>
+    Promise.resolve({
+      modelTopology: json.modelTopology,
+      weightSpecs: json.weightsManifest.flatMap((g: { weights: unknown[] }) => g.weights),
+      weightData: all.buffer,
+      format: json.format,
+      signature: json.userDefinedMetadata?.signature,
+    }),
+} as never);
+const tx = tf.tensor(Array.from(x.data as Float32Array), [...x.shape]);
+runners.push({
+  name: "tfjs-backend-wasm",
+  run: async () => {
+    const y = tfModel.execute({ [m.input.name]: tx }) as tf.Tensor;
+    await y.data();
+    y.dispose();
+  },
+});
+
+const times = new Map(runners.map((r) => [r.name, [] as number[]]));
+const cpu = new Map(runners.map((r) => [r.name, [] as number[]]));
+for (const r of runners) for (let i = 0; i < 3; i++) await r.run(); // warm-up: plans, JIT
+for (let round = 0; round < rounds; round++) {
+  for (const r of shuffled(runners, round)) {
+    const t0 = performance.now(), c0 = process.cpuUsage();
+    await r.run();
+    times.get(r.name)!.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.get(r.name)!.push((c.user + c.system) / 1000);
+  }
+}
+const base = median(times.get("tfjs-backend-wasm")!);
+console.log(`mobilenet_v2_mid, batch 1, ${rounds} rounds (medians)`);
+printTable(
+  ["runner", "ms", "× tfjs-backend-wasm", "CPU ms"],
+  runners.map((r) => {
+    const t = median(times.get(r.name)!);
+    return [r.name, fixed(t, 1), fixed(t / base, 2), fixed(median(cpu.get(r.name)!), 1)];
+  }),
+);
+Deno.exit(0);

@@ -1,0 +1,97 @@
+// Edgeflow's side of bench/train.ts: `deno run -A bench/train_edgeflow.ts <DEVICE> <threads>`
+// trains the bench's models (bench/train_models.ts) on one device: layers from ef.layers, the
+// gradients from ef.gradients, the update from the optimizer ops. Stats: the step's peak device
+// memory (resetPeak before a step) beside the bytes of weights, optimizer slots and the forward
+// activations (every float output of the forward pass, all live when the backward pass starts),
+// and on the TPU the simulated seconds of a step.
+import * as ef from "../mod.ts";
+import type { Device } from "../core/device.ts";
+import { serveTrainers, type Trainer } from "./train_engine.ts";
+import { batchOf, CNN, MLP, type ModelName, SHAPES, weights } from "./train_models.ts";
+
+const type = Deno.args[0] ?? "WASM";
+const threads = Number(Deno.args[1] ?? 1);
+const plugin = ef.defaultRegistry.plugin(type);
+if (!plugin) throw new Error(`no ${type} device installed`);
+const device: Device = (await plugin.create(type === "WASM" ? { threads } : undefined))!;
+
+/** An initializer handing out the bench's fixed weights, layer by layer. */
+function fixed(model: ModelName): () => ef.layers.Initializer {
+  let i = 0;
+  return () => {
+    const at = i++;
+    return (shape, _dtype, graph) =>
+      ef.constant(new ef.Tensor("float32", [...shape], weights(SHAPES[model][at], at + 1)), {
+        graph,
+      });
+  };
+}
+
+function bytesOf(shape: ef.PartialShape, batch: number): number {
+  return (shape ?? []).reduce((n: number, d) => n * (d === null || d < 0 ? batch : d), 4);
+}
+
+async function prepare(model: ModelName): Promise<Trainer> {
+  const g = new ef.Graph();
+  const b = batchOf(model);
+  const batch = b.shape[0];
+  const x = ef.placeholder(g, "float32", [null, ...b.shape.slice(1)], { name: "x" });
+  const y = ef.placeholder(g, "int32", [null], { name: "y" });
+  const init = fixed(model);
+  const L = ef.layers;
+  const dense = (h: ef.Output, units: number, activation?: (x: ef.Output) => ef.Output) =>
+    L.dense(h, units, { activation, kernelInitializer: init(), biasInitializer: init() });
+  const firstForward = g.nodes.length;
+  let logits: ef.Output;
+  if (model === "mlp") {
+    logits = dense(dense(x, MLP.hidden, ef.relu), MLP.classes);
+  } else {
+    const conv = (h: ef.Output, f: number) =>
+      L.conv2d(h, f, 3, {
+        padding: "SAME",
+        activation: ef.relu,
+        kernelInitializer: init(),
+        biasInitializer: init(),
+      });
+    const h = L.maxPool(conv(conv(x, CNN.c1), CNN.c2), 2);
+    logits = dense(dense(L.flatten(h), CNN.hidden, ef.relu), CNN.classes);
+  }
+  const loss = ef.mean(ef.sparseSoftmaxCrossEntropyWithLogits(logits, y)[0], [0]);
+  const forward = g.nodes.slice(firstForward);
+  const optimizer = model === "mlp"
+    ? new ef.train.GradientDescentOptimizer(MLP.lr)
+    : new ef.train.AdamOptimizer(CNN.lr);
+  const train = optimizer.minimize(loss);
+  const session = new ef.Session(g, { devices: [device] });
+  await session.run([], {}, [ef.globalVariablesInitializer(g)]);
+  const feeds = {
+    x: new ef.Tensor("float32", b.shape, b.x),
+    y: new ef.Tensor("int32", [batch], b.y),
+  };
+  const step = () => session.run(loss, feeds, [train]);
+  const varBytes = (vs: ef.Variable[]) => vs.reduce((n, v) => n + bytesOf(v.shape, batch), 0);
+  return {
+    step,
+    async stats() {
+      const tpu = device instanceof ef.TpuDevice ? device : undefined;
+      const before = tpu?.clock.now ?? 0;
+      // WASM and TPU can reset their peak; elsewhere the peak since the device began is shown.
+      (device as { resetPeak?: () => void }).resetPeak?.();
+      await step();
+      const activations = forward
+        .filter((n) => !["Const", "ReadVariableOp", "VarHandleOp"].includes(n.op.name))
+        .flatMap((n) => n.outputs)
+        .filter((o) => o.dtype === "float32")
+        .reduce((s, o) => s + bytesOf(o.shape, batch), 0);
+      return {
+        peakBytes: device.memory().peak,
+        weightsBytes: varBytes(g.getCollection<ef.Variable>(ef.TRAINABLE_VARIABLES)),
+        slotsBytes: varBytes(optimizer.variables()),
+        activationsBytes: activations,
+        ...(tpu ? { simulatedStepMs: ((tpu.clock.now - before) / tpu.params.clockHz) * 1000 } : {}),
+      };
+    },
+  };
+}
+
+await serveTrainers(prepare);

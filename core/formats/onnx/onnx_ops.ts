@@ -1,0 +1,38 @@
+/**
+ * Every ONNX op (default domain) Edgeflow maps, by op_type; the mappers live by family.
+ */
+import type { OnnxMapper } from "./onnx_context.ts";
+import { MATH_MAPPERS } from "./onnx_ops_math.ts";
+import { GATHER_MAPPERS } from "./onnx_ops_gather.ts";
+import { LOSS_MAPPERS } from "./onnx_ops_loss.ts";
+import { MATRIX_MAPPERS } from "./onnx_ops_matrix.ts";
+import { NN_MAPPERS } from "./onnx_ops_nn.ts";
+import { QUANT_MAPPERS } from "./onnx_ops_quant.ts";
+import { SCATTER_MAPPERS } from "./onnx_ops_scatter.ts";
+import { TOPK_MAPPERS } from "./onnx_ops_topk.ts";
+import { RNN_MAPPERS } from "./onnx_ops_rnn.ts";
+import { REDUCE_MAPPERS } from "./onnx_ops_reduce.ts";
+import { RESIZE_MAPPERS } from "./onnx_ops_resize.ts";
+import { SHAPE_MAPPERS } from "./onnx_ops_shape.ts";
+
+export const ONNX_MAPPERS: ReadonlyMap<string, OnnxMapper> = new Map(
+  Object.entries({
+    ...MATH_MAPPERS,
+    ...REDUCE_MAPPERS,
+    ...SHAPE_MAPPERS,
+    ...NN_MAPPERS,
+    ...LOSS_MAPPERS,
+    ...MATRIX_MAPPERS,
+    ...RESIZE_MAPPERS,
+    ...GATHER_MAPPERS,
+    ...QUANT_MAPPERS,
+    ...RNN_MAPPERS,
+    ...SCATTER_MAPPERS,
+    ...TOPK_MAPPERS,
+  }),
+);
+
+/** Whether a node's (domain, op_type) is one Edgeflow maps. */
+export function isMappedOnnxOp(domain: string, opType: string): boolean {
+  return (domain === "" || domain === "ai.onnx") && ONNX_MAPPERS.has(opType);
+}

@@ -1,0 +1,65 @@
+/**
+ * ONNX's element-wise gathers, which Edgeflow has no op for, from ops it has: GatherElements as a
+ * one-hot selection summed over the gathered axis, GatherND (batch_dims 0) as a GatherV2 of
+ * flattened row indices. Both need static shapes.
+ */
+import type { Output } from "../../graph.ts";
+import { Tensor } from "../../tensor.ts";
+import type { OnnxMapper, OnnxNodeContext } from "./onnx_context.ts";
+
+/** Indices counted from the end where negative, as ONNX allows: i < 0 ? i + n : i. */
+function wrapIndices(c: OnnxNodeContext, idx: Output, n: number): Output {
+  const zero = c.constant(Tensor.zeros(idx.dtype, []));
+  return c.out("SelectV2", [
+    c.out("Less", [idx, zero]),
+    c.out("AddV2", [idx, c.scalar(n, idx.dtype)]),
+    idx,
+  ]);
+}
+
+export const GATHER_MAPPERS: Record<string, OnnxMapper> = {
+  GatherElements: (c) => {
+    let data = c.req(0);
+    const indices = c.req(1);
+    const d = c.dims(data), s = c.dims(indices), rank = d.length;
+    let axis = c.int("axis", 0);
+    if (axis < 0) axis += rank;
+    if (s.length !== rank) throw c.error(`indices have rank ${s.length}, data ${rank}`);
+    // Indices may be shorter than the data on the other axes: only that corner is read.
+    if (s.some((v, i) => i !== axis && v !== d[i])) {
+      const size = s.map((v, i) => (i === axis ? -1 : v));
+      data = c.out("Slice", [data, c.ints32(new Array(rank).fill(0)), c.ints32(size)]);
+    }
+    const n = d[axis];
+    const picks = c.out("OneHot", [
+      wrapIndices(c, indices, n),
+      c.scalar(n, "int32"),
+      c.scalar(true, "bool"),
+      c.scalar(false, "bool"),
+    ], { axis: axis + 1 });
+    // Select, not multiply: an Inf or NaN elsewhere in the row must not leak into the sum.
+    const spread = c.out("ExpandDims", [data, c.scalar(axis, "int32")]);
+    const chosen = c.out("SelectV2", [picks, spread, c.out("ZerosLike", [spread])]);
+    return [c.out("Sum", [chosen, c.scalar(axis + 1, "int32")])];
+  },
+  GatherND: (c) => {
+    if (c.int("batch_dims", 0) !== 0) throw c.unsupported("batch_dims > 0");
+    const data = c.req(0), indices = c.req(1);
+    const d = c.dims(data), s = c.dims(indices);
+    const k = s[s.length - 1];
+    if (k > d.length) throw c.error(`index tuples of ${k} values for data of rank ${d.length}`);
+    // Row-major strides of the first k dims turn each index tuple into one row number.
+    const strides = d.slice(0, k).map((_, i) => d.slice(i + 1, k).reduce((a, b) => a * b, 1));
+    const wrapped = c.out("SelectV2", [
+      c.out("Less", [indices, c.constant(Tensor.zeros(indices.dtype, []))]),
+      c.out("AddV2", [indices, c.constant(Tensor.fromNumbers(indices.dtype, [k], d.slice(0, k)))]),
+      indices,
+    ]);
+    const rows = c.out("Sum", [
+      c.out("Mul", [wrapped, c.constant(Tensor.fromNumbers(indices.dtype, [k], strides))]),
+      c.scalar(-1, "int32"),
+    ]);
+    const flat = c.out("Reshape", [data, c.ints32([-1, ...d.slice(k)])]);
+    return [c.out("GatherV2", [flat, rows, c.scalar(0, "int32")])];
+  },
+};

@@ -1,0 +1,238 @@
+/**
+ * ef.layers: graph-building functions as tf.compat.v1.layers. Each adds its variables under a
+ * unique name scope ("dense/kernel", "dense_1/bias", "conv2d/kernel") and returns its output.
+ */
+import type { DType } from "../dtype.ts";
+import { EdgeflowError } from "../errors.ts";
+import type { Graph, Output } from "../graph.ts";
+import { greaterEqual, mul } from "../ops/binary.ts";
+import { constant } from "../ops/basic.ts";
+import { cast } from "../ops/cast.ts";
+import { conv2d as conv2dOp, depthwiseConv2d as depthwiseOp } from "../ops/conv.ts";
+import { matMul } from "../ops/matmul.ts";
+import { biasAdd } from "../ops/nn.ts";
+import { avgPool as avgPoolOp, maxPool as maxPoolOp } from "../ops/pool.ts";
+import { randomUniform } from "../ops/random.ts";
+import { where } from "../ops/select.ts";
+import { reshape, shape as shapeOp } from "../ops/shape_ops.ts";
+import { Variable } from "../variables.ts";
+import { glorotUniform, type Initializer, zeros } from "./initializers.ts";
+
+export type Activation = (x: Output) => Output;
+type Padding = "SAME" | "VALID";
+
+interface CommonOptions {
+  activation?: Activation;
+  useBias?: boolean;
+  kernelInitializer?: Initializer;
+  biasInitializer?: Initializer;
+  trainable?: boolean;
+  name?: string;
+  /** The op seed of the kernel's initializer (the graph seed applies too). */
+  seed?: number;
+}
+
+function staticDim(x: Output, axis: number, what: string): number {
+  const d = x.shape?.at(axis);
+  if (d === undefined || d === null || d < 0) {
+    throw new EdgeflowError(
+      `${what} needs the input's dimension ${axis} to be known, got shape ${
+        x.shape === null ? "of unknown rank" : `[${x.shape.map((v) => v ?? "?")}]`
+      }`,
+    );
+  }
+  return d;
+}
+
+function variable(
+  graph: Graph,
+  name: string,
+  shape: readonly number[],
+  dtype: DType,
+  init: Initializer,
+  trainable: boolean,
+  seed?: number,
+): Variable {
+  return new Variable(init(shape, dtype, graph, seed), { graph, name, dtype, trainable });
+}
+
+/** x · kernel + bias; x is [batch, in] (flatten higher ranks first). */
+export function dense(x: Output, units: number, options: CommonOptions = {}): Output {
+  if (!(Number.isInteger(units) && units > 0)) {
+    throw new EdgeflowError(`dense needs a positive integer of units, got ${units}`);
+  }
+  if (x.shape !== null && x.shape.length !== 2) {
+    throw new EdgeflowError(
+      `dense takes [batch, features], got rank ${x.shape.length} (flatten first)`,
+    );
+  }
+  const inDim = staticDim(x, -1, "dense");
+  const g = x.graph;
+  return g.withNameScope(options.name ?? "dense", () => {
+    const t = options.trainable ?? true;
+    const kernel = variable(
+      g,
+      "kernel",
+      [inDim, units],
+      x.dtype,
+      options.kernelInitializer ?? glorotUniform(),
+      t,
+      options.seed,
+    );
+    let y = matMul(x, kernel.read());
+    if (options.useBias ?? true) {
+      const bias = variable(g, "bias", [units], x.dtype, options.biasInitializer ?? zeros(), t);
+      y = biasAdd(y, bias.read());
+    }
+    return options.activation ? options.activation(y) : y;
+  });
+}
+
+function pair(v: number | readonly [number, number], what: string): [number, number] {
+  const p: [number, number] = typeof v === "number" ? [v, v] : [v[0], v[1]];
+  if (!p.every((d) => Number.isInteger(d) && d > 0)) {
+    throw new EdgeflowError(`${what} must be positive integers, got ${p}`);
+  }
+  return p;
+}
+
+export interface ConvOptions extends CommonOptions {
+  strides?: number | [number, number];
+  padding?: Padding;
+}
+
+/** Conv2D on NHWC input with `filters` output channels, then bias and activation. */
+export function conv2d(
+  x: Output,
+  filters: number,
+  kernelSize: number | [number, number],
+  options: ConvOptions = {},
+): Output {
+  const [kh, kw] = pair(kernelSize, "kernelSize");
+  const [sh, sw] = pair(options.strides ?? 1, "strides");
+  const inC = staticDim(x, -1, "conv2d");
+  const g = x.graph;
+  return g.withNameScope(options.name ?? "conv2d", () => {
+    const t = options.trainable ?? true;
+    const kernel = variable(
+      g,
+      "kernel",
+      [kh, kw, inC, filters],
+      x.dtype,
+      options.kernelInitializer ?? glorotUniform(),
+      t,
+      options.seed,
+    );
+    let y = conv2dOp(x, kernel.read(), {
+      strides: [1, sh, sw, 1],
+      padding: options.padding ?? "VALID",
+    });
+    if (options.useBias ?? true) {
+      const bias = variable(g, "bias", [filters], x.dtype, options.biasInitializer ?? zeros(), t);
+      y = biasAdd(y, bias.read());
+    }
+    return options.activation ? options.activation(y) : y;
+  });
+}
+
+/** DepthwiseConv2dNative with `depthMultiplier` filters per input channel ("depthwise_kernel"). */
+export function depthwiseConv2d(
+  x: Output,
+  kernelSize: number | [number, number],
+  options: ConvOptions & { depthMultiplier?: number } = {},
+): Output {
+  const [kh, kw] = pair(kernelSize, "kernelSize");
+  const [sh, sw] = pair(options.strides ?? 1, "strides");
+  const m = options.depthMultiplier ?? 1;
+  const inC = staticDim(x, -1, "depthwiseConv2d");
+  const g = x.graph;
+  return g.withNameScope(options.name ?? "depthwise_conv2d", () => {
+    const t = options.trainable ?? true;
+    const kernel = variable(
+      g,
+      "depthwise_kernel",
+      [kh, kw, inC, m],
+      x.dtype,
+      options.kernelInitializer ?? glorotUniform(),
+      t,
+      options.seed,
+    );
+    let y = depthwiseOp(x, kernel.read(), {
+      strides: [1, sh, sw, 1],
+      padding: options.padding ?? "VALID",
+    });
+    if (options.useBias ?? true) {
+      const bias = variable(g, "bias", [inC * m], x.dtype, options.biasInitializer ?? zeros(), t);
+      y = biasAdd(y, bias.read());
+    }
+    return options.activation ? options.activation(y) : y;
+  });
+}
+
+export interface PoolOptions {
+  strides?: number | [number, number];
+  padding?: Padding;
+  name?: string;
+}
+/** MaxPool over poolSize windows (strides default to the pool size, as tf.layers). */
+export function maxPool(
+  x: Output,
+  poolSize: number | [number, number],
+  options: PoolOptions = {},
+): Output {
+  const [ph, pw] = pair(poolSize, "poolSize");
+  const [sh, sw] = pair(options.strides ?? [ph, pw], "strides");
+  return maxPoolOp(x, {
+    ksize: [1, ph, pw, 1],
+    strides: [1, sh, sw, 1],
+    padding: options.padding ?? "VALID",
+    name: options.name ?? "max_pooling2d",
+  });
+}
+export function avgPool(
+  x: Output,
+  poolSize: number | [number, number],
+  options: PoolOptions = {},
+): Output {
+  const [ph, pw] = pair(poolSize, "poolSize");
+  const [sh, sw] = pair(options.strides ?? [ph, pw], "strides");
+  return avgPoolOp(x, {
+    ksize: [1, ph, pw, 1],
+    strides: [1, sh, sw, 1],
+    padding: options.padding ?? "VALID",
+    name: options.name ?? "average_pooling2d",
+  });
+}
+
+/** [batch, ...] → [batch, product of the rest]; the rest must be known. */
+export function flatten(x: Output, options: { name?: string } = {}): Output {
+  if (x.shape === null) throw new EdgeflowError("flatten needs an input of known rank");
+  let n = 1;
+  for (let i = 1; i < x.shape.length; i++) n *= staticDim(x, i, "flatten");
+  return reshape(x, [-1, n], { name: options.name ?? "flatten" });
+}
+
+/**
+ * Inverted dropout (tf.layers.dropout): in training, each element is kept with probability
+ * 1 − rate and scaled by 1 / (1 − rate). `training` is a JavaScript boolean (decided when the
+ * graph is built) or a bool scalar tensor such as `placeholderWithDefault(false, [])`, decided on
+ * each run (both branches are computed; the switch selects).
+ */
+export function dropout(
+  x: Output,
+  rate: number,
+  options: { training?: boolean | Output; seed?: number; name?: string } = {},
+): Output {
+  if (!(rate >= 0 && rate < 1)) {
+    throw new EdgeflowError(`dropout rate must lie in [0, 1), got ${rate}`);
+  }
+  const training = options.training ?? false;
+  if (training === false || rate === 0) return x;
+  const g = x.graph;
+  return g.withNameScope(options.name ?? "dropout", () => {
+    const u = randomUniform(shapeOp(x), { graph: g, dtype: x.dtype, seed: options.seed });
+    const keep = cast(greaterEqual(u, constant(rate, { graph: g, dtype: x.dtype })), x.dtype);
+    const dropped = mul(x, mul(keep, constant(1 / (1 - rate), { graph: g, dtype: x.dtype })));
+    return training === true ? dropped : where(training, dropped, x);
+  });
+}

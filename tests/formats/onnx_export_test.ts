@@ -1,0 +1,214 @@
+// ONNX export: graphs written by toOnnx run in onnxruntime-web (the version deno.lock pins) and
+// give Edgeflow's outputs: an MLP, a conv net with pooling, elementwise ops and reductions. The
+// same bytes also load back through Edgeflow's own importer.
+import assert from "node:assert/strict";
+import * as ort from "npm:onnxruntime-web@1";
+import * as ef from "../../mod.ts";
+import { numbers } from "../../core/tensor.ts";
+import { loadOnnxModel, toOnnx } from "../../formats.ts";
+
+ort.env.wasm.numThreads = 1;
+ort.env.logLevel = "error";
+
+/** Deterministic values in [-1, 1). */
+function values(n: number, seed: number): Float32Array {
+  let s = seed * 2654435761 >>> 0;
+  return Float32Array.from({ length: n }, () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  });
+}
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+const constant = (shape: number[], seed: number) =>
+  ef.constant(new ef.Tensor("float32", shape, values(size(shape), seed)));
+
+interface Case {
+  graph: ef.Graph;
+  feeds: Record<string, ef.Tensor>;
+  outputs: string[];
+}
+
+function mlp(): Case {
+  const g = new ef.Graph();
+  return g.asDefault(() => {
+    const x = ef.placeholder(g, "float32", [null, 8], { name: "x" });
+    const h = ef.relu(ef.biasAdd(ef.matMul(x, constant([8, 16], 1)), constant([16], 2)));
+    const logits = ef.add(
+      ef.matMul(h, constant([10, 16], 3), { transpose_b: true }),
+      constant([10], 4),
+    );
+    ef.softmax(logits, { name: "probs" });
+    return {
+      graph: g,
+      feeds: { x: new ef.Tensor("float32", [3, 8], values(24, 5)) },
+      outputs: ["probs"],
+    };
+  });
+}
+
+function convNet(): Case {
+  const g = new ef.Graph();
+  return g.asDefault(() => {
+    const x = ef.placeholder(g, "float32", [1, 12, 12, 3], { name: "x" });
+    const c1 = ef.relu(ef.biasAdd(
+      ef.conv2d(x, constant([3, 3, 3, 8], 1), { strides: [1, 1, 1, 1], padding: "SAME" }),
+      constant([8], 2),
+    ));
+    const p1 = ef.maxPool(c1, { ksize: [1, 2, 2, 1], strides: [1, 2, 2, 1], padding: "VALID" });
+    const d = ef.depthwiseConv2d(p1, constant([3, 3, 8, 2], 3), {
+      strides: [1, 2, 2, 1],
+      padding: "EXPLICIT",
+      explicit_paddings: [0, 0, 1, 1, 1, 0, 0, 0],
+    });
+    const p2 = ef.avgPool(ef.relu6(d), {
+      ksize: [1, 3, 3, 1],
+      strides: [1, 1, 1, 1],
+      padding: "SAME",
+    });
+    const flat = ef.reshape(p2, [1, -1]);
+    ef.matMul(flat, constant([3 * 3 * 16, 4], 4), { name: "logits" });
+    return {
+      graph: g,
+      feeds: { x: new ef.Tensor("float32", [1, 12, 12, 3], values(432, 6)) },
+      outputs: ["logits"],
+    };
+  });
+}
+
+function elementwise(): Case {
+  const g = new ef.Graph();
+  return g.asDefault(() => {
+    const a = ef.placeholder(g, "float32", [2, 3, 4], { name: "a" });
+    const b = ef.placeholder(g, "float32", [4], { name: "b" });
+    const e = ef.exp(ef.sub(a, b));
+    const s = ef.sum(e, [1, 2], { keep_dims: true, name: "s" });
+    const m = ef.mean(ef.square(a), [0], { name: "m" });
+    const mx = ef.max(ef.maximum(a, ef.mul(b, 0.5)), [2], { name: "mx" });
+    ef.sqrt(ef.div(e, s), { name: "q" });
+    const scale = ef.rsqrt(ef.add(ef.mean(mx, [0, 1]), 5));
+    ef.tanh(ef.squaredDifference(ef.sigmoid(ef.neg(ef.abs(m))), scale), { name: "t" });
+    return {
+      graph: g,
+      feeds: {
+        a: new ef.Tensor("float32", [2, 3, 4], values(24, 7)),
+        b: new ef.Tensor("float32", [4], values(4, 8)),
+      },
+      outputs: ["s", "m", "mx", "q", "t"],
+    };
+  });
+}
+
+function integerAndStacking(): Case {
+  const g = new ef.Graph();
+  return g.asDefault(() => {
+    const i = ef.placeholder(g, "int32", [6], { name: "i" });
+    const f = ef.placeholder(g, "float32", [2, 3], { name: "f" });
+    const d = ef.constant(new ef.Tensor("int32", [6], Int32Array.of(4, -4, 3, -3, 5, -2)));
+    ef.floorDiv(i, d, { name: "q" });
+    ef.floorMod(i, d, { name: "r" });
+    ef.floorMod(f, -0.75, { name: "fr" });
+    const rows = ef.unstack(f, { axis: 1 });
+    ef.stack([rows[2], rows[0]], { axis: 0, name: "st" });
+    return {
+      graph: g,
+      feeds: {
+        i: new ef.Tensor("int32", [6], Int32Array.of(7, 7, -7, -7, 0, 9)),
+        f: new ef.Tensor("float32", [2, 3], values(6, 9)),
+      },
+      outputs: ["q", "r", "fr", "st"],
+    };
+  });
+}
+
+function slicingAndFilling(): Case {
+  const g = new ef.Graph();
+  return g.asDefault(() => {
+    const x = ef.placeholder(g, "float32", [4, 5], { name: "x" });
+    ef.slice(x, [1, 2], [-1, 2], { name: "sl" });
+    ef.stridedSlice(x, [3, 0], [0, 5], [-1, 2], { end_mask: 1, name: "ss" });
+    ef.stridedSlice(x, [-1, 1], [0, 4], [1, 1], { shrink_axis_mask: 1, name: "row" });
+    ef.tile(ef.add(ef.zerosLike(x), ef.onesLike(x)), [2, 1], { name: "ti" });
+    ef.fill([2, 3], 1.5, { name: "fi" });
+    ef.range(0.5, 3, 0.75, { name: "ra" });
+    return {
+      graph: g,
+      feeds: { x: new ef.Tensor("float32", [4, 5], values(20, 11)) },
+      outputs: ["sl", "ss", "row", "ti", "fi", "ra"],
+    };
+  });
+}
+
+async function edgeflow(c: Case): Promise<ef.Tensor[]> {
+  await using s = new ef.Session(c.graph);
+  return await s.run(
+    c.outputs.map((o) => `${o}:0`),
+    Object.fromEntries(Object.entries(c.feeds).map(([k, v]) => [`${k}:0`, v])),
+  ) as ef.Tensor[];
+}
+
+function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string) {
+  assert.equal(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < want.length; i++) {
+    assert.ok(
+      Math.abs(got[i] - want[i]) <= 1e-5 + 1e-4 * Math.abs(want[i]),
+      `${what}[${i}]: ${got[i]} vs ${want[i]}`,
+    );
+  }
+}
+
+for (
+  const [name, make] of [
+    ["MLP", mlp],
+    ["conv net with pooling", convNet],
+    ["elementwise and reductions", elementwise],
+    ["integer division, Pack and Unpack", integerAndStacking],
+    ["slicing and filling", slicingAndFilling],
+  ] as const
+) {
+  Deno.test(`ONNX export: ${name} runs in onnxruntime-web with Edgeflow's outputs`, async () => {
+    const c = make();
+    const want = await edgeflow(c);
+    const bytes = toOnnx(c.graph, { outputs: c.outputs });
+    const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+    try {
+      const feeds = Object.fromEntries(
+        Object.entries(c.feeds).map((
+          [k, v],
+        ) => [
+          k,
+          new ort.Tensor(v.dtype as "float32", v.data as Float32Array, v.shape as number[]),
+        ]),
+      );
+      const got = await session.run(feeds);
+      c.outputs.forEach((o, i) => {
+        assert.deepEqual([...got[o].dims], [...want[i].shape], `${o}: shape`);
+        assertClose(got[o].data as Float32Array, numbers(want[i]), o);
+      });
+    } finally {
+      await session.release();
+    }
+    // And back through Edgeflow's importer.
+    const model = await loadOnnxModel(bytes);
+    await using s = new ef.Session(model.graph);
+    const back = await s.run(
+      model.outputs.map((o) => o.name),
+      model.inputs.map((i) => [i.name, c.feeds[i.key]] as [string, ef.Tensor]),
+    ) as ef.Tensor[];
+    c.outputs.forEach((o, i) =>
+      assertClose(back[i].data as Float32Array, want[i].data as Float32Array, `${o} (reimported)`)
+    );
+  });
+}
+
+Deno.test("ONNX export lists every op without an ONNX form at once", () => {
+  const g = new ef.Graph();
+  g.asDefault(() => {
+    const x = ef.placeholder(g, "float32", [3], { name: "x" });
+    ef.log1p(ef.oneHot(ef.cast(x, "int32"), 3), { name: "y" });
+  });
+  assert.throws(() => toOnnx(g), (e: Error) => {
+    assert.ok(e instanceof ef.EdgeflowError);
+    assert.match(e.message, /2 ops without an ONNX export: OneHot \('OneHot'\); Log1p \('y'\)/);
+    return true;
+  });
+});

@@ -1,0 +1,88 @@
+// Starts examples/serve.ts as a subprocess on a free loopback port with the least permissions
+// (README.md's command): read of the model's directory and of the WASM worker's three modules,
+// net for its own address. Resolves once the server prints its "listening on" line.
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** The modules a WASM worker loads: node:worker_threads needs read access to each. */
+export const WORKER_MODULES = ["worker.ts", "control.ts", "instance.ts"].map((f) =>
+  `${ROOT}devices/wasm/${f}`
+);
+
+export interface ServerProcess {
+  readonly url: string;
+  readonly port: number;
+  /** Milliseconds from spawn to the "listening" line. */
+  readonly readyMs: number;
+  readonly process: Deno.ChildProcess;
+  /** Kills the server and returns what it wrote to stderr. */
+  stop(): Promise<string>;
+}
+
+/** A port nothing listens on now. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** The `deno run` arguments serving `model` (a directory or file) on 127.0.0.1:`port`. */
+export function serveArgs(model: string, port: number, extra: readonly string[] = []): string[] {
+  const dir = /\.(pb|json|onnx)$/.test(model) ? model.slice(0, model.lastIndexOf("/")) : model;
+  return [
+    "run",
+    "--lock=" + ROOT + "deno.lock",
+    "--v8-flags=--expose-gc",
+    `--allow-read=${[dir, ...WORKER_MODULES].join(",")}`,
+    `--allow-net=127.0.0.1:${port}`,
+    `${ROOT}examples/serve.ts`,
+    model,
+    "--port",
+    String(port),
+    ...extra,
+  ];
+}
+
+export async function startServer(
+  model: string,
+  extra: readonly string[] = [],
+  env: Record<string, string> = {},
+): Promise<ServerProcess> {
+  const port = freePort();
+  const t0 = performance.now();
+  const process = new Deno.Command(Deno.execPath(), {
+    args: serveArgs(model, port, extra),
+    env: { NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderrText = new Response(process.stderr).text();
+  const reader = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes("listening on")) {
+    const { done, value } = await reader.read();
+    if (done) {
+      const status = await process.status;
+      throw new Error(`the server exited (${status.code}) before listening:\n${await stderrText}`);
+    }
+    seen += value;
+  }
+  const readyMs = performance.now() - t0;
+  // Keep draining stdout so the server never blocks on a full pipe.
+  (async () => {
+    while (!(await reader.read()).done);
+  })().catch(() => {});
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    readyMs,
+    process,
+    async stop() {
+      try {
+        process.kill("SIGTERM");
+      } catch { /* already gone */ }
+      await process.status;
+      return await stderrText;
+    },
+  };
+}

@@ -436,6 +436,9 @@ class ExecutorRun {
       buffers[i] = b;
       if (pn.hostInputs[i]) {
         if (b instanceof HostBuffer) hosts[i] = b.tensor;
+        // A predicate (Switch, LoopCond) is read at once and not kept: a view of host-addressable
+        // device memory will do, and the loop does not wait a microtask per iteration for it.
+        else if (pn.node.op.controlFlow && b.device!.peek) hosts[i] = b.device!.peek(b);
         else (waits ??= []).push(b.device!.download(b).then((t) => void (hosts[i] = t)));
         continue;
       }

@@ -26,6 +26,7 @@ import { type PassOptions, runPasses } from "./passes/pipeline.ts";
 import { checkSessionArgs } from "./session_options.ts";
 import { prune } from "./passes/prune.ts";
 import { topologicalOrder } from "./passes/topo.ts";
+import { colocateLoops } from "./control_flow/colocate_loops.ts";
 import { ResourceTable } from "./resources.ts";
 import { formatShape, isCompatible } from "./shape.ts";
 import { describeValue, type NestedArray, Tensor, tensorArg } from "./tensor.ts";
@@ -369,6 +370,8 @@ export class Session implements AsyncDisposable {
       }
     }
     this.hintVariables(nodes);
+    // A loop runs in one partition (values cannot cross devices inside a frame yet).
+    colocateLoops(nodes);
     const devices = await this.placementDevices(nodes, feedSet);
     const defaults = devices.filter((d) => this.defaultNames.includes(d.name));
     const placement = place({

@@ -264,3 +264,18 @@ Deno.test("a loop that never ends is stopped by closing the session", async () =
   await s.close();
   await assert.rejects(() => running, /session (is|was) closed/);
 });
+
+Deno.test("a loop whose body needs an op the default device lacks runs wholly on one device", async () => {
+  const g = new ef.Graph();
+  const n = ef.placeholder(g, "int32", [], { name: "n" });
+  // RandomUniform has no WASM kernel: the whole loop goes where every member has one (REF).
+  const [i, acc] = ef.whileLoop(
+    (i) => ef.less(i, n),
+    (i, a) => [ef.add(i, 1), ef.add(a, ef.mul(ef.randomUniform([], { seed: 1 }), 0))],
+    g.asDefault(() => [ef.constant(0, { dtype: "int32" }), ef.constant(1, { dtype: "float32" })]),
+  );
+  await using s = new ef.Session(g);
+  const [ti, ta] = await s.run([i, acc], { n: 4 });
+  assert.equal(ti.toArray(), 4);
+  assert.equal(ta.toArray(), 1);
+});

@@ -25,6 +25,7 @@ import { constant } from "./ops/basic.ts";
 import { fill, zerosLike } from "./ops/fill.ts";
 import { addN } from "./ops/grad_math.ts";
 import { shape as shapeOp } from "./ops/shape_ops.ts";
+import { topologicalOrder } from "./passes/topo.ts";
 
 export interface GradientsOptions {
   /** The name scope of the backward graph; "gradients" (made unique) by default. */
@@ -90,7 +91,11 @@ class Backprop {
   run(): (Output | null)[] {
     this.markBetween();
     this.seed();
-    const nodes = [...this.between].sort((a, b) => b.id - a.id);
+    // Reverse topological order, not reverse creation order: cond and whileLoop rewire the
+    // ops their functions made to read Switches and Enters made after them.
+    const nodes = topologicalOrder(this.ys.map((y) => y.node))
+      .filter((n) => this.between.has(n))
+      .reverse();
     for (const node of nodes) this.backprop(node);
     return this.xs.map((x) => {
       const g = this.total(x);

@@ -280,6 +280,46 @@ export class Graph {
     });
   }
 
+  /**
+   * Replaces data input `index` of an existing node (TensorFlow's `_update_input`): how a loop's
+   * back edge NextIteration → Merge is made, since the Merge exists before its NextIteration.
+   * The new input must have the old one's dtype; cached plans go stale.
+   */
+  updateInput(node: Node, index: number, input: Output): void {
+    withContext({ node: node.name, op: node.op.name }, () => {
+      const old = node.inputs[index];
+      if (old === undefined) throw new EdgeflowError(`has no input ${index}`);
+      if (input.graph !== this) {
+        throw new EdgeflowError(`input ${input.name} belongs to another graph`);
+      }
+      if (input.dtype !== old.dtype) {
+        throw new EdgeflowError(
+          `input ${index} has dtype ${old.dtype}; ${input.name} has dtype ${input.dtype}`,
+        );
+      }
+      (node.inputs as Output[])[index] = input;
+      this.mutations++;
+    });
+  }
+
+  /**
+   * Sets the output specs of a node whose inputs changed after it was made (a loop's Merge: its
+   * shapes are the loop's shape invariants). Dtypes must stay; cached plans go stale.
+   */
+  setOutputSpecs(node: Node, specs: readonly TensorSpec[]): void {
+    if (
+      specs.length !== node.outputSpecs.length ||
+      specs.some((s, i) => s.dtype !== node.outputSpecs[i].dtype)
+    ) {
+      throw new EdgeflowError("output specs may change shapes only", {
+        node: node.name,
+        op: node.op.name,
+      });
+    }
+    (node as { outputSpecs: readonly TensorSpec[] }).outputSpecs = specs;
+    this.mutations++;
+  }
+
   /** Adds a control edge to an existing node (invalidates cached plans). */
   addControlInput(node: Node, dep: Node | Output): void {
     const d = toNode(dep);

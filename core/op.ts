@@ -130,6 +130,15 @@ export interface InputCheck<A extends Attrs> {
   run(values: readonly (Tensor | undefined)[], specs: readonly TensorSpec[], attrs: A): void;
 }
 
+/** The control-flow primitives of the 2015 paper (section 4.4) and the EuroSys 2018 paper. */
+export type ControlFlowKind =
+  | "Switch"
+  | "Merge"
+  | "Enter"
+  | "Exit"
+  | "NextIteration"
+  | "LoopCond";
+
 /** Builds gradient subgraphs; filled in by core/gradients.ts. */
 export interface GradientContext {
   readonly graph: Node["graph"];
@@ -158,6 +167,11 @@ export interface OpDefInit<A extends Attrs> {
   stateful?: boolean;
   /** Inputs and outputs in host memory on every device. */
   hostMemory?: HostMemory;
+  /**
+   * The executor's role of a control-flow op (core/control_flow/): how its outputs are routed
+   * between frames and iterations and how dead inputs reach it. Absent for every other op.
+   */
+  controlFlow?: ControlFlowKind;
   /** Run-time checks of input values, applied the same way on every device. */
   checks?: readonly InputCheck<A>[];
   /**

@@ -12,6 +12,8 @@ import type { Device } from "./device.ts";
 import { EdgeflowError } from "./errors.ts";
 import { Node, type Output } from "./graph.ts";
 import { defineOp } from "./op.ts";
+import { staticFrames } from "./control_flow/static_frames.ts";
+import { isBackEdge } from "./passes/topo.ts";
 
 type TransferAttrs = {
   /** The tensor carried ("layer1/Relu:0"), or "^node" for a control edge. */
@@ -148,11 +150,33 @@ export function partition(input: PartitionInput): Partition[] {
     return recv;
   };
 
+  // Loops run in one partition: values crossing devices inside a frame would need the frame's
+  // control structure in each partition (TensorFlow's AddControlFlow), which is not built yet.
+  const frames = input.nodes.some((n) => n.op.controlFlow) ? staticFrames(input.nodes) : undefined;
+  const crossing = (node: Node, from: Node, d: Device, src: Device) => {
+    const f = frames?.of.get(node) ?? frames?.of.get(from);
+    const inner = frames &&
+      (frames.of.get(node) !== frames.root || frames.of.get(from) !== frames.root);
+    if (inner) {
+      throw new EdgeflowError(
+        `a value from ${from.name} on ${src.name} crosses to ${d.name} inside loop frame ` +
+          `'${f!.name}': place a loop's nodes on one device`,
+        { node: node.name, op: node.op.name },
+      );
+    }
+  };
+  const backEdges: { merge: Node; index: number; from: Node }[] = [];
   for (const node of input.nodes) {
     const d = input.deviceOf(node);
     let changed = false;
     const inputs = node.inputs.map((o, i) => {
       const src = input.deviceOf(o.node);
+      if (src !== d) crossing(node, o.node, d, src);
+      if (src === d && !mapped.has(o.node) && isBackEdge(node, o)) {
+        // The NextIteration is placed later: the edge is set once it is.
+        backEdges.push({ merge: node, index: i, from: o.node });
+        return o;
+      }
       if (src === d) {
         const m = mapped.get(o.node)!;
         if (m !== o.node) changed = true;
@@ -171,6 +195,7 @@ export function partition(input: PartitionInput): Partition[] {
         return m;
       }
       changed = true;
+      crossing(node, c, d, src);
       return pair(`^${c.name}`, src, d, undefined, c);
     });
     const placed = changed
@@ -190,6 +215,10 @@ export function partition(input: PartitionInput): Partition[] {
     placed.assignedDevice = d.name;
     mapped.set(node, placed);
     partOf(d).nodes.push(placed);
+  }
+  for (const { merge, index, from } of backEdges) {
+    const placed = mapped.get(from)!;
+    if (placed !== from) (mapped.get(merge)!.inputs as Output[])[index] = placed.outputs[0];
   }
   for (const [recv, host] of hostOnly) {
     (recv.attrs as { host: boolean }).host = host && recv.outputs.length > 0;

@@ -10,6 +10,7 @@ import { type Attrs, type InputCheck, resolvesTo } from "./op.ts";
 import type { ResourceTable } from "./resources.ts";
 import { isFullyDefined, type Shape } from "./shape.ts";
 import { RecvOp, SendOp } from "./partition.ts";
+import { buildControlPlan, type ControlPlan, MERGE } from "./control_flow/control_plan.ts";
 
 function transferOf(node: Node): Transfer | undefined {
   if (node.op !== SendOp && node.op !== RecvOp) return undefined;
@@ -96,6 +97,8 @@ export interface Plan {
   readonly feedIndex: Int32Array;
   /** The slot of each fetch. */
   readonly fetchSlots: readonly number[];
+  /** Frames, Merges and deadness: present only where the plan has control-flow nodes. */
+  readonly control?: ControlPlan;
 }
 
 export interface PlanInput {
@@ -104,6 +107,11 @@ export interface PlanInput {
   /** Feed placeholders, in feed order (they must be among `nodes`). */
   readonly feeds: readonly Node[];
   readonly fetches: readonly Output[];
+  /**
+   * Whether dead values may reach this plan though it has no control-flow node (another
+   * partition of the step has, and sends it dead values): it then tracks deadness too.
+   */
+  readonly deadness?: boolean;
   /** The device and kernel for each node (kernel null for feeds). */
   place(node: Node): { device: Device; kernel: Kernel | null; resources: ResourceTable };
 }
@@ -215,6 +223,12 @@ export function buildPlan(input: PlanInput): Plan {
     for (const n of nodes) n.instance?.dispose?.();
     throw e;
   }
+  const control = buildControlPlan(input.nodes, index, input.deadness ?? false);
+  if (control) {
+    // A Merge waits on its control inputs only; its data inputs are counted apart (the first
+    // live one, or all of them dead, makes it ready).
+    for (const m of control.merges) pending[m] = control.controlFrom[m]!.size;
+  }
   const fetchSlots = input.fetches.map(slotOf);
   const feedNodes = input.feeds.map((f) => index.get(f)!);
   const feedIndex = new Int32Array(input.nodes.length).fill(-1);
@@ -230,11 +244,14 @@ export function buildPlan(input: PlanInput): Plan {
     slotCount,
     slotRefs,
     pendingCounts: Int32Array.from(pending),
-    roots: pending.flatMap((p, i) => (p === 0 && !isRecv[i] ? [i] : [])),
+    roots: pending.flatMap((p, i) =>
+      p === 0 && !isRecv[i] && !(control && control.kind[i] === MERGE) ? [i] : []
+    ),
     otherCounts: Int32Array.from(others),
     recvCount: isRecv.filter((r) => r).length,
     feedNodes,
     feedIndex,
     fetchSlots,
+    control,
   };
 }

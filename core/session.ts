@@ -26,6 +26,7 @@ import { type PassOptions, runPasses } from "./passes/pipeline.ts";
 import { checkSessionArgs } from "./session_options.ts";
 import { prune } from "./passes/prune.ts";
 import { topologicalOrder } from "./passes/topo.ts";
+import { colocateLoops } from "./control_flow/colocate_loops.ts";
 import { ResourceTable } from "./resources.ts";
 import { QueueTable } from "./queues/queue.ts";
 import { formatShape, isCompatible } from "./shape.ts";
@@ -298,8 +299,8 @@ export class Session implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    // Waiting kernels (queue dequeues and enqueues) fail, so every step in flight ends before the
-    // plans and devices it uses go.
+    // Waiting kernels (queue dequeues and enqueues) fail and runs still going (a loop that never
+    // ends) stop, so every step in flight ends before the plans and devices it uses go.
     this.state.queues!.cancelAll("the session was closed");
     this.closing.abort(new EdgeflowError("the session was closed"));
     await Promise.allSettled([...this.inFlight]);
@@ -373,6 +374,8 @@ export class Session implements AsyncDisposable {
       }
     }
     this.hintVariables(nodes);
+    // A loop runs in one partition (values cannot cross devices inside a frame yet).
+    colocateLoops(nodes);
     const devices = await this.placementDevices(nodes, feedSet);
     const defaults = devices.filter((d) => this.defaultNames.includes(d.name));
     const placement = place({
@@ -401,6 +404,8 @@ export class Session implements AsyncDisposable {
     // Partition copies keep their node's name; Sends and Recvs have no placement (no kernel).
     const byName = new Map(nodes.map((n) => [n.name, placement.nodes.get(n)!]));
     const built: StepPartition[] = [];
+    // Dead values may cross to partitions without control flow of their own.
+    const deadness = nodes.some((n) => n.op.controlFlow !== undefined);
     const prepared = new Map<Device, PreparedKernel[]>();
     try {
       for (const part of parts) {
@@ -409,6 +414,7 @@ export class Session implements AsyncDisposable {
           nodes: part.nodes,
           feeds: part.feeds,
           fetches: part.fetches.map((f) => f.output),
+          deadness,
           place: (node) => {
             const transfer = node.op.name === "_Send" || node.op.name === "_Recv";
             return { ...entry, kernel: transfer ? null : byName.get(node.name)?.kernel ?? null };

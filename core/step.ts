@@ -57,13 +57,18 @@ async function runParts(
   if (parts.length === 1 && parts[0].plan.recvCount === 0) {
     // One device: nothing crosses, no rendezvous to consult; a failure only cancels the step.
     const [p] = parts;
-    const solo = { rendezvous, fail: (e: EdgeflowError) => cancel.abort(e) };
+    const solo = {
+      rendezvous,
+      aborted: cancel.signal,
+      fail: (e: EdgeflowError) => cancel.abort(e),
+    };
     const out = await execute(p.plan, p.feedIndex.map((i) => feeds[i]), state, observer, solo);
     return reorder([{ part: p, out }], fetchCount);
   }
   let first: EdgeflowError | undefined;
   const link = {
     rendezvous,
+    aborted: cancel.signal,
     fail: (e: EdgeflowError) => {
       first ??= e;
       rendezvous.abort(e);

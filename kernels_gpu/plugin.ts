@@ -1,4 +1,5 @@
 /** The WEBGPU plugin: the device factory and every WebGPU kernel, listed by family. */
+import { CONTROL_FLOW_KERNELS } from "../core/control_flow_kernels.ts";
 import {
   GENERIC_BASIC_KERNELS,
   GENERIC_HOST_ARITHMETIC_KERNELS,
@@ -42,6 +43,8 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
     ...GENERIC_VARIABLE_KERNELS,
     ...VARIABLE_KERNELS,
     ...forDTypes(GENERIC_BASIC_KERNELS, GPU_DTYPES),
+    // Control flow forwards any buffer, resource handles and strings included.
+    ...CONTROL_FLOW_KERNELS,
     ...UNARY_KERNELS,
     ...BINARY_KERNELS,
     ...MATMUL_KERNELS,

@@ -2,6 +2,7 @@
  * The WASM plugin: the CPU device with its kernels. mod.ts installs it; sessions then default to
  * WASM and fall back to REF for the ops it has no kernel for (the random ops).
  */
+import { CONTROL_FLOW_KERNELS } from "../core/control_flow_kernels.ts";
 import {
   GENERIC_BASIC_KERNELS,
   GENERIC_HOST_ARITHMETIC_KERNELS,
@@ -56,6 +57,8 @@ export function kernelModules(): Promise<NamedModule[]> {
 
 export const WASM_KERNELS: readonly Kernel[] = [
   ...forDTypes(GENERIC_BASIC_KERNELS, BYTE_DTYPES),
+  // Control flow forwards any buffer, resource handles and strings included.
+  ...CONTROL_FLOW_KERNELS,
   ...forDTypes(GENERIC_VIEW_KERNELS, BYTE_DTYPES),
   ...GENERIC_HOST_ARITHMETIC_KERNELS,
   ...ELEMENTWISE_KERNELS,

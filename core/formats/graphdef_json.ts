@@ -14,6 +14,13 @@ import {
   colocationToJson,
 } from "./attr_json.ts";
 import { addInTopologicalOrder } from "./graphdef_order.ts";
+import {
+  type AddNodeDef,
+  FUNCTIONAL_OPS,
+  functionLibrary,
+  importNode,
+  realNode,
+} from "./functional_control_flow.ts";
 import { HARMLESS_ATTRS } from "./harmless_attrs.ts";
 import { badField, isJsonObject, jsonList, jsonObject, jsonString } from "./json_value.ts";
 import { describeValue, Tensor } from "../tensor.ts";
@@ -81,7 +88,14 @@ export function fromGraphDef(
     }
     byName.set(n.name, n);
   });
-  addInTopologicalOrder(defs, byName, (n, lookup) => addNode(graph, ops, n, lookup));
+  const library = functionLibrary(def.library);
+  const add: AddNodeDef = (n, lookup) => addNode(graph, ops, n, lookup);
+  addInTopologicalOrder(
+    defs,
+    byName,
+    (n, lookup) =>
+      FUNCTIONAL_OPS.has(n.op) ? importNode(graph, n, add, library, lookup) : add(n, lookup),
+  );
   return graph;
 }
 
@@ -148,7 +162,7 @@ function addNode(
     const data: Output[] = [];
     const control: Node[] = [];
     for (const input of n.input ?? []) {
-      if (input.startsWith("^")) control.push(lookup(input.slice(1)));
+      if (input.startsWith("^")) control.push(realNode(lookup(input.slice(1))));
       else {
         const [name, index] = splitTensorName(input);
         const producer = lookup(name);
@@ -166,7 +180,8 @@ function addNode(
       controlInputs: control,
       device: n.device ?? "",
     });
-    if (node.name !== n.name) {
+    // A name ending in "/" is taken exactly (inlined function bodies name their nodes so).
+    if (node.name !== n.name.replace(/\/$/, "")) {
       throw new EdgeflowError(`name '${n.name}' is already taken in the target graph`);
     }
     node.colocation = colocation;

@@ -40,6 +40,14 @@ export * from "./grad_math.ts";
 export * from "./grad_array.ts";
 export * from "./grad_conv.ts";
 export * from "./grad_nn.ts";
+export * from "./control_flow.ts";
+export {
+  type Branch,
+  cond,
+  type CondOptions,
+  whileLoop,
+  type WhileOptions,
+} from "../control_flow/builders.ts";
 export * from "./grad_batch_norm.ts";
 export * from "./scan.ts";
 export * from "./training_ops.ts";

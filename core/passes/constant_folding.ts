@@ -16,14 +16,20 @@ import type { PassInput, PassResult } from "./pass.ts";
 export const MAX_FOLDED_ELEMENTS = 1 << 20;
 
 export function foldConstants(input: PassInput): PassResult {
+  // Inside a loop a Const hangs on its frame by a control edge: a value folded from it must
+  // stay in that frame, so such Consts do not fold, and a folded Shape keeps its input's edge.
+  const loops = input.nodes.some((n) => n.op.controlFlow !== undefined);
   const copy = copyNodes(
     input.nodes,
     newGraphLike(input.graph),
     input.bound,
     (node, inputs, control, target) => {
-      if (node.op.stateful || node.inputs.length === 0 || control.length > 0) return undefined;
-      if (node.op.name === "Shape") return foldShape(node, inputs, target);
+      if (
+        node.op.stateful || node.op.controlFlow || node.inputs.length === 0 || control.length > 0
+      ) return undefined;
+      if (node.op.name === "Shape") return foldShape(node, inputs, target, loops);
       if (!inputs.every((o) => o.node.op === Const)) return undefined;
+      if (loops && inputs.some((o) => o.node.controlInputs.length > 0)) return undefined;
       const values = inputs.map((o) => o.node.attrs.value as Tensor);
       if (!withinFoldingCap(node, values)) return undefined;
       let results: Tensor[];
@@ -63,10 +69,17 @@ function withinFoldingCap(node: Node, values: readonly Tensor[]): boolean {
   return specs.every((s) => isFullyDefined(s.shape) && sizeOf(s.shape) <= MAX_FOLDED_ELEMENTS);
 }
 
-function foldShape(node: Node, [x]: Output[], target: Graph): Output[] | undefined {
+function foldShape(
+  node: Node,
+  [x]: Output[],
+  target: Graph,
+  loops: boolean,
+): Output[] | undefined {
   if (!isFullyDefined(x.shape)) return undefined;
   const value = Tensor.fromNumbers(node.attrs.out_type ?? "int32", [x.shape.length], x.shape);
-  return [addConst(target, node, 0, 1, value)];
+  const c = addConst(target, node, 0, 1, value);
+  if (loops) target.addControlInput(c.node, x.node);
+  return [c];
 }
 
 function addConst(target: Graph, node: Node, i: number, count: number, value: Tensor): Output {

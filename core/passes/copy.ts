@@ -3,6 +3,7 @@
  * folding and CSE share. Names, requested devices and colocation are kept.
  */
 import { Graph, groupInputs, type Node, type Output } from "../graph.ts";
+import { isBackEdge } from "./topo.ts";
 
 /** Returns the outputs that replace `node` in the copy, or undefined to copy it as it is. */
 export type Rewrite = (
@@ -35,8 +36,15 @@ export function copyNodes(
   const outputs = new Map<Node, readonly Output[]>();
   const nodeMap = new Map<Node, Node>(boundNodes);
   const map = (o: Output): Output => bound.get(o) ?? outputs.get(o.node)![o.index];
+  // A loop's back edge comes from a NextIteration copied after its Merge: the Merge is copied
+  // reading its first input there, and the edge is set once the NextIteration exists.
+  const backEdges: { merge: Node; source: Node; index: number }[] = [];
   for (const node of nodes) {
-    const inputs = node.inputs.map(map);
+    const inputs = node.inputs.map((o, i) => {
+      if (bound.has(o) || outputs.has(o.node) || !isBackEdge(node, o)) return map(o);
+      backEdges.push({ merge: node, source: node, index: i });
+      return map(node.inputs.find((x) => !isBackEdge(node, x))!);
+    });
     const control = node.controlInputs.map((c) => nodeMap.get(c)!).filter((c) => c !== undefined);
     const replaced = rewrite?.(node, inputs, control, target);
     if (replaced) {
@@ -47,6 +55,12 @@ export function copyNodes(
     const copy = copyNode(node, inputs, control, target);
     outputs.set(node, copy.outputs);
     nodeMap.set(node, copy);
+    for (const b of backEdges) if (b.source === node) b.merge = copy;
+  }
+  for (const { merge, source, index } of backEdges) {
+    target.updateInput(merge, index, map(source.inputs[index]));
+    // The Merge keeps the shapes it had (a shape invariant may have relaxed them).
+    target.setOutputSpecs(merge, source.outputSpecs);
   }
   return { graph: target, map, mapNode: (n) => nodeMap.get(n)! };
 }

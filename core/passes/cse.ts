@@ -18,8 +18,10 @@ export function eliminateCommonSubexpressions(input: PassInput): PassResult {
     input.bound,
     (node, inputs, control, target) => {
       // Stateful ops and sources other than Const (placeholders) are distinct by nature.
+      // Control-flow nodes are distinct too: a loop's Merge is copied before its back edge.
       if (
-        node.op.stateful || (node.inputs.length === 0 && node.op.name !== "Const")
+        node.op.stateful || node.op.controlFlow ||
+        (node.inputs.length === 0 && node.op.name !== "Const")
       ) return undefined;
       const key = [
         node.op.name,

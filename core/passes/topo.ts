@@ -2,9 +2,16 @@
 import { EdgeflowError } from "../errors.ts";
 import type { Node, Output } from "../graph.ts";
 
+/** A loop's back edge: a NextIteration feeding a Merge (the one kind of cycle a graph may have). */
+export function isBackEdge(consumer: Node, input: Output): boolean {
+  return consumer.op.controlFlow === "Merge" && input.node.op.controlFlow === "NextIteration";
+}
+
 /**
  * The nodes `roots` depend on (data and control edges), producers first. `stopAt` returns true
- * for an input edge that is cut (a fed tensor). A cycle is an EdgeflowError that names it.
+ * for an input edge that is cut (a fed tensor). A loop's back edges (NextIteration → Merge) do
+ * not order: the NextIteration comes after its Merge, reached as a root of its own. Any other
+ * cycle is an EdgeflowError that names it.
  */
 export function topologicalOrder(
   roots: readonly Node[],
@@ -16,16 +23,25 @@ export function topologicalOrder(
   const path: Node[] = [];
   // Iterative DFS: deep chains (10,000 nodes) would overflow the call stack.
   const stack: { node: Node; next: number; deps: Node[] }[] = [];
+  const later: Node[] = [];
   const push = (node: Node) => {
     state.set(node, 1);
     path.push(node);
     const deps = [
-      ...node.inputs.filter((o) => !stopAt(o)).map((o) => o.node),
+      ...node.inputs.filter((o) => {
+        if (stopAt(o)) return false;
+        if (!isBackEdge(node, o)) return true;
+        later.push(o.node);
+        return false;
+      }).map((o) => o.node),
       ...node.controlInputs.filter((n) => !stopAtNode(n)),
     ];
     stack.push({ node, next: 0, deps });
   };
-  for (const root of roots) {
+  const all = [...roots];
+  for (let r = 0; r < all.length || later.length > 0; r++) {
+    if (r >= all.length) all.push(...later.splice(0));
+    const root = all[r];
     if (state.has(root)) continue;
     push(root);
     while (stack.length > 0) {

@@ -25,5 +25,6 @@ function nullKernel(op: OpDef): Kernel<Attrs, NullDevice> {
 export const nullPlugin: DevicePlugin<NullDevice> = {
   type: "NULL",
   create: (options) => Promise.resolve(new NullDevice(options?.index ?? 0)),
-  kernels: ALL_OPS.filter((op) => op.name !== "Placeholder").map(nullKernel),
+  // Control flow reads predicates, which NULL buffers do not hold: no NULL kernel decides a branch.
+  kernels: ALL_OPS.filter((op) => op.name !== "Placeholder" && !op.controlFlow).map(nullKernel),
 };

@@ -6,6 +6,7 @@ import { memoryLimitOf } from "../../core/memory_limit.ts";
 import { RefDevice } from "./device.ts";
 import { QUEUE_OPS } from "../../core/ops/queue.ts";
 import { QUEUE_KERNELS } from "../../core/queues/kernels.ts";
+import { CONTROL_FLOW_KERNELS } from "../../core/control_flow_kernels.ts";
 
 /** Ops with no kernel anywhere: the session feeds Placeholders itself. */
 const FED_BY_SESSION = new Set(["Placeholder"]);
@@ -29,9 +30,12 @@ export const refPlugin: DevicePlugin<RefDevice> = {
   type: "REF",
   create: (options) =>
     Promise.resolve(new RefDevice(options?.index ?? 0, memoryLimitOf(options, "REF"))),
+  // Control-flow ops take and give dead (absent) values: their generic kernels forward buffers.
   kernels: [
-    ...ALL_OPS.filter((op) => !FED_BY_SESSION.has(op.name) && !OWN_KERNELS.has(op.name))
-      .map(referenceKernel),
+    ...ALL_OPS.filter((op) =>
+      !FED_BY_SESSION.has(op.name) && !OWN_KERNELS.has(op.name) && !op.controlFlow
+    ).map(referenceKernel),
     ...QUEUE_KERNELS,
+    ...CONTROL_FLOW_KERNELS,
   ],
 };

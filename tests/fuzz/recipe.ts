@@ -58,6 +58,14 @@ const EXCLUDED = new Set([
   "AssignSubVariableOp",
   // Queues hold state across runs and block: tests/queue_test.ts covers them.
   ...QUEUE_OPS.map((op) => op.name),
+  // Control-flow ops only make sense in the structures cond and whileLoop build: random loops
+  // are drawn by tests/control_flow/random_loops_test.ts.
+  "Switch",
+  "Merge",
+  "Enter",
+  "Exit",
+  "NextIteration",
+  "LoopCond",
 ]);
 /** The ops the fuzzer draws: every stateless op of the core registry. */
 export const FUZZ_OPS: readonly string[] = ALL_OPS.map((op) => op.name).filter((n) =>

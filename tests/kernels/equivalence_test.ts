@@ -19,6 +19,7 @@ import { fcParams, invalidCases, opCases } from "../op_cases.ts";
 import { mismatch } from "./compare.ts";
 import { deviceFor } from "./devices.ts";
 import { resolvedAttrs, runOnDevice, runReference } from "./run_case.ts";
+import { checkControlFlowOn, CONTROL_FLOW_OP_NAMES } from "../control_flow/device_program.ts";
 
 const registry = defaultRegistry;
 // Queue kernels wait on state shared across runs (a dequeue blocks until another run enqueues), so
@@ -28,11 +29,22 @@ const COVERED_ELSEWHERE = new Map<string, string>(
 );
 const RUNS = Number(Deno.env.get("EQUIVALENCE_RUNS") ?? 15);
 
+const controlFlowTypes = new Set<string>();
 for (const { type, kernel } of registry.list()) {
   const op = kernel.op;
   const elsewhere = COVERED_ELSEWHERE.get(op.name);
   if (elsewhere) {
     Deno.test({ name: `${type} ${op.name}: not drawn here (${elsewhere})`, ignore: true, fn() {} });
+    continue;
+  }
+  if (op.controlFlow) {
+    // Dead outputs do not fit one-op cases: one program using all six ops runs on the device.
+    if (controlFlowTypes.has(type)) continue;
+    controlFlowTypes.add(type);
+    Deno.test(`${type} control flow (${CONTROL_FLOW_OP_NAMES.join(", ")}) equals TensorFlow's`, async (t) => {
+      const device = await deviceFor(type, t);
+      if (device) await checkControlFlowOn(device, registry);
+    });
     continue;
   }
   // Ops without a type attr (NoOp) are drawn once, under a nominal dtype.

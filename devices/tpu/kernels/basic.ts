@@ -3,6 +3,7 @@
  * HBM (the ResourceTable holds TPU buffers, charged against capacity); AssignAdd and AssignSub
  * run on the vector unit, in place when no reader holds the old value.
  */
+import { CONTROL_FLOW_KERNELS } from "../../../core/control_flow_kernels.ts";
 import { GENERIC_BASIC_KERNELS } from "../../../core/basic_kernels.ts";
 import { forDTypes } from "../../../core/kernel.ts";
 import { type DType, isFloat } from "../../../core/dtype.ts";
@@ -71,6 +72,8 @@ export const BASIC_KERNELS: readonly TpuKernel[] = [
   // others forward a buffer or do nothing: no machine time.
   ...forDTypes(GENERIC_BASIC_KERNELS, TPU_MOVABLE).map(metadataOnly),
   ...GENERIC_VARIABLE_KERNELS.map(metadataOnly),
+  // Control flow forwards any buffer, resource handles and strings included.
+  ...CONTROL_FLOW_KERNELS.map(metadataOnly),
   update(AssignAddVariableOp, 1),
   update(AssignSubVariableOp, -1),
 ];

@@ -53,8 +53,10 @@ export interface GraphModelOptions extends ReadLimits {
    * A device with host-addressable memory (WASM, TPU) to hold the weights: each is copied there once
    * and the graph's Const holds a view of it, so no host copy remains and a Session given this
    * device (`devices: [device]`) runs on the weights in place. Dispose the model to release them.
+   * May be a promise of the device: the files are read and parsed while it starts (the WASM
+   * device compiles its modules and boots its workers), and it is awaited only to place them.
    */
-  device?: Device;
+  device?: Device | Promise<Device>;
 }
 
 /**
@@ -73,11 +75,15 @@ export async function loadGraphModel(
   const weights = await readWeights(model, files);
   const weightNames = new Set(weights.keys());
   const nodes = attachWeights(model.modelTopology.node ?? [], weights, file);
-  return inFile(file, () => {
+  const graph = inFile(file, () => {
     const def = { ...model.modelTopology, node: nodes };
     checkTensorSizes(def, file, options.maxTensorBytes ?? DEFAULT_MAX_TENSOR_BYTES);
-    const graph = fromGraphDef(def);
-    const resident = options.device ? placeWeights(graph, weightNames, options.device) : [];
+    return fromGraphDef(def);
+  });
+  // A device still starting is awaited only now: reading and parsing overlapped its start.
+  const device = await options.device;
+  return inFile(file, () => {
+    const resident = device ? placeWeights(graph, weightNames, device) : [];
     return {
       graph,
       dispose: () => resident.splice(0).forEach(release),

@@ -3,18 +3,27 @@
 // it in a fresh session and checks the accuracy again, then exports the frozen inference graph.
 //
 //   deno task demo [--device WASM|WEBGPU|TPU] [--target 0.97] [--max-epochs 40] [--out DIR]
-//                  [--threads N] [--json]
+//                  [--threads N] [--json] [--logdir DIR]
 //
-// The model: conv 3x3 16 SAME + ReLU, conv 3x3 32 SAME + ReLU, max pool 2, flatten, dense 64 +
-// ReLU, dense 10; Adam lr 1e-3, batch 64, pixels in [0, 1], a seeded 80/20 split. Training
-// stops at the end of the first epoch whose test accuracy reaches the target.
+// The model (examples/digits_model.ts): conv 3x3 16 SAME + ReLU, conv 3x3 32 SAME + ReLU, max
+// pool 2, flatten, dense 64 + ReLU, dense 10; Adam lr 1e-3, batch 64, pixels in [0, 1], a seeded
+// 80/20 split. Training stops at the end of the first epoch whose test accuracy reaches the target.
+//
+// --logdir DIR writes TensorBoard summaries there (loss and accuracy per step, test accuracy and
+// weight histograms per epoch, a few input images, the run's settings as text, the graph) and
+// DIR/step.trace.json, a Chrome trace of the second training step with the placement's
+// explanations; `deno task board DIR` shows them. Without --logdir nothing of it is loaded:
+// summary.ts (npm:@bufbuild/protobuf) is imported only then, so the plain demo fetches nothing
+// (tests/fetch_nothing_test.ts).
 import * as ef from "../mod.ts";
 import { loadDigits, shuffledIndices, splitDigits } from "./digits_data.ts";
+import { buildDigitsModel } from "./digits_model.ts";
 
 // performance.now() counts from the process start: the 10-second budget includes loading Edgeflow.
 const processStart = 0;
 const args = parseArgs(Deno.args);
 const BATCH = 64;
+const SUMMARY_MODULE = new URL("../summary.ts", import.meta.url).href;
 
 function parseArgs(argv: readonly string[]) {
   const opts = {
@@ -25,6 +34,7 @@ function parseArgs(argv: readonly string[]) {
     threads: 0,
     json: false,
     seed: 0,
+    logdir: "",
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i],
@@ -39,6 +49,7 @@ function parseArgs(argv: readonly string[]) {
     else if (a === "--out") opts.out = next();
     else if (a === "--threads") opts.threads = Number(next());
     else if (a === "--seed") opts.seed = Number(next());
+    else if (a === "--logdir") opts.logdir = next();
     else if (a === "--json") opts.json = true;
     else throw new Error(`unknown argument ${a} (see the comment at the top of the file)`);
   }
@@ -48,31 +59,12 @@ function parseArgs(argv: readonly string[]) {
   return opts;
 }
 
-/** The CNN's logits for NHWC images x [batch, 8, 8, 1]. */
-function model(x: ef.Output): ef.Output {
-  const L = ef.layers;
-  let h = L.conv2d(x, 16, 3, { padding: "SAME", activation: ef.relu });
-  h = L.conv2d(h, 32, 3, { padding: "SAME", activation: ef.relu });
-  h = L.maxPool(h, 2);
-  h = L.dense(L.flatten(h), 64, { activation: ef.relu });
-  return L.dense(h, 10);
-}
-
 const log = (s: string) => {
   if (!args.json) console.log(s);
 };
 
 const data = splitDigits(await loadDigits(), args.seed);
-const g = new ef.Graph();
-g.seed = 1;
-const x = ef.placeholder(g, "float32", [null, 8, 8, 1], { name: "x" });
-const y = ef.placeholder(g, "int32", [null], { name: "y" });
-const logits = model(x);
-const loss = ef.mean(ef.sparseSoftmaxCrossEntropyWithLogits(logits, y)[0], [0], { name: "loss" });
-const predicted = ef.argMax(logits, 1, { output_type: "int32", name: "predicted" });
-const accuracy = ef.mean(ef.cast(ef.equal(predicted, y), "float32"), [0], { name: "accuracy" });
-const globalStep = ef.train.getOrCreateGlobalStep(g);
-const train = new ef.train.AdamOptimizer(1e-3).minimize(loss, { globalStep });
+const { graph: g, x, y, logits, loss, predicted, accuracy, globalStep, train } = buildDigitsModel();
 const saver = new ef.train.Saver({ maxToKeep: 2 });
 
 const sessionOptions = (): ConstructorParameters<typeof ef.Session>[1] => ({
@@ -90,6 +82,19 @@ function batch(set: typeof data.train, order: Int32Array | null, from: number, t
     ys[i] = set.labels[j];
   }
   return { x: new ef.Tensor("float32", [n, 8, 8, 1], xs), y: new ef.Tensor("int32", [n], ys) };
+}
+
+/**
+ * One training step run with a trace, saved as `logdir`/step.trace.json for the board (or
+ * Perfetto) with the placement's reason for each node's device.
+ */
+async function tracedStep(session: ef.Session, feeds: Record<string, ef.Tensor>, logdir: string) {
+  const metadata = { steps: [] } as ef.RunMetadata;
+  const fetched = await session.run([loss, accuracy], feeds, [train], { trace: true, metadata });
+  const explained = await session.explainPlacement([loss, accuracy], [x, y], [train], false);
+  const placement = Object.fromEntries(explained.nodes.map((n) => [n.node, n.why]));
+  await ef.saveChromeTrace(`${logdir}/step.trace.json`, metadata.trace!, { placement });
+  return fetched;
 }
 
 async function testAccuracy(session: ef.Session): Promise<number> {
@@ -115,6 +120,21 @@ const dir = args.out || await Deno.makeTempDir({ prefix: "edgeflow_digits_" });
 {
   await using session = new ef.Session(g, sessionOptions());
   await session.run([], {}, [ef.globalVariablesInitializer(g)]);
+  // Loaded only with --logdir: summary.ts brings npm:@bufbuild/protobuf. The specifier is a
+  // variable because Deno fetches a literal dynamic import's module graph before the run starts.
+  const summary = args.logdir
+    ? await import(SUMMARY_MODULE) as typeof import("../summary.ts")
+    : undefined;
+  const writer = summary && await summary.SummaryWriter.create(args.logdir);
+  if (writer) {
+    writer.graph(g);
+    writer.image("inputs", batch(data.train, null, 0, 4).x, 0);
+    writer.text(
+      "run",
+      `digits CNN on ${args.device}, Adam lr 1e-3, batch ${BATCH}, seed ${args.seed}`,
+      0,
+    );
+  }
   log(
     `digits: ${data.train.count} train, ${data.test.count} test; ${args.device}; ` +
       `Adam lr 1e-3, batch ${BATCH}`,
@@ -126,12 +146,22 @@ const dir = args.out || await Deno.makeTempDir({ prefix: "edgeflow_digits_" });
     const epochStart = performance.now();
     for (let s = 0; s < stepsPerEpoch; s++) {
       const feeds = batch(data.train, order, s * BATCH, (s + 1) * BATCH);
-      const [l, a] = await session.run([loss, accuracy], feeds, [train]);
+      // With --logdir the second step is traced (the first one builds plans and kernels).
+      const [l, a] = writer && steps === 1
+        ? await tracedStep(session, feeds, args.logdir)
+        : await session.run([loss, accuracy], feeds, [train]);
       steps++;
       const sps = (s + 1) / ((performance.now() - epochStart) / 1000);
       progress(epoch, s + 1, stepsPerEpoch, l.toNumbers()[0], a.toNumbers()[0], sps);
+      writer?.scalar("loss", l.toNumbers()[0], steps);
+      writer?.scalar("accuracy", a.toNumbers()[0], steps);
     }
     acc = await testAccuracy(session);
+    if (writer) {
+      writer.scalar("test_accuracy", acc, steps);
+      const weights = g.getCollection<ef.Variable>(ef.TRAINABLE_VARIABLES);
+      await summary!.writeVariableHistograms(writer, session, weights, steps);
+    }
     if (Deno.stdout.isTerminal() && !args.json) console.log();
     log(
       `  test accuracy ${(acc * 100).toFixed(2)}% after ${steps} steps, ` +
@@ -156,6 +186,10 @@ const dir = args.out || await Deno.makeTempDir({ prefix: "edgeflow_digits_" });
         `process start (${steps} steps, ${(steps / trainSeconds).toFixed(0)} steps/s)`
       : `stopped at ${(acc * 100).toFixed(2)}% after ${args.maxEpochs} epochs`,
   );
+  if (writer) {
+    await writer.close();
+    log(`wrote summaries and ${args.logdir}/step.trace.json (deno task board ${args.logdir})`);
+  }
   const step = Number((await session.run(globalStep.read())).toNumbers()[0]);
   const saved = await saver.save(session, dir, { step });
   log(`saved checkpoint ${saved}`);

@@ -37,19 +37,26 @@ import { spec } from "./infer_util.ts";
  * of input[b, ih, iw, 0], `f` of filter row (fh, fw) in units of input channels, `o` of
  * output[b, oh, ow, 0].
  */
-function forEachTap(g: WindowGeometry, tap: (x: number, f: number, o: number) => void): void {
+function forEachTap(
+  g: WindowGeometry,
+  tap: (x: number, f: number, o: number) => void,
+  /** Also visit taps on the padding, with x = -1 (a zero pixel). */
+  padded = false,
+): void {
   let o = 0;
   for (let b = 0; b < g.batch; b++) {
     for (let oh = 0; oh < g.outHeight; oh++) {
       for (let ow = 0; ow < g.outWidth; ow++, o += g.outChannels) {
         for (let fh = 0; fh < g.filterHeight; fh++) {
           const ih = oh * g.strideHeight - g.padTop + fh * g.dilationHeight;
-          if (ih < 0 || ih >= g.inHeight) continue;
+          const rowInside = ih >= 0 && ih < g.inHeight;
+          if (!rowInside && !padded) continue;
           for (let fw = 0; fw < g.filterWidth; fw++) {
             const iw = ow * g.strideWidth - g.padLeft + fw * g.dilationWidth;
-            if (iw < 0 || iw >= g.inWidth) continue;
+            const inside = rowInside && iw >= 0 && iw < g.inWidth;
+            if (!inside && !padded) continue;
             tap(
-              ((b * g.inHeight + ih) * g.inWidth + iw) * g.inChannels,
+              inside ? ((b * g.inHeight + ih) * g.inWidth + iw) * g.inChannels : -1,
               fh * g.filterWidth + fw,
               o,
             );
@@ -61,13 +68,14 @@ function forEachTap(g: WindowGeometry, tap: (x: number, f: number, o: number) =>
 }
 
 /** A shape argument (input_sizes, filter_sizes): 4 non-negative ints. */
-function sizesOf(t: Tensor, what: string): number[] {
+export function sizesOf(t: Tensor, what: string): number[] {
   const v = intVector(t, what, 4);
   if (v.some((d) => d < 0)) throw new EdgeflowError(`${what} [${v}] must be non-negative`);
   return v;
 }
 
-function checkOutBackprop(g: WindowGeometry, dy: PartialShape): void {
+/** Refuses an out_backprop whose shape is not the convolution's output shape. */
+export function checkOutBackprop(g: WindowGeometry, dy: PartialShape): void {
   if (!isCompatible(dy, g.outShape)) {
     throw new EdgeflowError(
       `out_backprop has shape ${formatShape(dy)}, but the convolution's output has shape ${
@@ -119,9 +127,12 @@ function backpropFilter(
   const xs = numbers(input), ds = numbers(dy);
   const df = new Float64Array(sizeOf(filterShape));
   const C = g.inChannels, M = g.channelMultiplier, OC = g.outChannels;
+  // TensorFlow's kernels multiply the padded input's zeros by dy (im2col of the padded image):
+  // they add nothing unless dy holds ±Inf or NaN (0·Inf = NaN), so they are visited only then.
+  const padded = Array.prototype.some.call(ds, (v: number) => !Number.isFinite(v));
   forEachTap(g, (x, f, o) => {
     for (let c = 0; c < C; c++) {
-      const v = xs[x + c];
+      const v = x < 0 ? 0 : xs[x + c];
       if (kind === "conv2d") {
         const row = (f * C + c) * OC;
         for (let oc = 0; oc < OC; oc++) df[row + oc] += v * ds[o + oc];
@@ -129,7 +140,7 @@ function backpropFilter(
         for (let m = 0; m < M; m++) df[(f * C + c) * M + m] += v * ds[o + c * M + m];
       }
     }
-  });
+  }, padded);
   return Tensor.fromNumbers(dy.dtype, filterShape, df);
 }
 
@@ -198,6 +209,8 @@ function defineBackprop<A extends DepthwiseConv2dNativeAttrs>(
       ? [sizes, operand, { name: "out_backprop", type: "T" }]
       : [operand, sizes, { name: "out_backprop", type: "T" }],
     outputs: [{ name: "output", type: "T" }],
+    // The sizes are HostMemory in TensorFlow's device kernels: they shape the output.
+    hostMemory: { inputs: [sizesAt] },
     attrs,
     infer: side === "input" ? inferInput(kind) : inferFilter(kind),
     reference: ([a, b, dy], attrs) => [

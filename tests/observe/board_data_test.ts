@@ -29,6 +29,14 @@ Deno.test("board data: runs per directory, scalars in step order, problems named
     assert.equal(b.problems.length, 1);
     assert.match(b.problems[0], /\.cut: the last record is cut short/);
     assert.equal((data.trace as { n?: number }).n, 2);
+    // A second writer into "a" (the demo run again) replaces the first from its first step on.
+    {
+      await new Promise((r) => setTimeout(r, 5));
+      await using again = await SummaryWriter.create(`${logdir}/a`);
+      for (const step of [1, 2, 3]) again.scalar("loss", 100 + step, step);
+    }
+    const rerun = (await loadBoardData(logdir)).runs.find((r) => r.name === "a")!;
+    assert.deepEqual(rerun.scalars.loss, [[0, 0], [1, 101], [2, 102], [3, 103]]);
     assert.match(data.traceFile!, /new\.trace\.json$/);
   } finally {
     await Deno.remove(logdir, { recursive: true });

@@ -10,11 +10,23 @@ function el(tag, attrs = {}, parent) {
   return e;
 }
 
-/** One colour per device across graph and timeline; grey for nodes the traced step did not run. */
+/**
+ * One colour per device across graph and timeline; grey for nodes the traced step did not run.
+ * The first device of each type has a fixed colour, the same on every page (REF red: a node there
+ * is a fallback worth noticing); further devices take the rest of the palette.
+ */
+const TYPE_COLORS = { WASM: "#1e88e5", REF: "#e53935", TPU: "#43a047", WEBGPU: "#fb8c00" };
 const deviceColors = new Map([["unplaced", "#9e9e9e"]]);
 function deviceColor(short) {
   if (!deviceColors.has(short)) {
-    deviceColors.set(short, PALETTE[(deviceColors.size - 1) % PALETTE.length]);
+    const type = short.replace(/:\d+$/, "");
+    const taken = new Set(deviceColors.values());
+    const fixed = TYPE_COLORS[type];
+    const color = fixed && !taken.has(fixed)
+      ? fixed
+      : PALETTE.find((c) => !taken.has(c) && !Object.values(TYPE_COLORS).includes(c)) ??
+        PALETTE[deviceColors.size % PALETTE.length];
+    deviceColors.set(short, color);
   }
   return deviceColors.get(short);
 }
@@ -53,13 +65,32 @@ function traceDevices(trace) {
 /** A short device label: "/job:localhost/replica:0/task:0/device:WASM:0" → "WASM:0". */
 const shortDevice = (d) => (d ? d.replace(/^.*device:/, "") : "unplaced");
 
-function drawGraph(graph, trace) {
+/**
+ * The graph, nodes coloured by the device the trace ran them on. With `stepOnly` (the default
+ * when a trace exists) only the nodes of the traced step are drawn: a training graph's
+ * initializers, saver and other unrun nodes otherwise crowd the columns; a button switches.
+ */
+function drawGraph(all, trace, stepOnly = true) {
   const box = document.getElementById("graph-box");
-  if (!graph || graph.length === 0) {
+  box.replaceChildren();
+  const scope = document.getElementById("graph-scope");
+  scope.hidden = true;
+  if (!all || all.length === 0) {
     box.innerHTML = '<p class="empty">No graph in the event files (writer.graph(g)).</p>';
     return;
   }
   const assigned = traceDevices(trace).nodes;
+  const inStep = all.filter((n) => assigned.has(n.name));
+  const canFilter = inStep.length > 0 && inStep.length < all.length;
+  const graph = stepOnly && canFilter ? inStep : all;
+  if (canFilter) {
+    scope.hidden = false;
+    scope.dataset.scope = graph === inStep ? "step" : "all";
+    scope.textContent = graph === inStep
+      ? `whole graph (${all.length} nodes)`
+      : `traced step only (${inStep.length} nodes)`;
+    scope.onclick = () => drawGraph(all, trace, graph !== inStep);
+  }
   const placement = trace?.otherData?.placement ?? {};
   const byName = new Map(graph.map((n) => [n.name, n]));
   const inputsOf = (n) =>
@@ -75,22 +106,41 @@ function drawGraph(graph, trace) {
     return l;
   };
   for (const n of graph) layerOf(n);
-  // Sources (Consts, variables, placeholders) sit just before their first reader, not all in
-  // the first column.
-  const readers = new Map();
-  for (const n of graph) {
-    for (const i of inputsOf(n)) {
-      readers.set(i, Math.min(readers.get(i) ?? Infinity, layer.get(n.name)));
-    }
-  }
-  for (const n of graph) {
-    if (inputsOf(n).length === 0 && readers.has(n.name)) {
-      layer.set(n.name, Math.max(0, readers.get(n.name) - 1));
-    }
+  // Then every node that has readers moves as late as it can: just before its first reader
+  // (walking from the deepest layer back). Sources, variable reads and gradient constants
+  // otherwise pile up in the first columns, far from where they are used.
+  const readersOf = new Map(graph.map((n) => [n.name, []]));
+  for (const n of graph) for (const i of inputsOf(n)) readersOf.get(i).push(n.name);
+  const deepestFirst = [...graph].sort((a, b) => layer.get(b.name) - layer.get(a.name));
+  for (const n of deepestFirst) {
+    const readers = readersOf.get(n.name);
+    if (readers.length === 0) continue;
+    const before = Math.min(...readers.map((r) => layer.get(r))) - 1;
+    if (before > layer.get(n.name)) layer.set(n.name, before);
   }
   const columns = [];
   for (const n of graph) (columns[layer.get(n.name)] ??= []).push(n);
   for (let i = 0; i < columns.length; i++) columns[i] ??= [];
+  // Order each column by the mean row of its neighbours (barycentre sweeps, forwards then
+  // backwards): far fewer crossing edges than the graph's own node order.
+  const row = new Map();
+  const number = () => columns.forEach((col) => col.forEach((n, y) => row.set(n.name, y)));
+  number();
+  const centre = (n, next) => {
+    const near = (next ? readersOf.get(n.name) : inputsOf(n)).filter((m) => row.has(m));
+    return near.length === 0 ? row.get(n.name) : near.reduce((s, m) => s + row.get(m), 0) /
+      near.length;
+  };
+  for (let sweep = 0; sweep < 4; sweep++) {
+    const forward = sweep % 2 === 0;
+    const order = forward ? columns.keys() : [...columns.keys()].reverse();
+    for (const c of order) {
+      const keyed = columns[c].map((n) => [centre(n, !forward), n]);
+      keyed.sort((p, q) => p[0] - q[0]);
+      columns[c] = keyed.map(([, n]) => n);
+      columns[c].forEach((n, y) => row.set(n.name, y));
+    }
+  }
   const dx = 150, dy = 34, pos = new Map();
   columns.forEach((col, x) => col.forEach((n, y) => pos.set(n.name, [40 + x * dx, 24 + y * dy])));
   const width = 80 + columns.length * dx;
@@ -188,6 +238,14 @@ function drawCurves(runs) {
           { d, fill: "none", stroke: PALETTE[i % PALETTE.length], "stroke-width": 1.5 },
           svg,
         );
+      }
+      // Sparse series (one point per epoch, or a single point) get dots: a lone point draws no
+      // line at all.
+      const finite = pts.filter(([, v]) => Number.isFinite(v));
+      if (finite.length <= 40) {
+        for (const [s, v] of finite) {
+          el("circle", { cx: sx(s), cy: sy(v), r: 2.5, fill: PALETTE[i % PALETTE.length] }, svg);
+        }
       }
     });
     if (runs.length > 1) {
@@ -296,12 +354,24 @@ function drawTimeline(trace, file) {
     el("line", { x1: L, x2: L + W, y1: i * RH + RH, y2: i * RH + RH, stroke: "#eee" }, svg);
   });
   const rowOf = (e) => rows.indexOf(`${e.pid}/${e.tid}`);
-  for (const e of slices) {
+  // A _Recv's slice spans its wait for the value as well as the landing: drawn full, a row of
+  // overlapping waits reads as one long busy bar. Waits are pale and thin instead, so the kernels
+  // stand out and the flow line into the _Recv marks when its value arrived.
+  const waits = (e) => e.cat === "_Recv" || e.args?.op === "_Recv";
+  // Back-to-back kernels of one row alternate in shade, so a busy row still shows its kernels.
+  const nth = new Map();
+  const shade = (e) => {
+    const row = `${e.pid}/${e.tid}`, i = nth.get(row) ?? 0;
+    nth.set(row, i + 1);
+    return i % 2 === 0 ? 1 : 0.7;
+  };
+  for (const e of [...slices].sort((a, b) => a.ts - b.ts)) {
     const r = el("rect", {
       x: x(e, e.ts),
-      y: rowOf(e) * RH + 3,
+      y: rowOf(e) * RH + (waits(e) ? 8 : 3),
       width: Math.max(1, x(e, e.ts + e.dur) - x(e, e.ts)),
-      height: RH - 6,
+      height: waits(e) ? RH - 16 : RH - 6,
+      opacity: waits(e) ? 0.25 : shade(e),
       fill: e.cat === "copy"
         ? "#ff7043"
         : deviceColor(shortDevice((names.get(e.pid) ?? "").replace(/ \(simulated\)$/, ""))),
@@ -333,6 +403,7 @@ function drawTimeline(trace, file) {
   }
   el("text", { x: L, y: rows.length * RH + 20, "font-size": 10, fill: "#555" }, svg).textContent =
     `wall clock 0 … ${(ends.false / 1000).toFixed(3)} ms` +
+    (slices.some(waits) ? "; pale thin bars: a _Recv waiting for its value" : "") +
     (slices.some((e) => simulated(e.pid))
       ? `; simulated 0 … ${(ends.true / 1000).toFixed(4)} ms`
       : "");

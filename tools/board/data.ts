@@ -4,7 +4,7 @@
  * Chrome trace file (`*.trace.json`). Images go to the page as base64 PNG.
  */
 import { encodeBase64 } from "./base64.ts";
-import { type GraphNode, readEventFile } from "./event_reader.ts";
+import { type EventFile, type GraphNode, readEventFile } from "./event_reader.ts";
 
 export interface RunData {
   /** The directory relative to the log dir ("." for the log dir itself). */
@@ -26,6 +26,18 @@ export interface BoardData {
   /** The newest trace file's contents, and its name. */
   trace?: unknown;
   traceFile?: string;
+}
+
+/** Per tag: drops `into`'s points at or after `from`'s first step, then appends `from`'s. */
+function purgeAndAppend<P>(
+  into: Record<string, P[]>,
+  from: Record<string, P[]>,
+  stepOf: (p: P) => number,
+) {
+  for (const [tag, points] of Object.entries(from)) {
+    const first = Math.min(...points.map(stepOf));
+    into[tag] = [...(into[tag] ?? []).filter((p) => stepOf(p) < first), ...points];
+  }
 }
 
 export async function loadBoardData(logdir: string): Promise<BoardData> {
@@ -54,31 +66,44 @@ export async function loadBoardData(logdir: string): Promise<BoardData> {
       text: {},
       problems: [],
     };
-    for (const path of eventFiles.sort()) {
-      let file;
+    const files: (EventFile & { path: string })[] = [];
+    for (const path of eventFiles) {
       try {
-        file = readEventFile(await Deno.readFile(path), path);
+        const file = readEventFile(await Deno.readFile(path), path);
+        if (file.truncated) run.problems.push(`${path}: the last record is cut short`);
+        files.push({ ...file, path });
       } catch (e) {
         run.problems.push(`${path}: ${(e as Error).message}`);
-        continue;
       }
-      if (file.truncated) run.problems.push(`${path}: the last record is cut short`);
+    }
+    // Oldest writer first (by its first event's time; the file name breaks ties).
+    const started = (f: EventFile) => f.events[0]?.wallTime ?? 0;
+    files.sort((a, b) => started(a) - started(b) || (a.path < b.path ? -1 : 1));
+    for (const file of files) {
+      const part: RunData = { ...run, scalars: {}, histograms: {}, images: {}, text: {} };
       for (const ev of file.events) {
         if (ev.graph) data.graph = ev.graph;
         for (const v of ev.values ?? []) {
           const step = ev.step;
-          if (v.scalar !== undefined) (run.scalars[v.tag] ??= []).push([step, v.scalar]);
+          if (v.scalar !== undefined) (part.scalars[v.tag] ??= []).push([step, v.scalar]);
           if (v.histogram) {
             const { bucketLimit, bucket } = v.histogram;
-            (run.histograms[v.tag] ??= []).push({ step, bucketLimit, bucket });
+            (part.histograms[v.tag] ??= []).push({ step, bucketLimit, bucket });
           }
           if (v.image) {
             const { width, height, png } = v.image;
-            (run.images[v.tag] ??= []).push({ step, width, height, png: encodeBase64(png) });
+            (part.images[v.tag] ??= []).push({ step, width, height, png: encodeBase64(png) });
           }
-          if (v.text) (run.text[v.tag] ??= []).push({ step, text: v.text.join("\n") });
+          if (v.text) (part.text[v.tag] ??= []).push({ step, text: v.text.join("\n") });
         }
       }
+      // A later writer in the same directory (a rerun, or a restart from a checkpoint) replaces
+      // what earlier ones wrote from its first step on, as TensorBoard purges orphaned data:
+      // otherwise two runs into one log dir draw as one zigzag curve.
+      purgeAndAppend(run.scalars, part.scalars, (p) => p[0]);
+      purgeAndAppend(run.histograms, part.histograms, (p) => p.step);
+      purgeAndAppend(run.images, part.images, (p) => p.step);
+      purgeAndAppend(run.text, part.text, (p) => p.step);
     }
     for (const points of Object.values(run.scalars)) points.sort((a, b) => a[0] - b[0]);
     data.runs.push(run);

@@ -27,7 +27,7 @@ import * as ef from "../mod.ts";
 import { toOnnx } from "../formats.ts";
 import { mobilenetV2Mid } from "../tests/formats/real_models.ts";
 import { writeFixtureModel } from "../tests/serve/model_fixture.ts";
-import { freePort, serveArgs } from "../tests/serve/server_process.ts";
+import { freePort, SERVE_V8_FLAGS, serveArgs } from "../tests/serve/server_process.ts";
 import { fixed, median, printTable, shuffled } from "./stats.ts";
 
 function flag(name: string, fallback: string): string {
@@ -86,6 +86,9 @@ const RUNNERS: Runner[] = [
       "run",
       "-A",
       `--lock=${ROOT}deno.lock`,
+      // The peers run under the serving command's V8 flags too: the memory column compares
+      // the runtimes, not the young-generation settings.
+      SERVE_V8_FLAGS,
       `${ROOT}bench/edge_tfjs_server.ts`,
       model,
       "--port",
@@ -104,6 +107,7 @@ const RUNNERS: Runner[] = [
       "run",
       "-A",
       `--lock=${ROOT}deno.lock`,
+      SERVE_V8_FLAGS,
       `${ROOT}bench/edge_ort_server.ts`,
       onnx,
       "--port",

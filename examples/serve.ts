@@ -4,7 +4,7 @@
  * together into one run. Runs with the least permissions: read of the model and of the WASM
  * device's worker modules, net for its own address (README.md has the exact command).
  *
- *   deno run --lock=deno.lock --v8-flags=--expose-gc \
+ *   deno run --lock=deno.lock --v8-flags=--expose-gc,--max-semi-space-size=1 \
  *     --allow-read=<model dir>,devices/wasm/worker.ts,devices/wasm/control.ts,devices/wasm/instance.ts \
  *     --allow-net=127.0.0.1:8080 examples/serve.ts <model dir> --port 8080
  *

@@ -1,5 +1,5 @@
-// The WASM device's allocator on its own: size classes, reuse, growth, reclaiming freed space
-// when the memory cannot grow, and running out with an EdgeflowError.
+// The WASM device's allocator on its own: size classes, reuse (best fit, freed neighbours merged),
+// growth, and running out with an EdgeflowError.
 import assert from "node:assert/strict";
 import { EdgeflowError } from "../core/errors.ts";
 import { ALIGN, Allocator, sizeClass } from "../devices/wasm/allocator.ts";
@@ -34,8 +34,11 @@ Deno.test("blocks are aligned, disjoint, reused by size class; stats follow", ()
   a.release(q, sizeClass(5000));
   assert.equal(a.alloc(4900), q, "a freed block of the class comes back");
   a.release(p, sizeClass(100));
+  const heap = a.stats().heap;
   a.release(r, sizeClass(100));
-  assert.equal(a.stats().cached, 2 * sizeClass(100));
+  // p stays free in the list; r was the top block: the top comes down instead.
+  assert.equal(a.stats().cached, sizeClass(100));
+  assert.equal(a.stats().heap, heap - sizeClass(100));
   assert.equal(a.stats().peak, 2 * sizeClass(100) + sizeClass(5000));
   const internal = a.alloc(4096, true);
   assert.equal(a.stats().internal, 4096);
@@ -61,4 +64,48 @@ Deno.test("when the memory cannot grow, freed neighbours merge before it gives u
     () => a.alloc(900000),
     (e) => e instanceof EdgeflowError && /out of memory/.test(e.message),
   );
+});
+
+Deno.test("freed blocks of other classes are merged and split before the heap grows", () => {
+  const { a, grown } = allocator(1024);
+  const blocks = Array.from({ length: 4 }, () => a.alloc(1 << 20));
+  const grownBefore = grown(), heap = a.stats().heap;
+  for (const b of blocks.slice(0, 3)) a.release(b, sizeClass(1 << 20));
+  // 3 MiB freed in one class; a 2.5 MiB request (another class) is carved from them, no growth.
+  const p = a.alloc(2.5 * (1 << 20));
+  assert.equal(p, blocks[0]);
+  assert.equal(a.stats().heap, heap);
+  assert.equal(grown(), grownBefore);
+  // What was left of the merged run serves a later small request.
+  const q = a.alloc(100000);
+  assert.ok(q >= p + sizeClass(2.5 * (1 << 20)) && q < blocks[3], "from the merged run's rest");
+  // Not enough freed: the heap grows as before.
+  a.alloc(8 << 20);
+  assert.ok(a.stats().heap > heap);
+});
+
+Deno.test("a repeated pattern of allocations takes the same addresses every time", () => {
+  const { a } = allocator(1024);
+  a.alloc(3000, true); // something held for good below
+  const sizes = [602112, 2408448, 7225344, 1806336, 602112, 100, 2408448, 401408, 64, 7225344];
+  const pattern = () => {
+    const live: [number, number][] = [];
+    const ptrs: number[] = [];
+    sizes.forEach((bytes, i) => {
+      const p = a.alloc(bytes);
+      ptrs.push(p);
+      live.push([p, sizeClass(bytes)]);
+      // Each value dies two allocations later, as activations after their last reader.
+      if (i >= 2) {
+        const [q, s] = live.splice(0, 1)[0];
+        a.release(q, s);
+      }
+    });
+    for (const [q, s] of live) a.release(q, s);
+    return ptrs;
+  };
+  const first = pattern(), heap = a.stats().heap;
+  for (let i = 0; i < 3; i++) assert.deepEqual(pattern(), first);
+  assert.equal(a.stats().heap, heap);
+  assert.equal(a.stats().inUse, 0);
 });

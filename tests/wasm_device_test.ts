@@ -50,10 +50,13 @@ Deno.test("freed blocks are reused and peak use is reported", async () => {
     assert.equal(b.ptr, ptr, "a block of the same size class comes back");
     const c = d.allocate({ dtype: "float32", shape: [1000] });
     assert.ok(d.memory().peak >= 2 * 4000);
+    const heap = d.allocatorStats().heap;
     d.free(b);
     d.free(c);
     assert.equal(d.memory().inUse, 0);
-    assert.ok(d.allocatorStats().cached >= 2 * 4000);
+    // Freed blocks stay in the free list, or lower the heap's top when they were at it.
+    const after = d.allocatorStats();
+    assert.ok(after.cached + heap - after.heap >= 2 * 4000);
     return Promise.resolve();
   });
 });

@@ -38,14 +38,17 @@ export async function loadServedModel(
   const type = ef.parseDeviceSpec(spec).type ?? "WASM";
   const deviceOptions = type === "WASM" && options.threads ? { threads: options.threads } : {};
   const starting = createDevice(type, deviceOptions);
+  // Its failure is handled where it is awaited, which may come after it settles.
+  starting.catch(() => {});
   let loaded: LoadedModel;
   let device: ef.Device;
   try {
     if (isTfjs(path) && type === "WASM") {
       // A tfjs model's weights go straight into the WASM device's memory (the loader's `device`):
-      // no host copy stays, at the price of booting the workers before loading, not during.
+      // no host copy stays. The loader reads and parses the files while the device compiles its
+      // modules and boots its workers, and awaits it only to place the weights.
+      loaded = await loadAny(path, options, starting);
       device = await starting;
-      loaded = await loadAny(path, options, device);
     } else {
       // Elsewhere the device starts (WASM workers boot, WebGPU finds its adapter) while it loads.
       loaded = await loadAny(path, options);
@@ -113,7 +116,7 @@ function isTfjs(path: string): boolean {
 async function loadAny(
   path: string,
   options: ModelOptions,
-  device?: ef.Device,
+  device?: Promise<ef.Device>,
 ): Promise<LoadedModel> {
   let file = path;
   try {

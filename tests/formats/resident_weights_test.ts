@@ -59,3 +59,28 @@ Deno.test("a device whose memory the host cannot address refuses to hold the wei
     /option 'device' takes a device with host-addressable memory/,
   );
 });
+
+Deno.test("the device may be a promise: the files are parsed while it starts", async () => {
+  const m = tinyModel();
+  let resolve!: (d: ef.Device) => void;
+  const starting = new Promise<ef.Device>((r) => resolve = r);
+  let settled = false;
+  const loading = ef.loadGraphModel(m.files, { device: starting }).finally(() => settled = true);
+  // The loader waits for the device, not the other way round.
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(settled, false);
+  await using device = (await ef.wasmPlugin.create({ threads: 1 }))!;
+  resolve(device);
+  const model = await loading;
+  const w = model.graph.node("w").attrs.value as ef.Tensor;
+  assert.ok((w.data as ArrayBufferView).buffer instanceof SharedArrayBuffer, "w is on the device");
+  await using s = new ef.Session(model.graph, { devices: [device] });
+  const y = await s.run(model.outputs[0].name, { [model.inputs[0].name]: X });
+  y.toNumbers().forEach((v, i) => assert.ok(Math.abs(v - tinyReference(m, X)[i]) <= 1e-5));
+  model.dispose();
+  // A device that fails to start fails the load with its own error.
+  await assert.rejects(
+    ef.loadGraphModel(m.files, { device: Promise.reject(new Error("no device")) }),
+    /no device/,
+  );
+});

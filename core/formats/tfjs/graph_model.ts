@@ -20,10 +20,16 @@ import {
 } from "../model_source.ts";
 import { dataTypeNumber } from "../protobuf/data_type.ts";
 import { checkTensorSize, checkTensorSizes, DEFAULT_MAX_TENSOR_BYTES } from "../tensor_limits.ts";
-import { dtypeFromJson, shapeFromJson, type TensorJson } from "../tensor_proto.ts";
+import {
+  dtypeFromJson,
+  ownedContent,
+  shapeFromJson,
+  tensorFromJson,
+  type TensorJson,
+} from "../tensor_proto.ts";
 import { checkOpsSupported } from "../unsupported_ops.ts";
 import { type ModelJson, parseModelJson, type SignatureTensorJson } from "./model_json.ts";
-import { decodeWeightGroup, ShardStream } from "./weights.ts";
+import { decodeWeightGroup, ShardStream, type WeightPlacement } from "./weights.ts";
 
 /** One input or output of a model's signature. */
 export interface SignatureTensor {
@@ -53,8 +59,10 @@ export interface GraphModelOptions extends ReadLimits {
    * A device with host-addressable memory (WASM, TPU) to hold the weights: each is copied there once
    * and the graph's Const holds a view of it, so no host copy remains and a Session given this
    * device (`devices: [device]`) runs on the weights in place. Dispose the model to release them.
+   * May be a promise of the device: the files are read and parsed while it starts (the WASM
+   * device compiles its modules and boots its workers), and it is awaited only to place them.
    */
-  device?: Device;
+  device?: Device | Promise<Device>;
 }
 
 /**
@@ -70,35 +78,117 @@ export async function loadGraphModel(
   const model = parseModelJson(files.main, file);
   // Refuse unsupported ops before reading megabytes of weights for nothing.
   inFile(file, () => checkOpsSupported(model.modelTopology.node ?? [], file));
-  const weights = await readWeights(model, files);
-  const weightNames = new Set(weights.keys());
-  const nodes = attachWeights(model.modelTopology.node ?? [], weights, file);
-  return inFile(file, () => {
-    const def = { ...model.modelTopology, node: nodes };
-    checkTensorSizes(def, file, options.maxTensorBytes ?? DEFAULT_MAX_TENSOR_BYTES);
-    const graph = fromGraphDef(def);
-    const resident = options.device ? placeWeights(graph, weightNames, options.device) : [];
-    return {
-      graph,
-      dispose: () => resident.splice(0).forEach(release),
-      inputs: signatureSide(graph, model.signature?.inputs, "inputs", file) ??
-        graph.nodes.filter((n) => n.op.name === "Placeholder").map(fromNode),
-      outputs: signatureSide(graph, model.signature?.outputs, "outputs", file) ??
-        unconsumed(graph).map(fromNode),
-    };
-  });
+  const shards = await readShards(model, files);
+  // A device still starting is awaited only now: reading the files overlapped its start.
+  const device = await options.device;
+  if (device && !device.adopt) {
+    throw new EdgeflowError(
+      `loadGraphModel: the ${device.type} device cannot hold weights the host reads in place ` +
+        "(option 'device' takes a device with host-addressable memory: WASM or TPU)",
+    );
+  }
+  const placed = new Map<string, { buffer: DeviceBuffer; view: Tensor }>();
+  try {
+    const weights = decodeWeights(model, files, shards, device && onDevice(device, placed));
+    const weightNames = new Set(weights.keys());
+    const nodes = attachWeights(model.modelTopology.node ?? [], weights, file);
+    weights.clear();
+    const graph = inFile(file, () => {
+      const def = { ...model.modelTopology, node: nodes };
+      checkTensorSizes(def, file, options.maxTensorBytes ?? DEFAULT_MAX_TENSOR_BYTES);
+      return fromGraphDef(def);
+    });
+    nodes.length = 0; // the TensorJsons can go before the model is built
+    const inputs = signatureSide(graph, model.signature?.inputs, "inputs", file) ??
+      graph.nodes.filter((n) => n.op.name === "Placeholder").map(fromNode);
+    const outputs = signatureSide(graph, model.signature?.outputs, "outputs", file) ??
+      unconsumed(graph).map(fromNode);
+    return modelOf(graph, weightNames, placed, inputs, outputs);
+  } catch (e) {
+    for (const p of placed.values()) release(p.buffer);
+    throw e;
+  }
 }
 
-async function readWeights(model: ModelJson, files: ModelFiles): Promise<Map<string, TensorJson>> {
+/**
+ * The loaded model; each weight's Const gets the view `adopt` returned (the importer's tensor covers
+ * the same bytes, but the device recognises its own view: its upload is the buffer, no copy).
+ * Its own function, so that `dispose` closes over nothing of the loading.
+ */
+function modelOf(
+  graph: Graph,
+  names: ReadonlySet<string>,
+  placed: Map<string, { buffer: DeviceBuffer; view: Tensor }>,
+  inputs: SignatureTensor[],
+  outputs: SignatureTensor[],
+): GraphModel {
+  const held: DeviceBuffer[] = [];
+  for (const name of names) {
+    const p = placed.get(name);
+    if (!p) continue;
+    (graph.node(name).attrs as { value: Tensor }).value = p.view;
+    held.push(p.buffer);
+  }
+  return { graph, inputs, outputs, dispose: () => held.splice(0).forEach(release) };
+}
+
+/** Each weight group's shard files, in order. */
+async function readShards(model: ModelJson, files: ModelFiles): Promise<Uint8Array[][]> {
+  const groups: Uint8Array[][] = [];
+  for (const [g, group] of model.weightsManifest.entries()) {
+    const shards: Uint8Array[] = [];
+    for (const [p, shard] of group.paths.entries()) {
+      shards.push(await files.read(shard, `weightsManifest[${g}].paths[${p}]`));
+    }
+    groups.push(shards);
+  }
+  return groups;
+}
+
+/**
+ * Weights decoded into one reused host scratch and copied onto `device` (its `adopt`) one by one,
+ * so the host never holds more than one decoded weight (mobilenet_v2_mid's 4.3 MB of uint8
+ * shards dequantize to 16.4 MiB of float32); the TensorJson keeps the device copy's bytes, which
+ * the importer makes the Const's storage without a copy.
+ */
+function onDevice(
+  device: Device,
+  placed: Map<string, { buffer: DeviceBuffer; view: Tensor }>,
+): WeightPlacement {
+  let scratch = new Uint8Array(0);
+  return {
+    scratch(bytes) {
+      if (scratch.byteLength < bytes) {
+        scratch = new Uint8Array(Math.max(bytes, 2 * scratch.byteLength));
+      }
+      return scratch.subarray(0, bytes);
+    },
+    place(name, t) {
+      if (!(t.tensorContent instanceof Uint8Array) || dtypeFromJson(t.dtype) === "string") return t;
+      const { buffer, view } = device.adopt!(tensorFromJson(t));
+      // A name seen twice is refused later with the file's message; this copy is freed then.
+      const twice = placed.get(name);
+      if (twice) release(twice.buffer);
+      placed.set(name, { buffer, view });
+      const data = view.data as ArrayBufferView;
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      return { dtype: t.dtype, tensorShape: t.tensorShape, tensorContent: ownedContent(bytes) };
+    },
+  };
+}
+
+function decodeWeights(
+  model: ModelJson,
+  files: ModelFiles,
+  shards: Uint8Array[][],
+  placement?: WeightPlacement,
+): Map<string, TensorJson> {
   const all = new Map<string, TensorJson>();
   for (const [g, group] of model.weightsManifest.entries()) {
     const path = `weightsManifest[${g}]`;
-    const shards: Uint8Array[] = [];
-    for (const [p, shard] of group.paths.entries()) {
-      shards.push(await files.read(shard, `${path}.paths[${p}]`));
-    }
     const where = group.paths.map(files.nameOf).join(" + ") || `${files.mainName} ${path}`;
-    for (const [name, tensor] of decodeWeightGroup(group, new ShardStream(shards), path, where)) {
+    const stream = new ShardStream(shards[g]);
+    for (const [name, tensor] of decodeWeightGroup(group, stream, path, where, placement)) {
       if (all.has(name)) {
         throw new EdgeflowError(`${files.mainName}: weight '${name}' appears in two groups`);
       }
@@ -143,29 +233,6 @@ function attachWeights(
     );
   }
   return out;
-}
-
-/**
- * Moves each weight's Const value onto `device` (its `adopt`): the node keeps a view of the
- * device's copy and the host copy is dropped. Returns the buffers, for `dispose`.
- */
-function placeWeights(graph: Graph, names: ReadonlySet<string>, device: Device): DeviceBuffer[] {
-  if (!device.adopt) {
-    throw new EdgeflowError(
-      `loadGraphModel: the ${device.type} device cannot hold weights the host reads in place ` +
-        "(option 'device' takes a device with host-addressable memory: WASM or TPU)",
-    );
-  }
-  const held: DeviceBuffer[] = [];
-  for (const name of names) {
-    const node = graph.node(name);
-    const value = node.attrs.value as Tensor;
-    if (value.dtype === "string" || value.size === 0) continue;
-    const { buffer, view } = device.adopt(value);
-    held.push(buffer);
-    (node.attrs as { value: Tensor }).value = view;
-  }
-  return held;
 }
 
 /** A Const without a weight must carry its value in the topology (tfjs writes shapes only). */

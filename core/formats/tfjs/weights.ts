@@ -61,6 +61,7 @@ export function decodeWeightGroup(
   stream: ShardStream,
   path: string,
   where: string,
+  placement?: WeightPlacement,
 ): Map<string, TensorJson> {
   const out = new Map<string, TensorJson>();
   let offset = 0;
@@ -68,10 +69,17 @@ export function decodeWeightGroup(
     const field = `${path}.weights[${i}] ('${spec.name}')`;
     const count = elementCount(spec, `${where}: ${field}`);
     const decode = spec.dtype === "string" ? decodeStrings : decodeFixed;
-    const [tensor, used] = decode(spec, count, stream, offset, `${where}: ${field}`);
+    const [tensor, used] = decode(
+      spec,
+      count,
+      stream,
+      offset,
+      `${where}: ${field}`,
+      placement?.scratch ?? fresh,
+    );
     offset += used;
     if (out.has(spec.name)) throw new EdgeflowError(`${where}: ${field} appears twice`);
-    out.set(spec.name, tensor);
+    out.set(spec.name, placement ? placement.place(spec.name, tensor) : tensor);
   });
   if (offset !== stream.total) {
     throw new EdgeflowError(
@@ -97,8 +105,21 @@ function byteLength(spec: WeightSpec, count: number): number {
 }
 
 /**
- * Decodes one weight of `count` elements from `offset` of the shards: its tensor, and the bytes it
- * took.
+ * Where decoded weights go when they do not stay on the host: `scratch` gives the bytes a weight is
+ * decoded into (reused: valid until the next call), `place` moves the weight away at once and
+ * returns what is kept instead. The host then never holds more than one decoded weight.
+ */
+export interface WeightPlacement {
+  scratch(bytes: number): Uint8Array;
+  place(name: string, tensor: TensorJson): TensorJson;
+}
+
+/** Fresh bytes: the decoded weight's own storage. */
+const fresh = (bytes: number) => new Uint8Array(bytes);
+
+/**
+ * Decodes one weight of `count` elements from `offset` of the shards into bytes from `alloc`
+ * (aligned for any dtype): its tensor, and the bytes it took.
  */
 type WeightDecoder = (
   spec: WeightSpec,
@@ -106,9 +127,10 @@ type WeightDecoder = (
   stream: ShardStream,
   offset: number,
   where: string,
+  alloc: (bytes: number) => Uint8Array,
 ) => [TensorJson, number];
 
-const decodeFixed: WeightDecoder = (spec, count, stream, offset, where) => {
+const decodeFixed: WeightDecoder = (spec, count, stream, offset, where, alloc) => {
   const bytes = byteLength(spec, count);
   if (offset + bytes > stream.total) {
     throw new EdgeflowError(
@@ -127,10 +149,17 @@ const decodeFixed: WeightDecoder = (spec, count, stream, offset, where) => {
     // bool: tfjs reads any nonzero byte as true; TensorFlow's bools are 0 or 1. Others are
     // copied out of the shard (which the caller may own and the view may be unaligned): that
     // copy becomes the tensor's storage.
-    content = spec.dtype === "bool" ? raw.map((b) => b === 0 ? 0 : 1) : raw.slice();
+    if (spec.dtype === "bool") content = raw.map((b) => b === 0 ? 0 : 1);
+    else {
+      content = alloc(bytes);
+      content.set(raw);
+    }
   } else {
     const stored = q.dtype === "uint8" ? raw : new Uint16Array(raw.slice().buffer, 0, count); // copied: the view may be unaligned
-    const values = spec.dtype === "int32" ? new Int32Array(count) : new Float32Array(count);
+    const out = alloc(count * 4);
+    const values = spec.dtype === "int32"
+      ? new Int32Array(out.buffer, out.byteOffset, count)
+      : new Float32Array(out.buffer, out.byteOffset, count);
     if (q.dtype === "float16") {
       for (let i = 0; i < count; i++) values[i] = float16ToFloat32(stored[i]);
     } else if (spec.dtype === "int32") {
@@ -139,7 +168,7 @@ const decodeFixed: WeightDecoder = (spec, count, stream, offset, where) => {
       // In double, then rounded once to float32, as tfjs's Float32Array store does.
       for (let i = 0; i < count; i++) values[i] = stored[i] * q.scale + q.min;
     }
-    content = new Uint8Array(values.buffer);
+    content = out;
   }
   // The bytes themselves, not base64: the importer adopts them as the Const's storage.
   if (content.byteLength > 0) tensor.tensorContent = ownedContent(content);

@@ -12,6 +12,8 @@ import { Identity, NoOp, PlaceholderWithDefault } from "./ops/basic.ts";
 import { Const } from "./ops/const.ts";
 import { ExpandDims, Reshape, Shape, Squeeze } from "./ops/shape_ops.ts";
 import { Tensor } from "./tensor.ts";
+import { BroadcastGradientArgs, ConcatOffset, InvertPermutation } from "./ops/grad_array.ts";
+import { MapHostContext } from "./host_context.ts";
 
 /**
  * Const: a value no kernel on this device computes on (shapes, axes and permutations read in
@@ -84,6 +86,31 @@ export const shapeKernel = defineKernel(Shape, {
     ctx.setOutput(0, new HostBuffer(Tensor.fromNumbers(ctx.attrs.out_type, [shape.length], shape)));
   },
 });
+
+/**
+ * Shape arithmetic whose every argument is in host memory (the ops' HostMemory): the reference
+ * runs on the host values, on any device, and its results stay host tensors.
+ */
+function hostArithmeticKernel<A extends Attrs>(op: OpDef<A>): Kernel<A> {
+  return defineKernel(op, {
+    run(ctx) {
+      const values = ctx.inputs.map((_, i) => ctx.hostInput(i));
+      op.reference(values, ctx.attrs, new MapHostContext()).forEach((t, i) =>
+        ctx.setOutput(i, new HostBuffer(t))
+      );
+    },
+  });
+}
+
+/**
+ * BroadcastGradientArgs, ConcatOffset and InvertPermutation, which gradients use on shapes and
+ * permutations.
+ */
+export const GENERIC_HOST_ARITHMETIC_KERNELS: readonly Kernel[] = [
+  hostArithmeticKernel(BroadcastGradientArgs),
+  hostArithmeticKernel(ConcatOffset),
+  hostArithmeticKernel(InvertPermutation),
+];
 
 /** Const, Identity, PlaceholderWithDefault and NoOp. */
 export const GENERIC_BASIC_KERNELS: readonly Kernel[] = [

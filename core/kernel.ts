@@ -92,6 +92,8 @@ export interface Kernel<A extends Attrs = any, D extends Device = any> {
   readonly op: OpDef<A>;
   /** The dtypes of the op's type attr this kernel accepts; all the op allows when absent. */
   readonly dtypes?: readonly DType[];
+  /** The op's modes (`OpDef.kernelMode`) this kernel runs besides the default one ("all": REF). */
+  readonly modes?: readonly string[] | "all";
   /**
    * Overrides the op's HostMemory inputs, only where a device really differs; `hostReason`
    * says why. A negative index counts from the end.
@@ -281,7 +283,13 @@ export class KernelRegistry {
   /** The kernel that runs `node` on a device type, or undefined. */
   kernelFor(node: Node, type: DeviceType): Kernel | undefined {
     const typeAttr = node.op.typeAttr;
-    return this.find(node.op.name, type, typeAttr ? (node.attrs[typeAttr] as DType) : undefined);
+    const dtype = typeAttr ? (node.attrs[typeAttr] as DType) : undefined;
+    const mode = node.op.kernelMode?.(node.attrs);
+    if (mode === undefined) return this.find(node.op.name, type, dtype);
+    const list = this.byOp.get(node.op.name)?.get(type) ?? [];
+    return list.find((k) =>
+      (dtype === undefined || dtypesOf(k).includes(dtype)) && runsMode(k, mode)
+    );
   }
 
   /** Device types with at least one kernel for the op (for the placer and `deno task ops`). */
@@ -299,6 +307,12 @@ export class KernelRegistry {
     }
     return out;
   }
+}
+
+/** Whether a kernel runs the op's `mode` (OpDef.kernelMode); every kernel runs the default. */
+export function runsMode(kernel: Kernel, mode: string | undefined): boolean {
+  const modes = kernel.modes;
+  return mode === undefined || modes === "all" || (modes?.includes(mode) ?? false);
 }
 
 /** The dtypes a kernel accepts: its own list, else every dtype its op allows. */

@@ -95,8 +95,9 @@ export interface HostContext {
  * index counts from the end: ConcatV2's axis, -1, follows its N values.
  */
 export interface HostMemory {
-  readonly inputs?: readonly number[];
-  readonly outputs?: readonly number[];
+  /** Indexes, or "all" for ops whose every argument is a shape (ConcatOffset's N shapes). */
+  readonly inputs?: readonly number[] | "all";
+  readonly outputs?: readonly number[] | "all";
 }
 
 /**
@@ -150,6 +151,13 @@ export interface OpDefInit<A extends Attrs> {
   hostMemory?: HostMemory;
   /** Run-time checks of input values, applied the same way on every device. */
   checks?: readonly InputCheck<A>[];
+  /**
+   * A mode of the op, by its attrs, that a kernel runs only where it lists it (`Kernel.modes`),
+   * TensorFlow's kernel constraints on attrs: FusedBatchNormV3's "training". A device whose
+   * kernel does not list the mode does not take such a node (the placer picks another, REF at
+   * last), so a kernel written for one mode never computes another.
+   */
+  kernelMode?(attrs: A): string | undefined;
   /** Output dtypes and partial shapes from input specs; throws EdgeflowError on bad input. */
   infer(inputs: readonly InferInput[], attrs: A): TensorSpec[];
   /** The meaning of the op: plain TypeScript on host tensors. */
@@ -208,8 +216,13 @@ export function defineOp<A extends Attrs>(init: OpDefInit<A>): OpDef<A> {
 }
 
 /** Whether index list `list` (negative from the end) names input `i` of `count`. */
-export function resolvesTo(list: readonly number[] | undefined, i: number, count: number): boolean {
+export function resolvesTo(
+  list: readonly number[] | "all" | undefined,
+  i: number,
+  count: number,
+): boolean {
   if (!list) return false;
+  if (list === "all") return true;
   for (const j of list) if (j === i || j + count === i) return true;
   return false;
 }

@@ -1,5 +1,9 @@
 /** The WEBGPU plugin: the device factory and every WebGPU kernel, listed by family. */
-import { GENERIC_BASIC_KERNELS, GENERIC_VIEW_KERNELS } from "../core/basic_kernels.ts";
+import {
+  GENERIC_BASIC_KERNELS,
+  GENERIC_HOST_ARITHMETIC_KERNELS,
+  GENERIC_VIEW_KERNELS,
+} from "../core/basic_kernels.ts";
 import { type DevicePlugin, forDTypes } from "../core/kernel.ts";
 import { GENERIC_VARIABLE_KERNELS } from "../core/variable_kernels.ts";
 import { GPU_DTYPES } from "../devices/webgpu/storage.ts";
@@ -12,6 +16,12 @@ import { castKernel } from "./elementwise/cast.ts";
 import { UNARY_KERNELS } from "./elementwise/unary.ts";
 import { MATMUL_KERNELS } from "./matmul/matmul.ts";
 import { COPY_KERNELS } from "./movement/copy_kernels.ts";
+import { addNKernel } from "./grad/add_n.ts";
+import { biasAddGradKernel } from "./grad/bias_add_grad.ts";
+import { GRAD_ELEMENTWISE_KERNELS, STOP_GRADIENT_KERNELS } from "./grad/elementwise.ts";
+import { unsortedSegmentSumKernel } from "./grad/segment_sum.ts";
+import { stridedSliceGradKernel } from "./grad/strided_slice_grad.ts";
+import { WINDOW_GRAD_KERNELS } from "./grad/window_kernels.ts";
 import { FILL_KERNELS } from "./movement/fill.ts";
 import { GATHER_KERNELS } from "./movement/gather.ts";
 import { IMAGE_KERNELS } from "./movement/image.ts";
@@ -21,6 +31,7 @@ import { FUSED_KERNELS } from "./nn/fused.ts";
 import { XENT_KERNELS } from "./nn/cross_entropy.ts";
 import { SOFTMAX_KERNELS } from "./nn/softmax.ts";
 import { REDUCE_KERNELS } from "./reduce/kernels.ts";
+import { SCAN_KERNELS } from "./reduce/scan.ts";
 import { VARIABLE_KERNELS } from "./variables.ts";
 import { OPTIM_KERNELS } from "./optim.ts";
 
@@ -48,6 +59,15 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
     ...IMAGE_KERNELS,
     ...FILL_KERNELS,
     ...REDUCE_KERNELS,
+    ...SCAN_KERNELS,
+    ...GRAD_ELEMENTWISE_KERNELS,
+    ...STOP_GRADIENT_KERNELS,
+    ...GENERIC_HOST_ARITHMETIC_KERNELS,
+    addNKernel,
+    biasAddGradKernel,
+    ...WINDOW_GRAD_KERNELS,
+    unsortedSegmentSumKernel,
+    stridedSliceGradKernel,
     ...OPTIM_KERNELS,
   ],
 };

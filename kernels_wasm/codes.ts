@@ -72,6 +72,21 @@ export const UNARY_CODES = [
 /** Reductions (task_reduce). */
 export const REDUCE_CODES = ["Sum", "Mean", "Max", "Min", "Prod"] as const;
 
+/** The elementwise gradient ops (task_grad_binary), named after their ops. */
+export const GRAD_CODES = [
+  "ReluGrad",
+  "Relu6Grad",
+  "LeakyReluGrad",
+  "EluGrad",
+  "SeluGrad",
+  "SoftplusGrad",
+  "SigmoidGrad",
+  "TanhGrad",
+  "RsqrtGrad",
+  "SqrtGrad",
+  "ReciprocalGrad",
+] as const;
+
 /** The optimizer ops (task_apply), named after ResourceApply<name>. */
 export const APPLY_CODES = [
   "GradientDescent",
@@ -85,6 +100,7 @@ export type DTypeCode = (typeof DTYPE_CODES)[number];
 export type BinaryCode = (typeof BINARY_CODES)[number];
 export type UnaryCode = (typeof UNARY_CODES)[number];
 export type ReduceCode = (typeof REDUCE_CODES)[number];
+export type GradCode = (typeof GRAD_CODES)[number];
 
 /** The C header: one #define per code, plus the counts. */
 export function codesHeader(): string {
@@ -100,6 +116,7 @@ export function codesHeader(): string {
   add("BIN", BINARY_CODES);
   add("UN", UNARY_CODES);
   add("RED", REDUCE_CODES);
+  add("GRAD", GRAD_CODES);
   add("APPLY", APPLY_CODES);
   return lines.join("\n") + "\n";
 }

@@ -2,7 +2,11 @@
  * The WASM plugin: the CPU device with its kernels. mod.ts installs it; sessions then default to
  * WASM and fall back to REF for the ops it has no kernel for (the random ops).
  */
-import { GENERIC_BASIC_KERNELS, GENERIC_VIEW_KERNELS } from "../core/basic_kernels.ts";
+import {
+  GENERIC_BASIC_KERNELS,
+  GENERIC_HOST_ARITHMETIC_KERNELS,
+  GENERIC_VIEW_KERNELS,
+} from "../core/basic_kernels.ts";
 import { type DevicePlugin, forDTypes, type Kernel } from "../core/kernel.ts";
 import type { NamedModule } from "../devices/wasm/instance.ts";
 import { WasmDevice, type WasmDeviceOptions } from "../devices/wasm/device.ts";
@@ -19,6 +23,11 @@ import { MOVEMENT_KERNELS } from "./kernels/movement.ts";
 import { NN_KERNELS } from "./kernels/nn.ts";
 import { REDUCE_KERNELS } from "./kernels/reduce.ts";
 import { VARIABLE_KERNELS } from "./kernels/variables.ts";
+import { CONV_GRAD_KERNELS } from "./kernels/conv_grad.ts";
+import { GRAD_KERNELS } from "./kernels/grad.ts";
+import { GRAD_ARRAY_KERNELS } from "./kernels/grad_array.ts";
+import { SCAN_KERNELS } from "./kernels/scan.ts";
+import { BATCH_NORM_GRAD_KERNELS } from "./kernels/batch_norm_grad.ts";
 import { OPTIM_KERNELS } from "./kernels/optim.ts";
 import { TASK_NAMES } from "./tasks.ts";
 import { BYTE_DTYPES } from "./kernels/util.ts";
@@ -47,6 +56,7 @@ export function kernelModules(): Promise<NamedModule[]> {
 export const WASM_KERNELS: readonly Kernel[] = [
   ...forDTypes(GENERIC_BASIC_KERNELS, BYTE_DTYPES),
   ...forDTypes(GENERIC_VIEW_KERNELS, BYTE_DTYPES),
+  ...GENERIC_HOST_ARITHMETIC_KERNELS,
   ...ELEMENTWISE_KERNELS,
   ...MATMUL_KERNELS,
   ...VARIABLE_KERNELS,
@@ -57,6 +67,11 @@ export const WASM_KERNELS: readonly Kernel[] = [
   ...NN_KERNELS,
   ...LOSS_KERNELS,
   ...CONV_KERNELS,
+  ...CONV_GRAD_KERNELS,
+  ...GRAD_KERNELS,
+  ...GRAD_ARRAY_KERNELS,
+  ...SCAN_KERNELS,
+  ...BATCH_NORM_GRAD_KERNELS,
   ...FUSED_KERNELS,
   ...GATHER_ND_KERNELS,
   ...OPTIM_KERNELS,

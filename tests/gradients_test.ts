@@ -101,12 +101,13 @@ Deno.test("reductions with unknown dims: Sum, Mean and Max gradients", async () 
 Deno.test("a path through an op without a gradient is an EdgeflowError naming node and op", () => {
   const g = new ef.Graph();
   const x = ef.placeholder(g, "float32", [3], { name: "x" });
-  const p = ef.prod(x, [0], { name: "product" });
+  // Second derivatives through the gradient ops are not defined yet.
+  const p = ef.sigmoidGrad(x, x, { name: "second" });
   assert.throws(
     () => ef.gradients(ef.mul(p, 2), [x]),
     (e: unknown) =>
-      e instanceof ef.EdgeflowError && /node 'product' \(Prod\)/.test(e.message) &&
-      /no gradient is defined for op Prod/.test(e.message),
+      e instanceof ef.EdgeflowError && /node 'second' \(SigmoidGrad\)/.test(e.message) &&
+      /no gradient is defined for op SigmoidGrad/.test(e.message),
   );
   // Cut by StopGradient, the same graph differentiates (to null).
   assert.deepEqual(ef.gradients(ef.mul(ef.stopGradient(p), 2), [x]), [null]);
@@ -164,4 +165,16 @@ Deno.test("a small network's gradients agree with the hand-written ones", async 
       assert.ok(Math.abs(v - (H[0][i] * want[0][j] + H[1][i] * want[1][j])) < 1e-6)
     )
   );
+});
+
+Deno.test("Prod's gradient is the product of the others, exact at zeros, with an unknown batch", async () => {
+  const g = new ef.Graph();
+  const x = ef.placeholder(g, "float32", [null, 3], { name: "x" });
+  const [gx] = ef.gradients(ef.prod(x, [1]), [x]);
+  const [gAll] = ef.gradients(ef.prod(x, [0, -1]), [x]);
+  const feeds = { x: ef.tensor([[2, 0, 3], [1, 4, 5]]) };
+  assert.deepEqual(await run(g, [gx!, gAll!], feeds), [[[0, 6, 0], [20, 5, 4]], [
+    [0, 120, 0],
+    [0, 0, 0],
+  ]]);
 });

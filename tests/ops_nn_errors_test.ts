@@ -178,12 +178,14 @@ Deno.test("BiasAdd: bias length must match the channel dim of the data format", 
   assertEdgeflowError(() => biasAdd(p(g, [3]), p(g, [3])), /value must have rank 2/);
 });
 
-Deno.test("FusedBatchNormV3: training mode is refused, channels checked", () => {
+Deno.test("FusedBatchNormV3: training mode's empty statistics, channels checked", () => {
   const g = new Graph();
-  const x = p(g, [2, 4, 4, 3]), v = p(g, [3]);
+  const x = p(g, [2, 4, 4, 3]), v = p(g, [3]), empty = p(g, [0]);
+  // Training with exponential_avg_factor 1 reads no mean and variance: they may be empty.
+  assert.deepEqual(fusedBatchNorm(x, v, v, empty, empty)[1].shape, [3]);
   assertEdgeflowError(
-    () => fusedBatchNorm(x, v, v, v, v),
-    /training-mode batch norm .* not supported yet/,
+    () => fusedBatchNorm(x, v, v, empty, empty, { exponential_avg_factor: 0.5 }),
+    /expected 3 elements \(the channel dim 3 of \[2,4,4,3\], NHWC\), got a vector of shape \[0\]/,
   );
   const outs = fusedBatchNorm(p(g, null), v, v, v, v, { is_training: false });
   assert.deepEqual(outs.map((o: Output) => o.shape), [[-1, -1, -1, 3], [3], [3], [3], [3], []]);

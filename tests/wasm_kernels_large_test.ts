@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import "../mod.ts";
 import { defaultRegistry, type Kernel } from "../core/kernel.ts";
+import type { DType } from "../core/dtype.ts";
 import type { Attrs, OpCase } from "../core/op.ts";
 import { getOp } from "../core/ops/registry.ts";
 import { randomTensor } from "../core/testing/arbitrary.ts";
@@ -24,6 +25,14 @@ globalThis.addEventListener("unload", () => {
 
 const f32 = (shape: number[], seed: number, range = {}) =>
   randomTensor("float32", shape, seed, range);
+/** `t` with its first element +Inf and its last -Inf. */
+function withInf(t: Tensor): Tensor {
+  const data = Float32Array.from(t.data as Float32Array);
+  data[0] = Infinity;
+  data[data.length - 1] = -Infinity;
+  return new Tensor("float32", t.shape, data);
+}
+const scalar = (v: number) => new Tensor("int32", [], Int32Array.from([v]));
 const i32 = (values: number[]) => new Tensor("int32", [values.length], Int32Array.from(values));
 
 interface Case {
@@ -114,6 +123,134 @@ const CASES: Case[] = [
     inputs: [f32([1, 16, 16, 9], 26)],
     attrs: { ksize: [1, 2, 3, 1], strides: [1, 2, 2, 1], padding: "SAME" },
   },
+  // The gradient ops: the backward convolutions at the digits CNN's shapes (GEMMs past the
+  // thread threshold), strided, dilated and 1x1 ones, a batch whose dcol is cut into groups of
+  // images, and pool gradients with overlapping windows.
+  {
+    op: "Conv2DBackpropFilter",
+    inputs: [f32([64, 8, 8, 16], 43), i32([3, 3, 16, 32]), f32([64, 8, 8, 32], 44)],
+    attrs: conv(1, "SAME"),
+  },
+  {
+    op: "Conv2DBackpropInput",
+    inputs: [i32([64, 8, 8, 16]), f32([3, 3, 16, 32], 45), f32([64, 8, 8, 32], 46)],
+    attrs: conv(1, "SAME"),
+  },
+  {
+    op: "Conv2DBackpropFilter",
+    inputs: [f32([2, 15, 13, 5], 47), i32([3, 2, 5, 7]), f32([2, 7, 6, 7], 48)],
+    attrs: { strides: [1, 2, 2, 1], padding: "VALID", dilations: [1, 1, 2, 1] },
+  },
+  {
+    op: "Conv2DBackpropInput",
+    inputs: [i32([2, 15, 13, 5]), f32([3, 2, 5, 7], 49), f32([2, 8, 7, 7], 50)],
+    attrs: { strides: [1, 2, 2, 1], padding: "SAME", dilations: [1, 1, 1, 1] },
+  },
+  {
+    op: "Conv2DBackpropInput",
+    inputs: [i32([8, 64, 64, 16]), f32([3, 3, 16, 8], 51), f32([8, 64, 32, 8], 52)],
+    attrs: { ...conv(1, "SAME"), strides: [1, 1, 2, 1] },
+  },
+  // Stride 1: dx as a forward convolution of dy with the flipped filter (dilated, VALID, and an
+  // EXPLICIT padding wider than the filter, which takes the dcol path).
+  {
+    op: "Conv2DBackpropInput",
+    inputs: [i32([2, 15, 13, 5]), f32([3, 2, 5, 7], 68), f32([2, 15, 13, 7], 69)],
+    attrs: { strides: [1, 1, 1, 1], padding: "SAME", dilations: [1, 2, 1, 1] },
+  },
+  {
+    op: "Conv2DBackpropInput",
+    inputs: [i32([3, 12, 11, 9]), f32([3, 3, 9, 4], 70), f32([3, 10, 9, 4], 71)],
+    attrs: conv(1, "VALID"),
+  },
+  {
+    op: "Conv2DBackpropInput",
+    inputs: [i32([1, 6, 7, 3]), f32([2, 2, 3, 5], 72), f32([1, 10, 9, 5], 73)],
+    attrs: {
+      strides: [1, 1, 1, 1],
+      padding: "EXPLICIT",
+      explicit_paddings: [0, 0, 3, 2, 1, 2, 0, 0],
+    },
+  },
+  // A filter with ±Inf takes the dcol path: padded taps are never visited, as TensorFlow's
+  // col2im (the transposed convolution would multiply dy's padding zeros by Inf).
+  {
+    op: "Conv2DBackpropInput",
+    inputs: [i32([2, 6, 7, 3]), withInf(f32([3, 3, 3, 4], 78)), f32([2, 6, 7, 4], 79)],
+    attrs: conv(1, "SAME"),
+  },
+  // Few input channels: the filter gradient's direct task (the digits CNN's first layer).
+  {
+    op: "Conv2DBackpropFilter",
+    inputs: [f32([64, 8, 8, 1], 74), i32([3, 3, 1, 16]), f32([64, 8, 8, 16], 75)],
+    attrs: conv(1, "SAME"),
+  },
+  {
+    op: "Conv2DBackpropFilter",
+    inputs: [f32([3, 13, 11, 3], 76), i32([3, 3, 3, 10]), f32([3, 7, 6, 10], 77)],
+    attrs: conv(2, "SAME"),
+  },
+  {
+    op: "Conv2DBackpropFilter",
+    inputs: [f32([3, 9, 9, 20], 53), i32([1, 1, 20, 13]), f32([3, 9, 9, 13], 54)],
+    attrs: conv(1, "VALID"),
+  },
+  {
+    op: "Conv2DBackpropInput",
+    inputs: [i32([3, 9, 9, 20]), f32([1, 1, 20, 13], 55), f32([3, 9, 9, 13], 56)],
+    attrs: conv(1, "VALID"),
+  },
+  {
+    op: "DepthwiseConv2dNativeBackpropInput",
+    inputs: [i32([2, 11, 9, 6]), f32([3, 3, 6, 2], 57), f32([2, 6, 5, 12], 58)],
+    attrs: conv(2, "SAME"),
+  },
+  {
+    op: "DepthwiseConv2dNativeBackpropFilter",
+    inputs: [f32([2, 11, 9, 6], 59), i32([3, 3, 6, 2]), f32([2, 6, 5, 12], 60)],
+    attrs: conv(2, "SAME"),
+  },
+  {
+    op: "MaxPoolGrad",
+    inputs: [
+      f32([2, 15, 15, 13], 25),
+      f32([2, 8, 8, 13], 61), // orig_output is only checked for its shape
+      f32([2, 8, 8, 13], 62),
+    ],
+    attrs: { ksize: [1, 3, 3, 1], strides: [1, 2, 2, 1], padding: "SAME" },
+  },
+  {
+    op: "AvgPoolGrad",
+    inputs: [i32([1, 16, 16, 9]), f32([1, 8, 8, 9], 63)],
+    attrs: { ksize: [1, 2, 3, 1], strides: [1, 2, 2, 1], padding: "SAME" },
+  },
+  // Empty dims: no images or no rows, so no pixels (df all zeros, dx empty).
+  {
+    op: "Conv2DBackpropFilter",
+    inputs: [f32([0, 5, 5, 3], 80), i32([3, 3, 3, 4]), f32([0, 5, 5, 4], 81)],
+    attrs: conv(1, "SAME"),
+  },
+  {
+    op: "Conv2DBackpropFilter",
+    inputs: [f32([2, 0, 5, 1], 86), i32([3, 3, 1, 4]), f32([2, 0, 5, 4], 87)],
+    attrs: conv(1, "SAME"),
+  },
+  {
+    op: "Conv2DBackpropInput",
+    inputs: [i32([2, 0, 5, 3]), f32([3, 3, 3, 4], 82), f32([2, 0, 5, 4], 83)],
+    attrs: conv(1, "SAME"),
+  },
+  { op: "BiasAddGrad", inputs: [f32([0, 7], 88)] },
+  { op: "BiasAddGrad", inputs: [f32([64, 8, 8, 32], 64)] },
+  { op: "BiasAddGrad", inputs: [f32([6, 5, 40, 7], 65)], attrs: { data_format: "NCHW" } },
+  { op: "ReluGrad", inputs: [f32([100003], 66), f32([100003], 67)] },
+  // Scans: a long axis of single columns, and rows wider than a task's 256 columns.
+  { op: "Cumsum", inputs: [f32([3, 7000], 89), scalar(1)] },
+  {
+    op: "Cumprod",
+    inputs: [f32([5, 4, 300], 90, { min: 0.5, max: 1.5 }), scalar(-2)],
+    attrs: { exclusive: true, reverse: true },
+  },
   // Rows long enough to be cut into parts, and column reductions.
   { op: "Sum", inputs: [f32([70000], 27), i32([0])] },
   { op: "Mean", inputs: [f32([3, 40000], 28), i32([1])] },
@@ -142,7 +279,9 @@ for (const k of CASES) {
     const op = getOp(k.op);
     const c: OpCase<Attrs> = { inputs: k.inputs, attrs: k.attrs ?? {} };
     const attrs = resolvedAttrs(op, c);
-    const kernel = defaultRegistry.find(op.name, "WASM", k.inputs[0].dtype)!;
+    // The kernel of the op's type attr (a backward convolution's first input is int32 sizes).
+    const dtype = (op.typeAttr ? attrs[op.typeAttr] : undefined) ?? k.inputs[0].dtype;
+    const kernel = defaultRegistry.find(op.name, "WASM", dtype as DType)!;
     const expected = runReference(op, c).outputs;
     const a = (await runOnDevice(one!, defaultRegistry, op, c)).outputs;
     const b = (await runOnDevice(two!, defaultRegistry, op, c)).outputs;

@@ -11,6 +11,7 @@ import { add, mul, sub } from "../ops/binary.ts";
 import { conv2dBackpropFilter, conv2dBackpropInput } from "../ops/grad_conv.ts";
 import { depthwiseConv2dBackpropFilter, depthwiseConv2dBackpropInput } from "../ops/grad_conv.ts";
 import { avgPoolGrad, biasAddGrad, maxPoolGrad } from "../ops/grad_nn.ts";
+import { fusedBatchNormGrad } from "../ops/grad_batch_norm.ts";
 import { batchMatMul, matMul } from "../ops/matmul.ts";
 import { logSoftmax, softmax } from "../ops/nn.ts";
 import { sum } from "../ops/reduce.ts";
@@ -156,4 +157,24 @@ export function maxPoolGradFn(_: GradientContext, node: Node, [dy]: Dys): Grads 
 export function avgPoolGradFn(_: GradientContext, node: Node, [dy]: Dys): Grads {
   const { ksize, strides, padding, data_format } = node.attrs;
   return [avgPoolGrad(shapeOf(node.inputs[0]), dy!, { ksize, strides, padding, data_format })];
+}
+
+/**
+ * FusedBatchNormV3 (TensorFlow's _FusedBatchNormV3Grad): FusedBatchNormGradV3 from y's gradient,
+ * with the statistics the forward op normalized by (its saved batch mean and variance in
+ * training, its mean and variance inputs in inference). The statistics outputs get no gradient
+ * and mean and variance none either, as in TensorFlow.
+ */
+export function fusedBatchNormGradFn(_: GradientContext, node: Node, [dy]: Dys): Grads {
+  const { epsilon, data_format, is_training } = node.attrs;
+  const [x, scale] = node.inputs;
+  const [mean, variance] = is_training
+    ? [node.outputs[3], node.outputs[4]]
+    : [node.inputs[3], node.inputs[4]];
+  const grads = fusedBatchNormGrad(dy!, x, scale, mean, variance, node.outputs[5], {
+    epsilon,
+    data_format,
+    is_training,
+  });
+  return [grads[0], grads[1], grads[2], null, null];
 }

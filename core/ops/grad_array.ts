@@ -6,7 +6,7 @@
 import { ALL_DTYPES, type DType, REAL_DTYPES } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import type { Output } from "../graph.ts";
-import { defineOp, type OpDef } from "../op.ts";
+import { defineOp, type InputCheck, type OpDef } from "../op.ts";
 import { formatShape, type PartialShape, type Shape, sizeOf, stridesOf } from "../shape.ts";
 import { numbers, Tensor } from "../tensor.ts";
 import { arbShape, arbTensor, randomTensor } from "../testing/arbitrary.ts";
@@ -85,6 +85,8 @@ export const BroadcastGradientArgs: OpDef<BroadcastGradientArgsAttrs> = defineOp
   name: "BroadcastGradientArgs",
   inputs: [{ name: "s0", type: "T" }, { name: "s1", type: "T" }],
   outputs: [{ name: "r0", type: "T" }, { name: "r1", type: "T" }],
+  // Shape arithmetic: HostMemory for every argument, as TensorFlow registers it on devices.
+  hostMemory: { inputs: [0, 1], outputs: [0, 1] },
   attrs: { T: { kind: "type", allowed: INDEX_DTYPES, default: "int32" } },
   infer: ([s0, s1], { T }) => {
     checkRank(s0.shape, 1, "s0");
@@ -131,6 +133,25 @@ function segmentShape(data: PartialShape, ids: PartialShape, n: number): Partial
 }
 
 /**
+ * segment_ids must be below num_segments (negative ids are dropped, not refused), and
+ * num_segments non-negative: TensorFlow's CPU kernel refuses both before summing. A run-time
+ * check, so every device refuses them before its kernel reads anything.
+ */
+const segmentIdsInRange: InputCheck<SegmentAttrs> = {
+  reads: [1, 2],
+  run(values) {
+    const count = intScalar(values[2]!, "num_segments");
+    if (count < 0) throw new EdgeflowError(`num_segments must be non-negative, got ${count}`);
+    const is = numbers(values[1]!);
+    for (let j = 0; j < is.length; j++) {
+      if (is[j] >= count) {
+        throw new EdgeflowError(`segment_ids[${j}] = ${is[j]} is out of range [0, ${count})`);
+      }
+    }
+  },
+};
+
+/**
  * Sums the slices of `data` that share a segment id: output[i] = Σ data[j...] over j with
  * segment_ids[j] = i. Negative ids are dropped, ids ≥ num_segments are an error, and segments no
  * id names are 0 (TensorFlow's semantics).
@@ -143,6 +164,10 @@ export const UnsortedSegmentSum: OpDef<SegmentAttrs> = defineOp<SegmentAttrs>({
     { name: "num_segments", type: "Tnumsegments" },
   ],
   outputs: [{ name: "output", type: "T" }],
+  // num_segments is HostMemory in TensorFlow's device kernels; the ids are checked before any
+  // kernel runs, so devices that cannot raise an error (a shader) never see one out of range.
+  hostMemory: { inputs: [2] },
+  checks: [segmentIdsInRange],
   attrs: {
     T: { kind: "type", allowed: REAL_DTYPES },
     Tindices: { kind: "type", allowed: INDEX_DTYPES },
@@ -158,17 +183,26 @@ export const UnsortedSegmentSum: OpDef<SegmentAttrs> = defineOp<SegmentAttrs>({
   },
   reference: ([data, ids, n]) => {
     const count = intScalar(n, "num_segments");
-    if (count < 0) throw new EdgeflowError(`num_segments must be non-negative, got ${count}`);
     const shape = segmentShape(data.shape, ids.shape, count) as Shape;
     const inner = sizeOf(data.shape.slice(ids.rank));
-    const ds = numbers(data), is = numbers(ids);
+    const is = numbers(ids);
+    if (data.dtype === "int64") {
+      // Exact in BigInt, wrapping in 64 bits as TensorFlow's int64 sums do (float64 would round).
+      const ds = data.data as BigInt64Array, out = new BigInt64Array(sizeOf(shape));
+      for (let j = 0; j < ids.size; j++) {
+        const id = is[j];
+        if (id < 0) continue;
+        for (let k = 0; k < inner; k++) {
+          out[id * inner + k] = BigInt.asIntN(64, out[id * inner + k] + ds[j * inner + k]);
+        }
+      }
+      return [new Tensor("int64", shape, out)];
+    }
+    const ds = numbers(data);
     const out = new Float64Array(sizeOf(shape));
     for (let j = 0; j < ids.size; j++) {
       const id = is[j];
-      if (id < 0) continue;
-      if (id >= count) {
-        throw new EdgeflowError(`segment_ids[${j}] = ${id} is out of range [0, ${count})`);
-      }
+      if (id < 0) continue; // ids ≥ num_segments were refused by segmentIdsInRange
       for (let k = 0; k < inner; k++) out[id * inner + k] += ds[j * inner + k];
     }
     return [Tensor.fromNumbers(data.dtype, shape, out)];
@@ -192,9 +226,42 @@ export const UnsortedSegmentSum: OpDef<SegmentAttrs> = defineOp<SegmentAttrs>({
         attrs: {},
       };
     }),
+  // One id at or past num_segments (the rest valid): every device refuses it before running.
+  invalidArbitrary: (fc, dtype) =>
+    fc.tuple(
+      arbShape(fc, { minRank: 1, maxRank: 3, minDim: 1, maxDim: 4 }),
+      fc.integer({ min: 0, max: 5 }),
+      fc.nat(),
+      fc.constantFrom("int32", "int64"),
+    ).map(([shape, segments, seed, idType]) => {
+      const ids = randomTensor(idType, [shape[0]], seed + 1, { min: -1, max: segments - 1 });
+      const values = Array.from(numbers(ids));
+      values[seed % values.length] = segments + (seed % 3);
+      return {
+        inputs: [
+          randomTensor(dtype, shape, seed),
+          idType === "int64"
+            ? new Tensor("int64", [shape[0]], BigInt64Array.from(values, BigInt))
+            : Tensor.fromNumbers("int32", [shape[0]], values),
+          int32Scalar(segments),
+        ],
+        attrs: {},
+      };
+    }),
 });
 
 // ---- StridedSliceGrad ------------------------------------------------------------------
+
+/** dy must have the slice's shape (device kernels check it before they scatter). */
+export function checkSliceGradDy(dy: Shape, dims: Shape, finalShape: Shape): void {
+  if (sizeOf(finalShape) !== sizeOf(dy) || finalShape.length !== dy.length) {
+    throw new EdgeflowError(
+      `dy has shape ${formatShape(dy)}, but the slice of ${formatShape(dims)} has shape ${
+        formatShape(finalShape)
+      }`,
+    );
+  }
+}
 
 type StridedSliceGradAttrs = StridedSliceMasks & { T: DType; Index: DType };
 const MASK = { kind: "int", default: 0 } as const;
@@ -213,6 +280,8 @@ export const StridedSliceGrad: OpDef<StridedSliceGradAttrs> = defineOp<StridedSl
     { name: "dy", type: "T" },
   ],
   outputs: [{ name: "output", type: "T" }],
+  // HostMemory in TensorFlow's device kernels: the arguments place the slice.
+  hostMemory: { inputs: [0, 1, 2, 3] },
   attrs: {
     T: { kind: "type", allowed: ALL_DTYPES },
     Index: { kind: "type", allowed: INDEX_DTYPES },
@@ -235,29 +304,15 @@ export const StridedSliceGrad: OpDef<StridedSliceGradAttrs> = defineOp<StridedSl
     return [{ dtype: dy.dtype, shape: dims ?? unknownShape(knownLength(shape.shape) ?? null) }];
   },
   reference: ([shape, begin, end, strides, dy], attrs) => {
-    const dims = intVector(shape, "shape");
-    const spec = resolveStridedSlice(
-      dims,
+    const { dims, spec, offset, dstStrides } = stridedSliceGradPlan(
+      intVector(shape, "shape"),
       intVector(begin, "begin"),
       intVector(end, "end"),
       intVector(strides, "strides"),
       attrs,
+      dy.shape,
     );
-    if (sizeOf(spec.finalShape) !== dy.size || spec.finalShape.length !== dy.rank) {
-      throw new EdgeflowError(
-        `dy has shape ${formatShape(dy.shape)}, but the slice of ${formatShape(dims)} has shape ${
-          formatShape(spec.finalShape)
-        }`,
-      );
-    }
-    const inStrides = stridesOf(dims);
-    const empty = spec.processingShape.some((s) => s === 0);
-    const offset = empty ? 0 : spec.begin.reduce((o, b, d) => o + b * inStrides[d], 0);
-    const dest = stridedIndex(
-      spec.processingShape,
-      spec.strides.map((s, d) => s * inStrides[d]),
-      offset,
-    );
+    const dest = stridedIndex(spec.processingShape, dstStrides, offset);
     const out = newElements(dy.dtype, sizeOf(dims));
     const src = elementsOf(dy);
     for (let i = 0; i < dest.length; i++) out[dest[i]] = src[i];
@@ -274,6 +329,27 @@ export const StridedSliceGrad: OpDef<StridedSliceGradAttrs> = defineOp<StridedSl
     }),
   testDTypes: TESTED,
 });
+/**
+ * Where StridedSliceGrad writes dy: the slice of `dims` the arguments select, checked against
+ * dy's shape, with the output offset and element strides of its processing shape.
+ */
+export function stridedSliceGradPlan(
+  dims: Shape,
+  begin: number[],
+  end: number[],
+  strides: number[],
+  masks: StridedSliceMasks,
+  dyShape: Shape,
+) {
+  const spec = resolveStridedSlice(dims, begin, end, strides, masks);
+  checkSliceGradDy(dyShape, dims, spec.finalShape);
+  const inStrides = stridesOf(dims);
+  const empty = spec.processingShape.some((s) => s === 0);
+  const offset = empty ? 0 : spec.begin.reduce((o, b, d) => o + b * inStrides[d], 0);
+  const dstStrides = spec.strides.map((s, d) => s * inStrides[d]);
+  return { dims, spec, offset, dstStrides, empty };
+}
+
 const MASKS_OFF = {
   begin_mask: 0,
   end_mask: 0,
@@ -296,6 +372,8 @@ export const ConcatOffset: OpDef<ConcatOffsetAttrs> = defineOp<ConcatOffsetAttrs
     { name: "shape", type: "shape_type", numberAttr: "N" },
   ],
   outputs: [{ name: "offset", type: "shape_type", numberAttr: "N" }],
+  // Shape arithmetic: HostMemory for every argument, as TensorFlow registers it on devices.
+  hostMemory: { inputs: "all", outputs: "all" },
   attrs: {
     N: { kind: "int", validate: (n) => (n >= 2 ? undefined : `must be ≥ 2, got ${n}`) },
     shape_type: { kind: "type", allowed: INDEX_DTYPES, default: "int32" },
@@ -351,6 +429,9 @@ export const InvertPermutation: OpDef<InvertPermutationAttrs> = defineOp<InvertP
   name: "InvertPermutation",
   inputs: [{ name: "x", type: "T" }],
   outputs: [{ name: "y", type: "T" }],
+  // TensorFlow computes it on the GPU too; here its one consumer in gradients (Transpose's perm)
+  // reads host memory, so keeping it there saves a device round trip and a readback.
+  hostMemory: { inputs: [0], outputs: [0] },
   attrs: { T: { kind: "type", allowed: INDEX_DTYPES, default: "int32" } },
   infer: ([x]) => {
     checkRank(x.shape, 1, "x");

@@ -61,13 +61,14 @@ function forEachTap(g: WindowGeometry, tap: (x: number, f: number, o: number) =>
 }
 
 /** A shape argument (input_sizes, filter_sizes): 4 non-negative ints. */
-function sizesOf(t: Tensor, what: string): number[] {
+export function sizesOf(t: Tensor, what: string): number[] {
   const v = intVector(t, what, 4);
   if (v.some((d) => d < 0)) throw new EdgeflowError(`${what} [${v}] must be non-negative`);
   return v;
 }
 
-function checkOutBackprop(g: WindowGeometry, dy: PartialShape): void {
+/** Refuses an out_backprop whose shape is not the convolution's output shape. */
+export function checkOutBackprop(g: WindowGeometry, dy: PartialShape): void {
   if (!isCompatible(dy, g.outShape)) {
     throw new EdgeflowError(
       `out_backprop has shape ${formatShape(dy)}, but the convolution's output has shape ${
@@ -198,6 +199,8 @@ function defineBackprop<A extends DepthwiseConv2dNativeAttrs>(
       ? [sizes, operand, { name: "out_backprop", type: "T" }]
       : [operand, sizes, { name: "out_backprop", type: "T" }],
     outputs: [{ name: "output", type: "T" }],
+    // The sizes are HostMemory in TensorFlow's device kernels: they shape the output.
+    hostMemory: { inputs: [sizesAt] },
     attrs,
     infer: side === "input" ? inferInput(kind) : inferFilter(kind),
     reference: ([a, b, dy], attrs) => [

@@ -75,7 +75,7 @@ export const AddN: OpDef<AddNAttrs> = defineOp<AddNAttrs>({
   // Every input receives the sum's gradient.
   gradient: (_, node, [dy]) => node.inputs.map(() => dy),
   arbitrary: (fc, dtype) =>
-    fc.tuple(arbShape(fc), fc.integer({ min: 1, max: 4 }), fc.nat()).map(([shape, n, seed]) => ({
+    fc.tuple(arbShape(fc), fc.integer({ min: 1, max: 9 }), fc.nat()).map(([shape, n, seed]) => ({
       inputs: Array.from({ length: n }, (_, i) => randomTensor(dtype, shape, seed + i)),
       attrs: {},
     })),

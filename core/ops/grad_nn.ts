@@ -50,6 +50,17 @@ export const BiasAddGrad: OpDef<BiasAddGradAttrs> = defineOp<BiasAddGradAttrs>({
     const axis = data_format === "NCHW" ? 1 : dy.rank - 1;
     const channels = dy.shape[axis];
     const inner = sizeOf(dy.shape.slice(axis + 1));
+    if (dy.dtype === "int64") {
+      // Exact in BigInt, wrapping in 64 bits as TensorFlow's int64 sums do (float64 would round).
+      const ds = dy.data as BigInt64Array, out = new BigInt64Array(channels);
+      for (let i = 0; i < ds.length; i++) {
+        const c = Math.floor(i / inner) % channels;
+        out[c] = BigInt.asIntN(64, out[c] + ds[i]);
+      }
+      return [new Tensor("int64", [channels], out)];
+    }
+    // Other integers sum exactly in float64 (|sum| < 2^53 for any tensor that fits in memory)
+    // and wrap when stored, as TensorFlow's wrapping sums.
     const ds = numbers(dy);
     const out = new Float64Array(channels);
     for (let i = 0; i < ds.length; i++) out[Math.floor(i / inner) % channels] += ds[i];
@@ -69,7 +80,8 @@ export const BiasAddGrad: OpDef<BiasAddGradAttrs> = defineOp<BiasAddGradAttrs>({
 
 // ---- MaxPoolGrad and AvgPoolGrad -------------------------------------------------------
 
-function checkGradShape(g: WindowGeometry, grad: PartialShape, what = "grad"): void {
+/** Refuses a gradient (or orig_output) whose shape is not the pool's output shape. */
+export function checkGradShape(g: WindowGeometry, grad: PartialShape, what = "grad"): void {
   if (!isCompatible(grad, g.outShape)) {
     throw new EdgeflowError(
       `${what} has shape ${formatShape(grad)}, but the pool's output has shape ${
@@ -121,11 +133,22 @@ export const MaxPoolGrad: OpDef<MaxPoolAttrs> = defineOp<MaxPoolAttrs>({
     }),
 });
 
+/** AvgPoolGrad's orig_input_shape: 4 non-negative ints. */
+export function origInputShape(sizes: Tensor): Shape {
+  const shape: Shape = intVector(sizes, "orig_input_shape", 4);
+  if (shape.some((d) => d < 0)) {
+    throw new EdgeflowError(`orig_input_shape [${shape}] must be non-negative`);
+  }
+  return shape;
+}
+
 /** AvgPool's gradient: each output's gradient spread evenly over its window's real elements. */
 export const AvgPoolGrad: OpDef<AvgPoolAttrs> = defineOp<AvgPoolAttrs>({
   name: "AvgPoolGrad",
   inputs: [{ name: "orig_input_shape", type: "int32" }, { name: "grad", type: "T" }],
   outputs: [{ name: "output", type: "T" }],
+  // HostMemory in TensorFlow's device kernels: the shape sizes the output.
+  hostMemory: { inputs: [0] },
   attrs: AVG_POOL_ATTRS,
   infer: ([sizes, grad], attrs) => {
     checkRank(sizes.shape, 1, "orig_input_shape");
@@ -134,10 +157,7 @@ export const AvgPoolGrad: OpDef<AvgPoolAttrs> = defineOp<AvgPoolAttrs>({
     return [spec(grad.dtype, shape)];
   },
   reference: ([sizes, grad], attrs) => {
-    const shape: Shape = intVector(sizes, "orig_input_shape", 4);
-    if (shape.some((d) => d < 0)) {
-      throw new EdgeflowError(`orig_input_shape [${shape}] must be non-negative`);
-    }
+    const shape = origInputShape(sizes);
     const g = convGeometry("pool", shape, null, attrs);
     checkGradShape(g, grad.shape);
     const gs = numbers(grad);

@@ -1,4 +1,4 @@
-/** BiasAdd, FusedBatchNormV3 (inference mode), Softmax and LogSoftmax. */
+/** BiasAdd, FusedBatchNormV3 (training and inference), Softmax and LogSoftmax. */
 import { type DType, FLOAT_DTYPES, REAL_DTYPES } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import type { Output } from "../graph.ts";
@@ -8,7 +8,7 @@ import { numbers, Tensor } from "../tensor.ts";
 import { arbShape, arbTensor, randomTensor } from "../testing/arbitrary.ts";
 import { apply, type OpOptions, type TensorLike } from "./build.ts";
 import { mergeDim, requireRank, spec } from "./infer_util.ts";
-import { biasAddGradFn, logSoftmaxGrad, softmaxGrad } from "../grads/nn.ts";
+import { biasAddGradFn, fusedBatchNormGradFn, logSoftmaxGrad, softmaxGrad } from "../grads/nn.ts";
 
 // ---- BiasAdd ----------------------------------------------------------------------------
 
@@ -111,14 +111,27 @@ export type FusedBatchNormV3Attrs = {
 };
 
 /**
- * Batch normalization, inference mode only so far: y = (x - mean) * rsqrt(variance + epsilon) *
- * scale + offset per channel. The other outputs follow TensorFlow's CPU kernel where it defines
- * them: batch_mean and batch_variance pass `mean` and `variance` through, reserve_space_3 is a
- * scalar 0 (TensorFlow allocates it with shape []). TensorFlow leaves reserve_space_1/2
- * uninitialized in inference; we define them as `mean` and `variance`, so every device agrees.
+ * Batch normalization per channel, as TensorFlow's CPU kernel defines every output.
+ *
+ * Inference (is_training false): y = (x - mean) * rsqrt(variance + epsilon) * scale + offset;
+ * batch_mean and batch_variance pass `mean` and `variance` through; TensorFlow leaves
+ * reserve_space_1/2 uninitialized there, we define them as `mean` and `variance`.
+ *
+ * Training (is_training true, TensorFlow's default): the batch's statistics over every dim but
+ * the channel's, m = Σx/n and v = Σ(x - m)²/n (biased), normalize x: y = (x - m) *
+ * rsqrt(v + epsilon) * scale + offset. batch_mean and batch_variance are the running statistics:
+ * with exponential_avg_factor f = 1 the batch's own, m and v·n/(n-1) (Bessel's correction, n/1
+ * for n = 1), else (1 - f)·mean + f·m and (1 - f)·variance + f·v·n/(n-1); `mean` and `variance`
+ * may then be empty ([0]) when f = 1, as TensorFlow allows. reserve_space_1/2 keep m and v (what
+ * FusedBatchNormGradV3 reads). An empty batch gives NaN statistics, as TensorFlow's.
+ *
+ * reserve_space_3 is a scalar 0 in both modes (TensorFlow allocates it with shape []).
  */
 export const FusedBatchNormV3: OpDef<FusedBatchNormV3Attrs> = defineOp<FusedBatchNormV3Attrs>({
   name: "FusedBatchNormV3",
+  gradient: fusedBatchNormGradFn,
+  // The kernels written for inference do not run training nodes (core/kernel.ts `runsMode`).
+  kernelMode: (attrs) => (attrs.is_training ? "training" : undefined),
   inputs: ["x:T", "scale:U", "offset:U", "mean:U", "variance:U"].map(arg),
   outputs: [
     "y:T",
@@ -136,22 +149,26 @@ export const FusedBatchNormV3: OpDef<FusedBatchNormV3Attrs> = defineOp<FusedBatc
     data_format: { kind: "string", default: "NHWC", allowed: ["NHWC", "NCHW"] },
     is_training: { kind: "bool", default: true },
   },
-  infer: ([x, ...vectors], { U, data_format, is_training }) => {
-    refuseTraining(is_training);
-    vectors.forEach((v, i) => requireRank(v, 1, 1, ["scale", "offset", "mean", "variance"][i]));
+  infer: ([x, scale, offset, mean, variance], attrs) => {
+    const names = ["scale", "offset", "mean", "variance"];
+    [scale, offset, mean, variance].forEach((v, i) => requireRank(v, 1, 1, names[i]));
     requireRank(x, 4, 4, "x");
-    const axis = channelAxis(4, data_format);
+    const axis = channelAxis(4, attrs.data_format);
+    // Training with a factor of 1 never reads mean and variance: they may be empty.
+    const optional = attrs.is_training && attrs.exponential_avg_factor === 1;
+    const stats = [mean, variance].filter((v) => !(optional && v.shape?.[0] === 0));
     const y = withChannels(
       { ...x, shape: x.shape ?? [-1, -1, -1, -1] },
       axis,
-      vectors,
-      data_format,
+      [scale, offset, ...stats],
+      attrs.data_format,
     );
-    const channels = spec(U, [y![axis]]);
-    return [spec(x.dtype, y), channels, channels, channels, channels, spec(U, [])];
+    const channels = spec(attrs.U, [y![axis]]);
+    return [spec(x.dtype, y), channels, channels, channels, channels, spec(attrs.U, [])];
   },
   reference: ([x, scale, offset, mean, variance], attrs) => {
     checkRunTimeShapes(FusedBatchNormV3, [x, scale, offset, mean, variance], attrs);
+    if (attrs.is_training) return batchNormTraining(x, scale, offset, mean, variance, attrs);
     return [
       batchNormInference(x, scale, offset, mean, variance, attrs),
       mean,
@@ -167,19 +184,27 @@ export const FusedBatchNormV3: OpDef<FusedBatchNormV3Attrs> = defineOp<FusedBatc
       fc.constantFrom("NHWC", "NCHW"),
       fc.constantFrom(0.0001, 0.001, 0.1),
       fc.array(fc.nat(), { minLength: 5, maxLength: 5 }),
-    ).map(([shape, data_format, epsilon, seeds]) => {
+      fc.constantFrom("inference", "training", "training-empty", "training-average"),
+    ).map(([shape, data_format, epsilon, seeds, mode]) => {
       const c = [shape[channelAxis(4, data_format)]];
       const vector = (seed: number, min: number) =>
         randomTensor("float32", c, seed, { min, max: 2 });
+      const stats = mode === "training-empty"
+        ? [Tensor.zeros("float32", [0]), Tensor.zeros("float32", [0])]
+        : [vector(seeds[3], -2), vector(seeds[4], 0.05)];
       return {
         inputs: [
           randomTensor(dtype, shape, seeds[0]),
           vector(seeds[1], -2),
           vector(seeds[2], -2),
-          vector(seeds[3], -2),
-          vector(seeds[4], 0.05),
+          ...stats,
         ],
-        attrs: { data_format, epsilon, is_training: false },
+        attrs: {
+          data_format,
+          epsilon,
+          is_training: mode !== "inference",
+          exponential_avg_factor: mode === "training-average" ? 0.25 : 1,
+        },
       };
     }),
 });
@@ -189,14 +214,48 @@ function arg(s: string) {
   return { name, type };
 }
 
-function refuseTraining(isTraining: boolean): void {
-  if (isTraining) {
-    throw new EdgeflowError(
-      "training-mode batch norm (is_training=true, TensorFlow's default) is not supported yet; " +
-        "it comes with training. Pass is_training: false to normalize with the given mean " +
-        "and variance",
-    );
+/** Training mode (see FusedBatchNormV3): y, the running statistics, the batch's m and v. */
+function batchNormTraining(
+  x: Tensor,
+  scale: Tensor,
+  offset: Tensor,
+  mean: Tensor,
+  variance: Tensor,
+  { epsilon, data_format, exponential_avg_factor: f, U }: FusedBatchNormV3Attrs,
+): Tensor[] {
+  const axis = channelAxis(4, data_format);
+  const inner = x.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const C = x.shape[axis], n = C > 0 ? x.size / C : 0;
+  const xs = numbers(x), ss = numbers(scale), os = numbers(offset);
+  const m = new Float64Array(C), v = new Float64Array(C);
+  for (let i = 0; i < xs.length; i++) m[Math.floor(i / inner) % C] += xs[i];
+  for (let c = 0; c < C; c++) m[c] /= n; // 0/0 = NaN for an empty batch, as TensorFlow's
+  for (let i = 0; i < xs.length; i++) {
+    const c = Math.floor(i / inner) % C;
+    v[c] += (xs[i] - m[c]) ** 2;
   }
+  for (let c = 0; c < C; c++) v[c] /= n;
+  const y = new Float64Array(x.size);
+  for (let i = 0; i < y.length; i++) {
+    const c = Math.floor(i / inner) % C;
+    y[i] = ((xs[i] - m[c]) / Math.sqrt(v[c] + epsilon)) * ss[c] + os[c];
+  }
+  const bessel = n > 1 ? n / (n - 1) : 1;
+  const runMean = new Float64Array(C), runVar = new Float64Array(C);
+  const ms = f === 1 ? undefined : numbers(mean), vs = f === 1 ? undefined : numbers(variance);
+  for (let c = 0; c < C; c++) {
+    runMean[c] = ms ? (1 - f) * ms[c] + f * m[c] : m[c];
+    runVar[c] = vs ? (1 - f) * vs[c] + f * v[c] * bessel : v[c] * bessel;
+  }
+  const vector = (values: Float64Array) => Tensor.fromNumbers(U, [C], values);
+  return [
+    Tensor.fromNumbers(x.dtype, x.shape, y),
+    vector(runMean),
+    vector(runVar),
+    vector(m),
+    vector(v),
+    Tensor.zeros(U, []),
+  ];
 }
 
 function batchNormInference(
@@ -302,7 +361,7 @@ export function biasAdd(
 
 /**
  * FusedBatchNormV3; returns all six outputs [y, batch_mean, batch_variance, reserve_space_1..3].
- * Only is_training: false is supported so far (TensorFlow's default is true).
+ * is_training defaults to true, as TensorFlow's.
  */
 export function fusedBatchNorm(
   x: TensorLike,

@@ -7,7 +7,7 @@ import { type DType, isInteger, NUMERIC_DTYPES, REAL_DTYPES, roundTo } from "../
 import { EdgeflowError } from "../errors.ts";
 import type { Output } from "../graph.ts";
 import { defineOp, type GradientFn, type OpDef } from "../op.ts";
-import { meanGrad, minOrMaxGrad, sumGrad } from "../grads/reduce.ts";
+import { meanGrad, minOrMaxGrad, prodGrad, sumGrad } from "../grads/reduce.ts";
 import { formatShape, normalizeAxis, type Shape } from "../shape.ts";
 import { intList, numbers, Tensor } from "../tensor.ts";
 import { arbShape, arbTensor, type ValueRange } from "../testing/arbitrary.ts";
@@ -175,7 +175,7 @@ export const Sum = defineReduction("Sum", sumGrad);
 export const Mean = defineReduction("Mean", meanGrad);
 export const Max = defineReduction("Max", minOrMaxGrad);
 export const Min = defineReduction("Min", minOrMaxGrad);
-export const Prod = defineReduction("Prod");
+export const Prod = defineReduction("Prod", prodGrad);
 
 // ---- ArgMax, ArgMin ----------------------------------------------------------------------
 

@@ -29,6 +29,8 @@ import { GRAD_MATH_OPS } from "./grad_math.ts";
 import { GRAD_ARRAY_OPS } from "./grad_array.ts";
 import { GRAD_CONV_OPS } from "./grad_conv.ts";
 import { GRAD_NN_OPS } from "./grad_nn.ts";
+import { GRAD_BATCH_NORM_OPS } from "./grad_batch_norm.ts";
+import { SCAN_OPS } from "./scan.ts";
 import { FUSED_OPS } from "./fused.ts";
 import { RESIZE_OPS } from "./resize.ts";
 import { GRAD_RESIZE_OPS } from "./grad_resize.ts";
@@ -67,6 +69,8 @@ export const ALL_OPS: readonly OpDef[] = [
   ...GRAD_ARRAY_OPS,
   ...GRAD_CONV_OPS,
   ...GRAD_NN_OPS,
+  ...GRAD_BATCH_NORM_OPS,
+  ...SCAN_OPS,
   ...FUSED_OPS,
   ...RESIZE_OPS,
   ...GRAD_RESIZE_OPS,

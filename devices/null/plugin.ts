@@ -11,6 +11,8 @@ function nullKernel(op: OpDef): Kernel<Attrs, NullDevice> {
     hostInputs: [],
     hostReason: "NULL buffers hold no values to read on the host",
     uncheckedReason: "NULL buffers hold no values to check",
+    // Allocating outputs is the same in every mode of an op.
+    modes: "all",
     run(ctx) {
       // Static shapes: NULL buffers hold no values, so value-dependent shapes cannot be computed.
       ctx.node.outputSpecs.forEach((spec, i) =>

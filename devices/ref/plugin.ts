@@ -11,6 +11,8 @@ const FED_BY_SESSION = new Set(["Placeholder"]);
 export function referenceKernel(op: OpDef): Kernel<Attrs, RefDevice> {
   return {
     op,
+    // The reference defines every mode of the op.
+    modes: "all",
     run(ctx) {
       const inputs = ctx.inputs.map((b) => b.tensor);
       const outputs = op.reference(inputs, ctx.attrs, ctx);

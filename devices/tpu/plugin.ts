@@ -9,6 +9,11 @@ import { BASIC_KERNELS } from "./kernels/basic.ts";
 import { BINARY_KERNELS } from "./kernels/binary.ts";
 import { CONV_KERNELS } from "./kernels/conv.ts";
 import { FILL_KERNELS } from "./kernels/fill.ts";
+import { GRAD_BATCH_NORM_KERNELS } from "./kernels/grad_batch_norm.ts";
+import { GRAD_CONV_KERNELS } from "./kernels/grad_conv.ts";
+import { GRAD_MATH_KERNELS } from "./kernels/grad_math.ts";
+import { GRAD_NN_KERNELS } from "./kernels/grad_nn.ts";
+import { GRAD_SLICE_KERNELS } from "./kernels/grad_slice.ts";
 import { FUSED_KERNELS } from "./kernels/fused.ts";
 import { IMAGE_KERNELS } from "./kernels/image.ts";
 import { JOIN_KERNELS } from "./kernels/join.ts";
@@ -19,6 +24,7 @@ import { NN_KERNELS } from "./kernels/nn.ts";
 import { POOL_KERNELS } from "./kernels/pool.ts";
 import { REDUCE_KERNELS } from "./kernels/reduce.ts";
 import { RESHAPE_KERNELS } from "./kernels/reshape.ts";
+import { SCAN_KERNELS } from "./kernels/scan.ts";
 import { SELECT_KERNELS } from "./kernels/select.ts";
 import { UNARY_KERNELS } from "./kernels/unary.ts";
 import { OPTIM_KERNELS } from "./kernels/optim.ts";
@@ -38,11 +44,17 @@ export const tpuPlugin: DevicePlugin<TpuDevice> = {
     ...NN_KERNELS,
     ...LOSS_KERNELS,
     ...REDUCE_KERNELS,
+    ...SCAN_KERNELS,
     ...RESHAPE_KERNELS,
     ...MOVEMENT_KERNELS,
     ...JOIN_KERNELS,
     ...SELECT_KERNELS,
     ...FILL_KERNELS,
+    ...GRAD_MATH_KERNELS,
+    ...GRAD_CONV_KERNELS,
+    ...GRAD_NN_KERNELS,
+    ...GRAD_SLICE_KERNELS,
+    ...GRAD_BATCH_NORM_KERNELS,
     ...OPTIM_KERNELS,
   ],
 };

@@ -1,18 +1,24 @@
 /**
- * BiasAdd and FusedBatchNormV3 (inference) as elementwise maps: the per-channel vectors broadcast
- * along the channel dim, which is last for NHWC (the engine's cheap "tail" indexing) and dim 1
+ * BiasAdd and FusedBatchNormV3 (inference; training in batch_norm.ts) as elementwise maps: the
+ * per-channel vectors broadcast along the channel dim, which is last for NHWC (the engine's cheap "tail" indexing) and dim 1
  * for NCHW (viewed as [C, 1, 1] so ordinary broadcasting applies, no copy).
  */
 import { Tensor } from "../../core/tensor.ts";
+import { zeroVariance } from "../../core/batch_norm_bounds.ts";
 import { BiasAdd, FusedBatchNormV3 } from "../../core/ops/nn.ts";
 import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { WebGpuDevice } from "../../devices/webgpu/device.ts";
 import { ARITHMETIC, defineGpuKernel, FLOATS, floatTolerance, staticBinding } from "../kernel.ts";
 import { computeType } from "../wgsl.ts";
 import { type MapFunction, NodeMap } from "../elementwise/map.ts";
+import {
+  batchNormTrainingInstance,
+  batchNormTrainingTolerance,
+  fusedBatchNormGradKernel,
+} from "./batch_norm.ts";
 
 /** A channel vector viewed so it broadcasts along dim 1 of a rank-`rank` NCHW tensor. */
-function channelView(device: WebGpuDevice, v: GpuBuffer, rank: number, nchw: boolean) {
+export function channelView(device: WebGpuDevice, v: GpuBuffer, rank: number, nchw: boolean) {
   if (!nchw) return v;
   return device.alias(v, [v.shape[0], ...new Array(rank - 2).fill(1)]);
 }
@@ -51,7 +57,7 @@ export const biasAddKernel = defineGpuKernel(BiasAdd, {
 
 const ZERO = Tensor.zeros("float32", []);
 
-const NORMALIZE: MapFunction = {
+export const NORMALIZE: MapFunction = {
   name: "FusedBatchNorm",
   wgsl: `fn f(x: f32, scale: f32, offset: f32, mean: f32, variance: f32) -> f32 {
   return (x - mean) / sqrt(variance + u.epsilon) * scale + offset;
@@ -65,7 +71,11 @@ const NORMALIZE: MapFunction = {
  */
 export const fusedBatchNormKernel = defineGpuKernel(FusedBatchNormV3, {
   dtypes: FLOATS,
-  create({ inputs, outputs, attrs, device }) {
+  modes: ["training"],
+  differs: [zeroVariance()],
+  create(construction) {
+    if (construction.attrs.is_training) return batchNormTrainingInstance(construction);
+    const { inputs, outputs, attrs, device } = construction;
     const x = inputs[0];
     const nchw = attrs.data_format === "NCHW";
     const c = outputs[1].shape?.[0] ?? -1;
@@ -96,10 +106,12 @@ export const fusedBatchNormKernel = defineGpuKernel(FusedBatchNormV3, {
       },
     };
   },
-  tolerance: floatTolerance(
-    { ulps: 8, atol: 1e-6 },
-    "float32 arithmetic and WGSL's sqrt and division (a few ULPs)",
-  ),
+  tolerance: (c) => c.attrs.is_training ? batchNormTrainingTolerance(c) : inferenceTolerance(c),
 });
 
-export const CHANNEL_KERNELS = [biasAddKernel, fusedBatchNormKernel];
+const inferenceTolerance = floatTolerance(
+  { ulps: 8, atol: 1e-6 },
+  "float32 arithmetic and WGSL's sqrt and division (a few ULPs)",
+);
+
+export const CHANNEL_KERNELS = [biasAddKernel, fusedBatchNormKernel, fusedBatchNormGradKernel];

@@ -49,7 +49,7 @@ import {
 } from "./programs.ts";
 
 /** A node's reduction programs, derived once when the plan is built from its static dtypes. */
-interface ReducePrograms {
+export interface ReducePrograms {
   /** x into out along columns ([outer, R, inner], inner > 1). */
   readonly cols: Program;
   /** Rows of x into out, in one pass. */
@@ -61,7 +61,7 @@ interface ReducePrograms {
   readonly moves: NodeStrided;
 }
 
-function reducePrograms(
+export function reducePrograms(
   kind: ReduceKind,
   { inputs: [x], outputs: [out], device }: GpuConstruction,
 ): ReducePrograms {
@@ -77,7 +77,7 @@ function reducePrograms(
 }
 
 /** The dispatches reducing x viewed as [outer, R, inner] into out ([outer, inner] elements). */
-function reduceDispatches(
+export function reduceDispatches(
   device: WebGpuDevice,
   programs: ReducePrograms,
   x: GpuBuffer,
@@ -191,7 +191,7 @@ function reduceKernel(op: ReduceOpDef) {
   });
 }
 
-function reduceTolerance(kind: ReduceKind) {
+export function reduceTolerance(kind: ReduceKind) {
   return (c: KernelCase<Attrs>): Tolerance => {
     const x = numbers(c.inputs[0]);
     let max = 0;

@@ -45,6 +45,8 @@ export interface GemmProblem {
   bStride?: number;
   /** When A's rows are the im2col rows of an NHWC image: the 14 ConvGeom words. */
   conv?: readonly number[];
+  /** With conv: A is the im2col matrix transposed (rows = taps, columns = output pixels). */
+  convTransposed?: boolean;
   /**
    * A fused op's epilogue (kernels_wasm/src/epilogue.h), applied to each finished block of C:
    * params pointer (float32 [4, n]), activation code, norm flag.
@@ -103,7 +105,7 @@ export function sgemm(d: WasmDevice, p: GemmProblem): void {
       nct,
       p.aStride ?? 0,
       p.bStride ?? 0,
-      p.conv ? 1 : 0,
+      p.conv ? (p.convTransposed ? 2 : 1) : 0,
       ...(p.conv ?? new Array(CONV_WORDS).fill(0)),
       ...(p.epilogue ?? [0, 0, 0]),
     ];

@@ -1,6 +1,15 @@
-/** BiasAdd, FusedBatchNormV3 (inference), Softmax and LogSoftmax (kernels_wasm/src/nn.c). */
-import type { Kernel, KernelCase, Tolerance } from "../../core/kernel.ts";
-import { BiasAdd, FusedBatchNormV3, LogSoftmax, Softmax } from "../../core/ops/nn.ts";
+/**
+ * BiasAdd, FusedBatchNormV3 (inference and training), Softmax and LogSoftmax
+ * (kernels_wasm/src/nn.c; the training statistics in batch_norm_train.c).
+ */
+import type { Kernel, KernelCase, KernelContext, Tolerance } from "../../core/kernel.ts";
+import {
+  BiasAdd,
+  FusedBatchNormV3,
+  type FusedBatchNormV3Attrs,
+  LogSoftmax,
+  Softmax,
+} from "../../core/ops/nn.ts";
 import type { WasmDevice } from "../../devices/wasm/device.ts";
 import { Task } from "../tasks.ts";
 import { launchBinary } from "./elementwise.ts";
@@ -21,12 +30,77 @@ export const biasAddKernel = wasmKernel(BiasAdd, {
 
 const TASK_ELEMENTS = 1 << 15;
 
+/** Channels per task of the training statistics (BN_BLOCK in batch_norm_train.c bounds it). */
+const STATS_BLOCK = 8;
+
+/**
+ * Training (see FusedBatchNormV3): the batch's mean and biased variance per channel in double
+ * (task_batch_norm_stats, the reference's order), the running statistics from them here in
+ * double, then task_batch_norm normalizes with the batch's statistics: every output is the
+ * reference's value rounded once.
+ */
+function batchNormTraining(ctx: KernelContext<FusedBatchNormV3Attrs, WasmDevice>): void {
+  const d = ctx.device;
+  const [x, scale, offset, mean, variance] = ctx.inputs.map(wasmBuffer);
+  const { epsilon, exponential_avg_factor: f, data_format } = ctx.attrs;
+  const y = wasmBuffer(ctx.output(0));
+  const C = scale.shape[0], size = sizeOfBuffer(x);
+  const [outer, inner] = data_format === "NCHW"
+    ? [x.shape[0], x.shape[2] * x.shape[3]]
+    : [x.shape[0] * x.shape[1] * x.shape[2], 1];
+  const outs = [1, 2, 3, 4].map((i) => wasmBuffer(ctx.output(i, [C])));
+  const zero = wasmBuffer(ctx.output(5));
+  d.launch(Task.task_fill, 1, [zero.ptr, 4, 4, 0, 0]);
+  if (C === 0) return;
+  const n = size / C;
+  const scratch = d.scratch(6 * C * 8);
+  try {
+    d.launch(
+      Task.task_batch_norm_stats,
+      Math.ceil(C / STATS_BLOCK),
+      [x.ptr, scratch.ptr, outer, C, inner, STATS_BLOCK],
+      2 * size,
+    );
+    const stats = new Float64Array(d.u8.buffer, scratch.ptr, 2 * C);
+    const p = new Float64Array(d.u8.buffer, scratch.ptr + 2 * C * 8, 4 * C);
+    const f32 = d.f32, at = (b: { ptr: number }, i: number) => f32[(b.ptr >>> 2) + i];
+    const set = (b: { ptr: number }, i: number, v: number) => (f32[(b.ptr >>> 2) + i] = v);
+    const bessel = n > 1 ? n / (n - 1) : 1;
+    for (let c = 0; c < C; c++) {
+      const m = stats[c], v = stats[C + c];
+      p[c] = m;
+      p[C + c] = Math.sqrt(v + epsilon);
+      p[2 * C + c] = at(scale, c);
+      p[3 * C + c] = at(offset, c);
+      // Running statistics; with f = 1, mean and variance may be empty and are not read.
+      set(outs[0], c, f === 1 ? m : (1 - f) * at(mean, c) + f * m);
+      set(outs[1], c, f === 1 ? v * bessel : (1 - f) * at(variance, c) + f * v * bessel);
+      set(outs[2], c, m);
+      set(outs[3], c, v);
+    }
+    d.launch(Task.task_batch_norm, Math.ceil(size / TASK_ELEMENTS), [
+      x.ptr,
+      y.ptr,
+      scratch.ptr + 2 * C * 8,
+      C,
+      inner,
+      size,
+      TASK_ELEMENTS,
+    ], size * 4);
+  } finally {
+    d.releaseScratch(scratch);
+  }
+}
+
 export const batchNormKernel = wasmKernel(FusedBatchNormV3, {
   dtypes: ["float32"],
+  // Inference below; training (the op's "training" mode) in batchNormTraining.
+  modes: ["training"],
   run(ctx) {
+    if (ctx.attrs.is_training) return batchNormTraining(ctx);
     const d: WasmDevice = ctx.device;
     const [x, scale, offset, mean, variance] = ctx.inputs.map(wasmBuffer);
-    const y = wasmBuffer(ctx.output(0)); // inference refuses is_training, as the reference
+    const y = wasmBuffer(ctx.output(0));
     const c = scale.shape[0], n = sizeOfBuffer(x);
     const inner = ctx.attrs.data_format === "NCHW" ? x.shape[2] * x.shape[3] : 1;
     const params = d.scratch(4 * c * 8);

@@ -29,13 +29,13 @@ import { maxAbs, wasmKernel } from "./util.ts";
 /** Elements of a row one task folds; longer rows are folded in parts, combined in order. */
 const PART = 1 << 14;
 
-interface Layout {
+export interface Layout {
   outer: number;
   reduce: number;
   inner: number;
 }
 
-function launchReduce(
+export function launchReduce(
   d: WasmDevice,
   code: ReduceCode,
   dtype: DType,
@@ -64,7 +64,7 @@ function launchReduce(
 }
 
 /** float32 sums in double differ from the reference's sequential double sum by rounding only. */
-function sumTolerance(c: KernelCase<{ T: string }>): Tolerance {
+export function sumTolerance(c: KernelCase<{ T: string }>): Tolerance {
   if (c.attrs.T !== "float32") return { reason: "integers wrap exactly" };
   const n = c.inputs[0].size;
   return {

@@ -4,13 +4,14 @@
 //   ARG0+0  a          ARG0+6  rsa     ARG0+11 a_index (int32[batch] or 0)   ARG0+16 nct
 //   ARG0+1  b          ARG0+7  csa     ARG0+12 b_index (int32[batch] or 0)   ARG0+17 a batch stride
 //   ARG0+2  c          ARG0+8  rsb     ARG0+13 nb (distinct Bs)              ARG0+18 b batch stride
-//   ARG0+3  m          ARG0+9  csb     ARG0+14 bp (packed B)                 ARG0+19 conv? (0/1)
+//   ARG0+3  m          ARG0+9  csb     ARG0+14 bp (packed B)                 ARG0+19 conv? (0/1/2)
 //   ARG0+4  n          ARG0+10 batch   ARG0+15 mct (rows per task)           ARG0+20.. ConvGeom
 //   ARG0+5  k                                                                ARG0+34.. Epilogue
 //
 // Batch i multiplies A number a_index[i] by B number b_index[i] into C matrix i (C is dense,
 // [batch, m, n]); a missing table means index 0. Tasks of phase 1: nb x panel groups; of phase 2:
-// batch x row blocks of mct x column blocks of nct (multiples of MR and NR).
+// batch x row blocks of mct x column blocks of nct (multiples of MR and NR). conv 1: A is the
+// im2col matrix of the image at a (ConvGeom); 2: its transpose (rows = taps, columns = pixels).
 #include "gemm.h"
 #include "epilogue.h"
 
@@ -58,7 +59,7 @@ static void compute_block(const GemmArgs* g, const ASource* src, const float* bp
                           int i0, int i1, int j0, int j1, float* ap) {
   int np = round_up(g->n, NR), mc = i1 - i0;
   float tile[MR * NR] __attribute__((aligned(16)));
-  if (src->conv && conv_direct(src->conv, g->k)) {
+  if (src->conv && !src->transposed && conv_direct(src->conv, g->k)) {
     conv_direct_block(src, bp, c, g->n, g->k, i0, i1, j0, j1, ap, tile);
     return;
   }
@@ -92,7 +93,8 @@ EXPORT("task_sgemm") void task_sgemm(word* args, int tid, int nt) {
   FOR_EACH_TASK(t, args) {
     int bi = t / (tm * tn), im = t % (tm * tn) / tn, jn = t % tn;
     int ai = g->a_index ? g->a_index[bi] : 0, bj = g->b_index ? g->b_index[bi] : 0;
-    ASource src = {g->a + (size_t)ai * g->a_stride, g->rsa, g->csa, g->has_conv ? &g->conv : 0};
+    ASource src = {g->a + (size_t)ai * g->a_stride, g->rsa, g->csa, g->has_conv ? &g->conv : 0,
+                   g->has_conv == 2};
     int i0 = im * g->mct, i1 = MIN(g->m, (im + 1) * g->mct);
     int j0 = jn * g->nct, j1 = MIN(g->n, (jn + 1) * g->nct);
     float* c = g->c + (size_t)bi * g->m * g->n;

@@ -22,11 +22,13 @@ __attribute__((import_module("conv"), import_name("sconv_6x8"))) void sconv_6x8(
     int seg, int segs, int seg_stride_bytes, const int32_t rows[6], const float* b, float* c,
     int ldc_bytes);
 
-// Where the rows of A come from: a strided matrix, or the im2col rows of an NHWC image.
+// Where the rows of A come from: a strided matrix, or the im2col matrix of an NHWC image (or its
+// transpose: Conv2DBackpropFilter's im2col(x)^T, whose rows are taps and columns pixels).
 typedef struct {
   const float* a;
   int rsa, csa;         // element (i, p) at a[i * rsa + p * csa]
   const ConvGeom* conv; // when set: row i is output pixel i, column p is tap (fh, fw, c)
+  int transposed;       // with conv: row i is tap i, column p is output pixel p
 } ASource;
 
 // Packs rows [i0, i0 + mc) x columns [p0, p0 + kc) of A into panels of MR rows (zero-padded).

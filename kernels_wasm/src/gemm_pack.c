@@ -137,8 +137,56 @@ static void pack_a_conv(const ASource* s, int i0, int mc, int p0, int kc, float*
   }
 }
 
+// im2col transposed while packing (Conv2DBackpropFilter's A): row i is tap i = (fh * filter_w +
+// fw) * in_c + c, column p is output pixel p = (b, oh, ow). A panel's MR taps are read for one
+// pixel after another; where they are MR channels of one filter tap (most panels, with 6 or more
+// channels) they are contiguous in the image, one bounds check and one 6-float load per pixel.
+static void pack_a_conv_t(const ASource* s, int i0, int mc, int p0, int kc, float* ap) {
+  const ConvGeom* g = s->conv;
+  size_t image = (size_t)g->in_h * g->in_w * g->in_c;
+  for (int r0 = 0; r0 < mc; r0 += MR, ap += kc * MR) {
+    int rows = MIN(MR, mc - r0), dh[MR], dw[MR], ch[MR];
+    for (int r = 0; r < MR; r++) {
+      int t = r < rows ? i0 + r0 + r : i0 + r0, tap = t / g->in_c;
+      ch[r] = t % g->in_c;
+      dh[r] = (tap / g->filter_w) * g->dilation_h - g->pad_top;
+      dw[r] = (tap % g->filter_w) * g->dilation_w - g->pad_left;
+    }
+    int run = rows == MR && ch[0] + MR <= g->in_c;
+    int ow = p0 % g->out_w, rest = p0 / g->out_w, oh = rest % g->out_h, b = rest / g->out_h;
+    float* o = ap;
+    for (int p = 0; p < kc; p++, o += MR) {
+      const float* img = s->a + (size_t)b * image;
+      int bh = oh * g->stride_h, bw = ow * g->stride_w;
+      if (run) {
+        int ih = bh + dh[0], iw = bw + dw[0];
+        if (ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w) {
+          const float* src = img + ((size_t)ih * g->in_w + iw) * g->in_c + ch[0];
+          wasm_v128_store(o, wasm_v128_load(src));
+          wasm_v128_store64_lane(o + 4, wasm_v128_load64_zero(src + 4), 0);
+        } else {
+          wasm_v128_store(o, wasm_f32x4_splat(0));
+          wasm_v128_store64_lane(o + 4, wasm_f32x4_splat(0), 0);
+        }
+      } else {
+        for (int r = 0; r < MR; r++) {
+          int ih = bh + dh[r], iw = bw + dw[r];
+          o[r] = r < rows && ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w
+                     ? img[((size_t)ih * g->in_w + iw) * g->in_c + ch[r]]
+                     : 0.f;
+        }
+      }
+      if (++ow == g->out_w) {
+        ow = 0;
+        if (++oh == g->out_h) oh = 0, b++;
+      }
+    }
+  }
+}
+
 void pack_a(const ASource* src, int i0, int mc, int p0, int kc, float* ap) {
-  if (src->conv) pack_a_conv(src, i0, mc, p0, kc, ap);
+  if (src->conv && src->transposed) pack_a_conv_t(src, i0, mc, p0, kc, ap);
+  else if (src->conv) pack_a_conv(src, i0, mc, p0, kc, ap);
   else pack_a_matrix(src, i0, mc, p0, kc, ap);
 }
 

@@ -1,14 +1,31 @@
 /**
- * BiasAdd, FusedBatchNormV3 (inference) and Softmax/LogSoftmax on the vector unit, in float32.
+ * BiasAdd, FusedBatchNormV3 (inference and training) and Softmax/LogSoftmax on the vector unit,
+ * in float32.
  * Each tolerance is derived next to its program (u = 2^-24, u_b = 2^-8); a bfloat16 output
  * adds its rounding on both sides, 2 bfloat16 ulps (`withBf16`, tolerance.ts derives it).
  */
-import { BiasAdd, FusedBatchNormV3, LogSoftmax, Softmax } from "../../../core/ops/nn.ts";
+import {
+  BiasAdd,
+  FusedBatchNormV3,
+  type FusedBatchNormV3Attrs,
+  LogSoftmax,
+  Softmax,
+} from "../../../core/ops/nn.ts";
+import { batchNormTrainingBound, zeroVariance } from "../../../core/batch_norm_bounds.ts";
+import { admittingOverflow } from "../../../core/kernel.ts";
 import { numbers, type Tensor } from "../../../core/tensor.ts";
 import { withBf16 } from "../tolerance.ts";
 import { finish, operand, target } from "./engine.ts";
 import { loadF32, resultF32, storeF32 } from "../numerics.ts";
-import { input, output, TPU_FLOATS, TPU_REALS, type TpuKernel, tpuKernel } from "./util.ts";
+import {
+  input,
+  output,
+  TPU_FLOATS,
+  TPU_REALS,
+  type TpuContext,
+  type TpuKernel,
+  tpuKernel,
+} from "./util.ts";
 
 const f = Math.fround;
 const U = 2 ** -24;
@@ -48,9 +65,68 @@ const biasAdd = tpuKernel(BiasAdd, {
  * ≤ u, the product ≤ 5u of t = (x - mean)·a, the sum ≤ u|y|; with epsilon's float32 rounding
  * and the reference's, |ŷ - y| ≤ 6u·max|t| + 2u|y|.
  */
+/**
+ * Training: per channel, the float32 mean and biased variance of the batch (sums in element
+ * order), y normalized by them, the running statistics (Bessel's correction, the average with
+ * the given ones unless exponential_avg_factor is 1) and the batch's statistics as reserve
+ * spaces 1 and 2. Error bounds: core/batch_norm_bounds.ts.
+ */
+function batchNormTraining(ctx: TpuContext<FusedBatchNormV3Attrs>): void {
+  const x = input(ctx, 0);
+  const [scale, offset] = [1, 2].map((i) => input(ctx, i).data as Float32Array);
+  const factor = ctx.attrs.exponential_avg_factor;
+  const axis = channelAxis(4, ctx.attrs.data_format);
+  const C = x.shape[axis], inner = x.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const n = C > 0 ? x.data.length / C : 0;
+  const xs = loadF32(x);
+  const m = new Float32Array(C), v = new Float32Array(C);
+  for (let i = 0; i < xs.length; i++) {
+    const c = Math.floor(i / inner) % C;
+    m[c] = f(m[c] + xs[i]);
+  }
+  for (let c = 0; c < C; c++) m[c] = f(m[c] / n);
+  for (let i = 0; i < xs.length; i++) {
+    const c = Math.floor(i / inner) % C, d = f(xs[i] - m[c]);
+    v[c] = f(v[c] + f(d * d));
+  }
+  for (let c = 0; c < C; c++) v[c] = f(v[c] / n);
+  const eps = f(ctx.attrs.epsilon);
+  const a = Float32Array.from(
+    { length: C },
+    (_, c) => f(scale[c] * f(1 / Math.sqrt(f(v[c] + eps)))),
+  );
+  const y = output(ctx, 0), ys = resultF32(y);
+  for (let i = 0; i < xs.length; i++) {
+    const c = Math.floor(i / inner) % C;
+    ys[i] = f(f(f(xs[i] - m[c]) * a[c]) + offset[c]);
+  }
+  storeF32(y, ys);
+  const bessel = f(n > 1 ? n / (n - 1) : 1), keep = f(1 - factor), fr = f(factor);
+  const old = factor === 1 ? undefined : [3, 4].map((i) => input(ctx, i).data as Float32Array);
+  const runMean = output(ctx, 1), runVar = output(ctx, 2);
+  const rm = runMean.data as Float32Array, rv = runVar.data as Float32Array;
+  for (let c = 0; c < C; c++) {
+    const unbiased = f(v[c] * bessel);
+    rm[c] = old ? f(f(keep * old[0][c]) + f(fr * m[c])) : m[c];
+    rv[c] = old ? f(f(keep * old[1][c]) + f(fr * unbiased)) : unbiased;
+  }
+  (output(ctx, 3).data as Float32Array).set(m);
+  (output(ctx, 4).data as Float32Array).set(v);
+  const zero = output(ctx, 5);
+  ctx.device.charge(ctx, {
+    vpuOps: 7 * xs.length + 12 * C,
+    eupOps: 3 * C,
+    hbmBytes: 2 * x.bytes + y.bytes + zero.bytes + 4 * 8 * C,
+    flops: 8 * xs.length,
+  });
+}
+
 const batchNorm = tpuKernel(FusedBatchNormV3, {
   dtypes: TPU_FLOATS,
+  modes: ["training"],
+  differs: [zeroVariance()],
   run(ctx) {
+    if (ctx.attrs.is_training) return batchNormTraining(ctx);
     const x = input(ctx, 0);
     const [scale, offset, mean, variance] = [1, 2, 3, 4].map((i) =>
       input(ctx, i).data as Float32Array
@@ -79,7 +155,19 @@ const batchNorm = tpuKernel(FusedBatchNormV3, {
       flops: 3 * xs.length,
     });
   },
-  tolerance: ({ inputs: [x, scale, , mean, variance], attrs }) => {
+  tolerance: ({ inputs, attrs }) => {
+    if (attrs.is_training) {
+      const { atol, partial } = batchNormTrainingBound(inputs, attrs, 1);
+      return admittingOverflow(
+        withBf16(attrs.T, {
+          atol,
+          rtol: 2 * U,
+          reason: "float32 batch statistics and normalization (core/batch_norm_bounds.ts)",
+        }),
+        partial,
+      );
+    }
+    const [x, scale, , mean, variance] = inputs;
     const axis = channelAxis(4, attrs.data_format);
     const C = x.shape[axis], inner = x.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
     const [xs, ss, ms, vs] = [x, scale, mean, variance].map(numbers);

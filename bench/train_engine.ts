@@ -7,6 +7,7 @@
  */
 import { median } from "./stats.ts";
 import type { ModelName } from "./train_models.ts";
+import type { RaceResult } from "./train_race.ts";
 
 export interface Trainer {
   /** One training step, its loss read on the host. */
@@ -37,6 +38,7 @@ async function runFor(fn: () => unknown, ms: number, minRuns: number): Promise<n
 
 export async function serveTrainers(
   prepare: (model: ModelName) => Trainer | Promise<Trainer>,
+  race?: () => Promise<RaceResult>,
 ): Promise<void> {
   const prepared = new Map<string, { t: Trainer; stats?: Record<string, number> }>();
   const decoder = new TextDecoder();
@@ -51,8 +53,14 @@ export async function serveTrainers(
       const cmd = JSON.parse(line) as { workload: ModelName; windowMs: number };
       // A runner that cannot train a model (a peer lacking a gradient kernel) answers with the
       // error, and the table shows n/a with it.
-      let answer: StepWindow | { workload: string; error: string };
+      let answer: StepWindow | RaceResult | { workload: string; error: string };
       try {
+        if (cmd.workload === ("race" as string)) {
+          // bench/train_race.ts: the time-to-97% race (a runner without one says so).
+          if (!race) throw new Error("this runner does not run the race");
+          console.log(JSON.stringify(await race()));
+          continue;
+        }
         let p = prepared.get(cmd.workload);
         if (!p) {
           const t = await prepare(cmd.workload);

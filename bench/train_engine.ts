@@ -3,7 +3,8 @@
  * long-lived process reading one JSON command per line ({ workload, windowMs }) and answering
  * with one JSON line: the median milliseconds of one training step over a window, and the
  * runner's `stats` (memory, simulated time). A model is prepared on first use and trained for
- * PREPARE_MS unmeasured; each window first trains WARMUP_MS unmeasured.
+ * PREPARE_MS unmeasured; each window first trains WARMUP_MS unmeasured. The command
+ * { workload: "race" } runs bench/train_race.ts's time-to-97% race instead, where the runner has one.
  */
 import { median } from "./stats.ts";
 import type { ModelName } from "./train_models.ts";

@@ -414,7 +414,11 @@ class NodeDraw {
       o.shape.every((d, i) => d === shape[i])
     );
     if (same.length > 0 && this.t.oneIn(2)) return same[this.t.int(same.length)];
-    return this.b.input(tensorOf(dtype, shape, this.t), this.t);
+    // A shape too large to write out gets a scalar, as in pick(): a pool output of no elements
+    // may still have a huge dim (StridedSliceGrad's [0, 173441540]), whose channel vector the
+    // harness must not try to allocate.
+    const small = shape.every((d) => d >= 0) && sizeOf(shape) <= MAX_ELEMENTS;
+    return this.b.input(tensorOf(dtype, small ? shape : [], this.t), this.t);
   }
 
   private list(): Output[] {

@@ -9,8 +9,9 @@
 // Each runner is a long-lived process (bench/train_engine.ts's protocol); in each round every
 // (runner, model) pair measures one window, in an order shuffled per round, so a noisy stretch
 // of the shared host costs every runner alike; the table gives medians over rounds and ratios
-// paired by round. Edgeflow rows add each step's peak device memory beside the bytes of weights,
-// optimizer slots and forward activations.
+// paired by round, and CPU ms per step (the process's user + system time over the window, every
+// thread, divided by its steps: what a step costs the machine). Edgeflow rows add each step's
+// peak device memory beside the bytes of weights, optimizer slots and forward activations.
 //
 // The Edgeflow WASM rows also measure MatMul 1024x1024x1024 in the same rounds: the MLP step's
 // FLOP rate is given as a share of it (paired by round).
@@ -150,10 +151,14 @@ for (const model of MODELS) {
           : []
       );
     const total = (s.weightsBytes ?? 0) + (s.slotsBytes ?? 0) + (s.activationsBytes ?? 0);
+    const cpus = ws.flatMap((
+      w,
+    ) => (w && !("error" in w) && w.cpuMs !== undefined ? [w.cpuMs] : []));
     return [
       r.label,
       fixed(1000 / m, 1),
       fixed(m, 2),
+      cpus.length ? fixed(median(cpus), 2) : "",
       model === "mlp" ? fixed(MLP_STEP_FLOPS / m / 1e6, 1) : "",
       ratios.length ? fixed(median(ratios), 2) : "n/a",
       s.simulatedStepMs !== undefined ? fixed(s.simulatedStepMs, 3) : "",
@@ -169,6 +174,7 @@ for (const model of MODELS) {
     "runner",
     "steps/s",
     "ms/step",
+    "CPU ms/step",
     model === "mlp" ? "GFLOP/s" : "",
     `time / ${BASELINE}`,
     "TPU sim ms",

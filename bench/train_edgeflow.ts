@@ -15,7 +15,13 @@ const type = Deno.args[0] ?? "WASM";
 const threads = Number(Deno.args[1] ?? 1);
 const plugin = ef.defaultRegistry.plugin(type);
 if (!plugin) throw new Error(`no ${type} device installed`);
-const device: Device = (await plugin.create(type === "WASM" ? { threads } : undefined))!;
+/**
+ * A device per model (and per race): a step's peak is then that model's alone, not raised by
+ * another model's weights resident on a shared device (the peaks depended on which model the
+ * shuffled rounds prepared first).
+ */
+const newDevice = async (): Promise<Device> =>
+  (await plugin.create(type === "WASM" ? { threads } : undefined))!;
 
 /** An initializer handing out the bench's fixed weights, layer by layer. */
 function fixed(model: ModelName): () => ef.layers.Initializer {
@@ -72,8 +78,7 @@ function build(model: ModelName) {
  * result fetched to the host (as bench/wasm_edgeflow.ts measures it).
  */
 async function matMul1024(): Promise<Trainer> {
-  // Its own device, so that its 12 MiB stay out of the models' peak memory.
-  const own: Device = (await plugin!.create(type === "WASM" ? { threads } : undefined))!;
+  const own = await newDevice();
   const g = new ef.Graph();
   const n = 1024;
   const v = (seed: number) =>
@@ -91,6 +96,7 @@ async function prepare(model: ModelName | typeof MATMUL_1024): Promise<Trainer> 
   if (model === MATMUL_1024) return await matMul1024();
   const { g, b, loss, forward, optimizer, train } = build(model);
   const batch = b.shape[0];
+  const device = await newDevice();
   const session = new ef.Session(g, { devices: [device] });
   await session.run([], {}, [ef.globalVariablesInitializer(g)]);
   const feeds = {
@@ -123,9 +129,13 @@ async function prepare(model: ModelName | typeof MATMUL_1024): Promise<Trainer> 
   };
 }
 
-/** bench/train_race.ts's race: the CNN trained from a fresh graph and session. */
-function race() {
-  return runRace(async () => {
+/**
+ * bench/train_race.ts's race: the CNN trained from a fresh graph and session, on a fresh device
+ * started before the clock (as the peers' runtimes and thread pools are up before theirs).
+ */
+async function race() {
+  const device = await newDevice();
+  return await runRace(async () => {
     const { g, y, logits, loss, train } = build("cnn");
     const correct = ef.equal(ef.argMax(logits, 1, { output_type: "int32" }), y);
     const accuracy = ef.mean(ef.cast(correct, "float32"), [0]);
@@ -138,6 +148,10 @@ function race() {
     return {
       step: async (x, labels) => (await session.run(loss, feeds(x, labels), [train])).toNumbers(),
       accuracy: async (x, labels) => (await session.run(accuracy, feeds(x, labels))).toNumbers()[0],
+      close: async () => {
+        await session.close();
+        await (device as Partial<AsyncDisposable>)[Symbol.asyncDispose]?.();
+      },
     };
   });
 }

@@ -6,6 +6,7 @@
  * PREPARE_MS unmeasured; each window first trains WARMUP_MS unmeasured. The command
  * { workload: "race" } runs bench/train_race.ts's time-to-97% race instead, where the runner has one.
  */
+import process from "node:process";
 import { median } from "./stats.ts";
 import type { ModelName } from "./train_models.ts";
 import type { RaceResult } from "./train_race.ts";
@@ -21,6 +22,11 @@ export interface StepWindow {
   workload: string;
   median: number;
   runs: number;
+  /**
+   * CPU time of the whole process (every thread: workers spinning or computing) per step, the
+   * window's mean: what a step costs the machine, which a loaded host's wall times hide.
+   */
+  cpuMs?: number;
   stats?: Record<string, number>;
 }
 
@@ -70,11 +76,14 @@ export async function serveTrainers(
           prepared.set(cmd.workload, p);
         }
         await runFor(() => p!.t.step(), WARMUP_MS, WARMUP_RUNS);
+        const c0 = process.cpuUsage();
         const times = await runFor(() => p!.t.step(), cmd.windowMs, MIN_RUNS);
+        const cpu = process.cpuUsage(c0);
         answer = {
           workload: cmd.workload,
           median: median(times),
           runs: times.length,
+          cpuMs: (cpu.user + cpu.system) / 1000 / times.length,
           stats: p.stats,
         };
       } catch (e) {

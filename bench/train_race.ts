@@ -44,6 +44,8 @@ export interface RaceModel {
   step(x: Float32Array<ArrayBuffer>, y: Int32Array<ArrayBuffer>): unknown | Promise<unknown>;
   /** Test accuracy on a set. */
   accuracy(x: Float32Array<ArrayBuffer>, y: Int32Array<ArrayBuffer>): number | Promise<number>;
+  /** Frees the model, after the clock stopped. */
+  close?(): unknown | Promise<unknown>;
 }
 
 export async function writeRacePlan(path: string): Promise<void> {
@@ -94,9 +96,11 @@ export async function runRace(build: () => RaceModel | Promise<RaceModel>): Prom
     accuracy = await model.accuracy(testX, testY);
     if (accuracy >= plan.target) break;
   }
+  const seconds = (performance.now() - start) / 1000;
+  await model.close?.();
   return {
     workload: "race",
-    seconds: (performance.now() - start) / 1000,
+    seconds,
     steps,
     accuracy,
     reached: accuracy >= plan.target,

@@ -152,11 +152,14 @@ for line in sys.stdin:
         prepared[name] = prepare(name)
         run_for(prepared[name], 300, 5)
     run_for(prepared[name], 100, 2)
+    cpu0 = time.process_time()
     times = run_for(prepared[name], cmd["windowMs"], 3)
+    cpu_ms = (time.process_time() - cpu0) * 1000 / len(times)
     print(json.dumps({
         "workload": name,
         "median": statistics.median(times),
         "runs": len(times),
+        "cpuMs": cpu_ms,
         "stats": {"threads": torch.get_num_threads()},
         "blas": blas_library(),
     }), flush=True)

@@ -4,7 +4,7 @@
 // - Edgeflow: WASM with 1 and 2 threads, WEBGPU, TPU (host time, and the TPU's simulated time);
 // - @tensorflow/tfjs on its wasm and cpu backends (optimizer.minimize);
 // - @jax-js/jax on its wasm backend (jit(valueAndGrad(loss)));
-// - PyTorch CPU from Debian's python3-torch (/usr/bin/python3) with 2 threads on OpenBLAS
+// - PyTorch CPU from Debian's python3-torch (/usr/bin/python3) with 2 threads (and 1) on OpenBLAS
 //   (libopenblas0; the runner reports the BLAS library it mapped).
 // Each runner is a long-lived process (bench/train_engine.ts's protocol); in each round every
 // (runner, model) pair measures one window, in an order shuffled per round, so a noisy stretch
@@ -56,6 +56,19 @@ const deno = (label: string, script: string, ...args: string[]): Runner => ({
 });
 
 const BASELINE = "Edgeflow WASM 2T";
+const torch = (threads: number): Runner => ({
+  label: `PyTorch ${threads}T OpenBLAS`,
+  command: "/usr/bin/python3",
+  args: [here("train_torch.py"), String(threads)],
+  // OpenBLAS's own pthreads and torch's OpenMP threads each default to every CPU they see, and
+  // OpenMP threads spin between parallel regions: on this shared, loaded 2-core host that took
+  // an MLP step from 1.8 ms to 20-130 ms (measured). `threads` each, waiting passively.
+  env: {
+    OPENBLAS_NUM_THREADS: String(threads),
+    OMP_NUM_THREADS: String(threads),
+    OMP_WAIT_POLICY: "PASSIVE",
+  },
+});
 const RUNNERS: Runner[] = [
   deno("Edgeflow WASM 1T", "train_edgeflow.ts", "WASM", "1"),
   deno(BASELINE, "train_edgeflow.ts", "WASM", "2"),
@@ -64,18 +77,20 @@ const RUNNERS: Runner[] = [
   deno("tfjs wasm", "train_tfjs.ts", "wasm"),
   deno("tfjs cpu", "train_tfjs.ts", "cpu"),
   deno("jax-js wasm", "train_jax.ts"),
-  {
-    label: "PyTorch 2T OpenBLAS",
-    command: "/usr/bin/python3",
-    args: [here("train_torch.py"), "2"],
-    // OpenBLAS's own pthreads and torch's OpenMP threads each default to every CPU they see, and
-    // OpenMP threads spin between parallel regions: on this shared, loaded 2-core host that took
-    // an MLP step from 1.8 ms to 20-130 ms (measured). Two threads each, waiting passively.
-    env: { OPENBLAS_NUM_THREADS: "2", OMP_NUM_THREADS: "2", OMP_WAIT_POLICY: "PASSIVE" },
-  },
+  torch(2),
+  // One thread too: on a loaded host, 2 threads that meet at every parallel region lose most
+  // (measured: the CNN step at 7.8 ms on 1 thread, 36.8 ms on 2), so this row shows PyTorch's
+  // cost without that penalty.
+  torch(1),
 ].filter((r) => !FILTER || r.label.includes(FILTER) || r.label === BASELINE);
 /** The runners of the time-to-97% race; the others' CNN steps are too slow for it. */
-const RACERS = ["Edgeflow WASM 1T", BASELINE, "tfjs wasm", "PyTorch 2T OpenBLAS"];
+const RACERS = [
+  "Edgeflow WASM 1T",
+  BASELINE,
+  "tfjs wasm",
+  "PyTorch 2T OpenBLAS",
+  "PyTorch 1T OpenBLAS",
+];
 const MATMUL_RUNNERS = ["Edgeflow WASM 1T", BASELINE];
 const raceFile = await Deno.makeTempFile({ prefix: "edgeflow_race_", suffix: ".json" });
 await writeRacePlan(raceFile);
@@ -251,7 +266,8 @@ for (const r of RUNNERS) {
     if (e) console.log(`\n${r.label} ${model}: n/a, ${e.error}`);
   }
 }
-const torch = windows.get("PyTorch 2T OpenBLAS")?.get("mlp")?.find((w) => w);
-if (torch) {
-  console.log(`\nPyTorch mapped: ${(torch as unknown as { blas: string[] }).blas?.join(", ")}`);
+const torchWindow = windows.get("PyTorch 2T OpenBLAS")?.get("mlp")?.find((w) => w);
+if (torchWindow) {
+  const blas = (torchWindow as unknown as { blas: string[] }).blas;
+  console.log(`\nPyTorch mapped: ${blas?.join(", ")}`);
 }

@@ -11,7 +11,8 @@
 // of the shared host costs every runner alike; the table gives medians over rounds and ratios
 // paired by round, and CPU ms per step (the process's user + system time over the window, every
 // thread, divided by its steps: what a step costs the machine). Edgeflow rows add each step's
-// peak device memory beside the bytes of weights, optimizer slots and forward activations.
+// peak device memory beside the bytes of weights, optimizer slots, forward activations and the
+// fed batch, and the peak's ratio to their sum.
 //
 // The Edgeflow WASM rows also measure MatMul 1024x1024x1024 in the same rounds: the MLP step's
 // FLOP rate is given as a share of it (paired by round).
@@ -165,7 +166,8 @@ for (const model of MODELS) {
           ? [(MLP_STEP_FLOPS / w.median) / (MATMUL_1024_FLOPS / mm[i]!.median)]
           : []
       );
-    const total = (s.weightsBytes ?? 0) + (s.slotsBytes ?? 0) + (s.activationsBytes ?? 0);
+    const total = (s.weightsBytes ?? 0) + (s.slotsBytes ?? 0) + (s.activationsBytes ?? 0) +
+      (s.fedBytes ?? 0);
     const cpus = ws.flatMap((
       w,
     ) => (w && !("error" in w) && w.cpuMs !== undefined ? [w.cpuMs] : []));
@@ -181,6 +183,7 @@ for (const model of MODELS) {
       mib(s.weightsBytes),
       mib(s.slotsBytes),
       mib(s.activationsBytes),
+      mib(s.fedBytes),
       total > 0 && s.peakBytes ? fixed(s.peakBytes / total, 2) : "",
       ...(model === "mlp" ? [shares.length ? `${fixed(100 * median(shares), 0)}%` : ""] : []),
     ];
@@ -197,7 +200,8 @@ for (const model of MODELS) {
     "weights",
     "slots",
     "activations",
-    "peak / (w+s+a)",
+    "fed batch",
+    "peak / (w+s+a+f)",
     ...(model === "mlp" ? ["GFLOP/s / MatMul 1024's"] : []),
   ], rows);
 }

@@ -1,8 +1,10 @@
 // Edgeflow's side of bench/train.ts: `deno run -A bench/train_edgeflow.ts <DEVICE> <threads>`
 // trains the bench's models (bench/train_models.ts) on one device: layers from ef.layers, the
 // gradients from ef.gradients, the update from the optimizer ops. Stats: the step's peak device
-// memory (resetPeak before a step) beside the bytes of weights, optimizer slots and the forward
-// activations (every float output of the forward pass, all live when the backward pass starts),
+// memory (resetPeak before a step) beside the bytes of weights, optimizer slots, the forward
+// activations (every float output of the forward pass, all live when the backward pass starts)
+// and the fed batch (the input layer's activations, live until the first layer's weight
+// gradient is computed from them),
 // and on the TPU the simulated seconds of a step.
 import * as ef from "../mod.ts";
 import type { Device } from "../core/device.ts";
@@ -123,6 +125,7 @@ async function prepare(model: ModelName | typeof MATMUL_1024): Promise<Trainer> 
         weightsBytes: varBytes(g.getCollection<ef.Variable>(ef.TRAINABLE_VARIABLES)),
         slotsBytes: varBytes(optimizer.variables()),
         activationsBytes: activations,
+        fedBytes: b.x.byteLength + b.y.byteLength,
         ...(tpu ? { simulatedStepMs: ((tpu.clock.now - before) / tpu.params.clockHz) * 1000 } : {}),
       };
     },

@@ -5,12 +5,14 @@
 // register_all_gradients module cannot be imported alone under Deno: extensionless imports).
 //
 // tfjs-backend-wasm 4.22 registers no Conv2DBackpropFilter kernel, so conv2d cannot be trained
-// there, and tfjs does not fall back to another backend's kernel. On wasm the CNN's 3x3 SAME
-// convolutions are therefore written as the same product in ops wasm can differentiate: pad,
-// the 9 shifted slices concatenated along channels (im2col, taps in the filter's HWIO order),
-// and one matMul with the filter reshaped to [9·in, out]; the numbers equal conv2d's up to
-// summation order. (The issue's "tfjs-backend-wasm reaches 97% in 7.2 s" has to come from a
-// formulation of this kind or from another backend; the cpu row runs tf.conv2d.)
+// there, and tfjs does not fall back to another backend's kernel (the engine throws "Kernel
+// 'Conv2DBackpropFilter' not registered for backend 'wasm'"). On wasm the CNN's 3x3 SAME
+// convolutions therefore take a custom gradient: tf.conv2d forward and Conv2DBackpropInput for
+// the input gradient (wasm's own kernels), and the filter gradient as one matMul of the im2col
+// matrix (pad, the 9 shifted slices concatenated along channels, taps in the filter's HWIO
+// order) with dy: TensorFlow's own formulation of Conv2DBackpropFilter, so the numbers equal it
+// up to summation order. (The issue's "tfjs-backend-wasm reaches 97% in 7.2 s" has to come from
+// a formulation of this kind; the cpu row runs tf.conv2d's registered gradients.)
 import * as tf from "npm:@tensorflow/tfjs@4";
 import "npm:@tensorflow/tfjs-backend-wasm@4";
 import { serveTrainers, type Trainer } from "./train_engine.ts";
@@ -21,22 +23,41 @@ const backend = Deno.args[0] ?? "wasm";
 if (!(await tf.setBackend(backend))) throw new Error(`tfjs backend ${backend} did not initialise`);
 await tf.ready();
 
-/** A 3x3 SAME stride-1 convolution as im2col and a matMul (see the header for why). */
-function conv3x3Im2col(x: tf.Tensor4D, w: tf.Tensor4D): tf.Tensor4D {
+/** The 3x3 SAME im2col matrix of x: [n·h·w, 9·c], taps in the filter's HWIO order. */
+function im2col3x3(x: tf.Tensor4D): tf.Tensor2D {
   const [n, h, wd, c] = x.shape;
-  const out = w.shape[3];
   const p = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]);
   const taps: tf.Tensor4D[] = [];
   for (let ky = 0; ky < 3; ky++) {
     for (let kx = 0; kx < 3; kx++) taps.push(tf.slice(p, [0, ky, kx, 0], [n, h, wd, c]));
   }
-  const cols = tf.reshape(tf.concat(taps, 3), [n * h * wd, 9 * c]) as tf.Tensor2D;
-  const y = tf.matMul(cols, tf.reshape(w, [9 * c, out]) as tf.Tensor2D);
-  return tf.reshape(y, [n, h, wd, out]);
+  return tf.reshape(tf.concat(taps, 3), [n * h * wd, 9 * c]);
 }
 
+/**
+ * A 3x3 SAME stride-1 convolution on tfjs-backend-wasm (see the header for why): the forward
+ * pass and the input gradient on wasm's own Conv2D and Conv2DBackpropInput kernels, the filter
+ * gradient as im2col(x)^T · dy in one matMul.
+ */
+const conv3x3Wasm = tf.customGrad((x, w, save) => {
+  const xs = x as tf.Tensor4D, ws = w as tf.Tensor4D;
+  (save as (saved: tf.Tensor[]) => void)([xs, ws]);
+  return {
+    value: tf.conv2d(xs, ws, 1, "same"),
+    gradFunc: (dy, saved) => {
+      const [sx, sw] = saved as [tf.Tensor4D, tf.Tensor4D];
+      const d = dy as tf.Tensor4D;
+      const [n, h, wd, c] = sx.shape;
+      const out = sw.shape[3];
+      const dx = tf.conv2dTranspose(d, sw, [n, h, wd, c], 1, "same");
+      const dw = tf.matMul(im2col3x3(sx), tf.reshape(d, [n * h * wd, out]), true, false);
+      return [dx, tf.reshape(dw, sw.shape)];
+    },
+  };
+}) as (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D;
+
 const conv2d = (x: tf.Tensor4D, w: tf.Tensor4D): tf.Tensor4D =>
-  backend === "wasm" ? conv3x3Im2col(x, w) : tf.conv2d(x, w, 1, "same");
+  backend === "wasm" ? conv3x3Wasm(x, w) : tf.conv2d(x, w, 1, "same");
 
 function logitsOf(model: ModelName, w: tf.Variable[], x: tf.Tensor): tf.Tensor2D {
   if (model === "mlp") {

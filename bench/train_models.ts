@@ -15,6 +15,13 @@ export type ModelName = (typeof MODELS)[number];
 export const MLP = { batch: 128, input: 784, hidden: 256, classes: 10, lr: 0.01 };
 export const CNN = { batch: 64, side: 8, c1: 16, c2: 32, hidden: 64, classes: 10, lr: 1e-3 };
 
+/**
+ * bench/train.ts's reference workload, on Edgeflow's WASM rows only: MatMul 1024x1024x1024, whose
+ * FLOP rate the MLP step's is compared with (issue 11: the step at ≥ 80% of it).
+ */
+export const MATMUL_1024 = "matmul1024";
+export const MATMUL_1024_FLOPS = 2 * 1024 ** 3;
+
 /** FLOPs of one MLP step: forward, and the two products of the backward pass per layer. */
 export const MLP_STEP_FLOPS = 2 * MLP.batch *
   (MLP.input * MLP.hidden + MLP.hidden * MLP.classes) * 3;

@@ -13,13 +13,13 @@ function allocator(maxPages: number) {
   return { a, memory, grown: () => grown };
 }
 
-Deno.test("size classes: aligned, at most 25% over the request, monotonic", () => {
+Deno.test("size classes: aligned, at most 12.5% over the request, monotonic", () => {
   let last = 0;
   for (let bytes = 0; bytes < 1 << 20; bytes += 1 + (bytes >> 4)) {
     const c = sizeClass(bytes);
     assert.equal(c % ALIGN, 0);
     assert.ok(c >= bytes && c >= ALIGN);
-    if (bytes > 1024) assert.ok(c <= bytes * 1.25 + ALIGN, `${bytes} → ${c}`);
+    if (bytes > 1024) assert.ok(c <= bytes * 1.125 + ALIGN, `${bytes} → ${c}`);
     assert.ok(c >= last);
     last = c;
   }

@@ -108,30 +108,13 @@ export function conv2d(
   kernelSize: number | [number, number],
   options: ConvOptions = {},
 ): Output {
-  const [kh, kw] = pair(kernelSize, "kernelSize");
-  const [sh, sw] = pair(options.strides ?? 1, "strides");
   const inC = staticDim(x, -1, "conv2d");
-  const g = x.graph;
-  return g.withNameScope(options.name ?? "conv2d", () => {
-    const t = options.trainable ?? true;
-    const kernel = variable(
-      g,
-      "kernel",
-      [kh, kw, inC, filters],
-      x.dtype,
-      options.kernelInitializer ?? glorotUniform(),
-      t,
-      options.seed,
-    );
-    let y = conv2dOp(x, kernel.read(), {
-      strides: [1, sh, sw, 1],
-      padding: options.padding ?? "VALID",
-    });
-    if (options.useBias ?? true) {
-      const bias = variable(g, "bias", [filters], x.dtype, options.biasInitializer ?? zeros(), t);
-      y = biasAdd(y, bias.read());
-    }
-    return options.activation ? options.activation(y) : y;
+  return windowLayer(x, kernelSize, options, {
+    scope: "conv2d",
+    kernel: "kernel",
+    channels: [inC, filters],
+    outChannels: filters,
+    op: conv2dOp,
   });
 }
 
@@ -141,28 +124,61 @@ export function depthwiseConv2d(
   kernelSize: number | [number, number],
   options: ConvOptions & { depthMultiplier?: number } = {},
 ): Output {
-  const [kh, kw] = pair(kernelSize, "kernelSize");
-  const [sh, sw] = pair(options.strides ?? 1, "strides");
   const m = options.depthMultiplier ?? 1;
   const inC = staticDim(x, -1, "depthwiseConv2d");
+  return windowLayer(x, kernelSize, options, {
+    scope: "depthwise_conv2d",
+    kernel: "depthwise_kernel",
+    channels: [inC, m],
+    outChannels: inC * m,
+    op: depthwiseOp,
+  });
+}
+
+/** What distinguishes conv2d from depthwiseConv2d: names, the filter's channel dims, the op. */
+interface WindowLayerKind {
+  scope: string;
+  kernel: string;
+  /** The filter's last two dims: [in, out] for Conv2D, [in, multiplier] for depthwise. */
+  channels: [number, number];
+  outChannels: number;
+  op: (x: Output, filter: Output, attrs: { strides: number[]; padding: Padding }) => Output;
+}
+
+/** A convolution layer: its kernel variable, the op, an optional bias, the activation. */
+function windowLayer(
+  x: Output,
+  kernelSize: number | [number, number],
+  options: ConvOptions,
+  kind: WindowLayerKind,
+): Output {
+  const [kh, kw] = pair(kernelSize, "kernelSize");
+  const [sh, sw] = pair(options.strides ?? 1, "strides");
   const g = x.graph;
-  return g.withNameScope(options.name ?? "depthwise_conv2d", () => {
+  return g.withNameScope(options.name ?? kind.scope, () => {
     const t = options.trainable ?? true;
     const kernel = variable(
       g,
-      "depthwise_kernel",
-      [kh, kw, inC, m],
+      kind.kernel,
+      [kh, kw, ...kind.channels],
       x.dtype,
       options.kernelInitializer ?? glorotUniform(),
       t,
       options.seed,
     );
-    let y = depthwiseOp(x, kernel.read(), {
+    let y = kind.op(x, kernel.read(), {
       strides: [1, sh, sw, 1],
       padding: options.padding ?? "VALID",
     });
     if (options.useBias ?? true) {
-      const bias = variable(g, "bias", [inC * m], x.dtype, options.biasInitializer ?? zeros(), t);
+      const bias = variable(
+        g,
+        "bias",
+        [kind.outChannels],
+        x.dtype,
+        options.biasInitializer ?? zeros(),
+        t,
+      );
       y = biasAdd(y, bias.read());
     }
     return options.activation ? options.activation(y) : y;
@@ -180,28 +196,27 @@ export function maxPool(
   poolSize: number | [number, number],
   options: PoolOptions = {},
 ): Output {
-  const [ph, pw] = pair(poolSize, "poolSize");
-  const [sh, sw] = pair(options.strides ?? [ph, pw], "strides");
-  return maxPoolOp(x, {
-    ksize: [1, ph, pw, 1],
-    strides: [1, sh, sw, 1],
-    padding: options.padding ?? "VALID",
-    name: options.name ?? "max_pooling2d",
-  });
+  return maxPoolOp(x, poolAttrs(poolSize, options, "max_pooling2d"));
 }
+/** AvgPool over poolSize windows (strides default to the pool size, as tf.layers). */
 export function avgPool(
   x: Output,
   poolSize: number | [number, number],
   options: PoolOptions = {},
 ): Output {
+  return avgPoolOp(x, poolAttrs(poolSize, options, "average_pooling2d"));
+}
+
+/** The pool op's NHWC attrs and name from a layer's pool size and options. */
+function poolAttrs(poolSize: number | [number, number], options: PoolOptions, name: string) {
   const [ph, pw] = pair(poolSize, "poolSize");
   const [sh, sw] = pair(options.strides ?? [ph, pw], "strides");
-  return avgPoolOp(x, {
+  return {
     ksize: [1, ph, pw, 1],
     strides: [1, sh, sw, 1],
     padding: options.padding ?? "VALID",
-    name: options.name ?? "average_pooling2d",
-  });
+    name: options.name ?? name,
+  };
 }
 
 /** [batch, ...] → [batch, product of the rest]; the rest must be known. */

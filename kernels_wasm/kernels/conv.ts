@@ -35,6 +35,27 @@ export function geometryWords(g: WindowGeometry): number[] {
   ];
 }
 
+/**
+ * Conv2D as one GEMM: im2col(x) (rows = output pixels, packed from the image while packing A;
+ * a 1x1 stride-1 unpadded convolution reads the image as A directly) times the filter.
+ */
+export function conv2dGemm(g: WindowGeometry) {
+  const k = g.filterHeight * g.filterWidth * g.inChannels;
+  const pointwise = g.filterHeight === 1 && g.filterWidth === 1 && g.strideHeight === 1 &&
+    g.strideWidth === 1 && g.padTop === 0 && g.padLeft === 0 && g.padBottom === 0 &&
+    g.padRight === 0;
+  return {
+    m: g.batch * g.outHeight * g.outWidth,
+    n: g.outChannels,
+    k,
+    rsa: k,
+    csa: 1,
+    rsb: g.outChannels,
+    csb: 1,
+    conv: pointwise ? undefined : geometryWords(g),
+  };
+}
+
 /** Taps per output element, from a case's filter shape [fh, fw, in, ...]. */
 function windowTolerance(perChannel: boolean) {
   return (c: KernelCase<{ T: string }>): Tolerance => {
@@ -50,22 +71,7 @@ export const conv2dKernel = wasmKernel(Conv2D, {
     // The geometry and the GEMM's sizes by input shapes, seeded from the static ones.
     const problems = new ShapeMemo((xs, fs) => {
       const g = convGeometry("conv2d", xs, fs, attrs);
-      const m = g.batch * g.outHeight * g.outWidth;
-      const k = g.filterHeight * g.filterWidth * g.inChannels;
-      const pointwise = g.filterHeight === 1 && g.filterWidth === 1 && g.strideHeight === 1 &&
-        g.strideWidth === 1 && g.padTop === 0 && g.padLeft === 0 && g.padBottom === 0 &&
-        g.padRight === 0;
-      const gemm = {
-        m,
-        n: g.outChannels,
-        k,
-        rsa: k,
-        csa: 1,
-        rsb: g.outChannels,
-        csb: 1,
-        conv: pointwise ? undefined : geometryWords(g),
-      };
-      return { outShape: g.outShape, gemm };
+      return { outShape: g.outShape, gemm: conv2dGemm(g) };
     }).seed([x.shape, f.shape]);
     return {
       run(ctx) {

@@ -30,7 +30,7 @@ import { ResizeBilinear, ResizeNearestNeighbor, resizePlan } from "../../core/op
 import type { WasmBuffer } from "../../devices/wasm/buffer.ts";
 import type { WasmDevice } from "../../devices/wasm/device.ts";
 import { Task } from "../tasks.ts";
-import { geometryWords } from "./conv.ts";
+import { conv2dGemm, geometryWords } from "./conv.ts";
 import { sgemm } from "./gemm.ts";
 import { dotTolerance, maxAbs, U32, wasmKernel } from "./util.ts";
 
@@ -102,22 +102,7 @@ export const fusedConv2dKernel = wasmKernel(FusedConv2D, {
     parseFusion(attrs);
     const problems = new ShapeMemo((xs, fs) => {
       const g = convGeometry("conv2d", xs, fs, attrs);
-      const m = g.batch * g.outHeight * g.outWidth;
-      const k = g.filterHeight * g.filterWidth * g.inChannels;
-      const pointwise = g.filterHeight === 1 && g.filterWidth === 1 && g.strideHeight === 1 &&
-        g.strideWidth === 1 && g.padTop === 0 && g.padLeft === 0 && g.padBottom === 0 &&
-        g.padRight === 0;
-      const gemm = {
-        m,
-        n: g.outChannels,
-        k,
-        rsa: k,
-        csa: 1,
-        rsb: g.outChannels,
-        csb: 1,
-        conv: pointwise ? undefined : geometryWords(g),
-      };
-      return { outShape: g.outShape, gemm, channels: g.outChannels };
+      return { outShape: g.outShape, gemm: conv2dGemm(g), channels: g.outChannels };
     }).seed([x.shape, f.shape]);
     return {
       run(ctx) {

@@ -213,16 +213,7 @@ export const conv2dBackpropInputKernel = wasmKernel(Conv2DBackpropInput, {
       },
     };
   },
-  // Each dx element sums filter_h * filter_w * out_channels products at most.
-  tolerance: (c: KernelCase<{ T: string }>): Tolerance => {
-    const [fh, fw, , oc] = c.inputs[1].shape;
-    return dotTolerance(
-      fh * fw * oc,
-      maxAbs(c.inputs[1]),
-      maxAbs(c.inputs[2]),
-      "float32 sums of products",
-    );
-  },
+  tolerance: inputGradTolerance,
 });
 
 export const conv2dBackpropFilterKernel = wasmKernel(Conv2DBackpropFilter, {
@@ -263,16 +254,7 @@ export const conv2dBackpropFilterKernel = wasmKernel(Conv2DBackpropFilter, {
       },
     };
   },
-  // Each df element sums batch * out_height * out_width products at most.
-  tolerance: (c: KernelCase<{ T: string }>): Tolerance => {
-    const [b, oh, ow] = c.inputs[2].shape;
-    return dotTolerance(
-      b * oh * ow,
-      maxAbs(c.inputs[0]),
-      maxAbs(c.inputs[2]),
-      "float32 sums of products",
-    );
-  },
+  tolerance: filterGradTolerance,
 });
 
 export const depthwiseBackpropInputKernel = wasmKernel(DepthwiseConv2dNativeBackpropInput, {
@@ -299,15 +281,7 @@ export const depthwiseBackpropInputKernel = wasmKernel(DepthwiseConv2dNativeBack
       },
     };
   },
-  tolerance: (c: KernelCase<{ T: string }>): Tolerance => {
-    const [fh, fw, , mult] = c.inputs[1].shape;
-    return dotTolerance(
-      fh * fw * mult,
-      maxAbs(c.inputs[1]),
-      maxAbs(c.inputs[2]),
-      "float32 sums of products",
-    );
-  },
+  tolerance: inputGradTolerance,
 });
 
 export const depthwiseBackpropFilterKernel = wasmKernel(DepthwiseConv2dNativeBackpropFilter, {
@@ -339,15 +313,7 @@ export const depthwiseBackpropFilterKernel = wasmKernel(DepthwiseConv2dNativeBac
       },
     };
   },
-  tolerance: (c: KernelCase<{ T: string }>): Tolerance => {
-    const [b, oh, ow] = c.inputs[2].shape;
-    return dotTolerance(
-      b * oh * ow,
-      maxAbs(c.inputs[0]),
-      maxAbs(c.inputs[2]),
-      "float32 sums of products",
-    );
-  },
+  tolerance: filterGradTolerance,
 });
 
 export const CONV_GRAD_KERNELS: readonly Kernel[] = [
@@ -356,3 +322,20 @@ export const CONV_GRAD_KERNELS: readonly Kernel[] = [
   depthwiseBackpropInputKernel,
   depthwiseBackpropFilterKernel,
 ];
+
+/**
+ * An input gradient element sums filter_h * filter_w * (out channels, or the multiplier for
+ * depthwise: the filter's last dim) products of the filter and dy.
+ */
+function inputGradTolerance(c: KernelCase<{ T: string }>): Tolerance {
+  const [fh, fw, , last] = c.inputs[1].shape;
+  return dotTolerance(fh * fw * last, maxAbs(c.inputs[1]), maxAbs(c.inputs[2]), SUMS);
+}
+
+/** A filter gradient element sums batch * out_height * out_width products of x and dy. */
+function filterGradTolerance(c: KernelCase<{ T: string }>): Tolerance {
+  const [b, oh, ow] = c.inputs[2].shape;
+  return dotTolerance(b * oh * ow, maxAbs(c.inputs[0]), maxAbs(c.inputs[2]), SUMS);
+}
+
+const SUMS = "float32 sums of products";

@@ -8,6 +8,7 @@ import type { Attrs, TensorSpec } from "./op.ts";
 import type { PlanNode } from "./plan.ts";
 import type { ResourceTable } from "./resources.ts";
 import type { QueueTable } from "./queues/queue.ts";
+import type { StackTable } from "./control_flow/stacks.ts";
 import { formatShape, isFullyDefined, type Shape } from "./shape.ts";
 import { Tensor } from "./tensor.ts";
 
@@ -21,6 +22,8 @@ export interface SessionState {
   readonly queues?: QueueTable;
   /** The step's cancellation: core/step.ts sets it per step from `closing` and the step's errors. */
   readonly signal?: AbortSignal;
+  /** The step's stacks (a while loop's gradient): core/step.ts makes them per step. */
+  readonly stacks?: StackTable;
 }
 
 export class RunKernelContext implements KernelContext {
@@ -53,6 +56,9 @@ export class RunKernelContext implements KernelContext {
   }
   get signal(): AbortSignal | undefined {
     return this.state.signal;
+  }
+  get stacks(): StackTable | undefined {
+    return this.state.stacks;
   }
 
   hostInput(i: number): Tensor {

@@ -12,6 +12,7 @@ import type { ExecutionObserver } from "./trace/observer.ts";
 import type { SessionState } from "./kernel_context.ts";
 import type { Plan } from "./plan.ts";
 import { LocalRendezvous, type Rendezvous } from "./rendezvous.ts";
+import { StackTable } from "./control_flow/stacks.ts";
 
 export interface StepPartition {
   readonly plan: Plan;
@@ -37,11 +38,14 @@ export async function runStep(
   const onOuter = () => cancel.abort(outer!.reason);
   if (outer?.aborted) cancel.abort(outer.reason);
   else outer?.addEventListener("abort", onOuter, { once: true });
-  const stepState: SessionState = { ...state, signal: cancel.signal };
+  // Stacks (a while loop's gradient) are step resources: what is left on them ends with the step.
+  const stacks = new StackTable();
+  const stepState: SessionState = { ...state, signal: cancel.signal, stacks };
   try {
     return await runParts(parts, feeds, fetchCount, stepState, cancel, observer, rendezvous);
   } finally {
     outer?.removeEventListener("abort", onOuter);
+    stacks.releaseAll();
   }
 }
 

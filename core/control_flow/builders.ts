@@ -170,6 +170,12 @@ export interface WhileOptions {
   /** Iterations that may run at once (default 10). */
   parallelIterations?: number;
   name?: string;
+  /**
+   * How a tensor from outside the loop read inside it is brought in, where not as a loop
+   * invariant: returns its replacement, or undefined for the constant Enter `enter` makes. A
+   * while loop's gradient (core/grads/while_loop.ts) pops the forward loop's values this way.
+   */
+  capture?: (o: Output, enter: (outer: Output) => Output) => Output | undefined;
 }
 
 /**
@@ -248,7 +254,7 @@ export function whileLoop(
       }
       const skip = new Set<Node>();
       const entered = new Map<Output, Output>();
-      const external = (o: Output) => {
+      const enterConstant = (o: Output) => {
         let e = entered.get(o);
         if (!e) {
           const n = g.addNode(Enter, [o], {
@@ -262,6 +268,7 @@ export function whileLoop(
         }
         return e;
       };
+      const external = (o: Output) => options.capture?.(o, enterConstant) ?? enterConstant(o);
       // The cond's ops read loop variables through the Merges.
       capture(g, start, userStart, condEnd, skip, external, merges[0]);
       const loopCond = g.addNode(LoopCond, [c.node.id < start ? external(c) : c], {}, {

@@ -38,6 +38,7 @@ import { GRAD_RESIZE_OPS } from "./grad_resize.ts";
 import { GATHER_ND_OPS } from "./gather_nd.ts";
 import { TRAINING_OPS } from "./training_ops.ts";
 import { QUEUE_OPS } from "./queue.ts";
+import { STACK_OPS } from "./stack.ts";
 import { TopKV2 } from "./topk.ts";
 import { Where } from "./where.ts";
 import { Unique } from "./unique.ts";
@@ -84,6 +85,7 @@ export const ALL_OPS: readonly OpDef[] = [
   ...GATHER_ND_OPS,
   ...TRAINING_OPS,
   ...QUEUE_OPS,
+  ...STACK_OPS,
   TopKV2,
   Where,
   Unique,

@@ -1,0 +1,350 @@
+/**
+ * The gradient of a while loop, as TensorFlow 1 builds it (control_flow_grad.py and
+ * control_flow_state.py; "Dynamic Control Flow in Large-Scale Machine Learning", EuroSys 2018,
+ * section 5): a backward while loop that runs as many iterations as the forward one did, and
+ * reads the forward values of each iteration from stacks, in reverse order.
+ *
+ * Per op of the forward loop, what its gradient becomes (TensorFlow's rules):
+ * - Exit: its gradient enters the backward loop (the initial value of a backward loop variable).
+ * - Switch: a Merge of that entered gradient and the backward body's gradient of the Switch's
+ *   true output (the backward loop variable's Merge, fed by NextIteration).
+ * - NextIteration: the identity: the backward body's result goes round to the next iteration.
+ * - Merge: a Switch on the backward loop's predicate: the gradient goes on round the backward
+ *   loop while it runs, and out of it (Exit) when it ends, to the loop variable's Enter.
+ * - Enter: an Exit of the backward loop carries the gradient of the initial value; a loop
+ *   invariant's (is_constant) gradients are summed over the iterations in an accumulator loop
+ *   variable, whose Exit is the invariant's gradient.
+ * - LoopCond: none (a bool). The backward loop's predicate counts down the forward iterations.
+ *
+ * The forward loop gets a counter loop variable (TensorFlow's forward index) whose Exit gives
+ * the number of iterations. Every forward value the body's gradient reads is pushed onto a stack
+ * (StackPushV2 in the forward frame) and popped in the backward body (StackPopV2). Order with
+ * parallel iterations: a push waits on the counter of its iteration (a control edge from the
+ * counter's body value) and the counter's increment waits on every push, so iteration i+1's
+ * pushes follow all of iteration i's; the backward loop's pops are chained the same way on its
+ * countdown, whose initial value is the forward counter's Exit (every push is done by then).
+ *
+ * The body's gradient is built by `vjp` (the gradients machinery itself, confined to the body)
+ * inside `whileLoop`'s body function; `whileLoop`'s capture hook then replaces each forward value
+ * it reads: a loop invariant by its outer value entered as a constant, a Const by a copy, any
+ * other value of the forward frame by a pop, and a value from outside the loop by a constant
+ * Enter.
+ *
+ * Not built: loops nested in another loop's body (the inner loop's stacks would have to live per
+ * outer iteration), and conds inside a loop's body (their untaken branch pushes nothing, so the
+ * pops would need the same cond): both are refused with an error saying so.
+ */
+import { isFloat } from "../dtype.ts";
+import { EdgeflowError } from "../errors.ts";
+import type { Graph, Node, Output } from "../graph.ts";
+import { constant, identity } from "../ops/basic.ts";
+import { add, greater, sub } from "../ops/binary.ts";
+import { Const } from "../ops/const.ts";
+import { Enter, Exit, Merge, NextIteration, Switch } from "../ops/control_flow.ts";
+import { zerosLike } from "../ops/fill.ts";
+import { StackPopV2, StackPushV2, StackV2 } from "../ops/stack.ts";
+import { Tensor } from "../tensor.ts";
+import { whileLoop } from "../control_flow/builders.ts";
+import type { FrameMap, StaticFrame } from "../control_flow/static_frames.ts";
+import { isFullyDefined, type PartialShape } from "../shape.ts";
+import { reshape } from "../ops/shape_ops.ts";
+import { type LoopUnit, valueFrame } from "./loop_order.ts";
+
+/** What the gradients pass offers a loop's gradient. */
+export interface LoopGradientHost {
+  readonly graph: Graph;
+  readonly frames: FrameMap;
+  /** The summed gradient of a tensor (null: none). */
+  gradientOf(o: Output): Output | null;
+  /** Whether `o` is on the path from the xs to the ys (its gradient is wanted). */
+  wants(o: Output): boolean;
+  /** Adds a partial gradient of `o`. */
+  addGradient(o: Output, g: Output): void;
+  /** d(Σ gradYs·ys)/d(xs) within a loop body: the walk stops at the xs' nodes. */
+  vjp(
+    ys: readonly Output[],
+    gradYs: readonly Output[],
+    xs: readonly Output[],
+    frame: StaticFrame,
+  ): (Output | null)[];
+  /** Zeros shaped like the variable behind a resource handle. */
+  variableZeros(handle: Output): Output;
+}
+
+/** One loop variable of the forward loop, as whileLoop (or a TensorFlow 1 GraphDef) wires it. */
+interface LoopVar {
+  readonly enter: Node;
+  readonly merge: Node;
+  readonly sw: Node;
+  readonly exit: Node;
+  readonly next: Node;
+}
+
+interface ForwardLoop {
+  readonly frame: StaticFrame;
+  readonly loopCond: Output;
+  readonly vars: LoopVar[];
+  readonly invariants: Node[];
+}
+
+function consumersIndex(g: Graph): Map<Output, Node[]> {
+  const index = new Map<Output, Node[]>();
+  for (const n of g.nodes) {
+    for (const o of n.inputs) {
+      const list = index.get(o);
+      if (list) list.push(n);
+      else index.set(o, [n]);
+    }
+  }
+  return index;
+}
+
+/** The loop's structure from its Enters: Merge, Switch, Exit and NextIteration per variable. */
+function forwardLoop(g: Graph, frame: StaticFrame): ForwardLoop {
+  const readers = consumersIndex(g);
+  const one = (o: Output, kind: string, what: Node): Node => {
+    const n = (readers.get(o) ?? []).find((c) => c.op.controlFlow === kind);
+    if (!n) {
+      throw new EdgeflowError(
+        `the loop variable entered by ${what.name} has no ${kind}: gradients need loops as ` +
+          `whileLoop builds them`,
+        { node: what.name, op: what.op.name },
+      );
+    }
+    return n;
+  };
+  const vars: LoopVar[] = [];
+  const invariants: Node[] = [];
+  let loopCond: Output | undefined;
+  for (const enter of frame.enters) {
+    if (enter.attrs.is_constant) {
+      invariants.push(enter);
+      continue;
+    }
+    const merge = one(enter.outputs[0], "Merge", enter);
+    const sw = one(merge.outputs[0], "Switch", enter);
+    const exit = one(sw.outputs[0], "Exit", enter);
+    const next = merge.inputs[1]?.node;
+    if (next?.op.controlFlow !== "NextIteration") {
+      throw new EdgeflowError(`the loop's Merge ${merge.name} has no NextIteration back edge`, {
+        node: merge.name,
+        op: merge.op.name,
+      });
+    }
+    loopCond = sw.inputs[1];
+    vars.push({ enter, merge, sw, exit, next });
+  }
+  if (!loopCond) {
+    throw new EdgeflowError(`loop frame '${frame.name}' has no loop variable`);
+  }
+  return { frame, loopCond, vars, invariants };
+}
+
+/** The forward iteration counter added to a loop: its Exit, body value and increment. */
+interface Counter {
+  readonly count: Output;
+  readonly pivot: Node;
+  readonly increment: Node;
+}
+
+function addForwardCounter(g: Graph, loop: ForwardLoop): Counter {
+  const frameAttrs = {
+    frame_name: loop.frame.name,
+    parallel_iterations: loop.frame.parallelIterations,
+  };
+  const zero = constant(Tensor.fromNumbers("int32", [], [0]), { graph: g, name: "count_init" });
+  const enter = g.addNode(Enter, [zero], frameAttrs, { name: "forward_count_enter" });
+  const merge = g.addNode(Merge, [[enter.outputs[0], enter.outputs[0]]], {}, {
+    name: "forward_count_merge",
+  });
+  const sw = g.addNode(Switch, [merge.outputs[0], loop.loopCond], {}, {
+    name: "forward_count_switch",
+  });
+  const exit = g.addNode(Exit, [sw.outputs[0]], {}, { name: "forward_count" });
+  const pivot = identity(sw.outputs[1], { name: "forward_count_body" });
+  const one = constant(Tensor.fromNumbers("int32", [], [1]), {
+    graph: g,
+    name: "count_one",
+    controlInputs: [pivot.node],
+  });
+  const increment = add(pivot, one, { name: "forward_count_next" });
+  const next = g.addNode(NextIteration, [increment], {}, { name: "forward_count_iteration" });
+  g.updateInput(merge, 1, next.outputs[0]);
+  return { count: exit.outputs[0], pivot: pivot.node, increment: increment.node };
+}
+
+/**
+ * `x` with the static shape `want` where its own is less known (a gradient built from run-time
+ * shapes): a backward loop variable must stay within its shape invariant.
+ */
+function withShape(x: Output, want: PartialShape): Output {
+  if (want === null || !isFullyDefined(want) || (x.shape !== null && isFullyDefined(x.shape))) {
+    return x;
+  }
+  const dims = constant(Tensor.fromNumbers("int32", [want.length], want), {
+    graph: x.graph,
+    controlInputs: [x.node],
+  });
+  return reshape(x, dims);
+}
+
+/** Refuses what this gradient does not build, naming the loop. */
+function refuseUnsupported(host: LoopGradientHost, unit: LoopUnit): void {
+  const frame = unit.frame;
+  if (frame.parent !== host.frames.root) {
+    throw new EdgeflowError(
+      `gradients through a while loop nested in another loop's body (frame '${frame.name}') ` +
+        `are not supported: the inner loop's stacks would have to be kept per outer iteration`,
+    );
+  }
+  for (const n of unit.nodes) {
+    const kind = n.op.controlFlow;
+    if (kind !== "Switch" && kind !== "Merge") continue;
+    if (host.frames.of.get(n) !== frame) continue;
+    // The loop's own Merges read an Enter; its own Switches read its LoopCond.
+    const loopOwn = kind === "Merge"
+      ? n.inputs.some((o) => o.node.op.controlFlow === "Enter")
+      : n.inputs[1]?.node.op.controlFlow === "LoopCond";
+    if (!loopOwn) {
+      throw new EdgeflowError(
+        `gradients through a cond inside a while loop's body (${n.name} in frame ` +
+          `'${frame.name}') are not supported: its untaken branch pushes no forward values`,
+        { node: n.name, op: n.op.name },
+      );
+    }
+  }
+}
+
+/**
+ * Builds the backward loop of `unit` and adds the gradients of its Enters' inputs (the initial
+ * loop values and the loop invariants) to the host.
+ */
+export function whileLoopGradient(host: LoopGradientHost, unit: LoopUnit): void {
+  refuseUnsupported(host, unit);
+  const g = host.graph;
+  const loop = forwardLoop(g, unit.frame);
+  // Float loop variables carry gradients (an int counter, maximumIterations' included, does not).
+  const vars = loop.vars.filter((v) => isFloat(v.enter.outputs[0].dtype));
+  const invariants = loop.invariants.filter((e) =>
+    host.wants(e.inputs[0]) && (isFloat(e.inputs[0].dtype) || e.inputs[0].dtype === "resource")
+  );
+  const exitGrads = vars.map((v) => host.gradientOf(v.exit.outputs[0]));
+  if (exitGrads.every((d) => d === null)) return;
+  const counter = addForwardCounter(g, loop);
+  const initial = vars.map((v, i) => exitGrads[i] ?? zerosLike(v.exit.outputs[0]));
+  const accumulators = invariants.map((e) => {
+    const source = e.inputs[0];
+    return source.dtype === "resource" ? host.variableZeros(source) : zerosLike(source);
+  });
+  const shapes: PartialShape[] = [
+    [],
+    ...vars.map((v) => v.merge.outputs[0].shape),
+    ...accumulators.map((a) => a.shape),
+  ];
+  // The backward body's countdown value and decrement: the pops hang between them.
+  let pivot: Node | undefined;
+  let decrement: Node | undefined;
+  const popped = new Map<Output, Output>();
+  const stacks = new Map<Output, Output>();
+  const frame = loop.frame;
+
+  /** A stack holding `t` of every forward iteration, pushed in the forward frame. */
+  const stackOf = (t: Output): Output => {
+    let handle = stacks.get(t);
+    if (handle) return handle;
+    const max = constant(Tensor.fromNumbers("int32", [], [-1]), { graph: g, name: "stack_size" });
+    handle = g.addNode(StackV2, [max], { elem_type: t.dtype, stack_name: t.name }, {
+      name: "stack",
+    }).outputs[0];
+    const entered = g.addNode(Enter, [handle], {
+      frame_name: frame.name,
+      is_constant: true,
+      parallel_iterations: frame.parallelIterations,
+    }, { name: "stack_enter" });
+    const push = g.addNode(StackPushV2, [entered.outputs[0], t], {}, {
+      name: "stack_push",
+      controlInputs: [counter.pivot],
+    });
+    g.addControlInput(counter.increment, push);
+    stacks.set(t, handle);
+    return handle;
+  };
+
+  /** whileLoop's capture hook: how the backward body reads a forward value. */
+  const capture = (o: Output, enter: (outer: Output) => Output): Output | undefined => {
+    const at = valueFrame(host.frames, o.node);
+    if (at === undefined || at !== frame) {
+      if (at !== undefined && at !== host.frames.root) {
+        throw new EdgeflowError(
+          `the gradient of loop '${frame.name}' reads ${o.name} of frame '${at.name}'`,
+        );
+      }
+      return undefined; // From outside the loop: a constant Enter.
+    }
+    const n = o.node;
+    if (n.op.controlFlow === "Enter") {
+      if (!n.attrs.is_constant) {
+        throw new EdgeflowError(
+          `the gradient of loop '${frame.name}' reads the entering value ${o.name}`,
+        );
+      }
+      return enter(n.inputs[0]); // A loop invariant: its outer value, once.
+    }
+    if (n.op === Const) {
+      // The same constant in the backward body, on its pivot (no stack needed).
+      return g.addNode(Const, [], n.attrs, { name: "const", controlInputs: [pivot!] })
+        .outputs[0];
+    }
+    let p = popped.get(o);
+    if (!p) {
+      const handle = enter(stackOf(o));
+      const pop = g.addNode(StackPopV2, [handle], { elem_type: o.dtype }, {
+        name: "stack_pop",
+        controlInputs: [pivot!],
+      });
+      g.setOutputSpecs(pop, [{ dtype: o.dtype, shape: o.shape }]);
+      g.addControlInput(decrement!, pop);
+      p = pop.outputs[0];
+      popped.set(o, p);
+    }
+    return p;
+  };
+
+  const results = vars.map((v) => v.next.inputs[0]);
+  const bodyInputs = [...vars.map((v) => v.sw.outputs[1]), ...invariants.map((e) => e.outputs[0])];
+  const outs = whileLoop(
+    (c) => greater(c, constant(Tensor.fromNumbers("int32", [], [0]), { graph: g })),
+    (c, ...state) => {
+      pivot = c.node;
+      const grads = state.slice(0, vars.length);
+      const sums = state.slice(vars.length);
+      const d = host.vjp(results, grads, bodyInputs, frame);
+      const one = constant(Tensor.fromNumbers("int32", [], [1]), {
+        graph: g,
+        controlInputs: [c.node],
+      });
+      const count = sub(c, one, { name: "count_down" });
+      decrement = count.node;
+      return [
+        count,
+        ...grads.map((gk, i) => withShape(d[i] ?? zerosLike(gk), shapes[1 + i])),
+        ...sums.map((s, j) => {
+          const dj = d[vars.length + j];
+          return dj ? withShape(add(s, dj), shapes[1 + vars.length + j]) : s;
+        }),
+      ];
+    },
+    [counter.count, ...initial, ...accumulators],
+    {
+      name: "while_grad",
+      parallelIterations: frame.parallelIterations,
+      shapeInvariants: shapes,
+      capture,
+    },
+  );
+  vars.forEach((v, i) => {
+    const x = v.enter.inputs[0];
+    if (host.wants(x)) host.addGradient(x, outs[1 + i]);
+  });
+  invariants.forEach((e, j) => host.addGradient(e.inputs[0], outs[1 + vars.length + j]));
+}

@@ -86,7 +86,8 @@ export class RunKernelContext implements KernelContext {
   }
 
   outputSpecs(): readonly TensorSpec[] {
-    if (this.planNode.outputShapes) return this.node.outputSpecs;
+    // Control-flow kernels forward buffers (a Merge has absent inputs): nothing to infer.
+    if (this.planNode.outputShapes || this.node.op.controlFlow) return this.node.outputSpecs;
     this.inferRunTimeShapes();
     return this.inferred!;
   }

@@ -302,9 +302,18 @@ export function whileLoopGradient(host: LoopGradientHost, unit: LoopUnit): void 
         name: "stack_pop",
         controlInputs: [pivot!],
       });
-      g.setOutputSpecs(pop, [{ dtype: o.dtype, shape: o.shape }]);
       g.addControlInput(decrement!, pop);
       p = pop.outputs[0];
+      if (o.shape !== null && isFullyDefined(o.shape)) {
+        // A pop's shape is known only at run time (TensorFlow's too): a Reshape to the pushed
+        // value's static shape keeps the backward body's shapes known, in a GraphDef as well.
+        const dims = constant(Tensor.fromNumbers("int32", [o.shape.length], o.shape), {
+          graph: g,
+          name: "stack_pop_shape",
+          controlInputs: [pivot!],
+        });
+        p = reshape(p, dims);
+      } else g.setOutputSpecs(pop, [{ dtype: o.dtype, shape: o.shape }]);
       popped.set(o, p);
     }
     return p;

@@ -3,6 +3,7 @@
 // against the graph built so far (tests/fuzz/build.ts), the extra fetches and the passes.
 import fc from "npm:fast-check@4";
 import type { DType } from "../../core/dtype.ts";
+import { STACK_OPS } from "../../core/ops/stack.ts";
 import { ALL_OPS } from "../../core/ops/registry.ts";
 import { QUEUE_OPS } from "../../core/ops/queue.ts";
 
@@ -58,6 +59,8 @@ const EXCLUDED = new Set([
   "AssignSubVariableOp",
   // Queues hold state across runs and block: tests/queue_test.ts covers them.
   ...QUEUE_OPS.map((op) => op.name),
+  // Stacks are step state a push and a later pop share: tests/control_flow/while_grad_test.ts.
+  ...STACK_OPS.map((op) => op.name),
   // Control-flow ops only make sense in the structures cond and whileLoop build: random loops
   // are drawn by tests/control_flow/random_loops_test.ts.
   "Switch",

@@ -15,6 +15,7 @@ import {
 import type { Attrs, OpCase } from "../../core/op.ts";
 import "../../mod.ts";
 import { QUEUE_OPS } from "../../core/ops/queue.ts";
+import { STACK_OPS } from "../../core/ops/stack.ts";
 import { fcParams, invalidCases, opCases } from "../op_cases.ts";
 import { mismatch } from "./compare.ts";
 import { deviceFor } from "./devices.ts";
@@ -24,9 +25,15 @@ import { checkControlFlowOn, CONTROL_FLOW_OP_NAMES } from "../control_flow/devic
 const registry = defaultRegistry;
 // Queue kernels wait on state shared across runs (a dequeue blocks until another run enqueues), so
 // one op case cannot exercise them: tests/queue_test.ts runs them against TensorFlow's semantics.
-const COVERED_ELSEWHERE = new Map<string, string>(
-  QUEUE_OPS.map((op) => [op.name, "a blocking queue kernel; tests/queue_test.ts covers it"]),
-);
+// Stack kernels share a step's stack between a push and a later pop: one op case cannot run them;
+// tests/control_flow/while_grad_test.ts runs them on REF and WASM and through loop gradients.
+const COVERED_ELSEWHERE = new Map<string, string>([
+  ...QUEUE_OPS.map((op) => [op.name, "a blocking queue kernel; tests/queue_test.ts covers it"]),
+  ...STACK_OPS.map((op) => [
+    op.name,
+    "a per-step stack kernel; tests/control_flow/while_grad_test.ts covers it",
+  ]),
+] as [string, string][]);
 const RUNS = Number(Deno.env.get("EQUIVALENCE_RUNS") ?? 15);
 
 const controlFlowTypes = new Set<string>();

@@ -1,0 +1,288 @@
+// Gradients through while loops (a backward loop reading each iteration's forward values from
+// stacks): against the analytic gradient, finite differences and the same loop unrolled, with a
+// captured loop invariant, maximum_iterations, parallel iterations, variables trained by SGD, on
+// WASM (the default device) and REF; the stack ops' own semantics and errors.
+import assert from "node:assert/strict";
+import * as ef from "../../mod.ts";
+import type { RefDevice } from "../../devices/ref/device.ts";
+import { StackCloseV2, StackPopV2, StackPushV2, StackV2 } from "../../core/ops/stack.ts";
+
+const near = (a: number, b: number, tol = 1e-4) =>
+  assert.ok(Math.abs(a - b) <= tol * (1 + Math.abs(b)), `${a} vs ${b}`);
+const nearAll = (a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-4) => {
+  assert.equal(a.length, b.length);
+  for (let i = 0; i < a.length; i++) near(a[i], b[i], tol);
+};
+const num = (t: ef.Tensor) => Number(t.toArray());
+
+/** y = x · wⁿ by n multiplications with a captured w (a loop invariant). */
+function power(parallelIterations: number) {
+  const g = new ef.Graph();
+  const x = ef.placeholder(g, "float32", [], { name: "x" });
+  const w = ef.placeholder(g, "float32", [], { name: "w" });
+  const n = ef.placeholder(g, "int32", [], { name: "n" });
+  const [, y] = ef.whileLoop(
+    (i) => ef.less(i, n),
+    (i, v) => [ef.add(i, 1), ef.mul(v, w)],
+    [g.asDefault(() => ef.constant(0, { dtype: "int32" })), x],
+    { parallelIterations },
+  );
+  const [dx, dw] = ef.gradients(y, [x, w]);
+  return { g, y, dx: dx!, dw: dw! };
+}
+
+for (const device of ["WASM", "REF"]) {
+  for (const parallel of [1, 10]) {
+    Deno.test(`x·wⁿ by a loop: dy/dx = wⁿ, dy/dw = n·x·wⁿ⁻¹ on ${device}, parallel_iterations ${parallel}`, async () => {
+      const { g, y, dx, dw } = power(parallel);
+      await using s = new ef.Session(g, { device });
+      // Both loops and their stacks stay on the session's device (no REF fallback).
+      const placed = await s.explainPlacement([dx, dw], ["x", "w", "n"], [], false);
+      assert.deepEqual(placed.fallback, []);
+      assert.ok(placed.nodes.every((n) => n.device.includes(device)), placed.text);
+      for (const k of [0, 1, 4]) {
+        const [ty, tdx, tdw] = await s.run([y, dx, dw], { x: 2, w: 1.5, n: k });
+        near(num(ty), 2 * 1.5 ** k);
+        near(num(tdx), 1.5 ** k);
+        near(num(tdw), k === 0 ? 0 : k * 2 * 1.5 ** (k - 1));
+      }
+    });
+  }
+}
+
+/** A loop of vector variables with a tanh, a product of two variables and a captured vector. */
+function mixed(g: ef.Graph, x: ef.Output, a: ef.Output, b: ef.Output, loop: boolean, n: number) {
+  const step = (u: ef.Output, v: ef.Output): [ef.Output, ef.Output] => [
+    ef.tanh(ef.add(ef.mul(u, v), x)),
+    ef.sub(ef.mul(v, 0.9), ef.mul(u, x)),
+  ];
+  if (!loop) {
+    let [u, v] = [a, b];
+    for (let k = 0; k < n; k++) [u, v] = step(u, v);
+    return [u, v];
+  }
+  const [, u, v] = ef.whileLoop(
+    (i) => ef.less(i, n),
+    (i, u, v) => [ef.add(i, 1), ...step(u, v)],
+    [g.asDefault(() => ef.constant(0, { dtype: "int32" })), a, b],
+    { parallelIterations: 4 },
+  );
+  return [u, v];
+}
+
+function mixedGraph(loop: boolean, n: number) {
+  const g = new ef.Graph();
+  const x = ef.placeholder(g, "float32", [3], { name: "x" });
+  const a = ef.placeholder(g, "float32", [3], { name: "a" });
+  const b = ef.placeholder(g, "float32", [3], { name: "b" });
+  const [u, v] = mixed(g, x, a, b, loop, n);
+  const loss = ef.add(ef.sum(ef.mul(u, ef.constant([1, -2, 0.5], { graph: g })), 0), ef.sum(v, 0));
+  return {
+    g,
+    loss,
+    grads: ef.gradients(loss, [x, a, b], undefined, { unconnected: "zero" }).map((d) => d!),
+  };
+}
+
+const mixedFeeds = { x: [0.3, -0.2, 0.5], a: [0.1, 0.4, -0.3], b: [-0.5, 0.2, 0.7] };
+
+Deno.test("a loop's gradients equal central finite differences", async () => {
+  const { g, loss, grads } = mixedGraph(true, 5);
+  await using s = new ef.Session(g);
+  const analytic = (await s.run(grads, mixedFeeds)).map((t) => Array.from(t.toNumbers()));
+  const h = 1e-2;
+  for (const [k, name] of (["x", "a", "b"] as const).entries()) {
+    for (let i = 0; i < 3; i++) {
+      const up = { ...mixedFeeds, [name]: [...mixedFeeds[name]] };
+      const down = { ...mixedFeeds, [name]: [...mixedFeeds[name]] };
+      up[name][i] += h;
+      down[name][i] -= h;
+      const numeric = (num(await s.run(loss, up)) - num(await s.run(loss, down))) / (2 * h);
+      assert.ok(
+        Math.abs(numeric - analytic[k][i]) < 3e-3,
+        `d/d${name}[${i}]: ${numeric} vs ${analytic[k][i]}`,
+      );
+    }
+  }
+});
+
+Deno.test("a loop's gradients equal the gradients of the same loop unrolled", async () => {
+  for (const n of [0, 1, 6]) {
+    const looped = mixedGraph(true, n), unrolled = mixedGraph(false, n);
+    await using s1 = new ef.Session(looped.g);
+    await using s2 = new ef.Session(unrolled.g);
+    const l = await s1.run(looped.grads, mixedFeeds);
+    const u = await s2.run(unrolled.grads, mixedFeeds);
+    l.forEach((t, i) => nearAll(t.toNumbers(), u[i].toNumbers(), 1e-5));
+  }
+});
+
+Deno.test("maximum_iterations bounds the backward loop too; a loop variable not depending on xs", async () => {
+  const g = new ef.Graph();
+  const x = ef.placeholder(g, "float32", [], { name: "x" });
+  // t counts in float and never depends on x; v = v·x + t.
+  const [t, v] = ef.whileLoop(
+    (t) => ef.less(t, 100),
+    (t, v) => [ef.add(t, 1), ef.add(ef.mul(v, x), t)],
+    [g.asDefault(() => ef.constant(0)), g.asDefault(() => ef.constant(1))],
+    { maximumIterations: 3 },
+  );
+  const [dx] = ef.gradients(ef.add(v, t), [x]);
+  await using s = new ef.Session(g);
+  const [tv, tdx] = await s.run([v, dx!], { x: 2 });
+  // v = ((1·x + 0)·x + 1)·x + 2 = x³ + x + 2; dv/dx = 3x² + 1.
+  near(num(tv), 12);
+  near(num(tdx), 13);
+});
+
+Deno.test("an RNN-like loop (matmul body, Variables) trains with SGD: the loss goes down", async () => {
+  const g = new ef.Graph();
+  const w = new ef.Variable([[0.5, -0.3], [0.2, 0.4]], { graph: g, name: "w", dtype: "float32" });
+  const bias = new ef.Variable([[0.1, -0.1]], { graph: g, name: "b", dtype: "float32" });
+  const h0 = ef.constant([[0.3, -0.6]], { graph: g });
+  const target = ef.constant([[0.5, 0.25]], { graph: g });
+  const [, h] = ef.whileLoop(
+    (i) => ef.less(i, 4),
+    (i, h) => [ef.add(i, 1), ef.tanh(ef.add(ef.matMul(h, w.read()), bias.read()))],
+    [g.asDefault(() => ef.constant(0, { dtype: "int32" })), h0],
+  );
+  const loss = ef.sum(ef.square(ef.sub(h, target)), [0, 1]);
+  const train = new ef.train.GradientDescentOptimizer(0.5).minimize(loss);
+  for (const device of ["WASM", "REF"]) {
+    await using s = new ef.Session(g, { device });
+    await s.run([], {}, [ef.globalVariablesInitializer(g)]);
+    const losses: number[] = [];
+    for (let k = 0; k < 6; k++) {
+      const [l] = await s.run([loss], {}, [train]);
+      losses.push(num(l));
+    }
+    for (let k = 1; k < losses.length; k++) {
+      assert.ok(losses[k] < losses[k - 1], `${device}: losses ${losses}`);
+    }
+  }
+});
+
+Deno.test("a gradient step frees what it pushed: no bytes in use after the run", async () => {
+  const { g, grads } = mixedGraph(true, 5);
+  await using s = new ef.Session(g, { device: "REF" });
+  const ref = await s.device("REF") as RefDevice;
+  await s.run(grads, mixedFeeds);
+  assert.equal(ref.memory().inUse, 0);
+});
+
+Deno.test("values left on a stack are released when the step ends, failed or not", async () => {
+  const g = new ef.Graph();
+  const a = ef.placeholder(g, "float32", [64], { name: "a" });
+  const size = ef.constant(-1, { graph: g, dtype: "int32" });
+  const h = g.addNode(StackV2, [size], { elem_type: "float32" }, { name: "stack" }).outputs[0];
+  // exp(a) is pushed and never popped: only the step's end frees it.
+  const push = g.addNode(StackPushV2, [h, ef.exp(a)], {}, { name: "push" });
+  const after = ef.identity(a, { controlInputs: [push] });
+  const bad = ef.reshape(after, ef.placeholder(g, "int32", [1], { name: "dims" }));
+  await using s = new ef.Session(g, { device: "REF" });
+  const ref = await s.device("REF") as RefDevice;
+  await s.run(after, { a: new Array(64).fill(1) });
+  assert.equal(ref.memory().inUse, 0);
+  await assert.rejects(s.run(bad, { a: new Array(64).fill(1), dims: [5] }), ef.EdgeflowError);
+  assert.equal(ref.memory().inUse, 0);
+});
+
+Deno.test("stack ops: LIFO on every device type with their kernels; popping an empty stack names node and op", async () => {
+  const g = new ef.Graph();
+  const a = ef.placeholder(g, "float32", [2], { name: "a" });
+  const size = ef.constant(-1, { graph: g, dtype: "int32" });
+  const h = g.addNode(StackV2, [size], { elem_type: "float32" }, { name: "stack" }).outputs[0];
+  const p1 = g.addNode(StackPushV2, [h, a], {}, { name: "push1" });
+  const p2 = g.withControlDependencies(
+    [p1],
+    () => g.addNode(StackPushV2, [h, ef.neg(a)], {}, { name: "push2" }),
+  );
+  const pop1 = g.addNode(StackPopV2, [h], { elem_type: "float32" }, {
+    name: "pop1",
+    controlInputs: [p2],
+  });
+  const pop2 = g.addNode(StackPopV2, [h], { elem_type: "float32" }, {
+    name: "pop2",
+    controlInputs: [pop1],
+  });
+  const pop3 = g.addNode(StackPopV2, [h], { elem_type: "float32" }, {
+    name: "pop3",
+    controlInputs: [pop2],
+  });
+  const close = g.addNode(StackCloseV2, [h], {}, { name: "close", controlInputs: [pop2] });
+  const types = ef.defaultRegistry.deviceTypesFor("StackPopV2");
+  for (const t of ["REF", "WASM"]) assert.ok(types.includes(t as never), `${t} lists stacks`);
+  for (const device of ["REF", "WASM"]) {
+    await using s = new ef.Session(g, { device });
+    const [x1, x2] = await s.run([pop1.outputs[0], pop2.outputs[0]], { a: [1, -2] }, [close]);
+    assert.deepEqual(Array.from(x1.toNumbers()), [-1, 2]); // pushed last, popped first
+    assert.deepEqual(Array.from(x2.toNumbers()), [1, -2]);
+    await assert.rejects(
+      s.run(pop3.outputs[0], { a: [1, -2] }),
+      (e: Error) =>
+        e instanceof ef.EdgeflowError && /empty stack/.test(e.message) &&
+        /pop3/.test(e.message) && /StackPopV2/.test(e.message),
+    );
+  }
+});
+
+Deno.test("stack ops' shape inference refuses bad handles and sizes", () => {
+  const g = new ef.Graph();
+  const notHandle = ef.constant(1, { graph: g });
+  assert.throws(
+    () => g.addNode(StackPopV2, [notHandle], { elem_type: "float32" }),
+    (e: Error) => e instanceof ef.EdgeflowError && /resource/.test(e.message),
+  );
+  assert.throws(
+    () =>
+      g.addNode(StackV2, [ef.constant([1, 2], { graph: g, dtype: "int32" })], {
+        elem_type: "float32",
+      }),
+    (e: Error) => e instanceof ef.EdgeflowError && /max_size must be a scalar/.test(e.message),
+  );
+  const h = g.addNode(StackV2, [ef.constant(3, { graph: g, dtype: "int32" })], {
+    elem_type: "int32",
+  }).outputs[0];
+  assert.deepEqual(h.shape, []);
+  assert.equal(g.addNode(StackPopV2, [h], { elem_type: "int32" }).outputs[0].shape, null);
+  const pushed = g.addNode(StackPushV2, [h, ef.constant([[1, 2]], { graph: g, dtype: "int32" })]);
+  assert.deepEqual(pushed.outputs[0].shape, [1, 2]);
+});
+
+Deno.test("what the loop gradient does not build is refused with a clear error", () => {
+  // A loop nested in another loop's body.
+  const g = new ef.Graph();
+  const x = ef.placeholder(g, "float32", [], { name: "x" });
+  const zero = () => g.asDefault(() => ef.constant(0, { dtype: "int32" }));
+  const [, y] = ef.whileLoop((i) => ef.less(i, 2), (i, v) => {
+    const [, inner] = ef.whileLoop((j) => ef.less(j, 2), (j, u) => [ef.add(j, 1), ef.mul(u, u)], [
+      zero(),
+      v,
+    ]);
+    return [ef.add(i, 1), inner];
+  }, [zero(), x]);
+  assert.throws(
+    () => ef.gradients(y, [x]),
+    (e: Error) => e instanceof ef.EdgeflowError && /nested in another loop/.test(e.message),
+  );
+  // A cond in a loop's body.
+  const g2 = new ef.Graph();
+  const x2 = ef.placeholder(g2, "float32", [], { name: "x" });
+  const [, y2] = ef.whileLoop((i) => ef.less(i, 2), (i, v) => {
+    const [c] = ef.cond(ef.greater(v, 0), () => ef.mul(v, 2), () => v);
+    return [ef.add(i, 1), c];
+  }, [g2.asDefault(() => ef.constant(0, { dtype: "int32" })), x2]);
+  assert.throws(
+    () => ef.gradients(y2, [x2]),
+    (e: Error) => e instanceof ef.EdgeflowError && /cond inside a while loop/.test(e.message),
+  );
+});
+
+Deno.test("a gradient graph with stacks survives GraphDef export and import", async () => {
+  const { g, dx, dw } = power(10);
+  const imported = ef.fromGraphDef(JSON.parse(JSON.stringify(ef.toGraphDef(g))));
+  await using s = new ef.Session(imported);
+  const [tdx, tdw] = await s.run([dx.name, dw.name], { x: 2, w: 1.5, n: 3 });
+  near(num(tdx), 1.5 ** 3);
+  near(num(tdw), 3 * 2 * 1.5 ** 2);
+});

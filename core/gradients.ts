@@ -242,13 +242,6 @@ class Backprop {
     if (!pathInputs.some(Boolean)) return;
     const fn = node.op.gradient;
     const context = { node: node.name, op: node.op.name };
-    if (this.within && (node.op.controlFlow === "Switch" || node.op.controlFlow === "Merge")) {
-      throw new EdgeflowError(
-        `gradients through a cond inside a while loop's body are not supported: its untaken ` +
-          `branch pushes no forward values`,
-        context,
-      );
-    }
     if (!fn) {
       throw new EdgeflowError(
         `no gradient is defined for op ${node.op.name}, which lies on the path from the xs to ` +

@@ -30,9 +30,12 @@
  * other value of the forward frame by a pop, and a value from outside the loop by a constant
  * Enter.
  *
+ * Conds inside the body: a value of a cond branch is pushed in every iteration (merged with a
+ * stand-in where the branch is not taken) and popped through a Switch on the popped predicate,
+ * so the backward branch is dead where the forward one was, as the cond's gradient needs.
+ *
  * Not built: loops nested in another loop's body (the inner loop's stacks would have to live per
- * outer iteration), and conds inside a loop's body (their untaken branch pushes nothing, so the
- * pops would need the same cond): both are refused with an error saying so.
+ * outer iteration), refused with an error saying so.
  */
 import { isFloat } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
@@ -49,6 +52,8 @@ import type { FrameMap, StaticFrame } from "../control_flow/static_frames.ts";
 import { isFullyDefined, type PartialShape } from "../shape.ts";
 import { reshape } from "../ops/shape_ops.ts";
 import { type LoopUnit, valueFrame } from "./loop_order.ts";
+import { type CondBranch, CondBranches } from "./cond_context.ts";
+import { cast } from "../ops/cast.ts";
 
 /** What the gradients pass offers a loop's gradient. */
 export interface LoopGradientHost {
@@ -197,22 +202,6 @@ function refuseUnsupported(host: LoopGradientHost, unit: LoopUnit): void {
         `are not supported: the inner loop's stacks would have to be kept per outer iteration`,
     );
   }
-  for (const n of unit.nodes) {
-    const kind = n.op.controlFlow;
-    if (kind !== "Switch" && kind !== "Merge") continue;
-    if (host.frames.of.get(n) !== frame) continue;
-    // The loop's own Merges read an Enter; its own Switches read its LoopCond.
-    const loopOwn = kind === "Merge"
-      ? n.inputs.some((o) => o.node.op.controlFlow === "Enter")
-      : n.inputs[1]?.node.op.controlFlow === "LoopCond";
-    if (!loopOwn) {
-      throw new EdgeflowError(
-        `gradients through a cond inside a while loop's body (${n.name} in frame ` +
-          `'${frame.name}') are not supported: its untaken branch pushes no forward values`,
-        { node: n.name, op: n.op.name },
-      );
-    }
-  }
 }
 
 /**
@@ -244,14 +233,27 @@ export function whileLoopGradient(host: LoopGradientHost, unit: LoopUnit): void 
   // The backward body's countdown value and decrement: the pops hang between them.
   let pivot: Node | undefined;
   let decrement: Node | undefined;
-  const popped = new Map<Output, Output>();
+  const replaced = new Map<Output, Output>();
+  const branches = new CondBranches(host.frames, loop.frame);
   const stacks = new Map<Output, Output>();
   const frame = loop.frame;
 
-  /** A stack holding `t` of every forward iteration, pushed in the forward frame. */
-  const stackOf = (t: Output): Output => {
+  /**
+   * A stack holding `t` of every forward iteration, pushed in the forward frame. A value of a
+   * cond branch is pushed through a Merge with a stand-in from the other side at each level
+   * (the predicate, cast), so a push runs in every iteration: a dead push would be a dead
+   * control input of the counter's increment, ending the loop.
+   */
+  const stackOf = (t: Output, branch: CondBranch | null): Output => {
     let handle = stacks.get(t);
     if (handle) return handle;
+    let value = t;
+    for (let b = branch; b; b = b.parent) {
+      const other = g.addNode(Switch, [b.pred, b.pred], {}, { name: "stack_other_side" })
+        .outputs[1 - b.side];
+      const standIn = value.dtype === "bool" ? other : cast(other, value.dtype);
+      value = g.addNode(Merge, [[value, standIn]], {}, { name: "stack_alive" }).outputs[0];
+    }
     const max = constant(Tensor.fromNumbers("int32", [], [-1]), { graph: g, name: "stack_size" });
     handle = g.addNode(StackV2, [max], { elem_type: t.dtype, stack_name: t.name }, {
       name: "stack",
@@ -261,7 +263,7 @@ export function whileLoopGradient(host: LoopGradientHost, unit: LoopUnit): void 
       is_constant: true,
       parallel_iterations: frame.parallelIterations,
     }, { name: "stack_enter" });
-    const push = g.addNode(StackPushV2, [entered.outputs[0], t], {}, {
+    const push = g.addNode(StackPushV2, [entered.outputs[0], value], {}, {
       name: "stack_push",
       controlInputs: [counter.pivot],
     });
@@ -281,6 +283,15 @@ export function whileLoopGradient(host: LoopGradientHost, unit: LoopUnit): void 
       }
       return undefined; // From outside the loop: a constant Enter.
     }
+    return replace(o, enter);
+  };
+
+  /**
+   * The backward body's stand-in for forward value `o` of the loop frame: a constant's copy or a
+   * pop, which in a cond branch passes a Switch on the branch's (popped) predicate, dead where
+   * the branch was not taken, as `o` was.
+   */
+  const replace = (o: Output, enter: (outer: Output) => Output): Output => {
     const n = o.node;
     if (n.op.controlFlow === "Enter") {
       if (!n.attrs.is_constant) {
@@ -290,33 +301,38 @@ export function whileLoopGradient(host: LoopGradientHost, unit: LoopUnit): void 
       }
       return enter(n.inputs[0]); // A loop invariant: its outer value, once.
     }
+    let r = replaced.get(o);
+    if (r) return r;
+    const branch = branches.of(o);
     if (n.op === Const) {
       // The same constant in the backward body, on its pivot (no stack needed).
-      return g.addNode(Const, [], n.attrs, { name: "const", controlInputs: [pivot!] })
-        .outputs[0];
-    }
-    let p = popped.get(o);
-    if (!p) {
-      const handle = enter(stackOf(o));
+      r = g.addNode(Const, [], n.attrs, { name: "const", controlInputs: [pivot!] }).outputs[0];
+    } else {
+      const handle = enter(stackOf(o, branch));
       const pop = g.addNode(StackPopV2, [handle], { elem_type: o.dtype }, {
         name: "stack_pop",
         controlInputs: [pivot!],
       });
       g.addControlInput(decrement!, pop);
-      p = pop.outputs[0];
-      if (o.shape !== null && isFullyDefined(o.shape)) {
-        // A pop's shape is known only at run time (TensorFlow's too): a Reshape to the pushed
-        // value's static shape keeps the backward body's shapes known, in a GraphDef as well.
-        const dims = constant(Tensor.fromNumbers("int32", [o.shape.length], o.shape), {
-          graph: g,
-          name: "stack_pop_shape",
-          controlInputs: [pivot!],
-        });
-        p = reshape(p, dims);
-      } else g.setOutputSpecs(pop, [{ dtype: o.dtype, shape: o.shape }]);
-      popped.set(o, p);
+      r = pop.outputs[0];
+      if (!branch) g.setOutputSpecs(pop, [{ dtype: o.dtype, shape: o.shape }]);
     }
-    return p;
+    if (branch) {
+      const pred = replace(branch.pred, enter);
+      r = g.addNode(Switch, [r, pred], {}, { name: "stack_branch" }).outputs[branch.side];
+    }
+    if (n.op !== Const && o.shape !== null && isFullyDefined(o.shape)) {
+      // A pop's shape is known only at run time (TensorFlow's too): a Reshape to the pushed
+      // value's static shape keeps the backward body's shapes known, in a GraphDef as well.
+      const dims = constant(Tensor.fromNumbers("int32", [o.shape.length], o.shape), {
+        graph: g,
+        name: "stack_pop_shape",
+        controlInputs: [pivot!],
+      });
+      r = reshape(r, dims);
+    }
+    replaced.set(o, r);
+    return r;
   };
 
   const results = vars.map((v) => v.next.inputs[0]);

@@ -28,7 +28,7 @@ import { shape as shapeOp } from "./ops/shape_ops.ts";
 import { topologicalOrder } from "./passes/topo.ts";
 import { type FrameMap, type StaticFrame, staticFrames } from "./control_flow/static_frames.ts";
 import { backwardOrder, type LoopUnit, valueFrame } from "./grads/loop_order.ts";
-import { whileLoopGradient } from "./grads/while_loop.ts";
+import { type EnclosingLoop, whileLoopGradient } from "./grads/while_loop.ts";
 
 export interface GradientsOptions {
   /** The name scope of the backward graph; "gradients" (made unique) by default. */
@@ -80,6 +80,8 @@ export function gradients(
  * the walk back from the ys stops at the xs' nodes, and the frames are the outer pass's.
  */
 interface Within {
+  /** The loop whose body this is (its gradient under construction). */
+  readonly loop: EnclosingLoop;
   readonly frame: StaticFrame;
   readonly frames: FrameMap;
   readonly stop: ReadonlySet<Node>;
@@ -224,13 +226,15 @@ class Backprop {
       gradientOf: (o) => this.total(o),
       wants: (o) => carriesGradient(o.dtype) && this.between.has(o.node),
       addGradient: (o, g) => this.push(o, g),
-      vjp: (ys, gradYs, xs, frame) =>
+      vjp: (ys, gradYs, xs, loop) =>
         new Backprop(this.graph, ys, xs, gradYs, {}, {
-          frame,
+          loop,
+          frame: loop.frame,
           frames,
           stop: new Set(xs.map((x) => x.node)),
         }).run(),
       variableZeros,
+      outer: this.within?.loop,
     }, unit);
   }
 

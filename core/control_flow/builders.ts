@@ -47,12 +47,13 @@ function capture(
   skip: ReadonlySet<Node>,
   external: (o: Output) => Output,
   pivot: Node,
+  leave?: ReadonlySet<Node>,
 ): void {
   for (let k = start; k < end; k++) {
     const node = g.nodes[k];
     if (skip.has(node)) continue;
     node.inputs.forEach((o, i) => {
-      if (o.node.id < outside) g.updateInput(node, i, external(o));
+      if (o.node.id < outside || leave?.has(o.node)) g.updateInput(node, i, external(o));
     });
     if (node.controlInputs.length === 0 && node.inputs.every((o) => isInvariant(o, skip))) {
       // No input, or loop invariants only (TensorFlow's _MaybeAddControlDependency): without
@@ -176,6 +177,12 @@ export interface WhileOptions {
    * while loop's gradient (core/grads/while_loop.ts) pops the forward loop's values this way.
    */
   capture?: (o: Output, enter: (outer: Output) => Output) => Output | undefined;
+  /**
+   * Nodes the body function makes that belong to another frame and stay as they are: the
+   * forward counter and stacks a nested loop's gradient adds to its forward loop. What they
+   * give the body comes in through `capture`, as values from outside do.
+   */
+  leave?: ReadonlySet<Node>;
 }
 
 /**
@@ -282,8 +289,12 @@ export function whileLoop(
       const bodyStart = g.nodes.length;
       const given = flat(g.asDefault(() => body(...(max ? bodyVars.slice(1) : bodyVars))));
       const bodyEnd = g.nodes.length;
-      capture(g, start, bodyStart, bodyEnd, skip, external, bodyVars[0].node);
-      const effects = sideEffects(g, bodyStart, bodyEnd);
+      const leave = options.leave;
+      if (leave) {
+        for (let k = bodyStart; k < bodyEnd; k++) if (leave.has(g.nodes[k])) skip.add(g.nodes[k]);
+      }
+      capture(g, start, bodyStart, bodyEnd, skip, external, bodyVars[0].node, leave);
+      const effects = sideEffects(g, bodyStart, bodyEnd).filter((n) => !leave?.has(n));
       if (given.length !== userVars.length) {
         throw new EdgeflowError(
           `body gives ${given.length} tensors for ${userVars.length} loop variables`,

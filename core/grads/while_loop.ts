@@ -34,8 +34,13 @@
  * stand-in where the branch is not taken) and popped through a Switch on the popped predicate,
  * so the backward branch is dead where the forward one was, as the cond's gradient needs.
  *
- * Not built: loops nested in another loop's body (the inner loop's stacks would have to live per
- * outer iteration), refused with an error saying so.
+ * Nested loops: the inner loop's gradient is built inside the outer backward body (the body's
+ * gradient meets the inner loop as a unit). Its stacks are the step's, entered through both
+ * frames; the inner forward counter starts on the outer counter's body value and the outer
+ * increment waits for the inner counter's Exit, so each outer iteration's inner pushes follow
+ * the previous one's; the outer countdown waits for the inner backward loop likewise. The
+ * inner count and every outer value the inner gradient reads are outer values, popped by the
+ * outer gradient. Not built: a loop inside a cond branch of a loop body (refused).
  */
 import { isFloat } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
@@ -70,10 +75,23 @@ export interface LoopGradientHost {
     ys: readonly Output[],
     gradYs: readonly Output[],
     xs: readonly Output[],
-    frame: StaticFrame,
+    loop: EnclosingLoop,
   ): (Output | null)[];
   /** Zeros shaped like the variable behind a resource handle. */
   variableZeros(handle: Output): Output;
+  /** The loop whose body this gradient is built in (a nested loop's); absent at the top. */
+  readonly outer?: EnclosingLoop;
+}
+
+/** A loop gradient under construction, as the loops nested in its body see it. */
+export interface EnclosingLoop {
+  readonly frame: StaticFrame;
+  /** Its forward counter: a nested loop starts after it and ends before its increment. */
+  readonly counter: Counter;
+  /** Its backward countdown: waits for every nested backward loop of the iteration. */
+  readonly decrement: Node;
+  /** Forward nodes the gradients add while a backward body is built: its builder leaves them. */
+  readonly forward: Set<Node>;
 }
 
 /** One loop variable of the forward loop, as whileLoop (or a TensorFlow 1 GraphDef) wires it. */
@@ -146,18 +164,25 @@ function forwardLoop(g: Graph, frame: StaticFrame): ForwardLoop {
 }
 
 /** The forward iteration counter added to a loop: its Exit, body value and increment. */
-interface Counter {
+export interface Counter {
   readonly count: Output;
   readonly pivot: Node;
   readonly increment: Node;
 }
 
-function addForwardCounter(g: Graph, loop: ForwardLoop): Counter {
+function addForwardCounter(g: Graph, loop: ForwardLoop, outer?: EnclosingLoop): Counter {
   const frameAttrs = {
     frame_name: loop.frame.name,
     parallel_iterations: loop.frame.parallelIterations,
   };
-  const zero = constant(Tensor.fromNumbers("int32", [], [0]), { graph: g, name: "count_init" });
+  // Nested: the count starts in the enclosing iteration once its counter has (so the nested
+  // loops of successive outer iterations push in order), and that counter's increment waits for
+  // the nested loop's end (below).
+  const zero = constant(Tensor.fromNumbers("int32", [], [0]), {
+    graph: g,
+    name: "count_init",
+    controlInputs: outer ? [outer.counter.pivot] : [],
+  });
   const enter = g.addNode(Enter, [zero], frameAttrs, { name: "forward_count_enter" });
   const merge = g.addNode(Merge, [[enter.outputs[0], enter.outputs[0]]], {}, {
     name: "forward_count_merge",
@@ -175,7 +200,14 @@ function addForwardCounter(g: Graph, loop: ForwardLoop): Counter {
   const increment = add(pivot, one, { name: "forward_count_next" });
   const next = g.addNode(NextIteration, [increment], {}, { name: "forward_count_iteration" });
   g.updateInput(merge, 1, next.outputs[0]);
+  if (outer) g.addControlInput(outer.counter.increment, exit);
   return { count: exit.outputs[0], pivot: pivot.node, increment: increment.node };
+}
+
+/** Whether `outer` is `frame` or one of the frames it is nested in. */
+function enclosing(frame: StaticFrame, outer: StaticFrame): boolean {
+  for (let f: StaticFrame | null = frame; f; f = f.parent) if (f === outer) return true;
+  return false;
 }
 
 /**
@@ -196,11 +228,23 @@ function withShape(x: Output, want: PartialShape): Output {
 /** Refuses what this gradient does not build, naming the loop. */
 function refuseUnsupported(host: LoopGradientHost, unit: LoopUnit): void {
   const frame = unit.frame;
-  if (frame.parent !== host.frames.root) {
+  const parent = host.outer?.frame ?? host.frames.root;
+  if (frame.parent !== parent) {
     throw new EdgeflowError(
-      `gradients through a while loop nested in another loop's body (frame '${frame.name}') ` +
-        `are not supported: the inner loop's stacks would have to be kept per outer iteration`,
+      `the gradient of loop '${frame.name}' was asked for outside its enclosing frame`,
     );
+  }
+  if (host.outer) {
+    const branches = new CondBranches(host.frames, host.outer.frame);
+    const inCond = frame.enters.find((e) => branches.of(e.inputs[0]) !== null);
+    if (inCond) {
+      throw new EdgeflowError(
+        `gradients through a while loop inside a cond branch of another loop's body (frame ` +
+          `'${frame.name}') are not supported: its stacks would be pushed only where the ` +
+          `branch is taken`,
+        { node: inCond.name, op: inCond.op.name },
+      );
+    }
   }
 }
 
@@ -219,7 +263,26 @@ export function whileLoopGradient(host: LoopGradientHost, unit: LoopUnit): void 
   );
   const exitGrads = vars.map((v) => host.gradientOf(v.exit.outputs[0]));
   if (exitGrads.every((d) => d === null)) return;
-  const counter = addForwardCounter(g, loop);
+  // Forward nodes made from here on (the counter, stacks, pushes) are the forward loop's, even
+  // while an enclosing backward body is being built.
+  const forward = host.outer?.forward ?? new Set<Node>();
+  const asForward = <T>(make: () => T): T => {
+    const from = g.nodes.length;
+    const made = make();
+    for (let k = from; k < g.nodes.length; k++) forward.add(g.nodes[k]);
+    return made;
+  };
+  const counter = asForward(() => {
+    const from = g.nodes.length;
+    const c = addForwardCounter(g, loop, host.outer);
+    // Its frames, for an enclosing gradient that pops the count (an Exit's value is outside).
+    for (let k = from; k < g.nodes.length; k++) {
+      const n = g.nodes[k];
+      const outside = n.op === Const || n.op.controlFlow === "Enter";
+      host.frames.of.set(n, outside ? loop.frame.parent! : loop.frame);
+    }
+    return c;
+  });
   const initial = vars.map((v, i) => exitGrads[i] ?? zerosLike(v.exit.outputs[0]));
   const accumulators = invariants.map((e) => {
     const source = e.inputs[0];
@@ -244,9 +307,9 @@ export function whileLoopGradient(host: LoopGradientHost, unit: LoopUnit): void 
    * (the predicate, cast), so a push runs in every iteration: a dead push would be a dead
    * control input of the counter's increment, ending the loop.
    */
-  const stackOf = (t: Output, branch: CondBranch | null): Output => {
-    let handle = stacks.get(t);
-    if (handle) return handle;
+  const stackOf = (t: Output, branch: CondBranch | null): Output =>
+    stacks.get(t) ?? asForward(() => newStack(t, branch));
+  const newStack = (t: Output, branch: CondBranch | null): Output => {
     let value = t;
     for (let b = branch; b; b = b.parent) {
       const other = g.addNode(Switch, [b.pred, b.pred], {}, { name: "stack_other_side" })
@@ -255,15 +318,24 @@ export function whileLoopGradient(host: LoopGradientHost, unit: LoopUnit): void 
       value = g.addNode(Merge, [[value, standIn]], {}, { name: "stack_alive" }).outputs[0];
     }
     const max = constant(Tensor.fromNumbers("int32", [], [-1]), { graph: g, name: "stack_size" });
-    handle = g.addNode(StackV2, [max], { elem_type: t.dtype, stack_name: t.name }, {
+    const handle = g.addNode(StackV2, [max], { elem_type: t.dtype, stack_name: t.name }, {
       name: "stack",
     }).outputs[0];
-    const entered = g.addNode(Enter, [handle], {
-      frame_name: frame.name,
-      is_constant: true,
-      parallel_iterations: frame.parallelIterations,
-    }, { name: "stack_enter" });
-    const push = g.addNode(StackPushV2, [entered.outputs[0], value], {}, {
+    // One stack for the whole step, entered through every enclosing loop: a nested loop's
+    // values of successive outer iterations follow each other on it, popped in reverse.
+    const path: StaticFrame[] = [];
+    for (let f: StaticFrame | null = frame; f && f !== host.frames.root; f = f.parent) {
+      path.unshift(f);
+    }
+    let entered = handle;
+    for (const f of path) {
+      entered = g.addNode(Enter, [entered], {
+        frame_name: f.name,
+        is_constant: true,
+        parallel_iterations: f.parallelIterations,
+      }, { name: "stack_enter" }).outputs[0];
+    }
+    const push = g.addNode(StackPushV2, [entered, value], {}, {
       name: "stack_push",
       controlInputs: [counter.pivot],
     });
@@ -276,12 +348,14 @@ export function whileLoopGradient(host: LoopGradientHost, unit: LoopUnit): void 
   const capture = (o: Output, enter: (outer: Output) => Output): Output | undefined => {
     const at = valueFrame(host.frames, o.node);
     if (at === undefined || at !== frame) {
-      if (at !== undefined && at !== host.frames.root) {
+      // From outside the loop: a constant Enter (a value of an enclosing loop's frame is then
+      // that loop's gradient's to bring in, a pop of its own).
+      if (at !== undefined && !enclosing(frame, at)) {
         throw new EdgeflowError(
           `the gradient of loop '${frame.name}' reads ${o.name} of frame '${at.name}'`,
         );
       }
-      return undefined; // From outside the loop: a constant Enter.
+      return undefined;
     }
     return replace(o, enter);
   };
@@ -343,13 +417,13 @@ export function whileLoopGradient(host: LoopGradientHost, unit: LoopUnit): void 
       pivot = c.node;
       const grads = state.slice(0, vars.length);
       const sums = state.slice(vars.length);
-      const d = host.vjp(results, grads, bodyInputs, frame);
       const one = constant(Tensor.fromNumbers("int32", [], [1]), {
         graph: g,
         controlInputs: [c.node],
       });
       const count = sub(c, one, { name: "count_down" });
       decrement = count.node;
+      const d = host.vjp(results, grads, bodyInputs, { frame, counter, decrement, forward });
       return [
         count,
         ...grads.map((gk, i) => withShape(d[i] ?? zerosLike(gk), shapes[1 + i])),
@@ -365,8 +439,11 @@ export function whileLoopGradient(host: LoopGradientHost, unit: LoopUnit): void 
       parallelIterations: frame.parallelIterations,
       shapeInvariants: shapes,
       capture,
+      leave: forward,
     },
   );
+  // The enclosing backward iteration ends after this backward loop (its pops come first).
+  if (host.outer) g.addControlInput(host.outer.decrement, outs[0]);
   vars.forEach((v, i) => {
     const x = v.enter.inputs[0];
     if (host.wants(x)) host.addGradient(x, outs[1 + i]);

@@ -1,5 +1,5 @@
 // Property: the gradient of a random while loop (random body over its loop variables and a
-// captured tensor, conds included; random trip count, parallel_iterations and
+// captured tensor, conds and nested loops included; random trip count, parallel_iterations and
 // maximum_iterations) equals the gradient of the same body unrolled in a straight graph, for the
 // captured tensor and every initial value (the loop-invariant accumulators and the loop
 // variables' backward loop).
@@ -8,7 +8,7 @@ import fc from "npm:fast-check@4";
 import * as ef from "../../mod.ts";
 
 interface Step {
-  op: "add" | "mul" | "sub" | "tanh" | "scale" | "sin" | "cond";
+  op: "add" | "mul" | "sub" | "tanh" | "scale" | "sin" | "cond" | "loop";
   a: number;
   b: number;
   c: number;
@@ -32,7 +32,16 @@ const arbCase: fc.Arbitrary<LoopCase> = fc.integer({ min: 1, max: 3 }).chain((va
     vars: fc.constant(vars),
     steps: fc.array(
       fc.record({
-        op: fc.constantFrom("add", "mul", "sub", "tanh", "scale", "sin", "cond") as fc.Arbitrary<
+        op: fc.constantFrom(
+          "add",
+          "mul",
+          "sub",
+          "tanh",
+          "scale",
+          "sin",
+          "cond",
+          "loop",
+        ) as fc.Arbitrary<
           Step["op"]
         >,
         a: fc.nat(),
@@ -52,7 +61,7 @@ const arbCase: fc.Arbitrary<LoopCase> = fc.integer({ min: 1, max: 3 }).chain((va
 );
 
 /** One application of the body: values are the loop variables then x; returns the new vars. */
-function body(c: LoopCase, vars: ef.Output[], x: ef.Output): ef.Output[] {
+function body(c: LoopCase, vars: ef.Output[], x: ef.Output, loop: boolean): ef.Output[] {
   const values = [...vars, x];
   for (const s of c.steps) {
     const a = values[s.a % values.length], b = values[s.b % values.length];
@@ -69,11 +78,25 @@ function body(c: LoopCase, vars: ef.Output[], x: ef.Output): ef.Output[] {
         ? ef.sin(a)
         : s.op === "cond"
         ? ef.cond(ef.greater(ef.sum(a, [0]), 0), () => ef.mul(a, b), () => ef.tanh(b))[0]
+        : s.op === "loop"
+        ? inner(a, b, 1 + (s.a % 3), loop)
         : ef.mul(a, s.c),
     );
   }
   // The last step always feeds a variable, so the body computes something.
   return c.picks.map((p, i) => (i === 0 ? values[values.length - 1] : values[p % values.length]));
+}
+
+/** A nested loop (or its unrolling): u ← u·b·0.5 + tanh(a), `trips` times from u = a. */
+function inner(a: ef.Output, b: ef.Output, trips: number, loop: boolean): ef.Output {
+  const step = (u: ef.Output) => ef.add(ef.mul(ef.mul(u, b), 0.5), ef.tanh(a));
+  if (!loop) {
+    let u = a;
+    for (let k = 0; k < trips; k++) u = step(u);
+    return u;
+  }
+  const zero = a.graph.asDefault(() => ef.constant(0, { dtype: "int32" }));
+  return ef.whileLoop((j) => ef.less(j, trips), (j, u) => [ef.add(j, 1), step(u)], [zero, a])[1];
 }
 
 /** Σ_k weights_k · out_k, and its gradients with respect to x and each initial value. */
@@ -86,14 +109,14 @@ async function gradientsOf(c: LoopCase, loop: boolean): Promise<number[][]> {
   if (loop) {
     outs = ef.whileLoop(
       (i) => ef.less(i, n),
-      (i, ...vs) => [ef.add(i, 1), ...body(c, vs, x)],
+      (i, ...vs) => [ef.add(i, 1), ...body(c, vs, x, true)],
       [g.asDefault(() => ef.constant(0, { dtype: "int32" })), ...init],
       { parallelIterations: c.parallel, maximumIterations: c.max },
     ).slice(1);
   } else {
     outs = init;
     const trips = Math.min(c.trips, c.max ?? Infinity);
-    for (let k = 0; k < trips; k++) outs = body(c, outs, x).map((v) => ef.identity(v));
+    for (let k = 0; k < trips; k++) outs = body(c, outs, x, false).map((v) => ef.identity(v));
   }
   const terms = outs.map((o, k) =>
     ef.sum(ef.mul(o, ef.constant(c.weights[k], { graph: g, dtype: "float32" })), [0])

@@ -168,6 +168,15 @@ Deno.test("a gradient step frees what it pushed: no bytes in use after the run",
   const ref = await s.device("REF") as RefDevice;
   await s.run(grads, mixedFeeds);
   assert.equal(ref.memory().inUse, 0);
+  // WASM keeps a plan's constants from its second run on; nothing else stays from step to step.
+  await using w = new ef.Session(g);
+  const wasm = await w.device("WASM");
+  const held: number[] = [];
+  for (let k = 0; k < 4; k++) {
+    await w.run(grads, mixedFeeds);
+    held.push(wasm.memory().inUse);
+  }
+  assert.equal(held[3], held[1], `bytes in use after each step: ${held}`);
 });
 
 Deno.test("values left on a stack are released when the step ends, failed or not", async () => {

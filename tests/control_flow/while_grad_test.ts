@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import * as ef from "../../mod.ts";
 import type { RefDevice } from "../../devices/ref/device.ts";
 import { StackCloseV2, StackPopV2, StackPushV2, StackV2 } from "../../core/ops/stack.ts";
+import { deviceFor } from "../kernels/devices.ts";
 
 const near = (a: number, b: number, tol = 1e-4) =>
   assert.ok(Math.abs(a - b) <= tol * (1 + Math.abs(b)), `${a} vs ${b}`);
@@ -196,44 +197,45 @@ Deno.test("values left on a stack are released when the step ends, failed or not
   assert.equal(ref.memory().inUse, 0);
 });
 
-Deno.test("stack ops: LIFO on every device type with their kernels; popping an empty stack names node and op", async () => {
+/** Two pushes and three pops on one stack, in order by control edges. */
+function stackProgram() {
   const g = new ef.Graph();
   const a = ef.placeholder(g, "float32", [2], { name: "a" });
+  const b = ef.placeholder(g, "float32", [2], { name: "b" });
   const size = ef.constant(-1, { graph: g, dtype: "int32" });
   const h = g.addNode(StackV2, [size], { elem_type: "float32" }, { name: "stack" }).outputs[0];
   const p1 = g.addNode(StackPushV2, [h, a], {}, { name: "push1" });
-  const p2 = g.withControlDependencies(
-    [p1],
-    () => g.addNode(StackPushV2, [h, ef.neg(a)], {}, { name: "push2" }),
-  );
-  const pop1 = g.addNode(StackPopV2, [h], { elem_type: "float32" }, {
-    name: "pop1",
-    controlInputs: [p2],
-  });
-  const pop2 = g.addNode(StackPopV2, [h], { elem_type: "float32" }, {
-    name: "pop2",
-    controlInputs: [pop1],
-  });
-  const pop3 = g.addNode(StackPopV2, [h], { elem_type: "float32" }, {
-    name: "pop3",
-    controlInputs: [pop2],
-  });
+  const p2 = g.addNode(StackPushV2, [h, b], {}, { name: "push2", controlInputs: [p1] });
+  const pop = (name: string, after: ef.Node) =>
+    g.addNode(StackPopV2, [h], { elem_type: "float32" }, { name, controlInputs: [after] });
+  const pop1 = pop("pop1", p2), pop2 = pop("pop2", pop1), pop3 = pop("pop3", pop2);
   const close = g.addNode(StackCloseV2, [h], {}, { name: "close", controlInputs: [pop2] });
-  const types = ef.defaultRegistry.deviceTypesFor("StackPopV2");
-  for (const t of ["REF", "WASM"]) assert.ok(types.includes(t as never), `${t} lists stacks`);
-  for (const device of ["REF", "WASM"]) {
-    await using s = new ef.Session(g, { device });
-    const [x1, x2] = await s.run([pop1.outputs[0], pop2.outputs[0]], { a: [1, -2] }, [close]);
-    assert.deepEqual(Array.from(x1.toNumbers()), [-1, 2]); // pushed last, popped first
+  return { g, pops: [pop1, pop2, pop3].map((p) => p.outputs[0]), close };
+}
+
+for (const type of ef.defaultRegistry.deviceTypesFor("StackPopV2")) {
+  Deno.test(`${type} stack kernels: last in, first out; popping an empty stack names node and op`, async (t) => {
+    const device = await deviceFor(type, t);
+    if (!device) return;
+    const { g, pops, close } = stackProgram();
+    await using s = new ef.Session(g, {
+      registry: ef.defaultRegistry,
+      devices: [device],
+      allowSoftPlacement: false,
+      passes: { constantFolding: false, cse: false },
+    });
+    const feeds = { a: [1, -2], b: [3, 4] };
+    const [x1, x2] = await s.run(pops.slice(0, 2), feeds, [close]);
+    assert.deepEqual(Array.from(x1.toNumbers()), [3, 4]); // pushed last, popped first
     assert.deepEqual(Array.from(x2.toNumbers()), [1, -2]);
     await assert.rejects(
-      s.run(pop3.outputs[0], { a: [1, -2] }),
+      s.run(pops[2], feeds),
       (e: Error) =>
         e instanceof ef.EdgeflowError && /empty stack/.test(e.message) &&
         /pop3/.test(e.message) && /StackPopV2/.test(e.message),
     );
-  }
-});
+  });
+}
 
 Deno.test("stack ops' shape inference refuses bad handles and sizes", () => {
   const g = new ef.Graph();

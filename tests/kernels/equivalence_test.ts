@@ -26,7 +26,7 @@ const registry = defaultRegistry;
 // Queue kernels wait on state shared across runs (a dequeue blocks until another run enqueues), so
 // one op case cannot exercise them: tests/queue_test.ts runs them against TensorFlow's semantics.
 // Stack kernels share a step's stack between a push and a later pop: one op case cannot run them;
-// tests/control_flow/while_grad_test.ts runs them on REF and WASM and through loop gradients.
+// tests/control_flow/while_grad_test.ts runs them on every device type and through loop gradients.
 const COVERED_ELSEWHERE = new Map<string, string>([
   ...QUEUE_OPS.map((op) => [op.name, "a blocking queue kernel; tests/queue_test.ts covers it"]),
   ...STACK_OPS.map((op) => [

@@ -378,3 +378,12 @@ Deno.test("a cond inside the loop's body: gradients equal the unrolled ones and 
     }
   }
 });
+
+Deno.test("two gradients of one loop, fetched in one run, each get their own counter and stacks", async () => {
+  const { g, y, dx } = power(4);
+  const [dx2] = ef.gradients(ef.mul(y, y), [g.nodes.find((n) => n.name === "x")!.outputs[0]]);
+  await using s = new ef.Session(g);
+  const [a, b] = await s.run([dx, dx2!], { x: 2, w: 1.5, n: 3 });
+  near(num(a), 1.5 ** 3);
+  near(num(b), 2 * (2 * 1.5 ** 3) * 1.5 ** 3); // d(y²)/dx = 2y·w³
+});

@@ -45,10 +45,10 @@
 import { isFloat } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import type { Graph, Node, Output } from "../graph.ts";
-import { constant, identity } from "../ops/basic.ts";
+import { constant } from "../ops/basic.ts";
 import { add, greater, sub } from "../ops/binary.ts";
 import { Const } from "../ops/const.ts";
-import { Enter, Exit, Merge, NextIteration, Switch } from "../ops/control_flow.ts";
+import { Enter, Merge, Switch } from "../ops/control_flow.ts";
 import { zerosLike } from "../ops/fill.ts";
 import { StackPopV2, StackPushV2, StackV2 } from "../ops/stack.ts";
 import { Tensor } from "../tensor.ts";
@@ -58,6 +58,7 @@ import { isFullyDefined, type PartialShape } from "../shape.ts";
 import { reshape } from "../ops/shape_ops.ts";
 import { type LoopUnit, valueFrame } from "./loop_order.ts";
 import { type CondBranch, CondBranches } from "./cond_context.ts";
+import { addForwardCounter, type Counter, forwardLoop } from "./forward_loop.ts";
 import { cast } from "../ops/cast.ts";
 
 /** What the gradients pass offers a loop's gradient. */
@@ -92,116 +93,6 @@ export interface EnclosingLoop {
   readonly decrement: Node;
   /** Forward nodes the gradients add while a backward body is built: its builder leaves them. */
   readonly forward: Set<Node>;
-}
-
-/** One loop variable of the forward loop, as whileLoop (or a TensorFlow 1 GraphDef) wires it. */
-interface LoopVar {
-  readonly enter: Node;
-  readonly merge: Node;
-  readonly sw: Node;
-  readonly exit: Node;
-  readonly next: Node;
-}
-
-interface ForwardLoop {
-  readonly frame: StaticFrame;
-  readonly loopCond: Output;
-  readonly vars: LoopVar[];
-  readonly invariants: Node[];
-}
-
-function consumersIndex(g: Graph): Map<Output, Node[]> {
-  const index = new Map<Output, Node[]>();
-  for (const n of g.nodes) {
-    for (const o of n.inputs) {
-      const list = index.get(o);
-      if (list) list.push(n);
-      else index.set(o, [n]);
-    }
-  }
-  return index;
-}
-
-/** The loop's structure from its Enters: Merge, Switch, Exit and NextIteration per variable. */
-function forwardLoop(g: Graph, frame: StaticFrame): ForwardLoop {
-  const readers = consumersIndex(g);
-  const one = (o: Output, kind: string, what: Node): Node => {
-    const n = (readers.get(o) ?? []).find((c) => c.op.controlFlow === kind);
-    if (!n) {
-      throw new EdgeflowError(
-        `the loop variable entered by ${what.name} has no ${kind}: gradients need loops as ` +
-          `whileLoop builds them`,
-        { node: what.name, op: what.op.name },
-      );
-    }
-    return n;
-  };
-  const vars: LoopVar[] = [];
-  const invariants: Node[] = [];
-  let loopCond: Output | undefined;
-  for (const enter of frame.enters) {
-    if (enter.attrs.is_constant) {
-      invariants.push(enter);
-      continue;
-    }
-    const merge = one(enter.outputs[0], "Merge", enter);
-    const sw = one(merge.outputs[0], "Switch", enter);
-    const exit = one(sw.outputs[0], "Exit", enter);
-    const next = merge.inputs[1]?.node;
-    if (next?.op.controlFlow !== "NextIteration") {
-      throw new EdgeflowError(`the loop's Merge ${merge.name} has no NextIteration back edge`, {
-        node: merge.name,
-        op: merge.op.name,
-      });
-    }
-    loopCond = sw.inputs[1];
-    vars.push({ enter, merge, sw, exit, next });
-  }
-  if (!loopCond) {
-    throw new EdgeflowError(`loop frame '${frame.name}' has no loop variable`);
-  }
-  return { frame, loopCond, vars, invariants };
-}
-
-/** The forward iteration counter added to a loop: its Exit, body value and increment. */
-export interface Counter {
-  readonly count: Output;
-  readonly pivot: Node;
-  readonly increment: Node;
-}
-
-function addForwardCounter(g: Graph, loop: ForwardLoop, outer?: EnclosingLoop): Counter {
-  const frameAttrs = {
-    frame_name: loop.frame.name,
-    parallel_iterations: loop.frame.parallelIterations,
-  };
-  // Nested: the count starts in the enclosing iteration once its counter has (so the nested
-  // loops of successive outer iterations push in order), and that counter's increment waits for
-  // the nested loop's end (below).
-  const zero = constant(Tensor.fromNumbers("int32", [], [0]), {
-    graph: g,
-    name: "count_init",
-    controlInputs: outer ? [outer.counter.pivot] : [],
-  });
-  const enter = g.addNode(Enter, [zero], frameAttrs, { name: "forward_count_enter" });
-  const merge = g.addNode(Merge, [[enter.outputs[0], enter.outputs[0]]], {}, {
-    name: "forward_count_merge",
-  });
-  const sw = g.addNode(Switch, [merge.outputs[0], loop.loopCond], {}, {
-    name: "forward_count_switch",
-  });
-  const exit = g.addNode(Exit, [sw.outputs[0]], {}, { name: "forward_count" });
-  const pivot = identity(sw.outputs[1], { name: "forward_count_body" });
-  const one = constant(Tensor.fromNumbers("int32", [], [1]), {
-    graph: g,
-    name: "count_one",
-    controlInputs: [pivot.node],
-  });
-  const increment = add(pivot, one, { name: "forward_count_next" });
-  const next = g.addNode(NextIteration, [increment], {}, { name: "forward_count_iteration" });
-  g.updateInput(merge, 1, next.outputs[0]);
-  if (outer) g.addControlInput(outer.counter.increment, exit);
-  return { count: exit.outputs[0], pivot: pivot.node, increment: increment.node };
 }
 
 /** Whether `outer` is `frame` or one of the frames it is nested in. */

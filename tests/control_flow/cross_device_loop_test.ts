@@ -183,6 +183,58 @@ Deno.test("nested loops: the inner loop's body on another device", async () => {
   assert.equal(at.get("while/inner/acc"), "WASM:1");
 });
 
+Deno.test("a split loop inside a cond branch not taken ends dead on both devices", async () => {
+  const g = new ef.Graph();
+  const p = ef.placeholder(g, "bool", [], { name: "p" });
+  const x = ef.placeholder(g, "float32", [], { name: "x" });
+  const [y] = ef.cond(
+    p,
+    () =>
+      g.withDevice(W0, () =>
+        ef.whileLoop(
+          (v) => ef.less(v, 50),
+          (v) => [g.withDevice(W1, () => ef.mul(v, 2, { name: "twice" }))],
+          [x],
+        )),
+    () => [ef.neg(x)],
+  );
+  await using s = new ef.Session(g, { deviceCount: { WASM: 2 } });
+  for (let k = 0; k < 2; k++) {
+    assert.equal((await s.run(y, { p: true, x: 3 })).toNumbers()[0], 96);
+    assert.equal((await s.run(y, { p: false, x: 3 })).toNumbers()[0], -3);
+  }
+  const { at } = await devicesOf(s, [y], ["p", "x"]);
+  assert.equal(at.get("cond/while/twice"), "WASM:1");
+});
+
+Deno.test("a loop invariant used on another device reaches every iteration there", async () => {
+  const build = (on: string) => {
+    const g = new ef.Graph();
+    const x = ef.placeholder(g, "float32", [2], { name: "x" });
+    const n = ef.placeholder(g, "int32", [], { name: "n" });
+    const [, acc] = ef.whileLoop(
+      (i) => ef.less(i, n),
+      // exp(x) reads only the invariant x: on WASM:1 it runs once per iteration there.
+      (i, a) => [ef.add(i, 1), ef.add(a, g.withDevice(on, () => ef.exp(x, { name: "e" })))],
+      g.asDefault(() => [int(0), ef.constant([0, 0])]),
+      { parallelIterations: 2 },
+    );
+    return { g, acc };
+  };
+  const one = build(""), two = build(W1);
+  await using s1 = new ef.Session(one.g);
+  await using s2 = new ef.Session(two.g, { deviceCount: { WASM: 2 } });
+  for (const n of [0, 3]) {
+    const feed = { x: [0, 1], n };
+    assert.deepEqual(
+      (await s2.run(two.acc, feed)).toArray(),
+      (await s1.run(one.acc, feed)).toArray(),
+    );
+  }
+  const { at } = await devicesOf(s2, [two.acc], ["x", "n"]);
+  assert.equal(at.get("while/e"), "WASM:1");
+});
+
 Deno.test("an error on one device mid-loop aborts the step everywhere and frees its memory", async () => {
   const g = new ef.Graph();
   const n = ef.placeholder(g, "int32", [], { name: "n" });

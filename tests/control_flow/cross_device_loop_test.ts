@@ -235,6 +235,41 @@ Deno.test("a loop invariant used on another device reaches every iteration there
   assert.equal(at.get("while/e"), "WASM:1");
 });
 
+Deno.test("a loop variable wholly on another device than the predicate, its Exit on a third", async () => {
+  const build = (moved: boolean) => {
+    const g = new ef.Graph();
+    const n = ef.placeholder(g, "int32", [], { name: "n" });
+    const [i, a, b] = g.withDevice(moved ? W0 : "", () =>
+      ef.whileLoop(
+        (i) => ef.less(i, n),
+        (i, a, b) => [ef.add(i, 1), ef.add(a, b), ef.mul(b, 2, { name: "b2" })],
+        g.asDefault(() => [int(0), ef.constant(0), ef.constant(1)]),
+        { parallelIterations: 4 },
+      ));
+    if (moved) {
+      // Loop variable 2 (its Enter, Merge, Switch, NextIteration and body) on WASM:1, its Exit on
+      // REF: its Switch reads the predicate through a Recv it shares with the control loop there.
+      for (const name of ["enter_2", "merge_2", "switch_2", "body_2", "b2", "next_iteration_2"]) {
+        g.node(`while/${name}`).requestedDevice = W1;
+      }
+      g.node("while/exit_2").requestedDevice = "/device:REF:0";
+    }
+    return { g, out: [i, a, b] };
+  };
+  const one = build(false), two = build(true);
+  await using s1 = new ef.Session(one.g);
+  await using s2 = new ef.Session(two.g, { deviceCount: { WASM: 2 } });
+  for (const n of [0, 1, 6]) {
+    const r1 = (await s1.run(one.out, { n })).map((t) => t.toArray());
+    const r2 = (await s2.run(two.out, { n })).map((t) => t.toArray());
+    assert.deepEqual(r2, r1, `n=${n}`);
+  }
+  const { at } = await devicesOf(s2, two.out, ["n"]);
+  assert.equal(at.get("while/merge_2"), "WASM:1");
+  assert.equal(at.get("while/exit_2"), "REF:0");
+  assert.equal(at.get("while/loop_cond"), "WASM:0");
+});
+
 Deno.test("an error on one device mid-loop aborts the step everywhere and frees its memory", async () => {
   const g = new ef.Graph();
   const n = ef.placeholder(g, "int32", [], { name: "n" });

@@ -10,9 +10,10 @@
  *  - A preference for one device per loop nest: every other node of an outermost loop frame
  *    (nested frames included) joins one group (anchored on its first member), so a loop
  *    whose nodes ask for nothing runs in one partition, with no predicate sent per iteration.
- *    A node leaves that group when it asked for a device other than the loop's first Enter, or
- *    when no default device has a kernel for it (it then goes where it can run, a REF fallback,
- *    and its values cross devices inside the loop).
+ *    A node leaves that group when it asked for a device other than the loop's first Enter, when
+ *    it has a colocation of its own (its group decides), or when no default device has a kernel
+ *    for it (it then goes where it can run, a REF fallback, and its values cross devices inside
+ *    the loop).
  *
  * A loop nest with a frame that has not exactly one LoopCond (a hand-built or imported graph)
  * cannot get control loops: it stays wholly in one group, requests included, as before frames
@@ -30,6 +31,8 @@ export function colocateLoops(
 ): void {
   if (!nodes.some((n) => n.op.controlFlow !== undefined)) return;
   const frames = staticFrames(nodes);
+  // Colocation asked for explicitly (colocateWith, a GraphDef's _class) outranks the preference.
+  const explicit = new Set(nodes.filter((n) => n.colocation.length > 0));
   const join = (n: Node, anchor: string) => {
     if (n.name !== anchor && !n.colocation.includes(anchor)) {
       n.colocation = [...n.colocation, anchor];
@@ -75,7 +78,7 @@ export function colocateLoops(
   // The loop's own request: its first Enter's (the device scope it was built in, if any).
   const alone = (n: Node, f: StaticFrame) =>
     (n.requestedDevice !== "" && n.requestedDevice !== f.enters[0].requestedDevice) ||
-    !runsOnDefaults(n);
+    explicit.has(n) || !runsOnDefaults(n);
   const leaves = (n: Node, f: StaticFrame) =>
     !whole.has(f) && (trioOf.get(n) ?? [n]).some((m) => alone(m, f));
   const anchors = new Map<StaticFrame, Node>();

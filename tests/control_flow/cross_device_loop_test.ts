@@ -270,6 +270,53 @@ Deno.test("a loop variable wholly on another device than the predicate, its Exit
   assert.equal(at.get("while/loop_cond"), "WASM:0");
 });
 
+Deno.test("a loop inside a cond inside a loop, the inner predicate and body on other devices", async () => {
+  const build = (split: boolean) => {
+    const g = new ef.Graph();
+    const n = ef.placeholder(g, "int32", [], { name: "n" });
+    const on = (d: string) => (split ? d : "");
+    const [, total] = g.withDevice(on(W0), () =>
+      ef.whileLoop(
+        (i) => ef.less(i, n),
+        (i, t) => {
+          // On odd i: t ← t·2 repeated i times in an inner loop; on even i: t ← t + 1.
+          const odd = ef.equal(ef.sub(i, ef.mul(ef.floorDiv(i, 2), 2)), 1);
+          const [next] = ef.cond(
+            odd,
+            () => [
+              ef.whileLoop(
+                (j) => g.withDevice(on(W1), () => ef.less(j, i, { name: "inner_less" })),
+                (j, u) => [
+                  ef.add(j, 1),
+                  g.withDevice(on("/device:REF:0"), () => ef.mul(u, 2, { name: "double" })),
+                ],
+                [int(0), t],
+                { name: "inner", parallelIterations: 2 },
+              )[1],
+            ],
+            () => [ef.add(t, 1)],
+          );
+          return [ef.add(i, 1), next];
+        },
+        g.asDefault(() => [int(0), int(1)]),
+        { parallelIterations: 3 },
+      ));
+    return { g, total };
+  };
+  const one = build(false), two = build(true);
+  await using s1 = new ef.Session(one.g);
+  await using s2 = new ef.Session(two.g, { deviceCount: { WASM: 2 } });
+  for (const n of [0, 1, 2, 5]) {
+    const a = (await s1.run(one.total, { n })).toArray();
+    const b = (await s2.run(two.total, { n })).toArray();
+    assert.equal(b, a, `n=${n}`);
+  }
+  const { at } = await devicesOf(s2, [two.total], ["n"]);
+  assert.equal(at.get("while/cond/inner/inner_less"), "WASM:1");
+  assert.equal(at.get("while/cond/inner/double"), "REF:0");
+  assert.equal(at.get("while/loop_cond"), "WASM:0");
+});
+
 Deno.test("an error on one device mid-loop aborts the step everywhere and frees its memory", async () => {
   const g = new ef.Graph();
   const n = ef.placeholder(g, "int32", [], { name: "n" });

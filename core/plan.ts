@@ -163,7 +163,7 @@ export function buildPlan(input: PlanInput): Plan {
   });
 
   // Recvs in a loop frame hang on its control loop: only the others start lazily.
-  const isRecv = input.nodes.map((n) => n.op === RecvOp && n.controlInputs.length === 0);
+  const lazyRecv = input.nodes.map((n) => n.op === RecvOp && n.controlInputs.length === 0);
   const recvProducers: number[][] = input.nodes.map(() => []);
   const others = new Array<number>(input.nodes.length).fill(0);
   const nodes: Omit<PlanNode, "consumers" | "pendingInit" | "recvProducers">[] = [];
@@ -180,7 +180,7 @@ export function buildPlan(input: PlanInput): Plan {
         }
         consumers[pi].push(i);
         pending[i]++;
-        if (isRecv[pi]) recvProducers[i].push(pi);
+        if (lazyRecv[pi]) recvProducers[i].push(pi);
         else others[i]++;
       }
       const n = node.inputs.length;
@@ -253,7 +253,7 @@ export function buildPlan(input: PlanInput): Plan {
     slotRefs,
     pendingCounts: Int32Array.from(pending),
     roots: pending.flatMap((p, i) =>
-      p === 0 && !isRecv[i] && !(control && control.kind[i] === MERGE) ? [i] : []
+      p === 0 && !lazyRecv[i] && !(control && control.kind[i] === MERGE) ? [i] : []
     ),
     otherCounts: Int32Array.from(others),
     recvCount: input.nodes.filter((n) => n.op === RecvOp).length,

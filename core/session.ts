@@ -9,7 +9,7 @@
  */
 import { HostBuffer, release } from "./buffer.ts";
 import type { Device, DeviceBuffer, DeviceOptions, PreparedKernel } from "./device.ts";
-import { type DeviceType, fullDeviceName, parseDeviceSpec } from "./device_spec.ts";
+import { deviceMatches, type DeviceType, fullDeviceName, parseDeviceSpec } from "./device_spec.ts";
 import { EdgeflowError, withContext } from "./errors.ts";
 import type { StepStats } from "./executor.ts";
 import { type Graph, Node, Output } from "./graph.ts";
@@ -378,10 +378,14 @@ export class Session implements AsyncDisposable {
     const defaults = devices.filter((d) => this.defaultNames.includes(d.name));
     // A loop prefers one partition; its nodes requested elsewhere, or with no kernel on the
     // default devices, may leave it (partition gives each device the loop's control skeleton).
-    colocateLoops(
-      nodes,
-      (n) => feedSet.has(n) || defaults.some((d) => this.registry.kernelFor(n, d.type)),
-    );
+    colocateLoops(nodes, {
+      runsOnDefaults: (n) =>
+        feedSet.has(n) || defaults.some((d) => this.registry.kernelFor(n, d.type)),
+      requestMet: (n) => {
+        const spec = parseDeviceSpec(n.requestedDevice);
+        return devices.some((d) => deviceMatches(spec, parseDeviceSpec(d.name)));
+      },
+    });
     const placement = place({
       nodes,
       feeds: feedSet,

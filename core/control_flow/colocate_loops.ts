@@ -10,10 +10,10 @@
  *  - A preference for one device per loop nest: every other node of an outermost loop frame
  *    (nested frames included) joins one group (anchored on its first member), so a loop
  *    whose nodes ask for nothing runs in one partition, with no predicate sent per iteration.
- *    A node leaves that group when it asked for a device other than the loop's first Enter, when
- *    it has a colocation of its own (its group decides), or when no default device has a kernel
- *    for it (it then goes where it can run, a REF fallback, and its values cross devices inside
- *    the loop).
+ *    A node leaves that group when it asked for a device of the session other than the loop's
+ *    first Enter's, when it has a colocation of its own (its group decides), or when no default
+ *    device has a kernel for it (it then goes where it can run, a REF fallback, and its values
+ *    cross devices inside the loop).
  *
  * A loop nest with a frame that has not exactly one LoopCond (a hand-built or imported graph)
  * cannot get control loops: it stays wholly in one group, requests included, as before frames
@@ -24,11 +24,19 @@ import type { Node } from "../graph.ts";
 import { isBackEdge } from "../passes/topo.ts";
 import { type StaticFrame, staticFrames } from "./static_frames.ts";
 
-export function colocateLoops(
-  nodes: readonly Node[],
-  /** Whether some default device has a kernel for the node (else it may leave its loop). */
-  runsOnDefaults: (n: Node) => boolean = () => true,
-): void {
+export interface LoopColocationOptions {
+  /** Whether some default device has a kernel for the node (else it leaves its loop's group). */
+  readonly runsOnDefaults?: (n: Node) => boolean;
+  /**
+   * Whether the node's request names a device of the session: one that soft placement will move
+   * anyway stays with its loop.
+   */
+  readonly requestMet?: (n: Node) => boolean;
+}
+
+export function colocateLoops(nodes: readonly Node[], options: LoopColocationOptions = {}): void {
+  const runsOnDefaults = options.runsOnDefaults ?? (() => true);
+  const requestMet = options.requestMet ?? (() => true);
   if (!nodes.some((n) => n.op.controlFlow !== undefined)) return;
   const frames = staticFrames(nodes);
   // Colocation asked for explicitly (colocateWith, a GraphDef's _class) outranks the preference.
@@ -77,7 +85,8 @@ export function colocateLoops(
   }
   // The loop's own request: its first Enter's (the device scope it was built in, if any).
   const alone = (n: Node, f: StaticFrame) =>
-    (n.requestedDevice !== "" && n.requestedDevice !== f.enters[0].requestedDevice) ||
+    (n.requestedDevice !== "" && n.requestedDevice !== f.enters[0].requestedDevice &&
+      requestMet(n)) ||
     explicit.has(n) || !runsOnDefaults(n);
   const leaves = (n: Node, f: StaticFrame) =>
     !whole.has(f) && (trioOf.get(n) ?? [n]).some((m) => alone(m, f));

@@ -317,6 +317,18 @@ Deno.test("a loop inside a cond inside a loop, the inner predicate and body on o
   assert.equal(at.get("while/loop_cond"), "WASM:0");
 });
 
+Deno.test("a loop's node whose request soft placement cannot meet stays with its loop", async () => {
+  const two = doubling("/device:WASM:7", W1, 10);
+  await using s = new ef.Session(two.g, { deviceCount: { WASM: 2 } });
+  const [, acc] = await s.run([two.i, two.acc], { n: 3, x: [1, 1, 1, 1] });
+  assert.deepEqual(acc.toArray(), [7, 7, 7, 7]);
+  const { at, sends } = await devicesOf(s, [two.i, two.acc], ["n", "x"]);
+  assert.equal(at.get("while/twice"), "WASM:1");
+  assert.equal(at.get("while/loop_cond"), "WASM:1");
+  // Only the feeds' Recvs cross (outside the loop): nothing crosses per iteration.
+  assert.ok(Object.keys(sends).every((d) => d.endsWith("WASM:0")), JSON.stringify(sends));
+});
+
 Deno.test("an error on one device mid-loop aborts the step everywhere and frees its memory", async () => {
   const g = new ef.Graph();
   const n = ef.placeholder(g, "int32", [], { name: "n" });

@@ -387,3 +387,34 @@ Deno.test("two gradients of one loop, fetched in one run, each get their own cou
   near(num(a), 1.5 ** 3);
   near(num(b), 2 * (2 * 1.5 ** 3) * 1.5 ** 3); // d(y²)/dx = 2y·w³
 });
+
+/** acc ← sin(acc)·w + x five times, the body's arithmetic on `body`, the loop on `loop`. */
+function split(body: string, loop: string) {
+  const g = new ef.Graph();
+  const x = ef.placeholder(g, "float32", [4], { name: "x" });
+  const w = ef.placeholder(g, "float32", [4], { name: "w" });
+  const [, acc] = g.withDevice(loop, () =>
+    ef.whileLoop(
+      (i) => ef.less(i, 5),
+      (i, a) => [
+        ef.add(i, 1),
+        g.withDevice(body, () => ef.add(ef.mul(ef.sin(a), w, { name: "times_w" }), x)),
+      ],
+      [g.asDefault(() => ef.constant(0, { dtype: "int32" })), x],
+      { parallelIterations: 4 },
+    ));
+  return { g, grads: ef.gradients(ef.sum(acc, [0]), [x, w]).map((d) => d!) };
+}
+
+Deno.test("a loop whose body is on WASM:1 and control on WASM:0: gradients equal one device's", async () => {
+  const one = split("", ""), two = split("/device:WASM:1", "/device:WASM:0");
+  await using s1 = new ef.Session(one.g);
+  await using s2 = new ef.Session(two.g, { deviceCount: { WASM: 2 } });
+  const feeds = { x: [0.1, 0.5, -0.3, 0.8], w: [1.1, -0.7, 0.4, 0.9] };
+  const a = await s1.run(one.grads, feeds);
+  const b = await s2.run(two.grads, feeds);
+  a.forEach((t, i) => assert.deepEqual(b[i].toArray(), t.toArray()));
+  const placed = await s2.explainPlacement(two.grads, ["x", "w"], [], false);
+  assert.ok(placed.nodes.some((n) => n.node === "while/times_w" && n.device.endsWith("WASM:1")));
+  assert.ok(Object.keys(placed.sends).length === 2, "values cross both ways");
+});

@@ -6,12 +6,15 @@
  *
  * A cond's Switch (one not reading a LoopCond) leads into branch `output index` of its pred; a
  * cond's Merge (one reading no Enter or NextIteration) leads back out to the branches' parent;
- * any other node is in the deepest context of what it reads, its control inputs included (a
- * branch's Const hangs on the branch's pivot).
+ * a nested loop's Exit is in the branch its loop was entered in; any other node is in the
+ * deepest context of what it reads, its control inputs included (a branch's Const hangs on the
+ * branch's pivot).
  */
 import type { Node, Output } from "../graph.ts";
 import type { FrameMap, StaticFrame } from "../control_flow/static_frames.ts";
 import { memberFrame } from "./loop_order.ts";
+import { Merge, Switch } from "../ops/control_flow.ts";
+import { cast } from "../ops/cast.ts";
 
 export interface CondBranch {
   /** The cond's predicate (in the parent context). */
@@ -30,6 +33,21 @@ export function isCondMerge(n: Node): boolean {
     !n.inputs.some((o) =>
       o.node.op.controlFlow === "Enter" || o.node.op.controlFlow === "NextIteration"
     );
+}
+
+/**
+ * `value` live in every iteration of the loop: merged, at each cond level from `branch` out, with
+ * a stand-in from the other side (the predicate, cast) that is live where the branch is not.
+ */
+export function liveEverywhere(value: Output, branch: CondBranch | null): Output {
+  const g = value.graph;
+  for (let b = branch; b; b = b.parent) {
+    const other = g.addNode(Switch, [b.pred, b.pred], {}, { name: "other_side" })
+      .outputs[1 - b.side];
+    const standIn = value.dtype === "bool" ? other : cast(other, value.dtype);
+    value = g.addNode(Merge, [[value, standIn]], {}, { name: "live_everywhere" }).outputs[0];
+  }
+  return value;
 }
 
 /** The cond branches of the nodes of one loop frame, memoized. */
@@ -51,7 +69,11 @@ export class CondBranches {
     if (this.ofNode.has(n)) return this.ofNode.get(n)!;
     this.ofNode.set(n, null); // A back edge's cycle ends at the loop's own level.
     let found: CondBranch | null = null;
-    if (memberFrame(this.frames, n) === this.frame && n.op.controlFlow !== "Enter") {
+    const inner = n.op.controlFlow === "Exit" ? this.frames.of.get(n) : undefined;
+    if (inner && inner.parent === this.frame) {
+      // A nested loop's result: in the branch the loop was entered in.
+      for (const e of inner.enters) found = deeper(found, this.of(e.inputs[0]));
+    } else if (memberFrame(this.frames, n) === this.frame && n.op.controlFlow !== "Enter") {
       if (isCondMerge(n)) {
         // Out of the branches its inputs come from, to their parent.
         for (const o of n.inputs) {

@@ -94,18 +94,26 @@ export interface Counter {
   readonly increment: Node;
 }
 
-export function addForwardCounter(g: Graph, loop: ForwardLoop, outer?: OuterCounter): Counter {
+/**
+ * Adds the counter to `loop`. Nested: its count starts in the enclosing iteration once that
+ * loop's counter has (so the nested loops of successive outer iterations push in order), and
+ * only where `gate` runs (a node of the cond branch the loop sits in, if any); the caller makes
+ * the enclosing increment wait for this loop's end.
+ */
+export function addForwardCounter(
+  g: Graph,
+  loop: ForwardLoop,
+  outer?: OuterCounter,
+  gate?: Node,
+): Counter {
   const frameAttrs = {
     frame_name: loop.frame.name,
     parallel_iterations: loop.frame.parallelIterations,
   };
-  // Nested: the count starts in the enclosing iteration once its counter has (so the nested
-  // loops of successive outer iterations push in order), and that counter's increment waits for
-  // the nested loop's end (below).
   const zero = constant(Tensor.fromNumbers("int32", [], [0]), {
     graph: g,
     name: "count_init",
-    controlInputs: outer ? [outer.counter.pivot] : [],
+    controlInputs: [...(outer ? [outer.counter.pivot] : []), ...(gate ? [gate] : [])],
   });
   const enter = g.addNode(Enter, [zero], frameAttrs, { name: "forward_count_enter" });
   const merge = g.addNode(Merge, [[enter.outputs[0], enter.outputs[0]]], {}, {
@@ -124,6 +132,5 @@ export function addForwardCounter(g: Graph, loop: ForwardLoop, outer?: OuterCoun
   const increment = add(pivot, one, { name: "forward_count_next" });
   const next = g.addNode(NextIteration, [increment], {}, { name: "forward_count_iteration" });
   g.updateInput(merge, 1, next.outputs[0]);
-  if (outer) g.addControlInput(outer.counter.increment, exit);
   return { count: exit.outputs[0], pivot: pivot.node, increment: increment.node };
 }

@@ -40,15 +40,17 @@
  * increment waits for the inner counter's Exit, so each outer iteration's inner pushes follow
  * the previous one's; the outer countdown waits for the inner backward loop likewise. The
  * inner count and every outer value the inner gradient reads are outer values, popped by the
- * outer gradient. Not built: a loop inside a cond branch of a loop body (refused).
+ * outer gradient. A loop in a cond branch of the outer body runs, its counter included, only
+ * where the branch is taken (forward and backward); the outer counter and countdown wait on its
+ * Exit made live everywhere (`liveEverywhere`).
  */
 import { isFloat } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import type { Graph, Node, Output } from "../graph.ts";
-import { constant } from "../ops/basic.ts";
+import { constant, identity } from "../ops/basic.ts";
 import { add, greater, sub } from "../ops/binary.ts";
 import { Const } from "../ops/const.ts";
-import { Enter, Merge, Switch } from "../ops/control_flow.ts";
+import { Enter, Switch } from "../ops/control_flow.ts";
 import { zerosLike } from "../ops/fill.ts";
 import { StackPopV2, StackPushV2, StackV2 } from "../ops/stack.ts";
 import { Tensor } from "../tensor.ts";
@@ -57,9 +59,8 @@ import type { FrameMap, StaticFrame } from "../control_flow/static_frames.ts";
 import { isFullyDefined, type PartialShape } from "../shape.ts";
 import { reshape } from "../ops/shape_ops.ts";
 import { type LoopUnit, valueFrame } from "./loop_order.ts";
-import { type CondBranch, CondBranches } from "./cond_context.ts";
+import { type CondBranch, CondBranches, liveEverywhere } from "./cond_context.ts";
 import { addForwardCounter, type Counter, forwardLoop } from "./forward_loop.ts";
-import { cast } from "../ops/cast.ts";
 
 /** What the gradients pass offers a loop's gradient. */
 export interface LoopGradientHost {
@@ -125,18 +126,6 @@ function refuseUnsupported(host: LoopGradientHost, unit: LoopUnit): void {
       `the gradient of loop '${frame.name}' was asked for outside its enclosing frame`,
     );
   }
-  if (host.outer) {
-    const branches = new CondBranches(host.frames, host.outer.frame);
-    const inCond = frame.enters.find((e) => branches.of(e.inputs[0]) !== null);
-    if (inCond) {
-      throw new EdgeflowError(
-        `gradients through a while loop inside a cond branch of another loop's body (frame ` +
-          `'${frame.name}') are not supported: its stacks would be pushed only where the ` +
-          `branch is taken`,
-        { node: inCond.name, op: inCond.op.name },
-      );
-    }
-  }
 }
 
 /**
@@ -163,9 +152,23 @@ export function whileLoopGradient(host: LoopGradientHost, unit: LoopUnit): void 
     for (let k = from; k < g.nodes.length; k++) forward.add(g.nodes[k]);
     return made;
   };
+  // Nested in a cond branch of the enclosing body: the loop, its counter included, runs only
+  // where the branch is taken; what the enclosing counters wait on is made live everywhere.
+  const outerBranches = host.outer ? new CondBranches(host.frames, host.outer.frame) : undefined;
+  let inBranch: CondBranch | null = null;
+  let entered: Output | undefined;
+  for (const e of outerBranches ? loop.frame.enters : []) {
+    const b = outerBranches!.of(e.inputs[0]);
+    if (b && (!inBranch || b.depth > inBranch.depth)) [inBranch, entered] = [b, e.inputs[0]];
+  }
   const counter = asForward(() => {
     const from = g.nodes.length;
-    const c = addForwardCounter(g, loop, host.outer);
+    // A Switch's output cannot gate by a control edge (the Switch itself runs): an Identity can.
+    const gate = entered ? identity(entered, { name: "branch_gate" }).node : undefined;
+    const c = addForwardCounter(g, loop, host.outer, gate);
+    if (host.outer) {
+      g.addControlInput(host.outer.counter.increment, liveEverywhere(c.count, inBranch).node);
+    }
     // Its frames, for an enclosing gradient that pops the count (an Exit's value is outside).
     for (let k = from; k < g.nodes.length; k++) {
       const n = g.nodes[k];
@@ -201,13 +204,7 @@ export function whileLoopGradient(host: LoopGradientHost, unit: LoopUnit): void 
   const stackOf = (t: Output, branch: CondBranch | null): Output =>
     stacks.get(t) ?? asForward(() => newStack(t, branch));
   const newStack = (t: Output, branch: CondBranch | null): Output => {
-    let value = t;
-    for (let b = branch; b; b = b.parent) {
-      const other = g.addNode(Switch, [b.pred, b.pred], {}, { name: "stack_other_side" })
-        .outputs[1 - b.side];
-      const standIn = value.dtype === "bool" ? other : cast(other, value.dtype);
-      value = g.addNode(Merge, [[value, standIn]], {}, { name: "stack_alive" }).outputs[0];
-    }
+    const value = liveEverywhere(t, branch);
     const max = constant(Tensor.fromNumbers("int32", [], [-1]), { graph: g, name: "stack_size" });
     const handle = g.addNode(StackV2, [max], { elem_type: t.dtype, stack_name: t.name }, {
       name: "stack",
@@ -334,7 +331,8 @@ export function whileLoopGradient(host: LoopGradientHost, unit: LoopUnit): void 
     },
   );
   // The enclosing backward iteration ends after this backward loop (its pops come first).
-  if (host.outer) g.addControlInput(host.outer.decrement, outs[0]);
+  // (A loop in a cond branch: its backward loop is dead where the branch was not taken.)
+  if (host.outer) g.addControlInput(host.outer.decrement, liveEverywhere(outs[0], inBranch).node);
   vars.forEach((v, i) => {
     const x = v.enter.inputs[0];
     if (host.wants(x)) host.addGradient(x, outs[1 + i]);

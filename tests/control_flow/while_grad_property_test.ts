@@ -1,14 +1,14 @@
 // Property: the gradient of a random while loop (random body over its loop variables and a
-// captured tensor, conds and nested loops included; random trip count, parallel_iterations and
-// maximum_iterations) equals the gradient of the same body unrolled in a straight graph, for the
-// captured tensor and every initial value (the loop-invariant accumulators and the loop
-// variables' backward loop).
+// captured tensor, conds, nested loops and loops in conds included; random trip count,
+// parallel_iterations and maximum_iterations) equals the gradient of the same body unrolled in a
+// straight graph, for the captured tensor and every initial value (the loop-invariant
+// accumulators and the loop variables' backward loop).
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4";
 import * as ef from "../../mod.ts";
 
 interface Step {
-  op: "add" | "mul" | "sub" | "tanh" | "scale" | "sin" | "cond" | "loop";
+  op: "add" | "mul" | "sub" | "tanh" | "scale" | "sin" | "cond" | "loop" | "condloop";
   a: number;
   b: number;
   c: number;
@@ -41,6 +41,7 @@ const arbCase: fc.Arbitrary<LoopCase> = fc.integer({ min: 1, max: 3 }).chain((va
           "sin",
           "cond",
           "loop",
+          "condloop",
         ) as fc.Arbitrary<
           Step["op"]
         >,
@@ -80,6 +81,12 @@ function body(c: LoopCase, vars: ef.Output[], x: ef.Output, loop: boolean): ef.O
         ? ef.cond(ef.greater(ef.sum(a, [0]), 0), () => ef.mul(a, b), () => ef.tanh(b))[0]
         : s.op === "loop"
         ? inner(a, b, 1 + (s.a % 3), loop)
+        : s.op === "condloop"
+        ? ef.cond(
+          ef.greater(ef.sum(a, [0]), 0),
+          () => inner(a, b, 1 + (s.b % 2), loop),
+          () => ef.tanh(b),
+        )[0]
         : ef.mul(a, s.c),
     );
   }

@@ -1,6 +1,7 @@
 /** The KernelContext the executor hands a kernel: inputs, output allocation, variables, counters. */
 import { HostBuffer, retain } from "./buffer.ts";
 import type { Device, DeviceBuffer } from "./device.ts";
+import type { DType } from "./dtype.ts";
 import { EdgeflowError } from "./errors.ts";
 import type { Node } from "./graph.ts";
 import type { KernelContext } from "./kernel.ts";
@@ -71,11 +72,12 @@ export class RunKernelContext implements KernelContext {
    */
   inferRunTimeShapes(): void {
     if (this.planNode.outputShapes || this.inferred) return;
-    const specs = this.inputs.map((b, j) => ({
-      dtype: b.dtype,
-      shape: b.shape,
-      value: this.hosts[j],
-    }));
+    // A Merge gets only its chosen input, the others left as holes: its inference sees the
+    // live one (a loop variable of unknown shape has no plan-time output shape).
+    const specs: { dtype: DType; shape: Shape; value: Tensor | undefined }[] = [];
+    this.inputs.forEach((b, j) =>
+      specs.push({ dtype: b.dtype, shape: b.shape, value: this.hosts[j] })
+    );
     this.inferred = this.node.op.infer(specs, this.attrs);
   }
 

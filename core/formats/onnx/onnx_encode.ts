@@ -43,8 +43,8 @@ export interface OnnxValueOut {
   name: string;
   /** Absent: the value info has no type (allowed for a subgraph's values). */
   dtype?: DType;
-  /** -1 for an unknown dim; null for an unknown rank. */
-  shape: readonly number[] | null;
+  /** -1 for an unknown dim; null (or absent) for an unknown rank. */
+  shape?: readonly number[] | null;
 }
 
 /** A graph without its model: a subgraph attribute's value. */
@@ -148,7 +148,7 @@ function encodeValueInfo(w: BinaryWriter, v: OnnxValueOut): void {
   w.tag(VALUE_INFO.type, LEN).fork();
   w.tag(TYPE_PROTO.tensorType, LEN).fork();
   w.tag(TYPE_TENSOR.elemType, VARINT).int32(dtypeToOnnx(v.dtype));
-  if (v.shape !== null) {
+  if (v.shape !== null && v.shape !== undefined) {
     w.tag(TYPE_TENSOR.shape, LEN).fork();
     v.shape.forEach((d, i) => {
       w.tag(TENSOR_SHAPE.dim, LEN).fork();

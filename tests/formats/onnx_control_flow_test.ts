@@ -77,25 +77,26 @@ function naming(node: string, op: string, pattern: RegExp) {
 // ---- If ---------------------------------------------------------------------------------------
 
 /** y = p ? x + w (w: the main graph's) : x * k (k: the else branch's own initializer). */
+const IF_ATTRS: OnnxNodeOut["attrs"] = {
+  then_branch: sub(
+    [{ op: "Add", name: "plus", inputs: ["x", "w"], outputs: ["t"] }],
+    [],
+    [{ name: "t", dtype: "float32", shape: [2] }],
+  ),
+  else_branch: sub(
+    [{ op: "Mul", name: "times", inputs: ["x", "k"], outputs: ["e"] }],
+    [],
+    [{ name: "e", dtype: "float32", shape: [2] }],
+    [{ name: "k", value: f32([], [3]) }],
+  ),
+};
 const IF_MODEL = model(
   [{
     op: "If",
     name: "choose",
     inputs: ["p"],
     outputs: ["y"],
-    attrs: {
-      then_branch: sub(
-        [{ op: "Add", name: "plus", inputs: ["x", "w"], outputs: ["t"] }],
-        [],
-        [{ name: "t", dtype: "float32", shape: [2] }],
-      ),
-      else_branch: sub(
-        [{ op: "Mul", name: "times", inputs: ["x", "k"], outputs: ["e"] }],
-        [],
-        [{ name: "e", dtype: "float32", shape: [2] }],
-        [{ name: "k", value: f32([], [3]) }],
-      ),
-    },
+    attrs: IF_ATTRS,
   }],
   [{ name: "p", dtype: "bool", shape: [] }, { name: "x", dtype: "float32", shape: [2] }],
   [{ name: "y", dtype: "float32", shape: [2] }],
@@ -109,6 +110,18 @@ for (const device of DEVICES) {
     assert.deepEqual((await run(IF_MODEL, { p: bool(false), x }, device)).y.values, [3, 6]);
   });
 }
+
+Deno.test("ONNX If: a predicate fixed at load time maps its branch alone", async () => {
+  const bytes = model(
+    [{ op: "If", name: "choose", inputs: ["p"], outputs: ["y"], attrs: IF_ATTRS }],
+    [{ name: "x", dtype: "float32", shape: [2] }],
+    [{ name: "y", dtype: "float32", shape: [2] }],
+    [{ name: "w", value: f32([2], [10, 20]) }, { name: "p", value: bool(false) }],
+  );
+  const m = await loadOnnxModel(bytes);
+  assert.ok(!m.graph.nodes.some((n) => n.op.name === "Switch" || n.op.name === "Add"));
+  assert.deepEqual((await run(bytes, { x: f32([2], [1, 2]) }, "REF")).y.values, [3, 6]);
+});
 
 // ---- Loop -------------------------------------------------------------------------------------
 
@@ -659,4 +672,40 @@ Deno.test("ONNX control flow: an op a subgraph uses that Edgeflow does not map i
     );
     return true;
   });
+});
+
+// ---- Slice with run-time bounds (a loop's iteration number slices, as in test_loop11) ------
+
+Deno.test("ONNX Slice: starts and ends fed at run time, clamped as ONNX clamps them", async () => {
+  const bytes = model(
+    [{
+      op: "Slice",
+      name: "cut",
+      inputs: ["x", "starts", "ends", "axes", "steps"],
+      outputs: ["y"],
+    }],
+    [
+      { name: "x", dtype: "float32", shape: [2, 5] },
+      { name: "starts", dtype: "int64", shape: [1] },
+      { name: "ends", dtype: "int64", shape: [1] },
+    ],
+    [{ name: "y", dtype: "float32", shape: [2, -1] }],
+    [
+      { name: "axes", value: new ef.Tensor("int64", [1], BigInt64Array.of(-1n)) },
+      { name: "steps", value: new ef.Tensor("int64", [1], BigInt64Array.of(-2n)) },
+    ],
+  );
+  const x = f32([2, 5], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  const vec = (v: bigint) => new ef.Tensor("int64", [1], BigInt64Array.of(v));
+  for (const device of DEVICES) {
+    // From the end (start past the dim clamps to 4) down to before the start (INT64_MIN).
+    const all = await run(bytes, {
+      x,
+      starts: vec(2n ** 63n - 1n),
+      ends: vec(-(2n ** 63n)),
+    }, device);
+    assert.deepEqual(all.y, { shape: [2, 3], values: [4, 2, 0, 9, 7, 5] });
+    const some = await run(bytes, { x, starts: vec(-2n), ends: vec(0n) }, device);
+    assert.deepEqual(some.y, { shape: [2, 2], values: [3, 1, 8, 6] });
+  }
 });

@@ -18,7 +18,7 @@ import { cond, whileLoop } from "../../control_flow/builders.ts";
 import type { TensorSpec } from "../../op.ts";
 import { formatShape, type PartialShape } from "../../shape.ts";
 import { Tensor } from "../../tensor.ts";
-import type { OnnxNodeContext } from "./onnx_context.ts";
+import { loadTimeValue, type OnnxNodeContext } from "./onnx_context.ts";
 import { ATTRIBUTE_TYPE, type OnnxGraphProto } from "./onnx_schema.ts";
 import { joinShapes, type OnnxSubgraphs } from "./onnx_subgraph.ts";
 
@@ -161,6 +161,13 @@ const mapIf: OnnxControlMapper = (c, sub) => {
     throw c.error(`has ${c.node.output.length} outputs; its branches give ${n}`);
   }
   const p = scalarOf(c, c.req(0), "bool", "cond");
+  // A predicate fixed at load time (exporters leave such Ifs behind) takes its branch directly.
+  const fixed = loadTimeValue(p);
+  if (fixed) {
+    return fixed.data[0]
+      ? sub.map(c.graph, thenBranch, [], "then_branch")
+      : sub.map(c.graph, elseBranch, [], "else_branch");
+  }
   return building(c, () =>
     cond(
       p,

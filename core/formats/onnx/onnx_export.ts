@@ -16,6 +16,7 @@ import {
   windowAttrs,
 } from "./onnx_export_context.ts";
 import { FUSED_EXPORTERS } from "./onnx_export_fused.ts";
+import { exportWithControlFlow, hasControlFlow } from "./onnx_export_control.ts";
 import { encodeOnnxModel, type OnnxValueOut } from "./onnx_encode.ts";
 import { dtypeToOnnx } from "./onnx_tensor.ts";
 
@@ -34,6 +35,14 @@ export interface OnnxExportOptions {
 export function toOnnx(graph: Graph, options: OnnxExportOptions = {}): Uint8Array {
   const outputs = options.outputs?.map((n) => graph.tensor(n)) ?? unreadOutputs(graph);
   const nodes = needed(outputs);
+  if (hasControlFlow(nodes)) {
+    // Conds and loops become If and Loop nodes (onnx_export_control.ts).
+    return encodeOnnxModel({
+      name: options.name ?? "edgeflow",
+      ...exportWithControlFlow(graph, outputs, EXPORTERS),
+      opset: EXPORT_OPSET,
+    });
+  }
   const ex = new Exporter();
   const missing = nodes.filter((n) =>
     !EXPORTERS[n.op.name] && n.op.name !== "Const" && n.op.name !== "Placeholder"

@@ -20,25 +20,26 @@ interface Case {
 const f32 = (shape: number[], v: number[]) => ef.Tensor.fromNumbers("float32", shape, v);
 const bool = (v: boolean) => ef.Tensor.fromNumbers("bool", [], [v ? 1 : 0]);
 
-/** y = p ? x * w + 1 : [5, 6] (a branch of constants); z = p ? 2 : 3. */
+/** y = p ? x * w + 1 : [5, 6] (a branch of constants); z = p ? 2 : 3; q = p ? x : -x. */
 function condCase(): Case {
   const g = new ef.Graph();
   return g.asDefault(() => {
     const p = ef.placeholder(g, "bool", [], { name: "p" });
     const x = ef.placeholder(g, "float32", [2], { name: "x" });
     const w = ef.constant(f32([2], [3, -4]));
-    const [y, z] = ef.cond(
+    const [y, z, q] = ef.cond(
       p,
-      () => [ef.add(ef.mul(x, w), 1), ef.constant(2)],
-      () => [ef.constant(f32([2], [5, 6])), ef.constant(3)],
+      () => [ef.add(ef.mul(x, w), 1), ef.constant(2), x],
+      () => [ef.constant(f32([2], [5, 6])), ef.constant(3), ef.neg(x)],
     );
     ef.identity(y, { name: "y" });
     ef.identity(z, { name: "z" });
+    ef.identity(q, { name: "q" });
     const x1 = f32([2], [1.5, -2]);
     return {
       graph: g,
       feeds: [{ p: bool(true), x: x1 }, { p: bool(false), x: x1 }],
-      outputs: ["y", "z"],
+      outputs: ["y", "z", "q"],
     };
   });
 }

@@ -443,6 +443,20 @@ for (const device of DEVICES) {
     assert.deepEqual(empty.s.values, [10, 20]);
     assert.deepEqual(empty.sums, { shape: [0, 2], values: [] });
     assert.deepEqual(empty.diffs, { shape: [2, 0], values: [] });
+    // Scan inputs of different lengths have no answer: the run fails, naming the check.
+    await assert.rejects(
+      () =>
+        run(
+          SCAN,
+          { s0: f32([2], [0, 0]), a: f32([3, 2], a.flat()), b: f32([2, 2], [1, 2, 3, 4]) },
+          device,
+        ),
+      (e: Error) => {
+        assert.ok(e instanceof ef.EdgeflowError, String(e));
+        assert.match(e.message, /lengths_must_agree/);
+        return true;
+      },
+    );
   });
 }
 

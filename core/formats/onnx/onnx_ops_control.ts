@@ -285,16 +285,7 @@ function scanLoop(
 ): { states: Output[]; stacks: Output[]; rowSpecs: TensorSpec[] } {
   const n = states.length;
   const axes = xs.map((x, j) => normAxis(c, inAxes[j], c.rank(x), `scan_input_axes[${j}]`));
-  const lengths = xs.map((x, j) => x.shape![axes[j]]);
-  const known = lengths.filter((d) => d >= 0);
-  if (known.some((d) => d !== known[0])) {
-    throw c.error(`the scan inputs' sequence lengths differ: ${lengths.join(", ")}`);
-  }
-  const length = known.length > 0 ? c.scalar(known[0], "int64") : c.out("GatherV2", [
-    c.out("Shape", [xs[0]], { out_type: "int64" }),
-    c.scalar(axes[0], "int32"),
-    c.scalar(0, "int32"),
-  ]);
+  const length = commonLength(c, xs, axes, "the scan inputs' sequence lengths");
   const last = reverse.some((r) => r === 1)
     ? c.out("Sub", [length, c.scalar(1, "int64")])
     : undefined;
@@ -336,6 +327,40 @@ function scanLoop(
     stacks: results.slice(1 + n).map((s, j) => finishStack(c, s, count, rowSpecs[j])),
     rowSpecs,
   };
+}
+
+/**
+ * The length `xs` share along their `axes`: a static one where known. ONNX gives no answer for
+ * values of different lengths, so each length known only at run time is checked against it: a
+ * gather from a one-element vector at their difference fails (out of range, in a node named
+ * after the check) unless they agree, and adds 0 to the length when they do.
+ */
+function commonLength(
+  c: OnnxNodeContext,
+  xs: readonly Output[],
+  axes: readonly number[],
+  what: string,
+): Output {
+  const lengths = xs.map((x, j) => x.shape![axes[j]]);
+  const known = lengths.filter((d) => d >= 0);
+  if (known.some((d) => d !== known[0])) throw c.error(`${what} differ: ${lengths.join(", ")}`);
+  const atRunTime = (j: number) =>
+    c.out("GatherV2", [
+      c.out("Shape", [xs[j]], { out_type: "int64" }),
+      c.scalar(axes[j], "int32"),
+      c.scalar(0, "int32"),
+    ]);
+  const reference = known.length > 0 ? -1 : 0;
+  let length = known.length > 0 ? c.scalar(known[0], "int64") : atRunTime(0);
+  lengths.forEach((d, j) => {
+    if (d >= 0 || j === reference) return;
+    length = c.graph.withNameScope("lengths_must_agree", () => {
+      const diff = c.out("Abs", [c.out("Sub", [atRunTime(j), length])]);
+      const zero = c.out("GatherV2", [c.ints32([0], "int64"), diff, c.scalar(0, "int32")]);
+      return c.out("AddV2", [length, zero]);
+    });
+  });
+  return length;
 }
 
 /** A stack (scan axis first) with its scan axis moved to `axis` of its rank. */
@@ -430,15 +455,7 @@ function scan8(c: OnnxNodeContext, sub: OnnxSubgraphs, body: OnnxGraphProto, m: 
       );
     }
   });
-  const batches = all.map((x) => x.shape![0]).filter((d) => d >= 0);
-  if (batches.some((d) => d !== batches[0])) {
-    throw c.error(`the inputs' batch sizes differ: ${all.map((x) => x.shape![0]).join(", ")}`);
-  }
-  const batch = batches.length > 0 ? c.scalar(batches[0], "int64") : c.out("GatherV2", [
-    c.out("Shape", [all[0]], { out_type: "int64" }),
-    c.scalar(0, "int32"),
-    c.scalar(0, "int32"),
-  ]);
+  const batch = commonLength(c, all, all.map(() => 0), "the inputs' batch sizes");
   // The dtypes of the scan outputs' rows, for the stacks over the batch.
   const entrySpecs = all.map((x, j) => ({
     dtype: x.dtype,

@@ -152,6 +152,14 @@ for (
   });
 }
 
+Deno.test("ONNX export: without outputs named, a graph with control flow exports its results", async () => {
+  for (const make of [condCase, loopCase, nestedCase]) {
+    const c = make();
+    const m = await loadOnnxModel(toOnnx(c.graph));
+    assert.deepEqual(m.outputs.map((o) => o.key).sort(), [...c.outputs].sort());
+  }
+});
+
 Deno.test("ONNX export: a value of a cond's Merge index has no ONNX form", () => {
   const g = new ef.Graph();
   g.asDefault(() => {

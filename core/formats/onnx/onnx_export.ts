@@ -90,7 +90,15 @@ function valueInfo(o: Output): OnnxValueOut {
 function unreadOutputs(graph: Graph): Output[] {
   const read = new Set<Node>();
   for (const n of graph.nodes) for (const i of n.inputs) read.add(i.node);
-  return graph.nodes.filter((n) => !read.has(n) && n.op.name !== "NoOp").flatMap((n) => n.outputs);
+  // With control flow, a cond's pivots (Identities of a Switch) are read by control edges or
+  // not at all, and a Merge's value_index by nothing: none of them is a result.
+  const flow = graph.nodes.some((n) => n.op.controlFlow !== undefined);
+  const pivot = (n: Node) =>
+    n.inputs.length > 0 && n.inputs.every((i) => i.node.op.controlFlow === "Switch");
+  return graph.nodes.filter((n) =>
+    !read.has(n) && n.op.name !== "NoOp" &&
+    (!flow || (n.op.controlFlow === undefined && !pivot(n)))
+  ).flatMap((n) => n.outputs);
 }
 
 /** The nodes `outputs` depend on, inputs before the nodes that read them. */

@@ -723,3 +723,61 @@ Deno.test("ONNX Slice: starts and ends fed at run time, clamped as ONNX clamps t
     assert.deepEqual(some.y, { shape: [2, 2], values: [3, 1, 8, 6] });
   }
 });
+
+// ---- Scan of opset 8: a batch axis, the sequence on axis 1 ---------------------------------
+
+/** Scan-8 over x [batch, steps, 2], reversed: s += x_t; the scan output is s after each step. */
+const SCAN8 = model(
+  [{
+    op: "Scan",
+    name: "scan8",
+    inputs: ["", "s0", "x"],
+    outputs: ["s", "sums"],
+    attrs: {
+      num_scan_inputs: 1,
+      directions: [1],
+      body: sub(
+        [
+          { op: "Add", name: "acc", inputs: ["st", "xt"], outputs: ["s_out"] },
+          { op: "Identity", name: "sum", inputs: ["s_out"], outputs: ["sum"] },
+        ],
+        [{ name: "st", dtype: "float32", shape: [2] }, {
+          name: "xt",
+          dtype: "float32",
+          shape: [2],
+        }],
+        [{ name: "s_out" }, { name: "sum" }],
+      ),
+    },
+  }],
+  [
+    { name: "s0", dtype: "float32", shape: [-1, 2] },
+    { name: "x", dtype: "float32", shape: [-1, -1, 2] },
+  ],
+  [{ name: "s", dtype: "float32", shape: [-1, 2] }, {
+    name: "sums",
+    dtype: "float32",
+    shape: [-1, -1, 2],
+  }],
+  [],
+  8,
+);
+
+for (const device of DEVICES) {
+  Deno.test(`ONNX Scan (opset 8): per batch entry, reversed (${device})`, async () => {
+    // Entry 0: x rows [1,2], [3,4], [5,6] from the end; entry 1: [10,20] ×3, from s0 [100, 200].
+    const r = await run(SCAN8, {
+      s0: f32([2, 2], [0, 0, 100, 200]),
+      x: f32([2, 3, 2], [1, 2, 3, 4, 5, 6, 10, 20, 10, 20, 10, 20]),
+    }, device);
+    assert.deepEqual(r.s, { shape: [2, 2], values: [9, 12, 130, 260] });
+    assert.deepEqual(r.sums, {
+      shape: [2, 3, 2],
+      values: [5, 6, 8, 10, 9, 12, 110, 220, 120, 240, 130, 260],
+    });
+    const none = await run(SCAN8, { s0: f32([0, 2], []), x: f32([0, 3, 2], []) }, device);
+    assert.deepEqual(none.s.shape, [0, 2]);
+    // An empty batch: the entries' dims not known at load time (the sequence length) are 0.
+    assert.deepEqual(none.sums, { shape: [0, 0, 2], values: [] });
+  });
+}

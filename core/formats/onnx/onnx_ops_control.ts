@@ -96,6 +96,11 @@ function finishStack(c: OnnxNodeContext, stack: Output, rows: Output, spec: Tens
   if (spec.shape === null) return stack;
   const dims = spec.shape;
   const axis0 = c.scalar(0, "int32");
+  if (dims.every((d) => d > 0)) {
+    // A constant target keeps the row dims static for what reads the result; with no 0 among
+    // them, -1 is the number of rows (0 for the empty stack too).
+    return c.out("Reshape", [stack, c.ints32([-1, ...dims], "int64")]);
+  }
   if (dims.every((d) => d >= 0)) {
     const shape = c.out("ConcatV2", [
       [c.out("Reshape", [rows, c.ints32([1])]), c.ints32(dims, "int64")],

@@ -5,8 +5,8 @@
  * builders (a Switch on the predicate, a constant Enter).
  *
  * Loop's and Scan's scan outputs are stacked along a new axis 0 by a growing loop variable:
- * each iteration reshapes the stack to [rows, ...row shape] (from an empty [0] at the start,
- * whose rank the body's row is not known before) and concatenates the new row. A body is first
+ * each iteration reshapes the stack to [rows, ...row shape] (it starts as an empty [0]: the
+ * row's rank is not known until the body is built) and concatenates the new row. A body is first
  * mapped into a scratch graph (onnx_subgraph.ts `trace`) to learn its outputs' dtypes and
  * shapes: the stacks' dtypes, and each loop-carried value's shape invariant (the dims that stay
  * the same from iteration to iteration, found by tracing until the shapes settle).
@@ -89,7 +89,7 @@ function stackRow(
 
 /**
  * A finished stack of `rows` rows whose row the trace gave `spec`: a loop that ran no iteration
- * left the empty [0], which becomes [0, ...row dims] (unknown dims 0, as onnxruntime gives them).
+ * left the empty [0], which becomes [0, ...row dims] (the dims the trace left unknown as 0).
  * A row of unknown rank leaves the empty stack as [0].
  */
 function finishStack(c: OnnxNodeContext, stack: Output, rows: Output, spec: TensorSpec): Output {

@@ -1,12 +1,14 @@
 // ONNX export of conds and while loops as If and Loop: the exported models run in
 // onnxruntime-web (deno.lock's version) with Edgeflow's outputs, and load back through Edgeflow's
 // own importer with the same outputs. Covers captured outer values, branches that give constants,
-// maximumIterations, loop invariants, a cond inside a loop and a loop inside a loop.
+// maximumIterations, loop invariants, a cond inside a loop and a loop inside a loop. Also: an
+// imported Loop's scan output of dynamic shape agrees with onnxruntime-web's, after 0 iterations too.
 import assert from "node:assert/strict";
 import * as ort from "npm:onnxruntime-web@1";
 import * as ef from "../../mod.ts";
 import { numbers } from "../../core/tensor.ts";
 import { loadOnnxModel, toOnnx } from "../../formats.ts";
+import { encodeOnnxModel } from "../../core/formats/onnx/onnx_encode.ts";
 
 ort.env.wasm.numThreads = 1;
 ort.env.logLevel = "error";
@@ -172,4 +174,80 @@ Deno.test("ONNX export: a value of a cond's Merge index has no ONNX form", () =>
     assert.match(e.message, /Merge.*output 1 has no ONNX form/);
     return true;
   });
+});
+
+Deno.test("ONNX Loop import: a dynamic scan output's shape agrees with onnxruntime-web", async () => {
+  const bytes = encodeOnnxModel({
+    name: "m",
+    opset: 17,
+    initializers: [],
+    nodes: [{
+      op: "Loop",
+      name: "lp",
+      inputs: ["M", "", "x"],
+      outputs: ["xf", "rows"],
+      attrs: {
+        body: {
+          graph: {
+            name: "body",
+            initializers: [],
+            nodes: [
+              { op: "Identity", name: "c_out", inputs: ["c"], outputs: ["c_out"] },
+              {
+                op: "Concat",
+                name: "cat",
+                inputs: ["v", "v"],
+                outputs: ["row"],
+                attrs: { axis: 1 },
+              },
+              { op: "Neg", name: "v_out", inputs: ["v"], outputs: ["v_out"] },
+            ],
+            inputs: [
+              { name: "i", dtype: "int64", shape: [] },
+              { name: "c", dtype: "bool", shape: [] },
+              { name: "v", dtype: "float32", shape: [-1, -1] },
+            ],
+            outputs: [
+              { name: "c_out", dtype: "bool", shape: [] },
+              { name: "v_out", dtype: "float32", shape: [-1, -1] },
+              { name: "row", dtype: "float32", shape: [-1, -1] },
+            ],
+          },
+        },
+      },
+    }],
+    inputs: [
+      { name: "M", dtype: "int64", shape: [] },
+      { name: "x", dtype: "float32", shape: [-1, -1] },
+    ],
+    outputs: [
+      { name: "xf", dtype: "float32", shape: [-1, -1] },
+      { name: "rows", dtype: "float32", shape: [-1, -1, -1] },
+    ],
+  });
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+  const m = await loadOnnxModel(bytes);
+  await using s = new ef.Session(m.graph);
+  try {
+    for (const trips of [0, 2]) {
+      const x = f32([2, 3], [1, 2, 3, 4, 5, 6]);
+      const count = new ef.Tensor("int64", [], BigInt64Array.of(BigInt(trips)));
+      const want = await session.run({ M: ortTensor(count), x: ortTensor(x) });
+      const feeds = { M: count, x };
+      const got = await s.run(
+        m.outputs.map((o) => o.name),
+        m.inputs.map((i) => [i.name, feeds[i.key as "M" | "x"]] as [string, ef.Tensor]),
+      ) as ef.Tensor[];
+      ["xf", "rows"].forEach((name, i) => {
+        assert.deepEqual(got[i].shape, want[name].dims, `${name} after ${trips}`);
+        assert.deepEqual(
+          Array.from(numbers(got[i])),
+          Array.from(want[name].data as Float32Array),
+          `${name} after ${trips}`,
+        );
+      });
+    }
+  } finally {
+    await session.release();
+  }
 });

@@ -1,10 +1,12 @@
 // ONNX If, Loop and Scan on hand-built models, on REF and WASM: captures of outer values (two
 // levels up, too), a subgraph's names shadowing outer ones, each way to bound a Loop, scan outputs
 // (none, one row, reversed, moved to another axis, of a loop that ran no iteration), a
-// loop-carried value that grows, an If inside a Loop, untyped subgraph outputs; and the errors a
-// bad model gets, each naming the node and its op.
+// loop-carried value that grows, an If inside a Loop, untyped subgraph outputs; the errors a
+// bad model gets, each naming the node and its op; and mutated models (an EdgeflowError or a graph).
 import assert from "node:assert/strict";
+import fc from "npm:fast-check@4";
 import * as ef from "../../mod.ts";
+import { fcParams } from "../op_cases.ts";
 import { loadOnnxModel } from "../../formats.ts";
 import {
   encodeOnnxModel,
@@ -781,3 +783,40 @@ for (const device of DEVICES) {
     assert.deepEqual(none.sums, { shape: [0, 0, 2], values: [] });
   });
 }
+
+// ---- Mutated models: a graph or an EdgeflowError, never another error --------------------
+
+Deno.test("mutated ONNX models with If, Loop and Scan give a graph or an EdgeflowError", async () => {
+  const models = [NESTED, SCAN, SCAN8, GROWING];
+  let loaded = 0, refused = 0;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.nat(models.length - 1),
+      fc.array(
+        fc.record({
+          at: fc.double({ min: 0, max: 1, noNaN: true }),
+          bit: fc.nat(7),
+          cut: fc.boolean(),
+        }),
+        { minLength: 1, maxLength: 3 },
+      ),
+      async (which, mutations) => {
+        let bytes = models[which].slice();
+        for (const m of mutations) {
+          const at = Math.min(bytes.length - 1, Math.floor(m.at * bytes.length));
+          if (m.cut) bytes = bytes.slice(0, at);
+          else if (bytes.length > 0) bytes[at] ^= 1 << m.bit;
+        }
+        try {
+          await loadOnnxModel(bytes, { maxTensorBytes: 2 ** 20 });
+          loaded++;
+        } catch (e) {
+          if (!(e instanceof ef.EdgeflowError)) throw e;
+          refused++;
+        }
+      },
+    ),
+    fcParams(300),
+  );
+  assert.ok(loaded > 0 && refused > 0, JSON.stringify({ loaded, refused }));
+});

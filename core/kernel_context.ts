@@ -8,6 +8,7 @@ import type { Attrs, TensorSpec } from "./op.ts";
 import type { PlanNode } from "./plan.ts";
 import type { ResourceTable } from "./resources.ts";
 import type { QueueTable } from "./queues/queue.ts";
+import type { TensorArrayTable } from "./tensor_array/table.ts";
 import { formatShape, isFullyDefined, type Shape } from "./shape.ts";
 import { Tensor } from "./tensor.ts";
 
@@ -21,6 +22,8 @@ export interface SessionState {
   readonly queues?: QueueTable;
   /** The step's cancellation: core/step.ts sets it per step from `closing` and the step's errors. */
   readonly signal?: AbortSignal;
+  /** The step's TensorArrays: core/step.ts makes a table per step (TensorFlow's step container). */
+  readonly tensorArrays?: TensorArrayTable;
 }
 
 export class RunKernelContext implements KernelContext {
@@ -53,6 +56,9 @@ export class RunKernelContext implements KernelContext {
   }
   get signal(): AbortSignal | undefined {
     return this.state.signal;
+  }
+  get tensorArrays(): TensorArrayTable | undefined {
+    return this.state.tensorArrays;
   }
 
   hostInput(i: number): Tensor {

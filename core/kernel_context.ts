@@ -77,7 +77,11 @@ export class RunKernelContext implements KernelContext {
    */
   inferRunTimeShapes(): void {
     if (this.planNode.outputShapes || this.inferred) return;
-    const specs = this.inputs.map((b, j) => ({
+    // A Merge gets only its chosen input (the others are holes): its shape is that input's.
+    const given = this.node.op.controlFlow === "Merge"
+      ? this.inputs.filter((b) => b !== undefined)
+      : this.inputs;
+    const specs = given.map((b, j) => ({
       dtype: b.dtype,
       shape: b.shape,
       value: this.hosts[j],

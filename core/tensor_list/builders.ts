@@ -24,6 +24,7 @@ import {
   TensorListScatterIntoExistingList,
   TensorListScatterV2,
   TensorListSetItem,
+  TensorListSplit,
   TensorListStack,
 } from "../ops/tensor_list.ts";
 import {
@@ -169,6 +170,16 @@ export function tensorListConcat(
     element_dtype: elementDtype,
   });
   return [n.outputs[0], n.outputs[1]];
+}
+
+/** Rows of `tensor` cut into elements of `lengths` rows each (int64 lengths, as TensorFlow's). */
+export function tensorListSplit(
+  tensor: TensorLike,
+  shape: PartialShape | TensorLike,
+  lengths: TensorLike,
+  options: Opts = {},
+): Output {
+  return apply(TensorListSplit, [tensor, elementShape(shape), lengths], options).outputs[0];
 }
 
 export function tensorListLength(list: Output, options: Opts = {}): Output {

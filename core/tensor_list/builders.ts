@@ -6,7 +6,7 @@
  */
 import type { DType } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
-import type { Output } from "../graph.ts";
+import { Output } from "../graph.ts";
 import type { PartialShape } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { apply, type BuildOptions, type TensorLike } from "../ops/build.ts";
@@ -257,8 +257,16 @@ export class TensorArray {
     return new TensorArray(this.handle, flow, this.dtype, this.elementShape);
   }
 
+  /** A literal value takes the array's dtype; an Output keeps its own (the kernel checks it). */
+  private typed(value: TensorLike): { T?: DType } {
+    return value instanceof Output ? {} : { T: this.dtype };
+  }
+
   write(index: TensorLike, value: TensorLike, options: Opts = {}): TensorArray {
-    const f = apply(TensorArrayWriteV3, [this.handle, index, value, this.flow], options);
+    const f = apply(TensorArrayWriteV3, [this.handle, index, value, this.flow], {
+      ...options,
+      ...this.typed(value),
+    });
     return this.withFlow(f.outputs[0]);
   }
 
@@ -284,7 +292,10 @@ export class TensorArray {
   }
 
   scatter(indices: TensorLike, value: TensorLike, options: Opts = {}): TensorArray {
-    const f = apply(TensorArrayScatterV3, [this.handle, indices, value, this.flow], options);
+    const f = apply(TensorArrayScatterV3, [this.handle, indices, value, this.flow], {
+      ...options,
+      ...this.typed(value),
+    });
     return this.withFlow(f.outputs[0]);
   }
 
@@ -310,7 +321,10 @@ export class TensorArray {
   }
 
   split(value: TensorLike, lengths: TensorLike, options: Opts = {}): TensorArray {
-    const f = apply(TensorArraySplitV3, [this.handle, value, lengths, this.flow], options);
+    const f = apply(TensorArraySplitV3, [this.handle, value, lengths, this.flow], {
+      ...options,
+      ...this.typed(value),
+    });
     return this.withFlow(f.outputs[0]);
   }
 

@@ -23,6 +23,14 @@ import {
 } from "./array_util.ts";
 import { sliceOf, stackElements } from "../tensor_list/list.ts";
 import { handleOf } from "./state.ts";
+import {
+  tensorArrayConcatGrad,
+  tensorArrayGatherGrad,
+  tensorArrayReadGrad,
+  tensorArrayScatterGrad,
+  tensorArraySplitGrad,
+  tensorArrayWriteGrad,
+} from "../grads/tensor_list.ts";
 
 /** A HostContext that holds the step's TensorArrays (a session's kernel context). */
 export interface TensorArrayHost {
@@ -119,6 +127,7 @@ export const TensorArrayGradV3 = defineOp<{ source: string }>({
 
 export const TensorArrayWriteV3 = defineOp<{ T: DType }>({
   name: "TensorArrayWriteV3",
+  gradient: tensorArrayWriteGrad,
   inputs: [HANDLE, { name: "index", type: "int32" }, { name: "value", type: "T" }, FLOW_IN],
   outputs: [FLOW_OUT],
   attrs: { T: TYPE },
@@ -137,6 +146,7 @@ export const TensorArrayWriteV3 = defineOp<{ T: DType }>({
 
 export const TensorArrayReadV3 = defineOp<{ dtype: DType }>({
   name: "TensorArrayReadV3",
+  gradient: tensorArrayReadGrad,
   inputs: [HANDLE, { name: "index", type: "int32" }, FLOW_IN],
   outputs: [{ name: "value", type: "dtype" }],
   attrs: { dtype: TYPE },
@@ -189,6 +199,7 @@ function gatherValues(ta: TensorArray, indices: readonly number[], declared: Par
 
 export const TensorArrayGatherV3 = defineOp<{ dtype: DType; element_shape: PartialShape }>({
   name: "TensorArrayGatherV3",
+  gradient: tensorArrayGatherGrad,
   inputs: [HANDLE, { name: "indices", type: "int32" }, FLOW_IN],
   outputs: [{ name: "value", type: "dtype" }],
   attrs: { dtype: TYPE, element_shape: { kind: "shape", default: null } },
@@ -209,6 +220,7 @@ export const TensorArrayGatherV3 = defineOp<{ dtype: DType; element_shape: Parti
 
 export const TensorArrayScatterV3 = defineOp<{ T: DType }>({
   name: "TensorArrayScatterV3",
+  gradient: tensorArrayScatterGrad,
   inputs: [HANDLE, { name: "indices", type: "int32" }, { name: "value", type: "T" }, FLOW_IN],
   outputs: [FLOW_OUT],
   attrs: { T: TYPE },
@@ -239,6 +251,7 @@ export const TensorArrayScatterV3 = defineOp<{ T: DType }>({
 
 export const TensorArrayConcatV3 = defineOp<{ dtype: DType; element_shape_except0: PartialShape }>({
   name: "TensorArrayConcatV3",
+  gradient: tensorArrayConcatGrad,
   inputs: [HANDLE, FLOW_IN],
   outputs: [{ name: "value", type: "dtype" }, { name: "lengths", type: "int64" }],
   attrs: { dtype: TYPE, element_shape_except0: { kind: "shape", default: null } },
@@ -303,6 +316,7 @@ export const TensorArrayConcatV3 = defineOp<{ dtype: DType; element_shape_except
 
 export const TensorArraySplitV3 = defineOp<{ T: DType }>({
   name: "TensorArraySplitV3",
+  gradient: tensorArraySplitGrad,
   inputs: [HANDLE, { name: "value", type: "T" }, { name: "lengths", type: "int64" }, FLOW_IN],
   outputs: [FLOW_OUT],
   attrs: { T: TYPE },
@@ -342,7 +356,7 @@ export const TensorArraySplitV3 = defineOp<{ T: DType }>({
       const out = newElements(value.dtype, l * inner);
       for (let k = 0; k < l * inner; k++) out[k] = src[row * inner + k];
       row += l;
-      ta.write(i, fromElements(value.dtype, [l, ...rest], out));
+      ta.write(i, fromElements(value.dtype, [l, ...rest], out), true);
     });
     return [flow];
   },

@@ -35,6 +35,20 @@ import {
 } from "../tensor_list/list.ts";
 import { checkRank, checkScalarLike, intScalar } from "./array_util.ts";
 import { elementsOf, fromElements, newElements } from "./array_util.ts";
+import {
+  tensorListConcatGrad,
+  tensorListFromTensorGrad,
+  tensorListGatherGrad,
+  tensorListGetItemGrad,
+  tensorListPopBackGrad,
+  tensorListPushBackGrad,
+  tensorListResizeGrad,
+  tensorListScatterIntoExistingListGrad,
+  tensorListScatterV2Grad,
+  tensorListSetItemGrad,
+  tensorListSplitGrad,
+  tensorListStackGrad,
+} from "../grads/tensor_list.ts";
 
 type ShapeType = "int32" | "int64";
 const ELEMENT_DTYPE = { kind: "type", allowed: ALL_DTYPES } as const;
@@ -129,6 +143,7 @@ export const TensorListReserve = defineOp<{ element_dtype: DType; shape_type: Sh
 
 export const TensorListFromTensor = defineOp<{ element_dtype: DType; shape_type: ShapeType }>({
   name: "TensorListFromTensor",
+  gradient: tensorListFromTensorGrad,
   inputs: [
     { name: "tensor", type: "element_dtype" },
     { name: "element_shape", type: "shape_type" },
@@ -173,6 +188,7 @@ export const TensorListSetItem = defineOp<
   { element_dtype: DType; resize_if_index_out_of_bounds: boolean }
 >({
   name: "TensorListSetItem",
+  gradient: tensorListSetItemGrad,
   inputs: [HANDLE_IN, { name: "index", type: "int32" }, { name: "item", type: "element_dtype" }],
   outputs: [HANDLE_OUT],
   attrs: {
@@ -208,6 +224,7 @@ export const TensorListSetItem = defineOp<
 
 export const TensorListGetItem = defineOp<{ element_dtype: DType }>({
   name: "TensorListGetItem",
+  gradient: tensorListGetItemGrad,
   inputs: [HANDLE_IN, { name: "index", type: "int32" }, { name: "element_shape", type: "int32" }],
   outputs: [{ name: "item", type: "element_dtype" }],
   attrs: { element_dtype: ELEMENT_DTYPE },
@@ -259,6 +276,7 @@ export const TensorListElementShape = defineOp<{ shape_type: ShapeType }>({
 
 export const TensorListPushBack = defineOp<{ element_dtype: DType }>({
   name: "TensorListPushBack",
+  gradient: tensorListPushBackGrad,
   inputs: [HANDLE_IN, { name: "tensor", type: "element_dtype" }],
   outputs: [HANDLE_OUT],
   attrs: { element_dtype: ELEMENT_DTYPE },
@@ -289,6 +307,7 @@ export const TensorListPushBack = defineOp<{ element_dtype: DType }>({
 
 export const TensorListPopBack = defineOp<{ element_dtype: DType }>({
   name: "TensorListPopBack",
+  gradient: tensorListPopBackGrad,
   inputs: [HANDLE_IN, { name: "element_shape", type: "int32" }],
   outputs: [HANDLE_OUT, { name: "tensor", type: "element_dtype" }],
   attrs: { element_dtype: ELEMENT_DTYPE },
@@ -312,6 +331,7 @@ export const TensorListPopBack = defineOp<{ element_dtype: DType }>({
 
 export const TensorListResize = defineOp<Record<never, never>>({
   name: "TensorListResize",
+  gradient: tensorListResizeGrad,
   inputs: [HANDLE_IN, { name: "size", type: "int32" }],
   outputs: [HANDLE_OUT],
   attrs: {},
@@ -350,6 +370,7 @@ function stackShape(list: TensorList, arg: PartialShape, op: string): Shape {
 
 export const TensorListStack = defineOp<{ element_dtype: DType; num_elements: number }>({
   name: "TensorListStack",
+  gradient: tensorListStackGrad,
   inputs: [HANDLE_IN, { name: "element_shape", type: "int32" }],
   outputs: [{ name: "tensor", type: "element_dtype" }],
   attrs: { element_dtype: ELEMENT_DTYPE, num_elements: { kind: "int", default: -1 } },
@@ -375,6 +396,7 @@ export const TensorListStack = defineOp<{ element_dtype: DType; num_elements: nu
 
 export const TensorListGather = defineOp<{ element_dtype: DType }>({
   name: "TensorListGather",
+  gradient: tensorListGatherGrad,
   inputs: [HANDLE_IN, { name: "indices", type: "int32" }, { name: "element_shape", type: "int32" }],
   outputs: [{ name: "values", type: "element_dtype" }],
   attrs: { element_dtype: ELEMENT_DTYPE },
@@ -436,6 +458,7 @@ function scatterRows(
 
 export const TensorListScatterV2 = defineOp<{ element_dtype: DType; shape_type: ShapeType }>({
   name: "TensorListScatterV2",
+  gradient: tensorListScatterV2Grad,
   inputs: [
     { name: "tensor", type: "element_dtype" },
     { name: "indices", type: "int32" },
@@ -481,6 +504,7 @@ export const TensorListScatterV2 = defineOp<{ element_dtype: DType; shape_type: 
 
 export const TensorListScatterIntoExistingList = defineOp<{ element_dtype: DType }>({
   name: "TensorListScatterIntoExistingList",
+  gradient: tensorListScatterIntoExistingListGrad,
   inputs: [HANDLE_IN, { name: "tensor", type: "element_dtype" }, {
     name: "indices",
     type: "int32",
@@ -515,6 +539,7 @@ export const TensorListScatterIntoExistingList = defineOp<{ element_dtype: DType
 
 export const TensorListConcatV2 = defineOp<{ element_dtype: DType; shape_type: ShapeType }>({
   name: "TensorListConcatV2",
+  gradient: tensorListConcatGrad,
   inputs: [
     HANDLE_IN,
     { name: "element_shape", type: "shape_type" },
@@ -587,6 +612,7 @@ export const TensorListConcatV2 = defineOp<{ element_dtype: DType; shape_type: S
 
 export const TensorListSplit = defineOp<{ element_dtype: DType; shape_type: ShapeType }>({
   name: "TensorListSplit",
+  gradient: tensorListSplitGrad,
   inputs: [
     { name: "tensor", type: "element_dtype" },
     { name: "element_shape", type: "shape_type" },

@@ -64,7 +64,11 @@ export class TensorArray {
     if (this.closed) throw new EdgeflowError(`${this.label()} has already been closed`);
   }
 
-  write(index: number, value: Tensor): void {
+  /**
+   * Writes element `index`. A split's pieces (`except0`) differ in their first dim: they are
+   * checked against the element shape after it and do not pin it.
+   */
+  write(index: number, value: Tensor, except0 = false): void {
     this.checkOpen();
     if (value.dtype !== this.spec.dtype) {
       throw new EdgeflowError(
@@ -87,14 +91,17 @@ export class TensorArray {
         this.slots.push({ written: false, read: false, cleared: false });
       }
     }
-    if (!isCompatible(value.shape, this.elementShape)) {
+    const expected = except0 && this.elementShape !== null && value.rank > 0
+      ? [-1, ...this.elementShape.slice(1)]
+      : this.elementShape;
+    if (!isCompatible(value.shape, expected)) {
       throw new EdgeflowError(
         `${this.label()}: could not write to TensorArray index ${index} because the value shape ` +
           `is ${formatShape(value.shape)} which is incompatible with the TensorArray's inferred ` +
           `element shape: ${formatShape(this.elementShape)} (consider setting infer_shape=False)`,
       );
     }
-    if (this.spec.identicalElementShapes && !isFullyDefined(this.elementShape)) {
+    if (!except0 && this.spec.identicalElementShapes && !isFullyDefined(this.elementShape)) {
       this.elementShape = value.shape;
     }
     const slot = this.slots[index];

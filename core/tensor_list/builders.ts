@@ -7,7 +7,7 @@
 import type { DType } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import { Output } from "../graph.ts";
-import type { PartialShape } from "../shape.ts";
+import { mergeShapes, type PartialShape } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { apply, type BuildOptions, type TensorLike } from "../ops/build.ts";
 import {
@@ -218,8 +218,22 @@ export class TensorArray {
     readonly handle: Output,
     readonly flow: Output,
     readonly dtype: DType,
-    readonly elementShape: PartialShape,
+    /**
+     * The element shape as the graph knows it, shared by every TensorArray of this handle and
+     * narrowed by each write when `inferShape` (Python's infer_shape): reads and stacks get it.
+     */
+    private readonly known: { shape: PartialShape; readonly inferShape: boolean },
   ) {}
+
+  get elementShape(): PartialShape {
+    return this.known.shape;
+  }
+
+  /** Narrows the known element shape by a written value's (Python's _merge_element_shape). */
+  private learn(shape: PartialShape): void {
+    if (!this.known.inferShape || shape === null) return;
+    this.known.shape = mergeShapes(this.known.shape, shape, "TensorArray element shapes");
+  }
 
   static create(
     dtype: DType,
@@ -229,7 +243,8 @@ export class TensorArray {
       clearAfterRead?: boolean;
       elementShape?: PartialShape;
       tensorArrayName?: string;
-      identicalElementShapes?: boolean;
+      /** Python's infer_shape (TensorFlow's identical_element_shapes): every element one shape. */
+      inferShape?: boolean;
     } = {},
   ): TensorArray {
     const {
@@ -237,7 +252,7 @@ export class TensorArray {
       clearAfterRead = true,
       elementShape: es = null,
       tensorArrayName = "",
-      identicalElementShapes = false,
+      inferShape = true,
       ...rest
     } = options;
     const n = apply(TensorArrayV3, [size], {
@@ -247,14 +262,14 @@ export class TensorArray {
       dynamic_size: dynamicSize,
       clear_after_read: clearAfterRead,
       tensor_array_name: tensorArrayName,
-      identical_element_shapes: identicalElementShapes,
+      identical_element_shapes: inferShape,
     });
-    return new TensorArray(n.outputs[0], n.outputs[1], dtype, es);
+    return new TensorArray(n.outputs[0], n.outputs[1], dtype, { shape: es, inferShape });
   }
 
   /** The same array ordered after `flow` (a loop variable carried through a while body). */
   withFlow(flow: Output): TensorArray {
-    return new TensorArray(this.handle, flow, this.dtype, this.elementShape);
+    return new TensorArray(this.handle, flow, this.dtype, this.known);
   }
 
   /** A literal value takes the array's dtype; an Output keeps its own (the kernel checks it). */
@@ -267,15 +282,19 @@ export class TensorArray {
       ...options,
       ...this.typed(value),
     });
+    this.learn(f.inputs[2].shape);
     return this.withFlow(f.outputs[0]);
   }
 
   read(index: TensorLike, options: Opts = {}): Output {
-    return apply(TensorArrayReadV3, [this.handle, index, this.flow], {
+    const n = apply(TensorArrayReadV3, [this.handle, index, this.flow], {
       ...options,
       dtype: this.dtype,
-    })
-      .outputs[0];
+    });
+    if (this.elementShape !== null) {
+      n.graph.setOutputSpecs(n, [{ dtype: this.dtype, shape: this.elementShape }]);
+    }
+    return n.outputs[0];
   }
 
   gather(indices: TensorLike, options: Opts = {}): Output {
@@ -296,6 +315,8 @@ export class TensorArray {
       ...options,
       ...this.typed(value),
     });
+    const vs = f.inputs[2].shape;
+    if (vs !== null && vs.length > 0) this.learn(vs.slice(1));
     return this.withFlow(f.outputs[0]);
   }
 
@@ -325,6 +346,8 @@ export class TensorArray {
       ...options,
       ...this.typed(value),
     });
+    const vs = f.inputs[1].shape;
+    if (vs !== null && vs.length > 0) this.learn([-1, ...vs.slice(1)]);
     return this.withFlow(f.outputs[0]);
   }
 

@@ -359,3 +359,41 @@ Deno.test("a TensorFlow 1 GraphDef with a TensorArrayV3 in a while loop imports 
     [[0, 0], [1, 1]],
   );
 });
+
+// ---- gradients (TensorFlow's tensor_array_grad.py, through TensorArrayGradV3) -------------
+
+Deno.test("gradients through write/read, write/stack, scatter/gather and split/concat", async () => {
+  const g = new ef.Graph();
+  const x = ef.placeholder(g, "float32", [2], { name: "x" });
+  const m = ef.placeholder(g, "float32", [3, 2], { name: "m" });
+  const [y1, y2, y3, y4] = g.asDefault(() => {
+    // y1 = Σ read(0) · [3, 4] + Σ read(1), read(0) = 2x, read(1) = x·x
+    const ta = ef.TensorArray.create("float32", 2).write(0, ef.mul(x, 2)).write(1, ef.mul(x, x));
+    const y1 = ef.add(ef.sum(ef.mul(ta.read(0), ef.constant([3, 4]))), ef.sum(ta.read(1)));
+    // y2 = Σ stack([2x, x·x]) · [[1, 2], [3, 4]]
+    const tb = ef.TensorArray.create("float32", 2).write(0, ef.mul(x, 2)).write(1, ef.mul(x, x));
+    const y2 = ef.sum(ef.mul(tb.stack(), ef.constant([[1, 2], [3, 4]])));
+    // y3 = Σ gather([2, 0]) · [[1, 1], [5, 5]] over unstacked rows of m
+    const tc = ef.TensorArray.create("float32", 3).unstack(m);
+    const y3 = ef.sum(ef.mul(tc.gather([2, 0]), ef.constant([[1, 1], [5, 5]])));
+    // y4 = Σ concat(split(m rows as [2, 1])) · weights
+    const td = ef.TensorArray.create("float32", 2).split(m, [2n, 1n]);
+    const y4 = ef.sum(ef.mul(td.concat()[0], ef.constant([[1, 2], [3, 4], [5, 6]])));
+    return [y1, y2, y3, y4];
+  });
+  const grads = [
+    ...ef.gradients(y1, [x]),
+    ...ef.gradients(y2, [x]),
+    ...ef.gradients(y3, [m]),
+    ...ef.gradients(y4, [m]),
+  ];
+  for (const device of DEVICES) {
+    await using s = new ef.Session(g, { device });
+    const out = await s.run(grads as ef.Output[], { x: [1, 2], m: [[1, 1], [1, 1], [1, 1]] });
+    const got = out.map((t) => t.toArray());
+    assert.deepEqual(got[0], [2 * 3 + 2 * 1, 2 * 4 + 2 * 2], `${device} read`);
+    assert.deepEqual(got[1], [2 * 1 + 2 * 1 * 3, 2 * 2 + 2 * 2 * 4], `${device} stack`);
+    assert.deepEqual(got[2], [[5, 5], [0, 0], [1, 1]], `${device} gather`);
+    assert.deepEqual(got[3], [[1, 2], [3, 4], [5, 6]], `${device} concat`);
+  }
+});

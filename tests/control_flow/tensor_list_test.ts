@@ -461,3 +461,61 @@ Deno.test("a TensorFlow 2 While accumulating into a TensorList imports and runs"
     }
   }
 });
+
+// ---- gradients (TensorFlow's list_grad.py) -----------------------------------------------
+
+Deno.test("gradients through FromTensor/GetItem, SetItem/Stack, PushBack/PopBack, Gather and Scatter", async () => {
+  const g = new ef.Graph();
+  const x = ef.placeholder(g, "float32", [3, 2], { name: "x" });
+  const v = ef.placeholder(g, "float32", [2], { name: "v" });
+  const [y1, y2, y3, y4, y5] = g.asDefault(() => {
+    const w = ef.constant([[1, 2], [3, 4], [5, 6]]);
+    const fromX = ef.tensorListFromTensor(x, [2]);
+    // y1 = Σ item1 · [10, 20]
+    const y1 = ef.sum(ef.mul(ef.tensorListGetItem(fromX, 1, "float32"), ef.constant([10, 20])));
+    // y2 = Σ stack([2v, 3v, x[2]]) · w  (SetItem over a list made from x)
+    const set = ef.tensorListSetItem(
+      ef.tensorListSetItem(fromX, 0, ef.mul(v, 2)),
+      1,
+      ef.mul(v, 3),
+    );
+    const y2 = ef.sum(ef.mul(ef.tensorListStack(set, "float32", { elementShape: [2] }), w));
+    // y3: push v twice, pop once, stack: [x0, x1, x2, v] · [w; [7, 8]]
+    const pushed = ef.tensorListPushBack(ef.tensorListPushBack(fromX, v), ef.mul(v, 5));
+    const [popped, last] = ef.tensorListPopBack(pushed, "float32", { elementShape: [2] });
+    const stacked = ef.tensorListStack(popped, "float32", { elementShape: [2] });
+    const y3 = ef.add(
+      ef.sum(ef.mul(stacked, ef.constant([[1, 2], [3, 4], [5, 6], [7, 8]]))),
+      ef.sum(last),
+    );
+    // y4 = Σ gather([2, 0]) · [[1, 1], [2, 2]]
+    const gathered = ef.tensorListGather(fromX, [2, 0], "float32", { elementShape: [2] });
+    const y4 = ef.sum(ef.mul(gathered, ef.constant([[1, 1], [2, 2]])));
+    // y5 = Σ stack(scatter(x rows to [1, 0, 3])) · ones, element 2 unset
+    const scattered = ef.tensorListScatter(x, [1, 0, 3], { elementShape: [2] });
+    const y5 = ef.sum(ef.tensorListStack(scattered, "float32", { elementShape: [2] }));
+    return [y1, y2, y3, y4, y5];
+  });
+  const grads = [
+    ...ef.gradients(y1, [x]),
+    ...ef.gradients(y2, [x, v]),
+    ...ef.gradients(y3, [x, v]),
+    ...ef.gradients(y4, [x]),
+    ...ef.gradients(y5, [x]),
+  ];
+  for (const device of DEVICES) {
+    await using s = new ef.Session(g, { device });
+    const out = await s.run(grads as ef.Output[], {
+      x: [[1, 1], [1, 1], [1, 1]],
+      v: [1, 1],
+    });
+    const got = out.map((t) => t.toArray());
+    assert.deepEqual(got[0], [[0, 0], [10, 20], [0, 0]], `${device} GetItem`);
+    assert.deepEqual(got[1], [[0, 0], [0, 0], [5, 6]], `${device} SetItem hides x0, x1`);
+    assert.deepEqual(got[2], [2 * 1 + 3 * 3, 2 * 2 + 3 * 4]);
+    assert.deepEqual(got[3], [[1, 2], [3, 4], [5, 6]], `${device} PushBack/PopBack`);
+    assert.deepEqual(got[4], [7 + 5, 8 + 5]);
+    assert.deepEqual(got[5], [[2, 2], [0, 0], [1, 1]], `${device} Gather`);
+    assert.deepEqual(got[6], [[1, 1], [1, 1], [1, 1]], `${device} Scatter`);
+  }
+});

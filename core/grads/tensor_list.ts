@@ -60,7 +60,7 @@ function emptyLike(list: Output, dtype: DType): Output {
   return apply(EmptyTensorList, [es, -1], { element_dtype: dtype }).outputs[0];
 }
 
-export function tensorListStackGrad(_: G, node: Node, [dy]: D): (Output | null)[] {
+export function tensorListStackGrad(_: G, _node: Node, [dy]: D): (Output | null)[] {
   return [apply(TensorListFromTensor, [dy!, elementShapeOf(dy!)], {}).outputs[0], null];
 }
 

@@ -33,8 +33,14 @@ import {
   stackElements,
   TensorList,
 } from "../tensor_list/list.ts";
-import { checkRank, checkScalarLike, intScalar } from "./array_util.ts";
-import { elementsOf, fromElements, newElements } from "./array_util.ts";
+import {
+  checkRank,
+  checkScalarLike,
+  elementsOf,
+  fromElements,
+  intScalar,
+  newElements,
+} from "./array_util.ts";
 import {
   tensorListConcatGrad,
   tensorListFromTensorGrad,

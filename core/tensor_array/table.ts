@@ -8,8 +8,7 @@
 import { type DType } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import { formatShape, isCompatible, isFullyDefined, type PartialShape } from "../shape.ts";
-import { Tensor } from "../tensor.ts";
-import { numbers } from "../tensor.ts";
+import { numbers, Tensor } from "../tensor.ts";
 
 interface Slot {
   tensor?: Tensor;

@@ -7,8 +7,14 @@
  */
 import { type DType, type Variant } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
-import { isCompatible, mergeShapes, type PartialShape, type Shape, sizeOf } from "../shape.ts";
-import { formatShape } from "../shape.ts";
+import {
+  formatShape,
+  isCompatible,
+  mergeShapes,
+  type PartialShape,
+  type Shape,
+  sizeOf,
+} from "../shape.ts";
 import { intList, Tensor } from "../tensor.ts";
 import { elementsOf, fromElements, newElements } from "../ops/array_util.ts";
 

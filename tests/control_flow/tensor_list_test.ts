@@ -199,6 +199,8 @@ Deno.test("bad list operations are EdgeflowErrors naming the node and op", async
   );
 });
 
+// WASM holds numeric tensors only (an upload of a variant is refused), so the result shows the list
+// crossed from REF as a host value.
 Deno.test("a list made on one device is read on another as a host value (no device copy)", async () => {
   const g = new ef.Graph();
   const x = ef.placeholder(g, "float32", [3, 2], { name: "x" });
@@ -460,6 +462,27 @@ Deno.test("a TensorFlow 2 While accumulating into a TensorList imports and runs"
       assert.deepEqual(out.toArray(), Array.from({ length: k }, (_, i) => [2 * i, -i]));
     }
   }
+  // Exported (the While inlined as TensorFlow 1 loop ops over a variant) and imported again.
+  const def = JSON.parse(JSON.stringify(ef.toGraphDef(g))) as GraphDefJson;
+  assert.ok(
+    def.node!.some((n) => n.op === "Enter" && JSON.stringify(n.attr).includes("DT_VARIANT")),
+  );
+  await using s = new ef.Session(ef.fromGraphDef(def));
+  assert.deepEqual((await s.run("Identity", { n: 2, x: [1, 1] })).toArray(), [[0, 0], [1, 1]]);
+});
+
+Deno.test("variant tensors: no literals, no numbers, no constants", () => {
+  const g = new ef.Graph();
+  const l = g.asDefault(() => ef.emptyTensorList([2], "float32"));
+  assert.equal(l.dtype, "variant");
+  assert.throws(() => ef.tensor([1], [1], "variant"), /variant tensors come from ops/);
+  const t = new ef.Tensor("variant", [], [new ef.TensorList("float32", [2], [])]);
+  assert.throws(() => t.toArray(), /read its data/);
+  assert.equal(String(t.data[0] as ef.TensorList), "TensorList<float32[2]>[0]");
+  assert.throws(
+    () => g.asDefault(() => ef.constant(t)),
+    (e: unknown) => e instanceof ef.EdgeflowError && /variant/.test(e.message),
+  );
 });
 
 // ---- gradients (TensorFlow's list_grad.py) -----------------------------------------------

@@ -26,6 +26,7 @@ import { fill, zerosLike } from "./ops/fill.ts";
 import { addN } from "./ops/grad_math.ts";
 import { shape as shapeOp } from "./ops/shape_ops.ts";
 import { topologicalOrder } from "./passes/topo.ts";
+import { addListGradients } from "./grads/tensor_list.ts";
 
 export interface GradientsOptions {
   /** The name scope of the backward graph; "gradients" (made unique) by default. */
@@ -184,15 +185,13 @@ class Backprop {
   private total(t: Output): Output | null {
     if (this.summed.has(t)) return this.summed.get(t)!;
     const list = this.partials.get(t) ?? [];
-    if (list.length > 1 && t.dtype === "variant") {
-      // TensorFlow adds lists elementwise (AddN over variants); not built here.
-      throw new EdgeflowError(
-        `${t.name} (a TensorList) is read by ${list.length} ops on the path, so it gets ` +
-          "several list gradients, and adding TensorLists is not supported",
-        { node: t.node.name, op: t.node.op.name },
-      );
-    }
-    const g = list.length === 0 ? null : list.length === 1 ? list[0] : addN(list);
+    const g = list.length === 0
+      ? null
+      : list.length === 1
+      ? list[0]
+      : t.dtype === "variant"
+      ? withContext({ node: t.node.name, op: t.node.op.name }, () => addListGradients(list))
+      : addN(list);
     this.summed.set(t, g);
     return g;
   }

@@ -41,6 +41,8 @@ import {
 } from "../ops/tensor_array.ts";
 import { EdgeflowError } from "../errors.ts";
 import type { DType } from "../dtype.ts";
+import { addN } from "../ops/grad_math.ts";
+import { elementShapeTensor } from "../tensor_list/list.ts";
 
 type G = GradientContext;
 type D = readonly (Output | null)[];
@@ -230,4 +232,27 @@ export function tensorArraySplitGrad(g: G, node: Node, [dflow]: D): (Output | nu
   const [gh, gflow] = gradArray(g, handle, dflow!);
   const value = apply(TensorArrayConcatV3, [gh, gflow], { dtype: node.attrs.T });
   return [null, value.outputs[0], null, dflow];
+}
+
+/**
+ * The sum of several gradient lists of one list (a list read by several ops on the path):
+ * TensorFlow adds lists elementwise (AddN over variants). Here each is stacked (unset elements are
+ * zeros, which is what they stand for in a gradient), the stacks added, and the sum made a list
+ * again; a gradient list whose element shape nothing pins down cannot be stacked and is refused
+ * by TensorListStack's error.
+ */
+export function addListGradients(parts: readonly Output[]): Output {
+  const dtype = parts.map((p) => p.node.outputSpecs[p.index].handle?.dtype).find((d) => d);
+  if (!dtype) {
+    throw new EdgeflowError(
+      `cannot add the gradient lists of ${parts.map((p) => p.name).join(", ")}: their element ` +
+        "dtype is not known when the graph is built",
+    );
+  }
+  const stacks = parts.map((p) =>
+    apply(TensorListStack, [p, elementShapeTensor(null, "int32")], { element_dtype: dtype })
+      .outputs[0]
+  );
+  const total = addN(stacks);
+  return apply(TensorListFromTensor, [total, elementShapeOf(total)], {}).outputs[0];
 }

@@ -542,3 +542,21 @@ Deno.test("gradients through FromTensor/GetItem, SetItem/Stack, PushBack/PopBack
     assert.deepEqual(got[6], [[1, 1], [1, 1], [1, 1]], `${device} Scatter`);
   }
 });
+
+Deno.test("a list read by several ops gets the sum of their gradient lists", async () => {
+  const g = new ef.Graph();
+  const x = ef.placeholder(g, "float32", [3, 2], { name: "x" });
+  const [dx] = g.asDefault(() => {
+    const l = ef.tensorListFromTensor(ef.mul(x, x), [2]);
+    const a = ef.tensorListGetItem(l, 0, "float32");
+    const b = ef.tensorListGetItem(l, 2, "float32");
+    const c = ef.tensorListGetItem(l, 0, "float32");
+    return ef.gradients(ef.sum(ef.add(ef.add(a, ef.mul(b, 3)), c)), [x]);
+  });
+  for (const device of DEVICES) {
+    await using s = new ef.Session(g, { device });
+    const out = await s.run(dx!, { x: [[1, 2], [3, 4], [5, 6]] });
+    // d/dx of x0² + 3·x2² + x0² = 4·x0 and 6·x2.
+    assert.deepEqual(out.toArray(), [[4, 8], [0, 0], [30, 36]], device);
+  }
+});

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import fc from "npm:fast-check@4";
 import * as ef from "../../mod.ts";
 import type { GraphDefJson } from "../../core/formats/graphdef_json.ts";
+import { deviceFor } from "../kernels/devices.ts";
 
 const DEVICES = ["WASM", "REF"] as const;
 
@@ -558,5 +559,46 @@ Deno.test("a list read by several ops gets the sum of their gradient lists", asy
     const out = await s.run(dx!, { x: [[1, 2], [3, 4], [5, 6]] });
     // d/dx of x0² + 3·x2² + x0² = 4·x0 and 6·x2.
     assert.deepEqual(out.toArray(), [[4, 8], [0, 0], [30, 36]], device);
+  }
+});
+
+Deno.test("list and TensorArray loops and a list gradient stay on the TPU and WEBGPU", async (t) => {
+  const g = new ef.Graph();
+  const n = ef.placeholder(g, "int32", [], { name: "n" });
+  const x = ef.placeholder(g, "float32", [2], { name: "x" });
+  const fetches = g.asDefault(() => {
+    const l0 = ef.tensorListReserve([2], n, "float32");
+    const [, acc] = ef.whileLoop(
+      (i) => ef.less(i, n),
+      (i, l) => [ef.add(i, 1), ef.tensorListSetItem(l, i, ef.mul(x, ef.cast(i, "float32")))],
+      [ef.constant(0, { dtype: "int32" }), l0],
+    );
+    const ta = ef.TensorArray.create("float32", n, { elementShape: [2] });
+    const [, flow] = ef.whileLoop(
+      (i) => ef.less(i, n),
+      (i, f) => [ef.add(i, 1), ta.withFlow(f).write(i, ef.add(x, ef.cast(i, "float32"))).flow],
+      [ef.constant(0, { dtype: "int32" }), ta.flow],
+    );
+    const l = ef.tensorListFromTensor(ef.mul(ef.stack([x, x]), 2), [2]);
+    const y = ef.sum(ef.tensorListGetItem(l, 1, "float32"));
+    return [
+      ef.tensorListStack(acc, "float32", { elementShape: [2] }),
+      ta.withFlow(flow).stack(),
+      ef.gradients(y, [x])[0]!,
+    ];
+  });
+  for (const type of ["TPU", "WEBGPU"] as const) {
+    const device = await deviceFor(type, t);
+    if (!device) continue;
+    await using s = new ef.Session(g, { devices: [device] });
+    const [stacked, arr, dx] = await s.run(fetches, { n: 3, x: [1, 2] });
+    assert.deepEqual(stacked.toArray(), [[0, 0], [1, 2], [2, 4]], type);
+    assert.deepEqual(arr.toArray(), [[1, 2], [2, 3], [3, 4]], type);
+    assert.deepEqual(dx.toArray(), [2, 2], type);
+    const placement = await s.explainPlacement(fetches, ["n", "x"], [], false);
+    assert.ok(
+      !JSON.stringify(placement).includes("device:REF"),
+      `nothing falls back to REF on ${type}`,
+    );
   }
 });

@@ -86,9 +86,11 @@ function int32Scalar(name: string, t: Tensor): number {
   return intScalar(t, name);
 }
 
-/** A list with element i set (value semantics: `list` is unchanged). */
+/** A list with element i set, grown to i + 1 first if needed (value semantics: `list` is unchanged). */
 function withItem(list: TensorList, i: number, item: Tensor | undefined): TensorList {
+  if (i < list.length) return list.set(i, item);
   const tensors = list.tensors.slice();
+  while (tensors.length <= i) tensors.push(undefined);
   tensors[i] = item;
   return list.withTensors(tensors);
 }
@@ -250,7 +252,7 @@ export const TensorListGetItem = defineOp<{ element_dtype: DType }>({
       );
     }
     const merged = mergedElementShape(list, elementShapeFromTensor(shape));
-    return [list.tensors[i] ?? zerosFor(list, merged, "TensorListGetItem")];
+    return [list.get(i) ?? zerosFor(list, merged, "TensorListGetItem")];
   },
 });
 
@@ -307,7 +309,7 @@ export const TensorListPushBack = defineOp<{ element_dtype: DType }>({
           list.maxNumElements,
       );
     }
-    return [listTensor(list.withTensors([...list.tensors, t]))];
+    return [listTensor(list.push(t))];
   },
 });
 
@@ -329,7 +331,7 @@ export const TensorListPopBack = defineOp<{ element_dtype: DType }>({
     const list = listOf(h);
     checkListDtype(list, element_dtype);
     if (list.length === 0) throw new EdgeflowError("trying to pop from an empty list");
-    const last = list.tensors[list.length - 1] ??
+    const last = list.get(list.length - 1) ??
       zerosFor(list, mergedElementShape(list, elementShapeFromTensor(shape)), "TensorListPopBack");
     return [listTensor(list.withTensors(list.tensors.slice(0, -1))), last];
   },

@@ -18,10 +18,19 @@ import {
 import { intList, Tensor } from "../tensor.ts";
 import { elementsOf, fromElements, newElements } from "../ops/array_util.ts";
 
+/** Elements per chunk: a SetItem copies one chunk and the chunk index, not the whole list. */
+const CHUNK = 32;
+
 export class TensorList implements Variant {
   readonly typeName = "tensorflow::TensorList";
-  /** The elements; `undefined` is an element never set (TensorFlow's DT_INVALID tensor). */
-  readonly tensors: readonly (Tensor | undefined)[];
+  /**
+   * The elements in chunks of CHUNK (the last may be shorter); `undefined` is an element never
+   * set (TensorFlow's DT_INVALID tensor). Chunks are never changed once made, so lists share
+   * them: a loop of n SetItems copies O(n/32 + 32) references each, not O(n).
+   */
+  private readonly chunks: readonly (readonly (Tensor | undefined)[])[];
+  readonly length: number;
+  private flat?: readonly (Tensor | undefined)[];
 
   constructor(
     readonly elementDtype: DType,
@@ -30,17 +39,62 @@ export class TensorList implements Variant {
     tensors: readonly (Tensor | undefined)[],
     /** EmptyTensorList's bound on PushBack; -1: none. */
     readonly maxNumElements = -1,
+    chunks?: readonly (readonly (Tensor | undefined)[])[],
   ) {
-    this.tensors = Object.freeze(tensors.slice());
+    if (chunks) {
+      this.chunks = chunks;
+      this.length = chunks.reduce((n, c) => n + c.length, 0);
+    } else {
+      const out: (Tensor | undefined)[][] = [];
+      // Array.from: a hole in what the caller gave becomes an unset element, not a gap.
+      for (let i = 0; i < tensors.length; i += CHUNK) {
+        out.push(Array.from(tensors.slice(i, i + CHUNK)));
+      }
+      this.chunks = out;
+      this.length = tensors.length;
+    }
   }
 
-  get length(): number {
-    return this.tensors.length;
+  /** Every element, in order (made once per list, on first use). */
+  get tensors(): readonly (Tensor | undefined)[] {
+    if (!this.flat) {
+      const out: (Tensor | undefined)[] = [];
+      for (const c of this.chunks) for (const t of c) out.push(t);
+      this.flat = Object.freeze(out);
+    }
+    return this.flat;
+  }
+
+  get(i: number): Tensor | undefined {
+    return this.chunks[Math.floor(i / CHUNK)][i % CHUNK];
+  }
+
+  /** A list with element i (< length) replaced; this one is unchanged. */
+  set(i: number, t: Tensor | undefined): TensorList {
+    const c = Math.floor(i / CHUNK);
+    const chunk = this.chunks[c].slice();
+    chunk[i % CHUNK] = t;
+    const chunks = this.chunks.slice();
+    chunks[c] = chunk;
+    return this.withChunks(chunks);
+  }
+
+  /** A list with `t` appended; this one is unchanged. */
+  push(t: Tensor): TensorList {
+    const chunks = this.chunks.slice();
+    const last = chunks.length - 1;
+    if (last >= 0 && chunks[last].length < CHUNK) chunks[last] = [...chunks[last], t];
+    else chunks.push([t]);
+    return this.withChunks(chunks);
   }
 
   /** A list with other elements and everything else the same. */
   withTensors(tensors: readonly (Tensor | undefined)[]): TensorList {
     return new TensorList(this.elementDtype, this.elementShape, tensors, this.maxNumElements);
+  }
+
+  private withChunks(chunks: readonly (readonly (Tensor | undefined)[])[]): TensorList {
+    return new TensorList(this.elementDtype, this.elementShape, [], this.maxNumElements, chunks);
   }
 
   toString(): string {

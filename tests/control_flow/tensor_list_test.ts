@@ -57,7 +57,8 @@ Deno.test("a while loop accumulates into a reserved list on WASM and REF", async
       return ef.tensorListStack(acc, "float32", { elementShape: [2] });
     });
     await using s = new ef.Session(g, { device });
-    for (const k of [0, 1, 5]) {
+    // 70 elements span three of the list's chunks of 32.
+    for (const k of [0, 1, 5, 70]) {
       const out = await s.run(stacked, { n: k });
       assert.deepEqual(out.shape, [k, 2]);
       assert.deepEqual(out.toArray(), Array.from({ length: k }, (_, i) => [i, -0.5 * i]));
@@ -601,4 +602,34 @@ Deno.test("list and TensorArray loops and a list gradient stay on the TPU and WE
       `nothing falls back to REF on ${type}`,
     );
   }
+});
+
+Deno.test("lists longer than a chunk: set, push, pop, gather and resize across chunk edges", async () => {
+  const g = new ef.Graph();
+  const out = g.asDefault(() => {
+    let l = ef.tensorListFromTensor(ef.range(0, 40, 1), []);
+    l = ef.tensorListSetItem(l, 31, ef.constant(-31, { dtype: "int32" }));
+    l = ef.tensorListSetItem(l, 32, ef.constant(-32, { dtype: "int32" }));
+    for (let k = 0; k < 30; k++) {
+      l = ef.tensorListPushBack(l, ef.constant(100 + k, { dtype: "int32" }));
+    }
+    const [popped, last] = ef.tensorListPopBack(l, "int32");
+    const resized =
+      g.addNode(ef.TensorListResize, [popped, ef.constant(65, { dtype: "int32" })], {})
+        .outputs[0];
+    return [
+      ef.tensorListStack(l, "int32"),
+      last,
+      ef.tensorListGather(popped, [68, 32, 31, 0], "int32"),
+      ef.tensorListStack(resized, "int32"),
+    ];
+  });
+  await using s = new ef.Session(g);
+  const [all, last, gathered, resized] = await s.run(out);
+  const want = [...Array.from({ length: 40 }, (_, i) => (i === 31 || i === 32 ? -i : i))];
+  for (let k = 0; k < 30; k++) want.push(100 + k);
+  assert.deepEqual(all.toArray(), want);
+  assert.equal(last.toArray(), 129);
+  assert.deepEqual(gathered.toArray(), [128, -32, -31, 0]);
+  assert.deepEqual(resized.toArray(), want.slice(0, 65));
 });

@@ -540,7 +540,7 @@ class ExecutorRun {
       else iter.values[slot] = b;
     }
     for (const slot of pn.inputSlots) if (--iter.refs[slot] === 0) this.releaseSlot(iter, slot);
-    const others = pn.transfer?.kind === "recv" ? undefined : iter.others;
+    const others = pn.transfer?.lazy ? undefined : iter.others;
     for (const c of pn.consumers) {
       if (others && --others[c] === 0) this.startRecvs(this.plan.nodes[c], iter);
       if (--iter.pending[c] === 0) this.ready.push({ node: c, iter });
@@ -665,7 +665,7 @@ class ExecutorRun {
       else if (target.refs[slot] === 0) release(b);
       else target.values[slot] = b;
     }
-    const others = pn.transfer?.kind === "recv" ? undefined : target.others;
+    const others = pn.transfer?.lazy ? undefined : target.others;
     for (const c of pn.consumers) {
       if (others && --others[c] === 0) this.startRecvs(this.plan.nodes[c], target);
       if (control.kind[c] === MERGE) {

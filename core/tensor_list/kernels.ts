@@ -3,8 +3,9 @@
  * references itself): every argument of these ops is in host memory (their OpDefs say so), so the
  * executor hands the kernel host tensors and takes host tensors back, and the kernel is the
  * reference run on them. A device listing them keeps a loop that accumulates into a list on that
- * device (the loop colocation of core/control_flow/colocate_loops.ts would otherwise move the
- * whole loop to REF); the elements cross to and from the device as any host-memory value does.
+ * device (without them each list op would run alone on REF, its list and elements crossing
+ * devices every iteration); the elements cross to and from the device as any host-memory value
+ * does.
  */
 import { HostBuffer } from "../buffer.ts";
 import { identityKernel } from "../basic_kernels.ts";

@@ -633,3 +633,30 @@ Deno.test("lists longer than a chunk: set, push, pop, gather and resize across c
   assert.deepEqual(gathered.toArray(), [128, -32, -31, 0]);
   assert.deepEqual(resized.toArray(), want.slice(0, 65));
 });
+
+Deno.test("a list crosses devices inside a loop each iteration as a host value", async () => {
+  const g = new ef.Graph();
+  const n = ef.placeholder(g, "int32", [], { name: "n" });
+  const x = ef.placeholder(g, "float32", [2], { name: "x" });
+  const out = g.asDefault(() => {
+    const l0 = ef.tensorListReserve([2], n, "float32");
+    const [, acc] = ef.whileLoop(
+      (i) => ef.less(i, n),
+      (i, l) => {
+        const v = g.withDevice("/device:WASM:1", () => ef.mul(x, ef.cast(i, "float32")));
+        // The SetItem on REF, the loop's variables on WASM: the list goes to REF and back.
+        const set = g.withDevice("/device:REF:0", () => ef.tensorListSetItem(l, i, v));
+        return [ef.add(i, 1), set];
+      },
+      [ef.constant(0, { dtype: "int32" }), l0],
+    );
+    return ef.tensorListStack(acc, "float32", { elementShape: [2] });
+  });
+  await using s = new ef.Session(g, { deviceCount: { WASM: 2 } });
+  for (const k of [0, 4]) {
+    const got = await s.run(out, { n: k, x: [1, -1] });
+    assert.deepEqual(got.toArray(), Array.from({ length: k }, (_, i) => [i, -i]));
+  }
+  const placement = JSON.stringify(await s.explainPlacement(out, ["n", "x"], [], false));
+  assert.ok(placement.includes("device:REF"), "the SetItem runs on REF");
+});

@@ -397,3 +397,22 @@ Deno.test("gradients through write/read, write/stack, scatter/gather and split/c
     assert.deepEqual(got[3], [[1, 2], [3, 4], [5, 6]], `${device} concat`);
   }
 });
+
+Deno.test("a dynamic_size TensorArray of size 0 grows inside a loop; size and concat after it", async () => {
+  const g = new ef.Graph();
+  const n = ef.placeholder(g, "int32", [], { name: "n" });
+  const out = g.asDefault(() => {
+    const ta = ef.TensorArray.create("int32", 0, { dynamicSize: true });
+    const [, flow] = ef.whileLoop(
+      (i) => ef.less(i, n),
+      (i, f) => [ef.add(i, 1), ta.withFlow(f).write(i, ef.fill([2], i)).flow],
+      [ef.constant(0, { dtype: "int32" }), ta.flow],
+    );
+    const done = ta.withFlow(flow);
+    return [done.size(), done.concat()[0]];
+  });
+  await using s = new ef.Session(g);
+  const [size, joined] = await s.run(out, { n: 3 });
+  assert.equal(size.toArray(), 3);
+  assert.deepEqual(joined.toArray(), [0, 0, 1, 1, 2, 2]);
+});

@@ -660,3 +660,27 @@ Deno.test("a list crosses devices inside a loop each iteration as a host value",
   const placement = JSON.stringify(await s.explainPlacement(out, ["n", "x"], [], false));
   assert.ok(placement.includes("device:REF"), "the SetItem runs on REF");
 });
+
+Deno.test("map_fn's shape: FromTensor read by GetItem in a loop, results SetItem into a reserved list", async () => {
+  const g = new ef.Graph();
+  const x = ef.placeholder(g, "float32", [-1, 3], { name: "x" });
+  const out = g.asDefault(() => {
+    const n = ef.stridedSlice(ef.shape(x), [0], [1], [1], { shrink_axis_mask: 1 });
+    const elems = ef.tensorListFromTensor(x, [3]);
+    const results = ef.tensorListReserve([3], n, "float32");
+    const [, acc] = ef.whileLoop(
+      (i) => ef.less(i, n),
+      (i, r) => {
+        const row = ef.tensorListGetItem(elems, i, "float32", { elementShape: [3] });
+        return [ef.add(i, 1), ef.tensorListSetItem(r, i, ef.mul(row, row))];
+      },
+      [ef.constant(0, { dtype: "int32" }), results],
+    );
+    return ef.tensorListStack(acc, "float32", { elementShape: [3] });
+  });
+  for (const device of DEVICES) {
+    await using s = new ef.Session(g, { device });
+    const got = await s.run(out, { x: [[1, 2, 3], [-1, 0, 4]] });
+    assert.deepEqual(got.toArray(), [[1, 4, 9], [1, 0, 16]], device);
+  }
+});

@@ -425,7 +425,7 @@ export const TensorListGather = defineOp<{ element_dtype: DType }>({
           `trying to gather element ${i} in a list with ${list.length} elements`,
         );
       }
-      return list.tensors[i];
+      return list.get(i);
     });
     const s = stackShape(
       list.withTensors(picked),

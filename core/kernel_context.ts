@@ -1,7 +1,6 @@
 /** The KernelContext the executor hands a kernel: inputs, output allocation, variables, counters. */
 import { HostBuffer, retain } from "./buffer.ts";
 import type { Device, DeviceBuffer } from "./device.ts";
-import type { DType } from "./dtype.ts";
 import { EdgeflowError } from "./errors.ts";
 import type { Node } from "./graph.ts";
 import type { KernelContext } from "./kernel.ts";
@@ -9,6 +8,7 @@ import type { Attrs, TensorSpec } from "./op.ts";
 import type { PlanNode } from "./plan.ts";
 import type { ResourceTable } from "./resources.ts";
 import type { QueueTable } from "./queues/queue.ts";
+import type { TensorArrayTable } from "./tensor_array/table.ts";
 import { formatShape, isFullyDefined, type Shape } from "./shape.ts";
 import { Tensor } from "./tensor.ts";
 
@@ -22,6 +22,8 @@ export interface SessionState {
   readonly queues?: QueueTable;
   /** The step's cancellation: core/step.ts sets it per step from `closing` and the step's errors. */
   readonly signal?: AbortSignal;
+  /** The step's TensorArrays: core/step.ts makes a table per step (TensorFlow's step container). */
+  readonly tensorArrays?: TensorArrayTable;
 }
 
 export class RunKernelContext implements KernelContext {
@@ -55,6 +57,9 @@ export class RunKernelContext implements KernelContext {
   get signal(): AbortSignal | undefined {
     return this.state.signal;
   }
+  get tensorArrays(): TensorArrayTable | undefined {
+    return this.state.tensorArrays;
+  }
 
   hostInput(i: number): Tensor {
     const t = this.hosts[i];
@@ -72,12 +77,15 @@ export class RunKernelContext implements KernelContext {
    */
   inferRunTimeShapes(): void {
     if (this.planNode.outputShapes || this.inferred) return;
-    // A Merge gets only its chosen input, the others left as holes: its inference sees the
-    // live one (a loop variable of unknown shape has no plan-time output shape).
-    const specs: { dtype: DType; shape: Shape; value: Tensor | undefined }[] = [];
-    this.inputs.forEach((b, j) =>
-      specs.push({ dtype: b.dtype, shape: b.shape, value: this.hosts[j] })
-    );
+    // A Merge gets only its chosen input (the others are holes): its shape is that input's.
+    const given = this.node.op.controlFlow === "Merge"
+      ? this.inputs.filter((b) => b !== undefined)
+      : this.inputs;
+    const specs = given.map((b, j) => ({
+      dtype: b.dtype,
+      shape: b.shape,
+      value: this.hosts[j],
+    }));
     this.inferred = this.node.op.infer(specs, this.attrs);
   }
 

@@ -12,6 +12,7 @@ import type { ExecutionObserver } from "./trace/observer.ts";
 import type { SessionState } from "./kernel_context.ts";
 import type { Plan } from "./plan.ts";
 import { LocalRendezvous, type Rendezvous } from "./rendezvous.ts";
+import { TensorArrayTable } from "./tensor_array/table.ts";
 
 export interface StepPartition {
   readonly plan: Plan;
@@ -37,7 +38,12 @@ export async function runStep(
   const onOuter = () => cancel.abort(outer!.reason);
   if (outer?.aborted) cancel.abort(outer.reason);
   else outer?.addEventListener("abort", onOuter, { once: true });
-  const stepState: SessionState = { ...state, signal: cancel.signal };
+  // TensorArrays live for the step, shared by its partitions (TensorFlow's step container).
+  const stepState: SessionState = {
+    ...state,
+    signal: cancel.signal,
+    tensorArrays: new TensorArrayTable(),
+  };
   try {
     return await runParts(parts, feeds, fetchCount, stepState, cancel, observer, rendezvous);
   } finally {

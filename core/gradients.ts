@@ -4,7 +4,7 @@
  * which is a reverse topological order) gets the sum of its outputs' gradients and calls its op's
  * gradient function; the new nodes are named "gradients/<node>_grad/...".
  *
- * - Only float and resource edges carry gradients (TensorFlow's backpropagatable types), so
+ * - Only float, resource and variant edges carry gradients (TensorFlow's backpropagatable types), so
  *   integer shape and index arguments never need gradient functions.
  * - A tensor read several times gets the AddN of its partial gradients.
  * - xs that the ys do not depend on get null (or zeros, with `unconnected: "zero"`).
@@ -29,6 +29,7 @@ import { topologicalOrder } from "./passes/topo.ts";
 import { type FrameMap, type StaticFrame, staticFrames } from "./control_flow/static_frames.ts";
 import { backwardOrder, type LoopUnit, valueFrame } from "./grads/loop_order.ts";
 import { type EnclosingLoop, whileLoopGradient } from "./grads/while_loop.ts";
+import { addListGradients } from "./grads/tensor_list.ts";
 
 export interface GradientsOptions {
   /** The name scope of the backward graph; "gradients" (made unique) by default. */
@@ -39,7 +40,8 @@ export interface GradientsOptions {
 
 /** Whether gradients flow along an edge of this dtype (TensorFlow's _IsBackpropagatable). */
 export function carriesGradient(dtype: DType): boolean {
-  return isFloat(dtype) || dtype === "resource";
+  // A variant is a TensorList: its gradient is a list (core/grads/tensor_list.ts).
+  return isFloat(dtype) || dtype === "resource" || dtype === "variant";
 }
 
 /**
@@ -205,7 +207,13 @@ class Backprop {
   private total(t: Output): Output | null {
     if (this.summed.has(t)) return this.summed.get(t)!;
     const list = this.partials.get(t) ?? [];
-    const g = list.length === 0 ? null : list.length === 1 ? list[0] : addN(list);
+    const g = list.length === 0
+      ? null
+      : list.length === 1
+      ? list[0]
+      : t.dtype === "variant"
+      ? withContext({ node: t.node.name, op: t.node.op.name }, () => addListGradients(list))
+      : addN(list);
     this.summed.set(t, g);
     return g;
   }

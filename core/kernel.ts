@@ -11,6 +11,7 @@ import { type Attrs, type HostContext, type OpDef, resolvesTo, type TensorSpec }
 import type { ResourceTable } from "./resources.ts";
 import type { QueueTable } from "./queues/queue.ts";
 import type { StackTable } from "./control_flow/stacks.ts";
+import type { TensorArrayTable } from "./tensor_array/table.ts";
 import type { Shape } from "./shape.ts";
 import type { Tensor } from "./tensor.ts";
 
@@ -58,6 +59,8 @@ export interface KernelContext<A extends Attrs = any, D extends Device = Device>
   readonly queues?: QueueTable;
   /** The step's stacks (StackV2 resources), released when the step ends; absent outside one. */
   readonly stacks?: StackTable;
+  /** The step's TensorArrays (TensorFlow's step container); absent outside a step. */
+  readonly tensorArrays?: TensorArrayTable;
   /**
    * Aborted when the step fails or the session closes: a kernel that waits (a queue's dequeue)
    * stops waiting and fails with the signal's reason, so no step hangs on a dead peer.

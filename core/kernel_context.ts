@@ -9,6 +9,7 @@ import type { PlanNode } from "./plan.ts";
 import type { ResourceTable } from "./resources.ts";
 import type { QueueTable } from "./queues/queue.ts";
 import type { StackTable } from "./control_flow/stacks.ts";
+import type { TensorArrayTable } from "./tensor_array/table.ts";
 import { formatShape, isFullyDefined, type Shape } from "./shape.ts";
 import { Tensor } from "./tensor.ts";
 
@@ -24,6 +25,8 @@ export interface SessionState {
   readonly signal?: AbortSignal;
   /** The step's stacks (a while loop's gradient): core/step.ts makes them per step. */
   readonly stacks?: StackTable;
+  /** The step's TensorArrays: core/step.ts makes a table per step (TensorFlow's step container). */
+  readonly tensorArrays?: TensorArrayTable;
 }
 
 export class RunKernelContext implements KernelContext {
@@ -60,6 +63,9 @@ export class RunKernelContext implements KernelContext {
   get stacks(): StackTable | undefined {
     return this.state.stacks;
   }
+  get tensorArrays(): TensorArrayTable | undefined {
+    return this.state.tensorArrays;
+  }
 
   hostInput(i: number): Tensor {
     const t = this.hosts[i];
@@ -77,7 +83,11 @@ export class RunKernelContext implements KernelContext {
    */
   inferRunTimeShapes(): void {
     if (this.planNode.outputShapes || this.inferred) return;
-    const specs = this.inputs.map((b, j) => ({
+    // A Merge gets only its chosen input (the others are holes): its shape is that input's.
+    const given = this.node.op.controlFlow === "Merge"
+      ? this.inputs.filter((b) => b !== undefined)
+      : this.inputs;
+    const specs = given.map((b, j) => ({
       dtype: b.dtype,
       shape: b.shape,
       value: this.hosts[j],
@@ -86,8 +96,7 @@ export class RunKernelContext implements KernelContext {
   }
 
   outputSpecs(): readonly TensorSpec[] {
-    // Control-flow kernels forward buffers (a Merge has absent inputs): nothing to infer.
-    if (this.planNode.outputShapes || this.node.op.controlFlow) return this.node.outputSpecs;
+    if (this.planNode.outputShapes) return this.node.outputSpecs;
     this.inferRunTimeShapes();
     return this.inferred!;
   }

@@ -7,7 +7,7 @@
  * copy. Nodes whose inputs stay on their device are the placed graph's own nodes; the others are
  * copies reading the Recvs. Names of Send/Recv nodes say what they carry and where.
  */
-import { ALL_DTYPES, type DType } from "./dtype.ts";
+import { ANY_DTYPES, type DType } from "./dtype.ts";
 import type { Device } from "./device.ts";
 import { EdgeflowError } from "./errors.ts";
 import { Node, type Output } from "./graph.ts";
@@ -35,7 +35,7 @@ export const SendOp = defineOp<TransferAttrs>({
     tensor_name: { kind: "string" },
     send_device: { kind: "string" },
     recv_device: { kind: "string" },
-    T: { kind: "type", allowed: ALL_DTYPES },
+    T: { kind: "type", allowed: ANY_DTYPES },
     N: { kind: "int", default: 1 },
   },
   stateful: true,
@@ -55,7 +55,7 @@ export const RecvOp = defineOp<TransferAttrs & { host: boolean }>({
     tensor_name: { kind: "string" },
     send_device: { kind: "string" },
     recv_device: { kind: "string" },
-    T: { kind: "type", allowed: ALL_DTYPES },
+    T: { kind: "type", allowed: ANY_DTYPES },
     N: { kind: "int", default: 1 },
     host: { kind: "bool", default: false },
   },

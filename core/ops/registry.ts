@@ -43,6 +43,8 @@ import { TopKV2 } from "./topk.ts";
 import { Where } from "./where.ts";
 import { Unique } from "./unique.ts";
 import { NMS_OPS } from "./nms.ts";
+import { TENSOR_LIST_OPS } from "./tensor_list.ts";
+import { TENSOR_ARRAY_OPS } from "./tensor_array.ts";
 
 export const ALL_OPS: readonly OpDef[] = [
   Const,
@@ -90,6 +92,8 @@ export const ALL_OPS: readonly OpDef[] = [
   Where,
   Unique,
   ...NMS_OPS,
+  ...TENSOR_LIST_OPS,
+  ...TENSOR_ARRAY_OPS,
 ] as unknown as OpDef[];
 
 /**

@@ -47,7 +47,8 @@ export const STACK_KERNELS: readonly Kernel[] = [
       const s = stacksOf(ctx).get(handleOf(ctx.hostInput(0)));
       checkElemType(s.elemType, ctx.attrs.elem_type, s.name);
       const b = s.pop();
-      if (b.device === ctx.device) {
+      // A host-memory value (a TensorList) goes on as it is: its readers take it from the host.
+      if (b.device === ctx.device || (b instanceof HostBuffer && b.device === null)) {
         ctx.setOutput(0, b);
         release(b);
         return;

@@ -30,6 +30,10 @@
  * other value of the forward frame by a pop, and a value from outside the loop by a constant
  * Enter.
  *
+ * TensorLists (variant) are loop variables and invariants with gradients as floats are: a list
+ * that gets no gradient is an empty list, an invariant's accumulator starts as zeros of the
+ * source's length, and list gradients add with `addListGradients`.
+ *
  * Conds inside the body: a value of a cond branch is pushed in every iteration (merged with a
  * stand-in where the branch is not taken) and popped through a Switch on the popped predicate,
  * so the backward branch is dead where the forward one was, as the cond's gradient needs.
@@ -60,7 +64,17 @@ import { isFullyDefined, type PartialShape } from "../shape.ts";
 import { reshape } from "../ops/shape_ops.ts";
 import { type LoopUnit, valueFrame } from "./loop_order.ts";
 import { type CondBranch, CondBranches, liveEverywhere } from "./cond_context.ts";
-import { addForwardCounter, type Counter, forwardLoop } from "./forward_loop.ts";
+import { addForwardCounter, type Counter, forwardLoop, type LoopVar } from "./forward_loop.ts";
+import { apply } from "../ops/build.ts";
+import {
+  EmptyTensorList,
+  TensorListElementShape,
+  TensorListFromTensor,
+  TensorListStack,
+} from "../ops/tensor_list.ts";
+import { elementShapeTensor } from "../tensor_list/list.ts";
+import { addListGradients } from "./tensor_list.ts";
+import type { DType } from "../dtype.ts";
 
 /** What the gradients pass offers a loop's gradient. */
 export interface LoopGradientHost {
@@ -94,6 +108,47 @@ export interface EnclosingLoop {
   readonly decrement: Node;
   /** Forward nodes the gradients add while a backward body is built: its builder leaves them. */
   readonly forward: Set<Node>;
+}
+
+/**
+ * A zero gradient like `x`, a value of loop variable `v`: zeros, or for a TensorList an empty list
+ * of its element shape (TensorFlow's zero list gradient: unset elements read as zeros).
+ */
+function zerosOf(x: Output, v: LoopVar): Output {
+  return x.dtype === "variant" ? emptyListLike(x, v.enter.inputs[0]) : zerosLike(x);
+}
+
+/**
+ * A list of zeros as long as the list `source` with its elements' shapes: the start of a
+ * TensorList invariant's accumulator (list gradients add element by element, same lengths).
+ */
+function zeroListLike(source: Output): Output {
+  const dtype = listDType(source);
+  const stacked = apply(TensorListStack, [source, elementShapeTensor(null, "int32")], {
+    element_dtype: dtype,
+  }).outputs[0];
+  const es = apply(TensorListElementShape, [source], { shape_type: "int32" }).outputs[0];
+  return apply(TensorListFromTensor, [zerosLike(stacked), es], {}).outputs[0];
+}
+
+/** The element dtype of the list `source`, as its spec or its producer's attrs say. */
+function listDType(source: Output): DType {
+  const dtype = (source.node.outputSpecs[source.index].handle?.dtype ??
+    source.node.attrs.element_dtype) as DType | undefined;
+  if (!dtype) {
+    throw new EdgeflowError(
+      `the gradient of the TensorList ${source.name} needs its element dtype, not known when the ` +
+        `graph is built`,
+    );
+  }
+  return dtype;
+}
+
+/** An empty list with `x`'s element shape, of the element dtype `source` (a list) says. */
+function emptyListLike(x: Output, source: Output): Output {
+  const dtype = listDType(source);
+  const es = apply(TensorListElementShape, [x], { shape_type: "int32" }).outputs[0];
+  return apply(EmptyTensorList, [es, -1], { element_dtype: dtype }).outputs[0];
 }
 
 /** Whether `outer` is `frame` or one of the frames it is nested in. */
@@ -136,11 +191,16 @@ export function whileLoopGradient(host: LoopGradientHost, unit: LoopUnit): void 
   refuseUnsupported(host, unit);
   const g = host.graph;
   const loop = forwardLoop(g, unit.frame);
-  // Float loop variables carry gradients (an int counter, maximumIterations' included, does not).
-  const vars = loop.vars.filter((v) => isFloat(v.enter.outputs[0].dtype));
-  const invariants = loop.invariants.filter((e) =>
-    host.wants(e.inputs[0]) && (isFloat(e.inputs[0].dtype) || e.inputs[0].dtype === "resource")
-  );
+  // Float and TensorList (variant) loop variables carry gradients (an int counter,
+  // maximumIterations' included, does not).
+  const vars = loop.vars.filter((v) => {
+    const d = v.enter.outputs[0].dtype;
+    return isFloat(d) || d === "variant";
+  });
+  const invariants = loop.invariants.filter((e) => {
+    const d = e.inputs[0].dtype;
+    return host.wants(e.inputs[0]) && (isFloat(d) || d === "resource" || d === "variant");
+  });
   const exitGrads = vars.map((v) => host.gradientOf(v.exit.outputs[0]));
   if (exitGrads.every((d) => d === null)) return;
   // Forward nodes made from here on (the counter, stacks, pushes) are the forward loop's, even
@@ -177,10 +237,11 @@ export function whileLoopGradient(host: LoopGradientHost, unit: LoopUnit): void 
     }
     return c;
   });
-  const initial = vars.map((v, i) => exitGrads[i] ?? zerosLike(v.exit.outputs[0]));
+  const initial = vars.map((v, i) => exitGrads[i] ?? zerosOf(v.exit.outputs[0], v));
   const accumulators = invariants.map((e) => {
     const source = e.inputs[0];
-    return source.dtype === "resource" ? host.variableZeros(source) : zerosLike(source);
+    if (source.dtype === "resource") return host.variableZeros(source);
+    return source.dtype === "variant" ? zeroListLike(source) : zerosLike(source);
   });
   const shapes: PartialShape[] = [
     [],
@@ -314,10 +375,13 @@ export function whileLoopGradient(host: LoopGradientHost, unit: LoopUnit): void 
       const d = host.vjp(results, grads, bodyInputs, { frame, counter, decrement, forward });
       return [
         count,
-        ...grads.map((gk, i) => withShape(d[i] ?? zerosLike(gk), shapes[1 + i])),
+        ...grads.map((gk, i) => withShape(d[i] ?? zerosOf(gk, vars[i]), shapes[1 + i])),
         ...sums.map((s, j) => {
           const dj = d[vars.length + j];
-          return dj ? withShape(add(s, dj), shapes[1 + vars.length + j]) : s;
+          if (!dj) return s;
+          // A TensorList's gradients add up as lists (TensorList gradients, grads/tensor_list.ts).
+          const sum = s.dtype === "variant" ? addListGradients([dj, s]) : add(s, dj);
+          return withShape(sum, shapes[1 + vars.length + j]);
         }),
       ];
     },

@@ -7,6 +7,14 @@ import * as ef from "../../mod.ts";
 import type { RefDevice } from "../../devices/ref/device.ts";
 import { StackCloseV2, StackPopV2, StackPushV2, StackV2 } from "../../core/ops/stack.ts";
 import { deviceFor } from "../kernels/devices.ts";
+import {
+  TensorArray,
+  tensorListFromTensor,
+  tensorListGetItem,
+  tensorListReserve,
+  tensorListSetItem,
+  tensorListStack,
+} from "../../core/tensor_list/builders.ts";
 
 const near = (a: number, b: number, tol = 1e-4) =>
   assert.ok(Math.abs(a - b) <= tol * (1 + Math.abs(b)), `${a} vs ${b}`);
@@ -446,4 +454,69 @@ Deno.test("a loop whose body is on WASM:1 and control on WASM:0: gradients equal
   const placed = await s2.explainPlacement(two.grads, ["x", "w"], [], false);
   assert.ok(placed.nodes.some((n) => n.node === "while/times_w" && n.device.endsWith("WASM:1")));
   assert.ok(Object.keys(placed.sends).length === 2, "values cross both ways");
+});
+
+/** v ← v·w four times, each v written at index i of a TensorList or a TensorArray; loss Σ stack. */
+function accumulating(kind: "list" | "array") {
+  const g = new ef.Graph();
+  const x = ef.placeholder(g, "float32", [3], { name: "x" });
+  const w = ef.placeholder(g, "float32", [], { name: "w" });
+  const zero = g.asDefault(() => ef.constant(0, { dtype: "int32" }));
+  let stacked: ef.Output;
+  if (kind === "list") {
+    const list0 = g.asDefault(() => tensorListReserve([3], 4, "float32"));
+    const [, , list] = ef.whileLoop((i) => ef.less(i, 4), (i, v, l) => {
+      const next = ef.mul(v, w);
+      return [ef.add(i, 1), next, tensorListSetItem(l, i, next)];
+    }, [zero, x, list0]);
+    stacked = tensorListStack(list, "float32", { elementShape: [3] });
+  } else {
+    const ta = g.asDefault(() => TensorArray.create("float32", 4));
+    const [, , flow] = ef.whileLoop((i) => ef.less(i, 4), (i, v, f) => {
+      const next = ef.mul(v, w);
+      return [ef.add(i, 1), next, ta.withFlow(f).write(i, next).flow];
+    }, [zero, x, ta.flow]);
+    stacked = ta.withFlow(flow).stack();
+  }
+  const [dx, dw] = ef.gradients(ef.sum(stacked, [0, 1]), [x, w]);
+  return { g, dx: dx!, dw: dw! };
+}
+
+for (const kind of ["list", "array"] as const) {
+  Deno.test(`a loop writing each iteration's value into a ${kind === "list" ? "TensorList" : "TensorArray"}: gradients`, async () => {
+    const { g, dx, dw } = accumulating(kind);
+    for (const device of ["WASM", "REF"]) {
+      await using s = new ef.Session(g, { device });
+      const [tdx, tdw] = await s.run([dx, dw], { x: [1, 2, 3], w: 0.5 });
+      // loss = Σ_k Σ x·wᵏ (k = 1..4): d/dx = Σ wᵏ, d/dw = Σx · Σ k·wᵏ⁻¹.
+      nearAll(tdx.toNumbers(), [0.9375, 0.9375, 0.9375]);
+      near(num(tdw), 6 * (1 + 2 * 0.5 + 3 * 0.25 + 4 * 0.125));
+    }
+  });
+}
+
+Deno.test("a loop reading a captured TensorList: its gradient list accumulates over iterations", async () => {
+  const g = new ef.Graph();
+  const xs = ef.placeholder(g, "float32", [4, 3], { name: "xs" });
+  const v0 = ef.placeholder(g, "float32", [3], { name: "v0" });
+  const list = tensorListFromTensor(xs, [3]);
+  const item = (i: ef.Output) => tensorListGetItem(list, i, "float32", { elementShape: [3] });
+  const [, v] = ef.whileLoop(
+    (i) => ef.less(i, 4),
+    (i, v) => [ef.add(i, 1), ef.add(ef.mul(v, 0.5), ef.mul(item(i), v))],
+    [g.asDefault(() => ef.constant(0, { dtype: "int32" })), v0],
+  );
+  const looped = ef.gradients(ef.sum(v, [0]), [xs, v0]).map((d) => d!);
+  let u = v0;
+  for (let i = 0; i < 4; i++) u = ef.add(ef.mul(u, 0.5), ef.mul(ef.gather(xs, i), u));
+  const unrolled = ef.gradients(ef.sum(u, [0]), [xs, v0]).map((d) => d!);
+  const feeds = {
+    xs: [[0.1, 0.2, 0.3], [0.4, -0.5, 0.6], [0.7, 0.8, -0.9], [1, 1.1, 1.2]],
+    v0: [1, -1, 0.5],
+  };
+  for (const device of ["WASM", "REF"]) {
+    await using s = new ef.Session(g, { device });
+    const got = await s.run([...looped, ...unrolled], feeds);
+    for (let k = 0; k < 2; k++) nearAll(got[k].toNumbers(), got[k + 2].toNumbers(), 1e-5);
+  }
 });

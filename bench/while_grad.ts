@@ -52,7 +52,7 @@ function edgeflowRunner(loop: boolean): Runner {
     w: ef.Tensor.fromNumbers("float32", [WIDTH, WIDTH], W),
     b: ef.Tensor.fromNumbers("float32", [WIDTH], B),
   };
-  return async () => (await s.run(dw!, f)).toNumbers() as Float32Array;
+  return async () => Float32Array.from((await s.run(dw!, f)).toNumbers() as ArrayLike<number>);
 }
 
 async function tfjsRunner(backend: string): Promise<Runner> {

@@ -131,5 +131,7 @@ export interface PreparedKernel {
 export interface DeviceOptions {
   /** The device index in its type: "/device:WASM:<index>". */
   index?: number;
+  /** How many devices of this type the session creates (its deviceCount), where it says. */
+  count?: number;
   [key: string]: unknown;
 }

@@ -47,8 +47,9 @@ export interface SessionOptions {
   devices?: readonly Device[];
   /**
    * How many devices of each type the session holds and places on (TensorFlow's device_count):
-   * `{ WASM: 2 }` gives /device:WASM:0 and /device:WASM:1, each with its own memory and threads.
-   * Default: one device of the `device` option's type.
+   * `{ WASM: 2 }` gives /device:WASM:0 and /device:WASM:1, each with its own memory and threads
+   * (by default each launches its kernels from a worker and takes an equal share of the cores,
+   * so the two compute at once). Default: one device of the `device` option's type.
    */
   deviceCount?: Readonly<Record<DeviceType, number>>;
   /**
@@ -525,7 +526,13 @@ export class Session implements AsyncDisposable {
     const { type, index } = parseDeviceSpec(name);
     const plugin = this.registry.plugin(type!);
     if (!plugin) throw new EdgeflowError(`no ${type} device plugin is installed`);
-    const device = await plugin.create({ ...this.options.deviceOptions?.[type!], index });
+    // A device of several may size itself by its share of the machine (WASM's threads).
+    const count = this.options.deviceCount?.[type!];
+    const device = await plugin.create({
+      ...(count !== undefined ? { count } : {}),
+      ...this.options.deviceOptions?.[type!],
+      index,
+    });
     if (!device) {
       if (this.defaultNames.includes(name)) {
         throw new EdgeflowError(`the ${type} device is not available on this machine`);

@@ -210,6 +210,8 @@ export class Session implements AsyncDisposable {
       feedList.map(([o]) => o),
       targetNodes,
     );
+    // Closed meanwhile: its devices are going, and close() did not wait for this step.
+    this.checkOpen();
     const feedBuffers = feedList.map(([o, v], i) => new HostBuffer(checkFeed(o, v, feedSpecs[i])));
     const observed = runObserver(options, feedList.map(([o]) => o.name), feedBuffers);
     const step = runStep(parts, feedBuffers, fetchOutputs.length, this.state, observed?.observer);

@@ -123,7 +123,20 @@ export async function measurePair(from: ef.Device, to: ef.Device): Promise<PairC
   return { latency: small, bandwidth: (4 << 20) / Math.max(big - small, 1e-6) };
 }
 
-/** Measures every device given (the TPU from its cycle model) and the pairs between types. */
+/**
+ * What tells devices of one type apart for speed: WASM devices of other thread counts or launch
+ * modes (a launch from a worker costs a round trip) are measured each, under its full name.
+ */
+function configOf(d: ef.Device): string {
+  const w = d as Partial<{ threads: number; launchMode: string }>;
+  return `${d.type}/${w.threads ?? ""}/${w.launchMode ?? ""}`;
+}
+
+/**
+ * Measures every device given (the TPU from its cycle model) and the pairs between types. Per
+ * type the first device's figures; a device configured otherwise than the first of its type
+ * (configOf) gets its own entry under its full name, which the cost model prefers.
+ */
 export async function calibrate(devices: readonly ef.Device[]): Promise<CostProfile> {
   const perf: Record<string, Partial<ef.DevicePerformance>> = {};
   const ops: Record<string, Record<string, number>> = {};
@@ -134,6 +147,17 @@ export async function calibrate(devices: readonly ef.Device[]): Promise<CostProf
     // takes the chip's figures from the cycle model (TpuDevice.performance).
     perf[type] = type === "TPU" ? { ...d.performance } : await measureDevice(d);
     if (type !== "TPU") ops[type] = await measureOps(d, perf[type].launch!);
+  }
+  const measured = new Map<string, [ef.DevicePerformance, Record<string, number>]>();
+  for (const d of devices) {
+    const first = byType.get(d.type)!;
+    if (d.type === "TPU" || configOf(d) === configOf(first)) continue;
+    let m = measured.get(configOf(d));
+    if (!m) {
+      const p = await measureDevice(d);
+      measured.set(configOf(d), m = [p, await measureOps(d, p.launch)]);
+    }
+    [perf[d.name], ops[d.name]] = m;
   }
   const pairs: Record<string, PairCost> = {};
   for (const a of devices) {

@@ -110,6 +110,13 @@ export interface Device<B extends DeviceBuffer = DeviceBuffer> {
   prepare?(kernels: readonly PreparedKernel[]): void | Promise<void>;
   /** Called after each executor run: submit queued work so downloads see it. */
   flush?(): void;
+  /**
+   * Waits until every kernel queued on the device so far has run, and throws (an EdgeflowError
+   * naming the node and op) if one failed: for a device whose `run` returns once a kernel is
+   * queued and reports failures later (a WASM device launching from a worker). An executor's
+   * run awaits it before it ends, so a step ends with its kernels.
+   */
+  sync?(): void | Promise<void>;
   /** What the device knows about a kernel that just ran, for run metadata (simulated cycles). */
   kernelStats?(ctx: KernelContext): Record<string, number> | undefined;
   [Symbol.asyncDispose](): Promise<void>;

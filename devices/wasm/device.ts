@@ -10,8 +10,9 @@
  * thread runs the task as thread 0 and returns when it is done, so a kernel costs no more than
  * its work, but devices launching this way take turns on the one JavaScript thread. "worker" (the
  * default when a session holds several WASM devices): a launcher worker runs the tasks, taking
- * them from a command queue (queue.ts); `run` returns a promise and the executor dispatches other
- * nodes meanwhile, so several devices compute at once, each on its own threads.
+ * them from a command queue (queue.ts) as a GPU takes its command buffers; `run` returns once the
+ * kernel is queued and the JavaScript thread goes on with other nodes, so several devices compute
+ * at once, each on its own threads. What reads memory waits for the queue.
  */
 import { bytesOf, retain } from "../../core/buffer.ts";
 import type {
@@ -209,18 +210,18 @@ export class WasmDevice implements Device<WasmBuffer> {
     return this.queue ? "worker" : "thread";
   }
 
-  // Views over the memory for kernels. Launching from a worker, a kernel that reads or writes
-  // memory after a launch sees what the launch did: the recorded launches run first (queue.ts).
+  // Views over the memory. Launching from a worker, who reads or writes memory through them
+  // sees every kernel queued so far done: the launcher runs them first (queue.ts).
   get u8(): Uint8Array {
-    if (this.queue?.dirty) this.queue.sync();
+    if (this.queue?.busy) this.queue.sync();
     return this.view8;
   }
   get i32(): Int32Array {
-    if (this.queue?.dirty) this.queue.sync();
+    if (this.queue?.busy) this.queue.sync();
     return this.view32;
   }
   get f32(): Float32Array {
-    if (this.queue?.dirty) this.queue.sync();
+    if (this.queue?.busy) this.queue.sync();
     return this.viewF32;
   }
 
@@ -228,8 +229,14 @@ export class WasmDevice implements Device<WasmBuffer> {
     this.checkOpen();
     const bytes = bytesOf(spec);
     const storage = new Storage(this.allocator.alloc(bytes), sizeClass(bytes));
+    if (this.queue?.recording) this.written.push(storage);
     return new WasmBuffer(this, spec.dtype, spec.shape.slice(), storage);
   }
+
+  /** Storages the kernel being recorded allocated: it writes them. */
+  private readonly written: Storage[] = [];
+  /** The queue's command count after the last stateful kernel queued (see run). */
+  private statefulAt = 0;
 
   /** A buffer of another shape over the same storage (no copy). */
   view(buffer: WasmBuffer, shape: Shape): WasmBuffer {
@@ -275,12 +282,23 @@ export class WasmDevice implements Device<WasmBuffer> {
     return b;
   }
 
-  /** To another WASM device: one copy from this memory into the other's. */
-  transferTo(b: WasmBuffer, to: Device): WasmBuffer | undefined {
+  /**
+   * To another WASM device: one copy from this memory into the other's, once the kernels queued
+   * here are done (without blocking the JavaScript thread).
+   */
+  transferTo(b: WasmBuffer, to: Device): WasmBuffer | Promise<WasmBuffer> | undefined {
     if (!(to instanceof WasmDevice) || to === this) return undefined;
+    if (this.pending(b)) {
+      return this.queue!.drained(this.readyAt(b)).then(() => this.copyTo(b, to));
+    }
+    return this.copyTo(b, to);
+  }
+
+  private copyTo(b: WasmBuffer, to: WasmDevice): WasmBuffer {
     const bytes = bytesOf(b);
     const copy = to.allocate(b);
-    to.view8.set(this.u8.subarray(b.ptr, b.ptr + bytes), copy.ptr);
+    // The kernels writing b are done (transferTo waited for them).
+    to.view8.set(this.view8.subarray(b.ptr, b.ptr + bytes), copy.ptr);
     this.transfers.downloads++;
     this.transfers.downloadBytes += bytes;
     to.transfers.uploads++;
@@ -289,46 +307,94 @@ export class WasmDevice implements Device<WasmBuffer> {
   }
 
   download(b: WasmBuffer): Promise<Tensor> {
+    if (this.pending(b)) {
+      return this.queue!.drained(this.readyAt(b)).then(() => this.copyOut(b));
+    }
+    return Promise.resolve(this.copyOut(b));
+  }
+
+  /**
+   * Whether a queued kernel that writes `b` may not have run yet. Copies out of `b` wait for
+   * those kernels only, not for the whole queue: a value another device needs leaves as soon as
+   * it is computed.
+   */
+  private pending(b: WasmBuffer): boolean {
+    return this.queue !== undefined && this.readyAt(b) > this.queue.done;
+  }
+
+  /** The queue's command count after which `b`'s contents are final. */
+  private readyAt(b: WasmBuffer): number {
+    return Math.max(b.storage.readyAt, this.statefulAt);
+  }
+
+  /** Waits (without blocking) for every kernel queued so far; throws the first that failed. */
+  sync(): Promise<void> | void {
+    if (this.queue?.busy) return this.queue.drained();
+  }
+
+  private copyOut(b: WasmBuffer): Tensor {
     const n = b.shape.reduce((x, y) => x * y, 1);
     const bytes = n * byteSize(b.dtype);
     // The typed-array constructor copies out of the shared memory fastest: 4 MiB measured
     // 0.33-0.45 ms, against 0.5-0.6 ms for slice() (V8 copies shared memory word by word there)
     // and as much for a new typed array followed by set() (which zero-fills it first).
-    const copy = new Uint8Array(this.u8.subarray(b.ptr, b.ptr + bytes)).buffer;
+    // The kernels writing b are done (download waited for them).
+    const copy = new Uint8Array(this.view8.subarray(b.ptr, b.ptr + bytes)).buffer;
     const data = storageOver(b.dtype, copy);
     this.transfers.downloads++;
     this.transfers.downloadBytes += bytes;
-    return Promise.resolve(new Tensor(b.dtype, b.shape, data));
+    return new Tensor(b.dtype, b.shape, data);
   }
 
   /** A view of the buffer's memory (no copy), valid until the memory grows. */
   peek(b: WasmBuffer): Tensor {
+    const q = this.queue;
+    // Launching from a worker: wait (blocking) for the kernels that write b, or for everything
+    // when the kernel being recorded launched already (it may be writing b).
+    if (q && (q.recording && q.recorded > q.done ? true : this.pending(b))) {
+      q.sync(q.recording ? Infinity : this.readyAt(b));
+    }
     const n = b.shape.reduce((x, y) => x * y, 1);
-    return new Tensor(b.dtype, b.shape, storageOver(b.dtype, this.u8.buffer, b.ptr, n));
+    return new Tensor(b.dtype, b.shape, storageOver(b.dtype, this.view8.buffer, b.ptr, n));
   }
 
   run(kernel: KernelInstance, ctx: KernelContext): void | Promise<void> {
     const q = this.queue;
     if (!q) return kernel.run(ctx);
+    const where = ctx.node && { node: ctx.node.name, op: ctx.node.op.name };
     q.begin();
+    q.recordingNode = where;
     let ran: void | Promise<void>;
     try {
       ran = kernel.run(ctx);
     } catch (e) {
       q.abandon();
+      this.written.length = 0;
       throw e;
     }
     // A kernel that awaits launches after its first await synchronously (see launch).
-    const { done, span } = q.end();
+    const span = q.end(where?.node, where?.op);
+    // What it wrote is ready when its commands are done: what it allocated, and its outputs
+    // (an input it wrote in place, a view it forwarded).
+    const ready = q.recorded;
+    for (const st of this.written) st.readyAt = ready;
+    this.written.length = 0;
+    for (const o of (ctx as { outputs?: readonly unknown[] }).outputs ?? []) {
+      if (o instanceof WasmBuffer && o.storage.readyAt < ready) o.storage.readyAt = ready;
+    }
+    // A stateful kernel (a variable's update) may write buffers that are none of its outputs:
+    // copies out of any buffer wait for it.
+    if (span && (!ctx.node || ctx.node.op.stateful)) this.statefulAt = ready;
     if (span) this.spans.set(ctx, span);
-    if (ran instanceof Promise) return done ? Promise.all([ran, done]).then(() => {}) : ran;
-    return done;
+    return ran;
   }
 
-  /** When the kernel ran on the launcher (epoch ms), where it launched from a worker. */
+  /**
+   * When the kernel ran on the launcher (epoch ms), where it launched from a worker: filled in
+   * once the launcher has run it (by the end of the step).
+   */
   kernelStats(ctx: KernelContext): Record<string, number> | undefined {
-    const span = this.spans.get(ctx);
-    return span && { launcherStart: span.start, launcherEnd: span.end };
+    return this.spans.get(ctx) as Record<string, number> | undefined;
   }
 
   /**

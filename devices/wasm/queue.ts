@@ -3,14 +3,18 @@
  * `launch: "worker"` mode): a kernel's TypeScript still runs here (shapes, allocation, argument
  * words), but each `launch` is recorded in a command ring (control.ts) instead of run, and when
  * the kernel returns its commands are published to the device's launcher worker as one segment.
- * `end` then hands the executor a promise that settles when the launcher reports the segment
- * done, so the JavaScript thread goes on dispatching other nodes, to other devices too, while
- * this one computes: two such devices compute at once, each on its own threads and memory.
+ * Like a GPU's queue, the device is then done with the kernel as far as the executor knows: the
+ * JavaScript thread goes on recording the kernels after it (they run after it, in order) and
+ * other devices' kernels, while the launcher computes. Two such devices compute at once, each on
+ * its own threads and memory, and a chain of kernels runs back to back without a round trip.
  *
- * A kernel written for synchronous launches may read what a launch wrote (batch statistics) or
- * launch outside a kernel: the device then calls `sync`, which publishes what is recorded and
- * blocks in Atomics.wait until the launcher has run it. Memory freed while commands are pending
- * goes back to the allocator only once they are done (`defer`), as a GPU queue holds its buffers.
+ * What must see a kernel's results waits for it: reading memory from JavaScript (a kernel's own
+ * reads after a launch, `peek`, the views) calls `sync`, which blocks in Atomics.wait until the
+ * launcher has run everything recorded; `download`, a copy to another device and the end of an
+ * executor's run wait without blocking (`drained`). Memory freed while commands are pending goes
+ * back to the allocator only once they are done (`defer`). A task that fails in the launcher
+ * fails the kernel's segment; the failure, naming the kernel's node and op, is thrown by the next
+ * `sync` or `drained`, at the latest when the step's run ends.
  */
 import { EdgeflowError } from "../../core/errors.ts";
 import {
@@ -31,22 +35,25 @@ import {
   TIMES_BYTE,
 } from "./control.ts";
 
-/** When a kernel's commands ran on the launcher: epoch milliseconds, as the launcher saw them. */
-export interface LaunchSpan {
-  start: number;
-  end: number;
-}
-
 interface Pending {
   /** The index after the segment's last command. */
   readonly end: number;
   readonly span: LaunchSpan;
-  resolve(): void;
-  reject(e: Error): void;
+  readonly node?: string;
+  readonly op?: string;
 }
 
-/** A never-firing interval, referenced while kernels are in flight: Atomics.waitAsync alone does
- * not keep Deno's event loop alive, and a run awaiting a kernel must not end the process. */
+/** When a kernel's commands ran on the launcher: epoch milliseconds, as the launcher saw them. */
+export interface LaunchSpan {
+  launcherStart: number;
+  launcherEnd: number;
+}
+
+/**
+ * A never-firing interval, referenced while something awaits the launcher: Atomics.waitAsync
+ * alone does not keep Deno's event loop alive, and a run awaiting a kernel must not end the
+ * process.
+ */
 const KEEP_ALIVE = 2 ** 31 - 1;
 
 export class LaunchQueue {
@@ -60,13 +67,14 @@ export class LaunchQueue {
   private acked = 0;
   /** A kernel is being recorded (between `begin` and `end`). */
   recording = false;
-  /** Commands of the current kernel recorded since its last `sync`: memory reads must wait. */
-  dirty = false;
   /** The current kernel's span, from its first synced segment on. */
   private span?: LaunchSpan;
   private readonly pending: Pending[] = [];
   private readonly frees: { at: number; release: () => void }[] = [];
-  private waiting = false;
+  /** The first failure not reported yet. */
+  private failed?: EdgeflowError;
+  /** Callers awaiting `drained`, to fail if the device closes. */
+  private readonly waiters = new Set<(e: Error) => void>();
   private keepAlive?: ReturnType<typeof setInterval>;
   private closed = false;
 
@@ -77,9 +85,20 @@ export class LaunchQueue {
     private readonly argsBytes: number,
   ) {}
 
-  /** Whether commands are recorded or running: memory freed now must wait for them. */
+  /** Whether commands are recorded or running: memory read now must wait for them (`sync`). */
   get busy(): boolean {
     return this.head > this.acked;
+  }
+
+  /** Commands recorded so far: a kernel's commands are done once `done` reaches this. */
+  get recorded(): number {
+    return this.head;
+  }
+
+  /** Commands known done (taking in what the launcher finished since it last looked). */
+  get done(): number {
+    if (this.acked < this.published) this.ack(Atomics.load(this.q, Q_TAIL));
+    return this.acked;
   }
 
   /** The argument block of the next command, after waiting for a free slot if the ring is full. */
@@ -97,50 +116,51 @@ export class LaunchQueue {
     q[s + C_WAKE] = wake ? 1 : 0;
     q[s + C_LAST] = 0;
     this.head++;
-    this.dirty = true;
   }
 
+  /** Starts recording a kernel; first takes in what the launcher finished meanwhile. */
   begin(): void {
+    if (this.closed) throw new EdgeflowError(`${this.deviceName} is closed`);
+    if (this.acked < this.published) this.ack(Atomics.load(this.q, Q_TAIL));
     this.recording = true;
     this.span = undefined;
   }
 
   /**
-   * Ends the kernel: `done` is absent when it recorded nothing after its last sync, else a
-   * promise that settles when its last segment is done; `span` is filled in by then.
+   * Ends the kernel: what it recorded since its last sync is published as a segment. Returns
+   * its span on the launcher (filled in once the launcher has run it), if it launched anything.
    */
-  end(): { done?: Promise<void>; span?: LaunchSpan } {
+  end(node?: string, op?: string): LaunchSpan | undefined {
     this.recording = false;
     const span = this.span;
     this.span = undefined;
-    if (this.head === this.published) return { span };
+    if (this.head === this.published) return span;
     this.publish();
-    this.dirty = false;
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    const pending = { end: this.head, span: span ?? { start: NaN, end: NaN }, resolve, reject };
+    const pending = {
+      end: this.head,
+      span: span ?? { launcherStart: NaN, launcherEnd: NaN },
+      node,
+      op,
+    };
     this.pending.push(pending);
-    this.pump();
-    return { done: promise, span: pending.span };
+    return pending.span;
   }
 
   /** The kernel threw while recording: what it recorded is dropped (it never published it). */
   abandon(): void {
     this.recording = false;
-    this.dirty = false;
     this.span = undefined;
     this.head = this.published;
     for (const f of this.frees) f.at = Math.min(f.at, this.head);
   }
 
   /**
-   * Publishes what is recorded and waits here until the launcher has run everything published;
-   * throws if a command of the current segment failed. Earlier kernels' promises settle too.
+   * Publishes what is recorded and blocks until the launcher has run everything (or the first
+   * `upTo` commands, where that is all a reader needs); throws the first failure not reported.
    */
-  sync(): LaunchSpan | undefined {
+  sync(upTo = Infinity): void {
     if (this.closed) throw new EdgeflowError(`${this.deviceName} is closed`);
-    this.dirty = false;
-    if (this.head === this.published && this.acked === this.head) return undefined;
-    // A segment of its own to publish, or only earlier kernels' commands to wait for.
+    if (upTo <= this.published) return this.wait(upTo);
     const own = this.head > this.published;
     if (own) this.publish();
     const q = this.q, target = this.head;
@@ -149,16 +169,60 @@ export class LaunchQueue {
       Atomics.wait(q, Q_TAIL, tail);
       tail = Atomics.load(q, Q_TAIL);
     }
-    const span = this.segmentSpan(target - 1);
+    const seg = this.segmentSpan(target - 1);
     const failed = own && q[slotWord(target - 1) + C_FAILED] === 1;
     this.ack(tail);
-    if (!own) return undefined;
-    if (this.recording) {
-      this.span ??= { start: span.start, end: span.end };
-      this.span.end = span.end;
+    if (own && this.recording) {
+      // A segment of the kernel being recorded: its span starts with its first.
+      if (failed) this.failed ??= this.failure(this.recordingNode);
+      this.span ??= { launcherStart: seg.launcherStart, launcherEnd: NaN };
+      this.span.launcherEnd = seg.launcherEnd;
+    } else if (failed) this.failed ??= this.failure();
+    this.report();
+  }
+
+  /** Blocks until the launcher has run the first `target` commands (all published). */
+  private wait(target: number): void {
+    const q = this.q;
+    let tail = Atomics.load(q, Q_TAIL);
+    while (tail < target) {
+      Atomics.wait(q, Q_TAIL, tail);
+      tail = Atomics.load(q, Q_TAIL);
     }
-    if (failed) throw this.failure();
-    return span;
+    this.ack(tail);
+    this.report();
+  }
+
+  /** The node being recorded, for a failure seen by `sync` inside its kernel. */
+  recordingNode?: { node?: string; op?: string };
+
+  /**
+   * Settles once the launcher has run the first `upTo` commands (everything published so far by
+   * default); rejects with the first failure not reported yet.
+   */
+  async drained(upTo = Infinity): Promise<void> {
+    if (this.head > this.published && !this.recording) this.publish();
+    const target = Math.min(upTo, this.published);
+    const q = this.q;
+    for (;;) {
+      if (this.closed) throw new EdgeflowError(`${this.deviceName} was closed`);
+      const tail = Atomics.load(q, Q_TAIL);
+      this.ack(tail);
+      if (tail >= target) break;
+      const w = Atomics.waitAsync(q, Q_TAIL, tail);
+      if (!w.async) continue;
+      let fail!: (e: Error) => void;
+      const closed = new Promise<never>((_, reject) => (fail = reject));
+      this.waiters.add(fail);
+      this.hold(1);
+      try {
+        await Promise.race([w.value, closed]);
+      } finally {
+        this.hold(-1);
+        this.waiters.delete(fail);
+      }
+    }
+    this.report();
   }
 
   /**
@@ -170,14 +234,26 @@ export class LaunchQueue {
     else release();
   }
 
-  /** Fails what is in flight; the launcher is stopped by the pool. */
+  /** Fails whoever awaits the launcher; the pool stops the launcher itself. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     const e = new EdgeflowError(`${this.deviceName} was closed with kernels in flight`);
-    for (const p of this.pending.splice(0)) p.reject(e);
+    for (const reject of this.waiters) reject(e);
+    this.waiters.clear();
     this.frees.length = 0;
     if (this.keepAlive !== undefined) clearInterval(this.keepAlive);
+  }
+
+  private holders = 0;
+
+  /** Keeps the event loop alive while someone awaits the launcher. */
+  private hold(delta: number): void {
+    this.holders += delta;
+    if (this.holders > 0) {
+      this.keepAlive ??= setInterval(() => {}, KEEP_ALIVE);
+      Deno.refTimer(this.keepAlive);
+    } else if (this.keepAlive !== undefined) Deno.unrefTimer(this.keepAlive);
   }
 
   /** Marks the last recorded command as a segment's end and lets the launcher run it. */
@@ -191,56 +267,39 @@ export class LaunchQueue {
 
   private segmentSpan(index: number): LaunchSpan {
     const t = 2 * (index % RING);
-    return { start: this.times[t], end: this.times[t + 1] };
+    return { launcherStart: this.times[t], launcherEnd: this.times[t + 1] };
   }
 
-  private failure(): EdgeflowError {
+  private failure(where?: { node?: string; op?: string }): EdgeflowError {
     const q = this.q, n = q[Q_ERROR_LENGTH];
     let text = "";
     for (let i = 0; i < n; i++) text += String.fromCharCode(q[Q_ERROR + i]);
-    return new EdgeflowError(`${this.deviceName}: ${text}`);
+    return new EdgeflowError(`${this.deviceName}: ${text}`, where ?? {});
   }
 
-  /** Settles the kernels done by `tail` and frees what waited for them. */
+  /** Throws the first failure not reported yet. */
+  private report(): void {
+    const e = this.failed;
+    if (!e) return;
+    this.failed = undefined;
+    throw e;
+  }
+
+  /** Takes in the segments done by `tail`: their spans, failures, and the memory they held. */
   private ack(tail: number): void {
     const q = this.q;
     let k = 0;
     for (; k < this.pending.length && this.pending[k].end <= tail; k++) {
       const p = this.pending[k];
       const seg = this.segmentSpan(p.end - 1);
-      if (Number.isNaN(p.span.start)) p.span.start = seg.start;
-      p.span.end = seg.end;
-      if (q[slotWord(p.end - 1) + C_FAILED] === 1) p.reject(this.failure());
-      else p.resolve();
+      if (Number.isNaN(p.span.launcherStart)) p.span.launcherStart = seg.launcherStart;
+      p.span.launcherEnd = seg.launcherEnd;
+      if (q[slotWord(p.end - 1) + C_FAILED] === 1) this.failed ??= this.failure(p);
     }
     if (k > 0) this.pending.splice(0, k);
     let f = 0;
     for (; f < this.frees.length && this.frees[f].at <= tail; f++) this.frees[f].release();
     if (f > 0) this.frees.splice(0, f);
-    if (tail > this.acked) this.acked = Math.min(tail, this.head);
-  }
-
-  /** Waits (without blocking) for the launcher's next segment end, while kernels are in flight. */
-  private pump(): void {
-    if (this.waiting || this.closed) return;
-    for (;;) {
-      const tail = Atomics.load(this.q, Q_TAIL);
-      this.ack(tail);
-      if (this.pending.length === 0) {
-        if (this.keepAlive !== undefined) Deno.unrefTimer(this.keepAlive);
-        return;
-      }
-      const w = Atomics.waitAsync(this.q, Q_TAIL, tail);
-      if (!w.async) continue;
-      this.waiting = true;
-      if (this.keepAlive === undefined) {
-        this.keepAlive = setInterval(() => {}, KEEP_ALIVE);
-      } else Deno.refTimer(this.keepAlive);
-      w.value.then(() => {
-        this.waiting = false;
-        this.pump();
-      });
-      return;
-    }
+    if (tail > this.acked) this.acked = tail;
   }
 }

@@ -105,7 +105,13 @@ export async function measureDevice(device: ef.Device): Promise<ef.DevicePerform
   return { launch, flops, bandwidth, transfer: (2 * bytes) / move };
 }
 
-/** Latency and bandwidth of moving a float32 value from one device to another. */
+/**
+ * Latency and bandwidth of moving a float32 value from one device to another. The latency is
+ * what a step pays per crossing: a chain of tiny ops alternating between the devices against the
+ * same chain on `from` alone, so it counts waiting for the producing kernel where a device
+ * reports its kernels' ends asynchronously (a GPU's readback, a WASM device launching from a
+ * worker), not only the copy. The bandwidth is a direct copy's.
+ */
 export async function measurePair(from: ef.Device, to: ef.Device): Promise<PairCost> {
   const once = async (elements: number) => {
     const src = await from.upload(ef.Tensor.zeros("float32", [elements]));
@@ -120,7 +126,26 @@ export async function measurePair(from: ef.Device, to: ef.Device): Promise<PairC
     return s;
   };
   const small = await once(16), big = await once(1 << 20);
-  return { latency: small, bandwidth: (4 << 20) / Math.max(big - small, 1e-6) };
+  const CROSSINGS = 16;
+  const chain = (alternate: boolean) => async () => {
+    const g = new ef.Graph();
+    let y = filled(g, [16], "a");
+    for (let i = 0; i <= CROSSINGS; i++) {
+      const on = alternate && i % 2 === 1 ? to : from;
+      y = g.withDevice(on.name, () => ef.neg(y));
+    }
+    await using s = new ef.Session(g, {
+      devices: [from, to],
+      passes: { constantFolding: false },
+      allowSoftPlacement: false,
+    });
+    return await timed(() => s.run(y));
+  };
+  const crossing = (await chain(true)() - await chain(false)()) / CROSSINGS;
+  return {
+    latency: Math.max(crossing, small, 0),
+    bandwidth: (4 << 20) / Math.max(big - small, 1e-6),
+  };
 }
 
 /**

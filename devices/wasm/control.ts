@@ -146,12 +146,17 @@ export interface WorkerInit {
 // publishes them by storing HEAD; the launcher runs them in order and stores TAIL after each.
 /** Commands published (main thread). */
 export const Q_HEAD = 0;
-/** Commands done (launcher); notified at the end of every segment (a kernel's commands). */
+/** Commands done (launcher); notified when it reaches WANT. */
 export const Q_TAIL = LINE;
 /** 1 while the launcher sleeps in Atomics.wait on HEAD. */
 export const Q_ASLEEP = 2 * LINE;
 /** Set to 1 to make the launcher leave its loop. */
 export const Q_SHUTDOWN = 2 * LINE + 1;
+/**
+ * The command count the main thread waits for (0: none): the launcher notifies TAIL when it
+ * reaches it, so a waiting main thread wakes once, not at every segment's end.
+ */
+export const Q_WANT = 2 * LINE + 2;
 /** The last failure's message: its length in UTF-16 units, then one unit per word. */
 export const Q_ERROR_LENGTH = 3 * LINE;
 export const Q_ERROR = 3 * LINE + 1;
@@ -165,7 +170,7 @@ export const C_TASK = 0;
 export const C_ARGS = 1;
 export const C_NT = 2;
 export const C_WAKE = 3;
-/** 1 on a segment's last command: the launcher notifies TAIL and reports the segment there. */
+/** 1 on a segment's last command: the launcher reports the segment there. */
 export const C_LAST = 4;
 /** Written by the launcher in a segment's last slot: 1 when a command of the segment failed. */
 export const C_FAILED = 5;

@@ -29,6 +29,7 @@ import {
   Q_ERROR_LENGTH,
   Q_HEAD,
   Q_TAIL,
+  Q_WANT,
   queueBytes,
   RING,
   slotWord,
@@ -164,11 +165,7 @@ export class LaunchQueue {
     const own = this.head > this.published;
     if (own) this.publish();
     const q = this.q, target = this.head;
-    let tail = Atomics.load(q, Q_TAIL);
-    while (tail < target) {
-      Atomics.wait(q, Q_TAIL, tail);
-      tail = Atomics.load(q, Q_TAIL);
-    }
+    const tail = this.block(target);
     const seg = this.segmentSpan(target - 1);
     const failed = own && q[slotWord(target - 1) + C_FAILED] === 1;
     this.ack(tail);
@@ -183,14 +180,34 @@ export class LaunchQueue {
 
   /** Blocks until the launcher has run the first `target` commands (all published). */
   private wait(target: number): void {
+    this.ack(this.block(target));
+    this.report();
+  }
+
+  /** Blocks in Atomics.wait until TAIL reaches `target`; returns TAIL. */
+  private block(target: number): number {
     const q = this.q;
     let tail = Atomics.load(q, Q_TAIL);
     while (tail < target) {
+      this.want(target);
+      tail = Atomics.load(q, Q_TAIL);
+      if (tail >= target) break;
       Atomics.wait(q, Q_TAIL, tail);
       tail = Atomics.load(q, Q_TAIL);
     }
-    this.ack(tail);
-    this.report();
+    return tail;
+  }
+
+  /**
+   * Asks the launcher to notify TAIL when it reaches `target` (the lowest any waiter asks for; a
+   * waiter woken short of its own target asks again). Stored before TAIL is read again, so
+   * either the launcher sees the request or the waiter sees TAIL past it.
+   */
+  private want(target: number): void {
+    const q = this.q, now = Atomics.load(q, Q_WANT);
+    if (now === 0 || target < now || now <= Atomics.load(q, Q_TAIL)) {
+      Atomics.store(q, Q_WANT, target);
+    }
   }
 
   /** The node being recorded, for a failure seen by `sync` inside its kernel. */
@@ -206,9 +223,12 @@ export class LaunchQueue {
     const q = this.q;
     for (;;) {
       if (this.closed) throw new EdgeflowError(`${this.deviceName} was closed`);
-      const tail = Atomics.load(q, Q_TAIL);
+      let tail = Atomics.load(q, Q_TAIL);
       this.ack(tail);
       if (tail >= target) break;
+      this.want(target);
+      tail = Atomics.load(q, Q_TAIL);
+      if (tail >= target) continue;
       const w = Atomics.waitAsync(q, Q_TAIL, tail);
       if (!w.async) continue;
       let fail!: (e: Error) => void;

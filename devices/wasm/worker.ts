@@ -32,6 +32,7 @@ import {
   Q_HEAD,
   Q_SHUTDOWN,
   Q_TAIL,
+  Q_WANT,
   RING,
   SEQ,
   SHUTDOWN,
@@ -143,7 +144,13 @@ function launch(init: WorkerInit, tasks: TaskFunction[]): void {
         began = -1;
       }
       Atomics.store(q, Q_TAIL, done + 1);
-      if (last) Atomics.notify(q, Q_TAIL);
+      // Wake the main thread only when it waits for this far (a futex call, and a task for it).
+      const want = Atomics.load(q, Q_WANT);
+      if (want > 0 && done + 1 >= want) {
+        // Served: no more notifies until a waiter asks again (unless one just asked for more).
+        Atomics.compareExchange(q, Q_WANT, want, 0);
+        Atomics.notify(q, Q_TAIL);
+      }
     }
   }
 }

@@ -205,9 +205,11 @@ export async function calibrate(devices: readonly ef.Device[]): Promise<CostProf
 
 if (import.meta.main) {
   const out = Deno.args[0] ?? "cost_profile.json";
+  // Two WASM devices as `deviceCount: { WASM: 2 }` makes them (each launching from a worker
+  // with half the cores): the profile serves placement across devices.
   const devices: ef.Device[] = [
-    (await ef.wasmPlugin.create({ index: 0 }))!,
-    (await ef.wasmPlugin.create({ index: 1 }))!,
+    (await ef.wasmPlugin.create({ index: 0, count: 2 }))!,
+    (await ef.wasmPlugin.create({ index: 1, count: 2 }))!,
     (await ef.refPlugin.create({ index: 0 }))!,
     (await ef.tpuPlugin.create({ index: 0 }))!,
   ];

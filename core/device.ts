@@ -69,6 +69,13 @@ export interface Device<B extends DeviceBuffer = DeviceBuffer> {
    * device runs on its own (a GPU's queue, a TPU chip).
    */
   readonly runsOn?: string;
+  /**
+   * What issues the device's kernels, where that is shared but the kernels then run on their
+   * own (`runsOn` absent or distinct): "js-thread" for a WASM device launching from a worker,
+   * whose kernels' TypeScript runs on the JavaScript thread. The placer charges the launch cost
+   * there, in turn with every device issued from it.
+   */
+  readonly launchesOn?: string;
   /** Allocates an uninitialised buffer. Throws EdgeflowError when memory runs out. */
   allocate(spec: BufferSpec): B;
   /** Returns a buffer's memory; only core/buffer.ts calls this (when refs reach zero). */

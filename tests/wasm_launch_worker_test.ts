@@ -258,3 +258,28 @@ Deno.test("a session of two worker-launching devices closes while a step runs", 
     await assert.rejects(s.run(y, { x: feed }), /the session is closed/);
   }
 });
+
+Deno.test("the placer charges launches from a worker to the JS thread, which issues them all", async () => {
+  // Eight independent tiny ops: their time is all launch (1 ms each in this profile).
+  const g = new ef.Graph();
+  const x = ef.placeholder(g, "float32", [4], { name: "x" });
+  const ends = Array.from({ length: 8 }, (_, i) => ef.neg(ef.add(x, i + 1)));
+  const y = ends.reduce((a, b) => ef.mul(a, b));
+  const profile = (launch: number, flops: number) => ({
+    version: 1 as const,
+    devices: { WASM: { launch, flops, bandwidth: 1e15, transfer: 1e15 } },
+  });
+  const makespan = async (launch: number, flops: number) => {
+    await using s = new ef.Session(g, {
+      deviceCount: { WASM: 2 },
+      costProfile: profile(launch, flops),
+    });
+    const d = await s.device("/device:WASM:1") as WasmDevice;
+    assert.equal(d.launchesOn, "js-thread");
+    return (await s.explainPlacement(y, [x], [], false)).makespan;
+  };
+  // 23 kernels (8 Add, 8 Neg, 7 Mul) issued one after another from the JS thread, however the
+  // placer spreads them: two devices do not halve what the thread issuing them does.
+  const m = await makespan(1e-3, 1e15);
+  assert.ok(m >= 23e-3 - 1e-9, `simulated ${m * 1e3} ms`);
+});

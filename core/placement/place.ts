@@ -252,7 +252,13 @@ export function place(input: PlacementInput): Placement {
       groupDevice.set(leaderOf(n), d);
     };
 
-    /** When `n` would finish on `d`, and the floating producers it would pull along. */
+    /**
+     * When `n` would finish on `d`. A device whose kernels are issued from a thread it does not
+     * run on (`launchesOn`: a WASM device launching from a worker is fed by the JS thread) takes
+     * the launch cost from that thread's queue, which every such device shares, and the rest
+     * from its own; `issued` is when that thread is free again.
+     */
+    let issued = 0;
     const simulate = (n: Node, d: Device): number => {
       let ready = 0;
       for (const o of n.inputs) {
@@ -279,7 +285,19 @@ export function place(input: PlacementInput): Placement {
       }
       const kernel = kernelOn(n, d);
       const run = kernel ? cost.nodeSeconds(n, kernel, d) : 0;
+      const host = d.launchesOn;
+      if (kernel && host !== undefined && host !== queue(d)) {
+        const launch = Math.min(cost.performance(d).launch, run);
+        issued = Math.max(ready, free.get(host) ?? 0) + launch;
+        return Math.max(issued, free.get(queue(d))!) + run - launch;
+      }
+      issued = -1;
       return Math.max(ready, free.get(queue(d))!) + run;
+    };
+    /** Books `d`'s queue (and its issuing thread's) for a node simulated ending at `end`. */
+    const book = (d: Device, end: number, at: number) => {
+      free.set(queue(d), end);
+      if (at >= 0) free.set(d.launchesOn!, at);
     };
 
     const settleFloating = (n: Node, d: Device) => {
@@ -303,7 +321,7 @@ export function place(input: PlacementInput): Placement {
       if (fixed && leader !== n) {
         settleFloating(n, fixed);
         const end = simulate(n, fixed);
-        free.set(queue(fixed), end);
+        book(fixed, end, issued);
         commit(n, fixed, "colocation", `colocated with '${leader.name}'`, end);
         if (c.reason === "ref-fallback") fallback.push(n);
         continue;
@@ -312,7 +330,7 @@ export function place(input: PlacementInput): Placement {
         floating.add(n);
         continue;
       }
-      const scored = c.devices.map((d) => ({ d, end: simulate(n, d) }));
+      const scored = c.devices.map((d) => ({ d, end: simulate(n, d), issued }));
       let best = scored[0];
       for (const s of scored) if (s.end < best.end) best = s;
       const forced = prefer && scored.find((s) => s.d === prefer);
@@ -321,7 +339,7 @@ export function place(input: PlacementInput): Placement {
       let runnerUp = others[0];
       for (const s of others) if (s.end < runnerUp.end) runnerUp = s;
       settleFloating(n, best.d);
-      free.set(queue(best.d), best.end);
+      book(best.d, best.end, best.issued);
       const reason = c.devices.length > 1 ? "cost" : c.reason === "cost" ? "only-kernel" : c.reason;
       commit(
         n,

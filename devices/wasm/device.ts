@@ -114,6 +114,8 @@ export class WasmDevice implements Device<WasmBuffer> {
    * other such devices; launching from a worker, the device runs on its own (undefined).
    */
   readonly runsOn: string | undefined = "js-thread";
+  /** Launching from a worker, the JS thread still issues the kernels (records their launches). */
+  readonly launchesOn: string | undefined;
   readonly performance: DevicePerformance;
   /** Views over the memory; re-created whenever it grows. */
   private view8!: Uint8Array;
@@ -140,7 +142,10 @@ export class WasmDevice implements Device<WasmBuffer> {
     worker: boolean,
   ) {
     this.name = fullDeviceName("WASM", index);
-    if (worker) this.runsOn = undefined;
+    if (worker) {
+      this.runsOn = undefined;
+      this.launchesOn = "js-thread";
+    }
     this.refreshViews();
     this.allocator = new Allocator(
       runtime.heap_base(),

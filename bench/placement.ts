@@ -123,6 +123,7 @@ interface Placement {
   single: boolean;
 }
 
+const short = (s: string) => s.replace("/job:localhost/replica:0/task:0/device:", "");
 const cores = navigator.hardwareConcurrency;
 // As a session with deviceCount { WASM: 2 } makes them.
 const wasm0 = (await ef.wasmPlugin.create({ index: 0, count: 2 }))!;
@@ -142,6 +143,19 @@ console.log("the emulated TPU is left out: its step time on this host is the emu
 const all = [wasm0, wasm1, ...(gpu ? [gpu] : [])];
 console.log("calibrating ...");
 const profile = await calibrate([...all, wasmAll, wasmOne, ref]);
+// The figures the simulated column rests on (a busy machine makes them noisy).
+for (const [name, p] of Object.entries(profile.devices)) {
+  const us = (x?: number) => x === undefined ? "-" : (x * 1e6).toFixed(1);
+  const g = (x?: number) => x === undefined ? "-" : (x / 1e9).toFixed(1);
+  console.log(
+    `profile ${short(name)}: launch ${us(p.launch)} µs, ${g(p.flops)} GFLOP/s, MatMul ${
+      g(profile.ops?.[name]?.MatMul)
+    } GFLOP/s`,
+  );
+}
+for (const [pair, c] of Object.entries(profile.pairs ?? {})) {
+  console.log(`profile ${pair}: latency ${(c.latency * 1e6).toFixed(1)} µs`);
+}
 
 const placements: Placement[] = [
   { name: "greedy", devices: all, single: false },
@@ -162,7 +176,6 @@ const placements: Placement[] = [
   },
 ];
 
-const short = (s: string) => s.replace("/job:localhost/replica:0/task:0/device:", "");
 const rows: string[][] = [];
 // BENCH_WORKLOAD=<part of a name> runs only the workloads whose name contains it.
 const only = Deno.env.get("BENCH_WORKLOAD");

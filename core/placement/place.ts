@@ -260,7 +260,10 @@ export function place(input: PlacementInput): Placement {
      */
     let issued = 0;
     const simulate = (n: Node, d: Device): number => {
-      let ready = 0;
+      // `ready`: when the inputs are there; `issuable`: when the issuing thread may queue the
+      // kernel, which for an input made on the same queued device is when that was queued.
+      let ready = 0, issuable = 0;
+      const queued = d.launchesOn !== undefined && d.launchesOn !== queue(d);
       for (const o of n.inputs) {
         const p = o.node;
         const pp = placed.get(p);
@@ -276,28 +279,36 @@ export function place(input: PlacementInput): Placement {
             cost.transferSeconds(pp.device, d, bytesOfSpec(p.outputSpecs[o.index]));
         }
         if (at > ready) ready = at;
+        const queuable = queued && pp?.device === d ? issuedAt.get(p) ?? at : at;
+        if (queuable > issuable) issuable = queuable;
       }
       for (const c of n.controlInputs) {
         const pc = placed.get(c);
         if (!pc) continue;
         const at = finish.get(c)! + cost.transferSeconds(pc.device, d, 0);
         if (at > ready) ready = at;
+        const queuable = queued && pc.device === d ? issuedAt.get(c) ?? at : at;
+        if (queuable > issuable) issuable = queuable;
       }
       const kernel = kernelOn(n, d);
       const run = kernel ? cost.nodeSeconds(n, kernel, d) : 0;
-      const host = d.launchesOn;
-      if (kernel && host !== undefined && host !== queue(d)) {
+      if (kernel && queued) {
         const launch = Math.min(cost.performance(d).launch, run);
-        issued = Math.max(ready, free.get(host) ?? 0) + launch;
-        return Math.max(issued, free.get(queue(d))!) + run - launch;
+        issued = Math.max(issuable, free.get(d.launchesOn!) ?? 0) + launch;
+        return Math.max(issued, ready, free.get(queue(d))!) + run - launch;
       }
       issued = -1;
       return Math.max(ready, free.get(queue(d))!) + run;
     };
-    /** Books `d`'s queue (and its issuing thread's) for a node simulated ending at `end`. */
-    const book = (d: Device, end: number, at: number) => {
+    /** When each node was queued, on a device fed by another thread (`launchesOn`). */
+    const issuedAt = new Map<Node, number>();
+    /** Books `d`'s queue (and its issuing thread's) for `n`, simulated ending at `end`. */
+    const book = (n: Node, d: Device, end: number, at: number) => {
       free.set(queue(d), end);
-      if (at >= 0) free.set(d.launchesOn!, at);
+      if (at >= 0) {
+        free.set(d.launchesOn!, at);
+        issuedAt.set(n, at);
+      }
     };
 
     const settleFloating = (n: Node, d: Device) => {
@@ -321,7 +332,7 @@ export function place(input: PlacementInput): Placement {
       if (fixed && leader !== n) {
         settleFloating(n, fixed);
         const end = simulate(n, fixed);
-        book(fixed, end, issued);
+        book(n, fixed, end, issued);
         commit(n, fixed, "colocation", `colocated with '${leader.name}'`, end);
         if (c.reason === "ref-fallback") fallback.push(n);
         continue;
@@ -339,7 +350,7 @@ export function place(input: PlacementInput): Placement {
       let runnerUp = others[0];
       for (const s of others) if (s.end < runnerUp.end) runnerUp = s;
       settleFloating(n, best.d);
-      book(best.d, best.end, best.issued);
+      book(n, best.d, best.end, best.issued);
       const reason = c.devices.length > 1 ? "cost" : c.reason === "cost" ? "only-kernel" : c.reason;
       commit(
         n,

@@ -228,6 +228,24 @@ Deno.test("memory freed under a pending kernel is reused only once the kernel is
   }
 });
 
+Deno.test("out of memory with frees pending, an allocation waits for the kernels and gets the memory", async () => {
+  const d = (await wasmPlugin.create({ launch: "worker", threads: 1, maxMemory: 48 << 20 }))!;
+  try {
+    const spec = { dtype: "float32" as const, shape: [4 << 20] }; // 16 MiB
+    const a = d.allocate(spec);
+    runKernel(d, () => d.launch(Task.task_fill, 256, [a.ptr, 16 << 20, 4, 3, 0]));
+    d.free(a);
+    const b = d.allocate(spec);
+    // A third 16 MiB block fits only in a's, which the pending kernel still writes.
+    const c = d.allocate(spec);
+    assert.equal(c.ptr, a.ptr);
+    d.free(b);
+    d.free(c);
+  } finally {
+    await d[Symbol.asyncDispose]();
+  }
+});
+
 Deno.test("closing a device fails its kernels in flight and ends its workers", async () => {
   const d = (await wasmPlugin.create({ launch: "worker", threads: 2 }))!;
   const a = d.allocate({ dtype: "float32", shape: [1 << 22] });

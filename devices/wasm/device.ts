@@ -233,7 +233,7 @@ export class WasmDevice implements Device<WasmBuffer> {
   allocate(spec: BufferSpec): WasmBuffer {
     this.checkOpen();
     const bytes = bytesOf(spec);
-    const storage = new Storage(this.allocator.alloc(bytes), sizeClass(bytes));
+    const storage = new Storage(this.alloc(bytes), sizeClass(bytes));
     if (this.queue?.recording) this.written.push(storage);
     return new WasmBuffer(this, spec.dtype, spec.shape.slice(), storage);
   }
@@ -251,6 +251,20 @@ export class WasmDevice implements Device<WasmBuffer> {
   free(buffer: WasmBuffer): void {
     const storage = buffer.storage;
     if (--storage.buffers === 0 && !this.disposed) this.release(storage.ptr, storage.size);
+  }
+
+  /**
+   * A block of `bytes`. Launching from a worker, memory freed under pending kernels comes back
+   * only once they are done: out of memory with some pending, wait for them and try again.
+   */
+  private alloc(bytes: number): number {
+    try {
+      return this.allocator.alloc(bytes);
+    } catch (e) {
+      if (!this.queue?.busy) throw e;
+      this.queue.sync();
+      return this.allocator.alloc(bytes);
+    }
   }
 
   /** Returns a block to the allocator, once the commands pending that may use it are done. */
@@ -436,7 +450,7 @@ export class WasmDevice implements Device<WasmBuffer> {
   /** Temporary memory for a kernel (packed matrices, index tables); release it when done. */
   scratch(bytes: number): Block {
     this.checkOpen();
-    return new Block(this.allocator.alloc(bytes), sizeClass(bytes));
+    return new Block(this.alloc(bytes), sizeClass(bytes));
   }
   releaseScratch(block: Block): void {
     if (!this.disposed) this.release(block.ptr, block.size);

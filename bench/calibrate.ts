@@ -105,7 +105,13 @@ export async function measureDevice(device: ef.Device): Promise<ef.DevicePerform
   return { launch, flops, bandwidth, transfer: (2 * bytes) / move };
 }
 
-/** Latency and bandwidth of moving a float32 value from one device to another. */
+/**
+ * Latency and bandwidth of moving a float32 value from one device to another. The latency is
+ * what a step pays per crossing: a chain of tiny ops alternating between the devices against the
+ * same chain on `from` alone, so it counts waiting for the producing kernel where a device
+ * reports its kernels' ends asynchronously (a GPU's readback, a WASM device launching from a
+ * worker), not only the copy. The bandwidth is a direct copy's.
+ */
 export async function measurePair(from: ef.Device, to: ef.Device): Promise<PairCost> {
   const once = async (elements: number) => {
     const src = await from.upload(ef.Tensor.zeros("float32", [elements]));
@@ -120,10 +126,42 @@ export async function measurePair(from: ef.Device, to: ef.Device): Promise<PairC
     return s;
   };
   const small = await once(16), big = await once(1 << 20);
-  return { latency: small, bandwidth: (4 << 20) / Math.max(big - small, 1e-6) };
+  const CROSSINGS = 16;
+  const chain = (alternate: boolean) => async () => {
+    const g = new ef.Graph();
+    let y = filled(g, [16], "a");
+    for (let i = 0; i <= CROSSINGS; i++) {
+      const on = alternate && i % 2 === 1 ? to : from;
+      y = g.withDevice(on.name, () => ef.neg(y));
+    }
+    await using s = new ef.Session(g, {
+      devices: [from, to],
+      passes: { constantFolding: false },
+      allowSoftPlacement: false,
+    });
+    return await timed(() => s.run(y));
+  };
+  const crossing = (await chain(true)() - await chain(false)()) / CROSSINGS;
+  return {
+    latency: Math.max(crossing, small, 0),
+    bandwidth: (4 << 20) / Math.max(big - small, 1e-6),
+  };
 }
 
-/** Measures every device given (the TPU from its cycle model) and the pairs between types. */
+/**
+ * What tells devices of one type apart for speed: WASM devices of other thread counts or launch
+ * modes (a launch from a worker costs a round trip) are measured each, under its full name.
+ */
+function configOf(d: ef.Device): string {
+  const w = d as Partial<{ threads: number; launchMode: string }>;
+  return `${d.type}/${w.threads ?? ""}/${w.launchMode ?? ""}`;
+}
+
+/**
+ * Measures every device given (the TPU from its cycle model) and the pairs between types. Per
+ * type the first device's figures; a device configured otherwise than the first of its type
+ * (configOf) gets its own entry under its full name, which the cost model prefers.
+ */
 export async function calibrate(devices: readonly ef.Device[]): Promise<CostProfile> {
   const perf: Record<string, Partial<ef.DevicePerformance>> = {};
   const ops: Record<string, Record<string, number>> = {};
@@ -134,6 +172,17 @@ export async function calibrate(devices: readonly ef.Device[]): Promise<CostProf
     // takes the chip's figures from the cycle model (TpuDevice.performance).
     perf[type] = type === "TPU" ? { ...d.performance } : await measureDevice(d);
     if (type !== "TPU") ops[type] = await measureOps(d, perf[type].launch!);
+  }
+  const measured = new Map<string, [ef.DevicePerformance, Record<string, number>]>();
+  for (const d of devices) {
+    const first = byType.get(d.type)!;
+    if (d.type === "TPU" || configOf(d) === configOf(first)) continue;
+    let m = measured.get(configOf(d));
+    if (!m) {
+      const p = await measureDevice(d);
+      measured.set(configOf(d), m = [p, await measureOps(d, p.launch)]);
+    }
+    [perf[d.name], ops[d.name]] = m;
   }
   const pairs: Record<string, PairCost> = {};
   for (const a of devices) {
@@ -156,9 +205,11 @@ export async function calibrate(devices: readonly ef.Device[]): Promise<CostProf
 
 if (import.meta.main) {
   const out = Deno.args[0] ?? "cost_profile.json";
+  // Two WASM devices as `deviceCount: { WASM: 2 }` makes them (each launching from a worker
+  // with half the cores): the profile serves placement across devices.
   const devices: ef.Device[] = [
-    (await ef.wasmPlugin.create({ index: 0 }))!,
-    (await ef.wasmPlugin.create({ index: 1 }))!,
+    (await ef.wasmPlugin.create({ index: 0, count: 2 }))!,
+    (await ef.wasmPlugin.create({ index: 1, count: 2 }))!,
     (await ef.refPlugin.create({ index: 0 }))!,
     (await ef.tpuPlugin.create({ index: 0 }))!,
   ];

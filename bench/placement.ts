@@ -5,6 +5,12 @@
 // every placement once in a shuffled order; the table shows medians over rounds and each
 // placement's ratio to the best single device. The cost profile is calibrated at the start
 // (bench/calibrate.ts). The emulated TPU is left out: its step time here is the emulator's.
+//
+// The two WASM devices greedy places over are what `deviceCount: { WASM: 2 }` makes: each
+// launches from its own worker (devices/wasm/queue.ts) with half the cores, so they compute at
+// once. The single-WASM baselines are a session's usual device (launching from the JS thread,
+// every core: the default) and the same with one thread: spreading branches over two devices
+// must beat both to be worth it (two devices trade intra-op fork/join for inter-op overlap).
 import * as ef from "../mod.ts";
 import { calibrate } from "./calibrate.ts";
 import { fixed, median, printTable, shuffled } from "./stats.ts";
@@ -117,19 +123,44 @@ interface Placement {
   single: boolean;
 }
 
-const wasm0 = (await ef.wasmPlugin.create({ index: 0 }))!;
-const wasm1 = (await ef.wasmPlugin.create({ index: 1 }))!;
+const short = (s: string) => s.replace("/job:localhost/replica:0/task:0/device:", "");
+const cores = navigator.hardwareConcurrency;
+// As a session with deviceCount { WASM: 2 } makes them.
+const wasm0 = (await ef.wasmPlugin.create({ index: 0, count: 2 }))!;
+const wasm1 = (await ef.wasmPlugin.create({ index: 1, count: 2 }))!;
+// A session's one WASM device (every core), and the same with one thread.
+const wasmAll = (await ef.wasmPlugin.create({ index: 2 }))!;
+const wasmOne = (await ef.wasmPlugin.create({ index: 3, threads: 1 }))!;
+console.log(
+  `WASM:0 and WASM:1 launch from workers with ${wasm0.threads} thread(s) each; the single-WASM ` +
+    `rows run on WASM:2 (JS thread, ${wasmAll.threads} threads) and WASM:3 (JS thread, 1 thread); ` +
+    `${cores} cores`,
+);
 const ref = (await ef.refPlugin.create({ index: 0 }))!;
 const gpu = await ef.webgpuPlugin.create({ index: 0 }).catch(() => null);
 if (!gpu) console.log("no WebGPU adapter here: placements over WASM:0, WASM:1 (and REF alone)");
 console.log("the emulated TPU is left out: its step time on this host is the emulator's");
 const all = [wasm0, wasm1, ...(gpu ? [gpu] : [])];
 console.log("calibrating ...");
-const profile = await calibrate([...all, ref]);
+const profile = await calibrate([...all, wasmAll, wasmOne, ref]);
+// The figures the simulated column rests on (a busy machine makes them noisy).
+for (const [name, p] of Object.entries(profile.devices)) {
+  const us = (x?: number) => x === undefined ? "-" : (x * 1e6).toFixed(1);
+  const g = (x?: number) => x === undefined ? "-" : (x / 1e9).toFixed(1);
+  console.log(
+    `profile ${short(name)}: launch ${us(p.launch)} µs, ${g(p.flops)} GFLOP/s, MatMul ${
+      g(profile.ops?.[name]?.MatMul)
+    } GFLOP/s`,
+  );
+}
+for (const [pair, c] of Object.entries(profile.pairs ?? {})) {
+  console.log(`profile ${pair}: latency ${(c.latency * 1e6).toFixed(1)} µs`);
+}
 
 const placements: Placement[] = [
   { name: "greedy", devices: all, single: false },
-  { name: "WASM only", devices: [wasm0], single: true },
+  { name: `WASM only, ${wasmAll.threads} threads`, devices: [wasmAll], single: true },
+  { name: "WASM only, 1 thread", devices: [wasmOne], single: true },
   ...(gpu ? [{ name: "WEBGPU only", devices: [gpu], single: true }] : []),
   { name: "REF only", devices: [ref], single: true },
   {
@@ -145,9 +176,10 @@ const placements: Placement[] = [
   },
 ];
 
-const short = (s: string) => s.replace("/job:localhost/replica:0/task:0/device:", "");
 const rows: string[][] = [];
-for (const w of workloads) {
+// BENCH_WORKLOAD=<part of a name> runs only the workloads whose name contains it.
+const only = Deno.env.get("BENCH_WORKLOAD");
+for (const w of workloads.filter((w) => !only || w.name.includes(only))) {
   const runners = await Promise.all(placements.map(async (p) => {
     const g = new ef.Graph();
     const { x, y } = w.build(g);
@@ -190,7 +222,7 @@ for (const w of workloads) {
   ]);
   for (const r of runners) await r.s.close();
 }
-for (const d of [...all, ref]) await d[Symbol.asyncDispose]();
+for (const d of [...all, wasmAll, wasmOne, ref]) await d[Symbol.asyncDispose]();
 console.log(
   `\n${ROUNDS} rounds after ${WARMUP} warm-up, medians; ratio = measured / best single device\n`,
 );

@@ -69,6 +69,13 @@ export interface Device<B extends DeviceBuffer = DeviceBuffer> {
    * device runs on its own (a GPU's queue, a TPU chip).
    */
   readonly runsOn?: string;
+  /**
+   * What issues the device's kernels, where that is shared but the kernels then run on their
+   * own (`runsOn` absent or distinct): "js-thread" for a WASM device launching from a worker,
+   * whose kernels' TypeScript runs on the JavaScript thread. The placer charges the launch cost
+   * there, in turn with every device issued from it.
+   */
+  readonly launchesOn?: string;
   /** Allocates an uninitialised buffer. Throws EdgeflowError when memory runs out. */
   allocate(spec: BufferSpec): B;
   /** Returns a buffer's memory; only core/buffer.ts calls this (when refs reach zero). */
@@ -110,6 +117,13 @@ export interface Device<B extends DeviceBuffer = DeviceBuffer> {
   prepare?(kernels: readonly PreparedKernel[]): void | Promise<void>;
   /** Called after each executor run: submit queued work so downloads see it. */
   flush?(): void;
+  /**
+   * Waits until every kernel queued on the device so far has run, and throws (an EdgeflowError
+   * naming the node and op) if one failed: for a device whose `run` returns once a kernel is
+   * queued and reports failures later (a WASM device launching from a worker). An executor's
+   * run awaits it before it ends, so a step ends with its kernels.
+   */
+  sync?(): void | Promise<void>;
   /** What the device knows about a kernel that just ran, for run metadata (simulated cycles). */
   kernelStats?(ctx: KernelContext): Record<string, number> | undefined;
   [Symbol.asyncDispose](): Promise<void>;
@@ -131,5 +145,7 @@ export interface PreparedKernel {
 export interface DeviceOptions {
   /** The device index in its type: "/device:WASM:<index>". */
   index?: number;
+  /** How many devices of this type the session creates (its deviceCount), where it says. */
+  count?: number;
   [key: string]: unknown;
 }

@@ -129,6 +129,18 @@ function runChecks(pn: PlanNode, inputs: Inputs): void {
 
 export type { StepStats } from "./trace/observer.ts";
 
+const queuing = new WeakMap<Plan, readonly Device[]>();
+
+/** The devices of a plan that may hold queued kernels when its nodes are done (`Device.sync`). */
+function queuingDevices(plan: Plan): readonly Device[] {
+  let devices = queuing.get(plan);
+  if (!devices) {
+    devices = [...new Set(plan.nodes.map((pn) => pn.device))].filter((d) => d.sync);
+    queuing.set(plan, devices);
+  }
+  return devices;
+}
+
 /** What one partition's executor shares with the step: the rendezvous and the step's failure. */
 export interface StepLink {
   readonly rendezvous: Rendezvous;
@@ -220,6 +232,15 @@ class ExecutorRun {
       else while (this.ready.length > 0 && !this.error) this.process(this.ready.pop()!);
       if (this.outstanding === 0) break;
       await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+    // Devices that queue kernels finish them (or report which failed) before the run ends.
+    for (const d of queuingDevices(this.plan)) {
+      try {
+        const done = d.sync!();
+        if (done instanceof Promise) await done;
+      } catch (e) {
+        if (!this.error) this.fail(this.plan.nodes[0], e);
+      }
     }
     if (this.error) {
       this.releaseAll(this.root);

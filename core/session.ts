@@ -47,8 +47,9 @@ export interface SessionOptions {
   devices?: readonly Device[];
   /**
    * How many devices of each type the session holds and places on (TensorFlow's device_count):
-   * `{ WASM: 2 }` gives /device:WASM:0 and /device:WASM:1, each with its own memory and threads.
-   * Default: one device of the `device` option's type.
+   * `{ WASM: 2 }` gives /device:WASM:0 and /device:WASM:1, each with its own memory and threads
+   * (by default each launches its kernels from a worker and takes an equal share of the cores,
+   * so the two compute at once). Default: one device of the `device` option's type.
    */
   deviceCount?: Readonly<Record<DeviceType, number>>;
   /**
@@ -209,6 +210,8 @@ export class Session implements AsyncDisposable {
       feedList.map(([o]) => o),
       targetNodes,
     );
+    // Closed meanwhile: its devices are going, and close() did not wait for this step.
+    this.checkOpen();
     const feedBuffers = feedList.map(([o, v], i) => new HostBuffer(checkFeed(o, v, feedSpecs[i])));
     const observed = runObserver(options, feedList.map(([o]) => o.name), feedBuffers);
     const step = runStep(parts, feedBuffers, fetchOutputs.length, this.state, observed?.observer);
@@ -540,7 +543,13 @@ export class Session implements AsyncDisposable {
     const { type, index } = parseDeviceSpec(name);
     const plugin = this.registry.plugin(type!);
     if (!plugin) throw new EdgeflowError(`no ${type} device plugin is installed`);
-    const device = await plugin.create({ ...this.options.deviceOptions?.[type!], index });
+    // A device of several may size itself by its share of the machine (WASM's threads).
+    const count = this.options.deviceCount?.[type!];
+    const device = await plugin.create({
+      ...(count !== undefined ? { count } : {}),
+      ...this.options.deviceOptions?.[type!],
+      index,
+    });
     if (!device) {
       if (this.defaultNames.includes(name)) {
         throw new EdgeflowError(`the ${type} device is not available on this machine`);

@@ -83,7 +83,8 @@ export class CostModel {
   /** Seconds `node` takes on `device` with `kernel`. */
   nodeSeconds(node: Node, kernel: Kernel, device: Device): number {
     const perf = this.performance(device);
-    const opFlops = this.profile?.ops?.[device.type]?.[node.op.name];
+    const ops = this.profile?.ops;
+    const opFlops = ops?.[device.name]?.[node.op.name] ?? ops?.[device.type]?.[node.op.name];
     return estimateSeconds(opFlops ? { ...perf, flops: opFlops } : perf, nodeWork(node, kernel));
   }
 

@@ -252,9 +252,18 @@ export function place(input: PlacementInput): Placement {
       groupDevice.set(leaderOf(n), d);
     };
 
-    /** When `n` would finish on `d`, and the floating producers it would pull along. */
+    /**
+     * When `n` would finish on `d`. A device whose kernels are issued from a thread it does not
+     * run on (`launchesOn`: a WASM device launching from a worker is fed by the JS thread) takes
+     * the launch cost from that thread's queue, which every such device shares, and the rest
+     * from its own; `issued` is when that thread is free again.
+     */
+    let issued = 0;
     const simulate = (n: Node, d: Device): number => {
-      let ready = 0;
+      // `ready`: when the inputs are there; `issuable`: when the issuing thread may queue the
+      // kernel, which for an input made on the same queued device is when that was queued.
+      let ready = 0, issuable = 0;
+      const queued = d.launchesOn !== undefined && d.launchesOn !== queue(d);
       for (const o of n.inputs) {
         const p = o.node;
         const pp = placed.get(p);
@@ -270,16 +279,36 @@ export function place(input: PlacementInput): Placement {
             cost.transferSeconds(pp.device, d, bytesOfSpec(p.outputSpecs[o.index]));
         }
         if (at > ready) ready = at;
+        const queuable = queued && pp?.device === d ? issuedAt.get(p) ?? at : at;
+        if (queuable > issuable) issuable = queuable;
       }
       for (const c of n.controlInputs) {
         const pc = placed.get(c);
         if (!pc) continue;
         const at = finish.get(c)! + cost.transferSeconds(pc.device, d, 0);
         if (at > ready) ready = at;
+        const queuable = queued && pc.device === d ? issuedAt.get(c) ?? at : at;
+        if (queuable > issuable) issuable = queuable;
       }
       const kernel = kernelOn(n, d);
       const run = kernel ? cost.nodeSeconds(n, kernel, d) : 0;
+      if (kernel && queued) {
+        const launch = Math.min(cost.performance(d).launch, run);
+        issued = Math.max(issuable, free.get(d.launchesOn!) ?? 0) + launch;
+        return Math.max(issued, ready, free.get(queue(d))!) + run - launch;
+      }
+      issued = -1;
       return Math.max(ready, free.get(queue(d))!) + run;
+    };
+    /** When each node was queued, on a device fed by another thread (`launchesOn`). */
+    const issuedAt = new Map<Node, number>();
+    /** Books `d`'s queue (and its issuing thread's) for `n`, simulated ending at `end`. */
+    const book = (n: Node, d: Device, end: number, at: number) => {
+      free.set(queue(d), end);
+      if (at >= 0) {
+        free.set(d.launchesOn!, at);
+        issuedAt.set(n, at);
+      }
     };
 
     const settleFloating = (n: Node, d: Device) => {
@@ -303,7 +332,7 @@ export function place(input: PlacementInput): Placement {
       if (fixed && leader !== n) {
         settleFloating(n, fixed);
         const end = simulate(n, fixed);
-        free.set(queue(fixed), end);
+        book(n, fixed, end, issued);
         commit(n, fixed, "colocation", `colocated with '${leader.name}'`, end);
         if (c.reason === "ref-fallback") fallback.push(n);
         continue;
@@ -312,7 +341,7 @@ export function place(input: PlacementInput): Placement {
         floating.add(n);
         continue;
       }
-      const scored = c.devices.map((d) => ({ d, end: simulate(n, d) }));
+      const scored = c.devices.map((d) => ({ d, end: simulate(n, d), issued }));
       let best = scored[0];
       for (const s of scored) if (s.end < best.end) best = s;
       const forced = prefer && scored.find((s) => s.d === prefer);
@@ -321,7 +350,7 @@ export function place(input: PlacementInput): Placement {
       let runnerUp = others[0];
       for (const s of others) if (s.end < runnerUp.end) runnerUp = s;
       settleFloating(n, best.d);
-      free.set(queue(best.d), best.end);
+      book(n, best.d, best.end, best.issued);
       const reason = c.devices.length > 1 ? "cost" : c.reason === "cost" ? "only-kernel" : c.reason;
       commit(
         n,

@@ -21,8 +21,9 @@ export interface CostProfile {
   readonly devices: Readonly<Record<string, Partial<DevicePerformance>>>;
   readonly pairs?: Readonly<Record<string, PairCost>>;
   /**
-   * Measured FLOP/s of particular ops per device type ({ WASM: { Conv2D: 2e10 } }): one
-   * throughput per device misjudges ops whose kernels reach very different fractions of it.
+   * Measured FLOP/s of particular ops per device type ({ WASM: { Conv2D: 2e10 } }) or full
+   * device name (which wins): one throughput per device misjudges ops whose kernels reach very
+   * different fractions of it.
    */
   readonly ops?: Readonly<Record<string, Readonly<Record<string, number>>>>;
 }

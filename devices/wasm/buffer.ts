@@ -14,6 +14,11 @@ import type { WasmDevice } from "./device.ts";
 export class Storage extends Block {
   /** Buffers over this storage that core has not freed yet. */
   buffers = 0;
+  /**
+   * Launching from a worker: the command count of the device's queue (queue.ts) after which the
+   * kernels that wrote this storage are done; 0 when no queued kernel wrote it.
+   */
+  readyAt = 0;
 }
 
 export class WasmBuffer implements DeviceBuffer {

@@ -3,22 +3,22 @@
  * through the control block (control.ts), runs tasks on the main thread too, then waits for the
  * workers that joined: a short spin, then Atomics.wait. Jobs are synchronous, like TensorFlow's
  * CPU kernels: when `run` returns, the outputs are written.
+ *
+ * With a launcher (the device's `launch: "worker"` mode, queue.ts) one more worker starts: it
+ * posts the jobs instead of the main thread, taking them from the device's command queue, and
+ * the main thread runs no task.
  */
 import { Worker } from "node:worker_threads";
 import { EdgeflowError } from "../../core/errors.ts";
 import {
-  ARGS,
-  ASLEEP,
   CLOSED,
   controlWords,
-  FAILED,
-  JOB,
-  NT,
-  POSTED,
+  Jobs,
+  Q_HEAD,
+  Q_SHUTDOWN,
   SEQ,
   SHUTDOWN,
   STATE,
-  TASK,
   type WorkerInit,
   workerLine,
   type WorkerReady,
@@ -31,6 +31,8 @@ export interface PoolOptions {
   readonly init: Omit<WorkerInit, "control" | "worker" | "stackBase" | "stackTop">;
   /** Iterations the main thread spins on PENDING before sleeping. */
   readonly spin: number;
+  /** Start a launcher too, on this stack region, serving this command queue (queue.ts). */
+  readonly launcher?: { readonly base: number; readonly top: number; queue: SharedArrayBuffer };
 }
 
 /**
@@ -48,25 +50,34 @@ function workerUrl(): URL {
 export class WorkerPool {
   private readonly control: Int32Array;
   private readonly workers: Worker[] = [];
+  private readonly jobs: Jobs;
+  private queue?: Int32Array;
   private closed = false;
-  private jobs = 0;
 
   private constructor(
-    private readonly tasks: readonly TaskFunction[],
-    private readonly taskNames: readonly string[],
-    private readonly spin: number,
-    workers: number,
+    tasks: readonly TaskFunction[],
+    taskNames: readonly string[],
+    spin: number,
+    /** Pool workers: the threads besides the one posting jobs. */
+    private readonly helpers: number,
   ) {
-    this.control = new Int32Array(new SharedArrayBuffer(controlWords(workers) * 4));
+    this.control = new Int32Array(new SharedArrayBuffer(controlWords(helpers) * 4));
     this.control[STATE] = CLOSED; // no job open
+    this.jobs = new Jobs(this.control, helpers, tasks, taskNames, spin);
   }
 
-  /** Starts one worker per stack region and waits until all are ready. */
+  /**
+   * Starts one worker per stack region (and the launcher, where asked) and waits until all are
+   * ready.
+   */
   static async start(tasks: readonly TaskFunction[], options: PoolOptions): Promise<WorkerPool> {
     const n = options.stacks.length;
     const pool = new WorkerPool(tasks, options.init.taskNames, options.spin, n);
     const url = workerUrl();
-    const ready = options.stacks.map(async ({ base, top }, worker) => {
+    const launcher = options.launcher;
+    if (launcher) pool.queue = new Int32Array(launcher.queue);
+    const regions = [...options.stacks, ...(launcher ? [launcher] : [])];
+    const ready = regions.map(async ({ base, top }, worker) => {
       const w = new Worker(url);
       pool.workers.push(w);
       const answer = new Promise<WorkerReady>((resolve, reject) => {
@@ -79,6 +90,7 @@ export class WorkerPool {
         worker,
         stackBase: base,
         stackTop: top,
+        ...(worker === n && launcher ? { launcher: { queue: launcher.queue, workers: n } } : {}),
       };
       w.postMessage(init);
       const r = await answer;
@@ -95,65 +107,18 @@ export class WorkerPool {
     return pool;
   }
 
-  /** Threads a job can use: the workers and the main thread. */
+  /** Threads a job can use: the workers and the thread posting jobs (main or launcher). */
   get threads(): number {
-    return this.workers.length + 1;
+    return this.helpers + 1;
   }
 
   /**
-   * Runs task `task` on up to `nt` threads (thread 0 is this one) and returns when it is done:
-   * this thread runs tasks until none is left, then waits for the workers that joined meanwhile.
+   * Runs task `task` on up to `nt` threads (thread 0 is this one) and returns when it is done.
    * Sleeping workers are left to sleep unless `wake`.
    */
   run(task: number, args: number, nt: number, wake = true): void {
-    if (nt <= 1 || this.workers.length === 0) return this.tasks[task](args, 0, 1);
-    const c = this.control;
-    const posted: number[] = [];
-    for (let w = 0; w < Math.min(nt, this.threads) - 1; w++) {
-      if (wake || !Atomics.load(c, workerLine(w) + ASLEEP)) posted.push(w);
-    }
-    const helpers = posted.length;
-    if (helpers > 0) {
-      const job = ++this.jobs;
-      // Everything a joining worker reads is written before the job opens.
-      for (const w of posted) {
-        const line = workerLine(w);
-        c[line + TASK] = task;
-        c[line + ARGS] = args;
-        c[line + NT] = helpers + 1;
-        Atomics.store(c, line + POSTED, job);
-      }
-      Atomics.store(c, JOB, job);
-      // Reopen by clearing CLOSED only: a late worker of an earlier job may be counted in STATE
-      // for a moment (it joined, saw CLOSED, and is about to leave); storing 0 would lose it.
-      Atomics.sub(c, STATE, CLOSED);
-      for (const w of posted) {
-        const line = workerLine(w);
-        Atomics.add(c, line + SEQ, 1);
-        // Skip the notify (a futex call) while the worker is still spinning.
-        if (Atomics.load(c, line + ASLEEP)) Atomics.notify(c, line + SEQ, 1);
-      }
-    }
-    try {
-      this.tasks[task](args, 0, helpers + 1);
-    } finally {
-      if (helpers > 0) this.closeJob();
-    }
-    if (c[FAILED]) {
-      c[FAILED] = 0;
-      throw new EdgeflowError(`a WASM worker failed running ${this.taskNames[task]}`);
-    }
-  }
-
-  /** Closes the current job and waits for the workers in it to leave. */
-  private closeJob(): void {
-    const c = this.control;
-    let state = Atomics.or(c, STATE, CLOSED) | CLOSED;
-    for (let i = 0; state !== CLOSED && i < this.spin; i++) state = Atomics.load(c, STATE);
-    while (state !== CLOSED) {
-      Atomics.wait(c, STATE, state);
-      state = Atomics.load(c, STATE);
-    }
+    const failed = this.jobs.run(task, args, nt, wake);
+    if (failed) throw new EdgeflowError(`a WASM worker failed running ${failed}`);
   }
 
   /** Stops the workers and waits until they have exited. */
@@ -162,9 +127,13 @@ export class WorkerPool {
     this.closed = true;
     const c = this.control;
     Atomics.store(c, SHUTDOWN, 1);
-    for (let w = 0; w < this.workers.length; w++) {
+    for (let w = 0; w < this.helpers; w++) {
       Atomics.add(c, workerLine(w) + SEQ, 1);
       Atomics.notify(c, workerLine(w) + SEQ);
+    }
+    if (this.queue) {
+      Atomics.store(this.queue, Q_SHUTDOWN, 1);
+      Atomics.notify(this.queue, Q_HEAD);
     }
     await Promise.all(this.workers.map((w) => w.terminate()));
   }

@@ -6,9 +6,11 @@
 // placement's ratio to the best single device. The cost profile is calibrated at the start
 // (bench/calibrate.ts). The emulated TPU is left out: its step time here is the emulator's.
 //
-// The two WASM devices greedy places over are what `deviceCount: { WASM: 2 }` makes: each
-// launches from its own worker (devices/wasm/queue.ts) with half the cores, so they compute at
-// once. The single-WASM baselines are a session's usual device (launching from the JS thread,
+// Greedy places over two WASM devices twice: launching from their own workers
+// (devices/wasm/queue.ts) with half the cores each, so they compute at once, and as
+// `deviceCount: { WASM: 2 }` makes them on this machine (the same, where there is a core per
+// launcher besides the JS thread's; else taking turns on the JS thread with every core). The
+// single-WASM baselines are a session's usual device (launching from the JS thread,
 // every core: the default) and the same with one thread: spreading branches over two devices
 // must beat both to be worth it (two devices trade intra-op fork/join for inter-op overlap).
 import * as ef from "../mod.ts";
@@ -125,24 +127,28 @@ interface Placement {
 
 const short = (s: string) => s.replace("/job:localhost/replica:0/task:0/device:", "");
 const cores = navigator.hardwareConcurrency;
-// As a session with deviceCount { WASM: 2 } makes them.
-const wasm0 = (await ef.wasmPlugin.create({ index: 0, count: 2 }))!;
-const wasm1 = (await ef.wasmPlugin.create({ index: 1, count: 2 }))!;
+// Launching from workers with half the cores each, and as deviceCount { WASM: 2 } makes them.
+const wasm0 = (await ef.wasmPlugin.create({ index: 0, count: 2, launch: "worker" }))!;
+const wasm1 = (await ef.wasmPlugin.create({ index: 1, count: 2, launch: "worker" }))!;
+const default0 = (await ef.wasmPlugin.create({ index: 4, count: 2 }))!;
+const default1 = (await ef.wasmPlugin.create({ index: 5, count: 2 }))!;
 // A session's one WASM device (every core), and the same with one thread.
 const wasmAll = (await ef.wasmPlugin.create({ index: 2 }))!;
 const wasmOne = (await ef.wasmPlugin.create({ index: 3, threads: 1 }))!;
 console.log(
   `WASM:0 and WASM:1 launch from workers with ${wasm0.threads} thread(s) each; the single-WASM ` +
     `rows run on WASM:2 (JS thread, ${wasmAll.threads} threads) and WASM:3 (JS thread, 1 thread); ` +
-    `${cores} cores`,
+    `${cores} cores; deviceCount { WASM: 2 } here makes WASM:4 and WASM:5: ` +
+    `${default0.launchMode} launch, ${default0.threads} thread(s) each`,
 );
 const ref = (await ef.refPlugin.create({ index: 0 }))!;
 const gpu = await ef.webgpuPlugin.create({ index: 0 }).catch(() => null);
 if (!gpu) console.log("no WebGPU adapter here: placements over WASM:0, WASM:1 (and REF alone)");
 console.log("the emulated TPU is left out: its step time on this host is the emulator's");
 const all = [wasm0, wasm1, ...(gpu ? [gpu] : [])];
+const allDefault = [default0, default1, ...(gpu ? [gpu] : [])];
 console.log("calibrating ...");
-const profile = await calibrate([...all, wasmAll, wasmOne, ref]);
+const profile = await calibrate([...all, default0, default1, wasmAll, wasmOne, ref]);
 // The figures the simulated column rests on (a busy machine makes them noisy).
 for (const [name, p] of Object.entries(profile.devices)) {
   const us = (x?: number) => x === undefined ? "-" : (x * 1e6).toFixed(1);
@@ -158,7 +164,8 @@ for (const [pair, c] of Object.entries(profile.pairs ?? {})) {
 }
 
 const placements: Placement[] = [
-  { name: "greedy", devices: all, single: false },
+  { name: "greedy, WASM:0/1 from workers", devices: all, single: false },
+  { name: `greedy, WASM:4/5 (deviceCount default)`, devices: allDefault, single: false },
   { name: `WASM only, ${wasmAll.threads} threads`, devices: [wasmAll], single: true },
   { name: "WASM only, 1 thread", devices: [wasmOne], single: true },
   ...(gpu ? [{ name: "WEBGPU only", devices: [gpu], single: true }] : []),

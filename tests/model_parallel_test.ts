@@ -38,9 +38,10 @@ Deno.test("an MLP split layer by layer over two WASM devices equals the one-devi
   };
   const one = mlp(false), two = mlp(true);
   await using s1 = new ef.Session(one.g);
+  // Launching from workers, so the two devices' kernels may run at the same time.
   await using s2 = new ef.Session(two.g, {
     deviceCount: { WASM: 2 },
-    deviceOptions: { WASM: { threads: 1 } },
+    deviceOptions: { WASM: { threads: 1, launch: "worker" } },
   });
   await s1.run([], {}, [one.init]);
   await s2.run([], {}, [two.init]);

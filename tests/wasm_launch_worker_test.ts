@@ -1,8 +1,8 @@
 // The WASM device launching from a worker (`launch: "worker"`, the default of a session with
-// several WASM devices): results equal the on-thread launch's, two devices compute at once (seen
-// in the launcher's timestamps, not timed), kernel failures in the launcher are EdgeflowErrors
-// naming the node and op, memory freed under a pending kernel waits for it, and closing ends
-// what is in flight.
+// several WASM devices on a machine with a core per launcher besides the JS thread's): results
+// equal the on-thread launch's, two devices compute at once (seen in the launcher's timestamps,
+// not timed), kernel failures in the launcher are EdgeflowErrors naming the node and op, memory
+// freed under a pending kernel waits for it, and closing ends what is in flight.
 import assert from "node:assert/strict";
 import * as ef from "../mod.ts";
 import { wasmPlugin } from "../kernels_wasm/plugin.ts";
@@ -74,11 +74,22 @@ function twoChains(n = 384, depth = 2) {
 
 Deno.test("two WASM devices of a session compute at once: their launchers' spans overlap", async () => {
   const { g, y, feed } = twoChains(640, 1);
-  await using s = new ef.Session(g, { deviceCount: { WASM: 2 } });
   const cores = navigator.hardwareConcurrency;
+  {
+    // By default several devices launch from workers only where each launcher has a core of its
+    // own beside the JS thread's; otherwise they take turns on the JS thread with every core.
+    await using d = new ef.Session(g, { deviceCount: { WASM: 2 } });
+    const dev = await d.device("/device:WASM:1") as WasmDevice;
+    assert.equal(dev.launchMode, cores > 2 ? "worker" : "thread");
+    assert.equal(dev.threads, cores > 2 ? Math.floor(cores / 2) : cores);
+  }
+  await using s = new ef.Session(g, {
+    deviceCount: { WASM: 2 },
+    deviceOptions: { WASM: { launch: "worker" } },
+  });
   for (const i of [0, 1]) {
     const d = await s.device(`/device:WASM:${i}`) as WasmDevice;
-    assert.equal(d.launchMode, "worker", "several devices launch from workers by default");
+    assert.equal(d.launchMode, "worker");
     assert.equal(d.threads, Math.max(1, Math.floor(cores / 2)), "each takes half the cores");
   }
   await using one = new ef.Session(g, { deviceOptions: { WASM: { launch: "thread" } } });
@@ -118,7 +129,12 @@ Deno.test("the placer spreads independent branches over two WASM devices that la
     return new Set(ex.nodes.filter((r) => r.op === "MatMul").map((r) => r.device.slice(-6)));
   };
   assert.deepEqual(
-    [...await devicesOfMatMuls({ deviceCount: { WASM: 2 } })].sort(),
+    [
+      ...await devicesOfMatMuls({
+        deviceCount: { WASM: 2 },
+        deviceOptions: { WASM: { launch: "worker" } },
+      }),
+    ].sort(),
     ["WASM:0", "WASM:1"],
   );
   // Taking turns on the JavaScript thread, a second device gains nothing: all on one.
@@ -290,6 +306,7 @@ Deno.test("the placer charges launches from a worker to the JS thread, which iss
   const makespan = async (launch: number, flops: number) => {
     await using s = new ef.Session(g, {
       deviceCount: { WASM: 2 },
+      deviceOptions: { WASM: { launch: "worker" } },
       costProfile: profile(launch, flops),
     });
     const d = await s.device("/device:WASM:1") as WasmDevice;

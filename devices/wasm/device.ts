@@ -9,7 +9,8 @@
  * Two ways to launch. "thread" (the default for a session's only WASM device): the JavaScript
  * thread runs the task as thread 0 and returns when it is done, so a kernel costs no more than
  * its work, but devices launching this way take turns on the one JavaScript thread. "worker" (the
- * default when a session holds several WASM devices): a launcher worker runs the tasks, taking
+ * default when a session holds several WASM devices and the machine has a core for each launcher
+ * besides the JavaScript thread's): a launcher worker runs the tasks, taking
  * them from a command queue (queue.ts) as a GPU takes its command buffers; `run` returns once the
  * kernel is queued and the JavaScript thread goes on with other nodes, so several devices compute
  * at once, each on its own threads. What reads memory waits for the queue.
@@ -50,12 +51,13 @@ export interface WasmDeviceOptions extends DeviceOptions {
   spin?: number;
   /**
    * Who runs the tasks (see above): "thread" (default for one device) or "worker" (default
-   * when the session holds several: `count` > 1).
+   * when the session holds several, `count` > 1, and the machine has more cores than `count`).
    */
   launch?: "thread" | "worker";
   /**
-   * How many WASM devices the session creates (its deviceCount): with several, each defaults to
-   * launching from a worker and to an equal share of the cores.
+   * How many WASM devices the session creates (its deviceCount): with several (and a core for
+   * each launcher besides the JS thread's), each defaults to launching from a worker and to an
+   * equal share of the cores.
    */
   count?: number;
 }
@@ -166,14 +168,19 @@ export class WasmDevice implements Device<WasmBuffer> {
   static async create(config: WasmDeviceConfig): Promise<WasmDevice> {
     const cores = navigator.hardwareConcurrency ?? 1;
     const count = Math.max(1, Math.floor(config.count ?? 1));
-    const worker = (config.launch ?? (count > 1 ? "worker" : "thread")) === "worker";
+    // Launching from workers pays only where each launcher gets a core of its own beside the JS
+    // thread: on 2 cores, two worker-launching devices measured 1.6x slower than one device on
+    // the JS thread (bench:placement, the launchers waking on oversubscribed cores).
+    const worker = (config.launch ?? (count > 1 && cores > count ? "worker" : "thread")) ===
+      "worker";
     if (config.launch !== undefined && config.launch !== "thread" && config.launch !== "worker") {
       throw new EdgeflowError(
         `WASM option 'launch' must be "thread" or "worker", got ${JSON.stringify(config.launch)}`,
       );
     }
-    // Several devices computing at once share the cores: each takes its part by default.
-    const threads = Math.max(1, Math.floor(config.threads ?? Math.max(1, cores / count)));
+    // Devices computing at once (launching from workers) share the cores: each takes its part by
+    // default. Devices taking turns on the JS thread each use every core.
+    const threads = Math.max(1, Math.floor(config.threads ?? (worker ? cores / count : cores)));
     const maxPages = Math.min(MAX_PAGES, Math.ceil((config.maxMemory ?? MAX_PAGES * PAGE) / PAGE));
     const memory = new WebAssembly.Memory({
       initial: Math.min(INITIAL_PAGES, maxPages),

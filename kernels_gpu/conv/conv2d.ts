@@ -17,21 +17,28 @@ import { dotTolerance } from "../matmul/matmul.ts";
 import { dotOverflow } from "../overflow.ts";
 import { gemmGrid, gemmProgram, gemmStrategy, vec4Rows } from "../matmul/gemm.ts";
 import { type Binding, load } from "../wgsl.ts";
+import { panelConvProgram } from "./conv_panel.ts";
 
 const GEOMETRY = ["OH", "OW", "H", "W", "C", "FW", "sh", "sw", "dh", "dw"];
 
+const UNIFORMS = [
+  ...GEOMETRY.map((name) => ({ name, type: "u32" as const })),
+  { name: "padTop", type: "i32" as const },
+  { name: "padLeft", type: "i32" as const },
+];
+
 function convProgram(device: WebGpuDevice, x: Binding, f: Binding, out: Binding, n: number) {
-  return gemmProgram(gemmStrategy(device), {
+  const bRows4 = n > 0 && n % 4 === 0;
+  if (gemmStrategy(device) === "panel") {
+    return panelConvProgram(UNIFORMS, x, f, out, bRows4, vec4Rows(out, n), n);
+  }
+  return gemmProgram("tiled", {
     name: "Conv2D",
     key: [],
     inputs: [x, f],
     out,
     type: "f32",
-    uniforms: [
-      ...GEOMETRY.map((name) => ({ name, type: "u32" as const })),
-      { name: "padTop", type: "i32" },
-      { name: "padLeft", type: "i32" },
-    ],
+    uniforms: UNIFORMS,
     loaders: `
 fn baseA(batch: u32) -> u32 { return 0u; }
 fn loadA(base: u32, m: u32, k: u32) -> f32 {
@@ -53,7 +60,7 @@ fn loadB(base: u32, k: u32, n: u32) -> f32 {
   return ${load("in1", "k * u.N + n", f)};
 }
 `,
-    bRows4: n > 0 && n % 4 === 0,
+    bRows4,
     cRows4: vec4Rows(out, n),
     n,
   }) as Program;

@@ -1,8 +1,11 @@
 // Where a real model's WebGPU time goes: runs mobilenet_v2_mid once on the WEBGPU device while
 // capturing every dispatch it records, then replays each dispatch alone (REPEAT times in one
 // pass, one wait) and prints the time per program and per node, largest first. The replay reads
-// and writes the run's own buffers, so values are garbage but costs are the kernels' own.
+// and writes the run's own buffers, so values are garbage but costs are the kernels' own. Times
+// are the process's CPU time (lavapipe's and llvmpipe's threads run in it), which other load on
+// a shared machine disturbs less than wall time; the first line gives wall time too.
 //   deno run -A --lock=deno.lock tools/webgpu_profile.ts [top]   (DENO_WEBGPU_BACKEND=vulkan|gl)
+import process from "node:process";
 import * as ef from "../mod.ts";
 import { randomTensor } from "../core/testing/arbitrary.ts";
 import { Recorder } from "../devices/webgpu/recorder.ts";
@@ -54,21 +57,30 @@ async function time(list: Captured[], repeat: number): Promise<number> {
     }
   }
   pass.end();
-  const t0 = performance.now();
+  const c0 = process.cpuUsage();
   gpu.queue.submit([enc.finish()]);
   await gpu.queue.onSubmittedWorkDone();
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1000;
+}
+
+async function wall(list: Captured[], repeat: number): Promise<number> {
+  const t0 = performance.now();
+  await time(list, repeat);
   return performance.now() - t0;
 }
 
 const empty = Math.min(...await Promise.all([0, 1, 2].map(() => time([], 1))));
 const whole = (await time(captured, 3) - empty) / 3;
+const wallWhole = (await wall(captured, 3) - Math.min(await wall([], 1), await wall([], 1))) / 3;
 const rows: { c: Captured; ms: number }[] = [];
 for (const c of captured) {
   rows.push({ c, ms: Math.max(0, (await time([c], REPEAT) - empty) / REPEAT) });
 }
 const total = rows.reduce((a, r) => a + r.ms, 0);
 console.log(
-  `${captured.length} dispatches; all in one pass ${whole.toFixed(1)} ms, ` +
+  `${captured.length} dispatches; all in one pass ${whole.toFixed(1)} ms CPU ` +
+    `(${wallWhole.toFixed(1)} ms wall), ` +
     `sum of dispatches alone ${total.toFixed(1)} ms (empty wait ${empty.toFixed(2)} ms)`,
 );
 const byProgram = new Map<string, { ms: number; n: number }>();

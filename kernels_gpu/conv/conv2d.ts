@@ -17,11 +17,11 @@ import { dotTolerance } from "../matmul/matmul.ts";
 import { dotOverflow } from "../overflow.ts";
 import { gemmGrid, gemmProgram, gemmStrategy, vec4Rows } from "../matmul/gemm.ts";
 import { type Binding, load } from "../wgsl.ts";
-import { panelConvProgram } from "./conv_panel.ts";
+import { convPanelGrid, panelConvProgram } from "./conv_panel.ts";
 
 const GEOMETRY = ["OH", "OW", "H", "W", "C", "FW", "sh", "sw", "dh", "dw"];
 
-const UNIFORMS = [
+export const CONV_UNIFORMS = [
   ...GEOMETRY.map((name) => ({ name, type: "u32" as const })),
   { name: "padTop", type: "i32" as const },
   { name: "padLeft", type: "i32" as const },
@@ -30,7 +30,7 @@ const UNIFORMS = [
 function convProgram(device: WebGpuDevice, x: Binding, f: Binding, out: Binding, n: number) {
   const bRows4 = n > 0 && n % 4 === 0;
   if (gemmStrategy(device) === "panel") {
-    return panelConvProgram(UNIFORMS, x, f, out, bRows4, vec4Rows(out, n), n);
+    return panelConvProgram(CONV_UNIFORMS, x, f, out, bRows4, vec4Rows(out, n), n);
   }
   return gemmProgram("tiled", {
     name: "Conv2D",
@@ -38,7 +38,7 @@ function convProgram(device: WebGpuDevice, x: Binding, f: Binding, out: Binding,
     inputs: [x, f],
     out,
     type: "f32",
-    uniforms: UNIFORMS,
+    uniforms: CONV_UNIFORMS,
     loaders: `
 fn baseA(batch: u32) -> u32 { return 0u; }
 fn loadA(base: u32, m: u32, k: u32) -> f32 {
@@ -98,7 +98,9 @@ export const conv2dKernel = defineGpuKernel(Conv2D, {
         outShape: g.outShape,
         program: programs.get(`${n}`, make(n)),
         uniforms: [m, n, k, ...geometryUniforms(g)],
-        workgroups: gemmGrid(gemmStrategy(device), m, n, 1),
+        workgroups: gemmStrategy(device) === "panel"
+          ? convPanelGrid(m, n)
+          : gemmGrid(gemmStrategy(device), m, n, 1),
       };
     }).seed([xs.shape, fs.shape]);
     return {

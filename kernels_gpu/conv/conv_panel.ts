@@ -10,9 +10,30 @@
  * RM pixels), so lavapipe loads each once and broadcasts it.
  */
 import type { Program } from "../../devices/webgpu/program.ts";
-import { PANEL_COLS, PANEL_Q, PANEL_RM, panelLanes, panelStoreRow } from "../matmul/gemm_panel.ts";
 import { GEMM_UNIFORMS } from "../matmul/gemm.ts";
-import { type Binding, load, program } from "../wgsl.ts";
+import { type Binding, load, program, store } from "../wgsl.ts";
+
+/** The panel's shape: pixels per workgroup and vec4 column groups per invocation. */
+export interface ConvPanel {
+  readonly rm: number;
+  readonly q: number;
+  /** Accumulators as separate variables instead of arrays. */
+  readonly scalars?: boolean;
+}
+
+export const CONV_PANEL: ConvPanel = { rm: 16, q: 2 };
+
+/** Invocations per workgroup for n output channels (n < 0: unknown): 8 to 64, covering n. */
+export function convPanelLanes(n: number, p: ConvPanel = CONV_PANEL): number {
+  if (n < 0) return 64;
+  let lanes = 8;
+  while (lanes < 64 && lanes * 4 * p.q < n) lanes *= 2;
+  return lanes;
+}
+
+export function convPanelGrid(m: number, n: number, p: ConvPanel = CONV_PANEL): [number, number] {
+  return [Math.ceil(n / (4 * p.q * convPanelLanes(n, p))), Math.ceil(m / p.rm)];
+}
 
 export function panelConvProgram(
   uniforms: Program["uniforms"],
@@ -22,12 +43,15 @@ export function panelConvProgram(
   bRows4: boolean,
   cRows4: boolean,
   n: number,
+  p: ConvPanel = CONV_PANEL,
 ): Program {
   const b: Binding = bRows4 ? { ...f, vec4: true } : f;
   const o: Binding = { ...out, vec4: cRows4 };
-  const WG = panelLanes(n);
-  const rows = Array.from({ length: PANEL_RM }, (_, r) => r);
-  const qs = Array.from({ length: PANEL_Q }, (_, j) => j);
+  const WG = convPanelLanes(n, p);
+  const RM = p.rm, COLS = 4 * p.q;
+  const rows = Array.from({ length: RM }, (_, r) => r);
+  const qs = Array.from({ length: p.q }, (_, j) => j);
+  const acc = (j: number, r: number) => p.scalars ? `acc${j}_${r}` : `acc${j}[${r}]`;
   const loadB = (j: number) =>
     bRows4 ? load("in1", `kb + c${j}`, b) : `vec4<f32>(${
       [0, 1, 2, 3].map((l) => {
@@ -35,28 +59,59 @@ export function panelConvProgram(
         return `select(0.0, ${load("in1", `k * u.N + min(${at}, u.N - 1u)`, b)}, ${at} < u.N)`;
       }).join(", ")
     })`;
+  const storeRow = (r: number) => {
+    const lines = [`  if (row0 + ${r}u < u.M) {`, `    let base = (row0 + ${r}u) * u.N;`];
+    for (const j of qs) {
+      if (o.vec4) {
+        lines.push(
+          `    if (col + ${4 * j}u < u.N) { ${
+            store("out0", `(base + col + ${4 * j}u) / 4u`, acc(j, r), o)
+          } }`,
+        );
+        continue;
+      }
+      ["x", "y", "z", "w"].forEach((c, l) => {
+        const at = `col + ${4 * j + l}u`;
+        lines.push(
+          `    if (${at} < u.N) { ${store("out0", `base + ${at}`, `${acc(j, r)}.${c}`, o)} }`,
+        );
+      });
+    }
+    lines.push("  }");
+    return lines.join("\n");
+  };
+  const accs = p.scalars
+    ? rows.flatMap((r) => qs.map((j) => `  var ${acc(j, r)} = vec4<f32>(0.0);`)).join("\n")
+    : qs.map((j) => `  var acc${j}: array<vec4<f32>, ${RM}>;`).join("\n");
   return program({
     name: "Conv2D.panel",
-    key: [bRows4, cRows4, WG, PANEL_RM, PANEL_Q],
+    key: [bRows4, cRows4, WG, RM, p.q, p.scalars ?? false],
     inputs: [x, b],
     outputs: [o],
     uniforms: [...GEMM_UNIFORMS, ...uniforms],
     body: () => `
 @compute @workgroup_size(${WG})
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let batch = 0u;
-  let row0 = wid.y * ${PANEL_RM}u;
-  let col = (wid.x * ${WG}u + lid.x) * ${PANEL_COLS}u;
+  let row0 = wid.y * ${RM}u;
+  let col = (wid.x * ${WG}u + lid.x) * ${COLS}u;
   // Clamped so every lane reads in bounds; stores check the real column.
 ${qs.map((j) => `  let c${j} = min(col + ${4 * j}u, max(u.N, 4u) - 4u) / 4u;`).join("\n")}
-${qs.map((j) => `  var acc${j}: array<vec4<f32>, ${PANEL_RM}>;`).join("\n")}
-  // Each pixel's window origin (rows past M repeat the last one; their stores are skipped).
+${accs}
+  // Each pixel's window origin: the first pixel decomposed with divisions, the next ones by
+  // stepping the column with a carry (rows past M get ok = false below).
+  var ow = row0 % max(u.OW, 1u);
+  var oh = row0 / max(u.OW, 1u) % max(u.OH, 1u);
+  var img = row0 / max(u.OW * u.OH, 1u) * u.H;
 ${
       rows.map((r) =>
-        `  let m${r} = min(row0 + ${r}u, max(u.M, 1u) - 1u);
-  let ih${r} = i32((m${r} / u.OW) % u.OH * u.sh) - u.padTop;
-  let iw${r} = i32(m${r} % u.OW * u.sw) - u.padLeft;
-  let img${r} = m${r} / (u.OW * u.OH) * u.H;`
+        `  let live${r} = row0 + ${r}u < u.M;
+  let ih${r} = i32(oh * u.sh) - u.padTop;
+  let iw${r} = i32(ow * u.sw) - u.padLeft;
+  let img${r} = img;${
+          r === RM - 1 ? "" : `
+  ow += 1u;
+  if (ow == u.OW) { ow = 0u; oh += 1u; if (oh == u.OH) { oh = 0u; img += u.H; } }`
+        }`
       ).join("\n")
     }
   let FH = u.K / max(u.FW * u.C, 1u);
@@ -67,7 +122,7 @@ ${
 ${
       rows.map((r) =>
         `      let y${r} = ih${r} + dy; let x${r} = iw${r} + dx;
-      let ok${r} = y${r} >= 0 && y${r} < i32(u.H) && x${r} >= 0 && x${r} < i32(u.W);
+      let ok${r} = live${r} && y${r} >= 0 && y${r} < i32(u.H) && x${r} >= 0 && x${r} < i32(u.W);
       let at${r} = select(0u, ((img${r} + u32(y${r})) * u.W + u32(x${r})) * u.C, ok${r});`
       ).join("\n")
     }
@@ -79,14 +134,14 @@ ${qs.map((j) => `        let b${j} = ${loadB(j)};`).join("\n")}
 ${
       rows.map((r) =>
         `        { let a = select(0.0, ${load("in0", `at${r} + c`, x)}, ok${r}); ${
-          qs.map((j) => `acc${j}[${r}] += a * b${j};`).join(" ")
+          qs.map((j) => `${acc(j, r)} += a * b${j};`).join(" ")
         } }`
       ).join("\n")
     }
       }
     }
   }
-${rows.map((r) => panelStoreRow(r, o)).join("\n")}
+${rows.map(storeRow).join("\n")}
 }
 `,
   });

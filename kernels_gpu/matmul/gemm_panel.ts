@@ -12,8 +12,6 @@ import { GEMM_UNIFORMS, type GemmSpec } from "./gemm.ts";
 
 const RM = 16, Q = 2;
 const COLS = 4 * Q;
-/** Rows of C per workgroup, vec4 column groups per invocation and its columns (conv_panel.ts). */
-export const PANEL_RM = RM, PANEL_Q = Q, PANEL_COLS = COLS;
 
 /** Invocations per workgroup for n columns (n < 0: unknown). */
 export function panelLanes(n: number): number {
@@ -76,13 +74,12 @@ ${
     ).join("\n")
   }
   }
-${rows.map((r) => panelStoreRow(r, out)).join("\n")}
+${rows.map((r) => storeRow(r, out)).join("\n")}
 }
 `;
 }
 
-/** The stores of row `r` of a panel: acc0..acc{Q-1}[r] at row0 + r, columns from `col`. */
-export function panelStoreRow(r: number, out: Binding): string {
+function storeRow(r: number, out: Binding): string {
   const lines = [
     `  if (row0 + ${r}u < u.M) {`,
     `    let base = (batch * u.M + row0 + ${r}u) * u.N;`,

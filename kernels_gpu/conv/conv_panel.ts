@@ -12,6 +12,14 @@
 import type { Program } from "../../devices/webgpu/program.ts";
 import { GEMM_UNIFORMS } from "../matmul/gemm.ts";
 import { type Binding, load, program, store } from "../wgsl.ts";
+import {
+  applyEpilogue,
+  type Epilogue,
+  epilogueBindings,
+  epilogueKey,
+  epilogueLoads,
+  epilogueUniforms,
+} from "../nn/epilogue.ts";
 
 /** The panel's shape: pixels per workgroup and vec4 column groups per invocation. */
 export interface ConvPanel {
@@ -44,6 +52,8 @@ export function panelConvProgram(
   cRows4: boolean,
   n: number,
   p: ConvPanel = CONV_PANEL,
+  /** A fused op's bias or norm and activation, applied before the stores (nn/epilogue.ts). */
+  epilogue?: Epilogue,
 ): Program {
   const b: Binding = bRows4 ? { ...f, vec4: true } : f;
   const o: Binding = { ...out, vec4: cRows4 };
@@ -59,22 +69,30 @@ export function panelConvProgram(
         return `select(0.0, ${load("in1", `k * u.N + min(${at}, u.N - 1u)`, b)}, ${at} < u.N)`;
       }).join(", ")
     })`;
+  // The epilogue's vectors, per column group (vec4 with vec4 stores, else per column).
+  const vectorLoads = qs.map((j) =>
+    o.vec4
+      ? `  ${epilogueLoads(epilogue, `${j}`, `c${j}`, 2, true)}`
+      : [0, 1, 2, 3].map((l) =>
+        `  ${epilogueLoads(epilogue, `${j}_${l}`, `min(col + ${4 * j + l}u, u.N - 1u)`, 2, false)}`
+      ).join("\n")
+  ).join("\n");
   const storeRow = (r: number) => {
     const lines = [`  if (row0 + ${r}u < u.M) {`, `    let base = (row0 + ${r}u) * u.N;`];
     for (const j of qs) {
       if (o.vec4) {
+        const value = applyEpilogue(epilogue, acc(j, r), `${j}`, true);
         lines.push(
           `    if (col + ${4 * j}u < u.N) { ${
-            store("out0", `(base + col + ${4 * j}u) / 4u`, acc(j, r), o)
+            store("out0", `(base + col + ${4 * j}u) / 4u`, value, o)
           } }`,
         );
         continue;
       }
       ["x", "y", "z", "w"].forEach((c, l) => {
         const at = `col + ${4 * j + l}u`;
-        lines.push(
-          `    if (${at} < u.N) { ${store("out0", `base + ${at}`, `${acc(j, r)}.${c}`, o)} }`,
-        );
+        const value = applyEpilogue(epilogue, `${acc(j, r)}.${c}`, `${j}_${l}`, false);
+        lines.push(`    if (${at} < u.N) { ${store("out0", `base + ${at}`, value, o)} }`);
       });
     }
     lines.push("  }");
@@ -85,11 +103,12 @@ export function panelConvProgram(
     : qs.map((j) => `  var acc${j}: array<vec4<f32>, ${RM}>;`).join("\n");
   return program({
     name: "Conv2D.panel",
-    key: [bRows4, cRows4, WG, RM, p.q, p.scalars ?? false],
-    inputs: [x, b],
+    key: [bRows4, cRows4, WG, RM, p.q, p.scalars ?? false, epilogueKey(epilogue)],
+    inputs: [x, b, ...epilogueBindings(epilogue, o.vec4 === true)],
     outputs: [o],
-    uniforms: [...GEMM_UNIFORMS, ...uniforms],
-    body: () => `
+    uniforms: [...GEMM_UNIFORMS, ...uniforms, ...epilogueUniforms(epilogue)],
+    body: () =>
+      `${epilogue?.fn.wgsl ?? ""}
 @compute @workgroup_size(${WG})
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let row0 = wid.y * ${RM}u;
@@ -103,44 +122,45 @@ ${accs}
   var oh = row0 / max(u.OW, 1u) % max(u.OH, 1u);
   var img = row0 / max(u.OW * u.OH, 1u) * u.H;
 ${
-      rows.map((r) =>
-        `  let live${r} = row0 + ${r}u < u.M;
+        rows.map((r) =>
+          `  let live${r} = row0 + ${r}u < u.M;
   let ih${r} = i32(oh * u.sh) - u.padTop;
   let iw${r} = i32(ow * u.sw) - u.padLeft;
   let img${r} = img;${
-          r === RM - 1 ? "" : `
+            r === RM - 1 ? "" : `
   ow += 1u;
   if (ow == u.OW) { ow = 0u; oh += 1u; if (oh == u.OH) { oh = 0u; img += u.H; } }`
-        }`
-      ).join("\n")
-    }
+          }`
+        ).join("\n")
+      }
   let FH = u.K / max(u.FW * u.C, 1u);
   for (var fh = 0u; fh < FH; fh++) {
     for (var fw = 0u; fw < u.FW; fw++) {
       let dy = i32(fh * u.dh);
       let dx = i32(fw * u.dw);
 ${
-      rows.map((r) =>
-        `      let y${r} = ih${r} + dy; let x${r} = iw${r} + dx;
+        rows.map((r) =>
+          `      let y${r} = ih${r} + dy; let x${r} = iw${r} + dx;
       let ok${r} = live${r} && y${r} >= 0 && y${r} < i32(u.H) && x${r} >= 0 && x${r} < i32(u.W);
       let at${r} = select(0u, ((img${r} + u32(y${r})) * u.W + u32(x${r})) * u.C, ok${r});`
-      ).join("\n")
-    }
+        ).join("\n")
+      }
       let k0 = (fh * u.FW + fw) * u.C;
       for (var c = 0u; c < u.C; c++) {
         let k = k0 + c;
         let kb = k * (u.N / 4u);
 ${qs.map((j) => `        let b${j} = ${loadB(j)};`).join("\n")}
 ${
-      rows.map((r) =>
-        `        { let a = select(0.0, ${load("in0", `at${r} + c`, x)}, ok${r}); ${
-          qs.map((j) => `${acc(j, r)} += a * b${j};`).join(" ")
-        } }`
-      ).join("\n")
-    }
+        rows.map((r) =>
+          `        { let a = select(0.0, ${load("in0", `at${r} + c`, x)}, ok${r}); ${
+            qs.map((j) => `${acc(j, r)} += a * b${j};`).join(" ")
+          } }`
+        ).join("\n")
+      }
       }
     }
   }
+${vectorLoads}
 ${rows.map(storeRow).join("\n")}
 }
 `,

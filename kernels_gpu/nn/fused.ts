@@ -23,7 +23,7 @@ import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { GpuInstance, GpuKernel } from "../../devices/webgpu/device.ts";
 import { conv2dKernel, fusedConv2dInstance } from "../conv/conv2d.ts";
 import { type Epilogue, storeFusion } from "./epilogue.ts";
-import { depthwiseKernel } from "../conv/window_kernels.ts";
+import { depthwiseKernel, fusedDepthwiseInstance } from "../conv/window_kernels.ts";
 import { floatUnaryWgsl } from "../elementwise/unary.ts";
 import { type MapFunction, NodeMap } from "../elementwise/map.ts";
 import {
@@ -210,6 +210,7 @@ export const FUSED_KERNELS = [
     depthwiseKernel,
     depthwiseKernel.tolerance as never,
     (c) => ({ k: c.inputs[1].shape[0] * c.inputs[1].shape[1] }),
+    fusedDepthwiseInstance,
   ),
   fusedKernel(FusedMatMul, matMulKernel, matMulKernel.tolerance as never, (c) => ({
     k: c.attrs.transpose_a ? c.inputs[0].shape[0] : c.inputs[0].shape[1],

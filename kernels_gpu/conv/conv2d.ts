@@ -23,7 +23,7 @@ import { dotTolerance } from "../matmul/matmul.ts";
 import { dotOverflow } from "../overflow.ts";
 import { gemmGrid, gemmProgram, gemmStrategy, vec4Rows } from "../matmul/gemm.ts";
 import { type Binding, load } from "../wgsl.ts";
-import { convPanelGrid, panelConvProgram } from "./conv_panel.ts";
+import { type ConvPanel, convPanelFor, convPanelGrid, panelConvProgram } from "./conv_panel.ts";
 import { type Epilogue, perChannel } from "../nn/epilogue.ts";
 
 const GEOMETRY = ["OH", "OW", "H", "W", "C", "FW", "sh", "sw", "dh", "dw"];
@@ -100,7 +100,7 @@ function convInstance(
   const [xs, fs] = inputs;
   const [x, f, o] = [xs, fs, os].map((s) => staticBinding(device, s));
   const panel = gemmStrategy(device) === "panel";
-  const make = (n: number) => () =>
+  const make = (n: number, p: ConvPanel) => () =>
     panel
       ? panelConvProgram(
         CONV_UNIFORMS,
@@ -110,11 +110,20 @@ function convInstance(
         n > 0 && n % 4 === 0,
         vec4Rows(o, n),
         n,
-        undefined,
+        p,
         epilogue,
       )
       : tiledConvProgram(x, f, o, n);
-  const programs = new NodePrograms().seed(`${fs.shape?.[3] ?? -1}`, make(fs.shape?.[3] ?? -1));
+  // Programs by column count and panel shape (the panel's only on CPU adapters).
+  const programs = new NodePrograms();
+  let seeding = true;
+  const program = (m: number, n: number) => {
+    const p = convPanelFor(m, n);
+    const key = panel ? `${n},${p.rm}x${p.q}` : `${n}`;
+    // While the memo is seeded from static shapes, the program joins `programs`.
+    if (seeding) programs.seed(key, make(n, p));
+    return programs.get(key, make(n, p));
+  };
   // The geometry, program, uniforms and grid by input shapes (seeded where static).
   const launches = new ShapeMemo((xShape, fShape) => {
     const g = convGeometry("conv2d", xShape, fShape, attrs);
@@ -122,11 +131,14 @@ function convInstance(
     const k = g.filterHeight * g.filterWidth * g.inChannels;
     return {
       outShape: g.outShape,
-      program: programs.get(`${n}`, make(n)),
+      program: program(m, n),
       uniforms: [m, n, k, ...geometryUniforms(g), ...(epilogue?.uniforms ?? [])],
-      workgroups: panel ? convPanelGrid(m, n) : gemmGrid("tiled", m, n, 1),
+      workgroups: panel ? convPanelGrid(m, n, convPanelFor(m, n)) : gemmGrid("tiled", m, n, 1),
     };
   }).seed([xs.shape, fs.shape]);
+  // Where the input's shape is not static, a guess from the filter's (compiled with the plan).
+  if (programs.programs.length === 0) program(-1, fs.shape?.[3] ?? -1);
+  seeding = false;
   return {
     programs: programs.programs,
     run(ctx) {

@@ -109,7 +109,6 @@ function convInstance(
         o,
         n > 0 && n % 4 === 0,
         vec4Rows(o, n),
-        n,
         p,
         epilogue,
       )
@@ -119,7 +118,7 @@ function convInstance(
   let seeding = true;
   const program = (m: number, n: number) => {
     const p = convPanelFor(m, n);
-    const key = panel ? `${n},${p.rm}x${p.q}` : `${n}`;
+    const key = panel ? `${n > 0 && n % 4 === 0},${p.rm}x${p.q}` : `${n}`;
     // While the memo is seeded from static shapes, the program joins `programs`.
     if (seeding) programs.seed(key, make(n, p));
     return programs.get(key, make(n, p));

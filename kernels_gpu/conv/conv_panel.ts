@@ -44,16 +44,16 @@ export function convPanelFor(m: number, n: number): ConvPanel {
   return { rm, q: n <= 32 ? 1 : 2 };
 }
 
-/** Invocations per workgroup for n output channels (n < 0: unknown): 8 to 64, covering n. */
-export function convPanelLanes(n: number, p: ConvPanel = CONV_PANEL): number {
-  if (n < 0) return 64;
-  let lanes = 8;
-  while (lanes < 64 && lanes * 4 * p.q < n) lanes *= 2;
-  return lanes;
-}
+/**
+ * Invocations per workgroup: one SIMD vector's worth (lavapipe's 8 lanes). Wider workgroups
+ * measured no faster, idled lanes past narrow outputs, and made the lane count a part of the
+ * program key (one more program to compile per width; llvmpipe's GL compile of a 32×4 panel
+ * takes about a second).
+ */
+export const CONV_PANEL_LANES = 8;
 
 export function convPanelGrid(m: number, n: number, p: ConvPanel = CONV_PANEL): [number, number] {
-  return [Math.ceil(n / (4 * p.q * convPanelLanes(n, p))), Math.ceil(m / p.rm)];
+  return [Math.ceil(n / (4 * p.q * CONV_PANEL_LANES)), Math.ceil(m / p.rm)];
 }
 
 export function panelConvProgram(
@@ -63,14 +63,13 @@ export function panelConvProgram(
   out: Binding,
   bRows4: boolean,
   cRows4: boolean,
-  n: number,
   p: ConvPanel = CONV_PANEL,
   /** A fused op's bias or norm and activation, applied before the stores (nn/epilogue.ts). */
   epilogue?: Epilogue,
 ): Program {
   const b: Binding = bRows4 ? { ...f, vec4: true } : f;
   const o: Binding = { ...out, vec4: cRows4 };
-  const WG = convPanelLanes(n, p);
+  const WG = CONV_PANEL_LANES;
   const RM = p.rm, COLS = 4 * p.q;
   const rows = Array.from({ length: RM }, (_, r) => r);
   const qs = Array.from({ length: p.q }, (_, j) => j);

@@ -10,13 +10,13 @@
 //   deno run -A --lock=deno.lock bench/mobilenet.ts [rounds]
 import * as tf from "npm:@tensorflow/tfjs-core@4";
 import "npm:@tensorflow/tfjs-backend-wasm@4";
-import * as tfconv from "npm:@tensorflow/tfjs-converter@4";
 import process from "node:process";
 import * as ef from "../mod.ts";
 import { toOnnx } from "../formats.ts";
 import { randomTensor } from "../core/testing/arbitrary.ts";
 import { mobilenetV2Mid } from "../tests/formats/real_models.ts";
 import { fixed, median, printTable, shuffled } from "./stats.ts";
+import { loadTfjsGraphModel } from "./tfjs_graph_model.ts";
 
 const rounds = Number(Deno.args[0] ?? 15);
 const m = await mobilenetV2Mid();
@@ -39,25 +39,7 @@ for (const threads of [1, 2]) {
 }
 
 if (!(await tf.setBackend("wasm"))) throw new Error("tfjs-backend-wasm did not initialise");
-const json = JSON.parse(await Deno.readTextFile(m.path));
-const dir = m.path.slice(0, m.path.lastIndexOf("/") + 1);
-const shards = await Promise.all(
-  json.weightsManifest.flatMap((g: { paths: string[] }) => g.paths).map((p: string) =>
-    Deno.readFile(dir + p)
-  ),
-);
-const all = new Uint8Array(shards.reduce((n: number, s: Uint8Array) => n + s.length, 0));
-shards.reduce((at: number, s: Uint8Array) => (all.set(s, at), at + s.length), 0);
-const tfModel = await tfconv.loadGraphModel({
-  load: () =>
-    Promise.resolve({
-      modelTopology: json.modelTopology,
-      weightSpecs: json.weightsManifest.flatMap((g: { weights: unknown[] }) => g.weights),
-      weightData: all.buffer,
-      format: json.format,
-      signature: json.userDefinedMetadata?.signature,
-    }),
-} as never);
+const tfModel = await loadTfjsGraphModel(m.path);
 const tx = tf.tensor(Array.from(x.data as Float32Array), [...x.shape]);
 runners.push({
   name: "tfjs-backend-wasm",

@@ -7,10 +7,15 @@
 // BENCH_TARGET_MS. "build" is Edgeflow's session
 // build (plan + pipeline compile + warm-up) on a fresh device; "first call" is tfjs's first
 // execution with readback, where it compiles its shaders.
+// The last row runs a real model, mobilenet_v2_mid (bench/webgpu_model.ts): there a batch is N
+// runs, each fed from the host and read back once, as in serving.
+//   deno task bench:webgpu                       (DENO_WEBGPU_BACKEND=vulkan or gl on Linux)
+//   BENCH_ONLY=mobilenet deno task bench:webgpu  (only the rows whose name contains it)
 import * as tf from "npm:@tensorflow/tfjs-core@4";
 import "npm:@tensorflow/tfjs-backend-webgpu@4";
 import * as ef from "../mod.ts";
 import { fixed, median, printTable } from "./stats.ts";
+import { edgeflowModel, MODEL_NAME, tfjsModel } from "./webgpu_model.ts";
 
 const REPS = Number(Deno.env.get("BENCH_REPS") ?? 5);
 const TARGET_MS = Number(Deno.env.get("BENCH_TARGET_MS") ?? 1000);
@@ -191,10 +196,22 @@ async function tfjs(w: Workload) {
   return { batch, firstCall, close: () => inputs.forEach((t) => t.dispose()) };
 }
 
-async function measure(w: Workload, withTfjs: boolean): Promise<string[]> {
-  const e = await edgeflow(w);
+/** A row's two sides, built on demand. */
+interface Sides {
+  name: string;
+  edgeflow(): Promise<{ batch: Batch; build: number; close(): unknown }>;
+  tfjs(): Promise<{ batch: Batch; firstCall: number; close(): unknown }>;
+}
+
+const ROWS: Sides[] = [
+  ...WORKLOADS.map((w) => ({ name: w.name, edgeflow: () => edgeflow(w), tfjs: () => tfjs(w) })),
+  { name: MODEL_NAME, edgeflow: edgeflowModel, tfjs: tfjsModel },
+];
+
+async function measure(w: Sides, withTfjs: boolean): Promise<string[]> {
+  const e = await w.edgeflow();
   const t = withTfjs
-    ? await tfjs(w).catch((err) => {
+    ? await w.tfjs().catch((err) => {
       console.log(`${w.name}: tfjs failed: ${(err as Error).message}`);
       return undefined;
     })
@@ -232,7 +249,7 @@ async function main(): Promise<void> {
   }
   console.log(`adapter: ${adapter}; ${REPS} batches per median, ~${TARGET_MS} ms per batch\n`);
   const rows: string[][] = [];
-  for (const w of WORKLOADS) {
+  for (const w of ROWS) {
     if (ONLY && !w.name.includes(ONLY)) continue;
     try {
       const row = await measure(w, tfjsReady);

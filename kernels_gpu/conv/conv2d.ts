@@ -6,32 +6,44 @@
  * and reaches the shader as uniforms.
  */
 import type { Tolerance } from "../../core/kernel.ts";
-import { Conv2D, skipsPaddedTaps } from "../../core/ops/conv.ts";
+import { Conv2D, type Conv2DAttrs, skipsPaddedTaps } from "../../core/ops/conv.ts";
 import { convGeometry, type WindowGeometry } from "../../core/ops/conv_geometry.ts";
 import { numbers } from "../../core/tensor.ts";
-import type { WebGpuDevice } from "../../devices/webgpu/device.ts";
+import type { GpuInstance } from "../../devices/webgpu/device.ts";
 import type { Program } from "../../devices/webgpu/program.ts";
 import { ShapeMemo } from "../../core/shape_memo.ts";
-import { defineGpuKernel, FLOATS, NodePrograms, staticBinding } from "../kernel.ts";
+import {
+  defineGpuKernel,
+  FLOATS,
+  type GpuConstruction,
+  NodePrograms,
+  staticBinding,
+} from "../kernel.ts";
 import { dotTolerance } from "../matmul/matmul.ts";
 import { dotOverflow } from "../overflow.ts";
 import { gemmGrid, gemmProgram, gemmStrategy, vec4Rows } from "../matmul/gemm.ts";
 import { type Binding, load } from "../wgsl.ts";
+import { type ConvPanel, convPanelFor, convPanelGrid, panelConvProgram } from "./conv_panel.ts";
+import { type Epilogue, perChannel } from "../nn/epilogue.ts";
 
 const GEOMETRY = ["OH", "OW", "H", "W", "C", "FW", "sh", "sw", "dh", "dw"];
 
-function convProgram(device: WebGpuDevice, x: Binding, f: Binding, out: Binding, n: number) {
-  return gemmProgram(gemmStrategy(device), {
+export const CONV_UNIFORMS = [
+  ...GEOMETRY.map((name) => ({ name, type: "u32" as const })),
+  { name: "padTop", type: "i32" as const },
+  { name: "padLeft", type: "i32" as const },
+];
+
+/** The tiled GEMM's Conv2D (GPUs): im2col in the A loader. */
+function tiledConvProgram(x: Binding, f: Binding, out: Binding, n: number) {
+  const bRows4 = n > 0 && n % 4 === 0;
+  return gemmProgram("tiled", {
     name: "Conv2D",
     key: [],
     inputs: [x, f],
     out,
     type: "f32",
-    uniforms: [
-      ...GEOMETRY.map((name) => ({ name, type: "u32" as const })),
-      { name: "padTop", type: "i32" },
-      { name: "padLeft", type: "i32" },
-    ],
+    uniforms: CONV_UNIFORMS,
     loaders: `
 fn baseA(batch: u32) -> u32 { return 0u; }
 fn loadA(base: u32, m: u32, k: u32) -> f32 {
@@ -53,7 +65,7 @@ fn loadB(base: u32, k: u32, n: u32) -> f32 {
   return ${load("in1", "k * u.N + n", f)};
 }
 `,
-    bRows4: n > 0 && n % 4 === 0,
+    bRows4,
     cRows4: vec4Rows(out, n),
     n,
   }) as Program;
@@ -76,34 +88,85 @@ function geometryUniforms(g: WindowGeometry): number[] {
   ];
 }
 
+/**
+ * A Conv2D node's instance. With an `epilogue` (a fused op's, on CPU adapters only: see
+ * fusedConv2dInstance) the panel program applies it in its stores and reads its vectors, the
+ * inputs after x and the filter.
+ */
+function convInstance(
+  { inputs, outputs: [os], attrs, device }: GpuConstruction<Conv2DAttrs>,
+  epilogue?: Epilogue,
+): GpuInstance {
+  const [xs, fs] = inputs;
+  const [x, f, o] = [xs, fs, os].map((s) => staticBinding(device, s));
+  const panel = gemmStrategy(device) === "panel";
+  const make = (n: number, p: ConvPanel) => () =>
+    panel
+      ? panelConvProgram(
+        CONV_UNIFORMS,
+        x,
+        f,
+        o,
+        n > 0 && n % 4 === 0,
+        vec4Rows(o, n),
+        p,
+        epilogue,
+      )
+      : tiledConvProgram(x, f, o, n);
+  // Programs by column count and panel shape (the panel's only on CPU adapters).
+  const programs = new NodePrograms();
+  let seeding = true;
+  const program = (m: number, n: number) => {
+    const p = convPanelFor(m, n);
+    const key = panel ? `${n > 0 && n % 4 === 0},${p.rm}x${p.q}` : `${n}`;
+    // While the memo is seeded from static shapes, the program joins `programs`.
+    if (seeding) programs.seed(key, make(n, p));
+    return programs.get(key, make(n, p));
+  };
+  // The geometry, program, uniforms and grid by input shapes (seeded where static).
+  const launches = new ShapeMemo((xShape, fShape) => {
+    const g = convGeometry("conv2d", xShape, fShape, attrs);
+    const m = g.batch * g.outHeight * g.outWidth, n = g.outChannels;
+    const k = g.filterHeight * g.filterWidth * g.inChannels;
+    return {
+      outShape: g.outShape,
+      program: program(m, n),
+      uniforms: [m, n, k, ...geometryUniforms(g), ...(epilogue?.uniforms ?? [])],
+      workgroups: panel ? convPanelGrid(m, n, convPanelFor(m, n)) : gemmGrid("tiled", m, n, 1),
+    };
+  }).seed([xs.shape, fs.shape]);
+  // Where the input's shape is not static, a guess from the filter's (compiled with the plan).
+  if (programs.programs.length === 0) program(-1, fs.shape?.[3] ?? -1);
+  seeding = false;
+  return {
+    programs: programs.programs,
+    run(ctx) {
+      // (Inside nn/fused.ts's fallback, ctx.inputs also holds the args its map reads.)
+      const inputs = ctx.inputs.slice(0, 2 + (epilogue?.vectors ?? 0));
+      const { outShape, ...launch } = launches.get(inputs[0].shape, inputs[1].shape);
+      const out = ctx.output(0, outShape);
+      return ctx.device.encode(ctx.node, [{ ...launch, inputs, outputs: [out] }]);
+    },
+  };
+}
+
+/**
+ * _FusedConv2D in one program where the panel strategy runs it and the epilogue fits
+ * (nn/epilogue.ts's `perChannel`); undefined otherwise (nn/fused.ts then maps over a temporary).
+ */
+export function fusedConv2dInstance(
+  c: GpuConstruction<Conv2DAttrs>,
+  epilogue: Epilogue,
+): GpuInstance | undefined {
+  if (gemmStrategy(c.device) !== "panel") return undefined;
+  if (!perChannel(c.outputs[0], c.inputs.slice(2))) return undefined;
+  if (c.inputs.slice(0, 2).some((s) => s.dtype !== "float32")) return undefined;
+  return convInstance(c, epilogue);
+}
+
 export const conv2dKernel = defineGpuKernel(Conv2D, {
   dtypes: FLOATS,
-  create({ inputs: [xs, fs], outputs: [os], attrs, device }) {
-    const [x, f, o] = [xs, fs, os].map((s) => staticBinding(device, s));
-    const make = (n: number) => () => convProgram(device, x, f, o, n);
-    const programs = new NodePrograms().seed(`${fs.shape?.[3] ?? -1}`, make(fs.shape?.[3] ?? -1));
-    // The geometry, program, uniforms and grid by input shapes (seeded where static).
-    const launches = new ShapeMemo((xShape, fShape) => {
-      const g = convGeometry("conv2d", xShape, fShape, attrs);
-      const m = g.batch * g.outHeight * g.outWidth, n = g.outChannels;
-      const k = g.filterHeight * g.filterWidth * g.inChannels;
-      return {
-        outShape: g.outShape,
-        program: programs.get(`${n}`, make(n)),
-        uniforms: [m, n, k, ...geometryUniforms(g)],
-        workgroups: gemmGrid(gemmStrategy(device), m, n, 1),
-      };
-    }).seed([xs.shape, fs.shape]);
-    return {
-      programs: programs.programs,
-      run(ctx) {
-        const [x, f] = ctx.inputs;
-        const { outShape, ...launch } = launches.get(x.shape, f.shape);
-        const out = ctx.output(0, outShape);
-        return ctx.device.encode(ctx.node, [{ ...launch, inputs: [x, f], outputs: [out] }]);
-      },
-    };
-  },
+  create: (c) => convInstance(c),
   cost([x, f], attrs) {
     const g = convGeometry("conv2d", x.shape, f.shape, attrs);
     const dims = (ds: readonly number[]) => ds.reduce((a, d) => a * Math.max(d, 1), 1);

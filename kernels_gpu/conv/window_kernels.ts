@@ -16,7 +16,15 @@ import {
 } from "../kernel.ts";
 import { dotTolerance } from "../matmul/matmul.ts";
 import { dotOverflow } from "../overflow.ts";
-import { rowWidth, windowDispatch, type WindowOp, windowProgram, windowVec4 } from "./window.ts";
+import {
+  rowShape,
+  windowDispatch,
+  windowKey,
+  type WindowOp,
+  windowProgram,
+  windowVec4,
+} from "./window.ts";
+import { type Epilogue, perChannel } from "../nn/epilogue.ts";
 
 /**
  * A window kernel's instance: the program predicted from the static channel count (compiled with
@@ -28,26 +36,30 @@ function windowInstance(
   kind: "depthwise" | "pool",
   multiplier: number,
   fw: number,
+  epilogue?: Epilogue,
 ): GpuInstance {
   const ins = c.inputs.map((o) => staticBinding(c.device, o));
+  // The window's own inputs, then the epilogue's vectors (in nn/fused.ts's fallback, ctx.inputs
+  // also holds the args its map reads).
+  const count = (kind === "pool" ? 1 : 2) + (epilogue?.vectors ?? 0);
   const out = staticBinding(c.device, c.outputs[0]);
   const channels = c.outputs[0].shape?.[3] ?? -1;
   const vec4 = channels > 0 && windowVec4(channels, multiplier, [...ins, out]);
   const attrs = c.attrs as { strides: number[]; dilations?: number[] };
-  const row = fw > 0 ? rowWidth(attrs.strides[2], attrs.dilations?.[2] ?? 1, fw) : 0;
+  const row = fw > 0 ? rowShape(attrs.strides[2], attrs.dilations?.[2] ?? 1, fw) : undefined;
   const programs = new NodePrograms().seed(
-    `${vec4},${row}`,
-    () => windowProgram(op, ins, out, vec4, row),
+    windowKey(vec4, row),
+    () => windowProgram(op, ins.slice(0, count), out, vec4, row, epilogue),
   );
   const geometries = new ShapeMemo((x, f) => convGeometry(kind, x, f ?? null, c.attrs))
     .seed(c.inputs.slice(0, kind === "pool" ? 1 : 2).map((s) => s.shape));
   return {
     programs: programs.programs,
     run(ctx) {
-      const inputs = ctx.inputs.slice(0, kind === "pool" ? 1 : 2);
-      const g = geometries.get(...inputs.map((b) => b.shape));
+      const inputs = ctx.inputs.slice(0, count);
+      const g = geometries.get(...inputs.slice(0, kind === "pool" ? 1 : 2).map((b) => b.shape));
       const out = ctx.output(0, g.outShape);
-      const d = windowDispatch(ctx.device, op, g, inputs, out, programs);
+      const d = windowDispatch(ctx.device, op, g, inputs, out, programs, epilogue);
       return ctx.device.encode(ctx.node, [d]);
     },
   };
@@ -68,6 +80,20 @@ export const depthwiseKernel = defineGpuKernel(DepthwiseConv2dNative, {
     skipsPaddedTaps("WEBGPU"),
   ],
 });
+
+/**
+ * FusedDepthwiseConv2dNative in one program where the epilogue fits (nn/epilogue.ts's
+ * `perChannel`); undefined otherwise (nn/fused.ts then maps over a temporary).
+ */
+export function fusedDepthwiseInstance(
+  c: GpuConstruction,
+  epilogue: Epilogue,
+): GpuInstance | undefined {
+  if (!perChannel(c.outputs[0], c.inputs.slice(2))) return undefined;
+  if (c.inputs.slice(0, 2).some((s) => s.dtype !== "float32")) return undefined;
+  const f = c.inputs[1].shape;
+  return windowInstance(c, "depthwise", "depthwise", f?.[3] ?? -1, f?.[1] ?? -1, epilogue);
+}
 
 export const maxPoolKernel = defineGpuKernel(MaxPool, {
   dtypes: ARITHMETIC,

@@ -1,8 +1,9 @@
 /**
- * The row-cached window program, for windows with unit horizontal stride and dilation (3×3
- * depthwise convolutions, most pools): an invocation computes P neighbouring output columns of
- * one channel (or vec4 of channels), and per window row it loads the P + FW - 1 input columns
- * they share once, instead of FW per column. FW is unrolled, so it is part of the key.
+ * The row-cached window program, for windows with a horizontal stride of 1 or 2 and unit
+ * dilation (3×3 depthwise convolutions, most pools): an invocation computes P neighbouring
+ * output columns of one channel (or vec4 of channels), and per window row it loads the
+ * (P - 1)·SW + FW input columns they share once, instead of FW per column. FW and SW are
+ * unrolled, so they are part of the key.
  */
 import type { Program } from "../../devices/webgpu/program.ts";
 import {
@@ -14,7 +15,15 @@ import {
   program,
   store,
 } from "../wgsl.ts";
-import type { WindowOp } from "./window.ts";
+import type { RowShape, WindowOp } from "./window.ts";
+import {
+  applyEpilogue,
+  type Epilogue,
+  epilogueBindings,
+  epilogueKey,
+  epilogueLoads,
+  epilogueUniforms,
+} from "../nn/epilogue.ts";
 
 /** Output columns per invocation. */
 export const ROW_P = 8;
@@ -26,16 +35,19 @@ export function rowWindowProgram(
   ins: Binding[],
   out: Binding,
   vec4: boolean,
-  fw: number,
+  { fw, sw }: RowShape,
   uniforms: Program["uniforms"],
   wg: number,
+  epilogue?: Epilogue,
 ): Program {
   const t = computeType(out.dtype);
   const v = vec4 ? `vec4<${t}>` : t;
   const x = { ...ins[0], vec4 };
-  const bindings = op === "depthwise" ? [x, { ...ins[1], vec4 }] : [x];
+  const bindings = op === "depthwise"
+    ? [x, { ...ins[1], vec4 }, ...epilogueBindings(epilogue, vec4)]
+    : [x];
   const cv = vec4 ? "4u" : "1u";
-  const cols = ROW_P + fw - 1;
+  const cols = (ROW_P - 1) * sw + fw;
   const ps = Array.from({ length: ROW_P }, (_, p) => p);
   const init = op === "max" ? (t === "f32" ? "neg_inf()" : "-2147483647 - 1") : "0";
   const lines: string[] = [];
@@ -56,7 +68,7 @@ export function rowWindowProgram(
       );
     }
     for (const p of ps) {
-      const c = p + f;
+      const c = p * sw + f;
       // Padding taps are skipped, not multiplied as 0: 0 · Inf would be NaN.
       if (op === "depthwise") lines.push(`    if (ok${c}) { acc${p} += x${c} * f${f}; }`);
       else if (op === "max") {
@@ -66,14 +78,16 @@ export function rowWindowProgram(
       } else lines.push(`    if (ok${c}) { acc${p} += x${c}; count${p} += 1.0; }`);
     }
   }
-  const result = (p: number) => (op === "avg" ? `acc${p} / count${p}` : `acc${p}`);
+  const result = (p: number) =>
+    op === "avg" ? `acc${p} / count${p}` : applyEpilogue(epilogue, `acc${p}`, "e", vec4);
   return program({
     name: `window.row.${op}`,
-    key: [vec4, fw, ROW_P, wg],
+    key: [vec4, fw, sw, ROW_P, wg, epilogueKey(epilogue)],
     inputs: bindings,
     outputs: [{ ...out, vec4 }],
-    uniforms,
-    body: () => `
+    uniforms: [...uniforms, ...epilogueUniforms(epilogue)],
+    body: () =>
+      `${epilogue?.fn.wgsl ?? ""}
 fn neg_inf() -> f32 { return bitcast<f32>(0xff800000u); }
 ${maxNanHelper(t, vec4)}
 ${linearMain(wg)}
@@ -87,7 +101,7 @@ ${linearMain(wg)}
   let oh = rest % u.OH;
   let b = rest / u.OH;
   let ic = oc / u.M;
-  let iw0 = i32(ow0) - u.padLeft;
+  let iw0 = i32(ow0 * ${sw}u) - u.padLeft;
 ${ps.map((p) => `  var acc${p} = ${v}(${init});\n  var count${p} = 0.0;`).join("\n")}
   for (var fh = 0u; fh < u.FH; fh++) {
     let ih = i32(oh * u.sh + fh * u.dh) - u.padTop;
@@ -96,13 +110,14 @@ ${ps.map((p) => `  var acc${p} = ${v}(${init});\n  var count${p} = 0.0;`).join("
 ${lines.join("\n")}
   }
   let base = ((b * u.OH + oh) * u.OW + ow0) * groups + oc / ${cv};
+  ${epilogueLoads(epilogue, "e", `oc / ${cv}`, 2, vec4)}
 ${
-      ps.map((p) =>
-        `  if (ow0 + ${p}u < u.OW) { ${
-          store("out0", `base + ${p}u * groups`, result(p), { ...out, vec4 })
-        } }`
-      ).join("\n")
-    }
+        ps.map((p) =>
+          `  if (ow0 + ${p}u < u.OW) { ${
+            store("out0", `base + ${p}u * groups`, result(p), { ...out, vec4 })
+          } }`
+        ).join("\n")
+      }
 }
 `,
   });

@@ -12,9 +12,10 @@
  *   workgroup memory; each invocation accumulates a 4×4 block in registers.
  * - "panel", for CPU adapters (lavapipe, SwiftShader): they run invocations as SIMD lanes, where
  *   a load whose address differs per lane becomes a scalar loop and workgroup memory is plain
- *   memory. A workgroup shares RM rows of A, read at lane-uniform addresses (one scalar load
- *   each), and each invocation streams 8 columns of B as vec4s, so every lane-divergent load
- *   feeds 4·RM multiply-adds. Measured on lavapipe it is 3-4x the tiled kernel.
+ *   memory. A workgroup shares 32 rows of A and each invocation streams 4 to 16 columns of B as
+ *   vec4s, accumulating the whole panel. Lavapipe (Mesa 22.3) loads each lane's value even at a
+ *   lane-uniform address, so the panel is as large as pays (gemm_panel.ts). Measured on lavapipe
+ *   the 16-row, 8-column panel was 3-4x the tiled kernel; 32×16 is 2.2x that at MatMul 1024.
  * The device's `gemm` option picks one; by default CPU adapters get "panel", GPUs "tiled".
  */
 import type { Program, UniformField } from "../../devices/webgpu/program.ts";

@@ -1,28 +1,36 @@
 /**
  * The register-panel GEMM (gemm.ts's "panel" strategy, for CPU adapters). A workgroup of 8 to 64
- * invocations (enough to cover N, a multiple of lavapipe's 8 SIMD lanes) shares RM = 16 rows of
- * C; invocation i computes 8 columns of them (two vec4s per row, 32 accumulators). Per k it loads RM values of A at addresses every lane shares (lavapipe
- * loads those once and broadcasts them) and two vec4s of B at its own columns, then does 32
- * vec4 multiply-adds. No workgroup memory: on a CPU it is ordinary memory, and lavapipe runs a
- * lane-divergent workgroup load as a scalar loop just like a global one.
+ * invocations (enough to cover N, a multiple of lavapipe's 8 SIMD lanes) shares RM = 32 rows of
+ * C; invocation i computes 4Q columns of them (Q vec4s per row). Per k it loads RM values of A
+ * at addresses every lane shares and Q vec4s of B at its own columns, then does RM·Q vec4
+ * multiply-adds. Lavapipe (Mesa 22.3) loads each lane's value separately even at a shared
+ * address, so the panel is as large as pays: Q = 4 (512 multiply-adds per 48 loads; spilled
+ * accumulators cost less than loads), fewer for narrow products where lanes past N would idle
+ * (conv/conv_panel.ts measured the same trade-off). No workgroup memory: on a CPU it is ordinary
+ * memory, and lavapipe runs a lane-divergent workgroup load as a scalar loop just like a global
+ * one.
  */
 import type { Program } from "../../devices/webgpu/program.ts";
 import { type Binding, load, program, store } from "../wgsl.ts";
 import { GEMM_UNIFORMS, type GemmSpec } from "./gemm.ts";
 
-const RM = 16, Q = 2;
-const COLS = 4 * Q;
+const RM = 32;
+
+/** Vec4 column groups per invocation for n columns (n < 0: unknown). */
+function panelQ(n: number): number {
+  return n < 0 || n >= 64 ? 4 : n <= 32 ? 1 : 2;
+}
 
 /** Invocations per workgroup for n columns (n < 0: unknown). */
 export function panelLanes(n: number): number {
   if (n < 0) return 64;
   let lanes = 8;
-  while (lanes < 64 && lanes * COLS < n) lanes *= 2;
+  while (lanes < 64 && lanes * 4 * panelQ(n) < n) lanes *= 2;
   return lanes;
 }
 
 export function panelGrid(m: number, n: number, batch: number): [number, number, number] {
-  return [Math.ceil(n / (COLS * panelLanes(n))), Math.ceil(m / RM), batch];
+  return [Math.ceil(n / (4 * panelQ(n) * panelLanes(n))), Math.ceil(m / RM), batch];
 }
 
 export function panelGemm(spec: GemmSpec): Program {
@@ -30,7 +38,7 @@ export function panelGemm(spec: GemmSpec): Program {
   const out: Binding = { ...spec.out, vec4: spec.cRows4 };
   return program({
     name: `${spec.name}.panel`,
-    key: [...spec.key, spec.type, spec.bRows4, spec.cRows4, panelLanes(spec.n)],
+    key: [...spec.key, spec.type, spec.bRows4, spec.cRows4, panelLanes(spec.n), panelQ(spec.n), RM],
     inputs: [spec.inputs[0], b, ...spec.inputs.slice(2)],
     outputs: [out],
     uniforms: [...GEMM_UNIFORMS, ...spec.uniforms],
@@ -46,6 +54,7 @@ function withoutLoadB(loaders: string): string {
 function panelMain(spec: GemmSpec, b: Binding, out: Binding): string {
   const t = spec.type;
   const WG = panelLanes(spec.n);
+  const Q = panelQ(spec.n), COLS = 4 * Q;
   const rows = Array.from({ length: RM }, (_, r) => r);
   const qs = Array.from({ length: Q }, (_, j) => j);
   const loadB = (j: number) =>
@@ -74,12 +83,12 @@ ${
     ).join("\n")
   }
   }
-${rows.map((r) => storeRow(r, out)).join("\n")}
+${rows.map((r) => storeRow(r, Q, out)).join("\n")}
 }
 `;
 }
 
-function storeRow(r: number, out: Binding): string {
+function storeRow(r: number, Q: number, out: Binding): string {
   const lines = [
     `  if (row0 + ${r}u < u.M) {`,
     `    let base = (batch * u.M + row0 + ${r}u) * u.N;`,

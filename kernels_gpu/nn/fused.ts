@@ -21,11 +21,18 @@ import {
 } from "../../core/ops/fused.ts";
 import type { GpuBuffer } from "../../devices/webgpu/buffer.ts";
 import type { GpuInstance, GpuKernel } from "../../devices/webgpu/device.ts";
-import { conv2dKernel } from "../conv/conv2d.ts";
-import { depthwiseKernel } from "../conv/window_kernels.ts";
+import { conv2dKernel, fusedConv2dInstance } from "../conv/conv2d.ts";
+import { type Epilogue, storeFusion } from "./epilogue.ts";
+import { depthwiseKernel, fusedDepthwiseInstance } from "../conv/window_kernels.ts";
 import { floatUnaryWgsl } from "../elementwise/unary.ts";
 import { type MapFunction, NodeMap } from "../elementwise/map.ts";
-import { defineGpuKernel, FLOATS, staticBinding, widenFor16 } from "../kernel.ts";
+import {
+  defineGpuKernel,
+  FLOATS,
+  type GpuConstruction,
+  staticBinding,
+  widenFor16,
+} from "../kernel.ts";
 import { matMulKernel } from "../matmul/matmul.ts";
 
 /** The map's WGSL: x, then the fusion's vectors (and Prelu's alpha), in the op's arg order. */
@@ -76,17 +83,27 @@ function fusedKernel<A extends FusionAttrs>(
   inner: GpuKernel,
   innerTolerance: (c: KernelCase<Attrs>) => Tolerance,
   dot: (c: KernelCase<A>) => { k: number },
+  /** The contraction with the epilogue in its own stores, where it can (nn/epilogue.ts). */
+  fusedInner?: (c: GpuConstruction<A>, e: Epilogue) => GpuInstance<A> | undefined,
 ): Kernel<A> {
   return defineGpuKernel(op, {
     dtypes: FLOATS,
     // Overflow and padded-tap differences are the contraction's, read from the same inputs.
     differs: inner.differs as never,
     create(c) {
+      const fn = epilogueFunction(c.attrs, c.outputs[0].dtype);
+      const vectors = c.inputs.length - 2;
+      const one = storeFusion(c.attrs) && fusedInner?.(c, {
+        fn,
+        vectors,
+        uniforms: [c.attrs.epsilon, c.attrs.leakyrelu_alpha],
+      });
+      if (one) return one;
       const contraction = inner.create!({ ...c, inputs: c.inputs.slice(0, 2) });
       const args = c.inputs.slice(2);
       const out = c.outputs[0];
       const map = new NodeMap(
-        epilogueFunction(c.attrs, out.dtype),
+        fn,
         [out.shape, ...args.map((a) => a.shape)],
         out.shape,
         [out, ...args].map((s) => staticBinding(c.device, s)),
@@ -181,14 +198,19 @@ export const preluKernel = defineGpuKernel(Prelu, {
 
 export const FUSED_KERNELS = [
   preluKernel,
-  fusedKernel(FusedConv2D, conv2dKernel, conv2dKernel.tolerance as never, (c) => ({
-    k: c.inputs[1].shape[0] * c.inputs[1].shape[1] * c.inputs[1].shape[2],
-  })),
+  fusedKernel(
+    FusedConv2D,
+    conv2dKernel,
+    conv2dKernel.tolerance as never,
+    (c) => ({ k: c.inputs[1].shape[0] * c.inputs[1].shape[1] * c.inputs[1].shape[2] }),
+    fusedConv2dInstance as never,
+  ),
   fusedKernel(
     FusedDepthwiseConv2dNative,
     depthwiseKernel,
     depthwiseKernel.tolerance as never,
     (c) => ({ k: c.inputs[1].shape[0] * c.inputs[1].shape[1] }),
+    fusedDepthwiseInstance,
   ),
   fusedKernel(FusedMatMul, matMulKernel, matMulKernel.tolerance as never, (c) => ({
     k: c.attrs.transpose_a ? c.inputs[0].shape[0] : c.inputs[0].shape[1],

@@ -99,6 +99,17 @@ async function checkModel(t: Deno.TestContext, load: () => Promise<RealModel>) {
       outs.forEach((o, i) => assertClose(fetches[i], o.toNumbers(), theirs[i], device));
     });
   }
+  // The converter leaves grappler's "/device:CPU:0" on fused convolutions and MatMuls, which
+  // Edgeflow honours (CPU means WASM): the steps above run those on WASM. Cleared here
+  // (TensorFlow's clear_devices), every node of the model runs on WEBGPU.
+  await t.step("WEBGPU, every node (device requests cleared)", async (t) => {
+    if (!(await deviceFor("WEBGPU", t))) return;
+    const all = await ef.loadGraphModel(m.path);
+    for (const n of all.graph.nodes) n.requestedDevice = "";
+    await using s = new ef.Session(all.graph, { device: "WEBGPU" });
+    const outs = await s.run(fetches, { [m.input.name]: x });
+    outs.forEach((o, i) => assertClose(fetches[i], o.toNumbers(), theirs[i], "WEBGPU"));
+  });
   await t.step("WASM, weights resident on the device", async () => {
     await using wasm = (await ef.wasmPlugin.create({ threads: 2 }))!;
     const resident = await ef.loadGraphModel(m.path, { device: wasm });

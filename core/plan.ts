@@ -155,6 +155,7 @@ export function buildPlan(input: PlanInput): Plan {
     });
   });
 
+  const statefulPlan = input.nodes.some((n) => n.op.stateful === true);
   const isRecv = input.nodes.map((n) => n.op === RecvOp);
   const recvProducers: number[][] = input.nodes.map(() => []);
   const others = new Array<number>(input.nodes.length).fill(0);
@@ -198,6 +199,7 @@ export function buildPlan(input: PlanInput): Plan {
             inputs: inputSpecs,
             outputs: node.outputSpecs,
             computedOn: node.outputs.map((_, k) => computedOn[bases[i] + k] === 1),
+            statefulPlan,
           }));
       nodes.push({
         index: i,

@@ -6,7 +6,7 @@
 import * as ef from "../../mod.ts";
 // Static: a dynamic import of a local module needs --allow-read of its whole module graph, which
 // the least-permission command does not grant. The protobuf library comes from npm (cached once).
-import { loadGraphDef, loadOnnxModel } from "../../formats.ts";
+import { loadGraphDef, loadOnnxModel, releaseWeights } from "../../formats.ts";
 
 export interface ModelOptions {
   /** "WASM" (default) or "WEBGPU". */
@@ -43,17 +43,12 @@ export async function loadServedModel(
   let loaded: LoadedModel;
   let device: ef.Device;
   try {
-    if (isTfjs(path) && type === "WASM") {
-      // A tfjs model's weights go straight into the WASM device's memory (the loader's `device`):
-      // no host copy stays. The loader reads and parses the files while the device compiles its
-      // modules and boots its workers, and awaits it only to place the weights.
-      loaded = await loadAny(path, options, starting);
-      device = await starting;
-    } else {
-      // Elsewhere the device starts (WASM workers boot, WebGPU finds its adapter) while it loads.
-      loaded = await loadAny(path, options);
-      device = await starting;
-    }
+    // On WASM the weights go straight into the device's memory (the loaders' `device`): no
+    // host copy stays. The loader reads and parses the files while the device compiles its
+    // modules and boots its workers, and awaits it only to place the weights. Elsewhere (WebGPU
+    // finds its adapter) the device starts while the model loads.
+    loaded = await loadAny(path, options, type === "WASM" ? starting : undefined);
+    device = await starting;
   } catch (e) {
     await (await starting.catch(() => undefined))?.[Symbol.asyncDispose]();
     throw e;
@@ -109,10 +104,6 @@ interface LoadedModel {
   dispose?(): void;
 }
 
-function isTfjs(path: string): boolean {
-  return !/\.(pb|onnx)$/.test(path);
-}
-
 async function loadAny(
   path: string,
   options: ModelOptions,
@@ -124,12 +115,18 @@ async function loadAny(
   } catch (e) {
     throw new ef.EdgeflowError(`model '${path}' cannot be read: ${(e as Error).message}`);
   }
-  if (file.endsWith(".json")) return await ef.loadGraphModel(file, device ? { device } : {});
+  const onDevice = device ? { device } : {};
+  if (file.endsWith(".json")) return await ef.loadGraphModel(file, onDevice);
   if (file.endsWith(".pb")) {
-    const graph = await loadGraphDef(file);
-    return { graph, inputs: placeholders(graph), outputs: outputsOf(graph, options.outputs) };
+    const graph = await loadGraphDef(file, onDevice);
+    return {
+      graph,
+      inputs: placeholders(graph),
+      outputs: outputsOf(graph, options.outputs),
+      dispose: () => releaseWeights(graph),
+    };
   }
-  if (file.endsWith(".onnx")) return await loadOnnxModel(file);
+  if (file.endsWith(".onnx")) return await loadOnnxModel(file, onDevice);
   throw new ef.EdgeflowError(
     `model '${path}': serve loads a tfjs graph model (a directory or model.json), a frozen ` +
       `GraphDef (.pb) or an ONNX model (.onnx)`,

@@ -4,7 +4,9 @@
  * workers that joined: a short spin, then Atomics.wait. Jobs are synchronous, like TensorFlow's
  * CPU kernels: when `run` returns, the outputs are written.
  */
-import { Worker } from "node:worker_threads";
+// Types only: the module is imported when a pool has workers. Loading node:worker_threads
+// loads Deno's Node compatibility layer, some 10 ms of a one-thread server's cold start.
+import type { Worker } from "node:worker_threads";
 import { EdgeflowError } from "../../core/errors.ts";
 import {
   ARGS,
@@ -65,6 +67,8 @@ export class WorkerPool {
   static async start(tasks: readonly TaskFunction[], options: PoolOptions): Promise<WorkerPool> {
     const n = options.stacks.length;
     const pool = new WorkerPool(tasks, options.init.taskNames, options.spin, n);
+    if (n === 0) return pool;
+    const { Worker } = await import("node:worker_threads");
     const url = workerUrl();
     const ready = options.stacks.map(async ({ base, top }, worker) => {
       const w = new Worker(url);

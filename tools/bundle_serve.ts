@@ -9,11 +9,9 @@
  *   deno task build:serve [--out dist/serve.js]
  */
 const ROOT = new URL("../", import.meta.url);
-const i = Deno.args.indexOf("--out");
-const out = new URL(i >= 0 ? Deno.args[i + 1] : "dist/serve.js", ROOT);
 
 /** The bundle's path from `out`'s directory to devices/wasm/worker.ts. */
-function workerPath(): string {
+function workerPath(out: URL): string {
   const from = new URL(".", out).pathname.split("/").filter(Boolean);
   const to = new URL("devices/wasm/worker.ts", ROOT).pathname.split("/").filter(Boolean);
   let k = 0;
@@ -22,7 +20,8 @@ function workerPath(): string {
   return `${up === 0 ? "./" : "../".repeat(up)}${to.slice(k).join("/")}`;
 }
 
-export async function bundleServe(): Promise<string> {
+/** Bundles examples/serve.ts into `out` (default dist/serve.js); returns its path. */
+export async function bundleServe(out = new URL("dist/serve.js", ROOT)): Promise<string> {
   await Deno.mkdir(new URL(".", out), { recursive: true });
   const tmp = `${out.pathname}.${Deno.pid}.tmp`;
   const r = await new Deno.Command(Deno.execPath(), {
@@ -55,13 +54,16 @@ export async function bundleServe(): Promise<string> {
   }
   await Deno.writeTextFile(
     tmp,
-    code.replace(ref, `new URL(${JSON.stringify(workerPath())},import.meta.url)`),
+    code.replace(ref, `new URL(${JSON.stringify(workerPath(out))},import.meta.url)`),
   );
   await Deno.rename(tmp, out);
   return out.pathname;
 }
 
 if (import.meta.main) {
-  const path = await bundleServe();
+  const i = Deno.args.indexOf("--out");
+  const path = await bundleServe(
+    i >= 0 ? new URL(Deno.args[i + 1], `file://${Deno.cwd()}/`) : undefined,
+  );
   console.log(`${path}: ${(await Deno.stat(path)).size} bytes`);
 }

@@ -15,6 +15,8 @@ export interface ModelOptions {
   threads?: number;
   /** Output tensor names for a .pb, which has no signature (default: nodes nobody reads). */
   outputs?: string[];
+  /** Marks the start-up's parts (`--timings`): device, loaded, prepared. */
+  timings?: { mark(name: string): void };
 }
 
 export interface ServedModel {
@@ -38,6 +40,7 @@ export async function loadServedModel(
   const type = ef.parseDeviceSpec(spec).type ?? "WASM";
   const deviceOptions = type === "WASM" && options.threads ? { threads: options.threads } : {};
   const starting = createDevice(type, deviceOptions);
+  starting.then(() => options.timings?.mark("device"), () => {});
   // Its failure is handled where it is awaited, which may come after it settles.
   starting.catch(() => {});
   let loaded: LoadedModel;
@@ -48,6 +51,7 @@ export async function loadServedModel(
     // modules and boots its workers, and awaits it only to place the weights. Elsewhere (WebGPU
     // finds its adapter) the device starts while the model loads.
     loaded = await loadAny(path, options, type === "WASM" ? starting : undefined);
+    options.timings?.mark("loaded");
     device = await starting;
   } catch (e) {
     await (await starting.catch(() => undefined))?.[Symbol.asyncDispose]();
@@ -63,6 +67,7 @@ export async function loadServedModel(
   try {
     // Compile the plan now: the first request should not pay for it.
     await session.prepare(fetches, inputs.map((i) => i.name));
+    options.timings?.mark("prepared");
   } catch (e) {
     await session.close();
     loaded.dispose?.();

@@ -38,6 +38,11 @@ export interface WasmDeviceOptions extends DeviceOptions {
   maxMemory?: number;
   /** Iterations a waiting thread spins before it sleeps; default 20000 (some tens of µs). */
   spin?: number;
+  /**
+   * Web Workers for the pool: they start faster and hold less memory than node:worker_threads'
+   * but keep the process alive until the device is disposed (pool.ts); for servers.
+   */
+  keepAlive?: boolean;
 }
 
 /** What the kernel plugin supplies. */
@@ -145,6 +150,7 @@ export class WasmDevice implements Device<WasmBuffer> {
     device.pool = await WorkerPool.start(tasks, {
       stacks,
       spin,
+      keepAlive: config.keepAlive,
       init: { modules: config.modules, memory, taskNames: config.taskNames, spin },
     });
     device.performance.flops *= threads;

@@ -38,7 +38,11 @@ export async function loadServedModel(
 ): Promise<ServedModel> {
   const spec = options.device ?? "WASM";
   const type = ef.parseDeviceSpec(spec).type ?? "WASM";
-  const deviceOptions = type === "WASM" && options.threads ? { threads: options.threads } : {};
+  // A server lives until it is stopped: its WASM workers may keep it alive (web Workers start
+  // faster and lighter than node:worker_threads').
+  const deviceOptions = type === "WASM" && options.threads
+    ? { threads: options.threads, keepAlive: true }
+    : {};
   const starting = createDevice(type, deviceOptions);
   starting.then(() => options.timings?.mark("device"), () => {});
   // Its failure is handled where it is awaited, which may come after it settles.

@@ -11,6 +11,8 @@
  *   each batch size (memory growth, plan instances) is not what the batching rows measure;
  * - peak memory: the process's VmHWM (peak resident set) after loading and serving.
  *
+ * "-bundle": the same server as one file (`deno task build:serve`, dist/serve.js, built first), what
+ * loading examples/serve.ts's ~330 modules costs at cold start and in memory.
  * "+batch" is examples/serve.ts's default, `--batching auto` (batches while batched rows measure
  * cheaper than single runs); without it, `--batching off`, one request per run.
  * onnxruntime-web (1 and 2 threads, bench/edge_ort_server.ts) serves the model through Edgeflow's
@@ -117,6 +119,7 @@ const RUNNERS: Runner[] = [
   efRunner("WASM", 2, true),
   // The same server bundled into one file (dist/serve.js): what the module graph costs.
   efRunner("WASM", 1, false, true),
+  efRunner("WASM", 1, true, true),
   efRunner("WASM", 2, false, true),
   efRunner("WASM", 2, true, true),
   efRunner("WEBGPU", 1, false),

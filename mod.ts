@@ -53,6 +53,10 @@ export {
   type RandomShuffleQueueOptions,
 } from "./core/queues/builders.ts";
 export { QueueCancelledError, QueueOutOfRangeError } from "./core/queues/queue.ts";
+export * from "./core/tensor_list/builders.ts";
+export { TensorList } from "./core/tensor_list/list.ts";
+export * from "./core/ops/tensor_list.ts";
+export * from "./core/ops/tensor_array.ts";
 export * as layers from "./core/layers/mod.ts";
 export type { ModelSource, ReadLimits } from "./core/formats/model_source.ts";
 export {

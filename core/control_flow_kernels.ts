@@ -9,6 +9,7 @@ import type { DeviceBuffer } from "./device.ts";
 import { defineKernel, forwardInput, type Kernel } from "./kernel.ts";
 import { Enter, Exit, LoopCond, Merge, NextIteration, Switch } from "./ops/control_flow.ts";
 import { Tensor } from "./tensor.ts";
+import { STACK_KERNELS } from "./control_flow/stack_kernels.ts";
 
 /** Switch: the data buffer goes to output_true or output_false; the other output stays dead. */
 export const switchKernel = defineKernel(Switch, {
@@ -46,4 +47,7 @@ export const CONTROL_FLOW_KERNELS: readonly Kernel[] = [
   exitKernel,
   nextIterationKernel,
   loopCondKernel,
+  // A while loop's gradient keeps forward values on stacks inside the loop's frame, which runs
+  // on one device: every device that runs loops runs the stack kernels (they hold its buffers).
+  ...STACK_KERNELS,
 ];

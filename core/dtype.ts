@@ -3,7 +3,9 @@
  *
  * bfloat16 and float16 are stored as 16-bit patterns in a Uint16Array, as TensorFlow stores them;
  * int64 is stored in a BigInt64Array, as onnxruntime and TensorFlow's protobufs hand it out.
- * "resource" (variable handles) and "string" hold JavaScript strings.
+ * "resource" (variable handles) and "string" hold JavaScript strings. "variant" holds immutable
+ * host objects (TensorFlow's DT_VARIANT: a TensorList value, core/tensor_list/list.ts); only ops
+ * that know it take it (ANY_DTYPES), so no arithmetic kernel ever sees one.
  */
 import { EdgeflowError } from "./errors.ts";
 
@@ -19,7 +21,15 @@ export type NumericDType =
   | "int8";
 
 /** Every dtype a tensor may have. */
-export type DType = NumericDType | "string" | "resource";
+export type DType = NumericDType | "string" | "resource" | "variant";
+
+/**
+ * A variant tensor's element: an immutable host object (TensorFlow's Variant). `typeName` is
+ * TensorFlow's TypeName ("tensorflow::TensorList"), what errors name.
+ */
+export interface Variant {
+  readonly typeName: string;
+}
 
 export const NUMERIC_DTYPES: readonly NumericDType[] = [
   "float32",
@@ -35,7 +45,13 @@ export const FLOAT_DTYPES: readonly NumericDType[] = ["float32", "bfloat16", "fl
 export const INT_DTYPES: readonly NumericDType[] = ["int32", "int64", "uint8", "int8"];
 /** Dtypes on which arithmetic is defined (TensorFlow's "realnumbertypes" we support). */
 export const REAL_DTYPES: readonly NumericDType[] = [...FLOAT_DTYPES, ...INT_DTYPES];
+/** The dtypes of tensors of elements: what ops over values (Identity, Concat, Gather) take. */
 export const ALL_DTYPES: readonly DType[] = [...NUMERIC_DTYPES, "string", "resource"];
+/**
+ * ALL_DTYPES and "variant": what ops that only forward a value take (Identity, the control-flow
+ * primitives, Send/Recv), so a TensorList flows through loops and across devices.
+ */
+export const ANY_DTYPES: readonly DType[] = [...ALL_DTYPES, "variant"];
 
 /** The storage of a tensor of each dtype. */
 export interface StorageOf {
@@ -49,6 +65,7 @@ export interface StorageOf {
   int8: Int8Array;
   string: string[];
   resource: string[];
+  variant: Variant[];
 }
 export type TypedArray =
   | Float32Array
@@ -57,10 +74,10 @@ export type TypedArray =
   | Uint8Array
   | Uint16Array
   | Int8Array;
-export type Storage = TypedArray | string[];
+export type Storage = TypedArray | string[] | Variant[];
 
 export function isDType(x: unknown): x is DType {
-  return typeof x === "string" && (ALL_DTYPES as readonly string[]).includes(x);
+  return typeof x === "string" && (ANY_DTYPES as readonly string[]).includes(x);
 }
 export function isFloat(d: DType): boolean {
   return d === "float32" || d === "bfloat16" || d === "float16";
@@ -69,7 +86,7 @@ export function isInteger(d: DType): boolean {
   return d === "int32" || d === "int64" || d === "uint8" || d === "int8";
 }
 export function isNumeric(d: DType): d is NumericDType {
-  return d !== "string" && d !== "resource";
+  return d !== "string" && d !== "resource" && d !== "variant";
 }
 
 /** Bytes per element; strings and resources count as one pointer. */
@@ -132,6 +149,9 @@ function newStorage(d: DType, size: number): Storage {
       return new Uint8Array(size);
     case "int8":
       return new Int8Array(size);
+    case "variant":
+      // TensorFlow's default Variant is empty; no op here reads one, so none is made.
+      throw new EdgeflowError("a variant tensor holds host objects and has no zero value");
     default:
       return new Array<string>(size).fill("");
   }

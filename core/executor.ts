@@ -166,6 +166,15 @@ class ExecutorRun {
   private readonly abort = new AbortController();
   /** Iterations of loop frames alive (released if the run fails). */
   private readonly alive = new Set<IterationState>();
+  /**
+   * Host-memory loop invariants (a fed tensor entering a loop) and their device copies, made once
+   * per run rather than once per iteration: a loop's body, and its gradient's backward body,
+   * read them in every iteration. Released when the run ends.
+   */
+  private readonly invariantCopies = new Map<
+    HostBuffer,
+    Map<Device, DeviceBuffer | Promise<DeviceBuffer>>
+  >();
 
   constructor(
     private readonly plan: Plan,
@@ -215,6 +224,7 @@ class ExecutorRun {
     if (this.error) {
       this.releaseAll(this.root);
       for (const it of this.alive) this.releaseAll(it);
+      this.releaseInvariantCopies();
       throw this.error;
     }
     const fetched = this.plan.fetchSlots.map((s) => this.root.values[s]);
@@ -223,6 +233,7 @@ class ExecutorRun {
     if (missing < 0) { for (const b of fetched) retain(b!); }
     // Every reader has run; what is left is the fetches' own references (and copies of them).
     this.releaseAll(this.root);
+    this.releaseInvariantCopies();
     if (missing >= 0) {
       throw new EdgeflowError(
         dead
@@ -467,14 +478,28 @@ class ExecutorRun {
     return waits ? Promise.all(waits).then(() => inputs) : inputs;
   }
 
-  /** The device copy of a host-memory value (a feed, a Const), made once per slot. */
+  /**
+   * The device copy of a host-memory value (a feed, a Const), made once per slot; once per run
+   * for a loop invariant (each slot then holds a reference to the run's copy).
+   */
   private upload(iter: IterationState, slot: number, b: HostBuffer, device: Device) {
     let perDevice = iter.copies.get(slot);
     const cached = perDevice?.get(device);
     if (cached) return cached;
-    const began = this.observer ? performance.now() : 0;
-    let owned = transfer(b, device);
-    if (this.observer) owned = this.observer.transfer(this.plan, slot, b, device, began, owned);
+    const shared = this.invariantCopies.get(b);
+    let owned: DeviceBuffer | Promise<DeviceBuffer>;
+    if (shared && shared.has(device)) {
+      const copy = shared.get(device)!;
+      owned = copy instanceof Promise ? copy.then(retain) : retain(copy);
+    } else {
+      const began = this.observer ? performance.now() : 0;
+      owned = transfer(b, device);
+      if (this.observer) owned = this.observer.transfer(this.plan, slot, b, device, began, owned);
+      if (shared) {
+        shared.set(device, owned);
+        owned = owned instanceof Promise ? owned.then(retain) : retain(owned);
+      }
+    }
     if (!perDevice) iter.copies.set(slot, perDevice = new Map());
     perDevice.set(device, owned);
     return owned;
@@ -540,7 +565,7 @@ class ExecutorRun {
       else iter.values[slot] = b;
     }
     for (const slot of pn.inputSlots) if (--iter.refs[slot] === 0) this.releaseSlot(iter, slot);
-    const others = pn.transfer?.kind === "recv" ? undefined : iter.others;
+    const others = pn.transfer?.lazy ? undefined : iter.others;
     for (const c of pn.consumers) {
       if (others && --others[c] === 0) this.startRecvs(this.plan.nodes[c], iter);
       if (--iter.pending[c] === 0) this.ready.push({ node: c, iter });
@@ -623,6 +648,10 @@ class ExecutorRun {
     if (pn.node.attrs.is_constant) {
       const delivery = { node: pn.index, outputs, dead };
       frame.invariants.push(delivery);
+      const v = outputs[0];
+      if (v instanceof HostBuffer && v.device === null && !this.invariantCopies.has(v)) {
+        this.invariantCopies.set(v, new Map());
+      }
       for (const it of frame.iterations.values()) this.deliverAll(it, [delivery]);
     } else this.deliver(pn, frame.iterations.get(frame.first)!, outputs, dead);
     // The last Enter may be what iteration 0 waited for to be done.
@@ -665,7 +694,7 @@ class ExecutorRun {
       else if (target.refs[slot] === 0) release(b);
       else target.values[slot] = b;
     }
-    const others = pn.transfer?.kind === "recv" ? undefined : target.others;
+    const others = pn.transfer?.lazy ? undefined : target.others;
     for (const c of pn.consumers) {
       if (others && --others[c] === 0) this.startRecvs(this.plan.nodes[c], target);
       if (control.kind[c] === MERGE) {
@@ -750,6 +779,16 @@ class ExecutorRun {
       if (c instanceof Promise) c.then(release, () => {});
       else release(c);
     }
+  }
+
+  private releaseInvariantCopies(): void {
+    for (const copies of this.invariantCopies.values()) {
+      for (const c of copies.values()) {
+        if (c instanceof Promise) c.then(release, () => {});
+        else release(c);
+      }
+    }
+    this.invariantCopies.clear();
   }
 
   private dropOutputs(outputs: readonly (DeviceBuffer | undefined)[]): void {

@@ -4,7 +4,7 @@
  * which is a reverse topological order) gets the sum of its outputs' gradients and calls its op's
  * gradient function; the new nodes are named "gradients/<node>_grad/...".
  *
- * - Only float and resource edges carry gradients (TensorFlow's backpropagatable types), so
+ * - Only float, resource and variant edges carry gradients (TensorFlow's backpropagatable types), so
  *   integer shape and index arguments never need gradient functions.
  * - A tensor read several times gets the AddN of its partial gradients.
  * - xs that the ys do not depend on get null (or zeros, with `unconnected: "zero"`).
@@ -26,6 +26,10 @@ import { fill, zerosLike } from "./ops/fill.ts";
 import { addN } from "./ops/grad_math.ts";
 import { shape as shapeOp } from "./ops/shape_ops.ts";
 import { topologicalOrder } from "./passes/topo.ts";
+import { type FrameMap, type StaticFrame, staticFrames } from "./control_flow/static_frames.ts";
+import { backwardOrder, type LoopUnit, valueFrame } from "./grads/loop_order.ts";
+import { type EnclosingLoop, whileLoopGradient } from "./grads/while_loop.ts";
+import { addListGradients } from "./grads/tensor_list.ts";
 
 export interface GradientsOptions {
   /** The name scope of the backward graph; "gradients" (made unique) by default. */
@@ -36,7 +40,8 @@ export interface GradientsOptions {
 
 /** Whether gradients flow along an edge of this dtype (TensorFlow's _IsBackpropagatable). */
 export function carriesGradient(dtype: DType): boolean {
-  return isFloat(dtype) || dtype === "resource";
+  // A variant is a TensorList: its gradient is a list (core/grads/tensor_list.ts).
+  return isFloat(dtype) || dtype === "resource" || dtype === "variant";
 }
 
 /**
@@ -72,6 +77,18 @@ export function gradients(
   );
 }
 
+/**
+ * Where a Backprop runs: inside a loop body (a while loop's gradient differentiates its body),
+ * the walk back from the ys stops at the xs' nodes, and the frames are the outer pass's.
+ */
+interface Within {
+  /** The loop whose body this is (its gradient under construction). */
+  readonly loop: EnclosingLoop;
+  readonly frame: StaticFrame;
+  readonly frames: FrameMap;
+  readonly stop: ReadonlySet<Node>;
+}
+
 /** One backward pass: the nodes on the path, the partial gradients per tensor, and the loop. */
 class Backprop {
   /** Nodes both reachable from an x and feeding a y, along gradient-carrying edges. */
@@ -86,17 +103,22 @@ class Backprop {
     private readonly xs: readonly Output[],
     private readonly gradYs: readonly (Output | null | undefined)[],
     private readonly options: GradientsOptions,
+    private readonly within?: Within,
   ) {}
 
   run(): (Output | null)[] {
     this.markBetween();
     this.seed();
-    // Reverse topological order, not reverse creation order: cond and whileLoop rewire the
-    // ops their functions made to read Switches and Enters made after them.
-    const nodes = topologicalOrder(this.ys.map((y) => y.node))
-      .filter((n) => this.between.has(n))
-      .reverse();
-    for (const node of nodes) this.backprop(node);
+    // Consumers before producers, in the dependency order rather than creation order (cond and
+    // whileLoop rewire the ops their functions made to read Switches and Enters made after them),
+    // each while loop as one unit whose gradient is a backward loop (core/grads/while_loop.ts).
+    const frames = this.within?.frames ??
+      staticFrames(topologicalOrder(this.ys.map((y) => y.node)));
+    const order = backwardOrder(this.between, frames, this.within?.frame ?? frames.root);
+    for (const item of order) {
+      if (!("frame" in item)) this.backprop(item);
+      else this.backpropLoop(item, frames);
+    }
     return this.xs.map((x) => {
       const g = this.total(x);
       if (g !== null || this.options.unconnected !== "zero") return g;
@@ -131,8 +153,10 @@ class Backprop {
     // Backward from the ys, keeping only reached nodes.
     const back = this.ys.map((y) => y.node).filter((n) => reached.has(n));
     for (const n of back) this.between.add(n);
+    const stop = this.within?.stop;
     while (back.length > 0) {
       const n = back.pop()!;
+      if (stop?.has(n)) continue;
       for (const input of n.inputs) {
         if (!carriesGradient(input.dtype) || !reached.has(input.node)) continue;
         if (!this.between.has(input.node)) this.between.add(input.node), back.push(input.node);
@@ -183,9 +207,43 @@ class Backprop {
   private total(t: Output): Output | null {
     if (this.summed.has(t)) return this.summed.get(t)!;
     const list = this.partials.get(t) ?? [];
-    const g = list.length === 0 ? null : list.length === 1 ? list[0] : addN(list);
+    const g = list.length === 0
+      ? null
+      : list.length === 1
+      ? list[0]
+      : t.dtype === "variant"
+      ? withContext({ node: t.node.name, op: t.node.op.name }, () => addListGradients(list))
+      : addN(list);
     this.summed.set(t, g);
     return g;
+  }
+
+  /** A while loop's nodes, all at once: a backward loop (core/grads/while_loop.ts). */
+  private backpropLoop(unit: LoopUnit, frames: FrameMap): void {
+    for (const t of [...this.ys, ...this.xs]) {
+      if (unit.nodes.includes(t.node) && valueFrame(frames, t.node) === unit.frame) {
+        throw new EdgeflowError(
+          `${t.name} is inside while loop '${unit.frame.name}': gradients take ys and xs ` +
+            `outside loops (the loop's results and the tensors it reads)`,
+        );
+      }
+    }
+    whileLoopGradient({
+      graph: this.graph,
+      frames,
+      gradientOf: (o) => this.total(o),
+      wants: (o) => carriesGradient(o.dtype) && this.between.has(o.node),
+      addGradient: (o, g) => this.push(o, g),
+      vjp: (ys, gradYs, xs, loop) =>
+        new Backprop(this.graph, ys, xs, gradYs, {}, {
+          loop,
+          frame: loop.frame,
+          frames,
+          stop: new Set(xs.map((x) => x.node)),
+        }).run(),
+      variableZeros,
+      outer: this.within?.loop,
+    }, unit);
   }
 
   private backprop(node: Node): void {

@@ -10,6 +10,8 @@ import type { Node } from "./graph.ts";
 import { type Attrs, type HostContext, type OpDef, resolvesTo, type TensorSpec } from "./op.ts";
 import type { ResourceTable } from "./resources.ts";
 import type { QueueTable } from "./queues/queue.ts";
+import type { StackTable } from "./control_flow/stacks.ts";
+import type { TensorArrayTable } from "./tensor_array/table.ts";
 import type { Shape } from "./shape.ts";
 import type { Tensor } from "./tensor.ts";
 
@@ -55,6 +57,10 @@ export interface KernelContext<A extends Attrs = any, D extends Device = Device>
   readonly resources: ResourceTable<BufferOf<D>>;
   /** The session's queues (host state shared by its runs); absent outside a session. */
   readonly queues?: QueueTable;
+  /** The step's stacks (StackV2 resources), released when the step ends; absent outside one. */
+  readonly stacks?: StackTable;
+  /** The step's TensorArrays (TensorFlow's step container); absent outside a step. */
+  readonly tensorArrays?: TensorArrayTable;
   /**
    * Aborted when the step fails or the session closes: a kernel that waits (a queue's dequeue)
    * stops waiting and fails with the signal's reason, so no step hangs on a dead peer.

@@ -8,6 +8,8 @@ import type { Attrs, TensorSpec } from "./op.ts";
 import type { PlanNode } from "./plan.ts";
 import type { ResourceTable } from "./resources.ts";
 import type { QueueTable } from "./queues/queue.ts";
+import type { StackTable } from "./control_flow/stacks.ts";
+import type { TensorArrayTable } from "./tensor_array/table.ts";
 import { formatShape, isFullyDefined, type Shape } from "./shape.ts";
 import { Tensor } from "./tensor.ts";
 
@@ -21,6 +23,10 @@ export interface SessionState {
   readonly queues?: QueueTable;
   /** The step's cancellation: core/step.ts sets it per step from `closing` and the step's errors. */
   readonly signal?: AbortSignal;
+  /** The step's stacks (a while loop's gradient): core/step.ts makes them per step. */
+  readonly stacks?: StackTable;
+  /** The step's TensorArrays: core/step.ts makes a table per step (TensorFlow's step container). */
+  readonly tensorArrays?: TensorArrayTable;
 }
 
 export class RunKernelContext implements KernelContext {
@@ -54,6 +60,12 @@ export class RunKernelContext implements KernelContext {
   get signal(): AbortSignal | undefined {
     return this.state.signal;
   }
+  get stacks(): StackTable | undefined {
+    return this.state.stacks;
+  }
+  get tensorArrays(): TensorArrayTable | undefined {
+    return this.state.tensorArrays;
+  }
 
   hostInput(i: number): Tensor {
     const t = this.hosts[i];
@@ -71,7 +83,11 @@ export class RunKernelContext implements KernelContext {
    */
   inferRunTimeShapes(): void {
     if (this.planNode.outputShapes || this.inferred) return;
-    const specs = this.inputs.map((b, j) => ({
+    // A Merge gets only its chosen input (the others are holes): its shape is that input's.
+    const given = this.node.op.controlFlow === "Merge"
+      ? this.inputs.filter((b) => b !== undefined)
+      : this.inputs;
+    const specs = given.map((b, j) => ({
       dtype: b.dtype,
       shape: b.shape,
       value: this.hosts[j],

@@ -7,12 +7,13 @@
  * copy. Nodes whose inputs stay on their device are the placed graph's own nodes; the others are
  * copies reading the Recvs. Names of Send/Recv nodes say what they carry and where.
  */
-import { ALL_DTYPES, type DType } from "./dtype.ts";
+import { ANY_DTYPES, type DType } from "./dtype.ts";
 import type { Device } from "./device.ts";
 import { EdgeflowError } from "./errors.ts";
 import { Node, type Output } from "./graph.ts";
 import { defineOp } from "./op.ts";
 import { staticFrames } from "./control_flow/static_frames.ts";
+import { ControlLoopBuilder, outputFrame, spanningFrames } from "./control_flow/control_loops.ts";
 import { isBackEdge } from "./passes/topo.ts";
 
 type TransferAttrs = {
@@ -34,7 +35,7 @@ export const SendOp = defineOp<TransferAttrs>({
     tensor_name: { kind: "string" },
     send_device: { kind: "string" },
     recv_device: { kind: "string" },
-    T: { kind: "type", allowed: ALL_DTYPES },
+    T: { kind: "type", allowed: ANY_DTYPES },
     N: { kind: "int", default: 1 },
   },
   stateful: true,
@@ -54,7 +55,7 @@ export const RecvOp = defineOp<TransferAttrs & { host: boolean }>({
     tensor_name: { kind: "string" },
     send_device: { kind: "string" },
     recv_device: { kind: "string" },
-    T: { kind: "type", allowed: ALL_DTYPES },
+    T: { kind: "type", allowed: ANY_DTYPES },
     N: { kind: "int", default: 1 },
     host: { kind: "bool", default: false },
   },
@@ -76,6 +77,8 @@ export interface Partition {
   readonly fetches: readonly { readonly output: Output; readonly index: number }[];
   readonly sends: readonly Node[];
   readonly recvs: readonly Node[];
+  /** The control-loop skeleton nodes made here for loop frames spanning devices. */
+  readonly controlLoops: readonly Node[];
 }
 
 export interface PartitionInput {
@@ -91,10 +94,13 @@ export interface PartitionInput {
 const short = (name: string) => name.replace(/^.*\/device:/, "");
 
 export function partition(input: PartitionInput): Partition[] {
-  const parts = new Map<Device, { nodes: Node[]; sends: Node[]; recvs: Node[] }>();
+  const parts = new Map<
+    Device,
+    { nodes: Node[]; sends: Node[]; recvs: Node[]; controlLoops: Node[] }
+  >();
   const partOf = (d: Device) => {
     let p = parts.get(d);
-    if (!p) parts.set(d, p = { nodes: [], sends: [], recvs: [] });
+    if (!p) parts.set(d, p = { nodes: [], sends: [], recvs: [], controlLoops: [] });
     return p;
   };
   const mapped = new Map<Node, Node>();
@@ -136,7 +142,7 @@ export function partition(input: PartitionInput): Partition[] {
       RecvOp,
       { ...attrs, host: false },
       [],
-      [],
+      loopGate(data ? data.node : control!, dst),
       spec ? [spec] : [],
       dst.name,
     );
@@ -150,17 +156,46 @@ export function partition(input: PartitionInput): Partition[] {
     return recv;
   };
 
-  // Loops run in one partition: values crossing devices inside a frame would need the frame's
-  // control structure in each partition (TensorFlow's AddControlFlow), which is not built yet.
+  // A loop frame whose nodes sit on several devices gets a control loop on each of them
+  // (core/control_flow/control_loops.ts): its Recvs there hang on the skeleton's Merge, so they
+  // run once per iteration, and the frame's iterations run and end on every device.
   const frames = input.nodes.some((n) => n.op.controlFlow) ? staticFrames(input.nodes) : undefined;
-  const crossing = (node: Node, from: Node, d: Device, src: Device) => {
-    const f = frames?.of.get(node) ?? frames?.of.get(from);
-    const inner = frames &&
-      (frames.of.get(node) !== frames.root || frames.of.get(from) !== frames.root);
-    if (inner) {
+  const loops = frames &&
+    new ControlLoopBuilder(
+      frames,
+      spanningFrames(input.nodes, frames, input.deviceOf),
+      () => --ids,
+      (d, n) => {
+        partOf(d).nodes.push(n);
+        partOf(d).controlLoops.push(n);
+      },
+    );
+  /** The control inputs of a Recv of `from`'s value on `dst`: its frame's skeleton Merge there. */
+  const loopGate = (from: Node, dst: Device): Node[] => {
+    if (!frames || !loops) return [];
+    const f = outputFrame(frames, from);
+    if (f === frames.root) return [];
+    if (!loops.has(f, dst)) {
       throw new EdgeflowError(
-        `a value from ${from.name} on ${src.name} crosses to ${d.name} inside loop frame ` +
-          `'${f!.name}': place a loop's nodes on one device`,
+        `internal: a value of loop frame '${f.name}' crosses to ${dst.name}, which has no ` +
+          `control loop for it`,
+        { node: from.name, op: from.op.name },
+      );
+    }
+    return [loops.merge(f, dst)];
+  };
+  /** Edges a per-iteration Send/Recv cannot carry: they must stay on one device. */
+  const crossing = (node: Node, o: Output, d: Device, src: Device) => {
+    if (!frames) return;
+    const why = isBackEdge(node, o)
+      ? "a loop's back edge (NextIteration to Merge)"
+      : o.node.op.controlFlow === "Enter" && !o.node.attrs.is_constant
+      ? "a loop variable's Enter (its value exists in iteration 0 only)"
+      : undefined;
+    if (why) {
+      throw new EdgeflowError(
+        `${why} from ${o.node.name} on ${src.name} crosses to ${d.name}: a loop variable's ` +
+          `Enter, Merge and NextIteration must be on one device`,
         { node: node.name, op: node.op.name },
       );
     }
@@ -171,7 +206,7 @@ export function partition(input: PartitionInput): Partition[] {
     let changed = false;
     const inputs = node.inputs.map((o, i) => {
       const src = input.deviceOf(o.node);
-      if (src !== d) crossing(node, o.node, d, src);
+      if (src !== d) crossing(node, o, d, src);
       if (src === d && !mapped.has(o.node) && isBackEdge(node, o)) {
         // The NextIteration is placed later: the edge is set once it is.
         backEdges.push({ merge: node, index: i, from: o.node });
@@ -195,7 +230,6 @@ export function partition(input: PartitionInput): Partition[] {
         return m;
       }
       changed = true;
-      crossing(node, c, d, src);
       return pair(`^${c.name}`, src, d, undefined, c);
     });
     const placed = changed
@@ -215,6 +249,19 @@ export function partition(input: PartitionInput): Partition[] {
     placed.assignedDevice = d.name;
     mapped.set(node, placed);
     partOf(d).nodes.push(placed);
+    const span = node.op.controlFlow === "LoopCond" && loops?.spanning.get(frames!.of.get(node)!);
+    if (span) {
+      // The frame's skeletons follow this predicate: read here, or through a Recv in the frame.
+      const pred = node.outputs[0];
+      loops!.close(
+        frames!.of.get(node)!,
+        (dev) => dev === d ? placed.outputs[0] : pair(pred.name, d, dev, pred).outputs[0],
+      );
+    }
+  }
+  const open = loops?.unclosed() ?? [];
+  if (open.length > 0) {
+    throw new EdgeflowError(`internal: loop frame '${open[0].name}' has no LoopCond placed`);
   }
   for (const { merge, index, from } of backEdges) {
     const placed = mapped.get(from)!;
@@ -236,5 +283,6 @@ export function partition(input: PartitionInput): Partition[] {
     ),
     sends: p.sends,
     recvs: p.recvs,
+    controlLoops: p.controlLoops,
   }));
 }

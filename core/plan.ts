@@ -22,6 +22,7 @@ function transferOf(node: Node): Transfer | undefined {
     dst: a.recv_device as string,
     control: a.N === 0,
     host: a.host === true,
+    lazy: node.op === RecvOp && node.controlInputs.length === 0,
   };
 }
 
@@ -72,6 +73,12 @@ export interface Transfer {
   readonly control: boolean;
   /** A Recv whose readers all read it in host memory: no device copy. */
   readonly host: boolean;
+  /**
+   * A Recv that starts when its readers' other producers are done (as late as possible). A Recv
+   * inside a loop frame instead waits on its frame's control loop (a control edge), so it runs
+   * once per iteration: it is an ordinary producer.
+   */
+  readonly lazy: boolean;
 }
 
 export interface Plan {
@@ -156,7 +163,8 @@ export function buildPlan(input: PlanInput): Plan {
   });
 
   const statefulPlan = input.nodes.some((n) => n.op.stateful === true);
-  const isRecv = input.nodes.map((n) => n.op === RecvOp);
+  // Recvs in a loop frame hang on its control loop: only the others start lazily.
+  const lazyRecv = input.nodes.map((n) => n.op === RecvOp && n.controlInputs.length === 0);
   const recvProducers: number[][] = input.nodes.map(() => []);
   const others = new Array<number>(input.nodes.length).fill(0);
   const nodes: Omit<PlanNode, "consumers" | "pendingInit" | "recvProducers">[] = [];
@@ -173,7 +181,7 @@ export function buildPlan(input: PlanInput): Plan {
         }
         consumers[pi].push(i);
         pending[i]++;
-        if (isRecv[pi]) recvProducers[i].push(pi);
+        if (lazyRecv[pi]) recvProducers[i].push(pi);
         else others[i]++;
       }
       const n = node.inputs.length;
@@ -247,10 +255,10 @@ export function buildPlan(input: PlanInput): Plan {
     slotRefs,
     pendingCounts: Int32Array.from(pending),
     roots: pending.flatMap((p, i) =>
-      p === 0 && !isRecv[i] && !(control && control.kind[i] === MERGE) ? [i] : []
+      p === 0 && !lazyRecv[i] && !(control && control.kind[i] === MERGE) ? [i] : []
     ),
     otherCounts: Int32Array.from(others),
-    recvCount: isRecv.filter((r) => r).length,
+    recvCount: input.nodes.filter((n) => n.op === RecvOp).length,
     feedNodes,
     feedIndex,
     fetchSlots,

@@ -9,11 +9,11 @@
  */
 import { HostBuffer, release } from "./buffer.ts";
 import type { Device, DeviceBuffer, DeviceOptions, PreparedKernel } from "./device.ts";
-import { type DeviceType, fullDeviceName, parseDeviceSpec } from "./device_spec.ts";
+import { deviceMatches, type DeviceType, fullDeviceName, parseDeviceSpec } from "./device_spec.ts";
 import { EdgeflowError, withContext } from "./errors.ts";
 import type { StepStats } from "./executor.ts";
 import { type Graph, Node, Output } from "./graph.ts";
-import { defaultRegistry, hostInputsOf, type KernelRegistry } from "./kernel.ts";
+import { defaultRegistry, hostInputsOf, type KernelRegistry, requireKernel } from "./kernel.ts";
 import type { SessionState } from "./kernel_context.ts";
 import { partition } from "./partition.ts";
 import { buildPlan, disposePlan } from "./plan.ts";
@@ -374,10 +374,18 @@ export class Session implements AsyncDisposable {
       }
     }
     this.hintVariables(nodes);
-    // A loop runs in one partition (values cannot cross devices inside a frame yet).
-    colocateLoops(nodes);
     const devices = await this.placementDevices(nodes, feedSet);
     const defaults = devices.filter((d) => this.defaultNames.includes(d.name));
+    // A loop prefers one partition; its nodes requested elsewhere, or with no kernel on the
+    // default devices, may leave it (partition gives each device the loop's control skeleton).
+    colocateLoops(nodes, {
+      runsOnDefaults: (n) =>
+        feedSet.has(n) || defaults.some((d) => this.registry.kernelFor(n, d.type)),
+      requestMet: (n) => {
+        const spec = parseDeviceSpec(n.requestedDevice);
+        return devices.some((d) => deviceMatches(spec, parseDeviceSpec(d.name)));
+      },
+    });
     const placement = place({
       nodes,
       feeds: feedSet,
@@ -410,6 +418,8 @@ export class Session implements AsyncDisposable {
     try {
       for (const part of parts) {
         const entry = (await this.deviceEntry(part.device.name))!;
+        // Control-loop skeletons (Enter, Merge, Switch, NextIteration) were made by partition.
+        const skeleton = new Set(part.controlLoops);
         const plan = buildPlan({
           nodes: part.nodes,
           feeds: part.feeds,
@@ -417,7 +427,12 @@ export class Session implements AsyncDisposable {
           deadness,
           place: (node) => {
             const transfer = node.op.name === "_Send" || node.op.name === "_Recv";
-            return { ...entry, kernel: transfer ? null : byName.get(node.name)?.kernel ?? null };
+            const kernel = transfer
+              ? null
+              : skeleton.has(node)
+              ? requireKernel(this.registry, node, part.device.type)
+              : byName.get(node.name)?.kernel ?? null;
+            return { ...entry, kernel };
           },
         });
         built.push({

@@ -12,6 +12,8 @@ import type { ExecutionObserver } from "./trace/observer.ts";
 import type { SessionState } from "./kernel_context.ts";
 import type { Plan } from "./plan.ts";
 import { LocalRendezvous, type Rendezvous } from "./rendezvous.ts";
+import { StackTable } from "./control_flow/stacks.ts";
+import { TensorArrayTable } from "./tensor_array/table.ts";
 
 export interface StepPartition {
   readonly plan: Plan;
@@ -37,11 +39,20 @@ export async function runStep(
   const onOuter = () => cancel.abort(outer!.reason);
   if (outer?.aborted) cancel.abort(outer.reason);
   else outer?.addEventListener("abort", onOuter, { once: true });
-  const stepState: SessionState = { ...state, signal: cancel.signal };
+  // Step resources, shared by its partitions (TensorFlow's step container): TensorArrays, and the
+  // stacks of a while loop's gradient (what is left on them ends with the step).
+  const stacks = new StackTable();
+  const stepState: SessionState = {
+    ...state,
+    signal: cancel.signal,
+    tensorArrays: new TensorArrayTable(),
+    stacks,
+  };
   try {
     return await runParts(parts, feeds, fetchCount, stepState, cancel, observer, rendezvous);
   } finally {
     outer?.removeEventListener("abort", onOuter);
+    stacks.releaseAll();
   }
 }
 

@@ -4,8 +4,8 @@
  * implementations compute on.
  */
 import {
-  ALL_DTYPES,
   allocStorage,
+  ANY_DTYPES,
   bfloat16ToFloat32,
   type DType,
   float16ToFloat32,
@@ -97,6 +97,9 @@ export class Tensor<D extends DType = DType> {
    * no int64) and `tensor(t.toArray())` gives an int64 tensor back.
    */
   toArray(): NestedArray {
+    if (this.dtype === "variant") {
+      throw new EdgeflowError("a variant tensor holds host objects (TensorLists): read its data");
+    }
     const flat: NestedArray[] = this.dtype === "string" || this.dtype === "resource"
       ? (this.data as string[]).slice()
       : this.dtype === "bool"
@@ -137,6 +140,7 @@ export function numbers(t: Tensor): ArrayLike<number> {
       return Float64Array.from(t.data as BigInt64Array, Number);
     case "string":
     case "resource":
+    case "variant":
       throw new EdgeflowError(`a ${t.dtype} tensor has no numeric values`);
     default:
       return t.data as Float32Array | Int32Array | Uint8Array | Int8Array;
@@ -216,7 +220,7 @@ export function describeValue(v: unknown): string {
 function checkDType(dtype: unknown, what: string): asserts dtype is DType {
   if (!isDType(dtype)) {
     throw new EdgeflowError(
-      `${what} must be a dtype (${ALL_DTYPES.join(", ")}), got ${describeValue(dtype)}`,
+      `${what} must be a dtype (${ANY_DTYPES.join(", ")}), got ${describeValue(dtype)}`,
     );
   }
 }
@@ -272,6 +276,7 @@ const STORAGE_CLASS: Record<
   int8: Int8Array,
   string: Array,
   resource: Array,
+  variant: Array,
 };
 
 // ---- construction from JavaScript values --------------------------------------------------
@@ -308,6 +313,9 @@ export function tensorArg<D extends DType>(
   const finalShape = shape ?? inferred;
   const source: ArrayLike<unknown> = typed ? values as Storage : flat;
   const d = (dtype ?? defaultDType(source)) as D;
+  if (d === "variant") {
+    throw new EdgeflowError(`${what}: variant tensors come from ops (TensorLists), not literals`);
+  }
   if (!typed) checkElements(flat, inferred.length === 0, d, what);
   else if (d === "string" || d === "resource") {
     throw new EdgeflowError(`${what}: a ${d} tensor cannot be made from a typed array`);

@@ -11,6 +11,9 @@ import type { Tensor } from "./tensor.ts";
 
 /** A copy of `b` on `to`, owned by the caller (refs 1). */
 export function transfer(b: DeviceBuffer, to: Device): DeviceBuffer | Promise<DeviceBuffer> {
+  // A variant (a TensorList) lives in host memory only: no device holds one, so moving it is
+  // handing over the host value (a Recv inside a loop whose reader is a control-flow op).
+  if (b.dtype === "variant") return toHost(b);
   const from = b.device;
   if (b instanceof HostBuffer) return own(to.upload(b.tensor));
   const direct = from!.transferTo?.(b, to);

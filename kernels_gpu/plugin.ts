@@ -1,5 +1,6 @@
 /** The WEBGPU plugin: the device factory and every WebGPU kernel, listed by family. */
 import { CONTROL_FLOW_KERNELS } from "../core/control_flow_kernels.ts";
+import { TENSOR_LIST_KERNELS } from "../core/tensor_list/kernels.ts";
 import {
   GENERIC_BASIC_KERNELS,
   GENERIC_HOST_ARITHMETIC_KERNELS,
@@ -45,6 +46,8 @@ export const webgpuPlugin: DevicePlugin<WebGpuDevice> = {
     ...forDTypes(GENERIC_BASIC_KERNELS, GPU_DTYPES),
     // Control flow forwards any buffer, resource handles and strings included.
     ...CONTROL_FLOW_KERNELS,
+    // TensorList and TensorArray bookkeeping on host memory: loops using them stay on the GPU.
+    ...TENSOR_LIST_KERNELS,
     ...UNARY_KERNELS,
     ...BINARY_KERNELS,
     ...MATMUL_KERNELS,

@@ -33,6 +33,7 @@ import { BATCH_NORM_GRAD_KERNELS } from "./kernels/batch_norm_grad.ts";
 import { OPTIM_KERNELS } from "./kernels/optim.ts";
 import { TASK_NAMES } from "./tasks.ts";
 import { BYTE_DTYPES } from "./kernels/util.ts";
+import { TENSOR_LIST_KERNELS } from "../core/tensor_list/kernels.ts";
 
 let compiled: Promise<NamedModule[]> | undefined;
 
@@ -80,6 +81,8 @@ export const WASM_KERNELS: readonly Kernel[] = [
   ...GATHER_ND_KERNELS,
   ...TOPK_KERNELS,
   ...OPTIM_KERNELS,
+  // TensorList and TensorArray ops: host-memory bookkeeping, so loops using them stay on WASM.
+  ...TENSOR_LIST_KERNELS,
 ];
 
 export const wasmPlugin: DevicePlugin<WasmDevice> = {

@@ -25,6 +25,14 @@ const REF_ONLY: Record<string, string> = {
     ),
   ),
 };
+/**
+ * Ops whose kernels, on every device listing them, run the reference on host-memory arguments:
+ * bookkeeping of host objects, not arithmetic (core/tensor_list/kernels.ts).
+ */
+const HOST_KERNELS = new Set(
+  defaultOpRegistry.list().filter((op) => /^(EmptyTensorList|TensorList|TensorArray)/.test(op.name))
+    .map((op) => op.name),
+);
 const table = Object.fromEntries(
   defaultOpRegistry.list().sort((a, b) => a.name.localeCompare(b.name)).map((op) => [
     op.name,
@@ -43,6 +51,8 @@ if (Deno.args.includes("--json")) {
       ? "  (fed by the session)"
       : REF_ONLY[name] && on.length === 1
       ? `  (REF only: ${REF_ONLY[name]})`
+      : HOST_KERNELS.has(name)
+      ? "  (host kernel: the reference on host-memory lists and arrays)"
       : "";
     console.log([name.padEnd(width), ...marks].join("  ") + note);
   }

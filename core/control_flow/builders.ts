@@ -47,12 +47,13 @@ function capture(
   skip: ReadonlySet<Node>,
   external: (o: Output) => Output,
   pivot: Node,
+  leave?: ReadonlySet<Node>,
 ): void {
   for (let k = start; k < end; k++) {
     const node = g.nodes[k];
     if (skip.has(node)) continue;
     node.inputs.forEach((o, i) => {
-      if (o.node.id < outside) g.updateInput(node, i, external(o));
+      if (o.node.id < outside || leave?.has(o.node)) g.updateInput(node, i, external(o));
     });
     if (node.controlInputs.length === 0 && node.inputs.every((o) => isInvariant(o, skip))) {
       // No input, or loop invariants only (TensorFlow's _MaybeAddControlDependency): without
@@ -170,6 +171,18 @@ export interface WhileOptions {
   /** Iterations that may run at once (default 10). */
   parallelIterations?: number;
   name?: string;
+  /**
+   * How a tensor from outside the loop read inside it is brought in, where not as a loop
+   * invariant: returns its replacement, or undefined for the constant Enter `enter` makes. A
+   * while loop's gradient (core/grads/while_loop.ts) pops the forward loop's values this way.
+   */
+  capture?: (o: Output, enter: (outer: Output) => Output) => Output | undefined;
+  /**
+   * Nodes the body function makes that belong to another frame and stay as they are: the
+   * forward counter and stacks a nested loop's gradient adds to its forward loop. What they
+   * give the body comes in through `capture`, as values from outside do.
+   */
+  leave?: ReadonlySet<Node>;
 }
 
 /**
@@ -248,7 +261,7 @@ export function whileLoop(
       }
       const skip = new Set<Node>();
       const entered = new Map<Output, Output>();
-      const external = (o: Output) => {
+      const enterConstant = (o: Output) => {
         let e = entered.get(o);
         if (!e) {
           const n = g.addNode(Enter, [o], {
@@ -262,6 +275,7 @@ export function whileLoop(
         }
         return e;
       };
+      const external = (o: Output) => options.capture?.(o, enterConstant) ?? enterConstant(o);
       // The cond's ops read loop variables through the Merges.
       capture(g, start, userStart, condEnd, skip, external, merges[0]);
       const loopCond = g.addNode(LoopCond, [c.node.id < start ? external(c) : c], {}, {
@@ -275,8 +289,12 @@ export function whileLoop(
       const bodyStart = g.nodes.length;
       const given = flat(g.asDefault(() => body(...(max ? bodyVars.slice(1) : bodyVars))));
       const bodyEnd = g.nodes.length;
-      capture(g, start, bodyStart, bodyEnd, skip, external, bodyVars[0].node);
-      const effects = sideEffects(g, bodyStart, bodyEnd);
+      const leave = options.leave;
+      if (leave) {
+        for (let k = bodyStart; k < bodyEnd; k++) if (leave.has(g.nodes[k])) skip.add(g.nodes[k]);
+      }
+      capture(g, start, bodyStart, bodyEnd, skip, external, bodyVars[0].node, leave);
+      const effects = sideEffects(g, bodyStart, bodyEnd).filter((n) => !leave?.has(n));
       if (given.length !== userVars.length) {
         throw new EdgeflowError(
           `body gives ${given.length} tensors for ${userVars.length} loop variables`,

@@ -67,7 +67,11 @@ export function placeGraphWeights(graph: Graph, device: Device): Graph {
     for (const n of placed.nodes) {
       if (n.op.name !== "Const") continue;
       const value = n.attrs.value as Tensor;
-      if (value.dtype === "string" || value.dtype === "resource" || value.size === 0) continue;
+      // Host objects (strings, handles, variants) stay on the host; so does an empty tensor.
+      if (
+        value.dtype === "string" || value.dtype === "resource" || value.dtype === "variant" ||
+        value.size === 0
+      ) continue;
       const { buffer, view } = device.adopt!(value);
       buffers.push(buffer);
       (n.attrs as { value: Tensor }).value = view;

@@ -3,6 +3,7 @@
  * (lowerCamelCase fields, int64 as strings, bytes as base64), to and from Edgeflow values.
  */
 import { byteSize, type DType } from "../dtype.ts";
+import { EdgeflowError } from "../errors.ts";
 import { formatShape, type PartialShape } from "../shape.ts";
 import { checkShape, Tensor } from "../tensor.ts";
 import {
@@ -29,6 +30,7 @@ const DATA_TYPES: Record<DType, [string, number]> = {
   bfloat16: ["DT_BFLOAT16", 14],
   float16: ["DT_HALF", 19],
   resource: ["DT_RESOURCE", 20],
+  variant: ["DT_VARIANT", 21],
 };
 const BY_TF_NAME = new Map<string | number, DType>(
   Object.entries(DATA_TYPES).flatMap(([d, [name, num]]) => [[name, d as DType], [num, d as DType]]),
@@ -84,6 +86,9 @@ export interface TensorJson {
 }
 
 export function tensorToJson(t: Tensor): TensorJson {
+  if (t.dtype === "variant") {
+    throw new EdgeflowError("a variant tensor (a TensorList) has no TensorProto here");
+  }
   const j: TensorJson = { dtype: dtypeToJson(t.dtype), tensorShape: shapeToJson(t.shape) };
   if (t.dtype === "string" || t.dtype === "resource") {
     j.stringVal = (t.data as string[]).map((s) => new TextEncoder().encode(s).toBase64());
@@ -106,6 +111,8 @@ const VALUE_FIELD: Record<DType, keyof TensorJson> = {
   float16: "halfVal",
   string: "stringVal",
   resource: "stringVal",
+  // TensorFlow's variantVal; no Edgeflow constant holds one (tensorFromJson refuses it).
+  variant: "variantVal" as keyof TensorJson,
 };
 const VALUE_FIELDS = [...new Set(Object.values(VALUE_FIELD))];
 const INT_RANGES: Partial<Record<DType, readonly [number, number]>> = {
@@ -130,6 +137,9 @@ export function tensorFromJson(raw: unknown, field = "tensor"): Tensor {
     throw badField(`${field}.tensorShape`, `must be fully known, got ${formatShape(shape)}`);
   }
   const size = checkShape(shape, `${field}.tensorShape`);
+  if (dtype === "variant") {
+    throw badField(`${field}.dtype`, "is DT_VARIANT: a constant TensorList is not supported");
+  }
   const given = VALUE_FIELDS.filter((f) => j[f] !== undefined);
   if (j.tensorContent !== undefined) {
     if (dtype === "string" || dtype === "resource") {

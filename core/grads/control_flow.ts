@@ -4,8 +4,9 @@
  * outputs' gradients (only the taken branch's is live). Function declarations, so the op file
  * can name them while the modules load in a cycle.
  *
- * While loops' gradients need the forward values of every iteration kept on stacks (the
- * EuroSys 2018 paper, section 5); they are not built yet, and say so.
+ * A while loop's Enter, Exit, NextIteration, and its own Merges and Switches are differentiated
+ * together, as one backward loop with the forward values on stacks (core/grads/while_loop.ts):
+ * `gradients` hands it the whole loop, so their own gradient functions only refuse.
  */
 import { EdgeflowError } from "../errors.ts";
 import type { Node, Output } from "../graph.ts";
@@ -42,11 +43,14 @@ export function switchGrad(
   return [merged.outputs[0], null];
 }
 
-/** Enter, Exit and NextIteration: a while loop's gradient, not built yet. */
+/**
+ * Enter, Exit and NextIteration: differentiated with their whole loop by `gradients`; one alone
+ * (a loop `gradients` cannot see whole) is refused.
+ */
 export function loopGrad(_g: GradientContext, node: Node): never {
   throw new EdgeflowError(
-    `gradients through while loops (${node.op.name}) are not supported yet: they need each ` +
-      `iteration's forward values on a stack`,
+    `${node.op.name} is differentiated with its whole while loop (core/grads/while_loop.ts); ` +
+      `this one is not part of a loop gradients can see whole`,
     { node: node.name, op: node.op.name },
   );
 }

@@ -1,5 +1,5 @@
 /** Placeholder, PlaceholderWithDefault, Identity and NoOp, and the builders for sources. */
-import { ALL_DTYPES, type DType } from "../dtype.ts";
+import { ALL_DTYPES, ANY_DTYPES, type DType } from "../dtype.ts";
 import { EdgeflowError, withContext } from "../errors.ts";
 import type { Graph, Node, Output } from "../graph.ts";
 import { defineOp } from "../op.ts";
@@ -61,7 +61,8 @@ export const Identity = defineOp<{ T: DType }>({
   name: "Identity",
   inputs: [{ name: "input", type: "T" }],
   outputs: [{ name: "output", type: "T" }],
-  attrs: { T: { kind: "type", allowed: ALL_DTYPES } },
+  // Any dtype, a TensorList's variant included: TensorFlow 2 reads a While's results through it.
+  attrs: { T: { kind: "type", allowed: ANY_DTYPES } },
   infer: ([input]) => [{ dtype: input.dtype, shape: input.shape }],
   reference: ([input]) => [input],
   gradient: identityGrad,

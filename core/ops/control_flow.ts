@@ -8,7 +8,7 @@
  * between frames and iterations according to `controlFlow`; the kernels
  * (core/control_flow_kernels.ts) run these references on every device.
  */
-import { ALL_DTYPES, type DType } from "../dtype.ts";
+import { ANY_DTYPES, type DType } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import { defineOp, type OpDef } from "../op.ts";
 import { formatShape, type PartialShape } from "../shape.ts";
@@ -44,7 +44,7 @@ export const Switch = defineOp<{ T: DType }>({
   gradient: switchGrad,
   inputs: [forwardSpec, { name: "pred", type: "bool" }],
   outputs: [{ name: "output_false", type: "T" }, { name: "output_true", type: "T" }],
-  attrs: { T: { kind: "type", allowed: ALL_DTYPES } },
+  attrs: { T: { kind: "type", allowed: ANY_DTYPES } },
   hostMemory: { inputs: [1] },
   infer: ([data, pred]) => {
     scalarPred(pred.shape, "pred");
@@ -69,7 +69,7 @@ export const Merge = defineOp<{ T: DType; N: number }>({
   inputs: [{ name: "inputs", type: "T", numberAttr: "N" }],
   outputs: [{ name: "output", type: "T" }, { name: "value_index", type: "int32" }],
   attrs: {
-    T: { kind: "type", allowed: ALL_DTYPES },
+    T: { kind: "type", allowed: ANY_DTYPES },
     N: { kind: "int", validate: (n) => (n >= 1 ? undefined : "must be at least 1") },
   },
   hostMemory: { outputs: [1] },
@@ -111,7 +111,7 @@ export const Enter = forwardingOp<
 >(
   "Enter",
   {
-    T: { kind: "type", allowed: ALL_DTYPES },
+    T: { kind: "type", allowed: ANY_DTYPES },
     frame_name: {
       kind: "string",
       validate: (s) => (s.length > 0 ? undefined : "must name the frame"),
@@ -128,13 +128,13 @@ export const Enter = forwardingOp<
 /** Exit: forwards `data` from a loop's frame to the frame it was entered from. */
 export const Exit = forwardingOp<{ T: DType }>(
   "Exit",
-  { T: { kind: "type", allowed: ALL_DTYPES } },
+  { T: { kind: "type", allowed: ANY_DTYPES } },
 );
 
 /** NextIteration: forwards `data` to the next iteration of its frame (the loop's back edge). */
 export const NextIteration = forwardingOp<{ T: DType }>(
   "NextIteration",
-  { T: { kind: "type", allowed: ALL_DTYPES } },
+  { T: { kind: "type", allowed: ANY_DTYPES } },
 );
 
 /** LoopCond: forwards the loop predicate; marks the Switches of a loop for the executor. */

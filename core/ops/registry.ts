@@ -38,10 +38,13 @@ import { GRAD_RESIZE_OPS } from "./grad_resize.ts";
 import { GATHER_ND_OPS } from "./gather_nd.ts";
 import { TRAINING_OPS } from "./training_ops.ts";
 import { QUEUE_OPS } from "./queue.ts";
+import { STACK_OPS } from "./stack.ts";
 import { TopKV2 } from "./topk.ts";
 import { Where } from "./where.ts";
 import { Unique } from "./unique.ts";
 import { NMS_OPS } from "./nms.ts";
+import { TENSOR_LIST_OPS } from "./tensor_list.ts";
+import { TENSOR_ARRAY_OPS } from "./tensor_array.ts";
 
 export const ALL_OPS: readonly OpDef[] = [
   Const,
@@ -84,10 +87,13 @@ export const ALL_OPS: readonly OpDef[] = [
   ...GATHER_ND_OPS,
   ...TRAINING_OPS,
   ...QUEUE_OPS,
+  ...STACK_OPS,
   TopKV2,
   Where,
   Unique,
   ...NMS_OPS,
+  ...TENSOR_LIST_OPS,
+  ...TENSOR_ARRAY_OPS,
 ] as unknown as OpDef[];
 
 /**

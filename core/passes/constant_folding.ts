@@ -27,6 +27,9 @@ export function foldConstants(input: PassInput): PassResult {
       if (
         node.op.stateful || node.op.controlFlow || node.inputs.length === 0 || control.length > 0
       ) return undefined;
+      // A variant (a TensorList) is a host object no Const holds (nor a GraphDef), as
+      // TensorFlow leaves DT_VARIANT results unfolded.
+      if (node.outputs.some((o) => o.dtype === "variant")) return undefined;
       if (node.op.name === "Shape") return foldShape(node, inputs, target, loops);
       if (!inputs.every((o) => o.node.op === Const)) return undefined;
       if (loops && inputs.some((o) => o.node.controlInputs.length > 0)) return undefined;

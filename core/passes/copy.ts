@@ -55,12 +55,17 @@ export function copyNodes(
     const copy = copyNode(node, inputs, control, target);
     outputs.set(node, copy.outputs);
     nodeMap.set(node, copy);
-    for (const b of backEdges) if (b.source === node) b.merge = copy;
+    let merge = false;
+    for (const b of backEdges) {
+      if (b.source === node) [b.merge, merge] = [copy, true];
+    }
+    // The Merge keeps the shapes it had (a shape invariant may have relaxed them) before
+    // anything reading it is copied: inferred from its first input only, a loop variable's
+    // shape would read as its initial one (and a Shape of it would fold to that).
+    if (merge) target.setOutputSpecs(copy, node.outputSpecs);
   }
   for (const { merge, source, index } of backEdges) {
     target.updateInput(merge, index, map(source.inputs[index]));
-    // The Merge keeps the shapes it had (a shape invariant may have relaxed them).
-    target.setOutputSpecs(merge, source.outputSpecs);
   }
   return { graph: target, map, mapNode: (n) => nodeMap.get(n)! };
 }

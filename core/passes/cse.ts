@@ -85,8 +85,9 @@ const HASHED_SAMPLES = 1024;
  */
 function hashTensor(t: Tensor): number {
   let h = 0x811c9dc5;
+  if (t.dtype === "variant") return storageId(t);
   if (Array.isArray(t.data)) {
-    for (const s of t.data) {
+    for (const s of t.data as string[]) {
       for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
     }
     return h >>> 0;

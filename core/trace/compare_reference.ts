@@ -59,6 +59,12 @@ export class ReferenceComparer implements ExecutionObserver {
       this.result.skipped.push({ node: pn.node.name, reason: "stateful op" });
       return;
     }
+    if (pn.node.op.controlFlow !== undefined) {
+      // Switch/Merge/Enter/Exit/NextIteration/LoopCond only forward a value; some of their
+      // inputs and outputs are dead (no buffer), so there is nothing to recompute.
+      this.result.skipped.push({ node: pn.node.name, reason: "control flow: forwards a value" });
+      return;
+    }
     if (RENDEZVOUS_OPS.test(pn.node.op.name)) {
       this.result.skipped.push({ node: pn.node.name, reason: "a transfer between partitions" });
       return;

@@ -7,11 +7,15 @@ import { RefDevice } from "./device.ts";
 import { QUEUE_OPS } from "../../core/ops/queue.ts";
 import { QUEUE_KERNELS } from "../../core/queues/kernels.ts";
 import { CONTROL_FLOW_KERNELS } from "../../core/control_flow_kernels.ts";
+import { STACK_OPS } from "../../core/ops/stack.ts";
 
 /** Ops with no kernel anywhere: the session feeds Placeholders itself. */
 const FED_BY_SESSION = new Set(["Placeholder"]);
-/** Ops whose kernels wait (queues): asynchronous kernels of their own, not the reference. */
-const OWN_KERNELS = new Set<string>(QUEUE_OPS.map((op) => op.name));
+/**
+ * Ops with kernels of their own, not the reference: queues (their kernels wait) and stacks (their
+ * generic kernels, in CONTROL_FLOW_KERNELS, keep the step's buffers).
+ */
+const OWN_KERNELS = new Set<string>([...QUEUE_OPS, ...STACK_OPS].map((op) => op.name));
 
 export function referenceKernel(op: OpDef): Kernel<Attrs, RefDevice> {
   return {

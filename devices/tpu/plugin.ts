@@ -28,6 +28,8 @@ import { SCAN_KERNELS } from "./kernels/scan.ts";
 import { SELECT_KERNELS } from "./kernels/select.ts";
 import { UNARY_KERNELS } from "./kernels/unary.ts";
 import { OPTIM_KERNELS } from "./kernels/optim.ts";
+import { TENSOR_LIST_KERNELS } from "../../core/tensor_list/kernels.ts";
+import { metadataOnly } from "./kernels/util.ts";
 
 export const tpuPlugin: DevicePlugin<TpuDevice> = {
   type: "TPU",
@@ -56,5 +58,8 @@ export const tpuPlugin: DevicePlugin<TpuDevice> = {
     ...GRAD_SLICE_KERNELS,
     ...GRAD_BATCH_NORM_KERNELS,
     ...OPTIM_KERNELS,
+    // TensorList and TensorArray bookkeeping on host memory (no machine work; the executor's
+    // downloads and uploads of elements are the transfers): loops using them stay on the TPU.
+    ...TENSOR_LIST_KERNELS.map(metadataOnly),
   ],
 };

@@ -193,7 +193,7 @@ export class WasmDevice implements Device<WasmBuffer> {
   }
 
   upload(t: Tensor): WasmBuffer {
-    if (t.dtype === "string" || t.dtype === "resource") {
+    if (t.dtype === "string" || t.dtype === "resource" || t.dtype === "variant") {
       throw new EdgeflowError(`the WASM device holds numeric tensors, not ${t.dtype}`);
     }
     // A view from `adopt` whose buffer is still held: its bytes are already here.

@@ -52,17 +52,4 @@ Deno.test("cond gradients equal finite differences", async () => {
     }
   }
 });
-
-Deno.test("gradients through a while loop are refused with a clear error", () => {
-  const g = new ef.Graph();
-  const x = ef.placeholder(g, "float32", [], { name: "x" });
-  const [, y] = ef.whileLoop(
-    (i) => ef.less(i, 3),
-    (i, v) => [ef.add(i, 1), ef.mul(v, 2)],
-    [g.asDefault(() => ef.constant(0, { dtype: "int32" })), x],
-  );
-  assert.throws(
-    () => ef.gradients(y, [x]),
-    (e: Error) => e instanceof ef.EdgeflowError && /while loops/.test(e.message),
-  );
-});
+// Gradients through while loops: tests/control_flow/while_grad_test.ts.

@@ -265,10 +265,11 @@ Deno.test("a loop that never ends is stopped by closing the session", async () =
   await assert.rejects(() => running, /session (is|was) closed/);
 });
 
-Deno.test("a loop whose body needs an op the default device lacks runs wholly on one device", async () => {
+Deno.test("a loop whose body needs an op the default device lacks runs that op on REF alone", async () => {
   const g = new ef.Graph();
   const n = ef.placeholder(g, "int32", [], { name: "n" });
-  // RandomUniform has no WASM kernel: the whole loop goes where every member has one (REF).
+  // RandomUniform has no WASM kernel: it goes to REF, the rest of the loop stays on WASM and the
+  // random value crosses devices in every iteration (core/control_flow/control_loops.ts).
   const [i, acc] = ef.whileLoop(
     (i) => ef.less(i, n),
     (i, a) => [ef.add(i, 1), ef.add(a, ef.mul(ef.randomUniform([], { seed: 1 }), 0))],
@@ -278,4 +279,7 @@ Deno.test("a loop whose body needs an op the default device lacks runs wholly on
   const [ti, ta] = await s.run([i, acc], { n: 4 });
   assert.equal(ti.toArray(), 4);
   assert.equal(ta.toArray(), 1);
+  const ex = await s.explainPlacement([i, acc], ["n"], [], false);
+  assert.match(ex.text, /while\/RandomUniform\s+RandomUniform\s+\/device:REF:0/);
+  assert.match(ex.text, /while\/loop_cond\s+LoopCond\s+\/device:WASM:0/);
 });

@@ -1,6 +1,7 @@
 // Property: a random while loop (random body over its loop variables and an outside tensor,
 // random trip count, parallel_iterations and maximum_iterations) gives exactly what the same body
-// unrolled in a straight graph gives.
+// unrolled in a straight graph gives; so does the loop with its body's steps and its predicate
+// spread over two WASM devices (control loops in each partition, core/control_flow/control_loops.ts).
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4";
 import * as ef from "../../mod.ts";
@@ -10,6 +11,8 @@ interface Step {
   a: number;
   b: number;
   c: number;
+  /** The WASM device the step runs on in the split run. */
+  d: number;
 }
 interface LoopCase {
   vars: number;
@@ -20,6 +23,8 @@ interface LoopCase {
   parallel: number;
   init: number[][];
   x: number[];
+  /** The WASM device of the predicate in the split run. */
+  condOn: number;
 }
 
 const arbCase: fc.Arbitrary<LoopCase> = fc.integer({ min: 1, max: 3 }).chain((vars) =>
@@ -31,6 +36,7 @@ const arbCase: fc.Arbitrary<LoopCase> = fc.integer({ min: 1, max: 3 }).chain((va
         a: fc.nat(),
         b: fc.nat(),
         c: fc.double({ min: -1, max: 1, noNaN: true }).map(Math.fround),
+        d: fc.nat(1),
       }),
       { minLength: 1, maxLength: 6 },
     ),
@@ -46,42 +52,49 @@ const arbCase: fc.Arbitrary<LoopCase> = fc.integer({ min: 1, max: 3 }).chain((va
       },
     ),
     x: fc.array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: 2, maxLength: 2 }),
+    condOn: fc.nat(1),
   })
 );
 
 /** One application of the body: values are the loop variables then x; returns the new vars. */
-function body(c: LoopCase, vars: ef.Output[], x: ef.Output): ef.Output[] {
+function body(c: LoopCase, vars: ef.Output[], x: ef.Output, split = false): ef.Output[] {
   const values = [...vars, x];
+  const g = x.graph;
   for (const s of c.steps) {
     const a = values[s.a % values.length], b = values[s.b % values.length];
     values.push(
-      s.op === "add"
-        ? ef.add(a, b)
-        : s.op === "mul"
-        ? ef.mul(a, b)
-        : s.op === "sub"
-        ? ef.sub(a, b)
-        : s.op === "tanh"
-        ? ef.tanh(a)
-        : ef.mul(a, s.c),
+      g.withDevice(
+        split ? `/device:WASM:${s.d}` : "",
+        () =>
+          s.op === "add"
+            ? ef.add(a, b)
+            : s.op === "mul"
+            ? ef.mul(a, b)
+            : s.op === "sub"
+            ? ef.sub(a, b)
+            : s.op === "tanh"
+            ? ef.tanh(a)
+            : ef.mul(a, s.c),
+      ),
     );
   }
   // The last step always feeds a variable, so the body computes something.
   return c.picks.map((p, i) => (i === 0 ? values[values.length - 1] : values[p % values.length]));
 }
 
-async function runLoop(c: LoopCase): Promise<number[][]> {
+async function runLoop(c: LoopCase, split = false): Promise<number[][]> {
   const g = new ef.Graph();
   const x = ef.placeholder(g, "float32", [2], { name: "x" });
   const n = ef.placeholder(g, "int32", [], { name: "n" });
   const init = c.init.map((_v, i) => ef.placeholder(g, "float32", [2], { name: `v${i}` }));
-  const outs = ef.whileLoop(
-    (i) => ef.less(i, n),
-    (i, ...vs) => [ef.add(i, 1), ...body(c, vs, x)],
-    [g.asDefault(() => ef.constant(0, { dtype: "int32" })), ...init],
-    { parallelIterations: c.parallel, maximumIterations: c.max },
-  );
-  await using s = new ef.Session(g);
+  const outs = g.withDevice(split ? "/device:WASM:0" : "", () =>
+    ef.whileLoop(
+      (i) => g.withDevice(split ? `/device:WASM:${c.condOn}` : "", () => ef.less(i, n)),
+      (i, ...vs) => [ef.add(i, 1), ...body(c, vs, x, split)],
+      [g.asDefault(() => ef.constant(0, { dtype: "int32" })), ...init],
+      { parallelIterations: c.parallel, maximumIterations: c.max },
+    ));
+  await using s = new ef.Session(g, split ? { deviceCount: { WASM: 2 } } : {});
   const feeds: Record<string, unknown> = { x: c.x, n: c.trips };
   c.init.forEach((v, i) => (feeds[`v${i}`] = v));
   const got = await s.run(outs.slice(1), feeds as never);
@@ -108,5 +121,15 @@ Deno.test("random while loops equal their unrolled graphs", async () => {
       assert.deepEqual(looped, unrolled);
     }),
     { numRuns: 25, seed: Number(Deno.env.get("FC_SEED") ?? 13) },
+  );
+});
+
+Deno.test("random while loops split over two WASM devices equal their unrolled graphs", async () => {
+  await fc.assert(
+    fc.asyncProperty(arbCase, async (c) => {
+      const [looped, unrolled] = [await runLoop(c, true), await runUnrolled(c)];
+      assert.deepEqual(looped, unrolled);
+    }),
+    { numRuns: 15, seed: Number(Deno.env.get("FC_SEED") ?? 17) },
   );
 });

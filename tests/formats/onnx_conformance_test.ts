@@ -11,6 +11,23 @@ import {
   runCase,
 } from "../../tools/onnx_conformance.ts";
 
+/** ONNX control flow (core/formats/onnx/onnx_ops_control.ts): cases that must pass. */
+const CONTROL_FLOW_PASSES = [
+  "test_if",
+  "test_loop11",
+  "test_scan_sum",
+  "test_scan9_sum",
+  "test_range_float_type_positive_delta_expanded",
+  "test_range_int32_type_negative_delta_expanded",
+];
+/** If and Loop cases over sequences and optionals, types Edgeflow does not have. */
+const CONTROL_FLOW_SEQUENCES = [
+  "test_if_opt",
+  "test_if_seq",
+  "test_loop13_seq",
+  "test_loop16_seq_none",
+];
+
 async function haveTestData(): Promise<boolean> {
   try {
     return (await Deno.stat(ONNX_NODE_TESTS)).isDirectory;
@@ -39,6 +56,16 @@ Deno.test("ONNX node tests: every case of a mapped op passes (REF), one per op o
   const failed = results.filter((r) => r.outcome === "failed");
   assert.deepEqual(failed.map((r) => `${r.name}: ${r.reason}`), []);
   assert.ok(mapped.filter((r) => r.outcome === "passed").length >= 500, "too few cases passed");
+  const byName = new Map(results.map((r) => [r.name, r]));
+  assert.deepEqual(
+    CONTROL_FLOW_PASSES.filter((n) => byName.get(n)?.outcome !== "passed"),
+    [],
+    "control-flow cases that must pass",
+  );
+  for (const n of CONTROL_FLOW_SEQUENCES) {
+    assert.equal(byName.get(n)?.outcome, "unsupported", n);
+    assert.match(byName.get(n)!.reason!, /Sequence|Optional/, n);
+  }
 
   // WASM: the first passing case of each op (a session per case instantiates WASM, so all
   // of them would take a minute).

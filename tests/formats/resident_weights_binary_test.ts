@@ -120,3 +120,46 @@ Deno.test(".pb weights loaded onto the TPU are its HBM buffers, uploaded once", 
     await device[Symbol.asyncDispose]();
   }
 });
+
+Deno.test(".onnx with a Loop: weights placed on WASM, the loop computes what it did on the host", async () => {
+  // acc += x * k for i < n (at most 5): k is a weight read inside the loop body.
+  const g = new ef.Graph();
+  g.asDefault(() => {
+    const n = ef.placeholder(g, "int32", [], { name: "n" });
+    const x = ef.placeholder(g, "float32", [3], { name: "x" });
+    const k = ef.constant(ef.Tensor.fromNumbers("float32", [3], [1, 10, 100]), { name: "k" });
+    const [, acc] = ef.whileLoop(
+      (i) => ef.less(i, n),
+      (i, acc) => [ef.add(i, 1), ef.add(acc, ef.mul(x, k))],
+      [ef.constant(0, { dtype: "int32" }), ef.zerosLike(x)],
+      { maximumIterations: 5 },
+    );
+    ef.identity(acc, { name: "acc" });
+  });
+  const bytes = toOnnx(g, { outputs: ["acc"] });
+  const feedsOf = (m: { inputs: { key: string; name: string }[] }, count: number) =>
+    m.inputs.map((i) =>
+      [
+        i.name,
+        i.key === "n"
+          ? ef.Tensor.fromNumbers("int32", [], [count])
+          : ef.Tensor.fromNumbers("float32", [3], [0.5, 1, -2]),
+      ] as [string, ef.Tensor]
+    );
+  await using device = (await ef.wasmPlugin.create({ threads: 1 }))!;
+  const empty = device.memory().inUse;
+  const host = await loadOnnxModel(bytes);
+  const placed = await loadOnnxModel(bytes, { device });
+  assert.equal(hostConstBytes(placed.graph), 0, "a Const value is still in host memory");
+  {
+    await using a = new ef.Session(host.graph, { devices: [device] });
+    await using b = new ef.Session(placed.graph, { devices: [device] });
+    for (const count of [0, 3, 9]) {
+      const want = await a.run(host.outputs[0].name, feedsOf(host, count));
+      const got = await b.run(placed.outputs[0].name, feedsOf(placed, count));
+      assert.deepEqual(got.toNumbers(), want.toNumbers(), `n = ${count}`);
+    }
+  }
+  placed.dispose();
+  assert.equal(device.memory().inUse, empty, "dispose releases the weights");
+});

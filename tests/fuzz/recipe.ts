@@ -3,8 +3,11 @@
 // against the graph built so far (tests/fuzz/build.ts), the extra fetches and the passes.
 import fc from "npm:fast-check@4";
 import type { DType } from "../../core/dtype.ts";
+import { STACK_OPS } from "../../core/ops/stack.ts";
 import { ALL_OPS } from "../../core/ops/registry.ts";
 import { QUEUE_OPS } from "../../core/ops/queue.ts";
+import { TENSOR_LIST_OPS } from "../../core/ops/tensor_list.ts";
+import { TENSOR_ARRAY_OPS } from "../../core/ops/tensor_array.ts";
 
 /** How a placeholder is fed: mostly right, often wrong in one way. */
 export type FeedKind =
@@ -58,6 +61,12 @@ const EXCLUDED = new Set([
   "AssignSubVariableOp",
   // Queues hold state across runs and block: tests/queue_test.ts covers them.
   ...QUEUE_OPS.map((op) => op.name),
+  // Stacks are step state a push and a later pop share: tests/control_flow/while_grad_test.ts.
+  ...STACK_OPS.map((op) => op.name),
+  // Lists are variant values no source makes, TensorArrays per-step state:
+  // tests/control_flow/tensor_list_test.ts and tensor_array_test.ts cover them.
+  ...TENSOR_LIST_OPS.map((op) => op.name),
+  ...TENSOR_ARRAY_OPS.map((op) => op.name),
   // Control-flow ops only make sense in the structures cond and whileLoop build: random loops
   // are drawn by tests/control_flow/random_loops_test.ts.
   "Switch",

@@ -15,6 +15,9 @@ import {
 import type { Attrs, OpCase } from "../../core/op.ts";
 import "../../mod.ts";
 import { QUEUE_OPS } from "../../core/ops/queue.ts";
+import { STACK_OPS } from "../../core/ops/stack.ts";
+import { TENSOR_LIST_OPS } from "../../core/ops/tensor_list.ts";
+import { TENSOR_ARRAY_OPS } from "../../core/ops/tensor_array.ts";
 import { fcParams, invalidCases, opCases } from "../op_cases.ts";
 import { mismatch } from "./compare.ts";
 import { deviceFor } from "./devices.ts";
@@ -24,9 +27,32 @@ import { checkControlFlowOn, CONTROL_FLOW_OP_NAMES } from "../control_flow/devic
 const registry = defaultRegistry;
 // Queue kernels wait on state shared across runs (a dequeue blocks until another run enqueues), so
 // one op case cannot exercise them: tests/queue_test.ts runs them against TensorFlow's semantics.
-const COVERED_ELSEWHERE = new Map<string, string>(
-  QUEUE_OPS.map((op) => [op.name, "a blocking queue kernel; tests/queue_test.ts covers it"]),
-);
+// TensorList and TensorArray ops take and give host objects (variant lists, per-step arrays) that
+// one-op cases cannot feed; every device runs their reference on host memory
+// (core/tensor_list/kernels.ts), and tests/control_flow/tensor_list_test.ts and
+// tensor_array_test.ts compare WASM with REF and with a model of TensorFlow's semantics. Stack
+// kernels share a step's stack between a push and a later pop: tests/control_flow/while_grad_test.ts
+// runs them on every device type and through loop gradients.
+const COVERED_ELSEWHERE = new Map<string, string>([
+  ...QUEUE_OPS.map((op) =>
+    [op.name, "a blocking queue kernel; tests/queue_test.ts covers it"] as const
+  ),
+  ...TENSOR_LIST_OPS.map((op) =>
+    [
+      op.name,
+      "a host-memory TensorList kernel; tests/control_flow/tensor_list_test.ts covers it",
+    ] as const
+  ),
+  ...TENSOR_ARRAY_OPS.map((op) =>
+    [
+      op.name,
+      "a per-step TensorArray kernel; tests/control_flow/tensor_array_test.ts covers it",
+    ] as const
+  ),
+  ...STACK_OPS.map((op) =>
+    [op.name, "a per-step stack kernel; tests/control_flow/while_grad_test.ts covers it"] as const
+  ),
+]);
 const RUNS = Number(Deno.env.get("EQUIVALENCE_RUNS") ?? 15);
 
 const controlFlowTypes = new Set<string>();
@@ -35,6 +61,15 @@ for (const { type, kernel } of registry.list()) {
   const elsewhere = COVERED_ELSEWHERE.get(op.name);
   if (elsewhere) {
     Deno.test({ name: `${type} ${op.name}: not drawn here (${elsewhere})`, ignore: true, fn() {} });
+    continue;
+  }
+  if (kernel.dtypes?.length && kernel.dtypes.every((d) => d === "variant")) {
+    const why = "forwards a variant (a TensorList); tests/control_flow/tensor_list_test.ts runs it";
+    Deno.test({
+      name: `${type} ${op.name} variant: not drawn here (${why})`,
+      ignore: true,
+      fn() {},
+    });
     continue;
   }
   if (op.controlFlow) {

@@ -163,3 +163,21 @@ Deno.test("WEBGPU: checkNumerics and compareWithReference through readbacks", as
   assert.deepEqual(metadata.comparison!.differences, []);
   assert.ok(metadata.comparison!.compared >= 4);
 });
+
+Deno.test("WASM: compareWithReference runs through a while loop and a cond (control-flow nodes only forward)", async () => {
+  const g = new ef.Graph();
+  const x = ef.placeholder(g, "float32", [4], { name: "x" });
+  const [, y] = ef.whileLoop(
+    (i) => ef.less(i, 3),
+    (i, v) => [ef.add(i, 1), ef.cond(ef.less(i, 1), () => ef.mul(v, 2), () => ef.relu(v))[0]],
+    [g.asDefault(() => ef.constant(0, { dtype: "int32" })), x],
+  );
+  await using s = new ef.Session(g, { device: "WASM" });
+  const metadata = { steps: [] } as ef.RunMetadata;
+  const out = await s.run(y, [[x, [-1, 1, 2, 3]]], [], { compareWithReference: true, metadata });
+  assert.deepEqual([...out.data], [0, 2, 4, 6]);
+  const c = metadata.comparison!;
+  assert.deepEqual(c.differences, []);
+  assert.ok(c.skipped.some((s) => /control flow/.test(s.reason)), "control-flow nodes are skipped");
+  assert.ok(c.compared >= 3, `compared ${c.compared} nodes`);
+});

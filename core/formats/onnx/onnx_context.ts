@@ -212,7 +212,10 @@ export function loadTimeValue(o: Output, depth = 0): Tensor | undefined {
     value = Tensor.fromNumbers(node.attrs.out_type ?? "int32", [dims.length], dims);
   } else if (
     depth < 32 && !node.op.stateful && node.inputs.length > 0 && node.controlInputs.length === 0 &&
-    node.op.name !== "Placeholder"
+    node.op.name !== "Placeholder" &&
+    // A loop variable reads a Merge whose back edge is not wired yet (If, Loop and Scan of
+    // onnx_ops_control.ts): folding it would take the first iteration's value for all of them.
+    node.op.controlFlow === undefined
   ) {
     const inputs = node.inputs.map((i) => loadTimeValue(i, depth + 1));
     if (inputs.every((t): t is Tensor => t !== undefined && t.size <= MAX_FOLDED)) {

@@ -1,7 +1,8 @@
 /**
  * ONNX ModelProto bytes from a plain description, through @bufbuild/protobuf's BinaryWriter and
  * the field numbers of onnx_schema.ts: the inverse of onnx_decode.ts for what the exporter
- * writes (tensor inputs and outputs, raw_data initializers, int/ints/float/string attributes).
+ * writes (tensor inputs and outputs, raw_data initializers, int/ints/float/string attributes,
+ * tensor attributes and subgraph attributes: If's branches, Loop's and Scan's bodies).
  */
 import type { DType } from "../../dtype.ts";
 import type { Tensor } from "../../tensor.ts";
@@ -22,7 +23,13 @@ import {
 } from "./onnx_schema.ts";
 import { dtypeToOnnx, rawBytes } from "./onnx_tensor.ts";
 
-export type OnnxAttrValue = number | readonly number[] | string | { float: number };
+export type OnnxAttrValue =
+  | number
+  | readonly number[]
+  | string
+  | { float: number }
+  | { tensor: Tensor }
+  | { graph: OnnxSubgraphOut };
 
 export interface OnnxNodeOut {
   op: string;
@@ -34,17 +41,22 @@ export interface OnnxNodeOut {
 
 export interface OnnxValueOut {
   name: string;
-  dtype: DType;
-  /** -1 for an unknown dim; null for an unknown rank. */
-  shape: readonly number[] | null;
+  /** Absent: the value info has no type (allowed for a subgraph's values). */
+  dtype?: DType;
+  /** -1 for an unknown dim; null (or absent) for an unknown rank. */
+  shape?: readonly number[] | null;
 }
 
-export interface OnnxGraphOut {
+/** A graph without its model: a subgraph attribute's value. */
+export interface OnnxSubgraphOut {
   name: string;
   nodes: readonly OnnxNodeOut[];
   initializers: readonly { name: string; value: Tensor }[];
   inputs: readonly OnnxValueOut[];
   outputs: readonly OnnxValueOut[];
+}
+
+export interface OnnxGraphOut extends OnnxSubgraphOut {
   opset: number;
 }
 
@@ -60,6 +72,12 @@ export function encodeOnnxModel(g: OnnxGraphOut): Uint8Array {
   w.tag(OPERATOR_SET_ID.version, VARINT).int64(g.opset);
   w.join();
   w.tag(MODEL_PROTO.graph, LEN).fork();
+  encodeGraph(w, g);
+  w.join();
+  return w.finish();
+}
+
+function encodeGraph(w: BinaryWriter, g: OnnxSubgraphOut): void {
   for (const n of g.nodes) {
     w.tag(GRAPH_PROTO.node, LEN).fork();
     encodeNode(w, n);
@@ -80,8 +98,6 @@ export function encodeOnnxModel(g: OnnxGraphOut): Uint8Array {
       w.join();
     }
   }
-  w.join();
-  return w.finish();
 }
 
 function encodeNode(w: BinaryWriter, n: OnnxNodeOut): void {
@@ -101,6 +117,16 @@ function encodeNode(w: BinaryWriter, n: OnnxNodeOut): void {
     } else if ("float" in v) {
       w.tag(ATTRIBUTE_PROTO.f, WireType.Bit32).float(v.float);
       w.tag(ATTRIBUTE_PROTO.type, VARINT).int32(ATTRIBUTE_TYPE.FLOAT);
+    } else if ("tensor" in v) {
+      w.tag(ATTRIBUTE_PROTO.t, LEN).fork();
+      encodeTensor(w, "", v.tensor);
+      w.join();
+      w.tag(ATTRIBUTE_PROTO.type, VARINT).int32(ATTRIBUTE_TYPE.TENSOR);
+    } else if ("graph" in v) {
+      w.tag(ATTRIBUTE_PROTO.g, LEN).fork();
+      encodeGraph(w, v.graph);
+      w.join();
+      w.tag(ATTRIBUTE_PROTO.type, VARINT).int32(ATTRIBUTE_TYPE.GRAPH);
     } else {
       for (const x of v as readonly number[]) w.tag(ATTRIBUTE_PROTO.ints, VARINT).int64(x);
       w.tag(ATTRIBUTE_PROTO.type, VARINT).int32(ATTRIBUTE_TYPE.INTS);
@@ -118,10 +144,11 @@ function encodeTensor(w: BinaryWriter, name: string, t: Tensor): void {
 
 function encodeValueInfo(w: BinaryWriter, v: OnnxValueOut): void {
   w.tag(VALUE_INFO.name, LEN).string(v.name);
+  if (v.dtype === undefined) return;
   w.tag(VALUE_INFO.type, LEN).fork();
   w.tag(TYPE_PROTO.tensorType, LEN).fork();
   w.tag(TYPE_TENSOR.elemType, VARINT).int32(dtypeToOnnx(v.dtype));
-  if (v.shape !== null) {
+  if (v.shape !== null && v.shape !== undefined) {
     w.tag(TYPE_TENSOR.shape, LEN).fork();
     v.shape.forEach((d, i) => {
       w.tag(TENSOR_SHAPE.dim, LEN).fork();

@@ -16,6 +16,7 @@ import {
   windowAttrs,
 } from "./onnx_export_context.ts";
 import { FUSED_EXPORTERS } from "./onnx_export_fused.ts";
+import { exportWithControlFlow, hasControlFlow } from "./onnx_export_control.ts";
 import { encodeOnnxModel, type OnnxValueOut } from "./onnx_encode.ts";
 import { dtypeToOnnx } from "./onnx_tensor.ts";
 
@@ -34,6 +35,14 @@ export interface OnnxExportOptions {
 export function toOnnx(graph: Graph, options: OnnxExportOptions = {}): Uint8Array {
   const outputs = options.outputs?.map((n) => graph.tensor(n)) ?? unreadOutputs(graph);
   const nodes = needed(outputs);
+  if (hasControlFlow(nodes)) {
+    // Conds and loops become If and Loop nodes (onnx_export_control.ts).
+    return encodeOnnxModel({
+      name: options.name ?? "edgeflow",
+      ...exportWithControlFlow(graph, outputs, EXPORTERS),
+      opset: EXPORT_OPSET,
+    });
+  }
   const ex = new Exporter();
   const missing = nodes.filter((n) =>
     !EXPORTERS[n.op.name] && n.op.name !== "Const" && n.op.name !== "Placeholder"
@@ -81,7 +90,15 @@ function valueInfo(o: Output): OnnxValueOut {
 function unreadOutputs(graph: Graph): Output[] {
   const read = new Set<Node>();
   for (const n of graph.nodes) for (const i of n.inputs) read.add(i.node);
-  return graph.nodes.filter((n) => !read.has(n) && n.op.name !== "NoOp").flatMap((n) => n.outputs);
+  // With control flow, a cond's pivots (Identities of a Switch) are read by control edges or
+  // not at all, and a Merge's value_index by nothing: none of them is a result.
+  const flow = graph.nodes.some((n) => n.op.controlFlow !== undefined);
+  const pivot = (n: Node) =>
+    n.inputs.length > 0 && n.inputs.every((i) => i.node.op.controlFlow === "Switch");
+  return graph.nodes.filter((n) =>
+    !read.has(n) && n.op.name !== "NoOp" &&
+    (!flow || (n.op.controlFlow === undefined && !pivot(n)))
+  ).flatMap((n) => n.outputs);
 }
 
 /** The nodes `outputs` depend on, inputs before the nodes that read them. */

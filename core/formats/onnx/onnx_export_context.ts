@@ -17,7 +17,13 @@ export class Exporter {
   initializers: { name: string; value: Tensor }[] = [];
   inputs: OnnxValueOut[] = [];
   node!: Node;
-  private count = 0;
+  /**
+   * ONNX names of Edgeflow values where they differ from `valueName` (a subgraph's view of a
+   * value: a Loop body's input for a loop variable, a copy of a loop's condition).
+   */
+  names = new Map<string, string>();
+  /** Numbers the extra values; shared by the Exporters of one model's subgraphs. */
+  counter = { n: 0 };
 
   initializer(name: string, value: Tensor): string {
     this.initializers.push({ name, value });
@@ -26,13 +32,13 @@ export class Exporter {
   /** A new int64 initializer. */
   int64(values: readonly number[], shape = [values.length]): string {
     return this.initializer(
-      `${this.node.name}/const_${this.count++}`,
+      `${this.node.name}/const_${this.counter.n++}`,
       new Tensor("int64", shape, BigInt64Array.from(values, (v) => BigInt(v))),
     );
   }
   scalar(v: number, like: Output): string {
     return this.initializer(
-      `${this.node.name}/const_${this.count++}`,
+      `${this.node.name}/const_${this.counter.n++}`,
       Tensor.fromNumbers(like.dtype, [], [v]),
     );
   }
@@ -43,15 +49,17 @@ export class Exporter {
     attrs: Record<string, OnnxAttrValue> = {},
     out?: string,
   ): string {
-    const name = out ?? `${this.node.name}/${op}_${this.count++}`;
+    const name = out ?? `${this.node.name}/${op}_${this.counter.n++}`;
     this.nodes.push({ op, name, inputs, outputs: [name], attrs });
     return name;
   }
   in(i: number): string {
-    return valueName(this.node.inputs[i]);
+    const name = valueName(this.node.inputs[i]);
+    return this.names.get(name) ?? name;
   }
   out(i = 0): string {
-    return valueName(this.node.outputs[i]);
+    const name = valueName(this.node.outputs[i]);
+    return this.names.get(name) ?? name;
   }
   constInts(i: number, what: string): number[] {
     const v = constantValue(this.node.inputs[i]);

@@ -23,6 +23,8 @@ import { editDistance } from "../unsupported_ops.ts";
 import { OnnxNodeContext, sanitizeName } from "./onnx_context.ts";
 import { decodeOnnxModel } from "./onnx_decode.ts";
 import { isMappedOnnxOp, ONNX_MAPPERS } from "./onnx_ops.ts";
+import { CONTROL_MAPPERS } from "./onnx_ops_control.ts";
+import { allOnnxGraphs, allOnnxNodes, onnxSubgraphs } from "./onnx_subgraph.ts";
 import { toNchwWithTwin, twinInputs } from "./onnx_layout.ts";
 import {
   DATA_LOCATION,
@@ -176,6 +178,7 @@ function mapNode(
   node: OnnxGraphProto["node"][number],
   opset: number,
   file: string,
+  /** The names in scope: the graph's, or a subgraph's OnnxScope over its enclosing ones. */
   values: Map<string, Output>,
   maxBytes: number,
 ): void {
@@ -199,12 +202,28 @@ function mapNode(
       );
     }
   }
-  const mapper = ONNX_MAPPERS.get(node.opType)!;
+  const mapper = ONNX_MAPPERS.get(node.opType);
+  const control = CONTROL_MAPPERS.get(node.opType);
   // A layout-free op on NHWC twins stays in NHWC (onnx_layout.ts), its result transposed once.
   const twins = twinInputs(node.opType, inputs, node.output);
   const c = new OnnxNodeContext(graph, node, opset, file, twins ?? inputs, maxBytes);
   const outs = withContext(where, () => {
-    const out = mapper(c);
+    // If, Loop and Scan map their subgraphs' nodes with this function, in a nested scope.
+    const out = control
+      ? control(
+        c,
+        onnxSubgraphs(
+          values,
+          (g, nodes, scope) => {
+            for (const n of nodes) mapNode(g, n, opset, file, scope, maxBytes);
+          },
+          file,
+          node.path,
+          where,
+          maxBytes,
+        ),
+      )
+      : mapper!(c);
     if (!twins) return out;
     return out.slice(0, 1).map((o) => o && (o.shape?.length === 4 ? toNchwWithTwin(c, o) : o));
   });
@@ -235,7 +254,8 @@ function defaultOpset(proto: OnnxModelProto, file: string): number {
  */
 export function checkOnnxOpsSupported(g: OnnxGraphProto, file: string): void {
   const missing = new Map<string, string[]>();
-  g.node.forEach((n, i) => {
+  // Subgraphs' nodes (If's branches, Loop's and Scan's bodies) included.
+  [...allOnnxNodes(g)].forEach((n, i) => {
     if (isMappedOnnxOp(n.domain, n.opType)) return;
     const key = n.domain && n.domain !== "ai.onnx" ? `${n.domain}.${n.opType}` : n.opType;
     const users = missing.get(key) ?? [];
@@ -311,10 +331,12 @@ function externalTensors(proto: OnnxModelProto): OnnxTensorProto[] {
   const out: OnnxTensorProto[] = [];
   const g = proto.graph;
   if (!g) return out;
-  for (const t of g.initializer) if (t.dataLocation === DATA_LOCATION.EXTERNAL) out.push(t);
-  for (const n of g.node) {
-    for (const a of n.attribute) {
-      if (a.t?.dataLocation === DATA_LOCATION.EXTERNAL) out.push(a.t);
+  for (const sub of allOnnxGraphs(g)) {
+    for (const t of sub.initializer) if (t.dataLocation === DATA_LOCATION.EXTERNAL) out.push(t);
+    for (const n of sub.node) {
+      for (const a of n.attribute) {
+        if (a.t?.dataLocation === DATA_LOCATION.EXTERNAL) out.push(a.t);
+      }
     }
   }
   return out;

@@ -14,6 +14,7 @@ import { RNN_MAPPERS } from "./onnx_ops_rnn.ts";
 import { REDUCE_MAPPERS } from "./onnx_ops_reduce.ts";
 import { RESIZE_MAPPERS } from "./onnx_ops_resize.ts";
 import { SHAPE_MAPPERS } from "./onnx_ops_shape.ts";
+import { CONTROL_MAPPERS } from "./onnx_ops_control.ts";
 
 export const ONNX_MAPPERS: ReadonlyMap<string, OnnxMapper> = new Map(
   Object.entries({
@@ -32,7 +33,8 @@ export const ONNX_MAPPERS: ReadonlyMap<string, OnnxMapper> = new Map(
   }),
 );
 
-/** Whether a node's (domain, op_type) is one Edgeflow maps. */
+/** Whether a node's (domain, op_type) is one Edgeflow maps (If, Loop and Scan included). */
 export function isMappedOnnxOp(domain: string, opType: string): boolean {
-  return (domain === "" || domain === "ai.onnx") && ONNX_MAPPERS.has(opType);
+  return (domain === "" || domain === "ai.onnx") &&
+    (ONNX_MAPPERS.has(opType) || CONTROL_MAPPERS.has(opType));
 }

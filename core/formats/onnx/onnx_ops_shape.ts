@@ -1,7 +1,8 @@
 /**
  * ONNX shape and data-movement ops: reshape, slicing, gathering, padding, casts and constants.
- * Arguments Edgeflow takes as attributes (Squeeze's axes, Slice's bounds) must be constants;
- * those it takes as tensors (Reshape's shape, Pad's pads, Tile's repeats) may be computed.
+ * Arguments Edgeflow takes as attributes (Squeeze's axes, Slice's axes and steps) must be
+ * constants; those it takes as tensors (Reshape's shape, Pad's pads, Tile's repeats, Slice's
+ * starts and ends) may be computed.
  */
 import type { DType } from "../../dtype.ts";
 import type { Output } from "../../graph.ts";
@@ -35,6 +36,45 @@ function stridedSlice(
     whole &= ~(1 << a);
   });
   return c.out("StridedSlice", [x, c.ints32(begin), c.ints32(end), c.ints32(strides)], {
+    begin_mask: whole,
+    end_mask: whole,
+  });
+}
+
+/**
+ * Slice with starts or ends computed at run time (a loop's iteration number, say): StridedSlice
+ * reads them as tensors, each sliced axis's bound gathered from them (int64, which StridedSlice
+ * clamps to the dim as ONNX does). Axes and steps must still be constants.
+ */
+function dynamicSlice(c: OnnxNodeContext, x: Output): Output {
+  const rank = c.rank(x);
+  const count = c.req(1).shape?.[0] ?? -1;
+  if (count < 0 && !c.input(3)) {
+    throw c.unsupported("starts computed at run time needs its length known, or axes given");
+  }
+  const axes = c.input(3) ? c.constInts(3, "axes") : Array.from({ length: count }, (_, i) => i);
+  const steps = c.input(4) ? c.constInts(4, "steps") : axes.map(() => 1);
+  if (steps.length !== axes.length) {
+    throw c.error(`steps has ${steps.length} entries for ${axes.length} axes`);
+  }
+  // Position `axes.length` of the gathered vector is an appended 0 (a masked, whole dim).
+  const index = new Array(rank).fill(axes.length);
+  const strides = new Array(rank).fill(1);
+  let whole = (1 << rank) - 1;
+  axes.forEach((axis, i) => {
+    const a = axis < 0 ? axis + rank : axis;
+    if (a < 0 || a >= rank) throw c.error(`axis ${axis} is out of range for rank ${rank}`);
+    if (steps[i] === 0) throw c.error(`steps[${i}] is 0`);
+    index[a] = i;
+    strides[a] = steps[i];
+    whole &= ~(1 << a);
+  });
+  const bound = (v: Output) => {
+    const wide = v.dtype === "int64" ? v : c.out("Cast", [v], { DstT: "int64" });
+    const padded = c.out("ConcatV2", [[wide, c.ints32([0], "int64")], c.scalar(0, "int32")]);
+    return c.out("GatherV2", [padded, c.ints32(index), c.scalar(0, "int32")]);
+  };
+  return c.out("StridedSlice", [x, bound(c.req(1)), bound(c.req(2)), c.ints32(strides, "int64")], {
     begin_mask: whole,
     end_mask: whole,
   });
@@ -160,10 +200,11 @@ export const SHAPE_MAPPERS: Record<string, OnnxMapper> = {
       const axes = c.ints("axes") ?? starts.map((_, i) => i);
       return [stridedSlice(c, x, starts, ends, axes, starts.map(() => 1))];
     }
-    const starts = c.constInts(1, "starts"), ends = c.constInts(2, "ends");
-    const axes = c.input(3) ? c.constInts(3, "axes") : starts.map((_, i) => i);
-    const steps = c.input(4) ? c.constInts(4, "steps") : starts.map(() => 1);
-    return [stridedSlice(c, x, starts, ends, axes, steps)];
+    const starts = loadTimeValue(c.req(1)), ends = loadTimeValue(c.req(2));
+    if (!starts || !ends) return [dynamicSlice(c, x)];
+    const axes = c.input(3) ? c.constInts(3, "axes") : intList(starts).map((_, i) => i);
+    const steps = c.input(4) ? c.constInts(4, "steps") : intList(starts).map(() => 1);
+    return [stridedSlice(c, x, intList(starts), intList(ends), axes, steps)];
   },
   Gather: (c) => {
     const x = c.req(0), rank = c.rank(x);

@@ -7,6 +7,7 @@ export {
   fromGraphDefBinary,
   type GraphDefBinaryOptions,
   loadGraphDef,
+  type LoadGraphDefOptions,
   toGraphDefBinary,
 } from "./core/formats/protobuf/graphdef_binary.ts";
 export {
@@ -21,3 +22,4 @@ export {
   saveGraphModel,
   toGraphModel,
 } from "./core/formats/tfjs/export.ts";
+export { releaseWeights } from "./core/formats/device_weights.ts";

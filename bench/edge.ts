@@ -11,6 +11,8 @@
  *   each batch size (memory growth, plan instances) is not what the batching rows measure;
  * - peak memory: the process's VmHWM (peak resident set) after loading and serving.
  *
+ * "-bundle": the same server as one file (`deno task build:serve`, dist/serve.js, built first), what
+ * loading examples/serve.ts's ~330 modules costs at cold start and in memory.
  * "+batch" is examples/serve.ts's default, `--batching auto` (batches while batched rows measure
  * cheaper than single runs); without it, `--batching off`, one request per run.
  * onnxruntime-web (1 and 2 threads, bench/edge_ort_server.ts) serves the model through Edgeflow's
@@ -27,7 +29,14 @@ import * as ef from "../mod.ts";
 import { toOnnx } from "../formats.ts";
 import { mobilenetV2Mid } from "../tests/formats/real_models.ts";
 import { writeFixtureModel } from "../tests/serve/model_fixture.ts";
-import { freePort, SERVE_V8_FLAGS, serveArgs } from "../tests/serve/server_process.ts";
+import {
+  freePort,
+  SERVE_BUNDLE,
+  SERVE_ENTRY,
+  SERVE_V8_FLAGS,
+  serveArgs,
+} from "../tests/serve/server_process.ts";
+import { bundleServe } from "../tools/bundle_serve.ts";
 import { fixed, median, printTable, shuffled } from "./stats.ts";
 
 function flag(name: string, fallback: string): string {
@@ -59,8 +68,15 @@ interface Runner {
   unbatched?: string;
 }
 
-const efRunner = (device: string, threads: number, batching: boolean): Runner => ({
-  label: `ef-${device === "WEBGPU" ? "webgpu" : `wasm-${threads}t`}${batching ? "+batch" : ""}`,
+const efRunner = (
+  device: string,
+  threads: number,
+  batching: boolean,
+  bundle = false,
+): Runner => ({
+  label: `ef-${device === "WEBGPU" ? "webgpu" : `wasm-${threads}t`}${batching ? "+batch" : ""}${
+    bundle ? "-bundle" : ""
+  }`,
   args: (model, port) =>
     serveArgs(model.slice(0, model.lastIndexOf("/")), port, [
       "--device",
@@ -75,8 +91,10 @@ const efRunner = (device: string, threads: number, batching: boolean): Runner =>
       "2",
       "--max-body-bytes",
       String(64 * 2 ** 20),
-    ]),
-  unbatched: batching ? `ef-${device === "WEBGPU" ? "webgpu" : `wasm-${threads}t`}` : undefined,
+    ], bundle ? SERVE_BUNDLE : SERVE_ENTRY),
+  unbatched: batching
+    ? `ef-${device === "WEBGPU" ? "webgpu" : `wasm-${threads}t`}${bundle ? "-bundle" : ""}`
+    : undefined,
 });
 
 const RUNNERS: Runner[] = [
@@ -99,6 +117,11 @@ const RUNNERS: Runner[] = [
   efRunner("WASM", 1, true),
   efRunner("WASM", 2, false),
   efRunner("WASM", 2, true),
+  // The same server bundled into one file (dist/serve.js): what the module graph costs.
+  efRunner("WASM", 1, false, true),
+  efRunner("WASM", 1, true, true),
+  efRunner("WASM", 2, false, true),
+  efRunner("WASM", 2, true, true),
   efRunner("WEBGPU", 1, false),
   efRunner("WEBGPU", 1, true),
   ...[1, 2].map((threads): Runner => ({
@@ -236,6 +259,7 @@ function seeded(shape: number[]): Input {
   return { bytes: new Uint8Array(v.buffer), shape };
 }
 
+if (RUNNERS.some((r) => r.label.endsWith("-bundle"))) await bundleServe();
 const m = await model();
 /** The model through Edgeflow's ONNX export, for onnxruntime-web; why not where it fails. */
 const onnxPath = await Deno.makeTempFile({ prefix: "edgeflow-edge-bench-", suffix: ".onnx" });

@@ -19,37 +19,52 @@ import { MapHostContext } from "./host_context.ts";
  * Const: a value no kernel on this device computes on (shapes, axes and permutations read in
  * host memory, values only fetched) stays in host memory, as TensorFlow keeps such tensors of
  * accelerator kernels; a device copy would only cost a readback. Any other value is placed in
- * device memory and, from the plan's second run on, kept there: every later run hands out the
- * same buffer (buffers are immutable once written; in-place variable updates skip any buffer
- * someone else holds). A plan run once (a variable's initializer) leaves nothing behind, so an
- * initial value does not sit in device memory beside its variable. The plan's disposal frees it.
+ * device memory and kept there, as TensorFlow's ConstantOp holds its device tensor for the
+ * kernel's life: every later run hands out the same buffer (buffers are immutable once written;
+ * in-place variable updates skip any buffer someone else holds). A stateless plan (a served
+ * frozen model) keeps it from its first run: its weights are uploaded once. A plan with stateful
+ * ops (`statefulPlan`) keeps it from its second run, so that a plan run once (a variable's
+ * initializer) leaves nothing behind: an initial value does not sit in device memory beside its
+ * variable. Weights a loader placed on the device (`Device.adopt`) are not copied at all: their
+ * upload is the buffer. The plan's disposal frees it.
  */
 export const constKernel = defineKernel(Const, {
-  create({ attrs, computedOn }) {
+  create({ attrs, computedOn, statefulPlan }) {
     const value = attrs.value;
     if (!computedOn[0] || value.dtype === "string" || value.dtype === "resource") {
       const host = retain(new HostBuffer(value));
       return { run: (ctx) => ctx.setOutput(0, host) };
     }
     let runs = 0;
-    let kept: DeviceBuffer | undefined;
+    let kept: DeviceBuffer | Promise<DeviceBuffer> | undefined;
     return {
       run(ctx) {
+        if (kept instanceof Promise) return kept.then((b) => ctx.setOutput(0, b));
         if (kept) return ctx.setOutput(0, kept);
         const placed = ctx.device.upload(value);
-        const keep = ++runs > 1;
-        if (placed instanceof Promise) {
-          return placed.then((b) => {
-            if (keep && !kept) kept = retain(b);
-            ctx.setOutput(0, b);
-          });
+        if (statefulPlan && ++runs === 1) {
+          if (placed instanceof Promise) return placed.then((b) => ctx.setOutput(0, b));
+          return ctx.setOutput(0, placed);
         }
-        if (keep) kept = retain(placed);
+        if (placed instanceof Promise) {
+          // Runs that start before the upload lands share it; a failed upload is retried.
+          kept = placed.then(
+            (b) => kept = retain(b),
+            (e) => {
+              kept = undefined;
+              throw e;
+            },
+          );
+          return kept.then((b) => ctx.setOutput(0, b));
+        }
+        kept = retain(placed);
         ctx.setOutput(0, placed);
       },
       dispose() {
-        if (kept) release(kept);
+        const k = kept;
         kept = undefined;
+        if (k instanceof Promise) k.then(release, () => {});
+        else if (k) release(k);
       },
     };
   },

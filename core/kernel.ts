@@ -86,6 +86,13 @@ export interface KernelConstruction<A extends Attrs = any, D extends Device = an
    * known on the host (a Const) may stay there.
    */
   readonly computedOn: readonly boolean[];
+  /**
+   * Whether the plan runs a stateful op (reads or assigns a variable, fills a queue, draws random
+   * numbers). Such a plan may run only once (a variable's initializer), so a Const waits for its
+   * second run before it stays in device memory; a stateless plan (a served frozen model) keeps
+   * its Consts from the first run. Absent: false.
+   */
+  readonly statefulPlan?: boolean;
 }
 
 /**

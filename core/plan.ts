@@ -162,6 +162,7 @@ export function buildPlan(input: PlanInput): Plan {
     });
   });
 
+  const statefulPlan = input.nodes.some((n) => n.op.stateful === true);
   // Recvs in a loop frame hang on its control loop: only the others start lazily.
   const lazyRecv = input.nodes.map((n) => n.op === RecvOp && n.controlInputs.length === 0);
   const recvProducers: number[][] = input.nodes.map(() => []);
@@ -206,6 +207,7 @@ export function buildPlan(input: PlanInput): Plan {
             inputs: inputSpecs,
             outputs: node.outputSpecs,
             computedOn: node.outputs.map((_, k) => computedOn[bases[i] + k] === 1),
+            statefulPlan,
           }));
       nodes.push({
         index: i,

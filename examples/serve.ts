@@ -14,12 +14,16 @@ import { Batcher } from "./serve/batcher.ts";
 import { parseServeArgs, type ServeConfig } from "./serve/config.ts";
 import { createHandler } from "./serve/handler.ts";
 import { loadServedModel } from "./serve/model.ts";
+import { Timings } from "./serve/timings.ts";
 
 export async function serve(config: ServeConfig): Promise<Deno.HttpServer<Deno.NetAddr>> {
+  const timings = new Timings(config.timings);
+  timings.mark("modules");
   const model = await loadServedModel(config.model, {
     device: config.device,
     threads: config.threads,
     outputs: config.outputs,
+    timings,
   });
   const batcher = new Batcher((feeds) => model.run(feeds), {
     enabled: config.batching,
@@ -27,11 +31,15 @@ export async function serve(config: ServeConfig): Promise<Deno.HttpServer<Deno.N
     windowMs: config.windowMs,
     adaptive: config.adaptive,
   });
-  const handler = createHandler({ model, batcher, maxBodyBytes: config.maxBodyBytes });
+  const handler = createHandler({ model, batcher, maxBodyBytes: config.maxBodyBytes, timings });
   const server = Deno.serve({
     hostname: config.hostname,
     port: config.port,
-    onListen: ({ hostname, port }) => console.log(`listening on http://${hostname}:${port}/`),
+    onListen: ({ hostname, port }) => {
+      timings.mark("listening");
+      console.log(`listening on http://${hostname}:${port}/`);
+      timings.print("start-up");
+    },
   }, handler);
   server.finished.then(() => model.close());
   return server;

@@ -294,6 +294,65 @@ Deno.test("GraphDef: malformed attribute fields name the attribute and field", (
   refusedAt(conv({ use_cudnn_on_gpu: { b: "true" } }), "y", "Conv2D", /b must be true or false/);
 });
 
+Deno.test("GraphDef: an attribute value of another kind is refused, not read as the default", () => {
+  const conv = (attr: Record<string, unknown>) => ({
+    node: [{ name: "x", op: "Placeholder", attr: { dtype: { type: "DT_FLOAT" } } }, {
+      name: "y",
+      op: "Conv2D",
+      input: ["x", "x"],
+      attr: {
+        T: { type: "DT_FLOAT" },
+        padding: { s: btoa("SAME") },
+        strides: { list: { i: ["1", "1", "1", "1"] } },
+        ...attr,
+      },
+    }],
+  });
+  // A string attribute holding an int used to read as "" and a bool holding a string as false.
+  refusedAt(
+    conv({ padding: { i: "1" } }),
+    "y",
+    "Conv2D",
+    /attr 'padding' is a string attribute but holds 'i'/,
+  );
+  refusedAt(
+    conv({ use_cudnn_on_gpu: { s: btoa("yes") } }),
+    "y",
+    "Conv2D",
+    /attr 'use_cudnn_on_gpu' is a bool attribute but holds 's'/,
+  );
+  // A list of another kind used to read as the empty list; a scalar where a list belongs too.
+  refusedAt(
+    conv({ strides: { list: { f: [1, 1, 1, 1] } } }),
+    "y",
+    "Conv2D",
+    /attr 'strides' is a list\(int\) attribute but holds 'list.f'/,
+  );
+  refusedAt(
+    conv({ strides: { i: "1" } }),
+    "y",
+    "Conv2D",
+    /attr 'strides' is a list\(int\) attribute but holds 'i'/,
+  );
+  refusedAt(
+    {
+      node: [{
+        name: "p",
+        op: "Placeholder",
+        attr: { dtype: { type: "DT_FLOAT" }, shape: { f: 2 } },
+      }],
+    },
+    "p",
+    "Placeholder",
+    /attr 'shape' is a shape attribute but holds 'f'/,
+  );
+  // Proto3 JSON omits defaults and may print empty lists of other kinds: both still read.
+  const g = fromGraphDef(conv({ strides: { list: { i: ["1", "1", "1", "1"], f: [] } } }) as never);
+  assert.deepEqual(g.node("y").attrs.strides, [1, 1, 1, 1]);
+  const d = fromGraphDef(conv({ explicit_paddings: { list: {} } }) as never);
+  assert.deepEqual(d.node("y").attrs.explicit_paddings, []);
+});
+
 Deno.test("GraphDef: every field of a real graph replaced by a bad value gives a named EdgeflowError", () => {
   const { g } = sampleGraph();
   const def = JSON.parse(JSON.stringify(toGraphDef(g))) as { node: Record<string, unknown>[] };

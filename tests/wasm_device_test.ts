@@ -103,7 +103,7 @@ Deno.test("a training step updates variables in place and moves no weights", asy
     const ys = ef.tensor(Array.from({ length: 8 }, (_, i) => [2 + 0.5 * i]));
     const feeds = [[x, xs], [y, ys]] as [ef.Output, ef.Tensor][];
     const firstLoss = (await s.run([loss], feeds, [step]))[0].toNumbers()[0];
-    // The second run keeps the plan's Consts in WASM memory: steady state from here on.
+    // The second run keeps the (stateful) plan's Consts in WASM memory: steady state from here on.
     await s.run([loss], feeds, [step]);
     const before = { ...d.transfers }, inUse = d.memory().inUse;
     // Count the [4, 1] buffers a step allocates: the gradient's two, and no new value for w.

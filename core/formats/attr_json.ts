@@ -72,14 +72,82 @@ export function attrToJson(kind: AttrKind, v: AttrValue): AttrJson {
   }
 }
 
+/** AttrValue's oneof `value`: the fields of which a value sets at most one. */
+const VALUE_FIELDS = ["s", "i", "f", "b", "type", "shape", "tensor", "list", "func", "placeholder"];
+/** ListValue's repeated fields. */
+const LIST_FIELDS = ["s", "i", "f", "b", "type", "shape", "tensor", "func"];
+
+/** The oneof field (and, for lists, the list field) each kind reads. */
+function expectedField(kind: AttrKind): { value: string; list?: string } {
+  switch (kind) {
+    case "int":
+      return { value: "i" };
+    case "float":
+      return { value: "f" };
+    case "bool":
+      return { value: "b" };
+    case "string":
+      return { value: "s" };
+    case "type":
+      return { value: "type" };
+    case "shape":
+      return { value: "shape" };
+    case "tensor":
+      return { value: "tensor" };
+    case "list(int)":
+      return { value: "list", list: "i" };
+    case "list(float)":
+      return { value: "list", list: "f" };
+    case "list(type)":
+      return { value: "list", list: "type" };
+    case "list(string)":
+      return { value: "list", list: "s" };
+    case "list(shape)":
+      return { value: "list", list: "shape" };
+  }
+}
+
+/**
+ * A value of another kind than the OpDef's (an int attribute holding `s`, a list(int) holding
+ * `list.f`) is refused: reading it as the kind's default (proto3 omits zeros, so an absent `i` is
+ * 0) would run the model with a value its file does not hold. Empty lists are harmless
+ * (TensorFlow's own JSON may print them).
+ */
+function checkKind(kind: AttrKind, j: Record<string, unknown>, field: string): void {
+  const want = expectedField(kind);
+  const other = VALUE_FIELDS.find((k) => k !== want.value && j[k] !== undefined);
+  if (other !== undefined) {
+    throw badField(
+      field,
+      `is a ${kind} attribute but holds '${other}' (${
+        JSON.stringify(j).slice(0, 120)
+      }): a value of another kind`,
+    );
+  }
+  if (!want.list || j.list === undefined) return;
+  const l = jsonObject(j.list, `${field}: list`);
+  const wrong = LIST_FIELDS.find((k) =>
+    k !== want.list && l[k] !== undefined && !(Array.isArray(l[k]) && l[k].length === 0)
+  );
+  if (wrong !== undefined) {
+    throw badField(
+      field,
+      `is a ${kind} attribute but holds 'list.${wrong}' (${
+        JSON.stringify(j).slice(0, 120)
+      }): a list of another kind`,
+    );
+  }
+}
+
 /**
  * Decodes an AttrValue by the OpDef's kind. Every field is checked (an int that is a fraction or
- * a word, a bool that is a string, bad base64) and refused with an EdgeflowError naming the
- * attribute and field.
+ * a word, a bool that is a string, bad base64, a value of another kind) and refused with an
+ * EdgeflowError naming the attribute and field (the importer adds the node and op).
  */
 export function attrFromJson(kind: AttrKind, raw: unknown, name: string): AttrValue {
   const field = `attr '${name}'`;
   const j = jsonObject(raw, field);
+  checkKind(kind, j, field);
   const list = () => jsonObject(j.list ?? {}, `${field}: list`);
   const items = (key: string) => jsonList(list()[key], `${field}: list.${key}`);
   const at = (key: string, i: number) => `${field}: list.${key}[${i}]`;

@@ -60,6 +60,11 @@ export interface WasmDeviceOptions extends DeviceOptions {
    * equal share of the cores.
    */
   count?: number;
+  /**
+   * Web Workers for the pool: they start faster and hold less memory than node:worker_threads'
+   * but keep the process alive until the device is disposed (pool.ts); for servers.
+   */
+  keepAlive?: boolean;
 }
 
 /** What the kernel plugin supplies. */
@@ -205,6 +210,7 @@ export class WasmDevice implements Device<WasmBuffer> {
     device.pool = await WorkerPool.start(tasks, {
       stacks,
       spin,
+      keepAlive: config.keepAlive,
       init: { modules: config.modules, memory, taskNames: config.taskNames, spin },
       launcher: queue && { ...stack(), queue: queue.buffer },
     });

@@ -8,7 +8,9 @@
  * posts the jobs instead of the main thread, taking them from the device's command queue, and
  * the main thread runs no task.
  */
-import { Worker } from "node:worker_threads";
+// Types only: the module is imported when a pool has workers. Loading node:worker_threads
+// loads Deno's Node compatibility layer, some 10 ms of a one-thread server's cold start.
+import type { Worker } from "node:worker_threads";
 import { EdgeflowError } from "../../core/errors.ts";
 import {
   CLOSED,
@@ -33,15 +35,28 @@ export interface PoolOptions {
   readonly spin: number;
   /** Start a launcher too, on this stack region, serving this command queue (queue.ts). */
   readonly launcher?: { readonly base: number; readonly top: number; queue: SharedArrayBuffer };
+  /**
+   * Web Workers instead of node:worker_threads: they start faster and hold less memory (no Node
+   * layer: mobilenet_v2_mid served with 2 threads, see ARCHITECTURE.md), but keep the process
+   * alive until the pool is closed, so only for processes that live on anyway (a server).
+   */
+  readonly keepAlive?: boolean;
+}
+
+/** A started worker, either kind: all the pool does with it after start is terminate it. */
+interface PoolWorker {
+  terminate(): unknown;
 }
 
 /**
  * The worker's module. node:worker_threads starts only file: and data: URLs; when Edgeflow is
  * imported by URL (https:), a data: module imports the worker from there.
  */
-function workerUrl(): URL {
+function workerUrl(web: boolean): URL {
   const url = new URL("./worker.ts", import.meta.url);
-  if (url.protocol === "file:") return url;
+  // A web Worker starts any module URL the process may import; worker.ts reads `?web`.
+  if (web) url.search = "web";
+  if (url.protocol === "file:" || web) return url;
   return new URL(
     `data:text/javascript,${encodeURIComponent(`import ${JSON.stringify(url.href)};`)}`,
   );
@@ -49,7 +64,7 @@ function workerUrl(): URL {
 
 export class WorkerPool {
   private readonly control: Int32Array;
-  private readonly workers: Worker[] = [];
+  private readonly workers: PoolWorker[] = [];
   private readonly jobs: Jobs;
   private queue?: Int32Array;
   private closed = false;
@@ -73,17 +88,14 @@ export class WorkerPool {
   static async start(tasks: readonly TaskFunction[], options: PoolOptions): Promise<WorkerPool> {
     const n = options.stacks.length;
     const pool = new WorkerPool(tasks, options.init.taskNames, options.spin, n);
-    const url = workerUrl();
     const launcher = options.launcher;
     if (launcher) pool.queue = new Int32Array(launcher.queue);
     const regions = [...options.stacks, ...(launcher ? [launcher] : [])];
+    if (regions.length === 0) return pool;
+    const web = options.keepAlive === true;
+    const NodeWorker = web ? undefined : (await import("node:worker_threads")).Worker;
+    const url = workerUrl(web);
     const ready = regions.map(async ({ base, top }, worker) => {
-      const w = new Worker(url);
-      pool.workers.push(w);
-      const answer = new Promise<WorkerReady>((resolve, reject) => {
-        w.once("message", resolve);
-        w.once("error", reject);
-      });
       const init: WorkerInit = {
         ...options.init,
         control: pool.control.buffer as SharedArrayBuffer,
@@ -92,11 +104,33 @@ export class WorkerPool {
         stackTop: top,
         ...(worker === n && launcher ? { launcher: { queue: launcher.queue, workers: n } } : {}),
       };
-      w.postMessage(init);
+      let answer: Promise<WorkerReady>;
+      let unref = () => {};
+      if (NodeWorker) {
+        // The init is the worker's workerData: there before its module runs.
+        const w: Worker = new NodeWorker(url, { workerData: init });
+        pool.workers.push(w);
+        answer = new Promise<WorkerReady>((resolve, reject) => {
+          w.once("message", resolve);
+          w.once("error", reject);
+        });
+        // A pool nobody closed must not keep the process alive (tests share one device).
+        unref = () => w.unref();
+      } else {
+        const w = new globalThis.Worker(url, { type: "module" });
+        pool.workers.push(w);
+        answer = new Promise<WorkerReady>((resolve, reject) => {
+          w.onmessage = (e: MessageEvent<WorkerReady>) => resolve(e.data);
+          w.onerror = (e) => {
+            e.preventDefault();
+            reject(new Error(e.message));
+          };
+        });
+        w.postMessage(init);
+      }
       const r = await answer;
       if (!r.ok) throw new EdgeflowError(`WASM worker ${worker} failed to start: ${r.error}`);
-      // A pool nobody closed must not keep the process alive (tests share one device).
-      w.unref();
+      unref();
     });
     try {
       await Promise.all(ready);

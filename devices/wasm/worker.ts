@@ -2,14 +2,13 @@
  * A worker of the WASM device's pool: instantiates the kernel modules on the shared memory, moves
  * its stack to its own region, then loops: spin briefly on its SEQ word, sleep in Atomics.wait
  * when nothing comes, join the posted job and run its task (see control.ts). No message passes
- * per job. Started with node:worker_threads so the device can unref it: a pool left open must not
- * keep the process alive.
+ * per job. Started with node:worker_threads so the device can unref it (a pool left open must not
+ * keep the process alive), or as a web Worker where the process lives anyway (a server).
  *
  * The launcher (a device in `launch: "worker"` mode) loops on the device's command queue instead:
  * it runs each command as thread 0 of a job, posting it to the pool workers as the main thread
  * does in the default mode, and reports each segment's end (see control.ts, queue.ts).
  */
-import { parentPort } from "node:worker_threads";
 import {
   ARGS,
   ASLEEP,
@@ -155,15 +154,33 @@ function launch(init: WorkerInit, tasks: TaskFunction[]): void {
   }
 }
 
-parentPort!.once("message", (init: WorkerInit) => {
+function begin(init: WorkerInit, answer: (ready: WorkerReady) => void): void {
   let tasks: TaskFunction[];
   try {
     tasks = start(init);
   } catch (e) {
-    parentPort!.postMessage({ ok: false, error: String(e) } satisfies WorkerReady);
+    answer({ ok: false, error: String(e) });
     return;
   }
-  parentPort!.postMessage({ ok: true } satisfies WorkerReady);
+  answer({ ok: true });
   if (init.launcher) launch(init, tasks);
   else serve(init, tasks);
-});
+}
+
+// `?web`: a web Worker (the pool's `keepAlive`), which starts without Deno's Node layer; its init
+// comes as its first message, listened for before anything else so none is missed. Otherwise a
+// node:worker_threads worker, whose init is its workerData (there from the start: this module's
+// import of node:worker_threads comes after the parent posted).
+if (new URL(import.meta.url).search === "?web") {
+  const scope = self as unknown as {
+    onmessage: ((e: MessageEvent<WorkerInit>) => void) | null;
+    postMessage(m: WorkerReady): void;
+  };
+  scope.onmessage = (e) => {
+    scope.onmessage = null;
+    begin(e.data, (r) => scope.postMessage(r));
+  };
+} else {
+  const { parentPort, workerData } = await import("node:worker_threads");
+  begin(workerData as WorkerInit, (r) => parentPort!.postMessage(r));
+}

@@ -1,7 +1,7 @@
 /**
  * The server's command line: `serve.ts <model> [--port N] [--hostname H] [--device WASM|WEBGPU]
  * [--threads N] [--batching auto|on|off] [--max-batch N] [--window-ms N] [--max-body-bytes N]
- * [--output NAME]...`. Arguments only (no environment), so the server needs no --allow-env.
+ * [--output NAME]... [--timings]`. Arguments only (no environment), so the server needs no --allow-env.
  */
 export interface ServeConfig {
   model: string;
@@ -17,12 +17,14 @@ export interface ServeConfig {
   maxBodyBytes: number;
   /** Output tensors of a .pb (it has no signature). */
   outputs: string[];
+  /** Print where start-up and the first request spend their time, on stderr (`--timings`). */
+  timings: boolean;
 }
 
 export const USAGE =
   "usage: serve.ts <model dir | model.json | model.pb | model.onnx> [--port 8080] " +
   "[--hostname 127.0.0.1] [--device WASM|WEBGPU] [--threads 2] [--batching auto|on|off] " +
-  "[--max-batch 8] [--window-ms 2] [--max-body-bytes 16777216] [--output name:0]...";
+  "[--max-batch 8] [--window-ms 2] [--max-body-bytes 16777216] [--output name:0]... [--timings]";
 
 export function parseServeArgs(args: readonly string[]): ServeConfig {
   const config: ServeConfig = {
@@ -37,6 +39,7 @@ export function parseServeArgs(args: readonly string[]): ServeConfig {
     windowMs: 2,
     maxBodyBytes: 16 * 2 ** 20,
     outputs: [],
+    timings: false,
   };
   const int = (flag: string, v: string | undefined, min: number): number => {
     const n = Number(v);
@@ -75,6 +78,9 @@ export function parseServeArgs(args: readonly string[]): ServeConfig {
         break;
       case "--max-body-bytes":
         config.maxBodyBytes = int(a, v, 1), i++;
+        break;
+      case "--timings":
+        config.timings = true;
         break;
       case "--output":
         if (v === undefined) throw new Error(`--output takes a tensor name\n${USAGE}`);

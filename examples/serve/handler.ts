@@ -10,12 +10,15 @@ import { readBodyLimited } from "./body.ts";
 import { errorResponse, HttpError } from "./http_error.ts";
 import type { ServedModel } from "./model.ts";
 import { parseBinaryBody, parseJsonBody, type PredictRequest } from "./request.ts";
+import type { Timings } from "./timings.ts";
 
 export interface HandlerOptions {
   model: ServedModel;
   batcher: Batcher;
   /** The largest request body, in bytes; larger ones get 413. */
   maxBodyBytes: number;
+  /** `--timings`: the first request's parts (arrived, parsed, run, answered). */
+  timings?: Timings;
 }
 
 export function createHandler(options: HandlerOptions): (request: Request) => Promise<Response> {
@@ -38,8 +41,20 @@ async function route(request: Request, options: HandlerOptions): Promise<Respons
   }
   if (pathname !== "/predict") throw new HttpError(404, `no route ${pathname}; POST /predict`);
   if (request.method !== "POST") throw new HttpError(405, "use POST /predict");
+  const first = options.timings?.firstRequest("arrived") ?? false;
   const parsed = await parse(request, options);
+  if (first) options.timings!.mark("parsed");
   const outputs = await options.batcher.submit(parsed);
+  if (first) options.timings!.mark("run");
+  const answer = answerOf(request, outputs);
+  if (first) {
+    options.timings!.mark("answered");
+    options.timings!.print("first request");
+  }
+  return answer;
+}
+
+function answerOf(request: Request, outputs: Map<string, ef.Tensor>): Response {
   if ((request.headers.get("accept") ?? "").includes("application/octet-stream")) {
     return binaryAnswer(outputs);
   }

@@ -6,7 +6,7 @@
 import * as ef from "../../mod.ts";
 // Static: a dynamic import of a local module needs --allow-read of its whole module graph, which
 // the least-permission command does not grant. The protobuf library comes from npm (cached once).
-import { loadGraphDef, loadOnnxModel } from "../../formats.ts";
+import { loadGraphDef, loadOnnxModel, releaseWeights } from "../../formats.ts";
 
 export interface ModelOptions {
   /** "WASM" (default) or "WEBGPU". */
@@ -15,6 +15,8 @@ export interface ModelOptions {
   threads?: number;
   /** Output tensor names for a .pb, which has no signature (default: nodes nobody reads). */
   outputs?: string[];
+  /** Marks the start-up's parts (`--timings`): device, loaded, prepared. */
+  timings?: { mark(name: string): void };
 }
 
 export interface ServedModel {
@@ -36,24 +38,25 @@ export async function loadServedModel(
 ): Promise<ServedModel> {
   const spec = options.device ?? "WASM";
   const type = ef.parseDeviceSpec(spec).type ?? "WASM";
-  const deviceOptions = type === "WASM" && options.threads ? { threads: options.threads } : {};
+  // A server lives until it is stopped: its WASM workers may keep it alive (web Workers start
+  // faster and lighter than node:worker_threads').
+  const deviceOptions = type === "WASM" && options.threads
+    ? { threads: options.threads, keepAlive: true }
+    : {};
   const starting = createDevice(type, deviceOptions);
+  starting.then(() => options.timings?.mark("device"), () => {});
   // Its failure is handled where it is awaited, which may come after it settles.
   starting.catch(() => {});
   let loaded: LoadedModel;
   let device: ef.Device;
   try {
-    if (isTfjs(path) && type === "WASM") {
-      // A tfjs model's weights go straight into the WASM device's memory (the loader's `device`):
-      // no host copy stays. The loader reads and parses the files while the device compiles its
-      // modules and boots its workers, and awaits it only to place the weights.
-      loaded = await loadAny(path, options, starting);
-      device = await starting;
-    } else {
-      // Elsewhere the device starts (WASM workers boot, WebGPU finds its adapter) while it loads.
-      loaded = await loadAny(path, options);
-      device = await starting;
-    }
+    // On WASM the weights go straight into the device's memory (the loaders' `device`): no
+    // host copy stays. The loader reads and parses the files while the device compiles its
+    // modules and boots its workers, and awaits it only to place the weights. Elsewhere (WebGPU
+    // finds its adapter) the device starts while the model loads.
+    loaded = await loadAny(path, options, type === "WASM" ? starting : undefined);
+    options.timings?.mark("loaded");
+    device = await starting;
   } catch (e) {
     await (await starting.catch(() => undefined))?.[Symbol.asyncDispose]();
     throw e;
@@ -68,6 +71,7 @@ export async function loadServedModel(
   try {
     // Compile the plan now: the first request should not pay for it.
     await session.prepare(fetches, inputs.map((i) => i.name));
+    options.timings?.mark("prepared");
   } catch (e) {
     await session.close();
     loaded.dispose?.();
@@ -109,10 +113,6 @@ interface LoadedModel {
   dispose?(): void;
 }
 
-function isTfjs(path: string): boolean {
-  return !/\.(pb|onnx)$/.test(path);
-}
-
 async function loadAny(
   path: string,
   options: ModelOptions,
@@ -124,12 +124,18 @@ async function loadAny(
   } catch (e) {
     throw new ef.EdgeflowError(`model '${path}' cannot be read: ${(e as Error).message}`);
   }
-  if (file.endsWith(".json")) return await ef.loadGraphModel(file, device ? { device } : {});
+  const onDevice = device ? { device } : {};
+  if (file.endsWith(".json")) return await ef.loadGraphModel(file, onDevice);
   if (file.endsWith(".pb")) {
-    const graph = await loadGraphDef(file);
-    return { graph, inputs: placeholders(graph), outputs: outputsOf(graph, options.outputs) };
+    const graph = await loadGraphDef(file, onDevice);
+    return {
+      graph,
+      inputs: placeholders(graph),
+      outputs: outputsOf(graph, options.outputs),
+      dispose: () => releaseWeights(graph),
+    };
   }
-  if (file.endsWith(".onnx")) return await loadOnnxModel(file);
+  if (file.endsWith(".onnx")) return await loadOnnxModel(file, onDevice);
   throw new ef.EdgeflowError(
     `model '${path}': serve loads a tfjs graph model (a directory or model.json), a frozen ` +
       `GraphDef (.pb) or an ONNX model (.onnx)`,

@@ -85,8 +85,8 @@ for (const type of TYPES) {
     const y = ef.sum(ef.add(x, w), [0, 1]);
     await using s = new ef.Session(g, { devices: [device], passes: { constantFolding: false } });
     const feed = { x: ef.Tensor.zeros("float32", [256, 1024]) };
+    // A stateless plan's Consts stay on the device from its first run on.
     await s.run(y, feed);
-    await s.run(y, feed); // a plan's Consts stay on the device from its second run on
     const bytes = await constantBytes(device, [1, 1024], async () => {
       for (let k = 0; k < 3; k++) await s.run(y, feed);
     });
@@ -101,8 +101,8 @@ for (const type of TYPES) {
     const v = new ef.Variable(init, { graph: g, name: "v" });
     const step = v.assignAdd(ef.constant(ef.tensor([[1, 1], [1, 1]]), { graph: g }));
     await using s = new ef.Session(g, { devices: [device], passes: { constantFolding: false } });
-    // The initializer's plan keeps its Const from the second run on; the variable's value is
-    // then a view of it, which AssignAdd must copy, not update.
+    // The initializer's plan (stateful) keeps its Const from its second run on; the variable's
+    // value is then a view of it, which AssignAdd must copy, not update.
     for (let i = 0; i < 3; i++) {
       await s.run([], {}, [v.initializer]);
       await s.run([], {}, [step]);

@@ -35,7 +35,16 @@ export function freePort(): number {
  */
 export const SERVE_V8_FLAGS = "--v8-flags=--expose-gc,--max-semi-space-size=1";
 
-export function serveArgs(model: string, port: number, extra: readonly string[] = []): string[] {
+/** examples/serve.ts, and the same edge function bundled into one file (`deno task build:serve`). */
+export const SERVE_ENTRY = `${ROOT}examples/serve.ts`;
+export const SERVE_BUNDLE = `${ROOT}dist/serve.js`;
+
+export function serveArgs(
+  model: string,
+  port: number,
+  extra: readonly string[] = [],
+  entry: string = SERVE_ENTRY,
+): string[] {
   const dir = /\.(pb|json|onnx)$/.test(model) ? model.slice(0, model.lastIndexOf("/")) : model;
   return [
     "run",
@@ -43,7 +52,7 @@ export function serveArgs(model: string, port: number, extra: readonly string[] 
     SERVE_V8_FLAGS,
     `--allow-read=${[dir, ...WORKER_MODULES].join(",")}`,
     `--allow-net=127.0.0.1:${port}`,
-    `${ROOT}examples/serve.ts`,
+    entry,
     model,
     "--port",
     String(port),
@@ -55,11 +64,12 @@ export async function startServer(
   model: string,
   extra: readonly string[] = [],
   env: Record<string, string> = {},
+  entry: string = SERVE_ENTRY,
 ): Promise<ServerProcess> {
   const port = freePort();
   const t0 = performance.now();
   const process = new Deno.Command(Deno.execPath(), {
-    args: serveArgs(model, port, extra),
+    args: serveArgs(model, port, extra, entry),
     env: { NO_COLOR: "1", ...env },
     stdout: "piped",
     stderr: "piped",

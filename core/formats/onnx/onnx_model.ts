@@ -4,6 +4,7 @@
  * and each graph output an Identity named after it. Every op Edgeflow does not map is listed in
  * one error before anything is built; external data is read only from the model's directory.
  */
+import type { Device } from "../../device.ts";
 import { EdgeflowError, withContext } from "../../errors.ts";
 import { Graph, type Output } from "../../graph.ts";
 import type { Tensor } from "../../tensor.ts";
@@ -15,6 +16,7 @@ import {
   type ReadLimits,
 } from "../model_source.ts";
 import { DEFAULT_MAX_TENSOR_BYTES } from "../tensor_limits.ts";
+import { checkWeightDevice, placeGraphWeights, releaseWeights } from "../device_weights.ts";
 import { getOp } from "../../ops/registry.ts";
 import type { SignatureTensor } from "../tfjs/graph_model.ts";
 import { editDistance } from "../unsupported_ops.ts";
@@ -43,6 +45,11 @@ export interface OnnxModel {
   outputs: SignatureTensor[];
   /** The model's version of the default domain. */
   opset: number;
+  /**
+   * Releases the weights held on `OnnxModelOptions.device` (nothing otherwise); the graph's
+   * weights are views of them, so the graph must not run after this.
+   */
+  dispose(): void;
 }
 
 export interface OnnxModelOptions extends ReadLimits {
@@ -55,6 +62,14 @@ export interface OnnxModelOptions extends ReadLimits {
    * initializers (for arguments Edgeflow takes as attributes, such as Slice's bounds).
    */
   constantInputs?: Readonly<Record<string, Tensor>>;
+  /**
+   * A device with host-addressable memory (WASM, TPU) to hold the weights, as loadGraphModel's
+   * `device`: the initializers (in the layout the kernels read: the weight transposes a Session
+   * would fold are folded first) are copied there once and the graph's Consts view them, so no
+   * host copy remains and a Session given this device runs on them in place. `dispose` frees
+   * them. loadOnnxModel takes a promise too: it reads the files while the device starts.
+   */
+  device?: Device | Promise<Device>;
 }
 
 /** Reads an ONNX model from bytes, a file path or a URL (external data beside it). */
@@ -62,16 +77,21 @@ export async function loadOnnxModel(
   source: Uint8Array | ModelSource,
   options: OnnxModelOptions = {},
 ): Promise<OnnxModel> {
-  if (source instanceof Uint8Array) return fromOnnxBinary(source, options);
+  if (source instanceof Uint8Array) {
+    return fromOnnxBinary(source, { ...options, device: await options.device });
+  }
   const files = await openModel(source, "model.onnx", options);
   const file = options.file ?? files.mainName;
   const proto = inFile(file, () => decodeOnnxModel(files.main, file));
   await resolveExternalData(proto, files, file, options.maxFileBytes);
-  return buildModel(proto, { ...options, file });
+  return buildModel(proto, { ...options, file, device: await options.device });
 }
 
 /** Builds a graph from ModelProto bytes; a model with external data needs `loadOnnxModel`. */
-export function fromOnnxBinary(bytes: Uint8Array, options: OnnxModelOptions = {}): OnnxModel {
+export function fromOnnxBinary(
+  bytes: Uint8Array,
+  options: OnnxModelOptions & { device?: Device } = {},
+): OnnxModel {
   const file = options.file ?? "model.onnx";
   const proto = inFile(file, () => decodeOnnxModel(bytes, file));
   return buildModel(proto, { ...options, file });
@@ -79,8 +99,19 @@ export function fromOnnxBinary(bytes: Uint8Array, options: OnnxModelOptions = {}
 
 function buildModel(
   proto: OnnxModelProto,
-  options: OnnxModelOptions & { file: string },
+  options: OnnxModelOptions & { file: string; device?: Device },
 ): OnnxModel {
+  if (options.device) checkWeightDevice(options.device, "loadOnnxModel");
+  const model = buildGraph(proto, options);
+  if (!options.device) return { ...model, dispose: () => {} };
+  const graph = inFile(options.file, () => placeGraphWeights(model.graph, options.device!));
+  return { ...model, graph, dispose: () => releaseWeights(graph) };
+}
+
+function buildGraph(
+  proto: OnnxModelProto,
+  options: OnnxModelOptions & { file: string },
+): Omit<OnnxModel, "dispose"> {
   const file = options.file;
   const maxBytes = options.maxTensorBytes ?? DEFAULT_MAX_TENSOR_BYTES;
   return inFile(file, () => {

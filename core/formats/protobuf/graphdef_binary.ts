@@ -3,7 +3,9 @@
  * transcoding to the JSON mapping and importing with `fromGraphDef`, after the checks a file from
  * outside needs (every unsupported op at once, tensor sizes before allocation).
  */
+import type { Device } from "../../device.ts";
 import type { Graph } from "../../graph.ts";
+import { checkWeightDevice, placeGraphWeights } from "../device_weights.ts";
 import { fromGraphDef, toGraphDef } from "../graphdef_json.ts";
 import { inFile, openModel, type ReadLimits } from "../model_source.ts";
 import { checkTensorSizes, DEFAULT_MAX_TENSOR_BYTES } from "../tensor_limits.ts";
@@ -16,6 +18,18 @@ export interface GraphDefBinaryOptions {
   file?: string;
   /** The largest tensor attribute, in bytes, the import may allocate (default 1 GiB). */
   maxTensorBytes?: number;
+  /**
+   * A device with host-addressable memory (WASM, TPU) to hold the weights, as loadGraphModel's
+   * `device`: every Const is decoded onto it once (after folding what a Session would fold) and
+   * the graph's Consts view it there, so no host copy remains and a Session given this device
+   * (`devices: [device]`) runs on them in place. `releaseWeights(graph)` frees them.
+   */
+  device?: Device;
+}
+
+/** loadGraphDef's options: the device may still be starting (awaited once the file is read). */
+export interface LoadGraphDefOptions extends Omit<GraphDefBinaryOptions, "device">, ReadLimits {
+  device?: Device | Promise<Device>;
 }
 
 /** The graph as a binary GraphDef, the bytes `tf.io.write_graph(..., as_text=False)` writes. */
@@ -30,16 +44,22 @@ export function fromGraphDefBinary(bytes: Uint8Array, options: GraphDefBinaryOpt
     const def = decodeGraphDef(bytes, file, { rawContent: true });
     checkOpsSupported(def.node ?? [], file);
     checkTensorSizes(def, file, options.maxTensorBytes ?? DEFAULT_MAX_TENSOR_BYTES);
-    return fromGraphDef(def);
+    if (options.device) checkWeightDevice(options.device, "loadGraphDef");
+    const graph = fromGraphDef(def);
+    return options.device ? placeGraphWeights(graph, options.device) : graph;
   });
 }
 
 /** Reads a binary GraphDef from bytes, a file path or a URL. */
 export async function loadGraphDef(
   source: Uint8Array | string | URL,
-  options: GraphDefBinaryOptions & ReadLimits = {},
+  options: LoadGraphDefOptions = {},
 ): Promise<Graph> {
-  if (source instanceof Uint8Array) return fromGraphDefBinary(source, options);
-  const files = await openModel(source, "model.pb", options);
-  return fromGraphDefBinary(files.main, { ...options, file: options.file ?? files.mainName });
+  const files = source instanceof Uint8Array
+    ? undefined
+    : await openModel(source, "model.pb", options);
+  // A device still starting is awaited only now: reading the file overlapped its start.
+  const device = await options.device;
+  const file = options.file ?? files?.mainName;
+  return fromGraphDefBinary(files?.main ?? source as Uint8Array, { ...options, file, device });
 }

@@ -10,6 +10,7 @@ import { release } from "../../buffer.ts";
 import type { Device, DeviceBuffer } from "../../device.ts";
 import type { Tensor } from "../../tensor.ts";
 import type { PartialShape } from "../../shape.ts";
+import { checkWeightDevice, holdWeights, releaseWeights } from "../device_weights.ts";
 import { fromGraphDef, type NodeDefJson } from "../graphdef_json.ts";
 import {
   inFile,
@@ -81,12 +82,7 @@ export async function loadGraphModel(
   const shards = await readShards(model, files);
   // A device still starting is awaited only now: reading the files overlapped its start.
   const device = await options.device;
-  if (device && !device.adopt) {
-    throw new EdgeflowError(
-      `loadGraphModel: the ${device.type} device cannot hold weights the host reads in place ` +
-        "(option 'device' takes a device with host-addressable memory: WASM or TPU)",
-    );
-  }
+  if (device) checkWeightDevice(device, "loadGraphModel");
   const placed = new Map<string, { buffer: DeviceBuffer; view: Tensor }>();
   try {
     const weights = decodeWeights(model, files, shards, device && onDevice(device, placed));
@@ -129,7 +125,8 @@ function modelOf(
     (graph.node(name).attrs as { value: Tensor }).value = p.view;
     held.push(p.buffer);
   }
-  return { graph, inputs, outputs, dispose: () => held.splice(0).forEach(release) };
+  holdWeights(graph, held);
+  return { graph, inputs, outputs, dispose: () => releaseWeights(graph) };
 }
 
 /** Each weight group's shard files, in order. */

@@ -23,10 +23,8 @@ async function input() {
 export async function edgeflowModel() {
   const { m, x } = await input();
   const model = await ef.loadGraphModel(m.path);
-  // The converter left grappler's "/device:CPU:0" on the fused convolutions and the MatMul, which
-  // Edgeflow honours (CPU means WASM); tfjs ignores devices. Cleared (TensorFlow's
-  // `clear_devices`) so every node runs on WEBGPU, as on tfjs-webgpu.
-  for (const n of model.graph.nodes) n.requestedDevice = "";
+  // The loader drops the converter's "/device:CPU:0" requests (as tfjs ignores them), so every
+  // node runs on WEBGPU, as on tfjs-webgpu.
   const output = model.outputs[0].name;
   const s = new ef.Session(model.graph, { device: "WEBGPU" });
   await s.device("WEBGPU");

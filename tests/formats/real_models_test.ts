@@ -80,7 +80,15 @@ function assertClose(name: string, ours: ArrayLike<number>, theirs: Float32Array
   );
 }
 
-async function checkModel(t: Deno.TestContext, load: () => Promise<RealModel>) {
+/**
+ * `tpuOutputs`: why the model's outputs are not compared on the TPU (its nodes still are, each
+ * against its reference on the TPU's own inputs).
+ */
+async function checkModel(
+  t: Deno.TestContext,
+  load: () => Promise<RealModel>,
+  tpuOutputs?: string,
+) {
   const m = await load();
   const model = await ef.loadGraphModel(m.path);
   const fetches = model.outputs.map((o) => o.name);
@@ -95,18 +103,36 @@ async function checkModel(t: Deno.TestContext, load: () => Promise<RealModel>) {
       ).map((n) => n.op.name);
       assert.deepEqual([...new Set(missing)], [], `ops without a ${device} kernel`);
       await using s = new ef.Session(model.graph, { device });
-      const outs = await s.run(fetches, { [m.input.name]: x });
+      // On the TPU each node is also held to its kernel's tolerance on its own inputs, so drift
+      // across layers (bfloat16 multiplies) is told apart from a wrong kernel.
+      const metadata = { steps: [] } as ef.RunMetadata;
+      const compareWithReference = device === "TPU";
+      const outs = await s.run(fetches, { [m.input.name]: x }, [], {
+        compareWithReference,
+        metadata,
+      });
+      if (compareWithReference) assert.deepEqual(metadata.comparison!.differences, []);
+      if (device === "TPU" && tpuOutputs) {
+        // Compared instead with the model's own device requests kept: its fused convolutions on
+        // WASM (float32), every other node on the TPU.
+        console.log(`TPU: all-TPU outputs not compared with tfjs: ${tpuOutputs}`);
+        const kept = await ef.loadGraphModel(m.path, { clearDevices: false });
+        await using k = new ef.Session(kept.graph, { device });
+        const mixed = await k.run(fetches, { [m.input.name]: x });
+        mixed.forEach((o, i) => assertClose(fetches[i], o.toNumbers(), theirs[i], device));
+        return;
+      }
       outs.forEach((o, i) => assertClose(fetches[i], o.toNumbers(), theirs[i], device));
     });
   }
-  // The converter leaves grappler's "/device:CPU:0" on fused convolutions and MatMuls, which
-  // Edgeflow honours (CPU means WASM): the steps above run those on WASM. Cleared here
-  // (TensorFlow's clear_devices), every node of the model runs on WEBGPU.
-  await t.step("WEBGPU, every node (device requests cleared)", async (t) => {
+  // The converter leaves grappler's "/device:CPU:0" on fused convolutions and MatMuls; the
+  // loader drops device requests as tfjs does (the steps above run every node on their device).
+  // Kept (`clearDevices: false`), Edgeflow honours them: those nodes run on WASM (CPU).
+  await t.step("WEBGPU session, the model's device requests kept", async (t) => {
     if (!(await deviceFor("WEBGPU", t))) return;
-    const all = await ef.loadGraphModel(m.path);
-    for (const n of all.graph.nodes) n.requestedDevice = "";
-    await using s = new ef.Session(all.graph, { device: "WEBGPU" });
+    const kept = await ef.loadGraphModel(m.path, { clearDevices: false });
+    assert.ok(kept.graph.nodes.some((n) => /WASM/.test(n.requestedDevice)), "CPU requests kept");
+    await using s = new ef.Session(kept.graph, { device: "WEBGPU" });
     const outs = await s.run(fetches, { [m.input.name]: x });
     outs.forEach((o, i) => assertClose(fetches[i], o.toNumbers(), theirs[i], "WEBGPU"));
   });
@@ -128,5 +154,13 @@ Deno.test("human emotion matches tfjs", (t) => checkModel(t, () => humanModel("e
 Deno.test("human blazeface matches tfjs", (t) => checkModel(t, () => humanModel("blazeface")));
 Deno.test(
   "human movenet-lightning matches tfjs",
-  (t) => checkModel(t, () => humanModel("movenet-lightning")),
+  (t) =>
+    checkModel(
+      t,
+      () => humanModel("movenet-lightning"),
+      // Measured: every TPU node within its tolerance, but on this random input the heatmaps'
+      // peaks are near ties (0.0862 vs 0.0866) and bfloat16 drift over the convolutions moves
+      // the ArgMax to another cell, so a keypoint's coordinate jumps (0.60 vs 0.76).
+      "its decoder takes the ArgMax of heatmaps whose peaks are near ties on this input",
+    ),
 );

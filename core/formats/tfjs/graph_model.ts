@@ -64,6 +64,13 @@ export interface GraphModelOptions extends ReadLimits {
    * device compiles its modules and boots its workers), and it is awaited only to place them.
    */
   device?: Device | Promise<Device>;
+  /**
+   * Drop the nodes' device requests (default true), as tfjs does: it ignores them, and the
+   * converter leaves grappler's "/device:CPU:0" on fused convolutions and MatMuls, which Edgeflow
+   * would honour (CPU means WASM) and so run them off a session's chosen device. False keeps
+   * them (TensorFlow's `clear_devices=False`).
+   */
+  clearDevices?: boolean;
 }
 
 /**
@@ -94,6 +101,7 @@ export async function loadGraphModel(
       checkTensorSizes(def, file, options.maxTensorBytes ?? DEFAULT_MAX_TENSOR_BYTES);
       return fromGraphDef(def);
     });
+    if (options.clearDevices !== false) { for (const n of graph.nodes) n.requestedDevice = ""; }
     nodes.length = 0; // the TensorJsons can go before the model is built
     const inputs = signatureSide(graph, model.signature?.inputs, "inputs", file) ??
       graph.nodes.filter((n) => n.op.name === "Placeholder").map(fromNode);

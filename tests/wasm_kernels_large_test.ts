@@ -113,6 +113,39 @@ const CASES: Case[] = [
     inputs: [f32([2, 11, 9, 6], 23), f32([3, 3, 6, 2], 24)],
     attrs: conv(2, "SAME"),
   },
+  // Depthwise rows cut into channel blocks (few rows, many channels: a 7x7 layer), border
+  // pixels in SIMD with their taps inside the image, 8-, 4- and 1-channel steps per block,
+  // strides, a dilated 5x5 window wider than the image's interior, and the fused epilogue on
+  // each block.
+  {
+    op: "DepthwiseConv2dNative",
+    inputs: [f32([1, 7, 7, 204], 91), f32([3, 3, 204, 1], 92)],
+    attrs: conv(1, "SAME"),
+  },
+  {
+    op: "DepthwiseConv2dNative",
+    inputs: [f32([1, 14, 14, 21], 93), f32([3, 3, 21, 1], 94)],
+    attrs: conv(2, "SAME"),
+  },
+  {
+    op: "DepthwiseConv2dNative",
+    inputs: [f32([2, 6, 9, 44], 95), f32([5, 5, 44, 1], 96)],
+    attrs: conv(1, "SAME", 2),
+  },
+  {
+    op: "DepthwiseConv2dNative",
+    inputs: [f32([1, 3, 13, 16], 97), f32([3, 3, 16, 1], 98)],
+    attrs: {
+      strides: [1, 1, 1, 1],
+      padding: "EXPLICIT",
+      explicit_paddings: [0, 0, 2, 1, 3, 0, 0, 0],
+    },
+  },
+  {
+    op: "FusedDepthwiseConv2dNative",
+    inputs: [f32([1, 7, 7, 136], 99), f32([3, 3, 136, 1], 100), f32([136], 101)],
+    attrs: { ...conv(1, "SAME"), fused_ops: ["BiasAdd", "Relu6"], num_args: 1 },
+  },
   {
     op: "MaxPool",
     inputs: [f32([2, 15, 15, 13], 25)],

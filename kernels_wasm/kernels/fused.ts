@@ -30,7 +30,7 @@ import { ResizeBilinear, ResizeNearestNeighbor, resizePlan } from "../../core/op
 import type { WasmBuffer } from "../../devices/wasm/buffer.ts";
 import type { WasmDevice } from "../../devices/wasm/device.ts";
 import { Task } from "../tasks.ts";
-import { conv2dGemm, geometryWords } from "./conv.ts";
+import { conv2dGemm, depthwiseLaunch } from "./conv.ts";
 import { sgemm } from "./gemm.ts";
 import { dotTolerance, maxAbs, U32, wasmKernel } from "./util.ts";
 
@@ -125,20 +125,10 @@ export const fusedConv2dKernel = wasmKernel(FusedConv2D, {
 
 export const fusedDepthwiseKernel = wasmKernel(FusedDepthwiseConv2dNative, {
   dtypes: ["float32"],
-  create({ inputs: [x, f], attrs }) {
+  create({ inputs: [x, f], attrs, device }) {
     parseFusion(attrs);
-    const launches = new ShapeMemo((xs, fs) => {
-      const g = convGeometry("depthwise", xs, fs, attrs);
-      const rows = g.batch * g.outHeight;
-      const work = rows * g.outWidth * g.outChannels * g.filterHeight * g.filterWidth;
-      return {
-        outShape: g.outShape,
-        rows,
-        work,
-        channels: g.outChannels,
-        words: [g.channelMultiplier, ...geometryWords(g)],
-      };
-    }).seed([x.shape, f.shape]);
+    const launches = new ShapeMemo((xs, fs) => depthwiseLaunch(xs, fs, attrs, device.threads))
+      .seed([x.shape, f.shape]);
     return {
       run(ctx) {
         const [x, f, ...args] = ctx.inputs;
@@ -146,9 +136,9 @@ export const fusedDepthwiseKernel = wasmKernel(FusedDepthwiseConv2dNative, {
         const out = ctx.output(0, l.outShape);
         const epi = epilogueWords(ctx.device, args, ctx.attrs, l.channels);
         try {
-          // task_depthwise applies the epilogue to each output row it finishes.
-          const words = [x.ptr, f.ptr, out.ptr, ...l.words, ...epi.words];
-          ctx.device.launch(Task.task_depthwise, l.rows, words, l.work);
+          // task_depthwise applies the epilogue to each block of a row it finishes.
+          const words = [x.ptr, f.ptr, out.ptr, ...l.words, ...epi.words, l.cb];
+          ctx.device.launch(Task.task_depthwise, l.tasks, words, l.work);
         } finally {
           epi.release();
         }

@@ -32,6 +32,12 @@ function withInf(t: Tensor): Tensor {
   data[data.length - 1] = -Infinity;
   return new Tensor("float32", t.shape, data);
 }
+/** `t` with a NaN every 37 elements. */
+function withNaN(t: Tensor): Tensor {
+  const data = Float32Array.from(t.data as Float32Array);
+  for (let i = 5; i < data.length; i += 37) data[i] = NaN;
+  return new Tensor("float32", t.shape, data);
+}
 const scalar = (v: number) => new Tensor("int32", [], Int32Array.from([v]));
 const i32 = (values: number[]) => new Tensor("int32", [values.length], Int32Array.from(values));
 
@@ -145,6 +151,39 @@ const CASES: Case[] = [
     op: "FusedDepthwiseConv2dNative",
     inputs: [f32([1, 7, 7, 136], 99), f32([3, 3, 136, 1], 100), f32([136], 101)],
     attrs: { ...conv(1, "SAME"), fused_ops: ["BiasAdd", "Relu6"], num_args: 1 },
+  },
+  // The micro-kernel's own epilogue (bias, then Relu or Relu6, as it stores a final tile): A read
+  // in place with a packed last panel (77 rows), a partial last column panel (44, 21 columns),
+  // k across KC blocks, NaN kept by Relu; a transposed B (packed) and a direct convolution (the
+  // block epilogue).
+  {
+    op: "_FusedConv2D",
+    inputs: [
+      withNaN(f32([1, 7, 11, 20], 102, { min: -8, max: 8 })),
+      f32([1, 1, 20, 44], 103),
+      f32([44], 104),
+    ],
+    attrs: { ...conv(1, "VALID"), fused_ops: ["BiasAdd", "Relu6"], num_args: 1 },
+  },
+  {
+    op: "_FusedConv2D",
+    inputs: [f32([1, 5, 6, 300], 105), f32([1, 1, 300, 24], 106), f32([24], 107)],
+    attrs: { ...conv(1, "VALID"), fused_ops: ["BiasAdd", "Relu"], num_args: 1 },
+  },
+  {
+    op: "_FusedConv2D",
+    inputs: [f32([1, 12, 13, 3], 108), f32([3, 3, 3, 20], 109), f32([20], 110)],
+    attrs: { ...conv(2, "SAME"), fused_ops: ["BiasAdd", "Relu6"], num_args: 1 },
+  },
+  {
+    op: "_FusedMatMul",
+    inputs: [withNaN(f32([37, 300], 111)), f32([300, 21], 112), f32([21], 113)],
+    attrs: { fused_ops: ["BiasAdd", "Relu"], num_args: 1 },
+  },
+  {
+    op: "_FusedMatMul",
+    inputs: [f32([20, 40], 114), f32([19, 40], 115), f32([19], 116)],
+    attrs: { transpose_b: true, fused_ops: ["BiasAdd"], num_args: 1 },
   },
   {
     op: "MaxPool",

@@ -1,6 +1,7 @@
 /**
  * The TypeScript side of the packed float32 GEMM (kernels_wasm/src/gemm.c): tiling, scratch
- * memory and the two launches (pack B, then compute). MatMul, BatchMatMulV2 and Conv2D call it.
+ * memory and the launches (pack a transposed B, then compute). MatMul, BatchMatMulV2 and Conv2D
+ * call it.
  *
  * Tiling never changes results: every element of C is summed over k in the same order (KC blocks
  * in turn, k in turn inside the micro-kernel) whichever task computes it, so tiles can follow
@@ -71,7 +72,10 @@ export function sgemm(d: WasmDevice, p: GemmProblem): void {
     return;
   }
   const np = roundUp(p.n, NR);
-  const bp = d.scratch(nb * p.k * np * 4);
+  // A row-major B (csb 1: weights [k, n], MatMul without transpose_b) is read in place by the
+  // micro-kernel; only a transposed one is packed first (a launch and a copy of B per call).
+  const packB = p.csb !== 1;
+  const bp = packB ? d.scratch(nb * p.k * np * 4) : undefined;
   const tables = batch > 1 ? d.scratch(batch * 8) : undefined;
   try {
     let aIndex = 0, bIndex = 0;
@@ -100,7 +104,7 @@ export function sgemm(d: WasmDevice, p: GemmProblem): void {
       aIndex,
       bIndex,
       nb,
-      bp.ptr,
+      bp?.ptr ?? 0,
       mct,
       nct,
       p.aStride ?? 0,
@@ -111,11 +115,11 @@ export function sgemm(d: WasmDevice, p: GemmProblem): void {
     ];
     const groups = Math.ceil(np / NR / 4);
     // Work 0 keeps a job on this thread.
-    d.launch(Task.task_sgemm_pack, nb * groups, words, threads > 1 ? nb * p.k * np : 0);
+    if (packB) d.launch(Task.task_sgemm_pack, nb * groups, words, threads > 1 ? nb * p.k * np : 0);
     const tasks = batch * Math.ceil(p.m / mct) * Math.ceil(p.n / nct);
     d.launch(Task.task_sgemm, tasks, words, threads > 1 ? macs : 0);
   } finally {
-    d.releaseScratch(bp);
+    if (bp) d.releaseScratch(bp);
     if (tables) d.releaseScratch(tables);
   }
 }

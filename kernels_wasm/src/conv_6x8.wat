@@ -1,29 +1,28 @@
 ;; The direct convolution micro-kernel: one 6x8 tile of C whose six rows of A are read straight
 ;; from an NHWC image instead of a packed panel (kernels_wasm/src/gemm_direct.c uses it for
-;; convolutions with few input channels, where packing cost as much as the products).
+;; convolutions with few input channels, where packing cost as much as the products). Written by
+;; kernels_wasm/gen_gemm_wat.ts (edit the generator, not this file).
 ;;
 ;; Row r of A starts at the address in word r of $rows and is $segs runs of $seg floats, $ss bytes
 ;; apart: the window of an output pixel, one filter row (filter_w * in_c contiguous floats) a run.
-;; B is a packed panel as sgemm_6x8 reads it (k = segs * seg groups of 8 floats). C is stored,
-;; not added.
+;; B is read as sgemm_6x8 reads it: k = segs * seg rows of 8 floats, $ldb bytes apart (a packed
+;; panel, or the filter's columns in place). C is stored, not added.
 ;;
 ;; Registers as in gemm_6x8.wat (12 accumulators, 2 vectors of B, 1 broadcast of A: 15 v128), and
 ;; relaxed_madd for the same reason. The six row pointers are i32 locals advanced once per
 ;; unrolled iteration, so every A load is a pointer plus a constant offset. The loop is unrolled
 ;; three times: a filter row of an RGB image is filter_w * 3 floats.
-;;
-;; This file is generated with its unrolled steps written out; keep them uniform when editing.
 (module
   (import "env" "memory" (memory 1 65536 shared))
   (func (export "sconv_6x8")
     (param $seg i32) (param $segs i32) (param $ss i32) (param $rows i32) (param $b i32)
-    (param $c i32) (param $ldc i32)
+    (param $ldb i32) (param $c i32) (param $ldc i32)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
     (local $c40 v128) (local $c41 v128) (local $c50 v128) (local $c51 v128)
     (local $b0 v128) (local $b1 v128) (local $x v128)
     (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $a4 i32) (local $a5 i32)
-    (local $p i32) (local $o i32)
+    (local $k i32) (local $o i32)
     ;; One run (filter row) per iteration; $o is the run's offset from the windows' first pixel.
     (loop $run
       (local.set $a0 (i32.add (i32.load (local.get $rows)) (local.get $o)))
@@ -32,13 +31,13 @@
       (local.set $a3 (i32.add (i32.load offset=12 (local.get $rows)) (local.get $o)))
       (local.set $a4 (i32.add (i32.load offset=16 (local.get $rows)) (local.get $o)))
       (local.set $a5 (i32.add (i32.load offset=20 (local.get $rows)) (local.get $o)))
-      (local.set $p (local.get $seg))
-      ;; 3 steps of k at a time: A advances 1 float (4 bytes) and B 8 floats (32) per step.
-      (if (i32.ge_s (local.get $p) (i32.const 3))
+      (local.set $k (local.get $seg))
+      (if (i32.ge_s (local.get $k) (i32.const 3))
         (then (loop $by3
           ;; k + 0
           (local.set $b0 (v128.load (local.get $b)))
           (local.set $b1 (v128.load offset=16 (local.get $b)))
+          (local.set $b (i32.add (local.get $b) (local.get $ldb)))
           (local.set $x (v128.load32_splat (local.get $a0)))
           (local.set $c00 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c00)))
           (local.set $c01 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c01)))
@@ -58,8 +57,9 @@
           (local.set $c50 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c50)))
           (local.set $c51 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c51)))
           ;; k + 1
-          (local.set $b0 (v128.load offset=32 (local.get $b)))
-          (local.set $b1 (v128.load offset=48 (local.get $b)))
+          (local.set $b0 (v128.load (local.get $b)))
+          (local.set $b1 (v128.load offset=16 (local.get $b)))
+          (local.set $b (i32.add (local.get $b) (local.get $ldb)))
           (local.set $x (v128.load32_splat offset=4 (local.get $a0)))
           (local.set $c00 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c00)))
           (local.set $c01 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c01)))
@@ -79,8 +79,9 @@
           (local.set $c50 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c50)))
           (local.set $c51 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c51)))
           ;; k + 2
-          (local.set $b0 (v128.load offset=64 (local.get $b)))
-          (local.set $b1 (v128.load offset=80 (local.get $b)))
+          (local.set $b0 (v128.load (local.get $b)))
+          (local.set $b1 (v128.load offset=16 (local.get $b)))
+          (local.set $b (i32.add (local.get $b) (local.get $ldb)))
           (local.set $x (v128.load32_splat offset=8 (local.get $a0)))
           (local.set $c00 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c00)))
           (local.set $c01 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c01)))
@@ -105,13 +106,13 @@
           (local.set $a3 (i32.add (local.get $a3) (i32.const 12)))
           (local.set $a4 (i32.add (local.get $a4) (i32.const 12)))
           (local.set $a5 (i32.add (local.get $a5) (i32.const 12)))
-          (local.set $b (i32.add (local.get $b) (i32.const 96)))
-          (br_if $by3 (i32.ge_s (local.tee $p (i32.sub (local.get $p) (i32.const 3))) (i32.const 3))))))
-      ;; The last seg % 3 steps, one at a time.
-      (if (i32.gt_s (local.get $p) (i32.const 0))
+          (br_if $by3 (i32.ge_s (local.tee $k (i32.sub (local.get $k) (i32.const 3))) (i32.const 3))))))
+      (if (i32.gt_s (local.get $k) (i32.const 0))
         (then (loop $by1
+          ;; k + 0
           (local.set $b0 (v128.load (local.get $b)))
           (local.set $b1 (v128.load offset=16 (local.get $b)))
+          (local.set $b (i32.add (local.get $b) (local.get $ldb)))
           (local.set $x (v128.load32_splat (local.get $a0)))
           (local.set $c00 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c00)))
           (local.set $c01 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c01)))
@@ -136,8 +137,7 @@
           (local.set $a3 (i32.add (local.get $a3) (i32.const 4)))
           (local.set $a4 (i32.add (local.get $a4) (i32.const 4)))
           (local.set $a5 (i32.add (local.get $a5) (i32.const 4)))
-          (local.set $b (i32.add (local.get $b) (i32.const 32)))
-          (br_if $by1 (i32.gt_s (local.tee $p (i32.sub (local.get $p) (i32.const 1))) (i32.const 0))))))
+          (br_if $by1 (i32.gt_s (local.tee $k (i32.sub (local.get $k) (i32.const 1))) (i32.const 0))))))
       (local.set $o (i32.add (local.get $o) (local.get $ss)))
       (br_if $run (local.tee $segs (i32.sub (local.get $segs) (i32.const 1)))))
     ;; Store the tile, row by row.

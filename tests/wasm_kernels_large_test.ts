@@ -63,6 +63,9 @@ const CASES: Case[] = [
     attrs: { transpose_a: true, transpose_b: true },
   },
   { op: "MatMul", inputs: [f32([1, 513], 7), f32([513, 1], 8)] },
+  // B read in place (rows 129 floats apart), and packed where its rows would share L1 sets
+  // (1024 floats apart) for more than 96 rows of A.
+  { op: "MatMul", inputs: [f32([99, 40], 117), f32([40, 1024], 118)] },
   { op: "BatchMatMulV2", inputs: [f32([3, 1, 20, 30], 9), f32([4, 30, 17], 10)] },
   {
     op: "BatchMatMulV2",

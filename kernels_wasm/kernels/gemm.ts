@@ -11,7 +11,13 @@
 import type { WasmDevice } from "../../devices/wasm/device.ts";
 import { Task } from "../tasks.ts";
 
-const MR = 6, NR = 8, MC = 120;
+const MR = 6, NR = 8, MC = 120, KC = 256;
+/**
+ * Products of more rows pack a B whose panels alias in L1 (bPanelAliases): each packed panel then
+ * serves many A panels. Fewer rows (a 7x7 layer's 49) reuse a panel a few times only, where the
+ * copy costs more than the misses.
+ */
+const PACK_B_ROWS = 96;
 /**
  * Products of fewer multiply-adds run on the calling thread alone. Measured (paired, one
  * process): at 64x64x64 (262,144) a second thread gained nothing or lost (its first touches of
@@ -73,8 +79,9 @@ export function sgemm(d: WasmDevice, p: GemmProblem): void {
   }
   const np = roundUp(p.n, NR);
   // A row-major B (csb 1: weights [k, n], MatMul without transpose_b) is read in place by the
-  // micro-kernel; only a transposed one is packed first (a launch and a copy of B per call).
-  const packB = p.csb !== 1;
+  // micro-kernel, saving a launch and a copy of B per call, unless its rows would evict each
+  // other from L1 while many A panels reuse them (see bPanelAliases). A transposed B is packed.
+  const packB = p.csb !== 1 || (p.m > PACK_B_ROWS && bPanelAliases(p.rsb, Math.min(p.k, KC)));
   const bp = packB ? d.scratch(nb * p.k * np * 4) : undefined;
   const tables = batch > 1 ? d.scratch(batch * 8) : undefined;
   try {
@@ -122,6 +129,20 @@ export function sgemm(d: WasmDevice, p: GemmProblem): void {
     if (bp) d.releaseScratch(bp);
     if (tables) d.releaseScratch(tables);
   }
+}
+
+/**
+ * Whether the `rows` rows of a B panel read in place (32 bytes each, `rsb` floats apart) map onto
+ * too few L1 sets to stay cached: with 64-byte lines and 64 sets (a 32-48 KiB L1), a row stride of
+ * s bytes touches 4096 / gcd(s, 4096) sets, and at 8 ways each holds 8 lines. A 1024-column B
+ * (4096 bytes a row) puts every row in one set: measured 1.45x slower than packed on a
+ * 1024x1024x1024 MatMul, while mobilenet's 49-row products gained 15-40% reading B in place.
+ */
+function bPanelAliases(rsb: number, rows: number): boolean {
+  let a = rsb * 4, b = 4096;
+  while (b) [a, b] = [b, a % b];
+  const sets = Math.max(1, 4096 / Math.max(a, 64));
+  return sets * 8 < rows;
 }
 
 /** Rows and columns per task: blocks of at most MC rows, about 8 tasks per thread. */

@@ -155,6 +155,15 @@ const CASES: Case[] = [
     inputs: [f32([1, 7, 7, 136], 99), f32([3, 3, 136, 1], 100), f32([136], 101)],
     attrs: { ...conv(1, "SAME"), fused_ops: ["BiasAdd", "Relu6"], num_args: 1 },
   },
+  {
+    op: "FusedDepthwiseConv2dNative",
+    inputs: [
+      withNaN(f32([1, 9, 8, 21], 119, { min: -4, max: 4 })),
+      f32([3, 3, 21, 1], 120),
+      f32([21], 121),
+    ],
+    attrs: { ...conv(2, "SAME"), fused_ops: ["BiasAdd", "Relu"], num_args: 1 },
+  },
   // The micro-kernel's own epilogue (bias, then Relu or Relu6, as it stores a final tile): A read
   // in place with a packed last panel (77 rows), a partial last column panel (44, 21 columns),
   // k across KC blocks, NaN kept by Relu; a transposed B (packed) and a direct convolution (the

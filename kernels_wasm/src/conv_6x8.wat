@@ -6,7 +6,8 @@
 ;; Row r of A starts at the address in word r of $rows and is $segs runs of $seg floats, $ss bytes
 ;; apart: the window of an output pixel, one filter row (filter_w * in_c contiguous floats) a run.
 ;; B is read as sgemm_6x8 reads it: k = segs * seg rows of 8 floats, $ldb bytes apart (a packed
-;; panel, or the filter's columns in place). C is stored, not added.
+;; panel, or the filter's columns in place). C is stored, not added, after the bias and activation
+;; of $flags and $bias as sgemm_6x8 applies them.
 ;;
 ;; Registers as in gemm_6x8.wat (12 accumulators, 2 vectors of B, 1 broadcast of A: 15 v128), and
 ;; relaxed_madd for the same reason. The six row pointers are i32 locals advanced once per
@@ -16,13 +17,13 @@
   (import "env" "memory" (memory 1 65536 shared))
   (func (export "sconv_6x8")
     (param $seg i32) (param $segs i32) (param $ss i32) (param $rows i32) (param $b i32)
-    (param $ldb i32) (param $c i32) (param $ldc i32)
+    (param $ldb i32) (param $c i32) (param $ldc i32) (param $flags i32) (param $bias i32)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
     (local $c40 v128) (local $c41 v128) (local $c50 v128) (local $c51 v128)
     (local $b0 v128) (local $b1 v128) (local $x v128)
     (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $a4 i32) (local $a5 i32)
-    (local $k i32) (local $o i32)
+    (local $k i32) (local $o i32) (local $act i32)
     ;; One run (filter row) per iteration; $o is the run's offset from the windows' first pixel.
     (loop $run
       (local.set $a0 (i32.add (i32.load (local.get $rows)) (local.get $o)))
@@ -140,21 +141,119 @@
           (br_if $by1 (i32.gt_s (local.tee $k (i32.sub (local.get $k) (i32.const 1))) (i32.const 0))))))
       (local.set $o (i32.add (local.get $o) (local.get $ss)))
       (br_if $run (local.tee $segs (i32.sub (local.get $segs) (i32.const 1)))))
-    ;; Store the tile, row by row.
+    ;; Store the tile row by row, as sgemm_6x8 does (its flags' bit 0 is ignored: never added).
+    (local.set $flags (i32.and (local.get $flags) (i32.const -2)))
+    (local.set $act (i32.shr_u (local.get $flags) (i32.const 1)))
+    (if (i32.and (local.get $flags) (i32.const 1))
+      (then
+        (local.set $c00 (f32x4.add (local.get $c00) (v128.load (local.get $c))))
+        (local.set $c01 (f32x4.add (local.get $c01) (v128.load offset=16 (local.get $c))))))
+    (if (local.get $bias)
+      (then
+        (local.set $c00 (f32x4.add (local.get $c00) (v128.load (local.get $bias))))
+        (local.set $c01 (f32x4.add (local.get $c01) (v128.load offset=16 (local.get $bias))))))
+    (if (local.get $act)
+      (then
+        (local.set $c00 (f32x4.add (f32x4.pmax (local.get $c00) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (local.set $c01 (f32x4.add (f32x4.pmax (local.get $c01) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (if (i32.eq (local.get $act) (i32.const 2))
+          (then
+            (local.set $c00 (f32x4.pmin (local.get $c00) (v128.const f32x4 6 6 6 6)))
+            (local.set $c01 (f32x4.pmin (local.get $c01) (v128.const f32x4 6 6 6 6)))))))
     (v128.store (local.get $c) (local.get $c00))
     (v128.store offset=16 (local.get $c) (local.get $c01))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (if (i32.and (local.get $flags) (i32.const 1))
+      (then
+        (local.set $c10 (f32x4.add (local.get $c10) (v128.load (local.get $c))))
+        (local.set $c11 (f32x4.add (local.get $c11) (v128.load offset=16 (local.get $c))))))
+    (if (local.get $bias)
+      (then
+        (local.set $c10 (f32x4.add (local.get $c10) (v128.load (local.get $bias))))
+        (local.set $c11 (f32x4.add (local.get $c11) (v128.load offset=16 (local.get $bias))))))
+    (if (local.get $act)
+      (then
+        (local.set $c10 (f32x4.add (f32x4.pmax (local.get $c10) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (local.set $c11 (f32x4.add (f32x4.pmax (local.get $c11) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (if (i32.eq (local.get $act) (i32.const 2))
+          (then
+            (local.set $c10 (f32x4.pmin (local.get $c10) (v128.const f32x4 6 6 6 6)))
+            (local.set $c11 (f32x4.pmin (local.get $c11) (v128.const f32x4 6 6 6 6)))))))
     (v128.store (local.get $c) (local.get $c10))
     (v128.store offset=16 (local.get $c) (local.get $c11))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (if (i32.and (local.get $flags) (i32.const 1))
+      (then
+        (local.set $c20 (f32x4.add (local.get $c20) (v128.load (local.get $c))))
+        (local.set $c21 (f32x4.add (local.get $c21) (v128.load offset=16 (local.get $c))))))
+    (if (local.get $bias)
+      (then
+        (local.set $c20 (f32x4.add (local.get $c20) (v128.load (local.get $bias))))
+        (local.set $c21 (f32x4.add (local.get $c21) (v128.load offset=16 (local.get $bias))))))
+    (if (local.get $act)
+      (then
+        (local.set $c20 (f32x4.add (f32x4.pmax (local.get $c20) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (local.set $c21 (f32x4.add (f32x4.pmax (local.get $c21) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (if (i32.eq (local.get $act) (i32.const 2))
+          (then
+            (local.set $c20 (f32x4.pmin (local.get $c20) (v128.const f32x4 6 6 6 6)))
+            (local.set $c21 (f32x4.pmin (local.get $c21) (v128.const f32x4 6 6 6 6)))))))
     (v128.store (local.get $c) (local.get $c20))
     (v128.store offset=16 (local.get $c) (local.get $c21))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (if (i32.and (local.get $flags) (i32.const 1))
+      (then
+        (local.set $c30 (f32x4.add (local.get $c30) (v128.load (local.get $c))))
+        (local.set $c31 (f32x4.add (local.get $c31) (v128.load offset=16 (local.get $c))))))
+    (if (local.get $bias)
+      (then
+        (local.set $c30 (f32x4.add (local.get $c30) (v128.load (local.get $bias))))
+        (local.set $c31 (f32x4.add (local.get $c31) (v128.load offset=16 (local.get $bias))))))
+    (if (local.get $act)
+      (then
+        (local.set $c30 (f32x4.add (f32x4.pmax (local.get $c30) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (local.set $c31 (f32x4.add (f32x4.pmax (local.get $c31) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (if (i32.eq (local.get $act) (i32.const 2))
+          (then
+            (local.set $c30 (f32x4.pmin (local.get $c30) (v128.const f32x4 6 6 6 6)))
+            (local.set $c31 (f32x4.pmin (local.get $c31) (v128.const f32x4 6 6 6 6)))))))
     (v128.store (local.get $c) (local.get $c30))
     (v128.store offset=16 (local.get $c) (local.get $c31))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (if (i32.and (local.get $flags) (i32.const 1))
+      (then
+        (local.set $c40 (f32x4.add (local.get $c40) (v128.load (local.get $c))))
+        (local.set $c41 (f32x4.add (local.get $c41) (v128.load offset=16 (local.get $c))))))
+    (if (local.get $bias)
+      (then
+        (local.set $c40 (f32x4.add (local.get $c40) (v128.load (local.get $bias))))
+        (local.set $c41 (f32x4.add (local.get $c41) (v128.load offset=16 (local.get $bias))))))
+    (if (local.get $act)
+      (then
+        (local.set $c40 (f32x4.add (f32x4.pmax (local.get $c40) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (local.set $c41 (f32x4.add (f32x4.pmax (local.get $c41) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (if (i32.eq (local.get $act) (i32.const 2))
+          (then
+            (local.set $c40 (f32x4.pmin (local.get $c40) (v128.const f32x4 6 6 6 6)))
+            (local.set $c41 (f32x4.pmin (local.get $c41) (v128.const f32x4 6 6 6 6)))))))
     (v128.store (local.get $c) (local.get $c40))
     (v128.store offset=16 (local.get $c) (local.get $c41))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (if (i32.and (local.get $flags) (i32.const 1))
+      (then
+        (local.set $c50 (f32x4.add (local.get $c50) (v128.load (local.get $c))))
+        (local.set $c51 (f32x4.add (local.get $c51) (v128.load offset=16 (local.get $c))))))
+    (if (local.get $bias)
+      (then
+        (local.set $c50 (f32x4.add (local.get $c50) (v128.load (local.get $bias))))
+        (local.set $c51 (f32x4.add (local.get $c51) (v128.load offset=16 (local.get $bias))))))
+    (if (local.get $act)
+      (then
+        (local.set $c50 (f32x4.add (f32x4.pmax (local.get $c50) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (local.set $c51 (f32x4.add (f32x4.pmax (local.get $c51) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (if (i32.eq (local.get $act) (i32.const 2))
+          (then
+            (local.set $c50 (f32x4.pmin (local.get $c50) (v128.const f32x4 6 6 6 6)))
+            (local.set $c51 (f32x4.pmin (local.get $c51) (v128.const f32x4 6 6 6 6)))))))
     (v128.store (local.get $c) (local.get $c50))
     (v128.store offset=16 (local.get $c) (local.get $c51))))

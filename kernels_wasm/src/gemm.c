@@ -54,28 +54,17 @@ static void store_partial(const float* tile, float* c, int ldc, int mr, int nr, 
   }
 }
 
-// The micro-kernel's activation code (its flags' bits 1-2) when it can apply the epilogue as it
-// stores a final tile: a bias and Relu, Relu6 or nothing (every fused op of mobilenet-like
-// models); -1 when epilogue_block has to run over the finished block instead.
-static int fused_activation(const Epilogue* e) {
-  if (!e->params || e->norm) return -1;
-  if (e->act == ACT_NONE) return 0;
-  if (e->act == ACT_RELU) return 1;
-  if (e->act == ACT_RELU6) return 2;
-  return -1;
-}
-
 // One task: rows [i0, i1) x columns [j0, j1) of one C matrix. Returns whether the epilogue was
 // applied (by the micro-kernel as it stored each final tile).
 static int compute_block(const GemmArgs* g, const ASource* src, const BSource* bs, float* c,
                          int i0, int i1, int j0, int j1, float* ap) {
   int mc = i1 - i0;
   float tile[MR * NR] __attribute__((aligned(16)));
-  if (src->conv && !src->transposed && conv_direct(src->conv, g->k)) {
-    conv_direct_block(src, bs, c, g->n, g->k, i0, i1, j0, j1, ap, tile);
-    return 0;
-  }
   int act = fused_activation(&g->epi);
+  if (src->conv && !src->transposed && conv_direct(src->conv, g->k)) {
+    conv_direct_block(src, bs, c, g->n, g->k, i0, i1, j0, j1, ap, tile, act, g->epi.params);
+    return act >= 0;
+  }
   // A row-major A (a 1x1 convolution's image, MatMul) is read in place by full panels; only a
   // last panel of fewer than MR rows is packed (zero rows past the end, never read past A).
   int direct = !src->conv && src->csa == 1, tail = mc % MR, full = mc - tail;

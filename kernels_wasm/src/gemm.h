@@ -24,7 +24,7 @@ __attribute__((import_module("gemm"), import_name("sgemm_6x8"))) void sgemm_6x8(
     int flags, const float* bias);
 __attribute__((import_module("conv"), import_name("sconv_6x8"))) void sconv_6x8(
     int seg, int segs, int seg_stride_bytes, const int32_t rows[6], const float* b, int ldb_bytes,
-    float* c, int ldc_bytes);
+    float* c, int ldc_bytes, int flags, const float* bias);
 
 // Where the rows of A come from: a strided matrix, or the im2col matrix of an NHWC image (or its
 // transpose: Conv2DBackpropFilter's im2col(x)^T, whose rows are taps and columns pixels).
@@ -68,6 +68,7 @@ int panel_inside(const ConvGeom* g, const int top[MR], const int left[MR],
 #define DIRECT_MAX_C 8
 int conv_direct(const ConvGeom* g, int k);
 // Rows [i0, i1) x columns [j0, j1) of C (n columns) for such a convolution; ap and tile are
-// scratch for the tiles that are packed (MR x k floats, MR x NR floats).
+// scratch for the tiles that are packed (MR x k floats, MR x NR floats). act >= 0: the fused
+// epilogue (epilogue.h's fused_activation, bias = params' shift) is applied too.
 void conv_direct_block(const ASource* src, const BSource* bs, float* c, int n, int k, int i0, int i1,
-                       int j0, int j1, float* ap, float* tile);
+                       int j0, int j1, float* ap, float* tile, int act, const float* params);

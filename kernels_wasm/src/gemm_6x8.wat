@@ -27,32 +27,6 @@
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
-  ;; One row of 8 floats at $p: (+ C) (+ bias), activation, store.
-  (func $row (param $p i32) (param $flags i32) (param $bias i32) (param $lo v128) (param $hi v128)
-    (local $act i32)
-    (if (i32.and (local.get $flags) (i32.const 1))
-      (then
-        (local.set $lo (f32x4.add (local.get $lo) (v128.load (local.get $p))))
-        (local.set $hi (f32x4.add (local.get $hi) (v128.load offset=16 (local.get $p))))))
-    (if (local.get $bias)
-      (then
-        (local.set $lo (f32x4.add (local.get $lo) (v128.load (local.get $bias))))
-        (local.set $hi (f32x4.add (local.get $hi) (v128.load offset=16 (local.get $bias))))))
-    (local.set $act (i32.shr_u (local.get $flags) (i32.const 1)))
-    (if (local.get $act)
-      (then
-        ;; Relu: pmax keeps NaN (NaN < 0 is false); adding +0 turns -0 into +0, as the
-        ;; reference's Relu (epilogue.h's relu4) gives.
-        (local.set $lo (f32x4.add (f32x4.pmax (local.get $lo) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
-        (local.set $hi (f32x4.add (f32x4.pmax (local.get $hi) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
-        (if (i32.eq (local.get $act) (i32.const 2))
-          (then
-            ;; Relu6's upper clamp: pmin keeps NaN too (6 < NaN is false).
-            (local.set $lo (f32x4.pmin (local.get $lo) (v128.const f32x4 6 6 6 6)))
-            (local.set $hi (f32x4.pmin (local.get $hi) (v128.const f32x4 6 6 6 6)))))))
-    (v128.store (local.get $p) (local.get $lo))
-    (v128.store offset=16 (local.get $p) (local.get $hi)))
-
   (func (export "sgemm_6x8")
     (param $k i32) (param $a i32) (param $lda i32) (param $b i32) (param $ldb i32)
     (param $c i32) (param $ldc i32) (param $flags i32) (param $bias i32)
@@ -61,6 +35,7 @@
     (local $c40 v128) (local $c41 v128) (local $c50 v128) (local $c51 v128)
     (local $b0 v128) (local $b1 v128) (local $x v128)
     (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $a4 i32) (local $a5 i32)
+    (local $act i32)
     ;; Loops test at the bottom: one branch per iteration.
     (if (i32.eqz (local.get $lda))
       (then
@@ -405,14 +380,119 @@
           (local.set $a4 (i32.add (local.get $a4) (i32.const 4)))
           (local.set $a5 (i32.add (local.get $a5) (i32.const 4)))
           (br_if $direct1 (i32.gt_s (local.tee $k (i32.sub (local.get $k) (i32.const 1))) (i32.const 0))))))))
-    (call $row (local.get $c) (local.get $flags) (local.get $bias) (local.get $c00) (local.get $c01))
+    ;; Store the tile row by row. Relu: pmax keeps NaN (NaN < 0 is false) and adding +0 turns -0
+    ;; into +0, as the reference's Relu (epilogue.h's relu4) gives; Relu6's pmin keeps NaN too.
+    (local.set $act (i32.shr_u (local.get $flags) (i32.const 1)))
+    (if (i32.and (local.get $flags) (i32.const 1))
+      (then
+        (local.set $c00 (f32x4.add (local.get $c00) (v128.load (local.get $c))))
+        (local.set $c01 (f32x4.add (local.get $c01) (v128.load offset=16 (local.get $c))))))
+    (if (local.get $bias)
+      (then
+        (local.set $c00 (f32x4.add (local.get $c00) (v128.load (local.get $bias))))
+        (local.set $c01 (f32x4.add (local.get $c01) (v128.load offset=16 (local.get $bias))))))
+    (if (local.get $act)
+      (then
+        (local.set $c00 (f32x4.add (f32x4.pmax (local.get $c00) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (local.set $c01 (f32x4.add (f32x4.pmax (local.get $c01) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (if (i32.eq (local.get $act) (i32.const 2))
+          (then
+            (local.set $c00 (f32x4.pmin (local.get $c00) (v128.const f32x4 6 6 6 6)))
+            (local.set $c01 (f32x4.pmin (local.get $c01) (v128.const f32x4 6 6 6 6)))))))
+    (v128.store (local.get $c) (local.get $c00))
+    (v128.store offset=16 (local.get $c) (local.get $c01))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
-    (call $row (local.get $c) (local.get $flags) (local.get $bias) (local.get $c10) (local.get $c11))
+    (if (i32.and (local.get $flags) (i32.const 1))
+      (then
+        (local.set $c10 (f32x4.add (local.get $c10) (v128.load (local.get $c))))
+        (local.set $c11 (f32x4.add (local.get $c11) (v128.load offset=16 (local.get $c))))))
+    (if (local.get $bias)
+      (then
+        (local.set $c10 (f32x4.add (local.get $c10) (v128.load (local.get $bias))))
+        (local.set $c11 (f32x4.add (local.get $c11) (v128.load offset=16 (local.get $bias))))))
+    (if (local.get $act)
+      (then
+        (local.set $c10 (f32x4.add (f32x4.pmax (local.get $c10) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (local.set $c11 (f32x4.add (f32x4.pmax (local.get $c11) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (if (i32.eq (local.get $act) (i32.const 2))
+          (then
+            (local.set $c10 (f32x4.pmin (local.get $c10) (v128.const f32x4 6 6 6 6)))
+            (local.set $c11 (f32x4.pmin (local.get $c11) (v128.const f32x4 6 6 6 6)))))))
+    (v128.store (local.get $c) (local.get $c10))
+    (v128.store offset=16 (local.get $c) (local.get $c11))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
-    (call $row (local.get $c) (local.get $flags) (local.get $bias) (local.get $c20) (local.get $c21))
+    (if (i32.and (local.get $flags) (i32.const 1))
+      (then
+        (local.set $c20 (f32x4.add (local.get $c20) (v128.load (local.get $c))))
+        (local.set $c21 (f32x4.add (local.get $c21) (v128.load offset=16 (local.get $c))))))
+    (if (local.get $bias)
+      (then
+        (local.set $c20 (f32x4.add (local.get $c20) (v128.load (local.get $bias))))
+        (local.set $c21 (f32x4.add (local.get $c21) (v128.load offset=16 (local.get $bias))))))
+    (if (local.get $act)
+      (then
+        (local.set $c20 (f32x4.add (f32x4.pmax (local.get $c20) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (local.set $c21 (f32x4.add (f32x4.pmax (local.get $c21) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (if (i32.eq (local.get $act) (i32.const 2))
+          (then
+            (local.set $c20 (f32x4.pmin (local.get $c20) (v128.const f32x4 6 6 6 6)))
+            (local.set $c21 (f32x4.pmin (local.get $c21) (v128.const f32x4 6 6 6 6)))))))
+    (v128.store (local.get $c) (local.get $c20))
+    (v128.store offset=16 (local.get $c) (local.get $c21))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
-    (call $row (local.get $c) (local.get $flags) (local.get $bias) (local.get $c30) (local.get $c31))
+    (if (i32.and (local.get $flags) (i32.const 1))
+      (then
+        (local.set $c30 (f32x4.add (local.get $c30) (v128.load (local.get $c))))
+        (local.set $c31 (f32x4.add (local.get $c31) (v128.load offset=16 (local.get $c))))))
+    (if (local.get $bias)
+      (then
+        (local.set $c30 (f32x4.add (local.get $c30) (v128.load (local.get $bias))))
+        (local.set $c31 (f32x4.add (local.get $c31) (v128.load offset=16 (local.get $bias))))))
+    (if (local.get $act)
+      (then
+        (local.set $c30 (f32x4.add (f32x4.pmax (local.get $c30) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (local.set $c31 (f32x4.add (f32x4.pmax (local.get $c31) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (if (i32.eq (local.get $act) (i32.const 2))
+          (then
+            (local.set $c30 (f32x4.pmin (local.get $c30) (v128.const f32x4 6 6 6 6)))
+            (local.set $c31 (f32x4.pmin (local.get $c31) (v128.const f32x4 6 6 6 6)))))))
+    (v128.store (local.get $c) (local.get $c30))
+    (v128.store offset=16 (local.get $c) (local.get $c31))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
-    (call $row (local.get $c) (local.get $flags) (local.get $bias) (local.get $c40) (local.get $c41))
+    (if (i32.and (local.get $flags) (i32.const 1))
+      (then
+        (local.set $c40 (f32x4.add (local.get $c40) (v128.load (local.get $c))))
+        (local.set $c41 (f32x4.add (local.get $c41) (v128.load offset=16 (local.get $c))))))
+    (if (local.get $bias)
+      (then
+        (local.set $c40 (f32x4.add (local.get $c40) (v128.load (local.get $bias))))
+        (local.set $c41 (f32x4.add (local.get $c41) (v128.load offset=16 (local.get $bias))))))
+    (if (local.get $act)
+      (then
+        (local.set $c40 (f32x4.add (f32x4.pmax (local.get $c40) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (local.set $c41 (f32x4.add (f32x4.pmax (local.get $c41) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (if (i32.eq (local.get $act) (i32.const 2))
+          (then
+            (local.set $c40 (f32x4.pmin (local.get $c40) (v128.const f32x4 6 6 6 6)))
+            (local.set $c41 (f32x4.pmin (local.get $c41) (v128.const f32x4 6 6 6 6)))))))
+    (v128.store (local.get $c) (local.get $c40))
+    (v128.store offset=16 (local.get $c) (local.get $c41))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
-    (call $row (local.get $c) (local.get $flags) (local.get $bias) (local.get $c50) (local.get $c51))))
+    (if (i32.and (local.get $flags) (i32.const 1))
+      (then
+        (local.set $c50 (f32x4.add (local.get $c50) (v128.load (local.get $c))))
+        (local.set $c51 (f32x4.add (local.get $c51) (v128.load offset=16 (local.get $c))))))
+    (if (local.get $bias)
+      (then
+        (local.set $c50 (f32x4.add (local.get $c50) (v128.load (local.get $bias))))
+        (local.set $c51 (f32x4.add (local.get $c51) (v128.load offset=16 (local.get $bias))))))
+    (if (local.get $act)
+      (then
+        (local.set $c50 (f32x4.add (f32x4.pmax (local.get $c50) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (local.set $c51 (f32x4.add (f32x4.pmax (local.get $c51) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (if (i32.eq (local.get $act) (i32.const 2))
+          (then
+            (local.set $c50 (f32x4.pmin (local.get $c50) (v128.const f32x4 6 6 6 6)))
+            (local.set $c51 (f32x4.pmin (local.get $c51) (v128.const f32x4 6 6 6 6)))))))
+    (v128.store (local.get $c) (local.get $c50))
+    (v128.store offset=16 (local.get $c) (local.get $c51))))

@@ -37,6 +37,18 @@ static int row_taps(const ConvGeom* g, const float* f, int oh, int offsets[MAX_T
 
 #define MAC(acc, x, f) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(x, f))
 
+// A finished output (a vector, or one float) with the fused epilogue of epilogue.h's
+// fused_activation (-1: none): + bias, then the activation, rounded as epilogue_block does.
+INLINE v128_t finish(v128_t v, const float* bias, int act) {
+  return act < 0 ? v : fused_act4(wasm_f32x4_add(v, wasm_v128_load(bias)), act);
+}
+INLINE float finish1(float y, const float* bias, int act) {
+  if (act < 0) return y;
+  y += *bias;
+  if (act != ACT_NONE) y = y > 0 || y != y ? y : 0;
+  return act == ACT_RELU6 && y > 6 ? 6 : y;
+}
+
 // P adjacent output pixels (P = 1, 2 or 4, a constant once inlined) of multiplier 1, channels
 // [c0, c1): pixel q's tap t reads x at base + q * step + offsets[t]; out[q * c + k] = Σ_t x f,
 // summed from 0 in tap order. Each filter vector loaded serves the P pixels (P = 4: eight
@@ -44,7 +56,8 @@ static int row_taps(const ConvGeom* g, const float* f, int oh, int offsets[MAX_T
 // its taps in the same order whatever P and channel block computes it, so results do not depend
 // on how a row is cut.
 INLINE void depthwise_pixels(int P, const float* base, int step, int n, const int* offsets,
-                             const float* const* filters, float* out, int c, int c0, int c1) {
+                             const float* const* filters, float* out, int c, int c0, int c1,
+                             const float* bias, int act) {
   int k = c0;
   for (; k + 8 <= c1; k += 8) {
     v128_t lo[4], hi[4];
@@ -58,8 +71,8 @@ INLINE void depthwise_pixels(int P, const float* base, int step, int n, const in
       }
     }
     for (int q = 0; q < P; q++) {
-      wasm_v128_store(out + q * c + k, lo[q]);
-      wasm_v128_store(out + q * c + k + 4, hi[q]);
+      wasm_v128_store(out + q * c + k, finish(lo[q], bias + k, act));
+      wasm_v128_store(out + q * c + k + 4, finish(hi[q], bias + k + 4, act));
     }
   }
   if (k + 4 <= c1) {
@@ -69,14 +82,14 @@ INLINE void depthwise_pixels(int P, const float* base, int step, int n, const in
       v128_t f0 = wasm_v128_load(filters[t] + k);
       for (int q = 0; q < P; q++) MAC(acc[q], wasm_v128_load(base + offsets[t] + k + q * step), f0);
     }
-    for (int q = 0; q < P; q++) wasm_v128_store(out + q * c + k, acc[q]);
+    for (int q = 0; q < P; q++) wasm_v128_store(out + q * c + k, finish(acc[q], bias + k, act));
     k += 4;
   }
   for (; k < c1; k++) {
     for (int q = 0; q < P; q++) {
       float a = 0;
       for (int t = 0; t < n; t++) a += base[offsets[t] + q * step + k] * filters[t][k];
-      out[q * c + k] = a;
+      out[q * c + k] = finish1(a, bias + k, act);
     }
   }
 }
@@ -85,9 +98,10 @@ INLINE void depthwise_pixels(int P, const float* base, int step, int n, const in
 // one at a time with the row's taps; each border pixel with those of its taps inside the image
 // along the width (padding taps are skipped, see skipsPaddedTaps), also in SIMD: with 7 or 14
 // pixels a row, the two border pixels are a sixth to a third of the work.
+// The fused epilogue (bias, act >= 0) is applied as each output is stored.
 static void depthwise_row(const ConvGeom* g, const float* image, float* row, int oh, int ow0,
                           int ow1, int n, const int* offsets, const float* const* filters,
-                          const int* columns, int c0, int c1) {
+                          const int* columns, int c0, int c1, const float* bias, int act) {
   int c = g->in_c, step = g->stride_w * c;
   const float* top = image + ((ptrdiff_t)(oh * g->stride_h - g->pad_top) * g->in_w - g->pad_left) * c;
   for (int ow = 0; ow < g->out_w;) {
@@ -95,13 +109,13 @@ static void depthwise_row(const ConvGeom* g, const float* image, float* row, int
     float* o = row + (size_t)ow * c;
     if (ow >= ow0 && ow < ow1) {
       if (ow + 4 <= ow1) {
-        depthwise_pixels(4, base, step, n, offsets, filters, o, c, c0, c1);
+        depthwise_pixels(4, base, step, n, offsets, filters, o, c, c0, c1, bias, act);
         ow += 4;
       } else if (ow + 2 <= ow1) {
-        depthwise_pixels(2, base, step, n, offsets, filters, o, c, c0, c1);
+        depthwise_pixels(2, base, step, n, offsets, filters, o, c, c0, c1, bias, act);
         ow += 2;
       } else {
-        depthwise_pixels(1, base, step, n, offsets, filters, o, c, c0, c1);
+        depthwise_pixels(1, base, step, n, offsets, filters, o, c, c0, c1, bias, act);
         ow++;
       }
       continue;
@@ -115,7 +129,7 @@ static void depthwise_row(const ConvGeom* g, const float* image, float* row, int
       inside[m] = offsets[t];
       taps[m++] = filters[t];
     }
-    depthwise_pixels(1, base, step, m, inside, taps, o, c, c0, c1);
+    depthwise_pixels(1, base, step, m, inside, taps, o, c, c0, c1, bias, act);
     ow++;
   }
 }
@@ -141,7 +155,8 @@ static void depthwise_pixel_general(const ConvGeom* g, const float* x, const flo
 // args: x, filter, out, multiplier, ConvGeom (14 words), Epilogue (3 words; params 0 for none),
 // channels per task. Task t is output row (t / blocks) / out_h, (t / blocks) % out_h, channels
 // [(t % blocks) * cb, + cb) of it (blocks = ceil(channels / cb); a multiplier other than 1
-// takes whole rows); a fused op's epilogue runs on each block it finishes.
+// takes whole rows); a fused op's epilogue is applied as outputs are stored (bias and Relu or
+// Relu6) or runs on each block finished.
 EXPORT("task_depthwise") void task_depthwise(word* args, int tid, int nt) {
   (void)tid;
   (void)nt;
@@ -154,6 +169,7 @@ EXPORT("task_depthwise") void task_depthwise(word* args, int tid, int nt) {
   int ow0, ow1, oc = g->in_c * m;
   int fast = m == 1 && g->filter_h * g->filter_w <= MAX_TAPS;
   int cb = fast ? args[ARG0 + 4 + 14 + 3] : oc, blocks = oc == 0 ? 1 : (oc + cb - 1) / cb;
+  int act = fused_activation(epi);
   interior(g, &ow0, &ow1);
   FOR_EACH_TASK(t, args) {
     int r = t / blocks, c0 = t % blocks * cb, c1 = MIN(oc, c0 + cb);
@@ -164,13 +180,16 @@ EXPORT("task_depthwise") void task_depthwise(word* args, int tid, int nt) {
       int offsets[MAX_TAPS], columns[MAX_TAPS];
       const float* filters[MAX_TAPS];
       int n = row_taps(g, f, oh, offsets, filters, columns);
-      depthwise_row(g, image, row, oh, ow0, ow1, n, offsets, filters, columns, c0, c1);
+      depthwise_row(g, image, row, oh, ow0, ow1, n, offsets, filters, columns, c0, c1,
+                    epi->params, act);
     } else {
       for (int ow = 0; ow < g->out_w; ow++) {
         depthwise_pixel_general(g, image, f, row + (size_t)ow * oc, oh, ow, m);
       }
     }
-    if (epi->params) epilogue_block(row, oc, g->out_w, c0, c1, epi->params, oc, epi->act, epi->norm);
+    if (epi->params && (!fast || act < 0)) {
+      epilogue_block(row, oc, g->out_w, c0, c1, epi->params, oc, epi->act, epi->norm);
+    }
   }
 }
 

@@ -9,7 +9,8 @@ enum { ACT_NONE, ACT_RELU, ACT_RELU6, ACT_ELU, ACT_LEAKY, ACT_SIGMOID, ACT_TANH,
 
 // Rows of y (ldy floats apart), columns [j0, j1) (the channels), with params float32 [4, c]:
 // shift, scale, offset, alpha. y = act((y + shift) * scale + offset); norm 0 skips * scale +
-// offset.
+// offset. Only the vectors used are read: with norm 0 and no Leaky/Prelu, params may be
+// the shift (a bias) alone.
 void epilogue_block(float* y, int ldy, int rows, int j0, int j1, const float* params, int c,
                     int act, int norm);
 

@@ -183,8 +183,73 @@ ${loop("by1", 1, (s) => step(direct(s)), advanceDirect(1))}
     ;; Store the tile row by row, as sgemm_6x8 does (its flags' bit 0 is ignored: never added).
     (local.set $flags (i32.and (local.get $flags) (i32.const -2)))
     (local.set $act (i32.shr_u (local.get $flags) (i32.const 1)))
-${ROWS.map(store).join("\n")}))
+${ROWS.map(store).join("\n")})
+${depthwise()})
 `;
+
+/**
+ * sdw_4x8: four adjacent output pixels of a depthwise convolution (multiplier 1), channels
+ * [$k, $k1) in steps of 8 (byte offsets, a multiple of 32 apart). Tap t of pixel q reads x at
+ * $base + q * $step + offs[t] + k and the filter at filts[t] + k ($offs: int32 byte offsets,
+ * $filts: int32 addresses; $n >= 1 taps); out[q] at $out + q * $ostep + k. 8 accumulators, 2
+ * filter vectors, 1 input vector: 11 v128 values. $bias (0: none) adds 8 floats at $bias + k,
+ * then $act applies 1 Relu or 2 Relu6, as sgemm_6x8 does.
+ */
+function depthwise(): string {
+  const zero = "(v128.const f32x4 0 0 0 0)";
+  const acc = [0, 1, 2, 3, 4, 5, 6, 7];
+  const pixel = (q: number) =>
+    `          (local.set $a${
+      2 * q
+    } (f32x4.relaxed_madd (v128.load (local.get $x)) (local.get $f0) (local.get $a${2 * q})))
+          (local.set $a${
+      2 * q + 1
+    } (f32x4.relaxed_madd (v128.load offset=16 (local.get $x)) (local.get $f1) (local.get $a${
+      2 * q + 1
+    })))` +
+    (q < 3 ? "\n          (local.set $x (i32.add (local.get $x) (local.get $step)))" : "");
+  const finish = (r: number) =>
+    `        (if (local.get $bias)
+          (then (local.set $a${r} (f32x4.add (local.get $a${r}) (v128.load offset=${
+      16 * (r % 2)
+    } (local.get $bp))))))
+        (if (local.get $act)
+          (then
+            (local.set $a${r} (f32x4.add (f32x4.pmax (local.get $a${r}) ${zero}) ${zero}))
+            (if (i32.eq (local.get $act) (i32.const 2))
+              (then (local.set $a${r} (f32x4.pmin (local.get $a${r}) (v128.const f32x4 6 6 6 6)))))))`;
+  const store = (q: number) =>
+    `${finish(2 * q)}
+${finish(2 * q + 1)}
+        (v128.store (local.get $o) (local.get $a${2 * q}))
+        (v128.store offset=16 (local.get $o) (local.get $a${2 * q + 1}))` +
+    (q < 3 ? "\n        (local.set $o (i32.add (local.get $o) (local.get $ostep)))" : "");
+  return `
+  ;; Four pixels of a depthwise convolution, 8 channels a pass (see gen_gemm_wat.ts's depthwise):
+  ;; each filter vector loaded serves the four pixels; taps summed in order with relaxed_madd.
+  (func (export "sdw_4x8")
+    (param $n i32) (param $offs i32) (param $filts i32) (param $base i32) (param $step i32)
+    (param $out i32) (param $ostep i32) (param $k i32) (param $k1 i32) (param $bias i32)
+    (param $act i32)
+    ${acc.map((a) => `(local $a${a} v128)`).join(" ")}
+    (local $f0 v128) (local $f1 v128)
+    (local $t i32) (local $x i32) (local $f i32) (local $o i32) (local $bp i32)
+    (local.set $n (i32.shl (local.get $n) (i32.const 2)))
+    (loop $channels
+${acc.map((a) => `      (local.set $a${a} ${zero})`).join("\n")}
+      (local.set $t (i32.const 0))
+      (loop $taps
+        (local.set $x (i32.add (i32.add (local.get $base) (i32.load (i32.add (local.get $offs) (local.get $t)))) (local.get $k)))
+        (local.set $f (i32.add (i32.load (i32.add (local.get $filts) (local.get $t))) (local.get $k)))
+        (local.set $f0 (v128.load (local.get $f)))
+        (local.set $f1 (v128.load offset=16 (local.get $f)))
+${[0, 1, 2, 3].map(pixel).join("\n")}
+        (br_if $taps (i32.lt_u (local.tee $t (i32.add (local.get $t) (i32.const 4))) (local.get $n))))
+      (local.set $o (i32.add (local.get $out) (local.get $k)))
+      (local.set $bp (i32.add (local.get $bias) (local.get $k)))
+${[0, 1, 2, 3].map(store).join("\n")}
+      (br_if $channels (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 32))) (local.get $k1)))))`;
+}
 
 await Deno.writeTextFile(new URL("src/gemm_6x8.wat", import.meta.url), wat);
 await Deno.writeTextFile(new URL("src/conv_6x8.wat", import.meta.url), conv);

@@ -17,6 +17,16 @@ static void interior(const ConvGeom* g, int* ow0, int* ow1) {
 
 #define MAX_TAPS 64
 
+// Four pixels x 8 channels a pass with relaxed multiply-adds (conv_6x8.wat, written by
+// kernels_wasm/gen_gemm_wat.ts): channels [k0, k1) as byte offsets, taps as byte offsets from
+// base and filter addresses, the fused bias (0: none) and activation as depthwise_pixels applies
+// them. Which outputs it computes depends on the geometry alone (interior pixels in fours from
+// the first, 8-channel steps from channel 0), so results do not depend on the thread count.
+__attribute__((import_module("conv"), import_name("sdw_4x8"))) void sdw_4x8(
+    int n, const int32_t* offset_bytes, const float* const* filters, const float* base,
+    int step_bytes, float* out, int ostep_bytes, int k0_bytes, int k1_bytes, const float* bias,
+    int act);
+
 // The taps of output row oh that fall inside the image vertically: their offsets (floats) from
 // the window's top-left input pixel, their filter rows and their filter columns. Every pixel of
 // the row shares them; border pixels drop those outside the image along the width.
@@ -57,8 +67,14 @@ INLINE float finish1(float y, const float* bias, int act) {
 // on how a row is cut.
 INLINE void depthwise_pixels(int P, const float* base, int step, int n, const int* offsets,
                              const float* const* filters, float* out, int c, int c0, int c1,
-                             const float* bias, int act) {
+                             const float* bias, int act, const int32_t* offset_bytes) {
   int k = c0;
+  if (P == 4 && n > 0 && c1 - c0 >= 8) {
+    int k8 = c0 + (c1 - c0) / 8 * 8;
+    sdw_4x8(n, offset_bytes, filters, base, step * 4, out, c * 4, c0 * 4, k8 * 4,
+            act >= 0 ? bias : 0, act > 0 ? act : 0);
+    k = k8;
+  }
   for (; k + 8 <= c1; k += 8) {
     v128_t lo[4], hi[4];
     for (int q = 0; q < P; q++) lo[q] = hi[q] = wasm_f32x4_splat(0);
@@ -104,18 +120,20 @@ static void depthwise_row(const ConvGeom* g, const float* image, float* row, int
                           const int* columns, int c0, int c1, const float* bias, int act) {
   int c = g->in_c, step = g->stride_w * c;
   const float* top = image + ((ptrdiff_t)(oh * g->stride_h - g->pad_top) * g->in_w - g->pad_left) * c;
+  int32_t bytes[MAX_TAPS];
+  for (int t = 0; t < n; t++) bytes[t] = offsets[t] * 4;
   for (int ow = 0; ow < g->out_w;) {
     const float* base = top + (ptrdiff_t)ow * step;
     float* o = row + (size_t)ow * c;
     if (ow >= ow0 && ow < ow1) {
       if (ow + 4 <= ow1) {
-        depthwise_pixels(4, base, step, n, offsets, filters, o, c, c0, c1, bias, act);
+        depthwise_pixels(4, base, step, n, offsets, filters, o, c, c0, c1, bias, act, bytes);
         ow += 4;
       } else if (ow + 2 <= ow1) {
-        depthwise_pixels(2, base, step, n, offsets, filters, o, c, c0, c1, bias, act);
+        depthwise_pixels(2, base, step, n, offsets, filters, o, c, c0, c1, bias, act, 0);
         ow += 2;
       } else {
-        depthwise_pixels(1, base, step, n, offsets, filters, o, c, c0, c1, bias, act);
+        depthwise_pixels(1, base, step, n, offsets, filters, o, c, c0, c1, bias, act, 0);
         ow++;
       }
       continue;
@@ -129,7 +147,7 @@ static void depthwise_row(const ConvGeom* g, const float* image, float* row, int
       inside[m] = offsets[t];
       taps[m++] = filters[t];
     }
-    depthwise_pixels(1, base, step, m, inside, taps, o, c, c0, c1, bias, act);
+    depthwise_pixels(1, base, step, m, inside, taps, o, c, c0, c1, bias, act, 0);
     ow++;
   }
 }

@@ -145,16 +145,34 @@ function bPanelAliases(rsb: number, rows: number): boolean {
   return sets * 8 < rows;
 }
 
-/** Rows and columns per task: blocks of at most MC rows, about 8 tasks per thread. */
+/**
+ * Rows and columns per task: blocks of at most MC rows, about 8 tasks per thread. Of the cuts
+ * giving at least 3/4 of that many tasks, the one re-reading the fewest operand bytes: a task
+ * reads its rows of A and its columns of B, so B is read once per row block and A once per
+ * column block. A 7x7 layer's product (49 rows, B of 224x1344 or 448x1792 weights) is then cut
+ * along n only, where cutting its rows in three read its weights three times on 2 threads (and
+ * a 14x14 layer's, nine times); products with many rows keep their row blocks. One thread takes
+ * the whole product in row blocks.
+ */
 function tiling(m: number, n: number, batch: number, threads: number) {
   const target = threads > 1 ? 8 * threads : 1;
-  const blocksM = Math.max(
-    Math.ceil(m / MC),
-    Math.min(Math.ceil(target / batch), Math.ceil(m / 24)),
-  );
-  const mct = roundUp(Math.ceil(m / blocksM), MR);
-  const tasksM = batch * Math.ceil(m / mct);
-  const blocksN = tasksM >= target ? 1 : Math.min(Math.ceil(target / tasksM), Math.ceil(n / 64));
-  const nct = roundUp(Math.ceil(n / Math.max(1, blocksN)), NR);
-  return { mct, nct };
+  const least = Math.ceil(m / MC);
+  let best = { mct: 0, nct: 0, cost: Infinity, tasks: 0 };
+  for (let bm = least; bm <= Math.max(least, target); bm++) {
+    const mct = roundUp(Math.ceil(m / bm), MR);
+    const tm = Math.ceil(m / mct);
+    if (tm !== bm && bm !== least) continue; // the same cut as a smaller bm
+    const tasksM = batch * tm;
+    const bn = tasksM >= target ? 1 : Math.min(Math.ceil(target / tasksM), Math.ceil(n / 16));
+    const nct = roundUp(Math.ceil(n / Math.max(1, bn)), NR);
+    const tn = Math.ceil(n / nct);
+    const tasks = tasksM * tn;
+    const cost = tm * n + tn * m; // per unit of k: B re-read per row block, A per column block
+    const enough = tasks * 4 >= target * 3;
+    const better = enough
+      ? best.tasks * 4 < target * 3 || cost < best.cost
+      : best.tasks * 4 < target * 3 && tasks > best.tasks;
+    if (better) best = { mct, nct, cost, tasks };
+  }
+  return { mct: best.mct, nct: best.nct };
 }

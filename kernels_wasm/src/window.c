@@ -62,9 +62,10 @@ INLINE float finish1(float y, const float* bias, int act) {
 // P adjacent output pixels (P = 1, 2 or 4, a constant once inlined) of multiplier 1, channels
 // [c0, c1): pixel q's tap t reads x at base + q * step + offsets[t]; out[q * c + k] = Σ_t x f,
 // summed from 0 in tap order. Each filter vector loaded serves the P pixels (P = 4: eight
-// accumulators and two filter vectors fit x86's sixteen vector registers). Every output sums
-// its taps in the same order whatever P and channel block computes it, so results do not depend
-// on how a row is cut.
+// accumulators and two filter vectors fit x86's sixteen vector registers; its 8-channel steps
+// run in sdw_4x8 with relaxed multiply-adds). Which pixels and channels take which path depends
+// on the geometry alone (channel blocks start at multiples of 8), so results do not depend on
+// how a row is cut or on the thread count.
 INLINE void depthwise_pixels(int P, const float* base, int step, int n, const int* offsets,
                              const float* const* filters, float* out, int c, int c0, int c1,
                              const float* bias, int act, const int32_t* offset_bytes) {

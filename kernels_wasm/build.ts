@@ -51,7 +51,7 @@ export const EMCC_FLAGS = [
 
 /** emcc's note that the imported micro-kernels are undefined: expected, checked by checkImports. */
 const EXPECTED =
-  /^warning: undefined symbol: s(gemm|conv)_\w+ \(referenced by top-level compiled C\/C\+\+ code\)$/;
+  /^warning: undefined symbol: s(gemm|conv|dw)_\w+ \(referenced by top-level compiled C\/C\+\+ code\)$/;
 
 async function run(cmd: string, args: string[]): Promise<void> {
   const out = await new Deno.Command(cmd, { args, stdout: "inherit", stderr: "piped" }).output();

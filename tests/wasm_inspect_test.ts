@@ -80,9 +80,10 @@ Deno.test("gemm.wasm: shared memory and a relaxed-SIMD 6x8 micro-kernel", () => 
   const kernel = functions(text).get("sgemm_6x8");
   assert.ok(kernel, "gemm.wasm exports sgemm_6x8");
   // One step of k is 12 multiply-adds (6 rows x 2 vectors) with each row of A broadcast once;
-  // the loop is unrolled 8 times, plus one step for the remainder.
-  assert.equal(count(kernel, /f32x4\.relaxed_madd/g), 12 * 9);
-  assert.equal(count(kernel, /v128\.load32_splat/g), 6 * 9);
+  // a packed A's loop is unrolled 8 times and A read in place 4 times, each plus one step for
+  // the remainder.
+  assert.equal(count(kernel, /f32x4\.relaxed_madd/g), 12 * (9 + 5));
+  assert.equal(count(kernel, /v128\.load32_splat/g), 6 * (9 + 5));
 });
 
 Deno.test("conv.wasm: shared memory and a relaxed-SIMD 6x8 direct-convolution kernel", () => {
@@ -94,6 +95,10 @@ Deno.test("conv.wasm: shared memory and a relaxed-SIMD 6x8 direct-convolution ke
   // step for the remainder.
   assert.equal(count(kernel, /f32x4\.relaxed_madd/g), 12 * 4);
   assert.equal(count(kernel, /v128\.load32_splat/g), 6 * 4);
+  // The depthwise pass: per tap, 4 pixels x 2 vectors of channels, one filter load serving 4.
+  const depthwise = functions(text).get("sdw_4x8");
+  assert.ok(depthwise, "conv.wasm exports sdw_4x8");
+  assert.equal(count(depthwise, /f32x4\.relaxed_madd/g), 8);
 });
 
 Deno.test("kernels.wasm: shared memory, the micro-kernels imported, SIMD in the hot kernels", () => {
@@ -101,6 +106,7 @@ Deno.test("kernels.wasm: shared memory, the micro-kernels imported, SIMD in the 
   assert.match(text, SHARED_MEMORY);
   assert.match(text, /\(import "gemm" "sgemm_6x8" \(func/);
   assert.match(text, /\(import "conv" "sconv_6x8" \(func/);
+  assert.match(text, /\(import "conv" "sdw_4x8" \(func/);
   const fns = functions(text);
   const simd: Record<string, RegExp> = {
     add_f32: /f32x4\.add/g,

@@ -32,6 +32,12 @@ function withInf(t: Tensor): Tensor {
   data[data.length - 1] = -Infinity;
   return new Tensor("float32", t.shape, data);
 }
+/** `t` with a NaN every 37 elements. */
+function withNaN(t: Tensor): Tensor {
+  const data = Float32Array.from(t.data as Float32Array);
+  for (let i = 5; i < data.length; i += 37) data[i] = NaN;
+  return new Tensor("float32", t.shape, data);
+}
 const scalar = (v: number) => new Tensor("int32", [], Int32Array.from([v]));
 const i32 = (values: number[]) => new Tensor("int32", [values.length], Int32Array.from(values));
 
@@ -57,6 +63,9 @@ const CASES: Case[] = [
     attrs: { transpose_a: true, transpose_b: true },
   },
   { op: "MatMul", inputs: [f32([1, 513], 7), f32([513, 1], 8)] },
+  // B read in place (rows 129 floats apart), and packed where its rows would share L1 sets
+  // (1024 floats apart) for more than 96 rows of A.
+  { op: "MatMul", inputs: [f32([99, 40], 117), f32([40, 1024], 118)] },
   { op: "BatchMatMulV2", inputs: [f32([3, 1, 20, 30], 9), f32([4, 30, 17], 10)] },
   {
     op: "BatchMatMulV2",
@@ -112,6 +121,81 @@ const CASES: Case[] = [
     op: "DepthwiseConv2dNative",
     inputs: [f32([2, 11, 9, 6], 23), f32([3, 3, 6, 2], 24)],
     attrs: conv(2, "SAME"),
+  },
+  // Depthwise rows cut into channel blocks (few rows, many channels: a 7x7 layer), border
+  // pixels in SIMD with their taps inside the image, 8-, 4- and 1-channel steps per block,
+  // strides, a dilated 5x5 window wider than the image's interior, and the fused epilogue on
+  // each block.
+  {
+    op: "DepthwiseConv2dNative",
+    inputs: [f32([1, 7, 7, 204], 91), f32([3, 3, 204, 1], 92)],
+    attrs: conv(1, "SAME"),
+  },
+  {
+    op: "DepthwiseConv2dNative",
+    inputs: [f32([1, 14, 14, 21], 93), f32([3, 3, 21, 1], 94)],
+    attrs: conv(2, "SAME"),
+  },
+  {
+    op: "DepthwiseConv2dNative",
+    inputs: [f32([2, 6, 9, 44], 95), f32([5, 5, 44, 1], 96)],
+    attrs: conv(1, "SAME", 2),
+  },
+  {
+    op: "DepthwiseConv2dNative",
+    inputs: [f32([1, 3, 13, 16], 97), f32([3, 3, 16, 1], 98)],
+    attrs: {
+      strides: [1, 1, 1, 1],
+      padding: "EXPLICIT",
+      explicit_paddings: [0, 0, 2, 1, 3, 0, 0, 0],
+    },
+  },
+  {
+    op: "FusedDepthwiseConv2dNative",
+    inputs: [f32([1, 7, 7, 136], 99), f32([3, 3, 136, 1], 100), f32([136], 101)],
+    attrs: { ...conv(1, "SAME"), fused_ops: ["BiasAdd", "Relu6"], num_args: 1 },
+  },
+  {
+    op: "FusedDepthwiseConv2dNative",
+    inputs: [
+      withNaN(f32([1, 9, 8, 21], 119, { min: -4, max: 4 })),
+      f32([3, 3, 21, 1], 120),
+      f32([21], 121),
+    ],
+    attrs: { ...conv(2, "SAME"), fused_ops: ["BiasAdd", "Relu"], num_args: 1 },
+  },
+  // The micro-kernel's own epilogue (bias, then Relu or Relu6, as it stores a final tile): A read
+  // in place with a packed last panel (77 rows), a partial last column panel (44, 21 columns),
+  // k across KC blocks, NaN kept by Relu; a transposed B (packed) and a direct convolution (the
+  // block epilogue).
+  {
+    op: "_FusedConv2D",
+    inputs: [
+      withNaN(f32([1, 7, 11, 20], 102, { min: -8, max: 8 })),
+      f32([1, 1, 20, 44], 103),
+      f32([44], 104),
+    ],
+    attrs: { ...conv(1, "VALID"), fused_ops: ["BiasAdd", "Relu6"], num_args: 1 },
+  },
+  {
+    op: "_FusedConv2D",
+    inputs: [f32([1, 5, 6, 300], 105), f32([1, 1, 300, 24], 106), f32([24], 107)],
+    attrs: { ...conv(1, "VALID"), fused_ops: ["BiasAdd", "Relu"], num_args: 1 },
+  },
+  {
+    op: "_FusedConv2D",
+    inputs: [f32([1, 12, 13, 3], 108), f32([3, 3, 3, 20], 109), f32([20], 110)],
+    attrs: { ...conv(2, "SAME"), fused_ops: ["BiasAdd", "Relu6"], num_args: 1 },
+  },
+  {
+    op: "_FusedMatMul",
+    inputs: [withNaN(f32([37, 300], 111)), f32([300, 21], 112), f32([21], 113)],
+    attrs: { fused_ops: ["BiasAdd", "Relu"], num_args: 1 },
+  },
+  {
+    op: "_FusedMatMul",
+    inputs: [f32([20, 40], 114), f32([19, 40], 115), f32([19], 116)],
+    attrs: { transpose_b: true, fused_ops: ["BiasAdd"], num_args: 1 },
   },
   {
     op: "MaxPool",

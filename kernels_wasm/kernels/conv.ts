@@ -85,27 +85,49 @@ export const conv2dKernel = wasmKernel(Conv2D, {
   tolerance: windowTolerance(false),
 });
 
+/**
+ * A depthwise launch (task_depthwise): output rows cut into channel blocks (multiples of 8)
+ * until there are about 8 tasks per thread, so a 7x7 layer's 7 rows still feed two threads
+ * evenly. Each output sums its taps in the same order whatever block computes it, so the cut
+ * may follow the thread count.
+ */
+export function depthwiseLaunch(
+  xs: readonly number[],
+  fs: readonly number[],
+  attrs: Parameters<typeof convGeometry>[3],
+  threads: number,
+) {
+  const g = convGeometry("depthwise", xs, fs, attrs);
+  const rows = g.batch * g.outHeight;
+  const c = g.outChannels;
+  const work = rows * g.outWidth * c * g.filterHeight * g.filterWidth;
+  const blocks = threads > 1 && g.channelMultiplier === 1
+    ? Math.max(1, Math.min(Math.ceil((8 * threads) / Math.max(1, rows)), Math.floor(c / 16)))
+    : 1;
+  const cb = Math.max(8, Math.ceil(c / blocks / 8) * 8);
+  return {
+    outShape: g.outShape,
+    channels: c,
+    tasks: rows * Math.max(1, Math.ceil(c / cb)),
+    work,
+    /** The words after x, filter and out up to the epilogue, and the one after it. */
+    words: [g.channelMultiplier, ...geometryWords(g)],
+    cb,
+  };
+}
+
 export const depthwiseKernel = wasmKernel(DepthwiseConv2dNative, {
   dtypes: ["float32"],
-  create({ inputs: [x, f], attrs }) {
-    const launches = new ShapeMemo((xs, fs) => {
-      const g = convGeometry("depthwise", xs, fs, attrs);
-      const rows = g.batch * g.outHeight;
-      const work = rows * g.outWidth * g.outChannels * g.filterHeight * g.filterWidth;
-      return {
-        outShape: g.outShape,
-        rows,
-        work,
-        words: [g.channelMultiplier, ...geometryWords(g)],
-      };
-    }).seed([x.shape, f.shape]);
+  create({ inputs: [x, f], attrs, device }) {
+    const launches = new ShapeMemo((xs, fs) => depthwiseLaunch(xs, fs, attrs, device.threads))
+      .seed([x.shape, f.shape]);
     return {
       run(ctx) {
         const [x, f] = ctx.inputs;
         const l = launches.get(x.shape, f.shape);
         const out = ctx.output(0, l.outShape);
-        const words = [x.ptr, f.ptr, out.ptr, ...l.words, 0, 0, 0]; // no epilogue
-        ctx.device.launch(Task.task_depthwise, l.rows, words, l.work);
+        const words = [x.ptr, f.ptr, out.ptr, ...l.words, 0, 0, 0, l.cb]; // no epilogue
+        ctx.device.launch(Task.task_depthwise, l.tasks, words, l.work);
       },
     };
   },

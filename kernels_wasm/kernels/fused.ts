@@ -30,7 +30,7 @@ import { ResizeBilinear, ResizeNearestNeighbor, resizePlan } from "../../core/op
 import type { WasmBuffer } from "../../devices/wasm/buffer.ts";
 import type { WasmDevice } from "../../devices/wasm/device.ts";
 import { Task } from "../tasks.ts";
-import { conv2dGemm, geometryWords } from "./conv.ts";
+import { conv2dGemm, depthwiseLaunch } from "./conv.ts";
 import { sgemm } from "./gemm.ts";
 import { dotTolerance, maxAbs, U32, wasmKernel } from "./util.ts";
 
@@ -39,6 +39,10 @@ import { dotTolerance, maxAbs, U32, wasmKernel } from "./util.ts";
  * scratch memory, and its activation code and norm flag: the three Epilogue words
  * (kernels_wasm/src/epilogue.h). Computed from the args' current values on each run (a few
  * thousand numbers), so a fed bias or a variable's is honoured. Release the block after launch.
+ *
+ * BiasAdd with no activation, Relu or Relu6 reads only the shift, which is the bias itself: its
+ * buffer is the params pointer and nothing is computed or copied (for mobilenet_v2_mid, 52
+ * vectors a run that cost more JavaScript time than some of its kernels).
  */
 function epilogueWords(
   d: WasmDevice,
@@ -46,8 +50,16 @@ function epilogueWords(
   attrs: FusionAttrs,
   channels: number,
 ): { words: [number, number, number]; release: () => void } {
+  const fusion = parseFusion(attrs);
+  const activation = FUSED_ACTIVATIONS.indexOf(fusion.activation);
+  if (fusion.kind === "BiasAdd" && activation <= FUSED_ACTIVATIONS.indexOf("Relu6")) {
+    const bias = args[0];
+    if (bias.shape.reduce((a, b) => a * b, 1) === channels) {
+      return { words: [bias.ptr, activation, 0], release: () => {} };
+    }
+  }
   const e = fusedEpilogue(args.map((b) => d.peek(b)), attrs, channels);
-  const norm = parseFusion(attrs).kind === "FusedBatchNorm" ? 1 : 0;
+  const norm = fusion.kind === "FusedBatchNorm" ? 1 : 0;
   const params = d.scratch(16 * Math.max(1, channels));
   const p = d.f32.subarray(params.ptr >>> 2, (params.ptr >>> 2) + 4 * channels);
   p.set(e.shift);
@@ -125,20 +137,10 @@ export const fusedConv2dKernel = wasmKernel(FusedConv2D, {
 
 export const fusedDepthwiseKernel = wasmKernel(FusedDepthwiseConv2dNative, {
   dtypes: ["float32"],
-  create({ inputs: [x, f], attrs }) {
+  create({ inputs: [x, f], attrs, device }) {
     parseFusion(attrs);
-    const launches = new ShapeMemo((xs, fs) => {
-      const g = convGeometry("depthwise", xs, fs, attrs);
-      const rows = g.batch * g.outHeight;
-      const work = rows * g.outWidth * g.outChannels * g.filterHeight * g.filterWidth;
-      return {
-        outShape: g.outShape,
-        rows,
-        work,
-        channels: g.outChannels,
-        words: [g.channelMultiplier, ...geometryWords(g)],
-      };
-    }).seed([x.shape, f.shape]);
+    const launches = new ShapeMemo((xs, fs) => depthwiseLaunch(xs, fs, attrs, device.threads))
+      .seed([x.shape, f.shape]);
     return {
       run(ctx) {
         const [x, f, ...args] = ctx.inputs;
@@ -146,9 +148,9 @@ export const fusedDepthwiseKernel = wasmKernel(FusedDepthwiseConv2dNative, {
         const out = ctx.output(0, l.outShape);
         const epi = epilogueWords(ctx.device, args, ctx.attrs, l.channels);
         try {
-          // task_depthwise applies the epilogue to each output row it finishes.
-          const words = [x.ptr, f.ptr, out.ptr, ...l.words, ...epi.words];
-          ctx.device.launch(Task.task_depthwise, l.rows, words, l.work);
+          // task_depthwise applies the epilogue to each block of a row it finishes.
+          const words = [x.ptr, f.ptr, out.ptr, ...l.words, ...epi.words, l.cb];
+          ctx.device.launch(Task.task_depthwise, l.tasks, words, l.work);
         } finally {
           epi.release();
         }

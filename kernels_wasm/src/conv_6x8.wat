@@ -1,29 +1,29 @@
 ;; The direct convolution micro-kernel: one 6x8 tile of C whose six rows of A are read straight
 ;; from an NHWC image instead of a packed panel (kernels_wasm/src/gemm_direct.c uses it for
-;; convolutions with few input channels, where packing cost as much as the products).
+;; convolutions with few input channels, where packing cost as much as the products). Written by
+;; kernels_wasm/gen_gemm_wat.ts (edit the generator, not this file).
 ;;
 ;; Row r of A starts at the address in word r of $rows and is $segs runs of $seg floats, $ss bytes
 ;; apart: the window of an output pixel, one filter row (filter_w * in_c contiguous floats) a run.
-;; B is a packed panel as sgemm_6x8 reads it (k = segs * seg groups of 8 floats). C is stored,
-;; not added.
+;; B is read as sgemm_6x8 reads it: k = segs * seg rows of 8 floats, $ldb bytes apart (a packed
+;; panel, or the filter's columns in place). C is stored, not added, after the bias and activation
+;; of $flags and $bias as sgemm_6x8 applies them.
 ;;
 ;; Registers as in gemm_6x8.wat (12 accumulators, 2 vectors of B, 1 broadcast of A: 15 v128), and
 ;; relaxed_madd for the same reason. The six row pointers are i32 locals advanced once per
 ;; unrolled iteration, so every A load is a pointer plus a constant offset. The loop is unrolled
 ;; three times: a filter row of an RGB image is filter_w * 3 floats.
-;;
-;; This file is generated with its unrolled steps written out; keep them uniform when editing.
 (module
   (import "env" "memory" (memory 1 65536 shared))
   (func (export "sconv_6x8")
     (param $seg i32) (param $segs i32) (param $ss i32) (param $rows i32) (param $b i32)
-    (param $c i32) (param $ldc i32)
+    (param $ldb i32) (param $c i32) (param $ldc i32) (param $flags i32) (param $bias i32)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
     (local $c40 v128) (local $c41 v128) (local $c50 v128) (local $c51 v128)
     (local $b0 v128) (local $b1 v128) (local $x v128)
     (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $a4 i32) (local $a5 i32)
-    (local $p i32) (local $o i32)
+    (local $k i32) (local $o i32) (local $act i32)
     ;; One run (filter row) per iteration; $o is the run's offset from the windows' first pixel.
     (loop $run
       (local.set $a0 (i32.add (i32.load (local.get $rows)) (local.get $o)))
@@ -32,13 +32,13 @@
       (local.set $a3 (i32.add (i32.load offset=12 (local.get $rows)) (local.get $o)))
       (local.set $a4 (i32.add (i32.load offset=16 (local.get $rows)) (local.get $o)))
       (local.set $a5 (i32.add (i32.load offset=20 (local.get $rows)) (local.get $o)))
-      (local.set $p (local.get $seg))
-      ;; 3 steps of k at a time: A advances 1 float (4 bytes) and B 8 floats (32) per step.
-      (if (i32.ge_s (local.get $p) (i32.const 3))
+      (local.set $k (local.get $seg))
+      (if (i32.ge_s (local.get $k) (i32.const 3))
         (then (loop $by3
           ;; k + 0
           (local.set $b0 (v128.load (local.get $b)))
           (local.set $b1 (v128.load offset=16 (local.get $b)))
+          (local.set $b (i32.add (local.get $b) (local.get $ldb)))
           (local.set $x (v128.load32_splat (local.get $a0)))
           (local.set $c00 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c00)))
           (local.set $c01 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c01)))
@@ -58,8 +58,9 @@
           (local.set $c50 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c50)))
           (local.set $c51 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c51)))
           ;; k + 1
-          (local.set $b0 (v128.load offset=32 (local.get $b)))
-          (local.set $b1 (v128.load offset=48 (local.get $b)))
+          (local.set $b0 (v128.load (local.get $b)))
+          (local.set $b1 (v128.load offset=16 (local.get $b)))
+          (local.set $b (i32.add (local.get $b) (local.get $ldb)))
           (local.set $x (v128.load32_splat offset=4 (local.get $a0)))
           (local.set $c00 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c00)))
           (local.set $c01 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c01)))
@@ -79,8 +80,9 @@
           (local.set $c50 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c50)))
           (local.set $c51 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c51)))
           ;; k + 2
-          (local.set $b0 (v128.load offset=64 (local.get $b)))
-          (local.set $b1 (v128.load offset=80 (local.get $b)))
+          (local.set $b0 (v128.load (local.get $b)))
+          (local.set $b1 (v128.load offset=16 (local.get $b)))
+          (local.set $b (i32.add (local.get $b) (local.get $ldb)))
           (local.set $x (v128.load32_splat offset=8 (local.get $a0)))
           (local.set $c00 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c00)))
           (local.set $c01 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c01)))
@@ -105,13 +107,13 @@
           (local.set $a3 (i32.add (local.get $a3) (i32.const 12)))
           (local.set $a4 (i32.add (local.get $a4) (i32.const 12)))
           (local.set $a5 (i32.add (local.get $a5) (i32.const 12)))
-          (local.set $b (i32.add (local.get $b) (i32.const 96)))
-          (br_if $by3 (i32.ge_s (local.tee $p (i32.sub (local.get $p) (i32.const 3))) (i32.const 3))))))
-      ;; The last seg % 3 steps, one at a time.
-      (if (i32.gt_s (local.get $p) (i32.const 0))
+          (br_if $by3 (i32.ge_s (local.tee $k (i32.sub (local.get $k) (i32.const 3))) (i32.const 3))))))
+      (if (i32.gt_s (local.get $k) (i32.const 0))
         (then (loop $by1
+          ;; k + 0
           (local.set $b0 (v128.load (local.get $b)))
           (local.set $b1 (v128.load offset=16 (local.get $b)))
+          (local.set $b (i32.add (local.get $b) (local.get $ldb)))
           (local.set $x (v128.load32_splat (local.get $a0)))
           (local.set $c00 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c00)))
           (local.set $c01 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c01)))
@@ -136,25 +138,230 @@
           (local.set $a3 (i32.add (local.get $a3) (i32.const 4)))
           (local.set $a4 (i32.add (local.get $a4) (i32.const 4)))
           (local.set $a5 (i32.add (local.get $a5) (i32.const 4)))
-          (local.set $b (i32.add (local.get $b) (i32.const 32)))
-          (br_if $by1 (i32.gt_s (local.tee $p (i32.sub (local.get $p) (i32.const 1))) (i32.const 0))))))
+          (br_if $by1 (i32.gt_s (local.tee $k (i32.sub (local.get $k) (i32.const 1))) (i32.const 0))))))
       (local.set $o (i32.add (local.get $o) (local.get $ss)))
       (br_if $run (local.tee $segs (i32.sub (local.get $segs) (i32.const 1)))))
-    ;; Store the tile, row by row.
+    ;; Store the tile row by row, as sgemm_6x8 does (its flags' bit 0 is ignored: never added).
+    (local.set $flags (i32.and (local.get $flags) (i32.const -2)))
+    (local.set $act (i32.shr_u (local.get $flags) (i32.const 1)))
+    (if (i32.and (local.get $flags) (i32.const 1))
+      (then
+        (local.set $c00 (f32x4.add (local.get $c00) (v128.load (local.get $c))))
+        (local.set $c01 (f32x4.add (local.get $c01) (v128.load offset=16 (local.get $c))))))
+    (if (local.get $bias)
+      (then
+        (local.set $c00 (f32x4.add (local.get $c00) (v128.load (local.get $bias))))
+        (local.set $c01 (f32x4.add (local.get $c01) (v128.load offset=16 (local.get $bias))))))
+    (if (local.get $act)
+      (then
+        (local.set $c00 (f32x4.add (f32x4.pmax (local.get $c00) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (local.set $c01 (f32x4.add (f32x4.pmax (local.get $c01) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (if (i32.eq (local.get $act) (i32.const 2))
+          (then
+            (local.set $c00 (f32x4.pmin (local.get $c00) (v128.const f32x4 6 6 6 6)))
+            (local.set $c01 (f32x4.pmin (local.get $c01) (v128.const f32x4 6 6 6 6)))))))
     (v128.store (local.get $c) (local.get $c00))
     (v128.store offset=16 (local.get $c) (local.get $c01))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (if (i32.and (local.get $flags) (i32.const 1))
+      (then
+        (local.set $c10 (f32x4.add (local.get $c10) (v128.load (local.get $c))))
+        (local.set $c11 (f32x4.add (local.get $c11) (v128.load offset=16 (local.get $c))))))
+    (if (local.get $bias)
+      (then
+        (local.set $c10 (f32x4.add (local.get $c10) (v128.load (local.get $bias))))
+        (local.set $c11 (f32x4.add (local.get $c11) (v128.load offset=16 (local.get $bias))))))
+    (if (local.get $act)
+      (then
+        (local.set $c10 (f32x4.add (f32x4.pmax (local.get $c10) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (local.set $c11 (f32x4.add (f32x4.pmax (local.get $c11) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (if (i32.eq (local.get $act) (i32.const 2))
+          (then
+            (local.set $c10 (f32x4.pmin (local.get $c10) (v128.const f32x4 6 6 6 6)))
+            (local.set $c11 (f32x4.pmin (local.get $c11) (v128.const f32x4 6 6 6 6)))))))
     (v128.store (local.get $c) (local.get $c10))
     (v128.store offset=16 (local.get $c) (local.get $c11))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (if (i32.and (local.get $flags) (i32.const 1))
+      (then
+        (local.set $c20 (f32x4.add (local.get $c20) (v128.load (local.get $c))))
+        (local.set $c21 (f32x4.add (local.get $c21) (v128.load offset=16 (local.get $c))))))
+    (if (local.get $bias)
+      (then
+        (local.set $c20 (f32x4.add (local.get $c20) (v128.load (local.get $bias))))
+        (local.set $c21 (f32x4.add (local.get $c21) (v128.load offset=16 (local.get $bias))))))
+    (if (local.get $act)
+      (then
+        (local.set $c20 (f32x4.add (f32x4.pmax (local.get $c20) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (local.set $c21 (f32x4.add (f32x4.pmax (local.get $c21) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (if (i32.eq (local.get $act) (i32.const 2))
+          (then
+            (local.set $c20 (f32x4.pmin (local.get $c20) (v128.const f32x4 6 6 6 6)))
+            (local.set $c21 (f32x4.pmin (local.get $c21) (v128.const f32x4 6 6 6 6)))))))
     (v128.store (local.get $c) (local.get $c20))
     (v128.store offset=16 (local.get $c) (local.get $c21))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (if (i32.and (local.get $flags) (i32.const 1))
+      (then
+        (local.set $c30 (f32x4.add (local.get $c30) (v128.load (local.get $c))))
+        (local.set $c31 (f32x4.add (local.get $c31) (v128.load offset=16 (local.get $c))))))
+    (if (local.get $bias)
+      (then
+        (local.set $c30 (f32x4.add (local.get $c30) (v128.load (local.get $bias))))
+        (local.set $c31 (f32x4.add (local.get $c31) (v128.load offset=16 (local.get $bias))))))
+    (if (local.get $act)
+      (then
+        (local.set $c30 (f32x4.add (f32x4.pmax (local.get $c30) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (local.set $c31 (f32x4.add (f32x4.pmax (local.get $c31) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (if (i32.eq (local.get $act) (i32.const 2))
+          (then
+            (local.set $c30 (f32x4.pmin (local.get $c30) (v128.const f32x4 6 6 6 6)))
+            (local.set $c31 (f32x4.pmin (local.get $c31) (v128.const f32x4 6 6 6 6)))))))
     (v128.store (local.get $c) (local.get $c30))
     (v128.store offset=16 (local.get $c) (local.get $c31))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (if (i32.and (local.get $flags) (i32.const 1))
+      (then
+        (local.set $c40 (f32x4.add (local.get $c40) (v128.load (local.get $c))))
+        (local.set $c41 (f32x4.add (local.get $c41) (v128.load offset=16 (local.get $c))))))
+    (if (local.get $bias)
+      (then
+        (local.set $c40 (f32x4.add (local.get $c40) (v128.load (local.get $bias))))
+        (local.set $c41 (f32x4.add (local.get $c41) (v128.load offset=16 (local.get $bias))))))
+    (if (local.get $act)
+      (then
+        (local.set $c40 (f32x4.add (f32x4.pmax (local.get $c40) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (local.set $c41 (f32x4.add (f32x4.pmax (local.get $c41) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (if (i32.eq (local.get $act) (i32.const 2))
+          (then
+            (local.set $c40 (f32x4.pmin (local.get $c40) (v128.const f32x4 6 6 6 6)))
+            (local.set $c41 (f32x4.pmin (local.get $c41) (v128.const f32x4 6 6 6 6)))))))
     (v128.store (local.get $c) (local.get $c40))
     (v128.store offset=16 (local.get $c) (local.get $c41))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (if (i32.and (local.get $flags) (i32.const 1))
+      (then
+        (local.set $c50 (f32x4.add (local.get $c50) (v128.load (local.get $c))))
+        (local.set $c51 (f32x4.add (local.get $c51) (v128.load offset=16 (local.get $c))))))
+    (if (local.get $bias)
+      (then
+        (local.set $c50 (f32x4.add (local.get $c50) (v128.load (local.get $bias))))
+        (local.set $c51 (f32x4.add (local.get $c51) (v128.load offset=16 (local.get $bias))))))
+    (if (local.get $act)
+      (then
+        (local.set $c50 (f32x4.add (f32x4.pmax (local.get $c50) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (local.set $c51 (f32x4.add (f32x4.pmax (local.get $c51) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+        (if (i32.eq (local.get $act) (i32.const 2))
+          (then
+            (local.set $c50 (f32x4.pmin (local.get $c50) (v128.const f32x4 6 6 6 6)))
+            (local.set $c51 (f32x4.pmin (local.get $c51) (v128.const f32x4 6 6 6 6)))))))
     (v128.store (local.get $c) (local.get $c50))
-    (v128.store offset=16 (local.get $c) (local.get $c51))))
+    (v128.store offset=16 (local.get $c) (local.get $c51)))
+
+  ;; Four pixels of a depthwise convolution, 8 channels a pass (see gen_gemm_wat.ts's depthwise):
+  ;; each filter vector loaded serves the four pixels; taps summed in order with relaxed_madd.
+  (func (export "sdw_4x8")
+    (param $n i32) (param $offs i32) (param $filts i32) (param $base i32) (param $step i32)
+    (param $out i32) (param $ostep i32) (param $k i32) (param $k1 i32) (param $bias i32)
+    (param $act i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
+    (local $f0 v128) (local $f1 v128)
+    (local $t i32) (local $x i32) (local $f i32) (local $o i32) (local $bp i32)
+    (local.set $n (i32.shl (local.get $n) (i32.const 2)))
+    (loop $channels
+      (local.set $a0 (v128.const f32x4 0 0 0 0))
+      (local.set $a1 (v128.const f32x4 0 0 0 0))
+      (local.set $a2 (v128.const f32x4 0 0 0 0))
+      (local.set $a3 (v128.const f32x4 0 0 0 0))
+      (local.set $a4 (v128.const f32x4 0 0 0 0))
+      (local.set $a5 (v128.const f32x4 0 0 0 0))
+      (local.set $a6 (v128.const f32x4 0 0 0 0))
+      (local.set $a7 (v128.const f32x4 0 0 0 0))
+      (local.set $t (i32.const 0))
+      (loop $taps
+        (local.set $x (i32.add (i32.add (local.get $base) (i32.load (i32.add (local.get $offs) (local.get $t)))) (local.get $k)))
+        (local.set $f (i32.add (i32.load (i32.add (local.get $filts) (local.get $t))) (local.get $k)))
+        (local.set $f0 (v128.load (local.get $f)))
+        (local.set $f1 (v128.load offset=16 (local.get $f)))
+          (local.set $a0 (f32x4.relaxed_madd (v128.load (local.get $x)) (local.get $f0) (local.get $a0)))
+          (local.set $a1 (f32x4.relaxed_madd (v128.load offset=16 (local.get $x)) (local.get $f1) (local.get $a1)))
+          (local.set $x (i32.add (local.get $x) (local.get $step)))
+          (local.set $a2 (f32x4.relaxed_madd (v128.load (local.get $x)) (local.get $f0) (local.get $a2)))
+          (local.set $a3 (f32x4.relaxed_madd (v128.load offset=16 (local.get $x)) (local.get $f1) (local.get $a3)))
+          (local.set $x (i32.add (local.get $x) (local.get $step)))
+          (local.set $a4 (f32x4.relaxed_madd (v128.load (local.get $x)) (local.get $f0) (local.get $a4)))
+          (local.set $a5 (f32x4.relaxed_madd (v128.load offset=16 (local.get $x)) (local.get $f1) (local.get $a5)))
+          (local.set $x (i32.add (local.get $x) (local.get $step)))
+          (local.set $a6 (f32x4.relaxed_madd (v128.load (local.get $x)) (local.get $f0) (local.get $a6)))
+          (local.set $a7 (f32x4.relaxed_madd (v128.load offset=16 (local.get $x)) (local.get $f1) (local.get $a7)))
+        (br_if $taps (i32.lt_u (local.tee $t (i32.add (local.get $t) (i32.const 4))) (local.get $n))))
+      (local.set $o (i32.add (local.get $out) (local.get $k)))
+      (local.set $bp (i32.add (local.get $bias) (local.get $k)))
+        (if (local.get $bias)
+          (then (local.set $a0 (f32x4.add (local.get $a0) (v128.load offset=0 (local.get $bp))))))
+        (if (local.get $act)
+          (then
+            (local.set $a0 (f32x4.add (f32x4.pmax (local.get $a0) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+            (if (i32.eq (local.get $act) (i32.const 2))
+              (then (local.set $a0 (f32x4.pmin (local.get $a0) (v128.const f32x4 6 6 6 6)))))))
+        (if (local.get $bias)
+          (then (local.set $a1 (f32x4.add (local.get $a1) (v128.load offset=16 (local.get $bp))))))
+        (if (local.get $act)
+          (then
+            (local.set $a1 (f32x4.add (f32x4.pmax (local.get $a1) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+            (if (i32.eq (local.get $act) (i32.const 2))
+              (then (local.set $a1 (f32x4.pmin (local.get $a1) (v128.const f32x4 6 6 6 6)))))))
+        (v128.store (local.get $o) (local.get $a0))
+        (v128.store offset=16 (local.get $o) (local.get $a1))
+        (local.set $o (i32.add (local.get $o) (local.get $ostep)))
+        (if (local.get $bias)
+          (then (local.set $a2 (f32x4.add (local.get $a2) (v128.load offset=0 (local.get $bp))))))
+        (if (local.get $act)
+          (then
+            (local.set $a2 (f32x4.add (f32x4.pmax (local.get $a2) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+            (if (i32.eq (local.get $act) (i32.const 2))
+              (then (local.set $a2 (f32x4.pmin (local.get $a2) (v128.const f32x4 6 6 6 6)))))))
+        (if (local.get $bias)
+          (then (local.set $a3 (f32x4.add (local.get $a3) (v128.load offset=16 (local.get $bp))))))
+        (if (local.get $act)
+          (then
+            (local.set $a3 (f32x4.add (f32x4.pmax (local.get $a3) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+            (if (i32.eq (local.get $act) (i32.const 2))
+              (then (local.set $a3 (f32x4.pmin (local.get $a3) (v128.const f32x4 6 6 6 6)))))))
+        (v128.store (local.get $o) (local.get $a2))
+        (v128.store offset=16 (local.get $o) (local.get $a3))
+        (local.set $o (i32.add (local.get $o) (local.get $ostep)))
+        (if (local.get $bias)
+          (then (local.set $a4 (f32x4.add (local.get $a4) (v128.load offset=0 (local.get $bp))))))
+        (if (local.get $act)
+          (then
+            (local.set $a4 (f32x4.add (f32x4.pmax (local.get $a4) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+            (if (i32.eq (local.get $act) (i32.const 2))
+              (then (local.set $a4 (f32x4.pmin (local.get $a4) (v128.const f32x4 6 6 6 6)))))))
+        (if (local.get $bias)
+          (then (local.set $a5 (f32x4.add (local.get $a5) (v128.load offset=16 (local.get $bp))))))
+        (if (local.get $act)
+          (then
+            (local.set $a5 (f32x4.add (f32x4.pmax (local.get $a5) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+            (if (i32.eq (local.get $act) (i32.const 2))
+              (then (local.set $a5 (f32x4.pmin (local.get $a5) (v128.const f32x4 6 6 6 6)))))))
+        (v128.store (local.get $o) (local.get $a4))
+        (v128.store offset=16 (local.get $o) (local.get $a5))
+        (local.set $o (i32.add (local.get $o) (local.get $ostep)))
+        (if (local.get $bias)
+          (then (local.set $a6 (f32x4.add (local.get $a6) (v128.load offset=0 (local.get $bp))))))
+        (if (local.get $act)
+          (then
+            (local.set $a6 (f32x4.add (f32x4.pmax (local.get $a6) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+            (if (i32.eq (local.get $act) (i32.const 2))
+              (then (local.set $a6 (f32x4.pmin (local.get $a6) (v128.const f32x4 6 6 6 6)))))))
+        (if (local.get $bias)
+          (then (local.set $a7 (f32x4.add (local.get $a7) (v128.load offset=16 (local.get $bp))))))
+        (if (local.get $act)
+          (then
+            (local.set $a7 (f32x4.add (f32x4.pmax (local.get $a7) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
+            (if (i32.eq (local.get $act) (i32.const 2))
+              (then (local.set $a7 (f32x4.pmin (local.get $a7) (v128.const f32x4 6 6 6 6)))))))
+        (v128.store (local.get $o) (local.get $a6))
+        (v128.store offset=16 (local.get $o) (local.get $a7))
+      (br_if $channels (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 32))) (local.get $k1))))))

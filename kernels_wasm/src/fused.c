@@ -81,7 +81,8 @@ void epilogue_block(float* out, int ldy, int rows, int j0, int j1, const float* 
         w = act == ACT_SIGMOID ? sigmoid_f32x4(w, &k) : tanh_f32x4(w, &k);
         v = wasm_f32x4_extract_lane(w, 0);
       } else {
-        v = act1(v, act, alpha[j]);
+        // alpha is read only where the activation has one: a BiasAdd's params are the bias alone.
+        v = act1(v, act, act == ACT_LEAKY || act == ACT_PRELU ? alpha[j] : 0);
       }
       y[j] = v;
     }

@@ -4,7 +4,7 @@
 //   ARG0+0  a          ARG0+6  rsa     ARG0+11 a_index (int32[batch] or 0)   ARG0+16 nct
 //   ARG0+1  b          ARG0+7  csa     ARG0+12 b_index (int32[batch] or 0)   ARG0+17 a batch stride
 //   ARG0+2  c          ARG0+8  rsb     ARG0+13 nb (distinct Bs)              ARG0+18 b batch stride
-//   ARG0+3  m          ARG0+9  csb     ARG0+14 bp (packed B)                 ARG0+19 conv? (0/1/2)
+//   ARG0+3  m          ARG0+9  csb     ARG0+14 bp (packed B, 0: B in place)  ARG0+19 conv? (0/1/2)
 //   ARG0+4  n          ARG0+10 batch   ARG0+15 mct (rows per task)           ARG0+20.. ConvGeom
 //   ARG0+5  k                                                                ARG0+34.. Epilogue
 //
@@ -54,34 +54,51 @@ static void store_partial(const float* tile, float* c, int ldc, int mr, int nr, 
   }
 }
 
-// One task: rows [i0, i1) x columns [j0, j1) of one C matrix.
-static void compute_block(const GemmArgs* g, const ASource* src, const float* bp, float* c,
-                          int i0, int i1, int j0, int j1, float* ap) {
-  int np = round_up(g->n, NR), mc = i1 - i0;
+// One task: rows [i0, i1) x columns [j0, j1) of one C matrix. Returns whether the epilogue was
+// applied (by the micro-kernel as it stored each final tile).
+static int compute_block(const GemmArgs* g, const ASource* src, const BSource* bs, float* c,
+                         int i0, int i1, int j0, int j1, float* ap) {
+  int mc = i1 - i0;
   float tile[MR * NR] __attribute__((aligned(16)));
+  int act = fused_activation(&g->epi);
   if (src->conv && !src->transposed && conv_direct(src->conv, g->k)) {
-    conv_direct_block(src, bp, c, g->n, g->k, i0, i1, j0, j1, ap, tile);
-    return;
+    conv_direct_block(src, bs, c, g->n, g->k, i0, i1, j0, j1, ap, tile, act, g->epi.params);
+    return act >= 0;
   }
+  // A row-major A (a 1x1 convolution's image, MatMul) is read in place by full panels; only a
+  // last panel of fewer than MR rows is packed (zero rows past the end, never read past A).
+  int direct = !src->conv && src->csa == 1, tail = mc % MR, full = mc - tail;
   for (int p0 = 0; p0 < g->k; p0 += KC) {
-    int kc = MIN(KC, g->k - p0), accumulate = p0 > 0;
-    pack_a(src, i0, mc, p0, kc, ap);
+    int kc = MIN(KC, g->k - p0), accumulate = p0 > 0, final = p0 + kc == g->k && act >= 0;
+    if (!direct) pack_a(src, i0, mc, p0, kc, ap);
+    else if (tail) pack_a(src, i0 + full, tail, p0, kc, ap);
     for (int j = j0; j < j1; j += NR) {
-      int nr = MIN(NR, j1 - j);
-      const float* bpanel = bp + (size_t)p0 * np + (size_t)(j / NR) * kc * NR;
+      int nr = MIN(NR, j1 - j), ldb;
+      const float* bpanel = b_panel(bs, p0, kc, j, &ldb);
+      int flags = accumulate | (final ? act << 1 : 0);
+      const float* bias = final ? g->epi.params + j : 0;
       for (int r = 0; r < mc; r += MR) {
-        int mr = MIN(MR, mc - r);
+        int mr = MIN(MR, mc - r), lda = 0;
         float* ct = c + (size_t)(i0 + r) * g->n + j;
         const float* apanel = ap + (size_t)(r / MR) * kc * MR;
+        if (direct) {
+          apanel = r < full ? src->a + (size_t)(i0 + r) * src->rsa + p0 : ap;
+          lda = r < full ? src->rsa * 4 : 0;
+        }
         if (mr == MR && nr == NR) {
-          sgemm_6x8(kc, apanel, bpanel, ct, g->n * 4, accumulate);
+          sgemm_6x8(kc, apanel, lda, bpanel, ldb, ct, g->n * 4, flags, bias);
         } else {
-          sgemm_6x8(kc, apanel, bpanel, tile, NR * 4, 0);
+          sgemm_6x8(kc, apanel, lda, bpanel, ldb, tile, NR * 4, 0, 0);
           store_partial(tile, ct, g->n, mr, nr, accumulate);
+          if (final) {
+            epilogue_block(c + (size_t)(i0 + r) * g->n, g->n, mr, j, j + nr, g->epi.params, g->n,
+                           g->epi.act, 0);
+          }
         }
       }
     }
   }
+  return act >= 0;
 }
 
 EXPORT("task_sgemm") void task_sgemm(word* args, int tid, int nt) {
@@ -95,14 +112,19 @@ EXPORT("task_sgemm") void task_sgemm(word* args, int tid, int nt) {
     int ai = g->a_index ? g->a_index[bi] : 0, bj = g->b_index ? g->b_index[bi] : 0;
     ASource src = {g->a + (size_t)ai * g->a_stride, g->rsa, g->csa, g->has_conv ? &g->conv : 0,
                    g->has_conv == 2};
+    BSource bs = {g->b + (size_t)bj * g->b_stride, g->rsb, g->n,
+                  g->bp ? g->bp + (size_t)bj * g->k * np : 0, ap + MC_MAX * KC};
     int i0 = im * g->mct, i1 = MIN(g->m, (im + 1) * g->mct);
     int j0 = jn * g->nct, j1 = MIN(g->n, (jn + 1) * g->nct);
     float* c = g->c + (size_t)bi * g->m * g->n;
-    compute_block(g, &src, g->bp + (size_t)bj * g->k * np, c, i0, i1, j0, j1, ap);
+    int done = compute_block(g, &src, &bs, c, i0, i1, j0, j1, ap);
     // The block is final (every KC block summed): the epilogue runs while it is in cache.
-    if (g->epi.params) {
+    if (g->epi.params && !done) {
       epilogue_block(c + (size_t)i0 * g->n, g->n, i1 - i0, j0, j1, g->epi.params, g->n,
                      g->epi.act, g->epi.norm);
     }
   }
 }
+
+_Static_assert((MC_MAX * KC + KC * NR) * 4 <= WORKSPACE_BYTES,
+               "a task's packed A and partial B panel fit its thread's workspace");

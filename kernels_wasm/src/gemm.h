@@ -15,12 +15,16 @@
 #define MC_MAX 144
 
 // The relaxed-SIMD micro-kernels, imported from the modules assembled from gemm_6x8.wat and
-// conv_6x8.wat (which say what they compute).
+// conv_6x8.wat (which say what they compute and how their operands are laid out). lda_bytes 0:
+// A is a packed panel; otherwise six rows read in place. B rows are ldb_bytes apart (NR * 4 for
+// a packed panel). flags: bit 0 adds to C, bits 1-2 the activation after adding 8 floats of
+// bias (0: none).
 __attribute__((import_module("gemm"), import_name("sgemm_6x8"))) void sgemm_6x8(
-    int k, const float* a, const float* b, float* c, int ldc_bytes, int accumulate);
+    int k, const float* a, int lda_bytes, const float* b, int ldb_bytes, float* c, int ldc_bytes,
+    int flags, const float* bias);
 __attribute__((import_module("conv"), import_name("sconv_6x8"))) void sconv_6x8(
-    int seg, int segs, int seg_stride_bytes, const int32_t rows[6], const float* b, float* c,
-    int ldc_bytes);
+    int seg, int segs, int seg_stride_bytes, const int32_t rows[6], const float* b, int ldb_bytes,
+    float* c, int ldc_bytes, int flags, const float* bias);
 
 // Where the rows of A come from: a strided matrix, or the im2col matrix of an NHWC image (or its
 // transpose: Conv2DBackpropFilter's im2col(x)^T, whose rows are taps and columns pixels).
@@ -31,11 +35,23 @@ typedef struct {
   int transposed;       // with conv: row i is tap i, column p is output pixel p
 } ASource;
 
+// Where B comes from: packed panels (bp, task_sgemm_pack's output; b_index picks the matrix), or
+// a row-major matrix read in place (csb 1: bp 0), whose last panel, when n is not a multiple of
+// NR, is packed into `part` (KC x NR floats of the thread's workspace) when used.
+typedef struct {
+  const float* b; // in place: element (p, j) at b[p * rsb + j]
+  int rsb, n;
+  const float* bp; // packed: block p0 at bp + p0 * round_up(n, NR), panel q at + q * kc * NR
+  float* part;
+} BSource;
+
 // Packs rows [i0, i0 + mc) x columns [p0, p0 + kc) of A into panels of MR rows (zero-padded).
 void pack_a(const ASource* src, int i0, int mc, int p0, int kc, float* ap);
 // Packs panels [q0, q1) of B (element (p, j) at b[p * rsb + j * csb], k x n) for every KC block:
 // block p0 starts at bp + p0 * round_up(n, NR), panel q at + q * kc * NR.
 void pack_b(const float* b, int rsb, int csb, int k, int n, int q0, int q1, float* bp);
+// Columns [j, j + NR) of KC block p0 (kc rows) of B: the panel, and its row stride in bytes.
+const float* b_panel(const BSource* s, int p0, int kc, int j, int* ldb_bytes);
 
 INLINE int round_up(int x, int to) { return (x + to - 1) / to * to; }
 
@@ -52,6 +68,7 @@ int panel_inside(const ConvGeom* g, const int top[MR], const int left[MR],
 #define DIRECT_MAX_C 8
 int conv_direct(const ConvGeom* g, int k);
 // Rows [i0, i1) x columns [j0, j1) of C (n columns) for such a convolution; ap and tile are
-// scratch for the tiles that are packed (MR x k floats, MR x NR floats).
-void conv_direct_block(const ASource* src, const float* bp, float* c, int n, int k, int i0, int i1,
-                       int j0, int j1, float* ap, float* tile);
+// scratch for the tiles that are packed (MR x k floats, MR x NR floats). act >= 0: the fused
+// epilogue (epilogue.h's fused_activation, bias = params' shift) is applied too.
+void conv_direct_block(const ASource* src, const BSource* bs, float* c, int n, int k, int i0, int i1,
+                       int j0, int j1, float* ap, float* tile, int act, const float* params);

@@ -211,3 +211,21 @@ void pack_b(const float* b, int rsb, int csb, int k, int n, int q0, int q1, floa
     }
   }
 }
+
+const float* b_panel(const BSource* s, int p0, int kc, int j, int* ldb_bytes) {
+  if (s->bp) {
+    *ldb_bytes = NR * 4;
+    return s->bp + (size_t)p0 * round_up(s->n, NR) + (size_t)(j / NR) * kc * NR;
+  }
+  const float* src = s->b + (size_t)p0 * s->rsb + j;
+  if (j + NR <= s->n) {
+    *ldb_bytes = s->rsb * 4;
+    return src;
+  }
+  int nr = s->n - j;
+  for (int p = 0; p < kc; p++, src += s->rsb) {
+    for (int t = 0; t < NR; t++) s->part[p * NR + t] = t < nr ? src[t] : 0.f;
+  }
+  *ldb_bytes = NR * 4;
+  return s->part;
+}

@@ -5,18 +5,13 @@
 import assert from "node:assert/strict";
 import * as ef from "../../mod.ts";
 import type { GraphDefJson } from "../../core/formats/graphdef_json.ts";
-
-const DEVICES = ["WASM", "REF"] as const;
-
-async function rejectsWith(p: Promise<unknown>, node: string, op: string, re: RegExp) {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof ef.EdgeflowError, `an EdgeflowError, got ${e}`);
-    assert.equal(e.node, node);
-    assert.equal(e.op, op);
-    assert.match(e.message, re);
-    return true;
-  });
-}
+import {
+  CONTAINER_DEVICES as DEVICES,
+  F32,
+  I32,
+  N_AND_X_PLACEHOLDERS,
+  rejectsWith,
+} from "./container_test_helpers.ts";
 
 Deno.test("write, read, gather, scatter, concat, split and size", async () => {
   for (const device of DEVICES) {
@@ -190,8 +185,6 @@ Deno.test("TensorArrays live for one step: each run and each concurrent run has 
 
 // ---- a TensorFlow 1 GraphDef -------------------------------------------------------------
 
-const I32 = { type: "DT_INT32" };
-const F32 = { type: "DT_FLOAT" };
 const RES = { type: "DT_RESOURCE" };
 const FRAME = { s: btoa("while/while_context") };
 const i32 = (name: string, v: number, input?: string[]) => ({
@@ -219,12 +212,7 @@ const enter = (name: string, input: string, T: unknown, constant = false) => ({
 //   out = ta.stack()
 const tf1 = {
   node: [
-    { name: "n", op: "Placeholder", attr: { dtype: I32, shape: { shape: {} } } },
-    {
-      name: "x",
-      op: "Placeholder",
-      attr: { dtype: F32, shape: { shape: { dim: [{ size: "2" }] } } },
-    },
+    ...N_AND_X_PLACEHOLDERS,
     {
       name: "TensorArray",
       op: "TensorArrayV3",

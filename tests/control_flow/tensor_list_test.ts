@@ -6,19 +6,14 @@ import assert from "node:assert/strict";
 import fc from "npm:fast-check@4";
 import * as ef from "../../mod.ts";
 import type { GraphDefJson } from "../../core/formats/graphdef_json.ts";
+import {
+  CONTAINER_DEVICES as DEVICES,
+  F32,
+  I32,
+  N_AND_X_PLACEHOLDERS,
+  rejectsWith,
+} from "./container_test_helpers.ts";
 import { deviceFor } from "../kernels/devices.ts";
-
-const DEVICES = ["WASM", "REF"] as const;
-
-async function rejectsWith(p: Promise<unknown>, node: string, op: string, re: RegExp) {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof ef.EdgeflowError, `an EdgeflowError, got ${e}`);
-    assert.equal(e.node, node);
-    assert.equal(e.op, op);
-    assert.match(e.message, re);
-    return true;
-  });
-}
 
 Deno.test("SetItem returns a new list; the list it was given is unchanged", async () => {
   for (const device of DEVICES) {
@@ -283,8 +278,6 @@ Deno.test("random list op sequences equal a plain-array model on WASM and REF", 
 
 // ---- a TensorFlow 2 GraphDef -------------------------------------------------------------
 
-const I32 = { type: "DT_INT32" };
-const F32 = { type: "DT_FLOAT" };
 const VARIANT = { type: "DT_VARIANT" };
 const i32Const = (name: string, values: number[], shape: number[]) => ({
   name,
@@ -308,12 +301,7 @@ const i32Const = (name: string, values: number[], shape: number[]) => ({
 // (TensorFlow 2 lowers TensorArray to TensorList ops; while_v2 makes a While over a library.)
 const tf2 = {
   node: [
-    { name: "n", op: "Placeholder", attr: { dtype: I32, shape: { shape: {} } } },
-    {
-      name: "x",
-      op: "Placeholder",
-      attr: { dtype: F32, shape: { shape: { dim: [{ size: "2" }] } } },
-    },
+    ...N_AND_X_PLACEHOLDERS,
     i32Const("TensorArrayV2/element_shape", [2], [1]),
     {
       name: "TensorArrayV2",

@@ -11,7 +11,7 @@ import * as tf from "npm:@tensorflow/tfjs-core@4";
 import "npm:@tensorflow/tfjs-backend-cpu@4";
 import * as tfc from "npm:@tensorflow/tfjs-converter@4";
 import * as ef from "../mod.ts";
-import { fixed, median, printTable, shuffled } from "./stats.ts";
+import { fixed, median, printTable, timeInRounds } from "./stats.ts";
 
 const ITERATIONS = Number(Deno.env.get("BENCH_ITERATIONS") ?? 1000);
 const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 15);
@@ -118,25 +118,13 @@ const runners: [string, () => Promise<void>][] = [
   ["Edgeflow, body on WASM:1", edgeflowRunner(true)],
   [TFJS, await tfjsRunner()],
 ];
-const times = new Map(runners.map(([n]) => [n, [] as number[]]));
-const ratios = new Map(runners.map(([n]) => [n, [] as number[]]));
-for (let r = 0; r < WARMUP + ROUNDS; r++) {
-  const round = new Map<string, number>();
-  for (const [name, run] of shuffled(runners, r)) {
-    const t0 = performance.now();
-    await run();
-    round.set(name, performance.now() - t0);
-  }
-  if (r < WARMUP) continue;
-  for (const [n, t] of round) times.get(n)!.push(t);
-  for (const [n, t] of round) ratios.get(n)!.push(t / round.get(TFJS)!);
-}
+const measured = await timeInRounds(runners, TFJS, WARMUP, ROUNDS);
 console.log(`while loop, ${ITERATIONS} iterations of a scalar AddV2, ${ROUNDS} rounds`);
 printTable(
   ["runner", "median ms / run", "µs / iteration", "Edgeflow / tfjs (median, p10–p90)"],
   runners.map(([n]) => {
-    const m = median(times.get(n)!);
-    const sorted = [...ratios.get(n)!].sort((a, b) => a - b);
+    const m = median(measured.get(n)!.times);
+    const sorted = [...measured.get(n)!.ratios].sort((a, b) => a - b);
     const ratio = n !== TFJS
       ? `${fixed(median(sorted))} (${fixed(sorted[Math.floor(sorted.length * 0.1)])}–${
         fixed(sorted[Math.ceil(sorted.length * 0.9) - 1])

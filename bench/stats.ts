@@ -35,3 +35,37 @@ export function shuffled<T>(xs: readonly T[], seed: number): T[] {
   }
   return out;
 }
+
+/** A runner's times in ms, one per measured round, and each over its round's baseline time. */
+export interface RunnerTimes {
+  times: number[];
+  ratios: number[];
+}
+
+/**
+ * Runs every runner once a round, in `shuffled` order, for `warmup` unmeasured rounds then
+ * `rounds` measured ones; a ratio compares with the baseline in the same round, so a slow spell
+ * of the machine moves both sides of it.
+ */
+export async function timeInRounds(
+  runners: readonly (readonly [string, () => Promise<unknown>])[],
+  baseline: string,
+  warmup: number,
+  rounds: number,
+): Promise<Map<string, RunnerTimes>> {
+  const out = new Map(runners.map(([n]) => [n, { times: [] as number[], ratios: [] as number[] }]));
+  for (let r = 0; r < warmup + rounds; r++) {
+    const round = new Map<string, number>();
+    for (const [name, run] of shuffled(runners, r)) {
+      const t0 = performance.now();
+      await run();
+      round.set(name, performance.now() - t0);
+    }
+    if (r < warmup) continue;
+    for (const [n, t] of round) {
+      out.get(n)!.times.push(t);
+      out.get(n)!.ratios.push(t / round.get(baseline)!);
+    }
+  }
+  return out;
+}

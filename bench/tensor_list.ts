@@ -9,7 +9,7 @@ import * as tf from "npm:@tensorflow/tfjs-core@4";
 import "npm:@tensorflow/tfjs-backend-cpu@4";
 import * as tfc from "npm:@tensorflow/tfjs-converter@4";
 import * as ef from "../mod.ts";
-import { fixed, median, printTable, shuffled } from "./stats.ts";
+import { fixed, median, printTable, timeInRounds } from "./stats.ts";
 
 const ITERATIONS = Number(Deno.env.get("BENCH_ITERATIONS") ?? 1000);
 const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 9);
@@ -109,21 +109,7 @@ const runners: [string, () => Promise<void>][] = [
   ["Edgeflow (WASM), vector, no list", edgeflowRunner("WASM", vectorGraph(), "summed")],
   [TFJS, await tfjsRunner()],
 ];
-const times = new Map(runners.map(([n]) => [n, [] as number[]]));
-const ratios = new Map(runners.map(([n]) => [n, [] as number[]]));
-for (let r = 0; r < WARMUP + ROUNDS; r++) {
-  const round = new Map<string, number>();
-  for (const [name, run] of shuffled(runners, r)) {
-    const t0 = performance.now();
-    await run();
-    round.set(name, performance.now() - t0);
-  }
-  if (r < WARMUP) continue;
-  for (const [n, t] of round) {
-    times.get(n)!.push(t);
-    ratios.get(n)!.push(t / round.get(TFJS)!);
-  }
-}
+const measured = await timeInRounds(runners, TFJS, WARMUP, ROUNDS);
 console.log(
   `while loop accumulating a TensorList, ${ITERATIONS} iterations of a [${WIDTH}] row, ` +
     `${ROUNDS} rounds`,
@@ -131,7 +117,7 @@ console.log(
 printTable(
   ["runner", "median ms / run", "µs / iteration", "/ tfjs (median of rounds)"],
   runners.map(([n]) => {
-    const m = median(times.get(n)!);
-    return [n, fixed(m), fixed((m * 1000) / ITERATIONS), fixed(median(ratios.get(n)!))];
+    const m = median(measured.get(n)!.times);
+    return [n, fixed(m), fixed((m * 1000) / ITERATIONS), fixed(median(measured.get(n)!.ratios))];
   }),
 );

@@ -10,7 +10,7 @@
 import * as tf from "npm:@tensorflow/tfjs@4";
 import "npm:@tensorflow/tfjs-backend-wasm@4";
 import * as ef from "../mod.ts";
-import { fixed, median, printTable, shuffled } from "./stats.ts";
+import { fixed, median, printTable, timeInRounds } from "./stats.ts";
 
 const STEPS = Number(Deno.env.get("BENCH_STEPS") ?? 32);
 const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 15);
@@ -88,21 +88,7 @@ for (const [name, run] of runners.slice(1)) {
   );
   if (!(worst < 1e-3)) throw new Error(`${name}'s dW differs from the while loop's by ${worst}`);
 }
-const times = new Map(runners.map(([n]) => [n, [] as number[]]));
-const ratios = new Map(runners.map(([n]) => [n, [] as number[]]));
-for (let r = 0; r < WARMUP + ROUNDS; r++) {
-  const round = new Map<string, number>();
-  for (const [name, run] of shuffled(runners, r)) {
-    const t0 = performance.now();
-    await run();
-    round.set(name, performance.now() - t0);
-  }
-  if (r < WARMUP) continue;
-  for (const [n, t] of round) {
-    times.get(n)!.push(t);
-    ratios.get(n)!.push(t / round.get(runners[0][0])!);
-  }
-}
+const measured = await timeInRounds(runners, runners[0][0], WARMUP, ROUNDS);
 console.log(
   `RNN loop gradient: batch ${BATCH}, width ${WIDTH}, ${STEPS} steps, forward + backward, ` +
     `${ROUNDS} rounds`,
@@ -110,7 +96,7 @@ console.log(
 printTable(
   ["runner", "median ms / pass", "µs / step", "time / while loop's (median)"],
   runners.map(([n]) => {
-    const m = median(times.get(n)!);
-    return [n, fixed(m), fixed((m * 1000) / STEPS), fixed(median(ratios.get(n)!))];
+    const m = median(measured.get(n)!.times);
+    return [n, fixed(m), fixed((m * 1000) / STEPS), fixed(median(measured.get(n)!.ratios))];
   }),
 );

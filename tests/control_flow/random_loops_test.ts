@@ -5,56 +5,27 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4";
 import * as ef from "../../mod.ts";
+import { arbLoopCase, arithmeticStep, type LoopCaseWith, pickedVars } from "./random_loop_case.ts";
 
-interface Step {
-  op: "add" | "mul" | "sub" | "tanh" | "scale";
-  a: number;
-  b: number;
-  c: number;
+type Op = "add" | "mul" | "sub" | "tanh" | "scale";
+interface SplitStep {
   /** The WASM device the step runs on in the split run. */
   d: number;
 }
-interface LoopCase {
-  vars: number;
-  steps: Step[];
-  picks: number[];
-  trips: number;
-  max?: number;
-  parallel: number;
-  init: number[][];
-  x: number[];
+interface SplitCase {
   /** The WASM device of the predicate in the split run. */
   condOn: number;
 }
+type LoopCase = LoopCaseWith<Op, SplitStep, SplitCase>;
 
-const arbCase: fc.Arbitrary<LoopCase> = fc.integer({ min: 1, max: 3 }).chain((vars) =>
-  fc.record({
-    vars: fc.constant(vars),
-    steps: fc.array(
-      fc.record({
-        op: fc.constantFrom("add", "mul", "sub", "tanh", "scale") as fc.Arbitrary<Step["op"]>,
-        a: fc.nat(),
-        b: fc.nat(),
-        c: fc.double({ min: -1, max: 1, noNaN: true }).map(Math.fround),
-        d: fc.nat(1),
-      }),
-      { minLength: 1, maxLength: 6 },
-    ),
-    picks: fc.array(fc.nat(), { minLength: vars, maxLength: vars }),
-    trips: fc.integer({ min: 0, max: 7 }),
-    max: fc.option(fc.integer({ min: 0, max: 7 }), { nil: undefined }),
-    parallel: fc.integer({ min: 1, max: 4 }),
-    init: fc.array(
-      fc.array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: 2, maxLength: 2 }),
-      {
-        minLength: vars,
-        maxLength: vars,
-      },
-    ),
-    x: fc.array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: 2, maxLength: 2 }),
-    condOn: fc.nat(1),
-  })
-);
+const arbCase = arbLoopCase<Op, SplitStep, SplitCase>({
+  ops: ["add", "mul", "sub", "tanh", "scale"],
+  maxSteps: 6,
+  maxTrips: 7,
+  initValue: fc.double({ min: -1, max: 1, noNaN: true }),
+  stepExtra: { d: fc.nat(1) },
+  caseExtra: () => ({ condOn: fc.nat(1) }),
+});
 
 /** One application of the body: values are the loop variables then x; returns the new vars. */
 function body(c: LoopCase, vars: ef.Output[], x: ef.Output, split = false): ef.Output[] {
@@ -63,23 +34,10 @@ function body(c: LoopCase, vars: ef.Output[], x: ef.Output, split = false): ef.O
   for (const s of c.steps) {
     const a = values[s.a % values.length], b = values[s.b % values.length];
     values.push(
-      g.withDevice(
-        split ? `/device:WASM:${s.d}` : "",
-        () =>
-          s.op === "add"
-            ? ef.add(a, b)
-            : s.op === "mul"
-            ? ef.mul(a, b)
-            : s.op === "sub"
-            ? ef.sub(a, b)
-            : s.op === "tanh"
-            ? ef.tanh(a)
-            : ef.mul(a, s.c),
-      ),
+      g.withDevice(split ? `/device:WASM:${s.d}` : "", () => arithmeticStep(s, a, b)!),
     );
   }
-  // The last step always feeds a variable, so the body computes something.
-  return c.picks.map((p, i) => (i === 0 ? values[values.length - 1] : values[p % values.length]));
+  return pickedVars(c, values);
 }
 
 async function runLoop(c: LoopCase, split = false): Promise<number[][]> {

@@ -6,60 +6,25 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4";
 import * as ef from "../../mod.ts";
+import { arbLoopCase, arithmeticStep, type LoopCaseWith, pickedVars } from "./random_loop_case.ts";
 
-interface Step {
-  op: "add" | "mul" | "sub" | "tanh" | "scale" | "sin" | "cond" | "loop" | "condloop";
-  a: number;
-  b: number;
-  c: number;
-}
-interface LoopCase {
-  vars: number;
-  steps: Step[];
-  picks: number[];
-  trips: number;
-  max?: number;
-  parallel: number;
-  init: number[][];
-  x: number[];
+type Op = "add" | "mul" | "sub" | "tanh" | "scale" | "sin" | "cond" | "loop" | "condloop";
+interface WeightedCase {
+  /** The loss weights of each loop variable's result. */
   weights: number[][];
 }
+type LoopCase = LoopCaseWith<Op, Record<never, never>, WeightedCase>;
 
 const value = fc.double({ min: -1, max: 1, noNaN: true }).map(Math.fround);
 const pair = fc.array(value, { minLength: 2, maxLength: 2 });
-const arbCase: fc.Arbitrary<LoopCase> = fc.integer({ min: 1, max: 3 }).chain((vars) =>
-  fc.record({
-    vars: fc.constant(vars),
-    steps: fc.array(
-      fc.record({
-        op: fc.constantFrom(
-          "add",
-          "mul",
-          "sub",
-          "tanh",
-          "scale",
-          "sin",
-          "cond",
-          "loop",
-          "condloop",
-        ) as fc.Arbitrary<
-          Step["op"]
-        >,
-        a: fc.nat(),
-        b: fc.nat(),
-        c: value,
-      }),
-      { minLength: 1, maxLength: 5 },
-    ),
-    picks: fc.array(fc.nat(), { minLength: vars, maxLength: vars }),
-    trips: fc.integer({ min: 0, max: 5 }),
-    max: fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined }),
-    parallel: fc.integer({ min: 1, max: 4 }),
-    init: fc.array(pair, { minLength: vars, maxLength: vars }),
-    x: pair,
-    weights: fc.array(pair, { minLength: vars, maxLength: vars }),
-  })
-);
+const arbCase = arbLoopCase<Op, Record<never, never>, WeightedCase>({
+  ops: ["add", "mul", "sub", "tanh", "scale", "sin", "cond", "loop", "condloop"],
+  maxSteps: 5,
+  maxTrips: 5,
+  initValue: value,
+  stepExtra: {},
+  caseExtra: (vars) => ({ weights: fc.array(pair, { minLength: vars, maxLength: vars }) }),
+});
 
 /** One application of the body: values are the loop variables then x; returns the new vars. */
 function body(c: LoopCase, vars: ef.Output[], x: ef.Output, loop: boolean): ef.Output[] {
@@ -67,31 +32,22 @@ function body(c: LoopCase, vars: ef.Output[], x: ef.Output, loop: boolean): ef.O
   for (const s of c.steps) {
     const a = values[s.a % values.length], b = values[s.b % values.length];
     values.push(
-      s.op === "add"
-        ? ef.add(a, b)
-        : s.op === "mul"
-        ? ef.mul(a, b)
-        : s.op === "sub"
-        ? ef.sub(a, b)
-        : s.op === "tanh"
-        ? ef.tanh(a)
-        : s.op === "sin"
-        ? ef.sin(a)
-        : s.op === "cond"
-        ? ef.cond(ef.greater(ef.sum(a, [0]), 0), () => ef.mul(a, b), () => ef.tanh(b))[0]
-        : s.op === "loop"
-        ? inner(a, b, 1 + (s.a % 3), loop)
-        : s.op === "condloop"
-        ? ef.cond(
-          ef.greater(ef.sum(a, [0]), 0),
-          () => inner(a, b, 1 + (s.b % 2), loop),
-          () => ef.tanh(b),
-        )[0]
-        : ef.mul(a, s.c),
+      arithmeticStep(s, a, b) ?? (
+        s.op === "sin"
+          ? ef.sin(a)
+          : s.op === "cond"
+          ? ef.cond(ef.greater(ef.sum(a, [0]), 0), () => ef.mul(a, b), () => ef.tanh(b))[0]
+          : s.op === "loop"
+          ? inner(a, b, 1 + (s.a % 3), loop)
+          : ef.cond(
+            ef.greater(ef.sum(a, [0]), 0),
+            () => inner(a, b, 1 + (s.b % 2), loop),
+            () => ef.tanh(b),
+          )[0]
+      ),
     );
   }
-  // The last step always feeds a variable, so the body computes something.
-  return c.picks.map((p, i) => (i === 0 ? values[values.length - 1] : values[p % values.length]));
+  return pickedVars(c, values);
 }
 
 /** A nested loop (or its unrolling): u ← u·b·0.5 + tanh(a), `trips` times from u = a. */

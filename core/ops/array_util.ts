@@ -193,3 +193,43 @@ export function staticShape(x: TensorLike): PartialShape {
   if (x instanceof Output || x instanceof Tensor) return x.shape;
   return tensor(x).shape;
 }
+
+/**
+ * Pieces of shape [n_i, ...rest] joined along dim 0, and the int64 vector of the n_i: the two
+ * outputs of TensorArrayConcatV3 and TensorListConcatV2, storage copied verbatim.
+ */
+export function concatRows<D extends DType>(
+  dtype: D,
+  pieces: readonly Tensor[],
+  rest: Shape,
+): [Tensor<D>, Tensor<"int64">] {
+  const total = pieces.reduce((n, t) => n + t.shape[0], 0);
+  const out = newElements(dtype, total * sizeOf(rest));
+  let at = 0;
+  for (const t of pieces) {
+    const src = elementsOf(t);
+    for (let k = 0; k < t.size; k++) out[at + k] = src[k];
+    at += t.size;
+  }
+  return [
+    fromElements(dtype, [total, ...rest], out),
+    new Tensor("int64", [pieces.length], BigInt64Array.from(pieces, (t) => BigInt(t.shape[0]))),
+  ];
+}
+
+/**
+ * `t` cut along dim 0 into pieces of `lengths` rows (the caller has checked they sum to its rows):
+ * TensorArraySplitV3's and TensorListSplit's elements, storage copied verbatim.
+ */
+export function splitRows<D extends DType>(t: Tensor<D>, lengths: readonly number[]): Tensor<D>[] {
+  const rest = t.shape.slice(1);
+  const inner = sizeOf(rest);
+  const src = elementsOf(t);
+  let row = 0;
+  return lengths.map((l) => {
+    const out = newElements(t.dtype, l * inner);
+    for (let k = 0; k < l * inner; k++) out[k] = src[row * inner + k];
+    row += l;
+    return fromElements(t.dtype, [l, ...rest], out);
+  });
+}

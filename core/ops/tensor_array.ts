@@ -10,17 +10,10 @@
 import { ALL_DTYPES, type DType } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import { defineOp, type HostContext, type InferInput, type TensorSpec } from "../op.ts";
-import { formatShape, isFullyDefined, mergeShapes, type PartialShape, sizeOf } from "../shape.ts";
+import { formatShape, isFullyDefined, mergeShapes, type PartialShape } from "../shape.ts";
 import { intList, Tensor } from "../tensor.ts";
 import { TensorArray, type TensorArrayTable } from "../tensor_array/table.ts";
-import {
-  checkRank,
-  checkScalarLike,
-  elementsOf,
-  fromElements,
-  intScalar,
-  newElements,
-} from "./array_util.ts";
+import { checkRank, checkScalarLike, concatRows, intScalar, splitRows } from "./array_util.ts";
 import { sliceOf, stackElements } from "../tensor_list/list.ts";
 import { handleOf } from "./state.ts";
 import {
@@ -299,18 +292,7 @@ export const TensorArrayConcatV3 = defineOp<{ dtype: DType; element_shape_except
         );
       }
     });
-    const total = values.reduce((n, v) => n + v.shape[0], 0);
-    const out = newElements(dtype, total * sizeOf(rest));
-    let at = 0;
-    for (const v of values) {
-      const src = elementsOf(v);
-      for (let k = 0; k < v.size; k++) out[at + k] = src[k];
-      at += v.size;
-    }
-    return [
-      fromElements(dtype, [total, ...rest], out),
-      new Tensor("int64", [values.length], BigInt64Array.from(values, (v) => BigInt(v.shape[0]))),
-    ];
+    return concatRows(dtype, values, rest);
   },
 });
 
@@ -348,16 +330,7 @@ export const TensorArraySplitV3 = defineOp<{ T: DType }>({
           `${ls.length}), and the TensorArray is not marked as dynamically resizeable`,
       );
     }
-    const rest = value.shape.slice(1);
-    const inner = sizeOf(rest);
-    const src = elementsOf(value);
-    let row = 0;
-    ls.forEach((l, i) => {
-      const out = newElements(value.dtype, l * inner);
-      for (let k = 0; k < l * inner; k++) out[k] = src[row * inner + k];
-      row += l;
-      ta.write(i, fromElements(value.dtype, [l, ...rest], out), true);
-    });
+    splitRows(value, ls).forEach((piece, i) => ta.write(i, piece, true));
     return [flow];
   },
 });

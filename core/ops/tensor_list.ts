@@ -10,14 +10,7 @@
 import { ALL_DTYPES, type DType } from "../dtype.ts";
 import { EdgeflowError } from "../errors.ts";
 import { defineOp, type InferInput, type TensorSpec } from "../op.ts";
-import {
-  formatShape,
-  isCompatible,
-  mergeShapes,
-  type PartialShape,
-  type Shape,
-  sizeOf,
-} from "../shape.ts";
+import { formatShape, isCompatible, mergeShapes, type PartialShape, type Shape } from "../shape.ts";
 import { intList, Tensor } from "../tensor.ts";
 import {
   checkElement,
@@ -33,14 +26,7 @@ import {
   stackElements,
   TensorList,
 } from "../tensor_list/list.ts";
-import {
-  checkRank,
-  checkScalarLike,
-  elementsOf,
-  fromElements,
-  intScalar,
-  newElements,
-} from "./array_util.ts";
+import { checkRank, checkScalarLike, concatRows, intScalar, splitRows } from "./array_util.ts";
 import {
   tensorListConcatGrad,
   tensorListFromTensorGrad,
@@ -602,19 +588,7 @@ export const TensorListConcatV2 = defineOp<{ element_dtype: DType; shape_type: S
         }`,
       );
     }
-    const inner = sizeOf(rest);
-    const total = pieces.reduce((n, t) => n + t.shape[0], 0);
-    const out = newElements(element_dtype, total * inner);
-    let at = 0;
-    for (const t of pieces) {
-      const src = elementsOf(t);
-      for (let k = 0; k < t.size; k++) out[at + k] = src[k];
-      at += t.size;
-    }
-    return [
-      fromElements(element_dtype, [total, ...rest], out),
-      new Tensor("int64", [pieces.length], BigInt64Array.from(pieces, (t) => BigInt(t.shape[0]))),
-    ];
+    return concatRows(element_dtype, pieces, rest);
   },
 });
 
@@ -650,15 +624,7 @@ export const TensorListSplit = defineOp<{ element_dtype: DType; shape_type: Shap
           "(each at least 0, summing to the rows)",
       );
     }
-    const rest = t.shape.slice(1);
-    const inner = sizeOf(rest);
-    const src = elementsOf(t);
-    let row = 0;
-    const items = ls.map((l) => {
-      const out = newElements(element_dtype, l * inner);
-      for (let k = 0; k < l * inner; k++) out[k] = src[row * inner + k];
-      row += l;
-      const item = fromElements(element_dtype, [l, ...rest], out);
+    const items = splitRows(t, ls).map((item) => {
       if (!isCompatible(item.shape, es)) {
         throw new EdgeflowError(
           `tensorlist split: piece of shape ${formatShape(item.shape)} is incompatible with ` +

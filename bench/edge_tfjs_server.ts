@@ -8,30 +8,13 @@
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4";
 import "npm:@tensorflow/tfjs-backend-wasm@4";
-import * as tfconv from "npm:@tensorflow/tfjs-converter@4";
+import { loadTfjsGraphModel } from "./tfjs_graph_model.ts";
 
 const [path, , portArg] = Deno.args;
 if (!(await tf.setBackend("wasm"))) throw new Error("tfjs-backend-wasm did not initialise");
 await tf.ready();
 
-const json = JSON.parse(await Deno.readTextFile(path));
-const dir = path.slice(0, path.lastIndexOf("/") + 1);
-const shards: Uint8Array[] = [];
-for (const g of json.weightsManifest) {
-  for (const p of g.paths) shards.push(await Deno.readFile(dir + p));
-}
-const all = new Uint8Array(shards.reduce((n, s) => n + s.length, 0));
-shards.reduce((at, s) => (all.set(s, at), at + s.length), 0);
-const model = await tfconv.loadGraphModel({
-  load: () =>
-    Promise.resolve({
-      modelTopology: json.modelTopology,
-      weightSpecs: json.weightsManifest.flatMap((g: { weights: unknown[] }) => g.weights),
-      weightData: all.buffer,
-      format: json.format,
-      signature: json.signature,
-    }),
-} as never);
+const model = await loadTfjsGraphModel(path);
 const inputName = model.inputs[0].name;
 
 Deno.serve({

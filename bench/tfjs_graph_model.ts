@@ -1,5 +1,7 @@
 // A tfjs-converter graph model loaded from a model.json on disk with its weight shards (tfjs's
-// own file loaders need a browser or Node's fs), for the benches that run a real model on tfjs.
+// own file loaders need a browser or Node's fs), for the benches and tests that run a real model
+// on tfjs. The signature is the model.json's own, else the one the converter put in
+// userDefinedMetadata (nsfwjs, human's blazeface and emotion carry only that one).
 import * as tfconv from "npm:@tensorflow/tfjs-converter@4";
 
 export async function loadTfjsGraphModel(path: string): Promise<tfconv.GraphModel> {
@@ -19,7 +21,7 @@ export async function loadTfjsGraphModel(path: string): Promise<tfconv.GraphMode
         weightSpecs: json.weightsManifest.flatMap((g: { weights: unknown[] }) => g.weights),
         weightData: all.buffer,
         format: json.format,
-        signature: json.userDefinedMetadata?.signature,
+        signature: json.signature ?? json.userDefinedMetadata?.signature,
       }),
   } as never);
 }

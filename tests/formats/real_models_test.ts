@@ -32,27 +32,9 @@ function seededInput(m: RealModel) {
 async function tfjsOutputs(m: RealModel, fetches: string[]): Promise<Float32Array[]> {
   const tf = await import("npm:@tensorflow/tfjs-core@4");
   await import("npm:@tensorflow/tfjs-backend-cpu@4");
-  const tfconv = await import("npm:@tensorflow/tfjs-converter@4");
+  const { loadTfjsGraphModel } = await import("../../bench/tfjs_graph_model.ts");
   await tf.setBackend("cpu");
-  const json = JSON.parse(await Deno.readTextFile(m.path));
-  const dir = m.path.slice(0, m.path.lastIndexOf("/") + 1);
-  const shards: Uint8Array[] = [];
-  for (const g of json.weightsManifest) {
-    for (const p of g.paths) shards.push(await Deno.readFile(dir + p));
-  }
-  const all = new Uint8Array(shards.reduce((n, s) => n + s.length, 0));
-  shards.reduce((at, s) => (all.set(s, at), at + s.length), 0);
-  const handler = {
-    load: () =>
-      Promise.resolve({
-        modelTopology: json.modelTopology,
-        weightSpecs: json.weightsManifest.flatMap((g: { weights: unknown[] }) => g.weights),
-        weightData: all.buffer,
-        format: json.format,
-        signature: json.signature ?? json.userDefinedMetadata?.signature,
-      }),
-  };
-  const model = await tfconv.loadGraphModel(handler as never);
+  const model = await loadTfjsGraphModel(m.path);
   const x = seededInput(m);
   const input = tf.tensor(Array.from(x.data as ArrayLike<number>), [...x.shape], m.input.dtype);
   const outs = await model.executeAsync({ [m.input.name]: input }, fetches) as

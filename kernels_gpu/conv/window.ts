@@ -22,11 +22,10 @@ import {
   program,
   store,
 } from "../wgsl.ts";
-import { ROW_MAX_FW, ROW_P, rowWindowProgram } from "./window_row.ts";
+import { ROW_MAX_FW, ROW_P, rowWindowProgram, windowInit, windowInputs } from "./window_row.ts";
 import {
   applyEpilogue,
   type Epilogue,
-  epilogueBindings,
   epilogueKey,
   epilogueLoads,
   epilogueUniforms,
@@ -98,11 +97,9 @@ export function windowProgram(
   if (row) return rowWindowProgram(op, ins, out, vec4, row, UNIFORMS, WG, epilogue);
   const t = computeType(out.dtype);
   const v = vec4 ? `vec4<${t}>` : t;
-  const x = { ...ins[0], vec4 };
-  const bindings = op === "depthwise"
-    ? [x, { ...ins[1], vec4 }, ...epilogueBindings(epilogue, vec4)]
-    : [x];
-  const init = op === "max" ? (t === "f32" ? "neg_inf()" : "-2147483647 - 1") : "0";
+  const bindings = windowInputs(op, ins, vec4, epilogue);
+  const x = bindings[0];
+  const init = windowInit(op, t);
   const pixels = Array.from({ length: P }, (_, p) => p);
   const tap = (p: number) => {
     const xv = load("in0", "xi", x);

@@ -30,6 +30,22 @@ export const ROW_P = 8;
 /** Widest window the row variant unrolls. */
 export const ROW_MAX_FW = 7;
 
+/** A window program's inputs: x, then for a depthwise convolution its filter and epilogue's. */
+export function windowInputs(
+  op: WindowOp,
+  ins: Binding[],
+  vec4: boolean,
+  epilogue?: Epilogue,
+): Binding[] {
+  const x = { ...ins[0], vec4 };
+  return op === "depthwise" ? [x, { ...ins[1], vec4 }, ...epilogueBindings(epilogue, vec4)] : [x];
+}
+
+/** The accumulators' start: -inf for a max (the lowest int32 for int pools), else 0. */
+export function windowInit(op: WindowOp, t: string): string {
+  return op === "max" ? (t === "f32" ? "neg_inf()" : "-2147483647 - 1") : "0";
+}
+
 export function rowWindowProgram(
   op: WindowOp,
   ins: Binding[],
@@ -42,14 +58,12 @@ export function rowWindowProgram(
 ): Program {
   const t = computeType(out.dtype);
   const v = vec4 ? `vec4<${t}>` : t;
-  const x = { ...ins[0], vec4 };
-  const bindings = op === "depthwise"
-    ? [x, { ...ins[1], vec4 }, ...epilogueBindings(epilogue, vec4)]
-    : [x];
+  const bindings = windowInputs(op, ins, vec4, epilogue);
+  const x = bindings[0];
   const cv = vec4 ? "4u" : "1u";
   const cols = (ROW_P - 1) * sw + fw;
   const ps = Array.from({ length: ROW_P }, (_, p) => p);
-  const init = op === "max" ? (t === "f32" ? "neg_inf()" : "-2147483647 - 1") : "0";
+  const init = windowInit(op, t);
   const lines: string[] = [];
   for (let c = 0; c < cols; c++) {
     lines.push(

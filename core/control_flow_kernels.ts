@@ -7,7 +7,15 @@
 import { HostBuffer } from "./buffer.ts";
 import type { DeviceBuffer } from "./device.ts";
 import { defineKernel, forwardInput, type Kernel } from "./kernel.ts";
-import { Enter, Exit, LoopCond, Merge, NextIteration, Switch } from "./ops/control_flow.ts";
+import {
+  ControlTrigger,
+  Enter,
+  Exit,
+  LoopCond,
+  Merge,
+  NextIteration,
+  Switch,
+} from "./ops/control_flow.ts";
 import { Tensor } from "./tensor.ts";
 import { STACK_KERNELS } from "./control_flow/stack_kernels.ts";
 
@@ -39,6 +47,8 @@ export const enterKernel = defineKernel(Enter, { run: forwardInput });
 export const exitKernel = defineKernel(Exit, { run: forwardInput });
 export const nextIterationKernel = defineKernel(NextIteration, { run: forwardInput });
 export const loopCondKernel = defineKernel(LoopCond, { run: forwardInput });
+/** Nothing to compute: the executor runs it live whatever its control inputs carry. */
+export const controlTriggerKernel = defineKernel(ControlTrigger, { run() {} });
 
 export const CONTROL_FLOW_KERNELS: readonly Kernel[] = [
   switchKernel,
@@ -47,6 +57,7 @@ export const CONTROL_FLOW_KERNELS: readonly Kernel[] = [
   exitKernel,
   nextIterationKernel,
   loopCondKernel,
+  controlTriggerKernel,
   // A while loop's gradient keeps forward values on stacks inside the loop's frame, which runs
   // on one device: every device that runs loops runs the stack kernels (they hold its buffers).
   ...STACK_KERNELS,

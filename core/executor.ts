@@ -23,6 +23,7 @@ import { Tensor } from "./tensor.ts";
 import { toHost, transfer } from "./transfer.ts";
 import type { ExecutionObserver } from "./trace/observer.ts";
 import {
+  CONTROL_TRIGGER,
   type ControlPlan,
   ENTER,
   EXIT,
@@ -749,7 +750,9 @@ class ExecutorRun {
 
   private activate(c: number, it: IterationState): void {
     let dead: boolean;
-    if (this.control!.kind[c] === MERGE) dead = it.chosen![c] < 0;
+    const kind = this.control!.kind[c];
+    if (kind === MERGE) dead = it.chosen![c] < 0;
+    else if (kind === CONTROL_TRIGGER) dead = false; // live whatever its inputs carry
     else {
       dead = it.deadIn![c] === 1;
       if (!dead) { for (const s of this.plan.nodes[c].inputSlots) if (it.dead![s]) dead = true; }

@@ -130,14 +130,18 @@ export interface InputCheck<A extends Attrs> {
   run(values: readonly (Tensor | undefined)[], specs: readonly TensorSpec[], attrs: A): void;
 }
 
-/** The control-flow primitives of the 2015 paper (section 4.4) and the EuroSys 2018 paper. */
+/**
+ * The control-flow primitives of the 2015 paper (section 4.4) and the EuroSys 2018 paper, and
+ * TensorFlow's ControlTrigger (a NoOp that dead inputs do not make dead).
+ */
 export type ControlFlowKind =
   | "Switch"
   | "Merge"
   | "Enter"
   | "Exit"
   | "NextIteration"
-  | "LoopCond";
+  | "LoopCond"
+  | "ControlTrigger";
 
 /** Builds gradient subgraphs; filled in by core/gradients.ts. */
 export interface GradientContext {

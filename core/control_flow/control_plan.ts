@@ -1,6 +1,6 @@
 /**
  * What the executor needs to run control flow, computed once with the plan: each node's role
- * (Switch, Merge, Enter, Exit, NextIteration, LoopCond), the frames, each Merge's producers and
+ * (Switch, Merge, Enter, Exit, NextIteration, LoopCond, ControlTrigger), the frames, each Merge's producers and
  * how many of its inputs must be dead before it is dead.
  */
 import type { Node } from "../graph.ts";
@@ -13,7 +13,8 @@ export const PLAIN = 0,
   ENTER = 3,
   EXIT = 4,
   NEXT_ITERATION = 5,
-  LOOP_COND = 6;
+  LOOP_COND = 6,
+  CONTROL_TRIGGER = 7;
 const KINDS: Record<string, number> = {
   Switch: SWITCH,
   Merge: MERGE,
@@ -21,6 +22,7 @@ const KINDS: Record<string, number> = {
   Exit: EXIT,
   NextIteration: NEXT_ITERATION,
   LoopCond: LOOP_COND,
+  ControlTrigger: CONTROL_TRIGGER,
 };
 
 export interface ControlPlan {

@@ -13,6 +13,7 @@ import {
   type TensorLike,
 } from "./build.ts";
 import { Const } from "./const.ts";
+import { ControlTrigger } from "./control_flow.ts";
 import { Tensor, tensorArg } from "../tensor.ts";
 import { identityGrad } from "../grads/math.ts";
 
@@ -128,7 +129,23 @@ export function noOp(graph: Graph, options: BuildOptions = {}): Node {
 }
 /** A NoOp that runs after all of `deps` (TensorFlow's tf.group). */
 export function group(deps: readonly (Node | Output)[], options: BuildOptions = {}): Node {
+  return apply(NoOp, [], { ...options, graph: graphOf(deps, options), controlInputs: deps });
+}
+/**
+ * A ControlTrigger that runs after all of `deps`, live even where they are dead (a branch not
+ * taken, a loop's exiting iteration): tf.raw_ops.ControlTrigger with control dependencies.
+ */
+export function controlTrigger(
+  deps: readonly (Node | Output)[],
+  options: BuildOptions = {},
+): Node {
+  return apply(ControlTrigger, [], {
+    ...options,
+    graph: graphOf(deps, options),
+    controlInputs: deps,
+  });
+}
+function graphOf(deps: readonly (Node | Output)[], options: BuildOptions): Graph | undefined {
   const first = deps[0];
-  const graph = options.graph ?? (first ? ("graph" in first ? first.graph : undefined) : undefined);
-  return apply(NoOp, [], { ...options, graph, controlInputs: deps });
+  return options.graph ?? (first ? ("graph" in first ? first.graph : undefined) : undefined);
 }

@@ -1,6 +1,7 @@
 /**
  * The control-flow primitives (2015 paper section 4.4; "Dynamic Control Flow in Large-Scale
- * Machine Learning", EuroSys 2018): Switch, Merge, Enter, Exit, NextIteration and LoopCond.
+ * Machine Learning", EuroSys 2018): Switch, Merge, Enter, Exit, NextIteration and LoopCond, and
+ * TensorFlow's ControlTrigger.
  *
  * Their meaning involves dead tensors, which plain host tensors cannot carry, so each reference
  * takes and returns `undefined` for a dead value: Switch leaves the output it does not take dead,
@@ -153,4 +154,29 @@ export const LoopCond = defineOp<Record<never, never>>({
   testDTypes: [],
 });
 
-export const CONTROL_FLOW_OPS = [Switch, Merge, Enter, Exit, NextIteration, LoopCond] as const;
+/**
+ * ControlTrigger: a NoOp that runs live even when what its control inputs carry is dead
+ * (TensorFlow's executor never marks it dead). TensorFlow 1's while-loop gradients hang their
+ * stack pushes and pops on such triggers ("f_sync", "b_sync") so that they stay ordered across
+ * iterations, the loop's last (exiting) iteration included.
+ */
+export const ControlTrigger = defineOp<Record<never, never>>({
+  name: "ControlTrigger",
+  controlFlow: "ControlTrigger",
+  inputs: [],
+  outputs: [],
+  attrs: {},
+  infer: () => [],
+  reference: () => [],
+  arbitrary: (fc) => fc.constant({ inputs: [], attrs: {} }),
+});
+
+export const CONTROL_FLOW_OPS = [
+  Switch,
+  Merge,
+  Enter,
+  Exit,
+  NextIteration,
+  LoopCond,
+  ControlTrigger,
+] as const;

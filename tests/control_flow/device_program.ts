@@ -1,4 +1,5 @@
-// A program using every control-flow op (Switch, Merge, Enter, Exit, NextIteration, LoopCond),
+// A program using every control-flow op (Switch, Merge, Enter, Exit, NextIteration, LoopCond,
+// ControlTrigger),
 // run with one device and no soft placement: the equivalence suite runs it on each device type,
 // since these ops' dead outputs do not fit the one-op cases the suite draws for other ops.
 import assert from "node:assert/strict";
@@ -13,6 +14,7 @@ export const CONTROL_FLOW_OP_NAMES = [
   "Exit",
   "NextIteration",
   "LoopCond",
+  "ControlTrigger",
 ];
 
 /** x ← x * 1.5 + 1 while x < limit (at most `cap` times), then negated when `flip`. */
@@ -27,7 +29,11 @@ export async function checkControlFlowOn(device: Device, registry: KernelRegistr
     [x0, g.asDefault(() => ef.constant(0, { dtype: "float32" }))],
     { parallelIterations: 3 },
   );
-  const [y] = ef.cond(flip, () => ef.neg(x), () => x);
+  let negated: ef.Output | undefined;
+  const [y] = ef.cond(flip, () => (negated = ef.neg(x)), () => x);
+  // Hangs on the true branch: dead when `flip` is false, yet the trigger, and so `after`, live.
+  const trigger = ef.controlTrigger([negated!], { name: "trigger" });
+  const after = ef.constant(7, { name: "after", graph: g, controlInputs: [trigger] });
   await using s = new ef.Session(g, {
     registry,
     devices: [device],
@@ -46,8 +52,9 @@ export async function checkControlFlowOn(device: Device, registry: KernelRegistr
       v = v.map((e) => Math.fround(Math.fround(e * 1.5) + 1));
       k++;
     }
-    const [ty, tn] = await s.run([y, n], { x0: [...start], limit: lim, flip: f });
+    const [ty, tn, ta] = await s.run([y, n, after], { x0: [...start], limit: lim, flip: f });
     assert.deepEqual(ty.toArray(), f ? v.map((e) => -e) : v);
     assert.equal(tn.toArray(), k);
+    assert.equal(ta.toArray(), 7);
   }
 }

@@ -14,6 +14,7 @@ import {
 } from "./build.ts";
 import { Const } from "./const.ts";
 import { ControlTrigger } from "./control_flow.ts";
+import { NO_INPUTS_OR_OUTPUTS } from "./no_io.ts";
 import { Tensor, tensorArg } from "../tensor.ts";
 import { identityGrad } from "../grads/math.ts";
 
@@ -72,15 +73,7 @@ export const Identity = defineOp<{ T: DType }>({
   testDTypes: ALL_DTYPES.filter((d) => d !== "resource"),
 });
 
-export const NoOp = defineOp<Record<never, never>>({
-  name: "NoOp",
-  inputs: [],
-  outputs: [],
-  attrs: {},
-  infer: () => [],
-  reference: () => [],
-  arbitrary: (fc) => fc.constant({ inputs: [], attrs: {} }),
-});
+export const NoOp = defineOp<Record<never, never>>({ name: "NoOp", ...NO_INPUTS_OR_OUTPUTS });
 
 /** Normalises a user shape: null or -1 (or undefined) for an unknown dim. */
 export function partialShape(shape: readonly (number | null)[] | null | undefined): PartialShape {

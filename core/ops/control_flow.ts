@@ -15,6 +15,7 @@ import { defineOp, type OpDef } from "../op.ts";
 import { formatShape, type PartialShape } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { loopGrad, mergeGrad, switchGrad } from "../grads/control_flow.ts";
+import { NO_INPUTS_OR_OUTPUTS } from "./no_io.ts";
 
 /** A possibly dead value: undefined is a dead tensor. */
 export type MaybeDead = Tensor | undefined;
@@ -163,12 +164,7 @@ export const LoopCond = defineOp<Record<never, never>>({
 export const ControlTrigger = defineOp<Record<never, never>>({
   name: "ControlTrigger",
   controlFlow: "ControlTrigger",
-  inputs: [],
-  outputs: [],
-  attrs: {},
-  infer: () => [],
-  reference: () => [],
-  arbitrary: (fc) => fc.constant({ inputs: [], attrs: {} }),
+  ...NO_INPUTS_OR_OUTPUTS,
 });
 
 export const CONTROL_FLOW_OPS = [

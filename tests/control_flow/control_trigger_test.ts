@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import * as ef from "../../mod.ts";
 import type { GraphDefJson } from "../../core/formats/graphdef_json.ts";
+import { INT32, int32Const, loopEnter, tf1CountingLoop } from "./tf1_loop_def.ts";
 
 const DEVICES = ["REF", "WASM"] as const;
 
@@ -36,79 +37,35 @@ for (const device of DEVICES) {
   });
 }
 
-const T = { type: "DT_INT32" };
-const FRAME = { s: btoa("while/while_context") };
-const int = (name: string, v: number, input: string[] = []) => ({
-  name,
-  op: "Const",
-  input,
-  attr: { dtype: T, value: { tensor: { dtype: "DT_INT32", tensorShape: {}, intVal: [v] } } },
-});
-
 /**
- * TensorFlow 1's counting loop (i = 0; while i < limit: i += 1) with a sync node hanging on the
- * body's pivot, as "b_sync" does, and a variable incremented after it every iteration it runs.
+ * TensorFlow 1's counting loop with a sync node hanging on the body's pivot, as "b_sync" does,
+ * and a variable incremented after it every iteration it runs.
  */
 function loopDef(sync: "ControlTrigger" | "NoOp"): GraphDefJson {
-  return {
-    node: [
-      { name: "limit", op: "Placeholder", attr: { dtype: T } },
-      int("start", 0),
-      {
-        name: "ticks",
-        op: "VarHandleOp",
-        attr: { dtype: T, shape: { shape: {} }, shared_name: { s: btoa("ticks") } },
-      },
-      int("zero", 0),
-      { name: "ticks/init", op: "AssignVariableOp", input: ["ticks", "zero"], attr: { dtype: T } },
-      { name: "ticks/read", op: "ReadVariableOp", input: ["ticks"], attr: { dtype: T } },
-      {
-        name: "while/Enter",
-        op: "Enter",
-        input: ["start"],
-        attr: { T, frame_name: FRAME, parallel_iterations: { i: "1" } },
-      },
-      {
-        name: "while/Enter_1",
-        op: "Enter",
-        input: ["limit"],
-        attr: { T, frame_name: FRAME, is_constant: { b: true }, parallel_iterations: { i: "1" } },
-      },
-      {
-        name: "while/Enter_ticks",
-        op: "Enter",
-        input: ["ticks"],
-        attr: {
-          T: { type: "DT_RESOURCE" },
-          frame_name: FRAME,
-          is_constant: { b: true },
-          parallel_iterations: { i: "1" },
-        },
-      },
-      {
-        name: "while/Merge",
-        op: "Merge",
-        input: ["while/Enter", "while/NextIteration"],
-        attr: { T, N: { i: "2" } },
-      },
-      { name: "while/Less", op: "Less", input: ["while/Merge", "while/Enter_1"], attr: { T } },
-      { name: "while/LoopCond", op: "LoopCond", input: ["while/Less"] },
-      { name: "while/Switch", op: "Switch", input: ["while/Merge", "while/LoopCond"], attr: { T } },
-      { name: "while/Identity", op: "Identity", input: ["while/Switch:1"], attr: { T } },
-      { name: "while/sync", op: sync, input: ["^while/Identity"] },
-      int("while/one", 1, ["^while/sync"]),
-      {
-        name: "while/tick",
-        op: "AssignAddVariableOp",
-        input: ["while/Enter_ticks", "while/one"],
-        attr: { dtype: T },
-      },
-      int("while/step", 1, ["^while/Identity"]),
-      { name: "while/add", op: "AddV2", input: ["while/Identity", "while/step"], attr: { T } },
-      { name: "while/NextIteration", op: "NextIteration", input: ["while/add"], attr: { T } },
-      { name: "while/Exit", op: "Exit", input: ["while/Switch"], attr: { T } },
-    ],
-  } as unknown as GraphDefJson;
+  return tf1CountingLoop(1, [
+    {
+      name: "ticks",
+      op: "VarHandleOp",
+      attr: { dtype: INT32, shape: { shape: {} }, shared_name: { s: btoa("ticks") } },
+    },
+    int32Const("zero", 0),
+    {
+      name: "ticks/init",
+      op: "AssignVariableOp",
+      input: ["ticks", "zero"],
+      attr: { dtype: INT32 },
+    },
+    { name: "ticks/read", op: "ReadVariableOp", input: ["ticks"], attr: { dtype: INT32 } },
+    loopEnter("while/Enter_ticks", "ticks", { type: "DT_RESOURCE" }, true, 1),
+    { name: "while/sync", op: sync, input: ["^while/Identity"] },
+    int32Const("while/tick_by", 1, ["^while/sync"]),
+    {
+      name: "while/tick",
+      op: "AssignAddVariableOp",
+      input: ["while/Enter_ticks", "while/tick_by"],
+      attr: { dtype: INT32 },
+    },
+  ]);
 }
 
 for (const device of DEVICES) {

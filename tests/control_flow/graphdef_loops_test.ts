@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import * as ef from "../../mod.ts";
 import type { GraphDefJson } from "../../core/formats/graphdef_json.ts";
+import { tf1CountingLoop } from "./tf1_loop_def.ts";
 
 function loopGraph() {
   const g = new ef.Graph();
@@ -43,59 +44,7 @@ Deno.test("a while loop with a cond inside survives GraphDef export and import, 
 });
 
 Deno.test("a TensorFlow 1 counting loop written by hand imports and runs", async () => {
-  const T = { type: "DT_INT32" };
-  const def = {
-    node: [
-      { name: "limit", op: "Placeholder", attr: { dtype: T } },
-      {
-        name: "start",
-        op: "Const",
-        attr: { dtype: T, value: { tensor: { dtype: "DT_INT32", tensorShape: {}, intVal: [0] } } },
-      },
-      {
-        name: "one",
-        op: "Const",
-        input: ["^while/Identity"],
-        attr: { dtype: T, value: { tensor: { dtype: "DT_INT32", tensorShape: {}, intVal: [1] } } },
-      },
-      {
-        name: "while/Enter",
-        op: "Enter",
-        input: ["start"],
-        attr: {
-          T,
-          frame_name: { s: btoa("while/while_context") },
-          parallel_iterations: { i: "10" },
-        },
-      },
-      {
-        name: "while/Enter_1",
-        op: "Enter",
-        input: ["limit"],
-        attr: {
-          T,
-          frame_name: { s: btoa("while/while_context") },
-          is_constant: { b: true },
-          parallel_iterations: { i: "10" },
-        },
-      },
-      {
-        name: "while/Merge",
-        op: "Merge",
-        input: ["while/Enter", "while/NextIteration"],
-        attr: { T, N: { i: "2" } },
-      },
-      { name: "while/Less", op: "Less", input: ["while/Merge", "while/Enter_1"], attr: { T } },
-      { name: "while/LoopCond", op: "LoopCond", input: ["while/Less"] },
-      { name: "while/Switch", op: "Switch", input: ["while/Merge", "while/LoopCond"], attr: { T } },
-      { name: "while/Identity", op: "Identity", input: ["while/Switch:1"], attr: { T } },
-      { name: "while/add", op: "AddV2", input: ["while/Identity", "one"], attr: { T } },
-      { name: "while/NextIteration", op: "NextIteration", input: ["while/add"], attr: { T } },
-      { name: "while/Exit", op: "Exit", input: ["while/Switch"], attr: { T } },
-    ],
-  } as unknown as GraphDefJson;
-  // "one" hangs on the body's Identity, so it runs in the loop's frame (as TensorFlow builds it).
-  const g = ef.fromGraphDef(def);
+  const g = ef.fromGraphDef(tf1CountingLoop(10));
   await using s = new ef.Session(g);
   assert.equal((await s.run("while/Exit", { limit: 7 })).toArray(), 7);
 });

@@ -58,6 +58,36 @@ function largest(bounds: number[]): number {
   return bounds.reduce((m, b) => (Number.isFinite(b) ? Math.max(m, b) : m), 0);
 }
 
+/**
+ * The largest partial value of a float32 inference program, y = (x - mean)·scale/√(variance + ε)
+ * + offset, in either order the programs take: scale·rsqrt(variance + ε) first (TensorFlow's CPU
+ * kernel, the TPU's) or (x - mean)/√(variance + ε) first (WebGPU's). Past float32's range a
+ * partial overflows where the float64 reference may stay finite: TensorFlow's own kernel gives
+ * NaN for x = mean with scale·rsqrt(variance + ε) past float32's range, where the reference's
+ * 0/√(variance + ε)·scale is 0 (admittingOverflow).
+ */
+export function batchNormInferencePartial(
+  [x, scale, offset, mean, variance]: readonly Tensor[],
+  attrs: { epsilon: number; data_format: string },
+): number {
+  const { C, each } = layout(x, attrs.data_format);
+  const [xs, ss, os, ms, vs] = [x, scale, offset, mean, variance].map(numbers);
+  const partials: number[] = [];
+  for (let c = 0; c < C; c++) {
+    const shifted = vs[c] + attrs.epsilon, root = Math.sqrt(shifted);
+    const a = Math.abs(ss[c]) / root;
+    partials.push(Math.abs(shifted), a);
+    let d = 0;
+    each(c, (i) => {
+      const di = Math.abs(xs[i] - ms[c]);
+      // A NaN or infinite input is NaN or infinite on both sides: it bounds nothing.
+      if (Number.isFinite(di)) d = Math.max(d, di);
+    });
+    partials.push(d, d / root, d * a, d * a + Math.abs(os[c]));
+  }
+  return largest(partials);
+}
+
 /** An absolute bound on every output of FusedBatchNormV3 in training mode. */
 export function batchNormTrainingBound(
   [x, scale, offset, mean, variance]: readonly Tensor[],

@@ -11,7 +11,11 @@ import {
   LogSoftmax,
   Softmax,
 } from "../../../core/ops/nn.ts";
-import { batchNormTrainingBound, zeroVariance } from "../../../core/batch_norm_bounds.ts";
+import {
+  batchNormInferencePartial,
+  batchNormTrainingBound,
+  zeroVariance,
+} from "../../../core/batch_norm_bounds.ts";
 import { admittingOverflow } from "../../../core/kernel.ts";
 import { numbers, type Tensor } from "../../../core/tensor.ts";
 import { withBf16 } from "../tolerance.ts";
@@ -178,11 +182,14 @@ const batchNorm = tpuKernel(FusedBatchNormV3, {
       // A NaN or infinite term makes its output NaN or infinite on both sides: no bound to add.
       if (Number.isFinite(t)) maxT = Math.max(maxT, t);
     }
-    return withBf16(attrs.T, {
-      atol: 6 * U * maxT,
-      rtol: 2 * U,
-      reason: "float32 batch-norm program (nn.ts derives it)",
-    });
+    return admittingOverflow(
+      withBf16(attrs.T, {
+        atol: 6 * U * maxT,
+        rtol: 2 * U,
+        reason: "float32 batch-norm program (nn.ts derives it)",
+      }),
+      batchNormInferencePartial(inputs, attrs),
+    );
   },
 });
 

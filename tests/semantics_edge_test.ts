@@ -295,6 +295,16 @@ const CASES: EdgeCase[] = [
     ],
     rtol: 1e-5,
   },
+  // The dense loss sums labels · (log(sum) - d) over every class (TensorFlow's xent kernel), so
+  // a zero label meeting a -Inf logit is 0 · Inf = NaN; the backprop stays finite. (The TPU once
+  // skipped zero labels as the sparse loss does and gave 0: fuzzer seed 355306663.)
+  {
+    name: "SoftmaxCrossEntropyWithLogits with a -Inf logit under a zero label",
+    op: SoftmaxCrossEntropyWithLogits,
+    inputs: [f32([2, 2], [0, -Infinity, 0, 0]), f32([2, 2], [0, 0, 1, 0])],
+    expect: [[NaN, LN2], [1, 0, -0.5, 0.5]],
+    rtol: 1e-5,
+  },
   // 3. A row holding +Inf: Inf - Inf is NaN, the row's sum is NaN, so the whole row is NaN.
   {
     name: "Softmax of a row with +Inf",

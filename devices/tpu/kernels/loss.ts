@@ -38,7 +38,12 @@ function shiftedSum(xs: ArrayLike<number>, at: number, n: number): { m: number; 
   return { m, s };
 }
 
-/** Writes loss and backprop for rows of `features` [batch, n] against dense `labels`. */
+/**
+ * Writes loss and backprop for rows of `features` [batch, n] against `labels`. `dense`: every
+ * class's term enters the loss, as TensorFlow's dense kernel sums labels·(log s - d), so a zero
+ * label meeting a -Inf logit gives 0·Inf = NaN; otherwise (the sparse op) only the label's class
+ * does, as TensorFlow's sparse kernel adds nothing for the others.
+ */
 function crossEntropy(
   features: Float32Array,
   labels: (b: number, j: number) => number,
@@ -46,6 +51,7 @@ function crossEntropy(
   n: number,
   loss: Float32Array,
   backprop: Float32Array,
+  dense: boolean,
 ): void {
   for (let b = 0; b < batch; b++) {
     const { m, s } = shiftedSum(features, b * n, n);
@@ -53,8 +59,8 @@ function crossEntropy(
     let sum = 0;
     for (let j = 0; j < n; j++) {
       const at = b * n + j, label = labels(b, j), d = f(features[at] - m);
-      // A zero label still carries a NaN row's NaN (0 · NaN), as TensorFlow's sum does.
-      if (label !== 0 || logS !== logS) sum = f(sum + f(label * f(logS - d)));
+      // The sparse op: a zero label still carries a NaN row's NaN (0 · NaN), as TensorFlow's does.
+      if (dense || label !== 0 || logS !== logS) sum = f(sum + f(label * f(logS - d)));
       backprop[at] = f(f(f(Math.exp(d)) / s) - label);
     }
     loss[b] = sum;
@@ -117,7 +123,7 @@ function denseRun<A extends Attrs>(
   const features = Float32Array.from(fi, (i) => fsIn[i]);
   const loss = output(ctx, 0), backprop = output(ctx, 1);
   const lossV = resultF32(loss), bpV = resultF32(backprop);
-  crossEntropy(features, (b, j) => ls[li[b * n + j]], batch, n, lossV, bpV);
+  crossEntropy(features, (b, j) => ls[li[b * n + j]], batch, n, lossV, bpV, true);
   storeF32(loss, lossV);
   storeF32(backprop, bpV);
   chargeLoss(ctx, [fb, lb], [loss, backprop]);
@@ -156,7 +162,7 @@ const sparse = tpuKernel(SparseSoftmaxCrossEntropyWithLogits, {
     // Labels outside [0, classes) were refused by the op's check before the kernel ran.
     const loss = output(ctx, 0), backprop = output(ctx, 1);
     const lossV = resultF32(loss), bpV = resultF32(backprop);
-    crossEntropy(loadF32(fb), (b, j) => +(labels[b] === j), batch, n, lossV, bpV);
+    crossEntropy(loadF32(fb), (b, j) => +(labels[b] === j), batch, n, lossV, bpV, false);
     storeF32(loss, lossV);
     storeF32(backprop, bpV);
     chargeLoss(ctx, [fb, lb], [loss, backprop]);

@@ -1,0 +1,96 @@
+// Cases the graph fuzzer found where a float32 device program and the float64 reference part ways
+// by more than a kernel's tolerance said, each now run on every device against that tolerance:
+// - FusedBatchNormV3 inference past float32's range (seed 771877216): TensorFlow's CPU kernel
+//   computes scale·rsqrt(variance + ε) first, so x = mean with scale 3.4e38 gives 0·Inf = NaN
+//   where the reference's 0/√(variance + ε)·scale is 0; WebGPU's (x - mean)/√ first overflows
+//   for 1e38/0.1. The tolerance admits an overflowed output there (`batchNormInferencePartial`),
+//   and not where nothing can overflow.
+// - SqrtGrad and RsqrtGrad of a subnormal dy (seed 480138941): halving it loses up to 2^-150,
+//   which 1/y or y³ magnifies (core/subnormal_halving.ts); SqrtGrad of y = dy = 6e-40 is
+//   0.5000012 in float32, not 0.5.
+// - Softmax with a subnormal output (seed 802285869): exp's subnormal result keeps only its
+//   spacing, 2^-149, so a relative bound alone fails.
+import assert from "node:assert/strict";
+import type { DeviceType } from "../../core/device_spec.ts";
+import { defaultRegistry, FLOAT32_MAX, type Tolerance } from "../../core/kernel.ts";
+import type { Attrs, OpCase, OpDef } from "../../core/op.ts";
+import { RsqrtGrad, SqrtGrad } from "../../core/ops/grad_math.ts";
+import { FusedBatchNormV3, Softmax } from "../../core/ops/nn.ts";
+import { type Tensor, tensor } from "../../core/tensor.ts";
+import "../../mod.ts";
+import { mismatch } from "./compare.ts";
+import { deviceFor } from "./devices.ts";
+import { resolvedAttrs, runOnDevice, runReference } from "./run_case.ts";
+
+const DEVICES = ["REF", "WASM", "TPU", "WEBGPU"] as const;
+const f = Math.fround;
+const f32 = (values: number[], shape = [values.length]) => tensor(values.map(f), shape, "float32");
+
+function toleranceOf(type: DeviceType, op: OpDef, c: OpCase<Attrs>): Tolerance | undefined {
+  const kernel = defaultRegistry.list().find((k) => k.type === type && k.kernel.op === op)!.kernel;
+  const kc = { inputs: c.inputs, attrs: resolvedAttrs(op, c) };
+  return typeof kernel.tolerance === "function" ? kernel.tolerance(kc) : kernel.tolerance;
+}
+
+/** Runs `c` on the device and checks it against the reference under the kernel's tolerance. */
+async function within(t: Deno.TestContext, type: DeviceType, op: OpDef, c: OpCase<Attrs>) {
+  const device = await deviceFor(type, t);
+  if (!device) return undefined;
+  const expected = runReference(op, c).outputs[0];
+  const actual: Tensor = (await runOnDevice(device, defaultRegistry, op, c)).outputs[0];
+  const tol = toleranceOf(type, op, c);
+  assert.equal(mismatch(actual, expected, tol), undefined, `${op.name}: ${actual.toArray()}`);
+  return { expected, tol };
+}
+
+function inference(x: number, scale: number, mean: number, variance: number, epsilon: number) {
+  return {
+    inputs: [f32([x], [1, 1, 1, 1]), f32([scale]), f32([0]), f32([mean]), f32([variance])],
+    attrs: { epsilon, data_format: "NHWC", is_training: false, exponential_avg_factor: 1 },
+  } as OpCase<Attrs>;
+}
+const NAN = f32([NaN], [1, 1, 1, 1]);
+
+for (const type of DEVICES) {
+  Deno.test(`${type} FusedBatchNormV3 inference past float32's range: within the tolerance`, async (t) => {
+    for (const c of [inference(0, 3.4e38, 0, 0, 0.2), inference(1e38, 1e-10, 0, 0, 0.01)]) {
+      const r = await within(t, type, FusedBatchNormV3, c);
+      if (!r) return;
+      assert.ok(Number.isFinite((r.expected.data as Float32Array)[0]));
+      // TensorFlow's own answer (NaN or Inf) is within it wherever the device computes in float32.
+      if (type === "TPU" || type === "WEBGPU") {
+        assert.ok((r.tol?.atol ?? 0) >= FLOAT32_MAX);
+        assert.equal(mismatch(NAN, r.expected, r.tol), undefined);
+      }
+    }
+    // Nothing can overflow here: a NaN would be a wrong answer.
+    const ordinary = inference(1.5, 2, 0.5, 4, 0.001);
+    const tol = toleranceOf(type, FusedBatchNormV3, ordinary);
+    assert.ok((tol?.atol ?? 0) < FLOAT32_MAX);
+    assert.notEqual(
+      mismatch(NAN, runReference(FusedBatchNormV3, ordinary).outputs[0], tol),
+      undefined,
+    );
+  });
+
+  Deno.test(`${type} SqrtGrad and RsqrtGrad of a subnormal dy: within the tolerance`, async (t) => {
+    const tiny = f(f(9.99994610111476e-41) * f(6.02)); // the counterexample's y = dy
+    const pair = (y: number[], dy: number[]) => ({ inputs: [f32(y), f32(dy)], attrs: {} });
+    const cases: [OpDef, OpCase<Attrs>][] = [
+      [SqrtGrad, pair([tiny, 3e-39, 1e-20], [tiny, 1e-40, 7e-42])],
+      [RsqrtGrad, pair([1e12, 2, 5e5], [1e-40, 3e-41, tiny])],
+    ];
+    for (const [op, c] of cases) {
+      if (!(await within(t, type, op, c))) return;
+      // Normal dy: nothing to add for the halving.
+      const tol = toleranceOf(type, op, pair([0.25, 3], [1, 2]));
+      assert.ok((tol?.atol ?? 0) <= 2 ** -126, `${op.name}: atol ${tol?.atol}`);
+    }
+  });
+
+  Deno.test(`${type} Softmax with subnormal outputs: within the tolerance`, async (t) => {
+    // The counterexample's row (REF's SigmoidGrad outputs): it spans ~93, so e^-93 is subnormal.
+    const row = [-86.53750610351562, 6.348824501037598, -0.875];
+    await within(t, type, Softmax, { inputs: [f32(row)], attrs: {} });
+  });
+}

@@ -15,7 +15,7 @@ import {
   type Tolerance,
 } from "../../core/kernel.ts";
 import { StopGradient } from "../../core/ops/grad_array.ts";
-import { rsqrtGradHalvingLoss, sqrtGradHalvingLoss } from "../../core/subnormal_halving.ts";
+import { rsqrtGradSubnormalLoss, sqrtGradSubnormalLoss } from "../../core/subnormal_grad_loss.ts";
 import { GPU_DTYPES } from "../../devices/webgpu/storage.ts";
 import type { Attrs, OpDef } from "../../core/op.ts";
 import * as G from "../../core/ops/grad_math.ts";
@@ -115,14 +115,14 @@ fn sigmoid_(x: f32) -> f32 {
     partials: (y, dy) => Math.abs(y) ** 3 * Math.max(1, Math.abs(dy)),
     float: "(-0.5 * b) * (a * a * a)",
     ulps: 3,
-    atolOf: ({ inputs: [y, dy] }) => rsqrtGradHalvingLoss(y, dy, 4),
+    atolOf: ({ inputs: [y, dy] }) => rsqrtGradSubnormalLoss(y, dy, 4),
     reason: "y², y³ and the product each round once (halving may lose a subnormal bit)",
   },
   {
     op: G.SqrtGrad,
     float: "(0.5 * b) / a",
     ulps: 4,
-    atolOf: ({ inputs: [y, dy] }) => sqrtGradHalvingLoss(y, dy, 5),
+    atolOf: ({ inputs: [y, dy] }) => sqrtGradSubnormalLoss(y, dy, 5),
     reason: "WGSL division is 2.5 ULP (halving may lose a subnormal bit)",
   },
   {

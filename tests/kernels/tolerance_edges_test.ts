@@ -6,8 +6,9 @@
 //   for 1e38/0.1. The tolerance admits an overflowed output there (`batchNormInferencePartial`),
 //   and not where nothing can overflow.
 // - SqrtGrad and RsqrtGrad of a subnormal dy (seed 480138941): halving it loses up to 2^-150,
-//   which 1/y or y³ magnifies (core/subnormal_halving.ts); SqrtGrad of y = dy = 6e-40 is
-//   0.5000012 in float32, not 0.5.
+//   which 1/y or y³ magnifies (core/subnormal_grad_loss.ts); SqrtGrad of y = dy = 6e-40 is
+//   0.5000012 in float32, not 0.5. RsqrtGrad's y³ subnormal (seed 895263625) likewise.
+// - FusedBatchNormV3 inference with a subnormal scale·rsqrt and output (seed 88872692).
 // - Softmax with a subnormal output (seed 802285869): exp's subnormal result keeps only its
 //   spacing, 2^-149, so a relative bound alone fails.
 import assert from "node:assert/strict";
@@ -43,16 +44,23 @@ async function within(t: Deno.TestContext, type: DeviceType, op: OpDef, c: OpCas
   return { expected, tol };
 }
 
-function inference(x: number, scale: number, mean: number, variance: number, epsilon: number) {
+function inference(
+  x: number,
+  scale: number,
+  mean: number,
+  variance: number,
+  epsilon: number,
+  offset = 0,
+) {
   return {
-    inputs: [f32([x], [1, 1, 1, 1]), f32([scale]), f32([0]), f32([mean]), f32([variance])],
+    inputs: [f32([x], [1, 1, 1, 1]), f32([scale]), f32([offset]), f32([mean]), f32([variance])],
     attrs: { epsilon, data_format: "NHWC", is_training: false, exponential_avg_factor: 1 },
   } as OpCase<Attrs>;
 }
 const NAN = f32([NaN], [1, 1, 1, 1]);
 
 for (const type of DEVICES) {
-  Deno.test(`${type} FusedBatchNormV3 inference past float32's range: within the tolerance`, async (t) => {
+  Deno.test(`${type} FusedBatchNormV3 inference past float32's range and subnormal: within the tolerance`, async (t) => {
     for (const c of [inference(0, 3.4e38, 0, 0, 0.2), inference(1e38, 1e-10, 0, 0, 0.01)]) {
       const r = await within(t, type, FusedBatchNormV3, c);
       if (!r) return;
@@ -63,6 +71,9 @@ for (const type of DEVICES) {
         assert.equal(mismatch(NAN, r.expected, r.tol), undefined);
       }
     }
+    // Subnormal scale·rsqrt(variance + ε) and output (seed 88872692): its spacing, not ULPs.
+    const tiny = 9.99994610111476e-41;
+    await within(t, type, FusedBatchNormV3, inference(-3.92, tiny, tiny, tiny, 0.5, tiny));
     // Nothing can overflow here: a NaN would be a wrong answer.
     const ordinary = inference(1.5, 2, 0.5, 4, 0.001);
     const tol = toleranceOf(type, FusedBatchNormV3, ordinary);
@@ -73,12 +84,14 @@ for (const type of DEVICES) {
     );
   });
 
-  Deno.test(`${type} SqrtGrad and RsqrtGrad of a subnormal dy: within the tolerance`, async (t) => {
+  Deno.test(`${type} SqrtGrad and RsqrtGrad with subnormal partials: within the tolerance`, async (t) => {
     const tiny = f(f(9.99994610111476e-41) * f(6.02)); // the counterexample's y = dy
     const pair = (y: number[], dy: number[]) => ({ inputs: [f32(y), f32(dy)], attrs: {} });
     const cases: [OpDef, OpCase<Attrs>][] = [
       [SqrtGrad, pair([tiny, 3e-39, 1e-20], [tiny, 1e-40, 7e-42])],
       [RsqrtGrad, pair([1e12, 2, 5e5], [1e-40, 3e-41, tiny])],
+      // y³ itself subnormal (y = Rsqrt(1e30) = 1e-15, seed 895263625): 1e-45 rounds to 1.4e-45.
+      [RsqrtGrad, pair([1e-15, 3e-14], [1e30, 1e20])],
     ];
     for (const [op, c] of cases) {
       if (!(await within(t, type, op, c))) return;

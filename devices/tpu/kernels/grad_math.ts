@@ -20,7 +20,10 @@ import * as G from "../../../core/ops/grad_math.ts";
 import { isFloat } from "../../../core/dtype.ts";
 import { bf16 } from "../numerics.ts";
 import { maxAbs } from "../tolerance.ts";
-import { rsqrtGradHalvingLoss, sqrtGradHalvingLoss } from "../../../core/subnormal_halving.ts";
+import {
+  rsqrtGradSubnormalLoss,
+  sqrtGradSubnormalLoss,
+} from "../../../core/subnormal_grad_loss.ts";
 import { finish, operand, target } from "./engine.ts";
 import {
   input,
@@ -141,7 +144,7 @@ const PROGRAMS: GradProgram[] = [
     f32: (y, dy) => f(f(-0.5 * dy) * f(f(y * y) * y)),
     alu: 4,
     ulps: 2,
-    atol: ([y, dy]) => rsqrtGradHalvingLoss(y, dy, 3),
+    atol: ([y, dy]) => rsqrtGradSubnormalLoss(y, dy, 3),
     why: "y², y³ and the product each round once (halving may lose a subnormal bit)",
   },
   {
@@ -150,7 +153,7 @@ const PROGRAMS: GradProgram[] = [
     alu: 1,
     eup: 1,
     ulps: 1,
-    atol: ([y, dy]) => sqrtGradHalvingLoss(y, dy, 2),
+    atol: ([y, dy]) => sqrtGradSubnormalLoss(y, dy, 2),
     why: "one rounded division (halving may lose a subnormal bit)",
   },
   {

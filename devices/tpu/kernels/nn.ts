@@ -175,16 +175,23 @@ const batchNorm = tpuKernel(FusedBatchNormV3, {
     const axis = channelAxis(4, attrs.data_format);
     const C = x.shape[axis], inner = x.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
     const [xs, ss, ms, vs] = [x, scale, mean, variance].map(numbers);
-    let maxT = 0;
+    // Subnormal partials keep only their spacing, 2^-149: the products and the sum each lose up to
+    // 2^-150, and a subnormal a = scale·rsqrt(v + ε) loses 2^-150 that |x - mean| multiplies
+    // (fuzzer seed 88872692: a = 1.4e-40).
+    let maxT = 0, subnormalLoss = 2 ** -149;
     for (let i = 0; i < xs.length; i++) {
       const c = Math.floor(i / inner) % C;
-      const t = Math.abs((xs[i] - ms[c]) * ss[c]) / Math.sqrt(vs[c] + attrs.epsilon);
+      const a = Math.abs(ss[c]) / Math.sqrt(vs[c] + attrs.epsilon), d = Math.abs(xs[i] - ms[c]);
+      const t = d * a;
       // A NaN or infinite term makes its output NaN or infinite on both sides: no bound to add.
       if (Number.isFinite(t)) maxT = Math.max(maxT, t);
+      if (a < 2 ** -126 && Number.isFinite(d)) {
+        subnormalLoss = Math.max(subnormalLoss, 2 ** -149 + 2 ** -150 * d);
+      }
     }
     return admittingOverflow(
       withBf16(attrs.T, {
-        atol: 6 * U * maxT,
+        atol: 6 * U * maxT + subnormalLoss,
         rtol: 2 * U,
         reason: "float32 batch-norm program (nn.ts derives it)",
       }),

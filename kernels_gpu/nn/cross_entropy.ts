@@ -8,7 +8,8 @@
  * the op's cases never draw one).
  */
 import type { DType } from "../../core/dtype.ts";
-import type { KernelCase, Tolerance } from "../../core/kernel.ts";
+import { admittingOverflow, type KernelCase, type Tolerance } from "../../core/kernel.ts";
+import { crossEntropyPartial } from "../../core/cross_entropy_bounds.ts";
 import type { Attrs, OpDef } from "../../core/op.ts";
 import {
   SoftmaxCrossEntropyWithLogits,
@@ -70,12 +71,16 @@ function strides(shape: Shape): [number, number] {
 }
 
 function tolerance(c: KernelCase<Attrs>): Tolerance {
-  const classes = c.inputs[0].shape[c.inputs[0].rank - 1];
-  return widenFor16(c.inputs[0].dtype, {
+  const [features, labels] = c.inputs;
+  const classes = features.shape[features.rank - 1];
+  const tol = widenFor16(features.dtype, {
     ulps: 16,
     atol: 2e-6 * Math.max(1, classes),
     reason: "float32 sums in tree order and WGSL's exp/log (a few ULPs each)",
   });
+  // The sparse op's labels are int class indexes; the dense op's are float rows.
+  const dense = labels.dtype !== "int32" && labels.dtype !== "int64";
+  return admittingOverflow(tol, crossEntropyPartial(features, dense ? labels : undefined));
 }
 
 /**

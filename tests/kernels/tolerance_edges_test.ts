@@ -11,12 +11,16 @@
 // - FusedBatchNormV3 inference with a subnormal scale·rsqrt and output (seed 88872692).
 // - Softmax with a subnormal output (seed 802285869): exp's subnormal result keeps only its
 //   spacing, 2^-149, so a relative bound alone fails.
+// - SoftmaxCrossEntropyWithLogits whose loss terms pass float32's range (seed 1297234329):
+//   -3.4e39 + 2.9e39 is -Inf in the reference, Inf - Inf = NaN in float32, as in TensorFlow's
+//   kernel (`crossEntropyPartial`).
 import assert from "node:assert/strict";
 import type { DeviceType } from "../../core/device_spec.ts";
 import { defaultRegistry, FLOAT32_MAX, type Tolerance } from "../../core/kernel.ts";
 import type { Attrs, OpCase, OpDef } from "../../core/op.ts";
 import { RsqrtGrad, SqrtGrad } from "../../core/ops/grad_math.ts";
 import { FusedBatchNormV3, Softmax } from "../../core/ops/nn.ts";
+import { SoftmaxCrossEntropyWithLogits } from "../../core/ops/loss.ts";
 import { type Tensor, tensor } from "../../core/tensor.ts";
 import "../../mod.ts";
 import { mismatch } from "./compare.ts";
@@ -99,6 +103,13 @@ for (const type of DEVICES) {
       const tol = toleranceOf(type, op, pair([0.25, 3], [1, 2]));
       assert.ok((tol?.atol ?? 0) <= 2 ** -126, `${op.name}: atol ${tol?.atol}`);
     }
+  });
+
+  Deno.test(`${type} SoftmaxCrossEntropyWithLogits past float32's range: within the tolerance`, async (t) => {
+    const c = { inputs: [f32([0, 3.4e38, 0], [1, 3]), f32([-10, 0, 8.65], [1, 3])], attrs: {} };
+    const r = await within(t, type, SoftmaxCrossEntropyWithLogits, c);
+    if (!r || type === "REF" || type === "WASM") return;
+    assert.equal(mismatch(f32([NaN]), r.expected, r.tol), undefined);
   });
 
   Deno.test(`${type} Softmax with subnormal outputs: within the tolerance`, async (t) => {

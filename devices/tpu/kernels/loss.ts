@@ -11,7 +11,7 @@
  * each side). The tolerance doubles the larger bound for the dropped second-order terms.
  */
 import type { DType } from "../../../core/dtype.ts";
-import type { KernelCase, Tolerance } from "../../../core/kernel.ts";
+import { admittingOverflow, type KernelCase, type Tolerance } from "../../../core/kernel.ts";
 import type { FlatIndex } from "../../../core/ops/array_util.ts";
 import { broadcastIndex } from "../../../core/ops/elementwise.ts";
 import {
@@ -19,6 +19,7 @@ import {
   SparseSoftmaxCrossEntropyWithLogits,
 } from "../../../core/ops/loss.ts";
 import { broadcastShapes, type Shape } from "../../../core/shape.ts";
+import { crossEntropyPartial } from "../../../core/cross_entropy_bounds.ts";
 import { ShapeMemo } from "../../../core/shape_memo.ts";
 import { numbers } from "../../../core/tensor.ts";
 import { loadF32, resultF32, storeF32 } from "../numerics.ts";
@@ -148,7 +149,10 @@ function denseTolerance(
     sum = Math.max(sum, row);
   }
   const dense = Float64Array.from(fi, (i) => fs[i]);
-  return withBf16(attrs.T, lossTolerance(dense, n, sum, max));
+  return admittingOverflow(
+    withBf16(attrs.T, lossTolerance(dense, n, sum, max)),
+    crossEntropyPartial(features, labels),
+  );
 }
 
 const sparse = tpuKernel(SparseSoftmaxCrossEntropyWithLogits, {
@@ -168,7 +172,10 @@ const sparse = tpuKernel(SparseSoftmaxCrossEntropyWithLogits, {
     chargeLoss(ctx, [fb, lb], [loss, backprop]);
   },
   tolerance: ({ inputs: [features], attrs }) =>
-    withBf16(attrs.T, lossTolerance(numbers(features), features.shape[1], 1, 1)),
+    admittingOverflow(
+      withBf16(attrs.T, lossTolerance(numbers(features), features.shape[1], 1, 1)),
+      crossEntropyPartial(features),
+    ),
 });
 
 export const LOSS_KERNELS: readonly TpuKernel[] = [dense, sparse];

@@ -7,7 +7,8 @@
  * - RsqrtGrad's y² and y³ when subnormal (y = 1e-15: y³ = 1e-45 rounds to 1.4e-45, a 40% error
  *   of the gradient; seed 895263625): 2^-150 each, carried as (1 + |y|)·|dy|/2.
  * The tolerances of the TPU's and WebGPU's SqrtGrad and RsqrtGrad add the largest such loss over
- * the elements, with `ulps` roundings (2^-24 each) of the gradient on top.
+ * the elements, with `ulps` roundings (2^-24 each) of the gradient on top; every other
+ * elementwise gradient program adds `subnormalSteps`.
  */
 import { numbers, type Tensor } from "./tensor.ts";
 
@@ -42,3 +43,20 @@ export const rsqrtGradSubnormalLoss = (y: Tensor, dy: Tensor, ulps: number) =>
     if (halving === 0 && powers === 0) return 0;
     return halving + powers + ulps * 2 ** -24 * 0.5 * Math.abs(d) * cube;
   });
+
+/**
+ * Any elementwise gradient program of two inputs: a subnormal intermediate keeps only its
+ * spacing, so each of its `steps` roundings may lose 2^-150 absolutely, which later factors (each
+ * at most 1 + |input|, two at most) multiply: SigmoidGrad of y = -9.49, dy = 1e-40 rounds dy·y
+ * (subnormal), then multiplies by 1 - y (fuzzer seed 974387393). Negligible beside a ULP unless
+ * the result is near float32's smallest normals.
+ */
+export function subnormalSteps([a, b]: readonly Tensor[], steps: number): number {
+  const as = numbers(a), bs = numbers(b);
+  let worst = 0;
+  for (let i = 0; i < as.length; i++) {
+    const m = (1 + Math.max(Math.abs(as[i]), Math.abs(bs[i]))) ** 2;
+    if (Number.isFinite(m)) worst = Math.max(worst, m);
+  }
+  return steps * SPACING * worst;
+}

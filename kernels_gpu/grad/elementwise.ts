@@ -15,7 +15,11 @@ import {
   type Tolerance,
 } from "../../core/kernel.ts";
 import { StopGradient } from "../../core/ops/grad_array.ts";
-import { rsqrtGradSubnormalLoss, sqrtGradSubnormalLoss } from "../../core/subnormal_grad_loss.ts";
+import {
+  rsqrtGradSubnormalLoss,
+  sqrtGradSubnormalLoss,
+  subnormalSteps,
+} from "../../core/subnormal_grad_loss.ts";
 import { GPU_DTYPES } from "../../devices/webgpu/storage.ts";
 import type { Attrs, OpDef } from "../../core/op.ts";
 import * as G from "../../core/ops/grad_math.ts";
@@ -173,9 +177,11 @@ function kernelFor(e: GradEntry): GpuKernel {
     dtypes,
     create: (c) => pairInstance(c, gradFunction(e, c.inputs[0].dtype)),
     tolerance: (c): Tolerance => {
+      // A select is exact; arithmetic may round a subnormal intermediate (subnormalSteps).
+      const atol = e.ulps ? Math.max(e.atolOf?.(c) ?? 0, subnormalSteps(c.inputs, e.ulps)) : 0;
       const tol = widenFor16(c.inputs[0]?.dtype, {
         ...(e.ulps ? { ulps: e.ulps } : {}),
-        ...(e.atolOf ? { atol: e.atolOf(c) } : {}),
+        ...(atol > 0 ? { atol } : {}),
         reason: e.reason ?? "a select: exact",
       });
       const [a, b] = c.inputs;

@@ -11,6 +11,9 @@
 // - FusedBatchNormV3 inference with a subnormal scale·rsqrt and output (seed 88872692).
 // - Softmax with a subnormal output (seed 802285869): exp's subnormal result keeps only its
 //   spacing, 2^-149, so a relative bound alone fails.
+// - A subnormal intermediate that later factors magnify: SigmoidGrad of y = -9.49, dy = 1e-40
+//   (seed 974387393; every elementwise gradient program, `subnormalSteps`) and Prod of
+//   [1e-40, 8.35, 65504] (seed 1974058977).
 // - SoftmaxCrossEntropyWithLogits whose loss terms pass float32's range (seed 1297234329):
 //   -3.4e39 + 2.9e39 is -Inf in the reference, Inf - Inf = NaN in float32, as in TensorFlow's
 //   kernel (`crossEntropyPartial`).
@@ -18,7 +21,8 @@ import assert from "node:assert/strict";
 import type { DeviceType } from "../../core/device_spec.ts";
 import { defaultRegistry, FLOAT32_MAX, type Tolerance } from "../../core/kernel.ts";
 import type { Attrs, OpCase, OpDef } from "../../core/op.ts";
-import { RsqrtGrad, SqrtGrad } from "../../core/ops/grad_math.ts";
+import { RsqrtGrad, SigmoidGrad, SqrtGrad } from "../../core/ops/grad_math.ts";
+import { Prod } from "../../core/ops/reduce.ts";
 import { FusedBatchNormV3, Softmax } from "../../core/ops/nn.ts";
 import { SoftmaxCrossEntropyWithLogits } from "../../core/ops/loss.ts";
 import { type Tensor, tensor } from "../../core/tensor.ts";
@@ -110,6 +114,16 @@ for (const type of DEVICES) {
     const r = await within(t, type, SoftmaxCrossEntropyWithLogits, c);
     if (!r || type === "REF" || type === "WASM") return;
     assert.equal(mismatch(f32([NaN]), r.expected, r.tol), undefined);
+  });
+
+  Deno.test(`${type} subnormal intermediates magnified later: within the tolerance`, async (t) => {
+    const grad = { inputs: [f32([-9.49]), f32([9.99994610111476e-41])], attrs: {} };
+    if (!(await within(t, type, SigmoidGrad, grad))) return;
+    const prod = {
+      inputs: [f32([9.99994610111476e-41, 8.35, 65504]), tensor([0], [1], "int32")],
+      attrs: { keep_dims: false },
+    };
+    await within(t, type, Prod, prod);
   });
 
   Deno.test(`${type} Softmax with subnormal outputs: within the tolerance`, async (t) => {

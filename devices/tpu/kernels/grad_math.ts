@@ -23,6 +23,7 @@ import { maxAbs } from "../tolerance.ts";
 import {
   rsqrtGradSubnormalLoss,
   sqrtGradSubnormalLoss,
+  subnormalSteps,
 } from "../../../core/subnormal_grad_loss.ts";
 import { finish, operand, target } from "./engine.ts";
 import {
@@ -197,7 +198,8 @@ function gradKernel(p: GradProgram): TpuKernel {
     },
     tolerance: (c): Tolerance => {
       const v = vpuTolerance(c.attrs.T, p.ulps ?? 0, p.why ?? "");
-      const t = p.atol ? { ...v, atol: p.atol(c.inputs) } : v;
+      const atol = Math.max(p.atol?.(c.inputs) ?? 0, subnormalSteps(c.inputs, p.alu));
+      const t = { ...v, atol };
       return p.partials ? admittingOverflow(t, pairBound(c.inputs, p.partials)) : t;
     },
   });

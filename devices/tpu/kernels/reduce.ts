@@ -81,8 +81,13 @@ const FOLDS = new Map<ReduceOpDef, Fold>([
     init: () => 1,
     step: (acc, x, float) => (float ? f(acc * x) : Math.imul(acc, x)),
     ops: 1,
-    // Products in the subnormal range round with an absolute error up to 2^-150 each.
-    error: (n) => [(n + 1) * 2 ** -150, gamma(n + 1) + U],
+    // Products in the subnormal range round with an absolute error up to 2^-150 each, which the
+    // later factors (each at most max) multiply: [1e-40, 8.35, 65504] loses 2^-150 at 8.35e-40,
+    // then ×65504 (fuzzer seed 1974058977).
+    error: (
+      n,
+      max,
+    ) => [(n + 1) * 2 ** -150 * Math.max(1, max) ** Math.max(0, n - 1), gamma(n + 1) + U],
     partial: (n, max) => Math.max(1, max) ** n,
   }],
 ]);

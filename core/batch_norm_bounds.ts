@@ -183,13 +183,15 @@ export function zeroVariance<
   A extends { epsilon: number; data_format: string; is_training: boolean },
 >(): Difference<A> {
   return {
-    reason: "a constant channel with epsilon 0: the reference's 0/0 is NaN, a float32 mean's " +
-      "rounding leaves a residue the device normalizes",
-    when: ({ inputs: [x], attrs }) => {
-      if (!attrs.is_training || attrs.epsilon !== 0) return false;
+    reason: "a constant channel with epsilon 0 or an infinite scale: the reference's x - mean is " +
+      "exactly 0 (0/0 or 0·Inf is NaN), a float32 mean's rounding leaves a residue the device " +
+      "normalizes (±Inf for an infinite scale; fuzzer seed 1126716484)",
+    when: ({ inputs: [x, scale], attrs }) => {
+      if (!attrs.is_training) return false;
       const { C, n, each } = layout(x, attrs.data_format);
-      const xs = numbers(x);
+      const xs = numbers(x), ss = numbers(scale);
       for (let c = 0; c < C; c++) {
+        if (attrs.epsilon !== 0 && Number.isFinite(ss[c])) continue;
         let first: number | undefined, constant = n > 0;
         each(c, (i) => {
           first ??= xs[i];

@@ -14,6 +14,9 @@
 // - A subnormal intermediate that later factors magnify: SigmoidGrad of y = -9.49, dy = 1e-40
 //   (seed 974387393; every elementwise gradient program, `subnormalSteps`) and Prod of
 //   [1e-40, 8.35, 65504] (seed 1974058977).
+// - FusedBatchNormV3 training of a constant channel with an infinite scale (seed 1126716484):
+//   the reference's x - mean is exactly 0 and 0·Inf NaN, a float32 mean leaves a residue the
+//   device scales to ±Inf; a declared difference, as epsilon 0 already was.
 // - SoftmaxCrossEntropyWithLogits whose loss terms pass float32's range (seed 1297234329):
 //   -3.4e39 + 2.9e39 is -Inf in the reference, Inf - Inf = NaN in float32, as in TensorFlow's
 //   kernel (`crossEntropyPartial`).
@@ -90,6 +93,28 @@ for (const type of DEVICES) {
       mismatch(NAN, runReference(FusedBatchNormV3, ordinary).outputs[0], tol),
       undefined,
     );
+  });
+
+  Deno.test(`${type} FusedBatchNormV3 training, a constant channel with an infinite scale`, () => {
+    const kernel = defaultRegistry.list().find((k) =>
+      k.type === type && k.kernel.op === FusedBatchNormV3
+    )!.kernel;
+    const training = (scale: number) => {
+      const inputs = [
+        f32([5.45, 5.45, 5.45], [1, 1, 3, 1]),
+        f32([scale]),
+        f32([1]),
+        f32([0]),
+        f32([1]),
+      ];
+      const attrs = { epsilon: 1e30, data_format: "NHWC", is_training: true };
+      return { inputs, attrs: resolvedAttrs(FusedBatchNormV3, { inputs, attrs }) };
+    };
+    const declared = (scale: number) => kernel.differs?.some((d) => d.when(training(scale)));
+    // WASM sums in double as the reference (no residue); REF is the reference.
+    const residue = type === "TPU" || type === "WEBGPU";
+    assert.equal(declared(-Infinity) ?? false, residue);
+    assert.equal(declared(2) ?? false, false);
   });
 
   Deno.test(`${type} SqrtGrad and RsqrtGrad with subnormal partials: within the tolerance`, async (t) => {

@@ -10,14 +10,21 @@ import { broadcastIndex } from "./ops/elementwise.ts";
 import { broadcastShapes, type Shape } from "./shape.ts";
 import { numbers, type Tensor } from "./tensor.ts";
 
+/** Over the rows without NaN or ±Inf: the largest range D, label sum Σ|l| and Σ|l|·(D + log n). */
+export interface CrossEntropyRows {
+  range: number;
+  labelSum: number;
+  partial: number;
+}
+
 /** `labels` dense (broadcast with `features`), or undefined for the sparse op (one label each). */
-export function crossEntropyPartial(features: Tensor, labels?: Tensor): number {
+export function crossEntropyRows(features: Tensor, labels?: Tensor): CrossEntropyRows {
   const shape = (labels ? broadcastShapes(features.shape, labels.shape) : features.shape) as Shape;
   const [rows, n] = shape;
   const fi = broadcastIndex(features.shape, shape);
   const li = labels ? broadcastIndex(labels.shape, shape) : undefined;
   const fs = numbers(features), ls = labels ? numbers(labels) : undefined;
-  let worst = 0;
+  const out = { range: 0, labelSum: 0, partial: 0 };
   for (let r = 0; r < rows; r++) {
     let lo = Infinity, hi = -Infinity, sum = ls ? 0 : 1;
     for (let j = r * n; j < (r + 1) * n; j++) {
@@ -27,7 +34,13 @@ export function crossEntropyPartial(features: Tensor, labels?: Tensor): number {
     const D = hi - lo;
     // A row with NaN or ±Inf (features or labels) is NaN or infinite on both sides.
     if (!Number.isFinite(D) || !Number.isFinite(sum)) continue;
-    worst = Math.max(worst, D, sum * (D + Math.log(n)));
+    out.range = Math.max(out.range, D);
+    out.labelSum = Math.max(out.labelSum, sum);
+    out.partial = Math.max(out.partial, D, sum * (D + Math.log(n)));
   }
-  return worst;
+  return out;
 }
+
+/** The largest partial value (above): what `admittingOverflow` takes. */
+export const crossEntropyPartial = (features: Tensor, labels?: Tensor): number =>
+  crossEntropyRows(features, labels).partial;

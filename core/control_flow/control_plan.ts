@@ -1,7 +1,7 @@
 /**
  * What the executor needs to run control flow, computed once with the plan: each node's role
- * (Switch, Merge, Enter, Exit, NextIteration, LoopCond, ControlTrigger), the frames, each Merge's producers and
- * how many of its inputs must be dead before it is dead.
+ * (Switch, Merge, Enter, Exit, NextIteration, LoopCond, ControlTrigger), the frames, each
+ * Merge's producers and how many of its inputs must be dead before it is dead.
  */
 import type { Node } from "../graph.ts";
 import { isBackEdge } from "../passes/topo.ts";

@@ -198,8 +198,10 @@ function gradKernel(p: GradProgram): TpuKernel {
     },
     tolerance: (c): Tolerance => {
       const v = vpuTolerance(c.attrs.T, p.ulps ?? 0, p.why ?? "");
-      const atol = Math.max(p.atol?.(c.inputs) ?? 0, subnormalSteps(c.inputs, p.alu));
-      const t = { ...v, atol };
+      // A select (no ulps) is exact; arithmetic may round a subnormal intermediate.
+      const steps = p.ulps ? subnormalSteps(c.inputs, p.alu) : 0;
+      const atol = Math.max(p.atol?.(c.inputs) ?? 0, steps);
+      const t = atol > 0 ? { ...v, atol } : v;
       return p.partials ? admittingOverflow(t, pairBound(c.inputs, p.partials)) : t;
     },
   });

@@ -22,10 +22,14 @@ import {
   resolveArgAxis,
   Sum,
 } from "../../../core/ops/reduce.ts";
-import { reductionIndex, resolveReduction } from "../../../core/ops/reduce_plan.ts";
+import {
+  reductionIndex,
+  type ReductionPlan,
+  resolveReduction,
+} from "../../../core/ops/reduce_plan.ts";
 import type { Attrs } from "../../../core/op.ts";
 import { constIntList, ShapeMemo } from "../../../core/shape_memo.ts";
-import { intList } from "../../../core/tensor.ts";
+import { intList, numbers, type Tensor } from "../../../core/tensor.ts";
 import { maxAbs, withBf16 } from "../tolerance.ts";
 import { finish, operand, target } from "./engine.ts";
 import { input, output, TPU_REALS, type TpuContext, type TpuKernel, tpuKernel } from "./util.ts";
@@ -45,6 +49,31 @@ interface Fold {
   error(n: number, max: number): [number, number];
   /** A bound on every float32 partial result's magnitude, where one can overflow. */
   partial?(n: number, max: number): number;
+  /** An absolute term for subnormal partial results, from the case's values in fold order. */
+  subnormalLoss?(x: Tensor, plan: ReductionPlan): number;
+}
+
+/**
+ * Prod's partial products in the fold's own order (reductionIndex): a subnormal one keeps only its
+ * spacing, so its rounding may lose 2^-150, which every later factor multiplies ([1e-40, 8.35,
+ * 65504] loses 2^-150 at 8.35e-40, then ×65504: fuzzer seed 1974058977). The largest such loss
+ * over the outputs; 0 where no partial is subnormal.
+ */
+function prodSubnormalLoss(x: Tensor, plan: ReductionPlan): number {
+  const index = reductionIndex(x.shape, plan), xs = numbers(x), n = plan.reduceSize;
+  let worst = 0;
+  for (let o = 0; o < plan.outSize; o++) {
+    let p = 1, loss = 0;
+    for (let j = o * n; j < (o + 1) * n; j++) {
+      const v = Math.abs(xs[index[j]]);
+      p *= v;
+      loss *= v;
+      if (p !== 0 && p < 2 ** -126) loss += 2 ** -150;
+    }
+    // A NaN or infinite factor is NaN or infinite on both sides: it bounds nothing.
+    if (Number.isFinite(loss)) worst = Math.max(worst, loss);
+  }
+  return worst;
 }
 
 const gamma = (n: number) => (n * U) / (1 - n * U);
@@ -81,22 +110,21 @@ const FOLDS = new Map<ReduceOpDef, Fold>([
     init: () => 1,
     step: (acc, x, float) => (float ? f(acc * x) : Math.imul(acc, x)),
     ops: 1,
-    // Products in the subnormal range round with an absolute error up to 2^-150 each, which the
-    // later factors (each at most max) multiply: [1e-40, 8.35, 65504] loses 2^-150 at 8.35e-40,
-    // then ×65504 (fuzzer seed 1974058977).
-    error: (
-      n,
-      max,
-    ) => [(n + 1) * 2 ** -150 * Math.max(1, max) ** Math.max(0, n - 1), gamma(n + 1) + U],
+    // Products in the subnormal range round with an absolute error up to 2^-150 each; what the
+    // later factors make of it is `prodSubnormalLoss`, from the case's own partials.
+    error: (n) => [(n + 1) * 2 ** -150, gamma(n + 1) + U],
+    subnormalLoss: prodSubnormalLoss,
     partial: (n, max) => Math.max(1, max) ** n,
   }],
 ]);
 
 function reduceTolerance(fold: Fold, c: KernelCase<{ T: DType; keep_dims: boolean }>): Tolerance {
   const [x, axes] = c.inputs;
-  const n = resolveReduction(x.shape, intList(axes), c.attrs.keep_dims).reduceSize;
+  const plan = resolveReduction(x.shape, intList(axes), c.attrs.keep_dims);
+  const n = plan.reduceSize;
   const max = maxAbs(x);
-  const [bound, rtol] = fold.error(n, max);
+  const [base, rtol] = fold.error(n, max);
+  const bound = base + (fold.subnormalLoss?.(x, plan) ?? 0);
   // A float32 partial result past float32's range overflows to ±Inf (then NaN, as Inf·0), as in
   // TensorFlow's float32 reductions, where the float64 reference stays finite: a bound of float32's
   // range admits that (tests/kernels/compare.ts).

@@ -27,8 +27,6 @@
  */
 import * as ef from "../mod.ts";
 import { toOnnx } from "../formats.ts";
-import { mobilenetV2Mid } from "../tests/formats/real_models.ts";
-import { writeFixtureModel } from "../tests/serve/model_fixture.ts";
 import {
   freePort,
   SERVE_BUNDLE,
@@ -37,12 +35,16 @@ import {
   serveArgs,
 } from "../tests/serve/server_process.ts";
 import { bundleServe } from "../tools/bundle_serve.ts";
+import {
+  benchModel,
+  flag,
+  type Input,
+  predict,
+  spawnServer,
+  tfjsServerArgs,
+} from "./edge_process.ts";
 import { fixed, median, printTable, shuffled } from "./stats.ts";
 
-function flag(name: string, fallback: string): string {
-  const i = Deno.args.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < Deno.args.length ? Deno.args[i + 1] : fallback;
-}
 const ROUNDS = Number(flag("rounds", "2"));
 const REQUESTS = Number(flag("requests", "16"));
 const CONCURRENCY = Number(flag("concurrency", "8"));
@@ -100,18 +102,7 @@ const efRunner = (
 const RUNNERS: Runner[] = [
   {
     label: "tfjs-wasm",
-    args: (model: string, port: number) => [
-      "run",
-      "-A",
-      `--lock=${ROOT}deno.lock`,
-      // The peers run under the serving command's V8 flags too: the memory column compares
-      // the runtimes, not the young-generation settings.
-      SERVE_V8_FLAGS,
-      `${ROOT}bench/edge_tfjs_server.ts`,
-      model,
-      "--port",
-      String(port),
-    ],
+    args: tfjsServerArgs,
   },
   efRunner("WASM", 1, false),
   efRunner("WASM", 1, true),
@@ -160,16 +151,6 @@ async function peakRssMiB(pid: number): Promise<number> {
   return kb / 1024;
 }
 
-async function predict(url: string, body: Uint8Array<ArrayBuffer>, shape: number[]): Promise<void> {
-  const r = await fetch(`${url}/predict`, {
-    method: "POST",
-    body,
-    headers: { "content-type": "application/octet-stream", "x-shape": shape.join(",") },
-  });
-  const text = await r.text();
-  if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${text}`);
-}
-
 async function measure(
   runner: Runner,
   modelJson: string,
@@ -178,26 +159,14 @@ async function measure(
 ): Promise<Sample> {
   const port = freePort();
   const t0 = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: runner.args(modelJson, port, onnx),
-    env: { NO_COLOR: "1", ...GPU_ENV },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
+  const { child, stderr } = await spawnServer(
+    runner.label,
+    runner.args(modelJson, port, onnx),
+    GPU_ENV,
+  );
   try {
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    while (!seen.includes("listening on")) {
-      const { done, value } = await reader.read();
-      if (done) throw new Error(`${runner.label} exited before listening:\n${await stderr}`);
-      seen += value;
-    }
-    (async () => {
-      while (!(await reader.read()).done);
-    })().catch(() => {});
     const url = `http://127.0.0.1:${port}`;
-    await predict(url, input.bytes, input.shape);
+    await predict(url, input);
     const coldMs = performance.now() - t0;
     await load(url, input, WARMUP);
     const start = performance.now();
@@ -227,40 +196,15 @@ async function load(url: string, input: Input, count: number): Promise<number[]>
     while (next < count) {
       next++;
       const s = performance.now();
-      await predict(url, input.bytes, input.shape);
+      await predict(url, input);
       latencies.push(performance.now() - s);
     }
   }));
   return latencies;
 }
 
-interface Input {
-  bytes: Uint8Array<ArrayBuffer>;
-  shape: number[];
-}
-
-async function model(): Promise<{ path: string; input: Input; name: string }> {
-  if (MODEL === "fixture") {
-    const f = await writeFixtureModel();
-    const shape = [1, 6, 6, 2];
-    return { path: `${f.dir}/model.json`, input: seeded(shape), name: "fixture conv net" };
-  }
-  const m = await mobilenetV2Mid();
-  return { path: m.path, input: seeded(m.input.shape), name: "nsfwjs@4.4.0 mobilenet_v2_mid" };
-}
-
-function seeded(shape: number[]): Input {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const v = new Float32Array(n);
-  let s = 12345;
-  for (let i = 0; i < n; i++) {
-    v[i] = ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 8) / 2 ** 24;
-  }
-  return { bytes: new Uint8Array(v.buffer), shape };
-}
-
 if (RUNNERS.some((r) => r.label.endsWith("-bundle"))) await bundleServe();
-const m = await model();
+const m = await benchModel(MODEL);
 /** The model through Edgeflow's ONNX export, for onnxruntime-web; why not where it fails. */
 const onnxPath = await Deno.makeTempFile({ prefix: "edgeflow-edge-bench-", suffix: ".onnx" });
 let onnxGap: string | undefined;

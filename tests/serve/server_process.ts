@@ -60,6 +60,32 @@ export function serveArgs(
   ];
 }
 
+/**
+ * Waits until `child` (spawned with piped stdout and stderr) prints "listening on", then keeps
+ * draining its stdout so that it never blocks on a full pipe. `stderr` is its whole stderr once it
+ * exits; exiting before listening throws with it, `label` naming the process.
+ */
+export async function untilListening(
+  child: Deno.ChildProcess,
+  label: string,
+): Promise<{ stderr: Promise<string> }> {
+  const stderr = new Response(child.stderr).text();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes("listening on")) {
+    const { done, value } = await reader.read();
+    if (done) {
+      const status = await child.status;
+      throw new Error(`${label} exited (${status.code}) before listening:\n${await stderr}`);
+    }
+    seen += value;
+  }
+  (async () => {
+    while (!(await reader.read()).done);
+  })().catch(() => {});
+  return { stderr };
+}
+
 export async function startServer(
   model: string,
   extra: readonly string[] = [],
@@ -74,22 +100,8 @@ export async function startServer(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const stderrText = new Response(process.stderr).text();
-  const reader = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!seen.includes("listening on")) {
-    const { done, value } = await reader.read();
-    if (done) {
-      const status = await process.status;
-      throw new Error(`the server exited (${status.code}) before listening:\n${await stderrText}`);
-    }
-    seen += value;
-  }
+  const { stderr: stderrText } = await untilListening(process, "the server");
   const readyMs = performance.now() - t0;
-  // Keep draining stdout so the server never blocks on a full pipe.
-  (async () => {
-    while (!(await reader.read()).done);
-  })().catch(() => {});
   return {
     url: `http://127.0.0.1:${port}`,
     port,

@@ -15,12 +15,9 @@ import { loadServedModel } from "../examples/serve/model.ts";
 import { parseBinaryBody, parseJsonBody } from "../examples/serve/request.ts";
 import { mobilenetV2Mid } from "../tests/formats/real_models.ts";
 import { writeFixtureModel } from "../tests/serve/model_fixture.ts";
+import { flag } from "./edge_process.ts";
 import { fixed, median, printTable } from "./stats.ts";
 
-function flag(name: string, fallback: string): string {
-  const i = Deno.args.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < Deno.args.length ? Deno.args[i + 1] : fallback;
-}
 const THREADS = Number(flag("threads", "2"));
 const ROUNDS = Number(flag("rounds", "5"));
 const BATCHES = [1, 2, 4, 8];

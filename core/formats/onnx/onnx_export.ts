@@ -195,6 +195,14 @@ const EXPORTERS: Record<string, ExportFn> = {
   LogicalOr: same("Or"),
   LogicalNot: same("Not"),
   SelectV2: same("Where"),
+  // TensorFlow's Where lists coordinates [n, rank], ONNX's NonZero [rank, n].
+  Where: (ex) =>
+    void ex.add("Transpose", [ex.add("NonZero", [ex.in(0)])], { perm: [1, 0] }, ex.out()),
+  Cumsum: (ex) =>
+    void ex.add("CumSum", [ex.in(0), ex.in(1)], {
+      exclusive: ex.attr<boolean>("exclusive") ? 1 : 0,
+      reverse: ex.attr<boolean>("reverse") ? 1 : 0,
+    }, ex.out()),
   SquaredDifference: (ex) => {
     const d = ex.add("Sub", [ex.in(0), ex.in(1)]);
     ex.add("Mul", [d, d], {}, ex.out());

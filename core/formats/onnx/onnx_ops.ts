@@ -9,6 +9,7 @@ import { MATRIX_MAPPERS } from "./onnx_ops_matrix.ts";
 import { NN_MAPPERS } from "./onnx_ops_nn.ts";
 import { QUANT_MAPPERS } from "./onnx_ops_quant.ts";
 import { SCATTER_MAPPERS } from "./onnx_ops_scatter.ts";
+import { SELECT_MAPPERS } from "./onnx_ops_select.ts";
 import { TOPK_MAPPERS } from "./onnx_ops_topk.ts";
 import { RNN_MAPPERS } from "./onnx_ops_rnn.ts";
 import { REDUCE_MAPPERS } from "./onnx_ops_reduce.ts";
@@ -30,6 +31,7 @@ export const ONNX_MAPPERS: ReadonlyMap<string, OnnxMapper> = new Map(
     ...RNN_MAPPERS,
     ...SCATTER_MAPPERS,
     ...TOPK_MAPPERS,
+    ...SELECT_MAPPERS,
   }),
 );
 

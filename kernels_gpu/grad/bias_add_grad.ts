@@ -55,6 +55,10 @@ export const biasAddGradKernel = defineGpuKernel(BiasAddGrad, {
       },
     };
   },
-  tolerance: reduceTolerance("Sum"),
+  // Every axis but the channels'.
+  tolerance: reduceTolerance("Sum", ({ inputs: [dy], attrs }) => {
+    const channel = attrs.data_format === "NCHW" ? 1 : dy.rank - 1;
+    return dy.shape.map((_, i) => i).filter((i) => i !== channel);
+  }),
   differs: [sumOverflow()],
 });

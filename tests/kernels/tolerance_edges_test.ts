@@ -21,12 +21,15 @@
 //   -3.4e39 + 2.9e39 is -Inf in the reference, Inf - Inf = NaN in float32, as in TensorFlow's
 //   kernel (`crossEntropyPartial`); and labels of 1e30, which scale WGSL's log error (seed
 //   620856988).
+// - Sums whose partials grow (seeds 393330870, 742641301: BiasAddGrad on GL): a group's float32
+//   sum may be off by γ(m - 1)·Σ|x|, which a bound on the case's largest value missed.
 import assert from "node:assert/strict";
 import type { DeviceType } from "../../core/device_spec.ts";
 import { defaultRegistry, FLOAT32_MAX, type Tolerance } from "../../core/kernel.ts";
 import type { Attrs, OpCase, OpDef } from "../../core/op.ts";
 import { RsqrtGrad, SigmoidGrad, SqrtGrad } from "../../core/ops/grad_math.ts";
-import { Prod } from "../../core/ops/reduce.ts";
+import { Mean, Prod, Sum } from "../../core/ops/reduce.ts";
+import { BiasAddGrad } from "../../core/ops/grad_nn.ts";
 import { FusedBatchNormV3, Softmax } from "../../core/ops/nn.ts";
 import { SoftmaxCrossEntropyWithLogits } from "../../core/ops/loss.ts";
 import { type Tensor, tensor } from "../../core/tensor.ts";
@@ -154,6 +157,17 @@ for (const type of DEVICES) {
       attrs: { keep_dims: false },
     };
     await within(t, type, Prod, prod);
+  });
+
+  Deno.test(`${type} sums whose partials grow: within the tolerance`, async (t) => {
+    // 15 × 7.59 per channel, summed in one run on GL: 113.84998, 3.1e-5 from 113.85.
+    const dy = f32(new Array(30).fill(7.59), [5, 3, 2]);
+    if (!(await within(t, type, BiasAddGrad, { inputs: [dy], attrs: { data_format: "NHWC" } }))) {
+      return;
+    }
+    const sum = { inputs: [dy, tensor([0, 1], [2], "int32")], attrs: { keep_dims: false } };
+    await within(t, type, Sum, sum);
+    await within(t, type, Mean, sum);
   });
 
   Deno.test(`${type} Softmax with subnormal outputs: within the tolerance`, async (t) => {

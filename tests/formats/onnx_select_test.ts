@@ -3,66 +3,19 @@
 // NonMaxSuppression's thresholds included (Debian's node tests have few, and CumSum's are float64,
 // which Edgeflow does not have).
 import assert from "node:assert/strict";
-import * as ort from "npm:onnxruntime-web@1";
 import * as ef from "../../mod.ts";
 import { loadOnnxModel } from "../../formats.ts";
-import { encodeOnnxModel, type OnnxGraphOut } from "../../core/formats/onnx/onnx_encode.ts";
-
-ort.env.wasm.numThreads = 1;
-ort.env.logLevel = "error";
-
-type Node = OnnxGraphOut["nodes"][number];
-/** A graph input: its name and value ("" names an absent optional input). */
-type Feed = [string, ef.Tensor];
-
-const f32 = (shape: number[], v: number[]) => new ef.Tensor("float32", shape, Float32Array.from(v));
-const i64 = (shape: number[], v: number[]) =>
-  new ef.Tensor("int64", shape, BigInt64Array.from(v.map(BigInt)));
-const bool = (v: boolean[]) => new ef.Tensor("bool", [v.length], Uint8Array.from(v, Number));
-
-function modelOf(node: Node, feeds: Feed[], out: { dtype: ef.DType; rank: number }): Uint8Array {
-  return encodeOnnxModel({
-    name: "m",
-    opset: 17,
-    initializers: [],
-    nodes: [node],
-    inputs: feeds.map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape.slice() })),
-    outputs: [{ name: node.outputs[0], dtype: out.dtype, shape: new Array(out.rank).fill(-1) }],
-  });
-}
-
-async function viaOrt(
-  bytes: Uint8Array,
-  feeds: Feed[],
-): Promise<{ shape: number[]; data: number[] }> {
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
-  const input: Record<string, ort.Tensor> = {};
-  for (const [name, t] of feeds) {
-    input[name] = new ort.Tensor(t.dtype as "float32", t.data as Float32Array, t.shape.slice());
-  }
-  const out = Object.values(await session.run(input))[0];
-  await session.release();
-  return { shape: out.dims.slice(), data: Array.from(out.data as ArrayLike<number>, Number) };
-}
-
-async function viaEdgeflow(
-  bytes: Uint8Array,
-  feeds: Feed[],
-  device: string,
-): Promise<{ shape: number[]; data: number[] }> {
-  const m = await loadOnnxModel(bytes);
-  await using s = new ef.Session(m.graph, { device });
-  const byKey = new Map(m.inputs.map((i) => [i.key, i.name]));
-  const y = await s.run(m.outputs[0].name, feeds.map(([n, t]) => [byKey.get(n)!, t] as const));
-  return { shape: y.shape.slice(), data: Array.from(y.data as ArrayLike<number>, Number) };
-}
-
-interface Case {
-  name: string;
-  node: Node;
-  feeds: Feed[];
-  out: { dtype: ef.DType; rank: number };
-}
+import {
+  bool,
+  type Case,
+  compareWithOrt,
+  f32,
+  type Feed,
+  i64,
+  modelOf,
+  type Node,
+  viaEdgeflow,
+} from "./onnx_vs_ort.ts";
 
 const nms = (attrs: Record<string, number>, inputs = ["b", "s", "m", "iou", "st"]): Node => ({
   op: "NonMaxSuppression",
@@ -179,16 +132,7 @@ const CASES: Case[] = [
   },
 ];
 
-for (const c of CASES) {
-  Deno.test(`ONNX ${c.name} gives onnxruntime-web's output on WASM and REF`, async () => {
-    const bytes = modelOf(c.node, c.feeds, c.out);
-    const want = await viaOrt(bytes, c.feeds);
-    for (const device of ["WASM", "REF"]) {
-      const got = await viaEdgeflow(bytes, c.feeds, device);
-      assert.deepEqual(got, want, device);
-    }
-  });
-}
+compareWithOrt(CASES);
 
 Deno.test("ONNX NonMaxSuppression past its unrolling bound is refused by name", async () => {
   const bytes = modelOf(nms({}, ["b", "s"]), [

@@ -10,6 +10,7 @@ import { NN_MAPPERS } from "./onnx_ops_nn.ts";
 import { QUANT_MAPPERS } from "./onnx_ops_quant.ts";
 import { SCATTER_MAPPERS } from "./onnx_ops_scatter.ts";
 import { SELECT_MAPPERS } from "./onnx_ops_select.ts";
+import { WINDOW_MAPPERS } from "./onnx_ops_window.ts";
 import { TOPK_MAPPERS } from "./onnx_ops_topk.ts";
 import { RNN_MAPPERS } from "./onnx_ops_rnn.ts";
 import { REDUCE_MAPPERS } from "./onnx_ops_reduce.ts";
@@ -32,6 +33,7 @@ export const ONNX_MAPPERS: ReadonlyMap<string, OnnxMapper> = new Map(
     ...SCATTER_MAPPERS,
     ...TOPK_MAPPERS,
     ...SELECT_MAPPERS,
+    ...WINDOW_MAPPERS,
   }),
 );
 

@@ -1,7 +1,8 @@
 /**
  * ONNX's element-wise gathers, which Edgeflow has no op for, from ops it has: GatherElements as a
  * one-hot selection summed over the gathered axis, GatherND (batch_dims 0) as a GatherV2 of
- * flattened row indices. Both need static shapes.
+ * flattened row indices, ReverseSequence as a GatherV2 of each (batch, time) row's source row.
+ * All need static shapes.
  */
 import type { Output } from "../../graph.ts";
 import { Tensor } from "../../tensor.ts";
@@ -61,5 +62,43 @@ export const GATHER_MAPPERS: Record<string, OnnxMapper> = {
     ]);
     const flat = c.out("Reshape", [data, c.ints32([-1, ...d.slice(k)])]);
     return [c.out("GatherV2", [flat, rows, c.scalar(0, "int32")])];
+  },
+  ReverseSequence: (c) => {
+    const x = c.req(0);
+    const d = c.dims(x), rank = d.length;
+    const wrap = (a: number) => (a < 0 ? a + rank : a);
+    const batchAxis = wrap(c.int("batch_axis", 1)), timeAxis = wrap(c.int("time_axis", 0));
+    if (rank < 2 || batchAxis === timeAxis) {
+      throw c.error(`batch_axis ${batchAxis} and time_axis ${timeAxis} of a rank-${rank} input`);
+    }
+    const B = d[batchAxis], T = d[timeAxis];
+    // [B, T, rest...], whose rows b·T + t are gathered from row b·T + source(b, t).
+    const perm = [
+      batchAxis,
+      timeAxis,
+      ...d.keys().filter((i) => i !== batchAxis && i !== timeAxis),
+    ];
+    const rest = perm.slice(2).map((i) => d[i]);
+    const moved = c.out("Transpose", [x, c.ints32(perm)]);
+    const lens = c.out("Reshape", [c.out("Cast", [c.req(1)], { DstT: "int32" }), c.ints32([B, 1])]);
+    const t = c.constant(new Tensor("int32", [1, T], Int32Array.from({ length: T }, (_, i) => i)));
+    // Within its sequence a step reads len - 1 - t; past it, itself.
+    const source = c.out("SelectV2", [
+      c.out("Less", [t, lens]),
+      c.out("Sub", [c.out("Sub", [lens, c.scalar(1, "int32")]), t]),
+      t,
+    ]);
+    const rowStart = c.constant(
+      new Tensor("int32", [B, 1], Int32Array.from({ length: B }, (_, b) => b * T)),
+    );
+    const rows = c.out("GatherV2", [
+      c.out("Reshape", [moved, c.ints32([B * T, ...rest])]),
+      c.out("Reshape", [c.out("AddV2", [source, rowStart]), c.ints32([-1])]),
+      c.scalar(0, "int32"),
+    ]);
+    const back = perm.map((_, i) => perm.indexOf(i));
+    return [
+      c.out("Transpose", [c.out("Reshape", [rows, c.ints32([B, T, ...rest])]), c.ints32(back)]),
+    ];
   },
 };

@@ -124,4 +124,37 @@ export const SCATTER_MAPPERS: Record<string, OnnxMapper> = {
     );
     return [c.out("Reshape", [out, c.ints32(d)])];
   },
+  // The pooled values back at their argmax positions (flat indices into the whole default
+  // output, as ONNX's test data has them), zeros elsewhere: a ScatterNd into the default output's
+  // element count. An output_shape larger than the default pads the default output at the end.
+  MaxUnpool: (c) => {
+    const x = c.req(0), indices = c.req(1);
+    const d = c.dims(x), spatial = d.length - 2;
+    const kernel = c.ints("kernel_shape") ?? [];
+    const strides = c.ints("strides") ?? new Array(spatial).fill(1);
+    const pads = c.ints("pads") ?? new Array(2 * spatial).fill(0);
+    if (kernel.length !== spatial) {
+      throw c.error(`kernel_shape has ${kernel.length} dims, X ${spatial}`);
+    }
+    const dims = [
+      d[0],
+      d[1],
+      ...kernel.map((k, i) => (d[i + 2] - 1) * strides[i] - pads[i] - pads[i + spatial] + k),
+    ];
+    const total = dims.reduce((a, b) => a * b, 1);
+    c.limit(total, c.maxTensorBytes / 4, "the MaxUnpool output's elements");
+    const flat = c.out("ScatterNd", [
+      c.out("Reshape", [c.out("Cast", [indices], { DstT: "int64" }), c.ints32([-1, 1])]),
+      c.out("Reshape", [x, c.ints32([-1])]),
+      c.ints32([total], "int64"),
+    ]);
+    const y = c.out("Reshape", [flat, c.ints32(dims)]);
+    if (!c.input(2)) return [y];
+    const after = c.out("Sub", [
+      c.out("Cast", [c.req(2)], { DstT: "int32" }),
+      c.ints32(dims),
+    ]);
+    const paddings = c.out("Pack", [[c.out("ZerosLike", [after]), after]], { axis: 1 });
+    return [c.out("Pad", [y, paddings])];
+  },
 };

@@ -163,3 +163,32 @@ Deno.test("ONNX NonMaxSuppression with no score threshold skips -Infinity and Na
     assert.deepEqual(got, { shape: [3, 3], data: [0, 0, 1, 0, 0, 3, 1, 0, 2] }, device);
   }
 });
+
+Deno.test("ONNX Compress and NonMaxSuppression of mismatched shapes are refused by node", async () => {
+  const cases: [Node, Feed[], RegExp][] = [
+    [
+      { op: "Compress", name: "cp", inputs: ["x", "c"], outputs: ["y"], attrs: { axis: 0 } },
+      [["x", f32([2, 2], [1, 2, 3, 4])], ["c", new ef.Tensor("bool", [2, 1], Uint8Array.of(1, 0))]],
+      /condition has rank 2, not 1/,
+    ],
+    [
+      nms({}, ["b", "s"]),
+      [["b", f32([1, 2, 4], new Array(8).fill(0))], ["s", f32([2, 1, 2], [1, 2, 3, 4])]],
+      /boxes \[1,2,4\] and scores \[2,1,2\] are not/,
+    ],
+    [
+      nms({}, ["b", "s"]),
+      [["b", f32([1, 2, 3], new Array(6).fill(0))], ["s", f32([1, 1, 2], [1, 2])]],
+      /boxes \[1,2,3\] and scores \[1,1,2\] are not/,
+    ],
+  ];
+  for (const [node, feeds, message] of cases) {
+    const bytes = modelOf(node, feeds, { dtype: "float32", rank: 2 });
+    await assert.rejects(() => loadOnnxModel(bytes, { file: "m.onnx" }), (e: Error) => {
+      assert.ok(e instanceof ef.EdgeflowError, String(e));
+      assert.match(e.message, message);
+      assert.equal((e as ef.EdgeflowError).node, node.name);
+      return true;
+    });
+  }
+});

@@ -63,7 +63,11 @@ export const SELECT_MAPPERS: Record<string, OnnxMapper> = {
     let axis = c.int("axis", 0);
     if (!axisAttr) x = c.out("Reshape", [x, c.ints32([-1])]);
     else if (axis < 0) axis += c.rank(x);
-    return [c.out("GatherV2", [x, trueIndices(c, c.req(1)), c.scalar(axis, "int32")])];
+    const condition = c.req(1);
+    if (c.rank(condition) !== 1) {
+      throw c.error(`the condition has rank ${c.rank(condition)}, not 1`);
+    }
+    return [c.out("GatherV2", [x, trueIndices(c, condition), c.scalar(axis, "int32")])];
   },
   CumSum: (c) => [
     c.out("Cumsum", [c.req(0), scalarOf(c, c.req(1))], {
@@ -74,8 +78,13 @@ export const SELECT_MAPPERS: Record<string, OnnxMapper> = {
   NonMaxSuppression: (c) => {
     let boxes = c.req(0);
     const scores = c.req(1);
-    const [batches] = c.dims(boxes);
-    const classes = c.dims(scores)[1];
+    const b = c.dims(boxes), s = c.dims(scores);
+    if (b.length !== 3 || b[2] !== 4 || s.length !== 3 || s[0] !== b[0] || s[2] !== b[1]) {
+      throw c.error(
+        `boxes [${b}] and scores [${s}] are not [batches, boxes, 4] and [batches, classes, boxes]`,
+      );
+    }
+    const batches = b[0], classes = s[1];
     c.limit(batches * classes, MAX_NMS_SELECTIONS, "the (batch, class) selections");
     if (c.int("center_point_box", 0) !== 0) boxes = cornersOfCenters(c, boxes);
     // Absent inputs take ONNX's defaults: no box kept, a threshold of 0, no score threshold.

@@ -1,6 +1,7 @@
 // ONNX HannWindow, HammingWindow and BlackmanWindow (a fed size, periodic and symmetric), MaxUnpool
-// (with and without output_shape) and ReverseSequence (either axis order, a rank-3 input) give
-// onnxruntime-web's outputs on WASM and REF.
+// (with and without output_shape), ReverseSequence (either axis order, a rank-3 input) and
+// BatchNormalization in training mode (Y and both running statistics) give onnxruntime-web's
+// outputs on WASM and REF.
 import assert from "node:assert/strict";
 import * as ef from "../../mod.ts";
 import {
@@ -52,6 +53,28 @@ compareWithOrt([
     node: unpool(["x", "i"]),
     feeds: [["x", pooled], ["i", argmax]],
     out: { dtype: "float32", rank: 4 },
+  },
+  {
+    name: "BatchNormalization in training mode, momentum 0.8",
+    node: {
+      op: "BatchNormalization",
+      name: "bn",
+      inputs: ["x", "s", "b", "m", "v"],
+      outputs: ["y", "rm", "rv"],
+      attrs: { training_mode: 1, momentum: { float: 0.8 }, epsilon: { float: 0.01 } },
+    },
+    feeds: [
+      ["x", f32([2, 2, 1, 3], [1, 2, 3, 4, 5, 6, 7, 9, -1, 0.5, 2, 8])],
+      ["s", f32([2], [1, 2])],
+      ["b", f32([2], [0, 1])],
+      ["m", f32([2], [0.5, -1])],
+      ["v", f32([2], [2, 3])],
+    ],
+    out: [{ dtype: "float32", rank: 4 }, { dtype: "float32", rank: 1 }, {
+      dtype: "float32",
+      rank: 1,
+    }],
+    opset: 15,
   },
   {
     name: "ReverseSequence, batch axis 0, time axis 1",

@@ -310,6 +310,33 @@ function globalPool(c: OnnxNodeContext, op: string): Output {
   return c.out(op, [x, c.ints32(spatialAxes(c, x))], { keep_dims: true });
 }
 
+/**
+ * BatchNormalization with training_mode (opset 14 on): Y normalized by the batch's mean and
+ * biased variance over N and the spatial dims, and the running statistics updated as
+ * input · momentum + batch · (1 − momentum).
+ */
+function batchNormTraining(c: OnnxNodeContext): Output[] {
+  const x = c.req(0), rank = c.rank(x);
+  const axes = c.ints32([0, ...spatialAxes(c, x)]);
+  const mean = c.out("Mean", [x, axes], { keep_dims: true });
+  const d = c.out("Sub", [x, mean]);
+  const variance = c.out("Mean", [c.out("Square", [d]), axes], { keep_dims: true });
+  const inv = c.out("Rsqrt", [
+    c.out("AddV2", [variance, c.scalar(c.float("epsilon", 1e-5), x.dtype)]),
+  ]);
+  const y = c.out("AddV2", [
+    c.out("Mul", [d, c.out("Mul", [inv, perChannel(c, c.req(1), rank)])]),
+    perChannel(c, c.req(2), rank),
+  ]);
+  const momentum = c.float("momentum", 0.9);
+  const running = (input: Output, batch: Output) =>
+    c.out("AddV2", [
+      c.out("Mul", [input, c.scalar(momentum, x.dtype)]),
+      c.out("Mul", [c.out("Reshape", [batch, c.ints32([-1])]), c.scalar(1 - momentum, x.dtype)]),
+    ]);
+  return [y, running(c.req(3), mean), running(c.req(4), variance)];
+}
+
 export const NN_MAPPERS: Record<string, OnnxMapper> = {
   Conv: conv,
   ConvTranspose: convTranspose,
@@ -318,8 +345,9 @@ export const NN_MAPPERS: Record<string, OnnxMapper> = {
   GlobalAveragePool: (c) => [globalPool(c, "Mean")],
   GlobalMaxPool: (c) => [globalPool(c, "Max")],
   BatchNormalization: (c) => {
+    if (c.opset >= 14 && c.int("training_mode", 0) !== 0) return batchNormTraining(c);
     if (c.int("training_mode", 0) !== 0 || c.wants(1) || c.wants(2)) {
-      throw c.unsupported("training mode (running statistics as outputs)");
+      throw c.unsupported("training mode before opset 14 (running statistics as outputs)");
     }
     const nchw = c.req(0), twin = nhwcTwin(nchw);
     // On an NHWC twin the [C] parameters broadcast along the last axis as they are.

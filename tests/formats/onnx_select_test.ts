@@ -1,4 +1,4 @@
-// ONNX NonZero, Compress, CumSum and NonMaxSuppression import: each single-node model gives
+// ONNX NonZero, Compress, CumSum, NonMaxSuppression and Unique import: each single-node model gives
 // onnxruntime-web's outputs (the version deno.lock pins) on WASM and REF, boundary cases of
 // NonMaxSuppression's thresholds included (Debian's node tests have few, and CumSum's are float64,
 // which Edgeflow does not have).
@@ -132,7 +132,40 @@ const CASES: Case[] = [
   },
 ];
 
-compareWithOrt(CASES);
+const UNIQUE_OUTS = [
+  { dtype: "float32" as const, rank: 1 },
+  { dtype: "int64" as const, rank: 1 },
+  { dtype: "int64" as const, rank: 1 },
+  { dtype: "int64" as const, rank: 1 },
+];
+const unique = (attrs: Record<string, number>): Node => ({
+  op: "Unique",
+  name: "u",
+  inputs: ["x"],
+  outputs: ["y", "indices", "inverse", "counts"],
+  attrs,
+});
+const GRID = f32([3, 4, 2], [
+  ...[1, 2, -0, 5, 1, 2, 3, 3],
+  ...[0, 5, -1, 2, 1, 2, 0, 5],
+  ...[1, 2, -0, 5, 1, 2, 3, 3],
+]);
+const UNIQUE_CASES: Case[] = [0, 1].flatMap((sorted) => [
+  {
+    name: `Unique of a flattened input, sorted ${sorted}`,
+    node: unique({ sorted }),
+    feeds: [["x", f32([8], [3, -1, 0, 3, -0, 2.5, -1, 7])]],
+    out: UNIQUE_OUTS,
+  },
+  ...[0, 1, -1].map((axis): Case => ({
+    name: `Unique along axis ${axis} of a [3, 4, 2] input, sorted ${sorted}`,
+    node: unique({ sorted, axis }),
+    feeds: [["x", GRID]],
+    out: [{ dtype: "float32", rank: 3 }, ...UNIQUE_OUTS.slice(1)],
+  })),
+]);
+
+compareWithOrt([...CASES, ...UNIQUE_CASES]);
 
 Deno.test("ONNX NonMaxSuppression past its unrolling bound is refused by name", async () => {
   const bytes = modelOf(nms({}, ["b", "s"]), [

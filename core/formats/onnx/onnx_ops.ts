@@ -11,6 +11,7 @@ import { QUANT_MAPPERS } from "./onnx_ops_quant.ts";
 import { SCATTER_MAPPERS } from "./onnx_ops_scatter.ts";
 import { SELECT_MAPPERS } from "./onnx_ops_select.ts";
 import { WINDOW_MAPPERS } from "./onnx_ops_window.ts";
+import { UNIQUE_MAPPERS } from "./onnx_ops_unique.ts";
 import { TOPK_MAPPERS } from "./onnx_ops_topk.ts";
 import { RNN_MAPPERS } from "./onnx_ops_rnn.ts";
 import { REDUCE_MAPPERS } from "./onnx_ops_reduce.ts";
@@ -34,6 +35,7 @@ export const ONNX_MAPPERS: ReadonlyMap<string, OnnxMapper> = new Map(
     ...TOPK_MAPPERS,
     ...SELECT_MAPPERS,
     ...WINDOW_MAPPERS,
+    ...UNIQUE_MAPPERS,
   }),
 );
 

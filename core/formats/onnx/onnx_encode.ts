@@ -33,6 +33,8 @@ export type OnnxAttrValue =
 
 export interface OnnxNodeOut {
   op: string;
+  /** Absent: the default domain. Others get an opset_import of version 1. */
+  domain?: string;
   name: string;
   inputs: readonly string[];
   outputs: readonly string[];
@@ -71,6 +73,12 @@ export function encodeOnnxModel(g: OnnxGraphOut): Uint8Array {
   w.tag(OPERATOR_SET_ID.domain, LEN).string("");
   w.tag(OPERATOR_SET_ID.version, VARINT).int64(g.opset);
   w.join();
+  for (const domain of new Set(g.nodes.flatMap((n) => (n.domain ? [n.domain] : [])))) {
+    w.tag(MODEL_PROTO.opsetImport, LEN).fork();
+    w.tag(OPERATOR_SET_ID.domain, LEN).string(domain);
+    w.tag(OPERATOR_SET_ID.version, VARINT).int64(1);
+    w.join();
+  }
   w.tag(MODEL_PROTO.graph, LEN).fork();
   encodeGraph(w, g);
   w.join();
@@ -105,6 +113,7 @@ function encodeNode(w: BinaryWriter, n: OnnxNodeOut): void {
   for (const o of n.outputs) w.tag(NODE_PROTO.output, LEN).string(o);
   w.tag(NODE_PROTO.name, LEN).string(n.name);
   w.tag(NODE_PROTO.opType, LEN).string(n.op);
+  if (n.domain) w.tag(NODE_PROTO.domain, LEN).string(n.domain);
   for (const [name, v] of Object.entries(n.attrs ?? {})) {
     w.tag(NODE_PROTO.attribute, LEN).fork();
     w.tag(ATTRIBUTE_PROTO.name, LEN).string(name);

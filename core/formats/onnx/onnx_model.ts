@@ -22,7 +22,7 @@ import type { SignatureTensor } from "../tfjs/graph_model.ts";
 import { editDistance } from "../unsupported_ops.ts";
 import { OnnxNodeContext, sanitizeName } from "./onnx_context.ts";
 import { decodeOnnxModel } from "./onnx_decode.ts";
-import { isMappedOnnxOp, ONNX_MAPPERS } from "./onnx_ops.ts";
+import { isMappedOnnxOp, ONNX_MAPPERS, onnxMapper } from "./onnx_ops.ts";
 import { CONTROL_MAPPERS } from "./onnx_ops_control.ts";
 import { allOnnxGraphs, allOnnxNodes, onnxSubgraphs } from "./onnx_subgraph.ts";
 import { toNchwWithTwin, twinInputs } from "./onnx_layout.ts";
@@ -118,7 +118,7 @@ function buildGraph(
     const g = proto.graph;
     if (!g) throw new EdgeflowError(`${file}: the model has no graph`);
     checkOnnxOpsSupported(g, file);
-    const opset = defaultOpset(proto, file);
+    const opset = defaultOpset(proto, g, file);
     if (g.sparseInitializers > 0) {
       throw new OnnxUnsupportedError(`${file}: graph.sparse_initializer is not supported`);
     }
@@ -202,8 +202,8 @@ function mapNode(
       );
     }
   }
-  const mapper = ONNX_MAPPERS.get(node.opType);
-  const control = CONTROL_MAPPERS.get(node.opType);
+  const mapper = onnxMapper(node.domain ?? "", node.opType);
+  const control = mapper ? undefined : CONTROL_MAPPERS.get(node.opType);
   // A layout-free op on NHWC twins stays in NHWC (onnx_layout.ts), its result transposed once.
   const twins = twinInputs(node.opType, inputs, node.output);
   const c = new OnnxNodeContext(graph, node, opset, file, twins ?? inputs, maxBytes);
@@ -237,9 +237,14 @@ function mapNode(
   });
 }
 
-function defaultOpset(proto: OnnxModelProto, file: string): number {
+function defaultOpset(proto: OnnxModelProto, g: OnnxGraphProto, file: string): number {
   const entry = proto.opsetImport.find((o) => o.domain === "" || o.domain === "ai.onnx");
-  if (!entry) throw new EdgeflowError(`${file}: opset_import has no entry for the default domain`);
+  if (!entry) {
+    // A model of other domains' ops alone (the training optimizers) needs no default opset.
+    const usesDefault = [...allOnnxNodes(g)].some((n) => !n.domain || n.domain === "ai.onnx");
+    if (!usesDefault) return MAX_ONNX_OPSET;
+    throw new EdgeflowError(`${file}: opset_import has no entry for the default domain`);
+  }
   if (entry.version < 1 || entry.version > MAX_ONNX_OPSET) {
     throw new OnnxUnsupportedError(
       `${file}: opset_import version ${entry.version}: Edgeflow reads opsets 1 to ${MAX_ONNX_OPSET}`,

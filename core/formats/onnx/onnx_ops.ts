@@ -12,6 +12,7 @@ import { SCATTER_MAPPERS } from "./onnx_ops_scatter.ts";
 import { SELECT_MAPPERS } from "./onnx_ops_select.ts";
 import { WINDOW_MAPPERS } from "./onnx_ops_window.ts";
 import { UNIQUE_MAPPERS } from "./onnx_ops_unique.ts";
+import { TRAINING_DOMAIN, TRAINING_MAPPERS } from "./onnx_ops_training.ts";
 import { TOPK_MAPPERS } from "./onnx_ops_topk.ts";
 import { RNN_MAPPERS } from "./onnx_ops_rnn.ts";
 import { REDUCE_MAPPERS } from "./onnx_ops_reduce.ts";
@@ -39,8 +40,14 @@ export const ONNX_MAPPERS: ReadonlyMap<string, OnnxMapper> = new Map(
   }),
 );
 
+/** The mapper of a node's (domain, op_type), If, Loop and Scan aside. */
+export function onnxMapper(domain: string, opType: string): OnnxMapper | undefined {
+  if (domain === TRAINING_DOMAIN) return TRAINING_MAPPERS[opType];
+  return domain === "" || domain === "ai.onnx" ? ONNX_MAPPERS.get(opType) : undefined;
+}
+
 /** Whether a node's (domain, op_type) is one Edgeflow maps (If, Loop and Scan included). */
 export function isMappedOnnxOp(domain: string, opType: string): boolean {
-  return (domain === "" || domain === "ai.onnx") &&
-    (ONNX_MAPPERS.has(opType) || CONTROL_MAPPERS.has(opType));
+  return onnxMapper(domain, opType) !== undefined ||
+    ((domain === "" || domain === "ai.onnx") && CONTROL_MAPPERS.has(opType));
 }

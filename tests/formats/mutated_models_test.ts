@@ -6,6 +6,8 @@ import * as ef from "../../mod.ts";
 import * as formats from "../../formats.ts";
 import { fcParams } from "../op_cases.ts";
 import { tinyModel } from "./tfjs_fixture.ts";
+import { encodeOnnxModel, type OnnxAttrValue } from "../../core/formats/onnx/onnx_encode.ts";
+import { TRAINING_DOMAIN } from "../../core/formats/onnx/onnx_ops_training.ts";
 
 /** A load may allocate at most this much for one tensor: the memory bound of the test. */
 const MAX_TENSOR_BYTES = 2 ** 20;
@@ -185,6 +187,82 @@ Deno.test("mutated ONNX models give a graph or an EdgeflowError", async () => {
         `onnx ${JSON.stringify(mutations)}`,
       );
     }),
+    fcParams(400),
+  );
+  assertBothOutcomes();
+});
+
+/** Single-node models of the ONNX ops whose mappers size nodes and constants by the model. */
+function onnxOpFixtures(): Uint8Array[] {
+  const f = (name: string, shape: number[]) => ({ name, dtype: "float32" as const, shape });
+  const i = (name: string, shape: number[]) => ({ name, dtype: "int64" as const, shape });
+  const model = (
+    op: string,
+    inputs: { name: string; dtype: ef.DType; shape: number[] }[],
+    outputs: number,
+    attrs: Record<string, OnnxAttrValue> = {},
+    domain?: string,
+  ) =>
+    encodeOnnxModel({
+      name: "m",
+      opset: 17,
+      initializers: [],
+      nodes: [{
+        op,
+        domain,
+        name: "n",
+        inputs: inputs.map((v) => v.name),
+        outputs: Array.from({ length: outputs }, (_, k) => `y${k}`),
+        attrs,
+      }],
+      inputs,
+      outputs: Array.from({ length: outputs }, (_, k) => f(`y${k}`, [-1])),
+    });
+  return [
+    model("NonMaxSuppression", [f("b", [2, 6, 4]), f("s", [2, 3, 6]), i("m", [1])], 1, {
+      center_point_box: 1,
+    }),
+    model("Compress", [f("x", [3, 4]), { name: "c", dtype: "bool", shape: [3] }], 1, { axis: 0 }),
+    model("Unique", [f("x", [4, 3, 2])], 4, { axis: 1, sorted: 1 }),
+    model("ReverseSequence", [f("x", [5, 3, 2]), i("l", [3])], 1, { batch_axis: 1, time_axis: 0 }),
+    model("MaxUnpool", [f("x", [1, 2, 3, 3]), i("i", [1, 2, 3, 3])], 1, {
+      kernel_shape: [2, 2],
+      strides: [2, 2],
+    }),
+    model("CumSum", [f("x", [3, 4]), i("a", [])], 1, { exclusive: 1, reverse: 1 }),
+    model("BlackmanWindow", [i("n", [])], 1, { periodic: 0 }),
+    model(
+      "BatchNormalization",
+      [f("x", [2, 3, 4, 4]), ...["s", "b", "m", "v"].map((n) => f(n, [3]))],
+      3,
+      {
+        training_mode: 1,
+      },
+    ),
+    model(
+      "Adam",
+      [f("R", []), i("T", []), ...["X", "G", "V", "H"].map((n) => f(n, [3]))],
+      3,
+      { alpha: { float: 0.9 } },
+      TRAINING_DOMAIN,
+    ),
+  ];
+}
+
+Deno.test("mutated single-op ONNX models (selections, windows, unpooling, optimizers) give a graph or an EdgeflowError", async () => {
+  const models = onnxOpFixtures();
+  await fc.assert(
+    fc.asyncProperty(
+      fc.nat(models.length - 1),
+      fc.array(mutation, { minLength: 1, maxLength: 4 }),
+      async (k, mutations) => {
+        const bytes = mutate(models[k], mutations);
+        await expectGraphOrEdgeflowError(
+          () => formats.loadOnnxModel(bytes, options),
+          `onnx op model ${k} ${JSON.stringify(mutations)}`,
+        );
+      },
+    ),
     fcParams(400),
   );
   assertBothOutcomes();

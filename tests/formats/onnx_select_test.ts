@@ -225,3 +225,30 @@ Deno.test("ONNX Compress and NonMaxSuppression of mismatched shapes are refused 
     });
   }
 });
+
+Deno.test("ONNX Unique and ReverseSequence with axes out of range are refused by node", async () => {
+  const x = f32([2, 3], [1, 2, 3, 4, 5, 6]);
+  const cases: [Node, Feed[]][] = [
+    [unique({ axis: 2 }), [["x", x]]],
+    [unique({ axis: -3 }), [["x", x]]],
+    [
+      {
+        op: "ReverseSequence",
+        name: "rs",
+        inputs: ["x", "l"],
+        outputs: ["y"],
+        attrs: { batch_axis: 2 },
+      },
+      [["x", x], ["l", i64([3], [1, 2, 2])]],
+    ],
+  ];
+  for (const [node, feeds] of cases) {
+    const bytes = modelOf(node, feeds, { dtype: "float32", rank: 2 });
+    await assert.rejects(() => loadOnnxModel(bytes, { file: "a.onnx" }), (e: Error) => {
+      assert.ok(e instanceof ef.EdgeflowError, String(e));
+      assert.match(e.message, /a\.onnx: .*(out of range|axis)/);
+      assert.equal((e as ef.EdgeflowError).node, node.name);
+      return true;
+    });
+  }
+});

@@ -68,10 +68,12 @@ export const GATHER_MAPPERS: Record<string, OnnxMapper> = {
     const d = c.dims(x), rank = d.length;
     const wrap = (a: number) => (a < 0 ? a + rank : a);
     const batchAxis = wrap(c.int("batch_axis", 1)), timeAxis = wrap(c.int("time_axis", 0));
-    if (rank < 2 || batchAxis === timeAxis) {
+    const inRange = (a: number) => a >= 0 && a < rank;
+    if (rank < 2 || batchAxis === timeAxis || !inRange(batchAxis) || !inRange(timeAxis)) {
       throw c.error(`batch_axis ${batchAxis} and time_axis ${timeAxis} of a rank-${rank} input`);
     }
     const B = d[batchAxis], T = d[timeAxis];
+    c.limit(B * T, c.maxTensorBytes / 4, "ReverseSequence's (batch, time) rows");
     // [B, T, rest...], whose rows b·T + t are gathered from row b·T + source(b, t).
     const perm = [
       batchAxis,

@@ -85,7 +85,8 @@ export const SELECT_MAPPERS: Record<string, OnnxMapper> = {
       );
     }
     const batches = b[0], classes = s[1];
-    c.limit(batches * classes, MAX_NMS_SELECTIONS, "the (batch, class) selections");
+    // Batches of no class still unroll a slice each.
+    c.limit(batches * Math.max(classes, 1), MAX_NMS_SELECTIONS, "the (batch, class) selections");
     if (c.int("center_point_box", 0) !== 0) boxes = cornersOfCenters(c, boxes);
     // Absent inputs take ONNX's defaults: no box kept, a threshold of 0, no score threshold.
     const maxOut = c.input(2)

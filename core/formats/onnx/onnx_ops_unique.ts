@@ -22,8 +22,10 @@ export const UNIQUE_MAPPERS: Record<string, OnnxMapper> = {
   Unique: (c) => {
     const x = c.req(0), d = c.dims(x);
     const axisAttr = c.attr("axis");
-    let axis = c.int("axis", 0);
-    if (axis < 0) axis += d.length;
+    const axis = c.int("axis", 0) + (c.int("axis", 0) < 0 ? d.length : 0);
+    if (axisAttr && !(axis >= 0 && axis < d.length)) {
+      throw c.error(`axis ${c.int("axis", 0)} is out of range for rank ${d.length}`);
+    }
     // [n, r] rows, and how to turn picked rows back into ONNX's Y.
     const perm = axisAttr ? [axis, ...d.keys().filter((i) => i !== axis)] : [];
     const rest = perm.slice(1).map((i) => d[i]);

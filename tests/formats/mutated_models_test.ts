@@ -230,6 +230,7 @@ function onnxOpFixtures(): Uint8Array[] {
       strides: [2, 2],
     }),
     model("CumSum", [f("x", [3, 4]), i("a", [])], 1, { exclusive: 1, reverse: 1 }),
+    model("Einsum", [f("a", [2, 3, 3]), f("b", [2, 3, 4])], 1, { equation: "bii,bij->bj" }),
     model("BlackmanWindow", [i("n", [])], 1, { periodic: 0 }),
     model(
       "BatchNormalization",
@@ -249,7 +250,7 @@ function onnxOpFixtures(): Uint8Array[] {
   ];
 }
 
-Deno.test("mutated single-op ONNX models (selections, windows, unpooling, optimizers) give a graph or an EdgeflowError", async () => {
+Deno.test("mutated single-op ONNX models (selections, windows, unpooling, Einsum, optimizers) give a graph or an EdgeflowError", async () => {
   const models = onnxOpFixtures();
   await fc.assert(
     fc.asyncProperty(

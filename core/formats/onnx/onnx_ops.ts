@@ -12,6 +12,7 @@ import { SCATTER_MAPPERS } from "./onnx_ops_scatter.ts";
 import { SELECT_MAPPERS } from "./onnx_ops_select.ts";
 import { WINDOW_MAPPERS } from "./onnx_ops_window.ts";
 import { UNIQUE_MAPPERS } from "./onnx_ops_unique.ts";
+import { EINSUM_MAPPERS } from "./onnx_ops_einsum.ts";
 import { TRAINING_DOMAIN, TRAINING_MAPPERS } from "./onnx_ops_training.ts";
 import { TOPK_MAPPERS } from "./onnx_ops_topk.ts";
 import { RNN_MAPPERS } from "./onnx_ops_rnn.ts";
@@ -37,6 +38,7 @@ export const ONNX_MAPPERS: ReadonlyMap<string, OnnxMapper> = new Map(
     ...SELECT_MAPPERS,
     ...WINDOW_MAPPERS,
     ...UNIQUE_MAPPERS,
+    ...EINSUM_MAPPERS,
   }),
 );
 

@@ -16,6 +16,7 @@ import {
   windowAttrs,
 } from "./onnx_export_context.ts";
 import { FUSED_EXPORTERS } from "./onnx_export_fused.ts";
+import { SELECT_EXPORTERS } from "./onnx_export_select.ts";
 import { exportWithControlFlow, hasControlFlow } from "./onnx_export_control.ts";
 import { encodeOnnxModel, type OnnxValueOut } from "./onnx_encode.ts";
 import { dtypeToOnnx } from "./onnx_tensor.ts";
@@ -147,6 +148,7 @@ export { valueName };
 
 const EXPORTERS: Record<string, ExportFn> = {
   ...FUSED_EXPORTERS,
+  ...SELECT_EXPORTERS,
   Identity: same("Identity"),
   Relu: same("Relu"),
   Sigmoid: same("Sigmoid"),

@@ -8,6 +8,7 @@ import { numbers } from "../../core/tensor.ts";
 import { loadOnnxModel, toOnnx } from "../../formats.ts";
 import { apply } from "../../core/ops/build.ts";
 import { ScatterNd } from "../../core/ops/gather_nd.ts";
+import { NonMaxSuppressionV4 } from "../../core/ops/nms.ts";
 
 ort.env.wasm.numThreads = 1;
 ort.env.logLevel = "error";
@@ -288,4 +289,82 @@ Deno.test("ONNX export of Log1p keeps its precision near 0 and its infinities", 
   } finally {
     await session.release();
   }
+});
+
+Deno.test("ONNX export of NonMaxSuppression V3, V4 and V5 gives Edgeflow's selections in onnxruntime-web", async () => {
+  const g = new ef.Graph();
+  const outputs = ["v3", "v3zero", "v4", "v4n", "v5", "v5s", "v5n"];
+  g.asDefault(() => {
+    const boxes = ef.placeholder(g, "float32", [6, 4], { name: "boxes" });
+    const scores = ef.placeholder(g, "float32", [6], { name: "scores" });
+    // IOUs of exactly 0.5 among the boxes: TensorFlow suppresses them (IOU ≥ threshold).
+    ef.nonMaxSuppressionV3(boxes, scores, 4, {
+      iouThreshold: 0.5,
+      scoreThreshold: 0.1,
+      name: "v3",
+    });
+    ef.nonMaxSuppressionV3(boxes, scores, 4, { iouThreshold: 0, name: "v3zero" });
+    const v4 = apply(NonMaxSuppressionV4, [boxes, scores, 5, 0.6, -1], {
+      pad_to_max_output_size: true,
+      name: "v4",
+    });
+    ef.identity(v4.outputs[1], { name: "v4n" });
+    const [i5, s5, n5] = ef.nonMaxSuppressionV5(boxes, scores, 6, {
+      iouThreshold: 0.4,
+      padToMaxOutputSize: true,
+      name: "v5",
+    });
+    ef.identity(s5, { name: "v5s" });
+    ef.identity(n5, { name: "v5n" });
+    void i5;
+  });
+  const feeds = {
+    boxes: new ef.Tensor(
+      "float32",
+      [6, 4],
+      Float32Array.of(
+        ...[0, 0, 2, 2, 0, 0, 2, 1, 3, 3, 4, 4],
+        ...[2, 2, 0, 0, 0, 1, 2, 3, 3, 3, 4, 5],
+      ),
+    ),
+    scores: new ef.Tensor("float32", [6], Float32Array.of(0.9, 0.8, 0.7, 0.6, 0.05, 0.75)),
+  };
+  const want = await edgeflow({ graph: g, feeds, outputs });
+  const session = await ort.InferenceSession.create(toOnnx(g, { outputs }), {
+    executionProviders: ["wasm"],
+  });
+  try {
+    const got = await session.run(Object.fromEntries(
+      Object.entries(feeds).map(([k, v]) => [
+        k,
+        new ort.Tensor("float32", v.data as Float32Array, v.shape.slice()),
+      ]),
+    ));
+    outputs.forEach((o, i) => {
+      assert.deepEqual([...got[o].dims], [...want[i].shape], `${o}: shape`);
+      assertClose(Array.from(got[o].data as ArrayLike<number>, Number), numbers(want[i]), o);
+    });
+  } finally {
+    await session.release();
+  }
+});
+
+Deno.test("ONNX export refuses soft NMS and a fed IOU threshold by node", () => {
+  const g = new ef.Graph();
+  g.asDefault(() => {
+    const boxes = ef.placeholder(g, "float32", [2, 4], { name: "b" });
+    const scores = ef.placeholder(g, "float32", [2], { name: "s" });
+    ef.nonMaxSuppressionV5(boxes, scores, 2, { softNmsSigma: 0.5, name: "soft" });
+  });
+  assert.throws(() => toOnnx(g), /soft NMS/);
+  const h = new ef.Graph();
+  h.asDefault(() => {
+    const boxes = ef.placeholder(h, "float32", [2, 4], { name: "b" });
+    const t = ef.placeholder(h, "float32", [], { name: "t" });
+    ef.nonMaxSuppressionV3(boxes, ef.placeholder(h, "float32", [2], { name: "s" }), 2, {
+      iouThreshold: t,
+      name: "fed",
+    });
+  });
+  assert.throws(() => toOnnx(h), /iou_threshold as a constant/);
 });

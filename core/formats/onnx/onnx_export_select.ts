@@ -3,11 +3,13 @@
  * OneHot (TensorFlow's negative index is all off, ONNX's counts from the end), TopKV2 (int32
  * indices), UnsortedSegmentSum and ScatterNd (ScatterND adding into zeros; a negative segment id
  * is dropped), Unique (the unsorted ONNX Unique's Y and inverse indices), Log1p (no ONNX op:
- * log(u)·x/(u − 1) with u = 1 + x, Kahan's form, exact where u rounds to 1), NotEqual and
- * StopGradient.
+ * log(u)·x/(u − 1) with u = 1 + x, Kahan's form, exact where u rounds to 1), NotEqual,
+ * StopGradient, and NonMaxSuppressionV3/V4/V5 (hard NMS) as ONNX's NonMaxSuppression, whose
+ * IOU test is strict (see `onnxIouThreshold`).
  */
+import { EdgeflowError } from "../../errors.ts";
 import { constantValue, type Node } from "../../graph.ts";
-import { intList } from "../../tensor.ts";
+import { intList, numbers, Tensor } from "../../tensor.ts";
 import { dtypeToOnnx } from "./onnx_tensor.ts";
 import type { Exporter, ExportFn } from "./onnx_export_context.ts";
 
@@ -24,7 +26,86 @@ function scatterAdd(ex: Exporter, n: Node, shape: string, indices: string, updat
   ex.add("ScatterND", [zeros, indices, updates], { reduction: "add" }, ex.out());
 }
 
+/** The float32 just below t > 0. */
+function floatBelow(t: number): number {
+  const view = new DataView(new ArrayBuffer(4));
+  view.setFloat32(0, t);
+  view.setUint32(0, view.getUint32(0) - 1);
+  return view.getFloat32(0);
+}
+
+/**
+ * TensorFlow suppresses an IOU of at least t, ONNX one over its threshold: the float32 below t
+ * says the same for every float32 IOU. At t = 0 every other box goes (an IOU is never below 0),
+ * which ONNX says with one box per class. Needs t as a constant.
+ */
+function onnxIouThreshold(ex: Exporter, n: Node): { threshold: string; onlyOne: boolean } {
+  const v = constantValue(n.inputs[3]);
+  if (!v) {
+    throw new EdgeflowError("ONNX export needs iou_threshold as a constant", {
+      node: n.name,
+      op: n.op.name,
+    });
+  }
+  const t = Math.fround(numbers(v)[0]);
+  const threshold = new Tensor("float32", [1], Float32Array.of(t > 0 ? floatBelow(t) : 0));
+  return { threshold: ex.initializer(`${n.name}/iou_threshold`, threshold), onlyOne: !(t > 0) };
+}
+
+/** NonMaxSuppressionV3/V4/V5: the selected indices (padded where asked), scores, count. */
+function nonMaxSuppression(version: 3 | 4 | 5): ExportFn {
+  return (ex, n) => {
+    if (version === 5) {
+      const sigma = constantValue(n.inputs[5]);
+      if (!sigma || numbers(sigma)[0] !== 0) {
+        throw new EdgeflowError(
+          "ONNX export: soft NMS (soft_nms_sigma other than 0) has no ONNX form",
+          {
+            node: n.name,
+            op: n.op.name,
+          },
+        );
+      }
+    }
+    const { threshold, onlyOne } = onnxIouThreshold(ex, n);
+    let max = ex.add("Reshape", [int64(ex, n, 2), ex.int64([1])]);
+    if (onlyOne) max = ex.add("Min", [max, ex.int64([1])]);
+    const selected = ex.add("NonMaxSuppression", [
+      ex.add("Unsqueeze", [ex.in(0), ex.int64([0])]),
+      ex.add("Unsqueeze", [ex.in(1), ex.int64([0, 1])]),
+      max,
+      threshold,
+      ex.add("Reshape", [ex.in(4), ex.int64([1])]),
+    ]);
+    const picked = ex.add("Gather", [selected, ex.int64([2], [])], { axis: 1 });
+    const count = ex.add("Shape", [picked]);
+    const pad = version !== 3 && ex.attr<boolean>("pad_to_max_output_size");
+    // TensorFlow pads with zeros to min(max_output_size, boxes).
+    const padded = (v: string, out?: string) => {
+      if (!pad) return ex.add("Identity", [v], {}, out);
+      const length = ex.add("Min", [
+        ex.add("Reshape", [int64(ex, n, 2), ex.int64([1])]),
+        ex.add("Slice", [ex.add("Shape", [ex.in(0)]), ex.int64([0]), ex.int64([1])]),
+      ]);
+      const after = ex.add("Max", [ex.add("Sub", [length, count]), ex.int64([0])]);
+      return ex.add("Pad", [v, ex.add("Concat", [ex.int64([0]), after], { axis: 0 })], {}, out);
+    };
+    const indices = ex.add("Cast", [picked], { to: dtypeToOnnx("int32") });
+    padded(indices, ex.out(0));
+    const valid = () =>
+      ex.add("Cast", [ex.add("Squeeze", [count, ex.int64([0])])], { to: dtypeToOnnx("int32") });
+    if (version === 4) ex.add("Identity", [valid()], {}, ex.out(1));
+    if (version === 5) {
+      padded(ex.add("Gather", [ex.in(1), picked], { axis: 0 }), ex.out(1));
+      ex.add("Identity", [valid()], {}, ex.out(2));
+    }
+  };
+}
+
 export const SELECT_EXPORTERS: Record<string, ExportFn> = {
+  NonMaxSuppressionV3: nonMaxSuppression(3),
+  NonMaxSuppressionV4: nonMaxSuppression(4),
+  NonMaxSuppressionV5: nonMaxSuppression(5),
   NotEqual: (ex) => void ex.add("Not", [ex.add("Equal", [ex.in(0), ex.in(1)])], {}, ex.out()),
   StopGradient: (ex) => void ex.add("Identity", [ex.in(0)], {}, ex.out()),
   Log1p: (ex, n) => {

@@ -165,7 +165,26 @@ const UNIQUE_CASES: Case[] = [0, 1].flatMap((sorted) => [
   })),
 ]);
 
-compareWithOrt([...CASES, ...UNIQUE_CASES]);
+const gatherNd = (batchDims: number, indices: ef.Tensor, rank: number): Case => ({
+  name: `GatherND with batch_dims ${batchDims}, indices [${indices.shape}] (negative ones too)`,
+  node: {
+    op: "GatherND",
+    name: "g",
+    inputs: ["x", "i"],
+    outputs: ["y"],
+    attrs: { batch_dims: batchDims },
+  },
+  feeds: [["x", f32([2, 3, 4], Array.from({ length: 24 }, (_, i) => i))], ["i", indices]],
+  out: { dtype: "float32", rank },
+});
+const GATHER_ND_CASES = [
+  gatherNd(0, i64([2, 2], [1, -1, 0, 2]), 2),
+  gatherNd(1, i64([2, 2, 1], [2, -3, 0, 1]), 3),
+  gatherNd(1, i64([2, 3, 2], [0, 3, 2, -1, 1, 1, 2, 0, 0, 0, -3, 3]), 2),
+  gatherNd(2, i64([2, 3, 1], [3, 0, -1, 1, 2, 0]), 2),
+];
+
+compareWithOrt([...CASES, ...UNIQUE_CASES, ...GATHER_ND_CASES]);
 
 Deno.test("ONNX NonMaxSuppression past its unrolling bound is refused by name", async () => {
   const bytes = modelOf(nms({}, ["b", "s"]), [

@@ -1,7 +1,7 @@
 /**
  * ONNX's element-wise gathers, which Edgeflow has no op for, from ops it has: GatherElements as a
- * one-hot selection summed over the gathered axis, GatherND (batch_dims 0) as a GatherV2 of
- * flattened row indices, ReverseSequence as a GatherV2 of each (batch, time) row's source row.
+ * one-hot selection summed over the gathered axis, GatherND as a GatherV2 of flattened row
+ * indices (each batch's rows after the earlier batches'), ReverseSequence as a GatherV2 of each (batch, time) row's source row.
  * All need static shapes.
  */
 import type { Output } from "../../graph.ts";
@@ -44,23 +44,42 @@ export const GATHER_MAPPERS: Record<string, OnnxMapper> = {
     return [c.out("Sum", [chosen, c.scalar(axis + 1, "int32")])];
   },
   GatherND: (c) => {
-    if (c.int("batch_dims", 0) !== 0) throw c.unsupported("batch_dims > 0");
     const data = c.req(0), indices = c.req(1);
     const d = c.dims(data), s = c.dims(indices);
-    const k = s[s.length - 1];
-    if (k > d.length) throw c.error(`index tuples of ${k} values for data of rank ${d.length}`);
-    // Row-major strides of the first k dims turn each index tuple into one row number.
-    const strides = d.slice(0, k).map((_, i) => d.slice(i + 1, k).reduce((a, b) => a * b, 1));
+    const b = c.int("batch_dims", 0), k = s[s.length - 1];
+    if (!(b >= 0 && b < s.length && s.slice(0, b).every((n, i) => n === d[i]))) {
+      throw c.error(`batch_dims ${b} for data [${d}] and indices [${s}]`);
+    }
+    if (b + k > d.length) {
+      throw c.error(
+        `index tuples of ${k} values after ${b} batch dims for data of rank ${d.length}`,
+      );
+    }
+    const dims = d.slice(b, b + k);
+    // Row-major strides of the k indexed dims turn each index tuple into one row number.
+    const strides = dims.map((_, i) => dims.slice(i + 1).reduce((a, n) => a * n, 1));
     const wrapped = c.out("SelectV2", [
       c.out("Less", [indices, c.constant(Tensor.zeros(indices.dtype, []))]),
-      c.out("AddV2", [indices, c.constant(Tensor.fromNumbers(indices.dtype, [k], d.slice(0, k)))]),
+      c.out("AddV2", [indices, c.constant(Tensor.fromNumbers(indices.dtype, [k], dims))]),
       indices,
     ]);
-    const rows = c.out("Sum", [
+    let rows = c.out("Sum", [
       c.out("Mul", [wrapped, c.constant(Tensor.fromNumbers(indices.dtype, [k], strides))]),
       c.scalar(-1, "int32"),
     ]);
-    const flat = c.out("Reshape", [data, c.ints32([-1, ...d.slice(k)])]);
+    if (b > 0) {
+      // Each batch's rows follow the rows of the batches before it.
+      const batches = d.slice(0, b).reduce((a, n) => a * n, 1);
+      const perBatch = dims.reduce((a, n) => a * n, 1);
+      c.limit(batches, c.maxTensorBytes / 8, "GatherND's batches");
+      const offsets = Tensor.fromNumbers(
+        indices.dtype,
+        [...d.slice(0, b), ...new Array(s.length - 1 - b).fill(1)],
+        Array.from({ length: batches }, (_, i) => i * perBatch),
+      );
+      rows = c.out("AddV2", [rows, c.constant(offsets)]);
+    }
+    const flat = c.out("Reshape", [data, c.ints32([-1, ...d.slice(b + k)])]);
     return [c.out("GatherV2", [flat, rows, c.scalar(0, "int32")])];
   },
   ReverseSequence: (c) => {

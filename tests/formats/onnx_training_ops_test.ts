@@ -5,13 +5,16 @@
 import assert from "node:assert/strict";
 import * as ef from "../../mod.ts";
 import { loadOnnxModel } from "../../formats.ts";
-import { encodeOnnxModel, type OnnxAttrValue } from "../../core/formats/onnx/onnx_encode.ts";
+import type { OnnxAttrValue } from "../../core/formats/onnx/onnx_encode.ts";
+import { f32, type Feed, i64, modelOf, viaEdgeflowAll } from "./onnx_vs_ort.ts";
 import { TRAINING_DOMAIN } from "../../core/formats/onnx/onnx_ops_training.ts";
 
 const X = [[1.5, -2], [0.25]], G = [[-0.5, 3], [2]], S1 = [[0.5, 1], [4]], S2 = [[2, 0.1], [1]];
 const flt = (v: number) => ({ float: v });
 
-/** Runs the optimizer on (X, G, state groups) with R = 0.1 and update count t. */
+const vector = (v: number[]) => f32([v.length], v);
+
+/** Runs the optimizer on (X, G, state groups) with R = 0.1 and update count t, on WASM. */
 async function run(
   op: string,
   attrs: Record<string, OnnxAttrValue>,
@@ -19,47 +22,22 @@ async function run(
   t: number,
 ): Promise<number[][]> {
   const groups = [X, G, ...states];
-  const names = groups.flatMap((g, k) => g.map((_, i) => `in${k}_${i}`));
+  const feeds: Feed[] = [
+    ["R", f32([], [0.1])],
+    ["T", i64([], [t])],
+    ...groups.flatMap((g, k) => g.map((v, i): Feed => [`in${k}_${i}`, vector(v)])),
+  ];
   const outs = [X, ...states].flatMap((g, k) => g.map((_, i) => `out${k}_${i}`));
-  const bytes = encodeOnnxModel({
-    name: "m",
-    opset: 17,
-    initializers: [],
-    nodes: [{
-      op,
-      name: "opt",
-      domain: TRAINING_DOMAIN,
-      inputs: ["R", "T", ...names],
-      outputs: outs,
-      attrs,
-    }],
-    inputs: [
-      { name: "R", dtype: "float32", shape: [] },
-      { name: "T", dtype: "int64", shape: [] },
-      ...groups.flatMap((g, k) =>
-        g.map((v, i) => ({ name: `in${k}_${i}`, dtype: "float32" as const, shape: [v.length] }))
-      ),
-    ],
-    outputs: outs.map((name) => ({ name, dtype: "float32" as const, shape: [-1] })),
-  });
-  const m = await loadOnnxModel(bytes);
-  await using s = new ef.Session(m.graph);
-  const feeds: Record<string, ef.Tensor> = {
-    R: new ef.Tensor("float32", [], Float32Array.of(0.1)),
-    T: new ef.Tensor("int64", [], BigInt64Array.of(BigInt(t))),
+  const node = {
+    op,
+    name: "opt",
+    domain: TRAINING_DOMAIN,
+    inputs: feeds.map(([n]) => n),
+    outputs: outs,
+    attrs,
   };
-  groups.forEach((g, k) =>
-    g.forEach((
-      v,
-      i,
-    ) => (feeds[`in${k}_${i}`] = new ef.Tensor("float32", [v.length], Float32Array.from(v))))
-  );
-  const byKey = new Map(m.inputs.map((i) => [i.key, i.name]));
-  const ys = await s.run(
-    m.outputs.map((o) => o.name),
-    Object.entries(feeds).map(([k, v]) => [byKey.get(k)!, v] as const),
-  ) as ef.Tensor[];
-  return ys.map((y) => Array.from(y.data as Float32Array));
+  const bytes = modelOf(node, feeds, outs.map(() => ({ dtype: "float32" as const, rank: 1 })));
+  return (await viaEdgeflowAll(bytes, feeds, "WASM")).map((y) => y.data);
 }
 
 function close(got: number[][], want: number[][]) {
@@ -152,29 +130,21 @@ for (const t of [0, 3]) {
 }
 
 Deno.test("ONNX Momentum without its required attributes is refused by node", async () => {
-  const bytes = encodeOnnxModel({
-    name: "m",
-    opset: 17,
-    initializers: [],
-    nodes: [{
-      op: "Momentum",
-      name: "opt",
-      domain: TRAINING_DOMAIN,
-      inputs: ["R", "T", "x", "g", "v"],
-      outputs: ["x2", "v2"],
-      attrs: { alpha: flt(0.9) },
-    }],
-    inputs: [
-      { name: "R", dtype: "float32", shape: [] },
-      { name: "T", dtype: "int64", shape: [] },
-      ...["x", "g", "v"].map((name) => ({ name, dtype: "float32" as const, shape: [1] })),
-    ],
-    outputs: [{ name: "x2", dtype: "float32", shape: [1] }, {
-      name: "v2",
-      dtype: "float32",
-      shape: [1],
-    }],
-  });
+  const feeds: Feed[] = [
+    ["R", f32([], [0.1])],
+    ["T", i64([], [1])],
+    ...["x", "g", "v"].map((n): Feed => [n, vector([1])]),
+  ];
+  const node = {
+    op: "Momentum",
+    name: "opt",
+    domain: TRAINING_DOMAIN,
+    inputs: feeds.map(([n]) => n),
+    outputs: ["x2", "v2"],
+    attrs: { alpha: flt(0.9) },
+  };
+  const out = { dtype: "float32" as const, rank: 1 };
+  const bytes = modelOf(node, feeds, [out, out]);
   await assert.rejects(() => loadOnnxModel(bytes, { file: "o.onnx" }), (e: Error) => {
     assert.ok(e instanceof ef.EdgeflowError, String(e));
     assert.match(e.message, /o\.onnx: .*required attribute 'beta' is missing/);

@@ -67,7 +67,11 @@ async function viaOrt(
 }
 
 /** Every output of the model run on `device`, in the model's order. */
-async function viaEdgeflowAll(bytes: Uint8Array, feeds: Feed[], device: string): Promise<Values[]> {
+export async function viaEdgeflowAll(
+  bytes: Uint8Array,
+  feeds: Feed[],
+  device: string,
+): Promise<Values[]> {
   const m = await loadOnnxModel(bytes);
   await using s = new ef.Session(m.graph, { device });
   const byKey = new Map(m.inputs.map((i) => [i.key, i.name]));

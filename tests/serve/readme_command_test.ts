@@ -4,7 +4,7 @@
 // and answer what REF computes.
 import assert from "node:assert/strict";
 import { fixtureInput, referenceProbs, writeFixtureModel } from "./model_fixture.ts";
-import { freePort } from "./server_process.ts";
+import { freePort, untilListening } from "./server_process.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -50,16 +50,10 @@ for (const block of blocks) {
         assert.ok(r.success, `${line}:\n${new TextDecoder().decode(r.stderr)}`);
       }
       const server = command(block.at(-1)!, fixture.dir, port).spawn();
-      const stderr = new Response(server.stderr).text();
+      // Its stderr, once it exits (a server that never listens throws with it instead).
+      let stderr = Promise.resolve("");
       try {
-        const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
-        let seen = "";
-        while (!seen.includes("listening on")) {
-          const { done, value } = await reader.read();
-          if (done) throw new Error(`${entry} exited before listening:\n${await stderr}`);
-          seen += value;
-        }
-        reader.releaseLock();
+        stderr = (await untilListening(server, entry)).stderr;
         const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json();
         // The README's --threads 2: the worker started under the README's read permissions.
         assert.deepEqual(health.device, { type: "WASM", threads: 2 });

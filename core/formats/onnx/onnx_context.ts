@@ -9,7 +9,7 @@ import { constantValue, type Graph, type Node, type Output } from "../../graph.t
 import { apply } from "../../ops/build.ts";
 import { getOp } from "../../ops/registry.ts";
 import { MapHostContext } from "../../host_context.ts";
-import { isFullyDefined } from "../../shape.ts";
+import { formatShape, isFullyDefined } from "../../shape.ts";
 import { intList, Tensor } from "../../tensor.ts";
 import { ATTRIBUTE_TYPE, type OnnxAttribute, type OnnxNodeProto } from "./onnx_schema.ts";
 import { OnnxUnsupportedError, tensorFromOnnx } from "./onnx_tensor.ts";
@@ -139,6 +139,18 @@ export class OnnxNodeContext {
       ? new Tensor("int64", [], BigInt64Array.of(BigInt(v)))
       : Tensor.fromNumbers(dtype, [], [Number(v)]);
     return this.constant(value);
+  }
+  /**
+   * `o` as a scalar (ONNX accepts a one-element tensor where it means a scalar), of `dtype` when
+   * given; `what` names it in the error.
+   */
+  asScalar(o: Output, what: string, dtype?: DType): Output {
+    if (dtype && o.dtype !== dtype) throw this.error(`${what} must be ${dtype}, got ${o.dtype}`);
+    if (o.shape !== null && o.shape.length === 0) return o;
+    if (o.shape !== null && o.shape.some((d) => d > 1 || d === 0)) {
+      throw this.error(`${what} must hold one element, got shape ${formatShape(o.shape)}`);
+    }
+    return this.out("Reshape", [o, this.ints32([])]);
   }
   /** An int32 or int64 vector Const. */
   ints32(v: readonly number[], dtype: "int32" | "int64" = "int32"): Output {

@@ -11,6 +11,7 @@ import {
   convNchw,
   Exporter,
   type ExportFn,
+  int64Input,
   same,
   valueName,
   windowAttrs,
@@ -134,15 +135,6 @@ const reduce = (op: string, axesAsInput = false): ExportFn => (ex, n) => {
   else ex.add(op, [ex.in(0)], { axes, keepdims }, ex.out());
   void n;
 };
-
-/** Casts input i to int64 where ONNX wants int64 (shapes, axes) and it is int32. */
-function int64Input(ex: Exporter, i: number): string {
-  const o = ex.node.inputs[i];
-  if (o.dtype === "int64") return ex.in(i);
-  const v = constantValue(o);
-  if (v) return ex.int64(intList(v), v.shape.slice());
-  return ex.add("Cast", [ex.in(i)], { to: dtypeToOnnx("int64") });
-}
 
 export { valueName };
 

@@ -6,6 +6,7 @@ import { EdgeflowError } from "../../errors.ts";
 import { constantValue, type Node, type Output } from "../../graph.ts";
 import { intList, Tensor } from "../../tensor.ts";
 import type { OnnxAttrValue, OnnxNodeOut, OnnxValueOut } from "./onnx_encode.ts";
+import { dtypeToOnnx } from "./onnx_tensor.ts";
 
 /** The ONNX value name of an Edgeflow output: TensorFlow's tensor name, "node" for index 0. */
 export function valueName(o: Output): string {
@@ -77,6 +78,15 @@ export class Exporter {
 }
 
 export type ExportFn = (ex: Exporter, n: Node) => void;
+
+/** Input i as int64 where ONNX wants int64 (shapes, axes, indices): a constant folded, else a Cast. */
+export function int64Input(ex: Exporter, i: number): string {
+  const o = ex.node.inputs[i];
+  if (o.dtype === "int64") return ex.in(i);
+  const v = constantValue(o);
+  if (v) return ex.int64(intList(v), v.shape.slice());
+  return ex.add("Cast", [ex.in(i)], { to: dtypeToOnnx("int64") });
+}
 
 export const same = (op: string): ExportFn => (ex, n) =>
   void ex.add(op, n.inputs.map((_, i) => ex.in(i)), {}, ex.out());

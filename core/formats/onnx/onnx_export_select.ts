@@ -11,14 +11,7 @@ import { EdgeflowError } from "../../errors.ts";
 import { constantValue, type Node } from "../../graph.ts";
 import { intList, numbers, Tensor } from "../../tensor.ts";
 import { dtypeToOnnx } from "./onnx_tensor.ts";
-import type { Exporter, ExportFn } from "./onnx_export_context.ts";
-
-/** Input i as an int64 tensor (ONNX's index dtype). */
-function int64(ex: Exporter, n: Node, i: number): string {
-  return n.inputs[i].dtype === "int64"
-    ? ex.in(i)
-    : ex.add("Cast", [ex.in(i)], { to: dtypeToOnnx("int64") });
-}
+import { type Exporter, type ExportFn, int64Input } from "./onnx_export_context.ts";
 
 /** Adds `updates` into zeros of `shape` (int64) at `indices` ([..., k] int64). */
 function scatterAdd(ex: Exporter, n: Node, shape: string, indices: string, updates: string): void {
@@ -68,7 +61,7 @@ function nonMaxSuppression(version: 3 | 4 | 5): ExportFn {
       }
     }
     const { threshold, onlyOne } = onnxIouThreshold(ex, n);
-    let max = ex.add("Reshape", [int64(ex, n, 2), ex.int64([1])]);
+    let max = ex.add("Reshape", [int64Input(ex, 2), ex.int64([1])]);
     if (onlyOne) max = ex.add("Min", [max, ex.int64([1])]);
     const selected = ex.add("NonMaxSuppression", [
       ex.add("Unsqueeze", [ex.in(0), ex.int64([0])]),
@@ -84,7 +77,7 @@ function nonMaxSuppression(version: 3 | 4 | 5): ExportFn {
     const padded = (v: string, out?: string) => {
       if (!pad) return ex.add("Identity", [v], {}, out);
       const length = ex.add("Min", [
-        ex.add("Reshape", [int64(ex, n, 2), ex.int64([1])]),
+        ex.add("Reshape", [int64Input(ex, 2), ex.int64([1])]),
         ex.add("Slice", [ex.add("Shape", [ex.in(0)]), ex.int64([0]), ex.int64([1])]),
       ]);
       const after = ex.add("Max", [ex.add("Sub", [length, count]), ex.int64([0])]);
@@ -121,7 +114,7 @@ export const SELECT_EXPORTERS: Record<string, ExportFn> = {
   OneHot: (ex, n) => {
     const indices = ex.add("Cast", [ex.in(0)], { to: dtypeToOnnx("int64") });
     // A negative index: out of ONNX's [-depth, depth), so all off as in TensorFlow.
-    const depth = int64(ex, n, 1);
+    const depth = int64Input(ex, 1);
     const safe = ex.add("Where", [ex.add("Less", [indices, ex.int64([0], [])]), depth, indices]);
     // onnxruntime has OneHot for int64 indices and depth with float or int64 values: other value
     // dtypes go through one of those (exactly) and back.
@@ -142,7 +135,7 @@ export const SELECT_EXPORTERS: Record<string, ExportFn> = {
     ex.add("Cast", [hot], { to: dtypeToOnnx(dtype) }, ex.out());
   },
   TopKV2: (ex, n) => {
-    const k = ex.add("Reshape", [int64(ex, n, 1), ex.int64([1])]);
+    const k = ex.add("Reshape", [int64Input(ex, 1), ex.int64([1])]);
     const values = ex.out(0), indices64 = `${n.name}/indices64`;
     ex.nodes.push({
       op: "TopK",
@@ -156,7 +149,7 @@ export const SELECT_EXPORTERS: Record<string, ExportFn> = {
   UnsortedSegmentSum: (ex, n) => {
     const [data, ids] = n.inputs;
     const idRank = ids.shape!.length, dataRank = data.shape!.length;
-    const id64 = int64(ex, n, 1);
+    const id64 = int64Input(ex, 1);
     const dropped = ex.add("Less", [id64, ex.int64([0], [])]);
     // Dropped rows add zeros at row 0.
     const indices = ex.add("Unsqueeze", [
@@ -175,21 +168,12 @@ export const SELECT_EXPORTERS: Record<string, ExportFn> = {
     const count = constantValue(n.inputs[2]), tail = data.shape!.slice(idRank);
     const known = count && tail.every((d) => d >= 0);
     const shape = known ? ex.int64([intList(count)[0], ...tail]) : ex.add("Concat", [
-      ex.add("Reshape", [int64(ex, n, 2), ex.int64([1])]),
+      ex.add("Reshape", [int64Input(ex, 2), ex.int64([1])]),
       ex.add("Slice", [ex.add("Shape", [ex.in(0)]), ex.int64([idRank]), ex.int64([dataRank])]),
     ], { axis: 0 });
     scatterAdd(ex, n, shape, indices, updates);
   },
-  ScatterNd: (ex, n) => {
-    const shape = constantValue(n.inputs[2]);
-    scatterAdd(
-      ex,
-      n,
-      shape ? ex.int64(intList(shape)) : int64(ex, n, 2),
-      int64(ex, n, 0),
-      ex.in(1),
-    );
-  },
+  ScatterNd: (ex, n) => scatterAdd(ex, n, int64Input(ex, 2), int64Input(ex, 0), ex.in(1)),
   Unique: (ex, n) => {
     // onnxruntime's Unique takes float32 and int64 (int8, strings): others go through those.
     const dtype = n.inputs[0].dtype;

@@ -16,7 +16,7 @@ import { EdgeflowError } from "../../errors.ts";
 import type { Output } from "../../graph.ts";
 import { cond, whileLoop } from "../../control_flow/builders.ts";
 import type { TensorSpec } from "../../op.ts";
-import { formatShape, type PartialShape } from "../../shape.ts";
+import type { PartialShape } from "../../shape.ts";
 import { Tensor } from "../../tensor.ts";
 import { loadTimeValue, type OnnxNodeContext } from "./onnx_context.ts";
 import { ATTRIBUTE_TYPE, type OnnxGraphProto } from "./onnx_schema.ts";
@@ -36,16 +36,6 @@ function graphAttr(c: OnnxNodeContext, name: string): OnnxGraphProto {
     throw c.error(`attribute '${name}' must be a graph`);
   }
   return a.g;
-}
-
-/** `o` as a scalar of `dtype` (ONNX accepts a one-element tensor where it means a scalar). */
-function scalarOf(c: OnnxNodeContext, o: Output, dtype: DType, what: string): Output {
-  if (o.dtype !== dtype) throw c.error(`${what} must be ${dtype}, got ${o.dtype}`);
-  if (o.shape !== null && o.shape.length === 0) return o;
-  if (o.shape !== null && o.shape.some((d) => d > 1 || d === 0)) {
-    throw c.error(`${what} must hold one element, got shape ${formatShape(o.shape)}`);
-  }
-  return c.out("Reshape", [o, c.ints32([])]);
 }
 
 /**
@@ -165,7 +155,7 @@ const mapIf: OnnxControlMapper = (c, sub) => {
   if (c.node.output.length > n) {
     throw c.error(`has ${c.node.output.length} outputs; its branches give ${n}`);
   }
-  const p = scalarOf(c, c.req(0), "bool", "cond");
+  const p = c.asScalar(c.req(0), "cond", "bool");
   // A predicate fixed at load time (exporters leave such Ifs behind) takes its branch directly.
   const fixed = loadTimeValue(p);
   if (fixed) {
@@ -213,7 +203,7 @@ const mapLoop: OnnxControlMapper = (c, sub) => {
     );
   }
   const trip = c.input(0) && tripCount(c, c.req(0));
-  const given = c.input(1) && scalarOf(c, c.req(1), "bool", "cond");
+  const given = c.input(1) && c.asScalar(c.req(1), "cond", "bool");
   if (!trip && !given) {
     throw c.error("has neither a trip count M nor a cond: the loop would never end");
   }
@@ -229,7 +219,7 @@ const mapLoop: OnnxControlMapper = (c, sub) => {
       },
       (i, going, ...rest) => {
         const outs = sub.map(c.graph, body, [i, going, ...rest.slice(0, n)], "body");
-        const next = given ? scalarOf(c, outs[0], "bool", "body's condition output") : going;
+        const next = given ? c.asScalar(outs[0], "body's condition output", "bool") : going;
         const rows = outs.slice(1 + n).map((y, j) => stackRow(c, rest[n + j], y, i, false));
         return [c.out("AddV2", [i, c.scalar(1, "int64")]), next, ...outs.slice(1, 1 + n), ...rows];
       },
@@ -246,7 +236,7 @@ const mapLoop: OnnxControlMapper = (c, sub) => {
 /** Loop's M as an int64 scalar (an int32 one is widened). */
 function tripCount(c: OnnxNodeContext, m: Output): Output {
   if (m.dtype === "int32") m = c.out("Cast", [m], { DstT: "int64" });
-  return scalarOf(c, m, "int64", "M");
+  return c.asScalar(m, "M", "int64");
 }
 
 // ---- Scan -----------------------------------------------------------------------------------

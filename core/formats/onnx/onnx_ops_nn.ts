@@ -272,14 +272,17 @@ function perChannel(c: OnnxNodeContext, p: Output, rank: number): Output {
   return c.out("Reshape", [p, c.ints32([-1, ...new Array(rank - 2).fill(1)])]);
 }
 
-/** (x − mean) · rsqrt(var + ε) over `axes`, and the mean and rsqrt for optional outputs. */
-function normalize(c: OnnxNodeContext, x: Output, axes: number[], eps: number) {
+/**
+ * (x − mean) · rsqrt(var + ε) over `axes` (the biased variance), and the mean, variance and rsqrt
+ * for optional outputs; `scale` multiplies the rsqrt first where given.
+ */
+function normalize(c: OnnxNodeContext, x: Output, axes: number[], eps: number, scale?: Output) {
   const ax = c.ints32(axes);
   const mean = c.out("Mean", [x, ax], { keep_dims: true });
   const d = c.out("Sub", [x, mean]);
   const variance = c.out("Mean", [c.out("Square", [d]), ax], { keep_dims: true });
   const inv = c.out("Rsqrt", [c.out("AddV2", [variance, c.scalar(eps, x.dtype)])]);
-  return { y: c.out("Mul", [d, inv]), mean, inv };
+  return { y: c.out("Mul", [d, scale ? c.out("Mul", [inv, scale]) : inv]), mean, variance, inv };
 }
 
 /** Softmax-like ops over `axis`; before opset 13 over the input seen as 2-D at `axis`. */
@@ -317,17 +320,14 @@ function globalPool(c: OnnxNodeContext, op: string): Output {
  */
 function batchNormTraining(c: OnnxNodeContext): Output[] {
   const x = c.req(0), rank = c.rank(x);
-  const axes = c.ints32([0, ...spatialAxes(c, x)]);
-  const mean = c.out("Mean", [x, axes], { keep_dims: true });
-  const d = c.out("Sub", [x, mean]);
-  const variance = c.out("Mean", [c.out("Square", [d]), axes], { keep_dims: true });
-  const inv = c.out("Rsqrt", [
-    c.out("AddV2", [variance, c.scalar(c.float("epsilon", 1e-5), x.dtype)]),
-  ]);
-  const y = c.out("AddV2", [
-    c.out("Mul", [d, c.out("Mul", [inv, perChannel(c, c.req(1), rank)])]),
-    perChannel(c, c.req(2), rank),
-  ]);
+  const { y: scaled, mean, variance } = normalize(
+    c,
+    x,
+    [0, ...spatialAxes(c, x)],
+    c.float("epsilon", 1e-5),
+    perChannel(c, c.req(1), rank),
+  );
+  const y = c.out("AddV2", [scaled, perChannel(c, c.req(2), rank)]);
   const momentum = c.float("momentum", 0.9);
   const running = (input: Output, batch: Output) =>
     c.out("AddV2", [

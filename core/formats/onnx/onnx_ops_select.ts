@@ -18,11 +18,6 @@ function trueIndices(c: OnnxNodeContext, condition: Output): Output {
   return c.out("Reshape", [c.out("Where", [condition]), c.ints32([-1])]);
 }
 
-/** A 1-element tensor (ONNX's optional scalar inputs are often [1]) as a scalar. */
-function scalarOf(c: OnnxNodeContext, o: Output): Output {
-  return c.out("Reshape", [o, c.ints32([])]);
-}
-
 /** [y1, x1, y2, x2] boxes from ONNX's center_point_box 1 form, [x_center, y_center, w, h]. */
 function cornersOfCenters(c: OnnxNodeContext, boxes: Output): Output {
   const part = (k: number) =>
@@ -70,7 +65,7 @@ export const SELECT_MAPPERS: Record<string, OnnxMapper> = {
     return [c.out("GatherV2", [x, trueIndices(c, condition), c.scalar(axis, "int32")])];
   },
   CumSum: (c) => [
-    c.out("Cumsum", [c.req(0), scalarOf(c, c.req(1))], {
+    c.out("Cumsum", [c.req(0), c.asScalar(c.req(1), "axis")], {
       exclusive: c.int("exclusive", 0) !== 0,
       reverse: c.int("reverse", 0) !== 0,
     }),
@@ -90,13 +85,18 @@ export const SELECT_MAPPERS: Record<string, OnnxMapper> = {
     if (c.int("center_point_box", 0) !== 0) boxes = cornersOfCenters(c, boxes);
     // Absent inputs take ONNX's defaults: no box kept, a threshold of 0, no score threshold.
     const maxOut = c.input(2)
-      ? c.out("Cast", [scalarOf(c, c.req(2))], { DstT: "int32" })
+      ? c.out("Cast", [c.asScalar(c.req(2), "max_output_boxes_per_class")], { DstT: "int32" })
       : c.scalar(0, "int32");
-    const iou = strictIou(c, c.input(3) ? scalarOf(c, c.req(3)) : c.scalar(0, "float32"));
+    const iou = strictIou(
+      c,
+      c.input(3) ? c.asScalar(c.req(3), "iou_threshold") : c.scalar(0, "float32"),
+    );
     // At a threshold of 1 ONNX suppresses nothing (no IOU is over 1): boxes of zero area, whose
     // IOU TensorFlow takes as 0, keep every box in score order.
     boxes = c.out("SelectV2", [iou.isOne, c.out("ZerosLike", [boxes]), boxes]);
-    const minScore = c.input(4) ? scalarOf(c, c.req(4)) : c.scalar(-Infinity, "float32");
+    const minScore = c.input(4)
+      ? c.asScalar(c.req(4), "score_threshold")
+      : c.scalar(-Infinity, "float32");
     const rows: Output[] = [];
     for (let b = 0; b < batches; b++) {
       const boxesB = c.out("GatherV2", [boxes, c.scalar(b, "int32"), c.scalar(0, "int32")]);

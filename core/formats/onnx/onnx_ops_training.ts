@@ -34,6 +34,11 @@ function regularized(c: OnnxNodeContext, x: Output, g: Output, norm: number): Ou
   return norm === 0 ? g : c.out("AddV2", [c.out("Mul", [c.scalar(norm, x.dtype), x]), g]);
 }
 
+/** Per tensor [new X, new states...] as ONNX orders the outputs: every new X, then each state's. */
+function byOutput(perTensor: Output[][]): Output[] {
+  return perTensor[0].flatMap((_, k) => perTensor.map((outs) => outs[k]));
+}
+
 export const TRAINING_MAPPERS: Record<string, OnnxMapper> = {
   Adagrad: (c) => {
     const { r, t, of: [xs, gs, hs] } = groupsOf(c, 3);
@@ -53,7 +58,7 @@ export const TRAINING_MAPPERS: Record<string, OnnxMapper> = {
       const adaptive = c.out("AddV2", [c.out("Sqrt", [h]), c.scalar(eps, x.dtype)]);
       return [c.out("Sub", [x, c.out("Mul", [rate, c.out("RealDiv", [g, adaptive])])]), h];
     });
-    return [...out.map(([x]) => x), ...out.map(([, h]) => h)];
+    return byOutput(out);
   },
   Momentum: (c) => {
     const { r, t, of: [xs, gs, vs] } = groupsOf(c, 3);
@@ -82,7 +87,7 @@ export const TRAINING_MAPPERS: Record<string, OnnxMapper> = {
         : c.out("AddV2", [g, c.out("Mul", [c.scalar(alpha, x.dtype), v])]);
       return [c.out("Sub", [x, c.out("Mul", [r, step])]), v];
     });
-    return [...out.map(([x]) => x), ...out.map(([, v]) => v)];
+    return byOutput(out);
   },
   Adam: (c) => {
     const { r, t, of: [xs, gs, vs, hs] } = groupsOf(c, 4);
@@ -113,6 +118,6 @@ export const TRAINING_MAPPERS: Record<string, OnnxMapper> = {
       const xNew = post === 0 ? stepped : c.out("Mul", [c.scalar(1 - post, x.dtype), stepped]);
       return [xNew, v, h];
     });
-    return [...out.map(([x]) => x), ...out.map(([, v]) => v), ...out.map(([, , h]) => h)];
+    return byOutput(out);
   },
 };

@@ -21,10 +21,10 @@ const sumOver = (c: OnnxNodeContext, o: Output, axis: number) =>
 export const UNIQUE_MAPPERS: Record<string, OnnxMapper> = {
   Unique: (c) => {
     const x = c.req(0), d = c.dims(x);
-    const axisAttr = c.attr("axis");
-    const axis = c.int("axis", 0) + (c.int("axis", 0) < 0 ? d.length : 0);
+    const axisAttr = c.attr("axis"), given = c.int("axis", 0);
+    const axis = given < 0 ? given + d.length : given;
     if (axisAttr && !(axis >= 0 && axis < d.length)) {
-      throw c.error(`axis ${c.int("axis", 0)} is out of range for rank ${d.length}`);
+      throw c.error(`axis ${given} is out of range for rank ${d.length}`);
     }
     // [n, r] rows, and how to turn picked rows back into ONNX's Y.
     const perm = axisAttr ? [axis, ...d.keys().filter((i) => i !== axis)] : [];

@@ -9,7 +9,7 @@ import { dtypeFromOnnx } from "./onnx_tensor.ts";
 
 function cosineWindow(a0: number, a1: number, a2 = 0): OnnxMapper {
   return (c) => {
-    const size = c.out("Cast", [c.out("Reshape", [c.req(0), c.ints32([])])], { DstT: "int32" });
+    const size = c.out("Cast", [c.asScalar(c.req(0), "size")], { DstT: "int32" });
     const n = c.out("Cast", [
       c.out("Range", [c.scalar(0, "int32"), size, c.scalar(1, "int32")]),
     ], { DstT: "float32" });
